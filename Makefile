@@ -1,0 +1,61 @@
+# wildcam — `make run` (the main job on the embedded synthetic scene) and `make test`.
+# Both set everything up first: a virtualenv with the pinned wheels (requirements.lock), then the
+# package (messages, Python sources, node executables) built with CMake/ament into that venv.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+BUILD  := build/cmake
+STAMP_VENV  := $(VENV)/.wildcam-requirements
+STAMP_BUILD := $(BUILD)/.wildcam-installed
+
+# Every ROS process started from here stays on this host (the default discovery multicasts).
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
+export PYTHONUNBUFFERED := 1
+
+SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
+           CMakeLists.txt package.xml
+
+.PHONY: setup build run test bench lock clean
+.DEFAULT_GOAL := run
+
+setup: $(STAMP_BUILD)
+
+$(STAMP_VENV): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+# Symlink install: edits to existing sources take effect at once; new files re-run this rule.
+$(STAMP_BUILD): $(STAMP_VENV) $(SOURCES)
+	. $(BIN)/activate && AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) \
+	  cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
+	  -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python -DBUILD_TESTING=OFF \
+	  -DAMENT_CMAKE_SYMLINK_INSTALL=ON --log-level=WARNING >$(BUILD).configure.log 2>&1 \
+	  || { cat $(BUILD).configure.log; exit 1; }
+	. $(BIN)/activate && cmake --build $(BUILD) -j2 >$(BUILD).build.log 2>&1 \
+	  || { tail -50 $(BUILD).build.log; exit 1; }
+	. $(BIN)/activate && cmake --install $(BUILD) >$(BUILD).install.log 2>&1 \
+	  || { tail -50 $(BUILD).install.log; exit 1; }
+	touch $@
+
+build: $(STAMP_BUILD)
+
+run: $(STAMP_BUILD)
+	$(BIN)/wildcam run $(ARGS)
+
+test: $(STAMP_BUILD)
+	$(BIN)/python -m pytest test $(PYTEST_ARGS)
+
+bench: $(STAMP_BUILD)
+	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py; do \
+	  $(BIN)/python $$b || exit 1; done
+
+lock: $(STAMP_VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.in
+	{ echo '# Exact versions of everything `make setup` installs (regenerate: make lock).'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^wildcam'; } > requirements.lock
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,236 @@
+"""Motion-gate quality: event recall and false events per hour, ours against MOG2.
+
+Synthetic part: the default, nuisance and day scenes of ``wildcam.camera`` (several seeds),
+rendered at 640x480 and fed to :class:`MotionGate` and to the :class:`Mog2Gate` baseline in
+the same pass. A ground-truth visit is recalled if a detected event overlaps it in time; a
+detected event that overlaps no visit is a false event, counted per hour of scene time.
+
+Real part: the clips under ``videos/zamba`` and ``videos/bgslibrary`` of the data directory
+(``--data``, else ``$WILDCAM_DATA``, else ``../shared/data``). They have no ground truth, so
+only per-clip event counts and, on the zamba clips, detected IR switches are reported.
+
+Usage: ``PYTHONPATH=src python bench/motion_quality.py [--seeds 0 1 2] [--data DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from _common import data_dir, print_table, write_results
+
+from wildcam.camera.presets import day_scene, default_scene, nuisance_scene
+from wildcam.camera.scene import SceneConfig
+from wildcam.camera.synthetic import SyntheticScene
+from wildcam.motion import (
+    MOG2_FACTOR,
+    Gate,
+    Mog2Gate,
+    MotionConfig,
+    MotionGate,
+    MotionResult,
+    chroma,
+    reduce_frame,
+)
+
+Span = tuple[float, float]
+GateFactory = Callable[[tuple[int, int]], tuple[Gate, int]]
+VIDEO_SUFFIXES = {".avi", ".mp4", ".asf", ".mov", ".mkv"}
+
+
+def ours(config: MotionConfig) -> GateFactory:
+    """Factory of our gate and its reduction factor for a full frame size."""
+    def make(size: tuple[int, int]) -> tuple[Gate, int]:
+        return MotionGate(config, size), config.factor_for(size[0])
+    return make
+
+
+def mog2(config: MotionConfig) -> GateFactory:
+    """Factory of the MOG2 baseline (quarter scale; full scale for tiny clips)."""
+    def make(size: tuple[int, int]) -> tuple[Gate, int]:
+        return Mog2Gate(config, size), MOG2_FACTOR if size[0] >= 320 else 1
+    return make
+
+
+class EventLog:
+    """Collects the events and IR switches a gate reports over one stream."""
+
+    def __init__(self) -> None:
+        self.events: list[Span] = []
+        self.ir_switches = 0
+        self._open: float | None = None
+        self._last = 0.0
+
+    def add(self, result: MotionResult) -> None:
+        """Record one frame's result."""
+        self._last = result.stamp
+        self.ir_switches += result.ir_switch
+        if result.event_started:
+            self._open = result.stamp
+        if result.event_ended and self._open is not None:
+            self.events.append((self._open, result.stamp))
+            self._open = None
+
+    def close(self) -> list[Span]:
+        """Close an event still open at the end of the stream; return all events."""
+        if self._open is not None:
+            self.events.append((self._open, self._last))
+            self._open = None
+        return self.events
+
+
+def overlaps(a: Span, b: Span) -> bool:
+    """Whether two closed time spans share any instant."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def run_stream(frames: Iterable[tuple[npt.NDArray[np.uint8], float]], size: tuple[int, int],
+               factories: dict[str, GateFactory]) -> dict[str, EventLog]:
+    """Feed one stream of BGR frames to every gate; return each gate's event log."""
+    made = {name: make(size) for name, make in factories.items()}
+    logs = {name: EventLog() for name in factories}
+    for bgr, stamp in frames:
+        c = chroma(bgr)
+        for name, (gate, factor) in made.items():
+            logs[name].add(gate.update(reduce_frame(bgr, factor), stamp, chroma=c))
+    for log in logs.values():
+        log.close()
+    return logs
+
+
+def scene_frames(scene: SyntheticScene) -> Iterator[tuple[npt.NDArray[np.uint8], float]]:
+    """Every frame of a synthetic scene with its stamp."""
+    for i in range(scene.n_frames):
+        yield scene.render(i), scene.stamp(i)
+
+
+def synthetic(seeds: list[int], factories: dict[str, GateFactory],
+              day_s: float) -> dict[str, float | int]:
+    """Recall and false events per hour over the preset scenes for every gate."""
+    scenes: list[tuple[str, Callable[[int], SceneConfig]]] = [
+        ("default", default_scene), ("nuisance", nuisance_scene),
+        ("day", lambda seed: day_scene(day_s, seed)),
+    ]
+    visits = {name: 0 for name in factories}
+    recalled = {name: 0 for name in factories}
+    false = {name: 0 for name in factories}
+    hours = 0.0
+    per_scene: dict[str, float | int] = {}
+    for seed in seeds:
+        for label, preset in scenes:
+            scene = SyntheticScene(preset(seed))
+            truth = [(e.start_s, e.end_s) for e in scene.events]
+            logs = run_stream(scene_frames(scene), (scene.width, scene.height), factories)
+            hours += scene.config.duration_s / 3600
+            for name, log in logs.items():
+                hit = sum(any(overlaps(t, e) for e in log.events) for t in truth)
+                wrong = sum(not any(overlaps(e, t) for t in truth) for e in log.events)
+                visits[name] += len(truth)
+                recalled[name] += hit
+                false[name] += wrong
+                per_scene[f"{name}_{label}_s{seed}_false"] = wrong
+                per_scene[f"{name}_{label}_s{seed}_missed"] = len(truth) - hit
+    out: dict[str, float | int] = {}
+    for name in factories:
+        prefix = "" if name == "ours" else f"{name}_"
+        out[f"{prefix}synthetic_event_recall"] = recalled[name] / max(visits[name], 1)
+        out[f"{prefix}synthetic_false_events_per_hour"] = false[name] / hours
+        out[f"{prefix}synthetic_false_events"] = false[name]
+    out["synthetic_visits"] = visits["ours"]
+    out["synthetic_hours"] = round(hours, 4)
+    out["synthetic_seeds"] = len(seeds)
+    print_table(per_scene)
+    return out
+
+
+def video_frames(path: Path) -> Iterator[tuple[npt.NDArray[np.uint8], float]]:
+    """Decoded BGR frames of a clip with their stamps (frame index / fps)."""
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 1.0
+    if not 0 < fps < 1000:
+        fps = 1.0
+    index = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            yield np.ascontiguousarray(frame), index / fps
+            index += 1
+    finally:
+        cap.release()
+
+
+def real_clips(root: Path, factories: dict[str, GateFactory]) -> dict[str, float | int | str]:
+    """Per-clip event counts on the real clips (no ground truth)."""
+    out: dict[str, float | int | str] = {}
+    totals = {name: 0 for name in factories}
+    ir = {name: 0 for name in factories}
+    clips = 0
+    for folder in ("zamba", "bgslibrary"):
+        for path in sorted((root / "videos" / folder).glob("*")):
+            if path.suffix.lower() not in VIDEO_SUFFIXES:
+                continue
+            first = next(video_frames(path), None)
+            if first is None:
+                print(f"skip {path.name}: no frames decoded")
+                continue
+            size = (first[0].shape[1], first[0].shape[0])
+            logs = run_stream(video_frames(path), size, factories)
+            clips += 1
+            key = f"{folder}_{path.stem[:40]}"
+            for name, log in logs.items():
+                prefix = "" if name == "ours" else f"{name}_"
+                out[f"{prefix}real_events_{key}"] = len(log.events)
+                totals[name] += len(log.events)
+                if folder == "zamba":
+                    ir[name] += log.ir_switches
+            out[f"real_ir_switches_{key}"] = logs["ours"].ir_switches
+    summary: dict[str, float | int | str] = {"real_clips": clips}
+    for name in factories:
+        prefix = "" if name == "ours" else f"{name}_"
+        summary[f"{prefix}real_events_total"] = totals[name]
+    summary["real_ir_switches_detected"] = ir["ours"]
+    summary.update(out)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the synthetic and real-clip evaluations and write ``motion_quality.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--day-s", type=float, default=240.0, help="day scene length (s)")
+    parser.add_argument("--data", default=None, help="real data directory")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    config = MotionConfig()
+    factories = {"ours": ours(config), "mog2": mog2(config)}
+    results: dict[str, float | int | str | bool | None] = {}
+    results.update(synthetic(args.seeds, factories, args.day_s))
+    ours_fph = results["synthetic_false_events_per_hour"]
+    mog_fph = results["mog2_synthetic_false_events_per_hour"]
+    assert isinstance(ours_fph, float) and isinstance(mog_fph, float)
+    results["false_events_ratio_vs_mog2"] = ours_fph / mog_fph if mog_fph else None
+    root = data_dir(args.data)
+    if (root / "videos").is_dir():
+        results.update(real_clips(root, factories))
+    else:
+        print(f"real clips skipped: {root / 'videos'} not found (use --data or WILDCAM_DATA)")
+        results["real_clips"] = 0
+    if args.no_write:
+        print_table(results)
+    else:
+        write_results("motion_quality", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

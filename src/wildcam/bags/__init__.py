@@ -1,0 +1,36 @@
+"""rosbag2 tools: record, play, inspect and generate bags with wildcam's own message types.
+
+There is no rosbag2_py or ``ros2 bag`` on a pip-installed ROS 2, so bags are written and read
+with the ``rosbags`` library, and recorded/played through plain rclpy nodes that move the
+serialized CDR bytes untouched. Bags carry wildcam's message definitions
+(:mod:`wildcam.bags.typestore`), so ``ros2 bag`` and Foxglove elsewhere open them too.
+
+Every problem with a bag (missing, no metadata, truncated or corrupt storage, unknown type)
+raises :class:`wildcam.errors.BagError`.
+"""
+
+from __future__ import annotations
+
+from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate, preset_scene
+from wildcam.bags.info import BagInfo, TopicInfo, format_info, info
+from wildcam.bags.play import PlayResult, play
+from wildcam.bags.record import Recorder, RecordResult, record
+from wildcam.bags.typestore import msg_dir, typestore
+
+__all__ = [
+    "BagInfo",
+    "EPOCH_NS",
+    "GenerateResult",
+    "PlayResult",
+    "RecordResult",
+    "Recorder",
+    "TopicInfo",
+    "format_info",
+    "generate",
+    "info",
+    "msg_dir",
+    "play",
+    "preset_scene",
+    "record",
+    "typestore",
+]

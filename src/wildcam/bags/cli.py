@@ -1,0 +1,172 @@
+"""The ``wildcam bag`` command: ``record``, ``play``, ``info`` and ``generate``.
+
+:func:`register` adds the command to the project's CLI (``wildcam.cli``); ``python -m
+wildcam.bags`` runs the same subcommands on their own. Handlers return an exit code: 0 on
+success, 2 when a :class:`~wildcam.errors.WildcamError` (a bad bag, a bad setting) stops them,
+with the message on stderr. The record and play handlers need the ROS environment of
+:func:`wildcam.rosenv.ros_environment` in ``os.environ`` (the CLIs apply it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from wildcam.errors import WildcamError
+
+__all__ = ["PRESET_NAMES", "register"]
+
+PRESET_NAMES = ("default", "empty", "nuisance", "day")
+_STORAGES = ("sqlite3", "mcap")
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn a WildcamError into a one-line message on stderr and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except WildcamError as err:
+            print(f"wildcam bag {args.bag_command}: {err}", file=sys.stderr)
+            return 2
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _record(args: argparse.Namespace) -> int:
+    """Record topics until the duration, the message limit, or SIGINT/SIGTERM."""
+    from wildcam.bags.record import record
+
+    if bool(args.all) == bool(args.topics):
+        print("wildcam bag record: name topics to record, or pass --all (not both)",
+              file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else Path(
+        dt.datetime.now().strftime("rosbag2_%Y_%m_%d-%H_%M_%S"))
+
+    def ready(_node: object) -> None:
+        print(f"recording to {output} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+    result = record(output, None if args.all else list(args.topics), storage=args.storage,
+                    duration_s=args.duration, max_messages=args.max_messages, on_ready=ready)
+    for topic, count in sorted(result.counts.items()):
+        print(f"{topic}: {count} messages [{result.types[topic]}]")
+    print(f"wrote {result.message_count} messages to {result.path}")
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    """Play a bag back onto the graph."""
+    from wildcam.bags.play import play
+
+    result = play(Path(args.bag), rate=args.rate, loop=args.loop, topics=args.topics,
+                  start_offset_s=args.start_offset, clock=args.clock,
+                  wait_for_subscribers_s=args.wait_for_subscribers)
+    print(f"published {result.published} messages"
+          + (f" in {result.loops} complete loops" if args.loop else "")
+          + (" (interrupted)" if result.interrupted else ""))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Print what a bag holds."""
+    from wildcam.bags.info import info
+
+    print(info(Path(args.bag), verify=not args.no_verify))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """Write a synthetic-scene bag and its ground truth."""
+    import dataclasses
+
+    from wildcam.bags.generate import generate, preset_scene
+
+    scene = preset_scene(args.preset, args.seed, args.duration)
+    changes = {name: value for name, value in
+               (("width", args.width), ("height", args.height), ("fps", args.fps))
+               if value is not None}
+    if changes:
+        try:
+            scene = dataclasses.replace(scene, **changes)
+        except TypeError as err:
+            print(f"wildcam bag generate: {err}", file=sys.stderr)
+            return 2
+    result = generate(Path(args.output), scene, storage=args.storage,
+                      full_frames=args.full_frames, reduce_factor=args.reduce_factor,
+                      ground_truth=Path(args.ground_truth) if args.ground_truth else None)
+    print(f"wrote {result.frames} frames ({result.message_count} messages) to {result.path}; "
+          f"ground truth in {result.ground_truth}")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
+    bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
+                                description=__doc__.splitlines()[0])
+    sub = bag.add_subparsers(dest="bag_command", required=True, metavar="SUBCOMMAND")
+
+    rec = sub.add_parser("record", help="record live topics into a bag")
+    rec.add_argument("topics", nargs="*", help="topics to record")
+    rec.add_argument("--all", "-a", action="store_true", help="record every topic discovered")
+    rec.add_argument("-o", "--output", help="bag directory to create "
+                     "(default: rosbag2_<date>-<time>)")
+    rec.add_argument("--storage", choices=_STORAGES, default="sqlite3")
+    rec.add_argument("--duration", type=_positive_float, default=None,
+                     help="stop after this many seconds")
+    rec.add_argument("--max-messages", type=_positive_int, default=None,
+                     help="stop after this many messages in all")
+    rec.set_defaults(func=_guarded(_record))
+
+    ply = sub.add_parser("play", help="publish a bag's messages with their recorded timing")
+    ply.add_argument("bag", help="bag directory (or .db3/.mcap file)")
+    ply.add_argument("--rate", type=_positive_float, default=1.0, help="speed factor")
+    ply.add_argument("--loop", action="store_true", help="repeat until interrupted")
+    ply.add_argument("--topics", nargs="+", default=None, help="play only these topics")
+    ply.add_argument("--start-offset", type=float, default=0.0,
+                     help="skip this many seconds from the start of the bag")
+    ply.add_argument("--clock", action="store_true", help="publish the bag time on /clock")
+    ply.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
+                     help="wait up to this long for a subscriber on every topic first")
+    ply.set_defaults(func=_guarded(_play))
+
+    inf = sub.add_parser("info", help="print a bag's storage, duration and topics")
+    inf.add_argument("bag", help="bag directory (or .db3/.mcap file)")
+    inf.add_argument("--no-verify", action="store_true",
+                     help="trust the metadata; skip checking the storage files")
+    inf.set_defaults(func=_guarded(_info))
+
+    gen = sub.add_parser("generate", help="write a bag of the synthetic scene and its ground "
+                         "truth")
+    gen.add_argument("-o", "--output", required=True, help="bag directory to create")
+    gen.add_argument("--preset", choices=PRESET_NAMES, default="default")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--duration", type=_positive_float, default=None,
+                     help="scene seconds (default: the preset's)")
+    gen.add_argument("--width", type=_positive_int, default=None, help="full-frame width")
+    gen.add_argument("--height", type=_positive_int, default=None, help="full-frame height")
+    gen.add_argument("--fps", type=_positive_float, default=None, help="frames per second")
+    gen.add_argument("--full-frames", action="store_true",
+                     help="also write camera/image_raw (bgr8)")
+    gen.add_argument("--reduce-factor", type=_positive_int, default=4,
+                     help="camera/image_small is the frame reduced by this factor")
+    gen.add_argument("--storage", choices=_STORAGES, default="sqlite3")
+    gen.add_argument("--ground-truth", default=None,
+                     help="ground-truth JSON path (default: <output>/ground_truth.json)")
+    gen.set_defaults(func=_guarded(_generate))

@@ -1,0 +1,201 @@
+"""``wildcam bringup``: start the node table's graph here, as ``ros2 launch`` would.
+
+Separate processes (the default): one child per node of :data:`wildcam.graph.NODES`, each with
+the same parameters YAML (``--ros-args --params-file``), respawned with exponential backoff when
+it dies, all stopped cleanly on SIGINT/SIGTERM (SIGINT to each child, then SIGTERM, then SIGKILL
+for stragglers), then zombie Fast DDS shared-memory files are cleaned. Exits 0 after a requested
+shutdown and 1 when a node keeps failing (more than ``max_restarts`` within ``restart_window_s``)
+or a node without respawn dies.
+
+Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
+This module imports no rclpy; the composed mode imports it when used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wildcam.graph import NODES, NodeSpec
+from wildcam.rosenv import config_dir, ros_environment
+
+__all__ = ["Child", "Supervisor", "node_command", "run_composed"]
+
+
+def node_command(spec: NodeSpec, params_file: Path, namespace: str = "",
+                 use_sim_time: bool = False, log_level: str = "info") -> list[str]:
+    """The command line that starts one node as its own process."""
+    cmd = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}",
+           "--params-file", str(params_file), "--log-level", log_level]
+    if namespace:
+        cmd += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
+    if use_sim_time:
+        cmd += ["-p", "use_sim_time:=true"]
+    return cmd
+
+
+@dataclass
+class Child:
+    """One supervised node process."""
+
+    spec: NodeSpec
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+    next_start: float = 0.0
+
+
+class Supervisor:
+    """Starts, watches, respawns and stops the node processes."""
+
+    def __init__(self, specs: Sequence[NodeSpec], params_file: Path, *, namespace: str = "",
+                 use_sim_time: bool = False, env: dict[str, str] | None = None,
+                 max_restarts: int = 5, restart_window_s: float = 60.0,
+                 backoff_s: float = 0.5, backoff_max_s: float = 10.0,
+                 stop_timeout_s: float = 10.0, log_level: str = "info") -> None:
+        self.children = [Child(s, node_command(s, params_file, namespace, use_sim_time, log_level))
+                         for s in specs]
+        self.env = env if env is not None else ros_environment()
+        self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
+        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
+        self.stop_timeout_s = stop_timeout_s
+        self._stop_requested = False
+
+    def request_stop(self, *_: object) -> None:
+        """Signal handler: ask the supervision loop to stop everything."""
+        self._stop_requested = True
+
+    def _start(self, child: Child) -> None:
+        # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
+        child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+        print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
+
+    def _on_exit(self, child: Child, code: int, now: float) -> str | None:
+        """Handle a child that exited; return a failure reason to give up, else None."""
+        name = child.spec.name
+        if not child.spec.respawn:
+            return f"{name} exited with code {code} and does not respawn"
+        child.restarts = [t for t in child.restarts if now - t < self.restart_window_s] + [now]
+        if len(child.restarts) > self.max_restarts:
+            return (f"{name} failed {len(child.restarts)} times within "
+                    f"{self.restart_window_s:.0f} s (last exit code {code})")
+        delay = min(self.backoff_max_s, self.backoff_s * 2 ** (len(child.restarts) - 1))
+        child.next_start = now + delay
+        print(f"[bringup] {name} exited with code {code}; respawning in {delay:.1f} s",
+              file=sys.stderr, flush=True)
+        return None
+
+    def start(self) -> None:
+        """Start every node."""
+        for child in self.children:
+            self._start(child)
+
+    def poll(self) -> str | None:
+        """Reap and respawn children; return a reason to give up, or None while all is well."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.process is None:
+                if now >= child.next_start:
+                    self._start(child)
+                continue
+            code = child.process.poll()
+            if code is not None:
+                child.process = None
+                failure = self._on_exit(child, code, now)
+                if failure:
+                    return failure
+        return None
+
+    def run(self, duration_s: float | None = None) -> int:
+        """Supervise until a signal, ``duration_s`` elapsed, or a node keeps failing."""
+        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        failure: str | None = None
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            self.start()
+            while not self._stop_requested and failure is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                failure = self.poll()
+                time.sleep(0.1)
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failure:
+            print(f"[bringup] giving up: {failure}", file=sys.stderr, flush=True)
+            return 1
+        return 0
+
+    def stop(self) -> None:
+        """Stop every child: SIGINT, then SIGTERM, then SIGKILL; clean zombie SHM files."""
+        running = [c.process for c in self.children if c.process is not None]
+        for sig, wait_s in ((signal.SIGINT, self.stop_timeout_s), (signal.SIGTERM, 3.0),
+                            (signal.SIGKILL, 3.0)):
+            running = [p for p in running if p.poll() is None]
+            for proc in running:
+                proc.send_signal(sig)
+            end = time.monotonic() + wait_s
+            while running and time.monotonic() < end:
+                running = [p for p in running if p.poll() is None]
+                time.sleep(0.05)
+        for child in self.children:
+            child.process = None
+        clean_shared_memory(self.env)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if bringup itself dies (no orphans)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def clean_shared_memory(env: dict[str, str]) -> None:
+    """Remove Fast DDS shared-memory files left by dead processes (``fastdds shm clean``).
+
+    Only files whose lock no live process holds are removed, so other graphs are untouched.
+    """
+    # The tool is a shell script that runs `python3`: put this interpreter (with psutil) first.
+    path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    tool = shutil.which("fastdds", path=path)
+    if tool is not None:
+        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},  # noqa: S603
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                       timeout=30)
+
+
+def run_composed(specs: Sequence[NodeSpec], params_file: Path, namespace: str = "",
+                 use_sim_time: bool = False) -> int:
+    """Run every node in this process on one SingleThreadedExecutor."""
+    from wildcam.ros.runner import node_class, spin_nodes  # rclpy only when composed
+
+    args = [sys.argv[0], "--ros-args", "--params-file", str(params_file)]
+    if namespace:
+        args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
+    if use_sim_time:
+        args += ["-p", "use_sim_time:=true"]
+    return spin_nodes([node_class(s) for s in specs], args)
+
+
+def default_params_file() -> Path:
+    """The package's ``config/wildcam.yaml``."""
+    return config_dir() / "wildcam.yaml"
+
+
+def select(names: Sequence[str] | None) -> list[NodeSpec]:
+    """The node-table entries named (all when ``names`` is empty)."""
+    if not names:
+        return list(NODES)
+    from wildcam.graph import node
+    return [node(n) for n in names]

@@ -1,0 +1,184 @@
+"""The camera-source interface: frames, the source Protocol and full-frame boxes.
+
+Every backend (V4L2 device, video file, image folder, synthetic scene, fake) yields
+:class:`Frame` records through the :class:`CameraSource` Protocol; :class:`SourceBase` gives
+them the shared context-manager, resolution and closed-state plumbing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import NamedTuple, Protocol, Self, runtime_checkable
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from wildcam.errors import ConfigError, InputError, SourceError
+
+__all__ = ["Box", "CameraSource", "Frame", "Image", "SourceBase"]
+
+Image = npt.NDArray[np.uint8]
+"""An HxWx3 BGR uint8 image (the only image layout sources hand out)."""
+
+MAX_SIDE = 8192
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One image from a source.
+
+    ``stamp`` is in seconds of the source's own clock (file position, index / fps, wall time for
+    a live device); ``index`` counts frames handed out by the source, starting at 0.
+    """
+
+    image: Image
+    stamp: float
+    index: int
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise InputError(f"frame must be HxWx3 uint8, got {img.shape} {img.dtype}")
+        if not img.flags.c_contiguous:
+            raise InputError("frame image must be C-contiguous")
+
+    @property
+    def width(self) -> int:
+        """Image width in pixels."""
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Image height in pixels."""
+        return int(self.image.shape[0])
+
+
+@runtime_checkable
+class CameraSource(Protocol):
+    """What every camera backend provides.
+
+    ``read`` returns ``None`` at the end of the stream and raises
+    :class:`~wildcam.errors.SourceError` on a (possibly transient) read failure; the caller may
+    retry. ``set_resolution`` takes effect on the next ``read``.
+    """
+
+    name: str
+
+    def read(self) -> Frame | None:
+        """Return the next frame, or ``None`` at the end of the stream."""
+        ...
+
+    def set_resolution(self, width: int, height: int) -> None:
+        """Ask for ``width`` x ``height`` frames from the next read on."""
+        ...
+
+    def close(self) -> None:
+        """Release the underlying device or file; further reads raise SourceError."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Return the source itself."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the source."""
+        ...
+
+
+class SourceBase:
+    """Shared plumbing: context manager, requested size, closed state and resizing."""
+
+    name: str = "source"
+
+    def __init__(self) -> None:
+        self._size: tuple[int, int] | None = None
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def resolution(self) -> tuple[int, int] | None:
+        """The requested (width, height), or ``None`` for the source's native size."""
+        return self._size
+
+    def set_resolution(self, width: int, height: int) -> None:
+        """Ask for ``width`` x ``height`` frames from the next read on."""
+        self._size = check_resolution(width, height)
+
+    def close(self) -> None:
+        """Mark the source closed; subclasses release their handles first."""
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SourceError(f"{self.name} source is closed")
+
+    def _fit(self, image: npt.NDArray[np.uint8]) -> Image:
+        """Return ``image`` as contiguous 3-channel BGR at the requested size."""
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        if self._size is not None and (image.shape[1], image.shape[0]) != self._size:
+            shrink = self._size[0] < image.shape[1]
+            interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            image = cv2.resize(image, self._size, interpolation=interp)
+        return np.ascontiguousarray(image)
+
+
+def check_resolution(width: int, height: int) -> tuple[int, int]:
+    """Validate a requested frame size; raise ConfigError when it is unusable."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise ConfigError(f"resolution {width}x{height} out of range 1..{MAX_SIDE}")
+    return int(width), int(height)
+
+
+class Box(NamedTuple):
+    """An axis-aligned box in full-frame pixels: top-left ``(x, y)``, size ``w`` x ``h``."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        """Area in pixels (0 for an empty box)."""
+        return max(self.w, 0) * max(self.h, 0)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with ``other`` (0.0 when both are empty)."""
+        ix = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        iy = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        inter = max(ix, 0) * max(iy, 0)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def scaled(self, sx: float, sy: float) -> Box:
+        """The box in a frame scaled by ``sx`` horizontally and ``sy`` vertically."""
+        x0, y0 = round(self.x * sx), round(self.y * sy)
+        x1, y1 = round((self.x + self.w) * sx), round((self.y + self.h) * sy)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
+    def clipped(self, width: int, height: int) -> Box:
+        """The part of the box inside a ``width`` x ``height`` frame (may be empty)."""
+        x0, y0 = min(max(self.x, 0), width), min(max(self.y, 0), height)
+        x1 = min(max(self.x + self.w, 0), width)
+        y1 = min(max(self.y + self.h, 0), height)
+        return Box(x0, y0, x1 - x0, y1 - y0)

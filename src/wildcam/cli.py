@@ -1,0 +1,110 @@
+"""``wildcam`` command line: run the demo, bring up the graph, bag tools, docs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wildcam.rosenv import ros_environment
+
+__all__ = ["main"]
+
+
+def _bringup(args: argparse.Namespace) -> int:
+    from wildcam.bringup import Supervisor, default_params_file, run_composed, select
+
+    specs = select(args.nodes)
+    params = Path(args.params_file) if args.params_file else default_params_file()
+    if not params.is_file():
+        print(f"wildcam bringup: parameters file {params} not found", file=sys.stderr)
+        return 2
+    if args.composed:
+        return run_composed(specs, params, args.namespace, args.use_sim_time)
+    supervisor = Supervisor(specs, params, namespace=args.namespace,
+                            use_sim_time=args.use_sim_time, max_restarts=args.max_restarts,
+                            backoff_s=args.backoff, log_level=args.log_level)
+    return supervisor.run(args.duration)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wildcam.demo import run_demo
+
+    return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
+                    duration_s=args.duration)
+
+
+def _docs(args: argparse.Namespace) -> int:
+    import yaml
+
+    from wildcam.docs import default_parameters, node_tables, update_readme
+
+    if args.yaml:
+        print(yaml.safe_dump(default_parameters(), sort_keys=False), end="")
+    elif args.write:
+        changed = update_readme(Path(args.write))
+        print(f"{args.write}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(node_tables())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="wildcam", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the camera + motion graph on the bundled synthetic scene, "
+                         "printing what it sees against the scene's ground truth")
+    run.add_argument("--preset", default="default",
+                     choices=("default", "empty", "nuisance", "day"))
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--speed", type=float, default=2.0,
+                     help="scene seconds per wall second (the camera runs at speed × scene fps)")
+    run.add_argument("--duration", type=float, default=None,
+                     help="scene seconds to play (default: the whole scene)")
+    run.set_defaults(func=_run)
+
+    bring = sub.add_parser("bringup", help="start the node table's graph (as ros2 launch would)")
+    bring.add_argument("--params-file", default="", help="parameters YAML (default: the package's)")
+    bring.add_argument("--namespace", default="")
+    bring.add_argument("--use-sim-time", action="store_true")
+    bring.add_argument("--composed", action="store_true",
+                       help="all nodes in one process on one SingleThreadedExecutor")
+    bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table")
+    bring.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    bring.add_argument("--max-restarts", type=int, default=5,
+                       help="respawns of one node within 60 s before giving up (exit 1)")
+    bring.add_argument("--backoff", type=float, default=0.5,
+                       help="first respawn delay in seconds; doubles per failure, at most 10 s")
+    bring.add_argument("--log-level", default="info",
+                       choices=("debug", "info", "warn", "error", "fatal"))
+    bring.set_defaults(func=_bringup)
+
+    docs = sub.add_parser("docs", help="print the node/topic/parameter tables")
+    docs.add_argument("--write", metavar="README", help="update the generated section in place")
+    docs.add_argument("--yaml", action="store_true", help="print the default parameters file")
+    docs.set_defaults(func=_docs)
+
+    try:
+        from wildcam.bags.cli import register
+    except ImportError:  # bag tools need rosbags; the rest of the CLI works without it
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wildcam`` command."""
+    # Every ROS process started from here (bringup children, bag play/record) stays on this host.
+    os.environ.update(ros_environment())
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The node table: the one list of wildcam's nodes.
+
+It drives ``launch/wildcam.launch.py``, ``wildcam bringup`` (separate processes and the composed
+one-process mode), the executables CMake installs into ``lib/wildcam`` and the README's node
+table. This module imports nothing from wildcam so CMake can run it as a plain script::
+
+    python3 src/wildcam/graph.py --executables
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+__all__ = ["NODES", "PACKAGE", "NodeSpec", "node"]
+
+PACKAGE = "wildcam"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph.
+
+    ``name`` is both the ROS node name and its section in the parameters YAML;
+    ``executable`` is what ``ros2 run wildcam <executable>`` starts; ``module`` holds the node
+    class ``node_class`` and a ``main()``; ``config`` (``module:Class``) is the frozen dataclass
+    its parameters are declared from. Topics are ``(name, type)`` pairs, relative names.
+    """
+
+    name: str
+    executable: str
+    module: str
+    node_class: str
+    config: str
+    respawn: bool
+    summary: str
+    publishes: tuple[tuple[str, str], ...] = ()
+    subscribes: tuple[tuple[str, str], ...] = ()
+
+
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        name="camera_driver",
+        executable="camera_driver",
+        module="wildcam.nodes.camera_driver",
+        node_class="CameraDriver",
+        config="wildcam.camera.capture:CameraConfig",
+        respawn=True,
+        summary="Captures frames (V4L2, video file, image folder or synthetic scene); publishes a "
+        "reduced grey stream always and full frames only around motion.",
+        publishes=(("camera/image_small", "sensor_msgs/Image"),
+                   ("camera/camera_info", "sensor_msgs/CameraInfo"),
+                   ("camera/image_raw", "sensor_msgs/Image"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("camera/trigger", "std_msgs/Bool"),
+                    ("motion/events", "wildcam/MotionEvent")),
+    ),
+    NodeSpec(
+        name="motion_detector",
+        executable="motion_detector",
+        module="wildcam.nodes.motion_detector",
+        node_class="MotionDetector",
+        config="wildcam.motion.config:MotionConfig",
+        respawn=True,
+        summary="Cheap background-motion gate on the reduced stream; publishes motion events "
+        "with regions in full-frame pixels.",
+        publishes=(("motion/events", "wildcam/MotionEvent"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("camera/image_small", "sensor_msgs/Image"),
+                    ("camera/camera_info", "sensor_msgs/CameraInfo")),
+    ),
+)
+
+
+def node(name: str) -> NodeSpec:
+    """Return the spec of the node called ``name`` (KeyError if there is none)."""
+    for spec in NODES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no node {name!r} in the node table; known: {[n.name for n in NODES]}")
+
+
+if __name__ == "__main__":  # used by CMakeLists.txt: one "executable:module" pair per line
+    if sys.argv[1:] == ["--executables"]:
+        print("\n".join(f"{n.executable}:{n.module}" for n in NODES))
+    else:
+        sys.exit("usage: graph.py --executables")

@@ -1,0 +1,276 @@
+"""Motion gate configuration: one frozen dataclass, one source of parameter metadata.
+
+Every threshold of the gate lives in :class:`MotionConfig`. Each field carries its range and
+description in ``dataclasses.field(metadata=...)``; :data:`MotionConfig.FIELDS` exposes them as
+:class:`FieldSpec` records so a ROS layer can declare parameters (with ranges) without
+repeating a number. Construction validates, so a live parameter change goes through the same
+checks as start-up: ``config.replace(pixel_threshold=30)`` raises :class:`ConfigError` naming
+the field and its range.
+
+Polygon masks are full-frame pixel coordinates. Their text form (for a ROS string
+parameter) is ``"x,y x,y x,y; x,y x,y x,y"``: points separated by spaces, polygons by ``;``
+(see :func:`parse_polygons` and :func:`format_polygons`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+from wildcam.errors import ConfigError
+
+__all__ = [
+    "AUTO_SMALL_WIDTH",
+    "FieldSpec",
+    "MotionConfig",
+    "Polygon",
+    "format_polygons",
+    "parse_polygons",
+]
+
+#: Width in pixels the small frame aims for when ``downscale`` is 0 (automatic).
+AUTO_SMALL_WIDTH = 160
+
+Polygon = tuple[tuple[float, float], ...]
+
+
+class FieldSpec(NamedTuple):
+    """Metadata of one :class:`MotionConfig` field, enough to declare a ROS parameter."""
+
+    name: str
+    type: type  # int, float, bool, or tuple for polygon masks
+    default: Any
+    min: float | None
+    max: float | None
+    description: str
+
+
+def _spec(default: Any, lo: float | None, hi: float | None, kind: type, text: str) -> Any:
+    """Return a dataclass field whose metadata holds range, type and description."""
+    return field(
+        default=default, metadata={"min": lo, "max": hi, "type": kind, "description": text}
+    )
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Every threshold of :class:`~wildcam.motion.gate.MotionGate`, validated on construction.
+
+    Small-frame quantities (areas, kernels) are in pixels of the reduced frame; masks and ROIs
+    are in full-frame pixels. Frame counts are frames, not seconds, because the gate sees one
+    frame per call whatever the frame rate.
+    """
+
+    downscale: int = _spec(
+        0, 0, 32, int,
+        "Full-to-small frame reduction factor; 0 picks the factor that makes the small frame "
+        f"about {AUTO_SMALL_WIDTH} px wide (4 for 640x480, 8 for 1280x720).",
+    )
+    pixel_threshold: int = _spec(
+        18, 1, 254, int,
+        "Grey-level difference from the (illumination-normalised) background that marks a "
+        "small-frame pixel as changed.",
+    )
+    learning_rate: float = _spec(
+        0.05, 0.0001, 0.5, float,
+        "Background update rate per frame (exponential average); higher adapts faster to "
+        "slow scene change but absorbs a lingering animal sooner.",
+    )
+    min_changed_fraction: float = _spec(
+        0.002, 0.0, 1.0, float,
+        "Fraction of unmasked small-frame pixels that must change before blobs are searched; "
+        "below it the frame is declared still without further work.",
+    )
+    min_blob_area: int = _spec(
+        6, 1, 100000, int,
+        "Smallest connected blob, in small-frame pixels after despeckling, that counts as "
+        "motion; smaller blobs are rain, snow or sensor noise.",
+    )
+    despeckle_kernel: int = _spec(
+        2, 0, 15, int,
+        "Side of the square erosion kernel that removes changed pixels in specks and lines "
+        "thinner than it (rain, snow, noise) before blob search; 0 or 1 disables.",
+    )
+    illumination_threshold: float = _spec(
+        10.0, 1.0, 255.0, float,
+        "Change of the global mean grey level within a few frames that is examined as a "
+        "possible illumination jump.",
+    )
+    illumination_block_fraction: float = _spec(
+        0.6, 0.05, 1.0, float,
+        "Fraction of the 8x6 image blocks that must change together for a mean jump to count "
+        "as an illumination change rather than a large animal.",
+    )
+    ir_mean_jump: float = _spec(
+        40.0, 1.0, 255.0, float,
+        "Global mean jump, in grey levels, that is reported as an IR switch even without "
+        "colour information.",
+    )
+    chroma_grey_level: float = _spec(
+        6.0, 0.0, 255.0, float,
+        "Mean colour saturation (see reduce.chroma) below which a frame is grey (IR); above "
+        "twice this level it is colour again. A flip between the two is an IR switch.",
+    )
+    recalibration_frames: int = _spec(
+        4, 1, 1000, int,
+        "Frames after an illumination change or IR switch during which the background is "
+        "re-learnt from the frame and motion is suppressed.",
+    )
+    vegetation_suppression: bool = _spec(
+        True, None, None, bool,
+        "Raise the threshold of pixels that change persistently (swaying vegetation, water).",
+    )
+    activity_rate: float = _spec(
+        0.02, 0.0001, 1.0, float,
+        "Update rate of the per-pixel activity estimate (fraction of recent frames in which "
+        "the pixel changed).",
+    )
+    activity_level: float = _spec(
+        0.1, 0.01, 1.0, float,
+        "Activity above which a pixel's threshold is raised; the full boost is reached at "
+        "twice this level.",
+    )
+    activity_boost: int = _spec(
+        40, 0, 254, int,
+        "Largest extra grey-level threshold given to persistently active pixels.",
+    )
+    event_start_frames: int = _spec(
+        2, 1, 1000, int,
+        "Consecutive motion frames that open a motion event.",
+    )
+    event_end_frames: int = _spec(
+        10, 1, 100000, int,
+        "Consecutive frames without motion that close the open event.",
+    )
+    roi_padding: float = _spec(
+        0.15, 0.0, 2.0, float,
+        "Padding added on each side of a region of interest, as a fraction of its larger side.",
+    )
+    max_rois: int = _spec(
+        8, 1, 64, int,
+        "Most regions of interest reported per frame; smaller extra regions are merged.",
+    )
+    masks: tuple[Polygon, ...] = _spec(
+        (), None, None, tuple,
+        "Polygons in full-frame pixel coordinates whose area is ignored (road, clock overlay); "
+        "text form 'x,y x,y x,y; x,y ...'.",
+    )
+
+    FIELDS: ClassVar[tuple[FieldSpec, ...]]
+
+    def __post_init__(self) -> None:
+        """Validate every field; coerce ints given for float fields and normalise masks."""
+        for spec in self.FIELDS:
+            value = getattr(self, spec.name)
+            object.__setattr__(self, spec.name, _check(spec, value))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> MotionConfig:
+        """Build a config from a parameter mapping, rejecting unknown keys.
+
+        ``masks`` may be given in text form (see :func:`parse_polygons`).
+        """
+        known = {spec.name for spec in cls.FIELDS}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown motion parameter(s): {', '.join(unknown)}")
+        return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> MotionConfig:
+        """Return a validated copy with ``changes`` applied (unknown names raise ConfigError)."""
+        return MotionConfig.from_mapping({**self.as_dict(), **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (masks stay tuples)."""
+        return {spec.name: getattr(self, spec.name) for spec in self.FIELDS}
+
+    def factor_for(self, width: int) -> int:
+        """Return the reduction factor used for a full frame ``width`` pixels wide."""
+        if self.downscale:
+            return self.downscale
+        return max(1, round(width / AUTO_SMALL_WIDTH))
+
+
+def _check(spec: FieldSpec, value: Any) -> Any:
+    """Return ``value`` checked against ``spec`` (and coerced), or raise ConfigError."""
+    name = spec.name
+    if spec.type is tuple:
+        return _check_polygons(name, value)
+    if spec.type is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be a bool, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number in [{spec.min}, {spec.max}], got {value!r}")
+    if spec.type is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{name} must be an integer in [{spec.min}, {spec.max}], "
+                                  f"got {value!r}")
+            value = int(value)
+    else:
+        value = float(value)
+        if math.isnan(value):
+            raise ConfigError(f"{name} must be a number in [{spec.min}, {spec.max}], got nan")
+    lo, hi = spec.min, spec.max
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _check_polygons(name: str, value: Any) -> tuple[Polygon, ...]:
+    """Return polygons as a tuple of tuples of float pairs, or raise ConfigError."""
+    if isinstance(value, str):
+        return parse_polygons(value, name=name)
+    try:
+        polygons = tuple(
+            tuple((float(x), float(y)) for x, y in polygon) for polygon in value
+        )
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"{name} must be a sequence of polygons of (x, y) points, got {value!r}"
+        ) from err
+    for polygon in polygons:
+        if len(polygon) < 3:
+            raise ConfigError(f"{name}: a polygon needs at least 3 points, got {polygon!r}")
+        if not all(math.isfinite(c) for point in polygon for c in point):
+            raise ConfigError(f"{name}: polygon coordinates must be finite, got {polygon!r}")
+    return polygons
+
+
+def parse_polygons(text: str, *, name: str = "masks") -> tuple[Polygon, ...]:
+    """Parse ``"x,y x,y x,y; x,y ..."`` into polygons; an empty string gives none."""
+    polygons: list[Polygon] = []
+    for chunk in text.split(";"):
+        if not chunk.strip():
+            continue
+        try:
+            points = tuple(
+                (float(x), float(y))
+                for x, y in (pair.split(",") for pair in chunk.split())
+            )
+        except ValueError as err:
+            raise ConfigError(f"{name}: cannot parse polygon {chunk.strip()!r}") from err
+        polygons.append(points)
+    return _check_polygons(name, polygons)
+
+
+def format_polygons(polygons: Iterable[Polygon]) -> str:
+    """Return the text form of ``polygons`` (inverse of :func:`parse_polygons`)."""
+    return "; ".join(" ".join(f"{x:g},{y:g}" for x, y in polygon) for polygon in polygons)
+
+
+MotionConfig.FIELDS = tuple(
+    FieldSpec(
+        name=f.name,
+        type=f.metadata["type"],
+        default=f.default,
+        min=f.metadata["min"],
+        max=f.metadata["max"],
+        description=f.metadata["description"],
+    )
+    for f in dataclasses.fields(MotionConfig)
+)

@@ -1,0 +1,1 @@
+"""One thin ROS node per file: declare parameters, convert messages, call the logic."""

@@ -1,0 +1,140 @@
+"""camera_driver: captures frames and publishes a reduced grey stream plus full frames on motion.
+
+Topics: publishes ``camera/image_small`` (mono8, reduced), ``camera/camera_info`` (full sensor
+size, binning = reduction), ``camera/image_raw`` (bgr8, only around motion by default);
+subscribes ``camera/trigger`` (std_msgs/Bool, e.g. a PIR sensor) and ``motion/events``.
+``fps``, ``width``/``height``, ``enabled`` and the trigger settings take effect immediately.
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Bool
+
+from wildcam.camera.base import CameraSource, Frame
+from wildcam.camera.capture import CameraConfig, FullFrameGate, TriggerBurst
+from wildcam.camera.registry import make_source
+from wildcam.errors import WildcamError
+from wildcam.motion.reduce import reduce_frame
+from wildcam.msg import MotionEvent
+from wildcam.ros.convert import camera_info, image_to_msg
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.qos import EVENTS, SENSOR_PUB
+from wildcam.ros.runner import main_for
+
+
+class CameraDriver(Node):
+    """The camera: one source, a capture timer, a ring buffer of full frames."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("camera_driver", **kwargs)
+        self.health = Health(self)
+        self.params = ParameterBinding(self, CameraConfig, self.on_parameters)
+        cfg = self.params.config
+        self.source: CameraSource | None = None
+        self.finished = False
+        self._retry_at = 0.0
+        self.burst = TriggerBurst()
+        self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
+        self.pub_small = self.create_publisher(Image, "camera/image_small", SENSOR_PUB)
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
+        self.pub_raw = self.create_publisher(Image, "camera/image_raw", SENSOR_PUB)
+        self.create_subscription(Bool, "camera/trigger", self.health.guard("trigger")(
+            self.trigger_callback), 10)
+        self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
+            self.motion_callback), EVENTS)
+        self.timer = self.create_timer(1.0 / cfg.fps, self.health.guard("capture")(
+            self.capture_callback))
+
+    def on_parameters(self, old: CameraConfig, new: CameraConfig) -> None:
+        """Apply live changes at once: rate, size, gate settings."""
+        if new.fps != old.fps:
+            self.timer.timer_period_ns = int(1e9 / new.fps)
+            self.timer.reset()
+        if (new.width, new.height) != (old.width, old.height) and self.source is not None:
+            self.source.set_resolution(new.width, new.height)
+        self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
+        self.get_logger().info(f"parameters applied: fps={new.fps} {new.width}x{new.height} "
+                               f"enabled={new.enabled} trigger_mode={new.trigger_mode}")
+
+    def _open(self) -> CameraSource | None:
+        cfg = self.params.config
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if now < self._retry_at:
+            return None
+        try:
+            self.source = make_source(cfg.source, uri=cfg.uri, width=cfg.width, height=cfg.height,
+                                      fps=cfg.fps, seed=cfg.seed, loop=cfg.loop)
+        except WildcamError as err:
+            self._retry_at = now + cfg.reopen_period_s
+            self.health.degraded(f"no camera: {err}")
+            self.health.error("open", str(err))
+            return None
+        self.health.degraded("")
+        self.get_logger().info(f"opened {cfg.source} source {self.source.name!r}")
+        return self.source
+
+    def capture_callback(self) -> None:
+        """Timer tick: capture one frame if the camera is awake, publish what is due."""
+        cfg = self.params.config
+        if not cfg.enabled or self.finished or (cfg.trigger_mode and not self.burst.take()):
+            return
+        source = self.source or self._open()
+        if source is None:
+            return
+        try:
+            frame = source.read()
+        except WildcamError:
+            self.source = None  # reopen after reopen_period_s
+            source.close()
+            raise
+        if frame is None:
+            self.finished = True
+            self.health.values["state"] = "end of stream"
+            self.get_logger().info(f"source {source.name!r} reached its end")
+            return
+        stamp = self.get_clock().now()
+        header_stamp = stamp.to_msg()
+        small = reduce_frame(frame.image, cfg.reduce_factor)
+        height, width = frame.image.shape[:2]
+        self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
+        self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
+                                          cfg.reduce_factor))
+        self.health.count("frames")
+        self._publish_full(self.gate.push(stamp.nanoseconds, frame))
+
+    def _publish_full(self, items: list[tuple[int, Frame]]) -> None:
+        frame_id = self.params.config.frame_id
+        for key, frame in items:
+            self.pub_raw.publish(image_to_msg(frame.image, Time(nanoseconds=key).to_msg(),
+                                              frame_id))
+            self.health.count("full_frames")
+
+    def trigger_callback(self, msg: Bool) -> None:
+        """A trigger (PIR) fired: arm a burst in trigger mode."""
+        if msg.data:
+            self.burst.trigger(self.params.config.burst_frames)
+            self.health.count("triggers")
+
+    def motion_callback(self, msg: MotionEvent) -> None:
+        """Motion events open and close the full-frame window."""
+        key = Time.from_msg(msg.header.stamp).nanoseconds
+        self._publish_full(self.gate.motion(key, msg.event_started, msg.event_ended))
+
+    def destroy_node(self) -> None:
+        """Release the camera with the node."""
+        if self.source is not None:
+            self.source.close()
+        super().destroy_node()
+
+
+def main() -> int:
+    """``ros2 run wildcam camera_driver``."""
+    return main_for(CameraDriver)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""motion_detector: the cheap background-motion gate on the camera's reduced grey stream.
+
+Subscribes ``camera/image_small`` (mono8) and ``camera/camera_info`` (full-frame size);
+publishes ``motion/events`` (wildcam/MotionEvent, regions in full-frame pixels) for every frame
+inside a motion event and for frames flagged as an illumination change or IR switch. The camera
+driver answers event starts with the buffered full frames, so the cascade gets what it needs.
+Every threshold is a live parameter.
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+
+from wildcam.errors import InputError
+from wildcam.motion.config import MotionConfig
+from wildcam.motion.gate import MotionGate
+from wildcam.msg import MotionEvent
+from wildcam.ros.convert import msg_to_image, rois_to_msgs
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.ros.runner import main_for
+
+
+class MotionDetector(Node):
+    """Feeds each small frame to a :class:`MotionGate` and publishes what it finds."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("motion_detector", **kwargs)
+        self.health = Health(self)
+        self.params = ParameterBinding(self, MotionConfig, self.on_parameters)
+        self.gate: MotionGate | None = None
+        self.full_size: tuple[int, int] | None = None
+        self.pub = self.create_publisher(MotionEvent, "motion/events", EVENTS)
+        self.create_subscription(CameraInfo, "camera/camera_info", self.health.guard("camera_info")(
+            self.info_callback), SENSOR_SUB)
+        self.create_subscription(Image, "camera/image_small", self.health.guard("image")(
+            self.image_callback), SENSOR_SUB)
+
+    def on_parameters(self, old: MotionConfig, new: MotionConfig) -> None:
+        """Thresholds change live; the learnt background is kept."""
+        if self.gate is not None:
+            self.gate.reconfigure(new)
+
+    def info_callback(self, msg: CameraInfo) -> None:
+        """The full-frame size the regions are reported in."""
+        if msg.width == 0 or msg.height == 0:
+            raise InputError(f"camera_info with zero size {msg.width}x{msg.height}")
+        size = (msg.width, msg.height)
+        if size != self.full_size:
+            self.full_size = size
+            self.gate = MotionGate(self.params.config, size)
+            self.get_logger().info(f"full frame {size[0]}x{size[1]}: motion gate (re)started")
+
+    def image_callback(self, msg: Image) -> None:
+        """One reduced frame through the gate."""
+        if msg.encoding != "mono8":
+            raise InputError(f"camera/image_small must be mono8, got {msg.encoding!r}")
+        small = msg_to_image(msg)
+        if self.gate is None:
+            self.health.count("frames_before_camera_info")
+            return
+        result = self.gate.update(small, Time.from_msg(msg.header.stamp).nanoseconds * 1e-9)
+        self.health.count("frames")
+        if result.event_started:
+            self.health.count("events")
+        if result.illumination_change:
+            self.health.count("illumination_changes")
+        if result.ir_switch:
+            self.health.count("ir_switches")
+        if result.event_id is None and not (result.illumination_change or result.ir_switch):
+            return
+        event = MotionEvent(header=msg.header, event_id=result.event_id or 0,
+                            event_started=result.event_started, event_ended=result.event_ended,
+                            rois=rois_to_msgs(result.rois),
+                            changed_fraction=float(result.changed_fraction),
+                            illumination_change=result.illumination_change,
+                            ir_switch=result.ir_switch, recalibrating=result.recalibrating,
+                            frame_width=self.full_size[0] if self.full_size else 0,
+                            frame_height=self.full_size[1] if self.full_size else 0)
+        self.pub.publish(event)
+
+
+def main() -> int:
+    """``ros2 run wildcam motion_detector``."""
+    return main_for(MotionDetector)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

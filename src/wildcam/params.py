@@ -1,0 +1,100 @@
+"""Parameters declared once: a frozen dataclass whose fields carry range and description.
+
+A config class lists each setting with :func:`param`; :func:`param_specs` reads them back for the
+ROS layer (which declares every one with a descriptor) and the README, and :func:`build_config`
+validates a mapping of values into the frozen dataclass, raising :class:`ConfigError` that names
+the field and its range. Live parameter changes go through the same validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_type_hints
+
+from wildcam.errors import ConfigError
+
+__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_specs"]
+
+T = TypeVar("T")
+_KEY = "wildcam.param"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a parameter is: name, Python type, default, range, choices, description."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False
+
+    def range_text(self) -> str:
+        """The admissible values, for error messages and docs."""
+        if self.choices:
+            return " | ".join(self.choices)
+        if self.min is not None or self.max is not None:
+            return f"[{self.min if self.min is not None else '-inf'}, " \
+                   f"{self.max if self.max is not None else 'inf'}]"
+        return ""
+
+
+def param(default: Any, description: str, *, min: float | None = None,  # noqa: A002
+          max: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
+          read_only: bool = False) -> Any:
+    """A dataclass field that is also a declared parameter."""
+    meta = {"description": description, "min": min, "max": max, "choices": choices,
+            "read_only": read_only}
+    return dataclasses.field(default=default, metadata={_KEY: meta})
+
+
+def param_specs(cls: type) -> tuple[ParamSpec, ...]:
+    """The parameters of config class ``cls``, in declaration order."""
+    hints = get_type_hints(cls)
+    specs = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get(_KEY)
+        if meta is None:
+            continue
+        specs.append(ParamSpec(name=f.name, type=hints[f.name], default=f.default, **meta))
+    return tuple(specs)
+
+
+def check_ranges(config: object) -> None:
+    """Raise :class:`ConfigError` if a field of ``config`` is outside its declared range."""
+    for spec in param_specs(type(config)):
+        value = getattr(config, spec.name)
+        if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+            object.__setattr__(config, spec.name, value)
+        if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
+            raise ConfigError(f"{spec.name} must be {spec.type.__name__}, "
+                              f"got {type(value).__name__} {value!r}")
+        if spec.choices and value not in spec.choices:
+            raise ConfigError(f"{spec.name}={value!r} is not one of {spec.range_text()}")
+        if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+            raise ConfigError(f"{spec.name}={value!r} is outside {spec.range_text()}")
+
+
+def build_config(cls: type[T], values: Mapping[str, Any] | None = None, base: T | None = None) -> T:
+    """Validate ``values`` (over ``base`` or the defaults) into a frozen ``cls`` instance.
+
+    Unknown names are rejected. Classes may add cross-field checks in ``__post_init__``; they are
+    expected to call :func:`check_ranges` there, so direct construction is validated too.
+    """
+    values = dict(values or {})
+    known = {s.name for s in param_specs(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}")
+    try:
+        if base is not None:
+            return dataclasses.replace(base, **values)  # type: ignore[type-var]
+        return cls(**values)
+    except TypeError as err:
+        raise ConfigError(str(err)) from err

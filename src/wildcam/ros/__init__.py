@@ -1,0 +1,1 @@
+"""The only shared ROS glue: parameters, message conversion, QoS, diagnostics, node running."""

@@ -1,0 +1,74 @@
+"""Starting nodes: one node per process (``ros2 run``) or several on one executor (composed).
+
+Both use a ``SingleThreadedExecutor`` (rclpy's multi-threaded one collapses under load), exit 0
+on SIGINT/SIGTERM, and apply wildcam's ROS environment defaults before ``rclpy.init``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from rclpy.exceptions import ParameterException
+
+from wildcam.errors import WildcamError
+from wildcam.graph import NodeSpec
+from wildcam.rosenv import ros_environment
+
+__all__ = ["main_for", "node_class", "spin_nodes"]
+
+
+def node_class(spec: NodeSpec) -> type[Node]:
+    """Import the node class a node-table entry names."""
+    module = importlib.import_module(spec.module)
+    cls: type[Node] = getattr(module, spec.node_class)
+    return cls
+
+
+def _apply_environment() -> None:
+    # Set before rclpy.init: the middleware reads these once. Explicit user values are kept.
+    for key, value in ros_environment(base={}).items():
+        os.environ.setdefault(key, value)
+
+
+def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None) -> int:
+    """Create one instance of each class, spin them on one executor until shutdown.
+
+    Returns 0 after SIGINT/SIGTERM, 2 when a node cannot start (its parameters are invalid).
+    """
+    _apply_environment()
+    rclpy.init(args=list(args) if args is not None else sys.argv)
+    executor = SingleThreadedExecutor()
+    nodes: list[Node] = []
+    code = 0
+    try:
+        for cls in classes:
+            try:
+                nodes.append(cls())
+            except (WildcamError, ParameterException) as err:
+                print(f"wildcam: cannot start {cls.__name__}: {err}", file=sys.stderr, flush=True)
+                code = 2
+                break
+            executor.add_node(nodes[-1])
+        if code == 0:
+            executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in nodes:
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown()
+    return code
+
+
+def main_for(cls: type[Node]) -> int:
+    """``main()`` of a node module: run ``cls`` alone with the process's ROS arguments."""
+    return spin_nodes([cls], sys.argv)

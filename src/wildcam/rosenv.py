@@ -1,0 +1,78 @@
+"""The environment every wildcam ROS process runs with (no rclpy import here).
+
+Discovery stays on this host (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``: the default multicasts
+on the LAN), and large images travel through Fast DDS shared memory using the profile shipped in
+``config/fastdds_shm.xml``. Bringup, the test harness and the Makefile all use this module.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["DOMAIN_RANGE", "claim_domain", "config_dir", "ros_environment"]
+
+# ROS_DOMAIN_IDs tests may claim; 0 (the default) is left to the user.
+DOMAIN_RANGE = range(101, 161)
+
+
+def config_dir() -> Path:
+    """The package's ``config`` directory: the installed share dir, else the source tree's."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "config",  # source checkout: src/wildcam/rosenv.py
+                      here.parents[4] / "share" / "wildcam" / "config"):  # lib/pythonX/site-packages
+        if (candidate / "wildcam.yaml").is_file():
+            return candidate
+    try:
+        from ament_index_python.packages import get_package_share_directory
+    except ImportError as err:
+        raise FileNotFoundError("cannot find wildcam's config directory") from err
+    return Path(get_package_share_directory("wildcam")) / "config"
+
+
+def ros_environment(domain_id: int | None = None, base: Mapping[str, str] | None = None,
+                    shm_profile: bool = True) -> dict[str, str]:
+    """Return ``base`` (default: ``os.environ``) with wildcam's ROS settings applied.
+
+    ``ROS_AUTOMATIC_DISCOVERY_RANGE`` is always forced to LOCALHOST unless the caller's
+    environment already names a narrower or explicit choice (``OFF`` or ``LOCALHOST``).
+    """
+    env = dict(os.environ if base is None else base)
+    if env.get("ROS_AUTOMATIC_DISCOVERY_RANGE") not in ("LOCALHOST", "OFF"):
+        env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
+    if shm_profile and "FASTDDS_DEFAULT_PROFILES_FILE" not in env:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(config_dir() / "fastdds_shm.xml")
+    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    # A virtualenv with the PyPI ROS wheels is itself an ament prefix; no setup.bash sets this.
+    if not env.get("AMENT_PREFIX_PATH") and (Path(sys.prefix) / "share" / "ament_index").is_dir():
+        env["AMENT_PREFIX_PATH"] = sys.prefix
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+@contextmanager
+def claim_domain(lock_dir: Path = Path("/tmp")) -> Iterator[int]:
+    """Hold an exclusive, process-safe claim on a free ROS domain id for the ``with`` block.
+
+    Concurrent test runs on one machine each get their own domain, so their graphs never meet.
+    """
+    for domain in DOMAIN_RANGE:
+        handle = open(lock_dir / f"wildcam-ros-domain-{domain}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield domain
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise RuntimeError(f"every ROS domain in {DOMAIN_RANGE} is claimed by another run")

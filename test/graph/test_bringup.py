@@ -1,0 +1,108 @@
+"""`wildcam bringup`: the node table's graph as processes (and composed), respawn, shutdown.
+
+The same scenario as the launch test (test/test_launch.py), run here without ROS launch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sensor_msgs.msg import CameraInfo
+
+from wildcam.docs import default_parameters
+from wildcam.graph import NODES
+from wildcam.ros.qos import SENSOR_SUB
+
+pytestmark = pytest.mark.graph
+
+
+def _pids(log: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for name, pid in re.findall(r"started (\w+) \(pid (\d+)\)", log):
+        found.setdefault(name, []).append(int(pid))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _zombie_shm_segments() -> list[str]:
+    """Fast DDS segment lock files that no live process holds (what `fastdds shm clean` removes)."""
+    import fcntl
+    zombies = []
+    for path in Path("/dev/shm").glob("fastdds_*_el"):
+        try:
+            with open(path, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            zombies.append(path.name)
+        except OSError:
+            pass
+    return zombies
+
+
+def _graph_nodes(probe) -> set[str]:  # type: ignore[no-untyped-def]
+    return {name for name, _ in probe.node.get_node_names_and_namespaces()}
+
+
+def test_bringup_starts_the_table_and_stops_cleanly(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    proc = procs.start(["-m", "wildcam.cli", "bringup"], "bringup")
+    expected = {n.name for n in NODES}
+    assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0), _graph_nodes(probe)
+    assert probe.spin_until(lambda: len(infos) >= 5, 20.0), "camera frames"
+    pids = _pids(procs.log("bringup"))
+    assert set(pids) == expected
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, procs.log("bringup")
+    assert not any(_alive(p) for ps in pids.values() for p in ps), "orphaned node processes"
+    assert _zombie_shm_segments() == []
+
+
+def test_a_killed_node_is_respawned(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "camera_driver"], "bringup")
+    assert probe.spin_until(lambda: len(infos) >= 3, 30.0)
+    first = _pids(procs.log("bringup"))["camera_driver"][0]
+    os.kill(first, signal.SIGKILL)
+    assert probe.spin_until(lambda: len(_pids(procs.log("bringup"))["camera_driver"]) == 2, 20.0)
+    mark = len(infos)
+    assert probe.spin_until(lambda: len(infos) >= mark + 3, 30.0), "respawned camera publishes"
+    assert "respawning" in procs.log("bringup")
+
+
+def test_a_node_that_keeps_failing_stops_bringup_with_an_error(ros_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    params = default_parameters()
+    params["/**/camera_driver"]["ros__parameters"]["fps"] = 1000.0  # out of range: start fails
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(params))
+    result = subprocess.run(
+        [sys.executable, "-m", "wildcam.cli", "bringup", "--nodes", "camera_driver",
+         "--params-file", str(path), "--max-restarts", "2", "--backoff", "0.1"],
+        env=ros_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "giving up: camera_driver failed 3 times" in result.stderr
+    assert "fps" in result.stderr + result.stdout  # the node said why it could not start
+
+
+def test_composed_mode_runs_every_node_in_one_process(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    proc = procs.start(["-m", "wildcam.cli", "bringup", "--composed"], "composed")
+    expected = {n.name for n in NODES}
+    assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0)
+    assert probe.spin_until(lambda: len(infos) >= 3, 20.0)
+    assert _pids(procs.log("composed")) == {}  # no child processes
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0, procs.log("composed")

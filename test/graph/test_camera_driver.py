@@ -1,0 +1,88 @@
+"""camera_driver as a real node in its own process: live parameters, trigger, bad sources."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Bool
+
+from wildcam.ros.qos import SENSOR_SUB
+
+pytestmark = pytest.mark.graph
+NODE = "wildcam.nodes.camera_driver"
+
+
+def _set(probe, **values) -> list:  # type: ignore[no-untyped-def]
+    client = AsyncParameterClient(probe.node, "camera_driver")
+    assert client.wait_for_services(timeout_sec=10.0), "camera_driver parameter services"
+    future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+    assert probe.spin_until(future.done, 10.0)
+    return list(future.result().results)
+
+
+def _median_period(infos: list, start: int) -> float:
+    stamps = [Time.from_msg(m.header.stamp).nanoseconds * 1e-9 for m in infos[start:]]
+    return statistics.median(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+
+
+def test_live_fps_change_takes_effect(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    procs.node(NODE, "-p", "fps:=4.0", "-p", "width:=160", "-p", "height:=120")
+    assert probe.spin_until(lambda: len(infos) >= 8, 20.0), "no frames at 4 fps"
+    slow = _median_period(infos, 1)
+    results = _set(probe, fps=20.0)
+    assert results[0].successful, results[0].reason
+    mark = len(infos)
+    assert probe.spin_until(lambda: len(infos) >= mark + 20, 20.0)
+    fast = _median_period(infos, mark + 1)
+    assert slow > 2.5 * fast, (slow, fast)  # 0.25 s vs 0.05 s nominal
+
+
+def test_out_of_range_and_read_only_parameters_are_refused(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    procs.node(NODE, "-p", "fps:=2.0")
+    too_fast, wrong_choice = _set(probe, fps=1000.0), _set(probe, full_frames="sometimes")
+    assert not too_fast[0].successful and "fps" in too_fast[0].reason
+    assert not wrong_choice[0].successful and "full_frames" in wrong_choice[0].reason
+    read_only = _set(probe, source="device")
+    assert not read_only[0].successful and "read-only" in read_only[0].reason.lower()
+
+
+def test_trigger_mode_captures_one_burst_per_trigger(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    procs.node(NODE, "-p", "fps:=20.0", "-p", "trigger_mode:=true", "-p", "burst_frames:=7",
+               "-p", "width:=160", "-p", "height:=120")
+    trigger = probe.node.create_publisher(Bool, "camera/trigger", 10)
+    assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 20.0)
+    assert probe.spin_until(lambda: probe.node.count_publishers("camera/camera_info") > 0, 10.0)
+    probe.spin_for(1.0)  # asleep: nothing is captured without a trigger
+    assert infos == []
+    trigger.publish(Bool(data=True))
+    assert probe.spin_until(lambda: len(infos) >= 7, 10.0)
+    probe.spin_for(1.0)  # the burst is over: no eighth frame
+    assert len(infos) == 7
+
+
+def test_full_frames_only_flow_around_motion(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    raw = probe.collect(Image, "camera/image_raw", SENSOR_SUB)
+    small = probe.collect(Image, "camera/image_small", SENSOR_SUB)
+    procs.node(NODE, "-p", "fps:=20.0", "-p", "uri:=empty")
+    assert probe.spin_until(lambda: len(small) >= 20, 20.0)
+    assert raw == [] and small[0].encoding == "mono8" and small[0].width == 160
+
+
+def test_missing_device_degrades_without_crashing(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    diags = probe.collect(DiagnosticArray, "/diagnostics")
+    proc = procs.node(NODE, "-p", "source:=device", "-p", "uri:=/dev/video99",
+                      "-p", "reopen_period_s:=0.2")
+
+    def degraded() -> bool:
+        return any(s.level == DiagnosticStatus.ERROR and "no camera" in s.message
+                   for d in diags for s in d.status if s.name.endswith("camera_driver"))
+    assert probe.spin_until(degraded, 20.0)
+    assert proc.poll() is None, "the node must keep running without its camera"
