@@ -49,7 +49,7 @@ test: $(STAMP_BUILD)
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)
 
 bench: $(STAMP_BUILD)
-	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py; do \
+	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py bench/report.py; do \
 	  $(BIN)/python $$b || exit 1; done
 
 lock: $(STAMP_VENV)

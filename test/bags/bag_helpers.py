@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from wildcam.camera.synthetic import SceneConfig, Visit, empty_scene
 
@@ -14,3 +20,58 @@ def small_scene(duration_s: float = 5.0, width: int = 320, height: int = 240) ->
     base = empty_scene(duration_s, seed=3)
     visit = Visit(min(0.5, duration_s / 4), duration_s / 2, "fox", size=0.3, speed=0.6)
     return dataclasses.replace(base, width=width, height=height, fps=FPS, visits=(visit,))
+
+
+@dataclass
+class RosNode:
+    """A test-side rclpy node with its own context and executor."""
+
+    node: object
+    executor: object
+
+    def spin_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Spin until ``predicate()`` holds or ``timeout_s`` passes; return whether it held."""
+        end = time.monotonic() + timeout_s
+        while not predicate() and time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)  # type: ignore[attr-defined]
+        return predicate()
+
+
+class BagTool:
+    """Runs ``python -m wildcam.bags ...`` in the test's ROS environment."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir = env, log_dir
+        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """Start a bag subcommand; its output goes to a log file (see :meth:`output`)."""
+        log = self.log_dir / f"bagtool{len(self.started)}.log"
+        with log.open("wb") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", "wildcam.bags", *args],
+                                    env=self.env, stdout=sink, stderr=subprocess.STDOUT)
+        self.started.append((proc, log))
+        return proc
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        """What ``proc`` printed so far."""
+        log = next(path for p, path in self.started if p is proc)
+        return log.read_text(errors="replace")
+
+    def wait_for_output(self, proc: subprocess.Popen[bytes], text: str, timeout_s: float) -> bool:
+        """Wait until ``proc`` printed ``text`` (False on timeout or if it exited first)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if text in self.output(proc):
+                return True
+            if proc.poll() is not None:
+                return text in self.output(proc)
+            time.sleep(0.02)
+        return False
+
+    def stop_all(self) -> None:
+        """Kill whatever is still running (a test stops its processes itself on success)."""
+        for proc, _ in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)

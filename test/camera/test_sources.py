@@ -28,8 +28,7 @@ def _image(value: int, w: int = 64, h: int = 48) -> np.ndarray:
 def folder(tmp_path: Path) -> Path:
     """Three PNGs, a corrupt JPEG between them, and a file that is not an image."""
     for i, name in enumerate(("a.png", "c.png", "d.PNG")):
-        cv2.imwrite(str(tmp_path / name.lower()), _image(40 * (i + 1)))
-    (tmp_path / "d.png").rename(tmp_path / "d.PNG")
+        assert cv2.imwrite(str(tmp_path / name), _image(40 * (i + 1)))
     (tmp_path / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg at all")
     (tmp_path / "notes.txt").write_text("ignored")
     return tmp_path

@@ -17,6 +17,8 @@ from wildcam.camera import (
     load_ground_truth,
     load_scene,
 )
+from wildcam.camera import synthetic
+from wildcam.camera._draw import Layer, Plant
 from wildcam.camera.synthetic import MIN_VISIBLE
 
 
@@ -35,6 +37,60 @@ def test_same_config_renders_identical_bytes_in_any_order(config: SceneConfig,
     again = SyntheticScene(config)
     backward = [again.render(i).tobytes() for i in reversed(indices)]
     assert forward == backward[::-1]
+
+
+def test_windy_frames_are_the_same_bytes_in_any_order_and_after_evictions(
+        config: SceneConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frames 40..130 span calm, wind, rain and back: vegetation patches are drawn, reused
+    # and (with a two-patch cache) evicted and drawn again in a different order.
+    indices = list(range(40, 131, 3))
+    forward = SyntheticScene(config)
+    expected = [forward.render(i).tobytes() for i in indices]
+    monkeypatch.setattr(synthetic, "SWAY_CACHE", 2)
+    shuffled = SyntheticScene(config)
+    order = np.random.default_rng(1).permutation(len(indices))
+    got = {int(k): shuffled.render(indices[k]).tobytes() for k in order}
+    assert [got[k] for k in range(len(indices))] == expected
+    assert [shuffled.render(i).tobytes() for i in indices] == expected
+
+
+def test_clumps_of_overlapping_plants_render_as_if_blended_in_order() -> None:
+    def plant(x: int, y: int, w: int, h: int, shade: float, anchor: str) -> Plant:
+        alpha = np.zeros((h, w), np.float32)
+        alpha[2:-2, 3:-3] = 0.8
+        colour = cv2.merge([alpha * shade * k for k in (0.5, 1.0, 0.7)])
+        return Plant(x, y, Layer(colour, alpha), anchor, 3.0, 0.5, 0.0)
+
+    # a and b overlap; c, met before b, overlaps neither but lies inside their joint
+    # rectangle; d stands apart
+    plants = [plant(2, 4, 20, 14, 200.0, "bottom"), plant(25, 2, 8, 8, 150.0, "bottom"),
+              plant(14, 12, 20, 16, 90.0, "top"), plant(40, 20, 16, 20, 120.0, "bottom")]
+    clumps = synthetic._clumps(plants, 64, 48)
+    assert sorted(c.members for c in clumps) == [(0, 1, 2), (3,)]
+    bare = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    look = synthetic._Look(bare, plants, [p.layer for p in plants], clumps)
+    for steps in ([0, 0, 0, 0], [4, -6, 2, 9], [0, -6, 0, 1], [4, -6, 2, 9]):
+        expected = bare.copy()
+        for p, step in zip(plants, steps):
+            layer = synthetic._sway(p.layer, p, step * synthetic.SWAY_STEP_PX) if step else p.layer
+            layer.blend_onto(expected, p.x, p.y)
+        assert np.array_equal(look.vegetation(steps), expected), steps
+
+
+def test_rounded_layers_blend_within_one_grey_level_of_float_layers() -> None:
+    rng = np.random.default_rng(2)
+    alpha = cv2.GaussianBlur((rng.random((30, 40)) > 0.5).astype(np.float32), (5, 5), 0)
+    colour = cv2.merge([alpha * float(v) for v in rng.uniform(0, 255, 3)])
+    for layer in (Layer(colour, alpha), Layer(np.ascontiguousarray(colour[..., 1]), alpha)):
+        dst = rng.integers(0, 256, (50, 60) + layer.colour.shape[2:], dtype=np.uint8)
+        for x, y in ((10, 5), (-7, 30), (45, -12)):  # inside, and cut by two edges
+            exact, fast = dst.copy(), dst.copy()
+            layer.blend_onto(exact, x, y)
+            layer.rounded().blend_onto(fast, x, y)
+            assert np.abs(exact.astype(int) - fast.astype(int)).max() <= 1
+            uncovered = np.ones(dst.shape[:2], bool)
+            uncovered[max(y, 0):y + 30, max(x, 0):x + 40] = False
+            assert np.array_equal(fast[uncovered], dst[uncovered])
 
 
 def test_different_seed_renders_different_frames(config: SceneConfig,

@@ -47,6 +47,16 @@ class Probe:
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.05)
 
+    def wait_matched(self, topic: str, timeout_s: float = 30.0) -> bool:
+        """Wait until every subscription of the probe on ``topic`` is matched to a publisher.
+
+        Messages published before the match are lost on volatile topics; tests wait here
+        before they make something happen.
+        """
+        subs = [s for s in self.node.subscriptions if s.topic_name.lstrip("/") == topic.lstrip("/")]
+        assert subs, f"the probe has no subscription on {topic}"
+        return self.spin_until(lambda: all(s.get_publisher_count() > 0 for s in subs), timeout_s)
+
     def collect(self, msg_type: type, topic: str, qos: object = 10) -> list[object]:
         """Subscribe ``topic`` and return the list its messages are appended to."""
         box = self.received.setdefault(topic, [])

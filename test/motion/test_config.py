@@ -49,11 +49,6 @@ def test_out_of_range_raises_config_error_naming_the_field(name: str, value: obj
         MotionConfig(**{name: value})  # type: ignore[arg-type]
 
 
-def test_even_despeckle_kernel_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="despeckle_kernel"):
-        MotionConfig(despeckle_kernel=4)
-
-
 def test_types_are_checked_and_whole_numbers_coerced() -> None:
     with pytest.raises(ConfigError, match="vegetation_suppression"):
         MotionConfig(vegetation_suppression=1)  # type: ignore[arg-type]

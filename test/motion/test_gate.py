@@ -42,10 +42,13 @@ def test_moving_square_is_detected_with_a_covering_full_frame_roi(
 ) -> None:
     scene.warm(gate)
     hits = 0
-    for i in range(25):
+    for i in range(26):
         x, y, size = 20 + 4 * i, 50, 12
         result = gate.update(scene.with_square(x, y, size), scene.clock)
         scene.clock += 0.1
+        if i == 0:  # a change must persist for two frames (rain filter): one frame latency
+            assert not result.motion and result.changed_fraction > 0.005
+            continue
         assert result.motion, i
         assert not result.illumination_change
         full = (x * SCALE, y * SCALE, size * SCALE, size * SCALE)
@@ -85,7 +88,7 @@ def test_large_animal_is_motion_not_an_illumination_change(
 ) -> None:
     scene.warm(gate)
     results = scene.feed(gate, [scene.with_square(30 + 2 * i, 30, 64) for i in range(5)])
-    assert all(r.motion for r in results)
+    assert all(r.motion for r in results[1:])
     assert not any(r.illumination_change for r in results)
     assert results[0].changed_fraction > 0.15
 
@@ -161,7 +164,7 @@ def test_swaying_vegetation_is_suppressed_but_a_new_animal_is_still_seen(
         if result.motion:
             detected += 1
             assert result.rois[0].y >= 60 * SCALE  # the animal, not the leaves (y < 50)
-    assert detected == 20
+    assert detected >= 19  # all but the first frame (persistence latency)
 
 
 def test_salt_and_pepper_rain_is_not_motion(scene: SmallScene, gate: MotionGate) -> None:
@@ -188,7 +191,7 @@ def test_polygon_mask_hides_motion_inside_it(scene: SmallScene, make_gate: MakeG
     assert not any(r.motion for r in masked_results)
     # ... and motion outside the mask is still seen.
     outside = scene.feed(masked, [scene.with_square(130, 100 + i, 12) for i in range(5)])
-    assert all(r.motion for r in outside)
+    assert all(r.motion for r in outside[1:])
 
 
 def test_event_segmentation_start_and_end(scene: SmallScene, make_gate: MakeGate) -> None:
@@ -199,10 +202,12 @@ def test_event_segmentation_start_and_end(scene: SmallScene, make_gate: MakeGate
     results = scene.feed(gate, visit + gap + visit[:2] + gap + visit + gap)
     started = [i for i, r in enumerate(results) if r.event_started]
     ended = [i for i, r in enumerate(results) if r.event_ended]
-    assert started == [2, 30]  # third motion frame; the 2-frame blip (18, 19) opens nothing
+    # A change is motion from its second frame on (persistence), and an event opens on the
+    # third motion frame; the 2-frame blip (18, 19) is one motion frame and opens nothing.
+    assert started == [3, 31]
     assert ended == [14, 42]  # fifth still frame after the last motion
     assert results[14].event_id == 1 and results[15].event_id is None
-    assert results[30].event_id == 2
+    assert results[31].event_id == 2
 
 
 def test_reconfigure_keeps_the_background_and_applies_new_values(
@@ -213,14 +218,16 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
                                          pixel_threshold=25))
     still = gate.update(scene.frame(), scene.clock)
     assert not still.recalibrating and not still.motion
-    results = scene.feed(gate, [scene.with_square(40, 40), scene.frame(), scene.frame()])
-    assert results[0].motion and results[0].event_started
-    assert results[2].event_ended
+    results = scene.feed(gate, [scene.with_square(40, 40), scene.with_square(41, 40),
+                                scene.frame(), scene.frame()])
+    assert results[1].motion and results[1].event_started
+    assert results[3].event_ended
     # A dim square (difference 20) is motion at threshold 18 but not at 25.
     dim = scene.with_square(60, 60, value=float(scene.background[60:72, 60:72].max() + 40))
-    assert gate.update(dim, scene.clock).motion
+    assert [r.motion for r in scene.feed(gate, [dim, dim])] == [False, True]
     gate.reconfigure(gate.config.replace(pixel_threshold=254))
-    assert not gate.update(scene.with_square(60, 60), scene.clock).motion
+    bright = scene.with_square(90, 60)
+    assert not any(r.motion for r in scene.feed(gate, [bright, bright, bright]))
 
 
 def test_reconfigure_with_a_new_downscale_accepts_the_new_frame_size(
@@ -233,6 +240,7 @@ def test_reconfigure_with_a_new_downscale_accepts_the_new_frame_size(
     assert first.recalibrating  # new size: model restarted
     assert not gate.update(scene.frame()[::2, ::2].copy(), scene.clock).motion
     moved = scene.with_square(60, 60, 16)[::2, ::2].copy()
+    gate.update(moved, scene.clock)
     result = gate.update(moved, scene.clock)
     assert result.motion
     assert covers(result.rois[0], 60 * SCALE, 60 * SCALE, 16 * SCALE, 16 * SCALE)

@@ -59,11 +59,14 @@ def _record(args: argparse.Namespace) -> int:
 
 def _play(args: argparse.Namespace) -> int:
     """Play a bag back onto the graph."""
-    from wildcam.bags.play import play
+    from wildcam.bags.play import ACK_TIMEOUT_S, play
 
+    if args.wait_for_all_acked is None:
+        args.wait_for_all_acked = ACK_TIMEOUT_S
     result = play(Path(args.bag), rate=args.rate, loop=args.loop, topics=args.topics,
                   start_offset_s=args.start_offset, clock=args.clock,
-                  wait_for_subscribers_s=args.wait_for_subscribers)
+                  wait_for_subscribers_s=args.wait_for_subscribers,
+                  wait_for_all_acked_s=args.wait_for_all_acked)
     print(f"published {result.published} messages"
           + (f" in {result.loops} complete loops" if args.loop else "")
           + (" (interrupted)" if result.interrupted else ""))
@@ -144,6 +147,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ply.add_argument("--clock", action="store_true", help="publish the bag time on /clock")
     ply.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="SECONDS",
                      help="wait up to this long for a subscriber on every topic first")
+    ply.add_argument("--wait-for-all-acked", type=float, default=None, metavar="SECONDS",
+                     help="at the end, wait up to this long for reliable subscribers to "
+                     "acknowledge the last messages (default 3.5; 0: do not wait)")
     ply.set_defaults(func=_guarded(_play))
 
     inf = sub.add_parser("info", help="print a bag's storage, duration and topics")

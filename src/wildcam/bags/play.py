@@ -28,11 +28,13 @@ from wildcam.bags.reader import READ_ERRORS, messages, open_bag
 from wildcam.bags.session import Session, message_class, qos_from_bag, ros_session
 from wildcam.errors import BagError, ConfigError
 
-__all__ = ["CLOCK_TOPIC", "PlayResult", "play"]
+__all__ = ["ACK_TIMEOUT_S", "CLOCK_TOPIC", "PlayResult", "play"]
 
 CLOCK_TOPIC = "/clock"
 _SLICE_S = 0.05  # longest uninterrupted sleep: bounds the reaction to a stop signal
-_ACK_TIMEOUT_S = 2.0
+# Fast DDS acknowledges reliable samples on its periodic heartbeat (every 3 s by default), so
+# confirming that the last messages arrived takes up to that long after they were sent.
+ACK_TIMEOUT_S = 3.5
 
 
 @dataclass
@@ -132,7 +134,7 @@ class _Pacer:
 
 def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | None = None,
          start_offset_s: float = 0.0, clock: bool = False, wait_for_subscribers_s: float = 0.0,
-         clock_hz: float = 40.0,
+         clock_hz: float = 40.0, wait_for_all_acked_s: float = ACK_TIMEOUT_S,
          on_ready: Callable[[Node], None] | None = None) -> PlayResult:
     """Publish the messages of ``bag`` with their recorded timing scaled by ``rate``.
 
@@ -140,7 +142,9 @@ def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | N
     ``start_offset_s`` skips that much bag time from the start; ``loop`` repeats until
     SIGINT/SIGTERM; ``clock`` publishes the bag time on ``/clock`` at ``clock_hz`` and before
     each message; ``wait_for_subscribers_s`` > 0 waits up to that long for every topic to have
-    a subscriber before starting (topics still without one are reported in the result).
+    a subscriber before starting (topics still without one are reported in the result);
+    ``wait_for_all_acked_s`` bounds the wait, at the end, for reliable subscribers to
+    acknowledge the last messages (0: exit at once, possibly losing messages in flight).
     ``on_ready`` is called with the node once the publishers exist. Requires
     ``ROS_AUTOMATIC_DISCOVERY_RANGE`` to be LOCALHOST or OFF; initialises rclpy if needed.
     """
@@ -183,7 +187,8 @@ def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | N
                     _run(session, reader, selected, publishers, clock_pub, result,
                          start=bag_start + int(round(start_offset_s * 1e9)), rate=rate,
                          loop=loop, clock_hz=clock_hz)
-                _wait_acked(session, [*publishers.values()])
+                if session.ok():  # interrupted: leave at once
+                    _wait_acked(session, [*publishers.values()], wait_for_all_acked_s)
             except (KeyboardInterrupt, ExternalShutdownException):
                 result.interrupted = True
             finally:
@@ -214,11 +219,11 @@ def _run(session: Session, reader: Any, selected: dict[str, list[Connection]],
             return
 
 
-def _wait_acked(session: Session, publishers: list[Any]) -> None:
+def _wait_acked(session: Session, publishers: list[Any], timeout_s: float) -> None:
     """Give reliable subscribers a bounded moment to acknowledge the last messages."""
-    end = time.monotonic() + _ACK_TIMEOUT_S
+    end = time.monotonic() + timeout_s
     for publisher in publishers:
-        if not session.context.ok():
+        if not session.context.ok() or timeout_s <= 0:
             return
         remaining = max(end - time.monotonic(), 0.0)
         publisher.wait_for_all_acked(timeout=Duration(nanoseconds=int(remaining * 1e9)))

@@ -31,7 +31,8 @@ __all__ = ["READ_ERRORS", "STORAGE_SUFFIXES", "bag_files", "messages", "open_bag
 # What the storage plugins raise on damaged input (besides ReaderError).
 READ_ERRORS: tuple[type[BaseException], ...] = (
     ReaderError, TypesysError, apsw.Error, sqlite3.Error, OSError, EOFError, struct.error,
-    ValueError, KeyError, IndexError, AssertionError, UnicodeDecodeError, YAMLError,
+    ValueError, KeyError, IndexError, TypeError, OverflowError, AssertionError,
+    UnicodeDecodeError, YAMLError,
 )
 STORAGE_SUFFIXES = {".db3": "sqlite3", ".mcap": "mcap"}
 

@@ -77,6 +77,7 @@ class Recorder(Node):
         self.result = RecordResult(path=writer.path)
         self._connections: dict[str, Connection] = {}
         self._subscriptions_by_topic: dict[str, Any] = {}
+        self._unmatched: set[str] = set()
         self.discover_callback()
         self._timer = self.create_timer(discovery_period_s, self.discover_callback)
 
@@ -91,7 +92,15 @@ class Recorder(Node):
         return sorted(self._connections)
 
     def discover_callback(self) -> None:
-        """Subscribe to selected topics that have appeared since the last look."""
+        """Subscribe to selected topics that have appeared since the last look.
+
+        Also reports each new subscription once it has matched a publisher: from then on the
+        publisher's messages are recorded (a supervising process may wait for that line).
+        """
+        for topic in sorted(self._unmatched):
+            if self._subscriptions_by_topic[topic].get_publisher_count() > 0:
+                self._unmatched.discard(topic)
+                self.get_logger().info(f"subscribed to {topic}")
         for topic, types in self.get_topic_names_and_types():
             if topic in self._connections or topic in self.result.skipped:
                 continue
@@ -149,6 +158,7 @@ class Recorder(Node):
         self.result.types[topic] = msgtype
         self._subscriptions_by_topic[topic] = self.create_subscription(
             cls, topic, self._message_callback_for(connection), qos, raw=True)
+        self._unmatched.add(topic)
         self.get_logger().info(f"recording {topic} [{msgtype}]")
 
     def _message_callback_for(self, connection: Connection) -> Callable[[bytes, Any], None]:

@@ -2,7 +2,8 @@
 
 A :class:`Layer` is premultiplied colour (``(h, w, 3)`` BGR for daylight, ``(h, w)`` grey
 for IR) plus alpha in 0..1, so a bilinear warp of a layer stays correct and compositing is
-``dst * (1 - alpha) + colour``.
+``dst * (1 - alpha) + colour``. A :class:`Layer8` is the same rounded to uint8, for layers
+blended every frame.
 """
 
 from __future__ import annotations
@@ -99,20 +100,55 @@ class Layer:
 
     def blend_onto(self, dst: U8, x: int, y: int) -> None:
         """Composite onto ``dst`` (HxWx3 or HxW, like the colour) with top-left ``(x, y)``."""
-        h, w = self.shape
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + w, dst.shape[1]), min(y + h, dst.shape[0])
-        if x1 <= x0 or y1 <= y0:
+        cut = _overlap(self.shape, dst, x, y)
+        if cut is None:
             return
-        rows, cols = slice(y0 - y, y1 - y), slice(x0 - x, x1 - x)
-        keep = 1 - self.alpha[rows, cols]
+        roi, inside = cut
+        keep = 1 - self.alpha[inside]
         if dst.ndim == 3:
             keep = cv2.cvtColor(keep, cv2.COLOR_GRAY2BGR)
-        roi = dst[y0:y1, x0:x1]
         out = roi.astype(np.float32)
         out *= keep
-        out += self.colour[rows, cols]
+        out += self.colour[inside]
         roi[...] = cv2.convertScaleAbs(out)  # rounds and saturates; values are >= 0
+
+    def rounded(self) -> Layer8:
+        """The layer in uint8, for blending every frame (within one grey level of this)."""
+        keep = np.rint(255 * (1 - self.alpha)).astype(np.uint8)
+        if self.colour.ndim == 3:
+            keep = cv2.merge([keep] * self.colour.shape[2])
+        return Layer8(cv2.convertScaleAbs(self.colour), keep)
+
+
+@dataclass(frozen=True)
+class Layer8:
+    """Premultiplied colour and ``keep = 255 * (1 - alpha)``, uint8 and of the same shape.
+
+    Blending is two saturating uint8 operations on the covered pixels, no float copies.
+    """
+
+    colour: U8
+    keep: U8
+
+    def blend_onto(self, dst: U8, x: int, y: int) -> None:
+        """Composite onto ``dst`` (shaped like the colour) with top-left ``(x, y)``."""
+        cut = _overlap(self.colour.shape[:2], dst, x, y)
+        if cut is None:
+            return
+        roi, inside = cut
+        cv2.multiply(roi, self.keep[inside], dst=roi, scale=1 / 255)
+        cv2.add(roi, self.colour[inside], dst=roi)
+
+
+def _overlap(shape: tuple[int, ...], dst: U8, x: int,
+             y: int) -> tuple[U8, tuple[slice, slice]] | None:
+    """The part of ``dst`` a ``shape`` layer at ``(x, y)`` covers, and that part of the layer."""
+    h, w = shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, dst.shape[1]), min(y + h, dst.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return dst[y0:y1, x0:x1], (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
 
 
 @dataclass(frozen=True)
@@ -142,7 +178,8 @@ def _bush(rng: Rng, w: int, h: int, margin: int) -> Layer:
         ang, rad = rng.uniform(math.pi, 2 * math.pi), math.sqrt(rng.uniform(0, 1))
         px, py = cx + rx * rad * math.cos(ang), min(cy + ry * rad * math.sin(ang), h - 2.0)
         py += rng.uniform(0, 0.4) * (h - py)
-        axes = (max(1, int(leaf * rng.uniform(0.6, 1.3))), max(1, int(leaf * rng.uniform(0.3, 0.7))))
+        axes = (max(1, int(leaf * rng.uniform(0.6, 1.3))),
+                max(1, int(leaf * rng.uniform(0.3, 0.7))))
         shade = rng.uniform(0.6, 1.3) * (1.1 - 0.4 * py / h)
         bgr = (35 * shade, 112 * shade, 62 * shade)
         centre, angle = (int(px), int(py)), float(rng.uniform(0, 180))

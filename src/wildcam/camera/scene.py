@@ -210,20 +210,18 @@ def scene_from_dict(data: dict[str, Any]) -> SceneConfig:
     for name in ("wind", "rain", "ir_night"):
         kwargs[name] = tuple(_interval(i, name) for i in data.get(name) or ())
     visit_keys = {f.name for f in fields(Visit)}
-    visits = []
     for item in data.get("visits") or ():
         _check(isinstance(item, dict) and not set(item) - visit_keys,
                f"visit {item!r}: expected a mapping with keys from {sorted(visit_keys)}")
-        visits.append(Visit(**item))
-    kwargs["visits"] = tuple(visits)
     for name in ("seed", "width", "height"):
         if name in kwargs:
             value = kwargs[name]
             _check(isinstance(value, int) and not isinstance(value, bool),
                    f"{name} must be an integer, got {value!r}")
     try:
+        kwargs["visits"] = tuple(Visit(**item) for item in data.get("visits") or ())
         return SceneConfig(**kwargs)
-    except TypeError as err:
+    except TypeError as err:  # a missing field, or a string where a number belongs
         raise ConfigError(f"bad scene: {err}") from err
 
 

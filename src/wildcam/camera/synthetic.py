@@ -2,16 +2,21 @@
 
 Everything costly (textured ground, vegetation layers, animal sprites, rain textures, a pool
 of sensor noise) is drawn once in :class:`SyntheticScene`; a frame is then a copy of the
-background, a few small warps of vegetation in the wind, sprite blends, a gain, a window of a
-rain texture and a window of the noise pool. Per-frame randomness comes from
-``default_rng([seed, 6, index])`` so ``render(i)`` is the same in any order.
+background with its vegetation, a few uint8 sprite blends, a gain, a window of a rain texture
+and a window of the noise pool. Vegetation in the wind is sheared by a displacement rounded
+to :data:`SWAY_STEP_PX`, and each clump of plants is drawn once per rounded displacement and
+kept (a few dozen per clump), so a frame pastes small patches instead of warping layers.
+Per-frame randomness is a hash of ``(seed, index)`` and a patch depends only on its
+displacement, so ``render(i)`` is the same bytes in any order.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import replace
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -56,6 +61,10 @@ MIN_BOX_AREA = 16
 IR_SWITCH_HALF_S = 0.5
 """The ``ir_switch`` nuisance spans this long either side of each IR switch."""
 WIND_RAMP_S = 1.5
+SWAY_STEP_PX = 0.25
+"""Vegetation displacements are rounded to this, so a few drawings of each plant serve."""
+SWAY_CACHE = 64
+"""Drawn displacements kept per clump of plants and rendering mode (least recently used go)."""
 
 
 class SyntheticScene:
@@ -72,17 +81,27 @@ class SyntheticScene:
         ir_plants = [_draw.ir_layer(p.layer, float(light[min(p.y + p.layer.shape[0] // 2, h - 1),
                                                           min(max(p.x, 0), w - 1)]))
                      for p in self._plants]
-        self._day = _Look(bare, self._plants, [p.layer for p in self._plants])
-        self._ir = _Look(bare_ir, self._plants, ir_plants)
+        clumps = _clumps(self._plants, w, h)
+        self._day = _Look(bare, self._plants, [p.layer for p in self._plants], clumps)
+        self._ir = _Look(bare_ir, self._plants, ir_plants, clumps)
         self._sprites = [self._sprite(k, v) for k, v in enumerate(c.visits)]
+        self._sprite_layers = [(tuple(a.rounded() for a in s.day),
+                                tuple(a.rounded() for a in s.ir)) for s in self._sprites]
+        self._lock = threading.Lock()  # the looks' canvases are shared by every render
         for j, spell in enumerate(c.rain):
             tex = _draw.precipitation(np.random.default_rng([seed, 4, j]), 2 * w, 2 * h,
                                       spell.kind, spell.strength)
             self._day.precip.append(cv2.merge([tex, tex, tex]))
             self._ir.precip.append(tex)
+        # A frame's noise is a window of this pool at a random offset: a view, not a draw.
+        # It is kept as its positive and negative parts, so adding it is two saturating uint8
+        # operations (exactly the saturated sum, as one of the two is 0 at every pixel).
         n = w * h * 3
-        noise = np.random.default_rng([seed, 5]).standard_normal(2 * n) * c.sensor_noise_sigma
-        self._noise = np.rint(noise).astype(np.int16) if c.sensor_noise_sigma > 0 else None
+        self._noise_offsets = max(65536, min(n, 1 << 20))
+        noise = np.rint(np.random.default_rng([seed, 5]).standard_normal(n + self._noise_offsets)
+                        * c.sensor_noise_sigma)
+        self._noise = ((_saturated(noise), _saturated(-noise))
+                       if c.sensor_noise_sigma > 0 else None)
         self._drift_phase = float(np.random.default_rng([seed, 7]).uniform(0, 2 * math.pi))
         self._switches = sorted({t for i in c.ir_night for t in (i.start_s, i.end_s)
                                  if 0 < t < c.duration_s})
@@ -174,36 +193,32 @@ class SyntheticScene:
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} outside 0..{self.n_frames - 1}")
         t = self.stamp(index)
-        rng = np.random.default_rng([c.seed, 6, index])
-        noise_at = int(rng.integers(0, self._noise.size // 2)) if self._noise is not None else 0
-        oy, ox = int(rng.integers(0, self.height)), int(rng.integers(0, self.width))
+        noise_at, oy, ox = _frame_draws(c.seed, index,
+                                        (self._noise_offsets, self.height, self.width))
         ir = self.ir_at(t)
         look = self._ir if ir else self._day
         wind = self._wind_at(t)
-        if wind > 0:
-            canvas = look.bare.copy()
-            for plant, layer in zip(self._plants, look.plants):
-                _sway(layer, plant, wind, t).blend_onto(canvas, plant.x, plant.y)
-        else:
-            canvas = look.rest.copy()
-        for k, sprite in enumerate(self._sprites):
+        steps = [round(_displacement(p, wind, t) / SWAY_STEP_PX) if wind > 0 else 0
+                 for p in self._plants]
+        with self._lock:
+            canvas = look.vegetation(steps).copy()
+        for k, layers in enumerate(self._sprite_layers):
             pose = self._pose(k, t)
             if pose is not None:
-                layer = (sprite.ir if ir else sprite.day)[pose[2]]
-                layer.blend_onto(canvas, pose[0], pose[1])
+                layers[ir][pose[2]].blend_onto(canvas, pose[0], pose[1])
         gain = self._gain(t, ir)
         if abs(gain - 1) > 1e-4:
-            canvas = cv2.convertScaleAbs(canvas, alpha=gain)
+            cv2.convertScaleAbs(canvas, dst=canvas, alpha=gain)
         for j, spell in enumerate(c.rain):
             if spell.contains(t):
                 win = look.precip[j][oy:oy + self.height, ox:ox + self.width]
-                canvas = cv2.add(canvas, win)
+                cv2.add(canvas, win, dst=canvas)
         if self._noise is not None:
-            noise = self._noise[noise_at:noise_at + canvas.size].reshape(canvas.shape)
-            canvas = cv2.add(canvas, noise, dtype=cv2.CV_8U)
-        if ir:
-            canvas = cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
-        return np.ascontiguousarray(canvas)
+            up, down = (a[noise_at:noise_at + canvas.size].reshape(canvas.shape)
+                        for a in self._noise)
+            cv2.add(canvas, up, dst=canvas)
+            cv2.subtract(canvas, down, dst=canvas)
+        return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR) if ir else canvas
 
     # --- ground truth -------------------------------------------------------------------
 
@@ -251,24 +266,127 @@ class SyntheticScene:
         write_ground_truth(self.ground_truth(), path)
 
 
-class _Look:
-    """One rendering mode's precomputed layers (daylight BGR or IR grey)."""
+@dataclass(frozen=True)
+class _Clump:
+    """Plants drawn together because their rectangles overlap; ``rect`` is in the frame."""
 
-    def __init__(self, bare: U8, plants: list[Plant], layers: list[Layer]) -> None:
+    members: tuple[int, ...]
+    rect: tuple[int, int, int, int]  # x0, y0, x1, y1, clipped to the frame
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        """Rows and columns of the frame the clump covers."""
+        x0, y0, x1, y1 = self.rect
+        return slice(y0, y1), slice(x0, x1)
+
+
+def _clumps(plants: list[Plant], w: int, h: int) -> list[_Clump]:
+    """Group the plants so that no two groups' rectangles overlap (each group is pasted whole)."""
+    groups: list[_Clump] = []
+    for i, p in enumerate(plants):
+        ph, pw = p.layer.shape
+        clump = _Clump((i,), (max(p.x, 0), max(p.y, 0), min(p.x + pw, w), min(p.y + ph, h)))
+        if clump.rect[0] >= clump.rect[2] or clump.rect[1] >= clump.rect[3]:
+            continue  # wholly outside the frame
+        # Absorb every group it overlaps; the union may reach further groups, so repeat.
+        while hit := [g for g in groups if _overlaps(g.rect, clump.rect)]:
+            for g in hit:
+                groups.remove(g)
+                a, b = g.rect, clump.rect
+                clump = _Clump(tuple(sorted(g.members + clump.members)),
+                               (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
+                                max(a[3], b[3])))
+        groups.append(clump)
+    return groups
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+class _Look:
+    """One rendering mode (daylight BGR or IR grey): its layers and its current vegetation.
+
+    ``canvas`` is the background with every clump at the displacement it was last asked for;
+    patches of each clump at recently used displacements are kept, drawn on a miss.
+    """
+
+    def __init__(self, bare: U8, plants: list[Plant], layers: list[Layer],
+                 clumps: list[_Clump]) -> None:
         self.bare = bare
-        self.plants = layers
-        self.rest = bare.copy()  # the plants at rest, for frames without wind
-        for plant, layer in zip(plants, layers):
+        self.plants = list(zip(plants, layers))
+        self.rest = bare.copy()  # the plants at rest
+        for plant, layer in self.plants:
             layer.blend_onto(self.rest, plant.x, plant.y)
         self.precip: list[U8] = []
+        self.canvas = self.rest.copy()
+        self._clumps = clumps
+        self._shown = [(0,) * len(c.members) for c in clumps]
+        self._patches: list[OrderedDict[tuple[int, ...], U8]] = [OrderedDict() for _ in clumps]
+
+    def vegetation(self, steps: list[int]) -> U8:
+        """The canvas with plant ``i`` swayed ``steps[i] * SWAY_STEP_PX`` (shared: copy it)."""
+        for n, clump in enumerate(self._clumps):
+            key = tuple(steps[i] for i in clump.members)
+            if key == self._shown[n]:
+                continue
+            patches = self._patches[n]
+            patch = patches.get(key)
+            if patch is None:
+                patch = patches[key] = self._draw(clump, key)
+                if len(patches) > SWAY_CACHE:
+                    patches.popitem(last=False)
+            else:
+                patches.move_to_end(key)
+            self.canvas[clump.region] = patch
+            self._shown[n] = key
+        return self.canvas
+
+    def _draw(self, clump: _Clump, key: tuple[int, ...]) -> U8:
+        x0, y0 = clump.rect[:2]
+        patch = self.bare[clump.region].copy()
+        for i, step in zip(clump.members, key):
+            plant, layer = self.plants[i]
+            if step:
+                layer = _sway(layer, plant, step * SWAY_STEP_PX)
+            layer.blend_onto(patch, plant.x - x0, plant.y - y0)
+        return patch
 
 
-def _sway(layer: Layer, plant: Plant, wind: float, t: float) -> Layer:
-    """The layer sheared by the wind: its free edge displaced, its anchored edge fixed."""
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """SplitMix64's finaliser: a cheap, well-spread hash of a 64-bit integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _frame_draws(seed: int, index: int, bounds: tuple[int, ...]) -> list[int]:
+    """One integer in ``0 .. b - 1`` per bound for frame ``index``, a function of its arguments.
+
+    A hash rather than a generator seeded per frame, which costs ten times as much.
+    """
+    state = _mix64(_mix64(_mix64(seed) ^ 6) ^ index)
+    return [_mix64(state + k) % b for k, b in enumerate(bounds)]
+
+
+def _saturated(values: np.ndarray) -> U8:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def _displacement(plant: Plant, wind: float, t: float) -> float:
+    """How far the wind moves the free edge of ``plant`` at ``t``, in pixels."""
     f, p = plant.freq, plant.phase
     wave = 0.75 * math.sin(2 * math.pi * f * t + p) + 0.25 * math.sin(4.6 * math.pi * f * t + p)
     gust = 0.75 + 0.25 * math.sin(2 * math.pi * 0.07 * t + p)
-    d = wind * plant.amplitude * wave * gust
+    return wind * plant.amplitude * wave * gust
+
+
+def _sway(layer: Layer, plant: Plant, d: float) -> Layer:
+    """The layer sheared: its free edge displaced by ``d`` pixels, its anchored edge fixed."""
     k = d / max(layer.shape[0] - 1, 1)
     m = np.float32([[1, k, -d], [0, 1, 0]]) if plant.anchor == "bottom" \
         else np.float32([[1, -k, 0], [0, 1, 0]])

@@ -85,7 +85,7 @@ class MotionConfig:
         "below it the frame is declared still without further work.",
     )
     min_blob_area: int = _spec(
-        6, 1, 100000, int,
+        8, 1, 100000, int,
         "Smallest connected blob, in small-frame pixels after despeckling, that counts as "
         "motion; smaller blobs are rain, snow or sensor noise.",
     )
@@ -93,6 +93,11 @@ class MotionConfig:
         2, 0, 15, int,
         "Side of the square erosion kernel that removes changed pixels in specks and lines "
         "thinner than it (rain, snow, noise) before blob search; 0 or 1 disables.",
+    )
+    require_persistence: bool = _spec(
+        True, None, None, bool,
+        "Count a changed pixel towards a blob only if it or a neighbour also changed in the "
+        "previous frame: rain and snow rarely hit the same place twice, animals do.",
     )
     illumination_threshold: float = _spec(
         10.0, 1.0, 255.0, float,
@@ -124,18 +129,23 @@ class MotionConfig:
         "Raise the threshold of pixels that change persistently (swaying vegetation, water).",
     )
     activity_rate: float = _spec(
-        0.02, 0.0001, 1.0, float,
+        0.04, 0.0001, 1.0, float,
         "Update rate of the per-pixel activity estimate (fraction of recent frames in which "
         "the pixel changed).",
     )
     activity_level: float = _spec(
-        0.1, 0.01, 1.0, float,
+        0.08, 0.01, 1.0, float,
         "Activity above which a pixel's threshold is raised; the full boost is reached at "
         "twice this level.",
     )
     activity_boost: int = _spec(
-        40, 0, 254, int,
+        60, 0, 254, int,
         "Largest extra grey-level threshold given to persistently active pixels.",
+    )
+    activity_memory_frames: int = _spec(
+        6000, 8, 10_000_000, int,
+        "Frames over which a pixel's peak activity is forgotten: vegetation that swayed in "
+        "one gust keeps its raised threshold for the next (about 10 min at 10 fps).",
     )
     event_start_frames: int = _spec(
         2, 1, 1000, int,

@@ -52,7 +52,9 @@ _JUMP_WINDOW = 4  # frames over which a global mean jump is measured
 _BLOCKS = (8, 6)  # grid for the illumination-change and robust-gain tests
 _GAIN_LIMITS = (0.25, 4.0)
 _FOREGROUND_RATE = 0.1  # background learns moving pixels at this fraction of the rate
-_CHROMA_HYSTERESIS = 2.0  # colour again only above this multiple of chroma_grey_level
+_CHROMA_HYSTERESIS = 2.0
+_SLOW_RATIO = 8  # the vegetation map's activity average is this much slower than the fast one
+_SPREAD = np.ones((3, 3), np.uint8)  # vegetation map dilation: stronger wind reaches further  # colour again only above this multiple of chroma_grey_level
 
 
 class MotionGate:
@@ -141,6 +143,7 @@ class MotionGate:
             self._recal_left -= 1
             cv2.accumulateWeighted(small_gray, self._bg, 1.0)
             self._bg_mean = mean
+            self._prev.fill(0)
             state = self._events.step(False)
             return MotionResult(stamp, False, (), 0.0, illumination, ir_switch, True,
                                 state.event_id, state.started, state.ended)
@@ -155,12 +158,15 @@ class MotionGate:
         changed = cv2.countNonZero(mask)
 
         if self._activity_on and self._frame % _ACTIVITY_EVERY == 0:
-            # Flicker = the base-threshold mask flipped since the last sample.
-            base, last = self._base_now, self._base_last
+            # Flicker = the set of pixels changed in two samples running (rain and snow drop
+            # out) differs from the last sample's set.
+            base, held, scratch = self._base_spare, self._held_spare, self._scratch
             cv2.threshold(diff, self._base_thr, 255, cv2.THRESH_BINARY, dst=base)
-            cv2.bitwise_xor(base, last, dst=self._scratch)
-            cv2.accumulateWeighted(self._scratch, self._act, self._act_rate)
-            self._base_now, self._base_last = last, base
+            cv2.bitwise_and(base, self._base_last, dst=held)
+            cv2.bitwise_xor(held, self._held_last, dst=scratch)
+            cv2.accumulateWeighted(scratch, self._act, self._act_rate)
+            self._base_spare, self._base_last = self._base_last, base
+            self._held_spare, self._held_last = self._held_last, held
             if self._frame % _THRESHOLD_EVERY == 0:
                 self._rebuild_thresholds()
 
@@ -168,6 +174,7 @@ class MotionGate:
         if changed < self._slow_path_at:
             cv2.accumulateWeighted(small_gray, self._bg, rate)
             self._bg_mean += rate * (mean - bg_mean)
+            self._mask, self._prev = self._prev, mask
             state = self._events.step(False)
             return MotionResult(stamp, False, (), changed * self._inv_pixels, False, False,
                                 False, state.event_id, state.started, state.ended)
@@ -186,20 +193,26 @@ class MotionGate:
             cv2.absdiff(small, self._ref, dst=self._diff)
             cv2.compare(self._diff, self._thr, cv2.CMP_GT, dst=self._mask)
             changed = cv2.countNonZero(self._mask)
+        mask = self._mask
         blobs = []
         if changed >= self._slow_path_at:
-            blobs = find_blobs(self._mask, self._kernel, cfg.min_blob_area, self._scratch)
+            support = None
+            if cfg.require_persistence:
+                # Rain and snow do not change the same place twice in a row; animals do.
+                support = cv2.dilate(self._prev, _SPREAD, dst=self._persist)
+            blobs = find_blobs(mask, self._kernel, cfg.min_blob_area, self._scratch, support)
         rois: tuple[Box, ...] = ()
         if blobs:
             rois = blob_rois(blobs, small.shape, self._full_size, cfg.roi_padding,
                              cfg.max_rois)
         # Learn the still part at the full rate, the changed part slowly: a pausing animal
         # stays foreground for a while, rain is not learnt, a parked object fades in.
-        cv2.bitwise_not(self._mask, dst=self._scratch)
+        cv2.bitwise_not(mask, dst=self._scratch)
         cv2.accumulateWeighted(small, self._bg, cfg.learning_rate, mask=self._scratch)
         cv2.accumulateWeighted(small, self._bg, cfg.learning_rate * _FOREGROUND_RATE,
-                               mask=self._mask)
+                               mask=mask)
         self._bg_mean = cv2.mean(self._bg)[0]
+        self._mask, self._prev = self._prev, mask
         motion = bool(blobs)
         state = self._events.step(motion)
         return MotionResult(stamp, motion, rois, changed * self._inv_pixels, False, False,
@@ -243,6 +256,8 @@ class MotionGate:
         self._base_thr = float(cfg.pixel_threshold)
         self._activity_on = cfg.vegetation_suppression and cfg.activity_boost > 0
         self._act_rate = min(1.0, cfg.activity_rate * _ACTIVITY_EVERY)
+        self._memory_decay = float(np.exp(-_THRESHOLD_EVERY / cfg.activity_memory_frames))
+        self._slow_step = float(1 - np.exp(-_THRESHOLD_EVERY * cfg.activity_rate / _SLOW_RATIO))
         k = cfg.despeckle_kernel
         self._kernel = np.ones((k, k), np.uint8) if k > 1 else None
 
@@ -259,10 +274,16 @@ class MotionGate:
         self._ref = np.empty(shape, np.uint8)
         self._diff = np.empty(shape, np.uint8)
         self._mask = np.empty(shape, np.uint8)
+        self._prev = np.zeros(shape, np.uint8)  # last frame's changed pixels
+        self._persist = np.empty(shape, np.uint8)
         self._scratch = np.empty(shape, np.uint8)
-        self._base_now = np.zeros(shape, np.uint8)
+        self._base_spare = np.zeros(shape, np.uint8)
         self._base_last = np.zeros(shape, np.uint8)
+        self._held_spare = np.zeros(shape, np.uint8)
+        self._held_last = np.zeros(shape, np.uint8)
         self._act = np.zeros(shape, np.float32)
+        self._slow = np.zeros(shape, np.float32)
+        self._memory = np.zeros(shape, np.float32)
         self._thr = np.empty(shape, np.uint8)
         self._thr_f = np.empty(shape, np.float32)
         self._means.clear()
@@ -283,9 +304,18 @@ class MotionGate:
         cfg = self._config
         thr = self._thr
         if self._activity_on:
+            # The slow average only rises under sustained flicker (vegetation, not one animal
+            # passing); its peak, held for activity_memory_frames, is the vegetation map.
+            act, slow, mem, tmp = self._act, self._slow, self._memory, self._thr_f
+            np.subtract(act, slow, out=tmp)
+            np.multiply(tmp, self._slow_step, out=tmp)
+            np.add(slow, tmp, out=slow)
+            np.multiply(mem, self._memory_decay, out=mem)
+            np.maximum(mem, slow, out=mem)
+            np.maximum(mem, act, out=tmp)
+            cv2.dilate(tmp, _SPREAD, dst=tmp)
             level = cfg.activity_level * 255.0
-            tmp = self._thr_f
-            np.subtract(self._act, level, out=tmp)
+            np.subtract(tmp, level, out=tmp)
             np.multiply(tmp, cfg.activity_boost / level, out=tmp)
             np.clip(tmp, 0.0, cfg.activity_boost, out=tmp)
             np.add(tmp, cfg.pixel_threshold + 0.5, out=tmp)

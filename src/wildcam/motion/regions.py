@@ -46,22 +46,32 @@ def find_blobs(
     kernel: npt.NDArray[np.uint8] | None,
     min_area: int,
     scratch: npt.NDArray[np.uint8] | None = None,
+    support: npt.NDArray[np.uint8] | None = None,
 ) -> list[tuple[int, int, int, int, int]]:
-    """Return ``(x, y, w, h, area)`` of blobs of ``mask`` with ``area >= min_area``.
+    """Return ``(x, y, w, h, area)`` of the blobs of ``mask`` that are big enough.
 
     ``kernel`` (if given) erodes the mask first, removing speckle thinner than the kernel; the
-    boxes are grown back by the kernel's radius so they cover the uneroded object.
+    boxes are grown back by the kernel's reach so they cover the uneroded object. Without
+    ``support`` a blob counts if its (eroded) area is at least ``min_area``; with it, if at
+    least ``min_area`` of its pixels are also set in ``support`` (e.g. changed in the previous
+    frame too) — the box and area are still the whole blob's, so a moving object's leading
+    edge is covered.
     """
     lo = hi = 0
     if kernel is not None:
-        mask = cv2.erode(mask, kernel, dst=scratch)
+        # Outside the image counts as unchanged, so a speck on the border erodes away too.
+        mask = cv2.erode(mask, kernel, dst=scratch, borderType=cv2.BORDER_CONSTANT,
+                         borderValue=0)
         lo = kernel.shape[0] // 2  # the anchor's offset: an even kernel grows unevenly
         hi = kernel.shape[0] - 1 - lo
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         return []
-    stats = stats[1:]
-    keep = stats[stats[:, cv2.CC_STAT_AREA] >= min_area]
+    if support is None:
+        score = stats[:, cv2.CC_STAT_AREA]
+    else:
+        score = np.bincount(labels[(support > 0) & (mask > 0)], minlength=count)
+    keep = stats[1:][score[1:] >= min_area]
     height, width = mask.shape
     blobs = []
     for x, y, w, h, area in keep.tolist():

@@ -1,0 +1,100 @@
+"""motion_detector as a real node: malformed input, live thresholds, events on moving content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from sensor_msgs.msg import CameraInfo, Image
+
+from wildcam.msg import MotionEvent
+from wildcam.ros.convert import camera_info, image_to_msg, seconds_to_time
+from wildcam.ros.qos import EVENTS, SENSOR_PUB
+
+pytestmark = pytest.mark.graph
+NODE = "wildcam.nodes.motion_detector"
+
+
+def _counters(diags: list) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for array in diags:
+        for status in array.status:
+            if status.name.endswith("motion_detector"):
+                values.update({kv.key: kv.value for kv in status.values})
+    return values
+
+
+class Feeder:
+    """Publishes small frames (and their camera_info) like the camera driver does."""
+
+    def __init__(self, probe) -> None:  # type: ignore[no-untyped-def]
+        self.probe = probe
+        self.image = probe.node.create_publisher(Image, "camera/image_small", SENSOR_PUB)
+        self.info = probe.node.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
+        self.t = 100.0
+        assert probe.spin_until(lambda: self.image.get_subscription_count() > 0
+                                and self.info.get_subscription_count() > 0, 20.0)
+
+    def frame(self, small: np.ndarray) -> None:
+        self.t += 0.1
+        stamp = seconds_to_time(self.t)
+        self.info.publish(camera_info(small.shape[1] * 4, small.shape[0] * 4, stamp, "camera", 4))
+        self.image.publish(image_to_msg(small, stamp, "camera"))
+        self.probe.spin_for(0.02)
+
+
+def _background() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(90, 110, (120, 160), dtype=np.uint8)
+
+
+def test_malformed_images_are_counted_and_the_node_keeps_working(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    diags = probe.collect(DiagnosticArray, "/diagnostics")
+    proc = procs.node(NODE)
+    feed = Feeder(probe)
+    good = _background()
+    for _ in range(3):
+        feed.frame(good)
+    bad = [Image(height=120, width=160, encoding="mono8", step=160, data=bytes(100)),  # size
+           Image(height=120, width=160, encoding="yuv422", step=320, data=bytes(38400)),
+           Image(height=0, width=0, encoding="mono8", step=0, data=b""),
+           Image(height=100000, width=100000, encoding="mono8", step=100000, data=b"")]
+    for msg in bad:
+        msg.header.stamp = seconds_to_time(feed.t)
+        feed.image.publish(msg)
+    for _ in range(5):
+        feed.frame(good)
+    assert probe.spin_until(lambda: _counters(diags).get("image") == "4"
+                            and int(_counters(diags).get("frames", "0")) >= 8, 15.0), \
+        _counters(diags)
+    assert proc.poll() is None
+
+
+def test_moving_square_makes_an_event_and_thresholds_are_live(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    events = probe.collect(MotionEvent, "motion/events", EVENTS)
+    procs.node(NODE)
+    feed = Feeder(probe)
+    assert probe.wait_matched("motion/events")
+    background = _background()
+    for _ in range(10):
+        feed.frame(background)
+    for step in range(8):
+        frame = background.copy()
+        frame[40:70, 10 + 10 * step:40 + 10 * step] = 220
+        feed.frame(frame)
+    assert probe.spin_until(lambda: any(e.event_started for e in events), 10.0)
+    started = next(e for e in events if e.event_started)
+    assert started.frame_width == 640 and started.rois
+    roi = started.rois[0]
+    assert roi.x_offset < 4 * 60 and roi.x_offset + roi.width > 4 * 20  # full-frame pixels
+    client = AsyncParameterClient(probe.node, "motion_detector")
+    assert client.wait_for_services(timeout_sec=10.0)
+    future = client.set_parameters([Parameter("event_end_frames", value=0)])
+    assert probe.spin_until(future.done, 10.0)
+    refused = future.result().results[0]
+    assert not refused.successful and "event_end_frames" in refused.reason
+    future = client.set_parameters([Parameter("pixel_threshold", value=250)])
+    assert probe.spin_until(future.done, 10.0)
+    assert future.result().results[0].successful
