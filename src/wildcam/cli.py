@@ -102,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except BrokenPipeError:  # `wildcam bag info ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return code
 
 

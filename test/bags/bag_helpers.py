@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
 from wildcam.camera.synthetic import SceneConfig, Visit, empty_scene
 
 FPS = 10.0
@@ -26,14 +29,14 @@ def small_scene(duration_s: float = 5.0, width: int = 320, height: int = 240) ->
 class RosNode:
     """A test-side rclpy node with its own context and executor."""
 
-    node: object
-    executor: object
+    node: Node
+    executor: SingleThreadedExecutor
 
     def spin_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
         """Spin until ``predicate()`` holds or ``timeout_s`` passes; return whether it held."""
         end = time.monotonic() + timeout_s
         while not predicate() and time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.05)  # type: ignore[attr-defined]
+            self.executor.spin_once(timeout_sec=0.05)
         return predicate()
 
 

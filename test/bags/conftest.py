@@ -17,6 +17,7 @@ from wildcam.camera.synthetic import SceneConfig
 
 from bag_helpers import BagTool, RosNode, small_scene  # type: ignore[import-not-found]
 
+
 @pytest.fixture(scope="session")
 def scene() -> SceneConfig:
     """The scene every shared bag is generated from (5 s, 320x240, 10 fps)."""

@@ -11,6 +11,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from wildcam.bags import info, play, record, typestore
 from wildcam.bags.__main__ import main
+from wildcam.bags.generate import GenerateResult
 from wildcam.bags.typestore import ensure_type
 from wildcam.errors import BagError, ConfigError
 
@@ -21,7 +22,7 @@ def _storage_file(bag: Path) -> Path:
 
 
 @pytest.fixture
-def copy(generated, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def copy(generated: GenerateResult, tmp_path: Path) -> Path:
     """A private copy of a generated bag (sqlite3 and mcap), free to damage."""
     target = tmp_path / "bag"
     shutil.copytree(generated.path, target)
@@ -113,15 +114,15 @@ def test_types_missing_from_the_store_load_from_installed_msg_files() -> None:
         "sensor_msgs/msg/CameraInfo")
 
 
-def test_play_rejects_unknown_topics_and_bad_settings(generated) -> None:  # type: ignore[no-untyped-def]
+def test_play_rejects_unknown_topics_and_bad_settings(generated: GenerateResult) -> None:
     with pytest.raises(BagError, match="/not/there"):
         play(generated.path, topics=["/not/there"])
     with pytest.raises(ConfigError, match="rate"):
         play(generated.path, rate=0.0)
 
 
-def test_ros_tools_refuse_wide_discovery(generated, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ros_tools_refuse_wide_discovery(generated: GenerateResult, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
     with pytest.raises(ConfigError, match="ROS_AUTOMATIC_DISCOVERY_RANGE"):
         play(generated.path)
@@ -135,8 +136,8 @@ def test_record_refuses_an_existing_output(tmp_path: Path) -> None:
         record(tmp_path, ["/x"], duration_s=1.0)
 
 
-def test_cli_reports_bag_errors_with_exit_code_2(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bag_errors_with_exit_code_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "wildcam bag info:" in err and str(tmp_path / "nope") in err

@@ -11,7 +11,7 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import Reader, Writer
 
 from wildcam.bags import EPOCH_NS, generate, info, preset_scene, typestore
-from wildcam.bags.generate import truncate_scene
+from wildcam.bags.generate import GenerateResult, truncate_scene
 from wildcam.bags.typestore import msg_dir, wildcam_types
 from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
 from wildcam.motion.reduce import reduce_frame
@@ -21,7 +21,7 @@ from bag_helpers import FPS, small_scene  # type: ignore[import-not-found]
 N_FRAMES = 50  # 5 s at 10 fps
 
 
-def test_info_counts_types_and_times(generated, scene: SceneConfig) -> None:  # type: ignore[no-untyped-def]
+def test_info_counts_types_and_times(generated: GenerateResult) -> None:
     summary = info(generated.path)
     full = generated.path.joinpath("bag.mcap").exists()
     expected = {"/camera/image_small": N_FRAMES, "/camera/camera_info": N_FRAMES}
@@ -41,7 +41,8 @@ def test_info_counts_types_and_times(generated, scene: SceneConfig) -> None:  # 
     assert "/camera/image_small" in text and "sensor_msgs/msg/Image" in text and "50" in text
 
 
-def test_ground_truth_is_written_inside_the_bag(generated, scene: SceneConfig) -> None:  # type: ignore[no-untyped-def]
+def test_ground_truth_is_written_inside_the_bag(generated: GenerateResult,
+                                                 scene: SceneConfig) -> None:
     assert generated.ground_truth == generated.path / "ground_truth.json"
     truth = load_ground_truth(generated.ground_truth)
     assert truth.config == scene
@@ -56,7 +57,8 @@ def test_ground_truth_to_a_given_path(tmp_path: Path) -> None:
     assert not (tmp_path / "bag" / "ground_truth.json").exists()
 
 
-def test_messages_decode_to_the_rendered_frames(generated, scene: SceneConfig) -> None:  # type: ignore[no-untyped-def]
+def test_messages_decode_to_the_rendered_frames(generated: GenerateResult,
+                                                scene: SceneConfig) -> None:
     store = typestore()
     rendered = SyntheticScene(scene)
     seen: dict[str, int] = {}
@@ -120,7 +122,7 @@ def test_output_that_exists_is_refused(tmp_path: Path) -> None:
 
 
 def test_wildcam_types_round_trip_with_their_definitions(tmp_path: Path) -> None:
-    """Our own messages, serialized by rclpy, decode with the typestore the bag was written with."""
+    """Our messages, serialized by rclpy, decode with the typestore the bag was written with."""
     from sensor_msgs.msg import RegionOfInterest
     from wildcam.msg import Detection, DetectionArray, MotionEvent, PowerState
 

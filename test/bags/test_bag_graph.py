@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from wildcam.bags import EPOCH_NS, generate, info, typestore
 
-from bag_helpers import small_scene  # type: ignore[import-not-found]
+from bag_helpers import BagTool, RosNode, small_scene  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.graph
 DEEP = QoSProfile(depth=100)  # reliable, deep enough that nothing is dropped
@@ -30,7 +30,8 @@ def bag(tmp_path: Path) -> Path:
     return generate(tmp_path / "bag", small_scene(12.5, 160, 120)).path
 
 
-def test_play_delivers_every_message_in_order(bag: Path, test_node, bagtool) -> None:  # type: ignore[no-untyped-def]
+def test_play_delivers_every_message_in_order(bag: Path, test_node: RosNode,
+                                              bagtool: BagTool) -> None:
     images: list[tuple[float, Image]] = []
     infos: list[CameraInfo] = []
     test_node.node.create_subscription(
@@ -56,8 +57,8 @@ def test_play_delivers_every_message_in_order(bag: Path, test_node, bagtool) -> 
     assert 0.3 < span < 2.0, span
 
 
-def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, test_node,  # type: ignore[no-untyped-def]
-                                                               bagtool) -> None:
+def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, test_node: RosNode,
+                                                               bagtool: BagTool) -> None:
     images: list[Image] = []
     infos: list[CameraInfo] = []
     clocks: list[Clock] = []
@@ -80,16 +81,19 @@ def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, test_n
     assert ticks == sorted(ticks)
 
 
-@pytest.mark.parametrize(("storage", "stop"), [("sqlite3", signal.SIGINT),
-                                               ("mcap", signal.SIGTERM)])
-def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                              test_node, bagtool) -> None:
+@pytest.mark.parametrize(("storage", "stop", "selection"), [
+    ("sqlite3", signal.SIGINT, ["/motion/events"]),
+    ("mcap", signal.SIGTERM, ["--all"]),
+])
+def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals,
+                                              selection: list[str], tmp_path: Path,
+                                              test_node: RosNode, bagtool: BagTool) -> None:
     from wildcam.msg import MotionEvent
 
     n = 100
     publisher = test_node.node.create_publisher(MotionEvent, "/motion/events", DEEP)
     out = tmp_path / "recorded"
-    recorder = bagtool.start("record", "-o", str(out), "--storage", storage, "/motion/events")
+    recorder = bagtool.start("record", "-o", str(out), "--storage", storage, *selection)
     assert test_node.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), (
         bagtool.output(recorder))
     # Matched on the recorder's side too, so the first messages are not left to a resend.
@@ -106,7 +110,12 @@ def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals
 
     summary = info(out)
     assert summary.storage_id == storage
-    assert summary.counts() == {"/motion/events": n}
+    counts = summary.counts()
+    assert counts.pop("/motion/events") == n
+    # --all also finds the test node's own topics (nothing was published on them).
+    assert set(counts) <= {"/rosout", "/parameter_events"} and not any(counts.values())
+    if selection != ["--all"]:
+        assert not counts
     topic = summary.topic("/motion/events")
     assert topic.msgtype == "wildcam/msg/MotionEvent" and topic.has_definition
     (offered,) = topic.offered_qos  # the publisher's QoS is kept
@@ -115,17 +124,17 @@ def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals
     (endpoint,) = test_node.node.get_publishers_info_by_topic("/motion/events")
     assert topic.type_hash == str(endpoint.topic_type_hash)
     with Reader(out) as reader:
-        (conn,) = reader.connections
+        (conn,) = [c for c in reader.connections if c.topic == "/motion/events"]
         assert "uint32 event_id" in conn.msgdef.data
         assert "MSG: sensor_msgs/RegionOfInterest" in conn.msgdef.data
         events = [typestore().deserialize_cdr(raw, conn.msgtype) for _, _, raw in
-                  reader.messages()]
+                  reader.messages([conn])]
     assert [e.event_id for e in events] == list(range(1, n + 1))
     assert events[0].event_started and events[-1].changed_fraction == pytest.approx(0.99)
 
 
-def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, test_node,  # type: ignore[no-untyped-def]
-                                                                 bagtool) -> None:
+def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, test_node: RosNode,
+                                                                 bagtool: BagTool) -> None:
     from wildcam.msg import PowerState
 
     out = tmp_path / "late"
@@ -144,7 +153,8 @@ def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, 
     assert summary.topic("/power/state").msgtype == "wildcam/msg/PowerState"
 
 
-def test_play_loops_until_interrupted(tmp_path: Path, test_node, bagtool) -> None:  # type: ignore[no-untyped-def]
+def test_play_loops_until_interrupted(tmp_path: Path, test_node: RosNode,
+                                      bagtool: BagTool) -> None:
     short = generate(tmp_path / "short", small_scene(1.0, 64, 48)).path  # 10 frames
     infos: list[CameraInfo] = []
     test_node.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)

@@ -15,12 +15,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from wildcam.bags.storage import STORAGES
 from wildcam.errors import WildcamError
 
 __all__ = ["PRESET_NAMES", "register"]
 
 PRESET_NAMES = ("default", "empty", "nuisance", "day")
-_STORAGES = ("sqlite3", "mcap")
+_STORAGES = tuple(sorted(STORAGES))
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -22,10 +22,12 @@ from builtin_interfaces.msg import Time
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import Writer, WriterError
 
-from wildcam.bags.record import BAG_VERSION, STORAGES
 from wildcam.bags.session import qos_to_bag
+from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bags.typestore import typestore
+from wildcam.camera.scene import scene_to_dict
 from wildcam.camera.synthetic import (
+    Interval,
     SceneConfig,
     SyntheticScene,
     day_scene,
@@ -33,7 +35,6 @@ from wildcam.camera.synthetic import (
     empty_scene,
     nuisance_scene,
 )
-from wildcam.camera.scene import scene_to_dict
 from wildcam.errors import BagError, ConfigError
 from wildcam.motion.reduce import reduce_frame
 from wildcam.ros.convert import camera_info, image_to_msg
@@ -69,7 +70,7 @@ def truncate_scene(config: SceneConfig, duration_s: float) -> SceneConfig:
     if duration_s >= config.duration_s:
         return dataclasses.replace(config, duration_s=duration_s)
 
-    def clip(spans: tuple) -> tuple:  # type: ignore[type-arg]
+    def clip(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
         return tuple(s._replace(end_s=min(s.end_s, duration_s))
                      for s in spans if s.start_s < duration_s)
 

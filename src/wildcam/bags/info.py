@@ -17,7 +17,7 @@ import apsw
 from rosbags.interfaces import ConnectionExtRosbag2, MessageDefinitionFormat, Qos
 from rosbags.rosbag2 import Reader
 
-from wildcam.bags.reader import (
+from wildcam.bags.storage import (
     READ_ERRORS,
     STORAGE_SUFFIXES,
     bag_files,

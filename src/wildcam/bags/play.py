@@ -24,7 +24,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosgraph_msgs.msg import Clock
 
-from wildcam.bags.reader import READ_ERRORS, messages, open_bag
+from wildcam.bags.storage import READ_ERRORS, messages, open_bag
 from wildcam.bags.session import Session, message_class, qos_from_bag, ros_session
 from wildcam.errors import BagError, ConfigError
 

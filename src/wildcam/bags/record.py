@@ -22,17 +22,16 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import Connection
-from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
 from wildcam.bags.session import message_class, qos_to_bag, ros_session
+from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bags.typestore import ensure_type
 from wildcam.errors import BagError, ConfigError
 
-__all__ = ["STORAGES", "RecordResult", "Recorder", "record"]
+__all__ = ["RECORD_DEPTH", "RecordResult", "Recorder", "record"]
 
-STORAGES: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and later
 RECORD_DEPTH = 100  # subscription queue: enough for a slow disk not to drop camera frames
 
 
@@ -48,10 +47,6 @@ class RecordResult:
 
 
 def _writer(output: Path, storage: str) -> Writer:
-    if storage not in STORAGES:
-        raise ConfigError(f"unknown storage {storage!r}; expected one of {sorted(STORAGES)}")
-    if output.exists():
-        raise BagError(f"cannot record to {output}: it exists already")
     try:
         writer = Writer(output, version=BAG_VERSION, storage_plugin=STORAGES[storage])
         writer.open()
@@ -119,9 +114,11 @@ class Recorder(Node):
         self.get_logger().warning(f"not recording {topic}: {why}")
 
     def _subscribe(self, topic: str, msgtype: str) -> None:
-        publishers = self.get_publishers_info_by_topic(topic)
+        publishers = [p for p in self.get_publishers_info_by_topic(topic)
+                      if (p.node_name, p.node_namespace) != (self.get_name(),
+                                                             self.get_namespace())]
         if not publishers:
-            return  # only subscribers so far: nothing to record yet, look again later
+            return  # only subscribers (or our own /parameter_events) so far: look again later
         try:
             cls = message_class(msgtype)
             store = ensure_type(msgtype)
@@ -192,6 +189,8 @@ def record(output: Path, topics: list[str] | None = None, storage: str = "sqlite
         raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
     if topics is not None and not topics:
         raise ConfigError("no topics to record (pass None to record all)")
+    if storage not in STORAGES:
+        raise ConfigError(f"unknown storage {storage!r}; expected one of {sorted(STORAGES)}")
     if output.exists():
         raise BagError(f"cannot record to {output}: it exists already")
     with ros_session() as session:

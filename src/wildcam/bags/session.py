@@ -19,13 +19,8 @@ from typing import Any
 import rclpy
 from rclpy.context import Context
 from rclpy.duration import Duration
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-)
 from rosbags.interfaces import (
     Qos,
     QosDurability,

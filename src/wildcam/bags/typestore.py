@@ -74,7 +74,7 @@ def msg_dir() -> Path:
 
 
 def wildcam_types(directory: Path | None = None) -> Typesdict:
-    """Parse every ``.msg`` file of ``directory`` (default :func:`msg_dir`) as ``wildcam/msg/*``."""
+    """Parse each ``.msg`` file in ``directory`` (default :func:`msg_dir`) as ``wildcam/msg/*``."""
     directory = msg_dir() if directory is None else directory
     types: Typesdict = {}
     for path in sorted(directory.glob("*.msg")):

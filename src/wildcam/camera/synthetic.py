@@ -65,6 +65,8 @@ SWAY_STEP_PX = 0.25
 """Vegetation displacements are rounded to this, so a few drawings of each plant serve."""
 SWAY_CACHE = 64
 """Drawn displacements kept per clump of plants and rendering mode (least recently used go)."""
+SWAY_CACHE_BYTES = 32 << 20
+"""...and fewer (at least 4) where that many would hold more than this per rendering mode."""
 
 
 class SyntheticScene:
@@ -202,10 +204,11 @@ class SyntheticScene:
                  for p in self._plants]
         with self._lock:
             canvas = look.vegetation(steps).copy()
-        for k, layers in enumerate(self._sprite_layers):
+        for k, (day, night) in enumerate(self._sprite_layers):
             pose = self._pose(k, t)
             if pose is not None:
-                layers[ir][pose[2]].blend_onto(canvas, pose[0], pose[1])
+                x, y, gait = pose
+                (night if ir else day)[gait].blend_onto(canvas, x, y)
         gain = self._gain(t, ir)
         if abs(gain - 1) > 1e-4:
             cv2.convertScaleAbs(canvas, dst=canvas, alpha=gain)
@@ -323,6 +326,8 @@ class _Look:
         self._clumps = clumps
         self._shown = [(0,) * len(c.members) for c in clumps]
         self._patches: list[OrderedDict[tuple[int, ...], U8]] = [OrderedDict() for _ in clumps]
+        one_each = sum(self.bare[c.region].nbytes for c in clumps)
+        self._keep = min(SWAY_CACHE, max(4, SWAY_CACHE_BYTES // max(one_each, 1)))
 
     def vegetation(self, steps: list[int]) -> U8:
         """The canvas with plant ``i`` swayed ``steps[i] * SWAY_STEP_PX`` (shared: copy it)."""
@@ -334,7 +339,7 @@ class _Look:
             patch = patches.get(key)
             if patch is None:
                 patch = patches[key] = self._draw(clump, key)
-                if len(patches) > SWAY_CACHE:
+                if len(patches) > self._keep:
                     patches.popitem(last=False)
             else:
                 patches.move_to_end(key)

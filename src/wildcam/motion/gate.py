@@ -51,10 +51,12 @@ _THRESHOLD_EVERY = 8  # frames between threshold-map rebuilds from the activity
 _JUMP_WINDOW = 4  # frames over which a global mean jump is measured
 _BLOCKS = (8, 6)  # grid for the illumination-change and robust-gain tests
 _GAIN_LIMITS = (0.25, 4.0)
+_GAIN_EPSILON = 0.004  # below this the gain is not applied (under half a grey level at 128)
 _FOREGROUND_RATE = 0.1  # background learns moving pixels at this fraction of the rate
-_CHROMA_HYSTERESIS = 2.0
+_ROBUST_GAIN_FRACTION = 0.1  # changed share from which the gain is re-estimated robustly
+_CHROMA_HYSTERESIS = 2.0  # colour again only above this multiple of chroma_grey_level
 _SLOW_RATIO = 8  # the vegetation map's activity average is this much slower than the fast one
-_SPREAD = np.ones((3, 3), np.uint8)  # vegetation map dilation: stronger wind reaches further  # colour again only above this multiple of chroma_grey_level
+_SPREAD = np.ones((3, 3), np.uint8)  # vegetation map dilation: stronger wind reaches further
 
 
 class MotionGate:
@@ -142,6 +144,7 @@ class MotionGate:
         if self._recal_left:
             self._recal_left -= 1
             cv2.accumulateWeighted(small_gray, self._bg, 1.0)
+            np.copyto(self._bg8, small_gray)
             self._bg_mean = mean
             self._prev.fill(0)
             state = self._events.step(False)
@@ -152,12 +155,17 @@ class MotionGate:
         gain = mean / bg_mean if bg_mean > 1.0 else 1.0
         gain = min(max(gain, _GAIN_LIMITS[0]), _GAIN_LIMITS[1])
         diff, mask = self._diff, self._mask
-        cv2.convertScaleAbs(self._bg, dst=self._ref, alpha=gain)
-        cv2.absdiff(small_gray, self._ref, dst=diff)
+        ref = self._bg8
+        if abs(gain - 1.0) > _GAIN_EPSILON:
+            ref = cv2.convertScaleAbs(ref, dst=self._ref, alpha=gain)
+        cv2.absdiff(small_gray, ref, dst=diff)
         cv2.compare(diff, self._thr, cv2.CMP_GT, dst=mask)
         changed = cv2.countNonZero(mask)
 
-        if self._activity_on and self._frame % _ACTIVITY_EVERY == 0:
+        # Upkeep alternates so that no frame pays for all of it: the background learns on
+        # even frames (at the two-frame rate), the activity map samples on odd ones.
+        even = not self._frame & 1
+        if not even and self._activity_on:
             # Flicker = the set of pixels changed in two samples running (rain and snow drop
             # out) differs from the last sample's set.
             base, held, scratch = self._base_spare, self._held_spare, self._scratch
@@ -167,51 +175,59 @@ class MotionGate:
             cv2.accumulateWeighted(scratch, self._act, self._act_rate)
             self._base_spare, self._base_last = self._base_last, base
             self._held_spare, self._held_last = self._held_last, held
-            if self._frame % _THRESHOLD_EVERY == 0:
+            if self._frame % _THRESHOLD_EVERY == 1:
                 self._rebuild_thresholds()
 
-        rate = cfg.learning_rate
         if changed < self._slow_path_at:
-            cv2.accumulateWeighted(small_gray, self._bg, rate)
-            self._bg_mean += rate * (mean - bg_mean)
+            if even:
+                rate = self._bg_rate
+                cv2.accumulateWeighted(small_gray, self._bg, rate)
+                cv2.convertScaleAbs(self._bg, dst=self._bg8)
+                self._bg_mean += rate * (mean - bg_mean)
             self._mask, self._prev = self._prev, mask
             state = self._events.step(False)
             return MotionResult(stamp, False, (), changed * self._inv_pixels, False, False,
                                 False, state.event_id, state.started, state.ended)
-        return self._slow_path(small_gray, stamp, gain, changed)
+        return self._slow_path(small_gray, stamp, gain, changed, mean)
 
     # -- rare path ---------------------------------------------------------------------------
 
     def _slow_path(
-        self, small: npt.NDArray[np.uint8], stamp: float, gain: float, changed: int
+        self, small: npt.NDArray[np.uint8], stamp: float, gain: float, changed: int,
+        mean: float,
     ) -> MotionResult:
-        """Many pixels changed: refine the gain, find blobs, update the background selectively."""
+        """Enough pixels changed to hold a blob: refine the gain if needed, look for blobs."""
         cfg = self._config
-        robust = self._robust_gain(small)
-        if abs(robust - gain) > 0.02 * gain:
-            cv2.convertScaleAbs(self._bg, dst=self._ref, alpha=robust)
-            cv2.absdiff(small, self._ref, dst=self._diff)
-            cv2.compare(self._diff, self._thr, cv2.CMP_GT, dst=self._mask)
-            changed = cv2.countNonZero(self._mask)
         mask = self._mask
-        blobs = []
-        if changed >= self._slow_path_at:
-            support = None
-            if cfg.require_persistence:
-                # Rain and snow do not change the same place twice in a row; animals do.
-                support = cv2.dilate(self._prev, _SPREAD, dst=self._persist)
-            blobs = find_blobs(mask, self._kernel, cfg.min_blob_area, self._scratch, support)
+        if changed >= self._robust_at:
+            # A big change: make sure it is not the gain estimate that a large animal skewed.
+            robust = self._robust_gain(small)
+            if abs(robust - gain) > 0.02 * gain:
+                cv2.convertScaleAbs(self._bg, dst=self._ref, alpha=robust)
+                cv2.absdiff(small, self._ref, dst=self._diff)
+                cv2.compare(self._diff, self._thr, cv2.CMP_GT, dst=mask)
+                changed = cv2.countNonZero(mask)
+        # Rain and snow rarely change the same place in two frames running; animals do.
+        support = self._prev if cfg.require_persistence else None
+        blobs = find_blobs(mask, self._kernel, cfg.min_blob_area, self._scratch, support,
+                           self._persist)
         rois: tuple[Box, ...] = ()
         if blobs:
             rois = blob_rois(blobs, small.shape, self._full_size, cfg.roi_padding,
                              cfg.max_rois)
-        # Learn the still part at the full rate, the changed part slowly: a pausing animal
-        # stays foreground for a while, rain is not learnt, a parked object fades in.
-        cv2.bitwise_not(mask, dst=self._scratch)
-        cv2.accumulateWeighted(small, self._bg, cfg.learning_rate, mask=self._scratch)
-        cv2.accumulateWeighted(small, self._bg, cfg.learning_rate * _FOREGROUND_RATE,
-                               mask=mask)
-        self._bg_mean = cv2.mean(self._bg)[0]
+            # Learn the still part at the full rate, the moving part slowly: a pausing animal
+            # stays foreground for a while, a parked object still fades in.
+            rate = cfg.learning_rate
+            cv2.bitwise_not(mask, dst=self._scratch)
+            cv2.accumulateWeighted(small, self._bg, rate, mask=self._scratch)
+            cv2.accumulateWeighted(small, self._bg, rate * _FOREGROUND_RATE, mask=mask)
+            self._bg_mean = cv2.mean(self._bg)[0]
+            cv2.convertScaleAbs(self._bg, dst=self._bg8)
+        elif not self._frame & 1:  # as on the fast path: learn on even frames
+            rate = self._bg_rate
+            cv2.accumulateWeighted(small, self._bg, rate)
+            cv2.convertScaleAbs(self._bg, dst=self._bg8)
+            self._bg_mean += rate * (mean - self._bg_mean)
         self._mask, self._prev = self._prev, mask
         motion = bool(blobs)
         state = self._events.step(motion)
@@ -222,10 +238,10 @@ class MotionGate:
         """Median over 8x6 blocks of frame/background brightness (immune to one animal)."""
         now = cv2.resize(small, _BLOCKS, interpolation=cv2.INTER_AREA).astype(np.float32)
         ref = cv2.resize(self._bg, _BLOCKS, interpolation=cv2.INTER_AREA)
-        valid = ref > 4.0
-        if not valid.any():
+        ratios = sorted((now[ref > 4.0] / ref[ref > 4.0]).tolist())
+        if not ratios:
             return 1.0
-        gain = float(np.median(now[valid] / ref[valid]))
+        gain = ratios[len(ratios) // 2]
         return min(max(gain, _GAIN_LIMITS[0]), _GAIN_LIMITS[1])
 
     def _global_change(self, small: npt.NDArray[np.uint8], jump: float) -> bool:
@@ -256,6 +272,7 @@ class MotionGate:
         self._base_thr = float(cfg.pixel_threshold)
         self._activity_on = cfg.vegetation_suppression and cfg.activity_boost > 0
         self._act_rate = min(1.0, cfg.activity_rate * _ACTIVITY_EVERY)
+        self._bg_rate = 1.0 - (1.0 - cfg.learning_rate) ** 2  # two frames' worth, every other
         self._memory_decay = float(np.exp(-_THRESHOLD_EVERY / cfg.activity_memory_frames))
         self._slow_step = float(1 - np.exp(-_THRESHOLD_EVERY * cfg.activity_rate / _SLOW_RATIO))
         k = cfg.despeckle_kernel
@@ -270,6 +287,7 @@ class MotionGate:
         shape = (int(small.shape[0]), int(small.shape[1]))
         self._shape = shape
         self._bg = small.astype(np.float32)
+        self._bg8 = small.copy()  # the background rounded, refreshed when it learns
         self._bg_mean = cv2.mean(small)[0]
         self._ref = np.empty(shape, np.uint8)
         self._diff = np.empty(shape, np.uint8)
@@ -298,6 +316,7 @@ class MotionGate:
         pixels = shape[0] * shape[1] - cv2.countNonZero(self._masked)
         self._inv_pixels = 1.0 / pixels if pixels else 0.0
         self._slow_path_at = max(cfg.min_blob_area, cfg.min_changed_fraction * pixels, 1)
+        self._robust_at = max(self._slow_path_at, _ROBUST_GAIN_FRACTION * pixels)
 
     def _rebuild_thresholds(self) -> None:
         """Threshold map = base + boost for persistently active pixels; 255 where masked."""

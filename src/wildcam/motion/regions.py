@@ -47,15 +47,18 @@ def find_blobs(
     min_area: int,
     scratch: npt.NDArray[np.uint8] | None = None,
     support: npt.NDArray[np.uint8] | None = None,
+    scratch2: npt.NDArray[np.uint8] | None = None,
 ) -> list[tuple[int, int, int, int, int]]:
     """Return ``(x, y, w, h, area)`` of the blobs of ``mask`` that are big enough.
 
     ``kernel`` (if given) erodes the mask first, removing speckle thinner than the kernel; the
-    boxes are grown back by the kernel's reach so they cover the uneroded object. Without
-    ``support`` a blob counts if its (eroded) area is at least ``min_area``; with it, if at
-    least ``min_area`` of its pixels are also set in ``support`` (e.g. changed in the previous
-    frame too) — the box and area are still the whole blob's, so a moving object's leading
-    edge is covered.
+    boxes are grown back by the kernel's reach so they cover the uneroded object. A blob counts
+    if at least ``min_area`` of its eroded pixels are set — and, with ``support``, also set in
+    ``support`` (e.g. changed in the previous frame too); box and area are still the whole
+    blob's, so a moving object's leading edge is covered. Areas are counted inside each blob's
+    bounding box (a close neighbour may add to them), which keeps this to a few OpenCV calls:
+    external contours and per-box pixel counts instead of labelling with statistics, which
+    costs about ten times as much on a 160x120 frame.
     """
     lo = hi = 0
     if kernel is not None:
@@ -64,17 +67,21 @@ def find_blobs(
                          borderValue=0)
         lo = kernel.shape[0] // 2  # the anchor's offset: an even kernel grows unevenly
         hi = kernel.shape[0] - 1 - lo
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
+    held = mask if support is None else cv2.bitwise_and(mask, support, dst=scratch2)
+    if cv2.countNonZero(held) < min_area:
         return []
-    if support is None:
-        score = stats[:, cv2.CC_STAT_AREA]
-    else:
-        score = np.bincount(labels[(support > 0) & (mask > 0)], minlength=count)
-    keep = stats[1:][score[1:] >= min_area]
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     height, width = mask.shape
     blobs = []
-    for x, y, w, h, area in keep.tolist():
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if w * h < min_area:
+            continue
+        if support is not None and cv2.countNonZero(held[y:y + h, x:x + w]) < min_area:
+            continue
+        area = cv2.countNonZero(mask[y:y + h, x:x + w])
+        if area < min_area:
+            continue
         x0, y0 = max(0, x - lo), max(0, y - lo)
         x1, y1 = min(width, x + w + hi), min(height, y + h + hi)
         blobs.append((x0, y0, x1 - x0, y1 - y0, area))

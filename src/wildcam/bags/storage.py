@@ -1,4 +1,4 @@
-"""Opening bags for reading, with every storage and parser error turned into :class:`BagError`.
+"""Bag storage: the plugins by name, the format version we write, and opening bags to read.
 
 rosbags, apsw/sqlite and the MCAP parser each raise their own exceptions for a missing file,
 a directory without ``metadata.yaml``, or a truncated or corrupt storage file; callers of this
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import apsw
-from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin
 from rosbags.typesys import TypesysError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -25,8 +25,11 @@ from wildcam.errors import BagError
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
 
-__all__ = ["READ_ERRORS", "STORAGE_SUFFIXES", "bag_files", "messages", "open_bag",
-           "read_metadata"]
+__all__ = ["BAG_VERSION", "READ_ERRORS", "STORAGES", "STORAGE_SUFFIXES", "bag_files", "messages",
+           "open_bag", "read_metadata"]
+
+STORAGES: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and later
 
 # What the storage plugins raise on damaged input (besides ReaderError).
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -98,7 +101,7 @@ def open_bag(bag: Path) -> Iterator[Reader]:
 
 def messages(reader: Reader, connections: Collection[Connection] = (),
              start: int | None = None) -> Iterator[tuple[Connection, int, bytes]]:
-    """Iterate ``(connection, timestamp_ns, raw)`` like ``reader.messages``; errors → BagError."""
+    """Yield ``(connection, timestamp_ns, raw)`` like ``reader.messages``; errors: BagError."""
     try:
         yield from reader.messages(connections, start=start)
     except READ_ERRORS as err:
