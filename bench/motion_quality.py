@@ -15,6 +15,7 @@ Usage: ``PYTHONPATH=src python bench/motion_quality.py [--seeds 0 1 2] [--data D
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -63,13 +64,18 @@ class EventLog:
     def __init__(self) -> None:
         self.events: list[Span] = []
         self.ir_switches = 0
+        self.illumination_changes = 0
+        self.switch_stamps: list[float] = []
         self._open: float | None = None
         self._last = 0.0
 
     def add(self, result: MotionResult) -> None:
         """Record one frame's result."""
         self._last = result.stamp
-        self.ir_switches += result.ir_switch
+        self.illumination_changes += result.illumination_change
+        if result.ir_switch:
+            self.ir_switches += 1
+            self.switch_stamps.append(result.stamp)
         if result.event_started:
             self._open = result.stamp
         if result.event_ended and self._open is not None:
@@ -120,6 +126,8 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
     recalled = {name: 0 for name in factories}
     false = {name: 0 for name in factories}
     causes: dict[str, dict[str, int]] = {name: {} for name in factories}
+    in_events = {name: 0.0 for name in factories}
+    switches = found = spurious = 0
     hours = 0.0
     per_scene: dict[str, float | int] = {}
     for seed in seeds:
@@ -128,7 +136,14 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
             truth = [(e.start_s, e.end_s) for e in scene.events]
             logs = run_stream(scene_frames(scene), (scene.width, scene.height), factories)
             hours += scene.config.duration_s / 3600
+            true_switches = scene.nuisance_intervals.get("ir_switch", ())
+            stamps = logs["ours"].switch_stamps
+            switches += len(true_switches)
+            found += sum(any(i.start_s <= t < i.end_s for t in stamps) for i in true_switches)
+            spurious += sum(not any(i.start_s <= t < i.end_s for i in true_switches)
+                            for t in stamps)
             for name, log in logs.items():
+                in_events[name] += sum(b - a for a, b in log.events)
                 hit = sum(any(overlaps(t, e) for e in log.events) for t in truth)
                 wrong = [e for e in log.events if not any(overlaps(e, t) for t in truth)]
                 visits[name] += len(truth)
@@ -149,8 +164,12 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
         out[f"{prefix}synthetic_event_recall"] = recalled[name] / max(visits[name], 1)
         out[f"{prefix}synthetic_false_events_per_hour"] = false[name] / hours
         out[f"{prefix}synthetic_false_events"] = false[name]
+        out[f"{prefix}synthetic_event_time_share"] = round(in_events[name] / (hours * 3600), 4)
         for kind, count in sorted(causes[name].items()):
             out[f"{prefix}synthetic_false_events_during_{kind}"] = count
+    out["synthetic_ir_switches"] = switches
+    out["synthetic_ir_switches_detected"] = found
+    out["synthetic_ir_switch_flags_spurious"] = spurious
     out["synthetic_visits"] = visits["ours"]
     out["synthetic_hours"] = round(hours, 4)
     out["synthetic_seeds"] = len(seeds)
@@ -179,15 +198,46 @@ def video_frames(path: Path) -> Iterator[tuple[npt.NDArray[np.uint8], float]]:
         cap.release()
 
 
+_PROBE = """
+import sys, cv2
+cap = cv2.VideoCapture(sys.argv[1])
+while cap.read()[0]:
+    pass
+"""
+
+
+def decode_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be decoded safely, or None.
+
+    Decoding runs in a child process first because OpenCV's FFmpeg reader aborts the whole
+    interpreter on some files (heap corruption on ``bgslibrary/demo.avi`` with OpenCV 5.0).
+    """
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True,
+                              timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return "decoding timed out"
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+        return f"decoder crashed (exit {done.returncode}: {tail[0][:80]})"
+    return None
+
+
 def real_clips(root: Path, factories: dict[str, GateFactory]) -> dict[str, float | int | str]:
     """Per-clip event counts on the real clips (no ground truth)."""
     out: dict[str, float | int | str] = {}
     totals = {name: 0 for name in factories}
     ir = {name: 0 for name in factories}
-    clips = 0
+    light = 0
+    clips = skipped = 0
     for folder in ("zamba", "bgslibrary"):
         for path in sorted((root / "videos" / folder).glob("*")):
             if path.suffix.lower() not in VIDEO_SUFFIXES:
+                continue
+            problem = decode_problem(path)
+            if problem is not None:
+                print(f"skip {folder}/{path.name}: {problem}")
+                skipped += 1
                 continue
             first = next(video_frames(path), None)
             if first is None:
@@ -203,12 +253,15 @@ def real_clips(root: Path, factories: dict[str, GateFactory]) -> dict[str, float
                 totals[name] += len(log.events)
                 if folder == "zamba":
                     ir[name] += log.ir_switches
+                    if name == "ours":
+                        light += log.illumination_changes
             out[f"real_ir_switches_{key}"] = logs["ours"].ir_switches
-    summary: dict[str, float | int | str] = {"real_clips": clips}
+    summary: dict[str, float | int | str] = {"real_clips": clips, "real_clips_skipped": skipped}
     for name in factories:
         prefix = "" if name == "ours" else f"{name}_"
         summary[f"{prefix}real_events_total"] = totals[name]
     summary["real_ir_switches_detected"] = ir["ours"]
+    summary["real_illumination_changes_detected"] = light
     summary.update(out)
     return summary
 
@@ -217,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the synthetic and real-clip evaluations and write ``motion_quality.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--day-s", type=float, default=240.0, help="day scene length (s)")
+    parser.add_argument("--day-s", type=float, default=600.0, help="day scene length (s)")
     parser.add_argument("--data", default=None, help="real data directory")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--verbose", action="store_true", help="per-scene counts and times")

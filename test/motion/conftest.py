@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from motion_frames import FULL, SmallScene
 
 from wildcam.motion import MotionConfig, MotionGate
+
+from motion_frames import FULL, SmallScene  # test-local helpers
 
 
 @pytest.fixture

@@ -46,13 +46,14 @@ class FieldSpec(NamedTuple):
     min: float | None
     max: float | None
     description: str
+    unit: str = ""
 
 
-def _spec(default: Any, lo: float | None, hi: float | None, kind: type, text: str) -> Any:
-    """Return a dataclass field whose metadata holds range, type and description."""
-    return field(
-        default=default, metadata={"min": lo, "max": hi, "type": kind, "description": text}
-    )
+def _spec(default: Any, lo: float | None, hi: float | None, kind: type, text: str,
+          unit: str = "") -> Any:
+    """Return a dataclass field whose metadata holds type, range, unit and description."""
+    meta = {"min": lo, "max": hi, "type": kind, "description": text, "unit": unit}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -68,105 +69,145 @@ class MotionConfig:
         0, 0, 32, int,
         "Full-to-small frame reduction factor; 0 picks the factor that makes the small frame "
         f"about {AUTO_SMALL_WIDTH} px wide (4 for 640x480, 8 for 1280x720).",
+        unit="factor",
     )
     pixel_threshold: int = _spec(
         18, 1, 254, int,
         "Grey-level difference from the (illumination-normalised) background that marks a "
         "small-frame pixel as changed.",
+        unit="grey levels",
     )
     learning_rate: float = _spec(
         0.05, 0.0001, 0.5, float,
-        "Background update rate per frame (exponential average); higher adapts faster to "
-        "slow scene change but absorbs a lingering animal sooner.",
+        "Background update rate per frame (exponential average, applied every fourth frame at "
+        "the equivalent rate); higher follows scene change faster but absorbs a lingering "
+        "animal sooner. Moving pixels learn at a tenth of it.",
+        unit="per frame",
     )
     min_changed_fraction: float = _spec(
         0.002, 0.0, 1.0, float,
         "Fraction of unmasked small-frame pixels that must change before blobs are searched; "
-        "below it the frame is declared still without further work.",
+        "below it (and below min_blob_area pixels) the frame is still without further work.",
+        unit="fraction",
     )
     min_blob_area: int = _spec(
         8, 1, 100000, int,
-        "Smallest connected blob, in small-frame pixels after despeckling, that counts as "
-        "motion; smaller blobs are rain, snow or sensor noise.",
+        "Smallest blob, in small-frame pixels after despeckling (and, with "
+        "require_persistence, also changed in the previous frame), that counts as motion; "
+        "smaller ones are rain, snow or sensor noise.",
+        unit="small-frame px",
     )
-    despeckle_kernel: int = _spec(
+    despeckle_width: int = _spec(
         2, 0, 15, int,
-        "Side of the square erosion kernel that removes changed pixels in specks and lines "
-        "thinner than it (rain, snow, noise) before blob search; 0 or 1 disables.",
+        "Width of the erosion that removes changed specks and near-vertical streaks (rain, "
+        "snow, noise) narrower than it before blob search; 0 or 1 with height 1 disables.",
+        unit="small-frame px",
+    )
+    despeckle_height: int = _spec(
+        1, 1, 15, int,
+        "Height of that erosion; 1 keeps thin horizontal shapes (a bird's wings) that a "
+        "square kernel would erase.",
+        unit="small-frame px",
+    )
+    texture_tolerance: float = _spec(
+        0.25, 0.0, 2.0, float,
+        "Extra threshold per grey level of the background's local 3x3 range, so that a "
+        "one-pixel shift of textured background (leaves in a breeze, camera shake) is not a "
+        "change; 0 disables.",
+        unit="per grey level",
+    )
+    texture_cap: int = _spec(
+        30, 0, 254, int,
+        "Largest extra threshold from texture_tolerance.",
+        unit="grey levels",
     )
     require_persistence: bool = _spec(
         True, None, None, bool,
-        "Count a changed pixel towards a blob only if it or a neighbour also changed in the "
-        "previous frame: rain and snow rarely hit the same place twice, animals do.",
+        "Count a changed pixel towards a blob only if it also changed in the previous frame: "
+        "rain and snow rarely hit the same place twice, animals do (one frame of latency).",
     )
     illumination_threshold: float = _spec(
         10.0, 1.0, 255.0, float,
         "Change of the global mean grey level within a few frames that is examined as a "
         "possible illumination jump.",
+        unit="grey levels",
     )
     illumination_block_fraction: float = _spec(
         0.6, 0.05, 1.0, float,
         "Fraction of the 8x6 image blocks that must change together for a mean jump to count "
         "as an illumination change rather than a large animal.",
+        unit="fraction",
     )
     ir_mean_jump: float = _spec(
-        40.0, 1.0, 255.0, float,
-        "Global mean jump, in grey levels, that is reported as an IR switch even without "
-        "colour information.",
+        30.0, 1.0, 255.0, float,
+        "Global mean jump of an illumination change from which it is reported as an IR switch "
+        "(illuminator on/off) unless the frames are known to be in colour.",
+        unit="grey levels",
     )
     chroma_grey_level: float = _spec(
         6.0, 0.0, 255.0, float,
         "Mean colour saturation (see reduce.chroma) below which a frame is grey (IR); above "
         "twice this level it is colour again. A flip between the two is an IR switch.",
+        unit="grey levels",
     )
     recalibration_frames: int = _spec(
         4, 1, 1000, int,
         "Frames after an illumination change or IR switch during which the background is "
         "re-learnt from the frame and motion is suppressed.",
+        unit="frames",
     )
     vegetation_suppression: bool = _spec(
         True, None, None, bool,
-        "Raise the threshold of pixels that change persistently (swaying vegetation, water).",
+        "Raise the threshold of pixels that keep flickering (swaying vegetation, water).",
     )
     activity_rate: float = _spec(
         0.04, 0.0001, 1.0, float,
-        "Update rate of the per-pixel activity estimate (fraction of recent frames in which "
-        "the pixel changed).",
+        "Per-frame rate of the per-pixel activity average: the share of recent samples (every "
+        "fourth frame) in which the pixel's changed-in-two-samples-running state flipped.",
+        unit="per frame",
     )
     activity_level: float = _spec(
         0.08, 0.01, 1.0, float,
         "Activity above which a pixel's threshold is raised; the full boost is reached at "
         "twice this level.",
+        unit="fraction",
     )
     activity_boost: int = _spec(
         60, 0, 254, int,
-        "Largest extra grey-level threshold given to persistently active pixels.",
+        "Largest extra threshold given to flickering pixels.",
+        unit="grey levels",
     )
     activity_memory_frames: int = _spec(
         6000, 8, 10_000_000, int,
         "Frames over which a pixel's peak activity is forgotten: vegetation that swayed in "
         "one gust keeps its raised threshold for the next (about 10 min at 10 fps).",
+        unit="frames",
     )
     event_start_frames: int = _spec(
         2, 1, 1000, int,
         "Consecutive motion frames that open a motion event.",
+        unit="frames",
     )
     event_end_frames: int = _spec(
         10, 1, 100000, int,
         "Consecutive frames without motion that close the open event.",
+        unit="frames",
     )
     roi_padding: float = _spec(
         0.15, 0.0, 2.0, float,
         "Padding added on each side of a region of interest, as a fraction of its larger side.",
+        unit="fraction",
     )
     max_rois: int = _spec(
         8, 1, 64, int,
         "Most regions of interest reported per frame; smaller extra regions are merged.",
+        unit="count",
     )
     masks: tuple[Polygon, ...] = _spec(
         (), None, None, tuple,
         "Polygons in full-frame pixel coordinates whose area is ignored (road, clock overlay); "
         "text form 'x,y x,y x,y; x,y ...'.",
+        unit="full-frame px",
     )
 
     FIELDS: ClassVar[tuple[FieldSpec, ...]]
@@ -281,6 +322,7 @@ MotionConfig.FIELDS = tuple(
         min=f.metadata["min"],
         max=f.metadata["max"],
         description=f.metadata["description"],
+        unit=f.metadata["unit"],
     )
     for f in dataclasses.fields(MotionConfig)
 )
