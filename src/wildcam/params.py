@@ -15,7 +15,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from wildcam.errors import ConfigError
 
-__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_specs"]
+__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_metadata", "param_specs"]
 
 T = TypeVar("T")
 _KEY = "wildcam.param"
@@ -44,13 +44,24 @@ class ParamSpec:
         return ""
 
 
+def param_metadata(description: str, *, min: float | None = None,  # noqa: A002
+                   max: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
+                   read_only: bool = False, text_default: str | None = None) -> dict[str, Any]:
+    """The field metadata :func:`param` attaches (for classes that add metadata of their own).
+
+    ``text_default`` marks a field whose parameter is a string the class parses itself (e.g.
+    polygons); it is that parameter's default.
+    """
+    return {_KEY: {"description": description, "min": min, "max": max, "choices": choices,
+                   "read_only": read_only, "text_default": text_default}}
+
+
 def param(default: Any, description: str, *, min: float | None = None,  # noqa: A002
           max: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
           read_only: bool = False) -> Any:
     """A dataclass field that is also a declared parameter."""
-    meta = {"description": description, "min": min, "max": max, "choices": choices,
-            "read_only": read_only}
-    return dataclasses.field(default=default, metadata={_KEY: meta})
+    return dataclasses.field(default=default, metadata=param_metadata(
+        description, min=min, max=max, choices=choices, read_only=read_only))
 
 
 def param_specs(cls: type) -> tuple[ParamSpec, ...]:
@@ -58,10 +69,14 @@ def param_specs(cls: type) -> tuple[ParamSpec, ...]:
     hints = get_type_hints(cls)
     specs = []
     for f in dataclasses.fields(cls):
-        meta = f.metadata.get(_KEY)
-        if meta is None:
+        meta = dict(f.metadata.get(_KEY) or {})
+        if not meta:
             continue
-        specs.append(ParamSpec(name=f.name, type=hints[f.name], default=f.default, **meta))
+        text_default = meta.pop("text_default")
+        if text_default is not None:
+            specs.append(ParamSpec(name=f.name, type=str, default=text_default, **meta))
+        else:
+            specs.append(ParamSpec(name=f.name, type=hints[f.name], default=f.default, **meta))
     return tuple(specs)
 
 

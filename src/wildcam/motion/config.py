@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 from wildcam.errors import ConfigError
+from wildcam.params import param_metadata
 
 __all__ = [
     "AUTO_SMALL_WIDTH",
@@ -50,9 +51,17 @@ class FieldSpec(NamedTuple):
 
 
 def _spec(default: Any, lo: float | None, hi: float | None, kind: type, text: str,
-          unit: str = "") -> Any:
-    """Return a dataclass field whose metadata holds type, range, unit and description."""
-    meta = {"min": lo, "max": hi, "type": kind, "description": text, "unit": unit}
+          unit: str = "", ros: bool = True) -> Any:
+    """Return a dataclass field whose metadata holds type, range, unit and description.
+
+    Unless ``ros`` is False the field is also a node parameter (:mod:`wildcam.params`); polygon
+    masks are declared as one string parameter in their text form.
+    """
+    meta: dict[str, Any] = {"min": lo, "max": hi, "type": kind, "description": text, "unit": unit}
+    if ros:
+        described = f"{text} [{unit}]" if unit else text
+        meta.update(param_metadata(described, min=lo, max=hi,
+                                   text_default="" if kind is tuple else None))
     return field(default=default, metadata=meta)
 
 
@@ -68,8 +77,10 @@ class MotionConfig:
     downscale: int = _spec(
         0, 0, 32, int,
         "Full-to-small frame reduction factor; 0 picks the factor that makes the small frame "
-        f"about {AUTO_SMALL_WIDTH} px wide (4 for 640x480, 8 for 1280x720).",
-        unit="factor",
+        f"about {AUTO_SMALL_WIDTH} px wide (4 for 640x480, 8 for 1280x720). Used where the "
+        "gate reduces frames itself (benchmarks); in the graph the camera_driver's "
+        "reduce_factor decides, so this is no node parameter.",
+        unit="factor", ros=False,
     )
     pixel_threshold: int = _spec(
         18, 1, 254, int,
