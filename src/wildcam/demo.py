@@ -29,7 +29,8 @@ GRAPH = ("camera_driver", "motion_detector")
 def _params_file(directory: Path, preset: str, seed: int, fps: float) -> Path:
     params = default_parameters()
     params["/**/camera_driver"]["ros__parameters"].update(
-        source="synthetic", uri=preset, seed=seed, fps=fps, loop=False)
+        source="synthetic", uri=preset, seed=seed, fps=fps, loop=False,
+        enabled=False)  # woken up once this process listens, so no frame goes unseen
     path = directory / "wildcam_run.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
@@ -57,7 +58,8 @@ def run_demo(preset: str = "default", seed: int = 0, speed: float = 2.0,
         deadline = time.monotonic() + frames / (fps * speed) + 60.0
         failure = None
         try:
-            while monitor.frames < frames and time.monotonic() < deadline:
+            failure = monitor.start_camera(supervisor.poll, timeout_s=60.0)
+            while not failure and monitor.frames < frames and time.monotonic() < deadline:
                 rclpy.spin_once(monitor, timeout_sec=0.1)
                 failure = supervisor.poll()
                 if failure:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
+import rclpy
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo
 
@@ -29,8 +33,31 @@ class EventMonitor(Node):
         self._open: dict[int, float] = {}
         self._spans: list[Span] = []
         self._last_progress = 0.0
-        self.create_subscription(CameraInfo, "camera/camera_info", self.info_callback, SENSOR_SUB)
-        self.create_subscription(MotionEvent, "motion/events", self.event_callback, EVENTS)
+        self._tty = sys.stdout.isatty()
+        self._subs = [
+            self.create_subscription(CameraInfo, "camera/camera_info", self.info_callback,
+                                     SENSOR_SUB),
+            self.create_subscription(MotionEvent, "motion/events", self.event_callback, EVENTS)]
+
+    def start_camera(self, poll: Callable[[], str | None], timeout_s: float) -> str | None:
+        """Once both topics are matched, enable the (sleeping) camera; return a failure or None.
+
+        ``poll`` is the supervisor's, so a graph that fails to start is noticed here too.
+        """
+        end = time.monotonic() + timeout_s
+        client = AsyncParameterClient(self, "camera_driver")
+        while not (all(s.get_publisher_count() for s in self._subs) and client.services_are_ready()):
+            if time.monotonic() > end:
+                return "the camera and motion nodes did not appear in time"
+            failure = poll()
+            if failure:
+                return failure
+            rclpy.spin_once(self, timeout_sec=0.1)
+        future = client.set_parameters([Parameter("enabled", value=True)])
+        rclpy.spin_until_future_complete(self, future, timeout_sec=10.0)
+        if not future.done() or not future.result().results[0].successful:
+            return "could not enable the camera"
+        return None
 
     def info_callback(self, msg: CameraInfo) -> None:
         """One captured frame: remember which scene frame its stamp is."""
@@ -41,7 +68,8 @@ class EventMonitor(Node):
                 del self._index[key]
 
     def _say(self, scene_s: float, text: str) -> None:
-        print(f"\r[scene {scene_s:7.1f} s] {text:<90}", flush=True)
+        prefix = "\r" if self._tty else ""
+        print(f"{prefix}[scene {scene_s:7.1f} s] {text:<90}", flush=True)
 
     def event_callback(self, msg: MotionEvent) -> None:
         """Narrate event starts/ends and suppressed global changes against the truth."""
@@ -71,11 +99,11 @@ class EventMonitor(Node):
         return self._spans + [(start, end_s) for start in self._open.values()]
 
     def progress(self, total: int) -> None:
-        """A live one-line progress display (twice a second)."""
+        """A live one-line progress display (twice a second; a line per 10 s when piped)."""
         now = time.monotonic()
-        if now - self._last_progress >= 0.5:
+        if now - self._last_progress >= (0.5 if self._tty else 10.0):
             self._last_progress = now
-            sys.stdout.write(f"\r  {self.frames}/{total} frames, scene "
-                             f"{self.frames / self.fps:6.1f} s, {len(self._spans)} events closed"
-                             f"{', 1 open' if self._open else ''}   ")
+            line = (f"  {self.frames}/{total} frames, scene {self.frames / self.fps:6.1f} s, "
+                    f"{len(self._spans)} events closed{', 1 open' if self._open else ''}")
+            sys.stdout.write(f"\r{line}   " if self._tty else f"{line}\n")
             sys.stdout.flush()
