@@ -54,8 +54,7 @@ bench: $(STAMP_BUILD)
 
 lock: $(STAMP_VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in
-	{ echo '# Exact versions of everything `make setup` installs (regenerate: make lock).'; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^wildcam'; } > requirements.lock
+	$(BIN)/python tools/freeze.py > requirements.lock
 
 clean:
 	rm -rf build $(VENV)
