@@ -29,6 +29,7 @@ $(STAMP_VENV): requirements.lock
 
 # Symlink install: edits to existing sources take effect at once; new files re-run this rule.
 $(STAMP_BUILD): $(STAMP_VENV) $(SOURCES)
+	mkdir -p $(BUILD)
 	. $(BIN)/activate && AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) CMAKE_PREFIX_PATH=$(CURDIR)/$(VENV) \
 	  cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(CURDIR)/$(VENV) \
 	  -DPython3_EXECUTABLE=$(CURDIR)/$(BIN)/python -DBUILD_TESTING=OFF \
