@@ -8,8 +8,11 @@ import rclpy; graph tests take the ``ros_env`` fixture, which claims a free ``RO
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +54,64 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("real data not found: set WILDCAM_DATA or place it at ../shared/data")
     return path
+
+
+@dataclass
+class Probe:
+    """A test-side node and its executor."""
+
+    node: Any  # rclpy.node.Node
+    executor: Any  # rclpy.executors.SingleThreadedExecutor
+    received: dict[str, list[object]] = field(default_factory=dict)
+
+    def spin_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Spin until ``predicate()`` holds or ``timeout_s`` passes; return whether it held."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return predicate()
+
+    def spin_for(self, seconds: float) -> None:
+        """Spin for ``seconds`` (used to collect a window of messages, never to wait)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def wait_matched(self, topic: str, timeout_s: float = 30.0) -> bool:
+        """Wait until every subscription of the probe on ``topic`` is matched to a publisher.
+
+        Messages published before the match are lost on volatile topics; tests wait here
+        before they make something happen.
+        """
+        subs = [s for s in self.node.subscriptions if s.topic_name.lstrip("/") == topic.lstrip("/")]
+        assert subs, f"the probe has no subscription on {topic}"
+        return self.spin_until(lambda: all(s.get_publisher_count() > 0 for s in subs), timeout_s)
+
+    def collect(self, msg_type: type, topic: str, qos: object = 10) -> list[object]:
+        """Subscribe ``topic`` and return the list its messages are appended to."""
+        box = self.received.setdefault(topic, [])
+        self.node.create_subscription(msg_type, topic, box.append, qos)  # type: ignore[arg-type]
+        return box
+
+
+@pytest.fixture
+def probe(ros_env: dict[str, str]) -> Iterator[Probe]:
+    """A node in the test's domain (its own rclpy context)."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = Context()
+    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    node = rclpy.create_node("test_probe", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        yield Probe(node, executor)
+    finally:
+        executor.remove_node(node)
+        node.destroy_node()
+        executor.shutdown()
+        context.try_shutdown()

@@ -6,12 +6,8 @@ import dataclasses
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 
 from wildcam.camera.synthetic import SceneConfig, Visit, empty_scene
 
@@ -23,21 +19,6 @@ def small_scene(duration_s: float = 5.0, width: int = 320, height: int = 240) ->
     base = empty_scene(duration_s, seed=3)
     visit = Visit(min(0.5, duration_s / 4), duration_s / 2, "fox", size=0.3, speed=0.6)
     return dataclasses.replace(base, width=width, height=height, fps=FPS, visits=(visit,))
-
-
-@dataclass
-class RosNode:
-    """A test-side rclpy node with its own context and executor."""
-
-    node: Node
-    executor: SingleThreadedExecutor
-
-    def spin_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        """Spin until ``predicate()`` holds or ``timeout_s`` passes; return whether it held."""
-        end = time.monotonic() + timeout_s
-        while not predicate() and time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.05)
-        return predicate()
 
 
 class BagTool:

@@ -15,7 +15,7 @@ from wildcam.bags import generate
 from wildcam.bags.generate import GenerateResult
 from wildcam.camera.synthetic import SceneConfig
 
-from bag_helpers import BagTool, RosNode, small_scene  # type: ignore[import-not-found]
+from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="session")
@@ -31,27 +31,6 @@ def generated(request: pytest.FixtureRequest, scene: SceneConfig,
     storage = str(request.param)
     out = tmp_path_factory.mktemp(f"gen_{storage}") / "bag"
     return generate(out, scene, storage=storage, full_frames=storage == "mcap")
-
-
-@pytest.fixture
-def test_node(ros_env: dict[str, str]) -> Iterator[RosNode]:
-    """A node in the test's domain."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-
-    context = Context()
-    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
-    node = rclpy.create_node("bag_test_node", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        yield RosNode(node, executor)
-    finally:
-        executor.remove_node(node)
-        node.destroy_node()
-        executor.shutdown()
-        context.try_shutdown()
 
 
 @pytest.fixture

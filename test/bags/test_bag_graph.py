@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from wildcam.bags import EPOCH_NS, generate, info, typestore
 
-from bag_helpers import BagTool, RosNode, small_scene  # type: ignore[import-not-found]
+from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.graph
 DEEP = QoSProfile(depth=100)  # reliable, deep enough that nothing is dropped
@@ -30,18 +30,18 @@ def bag(tmp_path: Path) -> Path:
     return generate(tmp_path / "bag", small_scene(12.5, 160, 120)).path
 
 
-def test_play_delivers_every_message_in_order(bag: Path, test_node: RosNode,
+def test_play_delivers_every_message_in_order(bag: Path, probe,
                                               bagtool: BagTool) -> None:
     images: list[tuple[float, Image]] = []
     infos: list[CameraInfo] = []
-    test_node.node.create_subscription(
+    probe.node.create_subscription(
         Image, "/camera/image_small", lambda m: images.append((time.monotonic(), m)), DEEP)
-    test_node.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
     player = bagtool.start("play", str(bag), "--rate", "10", "--wait-for-subscribers", "15")
-    assert test_node.spin_until(lambda: len(images) >= 125 and len(infos) >= 125, 30.0), (
+    assert probe.spin_until(lambda: len(images) >= 125 and len(infos) >= 125, 30.0), (
         len(images), len(infos), bagtool.output(player))
     # Keep spinning: the player waits for our acknowledgements before it exits.
-    assert test_node.spin_until(lambda: player.poll() is not None, 15.0)
+    assert probe.spin_until(lambda: player.poll() is not None, 15.0)
     assert player.returncode == 0, bagtool.output(player)
     assert "published 250 messages" in bagtool.output(player)
     assert (len(images), len(infos)) == (125, 125)
@@ -57,24 +57,24 @@ def test_play_delivers_every_message_in_order(bag: Path, test_node: RosNode,
     assert 0.3 < span < 2.0, span
 
 
-def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, test_node: RosNode,
+def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, probe,
                                                                bagtool: BagTool) -> None:
     images: list[Image] = []
     infos: list[CameraInfo] = []
     clocks: list[Clock] = []
-    test_node.node.create_subscription(Image, "/camera/image_small", images.append, DEEP)
-    test_node.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
-    test_node.node.create_subscription(Clock, "/clock", clocks.append, DEEP)
+    probe.node.create_subscription(Image, "/camera/image_small", images.append, DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+    probe.node.create_subscription(Clock, "/clock", clocks.append, DEEP)
     player = bagtool.start("play", str(bag), "--rate", "10", "--topics", "camera/camera_info",
                            "--start-offset", "2.5", "--clock", "--wait-for-subscribers", "15")
-    assert test_node.spin_until(lambda: len(infos) >= 100, 30.0), bagtool.output(player)
-    assert test_node.spin_until(lambda: player.poll() is not None, 15.0)
+    assert probe.spin_until(lambda: len(infos) >= 100, 30.0), bagtool.output(player)
+    assert probe.spin_until(lambda: player.poll() is not None, 15.0)
     assert player.returncode == 0, bagtool.output(player)
     assert len(infos) == 100  # frames at 2.5 .. 12.4 s
     assert infos[0].header.stamp.sec * 10**9 + infos[0].header.stamp.nanosec == (
         EPOCH_NS + 2_500_000_000)
     assert images == []  # not selected: the player never advertised it
-    assert test_node.node.count_publishers("/camera/image_small") == 0
+    assert probe.node.count_publishers("/camera/image_small") == 0
     assert clocks, "no /clock published"
     ticks = [c.clock.sec * 10**9 + c.clock.nanosec for c in clocks]
     assert all(EPOCH_NS + 2_500_000_000 <= t <= EPOCH_NS + 12_400_000_000 for t in ticks), ticks
@@ -87,14 +87,14 @@ def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, test_n
 ])
 def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals,
                                               selection: list[str], tmp_path: Path,
-                                              test_node: RosNode, bagtool: BagTool) -> None:
+                                              probe, bagtool: BagTool) -> None:
     from wildcam.msg import MotionEvent
 
     n = 100
-    publisher = test_node.node.create_publisher(MotionEvent, "/motion/events", DEEP)
+    publisher = probe.node.create_publisher(MotionEvent, "/motion/events", DEEP)
     out = tmp_path / "recorded"
     recorder = bagtool.start("record", "-o", str(out), "--storage", storage, *selection)
-    assert test_node.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), (
+    assert probe.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), (
         bagtool.output(recorder))
     # Matched on the recorder's side too, so the first messages are not left to a resend.
     assert bagtool.wait_for_output(recorder, "subscribed to /motion/events", 20.0)
@@ -121,7 +121,7 @@ def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals
     (offered,) = topic.offered_qos  # the publisher's QoS is kept
     assert offered.reliability.name == "RELIABLE"
     # The embedded definition is the one the publisher used: same type hash, full text.
-    (endpoint,) = test_node.node.get_publishers_info_by_topic("/motion/events")
+    (endpoint,) = probe.node.get_publishers_info_by_topic("/motion/events")
     assert topic.type_hash == str(endpoint.topic_type_hash)
     with Reader(out) as reader:
         (conn,) = [c for c in reader.connections if c.topic == "/motion/events"]
@@ -133,7 +133,7 @@ def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals
     assert events[0].event_started and events[-1].changed_fraction == pytest.approx(0.99)
 
 
-def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, test_node: RosNode,
+def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, probe,
                                                                  bagtool: BagTool) -> None:
     from wildcam.msg import PowerState
 
@@ -141,8 +141,8 @@ def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, 
     recorder = bagtool.start("record", "-o", str(out), "--max-messages", "5", "/power/state")
     assert bagtool.wait_for_output(recorder, "recording to", 20.0), bagtool.output(recorder)
     # The topic appears only now; the recorder finds it on one of its periodic looks.
-    publisher = test_node.node.create_publisher(PowerState, "/power/state", 50)
-    assert test_node.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), (
+    publisher = probe.node.create_publisher(PowerState, "/power/state", 50)
+    assert probe.spin_until(lambda: publisher.get_subscription_count() > 0, 20.0), (
         bagtool.output(recorder))
     assert bagtool.wait_for_output(recorder, "subscribed to /power/state", 20.0)
     for i in range(8):
@@ -153,17 +153,17 @@ def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, 
     assert summary.topic("/power/state").msgtype == "wildcam/msg/PowerState"
 
 
-def test_play_loops_until_interrupted(tmp_path: Path, test_node: RosNode,
+def test_play_loops_until_interrupted(tmp_path: Path, probe,
                                       bagtool: BagTool) -> None:
     short = generate(tmp_path / "short", small_scene(1.0, 64, 48)).path  # 10 frames
     infos: list[CameraInfo] = []
-    test_node.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
     player = bagtool.start("play", str(short), "--rate", "5", "--loop", "--topics",
                            "/camera/camera_info", "--wait-for-subscribers", "15")
-    assert test_node.spin_until(lambda: len(infos) >= 25, 30.0), bagtool.output(player)
+    assert probe.spin_until(lambda: len(infos) >= 25, 30.0), bagtool.output(player)
     assert player.poll() is None, "a looping player must keep going"
     player.send_signal(signal.SIGINT)
-    assert test_node.spin_until(lambda: player.poll() is not None, 10.0)
+    assert probe.spin_until(lambda: player.poll() is not None, 10.0)
     assert player.returncode == 0, bagtool.output(player)
     assert "interrupted" in bagtool.output(player)
     stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in infos[:25]]
