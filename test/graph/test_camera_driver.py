@@ -86,3 +86,19 @@ def test_missing_device_degrades_without_crashing(probe, procs) -> None:  # type
                    for d in diags for s in d.status if s.name.endswith("camera_driver"))
     assert probe.spin_until(degraded, 20.0)
     assert proc.poll() is None, "the node must keep running without its camera"
+
+
+def test_live_resolution_change_and_sleep(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    small = probe.collect(Image, "camera/image_small", SENSOR_SUB)
+    procs.node(NODE, "-p", "fps:=20.0")
+    assert probe.spin_until(lambda: len(infos) >= 3, 20.0)
+    assert (infos[-1].width, infos[-1].height) == (640, 480)
+    assert all(r.successful for r in _set(probe, width=320, height=240))
+    assert probe.spin_until(lambda: infos[-1].width == 320 and infos[-1].height == 240, 10.0)
+    assert probe.spin_until(lambda: small[-1].width == 80 and small[-1].height == 60, 10.0)
+    assert _set(probe, enabled=False)[0].successful
+    probe.spin_for(0.5)  # frames already in flight
+    mark = len(infos)
+    probe.spin_for(1.0)
+    assert len(infos) == mark, "a disabled camera captures nothing"
