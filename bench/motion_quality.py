@@ -28,6 +28,7 @@ from _common import data_dir, print_table, write_results
 from wildcam.camera.presets import day_scene, default_scene, nuisance_scene
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.synthetic import SyntheticScene
+from wildcam.evaluation import Span, score_events
 from wildcam.motion import (
     MOG2_FACTOR,
     Gate,
@@ -39,7 +40,6 @@ from wildcam.motion import (
     reduce_frame,
 )
 
-Span = tuple[float, float]
 GateFactory = Callable[[tuple[int, int]], tuple[Gate, int]]
 VIDEO_SUFFIXES = {".avi", ".mp4", ".asf", ".mov", ".mkv"}
 
@@ -88,11 +88,6 @@ class EventLog:
             self.events.append((self._open, self._last))
             self._open = None
         return self.events
-
-
-def overlaps(a: Span, b: Span) -> bool:
-    """Whether two closed time spans share any instant."""
-    return a[0] <= b[1] and b[0] <= a[1]
 
 
 def run_stream(frames: Iterable[tuple[npt.NDArray[np.uint8], float]], size: tuple[int, int],
@@ -144,8 +139,8 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
                             for t in stamps)
             for name, log in logs.items():
                 in_events[name] += sum(b - a for a, b in log.events)
-                hit = sum(any(overlaps(t, e) for e in log.events) for t in truth)
-                wrong = [e for e in log.events if not any(overlaps(e, t) for t in truth)]
+                score = score_events(log.events, truth, slack_s=0.0)
+                hit, wrong = score.recalled, score.false_spans
                 visits[name] += len(truth)
                 recalled[name] += hit
                 false[name] += len(wrong)

@@ -22,7 +22,12 @@ class EventScore:
     visits: int
     recalled: int
     detected: int
-    false_events: int
+    false_spans: tuple[Span, ...]
+
+    @property
+    def false_events(self) -> int:
+        """Detected events that overlap no visit."""
+        return len(self.false_spans)
 
     @property
     def recall(self) -> float:
@@ -38,5 +43,5 @@ def score_events(detected: Sequence[Span], visits: Sequence[Span],
                  slack_s: float = 1.0) -> EventScore:
     """Score ``detected`` ``(start, end)`` spans against ground-truth ``visits`` (seconds)."""
     recalled = sum(any(_overlaps(v, d, slack_s) for d in detected) for v in visits)
-    false_events = sum(not any(_overlaps(d, v, slack_s) for v in visits) for d in detected)
-    return EventScore(len(visits), recalled, len(detected), false_events)
+    false_spans = tuple(d for d in detected if not any(_overlaps(d, v, slack_s) for v in visits))
+    return EventScore(len(visits), recalled, len(detected), false_spans)
