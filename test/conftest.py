@@ -89,6 +89,17 @@ class Probe:
         assert subs, f"the probe has no subscription on {topic}"
         return self.spin_until(lambda: all(s.get_publisher_count() > 0 for s in subs), timeout_s)
 
+    def set_parameters(self, node_name: str, **values: Any) -> list[Any]:
+        """``set_parameters`` on another node through its parameter service; the results."""
+        from rclpy.parameter import Parameter
+        from rclpy.parameter_client import AsyncParameterClient
+
+        client = AsyncParameterClient(self.node, node_name)
+        assert client.wait_for_services(timeout_sec=10.0), f"{node_name} parameter services"
+        future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+        assert self.spin_until(future.done, 10.0), f"{node_name} did not answer set_parameters"
+        return list(future.result().results)
+
     def collect(self, msg_type: type, topic: str, qos: object = 10) -> list[object]:
         """Subscribe ``topic`` and return the list its messages are appended to."""
         box = self.received.setdefault(topic, [])

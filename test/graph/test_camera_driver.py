@@ -6,8 +6,6 @@ import statistics
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool
@@ -19,11 +17,7 @@ NODE = "wildcam.nodes.camera_driver"
 
 
 def _set(probe, **values) -> list:  # type: ignore[no-untyped-def]
-    client = AsyncParameterClient(probe.node, "camera_driver")
-    assert client.wait_for_services(timeout_sec=10.0), "camera_driver parameter services"
-    future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
-    assert probe.spin_until(future.done, 10.0)
-    return list(future.result().results)
+    return probe.set_parameters("camera_driver", **values)
 
 
 def _median_period(infos: list, start: int) -> float:

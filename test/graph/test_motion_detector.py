@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import CameraInfo, Image
 
 from wildcam.msg import MotionEvent
@@ -93,12 +91,6 @@ def test_moving_square_makes_an_event_and_thresholds_are_live(probe, procs) -> N
     assert started.frame_width == 640 and started.rois
     roi = started.rois[0]
     assert roi.x_offset < 4 * 60 and roi.x_offset + roi.width > 4 * 20  # full-frame pixels
-    client = AsyncParameterClient(probe.node, "motion_detector")
-    assert client.wait_for_services(timeout_sec=10.0)
-    future = client.set_parameters([Parameter("event_end_frames", value=0)])
-    assert probe.spin_until(future.done, 10.0)
-    refused = future.result().results[0]
+    refused = probe.set_parameters("motion_detector", event_end_frames=0)[0]
     assert not refused.successful and "event_end_frames" in refused.reason
-    future = client.set_parameters([Parameter("pixel_threshold", value=250)])
-    assert probe.spin_until(future.done, 10.0)
-    assert future.result().results[0].successful
+    assert probe.set_parameters("motion_detector", pixel_threshold=250)[0].successful
