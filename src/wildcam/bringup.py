@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wildcam.graph import NODES, NodeSpec
+from wildcam.graph import NODES, NodeSpec, node
 from wildcam.rosenv import config_dir, ros_environment
 
 __all__ = ["Child", "Supervisor", "node_command", "run_composed"]
@@ -178,14 +178,14 @@ def clean_shared_memory(env: dict[str, str]) -> None:
 def run_composed(specs: Sequence[NodeSpec], params_file: Path, namespace: str = "",
                  use_sim_time: bool = False) -> int:
     """Run every node in this process on one SingleThreadedExecutor."""
-    from wildcam.ros.runner import node_class, spin_nodes  # rclpy only when composed
+    from wildcam.ros.runner import spin_nodes  # rclpy only when composed
 
     args = [sys.argv[0], "--ros-args", "--params-file", str(params_file)]
     if namespace:
         args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     if use_sim_time:
         args += ["-p", "use_sim_time:=true"]
-    return spin_nodes([node_class(s) for s in specs], args)
+    return spin_nodes([s.node_type() for s in specs], args)
 
 
 def default_params_file() -> Path:
@@ -197,5 +197,4 @@ def select(names: Sequence[str] | None) -> list[NodeSpec]:
     """The node-table entries named (all when ``names`` is empty)."""
     if not names:
         return list(NODES)
-    from wildcam.graph import node
     return [node(n) for n in names]

@@ -2,13 +2,15 @@
 
 It drives ``launch/wildcam.launch.py``, ``wildcam bringup`` (separate processes and the composed
 one-process mode), the executables CMake installs into ``lib/wildcam`` and the README's node
-table. This module imports nothing from wildcam so CMake can run it as a plain script::
+table. This module imports nothing from wildcam at import time, so CMake can run it as a plain
+script::
 
     python3 src/wildcam/graph.py --executables
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass
 
@@ -36,6 +38,17 @@ class NodeSpec:
     summary: str
     publishes: tuple[tuple[str, str], ...] = ()
     subscribes: tuple[tuple[str, str], ...] = ()
+
+    def node_type(self) -> type:
+        """Import the node class (this imports rclpy)."""
+        cls: type = getattr(importlib.import_module(self.module), self.node_class)
+        return cls
+
+    def config_type(self) -> type:
+        """Import the config dataclass the node's parameters are declared from."""
+        module, _, name = self.config.partition(":")
+        cls: type = getattr(importlib.import_module(module), name)
+        return cls
 
 
 NODES: tuple[NodeSpec, ...] = (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from wildcam.docs import BEGIN, END, config_class, default_parameters, node_tables
+from wildcam.docs import BEGIN, END, default_parameters, node_tables
 from wildcam.graph import NODES
 from wildcam.params import param_specs
 
@@ -21,7 +21,7 @@ def test_every_node_module_and_config_class_exists() -> None:
     for spec in NODES:
         module = importlib.import_module(spec.module)
         assert hasattr(module, spec.node_class) and callable(module.main)
-        assert param_specs(config_class(spec)), f"{spec.name} declares no parameters"
+        assert param_specs(spec.config_type()), f"{spec.name} declares no parameters"
 
 
 def test_shipped_yaml_holds_exactly_the_declared_defaults() -> None:
