@@ -6,7 +6,6 @@ on SIGINT/SIGTERM, and apply wildcam's ROS environment defaults before ``rclpy.i
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -18,17 +17,9 @@ from rclpy.node import Node
 from rclpy.exceptions import ParameterException
 
 from wildcam.errors import WildcamError
-from wildcam.graph import NodeSpec
 from wildcam.rosenv import ros_environment
 
-__all__ = ["main_for", "node_class", "spin_nodes"]
-
-
-def node_class(spec: NodeSpec) -> type[Node]:
-    """Import the node class a node-table entry names."""
-    module = importlib.import_module(spec.module)
-    cls: type[Node] = getattr(module, spec.node_class)
-    return cls
+__all__ = ["main_for", "spin_nodes"]
 
 
 def _apply_environment() -> None:
@@ -60,6 +51,11 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # SIGINT shuts the context down under the executor; a take in flight can then fail
+        # inside rclpy ("Unable to convert call argument"). That is the shutdown, not a fault.
+        if rclpy.ok():
+            raise
     finally:
         for node in nodes:
             executor.remove_node(node)
