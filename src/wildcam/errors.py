@@ -6,7 +6,11 @@
      ├── ConfigError      a parameter or setting is out of range or inconsistent
      ├── SourceError      a camera source cannot be opened or read
      ├── InputError       a message or file has malformed content (bad image, bad polygon)
-     └── BagError         a rosbag2 bag is missing, corrupt or truncated
+     ├── BagError         a rosbag2 bag is missing, corrupt or truncated
+     ├── ModelError       a model file is missing, corrupt, or disagrees with its manifest
+     ├── StorageError     the on-disk queue or store cannot be written (full disk, corruption)
+     ├── TransportError   an upload or download failed (network, HTTP status)
+     └── UpdateError      an over-the-air update is unsigned, badly signed or inconsistent
 
 I/O and third-party exceptions are converted into these where they arise
 (``raise SourceError(...) from err``) so callers handle one family.
@@ -14,7 +18,8 @@ I/O and third-party exceptions are converted into these where they arise
 
 from __future__ import annotations
 
-__all__ = ["BagError", "ConfigError", "InputError", "SourceError", "WildcamError"]
+__all__ = ["BagError", "ConfigError", "InputError", "ModelError", "SourceError", "StorageError",
+           "TransportError", "UpdateError", "WildcamError"]
 
 
 class WildcamError(Exception):
@@ -35,3 +40,19 @@ class InputError(WildcamError, ValueError):
 
 class BagError(WildcamError):
     """A rosbag2 bag is missing, corrupt or truncated."""
+
+
+class ModelError(WildcamError):
+    """A model file is missing, corrupt, or disagrees with its manifest entry."""
+
+
+class StorageError(WildcamError):
+    """The durable queue or a store cannot be written or read (full disk, corruption)."""
+
+
+class TransportError(WildcamError):
+    """An upload or download failed: network error or an HTTP error status."""
+
+
+class UpdateError(WildcamError):
+    """An over-the-air update is unsigned, badly signed, truncated or inconsistent."""

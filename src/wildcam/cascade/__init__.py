@@ -1,0 +1,1 @@
+"""Cascade detector logic: model interface, manifest, ONNX backends, stage runner, evaluation."""

@@ -1,0 +1,100 @@
+"""The cascade's model interface: what a stage model is given, what it answers.
+
+Three stages, cheapest first: 1 tiny (animal vs background on a motion-region crop), 2 medium
+(a small detector or classifier with a box head), 3 large (the camera-trap detector on a region
+or the full frame). Every backend — ONNX Runtime models built from ``models/manifest.json`` or the
+:class:`FakeModel` used in tests — satisfies :class:`StageModel`; the cascade logic only ever sees
+that Protocol.
+
+Each model carries its confidence band ``[c_low, c_high)``: a score below ``c_low`` is a confident
+"background", at or above ``c_high`` a confident "animal", anything between is *unsure* and may
+escalate to the next stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from wildcam.camera.base import Box, Image
+from wildcam.errors import ConfigError
+
+__all__ = ["STAGES", "FakeModel", "RegionResult", "ScoredBox", "StageModel", "check_band"]
+
+STAGES = (1, 2, 3)
+"""Stage numbers: 1 tiny, 2 medium, 3 large."""
+
+
+@dataclass(frozen=True)
+class ScoredBox:
+    """A box found by a model, in full-frame pixels, with its "animal" score (0..1)."""
+
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True)
+class RegionResult:
+    """A model's answer for one region: the presence score and the boxes it found there.
+
+    ``score`` is the calibrated probability that an animal is in the region. Classifiers return
+    no ``boxes`` (the region itself is the box); detectors return their boxes, best first.
+    """
+
+    region: Box
+    score: float
+    boxes: tuple[ScoredBox, ...] = ()
+
+
+@runtime_checkable
+class StageModel(Protocol):
+    """One stage of the cascade.
+
+    ``predict`` takes the full BGR frame and regions in its pixels (a motion ROI, or the whole
+    frame) and returns one :class:`RegionResult` per region, in order. It raises
+    :class:`~wildcam.errors.ModelError` when the runtime fails.
+    """
+
+    model_id: str
+    stage: int
+    c_low: float
+    c_high: float
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        """Score each region of ``image``."""
+        ...
+
+
+def check_band(c_low: float, c_high: float) -> None:
+    """Raise :class:`ConfigError` unless ``0 <= c_low <= c_high <= 1``."""
+    if not 0.0 <= c_low <= c_high <= 1.0:
+        raise ConfigError(f"confidence band needs 0 <= c_low <= c_high <= 1, "
+                          f"got c_low={c_low}, c_high={c_high}")
+
+
+@dataclass
+class FakeModel:
+    """A stage model for tests: the score of a region comes from ``score_fn(image, region)``.
+
+    ``calls`` counts regions scored, so tests can check which stages ran.
+    """
+
+    model_id: str
+    stage: int
+    score_fn: Callable[[Image, Box], float]
+    c_low: float = 0.2
+    c_high: float = 0.8
+    calls: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        check_band(self.c_low, self.c_high)
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        """Score each region with ``score_fn``; a detector-like box equal to the region."""
+        self.calls += len(regions)
+        out = []
+        for region in regions:
+            score = float(self.score_fn(image, region))
+            out.append(RegionResult(region, score, (ScoredBox(region, score),)))
+        return out
