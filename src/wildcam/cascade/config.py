@@ -1,0 +1,78 @@
+"""Cascade detector configuration: the ``cascade_detector`` node's parameters, validated once.
+
+The model ids name entries of the manifest (``default`` takes the manifest's default model for
+that stage, ``""`` disables the stage). ``max_stage`` is the power manager's lever: the highest
+stage the cascade may call. A region whose score stays inside a model's uncertain band at the
+last allowed stage is decided by ``decision_threshold``. Frames of one motion event are smoothed
+with an exponential average of their per-frame presence (see
+:class:`~wildcam.cascade.runner.EventSmoother`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wildcam.errors import ConfigError
+from wildcam.params import check_ranges, param
+
+__all__ = ["DEFAULT_MODEL", "GRAPH_OPTIMIZATIONS", "PROVIDERS", "STAGE3_INPUTS", "CascadeConfig"]
+
+DEFAULT_MODEL = "default"
+"""Model id meaning "the manifest's default model for this stage"."""
+
+GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
+PROVIDERS = ("cpu",)
+STAGE3_INPUTS = ("frame", "region")
+
+
+@dataclass(frozen=True)
+class CascadeConfig:
+    """The cascade detector's parameters (ROS parameters of the ``cascade_detector`` node)."""
+
+    manifest: str = param("", "Model manifest JSON; '' = the package's models/manifest.json "
+                          "(live: reloads every stage).")
+    stage1_model: str = param(DEFAULT_MODEL, "Stage 1 (tiny ROI classifier) model id in the "
+                              "manifest; 'default' = the manifest's default, '' disables the "
+                              "stage (live; a file that fails its manifest check is refused).")
+    stage2_model: str = param(DEFAULT_MODEL, "Stage 2 (medium) model id; 'default' or '' as "
+                              "for stage1_model (live).")
+    stage3_model: str = param(DEFAULT_MODEL, "Stage 3 (large detector) model id; 'default' or "
+                              "'' as for stage1_model (live).")
+    max_stage: int = param(3, "Highest stage the cascade may call (live; the power manager "
+                           "lowers it to save energy).", min=1, max=3)
+    decision_threshold: float = param(
+        0.5, "Score at or above which a region still inside its model's uncertain band at the "
+        "last allowed stage counts as an animal.", min=0.0, max=1.0)
+    stage3_input: str = param("frame", "What the large model sees: the whole frame once, or "
+                              "each still-unsure region.", choices=STAGE3_INPUTS)
+    smoothing_alpha: float = param(
+        0.4, "Weight of the newest frame in the exponential average of per-frame presence "
+        "(1 animal, 0 background) over one motion event, starting from 0; 0.4 needs two "
+        "agreeing frames, 1 lets every frame decide alone.",
+        min=0.05, max=1.0)
+    presence_threshold: float = param(
+        0.5, "Smoothed presence at or above which a motion event (and its frames) count as "
+        "an animal.", min=0.0, max=1.0)
+    attach_full_frame: bool = param(False, "Put a JPEG of the whole frame in "
+                                    "DetectionArray.full_frame (live).")
+    jpeg_quality: int = param(85, "JPEG quality of thumbnails and attached full frames.",
+                              min=10, max=100)
+    onnx_threads: int = param(1, "ONNX Runtime intra-op threads per model (live: reloads).",
+                              min=1, max=16)
+    graph_optimization: str = param("all", "ONNX Runtime graph optimisation level (live: "
+                                    "reloads).", choices=GRAPH_OPTIMIZATIONS)
+    execution_provider: str = param("cpu", "ONNX Runtime execution provider (live: reloads).",
+                                    choices=PROVIDERS)
+    power_profile: str = param("rpi4b", "Device power profile the energy meter models (live).")
+    frame_buffer: int = param(30, "Full frames held while their motion event has not arrived.",
+                              min=1, max=1000)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+    def model_id(self, stage: int) -> str:
+        """The configured model id of ``stage`` (1..3)."""
+        if stage not in (1, 2, 3):
+            raise ConfigError(f"stage must be 1, 2 or 3, got {stage}")
+        value: str = getattr(self, f"stage{stage}_model")
+        return value

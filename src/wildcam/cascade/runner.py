@@ -1,0 +1,302 @@
+"""The stage runner: cheapest model first, escalate only while unsure, smooth over an event.
+
+For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
+is a confident "background", at or above ``c_high`` a confident "animal"; in between the region
+escalates to the next enabled stage. Stage 3 (the large detector) sees either the whole frame
+once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
+calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
+that stage's score against ``decision_threshold``.
+
+Frames of one motion event are smoothed by :class:`EventSmoother`: an exponential average of
+per-frame presence (1 animal, 0 background). An event, and each of its frames, counts as an
+animal once the average reaches ``presence_threshold``; with the default weight a lone positive
+frame (a gust, a glint) does not, two agreeing frames do.
+
+Each stage call runs inside ``measure(stage_name)`` (a context-manager factory such as
+``EnergyMeter.measure``), so callers can meter time and energy per stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from wildcam.camera.base import Box, Image
+from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
+from wildcam.cascade.config import CascadeConfig
+from wildcam.errors import ConfigError, ModelError
+
+__all__ = [
+    "STAGE_NAMES",
+    "Cascade",
+    "EventSmoother",
+    "EventState",
+    "FrameDecision",
+    "FrameOutcome",
+    "RegionDecision",
+]
+
+STAGE_NAMES = {1: "cascade_stage1", 2: "cascade_stage2", 3: "cascade_stage3"}
+"""Energy-meter stage name of each cascade stage."""
+
+Measure = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_measure(_stage: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class RegionDecision:
+    """How one region was decided.
+
+    ``stage`` and ``model_id`` name the stage that decided, ``score`` is its score, ``path``
+    the score of every stage the region went through (stage -> score). ``capped`` is true when
+    the last allowed stage was still unsure and ``decision_threshold`` decided. ``boxes`` are
+    the deciding model's boxes for the region (the region itself for a classifier).
+    """
+
+    region: Box
+    animal: bool
+    score: float
+    stage: int
+    model_id: str
+    boxes: tuple[ScoredBox, ...]
+    path: Mapping[int, float]
+    capped: bool = False
+
+
+@dataclass(frozen=True)
+class FrameDecision:
+    """The cascade's answer for one frame: one decision per region, and the stages it ran."""
+
+    regions: tuple[RegionDecision, ...]
+    stages_run: frozenset[int]
+
+    @property
+    def animal(self) -> bool:
+        """Whether any region holds an animal."""
+        return any(r.animal for r in self.regions)
+
+    @property
+    def highest_stage(self) -> int:
+        """The highest stage called for this frame (0 when none ran)."""
+        return max(self.stages_run, default=0)
+
+    @property
+    def score(self) -> float:
+        """The best deciding score among animal regions, else among all regions (0 if none)."""
+        pool = [r.score for r in self.regions if r.animal] or [r.score for r in self.regions]
+        return max(pool, default=0.0)
+
+    def detections(self) -> list[tuple[ScoredBox, RegionDecision]]:
+        """Animal boxes of the frame, best first, each with the region decision it came from.
+
+        A box found for several regions (a full-frame stage 3 box) is listed once.
+        """
+        seen: dict[Box, tuple[ScoredBox, RegionDecision]] = {}
+        for decision in self.regions:
+            if not decision.animal:
+                continue
+            for scored in decision.boxes or (ScoredBox(decision.region, decision.score),):
+                if scored.box not in seen or seen[scored.box][0].score < scored.score:
+                    seen[scored.box] = (scored, decision)
+        return sorted(seen.values(), key=lambda item: -item[0].score)
+
+
+@dataclass
+class EventState:
+    """Smoothing state of one motion event."""
+
+    event_id: int
+    frames: int = 0
+    animal_frames: int = 0
+    presence: float = 0.0
+    animal: bool = False
+    """Whether the smoothed presence reached the threshold at some frame (the event's verdict)."""
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """A frame's decision together with its event's smoothed state.
+
+    ``publish`` is what the node acts on: the frame itself holds an animal and its event's
+    smoothed presence is at or above the threshold. ``ended`` carries the event's final state
+    when this frame closed it.
+    """
+
+    decision: FrameDecision
+    event: EventState | None
+    publish: bool
+    ended: EventState | None = None
+
+
+@dataclass
+class EventSmoother:
+    """Exponential average of per-frame presence per motion event.
+
+    ``presence <- (1 - alpha) * presence + alpha * frame_presence``, starting from 0 for a new
+    event. At most ``max_events`` open events are tracked; the oldest is forgotten first (its
+    end message was lost).
+    """
+
+    alpha: float = 0.4
+    threshold: float = 0.5
+    max_events: int = 64
+    _events: OrderedDict[int, EventState] = field(default_factory=OrderedDict, init=False)
+
+    def update(self, event_id: int, frame_presence: float) -> EventState:
+        """Fold one frame's presence (0..1) into event ``event_id``; return its state."""
+        state = self._events.get(event_id)
+        if state is None:
+            state = self._events[event_id] = EventState(event_id)
+            while len(self._events) > self.max_events:
+                self._events.popitem(last=False)
+        state.frames += 1
+        state.animal_frames += frame_presence >= 0.5
+        state.presence = (1.0 - self.alpha) * state.presence + self.alpha * frame_presence
+        state.animal = state.animal or state.presence >= self.threshold
+        return state
+
+    def end(self, event_id: int) -> EventState | None:
+        """Close event ``event_id``; return its final state (None if it had no frame)."""
+        return self._events.pop(event_id, None)
+
+    @property
+    def open_events(self) -> int:
+        """Events with frames and no end yet."""
+        return len(self._events)
+
+
+class Cascade:
+    """Runs the enabled stage models on a frame's regions; smooths decisions per event.
+
+    ``models`` maps stage number to model (a missing stage is disabled). ``config`` supplies
+    ``max_stage``, ``decision_threshold``, ``stage3_input`` and the smoothing settings;
+    :meth:`configure` applies a new one live.
+    """
+
+    def __init__(self, models: Mapping[int, StageModel], config: CascadeConfig | None = None,
+                 measure: Measure | None = None) -> None:
+        self._models: dict[int, StageModel] = {}
+        for stage, model in models.items():
+            self.set_model(stage, model)
+        self.config = config or CascadeConfig()
+        self.measure: Measure = measure or _no_measure
+        self.smoother = EventSmoother(self.config.smoothing_alpha, self.config.presence_threshold)
+
+    def configure(self, config: CascadeConfig) -> None:
+        """Apply new settings; open events keep their smoothed presence."""
+        self.config = config
+        self.smoother.alpha = config.smoothing_alpha
+        self.smoother.threshold = config.presence_threshold
+
+    @property
+    def models(self) -> Mapping[int, StageModel]:
+        """The loaded model of each enabled stage."""
+        return dict(self._models)
+
+    def set_model(self, stage: int, model: StageModel | None) -> None:
+        """Serve ``model`` at ``stage`` from the next frame on (``None`` disables the stage)."""
+        if stage not in STAGES:
+            raise ConfigError(f"stage must be one of {STAGES}, got {stage}")
+        if model is None:
+            self._models.pop(stage, None)
+            return
+        if model.stage != stage:
+            raise ModelError(f"model {model.model_id!r} is a stage {model.stage} model, "
+                             f"not stage {stage}")
+        check_band(model.c_low, model.c_high)
+        self._models[stage] = model
+
+    def allowed_stages(self) -> list[int]:
+        """Enabled stages at or below ``max_stage``, cheapest first."""
+        return sorted(s for s in self._models if s <= self.config.max_stage)
+
+    def run(self, image: Image, rois: Sequence[Box] = ()) -> FrameDecision:
+        """Decide every region of ``image`` (the whole frame when ``rois`` is empty).
+
+        Raises :class:`ConfigError` when no stage is enabled at or below ``max_stage`` and
+        :class:`ModelError` when a model fails.
+        """
+        stages = self.allowed_stages()
+        if not stages:
+            raise ConfigError(f"no stage model enabled at or below max_stage="
+                              f"{self.config.max_stage}")
+        height, width = image.shape[:2]
+        regions = [r for r in (Box(*b).clipped(width, height) for b in rois) if r.area > 0]
+        regions = regions or [Box(0, 0, width, height)]
+        paths: list[dict[int, float]] = [{} for _ in regions]
+        decided: dict[int, RegionDecision] = {}
+        pending = list(range(len(regions)))
+        ran: set[int] = set()
+        for position, stage in enumerate(stages):
+            if not pending:
+                break
+            model = self._models[stage]
+            results = self._predict(stage, model, image, [regions[i] for i in pending])
+            ran.add(stage)
+            last = position == len(stages) - 1
+            still = []
+            for index, result in zip(pending, results, strict=True):
+                paths[index][stage] = result.score
+                if model.c_low <= result.score < model.c_high and not last:
+                    still.append(index)
+                    continue
+                capped = model.c_low <= result.score < model.c_high
+                animal = (result.score >= self.config.decision_threshold if capped
+                          else result.score >= model.c_high)
+                decided[index] = RegionDecision(
+                    region=regions[index], animal=animal, score=result.score, stage=stage,
+                    model_id=model.model_id, boxes=result.boxes, path=paths[index],
+                    capped=capped)
+            pending = still
+        return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
+
+    def process(self, image: Image, rois: Sequence[Box], event_id: int = 0,
+                event_ended: bool = False) -> FrameOutcome:
+        """:meth:`run` one frame of motion event ``event_id`` and smooth it over the event.
+
+        ``event_id`` 0 means no event: the frame decides alone.
+        """
+        decision = self.run(image, rois)
+        if event_id == 0:
+            return FrameOutcome(decision, None, decision.animal)
+        state = self.smoother.update(event_id, 1.0 if decision.animal else 0.0)
+        publish = decision.animal and state.presence >= self.smoother.threshold
+        ended = self.smoother.end(event_id) if event_ended else None
+        return FrameOutcome(decision, state, publish, ended)
+
+    def end_event(self, event_id: int) -> EventState | None:
+        """Close an event whose last frame was not analysed; its final state, if it had frames."""
+        return self.smoother.end(event_id)
+
+    def _predict(self, stage: int, model: StageModel, image: Image,
+                 regions: list[Box]) -> list[RegionResult]:
+        whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
+        full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
+        with self.measure(STAGE_NAMES[stage]):
+            results = model.predict(image, [whole] if full_frame else regions)
+        if len(results) != (1 if full_frame else len(regions)):
+            raise ModelError(f"model {model.model_id!r} answered {len(results)} results for "
+                             f"{1 if full_frame else len(regions)} regions")
+        if full_frame:
+            return [_match(results[0], region) for region in regions]
+        return results
+
+
+def _match(frame_result: RegionResult, region: Box) -> RegionResult:
+    """A full-frame detector result seen from one region: the boxes that overlap it."""
+    if not frame_result.boxes:  # a classifier: the frame score is all there is
+        return RegionResult(region, frame_result.score, ())
+    boxes = tuple(b for b in frame_result.boxes if _overlap(b.box, region) > 0)
+    return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes)
+
+
+def _overlap(a: Box, b: Box) -> int:
+    ix = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    iy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(ix, 0) * max(iy, 0)
