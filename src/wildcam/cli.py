@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+        from wildcam.report.cli import register as register_report
+        register_report(sub)
     return parser
 
 

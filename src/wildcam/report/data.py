@@ -1,0 +1,522 @@
+"""What the day report is made of: :class:`RunData`, loaded from a recorded run.
+
+A run is a rosbag2 bag of the graph's topics (read with rosbags through wildcam's typestore),
+the scene's ground truth (animal visits, weather, nights), the gateway's listing of what it
+received and the always-on baseline the energy is compared with.
+
+Every time in :class:`RunData` is in **scene seconds** from the first camera frame. The k-th
+``camera/camera_info`` message in the bag is scene frame k (the camera reads the scene frame by
+frame), so a message that carries a frame's header stamp (motion events, detections, items at
+the gateway) maps to that frame exactly; any other message is placed by its bag (receive) time,
+interpolated between the frames received around it. With a compressed day, scene seconds turn
+into a time of day through :class:`Timebase`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wildcam.camera.scene import SceneConfig
+from wildcam.camera.truth import GroundTruth, load_ground_truth
+from wildcam.errors import InputError
+
+__all__ = [
+    "Baseline",
+    "BatterySample",
+    "DetectionRecord",
+    "EnergySample",
+    "GatewayItem",
+    "ModeSwitch",
+    "MotionSpan",
+    "RunData",
+    "StageJoules",
+    "TOPICS",
+    "Timebase",
+    "TruthVisit",
+    "UploadSample",
+    "load_baseline",
+    "load_gateway_listing",
+    "load_run",
+    "truth_from_scene",
+]
+
+TOPICS = {
+    "state": "/power/state",
+    "battery": "/power/battery",
+    "motion": "/motion/events",
+    "detections": "/detections",
+    "energy": "/energy",
+    "upload": "/uploader/status",
+    "info": "/camera/camera_info",
+}
+"""The topics a run records (bag topic names) and the report reads."""
+
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Timebase:
+    """Scene seconds to simulated time: ``time_scale`` simulated seconds per scene second.
+
+    For a compressed day (``day_length_s`` set in the scene) ``time_scale`` is
+    ``86400 / day_length_s`` and scene second 0 is ``day_start`` (fraction of a day after
+    midnight); otherwise simulated time is scene time and there is no time of day.
+    """
+
+    time_scale: float = 1.0
+    day_start: float | None = None
+
+    @classmethod
+    def for_scene(cls, scene: SceneConfig) -> Timebase:
+        """The timebase of ``scene``."""
+        if scene.day_length_s:
+            return cls(DAY_S / scene.day_length_s, scene.day_start)
+        return cls()
+
+    @property
+    def is_day(self) -> bool:
+        """Whether scene times have a time of day."""
+        return self.day_start is not None
+
+    def simulated_s(self, scene_s: float) -> float:
+        """Simulated seconds since the start of the run."""
+        return scene_s * self.time_scale
+
+    def hour_of_day(self, scene_s: float) -> float:
+        """Hours since the midnight before the run (may exceed 24); scene seconds if no day."""
+        if self.day_start is None:
+            return scene_s
+        return self.day_start * 24.0 + self.simulated_s(scene_s) / 3600.0
+
+    def clock(self, scene_s: float) -> str:
+        """``HH:MM`` of the simulated day (``123.4 s`` without a day)."""
+        if self.day_start is None:
+            return f"{scene_s:.1f} s"
+        minutes = int(round(self.hour_of_day(scene_s) * 60)) % (24 * 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@dataclass(frozen=True)
+class TruthVisit:
+    """One ground-truth animal visit, scene seconds."""
+
+    start_s: float
+    end_s: float
+    species: str = ""
+
+
+@dataclass(frozen=True)
+class ModeSwitch:
+    """One ``power/state`` message: the mode entered and why."""
+
+    t_s: float
+    mode: int
+    mode_name: str
+    reason: str
+    battery: float  # 0..1, NaN when unknown
+    charging: bool
+    manual_override: bool
+
+
+@dataclass(frozen=True)
+class BatterySample:
+    """One ``power/battery`` message."""
+
+    t_s: float
+    percentage: float  # 0..1, NaN when unknown
+    voltage: float  # V, NaN when unknown
+    capacity_ah: float  # full-charge capacity, NaN when unknown
+    charging: bool
+
+
+@dataclass(frozen=True)
+class MotionSpan:
+    """One motion event from its first to its last message, scene seconds."""
+
+    event_id: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    """One ``detections`` message (a frame the cascade decided "animal")."""
+
+    t_s: float
+    stamp_ns: int
+    event_id: int
+    count: int
+    best_score: float
+    stage: int  # stage that decided the best detection
+    model_id: str
+
+
+@dataclass(frozen=True)
+class StageJoules:
+    """Energy of one stage in one report."""
+
+    stage: str
+    count: int
+    cpu_seconds: float
+    joules: float
+
+
+@dataclass(frozen=True)
+class EnergySample:
+    """One ``energy`` report of one node."""
+
+    t_s: float
+    node: str
+    profile: str
+    period_s: float
+    stages: tuple[StageJoules, ...]
+
+
+@dataclass(frozen=True)
+class UploadSample:
+    """One ``uploader/status`` message."""
+
+    t_s: float
+    queue_depth: int
+    queue_bytes: int
+    items_sent: int
+    bytes_sent: int
+    retries: int
+    evictions: int
+    link_up: bool
+
+
+@dataclass(frozen=True)
+class GatewayItem:
+    """One item the gateway received, placed at its frame's scene time when known."""
+
+    key: str
+    kind: str
+    size: int
+    stamp_ns: int | None
+    event_id: int | None
+    t_s: float | None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The always-on comparison: energy by stage for the same frames with no gating."""
+
+    description: str
+    joules_by_stage: Mapping[str, float]
+    event_recall: float | None = None
+
+    @property
+    def total_j(self) -> float:
+        """All stages together."""
+        return float(sum(self.joules_by_stage.values()))
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything one report is drawn and counted from (scene seconds throughout)."""
+
+    duration_s: float  # scene seconds the run covered (frames / fps)
+    fps: float
+    frames: int
+    timebase: Timebase
+    visits: tuple[TruthVisit, ...]
+    nights: tuple[tuple[float, float], ...] = ()
+    rain: tuple[tuple[float, float], ...] = ()
+    modes: tuple[ModeSwitch, ...] = ()
+    battery: tuple[BatterySample, ...] = ()
+    motion: tuple[MotionSpan, ...] = ()
+    detections: tuple[DetectionRecord, ...] = ()
+    energy: tuple[EnergySample, ...] = ()
+    uploads: tuple[UploadSample, ...] = ()
+    gateway: tuple[GatewayItem, ...] | None = None  # None: no listing given
+    baseline: Baseline | None = None
+    source: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def joules_by_stage(self) -> dict[str, float]:
+        """Energy of every stage over the run, all nodes together."""
+        totals: dict[str, float] = {}
+        for sample in self.energy:
+            for s in sample.stages:
+                totals[s.stage] = totals.get(s.stage, 0.0) + s.joules
+        return totals
+
+    def stage_counts(self) -> dict[str, int]:
+        """Operations of every stage over the run."""
+        counts: dict[str, int] = {}
+        for sample in self.energy:
+            for s in sample.stages:
+                counts[s.stage] = counts.get(s.stage, 0) + s.count
+        return counts
+
+
+# --- ground truth ---------------------------------------------------------------------------
+
+def truth_from_scene(scene: SceneConfig) -> tuple[tuple[TruthVisit, ...],
+                                                  tuple[tuple[float, float], ...],
+                                                  tuple[tuple[float, float], ...]]:
+    """Visits, IR nights and rain spells of a scene config."""
+    visits = tuple(TruthVisit(v.start_s, v.end_s, v.species) for v in scene.visits)
+    nights = tuple((i.start_s, i.end_s) for i in scene.ir_night)
+    rain = tuple((i.start_s, i.end_s) for i in scene.rain)
+    return visits, nights, rain
+
+
+def _truth(truth: GroundTruth | SceneConfig | str | Path) -> SceneConfig:
+    if isinstance(truth, (str, Path)):
+        truth = load_ground_truth(truth)
+    return truth.config if isinstance(truth, GroundTruth) else truth
+
+
+# --- gateway listing and baseline files -----------------------------------------------------
+
+def _first(item: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in item and item[name] is not None:
+            return item[name]
+    return None
+
+
+def _stamp_ns(value: Any) -> int | None:
+    """A stamp given as integer nanoseconds, float seconds or ``{"sec", "nanosec"}``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return int(value.get("sec", 0)) * 1_000_000_000 + int(value.get("nanosec", 0))
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 10**12 else value * 1_000_000_000
+    if isinstance(value, float):
+        return round(value * 1e9) if value < 1e12 else round(value)
+    if isinstance(value, str):
+        try:
+            return _stamp_ns(float(value) if "." in value else int(value))
+        except ValueError:
+            return None
+    return None
+
+
+def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
+                         ) -> list[dict[str, Any]]:
+    """The raw item records of a gateway listing (a JSON file path or already-parsed JSON).
+
+    Accepts a list of items or an object with an ``items`` list. Items are objects; their
+    metadata may be nested under ``meta`` or ``metadata``. Malformed input is InputError.
+    """
+    data: Any = source
+    if isinstance(source, (str, Path)):
+        try:
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read gateway listing {source}: {err}") from err
+    if isinstance(data, Mapping):
+        data = data.get("items")
+    if not isinstance(data, list) or not all(isinstance(i, Mapping) for i in data):
+        raise InputError("a gateway listing is a list of item objects (or {\"items\": [...]})")
+    items = []
+    for raw in data:
+        item = dict(raw)
+        for nested in ("meta", "metadata"):
+            if isinstance(item.get(nested), Mapping):
+                item = {**item[nested], **{k: v for k, v in item.items() if k != nested}}
+        items.append(item)
+    return items
+
+
+def load_baseline(source: str | Path | Mapping[str, Any]) -> Baseline:
+    """A baseline from JSON: ``{"description", "joules_by_stage": {...}, "event_recall"}``."""
+    data: Any = source
+    if isinstance(source, (str, Path)):
+        try:
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read baseline {source}: {err}") from err
+    try:
+        stages = {str(k): float(v) for k, v in dict(data["joules_by_stage"]).items()}
+        recall = data.get("event_recall")
+        return Baseline(str(data.get("description", "always-on baseline")), stages,
+                        None if recall is None else float(recall))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"malformed baseline: {err!r}") from err
+
+
+# --- the bag --------------------------------------------------------------------------------
+
+class _Clock:
+    """Maps header stamps and bag times to scene seconds through the camera frames."""
+
+    def __init__(self, frames: Sequence[tuple[int, int]], fps: float, t0_ns: int) -> None:
+        # frames: (header stamp ns, bag time ns) of each camera_info, in bag order
+        self.fps = fps
+        self.by_stamp: dict[int, int] = {}
+        for index, (stamp, _) in enumerate(frames):
+            self.by_stamp.setdefault(stamp, index)
+        self._bag = np.array([b for _, b in frames], dtype=np.float64)
+        self._scene = np.arange(len(frames), dtype=np.float64) / fps
+        self._t0 = t0_ns
+
+    def at_bag(self, bag_ns: int) -> float:
+        """Scene seconds of a message received at bag time ``bag_ns``."""
+        if len(self._bag) >= 2:
+            return float(np.interp(bag_ns, self._bag, self._scene))
+        return max(0.0, (bag_ns - self._t0) / 1e9)
+
+    def at_stamp(self, stamp_ns: int | None, bag_ns: int | None = None) -> float | None:
+        """Scene seconds of the frame stamped ``stamp_ns`` (else by bag time, else None)."""
+        if stamp_ns is not None and stamp_ns in self.by_stamp:
+            return self.by_stamp[stamp_ns] / self.fps
+        return None if bag_ns is None else self.at_bag(bag_ns)
+
+
+def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
+    """Every message of the report's topics, deserialized: topic -> [(bag time, msg)]."""
+    from wildcam.bags.storage import messages, open_bag
+    from wildcam.bags.typestore import typestore
+
+    store = typestore()
+    wanted = set(TOPICS.values())
+    out: dict[str, list[tuple[int, Any]]] = {t: [] for t in wanted}
+    with open_bag(bag) as reader:
+        conns = [c for c in reader.connections if c.topic in wanted]
+        for conn, bag_ns, raw in messages(reader, conns):
+            try:
+                out[conn.topic].append((bag_ns, store.deserialize_cdr(raw, conn.msgtype)))
+            except Exception as err:  # noqa: BLE001 - rosbags raises many kinds on bad CDR
+                raise InputError(f"{bag}: cannot decode a {conn.msgtype} message on "
+                                 f"{conn.topic}: {err}") from err
+    for records in out.values():
+        records.sort(key=lambda r: r[0])
+    return out
+
+
+def _ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _float(value: float) -> float:
+    return float(value) if value is not None and math.isfinite(value) else math.nan
+
+
+def _motion_spans(records: Iterable[tuple[int, Any]], clock: _Clock,
+                  end_s: float) -> tuple[MotionSpan, ...]:
+    opened: dict[int, float] = {}
+    spans: list[MotionSpan] = []
+    for bag_ns, msg in records:
+        if not msg.event_id:
+            continue
+        t = clock.at_stamp(_ns(msg.header.stamp), bag_ns)
+        assert t is not None
+        if msg.event_id not in opened:  # a recording may start inside an event
+            opened[msg.event_id] = t
+        if msg.event_ended:
+            spans.append(MotionSpan(msg.event_id, opened.pop(msg.event_id), t))
+    spans += [MotionSpan(eid, start, max(start, end_s)) for eid, start in opened.items()]
+    return tuple(sorted(spans, key=lambda s: s.start_s))
+
+
+def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
+    best = max(msg.detections, key=lambda d: d.score, default=None)
+    stamp = _ns(msg.header.stamp)
+    t = clock.at_stamp(stamp, bag_ns)
+    assert t is not None
+    return DetectionRecord(t, stamp, int(msg.event_id), len(msg.detections),
+                           float(best.score) if best else math.nan,
+                           int(best.stage) if best else 0, str(best.model_id) if best else "")
+
+
+def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
+    stamp = _stamp_ns(_first(item, "stamp_ns", "stamp", "header_stamp", "frame_stamp"))
+    event = _first(item, "event_id", "event")
+    received = _stamp_ns(_first(item, "received_ns", "received_at", "received"))
+    t = clock.at_stamp(stamp)
+    if t is None and received is not None:
+        t = clock.at_bag(received)
+    size = _first(item, "size", "bytes", "size_bytes", "length")
+    return GatewayItem(key=str(_first(item, "key", "idempotency_key", "id", "sha256") or ""),
+                       kind=str(_first(item, "kind", "type", "priority_class", "priority")
+                                or "item"),
+                       size=int(size) if isinstance(size, (int, float)) else 0,
+                       stamp_ns=stamp, event_id=int(event) if isinstance(event, int) else None,
+                       t_s=t)
+
+
+def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
+             gateway: str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
+             baseline: Baseline | str | Path | Mapping[str, Any] | None = None,
+             fps: float | None = None) -> RunData:
+    """Load a recorded run.
+
+    ``truth`` is the scene (its config, or a ground-truth JSON file); ``fps`` the scene's frame
+    rate (default: the scene's). ``gateway`` is the gateway's listing (None: no gateway);
+    ``baseline`` the always-on comparison (None: estimated from the run, see
+    :func:`wildcam.report.metrics.estimate_baseline`). Raises BagError for a bad bag and
+    InputError for malformed inputs.
+    """
+    from wildcam.report.metrics import estimate_baseline
+
+    scene = _truth(truth)
+    fps = fps or scene.fps
+    topics = _read_bag(Path(bag))
+    info = topics[TOPICS["info"]]
+    all_ns = [ns for records in topics.values() for ns, _ in records]
+    clock = _Clock([(_ns(m.header.stamp), ns) for ns, m in info], fps,
+                   min(all_ns) if all_ns else 0)
+    frames = len(info)
+    if frames:
+        duration = frames / fps
+    else:
+        duration = max((clock.at_bag(ns) for ns in all_ns), default=0.0)
+    visits, nights, rain = truth_from_scene(scene)
+    notes: list[str] = []
+    if not frames:
+        notes.append("no camera/camera_info in the bag: times are bag seconds from the first "
+                     "message")
+    for name, topic in TOPICS.items():
+        if name != "info" and not topics[topic]:
+            notes.append(f"no {topic} messages in the bag")
+
+    modes = tuple(ModeSwitch(clock.at_bag(ns), int(m.mode), str(m.mode_name), str(m.reason),
+                             _float(m.battery_percentage), bool(m.charging),
+                             bool(m.manual_override))
+                  for ns, m in topics[TOPICS["state"]])
+    battery = tuple(BatterySample(clock.at_bag(ns), _float(m.percentage), _float(m.voltage),
+                                  _float(m.capacity if math.isfinite(m.capacity)
+                                         and m.capacity > 0 else m.design_capacity),
+                                  int(m.power_supply_status) == 1)
+                    for ns, m in topics[TOPICS["battery"]])
+    energy = tuple(EnergySample(clock.at_bag(ns), str(m.node), str(m.profile), float(m.period_s),
+                                tuple(StageJoules(str(s.stage), int(s.count),
+                                                  float(s.cpu_seconds), float(s.joules))
+                                      for s in m.stages))
+                   for ns, m in topics[TOPICS["energy"]])
+    uploads = tuple(UploadSample(clock.at_bag(ns), int(m.queue_depth), int(m.queue_bytes),
+                                 int(m.items_sent), int(m.bytes_sent), int(m.retries),
+                                 int(m.evictions), bool(m.link_up))
+                    for ns, m in topics[TOPICS["upload"]])
+    items = None
+    if gateway is not None:
+        items = tuple(_gateway_item(i, clock) for i in load_gateway_listing(gateway))
+    run = RunData(
+        duration_s=duration, fps=fps, frames=frames, timebase=Timebase.for_scene(scene),
+        visits=tuple(v for v in visits if v.start_s < duration) if frames else visits,
+        nights=nights, rain=rain, modes=modes, battery=battery,
+        motion=_motion_spans(topics[TOPICS["motion"]], clock, duration),
+        detections=tuple(_detection(ns, m, clock) for ns, m in topics[TOPICS["detections"]]),
+        energy=energy, uploads=uploads, gateway=items, source=str(bag), notes=tuple(notes))
+    if isinstance(baseline, Baseline):
+        chosen: Baseline | None = baseline
+    elif baseline is not None:
+        chosen = load_baseline(baseline)
+    else:
+        chosen = estimate_baseline(run)
+    return dataclasses.replace(run, baseline=chosen)

@@ -1,0 +1,211 @@
+"""The day report's numbers, all computed from one :class:`~wildcam.report.data.RunData`.
+
+* **event recall**: share of ground-truth visits with at least one detection inside the visit
+  (``slack_s`` of tolerance at both ends) — detections *received by the gateway* when the run
+  has a gateway listing, else the cascade's detections in the bag;
+* **false uploads**: items at the gateway whose frame lies in no visit (same tolerance);
+* **joules per detected visit**: all the energy the nodes reported, over the visits recalled;
+* **projected battery life**: battery capacity over the energy of one simulated day at the
+  run's rate (capacity from ``power/battery``; without it, from the battery level's net fall).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wildcam.evaluation import score_events
+from wildcam.report.data import DAY_S, Baseline, ModeSwitch, RunData, TruthVisit
+
+__all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "detected_times", "estimate_baseline",
+           "mode_changes", "recalled", "summarize"]
+
+STAGES = ("capture", "motion", "cascade_stage1", "cascade_stage2", "cascade_stage3", "encode",
+          "upload")
+"""The stages every node reports under (contracts), in pipeline order."""
+
+PROCESSING_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "encode"})
+"""Work the always-on baseline does not do (it runs the large model on every frame instead)."""
+
+NOMINAL_VOLTAGE = 3.7
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The report's table (and the run's printed summary)."""
+
+    visits: int
+    visits_detected: int
+    detected_source: str  # "gateway" or "detections"
+    motion_events: int
+    motion_visits_recalled: int
+    false_motion_events: int
+    detections: int
+    gateway_items: int | None
+    false_uploads: int | None
+    false_upload_bytes: int | None
+    total_j: float
+    joules_per_detected_visit: float | None
+    simulated_h: float
+    joules_per_day: float | None
+    battery_capacity_j: float | None
+    projected_battery_days: float | None
+    projection_basis: str
+    baseline_total_j: float | None
+    baseline_battery_days: float | None
+    mode_switches: int
+
+    @property
+    def event_recall(self) -> float:
+        """Share of visits detected (1.0 when there was none)."""
+        return self.visits_detected / self.visits if self.visits else 1.0
+
+    @property
+    def energy_ratio(self) -> float | None:
+        """How many times less energy than the always-on baseline."""
+        if self.baseline_total_j is None or self.total_j <= 0:
+            return None
+        return self.baseline_total_j / self.total_j
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(metric, value) pairs of the table, formatted."""
+        def num(v: float | None, fmt: str, unit: str = "") -> str:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return "n/a"
+            return "∞" if math.isinf(v) else f"{v:{fmt}}{unit}"
+
+        via = "at the gateway" if self.detected_source == "gateway" else "by the cascade"
+        rows = [
+            ("event recall", f"{num(self.event_recall, '.2f')} ({self.visits_detected}/"
+                             f"{self.visits} visits detected {via})"),
+            ("motion events", f"{self.motion_events} ({self.motion_visits_recalled}/"
+                              f"{self.visits} visits covered, {self.false_motion_events} "
+                              f"with no animal)"),
+            ("detections (frames decided animal)", str(self.detections)),
+            ("items at the gateway", "n/a" if self.gateway_items is None
+             else str(self.gateway_items)),
+            ("false uploads", "n/a" if self.false_uploads is None
+             else f"{self.false_uploads} ({self.false_upload_bytes or 0} bytes)"),
+            ("joules per detected visit", num(self.joules_per_detected_visit, '.1f', " J")),
+            ("energy reported", f"{self.total_j:.1f} J over {self.simulated_h:.1f} simulated h"
+                                f" ({num(self.joules_per_day, '.0f', ' J/day')})"),
+            ("projected battery life", f"{num(self.projected_battery_days, '.1f', ' days')} "
+                                       f"({self.projection_basis})"),
+            ("always-on baseline", "n/a" if self.baseline_total_j is None else
+             f"{self.baseline_total_j:.1f} J; battery "
+             f"{num(self.baseline_battery_days, '.1f', ' days')}; "
+             f"{num(self.energy_ratio, '.1f', '×')} the run's energy"),
+            ("mode switches", str(self.mode_switches)),
+        ]
+        return rows
+
+
+def mode_changes(run: RunData) -> list[ModeSwitch]:
+    """The first ``power/state`` and every later one that entered a different mode."""
+    changes: list[ModeSwitch] = []
+    for state in run.modes:
+        if not changes or state.mode != changes[-1].mode:
+            changes.append(state)
+    return changes
+
+
+def detected_times(run: RunData) -> tuple[list[float], str]:
+    """Scene times of what counts as detected: gateway items if listed, else detections."""
+    if run.gateway is not None:
+        return [i.t_s for i in run.gateway if i.t_s is not None], "gateway"
+    return [d.t_s for d in run.detections], "detections"
+
+
+def _inside(t: float, visits: Sequence[TruthVisit], slack_s: float) -> bool:
+    return any(v.start_s - slack_s <= t <= v.end_s + slack_s for v in visits)
+
+
+def recalled(visits: Sequence[TruthVisit], times: Sequence[float],
+             slack_s: float = 1.0) -> list[TruthVisit]:
+    """The visits with at least one of ``times`` inside (with ``slack_s`` at both ends)."""
+    ordered = np.sort(np.asarray(times, dtype=np.float64))
+    found = []
+    for v in visits:
+        i = int(np.searchsorted(ordered, v.start_s - slack_s))
+        if i < len(ordered) and ordered[i] <= v.end_s + slack_s:
+            found.append(v)
+    return found
+
+
+def estimate_baseline(run: RunData) -> Baseline | None:
+    """Always-on: the large model (stage 3) on every captured frame, no motion gate.
+
+    Capture, upload and any non-pipeline stage (idle) cost what they cost in the run; stage 3
+    costs the run's measured joules per stage-3 call on each of the run's frames. None when
+    the run never ran stage 3 (nothing to scale from).
+    """
+    joules, counts = run.joules_by_stage(), run.stage_counts()
+    calls = counts.get("cascade_stage3", 0)
+    if calls <= 0 or run.frames <= 0:
+        return None
+    per_call = joules.get("cascade_stage3", 0.0) / calls
+    stages = {k: v for k, v in joules.items() if k not in PROCESSING_STAGES}
+    stages["cascade_stage3"] = per_call * run.frames
+    return Baseline(f"always-on: the stage-3 model on all {run.frames} frames "
+                    f"({per_call:.3f} J per call measured in this run), no motion gate",
+                    stages)
+
+
+def _capacity_j(run: RunData) -> float | None:
+    caps = [b for b in run.battery if math.isfinite(b.capacity_ah) and b.capacity_ah > 0]
+    if not caps:
+        return None
+    volts = [b.voltage for b in caps if math.isfinite(b.voltage) and b.voltage > 0]
+    voltage = float(np.median(volts)) if volts else NOMINAL_VOLTAGE
+    return caps[-1].capacity_ah * 3600.0 * voltage
+
+
+def _level_drop_days(run: RunData, days: float) -> float | None:
+    levels = [b for b in run.battery if math.isfinite(b.percentage)]
+    if len(levels) < 2 or days <= 0:
+        return None
+    drop_per_day = (levels[0].percentage - levels[-1].percentage) / days
+    if drop_per_day <= 0:
+        return math.inf
+    return levels[-1].percentage / drop_per_day
+
+
+def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
+    """The summary of ``run``."""
+    times, source = detected_times(run)
+    found = recalled(run.visits, times, slack_s)
+    spans = [(m.start_s, m.end_s) for m in run.motion]
+    motion = score_events(spans, [(v.start_s, v.end_s) for v in run.visits], slack_s)
+    false_items = None if run.gateway is None else [
+        i for i in run.gateway if i.t_s is not None and not _inside(i.t_s, run.visits, slack_s)]
+    total = float(sum(run.joules_by_stage().values()))
+    simulated_s = run.timebase.simulated_s(run.duration_s)
+    days = simulated_s / DAY_S
+    per_day = total / days if days > 0 else None
+    capacity = _capacity_j(run)
+    baseline_total = run.baseline.total_j if run.baseline is not None else None
+    if capacity is not None and per_day:
+        projected: float | None = capacity / per_day
+        basis = f"{capacity / 3600:.1f} Wh battery at the run's J/day"
+        base_days = capacity / (baseline_total / days) if baseline_total and days else None
+    else:
+        projected = _level_drop_days(run, days)
+        basis = ("from the battery level's net fall" if projected is not None
+                 else "no battery data")
+        base_days = None
+    return Summary(
+        visits=len(run.visits), visits_detected=len(found), detected_source=source,
+        motion_events=len(run.motion), motion_visits_recalled=motion.recalled,
+        false_motion_events=motion.false_events, detections=len(run.detections),
+        gateway_items=None if run.gateway is None else len(run.gateway),
+        false_uploads=None if false_items is None else len(false_items),
+        false_upload_bytes=None if false_items is None else sum(i.size for i in false_items),
+        total_j=total,
+        joules_per_detected_visit=total / len(found) if found else None,
+        simulated_h=simulated_s / 3600.0, joules_per_day=per_day, battery_capacity_j=capacity,
+        projected_battery_days=projected, projection_basis=basis,
+        baseline_total_j=baseline_total, baseline_battery_days=base_days,
+        mode_switches=len(mode_changes(run)) - 1 if run.modes else 0)

@@ -1,0 +1,147 @@
+"""The day report from a run with known content (see conftest.py): numbers, figures, page."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from html import escape
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from wildcam.camera.synthetic import SyntheticScene
+from wildcam.cli import main
+from wildcam.errors import BagError, InputError
+from wildcam.report import FIGURES, RunData, build_report, load_run, summarize
+from wildcam.report.data import Timebase
+
+from conftest import (  # type: ignore[import-not-found]
+    CAPACITY_AH,
+    DETECTION_FRAMES,
+    FPS,
+    FRAMES,
+    MODES,
+    MOTION,
+    SCENE,
+    STAGE3_J,
+    STAGE_J,
+    VOLTAGE,
+    KnownRun,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run(known_run: KnownRun) -> RunData:
+    """The known run loaded with its gateway listing."""
+    return load_run(known_run.bag, SCENE, gateway=known_run.gateway)
+
+
+def test_times_map_to_scene_frames(run: RunData) -> None:
+    assert run.frames == FRAMES and run.duration_s == pytest.approx(FRAMES / FPS)
+    assert [(m.event_id, m.start_s, m.end_s) for m in run.motion] == [
+        (e, pytest.approx(a / FPS), pytest.approx(b / FPS)) for e, (a, b) in MOTION.items()]
+    assert [d.t_s for d in run.detections] == [pytest.approx(k / FPS) for k in DETECTION_FRAMES]
+    assert [(m.mode_name, m.t_s) for m in run.modes] == [
+        (name, pytest.approx(k / FPS, abs=0.01)) for k, _, name, _ in MODES]
+    assert sorted({i.t_s for i in run.gateway or ()}) == [
+        pytest.approx(k / FPS) for k in sorted(DETECTION_FRAMES)]
+
+
+def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun) -> None:
+    summary = summarize(run)
+    assert summary.visits == 3 and summary.visits_detected == 2
+    assert summary.event_recall == pytest.approx(known_run.recall)
+    assert summary.detected_source == "gateway"
+    assert (summary.false_uploads, summary.false_upload_bytes) == (
+        known_run.false_uploads, known_run.false_upload_bytes)
+    assert summary.motion_events == 3 and summary.false_motion_events == 1
+    assert summary.total_j == pytest.approx(known_run.total_j)
+    assert summary.joules_per_detected_visit == pytest.approx(known_run.total_j / 2)
+    assert summary.simulated_h == pytest.approx(24.0)  # one compressed day
+    assert summary.battery_capacity_j == pytest.approx(known_run.capacity_j)
+    assert summary.projected_battery_days == pytest.approx(known_run.capacity_j
+                                                           / known_run.total_j)
+    assert summary.mode_switches == len(MODES) - 1
+    # always-on: stage 3 (0.9 J per call measured) on all 600 frames, capture/upload as run
+    expected_base = STAGE3_J * FRAMES + 6 * (STAGE_J["capture"] + STAGE_J["upload"])
+    assert summary.baseline_total_j == pytest.approx(expected_base)
+    assert summary.energy_ratio == pytest.approx(expected_base / known_run.total_j)
+
+
+def test_without_gateway_recall_counts_cascade_detections(known_run: KnownRun) -> None:
+    summary = summarize(load_run(known_run.bag, SCENE))
+    assert summary.detected_source == "detections"
+    assert summary.event_recall == pytest.approx(2 / 3)
+    assert summary.false_uploads is None and summary.gateway_items is None
+
+
+def test_report_page_lists_every_figure_and_the_table(run: RunData, tmp_path: Path) -> None:
+    page = build_report(run, tmp_path / "out")
+    html = page.read_text(encoding="utf-8")
+    assert page.name == "report.html"
+    assert len(FIGURES) == 4
+    for spec in FIGURES:
+        assert f'<img src="{spec.name}"' in html
+        png = page.parent / spec.name
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        pixels = matplotlib.image.imread(png)
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+        assert pixels.std() > 0.01  # something was drawn
+    summary = summarize(run)
+    for key, value in summary.rows():
+        assert f"<td>{escape(key)}</td><td>{escape(value)}</td>" in html
+    assert "0.67 (2/3 visits detected at the gateway)" in html
+    assert "1 (250 bytes)" in html
+    # every mode switch with its reason, escaped
+    assert escape("battery < 40 % & falling") in html and "battery < 40" not in html
+    assert len(re.findall(r"<tr><td>\d+</td><td>\d\d:\d\d</td>", html)) == len(MODES)
+
+
+def test_timebase_of_a_compressed_day() -> None:
+    tb = Timebase.for_scene(SCENE)
+    assert tb.time_scale == pytest.approx(1440.0)
+    assert tb.clock(0.0) == "06:00" and tb.clock(30.0) == "18:00" and tb.clock(45.0) == "00:00"
+    assert not Timebase().is_day and Timebase().clock(2.5) == "2.5 s"
+
+
+def test_battery_without_capacity_projects_from_the_level(run: RunData) -> None:
+    import dataclasses
+
+    no_capacity = dataclasses.replace(run, battery=tuple(
+        dataclasses.replace(b, capacity_ah=math.nan) for b in run.battery))
+    summary = summarize(no_capacity)
+    levels = [b.percentage for b in run.battery]
+    per_day = (levels[0] - levels[-1]) / 1.0
+    assert summary.projected_battery_days == pytest.approx(levels[-1] / per_day)
+    assert "level" in summary.projection_basis
+
+
+def test_bad_inputs_raise_wildcam_errors(known_run: KnownRun, tmp_path: Path) -> None:
+    with pytest.raises(BagError):
+        load_run(tmp_path / "missing", SCENE)
+    bad = tmp_path / "gateway.json"
+    bad.write_text(json.dumps({"items": "nope"}))
+    with pytest.raises(InputError):
+        load_run(known_run.bag, SCENE, gateway=bad)
+    bad.write_text("{not json")
+    with pytest.raises(InputError):
+        load_run(known_run.bag, SCENE, gateway=bad)
+
+
+def test_report_command(known_run: KnownRun, tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    truth = tmp_path / "truth.json"
+    SyntheticScene(SCENE).write_ground_truth(truth)
+    out = tmp_path / "out"
+    code = main(["report", str(known_run.bag), "--truth", str(truth), "--gateway",
+                 str(known_run.gateway), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert (out / "report.html").is_file() and all((out / f.name).is_file() for f in FIGURES)
+    assert "0.67 (2/3 visits detected at the gateway)" in printed
+    assert f"{CAPACITY_AH * 3600 * VOLTAGE / 3600:.1f} Wh battery" in printed
+    assert main(["report", str(known_run.bag), "--out", str(out)]) == 2  # no truth found
