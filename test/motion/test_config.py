@@ -24,7 +24,7 @@ def test_fields_metadata_covers_every_field_once() -> None:
     assert names == [f.name for f in dataclasses.fields(MotionConfig)]
     for spec in MotionConfig.FIELDS:
         assert spec.description.strip(), spec.name
-        assert spec.type in (int, float, bool, tuple), spec.name
+        assert spec.type in (int, float, bool, str, tuple), spec.name
         assert isinstance(spec.default, spec.type), spec.name
         assert (spec.min is None) == (spec.max is None), spec.name
 

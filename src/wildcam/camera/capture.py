@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from wildcam.camera.base import Frame
 from wildcam.camera.registry import SOURCE_KINDS
 from wildcam.params import check_ranges, param
+from wildcam.power.profile import power_profile_param
 
 __all__ = ["FULL_FRAME_POLICIES", "CameraConfig", "FullFrameGate", "TriggerBurst"]
 
@@ -48,6 +49,7 @@ class CameraConfig:
                                    min=0, max=100)
     reopen_period_s: float = param(2.0, "Seconds between attempts to reopen a failed source.",
                                    min=0.1, max=600.0)
+    power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
         check_ranges(self)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from wildcam.errors import ConfigError
 from wildcam.params import param_metadata
+from wildcam.power.profile import DEFAULT_PROFILE, PROFILE_NAMES
 
 __all__ = [
     "AUTO_SMALL_WIDTH",
@@ -42,25 +43,27 @@ class FieldSpec(NamedTuple):
     """Metadata of one :class:`MotionConfig` field, enough to declare a ROS parameter."""
 
     name: str
-    type: type  # int, float, bool, or tuple for polygon masks
+    type: type  # int, float, bool, str, or tuple for polygon masks
     default: Any
     min: float | None
     max: float | None
     description: str
     unit: str = ""
+    choices: tuple[str, ...] | None = None
 
 
 def _spec(default: Any, lo: float | None, hi: float | None, kind: type, text: str,
-          unit: str = "", ros: bool = True) -> Any:
+          unit: str = "", ros: bool = True, choices: tuple[str, ...] | None = None) -> Any:
     """Return a dataclass field whose metadata holds type, range, unit and description.
 
     Unless ``ros`` is False the field is also a node parameter (:mod:`wildcam.params`); polygon
     masks are declared as one string parameter in their text form.
     """
-    meta: dict[str, Any] = {"min": lo, "max": hi, "type": kind, "description": text, "unit": unit}
+    meta: dict[str, Any] = {"min": lo, "max": hi, "type": kind, "description": text, "unit": unit,
+                            "choices": choices}
     if ros:
         described = f"{text} [{unit}]" if unit else text
-        meta.update(param_metadata(described, min=lo, max=hi,
+        meta.update(param_metadata(described, min=lo, max=hi, choices=choices,
                                    text_default="" if kind is tuple else None))
     return field(default=default, metadata=meta)
 
@@ -220,6 +223,11 @@ class MotionConfig:
         "text form 'x,y x,y x,y; x,y ...'.",
         unit="full-frame px",
     )
+    power_profile: str = _spec(
+        DEFAULT_PROFILE, None, None, str,
+        "Device power profile of the energy reports (config/power_profiles/<name>.yaml; live).",
+        choices=PROFILE_NAMES,
+    )
 
     FIELDS: ClassVar[tuple[FieldSpec, ...]]
 
@@ -261,6 +269,11 @@ def _check(spec: FieldSpec, value: Any) -> Any:
     name = spec.name
     if spec.type is tuple:
         return _check_polygons(name, value)
+    if spec.type is str:
+        if not isinstance(value, str) or (spec.choices and value not in spec.choices):
+            raise ConfigError(f"{name} must be one of {' | '.join(spec.choices or ())}, "
+                              f"got {value!r}")
+        return value
     if spec.type is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be a bool, got {value!r}")
@@ -334,6 +347,7 @@ MotionConfig.FIELDS = tuple(
         max=f.metadata["max"],
         description=f.metadata["description"],
         unit=f.metadata["unit"],
+        choices=f.metadata["choices"],
     )
     for f in dataclasses.fields(MotionConfig)
 )

@@ -8,6 +8,8 @@ subscribes ``camera/trigger`` (std_msgs/Bool, e.g. a PIR sensor) and ``motion/ev
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
@@ -21,6 +23,7 @@ from wildcam.motion.reduce import reduce_frame
 from wildcam.msg import MotionEvent
 from wildcam.ros.convert import camera_info, image_to_msg
 from wildcam.ros.diagnostics import Health
+from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, SENSOR_PUB
 from wildcam.ros.runner import main_for
@@ -34,6 +37,7 @@ class CameraDriver(Node):
         self.health = Health(self)
         self.params = ParameterBinding(self, CameraConfig, self.on_parameters)
         cfg = self.params.config
+        self.meter = EnergyMeter(self, cfg.power_profile)
         self.source: CameraSource | None = None
         self.finished = False
         self._retry_at = 0.0
@@ -57,6 +61,7 @@ class CameraDriver(Node):
         if (new.width, new.height) != (old.width, old.height) and self.source is not None:
             self.source.set_resolution(new.width, new.height)
         self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
+        self.meter.set_profile(new.power_profile)
         self.get_logger().info(f"parameters applied: fps={new.fps} {new.width}x{new.height} "
                                f"enabled={new.enabled} trigger_mode={new.trigger_mode}")
 
@@ -85,6 +90,25 @@ class CameraDriver(Node):
         source = self.source or self._open()
         if source is None:
             return
+        # Only a real camera's read is device work; rendering or decoding a simulated scene is
+        # not (the profile's capture_j_per_frame stands for the camera itself).
+        with self.meter.measure("capture", count=0) if cfg.source == "device" else nullcontext():
+            frame = self._read(source)
+        if frame is None:
+            return
+        with self.meter.measure("capture"):
+            stamp = self.get_clock().now()
+            header_stamp = stamp.to_msg()
+            small = reduce_frame(frame.image, cfg.reduce_factor)
+            height, width = frame.image.shape[:2]
+            self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
+            self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
+                                              cfg.reduce_factor))
+            self.health.count("frames")
+            self._publish_full(self.gate.push(stamp.nanoseconds, frame))
+
+    def _read(self, source: CameraSource) -> Frame | None:
+        """One frame, or None at the end of the stream; a failing source is closed."""
         try:
             frame = source.read()
         except WildcamError:
@@ -95,16 +119,7 @@ class CameraDriver(Node):
             self.finished = True
             self.health.values["state"] = "end of stream"
             self.get_logger().info(f"source {source.name!r} reached its end")
-            return
-        stamp = self.get_clock().now()
-        header_stamp = stamp.to_msg()
-        small = reduce_frame(frame.image, cfg.reduce_factor)
-        height, width = frame.image.shape[:2]
-        self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
-        self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
-                                          cfg.reduce_factor))
-        self.health.count("frames")
-        self._publish_full(self.gate.push(stamp.nanoseconds, frame))
+        return frame
 
     def _publish_full(self, items: list[tuple[int, Frame]]) -> None:
         frame_id = self.params.config.frame_id

@@ -19,6 +19,7 @@ from wildcam.motion.gate import MotionGate
 from wildcam.msg import MotionEvent
 from wildcam.ros.convert import msg_to_image, rois_to_msgs
 from wildcam.ros.diagnostics import Health
+from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, SENSOR_SUB
 from wildcam.ros.runner import main_for
@@ -31,6 +32,7 @@ class MotionDetector(Node):
         super().__init__("motion_detector", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, MotionConfig, self.on_parameters)
+        self.meter = EnergyMeter(self, self.params.config.power_profile)
         self.gate: MotionGate | None = None
         self.full_size: tuple[int, int] | None = None
         self.pub = self.create_publisher(MotionEvent, "motion/events", EVENTS)
@@ -41,6 +43,7 @@ class MotionDetector(Node):
 
     def on_parameters(self, old: MotionConfig, new: MotionConfig) -> None:
         """Thresholds change live; the learnt background is kept."""
+        self.meter.set_profile(new.power_profile)
         if self.gate is not None:
             self.gate.reconfigure(new)
 
@@ -62,7 +65,8 @@ class MotionDetector(Node):
         if self.gate is None:
             self.health.count("frames_before_camera_info")
             return
-        result = self.gate.update(small, Time.from_msg(msg.header.stamp).nanoseconds * 1e-9)
+        with self.meter.measure("motion"):
+            result = self.gate.update(small, Time.from_msg(msg.header.stamp).nanoseconds * 1e-9)
         self.health.count("frames")
         if result.event_started:
             self.health.count("events")
