@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--yaml", action="store_true", help="print the default parameters file")
     docs.set_defaults(func=_docs)
 
+    from wildcam.cascade.cli import register as register_eval
+
+    register_eval(sub)
+
     try:
         from wildcam.bags.cli import register
     except ImportError:  # bag tools need rosbags; the rest of the CLI works without it

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 from wildcam.errors import ConfigError
 from wildcam.params import check_ranges, param
+from wildcam.power.profile import power_profile_param
 
-__all__ = ["DEFAULT_MODEL", "GRAPH_OPTIMIZATIONS", "PROVIDERS", "STAGE3_INPUTS", "CascadeConfig"]
+__all__ = ["DEFAULT_MODEL", "GRAPH_OPTIMIZATIONS", "STAGE3_INPUTS", "CascadeConfig"]
 
 DEFAULT_MODEL = "default"
 """Model id meaning "the manifest's default model for this stage"."""
 
 GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
-PROVIDERS = ("cpu",)
 STAGE3_INPUTS = ("frame", "region")
 
 
@@ -57,15 +57,18 @@ class CascadeConfig:
                                     "DetectionArray.full_frame (live).")
     jpeg_quality: int = param(85, "JPEG quality of thumbnails and attached full frames.",
                               min=10, max=100)
-    onnx_threads: int = param(1, "ONNX Runtime intra-op threads per model (live: reloads).",
-                              min=1, max=16)
+    onnx_threads: int = param(1, "ONNX Runtime intra-op threads per model; 0 = one per core "
+                              "(live: reloads the models).", min=0, max=16)
     graph_optimization: str = param("all", "ONNX Runtime graph optimisation level (live: "
                                     "reloads).", choices=GRAPH_OPTIMIZATIONS)
-    execution_provider: str = param("cpu", "ONNX Runtime execution provider (live: reloads).",
-                                    choices=PROVIDERS)
-    power_profile: str = param("rpi4b", "Device power profile the energy meter models (live).")
+    execution_provider: str = param("CPUExecutionProvider", "ONNX Runtime execution provider; "
+                                    "one this host's onnxruntime offers (live: reloads).")
+    power_profile: str = power_profile_param()
     frame_buffer: int = param(30, "Full frames held while their motion event has not arrived.",
-                              min=1, max=1000)
+                              min=1, max=1000, read_only=True)
+    pre_event_s: float = param(1.5, "Full frames stamped up to this long before an event's "
+                               "start (the camera's pre-event buffer) belong to that event.",
+                               min=0.0, max=60.0, read_only=True)
 
     def __post_init__(self) -> None:
         check_ranges(self)

@@ -1,0 +1,379 @@
+"""Evaluate the cascade on labelled still images: presence accuracy, cost, and box AP.
+
+Labels come from a CSV (``path,animal`` with 1/0, ``path`` relative to the CSV; optional box
+columns ``x,y,w,h``, one row per box) or a COCO JSON (an image with an annotation holds an
+animal; its boxes are the ground truth). Each image is one motion event whose only region is
+the whole frame.
+
+Every stage model scores each image once (timed: wall clock and thread CPU time). The rows of
+the report are then decided from those scores by the same :class:`~wildcam.cascade.runner.Cascade`
+the node runs: each stage alone, and the cascade capped at each ``max_stage``. A row's latency
+and energy per image are the sums over the stages that row called. Unreadable or corrupt
+images are counted and listed, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wildcam.camera.base import Box, Image
+from wildcam.cascade.base import RegionResult, StageModel
+from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
+from wildcam.errors import InputError
+
+__all__ = [
+    "RPI4B_WATTS_PER_CORE",
+    "CoreWatts",
+    "EvalReport",
+    "LabelledImage",
+    "Row",
+    "average_precision",
+    "evaluate",
+    "load_coco",
+    "load_csv",
+]
+
+RPI4B_WATTS_PER_CORE = 0.88
+"""Extra watts of one busy Cortex-A72 core of a Raspberry Pi 4B over idle: published bare-board
+measurements give about 2.7 W idle and 6.2-6.4 W with all four cores under stress-ng
+(Raspberry Pi Foundation product brief; Jeff Geerling's and Tom's Hardware power tests), i.e.
+(6.2 - 2.7) / 4 = 0.88 W per core. Used when no device power profile is given."""
+
+EnergyFn = Callable[[str, float], float]
+"""``joules(stage_name, cpu_seconds)``: modelled energy of a stage's CPU time."""
+
+
+@dataclass(frozen=True)
+class CoreWatts:
+    """The simplest energy model: busy-core watts times CPU seconds (times a device slowdown)."""
+
+    watts_per_core: float = RPI4B_WATTS_PER_CORE
+    slowdown: float = 1.0
+
+    def __call__(self, stage: str, cpu_seconds: float) -> float:
+        """Joules of ``cpu_seconds`` of this host's CPU time on the modelled device."""
+        return cpu_seconds * self.slowdown * self.watts_per_core
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One evaluation image: its file, whether an animal is present, and boxes if known.
+
+    ``boxes`` is ``None`` when the label has no boxes (the image takes no part in box AP).
+    """
+
+    path: Path
+    animal: bool
+    boxes: tuple[Box, ...] | None = None
+
+
+def _flag(value: str, where: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise InputError(f"{where}: animal must be 1/0, got {value!r}")
+
+
+def load_csv(path: Path, images_dir: Path | None = None) -> list[LabelledImage]:
+    """Read ``path,animal[,x,y,w,h]`` rows; several rows of one path add boxes.
+
+    Paths are relative to ``images_dir`` (default: the CSV's folder). Raises
+    :class:`InputError` for a missing file, missing columns or bad values.
+    """
+    base = images_dir or path.parent
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read labels {path}: {err}") from err
+    if rows and not {"path", "animal"} <= set(rows[0]):
+        raise InputError(f"{path}: needs columns path,animal; has {sorted(rows[0])}")
+    has_boxes = bool(rows) and {"x", "y", "w", "h"} <= set(rows[0])
+    items: dict[str, LabelledImage] = {}
+    for number, row in enumerate(rows, start=2):
+        where = f"{path}:{number}"
+        name = (row.get("path") or "").strip()
+        if not name:
+            raise InputError(f"{where}: empty path")
+        animal = _flag(row.get("animal") or "", where)
+        box: tuple[Box, ...] | None = None
+        if has_boxes:
+            box = ()
+            if all((row.get(k) or "").strip() for k in "xywh"):
+                try:
+                    box = (Box(*(round(float(row[k])) for k in "xywh")),)
+                except ValueError as err:
+                    raise InputError(f"{where}: bad box {row}") from err
+        old = items.get(name)
+        if old is None:
+            items[name] = LabelledImage(base / name, animal, box)
+        else:
+            boxes = None if box is None else (old.boxes or ()) + box
+            items[name] = LabelledImage(old.path, old.animal or animal, boxes)
+    return list(items.values())
+
+
+def load_coco(path: Path, images_dir: Path | None = None) -> list[LabelledImage]:
+    """Read a COCO detection JSON; every annotated image holds an animal, with its boxes.
+
+    ``file_name`` is relative to ``images_dir`` (default: the JSON's folder). Images without
+    annotations are empty frames (their boxes: none).
+    """
+    base = images_dir or path.parent
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        images = {int(i["id"]): str(i["file_name"]) for i in data["images"]}
+        boxes: dict[int, list[Box]] = {i: [] for i in images}
+        for ann in data.get("annotations", []):
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            boxes[int(ann["image_id"])].append(Box(round(x), round(y), round(w), round(h)))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"cannot read COCO annotations {path}: {err}") from err
+    return [LabelledImage(base / name, bool(boxes[i]), tuple(boxes[i]))
+            for i, name in images.items()]
+
+
+def read_image(path: Path) -> Image | None:
+    """The image as BGR uint8, or ``None`` when it is missing, unreadable or corrupt."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None or image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        return None
+    return np.ascontiguousarray(image)
+
+
+@dataclass(frozen=True)
+class _Call:
+    result: RegionResult
+    wall_s: float
+    cpu_s: float
+
+
+@dataclass
+class _Replay:
+    """A stage model that answers with a stored result (rows share one real call per stage)."""
+
+    model_id: str
+    stage: int
+    c_low: float
+    c_high: float
+    answer: RegionResult | None = None
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        assert self.answer is not None
+        return [self.answer for _ in regions]
+
+
+@dataclass
+class Row:
+    """Figures of one way of deciding (a stage alone or the cascade up to a stage)."""
+
+    name: str
+    stages: tuple[int, ...]
+    max_stage: int
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    reached: dict[int, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    joules: float = 0.0
+    ap50: float | None = None
+
+    @property
+    def images(self) -> int:
+        """Images decided."""
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def precision(self) -> float:
+        """TP / (TP + FP); 1.0 when nothing was called an animal."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        """TP / (TP + FN); 1.0 when there was no animal to find."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall."""
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def fraction_reaching(self, stage: int) -> float:
+        """Share of images on which ``stage`` was called."""
+        return self.reached.get(stage, 0) / self.images if self.images else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """The row's figures, means per image."""
+        n = max(self.images, 1)
+        return {"name": self.name, "stages": list(self.stages), "max_stage": self.max_stage,
+                "images": self.images, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+                "tn": self.tn, "precision": self.precision, "recall": self.recall,
+                "f1": self.f1,
+                "fraction_reaching": {str(s): self.fraction_reaching(s) for s in (1, 2, 3)},
+                "latency_ms": 1000 * self.wall_s / n, "cpu_ms": 1000 * self.cpu_s / n,
+                "energy_mj": 1000 * self.joules / n, "ap50": self.ap50}
+
+
+@dataclass
+class EvalReport:
+    """Everything one evaluation measured."""
+
+    rows: list[Row]
+    images: int
+    animals: int
+    unreadable: list[str]
+    config: dict[str, object]
+    models: dict[int, str]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"images": self.images, "animals": self.animals,
+                "empty": self.images - self.animals, "unreadable": len(self.unreadable), "unreadable_files": self.unreadable,
+                "models": {str(k): v for k, v in self.models.items()}, "config": self.config,
+                "rows": [r.as_dict() for r in self.rows]}
+
+    def row(self, name: str) -> Row:
+        """The row called ``name``."""
+        return next(r for r in self.rows if r.name == name)
+
+
+def _rows(stages: Sequence[int], max_stage: int) -> list[Row]:
+    rows = [Row(f"stage{s} alone", (s,), s) for s in stages]
+    allowed = [s for s in stages if s <= max_stage]
+    for cap in allowed[1:]:
+        rows.append(Row(f"cascade <= {cap}" if cap < allowed[-1] else "cascade",
+                        tuple(s for s in allowed if s <= cap), cap))
+    if len(allowed) == 1:
+        rows.append(Row("cascade", tuple(allowed), allowed[0]))
+    return rows
+
+
+def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
+             config: CascadeConfig | None = None, energy: EnergyFn | None = None,
+             progress: Callable[[int, Path], None] | None = None) -> EvalReport:
+    """Score every image with every stage; decide each row; count, time and model energy."""
+    config = config or CascadeConfig()
+    energy = energy or CoreWatts()
+    stages = sorted(models)
+    rows = _rows(stages, config.max_stage)
+    replays = {s: _Replay(m.model_id, s, m.c_low, m.c_high) for s, m in models.items()}
+    cascades = [Cascade({s: replays[s] for s in row.stages},
+                        _capped(config, row.max_stage)) for row in rows]
+    predictions: dict[str, dict[int, list[tuple[float, Box]]]] = {r.name: {} for r in rows}
+    truths: list[tuple[int, tuple[Box, ...]]] = []
+    unreadable: list[str] = []
+    count = animals = 0
+    for index, item in enumerate(items):
+        if progress is not None:
+            progress(index, item.path)
+        image = read_image(item.path)
+        if image is None:
+            unreadable.append(str(item.path))
+            continue
+        count += 1
+        animals += item.animal
+        whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
+        calls = {s: _timed(m, image, whole) for s, m in models.items()}
+        for stage, call in calls.items():
+            replays[stage].answer = call.result
+        if item.boxes is not None:
+            truths.append((count - 1, item.boxes))
+        for row, cascade in zip(rows, cascades, strict=True):
+            decision = cascade.run(image, [whole])
+            _score(row, decision, item.animal, calls, energy)
+            if item.boxes is not None:
+                predictions[row.name][count - 1] = [(b.score, b.box)
+                                                    for b, _ in decision.detections()]
+    if truths:
+        for row in rows:
+            row.ap50 = average_precision(predictions[row.name], truths)
+    return EvalReport(rows, count, animals, unreadable, _config_dict(config),
+                      {s: m.model_id for s, m in models.items()})
+
+
+def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
+    values = asdict(config)
+    values["max_stage"] = cap
+    return CascadeConfig(**values)
+
+
+def _timed(model: StageModel, image: Image, whole: Box) -> _Call:
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = model.predict(image, [whole])[0]
+    return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu)
+
+
+def _score(row: Row, decision: FrameDecision, truth: bool, calls: Mapping[int, _Call],
+           energy: EnergyFn) -> None:
+    said = decision.animal
+    row.tp += said and truth
+    row.fp += said and not truth
+    row.fn += truth and not said
+    row.tn += not said and not truth
+    for stage in decision.stages_run:
+        row.reached[stage] = row.reached.get(stage, 0) + 1
+        row.wall_s += calls[stage].wall_s
+        row.cpu_s += calls[stage].cpu_s
+        row.joules += energy(STAGE_NAMES[stage], calls[stage].cpu_s)
+
+
+def average_precision(predictions: Mapping[int, Sequence[tuple[float, Box]]],
+                      truths: Sequence[tuple[int, Sequence[Box]]], iou: float = 0.5) -> float:
+    """Class-agnostic box AP at ``iou`` (all-point interpolated, as PASCAL VOC 2010+).
+
+    ``predictions`` maps an image index to ``(score, box)`` pairs, ``truths`` lists
+    ``(image index, boxes)`` of the images that take part; predictions on other images are
+    ignored. Each ground-truth box matches at most one prediction, best scores first.
+    """
+    gt = {i: list(boxes) for i, boxes in truths}
+    total = sum(len(b) for b in gt.values())
+    if total == 0:
+        return math.nan
+    ranked = sorted(((s, i, b) for i, preds in predictions.items() if i in gt
+                     for s, b in preds), key=lambda t: -t[0])
+    used = {i: [False] * len(b) for i, b in gt.items()}
+    hits = []
+    for _score_, image, box in ranked:
+        best, best_j = iou, -1
+        for j, truth in enumerate(gt[image]):
+            overlap = box.iou(truth)
+            if not used[image][j] and overlap >= best:
+                best, best_j = overlap, j
+        if best_j >= 0:
+            used[image][best_j] = True
+        hits.append(best_j >= 0)
+    tp = np.cumsum(hits, dtype=float)
+    precision = tp / np.arange(1, len(hits) + 1) if hits else np.zeros(0)
+    recall = tp / total
+    ap, previous_recall = 0.0, 0.0
+    for k in range(len(hits)):
+        if hits[k]:
+            ap += (recall[k] - previous_recall) * float(precision[k:].max())
+            previous_recall = recall[k]
+    return ap
+
+
+def _config_dict(config: CascadeConfig) -> dict[str, object]:
+    keys = ("max_stage", "decision_threshold", "stage3_input")
+    return {k: getattr(config, k) for k in keys}
