@@ -1,90 +1,421 @@
-"""``wildcam run``: the camera + motion graph on a synthetic scene, narrated against its truth.
+"""``wildcam run``: the whole graph plays a (compressed) day; a report says what happened.
 
-The graph is started exactly as ``wildcam bringup`` starts it (same node table, same YAML with
-the camera pointed at the scene); this process listens to ``camera/camera_info`` (to know which
-scene frame each stamp is) and ``motion/events``, prints each event beside what the ground
-truth says, and ends with a summary: visits recalled, false events, IR switches caught.
+Every node of the node table is started as ``wildcam bringup`` starts it (same YAML, with the
+camera pointed at the scene, the uploader at a local ``wildcam gateway`` on 127.0.0.1 with a
+temporary token, the simulated clock and battery told how compressed the day is). This process
+records the report's topics into ``<out>/bag`` with the bag recorder, shows one live progress
+line, and at the end writes ``<out>/ground_truth.json``, ``<out>/gateway.json`` (what the
+gateway received) and ``<out>/report.html`` with its figures, and prints the report's summary.
+
+Time: the scene has ``duration_s`` seconds at ``fps`` and is played at ``speed`` scene seconds
+per wall second. A day preset compresses 24 h into the scene's ``day_length_s``, so one scene
+second is ``86400 / day_length_s`` simulated seconds: the ``time_scale`` the battery and power
+manager are given. With a simulated clock in the node table, nodes run on ``/clock`` at
+``speed`` × wall time and the camera at the scene's own rate on that clock.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from wildcam.bringup import Supervisor, select
-from wildcam.camera.synthetic import SyntheticScene, scene_preset
+from wildcam.bringup import Child, Supervisor
+from wildcam.camera.scene import SceneConfig, scene_to_dict
+from wildcam.camera.synthetic import SyntheticScene
 from wildcam.docs import default_parameters
-from wildcam.evaluation import score_events
+from wildcam.errors import ConfigError, TransportError, WildcamError
+from wildcam.graph import NODES, NodeSpec
 from wildcam.rosenv import ros_environment
 
-__all__ = ["run_demo"]
+__all__ = ["RunOptions", "node_overrides", "run_demo", "run_scene"]
 
-GRAPH = ("camera_driver", "motion_detector")
-
-
-def _params_file(directory: Path, preset: str, seed: int, fps: float) -> Path:
-    params = default_parameters()
-    params["/**/camera_driver"]["ros__parameters"].update(
-        source="synthetic", uri=preset, seed=seed, fps=fps, loop=False,
-        enabled=False)  # woken up once this process listens, so no frame goes unseen
-    path = directory / "wildcam_run.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
+DAY_S = 86400.0
+START_EPOCH = 1_782_000_000  # 2026-06-21 00:00 UTC: midsummer midnight, the day's reference
+SETTLE_S = 20.0  # at most this long after the last frame for the queue and energy to drain
 
 
-def run_demo(preset: str = "default", seed: int = 0, speed: float = 2.0,
-             duration_s: float | None = None) -> int:
-    """Play the scene through the graph; return 0 when it ran to the end."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``wildcam run`` plays and where it sends things (the CLI flags)."""
 
-    from wildcam.ros.monitor import EventMonitor
+    preset: str = "day"
+    seed: int = 0
+    speed: float = 2.0
+    duration_s: float | None = None  # scene seconds to play (default: all of it)
+    day_length_s: float | None = None  # the day preset's compression (default 240 s)
+    out: Path = Path("out")
+    source: str = "synthetic"  # or file / folder / device: no ground truth then
+    uri: str = ""  # video file, image folder or V4L2 device for those sources
+    gateway_url: str = ""  # "" = start a local gateway
+    token_file: str = ""
+    params: tuple[str, ...] = ()  # "node.param=value" overrides, last word
+    wall_limit_s: float | None = None  # stop playing after this long (default: from the scene)
 
-    scene = SyntheticScene(scene_preset(preset, seed))
-    fps = scene.config.fps
-    frames = scene.n_frames if duration_s is None else min(scene.n_frames, int(duration_s * fps))
-    print(f"wildcam run: {preset!r} scene (seed {seed}), {frames / fps:.0f} s at {fps:g} fps, "
-          f"played at {speed:g}x; {len(scene.events)} animal visits in the ground truth")
-    with tempfile.TemporaryDirectory(prefix="wildcam-run-") as tmp:
-        params = _params_file(Path(tmp), preset, seed, fps * speed)
-        supervisor = Supervisor(select(GRAPH), params, env=ros_environment(), log_level="warn")
-        rclpy.init(args=[])
-        monitor = EventMonitor(scene, fps)
-        supervisor.start()
-        deadline = time.monotonic() + frames / (fps * speed) + 60.0
-        failure = None
-        try:
-            failure = monitor.start_camera(supervisor.poll, timeout_s=60.0)
-            while not failure and monitor.frames < frames and time.monotonic() < deadline:
-                rclpy.spin_once(monitor, timeout_sec=0.1)
-                failure = supervisor.poll()
-                if failure:
-                    break
-                monitor.progress(frames)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            print("\ninterrupted", file=sys.stderr)
-        finally:
-            supervisor.stop()
-            monitor.destroy_node()
-            rclpy.try_shutdown()
-    print()
-    if failure:
-        print(f"wildcam run: the graph failed: {failure}", file=sys.stderr)
+
+def run_scene(options: RunOptions) -> SceneConfig:
+    """The scene a synthetic run plays (the preset, its day length, cut to ``duration_s``)."""
+    from wildcam.bags.generate import preset_scene, truncate_scene
+
+    if options.preset == "day":
+        scene = preset_scene("day", options.seed, options.day_length_s)
+    else:
+        if options.day_length_s is not None:
+            raise ConfigError("--day-length applies to the day preset only")
+        scene = preset_scene(options.preset, options.seed)
+    if options.duration_s is not None:
+        scene = truncate_scene(scene, options.duration_s)
+    return scene
+
+
+def _role(spec: NodeSpec, topic: str, direction: str = "publishes") -> bool:
+    return any(t.lstrip("/") == topic for t, _ in getattr(spec, direction))
+
+
+def _parse_value(text: str) -> Any:
+    loaded = yaml.safe_load(text)
+    return loaded if isinstance(loaded, (bool, int, float, str)) else text
+
+
+def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str, Any]],
+                   wanted: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]],
+                                                                     list[str]]:
+    """Keep the ``wanted`` parameter values each node declares; list the ones it lacks.
+
+    ``wanted`` maps node name -> {param: value}; ``defaults`` is the node's declared parameters.
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    names = {s.name for s in specs}
+    for node, values in wanted.items():
+        if node not in names:
+            continue
+        declared = defaults.get(node, {})
+        kept[node] = {k: v for k, v in values.items() if k in declared}
+        missing += [f"{node}.{k}" for k in values if k not in declared]
+    return kept, missing
+
+
+def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps: float,
+            time_scale: float, start_time: float, sim_time: bool, gateway_url: str,
+            token_file: str, state_dir: Path) -> dict[str, dict[str, Any]]:
+    """The values the run needs per node, by role (found through the node table's topics)."""
+    wanted: dict[str, dict[str, Any]] = {
+        "camera_driver": {"source": options.source, "uri": scene_uri, "seed": options.seed,
+                          "fps": fps if sim_time else fps * options.speed, "loop": False,
+                          "enabled": False}}  # woken up once the recorder listens
+    for spec in specs:
+        values = wanted.setdefault(spec.name, {})
+        if _role(spec, "clock"):
+            values.update(speed=options.speed, start_time=start_time)
+        if _role(spec, "power/battery") or _role(spec, "power/state"):
+            values.update(time_scale=time_scale)
+        if _role(spec, "uploader/status"):
+            values.update(gateway_url=gateway_url, token_file=token_file,
+                          queue_dir=str(state_dir / "queue"), ota_dir=str(state_dir / "ota"),
+                          batch_max_wait_s=2.0)
+    for item in options.params:
+        key, sep, value = item.partition("=")
+        node, dot, name = key.partition(".")
+        if not (sep and dot and node and name):
+            raise ConfigError(f"--param {item!r}: expected node.param=value")
+        wanted.setdefault(node, {})[name] = _parse_value(value)
+    return wanted
+
+
+class _LoggedSupervisor(Supervisor):
+    """The bringup supervisor with each node's output in ``<log_dir>/<node>.log``."""
+
+    def __init__(self, *args: Any, log_dir: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.log_dir = log_dir
+
+    def _start(self, child: Child) -> None:
+        with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
+            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+
+
+class LocalGateway:
+    """``wildcam gateway`` on 127.0.0.1 (a child process), store and token file in ``directory``.
+
+    The token is a fresh random one in a 0600 file; the port is any free one, read back from
+    the line the gateway prints once it serves.
+    """
+
+    def __init__(self, directory: Path, log: Path) -> None:
+        self.token_file = directory / "gateway.token"
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        self.url = ""
+        self._log_path = log
+        with log.open("wb") as sink:
+            self.process = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "wildcam.cli", "gateway", "--host", "127.0.0.1",
+                 "--port", "0", "--store", str(directory / "gateway"), "--token-file",
+                 str(self.token_file)], stdout=sink, stderr=subprocess.STDOUT,
+                env=ros_environment())
+
+    def wait_ready(self, timeout_s: float = 30.0) -> str | None:
+        """Wait until the gateway serves; a failure reason or None."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            log = self._log_path.read_text(errors="replace")
+            found = re.search(r"serving (https?://\S+)", log)
+            if found:
+                self.url = found.group(1)
+                return None
+            if self.process.poll() is not None:
+                return (f"the gateway exited with code {self.process.returncode} (see "
+                        f"{self._log_path})")
+            time.sleep(0.1)
+        return "the gateway did not start in time"
+
+    def stop(self) -> None:
+        """Stop the gateway process."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def fetch_listing(url: str, token_file: Path) -> list[dict[str, Any]]:
+    """Every item the gateway at ``url`` lists (``GET /v1/items``, paged)."""
+    import httpx
+
+    token = token_file.read_text().strip()
+    items: list[dict[str, Any]] = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=10.0) as client:
+        while True:
+            after = items[-1]["seq"] if items else 0
+            page = client.get("/v1/items", params={"after": after, "limit": 1000})
+            page.raise_for_status()
+            batch = page.json()["items"]
+            items += batch
+            if len(batch) < 1000:
+                return items
+
+
+def _clock_text(scene: SceneConfig | None) -> Any:
+    from wildcam.report.data import Timebase
+
+    timebase = Timebase.for_scene(scene) if scene is not None else Timebase()
+    return timebase.clock
+
+
+def run_demo(preset: str = "day", seed: int = 0, speed: float = 2.0,
+             duration_s: float | None = None, **more: Any) -> int:
+    """Play the run :class:`RunOptions` describes; 0 when it ran to the end."""
+    options = RunOptions(preset=preset, seed=seed, speed=speed, duration_s=duration_s,
+                         **{k: v for k, v in more.items() if v is not None})
+    try:
+        return _run(options)
+    except WildcamError as err:
+        print(f"\nwildcam run: {err}", file=sys.stderr)
         return 1
-    played = monitor.frames / fps
-    visits = [(e.start_s, e.end_s) for e in scene.events if e.start_s < played]
-    score = score_events(monitor.spans(played), visits)
-    print(f"summary: {monitor.frames} frames analysed ({played:.0f} s of scene); "
-          f"{score.recalled}/{score.visits} visits recalled (recall {score.recall:.2f}); "
-          f"{score.detected} motion events, {score.false_events} with no animal; "
-          f"{monitor.ir_switches} IR switches and {monitor.illumination_changes} illumination "
-          f"changes suppressed")
-    if monitor.frames < frames:
-        print(f"wildcam run: only {monitor.frames} of {frames} frames arrived in time",
-              file=sys.stderr)
+
+
+def _run(options: RunOptions) -> int:
+    from wildcam.report import build_report, load_run, summarize
+    from wildcam.report.cli import RUN_FILES, print_summary
+
+    started = time.monotonic()
+    synthetic = options.source == "synthetic"
+    scene = run_scene(options) if synthetic else None
+    fps = scene.fps if scene is not None else 10.0
+    total = SyntheticScene(scene).n_frames if scene is not None else 0
+    time_scale = DAY_S / scene.day_length_s if scene is not None and scene.day_length_s else 1.0
+    day_start = scene.day_start if scene is not None and scene.day_length_s else 0.0
+    specs = list(NODES)
+    sim_time = any(_role(s, "clock") for s in specs)
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    bag = out / "bag"
+    if (bag / "metadata.yaml").is_file():
+        shutil.rmtree(bag)  # the previous run's recording, logs and inputs
+    shutil.rmtree(out / "logs", ignore_errors=True)
+    for name in RUN_FILES.values():
+        (out / name).unlink(missing_ok=True)
+    if scene is not None:
+        wall = scene.duration_s / options.speed
+        print(f"wildcam run: {options.preset!r} scene (seed {options.seed}), "
+              f"{scene.duration_s:.0f} s at {fps:g} fps"
+              + (f" = {scene.duration_s * time_scale / 3600:.0f} simulated hours"
+                 if time_scale != 1.0 else "")
+              + f", played at {options.speed:g}x (~{wall:.0f} s); {len(scene.visits)} animal "
+              f"visits in the ground truth")
+    print(f"graph: {', '.join(s.name for s in specs)}" + (" (simulated clock)" if sim_time
+                                                           else ""))
+    with tempfile.TemporaryDirectory(prefix="wildcam-run-") as tmp_name:
+        tmp = Path(tmp_name)
+        logs = out / "logs"
+        logs.mkdir(exist_ok=True)
+        gateway = None
+        gateway_url, token_file = options.gateway_url, options.token_file
+        if not gateway_url:
+            gateway = LocalGateway(tmp, logs / "gateway.log")
+            failure = gateway.wait_ready()
+            if failure:
+                gateway.stop()
+                raise TransportError(failure)
+            gateway_url, token_file = gateway.url, str(gateway.token_file)
+        scene_uri = options.uri
+        if scene is not None:
+            scene_file = tmp / "scene.json"
+            scene_file.write_text(json.dumps(scene_to_dict(scene)))
+            scene_uri = str(scene_file)
+            SyntheticScene(scene).write_ground_truth(out / RUN_FILES["truth"])
+        defaults = {k.removeprefix("/**/"): v["ros__parameters"]
+                    for k, v in default_parameters().items()}
+        wanted = _wanted(options, specs, scene_uri, fps, time_scale,
+                         START_EPOCH + day_start * DAY_S, sim_time, gateway_url, token_file,
+                         tmp / "state")
+        overrides, missing = node_overrides(specs, defaults, wanted)
+        if missing:
+            print(f"note: the graph declares no {', '.join(missing)}; running without")
+        params = {f"/**/{node}": {"ros__parameters": {**defaults[node], **overrides.get(node, {})}}
+                  for node in defaults}
+        params_file = tmp / "wildcam_run.yaml"
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        try:
+            failure = _play(options, specs, params_file, sim_time, bag, total, fps,
+                            _clock_text(scene), logs)
+            listing = None
+            if gateway is not None or options.token_file:
+                try:
+                    listing = fetch_listing(gateway_url, Path(token_file))
+                except Exception as err:  # noqa: BLE001 - any HTTP/IO failure: report without
+                    print(f"wildcam run: cannot list the gateway's items: {err}",
+                          file=sys.stderr)
+        finally:
+            if gateway is not None:
+                gateway.stop()
+    if listing is not None:
+        (out / RUN_FILES["gateway"]).write_text(json.dumps({"items": listing}))
+    if not (bag / "metadata.yaml").is_file():
+        print(f"wildcam run: {failure or 'nothing was recorded'}", file=sys.stderr)
+        return 1
+    run = load_run(bag, scene if scene is not None else SceneConfig(fps=fps), gateway=listing,
+                   fps=fps)
+    page = build_report(run, out)
+    print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
+    print_summary(summarize(run))
+    print(f"report: {page}   (node logs in {logs}/)")
+    if failure:
+        print(f"wildcam run: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path, sim_time: bool,
+          bag: Path, total: int, fps: float, clock: Any, logs: Path) -> str | None:
+    """Start the graph, record and show progress until the scene ends; a failure or None."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.logging import LoggingSeverity
+    from rosbags.rosbag2 import Writer
+
+    from wildcam.bags.record import Recorder
+    from wildcam.bags.storage import BAG_VERSION, STORAGES
+    from wildcam.report.data import TOPICS
+    from wildcam.ros.monitor import RunMonitor
+
+    published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
+    expected = sorted(t for t in TOPICS.values() if t.lstrip("/") in published)
+    supervisor = _LoggedSupervisor(specs, params_file, env=ros_environment(),
+                                   use_sim_time=sim_time, log_level="warn", log_dir=logs)
+    writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGES["sqlite3"])
+    writer.open()
+    rclpy.init(args=[])
+    executor = SingleThreadedExecutor()
+    recorder = Recorder(writer, list(TOPICS.values()))
+    recorder.get_logger().set_level(LoggingSeverity.WARN)  # the progress line is the output
+    monitor = RunMonitor(fps, clock)
+    executor.add_node(recorder)
+    executor.add_node(monitor)
+    failure: str | None = None
+
+    def recording() -> bool:
+        subs = {s.topic_name: s for s in recorder.subscriptions}
+        return all(t in subs and subs[t].get_publisher_count() > 0 for t in expected)
+
+    def spin() -> None:
+        executor.spin_once(timeout_sec=0.05)
+
+    supervisor.start()
+    try:
+        failure = _enable(monitor, recording, supervisor.poll, spin)
+        limit = options.wall_limit_s or (total / (fps * options.speed) * 1.5 + 60.0
+                                         if total else options.duration_s or 60.0)
+        deadline = time.monotonic() + limit
+        while failure is None and (monitor.frames < total if total
+                                   else time.monotonic() < deadline):
+            if time.monotonic() >= deadline:
+                failure = (f"only {monitor.frames} of {total} frames were played in "
+                           f"{limit:.0f} s; the report covers those")
+                break
+            spin()
+            failure = supervisor.poll()
+            monitor.progress(total)
+        if failure is None:
+            _settle(monitor, spin, supervisor.poll, total)
+        monitor.progress(total, force=True)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        failure = "interrupted"
+    finally:
+        supervisor.stop()
+        end = time.monotonic() + 1.0  # what the middleware already holds goes into the bag
+        while rclpy.ok() and time.monotonic() < end:
+            spin()
+        executor.shutdown(timeout_sec=1.0)
+        recorder.destroy_node()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+        writer.close()
+    print()
+    return failure
+
+
+def _enable(monitor: Any, ready: Any, poll: Any, spin: Any, timeout_s: float = 90.0
+            ) -> str | None:
+    """Wait for the recorder to listen to every topic, then wake the camera."""
+    end = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > end:
+            return "the graph's topics did not all appear in time"
+        failure = poll()
+        if failure:
+            return failure
+        spin()
+    return monitor.enable_camera(spin, poll, timeout_s=30.0)
+
+
+def _settle(monitor: Any, spin: Any, poll: Any, total: int) -> None:
+    """After the last frame: let the upload queue empty and every node report its energy."""
+    reported = dict(monitor.energy_nodes)
+    end = time.monotonic() + SETTLE_S
+    while time.monotonic() < end and poll() is None:
+        queue_empty = monitor.queue in (None, 0)
+        energy_in = all(monitor.energy_nodes.get(n, 0) > c for n, c in reported.items())
+        if queue_empty and energy_in:
+            return
+        spin()
+        monitor.progress(total)

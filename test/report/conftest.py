@@ -137,9 +137,12 @@ def write_known_run(directory: Path) -> KnownRun:
                 conns[topic] = writer.add_connection(topic, msgtype, typestore=store)
             writer.write(conns[topic], stamp, store.serialize_cdr(msg, msgtype))
     gateway = directory / "gateway.json"
+    # as the gateway's GET /v1/items lists them: the frame's stamp is the key's prefix
     gateway.write_text(json.dumps({"items": [
-        {"key": f"k{i}", "kind": kind, "size": size, "stamp_ns": frame_ns(k),
-         "event_id": DETECTION_FRAMES[k]} for i, (k, kind, size) in enumerate(GATEWAY)]}))
+        {"seq": i + 1, "key": f"{frame_ns(k)}-abcdef0123456789-{kind[0]}", "sha256": "0" * 64,
+         "size": size, "kind": kind, "priority": 0, "score": 0.9, "class_id": "animal",
+         "content_type": "application/json", "meta": {"frame": f"{frame_ns(k)}-abcdef01"},
+         "received": 1.8e9 + i} for i, (k, kind, size) in enumerate(GATEWAY)]}))
     false_items = [(k, kind, size) for k, kind, size in GATEWAY if k == 305]
     return KnownRun(bag, gateway, recall=2 / 3, false_uploads=len(false_items),
                     false_upload_bytes=sum(s for *_, s in false_items), total_j=total,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ TOPICS = {
 """The topics a run records (bag topic names) and the report reads."""
 
 DAY_S = 86400.0
+_FRAME_KEY = re.compile(r"^(\d{10,})-")
 
 
 @dataclass(frozen=True)
@@ -436,6 +438,9 @@ def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
 
 def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
     stamp = _stamp_ns(_first(item, "stamp_ns", "stamp", "header_stamp", "frame_stamp"))
+    if stamp is None:  # the uploader's keys are "<frame stamp ns>-<digest>[-<kind>]"
+        named = _FRAME_KEY.match(str(_first(item, "frame", "key") or ""))
+        stamp = int(named.group(1)) if named else None
     event = _first(item, "event_id", "event")
     received = _stamp_ns(_first(item, "received_ns", "received_at", "received"))
     t = clock.at_stamp(stamp)

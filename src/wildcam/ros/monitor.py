@@ -1,109 +1,117 @@
-"""A listening node for ``wildcam run``: maps stamps to scene frames and narrates events."""
+"""The listening node of ``wildcam run``: one live progress line while the graph plays.
+
+It counts camera frames (so the run knows where in the scene it is), motion events, detections,
+and keeps the latest power mode, battery level and upload queue. Progress-only subscriptions
+are best effort, which matches any publisher; the numbers in the summary come from the bag.
+"""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
 
-import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.time import Time
-from sensor_msgs.msg import CameraInfo
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import BatteryState, CameraInfo
 
-from wildcam.camera.synthetic import SyntheticScene
-from wildcam.evaluation import Span
-from wildcam.msg import MotionEvent
-from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.msg import DetectionArray, EnergyReport, MotionEvent, PowerState, UploadStatus
+from wildcam.ros.qos import LATCHED
 
-__all__ = ["EventMonitor"]
+__all__ = ["RunMonitor"]
 
 
-class EventMonitor(Node):
-    """Counts frames, records event spans in scene seconds, prints what happens."""
+class RunMonitor(Node):
+    """Counts what the graph does and prints it as one line; ``clock`` formats scene seconds."""
 
-    def __init__(self, scene: SyntheticScene, fps: float) -> None:
+    def __init__(self, fps: float, clock: Callable[[float], str]) -> None:
         super().__init__("wildcam_run_monitor")
-        self.scene, self.fps = scene, fps
-        self.frames = 0
-        self.ir_switches = self.illumination_changes = 0
-        self._index: dict[int, int] = {}
-        self._open: dict[int, float] = {}
-        self._spans: list[Span] = []
+        self.fps, self._clock = fps, clock
+        self.frames = self.events = self.detections = 0
+        self.mode = "—"
+        self.battery = math.nan
+        self.queue: int | None = None
+        self.energy_nodes: dict[str, int] = {}  # node -> reports received
         self._last_progress = 0.0
         self._tty = sys.stdout.isatty()
-        self._subs = [
-            self.create_subscription(CameraInfo, "camera/camera_info", self.info_callback,
-                                     SENSOR_SUB),
-            self.create_subscription(MotionEvent, "motion/events", self.event_callback, EVENTS)]
+        best_effort = qos_profile_sensor_data
+        self.create_subscription(CameraInfo, "camera/camera_info", self.info_callback,
+                                 best_effort)
+        self.create_subscription(MotionEvent, "motion/events", self.event_callback, best_effort)
+        self.create_subscription(DetectionArray, "detections", self.detection_callback,
+                                 best_effort)
+        self.create_subscription(PowerState, "power/state", self.state_callback, LATCHED)
+        self.create_subscription(BatteryState, "power/battery", self.battery_callback,
+                                 best_effort)
+        self.create_subscription(UploadStatus, "uploader/status", self.upload_callback,
+                                 best_effort)
+        self.create_subscription(EnergyReport, "energy", self.energy_callback, best_effort)
 
-    def start_camera(self, poll: Callable[[], str | None], timeout_s: float) -> str | None:
-        """Once both topics are matched, enable the (sleeping) camera; return a failure or None.
+    def info_callback(self, msg: CameraInfo) -> None:
+        """One captured frame."""
+        self.frames += 1
 
-        ``poll`` is the supervisor's, so a graph that fails to start is noticed here too.
+    def event_callback(self, msg: MotionEvent) -> None:
+        """Count motion events as they start."""
+        self.events += bool(msg.event_started)
+
+    def detection_callback(self, msg: DetectionArray) -> None:
+        """Count frames the cascade decided "animal"."""
+        self.detections += 1
+
+    def state_callback(self, msg: PowerState) -> None:
+        """The current power mode."""
+        self.mode = msg.mode_name + (" (override)" if msg.manual_override else "")
+
+    def battery_callback(self, msg: BatteryState) -> None:
+        """The current battery level."""
+        self.battery = msg.percentage
+
+    def upload_callback(self, msg: UploadStatus) -> None:
+        """The uploader's queue depth."""
+        self.queue = msg.queue_depth
+
+    def energy_callback(self, msg: EnergyReport) -> None:
+        """Which nodes report energy (the run waits for their last period)."""
+        self.energy_nodes[msg.node] = self.energy_nodes.get(msg.node, 0) + 1
+
+    def enable_camera(self, spin: Callable[[], None], poll: Callable[[], str | None],
+                      timeout_s: float) -> str | None:
+        """Wake the (sleeping) camera through its parameter service; a failure or None.
+
+        ``spin`` runs the executor this node is on; ``poll`` is the supervisor's, so a graph
+        that fails is noticed while waiting.
         """
         end = time.monotonic() + timeout_s
         client = AsyncParameterClient(self, "camera_driver")
-        while not (all(s.get_publisher_count() for s in self._subs) and client.services_are_ready()):
-            if time.monotonic() > end:
-                return "the camera and motion nodes did not appear in time"
+        while not client.services_are_ready():
             failure = poll()
-            if failure:
-                return failure
-            rclpy.spin_once(self, timeout_sec=0.1)
+            if failure or time.monotonic() > end:
+                return failure or "the camera's parameter service did not appear in time"
+            spin()
         future = client.set_parameters([Parameter("enabled", value=True)])
-        rclpy.spin_until_future_complete(self, future, timeout_sec=10.0)
+        while not future.done() and time.monotonic() < end:
+            spin()
         if not future.done() or not future.result().results[0].successful:
             return "could not enable the camera"
         return None
 
-    def info_callback(self, msg: CameraInfo) -> None:
-        """One captured frame: remember which scene frame its stamp is."""
-        self._index[Time.from_msg(msg.header.stamp).nanoseconds] = self.frames
-        self.frames += 1
-        if len(self._index) > 1000:
-            for key in sorted(self._index)[:500]:
-                del self._index[key]
+    def line(self, total: int) -> str:
+        """The progress line: simulated time, mode, battery, events, detections, queue."""
+        battery = "—" if math.isnan(self.battery) else f"{self.battery * 100:.0f}%"
+        queue = "—" if self.queue is None else str(self.queue)
+        return (f"{self._clock(self.frames / self.fps)}  mode {self.mode:<10} "
+                f"battery {battery:>4}  events {self.events:3d}  detections "
+                f"{self.detections:4d}  queue {queue:>3}  frame {self.frames}/{total}")
 
-    def _say(self, scene_s: float, text: str) -> None:
-        prefix = "\r" if self._tty else ""
-        print(f"{prefix}[scene {scene_s:7.1f} s] {text:<90}", flush=True)
-
-    def event_callback(self, msg: MotionEvent) -> None:
-        """Narrate event starts/ends and suppressed global changes against the truth."""
-        index = self._index.get(Time.from_msg(msg.header.stamp).nanoseconds)
-        if index is None:
-            return
-        t = index / self.fps
-        truth = self.scene.truth(min(index, self.scene.n_frames - 1))
-        if msg.ir_switch or msg.illumination_change:
-            kind = "IR switch" if msg.ir_switch else "illumination change"
-            self.ir_switches += msg.ir_switch
-            self.illumination_changes += not msg.ir_switch
-            self._say(t, f"{kind} detected: background re-learnt, motion suppressed")
-        if msg.event_started:
-            self._open[msg.event_id] = t
-            seen = ", ".join(truth.species) if truth.boxes else "no animal in view"
-            nuisances = ", ".join(sorted(truth.nuisances)) or "none"
-            self._say(t, f"motion event {msg.event_id} started: {len(msg.rois)} region(s); "
-                      f"truth: {seen}; nuisances: {nuisances}")
-        if msg.event_ended and msg.event_id in self._open:
-            start = self._open.pop(msg.event_id)
-            self._spans.append((start, t))
-            self._say(t, f"motion event {msg.event_id} ended after {t - start:.1f} s")
-
-    def spans(self, end_s: float) -> list[Span]:
-        """Closed event spans, plus any still open (closed at ``end_s``)."""
-        return self._spans + [(start, end_s) for start in self._open.values()]
-
-    def progress(self, total: int) -> None:
-        """A live one-line progress display (twice a second; a line per 10 s when piped)."""
+    def progress(self, total: int, force: bool = False) -> None:
+        """Refresh the line (twice a second on a terminal; a line per 10 s when piped)."""
         now = time.monotonic()
-        if now - self._last_progress >= (0.5 if self._tty else 10.0):
+        if force or now - self._last_progress >= (0.5 if self._tty else 10.0):
             self._last_progress = now
-            line = (f"  {self.frames}/{total} frames, scene {self.frames / self.fps:6.1f} s, "
-                    f"{len(self._spans)} events closed{', 1 open' if self._open else ''}")
-            sys.stdout.write(f"\r{line}   " if self._tty else f"{line}\n")
+            text = self.line(total)
+            sys.stdout.write(f"\r{text:<100}" if self._tty else f"{text}\n")
             sys.stdout.flush()
