@@ -9,7 +9,7 @@ Every stage model scores each image once (timed: wall clock and thread CPU time)
 the report are then decided from those scores by the same :class:`~wildcam.cascade.runner.Cascade`
 the node runs: each stage alone, and the cascade capped at each ``max_stage``. A row's latency
 and energy per image are the sums over the stages that row called. Unreadable or corrupt
-images are counted and listed, never fatal.
+images, and images a model fails on, are counted and listed, never fatal.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -29,7 +30,7 @@ from wildcam.camera.base import Box, Image
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
-from wildcam.errors import InputError
+from wildcam.errors import InputError, ModelError
 
 __all__ = [
     "RPI4B_WATTS_PER_CORE",
@@ -249,7 +250,8 @@ class EvalReport:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return {"images": self.images, "animals": self.animals,
-                "empty": self.images - self.animals, "unreadable": len(self.unreadable), "unreadable_files": self.unreadable,
+                "empty": self.images - self.animals, "unreadable": len(self.unreadable),
+                "unreadable_files": self.unreadable,
                 "models": {str(k): v for k, v in self.models.items()}, "config": self.config,
                 "rows": [r.as_dict() for r in self.rows]}
 
@@ -270,8 +272,7 @@ def _rows(stages: Sequence[int], max_stage: int) -> list[Row]:
 
 
 def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
-             config: CascadeConfig | None = None, energy: EnergyFn | None = None,
-             progress: Callable[[int, Path], None] | None = None) -> EvalReport:
+             config: CascadeConfig | None = None, energy: EnergyFn | None = None) -> EvalReport:
     """Score every image with every stage; decide each row; count, time and model energy."""
     config = config or CascadeConfig()
     energy = energy or CoreWatts()
@@ -284,17 +285,19 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
     truths: list[tuple[int, tuple[Box, ...]]] = []
     unreadable: list[str] = []
     count = animals = 0
-    for index, item in enumerate(items):
-        if progress is not None:
-            progress(index, item.path)
+    for item in items:
         image = read_image(item.path)
         if image is None:
             unreadable.append(str(item.path))
             continue
+        whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
+        try:
+            calls = {s: _timed(m, image, whole) for s, m in models.items()}
+        except ModelError as err:
+            unreadable.append(f"{item.path} ({err})")
+            continue
         count += 1
         animals += item.animal
-        whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
-        calls = {s: _timed(m, image, whole) for s, m in models.items()}
         for stage, call in calls.items():
             replays[stage].answer = call.result
         if item.boxes is not None:
@@ -313,9 +316,7 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
 
 
 def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
-    values = asdict(config)
-    values["max_stage"] = cap
-    return CascadeConfig(**values)
+    return dataclasses.replace(config, max_stage=cap)
 
 
 def _timed(model: StageModel, image: Image, whole: Box) -> _Call:
