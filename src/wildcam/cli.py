@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_eval(sub)
 
+    from wildcam.gateway.cli import register as register_gateway
+
+    register_gateway(sub)
+
     try:
         from wildcam.bags.cli import register
     except ImportError:  # bag tools need rosbags; the rest of the CLI works without it

@@ -1,0 +1,176 @@
+"""The ``wildcam gateway`` command: run the ingest server, and the operator's update tools.
+
+::
+
+    wildcam gateway [--store DIR] [--port 8470] [--token-file FILE] [--cert C --key K]
+    wildcam gateway keygen --out DIR                  # Ed25519 pair for signing updates
+    wildcam gateway publish --url URL --token-file FILE --key DIR/wildcam-ota.key \\
+        --update-id ID [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
+        [--param NODE.NAME=VALUE ...]
+    wildcam gateway list --url URL --token-file FILE  # stored items, JSON lines
+
+:func:`register` adds it to the project's CLI (``wildcam.cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wildcam.errors import WildcamError
+from wildcam.upload.config import default_state_dir
+
+__all__ = ["parse_value", "register"]
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except WildcamError as err:
+            print(f"wildcam gateway: {err}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from wildcam.gateway.server import GatewayConfig, serve
+
+    store = Path(args.store).expanduser()
+    config = GatewayConfig(store=store, token_file=Path(args.token_file or store / "token"),
+                           host=args.host, port=args.port, max_body_mb=args.max_body_mb,
+                           max_update_mb=args.max_update_mb,
+                           certfile=Path(args.cert) if args.cert else None,
+                           keyfile=Path(args.key) if args.key else None)
+
+    def ready(gateway: Any) -> None:
+        print(f"wildcam gateway: serving {gateway.url} (store {store}, token file "
+              f"{config.token_file})", flush=True)
+
+    return serve(config, create_token=not args.token_file, ready=ready)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from wildcam.upload.ota import generate_keys
+
+    private, public = generate_keys(Path(args.out).expanduser(), args.name)
+    print(f"private key (keep it off the device, mode 0600): {private}\n"
+          f"public key (uploader parameter ota_public_key): {public}")
+    return 0
+
+
+def parse_value(text: str) -> bool | int | float | str:
+    """A parameter value from the command line: JSON scalars (true, 3, 0.5, "x"), else text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (bool, int, float, str)) else text
+
+
+def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise WildcamError(f"{what} {item!r} is not NAME=VALUE")
+        out.append((name, value))
+    return out
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from wildcam.upload.ota import build_manifest, load_private_key, sign_manifest
+    from wildcam.upload.transport import HttpTransport
+
+    files = {path: Path(local).expanduser().read_bytes()
+             for path, local in _pairs(args.file, "--file")}
+    params: dict[str, dict[str, Any]] = {}
+    for name, value in _pairs(args.param, "--param"):
+        node, dot, param = name.rpartition(".")
+        if not dot:
+            raise WildcamError(f"--param {name!r} is not NODE.NAME=VALUE")
+        params.setdefault(node, {})[param] = parse_value(value)
+    manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
+                              params)
+    signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
+    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file,
+                              compression="none")
+    try:
+        for data in files.values():
+            transport.post_bytes("/v1/blobs", data)
+        answer = transport.post_json("/v1/updates", {
+            "manifest": base64.b64encode(manifest).decode(),
+            "signature": base64.b64encode(signature).decode()})
+    finally:
+        transport.close()
+    print(f"published {answer['update_id']} as update {answer['seq']} "
+          f"({len(files)} file(s), {sum(len(v) for v in params.values())} parameter(s))")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from wildcam.upload.transport import HttpTransport
+
+    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file)
+    after = 0
+    try:
+        while True:
+            items = transport.get_json(f"/v1/items?after={after}&limit=1000")["items"]
+            for item in items:
+                print(json.dumps(item, separators=(",", ":")))
+            if not items:
+                return 0
+            after = items[-1]["seq"]
+    finally:
+        transport.close()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``gateway`` command to ``subparsers``."""
+    gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
+                               "update signing tools", description=__doc__.splitlines()[0])
+    gw.add_argument("--store", default=str(default_state_dir() / "gateway"),
+                    help="storage directory (default: %(default)s)")
+    gw.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    gw.add_argument("--port", type=int, default=8470, help="port (0: any free port)")
+    gw.add_argument("--token-file", default="",
+                    help="bearer token file (default: <store>/token, created if missing)")
+    gw.add_argument("--max-body-mb", type=float, default=16.0,
+                    help="largest upload request body (413 above)")
+    gw.add_argument("--max-update-mb", type=float, default=256.0,
+                    help="largest update file")
+    gw.add_argument("--cert", default="", help="TLS certificate (PEM): serve HTTPS")
+    gw.add_argument("--key", default="", help="TLS private key (PEM)")
+    gw.set_defaults(func=_guarded(_serve))
+    sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
+
+    key = sub.add_parser("keygen", help="create an Ed25519 key pair for signing updates")
+    key.add_argument("--out", required=True, help="directory to write the key pair to")
+    key.add_argument("--name", default="wildcam-ota", help="file name stem")
+    key.set_defaults(func=_guarded(_keygen))
+
+    client = argparse.ArgumentParser(add_help=False)
+    client.add_argument("--url", default="http://127.0.0.1:8470", help="gateway base URL")
+    client.add_argument("--token-file", required=True, help="bearer token file")
+    client.add_argument("--ca-file", default="", help="CA bundle for an HTTPS gateway")
+
+    pub = sub.add_parser("publish", parents=[client],
+                         help="sign an update (model files, parameter sets) and publish it")
+    pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) to sign with")
+    pub.add_argument("--update-id", required=True, help="name of the update")
+    pub.add_argument("--file", action="append", default=[], metavar="PATH=LOCAL",
+                     help="ship LOCAL, installed as PATH (relative) in the update's directory")
+    pub.add_argument("--cascade", action="append", default=[], metavar="NAME=VALUE",
+                     help="cascade_detector model parameter (manifest=PATH of a shipped file, "
+                     "stage1_model=ID, ...)")
+    pub.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                     help="parameter to set on a node (JSON scalar or text)")
+    pub.set_defaults(func=_guarded(_publish))
+
+    lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
+    lst.set_defaults(func=_guarded(_list))

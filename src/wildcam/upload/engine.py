@@ -1,0 +1,230 @@
+"""The sender: takes batches off the durable queue and posts them when the policy allows.
+
+:class:`UploadEngine.step` does at most one request and says how long to wait before the next
+step; :class:`SenderThread` runs it in a background thread (the node's executor stays free) and
+wakes early when items arrive. Items leave the queue only when the gateway has acknowledged
+them. A failed request (network, 5xx, 401) backs off exponentially with jitter; a 413 halves the
+batch, and an item the gateway refuses on its own (too large, key conflict) is set aside,
+counted, and never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wildcam.errors import TransportError
+from wildcam.upload.config import UploaderConfig
+from wildcam.upload.link import GatewayProbe, LinkQuality, SimulatedLink
+from wildcam.upload.policy import EnergyBudget, PowerFacts, decide
+from wildcam.upload.queue import DurableQueue
+from wildcam.upload.transport import Backoff, HttpStatusError, HttpTransport
+
+__all__ = ["EngineCounters", "SenderThread", "UploadEngine", "make_link", "make_transport"]
+
+log = logging.getLogger("wildcam.upload")
+EXPIRE_PERIOD_S = 10.0
+
+
+@dataclass
+class EngineCounters:
+    """What the sender did so far."""
+
+    requests: int = 0
+    items_sent: int = 0
+    bytes_sent: int = 0
+    retries: int = 0
+    joules: float = 0.0
+    link_quality: float = float("nan")
+    link_up: bool = False
+    held: str = "starting"
+    last_error: str = ""
+
+    @property
+    def joules_per_mb(self) -> float:
+        """Radio energy per megabyte sent so far (0 before anything was sent)."""
+        return self.joules / (self.bytes_sent / 1e6) if self.bytes_sent else 0.0
+
+
+def make_transport(config: UploaderConfig) -> HttpTransport:
+    """The gateway transport the config names."""
+    return HttpTransport(config.gateway_url, config.token_file, tls_verify=config.tls_verify,
+                         ca_file=config.ca_file, timeout_s=config.request_timeout_s,
+                         compression=config.compression)
+
+
+def make_link(config: UploaderConfig, transport: HttpTransport) -> LinkQuality:
+    """The link-quality backend the config names."""
+    if config.link_backend == "simulated":
+        return SimulatedLink(config.link_profile)
+    return GatewayProbe(transport, config.request_timeout_s)
+
+
+class UploadEngine:
+    """One queue, one transport, one link backend, the live config and the power facts.
+
+    ``energy(nbytes)`` charges a transfer and returns its joules; ``policy_clock`` gives the
+    time (Unix seconds; the node's clock under simulation) the windows and budget use.
+    """
+
+    def __init__(self, queue: DurableQueue, transport: HttpTransport, link: LinkQuality,
+                 config: UploaderConfig, energy: Callable[[int], float], *,
+                 policy_clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.queue = queue
+        self.transport = transport
+        self.link = link
+        self.energy = energy
+        self.power = PowerFacts()
+        self.counters = EngineCounters()
+        self.budget = EnergyBudget()
+        self._policy_clock = policy_clock
+        self._backoff = Backoff(config.backoff_base_s, config.backoff_max_s, rng)
+        self._retry_at = 0.0
+        self._expire_at = 0.0
+        self._batch_cap = config.batch_max_items
+        self.config = config
+
+    @property
+    def config(self) -> UploaderConfig:
+        """The live configuration."""
+        return self._config
+
+    @config.setter
+    def config(self, config: UploaderConfig) -> None:
+        self._config = config
+        self._backoff.base_s, self._backoff.max_s = config.backoff_base_s, config.backoff_max_s
+        self._batch_cap = min(self._batch_cap, config.batch_max_items) or config.batch_max_items
+        self.queue.quota_bytes = int(config.quota_mb * 1024 * 1024)
+        self.queue.ttl_s = config.ttl_s
+
+    def _hold(self, reason: str) -> float:
+        self.counters.held = reason
+        return self._config.idle_period_s
+
+    def _failed(self, now: float, err: Exception) -> float:
+        self.counters.retries += 1
+        self.counters.last_error = str(err)
+        self.counters.link_up = False
+        delay = self._backoff.failure()
+        self._retry_at = now + delay
+        self.counters.held = f"backing off {delay:.1f} s after: {err}"
+        log.warning("upload failed (%s); next try in %.1f s", err, delay)
+        return delay
+
+    def step(self) -> float:
+        """Try to send one batch; the seconds to wait before the next step (0: go on)."""
+        now = time.monotonic()
+        cfg = self._config
+        if now < self._retry_at:
+            return self._retry_at - now
+        if now >= self._expire_at:
+            self._expire_at = now + EXPIRE_PERIOD_S
+            self.queue.expire()
+        unix = self._policy_clock()
+        decision = decide(cfg, unix, self.power, self.budget.spent(unix))
+        if not decision.allowed:
+            return self._hold(decision.reason)
+        waiting = self.queue.waiting(cfg.max_priority)
+        if waiting == 0:
+            return self._hold("queue empty")
+        if waiting < cfg.batch_min_items:
+            oldest = self.queue.oldest_waiting(cfg.max_priority)
+            if oldest is not None and time.time() - oldest < cfg.batch_max_wait_s:
+                return self._hold(f"batching ({waiting}/{cfg.batch_min_items} items)")
+        quality = self.link.quality()
+        self.counters.link_quality = quality
+        decision = decide(cfg, unix, self.power, self.budget.spent(unix), quality)
+        if not decision.allowed:
+            self.counters.link_up = quality > 0.0
+            return self._hold(decision.reason)
+        batch = self.queue.next_batch(self._batch_cap, cfg.batch_max_kb * 1024, cfg.max_priority)
+        if not batch:
+            return self._hold("queue empty")
+        self.counters.requests += 1
+        try:
+            result = self.transport.send(batch)
+        except HttpStatusError as err:
+            if err.status != 413:
+                return self._failed(now, err)
+            self.counters.last_error = str(err)
+            if len(batch) > 1:
+                self._batch_cap = max(1, len(batch) // 2)
+            else:
+                self.queue.reject(batch[0].key, "too large for the gateway (HTTP 413)")
+            return 0.0
+        except TransportError as err:
+            return self._failed(now, err)
+        joules = self.energy(result.body_bytes)
+        self.budget.add(unix, joules)
+        self.queue.ack(result.acked)
+        for key, reason in result.refused.items():
+            self.queue.reject(key, reason)
+        c = self.counters
+        c.items_sent += len(result.acked)
+        c.bytes_sent += result.body_bytes
+        c.joules += joules
+        c.link_up, c.held = True, "sending"
+        if result.unanswered:
+            return self._failed(now, TransportError(
+                f"gateway did not take {len(result.unanswered)} item(s) of the batch"))
+        self._backoff.success()
+        self._batch_cap = min(cfg.batch_max_items, self._batch_cap * 2)
+        return 0.0
+
+
+class SenderThread:
+    """Runs an engine step after step in a daemon thread; :meth:`wake` cuts a wait short.
+
+    ``periodic`` callbacks (e.g. the over-the-air check) run between steps every ``period_s``.
+    Exceptions never end the thread: they are logged and counted as the last error.
+    """
+
+    def __init__(self, engine: UploadEngine,
+                 periodic: list[tuple[float, Callable[[], None]]] | None = None) -> None:
+        self.engine = engine
+        self._periodic = [[period, 0.0, func] for period, func in (periodic or [])]
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+
+    def start(self) -> SenderThread:
+        """Start the thread."""
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """New items: look at the queue now (a backoff still holds)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop after the step in progress."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self.engine.step()
+            except Exception as err:  # noqa: BLE001 - the sender must keep running
+                self.engine.counters.last_error = str(err)
+                log.error("upload step failed: %s", err)
+                delay = self.engine.config.idle_period_s
+            now = time.monotonic()
+            for entry in self._periodic:
+                period, due, func = entry
+                if now >= due:
+                    entry[1] = now + period
+                    try:
+                        func()
+                    except Exception as err:  # noqa: BLE001 - the sender must keep running
+                        self.engine.counters.last_error = str(err)
+                        log.error("periodic task failed: %s", err)
+            if delay > 0:
+                self._wake.wait(delay)
+                self._wake.clear()

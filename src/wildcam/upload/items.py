@@ -1,0 +1,73 @@
+"""What one analysed frame becomes in the queue: metadata, thumbnail, full frame.
+
+Each :class:`FrameDetections` (the content of a ``wildcam/DetectionArray``) gives up to three
+items that share a frame id: the metadata (JSON: stamp, event, boxes, scores, and the keys of
+its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Keys are derived from
+the frame and the content, so the same message stored twice is one item, and the gateway can
+deduplicate a resend after a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from wildcam.upload.queue import NewItem
+
+__all__ = ["DetectionInfo", "FrameDetections", "items_for_frame"]
+
+
+@dataclass(frozen=True)
+class DetectionInfo:
+    """One detection (box centre/size in pixels, class, score, deciding stage and model)."""
+
+    id: str
+    class_id: str
+    score: float
+    stage: int
+    model_id: str
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """Everything the uploader keeps of one analysed frame."""
+
+    stamp_ns: int
+    frame_id: str
+    event_id: int
+    detections: tuple[DetectionInfo, ...]
+    thumbnail: bytes = b""
+    full_frame: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewItem]:
+    """The queue items of ``frame``: metadata always, thumbnail and full frame when present (the
+    full frame only with ``send_full_frames``)."""
+    best = max(frame.detections, key=lambda d: d.score, default=None)
+    score = best.score if best else 0.0
+    class_id = best.class_id if best else ""
+    digest = hashlib.sha256()
+    for part in (str(frame.stamp_ns), frame.frame_id, str(frame.event_id),
+                 repr([(d.id, d.score, d.box) for d in frame.detections])):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    base = f"{frame.stamp_ns}-{digest.hexdigest()[:16]}"
+    images = {"thumbnail": frame.thumbnail}
+    if send_full_frames:
+        images["full_frame"] = frame.full_frame
+    items = [NewItem(key=f"{base}-{kind[0]}", kind=kind, payload=data, score=score,
+                     class_id=class_id, content_type="image/jpeg", meta={"frame": base})
+             for kind, data in images.items() if data]
+    meta = {"frame": base, "stamp_ns": frame.stamp_ns, "frame_id": frame.frame_id,
+            "event_id": frame.event_id, "images": {it.kind: it.key for it in items},
+            "detections": [{"id": d.id, "class_id": d.class_id, "score": d.score,
+                            "stage": d.stage, "model_id": d.model_id, "box": list(d.box)}
+                           for d in frame.detections], **frame.extra}
+    payload = json.dumps(meta, separators=(",", ":")).encode()
+    return [NewItem(key=f"{base}-m", kind="metadata", payload=payload, score=score,
+                    class_id=class_id, content_type="application/json", meta={"frame": base}),
+            *items]

@@ -1,0 +1,24 @@
+"""Upload test fixtures: a gateway on a free loopback port and its token file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wildcam.gateway import Gateway, GatewayConfig
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text("test-token-0123456789abcdef\n")
+    return path
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, token_file: Path) -> Iterator[Gateway]:
+    with Gateway(GatewayConfig(store=tmp_path / "gateway", token_file=token_file, port=0,
+                               max_body_mb=1.0)) as gw:
+        yield gw
