@@ -82,6 +82,22 @@ NODES: tuple[NodeSpec, ...] = (
         subscribes=(("camera/image_small", "sensor_msgs/Image"),
                     ("camera/camera_info", "sensor_msgs/CameraInfo")),
     ),
+    NodeSpec(
+        name="uploader",
+        executable="uploader",
+        module="wildcam.nodes.uploader",
+        node_class="Uploader",
+        config="wildcam.upload.config:UploaderConfig",
+        respawn=True,
+        summary="Store-and-forward uploader: detections go into a durable on-disk queue first, "
+        "then to the gateway in batches when power, time window, link and energy budget allow; "
+        "applies signed over-the-air updates.",
+        publishes=(("uploader/status", "wildcam/UploadStatus"),
+                   ("energy", "wildcam/EnergyReport"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("detections", "wildcam/DetectionArray"),
+                    ("power/state", "wildcam/PowerState")),
+    ),
 )
 
 

@@ -2,7 +2,8 @@
 
 Each :class:`FrameDetections` (the content of a ``wildcam/DetectionArray``) gives up to three
 items that share a frame id: the metadata (JSON: stamp, event, boxes, scores, and the keys of
-its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Keys are derived from
+its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Every item's gateway metadata carries the frame's stamp and event id (the
+day report places items by them). Keys are derived from
 the frame and the content, so the same message stored twice is one item, and the gateway can
 deduplicate a resend after a crash.
 """
@@ -56,11 +57,12 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
         digest.update(part.encode())
         digest.update(b"\0")
     base = f"{frame.stamp_ns}-{digest.hexdigest()[:16]}"
+    tag = {"frame": base, "stamp_ns": frame.stamp_ns, "event_id": frame.event_id}
     images = {"thumbnail": frame.thumbnail}
     if send_full_frames:
         images["full_frame"] = frame.full_frame
     items = [NewItem(key=f"{base}-{kind[0]}", kind=kind, payload=data, score=score,
-                     class_id=class_id, content_type="image/jpeg", meta={"frame": base})
+                     class_id=class_id, content_type="image/jpeg", meta=tag)
              for kind, data in images.items() if data]
     meta = {"frame": base, "stamp_ns": frame.stamp_ns, "frame_id": frame.frame_id,
             "event_id": frame.event_id, "images": {it.kind: it.key for it in items},
@@ -69,5 +71,5 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
                            for d in frame.detections], **frame.extra}
     payload = json.dumps(meta, separators=(",", ":")).encode()
     return [NewItem(key=f"{base}-m", kind="metadata", payload=payload, score=score,
-                    class_id=class_id, content_type="application/json", meta={"frame": base}),
+                    class_id=class_id, content_type="application/json", meta=tag),
             *items]

@@ -1,0 +1,157 @@
+"""uploader: the store-and-forward uploader between the cascade and the gateway.
+
+Subscribes ``detections`` (wildcam/DetectionArray) and ``power/state`` (wildcam/PowerState,
+latched); every analysed frame goes into the durable queue first (metadata, thumbnail, and the
+full frame when ``send_full_frames``), then a background sender posts batches to the gateway when
+the policy allows. Publishes ``uploader/status`` (wildcam/UploadStatus), ``energy`` and
+``/diagnostics``; applies signed over-the-air updates through the nodes' parameter services.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rclpy.node import Node
+from rclpy.time import Time
+
+from wildcam.msg import DetectionArray, PowerState, UploadStatus
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.energy import EnergyMeter
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.qos import EVENTS, LATCHED
+from wildcam.ros.remote_params import RosParameterApplier
+from wildcam.ros.runner import main_for
+from wildcam.upload.config import UploaderConfig
+from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
+from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
+from wildcam.upload.ota import OtaClient, load_public_key
+from wildcam.upload.policy import PowerFacts
+from wildcam.upload.queue import DurableQueue
+
+TRANSPORT_PARAMS = ("gateway_url", "token_file", "tls_verify", "ca_file", "request_timeout_s",
+                    "compression", "link_backend", "link_profile")
+
+
+class Uploader(Node):
+    """Queue on arrival, send in the background, report."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("uploader", **kwargs)
+        self.health = Health(self)
+        self.params = ParameterBinding(self, UploaderConfig, self.on_parameters)
+        cfg = self.params.config
+        self.meter = EnergyMeter(self, cfg.power_profile)
+        self.queue = DurableQueue(cfg.queue_path, int(cfg.quota_mb * 1024 * 1024), cfg.ttl_s)
+        transport = make_transport(cfg)
+        self.engine = UploadEngine(self.queue, transport, make_link(cfg, transport), cfg,
+                                   self.charge_transfer, policy_clock=self.now_s)
+        self.ota: OtaClient | None = None
+        periodic = []
+        if cfg.ota_public_key:
+            self.ota = OtaClient(transport, load_public_key(Path(cfg.ota_public_key).expanduser()),
+                                 cfg.ota_path, RosParameterApplier(self))
+            periodic.append((cfg.ota_period_s, self.ota_sync))
+        self.pub = self.create_publisher(UploadStatus, "uploader/status", 10)
+        self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
+            self.detections_callback), EVENTS)
+        self.create_subscription(PowerState, "power/state", self.health.guard("power")(
+            self.power_callback), LATCHED)
+        self.create_timer(1.0, self.health.guard("status")(self.status_callback))
+        self.sender = SenderThread(self.engine, periodic).start()
+
+    def now_s(self) -> float:
+        """The node's clock in seconds (simulated time when use_sim_time)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def charge_transfer(self, nbytes: int) -> float:
+        """Radio energy of ``nbytes`` on the upload link (through the energy meter)."""
+        return self.meter.add_transfer("upload", nbytes).joules
+
+    def on_parameters(self, old: UploaderConfig, new: UploaderConfig) -> None:
+        """Policy, quota, TTL and batching apply at the next step; a new gateway or link
+        backend gets a new transport."""
+        if any(getattr(old, k) != getattr(new, k) for k in TRANSPORT_PARAMS):
+            transport = make_transport(new)
+            self.engine.link = make_link(new, transport)
+            self.engine.transport, previous = transport, self.engine.transport
+            if self.ota is not None:
+                self.ota.transport = transport
+            previous.close()
+        self.engine.config = new
+        if new.power_profile != old.power_profile:
+            self.meter.set_profile(new.power_profile)
+        self.sender.wake()
+
+    def ota_sync(self) -> None:
+        """Fetch and apply pending updates (runs on the sender thread)."""
+        assert self.ota is not None
+        for line in self.ota.sync():
+            self.get_logger().info(f"update {line}")
+            if line.startswith("refused"):
+                self.health.error("update", line)
+            else:
+                self.health.count("updates_applied")
+        self.health.values["ota_last"] = self.ota.last_result
+
+    def detections_callback(self, msg: DetectionArray) -> None:
+        """Store the frame's items durably, then let the sender know."""
+        frame = FrameDetections(
+            stamp_ns=Time.from_msg(msg.header.stamp).nanoseconds, frame_id=msg.header.frame_id,
+            event_id=msg.event_id,
+            detections=tuple(DetectionInfo(d.id, d.class_id, d.score, d.stage, d.model_id,
+                                           (d.center_x, d.center_y, d.size_x, d.size_y))
+                             for d in msg.detections),
+            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data))
+        result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
+        self.health.count("frames")
+        self.health.count("items_stored", len(result.stored))
+        if result.refused:
+            self.health.count("refused_quota", len(result.refused))
+        self.sender.wake()
+
+    def power_callback(self, msg: PowerState) -> None:
+        """The power manager's view: battery and charging."""
+        battery = float(msg.battery_percentage)
+        self.engine.power = PowerFacts(battery if math.isfinite(battery) else math.nan,
+                                       bool(msg.charging))
+
+    def status_callback(self) -> None:
+        """Publish uploader/status and refresh the diagnostics values."""
+        stats = self.queue.stats()
+        c = self.engine.counters
+        msg = UploadStatus(queue_depth=stats.depth,
+                           queue_depth_by_priority=list(stats.depth_by_priority),
+                           queue_bytes=stats.bytes, items_sent=c.items_sent,
+                           bytes_sent=c.bytes_sent, retries=c.retries,
+                           evictions=stats.counters["evicted"] + stats.counters["refused"],
+                           joules_per_mb=c.joules_per_mb, link_up=c.link_up,
+                           last_error=c.last_error)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub.publish(msg)
+        values = self.health.values
+        values.update({f"queue_{k}": str(v) for k, v in stats.counters.items()})
+        values.update({"queue_depth": str(stats.depth), "queue_bytes": str(stats.bytes),
+                       "queue_depth_by_priority": ",".join(map(str, stats.depth_by_priority)),
+                       "items_sent": str(c.items_sent), "bytes_sent": str(c.bytes_sent),
+                       "retries": str(c.retries), "requests": str(c.requests),
+                       "joules_per_mb": f"{c.joules_per_mb:.3f}", "held": c.held,
+                       "link_quality": f"{c.link_quality:.2f}",
+                       "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
+                       "last_upload_error": c.last_error})
+
+    def destroy_node(self) -> None:
+        """Stop the sender, close the queue."""
+        self.sender.stop()
+        self.engine.transport.close()
+        self.queue.close()
+        super().destroy_node()
+
+
+def main() -> int:
+    """``ros2 run wildcam uploader``."""
+    return main_for(Uploader)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The uploader as a real node, sending to a local gateway: detections arrive exactly once, the
+power policy holds the radio, status is published, signed updates reach other nodes' parameters
+and bad ones are refused."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from rclpy.parameter_client import AsyncParameterClient
+from sensor_msgs.msg import CompressedImage
+
+from wildcam.gateway import Gateway, GatewayConfig
+from wildcam.msg import Detection, DetectionArray, PowerState, UploadStatus
+from wildcam.ros.convert import seconds_to_time
+from wildcam.ros.qos import EVENTS, LATCHED
+from wildcam.upload.ota import build_manifest, generate_keys, load_private_key, sign_manifest
+
+pytestmark = pytest.mark.graph
+NODE = "wildcam.nodes.uploader"
+
+
+def detections(i: int, full: bool) -> DetectionArray:
+    msg = DetectionArray(event_id=i, detections=[Detection(
+        id="0", center_x=50.0, center_y=60.0, size_x=20.0, size_y=30.0, class_id="animal",
+        score=0.9, stage=1, model_id="fake")])
+    msg.header.stamp = seconds_to_time(100.0 + i)
+    msg.header.frame_id = "camera"
+    msg.thumbnail = CompressedImage(format="jpeg", data=bytes([i]) * 3000)
+    if full:
+        msg.full_frame = CompressedImage(format="jpeg", data=bytes([i + 1]) * 90000)
+    return msg
+
+
+def publish_update(gw: Gateway, token: Path, key: Path, update_id: str,
+                   params: dict, signed: bool = True) -> None:  # type: ignore[type-arg]
+    from wildcam.upload.transport import HttpTransport
+
+    manifest = build_manifest(update_id, {}, params=params)
+    signature = sign_manifest(manifest, load_private_key(key)) if signed else b""
+    HttpTransport(gw.url, str(token)).post_json("/v1/updates", {
+        "manifest": base64.b64encode(manifest).decode(),
+        "signature": base64.b64encode(signature).decode()})
+
+
+def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
+    client = AsyncParameterClient(probe.node, node)
+    assert client.wait_for_services(timeout_sec=10.0)
+    future = client.get_parameters([name])
+    assert probe.spin_until(future.done, 10.0)
+    from rclpy.parameter import parameter_value_to_python
+    return parameter_value_to_python(future.result().values[0])
+
+
+def test_uploader_sends_to_the_gateway_and_applies_signed_updates(probe, procs, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                  ) -> None:
+    token = tmp_path / "token"
+    token.write_text("graph-test-token-0123456789\n")
+    private, public = generate_keys(tmp_path / "keys")
+    status = probe.collect(UploadStatus, "uploader/status")
+    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
+        procs.node("wildcam.nodes.motion_detector")
+        procs.node(NODE, "-p", f"gateway_url:={gw.url}", "-p", f"token_file:={token}",
+                   "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "send_full_frames:=true",
+                   "-p", "link_backend:=simulated", "-p", "idle_period_s:=0.1",
+                   "-p", f"ota_public_key:={public}", "-p", "ota_period_s:=1.0")
+        pub = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+        power = probe.node.create_publisher(PowerState, "power/state", LATCHED)
+        assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
+        for i in range(5):
+            pub.publish(detections(i, full=True))
+        assert probe.spin_until(lambda: gw.store.counters().get("items", 0) == 15, 30.0), \
+            procs.log("uploader")
+        assert probe.spin_until(lambda: status and status[-1].items_sent == 15
+                                and status[-1].queue_depth == 0, 10.0)
+        kinds = sorted(i["kind"] for i in gw.store.items())
+        assert kinds == ["full_frame"] * 5 + ["metadata"] * 5 + ["thumbnail"] * 5
+
+        # The power manager's policy: only on the charger, and the device is not charging.
+        assert probe.set_parameters("uploader", only_on_charger=True,
+                                    send_full_frames=False)[0].successful
+        power.publish(PowerState(mode=2, mode_name="normal", battery_percentage=0.5,
+                                 charging=False))
+        for i in range(5, 8):
+            pub.publish(detections(i, full=True))
+        assert probe.spin_until(lambda: status and status[-1].queue_depth == 6, 10.0)
+        probe.spin_for(1.0)
+        assert gw.store.counters()["items"] == 15 and status[-1].queue_depth == 6
+        assert list(status[-1].queue_depth_by_priority) == [3, 3, 0]  # no full frames queued
+        power.publish(PowerState(mode=2, mode_name="normal", battery_percentage=0.5,
+                                 charging=True))
+        assert probe.spin_until(lambda: gw.store.counters()["items"] == 21, 15.0)
+        assert status[-1].joules_per_mb > 0
+
+        # Signed parameter sets reach another node; a bad value or a bad signature changes
+        # nothing.
+        publish_update(gw, token, private, "good", {"motion_detector": {"pixel_threshold": 33},
+                                                    "uploader": {"batch_max_items": 7}})
+        assert probe.spin_until(lambda: get_param(probe, "motion_detector",
+                                                  "pixel_threshold") == 33, 15.0)
+        assert get_param(probe, "uploader", "batch_max_items") == 7
+        publish_update(gw, token, private, "bad-value", {
+            "uploader": {"batch_max_items": 9}, "motion_detector": {"pixel_threshold": 100000}})
+        publish_update(gw, token, private, "unsigned", {"motion_detector": {"pixel_threshold": 1}},
+                       signed=False)
+        state = tmp_path / "ota" / "state.json"
+        assert probe.spin_until(lambda: state.exists() and "unsigned" in state.read_text(), 15.0)
+        text = state.read_text()
+        assert "refused bad-value: motion_detector refused" in text
+        assert "refused unsigned: update is unsigned" in text
+        assert get_param(probe, "motion_detector", "pixel_threshold") == 33
+        assert get_param(probe, "uploader", "batch_max_items") == 7  # rolled back
