@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from wildcam.gateway import Gateway
+from wildcam.upload.crash import run_trials, verify
 from wildcam.upload.queue import DurableQueue
 
-from crash_trials import run_trials, verify  # test-local helpers
 
 TRIALS = 10
 

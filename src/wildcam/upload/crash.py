@@ -1,4 +1,4 @@
-"""Kill -9 trials of the uploader worker during active upload (shared by the test and the
+"""Kill -9 trials of the uploader worker during active upload (used by the crash test and the
 benchmark).
 
 Each trial starts ``python -m wildcam.upload.worker`` on the same queue directory, lets it
@@ -19,6 +19,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from wildcam.upload.items import items_for_frame
+from wildcam.upload.worker import synthetic_frame
+
+__all__ = ["CrashReport", "run_trials", "verify"]
 
 
 @dataclass
@@ -75,9 +80,6 @@ def run_trials(queue: Path, url: str, token: Path, trials: int, seed: int = 0,
 def verify(report: CrashReport, gateway_items: list[dict[str, Any]], runs: int,
            frames: int = 40) -> CrashReport:
     """Fill ``lost``, ``duplicates`` and ``unexpected`` from the gateway's listing."""
-    from wildcam.upload.items import items_for_frame
-    from wildcam.upload.worker import synthetic_frame
-
     possible = {it.key for trial in range(runs) for i in range(frames)
                 for it in items_for_frame(synthetic_frame(f"trial{trial}", i), False)}
     keys = Counter(i["key"] for i in gateway_items)

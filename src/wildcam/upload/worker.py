@@ -62,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except WildcamError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
-    sender = SenderThread(engine).start()
     out = sys.stdout
+    out.write(f"ready rss_kb={_rss_kb()}\n")
+    out.flush()
+    start = time.perf_counter()
+    sender = SenderThread(engine).start()
     for index in range(args.start, args.start + args.produce):
         result = queue.put(items_for_frame(
             synthetic_frame(args.run, index, args.thumbnail_bytes), False))
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.01)
     left = queue.waiting()
     sender.stop()
-    out.write(f"done left={left} rss_kb={_rss_kb()}\n")
+    out.write(f"done left={left} seconds={time.perf_counter() - start:.4f} "
+              f"rss_kb={_rss_kb()}\n")
     out.flush()
     return 0 if left == 0 else 1
 
