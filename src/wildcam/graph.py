@@ -98,6 +98,48 @@ NODES: tuple[NodeSpec, ...] = (
         subscribes=(("detections", "wildcam/DetectionArray"),
                     ("power/state", "wildcam/PowerState")),
     ),
+    NodeSpec(
+        name="power_source",
+        executable="power_source",
+        module="wildcam.nodes.power_source",
+        node_class="PowerSource",
+        config="wildcam.power.sources:PowerSourceConfig",
+        respawn=True,
+        summary="Battery and SoC temperature from sysfs, a simulated battery (drained by the "
+        "reported energy, charged by solar and charger windows), a bag, or fixed values.",
+        publishes=(("power/battery", "sensor_msgs/BatteryState"),
+                   ("power/temperature", "sensor_msgs/Temperature"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("energy", "wildcam/EnergyReport"),),
+    ),
+    NodeSpec(
+        name="power_manager",
+        executable="power_manager",
+        module="wildcam.nodes.power_manager",
+        node_class="PowerManager",
+        config="wildcam.power.manager:ManagerConfig",
+        respawn=True,
+        summary="Operating mode from battery and temperature (hysteresis, dwell, critical tier, "
+        "thermal and manual override); pushes each mode's parameters to every node; energy "
+        "aggregate and projected battery life.",
+        publishes=(("power/state", "wildcam/PowerState"),
+                   ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("power/battery", "sensor_msgs/BatteryState"),
+                    ("power/temperature", "sensor_msgs/Temperature"),
+                    ("energy", "wildcam/EnergyReport")),
+    ),
+    NodeSpec(
+        name="sim_clock",
+        executable="sim_clock",
+        module="wildcam.nodes.sim_clock",
+        node_class="SimClock",
+        config="wildcam.power.simtime:SimClockConfig",
+        respawn=True,
+        summary="Simulated /clock at speed x wall time from start_time, for time-accelerated "
+        "runs with use_sim_time.",
+        publishes=(("/clock", "rosgraph_msgs/Clock"),),
+    ),
 )
 
 

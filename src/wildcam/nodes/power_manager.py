@@ -1,0 +1,198 @@
+"""power_manager: picks the operating mode and pushes each mode's parameters to the other nodes.
+
+Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``power/state``
+(wildcam/PowerState, latched, with the reason of every change), ``power/energy_summary``
+(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life)
+and ``/diagnostics``. The policy and the per-mode parameter sets come from
+``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
+retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
+nothing of modes, only their own parameters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from functools import partial
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.task import Future
+from sensor_msgs.msg import BatteryState, Temperature
+
+from wildcam.msg import EnergyReport, PowerState
+from wildcam.power.manager import ManagerConfig, ManagerCore
+from wildcam.power.policy import MODES, load_policy
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.energy import ENERGY_QOS
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.power import charging_of, report_stages, stored_wh
+from wildcam.ros.qos import LATCHED
+from wildcam.ros.runner import main_for
+
+_PUSH_PERIOD_S = 0.1  # wall: graph watch, parameter calls, timeouts
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b)
+    return bool(a == b) and type(a) is type(b)
+
+
+class PowerManager(Node):
+    """Policy on the node clock; parameter pushes on the wall clock."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("power_manager", **kwargs)
+        self.health = Health(self)
+        self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
+        cfg = self.params.config
+        self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic())
+        self._param_clients: dict[str, AsyncParameterClient] = {}
+        self._in_flight: dict[str, tuple[int, float]] = {}
+        self._tokens = itertools.count()
+        self._present: set[str] = set()
+        self._last_verify = time.monotonic()
+        self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
+        self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
+        self.create_subscription(BatteryState, "power/battery", self.health.guard("battery")(
+            self.battery_callback), 10)
+        self.create_subscription(Temperature, "power/temperature", self.health.guard(
+            "temperature")(self.temperature_callback), 10)
+        self.create_subscription(EnergyReport, "energy", self.health.guard("energy")(
+            self.energy_callback), ENERGY_QOS)
+        self.update_timer = self.create_timer(cfg.update_period_s, self.health.guard("update")(
+            self.update_callback))
+        self.summary_timer = self.create_timer(cfg.summary_period_s, self.health.guard(
+            "summary")(self.summary_callback))
+        self.create_timer(_PUSH_PERIOD_S, self.health.guard("push")(self.push_callback),
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.publish_state()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_parameters(self, old: ManagerConfig, new: ManagerConfig) -> None:
+        """A manual override takes effect at once; periods change live."""
+        self.core.config = new
+        self.core.plan.max_attempts = new.max_attempts
+        for timer, period in ((self.update_timer, new.update_period_s),
+                              (self.summary_timer, new.summary_period_s)):
+            timer.timer_period_ns = int(period * 1e9)
+            timer.reset()
+        if new.override_mode != old.override_mode:
+            self.update_callback()
+            self.push_callback()
+
+    def battery_callback(self, msg: BatteryState) -> None:
+        """Latest battery (NaN fields are unknown)."""
+        self.core.on_battery(self._now(), msg.percentage, charging_of(msg), msg.temperature,
+                             stored_wh(msg))
+
+    def temperature_callback(self, msg: Temperature) -> None:
+        """Latest SoC/board temperature."""
+        self.core.on_temperature(self._now(), msg.temperature)
+
+    def energy_callback(self, msg: EnergyReport) -> None:
+        """One node's energy report."""
+        self.core.on_energy(self._now(), msg.node, msg.period_s, report_stages(msg))
+
+    def update_callback(self) -> None:
+        """Run the policy; publish the state on a change."""
+        decision = self.core.step(self._now(), time.monotonic())
+        if decision.changed:
+            self.get_logger().info(f"mode {decision.mode}: {decision.reason}")
+            self.publish_state()
+
+    def publish_state(self) -> None:
+        """Publish the current mode (latched)."""
+        policy, inputs = self.core.policy, self.core.inputs(self._now())
+        msg = PowerState(mode=MODES.index(policy.mode), mode_name=policy.mode,
+                         reason=policy.reason, battery_percentage=inputs.battery,
+                         temperature=inputs.temperature_c, charging=bool(inputs.charging),
+                         manual_override=bool(inputs.override))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_state.publish(msg)
+        self.health.values.update(mode=policy.mode, reason=policy.reason)
+
+    def _client(self, node: str) -> AsyncParameterClient:
+        if node not in self._param_clients:
+            self._param_clients[node] = AsyncParameterClient(self, node)
+        return self._param_clients[node]
+
+    def push_callback(self) -> None:
+        """Watch the graph, time out calls, make the calls that are due, verify now and then."""
+        wall, plan = time.monotonic(), self.core.plan
+        names = {n for n, ns in self.get_node_names_and_namespaces()
+                 if ns == self.get_namespace()}
+        for node in plan.nodes:
+            if node in names and node not in self._present:
+                plan.seen(node, wall)
+            elif node not in names and node in self._present:
+                plan.gone(node)
+        self._present = names & set(plan.nodes)
+        for node, (_, started) in list(self._in_flight.items()):
+            if wall - started > self.core.config.call_timeout_s:
+                del self._in_flight[node]
+                plan.result(node, wall, None)
+        for node, values in plan.due(wall, ready=lambda n: self._client(n).services_are_ready()):
+            token = next(self._tokens)
+            self._in_flight[node] = (token, wall)
+            future = self._client(node).set_parameters(
+                [Parameter(k, value=v) for k, v in values.items()])
+            future.add_done_callback(partial(self._set_done, node, token, list(values)))
+        if wall - self._last_verify >= self.core.config.verify_period_s:
+            self._last_verify = wall
+            self._verify()
+        for node, text in plan.report().items():
+            self.health.values[f"apply.{node}"] = text
+
+    def _set_done(self, node: str, token: int, names: list[str], future: Future) -> None:
+        if self._in_flight.get(node, (None,))[0] != token:
+            return  # timed out already, or superseded
+        del self._in_flight[node]
+        response = None if future.cancelled() or future.exception() else future.result()
+        refused = None if response is None else {
+            name: r.reason or "refused" for name, r in zip(names, response.results, strict=False)
+            if not r.successful}
+        self.core.plan.result(node, time.monotonic(), refused)
+        if refused:
+            self.health.error("apply", f"{node}: {refused}")
+
+    def _verify(self) -> None:
+        """Ask every node said to be ok for its values; a difference (restart) pushes again."""
+        for item in self.core.plan.nodes.values():
+            if item.state == "ok" and item.desired:
+                future = self._client(item.node).get_parameters(list(item.desired))
+                future.add_done_callback(partial(self._verify_done, item.node, item.desired))
+
+    def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
+        if future.cancelled() or future.exception() or future.result() is None:
+            return
+        values = [parameter_value_to_python(v) for v in future.result().values]
+        if not all(_same(v, d) for v, d in zip(values, desired.values(), strict=False)):
+            self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
+            self.core.plan.mismatch(node, time.monotonic())
+
+    def summary_callback(self) -> None:
+        """Publish the energy aggregate and the projected battery life."""
+        summary, life_h = self.core.summary(self._now())
+        pairs = summary.as_pairs() + [("projected_battery_h", f"{life_h:.2f}")]
+        self.pub_summary.publish(DiagnosticStatus(
+            level=DiagnosticStatus.OK, name="power_manager/energy", message=self.core.policy.mode,
+            values=[KeyValue(key=k, value=v) for k, v in pairs]))
+        self.health.values.update({f"energy.{k}": v for k, v in pairs})
+
+
+def main() -> int:
+    """``ros2 run wildcam power_manager``."""
+    return main_for(PowerManager)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,356 @@
+"""Battery and temperature sources behind one Protocol, keyed by name.
+
+``sysfs``      Linux ``/sys/class/power_supply`` (battery gauge, mains/USB online) and
+               ``/sys/class/thermal`` (SoC temperature);
+``simulated``  a :class:`~wildcam.power.battery.SimBattery` drained by the energy the stack
+               reports (:meth:`SimulatedSource.draw`) and charged by solar and charger windows;
+``bag``        replays ``sensor_msgs/BatteryState`` and ``Temperature`` from a rosbag2 bag;
+``fixed``      constant readings (a trap without a gauge; tests).
+
+Every reading is a :class:`PowerReading`; what a backend does not know is NaN (or ``None`` for
+the charging flag), never zero, as ``sensor_msgs/BatteryState`` prescribes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from wildcam.errors import BagError, ConfigError
+from wildcam.params import check_ranges, param
+from wildcam.power.battery import Environment, SimBattery, parse_windows
+from wildcam.power.profile import load_profile, power_profile_param
+
+__all__ = ["BACKENDS", "BagSource", "FixedSource", "PowerReading", "PowerSource",
+           "PowerSourceConfig", "SimulatedSource", "SysfsSource", "make_power_source"]
+
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class PowerReading:
+    """One reading of battery and temperature; NaN / None = unknown."""
+
+    percentage: float = NAN          # state of charge 0..1
+    voltage: float = NAN             # V
+    current: float = NAN             # A, negative while discharging (BatteryState convention)
+    charge_ah: float = NAN
+    capacity_ah: float = NAN
+    design_capacity_ah: float = NAN
+    charging: bool | None = None
+    present: bool = False
+    battery_temperature_c: float = NAN
+    temperature_c: float = NAN       # SoC / board temperature
+
+    @property
+    def energy_wh(self) -> float:
+        """Stored energy, from charge and voltage (NaN when either is unknown)."""
+        return self.charge_ah * self.voltage
+
+
+class PowerSource(Protocol):
+    """A backend: ``read(now_s)`` at the node clock's time; ``close()`` frees it."""
+
+    name: str
+
+    def read(self, now_s: float) -> PowerReading: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PowerSourceConfig:
+    """The ``power_source`` node's parameters (backend choice and each backend's settings)."""
+
+    backend: str = param("sysfs", "Where battery and temperature come from.",
+                         choices=("sysfs", "simulated", "bag", "fixed"), read_only=True)
+    period_s: float = param(1.0, "Publishing period (node clock).", min=0.01, max=3600.0)
+    sysfs_root: str = param("/sys", "Root of sysfs (tests point it at a fake tree).",
+                            read_only=True)
+    battery_name: str = param("", "power_supply entry of the battery ('' = first of type "
+                              "Battery).", read_only=True)
+    thermal_zone: str = param("thermal_zone0", "Thermal zone of the SoC temperature.",
+                              read_only=True)
+    bag: str = param("", "Bag to replay (backend bag).", read_only=True)
+    bag_loop: bool = param(True, "Restart the bag at its end.", read_only=True)
+    capacity_wh: float = param(37.0, "Simulated battery capacity (e.g. 10 Ah 1S Li-ion).",
+                               min=0.001, max=10000.0, read_only=True)
+    initial_soc: float = param(0.6, "Simulated state of charge at start.", min=0.0, max=1.0,
+                               read_only=True)
+    nominal_voltage: float = param(3.7, "Simulated battery nominal voltage.", min=0.1,
+                                   max=100.0, read_only=True)
+    charge_efficiency: float = param(0.9, "Share of the charging power that is stored.",
+                                     min=0.1, max=1.0)
+    extra_load_w: float = param(0.0, "Load not reported by any node (PIR, IR illuminator).",
+                                min=0.0, max=100.0)
+    solar_peak_w: float = param(2.0, "Solar panel power at noon in full sun.", min=0.0,
+                                max=1000.0)
+    solar_factor: float = param(1.0, "Clouds/panel angle factor on the solar curve.", min=0.0,
+                                max=1.0)
+    sunrise_h: float = param(6.0, "Local hour of sunrise.", min=0.0, max=24.0)
+    sunset_h: float = param(20.0, "Local hour of sunset.", min=0.0, max=24.0)
+    chargers: str = param("", "Daily charger windows 'HH[:MM]-HH[:MM]@W, ...' (local hours).")
+    ambient_mean_c: float = param(15.0, "Mean ambient temperature.", min=-60.0, max=80.0)
+    ambient_amplitude_c: float = param(5.0, "Day/night swing of the ambient temperature.",
+                                       min=0.0, max=50.0)
+    warmest_h: float = param(15.0, "Local hour of the warmest ambient temperature.", min=0.0,
+                             max=24.0)
+    self_heating_c_per_w: float = param(6.0, "SoC temperature rise over ambient per watt of "
+                                        "board load.", min=0.0, max=100.0)
+    utc_offset_h: float = param(0.0, "Local time minus UTC.", min=-14.0, max=14.0)
+    fixed_percentage: float = param(-1.0, "Fixed backend: state of charge (-1 = unknown).",
+                                    min=-1.0, max=1.0)
+    fixed_temperature_c: float = param(-300.0, "Fixed backend: temperature (-300 = unknown).",
+                                       min=-300.0, max=200.0)
+    power_profile: str = power_profile_param()
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.sunset_h <= self.sunrise_h:
+            raise ConfigError(f"sunset_h ({self.sunset_h}) must be after sunrise_h "
+                              f"({self.sunrise_h})")
+        parse_windows(self.chargers)
+
+    def environment(self) -> Environment:
+        """The simulated environment these settings describe."""
+        return Environment(solar_peak_w=self.solar_peak_w, sunrise_h=self.sunrise_h,
+                           sunset_h=self.sunset_h, solar_factor=self.solar_factor,
+                           chargers=parse_windows(self.chargers),
+                           ambient_mean_c=self.ambient_mean_c,
+                           ambient_amplitude_c=self.ambient_amplitude_c,
+                           warmest_h=self.warmest_h, utc_offset_h=self.utc_offset_h)
+
+
+# --- sysfs -------------------------------------------------------------------------------------
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _num(path: Path, scale: float) -> float:
+    text = _read(path)
+    try:
+        return float(text) * scale if text is not None else NAN
+    except ValueError:
+        return NAN
+
+
+class SysfsSource:
+    """Linux power_supply and thermal classes; a missing or unreadable file is unknown."""
+
+    name = "sysfs"
+
+    def __init__(self, root: str | Path = "/sys", battery: str = "",
+                 thermal_zone: str = "thermal_zone0") -> None:
+        self.supplies = Path(root) / "class" / "power_supply"
+        self.thermal = Path(root) / "class" / "thermal" / thermal_zone
+        self.battery = battery
+
+    def _supplies(self, kind: str) -> list[Path]:
+        try:
+            entries = sorted(self.supplies.iterdir())
+        except OSError:
+            return []
+        return [e for e in entries if _read(e / "type") == kind]
+
+    def _battery_dir(self) -> Path | None:
+        if self.battery:
+            path = self.supplies / self.battery
+            return path if path.is_dir() else None
+        found = self._supplies("Battery")
+        return found[0] if found else None
+
+    def read(self, now_s: float) -> PowerReading:
+        """Read the files now (``now_s`` is not needed)."""
+        temperature = _num(self.thermal / "temp", 1e-3)
+        bat = self._battery_dir()
+        if bat is None:
+            return PowerReading(temperature_c=temperature)
+        status = _read(bat / "status")
+        online = [_read(s / "online") == "1" for kind in ("Mains", "USB")
+                  for s in self._supplies(kind)]
+        charging = {"Charging": True, "Full": True, "Discharging": False,
+                    "Not charging": False}.get(status or "", any(online) if online else None)
+        voltage = _num(bat / "voltage_now", 1e-6)
+        capacity = _num(bat / "capacity", 0.01)
+        charge, full = _num(bat / "charge_now", 1e-6), _num(bat / "charge_full", 1e-6)
+        design = _num(bat / "charge_full_design", 1e-6)
+        if math.isnan(charge) and not math.isnan(voltage) and voltage > 0:  # energy-based gauges
+            charge = _num(bat / "energy_now", 1e-6) / voltage
+            full = _num(bat / "energy_full", 1e-6) / voltage
+            design = _num(bat / "energy_full_design", 1e-6) / voltage
+        if math.isnan(capacity) and full > 0:
+            capacity = charge / full
+        current = _num(bat / "current_now", 1e-6)
+        if charging is False and current > 0:  # drivers differ in sign; ROS: negative = discharge
+            current = -current
+        present = _read(bat / "present")
+        return PowerReading(percentage=capacity, voltage=voltage, current=current,
+                            charge_ah=charge, capacity_ah=full, design_capacity_ah=design,
+                            charging=charging, present=present != "0",
+                            battery_temperature_c=_num(bat / "temp", 0.1),
+                            temperature_c=temperature)
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+
+# --- simulated ----------------------------------------------------------------------------------
+
+class SimulatedSource:
+    """A simulated battery; the node passes it the energy the stack reports (:meth:`draw`)."""
+
+    name = "simulated"
+
+    def __init__(self, config: PowerSourceConfig) -> None:
+        self.config = config
+        self.battery = SimBattery(
+            capacity_wh=config.capacity_wh, soc=config.initial_soc,
+            environment=config.environment(),
+            idle_w=load_profile(config.power_profile).idle_w + config.extra_load_w,
+            charge_efficiency=config.charge_efficiency, nominal_voltage=config.nominal_voltage)
+
+    def reconfigure(self, config: PowerSourceConfig) -> None:
+        """Apply live settings (environment, load, efficiency); the charge is kept."""
+        self.config = config
+        self.battery.environment = config.environment()
+        self.battery.idle_w = load_profile(config.power_profile).idle_w + config.extra_load_w
+        self.battery.charge_efficiency = config.charge_efficiency
+
+    def draw(self, joules: float) -> None:
+        """Energy a node reported spending."""
+        self.battery.draw(joules)
+
+    def read(self, now_s: float) -> PowerReading:
+        """Advance the simulation to ``now_s`` and read it."""
+        b = self.battery
+        b.advance(now_s)
+        ambient = b.environment.ambient_c(now_s)
+        current = (b.charge_w_now * b.charge_efficiency - b.load_w_now) / b.nominal_voltage
+        return PowerReading(
+            percentage=b.soc, voltage=b.nominal_voltage, current=current, charge_ah=b.charge_ah,
+            capacity_ah=b.capacity_wh / b.nominal_voltage,
+            design_capacity_ah=b.capacity_wh / b.nominal_voltage, charging=b.charging,
+            present=True, battery_temperature_c=ambient,
+            temperature_c=ambient + self.config.self_heating_c_per_w * b.load_w_now)
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+
+# --- bag replay ---------------------------------------------------------------------------------
+
+class BagSource:
+    """Replays battery and temperature messages of a bag, relative to the first read."""
+
+    name = "bag"
+
+    def __init__(self, bag: str | Path, loop: bool = True) -> None:
+        from wildcam.bags.storage import messages, open_bag  # rosbags only when replaying
+        from wildcam.bags.typestore import typestore
+
+        store = typestore()
+        battery: list[tuple[int, PowerReading]] = []
+        temps: list[tuple[int, float]] = []
+        with open_bag(Path(bag)) as reader:
+            conns = [c for c in reader.connections
+                     if c.msgtype in ("sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
+            for conn, stamp, raw in messages(reader, conns):
+                try:
+                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                except Exception as err:  # noqa: BLE001 - rosbags raises many kinds
+                    raise BagError(f"cannot decode {conn.topic} in {bag}: {err}") from err
+                if conn.msgtype.endswith("BatteryState"):
+                    battery.append((stamp, _from_battery_msg(msg)))
+                else:
+                    temps.append((stamp, float(msg.temperature)))
+        if not battery and not temps:
+            raise BagError(f"bag {bag} holds no BatteryState or Temperature messages")
+        starts = [s for s, _ in battery[:1]] + [s for s, _ in temps[:1]]
+        self._t0, self._loop = min(starts), loop
+        end = max([s for s, _ in battery[-1:]] + [s for s, _ in temps[-1:]])
+        self._length = max(1, end - self._t0 + 1)
+        self._battery, self._temps = battery, temps
+        self._start_s: float | None = None
+
+    @staticmethod
+    def _at(items: list[tuple[int, object]], key: int) -> object | None:
+        i = bisect.bisect_right([s for s, _ in items], key) - 1
+        return items[i][1] if i >= 0 else None
+
+    def read(self, now_s: float) -> PowerReading:
+        """The latest recorded values at ``now_s`` relative to the first call."""
+        if self._start_s is None:
+            self._start_s = now_s
+        offset = int((now_s - self._start_s) * 1e9)
+        if self._loop:
+            offset %= self._length
+        key = self._t0 + offset
+        reading = self._at(self._battery, key)  # type: ignore[arg-type]
+        temp = self._at(self._temps, key)  # type: ignore[arg-type]
+        base = reading if isinstance(reading, PowerReading) else PowerReading()
+        return replace(base, temperature_c=float(temp) if temp is not None else NAN)
+
+    def close(self) -> None:
+        """Nothing to free (the bag was read at open)."""
+
+
+def _from_battery_msg(msg: object) -> PowerReading:
+    get = lambda name: float(getattr(msg, name))  # noqa: E731
+    status = int(getattr(msg, "power_supply_status"))
+    charging = {1: True, 4: True, 2: False, 3: False}.get(status)  # CHARGING, FULL, DIS-, NOT_
+    return PowerReading(percentage=get("percentage"), voltage=get("voltage"),
+                        current=get("current"), charge_ah=get("charge"),
+                        capacity_ah=get("capacity"), design_capacity_ah=get("design_capacity"),
+                        charging=charging, present=bool(getattr(msg, "present")),
+                        battery_temperature_c=get("temperature"))
+
+
+# --- fixed --------------------------------------------------------------------------------------
+
+class FixedSource:
+    """Constant readings from the parameters (a trap without a gauge; tests)."""
+
+    name = "fixed"
+
+    def __init__(self, config: PowerSourceConfig) -> None:
+        self.config = config
+
+    def reconfigure(self, config: PowerSourceConfig) -> None:
+        """Apply new fixed values."""
+        self.config = config
+
+    def read(self, now_s: float) -> PowerReading:
+        """The configured values; the sentinel values mean unknown."""
+        pct = self.config.fixed_percentage
+        temp = self.config.fixed_temperature_c
+        return PowerReading(percentage=pct if pct >= 0 else NAN, present=pct >= 0,
+                            temperature_c=temp if temp > -300 else NAN)
+
+    def close(self) -> None:
+        """Nothing to free."""
+
+
+BACKENDS: dict[str, Callable[[PowerSourceConfig], PowerSource]] = {
+    "sysfs": lambda c: SysfsSource(c.sysfs_root, c.battery_name, c.thermal_zone),
+    "simulated": SimulatedSource,
+    "bag": lambda c: BagSource(c.bag, c.bag_loop),
+    "fixed": FixedSource,
+}
+
+
+def make_power_source(config: PowerSourceConfig) -> PowerSource:
+    """Open the backend ``config.backend``."""
+    try:
+        factory = BACKENDS[config.backend]
+    except KeyError:
+        raise ConfigError(f"unknown power source backend {config.backend!r}; "
+                          f"one of {', '.join(BACKENDS)}") from None
+    return factory(config)

@@ -1,0 +1,61 @@
+"""Message conversion for the power nodes: readings to ``BatteryState``/``Temperature`` and back,
+energy reports to ledger records. NaN stays NaN (unknown), as ``sensor_msgs/BatteryState`` says.
+"""
+
+from __future__ import annotations
+
+import math
+
+from builtin_interfaces.msg import Time as TimeMsg
+from sensor_msgs.msg import BatteryState, Temperature
+
+from wildcam.msg import EnergyReport
+from wildcam.power.energy import StageEnergy
+from wildcam.power.sources import PowerReading
+
+__all__ = ["battery_msg", "charging_of", "report_stages", "stored_wh", "temperature_msg"]
+
+_STATUS = {True: BatteryState.POWER_SUPPLY_STATUS_CHARGING,
+           False: BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,
+           None: BatteryState.POWER_SUPPLY_STATUS_UNKNOWN}
+
+
+def battery_msg(reading: PowerReading, stamp: TimeMsg, frame_id: str = "battery") -> BatteryState:
+    """The ``BatteryState`` of a reading (unknown fields NaN, status UNKNOWN)."""
+    msg = BatteryState(voltage=reading.voltage, temperature=reading.battery_temperature_c,
+                       current=reading.current, charge=reading.charge_ah,
+                       capacity=reading.capacity_ah, design_capacity=reading.design_capacity_ah,
+                       percentage=reading.percentage, power_supply_status=_STATUS[reading.charging],
+                       power_supply_health=BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN,
+                       power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN,
+                       present=reading.present)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    return msg
+
+
+def temperature_msg(celsius: float, stamp: TimeMsg, frame_id: str = "soc") -> Temperature:
+    """A ``Temperature`` (variance 0: unknown)."""
+    msg = Temperature(temperature=celsius, variance=0.0)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    return msg
+
+
+def charging_of(msg: BatteryState) -> bool | None:
+    """Charging (or full on a charger), discharging, or unknown."""
+    return {BatteryState.POWER_SUPPLY_STATUS_CHARGING: True,
+            BatteryState.POWER_SUPPLY_STATUS_FULL: True,
+            BatteryState.POWER_SUPPLY_STATUS_DISCHARGING: False,
+            BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING: False}.get(msg.power_supply_status)
+
+
+def stored_wh(msg: BatteryState) -> float:
+    """Energy left: charge x voltage, else percentage x capacity x voltage (NaN if unknown)."""
+    if not math.isnan(msg.charge):
+        return msg.charge * msg.voltage
+    return msg.percentage * msg.capacity * msg.voltage
+
+
+def report_stages(msg: EnergyReport) -> list[StageEnergy]:
+    """The ledger records of an ``EnergyReport``."""
+    return [StageEnergy(s.stage, s.count, s.cpu_seconds, s.device_seconds, s.joules)
+            for s in msg.stages]
