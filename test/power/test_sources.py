@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wildcam.errors import ConfigError
+from wildcam.errors import ConfigError, WildcamError
 from wildcam.power.aggregate import EnergyAggregator, projected_life_h
 from wildcam.power.apply import ApplyPlan
 from wildcam.power.battery import Environment, SimBattery, hour_of_day, parse_windows
@@ -156,3 +156,37 @@ def test_push_plan_retries_with_backoff_then_reports_failure() -> None:
     assert plan.report() == {"cam": "ok", "up": "absent"}
     plan.mismatch("cam", 300.0)
     assert plan.due(300.0) == [("cam", {"fps": 2.0})]
+
+
+def test_bag_source_replays_battery_and_temperature(tmp_path: Path) -> None:
+    from rclpy.serialization import serialize_message
+    from rosbags.rosbag2 import Writer
+    from sensor_msgs.msg import BatteryState, Temperature
+
+    from wildcam.bags.storage import BAG_VERSION
+    from wildcam.bags.typestore import typestore
+
+    store, bag = typestore(), tmp_path / "power_bag"
+    with Writer(bag, version=BAG_VERSION) as writer:
+        conns = {}
+        for topic, msgtype in (("power/battery", "sensor_msgs/msg/BatteryState"),
+                               ("power/temperature", "sensor_msgs/msg/Temperature")):
+            msgdef, _ = store.generate_msgdef(msgtype, ros_version=2)
+            conns[topic] = writer.add_connection(topic, msgtype, msgdef=msgdef,
+                                                 rihs01=store.hash_rihs01(msgtype))
+        t0 = 1_000_000_000_000
+        for i, pct in enumerate((0.9, 0.8, 0.7)):
+            msg = BatteryState(percentage=pct, voltage=math.nan, present=True,
+                               power_supply_status=BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+            writer.write(conns["power/battery"], t0 + i * 10**10, serialize_message(msg))
+        writer.write(conns["power/temperature"], t0 + 5 * 10**9,
+                     serialize_message(Temperature(temperature=41.0)))
+    source = make_power_source(PowerSourceConfig(backend="bag", bag=str(bag), bag_loop=True))
+    first = source.read(500.0)
+    assert first.percentage == pytest.approx(0.9) and math.isnan(first.temperature_c)
+    assert first.charging is False and math.isnan(first.voltage)
+    later = source.read(515.0)
+    assert later.percentage == pytest.approx(0.8) and later.temperature_c == pytest.approx(41.0)
+    assert source.read(521.0).percentage == pytest.approx(0.9)  # looped (21 s bag)
+    with pytest.raises(WildcamError):
+        make_power_source(PowerSourceConfig(backend="bag", bag=str(tmp_path / "missing")))

@@ -183,6 +183,7 @@ class ModePolicy:
         self.reason = "start"
         self.since_s = now_s
         self.hot = False
+        self.temperature_c = math.nan    # last known SoC temperature
         self.battery: float = math.nan   # smoothed gauge reading
         self.level: float = math.nan     # the smoothed reading after cold derating: what counts
         self._battery_t = now_s
@@ -216,9 +217,7 @@ class ModePolicy:
         return MODES[min(current, falling)]
 
     def _smooth(self, now_s: float, battery: float) -> float:
-        """Exponential average of the gauge over ``smoothing_s`` (NaN readings are skipped)."""
-        if math.isnan(battery):
-            return self.battery
+        """Exponential average of the gauge over ``smoothing_s``."""
         if math.isnan(self.battery) or self.config.smoothing_s == 0:
             self.battery = battery
         else:
@@ -230,6 +229,7 @@ class ModePolicy:
     def _thermal(self, temperature_c: float) -> None:
         if math.isnan(temperature_c):
             return
+        self.temperature_c = temperature_c
         if temperature_c >= self.config.hot_c:
             self.hot = True
         elif temperature_c < self.config.hot_clear_c:
@@ -257,12 +257,13 @@ class ModePolicy:
         if inputs.override:
             mode_index(inputs.override)
         self._thermal(inputs.temperature_c)
-        inputs = replace(inputs, battery=self._smooth(now_s, inputs.battery))
+        if not math.isnan(inputs.battery):
+            inputs = replace(inputs, battery=self._smooth(now_s, inputs.battery))
         mode, reason, immediate = self._propose(now_s, inputs)
         cap = self.config.hot_mode
         if self.hot and mode_index(mode) > mode_index(cap):
             mode, immediate = cap, True
-            reason = (f"thermal override: {inputs.temperature_c:.1f} °C >= "
+            reason = (f"thermal override: {self.temperature_c:.1f} °C >= "
                       f"{self.config.hot_c:.0f} °C (wanted: {reason})")
         dwell = self.config.min_dwell_s[self.mode]
         if mode != self.mode and (immediate or now_s - self.since_s >= dwell):
