@@ -111,3 +111,59 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(probe, procs, 
         assert "refused unsigned: update is unsigned" in text
         assert get_param(probe, "motion_detector", "pixel_threshold") == 33
         assert get_param(probe, "uploader", "batch_max_items") == 7  # rolled back
+
+
+def _onnx_fakes():  # type: ignore[no-untyped-def]
+    """The cascade tests' constant ONNX models (test/cascade/onnx_fakes.py)."""
+    import importlib.util
+    path = Path(__file__).parents[1] / "cascade" / "onnx_fakes.py"
+    spec = importlib.util.spec_from_file_location("wildcam_test_onnx_fakes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def publish_models(gw: Gateway, token: Path, key: Path, update_id: str, folder: Path,
+                   stage1: str) -> None:
+    from wildcam.upload.transport import HttpTransport
+
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    manifest = build_manifest(update_id, files, {"manifest": "manifest.json",
+                                                 "stage1_model": stage1})
+    client = HttpTransport(gw.url, str(token))
+    for data in files.values():
+        client.post_bytes("/v1/blobs", data)
+    client.post_json("/v1/updates", {
+        "manifest": base64.b64encode(manifest).decode(),
+        "signature": base64.b64encode(sign_manifest(manifest, load_private_key(key))).decode()})
+
+
+def test_signed_model_update_swaps_the_cascade_model_and_a_bad_one_rolls_back(  # type: ignore[no-untyped-def]
+        probe, procs, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("graph-test-token-0123456789\n")
+    private, public = generate_keys(tmp_path / "keys")
+    models = tmp_path / "models"
+    first = _onnx_fakes().write_fake_manifest(models)
+    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
+        procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={first}")
+        procs.node(NODE, "-p", f"gateway_url:={gw.url}", "-p", f"token_file:={token}",
+                   "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "link_backend:=simulated",
+                   "-p", f"ota_public_key:={public}", "-p", "ota_period_s:=1.0")
+        assert get_param(probe, "cascade_detector", "stage1_model") != "tiny_sure"
+        publish_models(gw, token, private, "models-2", models, "tiny_sure")
+        installed = tmp_path / "ota" / "installed" / "models-2" / "manifest.json"
+        assert probe.spin_until(lambda: get_param(probe, "cascade_detector", "manifest")
+                                == str(installed), 20.0), procs.log("uploader")
+        assert get_param(probe, "cascade_detector", "stage1_model") == "tiny_sure"
+
+        # Signed and intact, but the model file disagrees with the cascade's manifest.
+        publish_models(gw, token, private, "models-3", models, "tiny_truncated")
+        state = tmp_path / "ota" / "state.json"
+        assert probe.spin_until(lambda: "models-3" in state.read_text(), 20.0)
+        assert "refused models-3: cascade_detector refused" in state.read_text()
+        assert "model refused" in state.read_text()
+        assert get_param(probe, "cascade_detector", "manifest") == str(installed)
+        assert get_param(probe, "cascade_detector", "stage1_model") == "tiny_sure"
+        assert not (tmp_path / "ota" / "installed" / "models-3").exists()

@@ -28,6 +28,7 @@ __all__ = ["EngineCounters", "SenderThread", "UploadEngine", "make_link", "make_
 
 log = logging.getLogger("wildcam.upload")
 EXPIRE_PERIOD_S = 10.0
+LINK_RECHECK_S = 30.0  # a probe is a request too: re-measure the link at most this often
 
 
 @dataclass
@@ -77,7 +78,7 @@ class UploadEngine:
                  rng: random.Random | None = None) -> None:
         self.queue = queue
         self.transport = transport
-        self.link = link
+        self._link = link
         self.energy = energy
         self.power = PowerFacts()
         self.counters = EngineCounters()
@@ -86,8 +87,19 @@ class UploadEngine:
         self._backoff = Backoff(config.backoff_base_s, config.backoff_max_s, rng)
         self._retry_at = 0.0
         self._expire_at = 0.0
+        self._link_checked_at = -LINK_RECHECK_S
         self._batch_cap = config.batch_max_items
         self.config = config
+
+    @property
+    def link(self) -> LinkQuality:
+        """The link-quality backend (a new one is measured at the next step)."""
+        return self._link
+
+    @link.setter
+    def link(self, link: LinkQuality) -> None:
+        self._link = link
+        self._link_checked_at = -LINK_RECHECK_S
 
     @property
     def config(self) -> UploaderConfig:
@@ -106,7 +118,13 @@ class UploadEngine:
         self.counters.held = reason
         return self._config.idle_period_s
 
+    def _charge(self, unix: float, nbytes: int) -> None:
+        joules = self.energy(nbytes)
+        self.budget.add(unix, joules)
+        self.counters.joules += joules
+
     def _failed(self, now: float, err: Exception) -> float:
+        self._link_checked_at = -LINK_RECHECK_S  # measure the link again before the next try
         self.counters.retries += 1
         self.counters.last_error = str(err)
         self.counters.link_up = False
@@ -136,11 +154,14 @@ class UploadEngine:
             oldest = self.queue.oldest_waiting(cfg.max_priority)
             if oldest is not None and time.time() - oldest < cfg.batch_max_wait_s:
                 return self._hold(f"batching ({waiting}/{cfg.batch_min_items} items)")
-        quality = self.link.quality()
-        self.counters.link_quality = quality
+        if now - self._link_checked_at >= LINK_RECHECK_S:
+            self.counters.link_quality = self._link.quality()
+            self._link_checked_at = now
+        quality = self.counters.link_quality
         decision = decide(cfg, unix, self.power, self.budget.spent(unix), quality)
         if not decision.allowed:
             self.counters.link_up = quality > 0.0
+            self._link_checked_at = -LINK_RECHECK_S
             return self._hold(decision.reason)
         batch = self.queue.next_batch(self._batch_cap, cfg.batch_max_kb * 1024, cfg.max_priority)
         if not batch:
@@ -149,6 +170,7 @@ class UploadEngine:
         try:
             result = self.transport.send(batch)
         except HttpStatusError as err:
+            self._charge(unix, self.transport.last_request_bytes)  # the body went out
             if err.status != 413:
                 return self._failed(now, err)
             self.counters.last_error = str(err)
@@ -159,15 +181,13 @@ class UploadEngine:
             return 0.0
         except TransportError as err:
             return self._failed(now, err)
-        joules = self.energy(result.body_bytes)
-        self.budget.add(unix, joules)
+        self._charge(unix, result.body_bytes)
         self.queue.ack(result.acked)
         for key, reason in result.refused.items():
             self.queue.reject(key, reason)
         c = self.counters
         c.items_sent += len(result.acked)
         c.bytes_sent += result.body_bytes
-        c.joules += joules
         c.link_up, c.held = True, "sending"
         if result.unanswered:
             return self._failed(now, TransportError(

@@ -109,6 +109,7 @@ class HttpTransport:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.compression = compression
+        self.last_request_bytes = 0  # body size of the latest batch (radio energy on failure)
         self._token = TokenFile(token_file)
         self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s,
                                     verify=_verify(tls_verify, ca_file), transport=transport,
@@ -151,6 +152,7 @@ class HttpTransport:
         if self.compression == "gzip":
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
+        self.last_request_bytes = len(body)
         response = self._request("POST", "/v1/items", content=body, headers=headers)
         try:
             results = response.json()["results"]
