@@ -178,3 +178,18 @@ def test_hot_afternoons_are_throttled_in_the_simulation() -> None:
     thermal = [c for c in result.changes if c.reason.startswith("thermal")]
     assert thermal and all(c.mode == "low_power" and c.temperature_c >= 70.0 for c in thermal)
     assert all(mode != "aggressive" or temp < 70.0 for _, mode, _, temp in result.samples)
+
+
+def test_every_mode_parameter_is_a_declared_live_parameter_of_its_node() -> None:
+    from wildcam.graph import NODES
+    from wildcam.params import param_specs
+
+    declared = {n.name: {s.name: s for s in param_specs(n.config_type())} for n in NODES}
+    for mode, sets in load_policy().modes.items():
+        for node, values in sets.items():
+            for name, value in values.items():
+                spec = declared[node].get(name)
+                assert spec is not None, f"{mode}: {node} has no parameter {name}"
+                assert type(value) is spec.type and not spec.read_only, (mode, node, name)
+                if spec.min is not None:
+                    assert spec.min <= value <= spec.max, (mode, node, name, value)
