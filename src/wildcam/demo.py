@@ -16,6 +16,7 @@ manager are given. With a simulated clock in the node table, nodes run on ``/clo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -28,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -38,7 +39,10 @@ from wildcam.camera.synthetic import SyntheticScene
 from wildcam.docs import default_parameters
 from wildcam.errors import ConfigError, TransportError, WildcamError
 from wildcam.graph import NODES, NodeSpec
-from wildcam.rosenv import ros_environment
+from wildcam.rosenv import config_dir, ros_environment
+
+if TYPE_CHECKING:
+    from wildcam.report.data import RunData
 
 __all__ = ["RunOptions", "node_overrides", "run_demo", "run_scene"]
 
@@ -102,30 +106,65 @@ def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str
     for node, values in wanted.items():
         if node not in names:
             continue
-        declared = defaults.get(node, {})
+        declared = {*defaults.get(node, {}), "use_sim_time"}  # rclpy declares that one
         kept[node] = {k: v for k, v in values.items() if k in declared}
         missing += [f"{node}.{k}" for k in values if k not in declared]
     return kept, missing
 
 
+SIM_BATTERY = {"backend": "simulated", "initial_soc": 0.45, "solar_peak_w": 8.0}
+"""The battery of a synthetic run: 37 Wh, 45 % at the start, a 10 W panel (8 W at noon), so
+the day shows the modes follow the battery down at night and up with the sun."""
+
+CAMERA_HELD = ("fps", "enabled", "trigger_mode")
+"""Camera settings a synthetic run keeps out of the power policy: a synthetic scene is frame by
+frame, so the camera must read it at the scene's rate for scene and simulated time to agree."""
+
+
+def run_policy(directory: Path) -> Path:
+    """The package's power policy without the camera settings of :data:`CAMERA_HELD`."""
+    data = yaml.safe_load((config_dir() / "power_policy.yaml").read_text())
+    for sets in data.get("modes", {}).values():
+        camera = sets.get("camera_driver", {})
+        for key in CAMERA_HELD:
+            camera.pop(key, None)
+    path = directory / "power_policy.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps: float,
-            time_scale: float, start_time: float, sim_time: bool, gateway_url: str,
-            token_file: str, state_dir: Path) -> dict[str, dict[str, Any]]:
-    """The values the run needs per node, by role (found through the node table's topics)."""
+            time_scale: float, start_time: float, gateway_url: str, token_file: str,
+            tmp: Path) -> dict[str, dict[str, Any]]:
+    """The values the run needs per node, by role (found through the node table's topics).
+
+    With a simulated clock, the power source and manager run on it at ``time_scale`` ×
+    ``speed`` (the simulated day: solar curve, dwell times, battery drain) while the camera,
+    motion gate, cascade and uploader run on wall time at ``speed`` × the scene's rate.
+    """
+    synthetic = options.source == "synthetic"
+    sim_time = any(_role(s, "clock") for s in specs)
     wanted: dict[str, dict[str, Any]] = {
         "camera_driver": {"source": options.source, "uri": scene_uri, "seed": options.seed,
-                          "fps": fps if sim_time else fps * options.speed, "loop": False,
+                          "fps": fps * options.speed, "loop": False,
                           "enabled": False}}  # woken up once the recorder listens
     for spec in specs:
         values = wanted.setdefault(spec.name, {})
-        if _role(spec, "clock"):
-            values.update(speed=options.speed, start_time=start_time)
-        if _role(spec, "power/battery") or _role(spec, "power/state"):
-            values.update(time_scale=time_scale)
+        if _role(spec, "clock"):  # paused until the camera starts (see _play)
+            values.update(speed=0.0, start_time=start_time)
+        if _role(spec, "power/battery"):
+            values.update(use_sim_time=sim_time, period_s=max(1.0, time_scale / 3),
+                          **(SIM_BATTERY if synthetic else {}))
+        if _role(spec, "power/state"):
+            values.update(use_sim_time=sim_time,
+                          update_period_s=min(60.0, max(1.0, time_scale / 6)),
+                          stale_after_s=max(120.0, time_scale), summary_period_s=600.0)
+            if synthetic:
+                values.update(policy_file=str(run_policy(tmp)))
         if _role(spec, "uploader/status"):
             values.update(gateway_url=gateway_url, token_file=token_file,
-                          queue_dir=str(state_dir / "queue"), ota_dir=str(state_dir / "ota"),
-                          batch_max_wait_s=2.0)
+                          queue_dir=str(tmp / "state" / "queue"),
+                          ota_dir=str(tmp / "state" / "ota"), batch_max_wait_s=2.0)
     for item in options.params:
         key, sep, value = item.partition("=")
         node, dot, name = key.partition(".")
@@ -245,7 +284,7 @@ def _run(options: RunOptions) -> int:
     time_scale = DAY_S / scene.day_length_s if scene is not None and scene.day_length_s else 1.0
     day_start = scene.day_start if scene is not None and scene.day_length_s else 0.0
     specs = list(NODES)
-    sim_time = any(_role(s, "clock") for s in specs)
+    sim_time = any(_role(s, "clock") for s in specs)  # the power nodes run on it
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     bag = out / "bag"
@@ -270,7 +309,7 @@ def _run(options: RunOptions) -> int:
         logs.mkdir(exist_ok=True)
         gateway = None
         gateway_url, token_file = options.gateway_url, options.token_file
-        if not gateway_url:
+        if not gateway_url and any(_role(s, "uploader/status") for s in specs):
             gateway = LocalGateway(tmp, logs / "gateway.log")
             failure = gateway.wait_ready()
             if failure:
@@ -286,8 +325,7 @@ def _run(options: RunOptions) -> int:
         defaults = {k.removeprefix("/**/"): v["ros__parameters"]
                     for k, v in default_parameters().items()}
         wanted = _wanted(options, specs, scene_uri, fps, time_scale,
-                         START_EPOCH + day_start * DAY_S, sim_time, gateway_url, token_file,
-                         tmp / "state")
+                         START_EPOCH + day_start * DAY_S, gateway_url, token_file, tmp)
         overrides, missing = node_overrides(specs, defaults, wanted)
         if missing:
             print(f"note: the graph declares no {', '.join(missing)}; running without")
@@ -296,7 +334,7 @@ def _run(options: RunOptions) -> int:
         params_file = tmp / "wildcam_run.yaml"
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
         try:
-            failure = _play(options, specs, params_file, sim_time, bag, total, fps,
+            failure = _play(options, specs, params_file, bag, total, fps, time_scale,
                             _clock_text(scene), logs)
             listing = None
             if gateway is not None or options.token_file:
@@ -315,6 +353,9 @@ def _run(options: RunOptions) -> int:
         return 1
     run = load_run(bag, scene if scene is not None else SceneConfig(fps=fps), gateway=listing,
                    fps=fps)
+    if scene is not None:
+        run = _with_measured_baseline(run, scene, str(defaults["camera_driver"].get(
+            "power_profile", "rpi4b")), out / RUN_FILES["baseline"])
     page = build_report(run, out)
     print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
     print_summary(summarize(run))
@@ -325,8 +366,35 @@ def _run(options: RunOptions) -> int:
     return 0
 
 
-def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path, sim_time: bool,
-          bag: Path, total: int, fps: float, clock: Any, logs: Path) -> str | None:
+def _with_measured_baseline(run: RunData, scene: SceneConfig, profile: str,
+                            path: Path) -> RunData:
+    """``run`` with the always-on baseline measured on its scene's frames (saved to ``path``).
+
+    Without a stage-3 model the run keeps the baseline estimated from its own reports.
+    """
+    from wildcam.report.baseline import measure_stage3_joules
+    from wildcam.report.metrics import estimate_baseline
+
+    synthetic = SyntheticScene(scene)
+    picks = [synthetic.render(i) for i in range(0, synthetic.n_frames,
+                                                max(1, synthetic.n_frames // 5))][:5]
+    try:
+        joules, model_id = measure_stage3_joules(picks, profile)
+    except WildcamError as err:
+        print(f"note: always-on baseline not measured ({err})")
+        return run
+    baseline = estimate_baseline(run, joules, f"{model_id} on whole frames, measured here "
+                                 f"under the {profile} profile")
+    if baseline is None:
+        return run
+    path.write_text(json.dumps({"description": baseline.description,
+                                "joules_by_stage": dict(baseline.joules_by_stage)}))
+    return dataclasses.replace(run, baseline=baseline)
+
+
+def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
+          bag: Path, total: int, fps: float, time_scale: float, clock: Any,
+          logs: Path) -> str | None:
     """Start the graph, record and show progress until the scene ends; a failure or None."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -341,7 +409,7 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path, sim
     published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
     expected = sorted(t for t in TOPICS.values() if t.lstrip("/") in published)
     supervisor = _LoggedSupervisor(specs, params_file, env=ros_environment(),
-                                   use_sim_time=sim_time, log_level="warn", log_dir=logs)
+                                   log_level="warn", log_dir=logs)
     writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGES["sqlite3"])
     writer.open()
     rclpy.init(args=[])
@@ -362,7 +430,8 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path, sim
 
     supervisor.start()
     try:
-        failure = _enable(monitor, recording, supervisor.poll, spin)
+        clocks = {s.name: options.speed * time_scale for s in specs if _role(s, "clock")}
+        failure = _start_day(monitor, recording, supervisor.poll, spin, clocks)
         limit = options.wall_limit_s or (total / (fps * options.speed) * 1.5 + 60.0
                                          if total else options.duration_s or 60.0)
         deadline = time.monotonic() + limit
@@ -394,9 +463,13 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path, sim
     return failure
 
 
-def _enable(monitor: Any, ready: Any, poll: Any, spin: Any, timeout_s: float = 90.0
-            ) -> str | None:
-    """Wait for the recorder to listen to every topic, then wake the camera."""
+def _start_day(monitor: Any, ready: Any, poll: Any, spin: Any,
+               clocks: Mapping[str, float], timeout_s: float = 90.0) -> str | None:
+    """Once the recorder listens to every topic: wake the camera and start the clocks.
+
+    ``clocks`` maps each simulated-clock node to its speed; they were started paused, so the
+    simulated day and the scene begin together.
+    """
     end = time.monotonic() + timeout_s
     while not ready():
         if time.monotonic() > end:
@@ -405,7 +478,11 @@ def _enable(monitor: Any, ready: Any, poll: Any, spin: Any, timeout_s: float = 9
         if failure:
             return failure
         spin()
-    return monitor.enable_camera(spin, poll, timeout_s=30.0)
+    for node, speed in clocks.items():
+        failure = monitor.set_parameters(node, {"speed": speed}, spin, poll, 30.0)
+        if failure:
+            return failure
+    return monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
 
 
 def _settle(monitor: Any, spin: Any, poll: Any, total: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cli import main
 from wildcam.errors import BagError, InputError
+from wildcam.power.profile import load_profile
 from wildcam.report import FIGURES, RunData, build_report, load_run, summarize
 from wildcam.report.data import Timebase
 
@@ -62,14 +63,21 @@ def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun
     assert summary.total_j == pytest.approx(known_run.total_j)
     assert summary.joules_per_detected_visit == pytest.approx(known_run.total_j / 2)
     assert summary.simulated_h == pytest.approx(24.0)  # one compressed day
+    # per real day at 10 fps: the run's energy per scene second x 86400
+    per_day = known_run.total_j * 86400 / (FRAMES / FPS)
+    assert summary.joules_per_day == pytest.approx(per_day)
     assert summary.battery_capacity_j == pytest.approx(known_run.capacity_j)
+    idle_j = load_profile("rpi4b").idle_w * 86400
+    assert run.idle_w == load_profile("rpi4b").idle_w
     assert summary.projected_battery_days == pytest.approx(known_run.capacity_j
-                                                           / known_run.total_j)
+                                                           / (idle_j + per_day))
     assert summary.mode_switches == len(MODES) - 1
     # always-on: stage 3 (0.9 J per call measured) on all 600 frames, capture/upload as run
     expected_base = STAGE3_J * FRAMES + 6 * (STAGE_J["capture"] + STAGE_J["upload"])
     assert summary.baseline_total_j == pytest.approx(expected_base)
     assert summary.energy_ratio == pytest.approx(expected_base / known_run.total_j)
+    assert summary.baseline_battery_days == pytest.approx(
+        known_run.capacity_j / (idle_j + expected_base * 86400 / (FRAMES / FPS)))
 
 
 def test_without_gateway_recall_counts_cascade_detections(known_run: KnownRun) -> None:
@@ -108,16 +116,14 @@ def test_timebase_of_a_compressed_day() -> None:
     assert not Timebase().is_day and Timebase().clock(2.5) == "2.5 s"
 
 
-def test_battery_without_capacity_projects_from_the_level(run: RunData) -> None:
+def test_battery_without_capacity_projects_nothing(run: RunData) -> None:
     import dataclasses
 
     no_capacity = dataclasses.replace(run, battery=tuple(
         dataclasses.replace(b, capacity_ah=math.nan) for b in run.battery))
     summary = summarize(no_capacity)
-    levels = [b.percentage for b in run.battery]
-    per_day = (levels[0] - levels[-1]) / 1.0
-    assert summary.projected_battery_days == pytest.approx(levels[-1] / per_day)
-    assert "level" in summary.projection_basis
+    assert summary.projected_battery_days is None and summary.baseline_battery_days is None
+    assert "no battery capacity" in summary.projection_basis
 
 
 def test_bad_inputs_raise_wildcam_errors(known_run: KnownRun, tmp_path: Path) -> None:
@@ -143,5 +149,5 @@ def test_report_command(known_run: KnownRun, tmp_path: Path,
     assert code == 0
     assert (out / "report.html").is_file() and all((out / f.name).is_file() for f in FIGURES)
     assert "0.67 (2/3 visits detected at the gateway)" in printed
-    assert f"{CAPACITY_AH * 3600 * VOLTAGE / 3600:.1f} Wh battery" in printed
+    assert f"({CAPACITY_AH * VOLTAGE:.1f} Wh, no charging" in printed
     assert main(["report", str(known_run.bag), "--out", str(out)]) == 2  # no truth found

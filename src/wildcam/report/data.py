@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.truth import GroundTruth, load_ground_truth
-from wildcam.errors import InputError
+from wildcam.errors import InputError, WildcamError
 
 __all__ = [
     "Baseline",
@@ -241,6 +242,7 @@ class RunData:
     uploads: tuple[UploadSample, ...] = ()
     gateway: tuple[GatewayItem, ...] | None = None  # None: no listing given
     baseline: Baseline | None = None
+    idle_w: float | None = None  # the board's idle power under the run's power profile
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -455,6 +457,15 @@ def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
                        t_s=t)
 
 
+def _idle_w(profile: str) -> float | None:
+    from wildcam.power.profile import load_profile
+
+    try:
+        return load_profile(profile).idle_w
+    except WildcamError:
+        return None
+
+
 def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
              gateway: str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
              baseline: Baseline | str | Path | Mapping[str, Any] | None = None,
@@ -508,6 +519,10 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
                                  int(m.items_sent), int(m.bytes_sent), int(m.retries),
                                  int(m.evictions), bool(m.link_up))
                     for ns, m in topics[TOPICS["upload"]])
+    profiles = Counter(e.profile for e in energy if e.profile)
+    idle_w = _idle_w(profiles.most_common(1)[0][0]) if profiles else None
+    if idle_w is None:
+        notes.append("no power profile known: idle power left out of the battery projection")
     items = None
     if gateway is not None:
         items = tuple(_gateway_item(i, clock) for i in load_gateway_listing(gateway))
@@ -517,7 +532,8 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
         nights=nights, rain=rain, modes=modes, battery=battery,
         motion=_motion_spans(topics[TOPICS["motion"]], clock, duration),
         detections=tuple(_detection(ns, m, clock) for ns, m in topics[TOPICS["detections"]]),
-        energy=energy, uploads=uploads, gateway=items, source=str(bag), notes=tuple(notes))
+        energy=energy, uploads=uploads, gateway=items, idle_w=idle_w, source=str(bag),
+        notes=tuple(notes))
     if isinstance(baseline, Baseline):
         chosen: Baseline | None = baseline
     elif baseline is not None:

@@ -5,8 +5,10 @@
   has a gateway listing, else the cascade's detections in the bag;
 * **false uploads**: items at the gateway whose frame lies in no visit (same tolerance);
 * **joules per detected visit**: all the energy the nodes reported, over the visits recalled;
-* **projected battery life**: battery capacity over the energy of one simulated day at the
-  run's rate (capacity from ``power/battery``; without it, from the battery level's net fall).
+* **projected battery life**: battery capacity (``power/battery``) over the board's idle power
+  plus the processing energy per day, without charging. The processing energy per day is the
+  run's energy per scene second times 86400: a compressed day shows each of its scene's frames
+  once, where a camera at that frame rate all day would see ``time_scale`` times as many.
 """
 
 from __future__ import annotations
@@ -90,13 +92,14 @@ class Summary:
             ("false uploads", "n/a" if self.false_uploads is None
              else f"{self.false_uploads} ({self.false_upload_bytes or 0} bytes)"),
             ("joules per detected visit", num(self.joules_per_detected_visit, '.1f', " J")),
-            ("energy reported", f"{self.total_j:.1f} J over {self.simulated_h:.1f} simulated h"
-                                f" ({num(self.joules_per_day, '.0f', ' J/day')})"),
-            ("projected battery life", f"{num(self.projected_battery_days, '.1f', ' days')} "
+            ("processing energy", f"{self.total_j:.1f} J over {self.simulated_h:.1f} "
+                                  f"simulated h ({num(self.joules_per_day, '.0f', ' J')} per "
+                                  "real day at the scene's frame rate)"),
+            ("projected battery life", f"{num(self.projected_battery_days, '.2f', ' days')} "
                                        f"({self.projection_basis})"),
             ("always-on baseline", "n/a" if self.baseline_total_j is None else
              f"{self.baseline_total_j:.1f} J; battery "
-             f"{num(self.baseline_battery_days, '.1f', ' days')}; "
+             f"{num(self.baseline_battery_days, '.2f', ' days')}; "
              f"{num(self.energy_ratio, '.1f', '×')} the run's energy"),
             ("mode switches", str(self.mode_switches)),
         ]
@@ -135,22 +138,27 @@ def recalled(visits: Sequence[TruthVisit], times: Sequence[float],
     return found
 
 
-def estimate_baseline(run: RunData) -> Baseline | None:
+def estimate_baseline(run: RunData, stage3_j_per_call: float | None = None,
+                      measured_on: str = "") -> Baseline | None:
     """Always-on: the large model (stage 3) on every captured frame, no motion gate.
 
     Capture, upload and any non-pipeline stage (idle) cost what they cost in the run; stage 3
-    costs the run's measured joules per stage-3 call on each of the run's frames. None when
-    the run never ran stage 3 (nothing to scale from).
+    costs ``stage3_j_per_call`` (measured on whole frames, ``measured_on`` says how) on each of
+    the run's frames, else the run's own joules per stage-3 call. None when neither is known.
     """
     joules, counts = run.joules_by_stage(), run.stage_counts()
-    calls = counts.get("cascade_stage3", 0)
-    if calls <= 0 or run.frames <= 0:
+    if run.frames <= 0:
         return None
-    per_call = joules.get("cascade_stage3", 0.0) / calls
+    if stage3_j_per_call is None:
+        calls = counts.get("cascade_stage3", 0)
+        if calls <= 0:
+            return None
+        stage3_j_per_call = joules.get("cascade_stage3", 0.0) / calls
+        measured_on = "measured in this run's stage-3 calls"
     stages = {k: v for k, v in joules.items() if k not in PROCESSING_STAGES}
-    stages["cascade_stage3"] = per_call * run.frames
+    stages["cascade_stage3"] = stage3_j_per_call * run.frames
     return Baseline(f"always-on: the stage-3 model on all {run.frames} frames "
-                    f"({per_call:.3f} J per call measured in this run), no motion gate",
+                    f"({stage3_j_per_call:.3f} J per call, {measured_on}), no motion gate",
                     stages)
 
 
@@ -163,14 +171,13 @@ def _capacity_j(run: RunData) -> float | None:
     return caps[-1].capacity_ah * 3600.0 * voltage
 
 
-def _level_drop_days(run: RunData, days: float) -> float | None:
-    levels = [b for b in run.battery if math.isfinite(b.percentage)]
-    if len(levels) < 2 or days <= 0:
-        return None
-    drop_per_day = (levels[0].percentage - levels[-1].percentage) / days
-    if drop_per_day <= 0:
-        return math.inf
-    return levels[-1].percentage / drop_per_day
+def _per_day(run: RunData, joules: float) -> float | None:
+    """``joules`` spent over the run, per real day at the scene's frame rate.
+
+    A compressed day shows every frame of its scene once; a camera at that rate all day would
+    see ``time_scale`` times as many, so a run's energy per *scene* second is the real rate.
+    """
+    return joules * DAY_S / run.duration_s if run.duration_s > 0 else None
 
 
 def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
@@ -183,19 +190,21 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         i for i in run.gateway if i.t_s is not None and not _inside(i.t_s, run.visits, slack_s)]
     total = float(sum(run.joules_by_stage().values()))
     simulated_s = run.timebase.simulated_s(run.duration_s)
-    days = simulated_s / DAY_S
-    per_day = total / days if days > 0 else None
+    per_day = _per_day(run, total)
     capacity = _capacity_j(run)
     baseline_total = run.baseline.total_j if run.baseline is not None else None
-    if capacity is not None and per_day:
-        projected: float | None = capacity / per_day
-        basis = f"{capacity / 3600:.1f} Wh battery at the run's J/day"
-        base_days = capacity / (baseline_total / days) if baseline_total and days else None
+    projected = base_days = None
+    if capacity is None:
+        basis = "no battery capacity in power/battery"
     else:
-        projected = _level_drop_days(run, days)
-        basis = ("from the battery level's net fall" if projected is not None
-                 else "no battery data")
-        base_days = None
+        idle = (run.idle_w or 0.0) * DAY_S
+        basis = (f"{capacity / 3600:.1f} Wh, no charging, {run.idle_w or 0.0:.2f} W idle + "
+                 "the processing")
+        if per_day is not None and idle + per_day > 0:
+            projected = capacity / (idle + per_day)
+            base_per_day = _per_day(run, baseline_total) if baseline_total else None
+            if base_per_day is not None:
+                base_days = capacity / (idle + base_per_day)
     return Summary(
         visits=len(run.visits), visits_detected=len(found), detected_source=source,
         motion_events=len(run.motion), motion_visits_recalled=motion.recalled,

@@ -78,26 +78,27 @@ class RunMonitor(Node):
         """Which nodes report energy (the run waits for their last period)."""
         self.energy_nodes[msg.node] = self.energy_nodes.get(msg.node, 0) + 1
 
-    def enable_camera(self, spin: Callable[[], None], poll: Callable[[], str | None],
-                      timeout_s: float) -> str | None:
-        """Wake the (sleeping) camera through its parameter service; a failure or None.
+    def set_parameters(self, node: str, values: dict[str, object], spin: Callable[[], None],
+                       poll: Callable[[], str | None], timeout_s: float) -> str | None:
+        """Set ``values`` on ``node`` through its parameter service; a failure or None.
 
         ``spin`` runs the executor this node is on; ``poll`` is the supervisor's, so a graph
         that fails is noticed while waiting.
         """
         end = time.monotonic() + timeout_s
-        client = AsyncParameterClient(self, "camera_driver")
+        client = AsyncParameterClient(self, node)
         while not client.services_are_ready():
             failure = poll()
             if failure or time.monotonic() > end:
-                return failure or "the camera's parameter service did not appear in time"
+                return failure or f"the parameter service of {node} did not appear in time"
             spin()
-        future = client.set_parameters([Parameter("enabled", value=True)])
+        future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
         while not future.done() and time.monotonic() < end:
             spin()
-        if not future.done() or not future.result().results[0].successful:
-            return "could not enable the camera"
-        return None
+        if not future.done():
+            return f"{node} did not answer set_parameters"
+        refused = [r.reason for r in future.result().results if not r.successful]
+        return f"{node} refused {values}: {refused}" if refused else None
 
     def line(self, total: int) -> str:
         """The progress line: simulated time, mode, battery, events, detections, queue."""
