@@ -8,6 +8,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from rclpy.parameter import parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import CompressedImage
 
@@ -49,12 +50,11 @@ def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
     assert client.wait_for_services(timeout_sec=10.0)
     future = client.get_parameters([name])
     assert probe.spin_until(future.done, 10.0)
-    from rclpy.parameter import parameter_value_to_python
     return parameter_value_to_python(future.result().values[0])
 
 
-def test_uploader_sends_to_the_gateway_and_applies_signed_updates(probe, procs, tmp_path: Path  # type: ignore[no-untyped-def]
-                                                                  ) -> None:
+def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: ignore[no-untyped-def]
+        probe, procs, tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("graph-test-token-0123456789\n")
     private, public = generate_keys(tmp_path / "keys")
@@ -139,7 +139,7 @@ def publish_models(gw: Gateway, token: Path, key: Path, update_id: str, folder: 
         "signature": base64.b64encode(sign_manifest(manifest, load_private_key(key))).decode()})
 
 
-def test_signed_model_update_swaps_the_cascade_model_and_a_bad_one_rolls_back(  # type: ignore[no-untyped-def]
+def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignore[no-untyped-def]
         probe, procs, tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("graph-test-token-0123456789\n")

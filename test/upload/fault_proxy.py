@@ -1,10 +1,11 @@
 """A fault-injecting TCP proxy on loopback, in front of a gateway (test helper).
 
-Modes, applied per request (a mode change reaches open connections too): ``pass`` (forward both ways), ``down`` (not listening:
-connection refused), ``503`` (answer every request itself with a 503), ``slow`` (forward, but
-hold the answer for ``delay_s``), ``reset`` (read the request, then reset the connection),
-``cut`` (forward the request, let the gateway store it, then reset instead of answering: the
-acknowledgement is lost). ``requests`` counts requests per mode.
+Modes, applied per request (a mode change reaches open connections too): ``pass`` (forward
+both ways), ``down`` (not listening: connection refused), ``503`` (answer every request itself
+with a 503), ``slow`` (forward, but hold the answer for ``delay_s``), ``reset`` (read the
+request, then reset the connection), ``cut`` (forward the request, let the gateway store it,
+then reset instead of answering: the acknowledgement is lost). ``requests`` counts requests per
+mode.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from wildcam.gateway import Gateway, GatewayConfig
+from wildcam.gateway import Gateway
 from wildcam.upload.engine import SenderThread
 from wildcam.upload.items import items_for_frame
-from wildcam.upload.queue import DurableQueue
+from wildcam.upload.queue import DurableQueue, NewItem
 
 from fault_proxy import FaultProxy  # test-local helpers
 from upload_helpers import drain, engine, frame, item
@@ -127,8 +127,6 @@ def test_oversize_batches_are_split_and_an_oversize_item_is_set_aside(
     queue.put([item(f"m{i}", "metadata", 10) for i in range(4)])
     queue.put([item(f"t{i}", "thumbnail", 1) for i in range(12)])
     big = os.urandom(1_200_000)  # the gateway's limit is 1 MB; incompressible
-    queue.put([item(f"t{i}", "thumbnail", 1) for i in range(0)])
-    from wildcam.upload.queue import NewItem
     queue.put([NewItem(key=f"p{i}", kind="thumbnail", payload=os.urandom(200_000))
                for i in range(8)] + [NewItem(key="huge", kind="thumbnail", payload=big)])
     eng = engine(queue, gateway.url, token_file, batch_max_kb=100_000, batch_max_items=64)

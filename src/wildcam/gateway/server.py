@@ -112,7 +112,8 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, separators=(",", ":")))
+    return web.json_response(data, status=status,
+                             dumps=lambda d: json.dumps(d, separators=(",", ":")))
 
 
 def _int_arg(request: web.Request, name: str, default: int) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import StorageError
+from wildcam.upload.queue import fsync_directory
 from wildcam.upload.wire import Record
 
 __all__ = ["GatewayStore"]
@@ -52,14 +53,6 @@ CREATE TABLE IF NOT EXISTS updates (
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class GatewayStore:
@@ -112,7 +105,7 @@ class GatewayStore:
                 staged.append((sha, data))
         if wrote:
             try:
-                _fsync_dir(self.blob_dir)
+                fsync_directory(self.blob_dir)
             except OSError as err:
                 raise StorageError(f"cannot sync {self.blob_dir}: {err}") from err
         return staged

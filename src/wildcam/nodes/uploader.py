@@ -44,7 +44,8 @@ class Uploader(Node):
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.queue = DurableQueue(cfg.queue_path, int(cfg.quota_mb * 1024 * 1024), cfg.ttl_s)
         if not cfg.tls_verify:
-            self.get_logger().warning("tls_verify is off: the gateway's certificate is not checked")
+            self.get_logger().warning("tls_verify is off: the gateway's certificate is "
+                                      "not checked")
         transport = make_transport(cfg)
         self.engine = UploadEngine(self.queue, transport, make_link(cfg, transport), cfg,
                                    self.charge_transfer, policy_clock=self.now_s)

@@ -74,11 +74,11 @@ class UploaderConfig:
     idle_period_s: float = param(1.0, "How often the sender looks again when it has nothing "
                                  "to do.", min=0.01, max=3600.0)
     ota_public_key: str = param("", "Ed25519 public key (PEM) updates must be signed with "
-                                "('' = no over-the-air updates).")
+                                "('' = no over-the-air updates).", read_only=True)
     ota_dir: str = param("", "Where updates are installed ('' = <queue_dir>/../ota).",
                          read_only=True)
     ota_period_s: float = param(300.0, "How often to ask the gateway for updates.", min=1.0,
-                                max=1e7)
+                                max=1e7, read_only=True)
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:

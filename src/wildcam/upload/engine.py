@@ -110,7 +110,7 @@ class UploadEngine:
     def config(self, config: UploaderConfig) -> None:
         self._config = config
         self._backoff.base_s, self._backoff.max_s = config.backoff_base_s, config.backoff_max_s
-        self._batch_cap = min(self._batch_cap, config.batch_max_items) or config.batch_max_items
+        self._batch_cap = min(self._batch_cap, config.batch_max_items)
         self.queue.quota_bytes = int(config.quota_mb * 1024 * 1024)
         self.queue.ttl_s = config.ttl_s
 
@@ -161,7 +161,6 @@ class UploadEngine:
         decision = decide(cfg, unix, self.power, self.budget.spent(unix), quality)
         if not decision.allowed:
             self.counters.link_up = quality > 0.0
-            self._link_checked_at = -LINK_RECHECK_S
             return self._hold(decision.reason)
         batch = self.queue.next_batch(self._batch_cap, cfg.batch_max_kb * 1024, cfg.max_priority)
         if not batch:

@@ -2,10 +2,10 @@
 
 Each :class:`FrameDetections` (the content of a ``wildcam/DetectionArray``) gives up to three
 items that share a frame id: the metadata (JSON: stamp, event, boxes, scores, and the keys of
-its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Every item's gateway metadata carries the frame's stamp and event id (the
-day report places items by them). Keys are derived from
-the frame and the content, so the same message stored twice is one item, and the gateway can
-deduplicate a resend after a crash.
+its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Every item's gateway
+metadata carries the frame's stamp and event id (the day report places items by them). Keys are
+derived from the frame and the content, so the same message stored twice is one item, and the
+gateway can deduplicate a resend after a crash.
 """
 
 from __future__ import annotations

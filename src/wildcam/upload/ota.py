@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wildcam.errors import TransportError, UpdateError
+from wildcam.upload.queue import fsync_directory
 
 __all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "OtaClient", "ParameterApplier",
            "Update", "UpdateFile", "build_manifest", "generate_keys", "install_files",
@@ -213,14 +214,6 @@ def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> U
     return _parse(manifest)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def install_files(update: Update, fetch: Callable[[UpdateFile], bytes], ota_dir: Path) -> Path:
     """Fetch, check and install the update's files; the install directory.
 
@@ -251,7 +244,7 @@ def install_files(update: Update, fetch: Callable[[UpdateFile], bytes], ota_dir:
             n += 1
             target = target.with_name(f"{update.update_id}.{n}")
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_directory(target.parent)
     except OSError as err:
         raise UpdateError(f"cannot install update {update.update_id}: {err}") from err
     finally:

@@ -36,7 +36,7 @@ from typing import Any
 from wildcam.errors import StorageError
 
 __all__ = ["KINDS", "PRIORITY", "BlobFiles", "DurableQueue", "NewItem", "PutResult",
-           "QueueStats", "QueuedItem"]
+           "QueueStats", "QueuedItem", "fsync_directory"]
 
 PRIORITY = {"metadata": 0, "thumbnail": 1, "full_frame": 2}
 KINDS = tuple(PRIORITY)
@@ -132,6 +132,15 @@ class QueueStats:
         return sum(self.depth_by_priority)
 
 
+def fsync_directory(path: Path) -> None:
+    """Make the renames and unlinks in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class BlobFiles:
     """Payload files in one directory: written durably, read, removed.
 
@@ -159,13 +168,8 @@ class BlobFiles:
 
     def sync_directory(self) -> None:
         """Make renames and unlinks in the directory durable."""
-        if not self.fsync:
-            return
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self.fsync:
+            fsync_directory(self.directory)
 
     def read(self, name: str) -> bytes:
         """The content of ``name``."""
@@ -321,7 +325,8 @@ class DurableQueue:
                 self.blobs.remove(name)
         return PutResult(tuple(stored), tuple(refused), tuple(evicted), tuple(duplicates))
 
-    def next_batch(self, max_items: int, max_bytes: int, max_priority: int = 2) -> list[QueuedItem]:
+    def next_batch(self, max_items: int, max_bytes: int,
+                   max_priority: int = 2) -> list[QueuedItem]:
         """The next items to send, in sending order, payloads loaded (at least one item when
         any is waiting, even if it alone exceeds ``max_bytes``)."""
         with self._lock:

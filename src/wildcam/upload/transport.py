@@ -132,7 +132,8 @@ class HttpTransport:
         if response.status_code >= 400:
             text = response.text[:200].strip()
             raise HttpStatusError(response.status_code, f"{method} {path}: HTTP "
-                                  f"{response.status_code} {response.reason_phrase} {text}".strip())
+                                  f"{response.status_code} {response.reason_phrase} "
+                                  f"{text}".strip())
         return response
 
     def probe(self) -> float:
