@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from rclpy.node import Node
+from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport
 from wildcam.power.sources import PowerSourceConfig, SimulatedSource, make_power_source
@@ -19,7 +20,6 @@ from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.power import battery_msg, temperature_msg
 from wildcam.ros.runner import main_for
-from sensor_msgs.msg import BatteryState, Temperature
 
 
 class PowerSource(Node):

@@ -36,7 +36,8 @@ class ApplyPlan:
     def __init__(self, nodes: tuple[str, ...], max_attempts: int = 5,
                  backoff_s: float = 0.5, backoff_max_s: float = 10.0) -> None:
         self.nodes = {n: NodeApply(n) for n in nodes}
-        self.max_attempts, self.backoff_s, self.backoff_max_s = max_attempts, backoff_s, backoff_max_s
+        self.max_attempts = max_attempts
+        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
 
     def set_mode(self, params: Mapping[str, Mapping[str, Any]], now_s: float) -> None:
         """New desired sets (node -> params); every present node becomes pending."""

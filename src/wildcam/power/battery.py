@@ -138,7 +138,7 @@ class SimBattery:
         self._add_j(-max(0.0, joules))
 
     def advance(self, t_s: float) -> None:
-        """Integrate idle load and charging from the last time to ``t_s`` (the first call starts)."""
+        """Integrate idle load and charging up to ``t_s`` (the first call only sets the time)."""
         if self.t_s is None or t_s <= self.t_s:
             if self.t_s is None:
                 self.t_s = t_s

@@ -10,13 +10,14 @@ Modes, lowest first: ``critical`` (trigger-driven capture only, keep a reserve),
 3. **critical**: battery ``hysteresis`` below the ``low_power`` threshold: ``critical`` at once
    (the reserve is protected; leaving it follows rule 4);
 4. **battery**: the highest mode whose rising threshold the battery reaches (the ``normal`` and
-   ``aggressive`` thresholds lowered by ``charging_bonus`` while charging); a step down only once the battery is ``hysteresis``
-   below the current mode's threshold; any battery-driven change waits until the current mode
-   has lasted ``min_dwell_s`` of it.
+   ``aggressive`` thresholds lowered by ``charging_bonus`` while charging); a step down only
+   once the battery is ``hysteresis`` below the current mode's threshold; any battery-driven
+   change waits until the current mode has lasted its ``min_dwell_s``.
 
 The battery level the policy uses is the gauge reading averaged over ``smoothing_s`` (a noisy
-gauge must not flip modes), times the usable fraction at the cells' temperature (cold Li-ion cells deliver less: :func:`cold_usable_fraction`). An unknown
-(NaN) battery keeps the current mode; an unknown temperature keeps the hot/not-hot state.
+gauge must not flip modes), times the usable fraction at the cells' temperature (cold Li-ion
+cells deliver less: :func:`cold_usable_fraction`). An unknown (NaN) battery keeps the current
+mode; an unknown temperature keeps the hot/not-hot state.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def load_profile(name: str = DEFAULT_PROFILE) -> PowerProfile:
 
 
 def power_profile_param() -> Any:
-    """The ``power_profile`` field every node's config class declares (see :mod:`wildcam.params`)."""
+    """The ``power_profile`` field every node's config class declares (:mod:`wildcam.params`)."""
     return param(DEFAULT_PROFILE, "Device power profile of the energy reports "
                  "(config/power_profiles/<name>.yaml; live).", choices=PROFILE_NAMES)
 

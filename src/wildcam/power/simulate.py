@@ -23,7 +23,7 @@ DEFAULT_MODE_LOAD_W = {"critical": 0.05, "low_power": 0.3, "normal": 0.8, "aggre
 
 @dataclass(frozen=True)
 class ModeChange:
-    """The policy entered ``mode`` at ``t_s`` for ``reason`` (``battery``: the level it acted on)."""
+    """The policy entered ``mode`` at ``t_s`` for ``reason``; ``battery``: the level it used."""
 
     t_s: float
     mode: str

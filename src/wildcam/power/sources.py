@@ -260,8 +260,8 @@ class BagSource:
         battery: list[tuple[int, PowerReading]] = []
         temps: list[tuple[int, float]] = []
         with open_bag(Path(bag)) as reader:
-            conns = [c for c in reader.connections
-                     if c.msgtype in ("sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
+            conns = [c for c in reader.connections if c.msgtype in (
+                "sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
             for conn, stamp, raw in messages(reader, conns):
                 try:
                     msg = store.deserialize_cdr(raw, conn.msgtype)

@@ -25,7 +25,8 @@ def battery_msg(reading: PowerReading, stamp: TimeMsg, frame_id: str = "battery"
     msg = BatteryState(voltage=reading.voltage, temperature=reading.battery_temperature_c,
                        current=reading.current, charge=reading.charge_ah,
                        capacity=reading.capacity_ah, design_capacity=reading.design_capacity_ah,
-                       percentage=reading.percentage, power_supply_status=_STATUS[reading.charging],
+                       percentage=reading.percentage,
+                       power_supply_status=_STATUS[reading.charging],
                        power_supply_health=BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN,
                        power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN,
                        present=reading.present)
