@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_gateway(sub)
 
+    from wildcam.power.cli import register as register_power
+
+    register_power(sub)
+
     try:
         from wildcam.bags.cli import register
     except ImportError:  # bag tools need rosbags; the rest of the CLI works without it

@@ -193,3 +193,15 @@ def test_every_mode_parameter_is_a_declared_live_parameter_of_its_node() -> None
                 assert type(value) is spec.type and not spec.read_only, (mode, node, name)
                 if spec.min is not None:
                     assert spec.min <= value <= spec.max, (mode, node, name, value)
+
+
+def test_power_sim_command(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from wildcam.cli import main
+
+    assert main(["power-sim", "--hours", "24", "--json", "--load", "normal=0.5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changes"][0]["mode"] == "normal"
+    assert sum(out["hours_in_mode"].values()) == pytest.approx(24.0, abs=0.1)
+    assert main(["power-sim", "--capacity-wh", "-1"]) == 2

@@ -244,7 +244,7 @@ class ModePolicy:
             return self.mode, "battery unknown: mode kept", False
         battery = self.level = self.effective_battery(inputs)
         text = f"battery {battery:.0%}"
-        if battery < inputs.battery:
+        if inputs.battery - battery >= 0.005:
             text += f" usable in the cold ({inputs.battery:.0%} charged)"
         if inputs.charging:
             text += ", charging"
