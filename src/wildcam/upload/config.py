@@ -58,10 +58,10 @@ class UploaderConfig:
     batch_max_items: int = param(64, "Most items in one request.", min=1, max=10000)
     batch_max_kb: int = param(1024, "Most payload kilobytes in one request.", min=1,
                               max=1_000_000)
-    batch_min_items: int = param(1, "Wait for this many items before switching the radio on...",
-                                 min=1, max=10000)
-    batch_max_wait_s: float = param(60.0, "...unless the oldest waiting item is this old.",
-                                    min=0.0, max=1e7)
+    batch_min_items: int = param(1, "Items to gather before switching the radio on (see "
+                                 "batch_max_wait_s).", min=1, max=10000)
+    batch_max_wait_s: float = param(60.0, "Send fewer than batch_min_items once the oldest "
+                                    "waiting item is this old, seconds.", min=0.0, max=1e7)
     compression: str = param("gzip", "Request body compression.", choices=COMPRESSIONS)
     backoff_base_s: float = param(1.0, "First retry delay after a failure; doubles per "
                                   "failure, with jitter.", min=0.01, max=3600.0)
