@@ -35,7 +35,7 @@ from wildcam.ros.power import charging_of, report_stages, stored_wh
 from wildcam.ros.qos import LATCHED
 from wildcam.ros.runner import main_for
 
-_PUSH_PERIOD_S = 0.1  # wall: graph watch, parameter calls, timeouts
+_PUSH_PERIOD_S = 0.25  # wall: graph watch, parameter calls, timeouts
 
 
 def _same(a: Any, b: Any) -> bool:
