@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ from wildcam.camera.synthetic import SyntheticScene
 from wildcam.docs import default_parameters
 from wildcam.errors import ConfigError, TransportError, WildcamError
 from wildcam.graph import NODES, NodeSpec
-from wildcam.rosenv import config_dir, ros_environment
+from wildcam.rosenv import claim_domain, config_dir, ros_environment
 
 if TYPE_CHECKING:
     from wildcam.report.data import RunData
@@ -49,6 +50,7 @@ __all__ = ["RunOptions", "node_overrides", "run_demo", "run_scene"]
 DAY_S = 86400.0
 START_EPOCH = 1_782_000_000  # 2026-06-21 00:00 UTC: midsummer midnight, the day's reference
 SETTLE_S = 20.0  # at most this long after the last frame for the queue and energy to drain
+STALL_S = 5.0  # a camera that delivers no frame for this long has stopped
 
 
 @dataclass(frozen=True)
@@ -266,10 +268,30 @@ def run_demo(preset: str = "day", seed: int = 0, speed: float = 2.0,
     options = RunOptions(preset=preset, seed=seed, speed=speed, duration_s=duration_s,
                          **{k: v for k, v in more.items() if v is not None})
     try:
-        return _run(options)
+        with _own_domain():
+            return _run(options)
     except WildcamError as err:
         print(f"\nwildcam run: {err}", file=sys.stderr)
         return 1
+
+
+@contextmanager
+def _own_domain() -> Iterator[None]:
+    """Run in a ROS domain of the run's own unless ``ROS_DOMAIN_ID`` names one.
+
+    The run starts every node it needs; in a free domain it never meets another graph on this
+    host (a ``wildcam bringup``, a test, a second run).
+    """
+    if os.environ.get("ROS_DOMAIN_ID"):
+        yield
+        return
+    with claim_domain() as domain:
+        os.environ["ROS_DOMAIN_ID"] = str(domain)
+        print(f"ROS domain {domain} (set ROS_DOMAIN_ID to choose one)")
+        try:
+            yield
+        finally:
+            os.environ.pop("ROS_DOMAIN_ID", None)
 
 
 def _run(options: RunOptions) -> int:
@@ -430,20 +452,16 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
 
     supervisor.start()
     try:
-        clocks = {s.name: options.speed * time_scale for s in specs if _role(s, "clock")}
+        day_speed = options.speed * time_scale if total else 1.0  # a real source: real time
+        clocks = {s.name: day_speed for s in specs if _role(s, "clock")}
         failure = _start_day(monitor, recording, supervisor.poll, spin, clocks)
         limit = options.wall_limit_s or (total / (fps * options.speed) * 1.5 + 60.0
                                          if total else options.duration_s or 60.0)
-        deadline = time.monotonic() + limit
-        while failure is None and (monitor.frames < total if total
-                                   else time.monotonic() < deadline):
-            if time.monotonic() >= deadline:
-                failure = (f"only {monitor.frames} of {total} frames were played in "
-                           f"{limit:.0f} s; the report covers those")
-                break
-            spin()
-            failure = supervisor.poll()
-            monitor.progress(total)
+        failure = failure or _watch(
+            monitor, lambda: recorder.result.counts.get(TOPICS["info"], 0), total, limit, spin,
+            supervisor.poll)
+        for node in clocks:  # the day is over: the battery stops where the scene stopped
+            monitor.set_parameters(node, {"speed": 0.0}, spin, supervisor.poll, 10.0)
         if failure is None:
             _settle(monitor, spin, supervisor.poll, total)
         monitor.progress(total, force=True)
@@ -483,6 +501,36 @@ def _start_day(monitor: Any, ready: Any, poll: Any, spin: Any,
         if failure:
             return failure
     return monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
+
+
+def _watch(monitor: Any, frames: Any, total: int, limit_s: float, spin: Any,
+           poll: Any) -> str | None:
+    """Show progress until the scene's ``total`` frames are recorded (or ``limit_s`` passes
+    with a real source); a failure or None.
+
+    The camera stops at the end of the scene; a camera that delivers nothing new for
+    ``STALL_S`` has stopped too (a frame the recorder missed must not hang the run).
+    """
+    deadline = time.monotonic() + limit_s
+    seen, changed = 0, time.monotonic()
+    while True:
+        now = time.monotonic()
+        monitor.frames = frames()
+        if monitor.frames != seen:
+            seen, changed = monitor.frames, now
+        if total and seen >= total:
+            return None
+        if total and seen and now - changed > STALL_S:
+            return None if seen >= 0.99 * total else (
+                f"the camera stopped after {seen} of {total} frames")
+        if now >= deadline:
+            return (f"only {seen} of {total} frames were played in {limit_s:.0f} s; the report "
+                    "covers those") if total else None
+        spin()
+        failure = poll()
+        if failure:
+            return failure
+        monitor.progress(total)
 
 
 def _settle(monitor: Any, spin: Any, poll: Any, total: int) -> None:

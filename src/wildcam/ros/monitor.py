@@ -1,8 +1,9 @@
 """The listening node of ``wildcam run``: one live progress line while the graph plays.
 
-It counts camera frames (so the run knows where in the scene it is), motion events, detections,
-and keeps the latest power mode, battery level and upload queue. Progress-only subscriptions
-are best effort, which matches any publisher; the numbers in the summary come from the bag.
+It counts motion events and detections and keeps the latest power mode, battery level and
+upload queue; ``frames`` (where in the scene the run is) is set by the run from its recorder.
+Subscriptions are best effort, which matches any publisher; the summary's numbers come from the
+bag.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import BatteryState, CameraInfo
+from sensor_msgs.msg import BatteryState
 
 from wildcam.msg import DetectionArray, EnergyReport, MotionEvent, PowerState, UploadStatus
 from wildcam.ros.qos import LATCHED
@@ -38,8 +39,6 @@ class RunMonitor(Node):
         self._last_progress = 0.0
         self._tty = sys.stdout.isatty()
         best_effort = qos_profile_sensor_data
-        self.create_subscription(CameraInfo, "camera/camera_info", self.info_callback,
-                                 best_effort)
         self.create_subscription(MotionEvent, "motion/events", self.event_callback, best_effort)
         self.create_subscription(DetectionArray, "detections", self.detection_callback,
                                  best_effort)
@@ -49,10 +48,6 @@ class RunMonitor(Node):
         self.create_subscription(UploadStatus, "uploader/status", self.upload_callback,
                                  best_effort)
         self.create_subscription(EnergyReport, "energy", self.energy_callback, best_effort)
-
-    def info_callback(self, msg: CameraInfo) -> None:
-        """One captured frame."""
-        self.frames += 1
 
     def event_callback(self, msg: MotionEvent) -> None:
         """Count motion events as they start."""
