@@ -376,8 +376,8 @@ def _run(options: RunOptions) -> int:
     run = load_run(bag, scene if scene is not None else SceneConfig(fps=fps), gateway=listing,
                    fps=fps)
     if scene is not None:
-        run = _with_measured_baseline(run, scene, str(defaults["camera_driver"].get(
-            "power_profile", "rpi4b")), out / RUN_FILES["baseline"])
+        cascade = params.get("/**/cascade_detector", {}).get("ros__parameters", {})
+        run = _with_measured_baseline(run, scene, cascade, out / RUN_FILES["baseline"])
     page = build_report(run, out)
     print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
     print_summary(summarize(run))
@@ -388,12 +388,14 @@ def _run(options: RunOptions) -> int:
     return 0
 
 
-def _with_measured_baseline(run: RunData, scene: SceneConfig, profile: str,
+def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[str, Any],
                             path: Path) -> RunData:
     """``run`` with the always-on baseline measured on its scene's frames (saved to ``path``).
 
+    The model, manifest and power profile are the cascade's (its parameters ``cascade``).
     Without a stage-3 model the run keeps the baseline estimated from its own reports.
     """
+    profile = str(cascade.get("power_profile", "rpi4b"))
     from wildcam.report.baseline import measure_stage3_joules
     from wildcam.report.metrics import estimate_baseline
 
@@ -401,7 +403,9 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, profile: str,
     picks = [synthetic.render(i) for i in range(0, synthetic.n_frames,
                                                 max(1, synthetic.n_frames // 5))][:5]
     try:
-        joules, model_id = measure_stage3_joules(picks, profile)
+        joules, model_id = measure_stage3_joules(
+            picks, profile, str(cascade.get("manifest", "")),
+            str(cascade.get("stage3_model", "default")))
     except WildcamError as err:
         print(f"note: always-on baseline not measured ({err})")
         return run

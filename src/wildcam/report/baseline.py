@@ -19,11 +19,14 @@ __all__ = ["measure_stage3_joules"]
 
 
 def measure_stage3_joules(frames: Sequence[Image], profile_name: str = "rpi4b",
-                          manifest: str = "", warmup: int = 1) -> tuple[float, str]:
+                          manifest: str = "", model_id: str = "default",
+                          warmup: int = 1) -> tuple[float, str]:
     """Joules per stage-3 call on a whole frame and the model id measured.
 
-    The median thread CPU time over ``frames`` (after ``warmup`` calls) is converted with the
-    profile's active-core power and slowdown. Raises ModelError when there is no stage-3 model.
+    ``manifest`` and ``model_id`` as the cascade's parameters (``""``: the package's manifest;
+    ``default``: its stage-3 default). The median thread CPU time over ``frames`` (after
+    ``warmup`` calls) is converted with the profile's active-core power and slowdown. Raises
+    ModelError when there is no such stage-3 model.
     """
     from wildcam.cascade.manifest import Manifest, default_manifest_path
     from wildcam.cascade.onnx_models import RuntimeOptions, load_model
@@ -33,7 +36,7 @@ def measure_stage3_joules(frames: Sequence[Image], profile_name: str = "rpi4b",
         raise ModelError("no frames to measure the stage-3 model on")
     path = manifest or default_manifest_path()
     loaded = Manifest.load(path)
-    entry = loaded.default_for(3)
+    entry = loaded.default_for(3) if model_id in ("", "default") else loaded.entry(model_id)
     model = load_model(entry, loaded.directory, RuntimeOptions(threads=1))
     profile = load_profile(profile_name)
     times = []
