@@ -1,17 +1,23 @@
-"""``wildcam run``: the whole graph plays a (compressed) day; a report says what happened.
+"""``wildcam run``: the whole graph plays a compressed day; a report says what happened.
 
-Every node of the node table is started as ``wildcam bringup`` starts it (same YAML, with the
-camera pointed at the scene, the uploader at a local ``wildcam gateway`` on 127.0.0.1 with a
-temporary token, the simulated clock and battery told how compressed the day is). This process
+Every node of the node table is started as ``wildcam bringup`` starts it (same YAML, each
+node's output in ``<out>/logs``), in a ROS domain of the run's own, with: the camera on the
+synthetic scene (sleeping until the recorder listens), the uploader on a local ``wildcam
+gateway`` (127.0.0.1, a fresh token in a 0600 temp file), the simulated battery. This process
 records the report's topics into ``<out>/bag`` with the bag recorder, shows one live progress
-line, and at the end writes ``<out>/ground_truth.json``, ``<out>/gateway.json`` (what the
-gateway received) and ``<out>/report.html`` with its figures, and prints the report's summary.
+line, and at the end writes ``ground_truth.json``, ``gateway.json`` (what the gateway
+received), ``baseline.json`` (the always-on baseline, measured here) and ``report.html`` with
+its figures into ``<out>``, and prints the report's summary.
 
-Time: the scene has ``duration_s`` seconds at ``fps`` and is played at ``speed`` scene seconds
-per wall second. A day preset compresses 24 h into the scene's ``day_length_s``, so one scene
-second is ``86400 / day_length_s`` simulated seconds: the ``time_scale`` the battery and power
-manager are given. With a simulated clock in the node table, nodes run on ``/clock`` at
-``speed`` × wall time and the camera at the scene's own rate on that clock.
+Time: the scene has ``duration_s`` seconds at ``fps``, played at ``speed`` scene seconds per
+wall second; the day preset compresses 24 h into ``day_length_s`` of them, so one scene second
+is ``time_scale = 86400 / day_length_s`` simulated seconds. The camera, motion gate, cascade and
+uploader run on wall time (the camera at ``fps × speed``); the power source and manager run on
+the simulated clock (``sim_clock``) at ``speed × time_scale``, started paused and set going
+when the camera wakes, so solar curve, dwell times and battery drain follow the scene's day.
+A synthetic scene is read frame by frame, so the per-mode camera settings (rate, wake,
+trigger-only) are left out of the run's power policy: the scene plays at its own rate and
+scene time and simulated time stay together; every other per-mode setting applies.
 """
 
 from __future__ import annotations
@@ -376,6 +382,9 @@ def _run(options: RunOptions) -> int:
     run = load_run(bag, scene if scene is not None else SceneConfig(fps=fps), gateway=listing,
                    fps=fps)
     if scene is not None:
+        run = dataclasses.replace(run, notes=(*run.notes, (
+            "the per-mode camera settings (" + ", ".join(CAMERA_HELD) + ") were held at the "
+            "scene's rate: a synthetic scene is read frame by frame")))
         cascade = params.get("/**/cascade_detector", {}).get("ros__parameters", {})
         run = _with_measured_baseline(run, scene, cascade, out / RUN_FILES["baseline"])
     page = build_report(run, out)
@@ -413,8 +422,7 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[s
                                  f"under the {profile} profile")
     if baseline is None:
         return run
-    path.write_text(json.dumps({"description": baseline.description,
-                                "joules_by_stage": dict(baseline.joules_by_stage)}))
+    path.write_text(json.dumps(baseline.to_dict()))
     return dataclasses.replace(run, baseline=baseline)
 
 

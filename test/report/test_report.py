@@ -15,7 +15,7 @@ from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cli import main
 from wildcam.errors import BagError, InputError
 from wildcam.power.profile import load_profile
-from wildcam.report import FIGURES, RunData, build_report, load_run, summarize
+from wildcam.report import FIGURES, Baseline, RunData, build_report, load_run, summarize
 from wildcam.report.data import Timebase
 
 from conftest import (  # type: ignore[import-not-found]
@@ -151,3 +151,12 @@ def test_report_command(known_run: KnownRun, tmp_path: Path,
     assert "0.67 (2/3 visits detected at the gateway)" in printed
     assert f"({CAPACITY_AH * VOLTAGE:.1f} Wh, no charging" in printed
     assert main(["report", str(known_run.bag), "--out", str(out)]) == 2  # no truth found
+
+
+def test_a_baseline_file_replaces_the_estimate(known_run: KnownRun, tmp_path: Path) -> None:
+    baseline = Baseline("measured elsewhere", {"capture": 6.0, "cascade_stage3": 300.0})
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(baseline.to_dict()))
+    run = load_run(known_run.bag, SCENE, baseline=path)
+    assert run.baseline == baseline
+    assert summarize(run).baseline_total_j == pytest.approx(306.0)

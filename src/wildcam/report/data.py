@@ -205,7 +205,6 @@ class GatewayItem:
     kind: str
     size: int
     stamp_ns: int | None
-    event_id: int | None
     t_s: float | None
 
 
@@ -215,12 +214,15 @@ class Baseline:
 
     description: str
     joules_by_stage: Mapping[str, float]
-    event_recall: float | None = None
 
     @property
     def total_j(self) -> float:
         """All stages together."""
         return float(sum(self.joules_by_stage.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as :func:`load_baseline` reads it."""
+        return {"description": self.description, "joules_by_stage": dict(self.joules_by_stage)}
 
 
 @dataclass(frozen=True)
@@ -246,21 +248,20 @@ class RunData:
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
+    def _stage_sums(self, name: str) -> dict[str, Any]:
+        totals: dict[str, Any] = {}
+        for sample in self.energy:
+            for stage in sample.stages:
+                totals[stage.stage] = totals.get(stage.stage, 0) + getattr(stage, name)
+        return totals
+
     def joules_by_stage(self) -> dict[str, float]:
         """Energy of every stage over the run, all nodes together."""
-        totals: dict[str, float] = {}
-        for sample in self.energy:
-            for s in sample.stages:
-                totals[s.stage] = totals.get(s.stage, 0.0) + s.joules
-        return totals
+        return {k: float(v) for k, v in self._stage_sums("joules").items()}
 
     def stage_counts(self) -> dict[str, int]:
         """Operations of every stage over the run."""
-        counts: dict[str, int] = {}
-        for sample in self.energy:
-            for s in sample.stages:
-                counts[s.stage] = counts.get(s.stage, 0) + s.count
-        return counts
+        return {k: int(v) for k, v in self._stage_sums("count").items()}
 
 
 # --- ground truth ---------------------------------------------------------------------------
@@ -283,39 +284,11 @@ def _truth(truth: GroundTruth | SceneConfig | str | Path) -> SceneConfig:
 
 # --- gateway listing and baseline files -----------------------------------------------------
 
-def _first(item: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in item and item[name] is not None:
-            return item[name]
-    return None
-
-
-def _stamp_ns(value: Any) -> int | None:
-    """A stamp given as integer nanoseconds, float seconds or ``{"sec", "nanosec"}``."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return int(value.get("sec", 0)) * 1_000_000_000 + int(value.get("nanosec", 0))
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 10**12 else value * 1_000_000_000
-    if isinstance(value, float):
-        return round(value * 1e9) if value < 1e12 else round(value)
-    if isinstance(value, str):
-        try:
-            return _stamp_ns(float(value) if "." in value else int(value))
-        except ValueError:
-            return None
-    return None
-
-
 def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
                          ) -> list[dict[str, Any]]:
-    """The raw item records of a gateway listing (a JSON file path or already-parsed JSON).
+    """The items of a gateway listing: ``GET /v1/items``'s JSON, from a file or parsed.
 
-    Accepts a list of items or an object with an ``items`` list. Items are objects; their
-    metadata may be nested under ``meta`` or ``metadata``. Malformed input is InputError.
+    Accepts ``{"items": [...]}`` or the list itself; malformed input is InputError.
     """
     data: Any = source
     if isinstance(source, (str, Path)):
@@ -327,18 +300,11 @@ def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
         data = data.get("items")
     if not isinstance(data, list) or not all(isinstance(i, Mapping) for i in data):
         raise InputError("a gateway listing is a list of item objects (or {\"items\": [...]})")
-    items = []
-    for raw in data:
-        item = dict(raw)
-        for nested in ("meta", "metadata"):
-            if isinstance(item.get(nested), Mapping):
-                item = {**item[nested], **{k: v for k, v in item.items() if k != nested}}
-        items.append(item)
-    return items
+    return [dict(item) for item in data]
 
 
 def load_baseline(source: str | Path | Mapping[str, Any]) -> Baseline:
-    """A baseline from JSON: ``{"description", "joules_by_stage": {...}, "event_recall"}``."""
+    """A baseline from JSON (a file or parsed): ``{"description", "joules_by_stage": {...}}``."""
     data: Any = source
     if isinstance(source, (str, Path)):
         try:
@@ -347,9 +313,7 @@ def load_baseline(source: str | Path | Mapping[str, Any]) -> Baseline:
             raise InputError(f"cannot read baseline {source}: {err}") from err
     try:
         stages = {str(k): float(v) for k, v in dict(data["joules_by_stage"]).items()}
-        recall = data.get("event_recall")
-        return Baseline(str(data.get("description", "always-on baseline")), stages,
-                        None if recall is None else float(recall))
+        return Baseline(str(data.get("description", "always-on baseline")), stages)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise InputError(f"malformed baseline: {err!r}") from err
 
@@ -439,22 +403,18 @@ def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
 
 
 def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
-    stamp = _stamp_ns(_first(item, "stamp_ns", "stamp", "header_stamp", "frame_stamp"))
-    if stamp is None:  # the uploader's keys are "<frame stamp ns>-<digest>[-<kind>]"
-        named = _FRAME_KEY.match(str(_first(item, "frame", "key") or ""))
-        stamp = int(named.group(1)) if named else None
-    event = _first(item, "event_id", "event")
-    received = _stamp_ns(_first(item, "received_ns", "received_at", "received"))
+    """An item of ``GET /v1/items``: its key starts with the frame's stamp (the uploader's
+    ``<stamp ns>-<digest>-<kind>``); one without it is placed by when it was received."""
+    named = _FRAME_KEY.match(str(item.get("key", "")))
+    stamp = int(named.group(1)) if named else None
     t = clock.at_stamp(stamp)
-    if t is None and received is not None:
-        t = clock.at_bag(received)
-    size = _first(item, "size", "bytes", "size_bytes", "length")
-    return GatewayItem(key=str(_first(item, "key", "idempotency_key", "id", "sha256") or ""),
-                       kind=str(_first(item, "kind", "type", "priority_class", "priority")
-                                or "item"),
+    received = item.get("received")
+    if t is None and isinstance(received, (int, float)):
+        t = clock.at_bag(round(received * 1e9))
+    size = item.get("size")
+    return GatewayItem(key=str(item.get("key", "")), kind=str(item.get("kind", "item")),
                        size=int(size) if isinstance(size, (int, float)) else 0,
-                       stamp_ns=stamp, event_id=int(event) if isinstance(event, int) else None,
-                       t_s=t)
+                       stamp_ns=stamp, t_s=t)
 
 
 def _idle_w(profile: str) -> float | None:
