@@ -78,8 +78,9 @@ def _battery(run: RunData, ax: Axes) -> None:
     for i, state in enumerate(changes):
         x = _x(run, state.t_s)
         ax.axvline(x, color=MODE_COLOURS.get(state.mode_name, "#7f7f7f"), lw=1, ls="--")
-        ax.annotate(f"{i + 1}: {state.mode_name}", (x, 100 - 7 * (i % 4)), fontsize=8,
-                    xytext=(3, 0), textcoords="offset points", va="top")
+        reason = state.reason if len(state.reason) <= 32 else state.reason[:31] + "…"
+        ax.annotate(f"{i + 1}: {state.mode_name}\n{reason}", (x, 100 - 12 * (i % 3)),
+                    fontsize=7, xytext=(3, 0), textcoords="offset points", va="top")
     lines, labels = ax.get_legend_handles_labels()
     patches = [Patch(color=c, alpha=0.3, label=m) for m, c in MODE_COLOURS.items()]
     ax.legend([*lines, *patches], [*labels, *MODE_COLOURS], loc="lower left", fontsize=8,
@@ -151,7 +152,8 @@ def _uploads(run: RunData, ax: Axes) -> None:
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("battery.png", "Battery and power mode",
                "Battery level over the day; the background colour is the power mode, each "
-               "numbered dashed line a switch (reasons in the table below).", _battery),
+               "numbered dashed line a switch with its reason (in full in the table below).",
+               _battery),
     FigureSpec("timeline.png", "Visits, motion, detections",
                "Ground-truth visits, motion events, frames the cascade decided 'animal' and "
                "items received by the gateway, on one timeline (grey: night/IR, blue: rain).",
