@@ -152,10 +152,11 @@ def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps:
     """
     synthetic = options.source == "synthetic"
     sim_time = any(_role(s, "clock") for s in specs)
-    wanted: dict[str, dict[str, Any]] = {
-        "camera_driver": {"source": options.source, "uri": scene_uri, "seed": options.seed,
-                          "fps": fps * options.speed, "loop": False,
-                          "enabled": False}}  # woken up once the recorder listens
+    camera: dict[str, Any] = {"source": options.source, "uri": scene_uri, "loop": False,
+                              "enabled": False}  # woken up once the recorder listens
+    if synthetic:
+        camera.update(seed=options.seed, fps=fps * options.speed)
+    wanted: dict[str, dict[str, Any]] = {"camera_driver": camera}
     for spec in specs:
         values = wanted.setdefault(spec.name, {})
         if _role(spec, "clock"):  # paused until the camera starts (see _play)
@@ -307,7 +308,7 @@ def _run(options: RunOptions) -> int:
     started = time.monotonic()
     synthetic = options.source == "synthetic"
     scene = run_scene(options) if synthetic else None
-    fps = scene.fps if scene is not None else 10.0
+    fps = scene.fps if scene is not None else 0.0  # a real source's: from its parameters
     total = SyntheticScene(scene).n_frames if scene is not None else 0
     time_scale = DAY_S / scene.day_length_s if scene is not None and scene.day_length_s else 1.0
     day_start = scene.day_start if scene is not None and scene.day_length_s else 0.0
@@ -359,6 +360,8 @@ def _run(options: RunOptions) -> int:
             print(f"note: the graph declares no {', '.join(missing)}; running without")
         params = {f"/**/{node}": {"ros__parameters": {**defaults[node], **overrides.get(node, {})}}
                   for node in defaults}
+        if scene is None:  # a real source runs at the camera's own rate
+            fps = float(params["/**/camera_driver"]["ros__parameters"]["fps"])
         params_file = tmp / "wildcam_run.yaml"
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
         try:
@@ -379,8 +382,7 @@ def _run(options: RunOptions) -> int:
     if not (bag / "metadata.yaml").is_file():
         print(f"wildcam run: {failure or 'nothing was recorded'}", file=sys.stderr)
         return 1
-    run = load_run(bag, scene if scene is not None else SceneConfig(fps=fps), gateway=listing,
-                   fps=fps)
+    run = load_run(bag, scene, gateway=listing, fps=fps)
     if scene is not None:
         run = dataclasses.replace(run, notes=(*run.notes, (
             "the per-mode camera settings (" + ", ".join(CAMERA_HELD) + ") were held at the "

@@ -150,7 +150,12 @@ def test_report_command(known_run: KnownRun, tmp_path: Path,
     assert (out / "report.html").is_file() and all((out / f.name).is_file() for f in FIGURES)
     assert "0.67 (2/3 visits detected at the gateway)" in printed
     assert f"({CAPACITY_AH * VOLTAGE:.1f} Wh, no charging" in printed
-    assert main(["report", str(known_run.bag), "--out", str(out)]) == 2  # no truth found
+    # without ground truth (a real camera): the report, with nothing scored against visits
+    assert main(["report", str(known_run.bag), "--out", str(tmp_path / "real")]) == 0
+    printed = capsys.readouterr().out
+    assert "event recall                        n/a (no ground truth)" in printed
+    assert "false uploads                       n/a" in printed
+    assert (tmp_path / "real" / "report.html").is_file()
 
 
 def test_a_baseline_file_replaces_the_estimate(known_run: KnownRun, tmp_path: Path) -> None:

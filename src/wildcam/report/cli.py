@@ -45,12 +45,11 @@ def _report(args: argparse.Namespace) -> int:
              for role, given in (("truth", args.truth), ("gateway", args.gateway),
                                  ("baseline", args.baseline))}
     if paths["truth"] is None:
-        print(f"wildcam report: no --truth given and no {RUN_FILES['truth']} beside {bag}",
-              file=sys.stderr)
-        return 2
+        print(f"wildcam report: no --truth given and no {RUN_FILES['truth']} beside {bag}: "
+              "visits are not scored")
     try:
         run = load_run(bag, paths["truth"], gateway=paths["gateway"],
-                       baseline=paths["baseline"])
+                       baseline=paths["baseline"], fps=args.fps)
         page = build_report(run, Path(args.out))
     except WildcamError as err:
         print(f"wildcam report: {err}", file=sys.stderr)
@@ -70,5 +69,7 @@ def register(sub: Any) -> None:
                      f"{RUN_FILES['gateway']} beside the bag, if any)")
     rep.add_argument("--baseline", default="", help="always-on baseline JSON (default: "
                      f"{RUN_FILES['baseline']} beside the bag, else estimated from the run)")
+    rep.add_argument("--fps", type=float, default=None,
+                     help="the camera's frame rate (default: the scene's; 10 without truth)")
     rep.add_argument("--out", default="out", help="output directory (default: out/)")
     rep.set_defaults(func=_report)

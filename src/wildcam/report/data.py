@@ -234,6 +234,7 @@ class RunData:
     frames: int
     timebase: Timebase
     visits: tuple[TruthVisit, ...]
+    has_truth: bool = True  # False: a real camera, no ground truth to score against
     nights: tuple[tuple[float, float], ...] = ()
     rain: tuple[tuple[float, float], ...] = ()
     modes: tuple[ModeSwitch, ...] = ()
@@ -426,21 +427,22 @@ def _idle_w(profile: str) -> float | None:
         return None
 
 
-def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
+def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | None,
              gateway: str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
              baseline: Baseline | str | Path | Mapping[str, Any] | None = None,
              fps: float | None = None) -> RunData:
     """Load a recorded run.
 
-    ``truth`` is the scene (its config, or a ground-truth JSON file); ``fps`` the scene's frame
-    rate (default: the scene's). ``gateway`` is the gateway's listing (None: no gateway);
+    ``truth`` is the scene (its config, or a ground-truth JSON file; None for a real camera:
+    no visits, no time of day); ``fps`` the camera's frame rate (default: the scene's).
+    ``gateway`` is the gateway's listing (None: no gateway);
     ``baseline`` the always-on comparison (None: estimated from the run, see
     :func:`wildcam.report.metrics.estimate_baseline`). Raises BagError for a bad bag and
     InputError for malformed inputs.
     """
     from wildcam.report.metrics import estimate_baseline
 
-    scene = _truth(truth)
+    scene = _truth(truth) if truth is not None else SceneConfig(fps=fps or 10.0)
     fps = fps or scene.fps
     topics = _read_bag(Path(bag))
     info = topics[TOPICS["info"]]
@@ -488,6 +490,7 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path,
         items = tuple(_gateway_item(i, clock) for i in load_gateway_listing(gateway))
     run = RunData(
         duration_s=duration, fps=fps, frames=frames, timebase=Timebase.for_scene(scene),
+        has_truth=truth is not None,
         visits=tuple(v for v in visits if v.start_s < duration) if frames else visits,
         nights=nights, rain=rain, modes=modes, battery=battery,
         motion=_motion_spans(topics[TOPICS["motion"]], clock, duration),

@@ -39,6 +39,7 @@ NOMINAL_VOLTAGE = 3.7
 class Summary:
     """The report's table (and the run's printed summary)."""
 
+    has_truth: bool
     visits: int
     visits_detected: int
     detected_source: str  # "gateway" or "detections"
@@ -82,7 +83,8 @@ class Summary:
         via = "at the gateway" if self.detected_source == "gateway" else "by the cascade"
         rows = [
             ("event recall", f"{num(self.event_recall, '.2f')} ({self.visits_detected}/"
-                             f"{self.visits} visits detected {via})"),
+                             f"{self.visits} visits detected {via})" if self.has_truth
+             else "n/a (no ground truth)"),
             ("motion events", f"{self.motion_events} ({self.motion_visits_recalled}/"
                               f"{self.visits} visits covered, {self.false_motion_events} "
                               f"with no animal)"),
@@ -92,7 +94,7 @@ class Summary:
             ("false uploads", "n/a" if self.false_uploads is None
              else f"{self.false_uploads} ({self.false_upload_bytes or 0} bytes)"),
             ("joules per detected visit", num(self.joules_per_detected_visit, '.1f', " J")),
-            ("processing energy", f"{self.total_j:.1f} J over {self.simulated_h:.1f} "
+            ("processing energy", f"{self.total_j:.1f} J over {self.simulated_h:.2f} "
                                   f"simulated h ({num(self.joules_per_day, '.0f', ' J')} per "
                                   "real day at the scene's frame rate)"),
             ("projected battery life", f"{num(self.projected_battery_days, '.2f', ' days')} "
@@ -186,7 +188,7 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
     found = recalled(run.visits, times, slack_s)
     spans = [(m.start_s, m.end_s) for m in run.motion]
     motion = score_events(spans, [(v.start_s, v.end_s) for v in run.visits], slack_s)
-    false_items = None if run.gateway is None else [
+    false_items = None if run.gateway is None or not run.has_truth else [
         i for i in run.gateway if i.t_s is not None and not _inside(i.t_s, run.visits, slack_s)]
     total = float(sum(run.joules_by_stage().values()))
     simulated_s = run.timebase.simulated_s(run.duration_s)
@@ -206,7 +208,7 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
             if base_per_day is not None:
                 base_days = capacity / (idle + base_per_day)
     return Summary(
-        visits=len(run.visits), visits_detected=len(found), detected_source=source,
+        has_truth=run.has_truth, visits=len(run.visits), visits_detected=len(found), detected_source=source,
         motion_events=len(run.motion), motion_visits_recalled=motion.recalled,
         false_motion_events=motion.false_events, detections=len(run.detections),
         gateway_items=None if run.gateway is None else len(run.gateway),
