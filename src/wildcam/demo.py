@@ -113,6 +113,7 @@ def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str
     names = {s.name for s in specs}
     for node, values in wanted.items():
         if node not in names:
+            missing += [f"{node}.{k}" for k in values]
             continue
         declared = {*defaults.get(node, {}), "use_sim_time"}  # rclpy declares that one
         kept[node] = {k: v for k, v in values.items() if k in declared}

@@ -1,0 +1,59 @@
+"""How ``wildcam run`` sets the graph up (no ROS): scene, per-node values, the run's policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wildcam.demo import CAMERA_HELD, RunOptions, _wanted, node_overrides, run_policy, run_scene
+from wildcam.errors import ConfigError
+from wildcam.graph import NodeSpec
+
+
+def _spec(name: str, publishes: tuple[str, ...]) -> NodeSpec:
+    return NodeSpec(name=name, executable=name, module="m", node_class="C", config="m:C",
+                    respawn=True, summary="", publishes=tuple((t, "x/Y") for t in publishes))
+
+
+SPECS = [_spec("camera_driver", ("camera/camera_info",)), _spec("clock_node", ("/clock",)),
+         _spec("battery", ("power/battery",)), _spec("manager", ("power/state",)),
+         _spec("up", ("uploader/status",))]
+
+
+def test_the_day_scene_is_compressed_and_cut() -> None:
+    scene = run_scene(RunOptions(day_length_s=120.0, duration_s=50.0))
+    assert scene.day_length_s == 120.0 and scene.duration_s == 50.0
+    assert all(v.end_s <= 50.0 for v in scene.visits) and len(scene.visits) == 2
+    with pytest.raises(ConfigError):
+        run_scene(RunOptions(preset="default", day_length_s=60.0))
+
+
+def test_values_by_role(tmp_path: Path) -> None:
+    options = RunOptions(speed=2.0, params=("battery.initial_soc=0.9", "up.enabled=false"))
+    wanted = _wanted(options, SPECS, "scene.json", 10.0, 360.0, 1e9, "http://gw", "tok",
+                     tmp_path)
+    assert wanted["camera_driver"]["fps"] == 20.0 and wanted["camera_driver"]["enabled"] is False
+    assert wanted["clock_node"] == {"speed": 0.0, "start_time": 1e9}  # paused until the camera
+    assert wanted["battery"]["use_sim_time"] and wanted["manager"]["use_sim_time"]
+    assert wanted["battery"]["initial_soc"] == 0.9  # --param has the last word
+    assert wanted["up"]["gateway_url"] == "http://gw" and wanted["up"]["enabled"] is False
+    with pytest.raises(ConfigError):
+        _wanted(RunOptions(params=("no_dot=1",)), SPECS, "", 10.0, 1.0, 0.0, "", "", tmp_path)
+
+
+def test_overrides_keep_declared_parameters_and_name_the_rest() -> None:
+    defaults = {"battery": {"initial_soc": 0.6}, "camera_driver": {"fps": 10.0}}
+    kept, missing = node_overrides(SPECS, defaults, {
+        "battery": {"initial_soc": 0.4, "time_scale": 360.0, "use_sim_time": True},
+        "ghost": {"x": 1}})
+    assert kept == {"battery": {"initial_soc": 0.4, "use_sim_time": True}}
+    assert missing == ["battery.time_scale", "ghost.x"]
+
+
+def test_run_policy_leaves_the_camera_to_the_scene(tmp_path: Path) -> None:
+    policy = yaml.safe_load(run_policy(tmp_path).read_text())
+    for sets in policy["modes"].values():
+        assert not set(CAMERA_HELD) & set(sets.get("camera_driver", {}))
+    assert policy["modes"]["low_power"]["cascade_detector"]["max_stage"] == 2  # the rest stays
