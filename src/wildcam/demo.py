@@ -330,7 +330,7 @@ def _run(options: RunOptions) -> int:
               + (f" = {scene.duration_s * time_scale / 3600:.0f} simulated hours"
                  if time_scale != 1.0 else "")
               + f", played at {options.speed:g}x (~{wall:.0f} s); {len(scene.visits)} animal "
-              f"visits in the ground truth")
+              f"visit{'' if len(scene.visits) == 1 else 's'} in the ground truth")
     print(f"graph: {', '.join(s.name for s in specs)}" + (" (simulated clock)" if sim_time
                                                            else ""))
     with tempfile.TemporaryDirectory(prefix="wildcam-run-") as tmp_name:
