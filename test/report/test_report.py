@@ -76,6 +76,8 @@ def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun
     expected_base = STAGE3_J * FRAMES + 6 * (STAGE_J["capture"] + STAGE_J["upload"])
     assert summary.baseline_total_j == pytest.approx(expected_base)
     assert summary.energy_ratio == pytest.approx(expected_base / known_run.total_j)
+    analysis = 6 * (STAGE_J["motion"] + STAGE_J["cascade_stage1"]) + STAGE3_J
+    assert summary.analysis_ratio == pytest.approx(STAGE3_J * FRAMES / analysis)
     assert summary.baseline_battery_days == pytest.approx(
         known_run.capacity_j / (idle_j + expected_base * 86400 / (FRAMES / FPS)))
 

@@ -32,6 +32,9 @@ STAGES = ("capture", "motion", "cascade_stage1", "cascade_stage2", "cascade_stag
 PROCESSING_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "encode"})
 """Work the always-on baseline does not do (it runs the large model on every frame instead)."""
 
+ANALYSIS_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "cascade_stage3"})
+"""Deciding whether an animal is there: what the baseline does with stage 3 on every frame."""
+
 NOMINAL_VOLTAGE = 3.7
 
 
@@ -59,6 +62,7 @@ class Summary:
     projection_basis: str
     baseline_total_j: float | None
     baseline_battery_days: float | None
+    analysis_ratio: float | None  # baseline stage 3 / (motion gate + cascade) of the run
     mode_switches: int
 
     @property
@@ -102,7 +106,8 @@ class Summary:
             ("always-on baseline", "n/a" if self.baseline_total_j is None else
              f"{self.baseline_total_j:.1f} J; battery "
              f"{num(self.baseline_battery_days, '.2f', ' days')}; "
-             f"{num(self.energy_ratio, '.1f', '×')} the run's energy"),
+             f"{num(self.energy_ratio, '.1f', '×')} the run's energy, "
+             f"{num(self.analysis_ratio, '.0f', '×')} its analysis (motion gate + cascade)"),
             ("mode switches", str(self.mode_switches)),
         ]
         return rows
@@ -173,6 +178,15 @@ def _capacity_j(run: RunData) -> float | None:
     return caps[-1].capacity_ah * 3600.0 * voltage
 
 
+def _analysis_ratio(run: RunData) -> float | None:
+    """The baseline's large model on every frame over the run's motion gate + cascade."""
+    analysis = sum(j for stage, j in run.joules_by_stage().items()
+                   if stage in ANALYSIS_STAGES)
+    if run.baseline is None or analysis <= 0:
+        return None
+    return run.baseline.joules_by_stage.get("cascade_stage3", 0.0) / analysis
+
+
 def _per_day(run: RunData, joules: float) -> float | None:
     """``joules`` spent over the run, per real day at the scene's frame rate.
 
@@ -219,4 +233,5 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         simulated_h=simulated_s / 3600.0, joules_per_day=per_day, battery_capacity_j=capacity,
         projected_battery_days=projected, projection_basis=basis,
         baseline_total_j=baseline_total, baseline_battery_days=base_days,
+        analysis_ratio=_analysis_ratio(run),
         mode_switches=len(mode_changes(run)) - 1 if run.modes else 0)
