@@ -33,7 +33,9 @@ def _run(args: argparse.Namespace) -> int:
     from wildcam.demo import run_demo
 
     return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
-                    duration_s=args.duration)
+                    duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),
+                    source=args.source, uri=args.uri, gateway_url=args.gateway_url,
+                    token_file=args.token_file, params=tuple(args.param))
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -56,15 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wildcam", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the camera + motion graph on the bundled synthetic scene, "
-                         "printing what it sees against the scene's ground truth")
-    run.add_argument("--preset", default="default",
+    run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
+                         "source), recorded, with a live progress line and out/report.html")
+    run.add_argument("--preset", default="day",
                      choices=("default", "empty", "nuisance", "day"))
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--speed", type=float, default=2.0,
                      help="scene seconds per wall second (the camera runs at speed × scene fps)")
     run.add_argument("--duration", type=float, default=None,
-                     help="scene seconds to play (default: the whole scene)")
+                     help="scene seconds to play (default: the whole scene); with a real "
+                     "source, wall seconds to run (default 60)")
+    run.add_argument("--day-length", type=float, default=None,
+                     help="scene seconds the day preset compresses 24 h into (default 240)")
+    run.add_argument("--out", default="out", help="where the bag, logs and report go")
+    run.add_argument("--source", default="synthetic",
+                     choices=("synthetic", "file", "folder", "device"),
+                     help="camera source; file/folder/device play --uri (no ground truth)")
+    run.add_argument("--uri", default="", help="video file, image folder or V4L2 device")
+    run.add_argument("--gateway-url", default="",
+                     help="a remote gateway (default: start one on 127.0.0.1)")
+    run.add_argument("--token-file", default="", help="the remote gateway's bearer token file")
+    run.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+                     help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
     run.set_defaults(func=_run)
 
     bring = sub.add_parser("bringup", help="start the node table's graph (as ros2 launch would)")
