@@ -418,7 +418,7 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[s
         joules, model_id = measure_stage3_joules(
             picks, profile, str(cascade.get("manifest", "")),
             str(cascade.get("stage3_model", "default")))
-    except WildcamError as err:
+    except (WildcamError, ImportError) as err:  # no stage-3 model, or no cascade at all
         print(f"note: always-on baseline not measured ({err})")
         return run
     baseline = estimate_baseline(run, joules, f"{model_id} on whole frames, measured here "
