@@ -285,18 +285,23 @@ def _truth(truth: GroundTruth | SceneConfig | str | Path) -> SceneConfig:
 
 # --- gateway listing and baseline files -----------------------------------------------------
 
+def _json(source: Any, what: str) -> Any:
+    """``source`` parsed: read as JSON when it is a path, else as given."""
+    if not isinstance(source, (str, Path)):
+        return source
+    try:
+        return json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {what} {source}: {err}") from err
+
+
 def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
                          ) -> list[dict[str, Any]]:
     """The items of a gateway listing: ``GET /v1/items``'s JSON, from a file or parsed.
 
     Accepts ``{"items": [...]}`` or the list itself; malformed input is InputError.
     """
-    data: Any = source
-    if isinstance(source, (str, Path)):
-        try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read gateway listing {source}: {err}") from err
+    data = _json(source, "gateway listing")
     if isinstance(data, Mapping):
         data = data.get("items")
     if not isinstance(data, list) or not all(isinstance(i, Mapping) for i in data):
@@ -306,12 +311,7 @@ def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
 
 def load_baseline(source: str | Path | Mapping[str, Any]) -> Baseline:
     """A baseline from JSON (a file or parsed): ``{"description", "joules_by_stage": {...}}``."""
-    data: Any = source
-    if isinstance(source, (str, Path)):
-        try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot read baseline {source}: {err}") from err
+    data = _json(source, "baseline")
     try:
         stages = {str(k): float(v) for k, v in dict(data["joules_by_stage"]).items()}
         return Baseline(str(data.get("description", "always-on baseline")), stages)
