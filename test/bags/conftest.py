@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wildcam.bags import generate
-from wildcam.bags.generate import GenerateResult
+from wildcam.bags.generate import GenerateResult, generate
 from wildcam.camera.synthetic import SceneConfig
 
 from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]

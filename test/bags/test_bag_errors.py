@@ -9,7 +9,9 @@ import pytest
 from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
-from wildcam.bags import info, play, record, typestore
+from wildcam.bags import info, typestore
+from wildcam.bags.play import play
+from wildcam.bags.record import record
 from wildcam.bags.__main__ import main
 from wildcam.bags.generate import GenerateResult
 from wildcam.bags.typestore import ensure_type

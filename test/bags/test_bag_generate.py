@@ -10,8 +10,8 @@ import pytest
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import Reader, Writer
 
-from wildcam.bags import EPOCH_NS, generate, info, preset_scene, typestore
-from wildcam.bags.generate import GenerateResult, truncate_scene
+from wildcam.bags import info, typestore
+from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate, preset_scene, truncate_scene
 from wildcam.bags.typestore import msg_dir, wildcam_types
 from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
 from wildcam.motion.reduce import reduce_frame

@@ -13,7 +13,8 @@ from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 
-from wildcam.bags import EPOCH_NS, generate, info, typestore
+from wildcam.bags import info, typestore
+from wildcam.bags.generate import EPOCH_NS, generate
 
 from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
 

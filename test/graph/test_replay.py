@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rclpy.time import Time
 
-from wildcam.bags import EPOCH_NS, generate
+from wildcam.bags.generate import EPOCH_NS, generate
 from wildcam.camera.scene import Interval, SceneConfig, Visit
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.evaluation import score_events

@@ -11,26 +11,9 @@ raises :class:`wildcam.errors.BagError`.
 
 from __future__ import annotations
 
-from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate, preset_scene
+# Only what reads bags is imported here; generating, playing and recording need rclpy and live
+# in wildcam.bags.generate / .play / .record, so the day report reads bags without ROS.
 from wildcam.bags.info import BagInfo, TopicInfo, format_info, info
-from wildcam.bags.play import PlayResult, play
-from wildcam.bags.record import Recorder, RecordResult, record
 from wildcam.bags.typestore import msg_dir, typestore
 
-__all__ = [
-    "BagInfo",
-    "EPOCH_NS",
-    "GenerateResult",
-    "PlayResult",
-    "RecordResult",
-    "Recorder",
-    "TopicInfo",
-    "format_info",
-    "generate",
-    "info",
-    "msg_dir",
-    "play",
-    "preset_scene",
-    "record",
-    "typestore",
-]
+__all__ = ["BagInfo", "TopicInfo", "format_info", "info", "msg_dir", "typestore"]
