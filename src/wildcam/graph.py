@@ -83,6 +83,21 @@ NODES: tuple[NodeSpec, ...] = (
                     ("camera/camera_info", "sensor_msgs/CameraInfo")),
     ),
     NodeSpec(
+        name="cascade_detector",
+        executable="cascade_detector",
+        module="wildcam.nodes.cascade_detector",
+        node_class="CascadeDetector",
+        config="wildcam.cascade.config:CascadeConfig",
+        respawn=True,
+        summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
+        "only while unsure to the medium and the large model; smoothed per motion event.",
+        publishes=(("detections", "wildcam/DetectionArray"),
+                   ("energy", "wildcam/EnergyReport"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("motion/events", "wildcam/MotionEvent"),
+                    ("camera/image_raw", "sensor_msgs/Image")),
+    ),
+    NodeSpec(
         name="uploader",
         executable="uploader",
         module="wildcam.nodes.uploader",

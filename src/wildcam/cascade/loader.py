@@ -1,0 +1,74 @@
+"""From a :class:`CascadeConfig` to loaded stage models: manifest, ids, runtime options.
+
+``stageN_model`` names a manifest entry (``default``: the manifest's default for the stage, if any,
+``""``: the stage is disabled). Every file is checked by
+:func:`wildcam.cascade.onnx_models.load_model` (sha256, inputs, outputs) before it is used, so
+a bad file raises :class:`ModelError` and whoever holds the previous model keeps it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wildcam.cascade.base import STAGES, StageModel
+from wildcam.cascade.config import DEFAULT_MODEL, CascadeConfig
+from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.onnx_models import RuntimeOptions, load_model
+from wildcam.errors import ModelError
+
+__all__ = ["RELOAD_ALL", "load_stages", "manifest_path", "resolve", "runtime_options",
+           "stages_to_reload"]
+
+RELOAD_ALL = ("manifest", "onnx_threads", "graph_optimization", "execution_provider")
+"""Settings whose change reloads every stage."""
+
+
+def manifest_path(config: CascadeConfig) -> Path:
+    """The manifest the config names (the package's when ``manifest`` is empty)."""
+    return Path(config.manifest).expanduser() if config.manifest else default_manifest_path()
+
+
+def runtime_options(config: CascadeConfig) -> RuntimeOptions:
+    """ONNX Runtime session settings of the config (ConfigError if the provider is missing)."""
+    return RuntimeOptions(threads=config.onnx_threads,
+                          graph_optimization=config.graph_optimization,
+                          execution_provider=config.execution_provider)
+
+
+def resolve(manifest: Manifest, stage: int, model_id: str) -> ModelEntry | None:
+    """The entry ``model_id`` names for ``stage``; ModelError if it is wrong.
+
+    None means the stage is disabled: ``model_id`` is empty, or ``default`` and the manifest
+    names no default for the stage.
+    """
+    if not model_id or (model_id == DEFAULT_MODEL and stage not in manifest.defaults):
+        return None
+    entry = manifest.default_for(stage) if model_id == DEFAULT_MODEL else manifest.entry(model_id)
+    if entry.stage != stage:
+        raise ModelError(f"model {entry.model_id!r} is a stage {entry.stage} model; "
+                         f"it cannot serve stage {stage}")
+    return entry
+
+
+def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
+    """The stages whose model must be (re)loaded when ``old`` becomes ``new``."""
+    if any(getattr(old, k) != getattr(new, k) for k in RELOAD_ALL):
+        return set(STAGES)
+    return {s for s in STAGES if old.model_id(s) != new.model_id(s)}
+
+
+def load_stages(config: CascadeConfig,
+                stages: set[int] | None = None) -> dict[int, StageModel | None]:
+    """Load the configured model of each of ``stages`` (all by default); None = disabled.
+
+    Raises :class:`ModelError` for a missing/bad manifest or model file, :class:`ConfigError`
+    for unusable runtime options; nothing is returned half-loaded.
+    """
+    wanted = set(STAGES) if stages is None else stages
+    manifest = Manifest.load(manifest_path(config))
+    options = runtime_options(config)
+    out: dict[int, StageModel | None] = {}
+    for stage in sorted(wanted):
+        entry = resolve(manifest, stage, config.model_id(stage))
+        out[stage] = None if entry is None else load_model(entry, manifest.directory, options)
+    return out

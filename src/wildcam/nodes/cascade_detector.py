@@ -1,0 +1,198 @@
+"""cascade_detector: the model cascade on the full frames around motion.
+
+Subscribes ``motion/events`` and ``camera/image_raw``; pairs each frame with its event (see
+:mod:`wildcam.cascade.pairing`), runs :class:`~wildcam.cascade.runner.Cascade` on the event's
+regions and publishes a ``detections`` array for each frame decided "animal" (after smoothing
+over the event), ``energy`` per stage and ``/diagnostics``. Changing a model parameter loads
+and checks the new file inside the parameter call: a bad file is refused with the reason and
+the previous model keeps serving.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.time import Time
+from sensor_msgs.msg import CompressedImage, Image
+
+from wildcam.camera.base import Box
+from wildcam.cascade.base import StageModel
+from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.loader import RELOAD_ALL, load_stages, stages_to_reload
+from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
+from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
+from wildcam.errors import ConfigError, InputError, ModelError
+from wildcam.msg import Detection, DetectionArray, MotionEvent
+from wildcam.params import build_config
+from wildcam.ros.convert import msg_to_image, roi_to_xywh
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.energy import EnergyMeter
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.ros.runner import main_for
+
+MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model"}
+THUMBNAIL_SIDE = 256
+Pixels = npt.NDArray[np.uint8]
+
+
+class CascadeDetector(Node):
+    """Pairs frames with motion events and runs the cascade on them."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("cascade_detector", **kwargs)
+        self.health = Health(self)
+        self.params = ParameterBinding(self, CascadeConfig, self.on_parameters)
+        cfg = self.params.config
+        self.meter = EnergyMeter(self, cfg.power_profile)
+        self.calls: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.cascade = Cascade({}, cfg, self.measure)
+        self._pending: tuple[CascadeConfig, dict[int, StageModel | None]] | None = None
+        try:
+            self._install(load_stages(cfg))
+        except (ModelError, ConfigError) as err:
+            self.health.degraded(f"no models: {err}")
+            self.get_logger().error(f"cannot load models: {err}")
+        self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
+        self.add_on_set_parameters_callback(self.check_models)
+        self.pub = self.create_publisher(DetectionArray, "detections", EVENTS)
+        self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
+            self.motion_callback), EVENTS)
+        self.create_subscription(Image, "camera/image_raw", self.health.guard("image")(
+            self.image_callback), SENSOR_SUB)
+
+    @contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        """Meter one stage call: CPU energy through the meter, wall latency for diagnostics."""
+        start = time.perf_counter()
+        with self.meter.measure(stage):
+            yield
+        self.calls[stage] += 1
+        self.seconds[stage] += time.perf_counter() - start
+        mean_ms = 1000 * self.seconds[stage] / self.calls[stage]
+        self.health.values[f"{stage}_mean_ms"] = f"{mean_ms:.2f}"
+
+    def _install(self, models: dict[int, StageModel | None]) -> None:
+        for stage, model in sorted(models.items()):
+            self.cascade.set_model(stage, model)
+            self.health.values[f"stage{stage}_model"] = model.model_id if model else "(disabled)"
+        self.health.degraded("" if self.cascade.models else "every stage is disabled")
+
+    def check_models(self, params: list[Parameter]) -> SetParametersResult:
+        """Load and verify changed models before the change is accepted (refused if bad)."""
+        changes = {p.name: p.value for p in params if p.name in MODEL_PARAMS}
+        if not changes:
+            return SetParametersResult(successful=True)
+        old = self.params.config
+        try:
+            new = build_config(CascadeConfig, changes, base=old)
+            self._pending = (new, load_stages(new, stages_to_reload(old, new)))
+        except (ModelError, ConfigError) as err:
+            self.health.error("model_refused", str(err))
+            return SetParametersResult(successful=False, reason=f"model refused: {err}")
+        return SetParametersResult(successful=True)
+
+    def on_parameters(self, old: CascadeConfig, new: CascadeConfig) -> None:
+        """Install checked models; apply cap, thresholds and smoothing at once."""
+        pending, self._pending = self._pending, None
+        if pending is not None and all(getattr(pending[0], k) == getattr(new, k)
+                                       for k in MODEL_PARAMS):
+            self._install(pending[1])
+            self.get_logger().info("models: " + ", ".join(
+                f"{s}={m.model_id}" for s, m in sorted(self.cascade.models.items())))
+        self.cascade.configure(new)
+        if new.power_profile != old.power_profile:
+            self.meter.set_profile(new.power_profile)
+
+    def motion_callback(self, msg: MotionEvent) -> None:
+        """A motion event: remember its regions; analyse the frames it pairs with."""
+        info = MotionInfo(Time.from_msg(msg.header.stamp).nanoseconds, msg.event_id,
+                          tuple(Box(*roi_to_xywh(r)) for r in msg.rois),
+                          msg.event_started, msg.event_ended)
+        paired, ended = self.pairing.event(info)
+        for event_id in ended:
+            self._event_ended(self.cascade.end_event(event_id))
+        self._analyse(paired)
+
+    def image_callback(self, msg: Image) -> None:
+        """A full frame: analyse it if its event is known, else it waits."""
+        self.health.count("frames_received")
+        self._analyse(self.pairing.frame(Time.from_msg(msg.header.stamp).nanoseconds, msg))
+        self.health.values["frames_unpaired"] = str(self.pairing.dropped)
+
+    def _analyse(self, paired: list[Paired[Image]]) -> None:
+        for item in paired:
+            if not self.cascade.models:
+                self.health.count("frames_without_model")
+                continue
+            image = msg_to_image(item.frame)
+            if image.ndim != 3:
+                raise InputError(f"camera/image_raw must be colour, got {item.frame.encoding}")
+            outcome = self.cascade.process(image, item.event.rois, item.event.event_id,
+                                           item.closes)
+            self.health.count("frames_analysed")
+            for stage in outcome.decision.stages_run:
+                self.health.count(f"stage{stage}_frames")
+            if outcome.publish:
+                self.pub.publish(self._detections(item, image, outcome))
+                self.health.count("frames_animal")
+            else:
+                self.health.count("frames_suppressed" if outcome.decision.animal
+                                  else "frames_background")
+            self._event_ended(outcome.ended)
+
+    def _event_ended(self, state: EventState | None) -> None:
+        if state is not None:
+            self.health.count("events_animal" if state.animal else "events_empty")
+
+    def _detections(self, item: Paired[Image], image: Pixels,
+                    outcome: FrameOutcome) -> DetectionArray:
+        cfg = self.params.config
+        msg = DetectionArray(header=item.frame.header, event_id=item.event.event_id)
+        found = outcome.decision.detections()
+        for n, (scored, decision) in enumerate(found):
+            b = scored.box
+            msg.detections.append(Detection(
+                id=str(n), center_x=b.x + b.w / 2, center_y=b.y + b.h / 2, size_x=float(b.w),
+                size_y=float(b.h), class_id="animal", score=float(scored.score),
+                stage=decision.stage, model_id=decision.model_id))
+        with self.meter.measure("encode"):
+            if found:
+                b = found[0][0].box
+                crop = image[b.y:b.y + b.h, b.x:b.x + b.w]
+                msg.thumbnail = _jpeg(crop, cfg.jpeg_quality, item.frame.header, THUMBNAIL_SIDE)
+            if cfg.attach_full_frame:
+                msg.full_frame = _jpeg(image, cfg.jpeg_quality, item.frame.header)
+        return msg
+
+
+def _jpeg(image: Pixels, quality: int, header: object, side: int = 0) -> CompressedImage:
+    """A JPEG ``CompressedImage`` of ``image``, shrunk to ``side`` px at most when given."""
+    h, w = image.shape[:2]
+    if side and max(h, w) > side:
+        scale = side / max(h, w)
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise InputError("JPEG encoding failed")
+    return CompressedImage(header=header, format="jpeg", data=data.tobytes())
+
+
+def main() -> int:
+    """``ros2 run wildcam cascade_detector``."""
+    return main_for(CascadeDetector)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

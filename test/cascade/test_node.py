@@ -1,0 +1,141 @@
+"""The cascade_detector node: a replayed synthetic bag gives detections; models swap live.
+
+The node loads the tiny constant ONNX models of ``onnx_fakes`` through the real manifest
+loader, so which stage decides is known in advance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.time import Time
+from sensor_msgs.msg import Image, RegionOfInterest
+
+from wildcam.bags.generate import EPOCH_NS, generate
+from wildcam.camera.scene import SceneConfig, Visit
+from wildcam.camera.synthetic import SyntheticScene
+from wildcam.msg import DetectionArray, EnergyReport, MotionEvent
+from wildcam.ros.convert import image_to_msg
+from wildcam.ros.energy import ENERGY_QOS
+from wildcam.ros.qos import EVENTS, SENSOR_PUB
+
+from onnx_fakes import write_fake_manifest  # test-local helper
+
+pytestmark = pytest.mark.graph
+
+SCENE = SceneConfig(seed=5, width=320, height=240, fps=10.0, duration_s=14.0,
+                    visits=(Visit(4.0, 6.0, species="deer", size=0.4,
+                                  direction="left_to_right"),))
+
+
+def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    manifest = write_fake_manifest(tmp_path / "models")
+    bag = generate(tmp_path / "scene.bag", SCENE, full_frames=True).path
+    detections = probe.collect(DetectionArray, "detections", EVENTS)
+    events = probe.collect(MotionEvent, "motion/events", EVENTS)
+    energy = probe.collect(EnergyReport, "energy", ENERGY_QOS)
+    procs.node("wildcam.nodes.motion_detector")
+    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}",
+               "-p", "pre_event_s:=0.5")
+    assert probe.wait_matched("detections") and probe.wait_matched("motion/events")
+    player = procs.start(["-m", "wildcam.cli", "bag", "play", str(bag), "--rate", "2",
+                          "--wait-for-subscribers", "30"], "play")
+    assert probe.spin_until(lambda: player.poll() is not None, 60.0), procs.log("play")
+    assert player.returncode == 0, procs.log("play")
+    in_event = {Time.from_msg(e.header.stamp).nanoseconds for e in events if e.event_id}
+    starts = [Time.from_msg(e.header.stamp).nanoseconds for e in events if e.event_started]
+    assert probe.spin_until(lambda: len(detections) >= len(in_event) - 2, 20.0), \
+        procs.log("cascade_detector")
+
+    [visit] = SyntheticScene(SCENE).events
+    for array in detections:
+        stamp = Time.from_msg(array.header.stamp).nanoseconds
+        # a frame the motion gate put in an event, or one of the 0.5 s before its start
+        assert stamp in in_event or any(0 < s - stamp <= 5 * 10**8 for s in starts)
+        assert visit.start_s - 1.0 <= (stamp - EPOCH_NS) * 1e-9 <= visit.end_s + 1.5
+        assert array.event_id > 0 and len(array.detections) == 1
+        det = array.detections[0]
+        assert (det.stage, det.model_id, det.class_id) == (3, "large", "animal")
+        assert det.score == pytest.approx(0.81, abs=1e-3)
+        assert (det.size_x, det.size_y) == (320, 240)  # the fake box: the whole frame
+    thumb = cv2.imdecode(np.frombuffer(bytes(detections[0].thumbnail.data), np.uint8),
+                         cv2.IMREAD_COLOR)
+    assert thumb is not None and max(thumb.shape[:2]) <= 256
+    # smoothing holds back the first frame of each event; nothing else is lost
+    assert len(in_event) - 2 <= len(detections) < len(in_event) + 5 * len(starts)
+
+    def metered(stage: str) -> int:
+        return sum(s.count for r in energy if r.node == "cascade_detector"
+                   for s in r.stages if s.stage == stage)
+
+    # energy reports (the motion detector sends its own) come every 10 s of the node's clock
+    assert probe.spin_until(lambda: metered("cascade_stage3") > 0, 25.0)
+    assert metered("cascade_stage1") >= metered("cascade_stage3") > 0 and metered("encode") > 0
+    assert all(r.profile == "rpi4b" for r in energy if r.node == "cascade_detector")
+
+
+def _stamp(i: int) -> TimeMsg:
+    return TimeMsg(sec=100 + i, nanosec=0)
+
+
+class Feeder:
+    """Plays one frame plus its motion event per call, as camera and motion gate would."""
+
+    def __init__(self, probe) -> None:  # type: ignore[no-untyped-def]
+        self.probe, self.count = probe, 0
+        self.frames = probe.node.create_publisher(Image, "camera/image_raw", SENSOR_PUB)
+        self.events = probe.node.create_publisher(MotionEvent, "motion/events", EVENTS)
+        self.image = np.full((240, 320, 3), 90, np.uint8)
+
+    def frame(self) -> None:
+        self.count += 1
+        stamp = _stamp(self.count)
+        self.frames.publish(image_to_msg(self.image, stamp, "camera"))
+        self.events.publish(MotionEvent(
+            event_id=1, event_started=self.count == 1, frame_width=320, frame_height=240,
+            rois=[RegionOfInterest(x_offset=100, y_offset=80, width=60, height=50)],
+            header=image_to_msg(self.image, stamp, "camera").header))
+
+
+def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    manifest = write_fake_manifest(tmp_path / "models")
+    detections = probe.collect(DetectionArray, "detections", EVENTS)
+    feeder = Feeder(probe)
+    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}",
+               "-p", "smoothing_alpha:=1.0")
+    assert probe.wait_matched("detections")
+    assert probe.spin_until(lambda: feeder.frames.get_subscription_count() > 0
+                            and feeder.events.get_subscription_count() > 0, 30.0)
+
+    def next_detection() -> tuple[int, str]:
+        seen = len(detections)
+        feeder.frame()
+        assert probe.spin_until(lambda: len(detections) > seen, 20.0), \
+            procs.log("cascade_detector")
+        det = detections[-1].detections[0]
+        return det.stage, det.model_id
+
+    assert next_detection() == (3, "large")  # tiny_unsure escalates
+
+    [ok] = probe.set_parameters("cascade_detector", stage1_model="tiny_sure")
+    assert ok.successful, ok.reason
+    assert next_detection() == (1, "tiny_sure")
+
+    for name, value, reason in [("stage1_model", "tiny_truncated", "sha256"),
+                                ("stage3_model", "large_mismatch", "output 'boxes' missing"),
+                                ("stage1_model", "large", "stage 3 model"),
+                                ("stage2_model", "nothing_here", "no model 'nothing_here'"),
+                                ("manifest", str(tmp_path / "none.json"), "cannot read")]:
+        [result] = probe.set_parameters("cascade_detector", **{name: value})
+        assert not result.successful and reason in result.reason, result.reason
+        assert next_detection() == (1, "tiny_sure")  # the previous models keep serving
+
+    # The power manager's lever: stage 1 unsure again, capped at stage 1 it decides alone.
+    results = probe.set_parameters("cascade_detector", stage1_model="tiny_unsure",
+                                   max_stage=1, decision_threshold=0.4)
+    assert all(r.successful for r in results), [r.reason for r in results]
+    assert next_detection() == (1, "tiny_unsure")
