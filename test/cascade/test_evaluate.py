@@ -160,14 +160,17 @@ def test_cli_eval_prints_and_writes_json(labelled: Path, tmp_path: Path,
     monkeypatch.setattr(loader, "load_stages", lambda config: fake_models())
     out = tmp_path / "out" / "report.json"
     code = cli.main(["eval", "--labels", str(labelled), "--json", str(out),
-                     "--watts-per-core", "0.88"])
+                     "--watts-per-core", "0.88", "--band", "1", "-1", "0.5"])
     assert code == 0
     text = capsys.readouterr().out
     assert "cascade" in text and "broken.png" in text and "2 unreadable" in text
     report = json.loads(out.read_text())
     assert report["unreadable"] == 2 and report["images"] == 10
     row = next(r for r in report["rows"] if r["name"] == "cascade")
-    assert row["recall"] == 1.0 and row["fraction_reaching"]["3"] == pytest.approx(0.1)
+    # stage 1 now confirms the animals (0.83 >= 0.5); only the smudge goes on
+    assert row["recall"] == 1.0 and row["fraction_reaching"]["2"] == pytest.approx(0.1)
+    assert report["config"]["stage1_c_high"] == 0.5
+    assert cli.main(["eval", "--labels", str(labelled), "--band", "4", "0", "1"]) == 2
 
 
 def test_cli_eval_refuses_missing_labels(capsys: pytest.CaptureFixture[str],

@@ -211,3 +211,16 @@ def test_process_publishes_once_the_event_is_an_animal() -> None:
     # no event: the frame decides alone
     score["s"] = 0.9
     assert cascade.process(FRAME, [LEFT]).publish
+
+
+def test_band_overrides_change_who_decides() -> None:
+    cascade, models = three(0.5, 0.5, 0.99)
+    assert cascade.run(FRAME, [LEFT]).regions[0].stage == 3
+    cascade.configure(CascadeConfig(stage1_c_high=0.45))  # 0.5 now a confident animal
+    region = cascade.run(FRAME, [LEFT]).regions[0]
+    assert region.stage == 1 and region.animal
+    cascade.configure(CascadeConfig(stage1_c_low=0.6))  # c_high raised to c_low: 0.5 < 0.6
+    region = cascade.run(FRAME, [LEFT]).regions[0]
+    assert region.stage == 1 and not region.animal
+    assert CascadeConfig(stage2_c_low=0.3).band(2, 0.1, 0.9) == (0.3, 0.9)
+    assert CascadeConfig().band(3, 0.25, 0.25) == (0.25, 0.25)

@@ -19,7 +19,7 @@ from wildcam.cascade.evaluate import (
     load_coco,
     load_csv,
 )
-from wildcam.errors import WildcamError
+from wildcam.errors import ConfigError, WildcamError
 
 __all__ = ["print_report", "register", "run_eval"]
 
@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.add_argument(f"--stage{stage}", default="default",
                        help=f"stage {stage} model id ('' disables the stage)")
     p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3))
+    p.add_argument("--band", nargs=3, action="append", default=[],
+                   metavar=("STAGE", "C_LOW", "C_HIGH"),
+                   help="override a stage's confidence band (-1 keeps the manifest's bound)")
     p.add_argument("--decision-threshold", type=float, default=0.5)
     p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS)
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
@@ -73,21 +76,28 @@ def run_eval(args: argparse.Namespace) -> int:
             items += load_csv(args.labels, args.images)
         if args.coco is not None:
             items += load_coco(args.coco, args.images)
+        bands = {}
+        for stage, low, high in args.band:
+            if stage not in ("1", "2", "3"):
+                raise ConfigError(f"--band stage must be 1, 2 or 3, got {stage!r}")
+            bands.update({f"stage{stage}_c_low": float(low), f"stage{stage}_c_high": float(high)})
         config = CascadeConfig(manifest=args.manifest, stage1_model=args.stage1,
                                stage2_model=args.stage2, stage3_model=args.stage3,
                                max_stage=args.max_stage,
                                decision_threshold=args.decision_threshold,
-                               stage3_input=args.stage3_input, onnx_threads=args.threads)
+                               stage3_input=args.stage3_input, onnx_threads=args.threads,
+                               **bands)
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         if not models:
             print("wildcam eval: every stage is disabled", file=sys.stderr)
             return 2
         energy, energy_text = _energy(args)
         report = evaluate(items, models, config, energy)
-    except WildcamError as err:
+    except (WildcamError, ValueError) as err:
         print(f"wildcam eval: {err}", file=sys.stderr)
         return 2
     report.config["energy_model"] = energy_text
+    report.config.update(bands)
     print_report(report)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Cascade detector configuration: the ``cascade_detector`` node's parameters, validated once.
 
 The model ids name entries of the manifest (``default`` takes the manifest's default model for
-that stage, ``""`` disables the stage). ``max_stage`` is the power manager's lever: the highest
+that stage, ``""`` disables the stage); each model's confidence band comes from the manifest
+unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's lever: the highest
 stage the cascade may call. A region whose score stays inside a model's uncertain band at the
 last allowed stage is decided by ``decision_threshold``. Frames of one motion event are smoothed
 with an exponential average of their per-frame presence (see
@@ -40,6 +41,20 @@ class CascadeConfig:
                               "'' as for stage1_model (live).")
     max_stage: int = param(3, "Highest stage the cascade may call (live; the power manager "
                            "lowers it to save energy).", min=1, max=3)
+    stage1_c_low: float = param(-1.0, "Override of the stage 1 model's c_low (below: "
+                                "confident background); -1 keeps the manifest's.",
+                                min=-1.0, max=1.0)
+    stage1_c_high: float = param(-1.0, "Override of the stage 1 model's c_high (from here: "
+                                 "confident animal); -1 keeps the manifest's.",
+                                 min=-1.0, max=1.0)
+    stage2_c_low: float = param(-1.0, "Override of the stage 2 model's c_low; -1 keeps the "
+                                "manifest's.", min=-1.0, max=1.0)
+    stage2_c_high: float = param(-1.0, "Override of the stage 2 model's c_high; -1 keeps the "
+                                 "manifest's.", min=-1.0, max=1.0)
+    stage3_c_low: float = param(-1.0, "Override of the stage 3 model's c_low; -1 keeps the "
+                                "manifest's.", min=-1.0, max=1.0)
+    stage3_c_high: float = param(-1.0, "Override of the stage 3 model's c_high; -1 keeps the "
+                                 "manifest's.", min=-1.0, max=1.0)
     decision_threshold: float = param(
         0.5, "Score at or above which a region still inside its model's uncertain band at the "
         "last allowed stage counts as an animal.", min=0.0, max=1.0)
@@ -72,6 +87,19 @@ class CascadeConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self)
+
+    def band(self, stage: int, c_low: float, c_high: float) -> tuple[float, float]:
+        """The band of ``stage`` given its model's ``[c_low, c_high)`` and the overrides.
+
+        An override below 0 keeps the model's bound; ``c_high`` is raised to ``c_low`` if an
+        override would put it below.
+        """
+        self.model_id(stage)  # checks the stage number
+        low: float = getattr(self, f"stage{stage}_c_low")
+        high: float = getattr(self, f"stage{stage}_c_high")
+        low = c_low if low < 0 else low
+        high = c_high if high < 0 else high
+        return low, max(high, low)
 
     def model_id(self, stage: int) -> str:
         """The configured model id of ``stage`` (1..3)."""

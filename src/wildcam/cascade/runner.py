@@ -1,8 +1,8 @@
 """The stage runner: cheapest model first, escalate only while unsure, smooth over an event.
 
 For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
-is a confident "background", at or above ``c_high`` a confident "animal"; in between the region
-escalates to the next enabled stage. Stage 3 (the large detector) sees either the whole frame
+is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
+unless the config overrides it); in between the region escalates to the next enabled stage. Stage 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
 calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
 that stage's score against ``decision_threshold``.
@@ -237,22 +237,23 @@ class Cascade:
             if not pending:
                 break
             model = self._models[stage]
+            c_low, c_high = self.config.band(stage, model.c_low, model.c_high)
             results = self._predict(stage, model, image, [regions[i] for i in pending])
             ran.add(stage)
             last = position == len(stages) - 1
             still = []
             for index, result in zip(pending, results, strict=True):
                 paths[index][stage] = result.score
-                if model.c_low <= result.score < model.c_high and not last:
+                unsure = c_low <= result.score < c_high
+                if unsure and not last:
                     still.append(index)
                     continue
-                capped = model.c_low <= result.score < model.c_high
-                animal = (result.score >= self.config.decision_threshold if capped
-                          else result.score >= model.c_high)
+                animal = (result.score >= self.config.decision_threshold if unsure
+                          else result.score >= c_high)
                 decided[index] = RegionDecision(
                     region=regions[index], animal=animal, score=result.score, stage=stage,
                     model_id=model.model_id, boxes=result.boxes, path=paths[index],
-                    capped=capped)
+                    capped=unsure)
             pending = still
         return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
 
