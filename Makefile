@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test bench lock clean
+.PHONY: setup build run test bench lock clean models
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -52,6 +52,28 @@ test: $(STAMP_BUILD)
 bench: $(STAMP_BUILD)
 	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py bench/report.py; do \
 	  $(BIN)/python $$b || exit 1; done
+
+# Models: teacher (MegaDetector-Lite from the zamba wheel) -> ONNX fp32/int8, distilled students,
+# models/manifest.json and the model card. Torch lives only in its own venv (.venv-train).
+TRAIN_VENV  := .venv-train
+STAMP_TRAIN := $(TRAIN_VENV)/.wildcam-train-requirements
+ZAMBA_WHEEL := build/zamba/zamba-2.7.2-py3-none-any.whl
+WILDCAM_DATA ?= $(abspath ../shared/data)
+
+$(STAMP_TRAIN): requirements.lock requirements-train.txt
+	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements.lock -r requirements-train.txt
+	touch $@
+
+$(ZAMBA_WHEEL): | $(STAMP_TRAIN)
+	mkdir -p $(dir $@)
+	$(TRAIN_VENV)/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+	  zamba==2.7.2 -d $(dir $@)
+
+models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
+	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
 
 lock: $(STAMP_VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in

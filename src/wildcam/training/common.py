@@ -1,0 +1,170 @@
+"""Helpers shared by the training steps: seeding, ONNX export, int8 quantisation, timing, MACs."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from torch import nn
+
+__all__ = ["count_macs", "count_params", "export_onnx", "latency_ms", "quantize_int8",
+           "seed_everything", "session", "sha256_file", "tail_nodes"]
+
+CALIB_CHUNK = 8
+"""Calibration batches whose activations are held at once (bounds memory on the 640 input)."""
+TRAIN_THREADS = 2
+"""Fixed torch thread count: float reductions depend on it, and the builds must repeat."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch; deterministic kernels; fixed thread count."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(TRAIN_THREADS)
+    torch.use_deterministic_algorithms(True)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, shape: Sequence[int]) -> int:
+    """Multiply-accumulates of one forward pass (convolutions and linear layers)."""
+    total = 0
+
+    def conv_hook(m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(m, nn.Conv2d):
+            kh, kw = m.kernel_size
+            total += out.numel() * (m.in_channels // m.groups) * kh * kw
+        elif isinstance(m, nn.Linear):
+            total += out.numel() * m.in_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(*shape))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return int(total // shape[0])
+
+
+def export_onnx(model: nn.Module, shape: Sequence[int], path: Path, input_name: str,
+                output_names: Sequence[str], dynamic_batch: bool) -> None:
+    """Export ``model`` (eval mode) to ``path`` as one self-contained ONNX file (opset 18)."""
+    model.eval()
+    dummy = torch.zeros(*shape)
+    dynamic = ({input_name: {0: "N"}, **{n: {0: "N"} for n in output_names}}
+               if dynamic_batch else None)
+    with torch.no_grad():
+        torch.onnx.export(model, (dummy,), str(path), input_names=[input_name],
+                          output_names=list(output_names), opset_version=18,
+                          dynamic_axes=dynamic, dynamo=False)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    proto.producer_name = "wildcam"
+    proto.producer_version = "1"
+    onnx.save(proto, str(path))
+
+
+class _Reader(CalibrationDataReader):
+    def __init__(self, name: str, batches: Sequence[np.ndarray]) -> None:
+        self._name = name
+        self._batches = list(batches)
+        self._it: Iterator[np.ndarray] = iter(self._batches)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch = next(self._it, None)
+        return None if batch is None else {self._name: batch}
+
+    def rewind(self) -> None:
+        self._it = iter(self._batches)
+
+
+def tail_nodes(path: Path, markers: Sequence[str]) -> list[str]:
+    """Names of the nodes whose name contains a marker, and of every node downstream of them.
+
+    Used to keep a model's decoding tail in float: e.g. YOLOX concatenates pixel coordinates and
+    0..1 scores into one tensor, which a single uint8 scale cannot hold.
+    """
+    graph = onnx.load(str(path)).graph
+    tainted: set[str] = set()
+    names = []
+    for node in graph.node:  # nodes are stored in topological order
+        if any(m in node.name for m in markers) or tainted.intersection(node.input):
+            names.append(node.name)
+            tainted.update(node.output)
+    return names
+
+
+def quantize_int8(fp32: Path, int8: Path, input_name: str, batches: Sequence[np.ndarray],
+                  exclude_markers: Sequence[str] = (),
+                  method: CalibrationMethod = CalibrationMethod.MinMax) -> None:
+    """Static QDQ int8 (per-channel weights, uint8 activations) calibrated on ``batches``.
+
+    Nodes named with one of ``exclude_markers``, and everything after them, stay float.
+    """
+    batches = list(batches)
+    if len(batches) % CALIB_CHUNK == 0:  # onnxruntime fails on an empty last chunk
+        batches = batches[:-1]
+    pre = int8.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    try:
+        quantize_static(str(pre), str(int8), _Reader(input_name, batches),
+                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=method,
+                        nodes_to_exclude=tail_nodes(pre, exclude_markers),
+                        extra_options={"ActivationSymmetric": False,
+                                       "WeightSymmetric": True,
+                                       "CalibMaxIntermediateOutputs": CALIB_CHUNK})
+    finally:
+        pre.unlink(missing_ok=True)
+    proto = onnx.load(str(int8))
+    proto.producer_name = "wildcam"
+    proto.producer_version = "1"
+    onnx.save(proto, str(int8))
+
+
+def session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def latency_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``run()`` in milliseconds."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return round(statistics.median(times), 3)
