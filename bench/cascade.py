@@ -251,6 +251,8 @@ def main() -> None:
         "large_fp32_only_recall": round(fp32_row.recall, 4),
         "large_fp32_only_precision": round(fp32_row.precision, 4),
         "cascade_f1": round(cascade.f1, 4), "large_only_f1": round(large.f1, 4),
+        "cascade_empty_false_alarm_rate": round(cascade.fp / max(cascade.fp + cascade.tn, 1), 4),
+        "large_only_empty_false_alarm_rate": round(large.fp / max(large.fp + large.tn, 1), 4),
         "recall_ratio": round(recall_ratio, 4),
         "large_call_fraction": round(cascade.fraction_reaching(3), 4),
         "medium_call_fraction": round(cascade.fraction_reaching(2), 4),
