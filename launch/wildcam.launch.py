@@ -9,6 +9,7 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
@@ -30,6 +31,10 @@ def generate_launch_description() -> LaunchDescription:
             "use_sim_time", default_value="false",
             description="Use /clock (e.g. from `ros2 bag play --clock`) instead of wall time."),
         DeclareLaunchArgument(
+            "sim_clock", default_value="false",
+            description="Also start sim_clock, a /clock running at its `speed` x wall time "
+                        "(with use_sim_time:=true, for time-accelerated runs)."),
+        DeclareLaunchArgument(
             "fastdds_profile", default_value=os.path.join(config, "fastdds_shm.xml"),
             description="Fast DDS XML profile (shared memory for full frames); '' for none."),
         DeclareLaunchArgument(
@@ -41,7 +46,8 @@ def generate_launch_description() -> LaunchDescription:
     nodes = [
         Node(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
              parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
-             respawn=spec.respawn, respawn_delay=2.0)
+             respawn=spec.respawn, respawn_delay=2.0,
+             condition=IfCondition(LaunchConfiguration("sim_clock")) if spec.on_request else None)
         for spec in NODES
     ]
     return LaunchDescription([

@@ -194,7 +194,7 @@ def default_params_file() -> Path:
 
 
 def select(names: Sequence[str] | None) -> list[NodeSpec]:
-    """The node-table entries named (all when ``names`` is empty)."""
+    """The node-table entries named (when ``names`` is empty: all but the on-request ones)."""
     if not names:
-        return list(NODES)
+        return [spec for spec in NODES if not spec.on_request]
     return [node(n) for n in names]

@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     bring.add_argument("--use-sim-time", action="store_true")
     bring.add_argument("--composed", action="store_true",
                        help="all nodes in one process on one SingleThreadedExecutor")
-    bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table")
+    bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table (default: "
+                       "all but sim_clock, which starts only when named)")
     bring.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     bring.add_argument("--max-restarts", type=int, default=5,
                        help="respawns of one node within 60 s before giving up (exit 1)")

@@ -27,6 +27,8 @@ class NodeSpec:
     ``executable`` is what ``ros2 run wildcam <executable>`` starts; ``module`` holds the node
     class ``node_class`` and a ``main()``; ``config`` (``module:Class``) is the frozen dataclass
     its parameters are declared from. Topics are ``(name, type)`` pairs, relative names.
+    An ``on_request`` node (the simulated clock) is started only when asked for by name, or with
+    the launch file's ``sim_clock:=true``.
     """
 
     name: str
@@ -38,6 +40,7 @@ class NodeSpec:
     summary: str
     publishes: tuple[tuple[str, str], ...] = ()
     subscribes: tuple[tuple[str, str], ...] = ()
+    on_request: bool = False
 
     def node_type(self) -> type:
         """Import the node class (this imports rclpy)."""
@@ -154,6 +157,7 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Simulated /clock at speed x wall time from start_time, for time-accelerated "
         "runs with use_sim_time.",
         publishes=(("/clock", "rosgraph_msgs/Clock"),),
+        on_request=True,
     ),
 )
 
