@@ -25,10 +25,15 @@ def _value(value: Any) -> str:
     return f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (a bare ``|`` would split it)."""
+    return text.replace("|", "\\|")
+
+
 def _param_row(p: ParamSpec) -> str:
     live = "no (read-only)" if p.read_only else "yes"
-    return f"| `{p.name}` | {p.type.__name__} | {_value(p.default)} | {p.range_text() or '—'} " \
-           f"| {live} | {p.description} |"
+    return f"| `{p.name}` | {p.type.__name__} | {_cell(_value(p.default))} " \
+           f"| {_cell(p.range_text()) or '—'} | {live} | {_cell(p.description)} |"
 
 
 def node_tables() -> str:
