@@ -5,7 +5,8 @@ that stage, ``""`` disables the stage); each model's confidence band comes from 
 unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's lever: the highest
 stage the cascade may call. A region whose score stays inside a model's uncertain band at the
 last allowed stage is decided by ``decision_threshold``. Frames of one motion event are smoothed
-with an exponential average of their per-frame presence (see
+with an exponential average of their per-frame presence, and an event whose frames agree
+settles: its later frames are only re-checked now and then (see
 :class:`~wildcam.cascade.runner.EventSmoother`).
 """
 
@@ -68,6 +69,19 @@ class CascadeConfig:
     presence_threshold: float = param(
         0.5, "Smoothed presence at or above which a motion event (and its frames) count as "
         "an animal.", min=0.0, max=1.0)
+    settle_frames: int = param(
+        3, "Analysed frames in a row that must agree (with each other and the smoothed "
+        "presence) for a motion event to settle: its later frames are not analysed except a "
+        "re-check every recheck_s; 0 analyses every frame.", min=0, max=100)
+    recheck_s: float = param(
+        2.0, "Seconds of frame time between re-checks of a settled event (a re-check that "
+        "disagrees un-settles it); 0 never re-checks. An event settled on background is also "
+        "re-checked at once when motion shows up outside the regions it was checked on.",
+        min=0.0, max=600.0)
+    stage3_trust_s: float = param(
+        1.0, "Seconds of frame time after stage 3 found an animal in a motion event during "
+        "which regions of that event still unsure below stage 3 count as animals without "
+        "calling stage 3; 0 always calls stage 3.", min=0.0, max=600.0)
     attach_full_frame: bool = param(False, "Put a JPEG of the whole frame in "
                                     "DetectionArray.full_frame (live).")
     jpeg_quality: int = param(85, "JPEG quality of thumbnails and attached full frames.",

@@ -12,6 +12,15 @@ per-frame presence (1 animal, 0 background). An event, and each of its frames, c
 animal once the average reaches ``presence_threshold``; with the default weight a lone positive
 frame (a gust, a glint) does not, two agreeing frames do.
 
+Most frames of a long event only repeat what its first ones said, so an event *settles* once
+``settle_frames`` analysed frames in a row agree with each other and with the smoothed
+presence: its later frames are skipped (no model runs) except a re-check every ``recheck_s``
+seconds of frame time and, for an event settled on "background", at once when motion shows
+up somewhere new (a region centred outside every region the event was checked on: something
+entered). A re-check that disagrees un-settles the event. Within an event, a stage-3 "animal"
+is trusted for ``stage3_trust_s`` seconds of frame time: a region still unsure below stage 3
+in that window counts as an animal without calling stage 3 again.
+
 Each stage call runs inside ``measure(stage_name)`` (a context-manager factory such as
 ``EnergyMeter.measure``), so callers can meter time and energy per stage.
 """
@@ -67,6 +76,9 @@ class RegionDecision:
     boxes: tuple[ScoredBox, ...]
     path: Mapping[int, float]
     capped: bool = False
+    trusted: bool = False
+    """Unsure below stage 3, decided an animal by its event's recent stage-3 animal (stage 3
+    was not called)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,11 @@ class FrameDecision:
     def animal(self) -> bool:
         """Whether any region holds an animal."""
         return any(r.animal for r in self.regions)
+
+    @property
+    def trusted(self) -> bool:
+        """Whether a region was decided by its event's stage-3 animal instead of stage 3."""
+        return any(r.trusted for r in self.regions)
 
     @property
     def highest_stage(self) -> int:
@@ -109,7 +126,11 @@ class FrameDecision:
 
 @dataclass
 class EventState:
-    """Smoothing state of one motion event."""
+    """Smoothing and settling state of one motion event.
+
+    ``frames`` counts every frame of the event, ``skipped`` those not analysed because the
+    event was settled; ``animal_frames`` the analysed frames decided "animal".
+    """
 
     event_id: int
     frames: int = 0
@@ -117,6 +138,18 @@ class EventState:
     presence: float = 0.0
     animal: bool = False
     """Whether the smoothed presence reached the threshold at some frame (the event's verdict)."""
+    skipped: int = 0
+    streak: int = 0
+    """Analysed frames in a row (up to the last) with the last one's decision."""
+    last_animal: bool = False
+    settled: bool | None = None
+    """The decision the event settled on (True animal, False background); None: deciding."""
+    checked_s: float | None = None
+    """Frame time of the last analysed frame of the settled event."""
+    checked_rois: tuple[Box, ...] = ()
+    """Motion regions of the analysed frames that settled the event, and of its re-checks."""
+    stage3_animal_s: float | None = None
+    """Frame time of the event's last frame where stage 3 itself decided an animal."""
 
 
 @dataclass(frozen=True)
@@ -125,40 +158,114 @@ class FrameOutcome:
 
     ``publish`` is what the node acts on: the frame itself holds an animal and its event's
     smoothed presence is at or above the threshold. ``ended`` carries the event's final state
-    when this frame closed it.
+    when this frame closed it. ``skipped``: the event was settled and the frame not analysed
+    (``decision`` is empty); ``recheck``: the event was settled and this frame re-checked it.
     """
 
     decision: FrameDecision
     event: EventState | None
     publish: bool
     ended: EventState | None = None
+    skipped: bool = False
+    recheck: bool = False
+
+    def counters(self) -> list[str]:
+        """The diagnostics counters this frame adds one to."""
+        if self.skipped:
+            return ["frames_skipped"]
+        decision = self.decision
+        flags = {"frames_analysed": True, "frames_rechecked": self.recheck,
+                 "frames_stage3_trusted": decision.trusted, "frames_animal": self.publish,
+                 "frames_suppressed": decision.animal and not self.publish,
+                 "frames_background": not decision.animal}
+        return [*(name for name, on in flags.items() if on),
+                *(f"stage{stage}_frames" for stage in sorted(decision.stages_run))]
+
+
+NOT_ANALYSED = FrameDecision((), frozenset())
+"""The decision of a skipped frame: no region, no stage."""
+
+MAX_CHECKED_ROIS = 32
+"""Motion regions a settled event remembers having checked (the newest)."""
+
+
+def _novel(region: Box, checked: Sequence[Box]) -> bool:
+    """Whether ``region`` is centred outside every ``checked`` region."""
+    cx, cy = region.x + region.w / 2, region.y + region.h / 2
+    return not any(b.x <= cx < b.x + b.w and b.y <= cy < b.y + b.h for b in checked)
 
 
 @dataclass
 class EventSmoother:
-    """Exponential average of per-frame presence per motion event.
+    """Exponential average of per-frame presence per motion event, and its settling.
 
     ``presence <- (1 - alpha) * presence + alpha * frame_presence``, starting from 0 for a new
     event. At most ``max_events`` open events are tracked; the oldest is forgotten first (its
     end message was lost).
+
+    With ``settle_frames`` > 0 an event settles once that many analysed frames in a row agree
+    with each other and with the smoothed presence; :meth:`due` then answers False except every
+    ``recheck_s`` seconds of frame time (never when 0 or without frame times) and, for an event
+    settled on background, for a frame with motion somewhere new. A re-check that disagrees
+    un-settles the event.
     """
 
     alpha: float = 0.4
     threshold: float = 0.5
     max_events: int = 64
+    settle_frames: int = 0
+    recheck_s: float = 0.0
     _events: OrderedDict[int, EventState] = field(default_factory=OrderedDict, init=False)
 
-    def update(self, event_id: int, frame_presence: float) -> EventState:
-        """Fold one frame's presence (0..1) into event ``event_id``; return its state."""
+    def state(self, event_id: int) -> EventState:
+        """The state of event ``event_id`` (a new one for an unknown id)."""
         state = self._events.get(event_id)
         if state is None:
             state = self._events[event_id] = EventState(event_id)
             while len(self._events) > self.max_events:
                 self._events.popitem(last=False)
+        return state
+
+    def due(self, event_id: int, stamp_s: float | None = None,
+            rois: Sequence[Box] = ()) -> bool:
+        """Whether a frame of ``event_id`` stamped ``stamp_s``, moving in ``rois``, must be
+        analysed."""
+        state = self._events.get(event_id)
+        if state is None or state.settled is None or self.settle_frames <= 0:
+            return True
+        if state.settled is False and any(_novel(r, state.checked_rois) for r in rois):
+            return True
+        if self.recheck_s <= 0 or stamp_s is None or state.checked_s is None:
+            return False
+        return stamp_s - state.checked_s >= self.recheck_s
+
+    def skip(self, event_id: int) -> EventState:
+        """Count a frame of ``event_id`` that was not analysed."""
+        state = self.state(event_id)
         state.frames += 1
-        state.animal_frames += frame_presence >= 0.5
+        state.skipped += 1
+        return state
+
+    def update(self, event_id: int, frame_presence: float, stamp_s: float | None = None,
+               rois: Sequence[Box] = ()) -> EventState:
+        """Fold one analysed frame's presence (0..1) into event ``event_id``; return its state."""
+        state = self.state(event_id)
+        animal = frame_presence >= 0.5
+        state.frames += 1
+        state.animal_frames += animal
         state.presence = (1.0 - self.alpha) * state.presence + self.alpha * frame_presence
         state.animal = state.animal or state.presence >= self.threshold
+        agrees = bool(state.streak) and animal == state.last_animal
+        state.streak = state.streak + 1 if agrees else 1
+        state.last_animal = animal
+        state.checked_rois = ((*state.checked_rois, *rois) if agrees else
+                              tuple(rois))[-MAX_CHECKED_ROIS:]
+        if state.settled is not None and animal != state.settled:
+            state.settled = None  # a re-check disagreed
+        elif (state.settled is None and 0 < self.settle_frames <= state.streak
+              and animal == (state.presence >= self.threshold)):
+            state.settled = animal
+        state.checked_s = stamp_s if state.settled is not None else None
         return state
 
     def end(self, event_id: int) -> EventState | None:
@@ -186,13 +293,16 @@ class Cascade:
             self.set_model(stage, model)
         self.config = config or CascadeConfig()
         self.measure: Measure = measure or _no_measure
-        self.smoother = EventSmoother(self.config.smoothing_alpha, self.config.presence_threshold)
+        self.smoother = EventSmoother()
+        self.configure(self.config)
 
     def configure(self, config: CascadeConfig) -> None:
-        """Apply new settings; open events keep their smoothed presence."""
+        """Apply new settings; open events keep their smoothed presence and settling."""
         self.config = config
         self.smoother.alpha = config.smoothing_alpha
         self.smoother.threshold = config.presence_threshold
+        self.smoother.settle_frames = config.settle_frames
+        self.smoother.recheck_s = config.recheck_s
 
     @property
     def models(self) -> Mapping[int, StageModel]:
@@ -216,9 +326,12 @@ class Cascade:
         """Enabled stages at or below ``max_stage``, cheapest first."""
         return sorted(s for s in self._models if s <= self.config.max_stage)
 
-    def run(self, image: Image, rois: Sequence[Box] = ()) -> FrameDecision:
+    def run(self, image: Image, rois: Sequence[Box] = (),
+            trust_animal: bool = False) -> FrameDecision:
         """Decide every region of ``image`` (the whole frame when ``rois`` is empty).
 
+        With ``trust_animal`` a region still unsure when stage 3 is next is decided an animal
+        by the last stage that scored it (``trusted``) and stage 3 is not called for it.
         Raises :class:`ConfigError` when no stage is enabled at or below ``max_stage`` and
         :class:`ModelError` when a model fails.
         """
@@ -233,7 +346,16 @@ class Cascade:
         decided: dict[int, RegionDecision] = {}
         pending = list(range(len(regions)))
         ran: set[int] = set()
+        scored: dict[int, tuple[StageModel, RegionResult]] = {}
         for position, stage in enumerate(stages):
+            if stage == 3 and trust_animal:
+                for index in [i for i in pending if i in scored]:
+                    previous, result = scored[index]
+                    decided[index] = RegionDecision(
+                        region=regions[index], animal=True, score=result.score,
+                        stage=previous.stage, model_id=previous.model_id, boxes=result.boxes,
+                        path=paths[index], trusted=True)
+                pending = [i for i in pending if i not in decided]
             if not pending:
                 break
             model = self._models[stage]
@@ -244,6 +366,7 @@ class Cascade:
             still = []
             for index, result in zip(pending, results, strict=True):
                 paths[index][stage] = result.score
+                scored[index] = (model, result)
                 unsure = c_low <= result.score < c_high
                 if unsure and not last:
                     still.append(index)
@@ -257,19 +380,48 @@ class Cascade:
             pending = still
         return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
 
+    def skip(self, rois: Sequence[Box], event_id: int, event_ended: bool = False,
+             stamp_s: float | None = None) -> FrameOutcome | None:
+        """The outcome of a frame that need not be analysed (its event is settled and no
+        re-check is due), counted as skipped; None when the frame must be analysed.
+
+        Callers holding an undecoded frame ask this first; :meth:`process` asks it too.
+        """
+        if event_id == 0 or self.smoother.due(event_id, stamp_s, rois):
+            return None
+        state = self.smoother.skip(event_id)
+        ended = self.smoother.end(event_id) if event_ended else None
+        return FrameOutcome(NOT_ANALYSED, state, False, ended, skipped=True)
+
     def process(self, image: Image, rois: Sequence[Box], event_id: int = 0,
-                event_ended: bool = False) -> FrameOutcome:
+                event_ended: bool = False, stamp_s: float | None = None) -> FrameOutcome:
         """:meth:`run` one frame of motion event ``event_id`` and smooth it over the event.
 
-        ``event_id`` 0 means no event: the frame decides alone.
+        ``event_id`` 0 means no event: the frame decides alone. ``stamp_s`` is the frame's
+        time (seconds, any origin); without it a settled event is never re-checked and
+        stage-3 animals are not trusted.
         """
-        decision = self.run(image, rois)
         if event_id == 0:
+            decision = self.run(image, rois)
             return FrameOutcome(decision, None, decision.animal)
-        state = self.smoother.update(event_id, 1.0 if decision.animal else 0.0)
+        skipped = self.skip(rois, event_id, event_ended, stamp_s)
+        if skipped is not None:
+            return skipped
+        state = self.smoother.state(event_id)
+        recheck = state.settled is not None and self.smoother.settle_frames > 0
+        decision = self.run(image, rois, self._trusts(state, stamp_s))
+        if any(r.animal and r.stage == 3 for r in decision.regions):
+            state.stage3_animal_s = stamp_s
+        self.smoother.update(event_id, 1.0 if decision.animal else 0.0, stamp_s, rois)
         publish = decision.animal and state.presence >= self.smoother.threshold
         ended = self.smoother.end(event_id) if event_ended else None
-        return FrameOutcome(decision, state, publish, ended)
+        return FrameOutcome(decision, state, publish, ended, recheck=recheck)
+
+    def _trusts(self, state: EventState, stamp_s: float | None) -> bool:
+        """Whether ``state``'s event saw stage 3 decide an animal within ``stage3_trust_s``."""
+        confirmed = state.stage3_animal_s
+        return (stamp_s is not None and confirmed is not None
+                and 0.0 <= stamp_s - confirmed < self.config.stage3_trust_s)
 
     def end_event(self, event_id: int) -> EventState | None:
         """Close an event whose last frame was not analysed; its final state, if it had frames."""

@@ -3,7 +3,9 @@
 Subscribes ``motion/events`` and ``camera/image_raw``; pairs each frame with its event (see
 :mod:`wildcam.cascade.pairing`), runs :class:`~wildcam.cascade.runner.Cascade` on the event's
 regions and publishes a ``detections`` array for each frame decided "animal" (after smoothing
-over the event), ``energy`` per stage and ``/diagnostics``. Changing a model parameter loads
+over the event), ``energy`` per stage and ``/diagnostics``. Frames of a settled event are
+skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's uploads are
+the frames that decided it and the re-checks. Changing a model parameter loads
 and checks the new file inside the parameter call: a bad file is refused with the reason and
 the previous model keeps serving.
 """
@@ -135,20 +137,20 @@ class CascadeDetector(Node):
             if not self.cascade.models:
                 self.health.count("frames_without_model")
                 continue
-            image = msg_to_image(item.frame)
-            if image.ndim != 3:
-                raise InputError(f"camera/image_raw must be colour, got {item.frame.encoding}")
-            outcome = self.cascade.process(image, item.event.rois, item.event.event_id,
-                                           item.closes)
-            self.health.count("frames_analysed")
-            for stage in outcome.decision.stages_run:
-                self.health.count(f"stage{stage}_frames")
-            if outcome.publish:
-                self.pub.publish(self._detections(item, image, outcome))
-                self.health.count("frames_animal")
-            else:
-                self.health.count("frames_suppressed" if outcome.decision.animal
-                                  else "frames_background")
+            event, stamp_s = item.event, item.stamp_ns * 1e-9
+            # a settled event's frame is skipped before it is even decoded
+            outcome = self.cascade.skip(event.rois, event.event_id, item.closes, stamp_s)
+            if outcome is None:
+                image = msg_to_image(item.frame)
+                if image.ndim != 3:
+                    raise InputError(f"camera/image_raw must be colour, got "
+                                     f"{item.frame.encoding}")
+                outcome = self.cascade.process(image, event.rois, event.event_id,
+                                               item.closes, stamp_s)
+                if outcome.publish:
+                    self.pub.publish(self._detections(item, image, outcome))
+            for name in outcome.counters():
+                self.health.count(name)
             self._event_ended(outcome.ended)
 
     def _event_ended(self, state: EventState | None) -> None:
