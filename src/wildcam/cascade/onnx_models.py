@@ -93,29 +93,35 @@ def square_box(region: Box, context: float) -> Box:
     return Box(round(cx - side / 2.0), round(cy - side / 2.0), side, side)
 
 
-def _cut(image: Image, box: Box, pad_value: int) -> Image:
-    """The pixels of ``box``, padded with ``pad_value`` where it leaves the frame."""
-    h, w = image.shape[:2]
-    inside = box.clipped(w, h)
-    out = np.full((box.h, box.w, 3), pad_value, np.uint8)
-    if inside.area:
-        ox, oy = inside.x - box.x, inside.y - box.y
-        out[oy:oy + inside.h, ox:ox + inside.w] = image[inside.y:inside.y + inside.h,
-                                                        inside.x:inside.x + inside.w]
-    return out
-
-
 def _resize(image: Image, width: int, height: int) -> Image:
-    shrink = width < image.shape[1] or height < image.shape[0]
-    return cv2.resize(image, (width, height),
-                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    """Area-averaged shrink (after dropping pixels down to 2x the target: a large region costs
+    about what a small one does) or bilinear enlargement."""
+    h, w = image.shape[:2]
+    if width >= w and height >= h:
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    step = min(w // (2 * width), h // (2 * height))
+    if step > 1:
+        image = image[::step, ::step]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def crop_square(image: Image, region: Box, size: int, context: float,
                 pad_value: int = 0) -> tuple[Image, Box]:
-    """A ``size`` x ``size`` BGR crop of the square around ``region``, and that square."""
+    """A ``size`` x ``size`` BGR crop of the square around ``region``, and that square.
+
+    Only the part of the square inside the frame is resized; the rest is ``pad_value``.
+    """
     sq = square_box(region, context)
-    return _resize(_cut(image, sq, pad_value), size, size), sq
+    h, w = image.shape[:2]
+    inside = sq.clipped(w, h)
+    out = np.full((size, size, 3), pad_value, np.uint8)
+    s = size / sq.w
+    x0, y0 = round((inside.x - sq.x) * s), round((inside.y - sq.y) * s)
+    x1, y1 = round((inside.x + inside.w - sq.x) * s), round((inside.y + inside.h - sq.y) * s)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = _resize(image[inside.y:inside.y + inside.h,
+                                          inside.x:inside.x + inside.w], x1 - x0, y1 - y0)
+    return out, sq
 
 
 def letterbox(image: Image, size: int, pad_value: int = 0) -> tuple[Image, float]:

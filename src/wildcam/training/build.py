@@ -237,6 +237,7 @@ def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple
                                    zip(*np.unique(crops.kinds, return_counts=True), strict=True)}},
                "teacher": {k: v for k, v in large.items() if not k.startswith("eval_")},
                "pruning": pruning, "build_seconds": round(time.monotonic() - t0)}
+    (work / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     write_model_card(out / "README.md", manifest, summary)
     log(f"wrote {out}/manifest.json and README.md in {time.monotonic() - t0:.0f} s")
     return summary

@@ -5,7 +5,7 @@ scene's boxes, road clips with no animals) give soft labels. Regions drawn per f
 
 * around each animal box, jittered in scale and position like a motion ROI (positives);
 * random regions elsewhere (negatives, and partial views whose label falls with the share of the
-  animal inside);
+  animal inside), and the whole frame;
 * copy-paste: animal patches of training frames pasted onto empty training backgrounds;
 * hard negatives: vegetation, rain, snow and IR switches of the synthetic scene, road traffic,
   and background crops turned to IR (grey + sensor noise) or hit by an illumination jump.
@@ -191,6 +191,9 @@ def build_crops(frames: Sequence[Frame], animals: Sequence[Sequence[ScoredBox]],
                                                 a.box.x:a.box.x + a.box.w], a.score))
         if not found or max(a.score for a in found) < 0.05:
             backgrounds.append(frame)
+        # the whole frame is a region too (a large motion ROI, or an event without one)
+        add(frame.image, Box(0, 0, w, h), found, "frame", frame.source, split,
+            "ir" if rng.random() < 0.15 else "")
         for _ in range(per_frame if frame.source != "cats_dogs" else 2):
             look = rng.choice(["", "", "ir", "jump", "rain"])
             kind = "synthetic" if frame.source == "synthetic" else "background"

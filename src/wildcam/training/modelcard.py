@@ -58,7 +58,14 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         f"teacher's presence threshold {models[0]['c_low']} for the large model. The bands are "
         "chosen on the same held-out crops: below `c_low` lie at most 3 % of the animals "
         "(confident background), from `c_high` up at least 95 % are animals (confident animal); "
-        "the stage-3 band is a single threshold (it decides).",
+        "the stage-3 band is a single threshold (it decides). A band of `c_high` 1.0 means the "
+        "model is never confident that an animal is there: it only rejects (and escalates the "
+        "rest).",
+        "",
+        "The teacher's held-out empty frames are road traffic and the synthetic scene, on which "
+        "MegaDetector-Lite often fires (cars, drawn vegetation: 0.17-0.7 at 640); its precision "
+        "here is therefore lower than on camera-trap footage, and the students, trained with "
+        "those frames' truth (no animal), learn to reject them.",
         "",
         "| id | average precision | confident share (outside the band) | accuracy when "
         "confident |",
@@ -79,7 +86,11 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "Megvii, Apache-2.0). Input `images` [1, 3, S, S], RGB float 0-255, letterboxed "
         "(aspect kept, padded right/bottom with 0). Output `output` [1, N, 6] rows "
         "`cx, cy, w, h, objectness, class` (pixels of the input; score = objectness x class); "
-        "NMS IoU 0.45, boxes below 0.05 dropped. A region's score is its best box's.",
+        "NMS IoU 0.45, boxes below 0.05 dropped. A region's score is its best box's. On a region "
+        "(not the whole frame) the detector looks at the region plus 10 % context, grown to at "
+        "least half the frame's longer side: zoomed in further, animals get larger than the "
+        "detector was trained on and score lower (an ENA24 opossum: 0.85 on the frame, 0.38 on "
+        "a tight region, 0.67 with that limit).",
         "",
         f"ONNX vs torch parity (max |score| difference on real frames): "
         f"{s_chosen['parity_max_score_diff']:.2e} at {size}, "
@@ -120,7 +131,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "",
         "Crop dataset (`wildcam/training/crops.py`): regions around the teacher's animal boxes "
         "(the synthetic scene: its truth boxes), jittered like motion ROIs; "
-        "random regions elsewhere; copy-paste of animal patches onto empty backgrounds; hard "
+        "random regions elsewhere; the whole frame; copy-paste of animal patches onto empty backgrounds; hard "
         "negatives: synthetic vegetation/rain/snow/IR switches, road traffic, IR-look "
         "(grey + sensor noise), illumination jumps and rain streaks. Soft labels: the teacher's "
         "score mapped so its presence threshold is 0.5, times the share of the animal inside "
@@ -135,7 +146,8 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "cross-entropy (+ L1 on the teacher's box for the medium model), AdamW, one-cycle "
         f"schedule, seeded. int8: static QDQ as above, calibrated on "
         f"{summary['calibration']['crops']} training crops; the "
-        "output layers stay float.",
+        "output layers stay float. At these sizes the Q/DQ overhead can outweigh the int8 "
+        "arithmetic (see the latencies above); both are well under a millisecond per region.",
         "",
         "Structured channel pruning of the medium model (pointwise channels with the smallest "
         f"|BatchNorm gamma| removed, keep {summary['pruning']['keep']:.0%} in every inner block), "
