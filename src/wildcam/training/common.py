@@ -23,6 +23,8 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 
+from wildcam.cascade.onnx_models import RuntimeOptions
+
 __all__ = ["count_macs", "count_params", "export_onnx", "latency_ms", "quantize_int8",
            "seed_everything", "session", "sha256_file", "tail_nodes"]
 
@@ -151,11 +153,10 @@ def quantize_int8(fp32: Path, int8: Path, input_name: str, batches: Sequence[np.
 
 
 def session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    """A CPU session with the runtime's settings (:class:`RuntimeOptions`)."""
+    options = RuntimeOptions(threads=threads)
+    return ort.InferenceSession(str(path), sess_options=options.session_options(),
+                                providers=[options.execution_provider])
 
 
 def latency_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:

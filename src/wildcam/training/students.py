@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from wildcam.training.crops import CropSet
 
-__all__ = ["MEDIUM", "TINY", "Arch", "Student", "prune", "train"]
+__all__ = ["MEAN", "MEDIUM", "STD", "TINY", "Arch", "Student", "predict", "prune", "to_tensor",
+           "train"]
 
 MEAN, STD = 0.5, 0.25
 """Input normalisation: RGB / 255, then (x - MEAN) / STD."""
