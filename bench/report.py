@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BEGIN, END = "<!-- performance:begin -->", "<!-- performance:end -->"
 
-# (benchmark, figure key, baseline key, baseline name, target)
-ROWS = [
+# (benchmark, figure key, baseline key or None, baseline name, target)
+ROWS: list[tuple[str, str, str | None, str, str]] = [
     ("motion_speed", "vga_us_median", "mog2_quarter_vga_us_median", "OpenCV MOG2, quarter-scale grey",
      "≤ 50 µs and ≥ 2.5× faster than MOG2"),
     ("motion_speed", "hd720_us_median", "mog2_quarter_hd720_us_median",
@@ -24,7 +24,35 @@ ROWS = [
      "MOG2 gate", "≤ ⅓ of MOG2's"),
     ("stack_idle", "cpu_fraction_of_one_core", "always_full_frames_cpu_fraction",
      "same graph shipping every full frame", "≤ 0.05"),
+    ("cascade", "large_int8_ms", "large_fp32_ms", "large model fp32", "≥ 2× faster than fp32"),
+    ("cascade", "tiny_int8_ms", None, "", "≤ 0.5 ms per region"),
+    ("cascade", "medium_int8_ms", None, "", "≤ 3 ms per region"),
+    ("cascade", "cascade_recall", "large_only_recall", "large model alone",
+     "≥ 0.95 × the large model's"),
+    ("cascade", "cascade_precision", "large_only_precision", "large model alone", "—"),
+    ("cascade", "large_call_fraction", None, "", "≤ 0.25 of events"),
+    ("cascade", "clip_large_call_fraction", None, "", "≤ 0.25 of motion events (real clips)"),
+    ("uploader", "items_per_s", "items_per_s_no_fsync_baseline", "same queue, fsync off",
+     "≥ 200 items/s, durable"),
+    ("uploader", "rss_mb_after_10k_items", "rss_mb_start", "RSS at start", "flat within 10 %"),
+    ("uploader", "lost", "kill9_trials", "kill -9 trials", "0 lost"),
+    ("uploader", "duplicates", "kill9_trials", "kill -9 trials", "0 duplicates"),
+    ("energy", "joules_per_day", "baseline_joules_per_day",
+     "always-on: large model on every frame", "≥ 20× less than the baseline"),
+    ("energy", "analysis_joules_per_day", "baseline_analysis_joules_per_day",
+     "always-on large model, analysis only", "—"),
+    ("energy", "event_recall", "baseline_event_recall", "always-on large model",
+     "≥ 0.95 × the baseline's"),
+    ("energy", "projected_battery_days", "baseline_projected_battery_days",
+     "always-on large model", "—"),
 ]
+
+
+def _fmt(value: object) -> str:
+    """Numbers as a reader wants them: three decimals at most, none for large values."""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
 
 
 def section() -> str:
@@ -38,8 +66,8 @@ def section() -> str:
         data = json.loads(path.read_text())
         if key not in data:
             continue
-        base = data.get(base_key, "—")
-        lines.append(f"| `bench/{bench}.py` | `{key}` | {data[key]} | {base} ({base_name}) "
+        base = f"{_fmt(data[base_key])} ({base_name})" if base_key and base_key in data else "—"
+        lines.append(f"| `bench/{bench}.py` | `{key}` | {_fmt(data[key])} | {base} "
                      f"| {target} | {data.get('generated', '?')[:10]}, "
                      f"{data.get('machine_cores', '?')} cores |")
     return "\n".join(lines)
