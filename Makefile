@@ -81,4 +81,4 @@ lock: $(STAMP_VENV)
 	$(BIN)/python tools/freeze.py > requirements.lock
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(TRAIN_VENV)
