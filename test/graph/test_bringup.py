@@ -60,8 +60,9 @@ def _graph_nodes(probe) -> set[str]:  # type: ignore[no-untyped-def]
 def test_bringup_starts_the_table_and_stops_cleanly(probe, procs) -> None:  # type: ignore[no-untyped-def]
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     proc = procs.start(["-m", "wildcam.cli", "bringup"], "bringup")
-    expected = {n.name for n in NODES}
+    expected = {n.name for n in NODES if not n.on_request}
     assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0), _graph_nodes(probe)
+    assert not {n.name for n in NODES if n.on_request} & _graph_nodes(probe)  # sim_clock: asked
     assert probe.spin_until(lambda: len(infos) >= 5, 20.0), "camera frames"
     pids = _pids(procs.log("bringup"))
     assert set(pids) == expected
@@ -100,7 +101,7 @@ def test_a_node_that_keeps_failing_stops_bringup_with_an_error(ros_env, tmp_path
 def test_composed_mode_runs_every_node_in_one_process(probe, procs) -> None:  # type: ignore[no-untyped-def]
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     proc = procs.start(["-m", "wildcam.cli", "bringup", "--composed"], "composed")
-    expected = {n.name for n in NODES}
+    expected = {n.name for n in NODES if not n.on_request}
     assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0)
     assert probe.spin_until(lambda: len(infos) >= 3, 20.0)
     assert _pids(procs.log("composed")) == {}  # no child processes
