@@ -59,13 +59,15 @@ class Supervisor:
                  use_sim_time: bool = False, env: dict[str, str] | None = None,
                  max_restarts: int = 5, restart_window_s: float = 60.0,
                  backoff_s: float = 0.5, backoff_max_s: float = 10.0,
-                 stop_timeout_s: float = 10.0, log_level: str = "info") -> None:
+                 stop_timeout_s: float = 10.0, log_level: str = "info",
+                 log_dir: Path | None = None) -> None:
         self.children = [Child(s, node_command(s, params_file, namespace, use_sim_time, log_level))
                          for s in specs]
         self.env = env if env is not None else ros_environment()
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.stop_timeout_s = stop_timeout_s
+        self.log_dir = log_dir  # None: children write to this terminal; else <node>.log there
         self._stop_requested = False
 
     def request_stop(self, *_: object) -> None:
@@ -74,9 +76,15 @@ class Supervisor:
 
     def _start(self, child: Child) -> None:
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
-        child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
-                                         start_new_session=True, preexec_fn=_die_with_parent)
-        print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
+        if self.log_dir is None:
+            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+                                             start_new_session=True, preexec_fn=_die_with_parent)
+            print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
+            return
+        with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
+            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+                                             stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True, preexec_fn=_die_with_parent)
 
     def _on_exit(self, child: Child, code: int, now: float) -> str | None:
         """Handle a child that exited; return a failure reason to give up, else None."""

@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from wildcam.bringup import Child, Supervisor
+from wildcam.bringup import Supervisor
 from wildcam.camera.scene import SceneConfig, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.docs import default_parameters
 from wildcam.errors import ConfigError, TransportError, WildcamError
 from wildcam.graph import NODES, NodeSpec
+from wildcam.params import parse_assignments
 from wildcam.rosenv import claim_domain, config_dir, ros_environment
 
 if TYPE_CHECKING:
@@ -94,11 +95,6 @@ def run_scene(options: RunOptions) -> SceneConfig:
 
 def _role(spec: NodeSpec, topic: str, direction: str = "publishes") -> bool:
     return any(t.lstrip("/") == topic for t, _ in getattr(spec, direction))
-
-
-def _parse_value(text: str) -> Any:
-    loaded = yaml.safe_load(text)
-    return loaded if isinstance(loaded, (bool, int, float, str)) else text
 
 
 def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str, Any]],
@@ -175,27 +171,9 @@ def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps:
             values.update(gateway_url=gateway_url, token_file=token_file,
                           queue_dir=str(tmp / "state" / "queue"),
                           ota_dir=str(tmp / "state" / "ota"), batch_max_wait_s=2.0)
-    for item in options.params:
-        key, sep, value = item.partition("=")
-        node, dot, name = key.partition(".")
-        if not (sep and dot and node and name):
-            raise ConfigError(f"--param {item!r}: expected node.param=value")
-        wanted.setdefault(node, {})[name] = _parse_value(value)
+    for node, values in parse_assignments(options.params).items():
+        wanted.setdefault(node, {}).update(values)
     return wanted
-
-
-class _LoggedSupervisor(Supervisor):
-    """The bringup supervisor with each node's output in ``<log_dir>/<node>.log``."""
-
-    def __init__(self, *args: Any, log_dir: Path, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.log_dir = log_dir
-
-    def _start(self, child: Child) -> None:
-        with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
-                                             stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
 
 
 class LocalGateway:
@@ -246,21 +224,14 @@ class LocalGateway:
 
 
 def fetch_listing(url: str, token_file: Path) -> list[dict[str, Any]]:
-    """Every item the gateway at ``url`` lists (``GET /v1/items``, paged)."""
-    import httpx
+    """Every item the gateway at ``url`` lists."""
+    from wildcam.upload.transport import HttpTransport
 
-    token = token_file.read_text().strip()
-    items: list[dict[str, Any]] = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                      timeout=10.0) as client:
-        while True:
-            after = items[-1]["seq"] if items else 0
-            page = client.get("/v1/items", params={"after": after, "limit": 1000})
-            page.raise_for_status()
-            batch = page.json()["items"]
-            items += batch
-            if len(batch) < 1000:
-                return items
+    transport = HttpTransport(url, str(token_file))
+    try:
+        return list(transport.list_items())
+    finally:
+        transport.close()
 
 
 def _clock_text(scene: SceneConfig | None) -> Any:
@@ -445,8 +416,8 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
 
     published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
     expected = sorted(t for t in TOPICS.values() if t.lstrip("/") in published)
-    supervisor = _LoggedSupervisor(specs, params_file, env=ros_environment(),
-                                   log_level="warn", log_dir=logs)
+    supervisor = Supervisor(specs, params_file, env=ros_environment(),
+                            log_level="warn", log_dir=logs)
     writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGES["sqlite3"])
     writer.open()
     rclpy.init(args=[])

@@ -9,13 +9,14 @@ the field and its range. Live parameter changes go through the same validation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
 
 from wildcam.errors import ConfigError
 
-__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_metadata", "param_specs"]
+__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_metadata", "param_specs",
+           "parse_assignments"]
 
 T = TypeVar("T")
 _KEY = "wildcam.param"
@@ -113,3 +114,24 @@ def build_config(cls: type[T], values: Mapping[str, Any] | None = None, base: T 
         return cls(**values)
     except TypeError as err:
         raise ConfigError(str(err)) from err
+
+
+def parse_assignments(items: Iterable[str], flag: str = "--param") -> dict[str, dict[str, Any]]:
+    """``node.param=value`` words of a command line, by node.
+
+    The node is what comes before the first dot (parameter names may hold dots); the value is
+    read as a YAML scalar, as ``ros2 param set`` reads it (``true``, ``3``, ``0.5``, text).
+    Raises :class:`ConfigError` naming the word that is not of that form.
+    """
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        node, dot, name = key.partition(".")
+        if not (sep and dot and node and name):
+            raise ConfigError(f"{flag} {item!r}: expected node.param=value")
+        value = yaml.safe_load(text)
+        out.setdefault(node, {})[name] = value if isinstance(value, (bool, int, float, str)) \
+            else text
+    return out

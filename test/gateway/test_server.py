@@ -62,6 +62,17 @@ def test_batches_are_stored_once_by_key(client: httpx.Client, gateway: Gateway) 
     assert client.get("/v1/stats").json()["duplicates"] == 2
 
 
+def test_transport_lists_every_item_across_pages(client: httpx.Client, gateway: Gateway,
+                                                token_file: Path) -> None:
+    client.post("/v1/items", content=batch(*[(f"k{i}", b"x%d" % i) for i in range(5)]))
+    transport = HttpTransport(gateway.url, str(token_file))
+    try:
+        keys = [item["key"] for item in transport.list_items(page=2)]
+    finally:
+        transport.close()
+    assert keys == [f"k{i}" for i in range(5)]
+
+
 def test_malformed_batches_and_paths_are_refused(client: httpx.Client) -> None:
     assert client.post("/v1/items", content=b"garbage").status_code == 400
     assert client.post("/v1/items", content=batch(("k", b"data"))[:-2]).status_code == 400

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from wildcam.errors import ConfigError
-from wildcam.params import build_config, check_ranges, param, param_specs
+from wildcam.params import build_config, check_ranges, param, param_specs, parse_assignments
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,15 @@ def test_ints_are_accepted_for_floats_and_base_is_kept() -> None:
     cfg = build_config(Example, {"rate": 2}, base=base)
     assert cfg.rate == 2.0 and isinstance(cfg.rate, float)
     assert cfg.count == 4
+
+
+def test_parse_assignments_groups_by_node_and_reads_values_as_ros_does() -> None:
+    parsed = parse_assignments(["camera_driver.fps=2", "uploader.enabled=false",
+                                "uploader.gateway_url=https://gw:8470",
+                                "cascade_detector.qos.depth=0.5", "uploader.enabled=true"])
+    assert parsed == {"camera_driver": {"fps": 2},
+                      "uploader": {"enabled": True, "gateway_url": "https://gw:8470"},
+                      "cascade_detector": {"qos.depth": 0.5}}
+    for bad in ("fps=2", "camera_driver.fps", ".fps=2", "camera_driver.=2"):
+        with pytest.raises(ConfigError, match="--param"):
+            parse_assignments([bad])

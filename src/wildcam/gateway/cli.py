@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import WildcamError
+from wildcam.params import parse_assignments
 from wildcam.upload.config import default_state_dir
 
-__all__ = ["parse_value", "register"]
+__all__ = ["register"]
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -64,15 +65,6 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_value(text: str) -> bool | int | float | str:
-    """A parameter value from the command line: JSON scalars (true, 3, 0.5, "x"), else text."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, (bool, int, float, str)) else text
-
-
 def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
     out = []
     for item in items:
@@ -89,12 +81,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     files = {path: Path(local).expanduser().read_bytes()
              for path, local in _pairs(args.file, "--file")}
-    params: dict[str, dict[str, Any]] = {}
-    for name, value in _pairs(args.param, "--param"):
-        node, dot, param = name.rpartition(".")
-        if not dot:
-            raise WildcamError(f"--param {name!r} is not NODE.NAME=VALUE")
-        params.setdefault(node, {})[param] = parse_value(value)
+    params = parse_assignments(args.param)
     manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
                               params)
     signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
@@ -117,17 +104,12 @@ def _list(args: argparse.Namespace) -> int:
     from wildcam.upload.transport import HttpTransport
 
     transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file)
-    after = 0
     try:
-        while True:
-            items = transport.get_json(f"/v1/items?after={after}&limit=1000")["items"]
-            for item in items:
-                print(json.dumps(item, separators=(",", ":")))
-            if not items:
-                return 0
-            after = items[-1]["seq"]
+        for item in transport.list_items():
+            print(json.dumps(item, separators=(",", ":")))
     finally:
         transport.close()
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

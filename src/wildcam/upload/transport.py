@@ -17,7 +17,7 @@ import gzip
 import random
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,16 @@ class HttpTransport:
             return response.json()
         except ValueError as err:
             raise TransportError(f"GET {path}: not JSON") from err
+
+    def list_items(self, page: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every item the gateway stores, oldest first (``GET /v1/items``, ``page`` at a time)."""
+        after = 0
+        while True:
+            items = self.get_json(f"/v1/items?after={after}&limit={page}")["items"]
+            yield from items
+            if len(items) < page:
+                return
+            after = items[-1]["seq"]
 
     def get_bytes(self, path: str, max_bytes: int) -> bytes:
         """GET a body of at most ``max_bytes`` (streamed; longer is an error)."""
