@@ -64,12 +64,11 @@ from pathlib import Path
 
 from _common import REPO, print_table, single_thread, write_results
 
-from wildcam.camera.base import Box
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import load_stages
-from wildcam.cascade.runner import Cascade
+from wildcam.cascade.runner import Cascade, decides_animal
 from wildcam.demo import RunOptions, run_demo, run_scene
 from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
@@ -82,14 +81,6 @@ TARGET_RATIO = 20.0
 TARGET_RECALL_FRACTION = 0.95
 SIM_BATTERY_WH = 37.0  # wildcam.demo.SIM_BATTERY's capacity, when power/battery gives none
 LOCALIZED_IOU = 0.3  # a baseline box "on the animal" for the localized recall
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    iy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    inter = max(ix, 0) * max(iy, 0)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
 
 
 def play_day(options: RunOptions) -> RunData:
@@ -154,8 +145,8 @@ class AlwaysOn:
         truth = scene.truth(index).boxes
         c_low, c_high = self.band
         threshold = self.cascade.config.decision_threshold
-        localized = any((b.score >= c_high or (c_low <= b.score and b.score >= threshold))
-                        and any(_iou(b.box, t) >= LOCALIZED_IOU for t in truth)
+        localized = any(decides_animal(b.score, c_low, c_high, threshold)
+                        and any(b.box.iou(t) >= LOCALIZED_IOU for t in truth)
                         for b in region.boxes)
         return region.animal, region.animal and localized
 

@@ -41,6 +41,7 @@ from wildcam.errors import ConfigError, ModelError
 __all__ = [
     "STAGE_NAMES",
     "Cascade",
+    "decides_animal",
     "EventSmoother",
     "EventState",
     "FrameDecision",
@@ -371,8 +372,8 @@ class Cascade:
                 if unsure and not last:
                     still.append(index)
                     continue
-                animal = (result.score >= self.config.decision_threshold if unsure
-                          else result.score >= c_high)
+                animal = decides_animal(result.score, c_low, c_high,
+                                        self.config.decision_threshold)
                 decided[index] = RegionDecision(
                     region=regions[index], animal=animal, score=result.score, stage=stage,
                     model_id=model.model_id, boxes=result.boxes, path=paths[index],
@@ -447,6 +448,12 @@ def _match(frame_result: RegionResult, region: Box) -> RegionResult:
         return RegionResult(region, frame_result.score, ())
     boxes = tuple(b for b in frame_result.boxes if _overlap(b.box, region) > 0)
     return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes)
+
+
+def decides_animal(score: float, c_low: float, c_high: float, threshold: float) -> bool:
+    """The last allowed stage's verdict: animal at or above ``c_high``, background below
+    ``c_low``, and in between (unsure, nowhere left to escalate) ``threshold`` decides."""
+    return score >= threshold if c_low <= score < c_high else score >= c_high
 
 
 def _overlap(a: Box, b: Box) -> int:
