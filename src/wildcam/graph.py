@@ -68,7 +68,7 @@ NODES: tuple[NodeSpec, ...] = (
                    ("camera/camera_info", "sensor_msgs/CameraInfo"),
                    ("camera/image_raw", "sensor_msgs/Image"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("camera/trigger", "std_msgs/Bool"),
+        subscribes=(("camera/trigger", "wildcam/Trigger"),
                     ("motion/events", "wildcam/MotionEvent")),
     ),
     NodeSpec(

@@ -8,8 +8,8 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Bool
 
+from wildcam.msg import Trigger
 from wildcam.ros.qos import SENSOR_SUB
 
 pytestmark = pytest.mark.graph
@@ -51,12 +51,12 @@ def test_trigger_mode_captures_one_burst_per_trigger(probe, procs) -> None:  # t
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     procs.node(NODE, "-p", "fps:=20.0", "-p", "trigger_mode:=true", "-p", "burst_frames:=7",
                "-p", "width:=160", "-p", "height:=120")
-    trigger = probe.node.create_publisher(Bool, "camera/trigger", 10)
+    trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
     assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 20.0)
     assert probe.spin_until(lambda: probe.node.count_publishers("camera/camera_info") > 0, 10.0)
     probe.spin_for(1.0)  # asleep: nothing is captured without a trigger
     assert infos == []
-    trigger.publish(Bool(data=True))
+    trigger.publish(Trigger(source=Trigger.SOURCE_PIR, active=True))
     assert probe.spin_until(lambda: len(infos) >= 7, 10.0)
     probe.spin_for(1.0)  # the burst is over: no eighth frame
     assert len(infos) == 7
@@ -96,3 +96,38 @@ def test_live_resolution_change_and_sleep(probe, procs) -> None:  # type: ignore
     mark = len(infos)
     probe.spin_for(1.0)
     assert len(infos) == mark, "a disabled camera captures nothing"
+
+
+def _camera_values(diags: list) -> dict[str, str] | None:  # type: ignore[type-arg]
+    """The camera driver's latest diagnostic values (None before its first report)."""
+    for array in reversed(diags):
+        for status in array.status:
+            if status.name.endswith("camera_driver"):
+                return {kv.key: kv.value for kv in status.values}
+    return None
+
+
+def test_trigger_in_watch_state_opens_bursts_full_frames_and_releases(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    raw = probe.collect(Image, "camera/image_raw", SENSOR_SUB)
+    diags = probe.collect(DiagnosticArray, "/diagnostics")
+    procs.node(NODE, "-p", "trigger_mode:=true", "-p", "burst_frames:=5", "-p", "burst_fps:=20.0",
+               "-p", "release_after_s:=0.2", "-p", "width:=160", "-p", "height:=120")
+    trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
+    assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 20.0)
+    assert probe.spin_until(lambda: _camera_values(diags) is not None, 10.0)
+    probe.spin_for(0.5)
+    assert "opens" not in (_camera_values(diags) or {}), "watch: closed until a trigger"
+    for burst in (1, 2):
+        sent = probe.node.get_clock().now()
+        msg = Trigger(source=Trigger.SOURCE_PIR, active=True)
+        msg.header.stamp = sent.to_msg()
+        trigger.publish(msg)
+        assert probe.spin_until(lambda b=burst: len(raw) >= 5 * b, 10.0)
+        stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in raw[-5:]]
+        assert stamps == sorted(stamps) and stamps[0] >= sent.nanoseconds
+        assert raw[-1].width == 160 and raw[-1].encoding == "bgr8"  # full frames
+        assert probe.spin_until(lambda b=burst: (_camera_values(diags) or {}).get("opens")
+                                == str(b) and (_camera_values(diags) or {}).get("device")
+                                == "released", 10.0)
+    probe.spin_for(0.5)
+    assert len(raw) == 10, "no frame outside the bursts"

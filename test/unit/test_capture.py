@@ -1,4 +1,4 @@
-"""Camera driver logic without ROS: trigger bursts and the full-frame gate."""
+"""Camera driver logic without ROS: holding the device, trigger bursts and the full-frame gate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from wildcam.camera.base import Frame
-from wildcam.camera.capture import CameraConfig, FullFrameGate, TriggerBurst
+from wildcam.camera.capture import (
+    CameraConfig,
+    CaptureControl,
+    FullFrameGate,
+    SceneClock,
+    TriggerBurst,
+)
 from wildcam.errors import ConfigError
 from wildcam.params import build_config
 
@@ -52,3 +58,46 @@ def test_camera_config_ranges() -> None:
     with pytest.raises(ConfigError, match="full_frames"):
         build_config(CameraConfig, {"full_frames": "sometimes"})
     assert build_config(CameraConfig, {"fps": 5}).fps == 5.0
+
+
+WARM = CameraConfig()
+WATCH = CameraConfig(trigger_mode=True, burst_frames=3, burst_fps=20.0, release_after_s=1.0)
+SLEEP = CameraConfig(enabled=False)
+
+
+def test_warm_streams_and_holds_the_device() -> None:
+    control = CaptureControl()
+    assert all(control.capture(WARM, t / 10) for t in range(5))
+    assert control.hold(WARM, 100.0)
+    assert control.period_s(WARM) == pytest.approx(0.1)
+
+
+def test_watch_holds_the_device_only_for_a_burst_and_its_hold() -> None:
+    control = CaptureControl()
+    assert not control.capture(WATCH, 0.0) and not control.hold(WATCH, 0.0)
+    assert control.trigger(WATCH)  # open and take the first frame at once
+    assert control.hold(WATCH, 0.0)
+    taken = [t for t in (0.0, 0.05, 0.1, 0.15, 0.2) if control.capture(WATCH, t)]
+    assert taken == [0.0, 0.05, 0.1]
+    assert control.hold(WATCH, 0.5) and not control.hold(WATCH, 1.1)  # released after the hold
+    assert control.period_s(WATCH) == pytest.approx(0.05)
+
+
+def test_sleep_ignores_triggers_and_releases() -> None:
+    control = CaptureControl()
+    assert not control.trigger(SLEEP)
+    assert not control.capture(SLEEP, 0.0) and not control.hold(SLEEP, 0.0)
+
+
+def test_scene_clock_goes_on_while_the_camera_is_closed() -> None:
+    clock = SceneClock()
+    assert clock.index(50.0, 10.0) == 0  # starts with the camera
+    assert clock.index(50.35, 10.0) == 3
+    assert clock.index(80.0, 10.0) == 300
+
+
+def test_forced_frames_are_published_once() -> None:
+    gate = FullFrameGate("motion", pre_frames=2, post_frames=0)
+    assert [k for k, _ in gate.push(1, _frame(1), force=True)] == [1]
+    assert gate.push(2, _frame(2)) == []
+    assert [k for k, _ in gate.motion(key=1, started=True, ended=False)] == [2]

@@ -1,5 +1,13 @@
-"""What the camera driver does between frames, without ROS: its settings, trigger bursts, and
-which full-resolution frames go downstream.
+"""What the camera driver does between frames, without ROS: its settings, when it holds the device,
+trigger bursts, and which full-resolution frames go downstream.
+
+Device states (set by the power manager through ``enabled`` and ``trigger_mode``):
+
+* **warm** (``trigger_mode`` false): the source is open and streams at ``fps``;
+* **watch** (``trigger_mode`` true): the source is closed; a ``camera/trigger`` opens it, a burst
+  of ``burst_frames`` is captured at ``burst_fps`` and published as full frames, and the source
+  is closed again ``release_after_s`` after the burst's last frame (:class:`CaptureControl`);
+* **sleep** (``enabled`` false): nothing is captured and the source is closed at once.
 
 The reduced grey stream always flows to the motion gate. Full frames are expensive on the wire
 and for whoever consumes them, so :class:`FullFrameGate` keeps the last few in a ring buffer and
@@ -9,6 +17,7 @@ is open, and a few after it ended.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -17,7 +26,8 @@ from wildcam.camera.registry import SOURCE_KINDS
 from wildcam.params import check_ranges, param
 from wildcam.power.profile import power_profile_param
 
-__all__ = ["FULL_FRAME_POLICIES", "CameraConfig", "FullFrameGate", "TriggerBurst"]
+__all__ = ["FULL_FRAME_POLICIES", "CameraConfig", "CaptureControl", "FullFrameGate", "SceneClock",
+           "TriggerBurst"]
 
 FULL_FRAME_POLICIES = ("motion", "always", "never")
 
@@ -37,8 +47,13 @@ class CameraConfig:
     width: int = param(640, "Full-frame width in pixels (live).", min=16, max=4096)
     height: int = param(480, "Full-frame height in pixels (live).", min=16, max=4096)
     enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep.")
-    trigger_mode: bool = param(False, "Capture only bursts started by camera/trigger (live).")
+    trigger_mode: bool = param(False, "Capture only bursts started by camera/trigger, camera "
+                               "closed in between (watch state; live).")
     burst_frames: int = param(10, "Frames captured per trigger in trigger mode.", min=1, max=1000)
+    burst_fps: float = param(10.0, "Capture rate of a trigger burst (live).", min=0.1, max=60.0)
+    release_after_s: float = param(2.0, "Seconds the source stays open after a burst's last "
+                                   "frame before it is released (trigger mode).", min=0.0,
+                                   max=3600.0)
     reduce_factor: int = param(4, "Downscale factor of the grey stream for the motion gate.",
                                min=1, max=16)
     full_frames: str = param("motion", "When full frames are published on camera/image_raw.",
@@ -73,6 +88,61 @@ class TriggerBurst:
         return True
 
 
+class CaptureControl:
+    """Whether a tick captures and whether the source should be held open (times: node clock).
+
+    Continuous capture (warm) holds the source; trigger mode (watch) holds it only from a
+    trigger until ``release_after_s`` after the burst's last frame; a disabled camera (sleep)
+    never holds it.
+    """
+
+    def __init__(self) -> None:
+        self.burst = TriggerBurst()
+        self.last_capture_s = -math.inf
+
+    def trigger(self, cfg: CameraConfig) -> bool:
+        """A trigger fired: arm a burst; True when a frame should be taken at once."""
+        if not (cfg.enabled and cfg.trigger_mode):
+            return False
+        self.burst.trigger(cfg.burst_frames)
+        return True
+
+    def capture(self, cfg: CameraConfig, now_s: float) -> bool:
+        """Whether this tick captures a frame (a burst frame is consumed)."""
+        if not cfg.enabled or (cfg.trigger_mode and not self.burst.take()):
+            return False
+        self.last_capture_s = now_s
+        return True
+
+    def hold(self, cfg: CameraConfig, now_s: float) -> bool:
+        """Whether the source should be open now."""
+        if not cfg.enabled:
+            return False
+        if not cfg.trigger_mode or self.burst.remaining > 0:
+            return True
+        return now_s - self.last_capture_s < cfg.release_after_s
+
+    def period_s(self, cfg: CameraConfig) -> float:
+        """The capture timer's period: the burst rate in trigger mode, else ``fps``."""
+        return 1.0 / (cfg.burst_fps if cfg.trigger_mode else cfg.fps)
+
+
+class SceneClock:
+    """Where a source with a timeline of its own (a synthetic scene) stands after the camera was
+    closed for a while: the world went on, so it resumes ``fps`` frames per second of node time
+    after the camera was first enabled, not where it stopped.
+    """
+
+    def __init__(self) -> None:
+        self.start_s: float | None = None
+
+    def index(self, now_s: float, fps: float) -> int:
+        """The frame index due at ``now_s`` (0 at the first call)."""
+        if self.start_s is None:
+            self.start_s = now_s
+        return max(0, math.floor((now_s - self.start_s) * fps + 1e-6))
+
+
 class FullFrameGate:
     """Decides which full frames are published: around motion only, always, or never.
 
@@ -105,11 +175,14 @@ class FullFrameGate:
             self._last_sent = out[-1][0]
         return out
 
-    def push(self, key: int, frame: Frame) -> list[tuple[int, Frame]]:
-        """A frame stamped ``key`` was captured; return the ``(key, frame)`` pairs to publish."""
+    def push(self, key: int, frame: Frame, force: bool = False) -> list[tuple[int, Frame]]:
+        """A frame stamped ``key`` was captured; return the ``(key, frame)`` pairs to publish.
+
+        ``force`` publishes it whatever the policy (a trigger burst's frame).
+        """
         self._ring.append((key, frame))
         self._trim()
-        if self.policy == "always" or (self.policy == "motion" and self._open):
+        if force or self.policy == "always" or (self.policy == "motion" and self._open):
             return self._release([(key, frame)])
         if self.policy == "motion" and self._post_left > 0:
             self._post_left -= 1

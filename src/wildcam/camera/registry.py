@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def synthetic_config(uri: str, seed: int) -> SceneConfig:
     return load_scene(uri)
 
 
+@functools.lru_cache(maxsize=1)
+def _scene(config: SceneConfig) -> SyntheticScene:
+    """The rendered scene of ``config``, kept: a camera that was released reopens in
+    milliseconds (drawing the scene's layers takes a large part of a second)."""
+    return SyntheticScene(config)
+
+
 def make_source(kind: str, *, uri: str, width: int, height: int, fps: float, seed: int,
                 loop: bool) -> CameraSource:
     """Open the backend ``kind`` (one of :data:`SOURCE_KINDS`).
@@ -52,7 +60,7 @@ def make_source(kind: str, *, uri: str, width: int, height: int, fps: float, see
         config = synthetic_config(uri, seed)
         if sized:
             config = replace(config, width=width, height=height)
-        return SyntheticSource(SyntheticScene(config), loop=loop)
+        return SyntheticSource(_scene(config), loop=loop)
     if kind == "device":
         return V4L2Source(uri or DEFAULT_DEVICE, width, height, fps)
     if kind == "file":

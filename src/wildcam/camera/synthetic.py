@@ -421,6 +421,10 @@ class SyntheticSource(SourceBase):
                                                 height=size[1]))
         self._size = size
 
+    def seek(self, index: int) -> None:
+        """Go on from frame ``index`` (the scene went on while the camera was closed)."""
+        self._index = max(0, int(index))
+
     def read(self) -> Frame | None:
         """Render the next frame, ``None`` after the last unless looping."""
         self._check_open()

@@ -2,8 +2,10 @@
 
 Topics: publishes ``camera/image_small`` (mono8, reduced), ``camera/camera_info`` (full sensor
 size, binning = reduction), ``camera/image_raw`` (bgr8, only around motion by default);
-subscribes ``camera/trigger`` (std_msgs/Bool, e.g. a PIR sensor) and ``motion/events``.
+subscribes ``camera/trigger`` (wildcam/Trigger, e.g. a PIR edge) and ``motion/events``.
 ``fps``, ``width``/``height``, ``enabled`` and the trigger settings take effect immediately.
+The source is held only while it is needed (:class:`~wildcam.camera.capture.CaptureControl`):
+released when disabled (sleep) and between trigger bursts (watch), reopened on the next one.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ from contextlib import nullcontext
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Bool
 
 from wildcam.camera.base import CameraSource, Frame
-from wildcam.camera.capture import CameraConfig, FullFrameGate, TriggerBurst
+from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
 from wildcam.camera.registry import make_source
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
-from wildcam.msg import MotionEvent
+from wildcam.msg import MotionEvent, Trigger
 from wildcam.ros.convert import camera_info, image_to_msg
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -41,23 +42,28 @@ class CameraDriver(Node):
         self.source: CameraSource | None = None
         self.finished = False
         self._retry_at = 0.0
-        self.burst = TriggerBurst()
+        self.control = CaptureControl()
+        self.scene_clock = SceneClock()
         self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
         self.pub_small = self.create_publisher(Image, "camera/image_small", SENSOR_PUB)
         self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
         self.pub_raw = self.create_publisher(Image, "camera/image_raw", SENSOR_PUB)
-        self.create_subscription(Bool, "camera/trigger", self.health.guard("trigger")(
+        self.create_subscription(Trigger, "camera/trigger", self.health.guard("trigger")(
             self.trigger_callback), 10)
         self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
             self.motion_callback), EVENTS)
-        self.timer = self.create_timer(1.0 / cfg.fps, self.health.guard("capture")(
+        self.timer = self.create_timer(self.control.period_s(cfg), self.health.guard("capture")(
             self.capture_callback))
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def on_parameters(self, old: CameraConfig, new: CameraConfig) -> None:
-        """Apply live changes at once: rate, size, gate settings."""
-        if new.fps != old.fps:
-            self.timer.timer_period_ns = int(1e9 / new.fps)
+        """Apply live changes at once: rate, size, gate settings, holding the device."""
+        if self.control.period_s(new) != self.control.period_s(old):
+            self.timer.timer_period_ns = int(1e9 * self.control.period_s(new))
             self.timer.reset()
+        self._release_if_idle()
         if (new.width, new.height) != (old.width, old.height) and self.source is not None:
             self.source.set_resolution(new.width, new.height)
         self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
@@ -67,7 +73,7 @@ class CameraDriver(Node):
 
     def _open(self) -> CameraSource | None:
         cfg = self.params.config
-        now = self.get_clock().now().nanoseconds * 1e-9
+        now = self._now()
         if now < self._retry_at:
             return None
         try:
@@ -79,17 +85,33 @@ class CameraDriver(Node):
             self.health.error("open", str(err))
             return None
         self.health.degraded("")
-        self.get_logger().info(f"opened {cfg.source} source {self.source.name!r}")
+        self.health.count("opens")
+        self.health.values["device"] = "open"
         return self.source
+
+    def _release_if_idle(self) -> None:
+        """Close the source when the camera no longer needs it (sleep, or watch between bursts)."""
+        if self.source is not None and not self.control.hold(self.params.config, self._now()):
+            self.source.close()
+            self.source = None
+            self.health.values["device"] = "released"
 
     def capture_callback(self) -> None:
         """Timer tick: capture one frame if the camera is awake, publish what is due."""
         cfg = self.params.config
-        if not cfg.enabled or self.finished or (cfg.trigger_mode and not self.burst.take()):
+        now = self._now()
+        if cfg.enabled:
+            self.scene_clock.index(now, cfg.fps)  # the scene's time starts with the camera
+        if self.finished or not self.control.capture(cfg, now):
+            self._release_if_idle()
             return
+        reopened = self.source is None
         source = self.source or self._open()
         if source is None:
             return
+        seek = getattr(source, "seek", None)
+        if seek is not None and (reopened or cfg.trigger_mode):
+            seek(self.scene_clock.index(now, cfg.fps))
         # Only a real camera's read is device work; rendering or decoding a simulated scene is
         # not (the profile's capture_j_per_frame stands for the camera itself).
         with self.meter.measure("capture", count=0) if cfg.source == "device" else nullcontext():
@@ -105,7 +127,7 @@ class CameraDriver(Node):
             self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
                                               cfg.reduce_factor))
             self.health.count("frames")
-            self._publish_full(self.gate.push(stamp.nanoseconds, frame))
+            self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=cfg.trigger_mode))
 
     def _read(self, source: CameraSource) -> Frame | None:
         """One frame, or None at the end of the stream; a failing source is closed."""
@@ -128,11 +150,15 @@ class CameraDriver(Node):
                                               frame_id))
             self.health.count("full_frames")
 
-    def trigger_callback(self, msg: Bool) -> None:
-        """A trigger (PIR) fired: arm a burst in trigger mode."""
-        if msg.data:
-            self.burst.trigger(self.params.config.burst_frames)
-            self.health.count("triggers")
+    def trigger_callback(self, msg: Trigger) -> None:
+        """A trigger (PIR edge) fired: in trigger mode, open and capture the burst's first frame
+        at once; the timer takes the rest at ``burst_fps``."""
+        if not msg.active:
+            return
+        self.health.count("triggers")
+        if self.control.trigger(self.params.config):
+            self.timer.reset()
+            self.capture_callback()
 
     def motion_callback(self, msg: MotionEvent) -> None:
         """Motion events open and close the full-frame window."""
