@@ -170,8 +170,14 @@ class Processes:
 
 @pytest.fixture
 def procs(ros_env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
-    """Process starter for the test; everything is stopped afterwards."""
-    processes = Processes(ros_env, tmp_path)
+    """Process starter for the test; everything is stopped afterwards.
+
+    ``HOME`` is the test's own, so node state kept under ``~/.local/state`` (the power manager's
+    mode and device state) never leaks from one test into another or into the user's.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    processes = Processes({**ros_env, "HOME": str(home)}, tmp_path)
     try:
         yield processes
     finally:

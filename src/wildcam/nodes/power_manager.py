@@ -1,4 +1,5 @@
-"""power_manager: picks the operating mode and pushes each mode's parameters to the other nodes.
+"""power_manager: picks the operating mode and the device state (warm / watch / sleep) and pushes
+their parameters to the other nodes.
 
 Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``power/state``
 (wildcam/PowerState, latched, with the reason of every change), ``power/energy_summary``
@@ -6,7 +7,9 @@ Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``
 and ``/diagnostics``. The policy and the per-mode parameter sets come from
 ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
 retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
-nothing of modes, only their own parameters.
+nothing of modes or states, only their own parameters. Entering sleep arms the RTC wake alarm
+(``rtc_backend``) with the policy's wake time and calls its sleep (a halt on a real board).
+Mode, state and the lifetime budget spent are saved to ``state_file`` and resumed at start.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
+from wildcam.errors import WildcamError
 from wildcam.msg import EnergyReport, PowerState
-from wildcam.power.manager import ManagerConfig, ManagerCore
+from wildcam.power.durable import load_state, save_state
+from wildcam.power.manager import ManagerConfig, ManagerCore, StateChoice
 from wildcam.power.policy import MODES, load_policy
+from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
@@ -52,7 +58,12 @@ class PowerManager(Node):
         self.health = Health(self)
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
         cfg = self.params.config
-        self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic())
+        saved, note = load_state(cfg.state_path())
+        self.get_logger().info(note)
+        self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic(),
+                                saved=saved)
+        self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
+                                              sleep_command=cfg.sleep_command), self._now)
         self._param_clients: dict[str, AsyncParameterClient] = {}
         self._in_flight: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
@@ -85,7 +96,7 @@ class PowerManager(Node):
                               (self.summary_timer, new.summary_period_s)):
             timer.timer_period_ns = int(period * 1e9)
             timer.reset()
-        if new.override_mode != old.override_mode:
+        if (new.override_mode, new.override_state) != (old.override_mode, old.override_state):
             self.update_callback()
             self.push_callback()
 
@@ -103,22 +114,48 @@ class PowerManager(Node):
         self.core.on_energy(self._now(), msg.node, msg.period_s, report_stages(msg))
 
     def update_callback(self) -> None:
-        """Run the policy; publish the state on a change."""
-        decision = self.core.step(self._now(), time.monotonic())
+        """Run the policies; on a change publish and save the state, and sleep if asked to."""
+        self.rtc.poll()  # a simulated sleep ends when its alarm time has come
+        decision, state = self.core.step(self._now(), time.monotonic())
         if decision.changed:
             self.get_logger().info(f"mode {decision.mode}: {decision.reason}")
+        if state.changed:
+            self.get_logger().info(f"device state {state.state}: {state.reason}")
+            if state.state == "sleep":
+                self._sleep(state)
+        if decision.changed or state.changed:
             self.publish_state()
+            self.save()
+
+    def _sleep(self, state: StateChoice) -> None:
+        """Arm the RTC alarm for the policy's wake time and halt (simulated: record it)."""
+        try:
+            self.rtc.arm(state.wake_at_s)
+            self.save()  # the halt may come at once: the state must be on disk first
+            getattr(self.rtc, "sleep")()
+            self.health.values["rtc"] = f"sleeping until {state.wake_at_s}"
+        except WildcamError as err:
+            self.health.error("sleep", f"cannot sleep: {err}")
+
+    def save(self) -> None:
+        """Write mode, state and budget to the state file (atomic)."""
+        try:
+            save_state(self.core.config.state_path(), self.core.durable(self._now()))
+        except OSError as err:
+            self.health.error("state_file", str(err))
 
     def publish_state(self) -> None:
-        """Publish the current mode (latched)."""
-        policy, inputs = self.core.policy, self.core.inputs(self._now())
+        """Publish the current mode and device state (latched)."""
+        policy, inputs, state = self.core.policy, self.core.inputs(self._now()), self.core.state
         msg = PowerState(mode=MODES.index(policy.mode), mode_name=policy.mode,
                          reason=policy.reason, battery_percentage=inputs.battery,
                          temperature=inputs.temperature_c, charging=bool(inputs.charging),
-                         manual_override=bool(inputs.override))
+                         manual_override=bool(inputs.override), device_state=state.state,
+                         device_state_reason=state.reason)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_state.publish(msg)
-        self.health.values.update(mode=policy.mode, reason=policy.reason)
+        self.health.values.update(mode=policy.mode, reason=policy.reason,
+                                  device_state=state.state, device_state_reason=state.reason)
 
     def _client(self, node: str) -> AsyncParameterClient:
         if node not in self._param_clients:
@@ -182,7 +219,10 @@ class PowerManager(Node):
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
         summary, life_h = self.core.summary(self._now())
-        pairs = summary.as_pairs() + [("projected_battery_h", f"{life_h:.2f}")]
+        pairs = summary.as_pairs() + self.core.ledger.as_pairs() + [
+            ("projected_battery_h", f"{life_h:.2f}"),
+            ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}")]
+        self.save()
         self.pub_summary.publish(DiagnosticStatus(
             level=DiagnosticStatus.OK, name="power_manager/energy", message=self.core.policy.mode,
             values=[KeyValue(key=k, value=v) for k, v in pairs]))

@@ -1,5 +1,12 @@
-"""The power manager without ROS: latest battery and temperature, the mode policy, the parameter
-push plan and the energy aggregate, driven by the node with times and messages it converted.
+"""The power manager without ROS: latest battery and temperature, the mode policy, the device-state
+policy (warm / watch / sleep), the parameter push plan, the energy aggregate and the energy by
+device state, driven by the node with times and messages it converted.
+
+The mode (battery and temperature) and the device state each have a parameter set per node in
+the policy file; the plan pushes the mode's set with the state's on top
+(:meth:`~wildcam.power.policy.PolicyFile.params_for`), through the same calls, retries and
+verification. Mode, state and the lifetime budget spent survive a restart or a sleep through
+:mod:`wildcam.power.durable`.
 
 Times: ``now_s`` is the node clock (simulated or not) for the policy, staleness and energy; the
 push plan runs on a monotonic wall clock (retries must not race ahead with simulated time).
@@ -9,10 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 from wildcam.params import check_ranges, param
 from wildcam.power.aggregate import EnergyAggregator, EnergySummary, projected_life_h
 from wildcam.power.apply import ApplyPlan
+from wildcam.power.durable import DurableState
 from wildcam.power.energy import StageEnergy
 from wildcam.power.policy import (
     MODES,
@@ -23,8 +33,11 @@ from wildcam.power.policy import (
     cold_usable_fraction,
 )
 from wildcam.power.profile import load_profile, power_profile_param
+from wildcam.power.state_energy import STATES, StateLedger, state_costs
+from wildcam.power.wake.rtc import RTC_BACKENDS
+from wildcam.upload.config import default_state_dir
 
-__all__ = ["ManagerConfig", "ManagerCore"]
+__all__ = ["DevicePolicy", "ManagerConfig", "ManagerCore", "StateChoice"]
 
 
 @dataclass(frozen=True)
@@ -53,10 +66,44 @@ class ManagerConfig:
                                    max=7 * 86400.0)
     summary_period_s: float = param(10.0, "Period of the energy summary (node clock).",
                                     min=0.1, max=3600.0)
+    override_state: str = param("", "Manual device state ('' = the state policy; live).",
+                                choices=("", *STATES))
+    state_file: str = param("", "Where mode, device state and lifetime budget survive a sleep "
+                            "('' = ~/.local/state/wildcam/power/state.json).", read_only=True)
+    rtc_backend: str = param("simulated_rtc", "What wakes the device from sleep: the Linux RTC "
+                             "alarm (rtc, then sleep_command halts it) or a simulated one.",
+                             choices=RTC_BACKENDS, read_only=True)
+    sleep_command: str = param("systemctl poweroff", "Halt or suspend command of the rtc "
+                               "backend ({seconds}, {epoch}: the time to the alarm).",
+                               read_only=True)
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
         check_ranges(self)
+
+    def state_path(self) -> Path:
+        """The durable state file."""
+        return (Path(self.state_file).expanduser() if self.state_file
+                else default_state_dir() / "power" / "state.json")
+
+
+@dataclass(frozen=True)
+class StateChoice:
+    """The device state after an update (the fields of ``power.states.StateDecision``)."""
+
+    state: str
+    reason: str
+    changed: bool
+    since_s: float
+    wake_at_s: float | None = None
+
+
+class DevicePolicy(Protocol):
+    """The device-state policy (``power.states.StatePolicy``) as the manager uses it."""
+
+    def update(self, now_s: float, inputs: Any) -> Any:
+        """Advance to ``now_s``; return a decision with the fields of :class:`StateChoice`."""
+        ...
 
 
 @dataclass
@@ -69,12 +116,23 @@ class ManagerCore:
     """State of the power manager; every method is called from the node's one thread."""
 
     def __init__(self, config: ManagerConfig, policy_file: PolicyFile, now_s: float,
-                 wall_s: float) -> None:
+                 wall_s: float, state_policy: DevicePolicy | None = None,
+                 saved: DurableState | None = None) -> None:
         self.config = config
         self.policy_file = policy_file
         self.policy = ModePolicy(policy_file.policy, now_s)
+        self.state_policy = state_policy
+        self.state = StateChoice("warm", "start", False, now_s)
+        self.budget_before_j = 0.0  # lifetime budget spent before this start
+        if saved is not None:
+            self.policy.mode, self.policy.reason = saved.mode, f"resumed: {saved.mode_reason}"
+            self.state = StateChoice(saved.device_state,
+                                     f"resumed: {saved.device_state_reason}", False, now_s)
+            self.budget_before_j = saved.budget_spent_j
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
-        self.plan.set_mode(policy_file.params_for(self.policy.mode), wall_s)
+        self.plan.set_mode(self.desired(), wall_s)
+        self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
+                                  self.state.state, now_s)
         self.energy = EnergyAggregator(config.energy_window_s)
         self.battery, self.temperature = _Latest(), _Latest()
         self.battery_temperature = _Latest()
@@ -112,16 +170,55 @@ class ManagerCore:
                             battery_temperature_c=self._fresh(self.battery_temperature, now_s),
                             override=self.config.override_mode)
 
-    def step(self, now_s: float, wall_s: float) -> Decision:
-        """Run the policy; on a change, every node gets the new mode's parameter set."""
+    def desired(self) -> dict[str, dict[str, Any]]:
+        """node -> parameters of the current mode in the current device state."""
+        return {n: dict(v) for n, v in self.policy_file.params_for(
+            self.policy.mode, self.state.state).items()}
+
+    def _state(self, now_s: float, inputs: Any) -> StateChoice:
+        """The device state: the manual override, else the state policy, else warm."""
+        override = self.config.override_state
+        if override:
+            changed = override != self.state.state
+            return StateChoice(override, f"manual override: {override}", changed,
+                               now_s if changed else self.state.since_s)
+        if self.state_policy is None:
+            changed = self.state.state != "warm"
+            return StateChoice("warm", "no state policy: always warm", changed,
+                               now_s if changed else self.state.since_s)
+        d = self.state_policy.update(now_s, inputs)
+        return StateChoice(d.state, d.reason, d.state != self.state.state, d.since_s,
+                           d.wake_at_s)
+
+    def step(self, now_s: float, wall_s: float,
+             state_inputs: Any = None) -> tuple[Decision, StateChoice]:
+        """Run the mode and the state policies; on a change of either, every node gets the
+        mode's parameter set with the state's on top. ``state_inputs`` go to the state policy.
+        """
         decision = self.policy.update(now_s, self.inputs(now_s))
-        if decision.changed:
-            self.plan.set_mode(self.policy_file.params_for(decision.mode), wall_s)
-        return decision
+        self.state = self._state(now_s, state_inputs)
+        self.ledger.advance(now_s, self.state.state)
+        if decision.changed or self.state.changed:
+            self.plan.set_mode(self.desired(), wall_s)
+        return decision, self.state
+
+    def budget_spent_j(self, now_s: float) -> float:
+        """Lifetime energy spent: before this start, plus device states and stages since."""
+        self.ledger.advance(now_s)
+        return self.budget_before_j + self.ledger.total_j + self.energy.total_j
+
+    def durable(self, now_s: float) -> DurableState:
+        """What must survive a sleep, as of ``now_s``."""
+        return DurableState(self.policy.mode, self.policy.reason, self.state.state,
+                            self.state.reason, self.budget_spent_j(now_s), now_s)
 
     def summary(self, now_s: float) -> tuple[EnergySummary, float]:
         """The energy rates and the projected battery life in hours (NaN when unknown)."""
-        summary = self.energy.summary(now_s, load_profile(self.config.power_profile).idle_w)
+        self.ledger.advance(now_s)
+        base_w = self.ledger.average_w()
+        if math.isnan(base_w):
+            base_w = load_profile(self.config.power_profile).idle_w
+        summary = self.energy.summary(now_s, base_w)
         remaining = self._fresh(self.remaining_wh, now_s) * cold_usable_fraction(
             self._fresh(self.battery_temperature, now_s), self.policy.config.cold_start_c,
             self.policy.config.cold_loss_per_c)

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from wildcam.errors import ConfigError
+from wildcam.power.state_energy import STATES as DEVICE_STATES
 from wildcam.rosenv import config_dir
 
 __all__ = ["MODES", "Decision", "ModePolicy", "PolicyConfig", "PolicyFile", "PolicyInputs",
@@ -108,38 +109,61 @@ class PolicyConfig:
 ParamSets = Mapping[str, Mapping[str, Mapping[str, Any]]]  # mode -> node -> {param: value}
 
 
+def _param_sets(data: Mapping[str, Any], section: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``section`` of the file (name -> node -> {param: scalar}), checked."""
+    sets = data.get(section) or {}
+    for name, nodes in sets.items():
+        for node_name, values in (nodes or {}).items():
+            if not isinstance(values, dict) or not all(
+                    isinstance(v, (bool, int, float, str)) for v in values.values()):
+                raise ConfigError(f"power policy: {section}.{name}.{node_name} must map "
+                                  "parameter names to scalar values")
+    return {m: {n: dict(v or {}) for n, v in (nodes or {}).items()} for m, nodes in sets.items()}
+
+
 @dataclass(frozen=True)
 class PolicyFile:
-    """``config/power_policy.yaml``: the policy and, per mode, each node's parameter set."""
+    """``config/power_policy.yaml``: the policy and, per mode and per device state, each node's
+    parameter set (a state's values go on top of the mode's)."""
 
     policy: PolicyConfig
     modes: ParamSets
+    states: ParamSets = field(default_factory=dict)
 
-    def params_for(self, mode: str) -> Mapping[str, Mapping[str, Any]]:
-        """node -> {param: value} of ``mode`` (empty when the file gives none)."""
-        return self.modes.get(mode, {})
+    def params_for(self, mode: str, state: str = "warm") -> Mapping[str, Mapping[str, Any]]:
+        """node -> {param: value} of ``mode`` in device ``state`` (empty when none is given)."""
+        merged = {n: dict(v) for n, v in self.modes.get(mode, {}).items()}
+        for node_name, values in self.states.get(state, {}).items():
+            merged.setdefault(node_name, {}).update(values)
+        return merged
 
     def nodes(self) -> tuple[str, ...]:
-        """Every node some mode sets parameters on, sorted."""
-        return tuple(sorted({n for sets in self.modes.values() for n in sets}))
+        """Every node some mode or state sets parameters on, sorted."""
+        return tuple(sorted({n for sets in (*self.modes.values(), *self.states.values())
+                             for n in sets}))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PolicyFile:
-        """Validate the file's mapping: known sections, known modes, scalar values."""
-        unknown = sorted(set(data) - {"policy", "modes"})
+        """Validate the file's mapping: known sections, modes and states, scalar values, and
+        that every parameter a state sets is set by every mode (leaving the state restores it).
+        """
+        unknown = sorted(set(data) - {"policy", "modes", "states"})
         if unknown:
             raise ConfigError(f"power policy: unknown section(s) {unknown}")
-        modes = data.get("modes") or {}
-        for mode, sets in modes.items():
+        modes, states = _param_sets(data, "modes"), _param_sets(data, "states")
+        for mode in modes:
             mode_index(mode)
-            for node_name, values in (sets or {}).items():
-                if not isinstance(values, dict) or not all(
-                        isinstance(v, (bool, int, float, str)) for v in values.values()):
-                    raise ConfigError(f"power policy: modes.{mode}.{node_name} must map "
-                                      "parameter names to scalar values")
-        return cls(PolicyConfig.from_mapping(data.get("policy") or {}),
-                   {m: {n: dict(v or {}) for n, v in (sets or {}).items()}
-                    for m, sets in modes.items()})
+        for state, nodes in states.items():
+            if state not in DEVICE_STATES:
+                raise ConfigError(f"power policy: unknown device state {state!r}; one of "
+                                  f"{', '.join(DEVICE_STATES)}")
+            for node_name, values in nodes.items():
+                unset = sorted(f"{node_name}.{k}" for k in values for m in MODES
+                               if k not in modes.get(m, {}).get(node_name, {}))
+                if unset:
+                    raise ConfigError(f"power policy: states.{state} sets {unset[0]}, which "
+                                      "every mode must set too (leaving the state restores it)")
+        return cls(PolicyConfig.from_mapping(data.get("policy") or {}), modes, states)
 
 
 def load_policy(path: str | Path = "") -> PolicyFile:
