@@ -64,6 +64,9 @@ def test_sleeps_outside_windows_and_wakes_at_the_next_window_start() -> None:
     assert d.state == "sleep" and d.changed and "outside" in d.reason
     assert d.wake_at_s == pytest.approx(_at(0, 18.0))   # sooner than the hourly check
     early = policy.update(_at(0, 8.0), StateInputs(**PI5))
+    assert early.wake_at_s == pytest.approx(_at(0, 18.0))
+    hourly = StatePolicy(StateConfig(schedule="18:00-07:00", check_period_s=H), _at(0, 8.0))
+    early = hourly.update(_at(0, 8.0), StateInputs(**PI5))
     assert early.wake_at_s == pytest.approx(_at(0, 9.0))   # at most check_period_s ahead
     d = policy.update(_at(0, 18.0), StateInputs(**PI5))
     assert d.state == "warm" and d.changed and d.wake_at_s is None
@@ -108,7 +111,7 @@ def test_lifetime_target_pushes_warm_to_watch_and_back_with_hysteresis() -> None
 def test_low_battery_acts_as_over_budget_inside_a_window() -> None:
     policy = StatePolicy(StateConfig(over_budget_state="sleep"))
     d = policy.update(0.0, StateInputs(battery=0.1, **MCU))
-    assert d.state == "sleep" and "battery" in d.reason and d.wake_at_s == pytest.approx(H)
+    assert d.state == "sleep" and "battery" in d.reason and d.wake_at_s == pytest.approx(12 * H)
     # a PIR that cannot wake the device from off: resting in a window stays in watch
     policy = StatePolicy(StateConfig(over_budget_state="sleep"))
     d = policy.update(0.0, StateInputs(battery=0.1, **PI5))
@@ -136,6 +139,9 @@ def test_profiles_without_wake_sources_never_sleep_or_watch() -> None:
     pi4 = capabilities(load_profile("rpi4b").states)
     policy = StatePolicy(StateConfig(schedule="18-07"), 0.0)
     assert policy.update(_at(0, 12.0), StateInputs(**pi4)).state == "watch"
+    # no PIR or timer fitted (watch_enabled false): warm
+    policy = StatePolicy(StateConfig(schedule="18-07", watch_enabled=False), 0.0)
+    assert policy.update(_at(0, 12.0), StateInputs(**pi4)).state == "warm"
 
 
 def test_budget_counts_harvest_and_cold() -> None:
@@ -155,7 +161,7 @@ def test_budget_counts_harvest_and_cold() -> None:
 def test_states_and_config_defaults() -> None:
     assert DEVICE_STATES == ("sleep", "watch", "warm")
     c = StateConfig()
-    assert c.schedule == "" and c.idle_state == "warm"
+    assert c.schedule == "" and c.idle_state == "warm" and c.check_period_s == 43200.0
     assert dataclasses.replace(c, outside_state="watch").outside_state == "watch"
     with pytest.raises(ConfigError):
         StatePolicy(c, initial="nap")

@@ -152,8 +152,9 @@ class StateConfig:
                                    "as over budget.", min=0.0, max=1.0)
     budget_hysteresis: float = param(0.05, "Leave over-budget only when spending is this "
                                      "fraction below the allowed rate.", min=0.0, max=0.5)
-    check_period_s: float = param(3600.0, "Longest sleep before the RTC wakes the device to "
-                                  "check battery and schedule (s).", min=60.0, max=604800.0)
+    check_period_s: float = param(43200.0, "Longest sleep before the RTC wakes the device to "
+                                  "check battery and schedule (s); each check costs a boot.",
+                                  min=60.0, max=604800.0)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -277,11 +278,10 @@ class StatePolicy:
         self.over_budget = ratio > limit
         return self.over_budget
 
-    @staticmethod
-    def _possible(state: str, inputs: StateInputs, resting_in_window: bool) -> str:
+    def _possible(self, state: str, inputs: StateInputs, resting_in_window: bool) -> str:
         while True:
             ok = (state == "warm"
-                  or (state == "watch" and inputs.can_watch)
+                  or (state == "watch" and inputs.can_watch and self.config.watch_enabled)
                   or (state == "sleep" and inputs.can_sleep
                       and (inputs.pir_wakes or not resting_in_window)))
             if ok:
