@@ -31,10 +31,6 @@ def generate_launch_description() -> LaunchDescription:
             "use_sim_time", default_value="false",
             description="Use /clock (e.g. from `ros2 bag play --clock`) instead of wall time."),
         DeclareLaunchArgument(
-            "sim_clock", default_value="false",
-            description="Also start sim_clock, a /clock running at its `speed` x wall time "
-                        "(with use_sim_time:=true, for time-accelerated runs)."),
-        DeclareLaunchArgument(
             "fastdds_profile", default_value=os.path.join(config, "fastdds_shm.xml"),
             description="Fast DDS XML profile (shared memory for full frames); '' for none."),
         DeclareLaunchArgument(
@@ -42,12 +38,15 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS_AUTOMATIC_DISCOVERY_RANGE: LOCALHOST keeps the graph on the device; "
                         "SUBNET lets other machines see it."),
     ]
+    arguments += [DeclareLaunchArgument(spec.name, default_value="false",
+                                        description=f"Also start {spec.name}: {spec.summary}")
+                  for spec in NODES if spec.on_request]
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     nodes = [
         Node(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
              parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
              respawn=spec.respawn, respawn_delay=2.0,
-             condition=IfCondition(LaunchConfiguration("sim_clock")) if spec.on_request else None)
+             condition=IfCondition(LaunchConfiguration(spec.name)) if spec.on_request else None)
         for spec in NODES
     ]
     return LaunchDescription([

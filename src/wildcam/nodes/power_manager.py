@@ -3,8 +3,9 @@ their parameters to the other nodes.
 
 Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``power/state``
 (wildcam/PowerState, latched, with the reason of every change), ``power/energy_summary``
-(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life)
-and ``/diagnostics``. The policy and the per-mode parameter sets come from
+(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life,
+and the power measured from the battery's voltage x current against the modelled one) and
+``/diagnostics``. The policy and the per-mode parameter sets come from
 ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
 retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
 nothing of modes or states, only their own parameters. Entering sleep arms the RTC wake alarm
@@ -30,6 +31,7 @@ from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
 from wildcam.msg import EnergyReport, PowerState
+from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore, StateChoice
 from wildcam.power.policy import MODES, load_policy
@@ -64,6 +66,7 @@ class PowerManager(Node):
                                 saved=saved)
         self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
                                               sleep_command=cfg.sleep_command), self._now)
+        self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
         self._param_clients: dict[str, AsyncParameterClient] = {}
         self._in_flight: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
@@ -102,6 +105,7 @@ class PowerManager(Node):
 
     def battery_callback(self, msg: BatteryState) -> None:
         """Latest battery (NaN fields are unknown)."""
+        self.measured.add(self._now(), msg.voltage, msg.current)
         self.core.on_battery(self._now(), msg.percentage, charging_of(msg), msg.temperature,
                              stored_wh(msg))
 
@@ -222,6 +226,7 @@ class PowerManager(Node):
         pairs = summary.as_pairs() + self.core.ledger.as_pairs() + [
             ("projected_battery_h", f"{life_h:.2f}"),
             ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}")]
+        pairs += modelled_vs_measured(summary, self.measured, self._now())
         self.save()
         self.pub_summary.publish(DiagnosticStatus(
             level=DiagnosticStatus.OK, name="power_manager/energy", message=self.core.policy.mode,

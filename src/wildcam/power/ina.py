@@ -96,7 +96,7 @@ class INA219(_Ina):
 
     def __init__(self, bus: I2cBus, address: int, shunt_ohms: float, max_current_a: float) -> None:
         super().__init__(bus, address)
-        if max_current_a * shunt_ohms > self.MAX_SHUNT_V:
+        if max_current_a * shunt_ohms > self.MAX_SHUNT_V + 1e-12:
             raise ConfigError(f"max_current_a {max_current_a} A across {shunt_ohms} ohm is "
                               f"{max_current_a * shunt_ohms:.3f} V, above the INA219's "
                               f"{self.MAX_SHUNT_V} V shunt range")

@@ -97,13 +97,14 @@ class SysfsRtc:
             raise DeviceError(f"cannot write {value} to {path}: {err}") from err
 
     def read_alarm(self) -> int | None:
-        """The alarm as the kernel reports it (RTC seconds), ``None`` when none is set."""
+        """The alarm as the kernel reports it (RTC seconds); ``None`` when none is set (the
+        kernel reads empty, a fake tree keeps the ``0`` written to clear it)."""
         try:
             text = (self.dir / "wakealarm").read_text().strip()
         except OSError as err:
             raise DeviceError(f"cannot read {self.dir / 'wakealarm'}: {err}") from err
         try:
-            return int(text) if text else None
+            return int(text) or None if text else None
         except ValueError:
             raise DeviceError(f"{self.dir / 'wakealarm'} holds {text!r}, not seconds") from None
 
