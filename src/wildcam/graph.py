@@ -139,14 +139,18 @@ NODES: tuple[NodeSpec, ...] = (
         config="wildcam.power.manager:ManagerConfig",
         respawn=True,
         summary="Operating mode from battery and temperature (hysteresis, dwell, critical tier, "
-        "thermal and manual override); pushes each mode's parameters to every node; energy "
-        "aggregate and projected battery life.",
+        "thermal and manual override) and device state (warm / watch / sleep from schedule, "
+        "triggers and a lifetime target); pushes their parameters to every node; arms the RTC "
+        "and sleeps; energy by state and stage, projected battery life; state kept across a "
+        "sleep.",
         publishes=(("power/state", "wildcam/PowerState"),
                    ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
         subscribes=(("power/battery", "sensor_msgs/BatteryState"),
                     ("power/temperature", "sensor_msgs/Temperature"),
-                    ("energy", "wildcam/EnergyReport")),
+                    ("energy", "wildcam/EnergyReport"),
+                    ("camera/trigger", "wildcam/Trigger"),
+                    ("motion/events", "wildcam/MotionEvent")),
     ),
     NodeSpec(
         name="sim_clock",

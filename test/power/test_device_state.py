@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,8 @@ from wildcam.power.profile import load_profile
 from wildcam.power.state_energy import StateCosts, StateLedger, state_costs
 
 
-@dataclass(frozen=True)
-class _Decision:
-    state: str
-    reason: str
-    changed: bool
-    since_s: float
-    wake_at_s: float | None = None
-
-
-class _Scripted:
-    """A state-policy double: the state it is told, whatever the inputs."""
-
-    def __init__(self) -> None:
-        self.state, self.wake_at_s, self.calls = "warm", None, 0
-
-    def update(self, now_s: float, inputs: object) -> _Decision:
-        self.calls += 1
-        return _Decision(self.state, f"scripted {self.state}", False, now_s, self.wake_at_s)
+MIDNIGHT = 1_782_000_000.0  # 2026-06-21 00:00 UTC
+HOUR = 3600.0
 
 
 def test_state_sets_go_on_top_of_the_mode_and_leaving_restores_it() -> None:
@@ -83,7 +66,7 @@ def test_profile_state_costs_follow_the_sleep_kind() -> None:
 def test_state_file_is_atomic_private_and_a_damaged_one_is_kept_aside(tmp_path: Path) -> None:
     path = tmp_path / "power" / "state.json"
     assert load_state(path)[0] is None
-    saved = DurableState("low_power", "battery 20%", "watch", "night", 1234.5, 99.0)
+    saved = DurableState("low_power", "battery 20%", "watch", "night", 1234.5, 99.0, 10.0)
     save_state(path, saved)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_state(path)[0] == saved
@@ -94,48 +77,62 @@ def test_state_file_is_atomic_private_and_a_damaged_one_is_kept_aside(tmp_path: 
     assert (path.parent / "state.json.bad").is_file() and not path.exists()
 
 
-def _core(tmp_path: Path, saved: DurableState | None = None,
-          **config: object) -> tuple[ManagerCore, _Scripted]:
-    double = _Scripted()
+def _core(tmp_path: Path, saved: DurableState | None = None, **config: object) -> ManagerCore:
     cfg = ManagerConfig(state_file=str(tmp_path / "state.json"), **config)  # type: ignore[arg-type]
-    return ManagerCore(cfg, load_policy(), 0.0, 0.0, state_policy=double, saved=saved), double
+    return ManagerCore(cfg, load_policy(), MIDNIGHT, 0.0, saved=saved)
 
 
-def test_manager_pushes_the_state_set_and_counts_energy_by_state(tmp_path: Path) -> None:
-    core, policy = _core(tmp_path)
+def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) -> None:
+    """rpi5 (RTC and PIR): asleep outside the night window, warm in it, warm after a trigger."""
+    core = _core(tmp_path, power_profile="rpi5", schedule="20:00-06:00", warm_hold_s=600.0,
+                 check_period_s=4 * HOUR)
+    _, state = core.step(MIDNIGHT + 1 * HOUR, 0.0)
+    assert state.state == "warm" and "active window" in state.reason
     assert core.desired()["camera_driver"]["trigger_mode"] is False
-    policy.state = "watch"
-    _, state = core.step(60.0, 0.0)
-    assert state.changed and state.state == "watch"
-    assert core.desired()["camera_driver"]["trigger_mode"] is True
+    _, state = core.step(MIDNIGHT + 7 * HOUR, 0.0)
+    assert state.changed and state.state == "sleep" and "outside" in state.reason
+    assert state.wake_at_s == MIDNIGHT + 11 * HOUR  # the next check, before the window opens
+    assert core.desired()["camera_driver"]["enabled"] is False
     assert all(item.desired == core.desired().get(item.node, {})
                for item in core.plan.nodes.values())
-    policy.state, policy.wake_at_s = "sleep", 7200.0
-    _, state = core.step(120.0, 0.0)
-    assert state.state == "sleep" and state.wake_at_s == 7200.0
-    assert core.desired()["camera_driver"]["enabled"] is False
-    assert core.ledger.seconds["warm"] == 60.0 and core.ledger.seconds["watch"] == 60.0
-    _, state = core.step(180.0, 0.0)
-    assert not state.changed
+    _, state = core.step(MIDNIGHT + 19 * HOUR, 0.0)
+    assert state.wake_at_s == MIDNIGHT + 20 * HOUR  # the window's start
+    core.on_trigger(MIDNIGHT + 19.5 * HOUR)
+    _, state = core.step(MIDNIGHT + 19.5 * HOUR + 60, 0.0)
+    assert state.state == "warm" and "trigger" in state.reason
+    assert core.ledger.seconds["warm"] == 7 * HOUR and core.ledger.wakes == 1
+    assert core.ledger.transitions_j == pytest.approx(20.0 + 80.0)  # rpi5 shutdown + boot
+
+
+def test_a_lifetime_target_sends_the_device_to_watch(tmp_path: Path) -> None:
+    """A 60-day target on a small battery: the warm board spends more than allowed per day."""
+    core = _core(tmp_path, power_profile="rpi4b", target_days=60.0, battery_capacity_wh=37.0)
+    core.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
+    _, state = core.step(MIDNIGHT + 1 * HOUR, 0.0)
+    assert state.state == "watch" and "lifetime budget" in state.reason, state.reason
+    assert core.desired()["camera_driver"]["trigger_mode"] is True
+    relaxed = _core(tmp_path, power_profile="rpi4b", target_days=0.2, battery_capacity_wh=37.0)
+    relaxed.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
+    assert relaxed.step(MIDNIGHT + 1 * HOUR, 0.0)[1].state == "warm"
 
 
 def test_manual_state_override_wins_over_the_policy(tmp_path: Path) -> None:
-    core, policy = _core(tmp_path, override_state="sleep")
-    _, state = core.step(1.0, 0.0)
-    assert state.state == "sleep" and "manual" in state.reason and policy.calls == 0
+    core = _core(tmp_path, override_state="watch")
+    _, state = core.step(MIDNIGHT + 1.0, 0.0)
+    assert state.state == "watch" and "manual" in state.reason
 
 
 def test_a_restart_resumes_mode_state_and_budget(tmp_path: Path) -> None:
-    core, policy = _core(tmp_path)
-    policy.state = "watch"
-    core.step(3600.0, 0.0)
-    before = core.durable(7200.0)
+    core = _core(tmp_path, override_state="watch")
+    core.step(MIDNIGHT + HOUR, 0.0)
+    before = core.durable(MIDNIGHT + 2 * HOUR)
     assert before.budget_spent_j == pytest.approx(
-        3600.0 * load_profile("rpi4b").states.idle_w * 2)
+        2 * HOUR * load_profile("rpi4b").states.idle_w)
     save_state(tmp_path / "state.json", before)
     saved, _ = load_state(tmp_path / "state.json")
-    again, _ = _core(tmp_path, saved=saved)
+    again = _core(tmp_path, saved=saved)
     assert again.policy.mode == before.mode and again.state.state == "watch"
     assert again.desired()["camera_driver"]["trigger_mode"] is True
-    assert again.budget_spent_j(0.0) == pytest.approx(before.budget_spent_j)
+    assert again.budget_spent_j(MIDNIGHT) == pytest.approx(before.budget_spent_j)
+    assert again.budget_start_s == MIDNIGHT
     assert math.isnan(again.ledger.average_w())

@@ -30,17 +30,18 @@ from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
-from wildcam.msg import EnergyReport, PowerState
+from wildcam.msg import EnergyReport, MotionEvent, PowerState, Trigger
 from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.durable import load_state, save_state
-from wildcam.power.manager import ManagerConfig, ManagerCore, StateChoice
+from wildcam.power.manager import ManagerConfig, ManagerCore
+from wildcam.power.states import StateDecision
 from wildcam.power.policy import MODES, load_policy
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.power import charging_of, report_stages, stored_wh
-from wildcam.ros.qos import LATCHED
+from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.runner import main_for
 
 _PUSH_PERIOD_S = 0.25  # wall: graph watch, parameter calls, timeouts
@@ -80,6 +81,10 @@ class PowerManager(Node):
             "temperature")(self.temperature_callback), 10)
         self.create_subscription(EnergyReport, "energy", self.health.guard("energy")(
             self.energy_callback), ENERGY_QOS)
+        self.create_subscription(Trigger, "camera/trigger", lambda m: m.active and
+                                 self.core.on_trigger(self._now()), 10)
+        self.create_subscription(MotionEvent, "motion/events", lambda m: m.event_started and
+                                 self.core.on_motion(self._now()), EVENTS)
         self.update_timer = self.create_timer(cfg.update_period_s, self.health.guard("update")(
             self.update_callback))
         self.summary_timer = self.create_timer(cfg.summary_period_s, self.health.guard(
@@ -92,9 +97,8 @@ class PowerManager(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def on_parameters(self, old: ManagerConfig, new: ManagerConfig) -> None:
-        """A manual override takes effect at once; periods change live."""
-        self.core.config = new
-        self.core.plan.max_attempts = new.max_attempts
+        """A manual override takes effect at once; periods and state settings change live."""
+        self.core.reconfigure(new, self._now())
         for timer, period in ((self.update_timer, new.update_period_s),
                               (self.summary_timer, new.summary_period_s)):
             timer.timer_period_ns = int(period * 1e9)
@@ -131,7 +135,7 @@ class PowerManager(Node):
             self.publish_state()
             self.save()
 
-    def _sleep(self, state: StateChoice) -> None:
+    def _sleep(self, state: StateDecision) -> None:
         """Arm the RTC alarm for the policy's wake time and halt (simulated: record it)."""
         try:
             self.rtc.arm(state.wake_at_s)

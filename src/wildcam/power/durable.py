@@ -32,6 +32,7 @@ class DurableState:
     device_state_reason: str
     budget_spent_j: float = 0.0
     saved_at_s: float = math.nan
+    budget_start_s: float = math.nan  # when the lifetime budget began
 
 
 def save_state(path: Path, state: DurableState) -> None:

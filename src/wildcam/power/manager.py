@@ -15,9 +15,9 @@ push plan runs on a monotonic wall clock (retries must not race ahead with simul
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from wildcam.params import check_ranges, param
 from wildcam.power.aggregate import EnergyAggregator, EnergySummary, projected_life_h
@@ -33,16 +33,25 @@ from wildcam.power.policy import (
     cold_usable_fraction,
 )
 from wildcam.power.profile import load_profile, power_profile_param
-from wildcam.power.state_energy import STATES, StateLedger, state_costs
+from wildcam.power.state_energy import StateLedger, state_costs
+from wildcam.power.states import (
+    DEVICE_STATES,
+    LifetimeBudget,
+    StateConfig,
+    StateDecision,
+    StateInputs,
+    StatePolicy,
+    capabilities,
+)
 from wildcam.power.wake.rtc import RTC_BACKENDS
 from wildcam.upload.config import default_state_dir
 
-__all__ = ["DevicePolicy", "ManagerConfig", "ManagerCore", "StateChoice"]
+__all__ = ["ManagerConfig", "ManagerCore"]
 
 
 @dataclass(frozen=True)
-class ManagerConfig:
-    """The ``power_manager`` node's parameters."""
+class ManagerConfig(StateConfig):
+    """The ``power_manager`` node's parameters (the device-state policy's among them)."""
 
     override_mode: str = param("", "Manual mode ('' = automatic policy); the thermal "
                                "override still caps it (live).", choices=("", *MODES))
@@ -67,7 +76,7 @@ class ManagerConfig:
     summary_period_s: float = param(10.0, "Period of the energy summary (node clock).",
                                     min=0.1, max=3600.0)
     override_state: str = param("", "Manual device state ('' = the state policy; live).",
-                                choices=("", *STATES))
+                                choices=("", *DEVICE_STATES))
     state_file: str = param("", "Where mode, device state and lifetime budget survive a sleep "
                             "('' = ~/.local/state/wildcam/power/state.json).", read_only=True)
     rtc_backend: str = param("simulated_rtc", "What wakes the device from sleep: the Linux RTC "
@@ -79,6 +88,7 @@ class ManagerConfig:
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_ranges(self)
 
     def state_path(self) -> Path:
@@ -87,23 +97,7 @@ class ManagerConfig:
                 else default_state_dir() / "power" / "state.json")
 
 
-@dataclass(frozen=True)
-class StateChoice:
-    """The device state after an update (the fields of ``power.states.StateDecision``)."""
-
-    state: str
-    reason: str
-    changed: bool
-    since_s: float
-    wake_at_s: float | None = None
-
-
-class DevicePolicy(Protocol):
-    """The device-state policy (``power.states.StatePolicy``) as the manager uses it."""
-
-    def update(self, now_s: float, inputs: Any) -> Any:
-        """Advance to ``now_s``; return a decision with the fields of :class:`StateChoice`."""
-        ...
+_STATE_FIELDS = frozenset(f.name for f in fields(StateConfig))
 
 
 @dataclass
@@ -116,19 +110,23 @@ class ManagerCore:
     """State of the power manager; every method is called from the node's one thread."""
 
     def __init__(self, config: ManagerConfig, policy_file: PolicyFile, now_s: float,
-                 wall_s: float, state_policy: DevicePolicy | None = None,
-                 saved: DurableState | None = None) -> None:
+                 wall_s: float, saved: DurableState | None = None) -> None:
         self.config = config
         self.policy_file = policy_file
         self.policy = ModePolicy(policy_file.policy, now_s)
-        self.state_policy = state_policy
-        self.state = StateChoice("warm", "start", False, now_s)
+        self.state = StateDecision("warm", "start", False, now_s, None)
         self.budget_before_j = 0.0  # lifetime budget spent before this start
+        self.budget_start_s = now_s  # when the lifetime budget began (survives restarts)
         if saved is not None:
             self.policy.mode, self.policy.reason = saved.mode, f"resumed: {saved.mode_reason}"
-            self.state = StateChoice(saved.device_state,
-                                     f"resumed: {saved.device_state_reason}", False, now_s)
+            self.state = StateDecision(saved.device_state,
+                                       f"resumed: {saved.device_state_reason}", False, now_s,
+                                       None)
             self.budget_before_j = saved.budget_spent_j
+            if math.isfinite(saved.budget_start_s):
+                self.budget_start_s = saved.budget_start_s
+        self.state_policy = self._state_policy(config, now_s)
+        self.last_trigger_s = self.last_motion_s = math.nan
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
         self.plan.set_mode(self.desired(), wall_s)
         self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
@@ -138,6 +136,28 @@ class ManagerCore:
         self.battery_temperature = _Latest()
         self.charging: bool | None = None
         self.remaining_wh = _Latest()
+
+    def _state_policy(self, config: ManagerConfig, now_s: float) -> StatePolicy:
+        """The state policy in the current state, its lifetime budget from its first start."""
+        policy = StatePolicy(config, now_s, initial=self.state.state)
+        target = config.target_s(self.budget_start_s)
+        policy.budget = LifetimeBudget(self.budget_start_s, target) if target else None
+        return policy
+
+    def reconfigure(self, config: ManagerConfig, now_s: float) -> None:
+        """New parameters; a changed state setting restarts the state policy where it is."""
+        old, self.config = self.config, config
+        if any(getattr(old, k) != getattr(config, k) for k in _STATE_FIELDS):
+            self.state_policy = self._state_policy(config, now_s)
+        self.plan.max_attempts = config.max_attempts
+
+    def on_trigger(self, now_s: float) -> None:
+        """A camera trigger (PIR edge) arrived."""
+        self.last_trigger_s = now_s
+
+    def on_motion(self, now_s: float) -> None:
+        """A motion event started."""
+        self.last_motion_s = now_s
 
     def on_battery(self, now_s: float, percentage: float, charging: bool | None,
                    battery_temperature_c: float, stored_wh: float) -> None:
@@ -175,28 +195,39 @@ class ManagerCore:
         return {n: dict(v) for n, v in self.policy_file.params_for(
             self.policy.mode, self.state.state).items()}
 
-    def _state(self, now_s: float, inputs: Any) -> StateChoice:
-        """The device state: the manual override, else the state policy, else warm."""
+    def state_inputs(self, now_s: float) -> StateInputs:
+        """What the state policy sees now: battery, triggers, the budget spent, capabilities."""
+        battery = self._fresh(self.battery, now_s)
+        stored = self._fresh(self.remaining_wh, now_s)
+        capacity_wh = (self.config.battery_capacity_wh or
+                       (stored / battery if battery > 0 else math.nan))
+        cells = self._fresh(self.battery_temperature, now_s)
+        return StateInputs(
+            battery=battery, temperature_c=cells if not math.isnan(cells) else
+            self._fresh(self.temperature, now_s), last_trigger_s=self.last_trigger_s,
+            last_motion_s=self.last_motion_s, spent_j=self.budget_spent_j(now_s),
+            capacity_j=capacity_wh * 3600.0,
+            **capabilities(load_profile(self.config.power_profile).states))
+
+    def _state(self, now_s: float) -> StateDecision:
+        """The device state: the manual override, else the state policy."""
         override = self.config.override_state
         if override:
             changed = override != self.state.state
-            return StateChoice(override, f"manual override: {override}", changed,
-                               now_s if changed else self.state.since_s)
-        if self.state_policy is None:
-            changed = self.state.state != "warm"
-            return StateChoice("warm", "no state policy: always warm", changed,
-                               now_s if changed else self.state.since_s)
-        d = self.state_policy.update(now_s, inputs)
-        return StateChoice(d.state, d.reason, d.state != self.state.state, d.since_s,
-                           d.wake_at_s)
+            self.state_policy.state = override  # the policy goes on from there afterwards
+            return StateDecision(override, f"manual override: {override}", changed,
+                                 now_s if changed else self.state.since_s,
+                                 now_s + self.config.check_period_s if override == "sleep"
+                                 else None)
+        d = self.state_policy.update(now_s, self.state_inputs(now_s))
+        return StateDecision(d.state, d.reason, d.state != self.state.state, d.since_s,
+                             d.wake_at_s)
 
-    def step(self, now_s: float, wall_s: float,
-             state_inputs: Any = None) -> tuple[Decision, StateChoice]:
+    def step(self, now_s: float, wall_s: float) -> tuple[Decision, StateDecision]:
         """Run the mode and the state policies; on a change of either, every node gets the
-        mode's parameter set with the state's on top. ``state_inputs`` go to the state policy.
-        """
+        mode's parameter set with the state's on top."""
         decision = self.policy.update(now_s, self.inputs(now_s))
-        self.state = self._state(now_s, state_inputs)
+        self.state = self._state(now_s)
         self.ledger.advance(now_s, self.state.state)
         if decision.changed or self.state.changed:
             self.plan.set_mode(self.desired(), wall_s)
@@ -210,7 +241,8 @@ class ManagerCore:
     def durable(self, now_s: float) -> DurableState:
         """What must survive a sleep, as of ``now_s``."""
         return DurableState(self.policy.mode, self.policy.reason, self.state.state,
-                            self.state.reason, self.budget_spent_j(now_s), now_s)
+                            self.state.reason, self.budget_spent_j(now_s), now_s,
+                            self.budget_start_s)
 
     def summary(self, now_s: float) -> tuple[EnergySummary, float]:
         """The energy rates and the projected battery life in hours (NaN when unknown)."""

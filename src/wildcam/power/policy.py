@@ -31,7 +31,6 @@ from typing import Any
 import yaml
 
 from wildcam.errors import ConfigError
-from wildcam.power.state_energy import STATES as DEVICE_STATES
 from wildcam.rosenv import config_dir
 
 __all__ = ["MODES", "Decision", "ModePolicy", "PolicyConfig", "PolicyFile", "PolicyInputs",
@@ -147,6 +146,8 @@ class PolicyFile:
         """Validate the file's mapping: known sections, modes and states, scalar values, and
         that every parameter a state sets is set by every mode (leaving the state restores it).
         """
+        from wildcam.power.states import DEVICE_STATES  # it imports this module
+
         unknown = sorted(set(data) - {"policy", "modes", "states"})
         if unknown:
             raise ConfigError(f"power policy: unknown section(s) {unknown}")

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wildcam.power.profile import PowerStates
+from wildcam.power.states import DEVICE_STATES
 
 __all__ = ["StateCosts", "StateLedger", "state_costs"]
-
-STATES = ("sleep", "watch", "warm")
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ class StateLedger:
     costs: StateCosts
     state: str
     since_s: float
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STATES, 0.0))
-    joules: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STATES, 0.0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DEVICE_STATES, 0.0))
+    joules: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DEVICE_STATES, 0.0))
     transitions_j: float = 0.0
     wakes: int = 0
 
@@ -91,8 +90,8 @@ class StateLedger:
 
     def as_pairs(self) -> list[tuple[str, str]]:
         """Key/value pairs for the energy summary."""
-        pairs = [(f"state_s.{s}", f"{self.seconds.get(s, 0.0):.1f}") for s in STATES]
-        pairs += [(f"state_j.{s}", f"{self.joules.get(s, 0.0):.1f}") for s in STATES]
+        pairs = [(f"state_s.{s}", f"{self.seconds.get(s, 0.0):.1f}") for s in DEVICE_STATES]
+        pairs += [(f"state_j.{s}", f"{self.joules.get(s, 0.0):.1f}") for s in DEVICE_STATES]
         pairs += [("state_j.transitions", f"{self.transitions_j:.1f}"),
                   ("state_wakes", str(self.wakes)), ("device_state", self.state)]
         return pairs
