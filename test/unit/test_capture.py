@@ -65,9 +65,13 @@ WATCH = CameraConfig(trigger_mode=True, burst_frames=3, burst_fps=20.0, release_
 SLEEP = CameraConfig(enabled=False)
 
 
-def test_warm_streams_and_holds_the_device() -> None:
+def test_warm_streams_holds_the_device_and_a_trigger_marks_a_burst() -> None:
     control = CaptureControl()
     assert all(control.capture(WARM, t / 10) for t in range(5))
+    assert not control.in_burst
+    assert control.trigger(WARM)
+    bursts = [control.capture(WARM, 1.0) and control.in_burst for _ in range(WARM.burst_frames + 2)]
+    assert bursts == [True] * WARM.burst_frames + [False, False]
     assert control.hold(WARM, 100.0)
     assert control.period_s(WARM) == pytest.approx(0.1)
 

@@ -3,7 +3,8 @@ trigger bursts, and which full-resolution frames go downstream.
 
 Device states (set by the power manager through ``enabled`` and ``trigger_mode``):
 
-* **warm** (``trigger_mode`` false): the source is open and streams at ``fps``;
+* **warm** (``trigger_mode`` false): the source is open and streams at ``fps``; a trigger
+  takes a frame at once and publishes the next ``burst_frames`` as full frames;
 * **watch** (``trigger_mode`` true): the source is closed; a ``camera/trigger`` opens it, a burst
   of ``burst_frames`` is captured at ``burst_fps`` and published as full frames, and the source
   is closed again ``release_after_s`` after the burst's last frame (:class:`CaptureControl`);
@@ -89,27 +90,32 @@ class TriggerBurst:
 
 
 class CaptureControl:
-    """Whether a tick captures and whether the source should be held open (times: node clock).
+    """Whether a tick captures, whether its frame is a burst frame, and whether the source should
+    be held open (times: node clock).
 
-    Continuous capture (warm) holds the source; trigger mode (watch) holds it only from a
-    trigger until ``release_after_s`` after the burst's last frame; a disabled camera (sleep)
-    never holds it.
+    A trigger arms a burst of ``burst_frames`` full frames in warm and in watch. Warm
+    (continuous capture) holds the source; watch holds it only from a trigger until
+    ``release_after_s`` after the burst's last frame; a disabled camera (sleep) never holds it.
     """
 
     def __init__(self) -> None:
         self.burst = TriggerBurst()
         self.last_capture_s = -math.inf
+        self.in_burst = False  # the last captured frame belongs to a trigger burst
 
     def trigger(self, cfg: CameraConfig) -> bool:
         """A trigger fired: arm a burst; True when a frame should be taken at once."""
-        if not (cfg.enabled and cfg.trigger_mode):
+        if not cfg.enabled:
             return False
         self.burst.trigger(cfg.burst_frames)
         return True
 
     def capture(self, cfg: CameraConfig, now_s: float) -> bool:
         """Whether this tick captures a frame (a burst frame is consumed)."""
-        if not cfg.enabled or (cfg.trigger_mode and not self.burst.take()):
+        if not cfg.enabled:
+            return False
+        self.in_burst = self.burst.take()
+        if cfg.trigger_mode and not self.in_burst:
             return False
         self.last_capture_s = now_s
         return True

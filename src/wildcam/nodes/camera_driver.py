@@ -127,7 +127,8 @@ class CameraDriver(Node):
             self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
                                               cfg.reduce_factor))
             self.health.count("frames")
-            self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=cfg.trigger_mode))
+            self._publish_full(self.gate.push(stamp.nanoseconds, frame,
+                                              force=self.control.in_burst))
 
     def _read(self, source: CameraSource) -> Frame | None:
         """One frame, or None at the end of the stream; a failing source is closed."""
@@ -151,8 +152,8 @@ class CameraDriver(Node):
             self.health.count("full_frames")
 
     def trigger_callback(self, msg: Trigger) -> None:
-        """A trigger (PIR edge) fired: in trigger mode, open and capture the burst's first frame
-        at once; the timer takes the rest at ``burst_fps``."""
+        """A trigger (PIR edge) fired: open if closed and capture the burst's first full frame at
+        once; the timer takes the rest (at ``burst_fps`` in trigger mode)."""
         if not msg.active:
             return
         self.health.count("triggers")
