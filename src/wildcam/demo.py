@@ -15,9 +15,15 @@ is ``time_scale = 86400 / day_length_s`` simulated seconds. The camera, motion g
 uploader run on wall time (the camera at ``fps × speed``); the power source and manager run on
 the simulated clock (``sim_clock``) at ``speed × time_scale``, started paused and set going
 when the camera wakes, so solar curve, dwell times and battery drain follow the scene's day.
-A synthetic scene is read frame by frame, so the per-mode camera settings (rate, wake,
-trigger-only) are left out of the run's power policy: the scene plays at its own rate and
-scene time and simulated time stay together; every other per-mode setting applies.
+The scene runs on from the moment the camera wakes (the camera reads the frame due, also after
+it was closed), so the per-mode camera rate is left out of the run's power policy: scene time
+and simulated time stay together; every other per-mode and per-state setting applies.
+
+Device states: the day preset's trap is a Pi 5 (an RTC alarm wakes it from a halt) run as a
+trail camera (:data:`DAY_STATES`): in watch, camera closed, through the active hours; warm for
+a while after each PIR trigger or motion; halted at night outside the schedule. The scene's
+PIR (:mod:`wildcam.camera.pir`) drives ``camera/trigger`` from this process, at the scene times
+of its edges.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from wildcam.bringup import Supervisor
+from wildcam.camera.pir import pir_outcomes
 from wildcam.camera.scene import SceneConfig, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.docs import default_parameters
@@ -57,7 +64,6 @@ __all__ = ["RunOptions", "node_overrides", "run_demo", "run_scene"]
 DAY_S = 86400.0
 START_EPOCH = 1_782_000_000  # 2026-06-21 00:00 UTC: midsummer midnight, the day's reference
 SETTLE_S = 20.0  # at most this long after the last frame for the queue and energy to drain
-STALL_S = 5.0  # a camera that delivers no frame for this long has stopped
 
 
 @dataclass(frozen=True)
@@ -121,9 +127,19 @@ SIM_BATTERY = {"backend": "simulated", "initial_soc": 0.45, "solar_peak_w": 8.0}
 """The battery of a synthetic run: 37 Wh, 45 % at the start, a 10 W panel (8 W at noon), so
 the day shows the modes follow the battery down at night and up with the sun."""
 
-CAMERA_HELD = ("fps", "enabled", "trigger_mode")
-"""Camera settings a synthetic run keeps out of the power policy: a synthetic scene is frame by
-frame, so the camera must read it at the scene's rate for scene and simulated time to agree."""
+CAMERA_HELD = ("fps",)
+"""Camera settings a synthetic run keeps out of the power policy: the camera reads the scene at
+its rate (times the run's speed), so scene and simulated time agree."""
+
+DAY_DEVICE = "rpi5"
+"""The day preset's device: a Pi 5, whose RTC alarm wakes it from a halt (all three states)."""
+
+DAY_STATES: dict[str, Any] = {"schedule": "04:00-23:00", "idle_state": "watch"}
+"""The day preset's device-state policy: a trail camera, closed in watch and called by the PIR
+through the active hours, halted from 23:00 to 04:00 until the RTC wakes it."""
+
+WARM_HOLD_SCENE_S = 3.0
+"""Scene seconds the trap stays warm after a PIR trigger or the last frame decided animal."""
 
 
 def run_policy(directory: Path) -> Path:
@@ -152,10 +168,14 @@ def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps:
     camera: dict[str, Any] = {"source": options.source, "uri": scene_uri, "loop": False,
                               "enabled": False}  # woken up once the recorder listens
     if synthetic:
-        camera.update(seed=options.seed, fps=fps * options.speed)
+        camera.update(seed=options.seed, fps=fps * options.speed,
+                      burst_fps=fps * options.speed)
     wanted: dict[str, dict[str, Any]] = {"camera_driver": camera}
+    day = synthetic and options.preset == "day"
     for spec in specs:
         values = wanted.setdefault(spec.name, {})
+        if day:
+            values["power_profile"] = DAY_DEVICE
         if _role(spec, "clock"):  # paused until the camera starts (see _play)
             values.update(speed=0.0, start_time=start_time)
         if _role(spec, "power/battery"):
@@ -164,9 +184,12 @@ def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps:
         if _role(spec, "power/state"):
             values.update(use_sim_time=sim_time,
                           update_period_s=min(60.0, max(1.0, time_scale / 6)),
-                          stale_after_s=max(120.0, time_scale), summary_period_s=600.0)
+                          stale_after_s=max(120.0, time_scale), summary_period_s=600.0,
+                          state_file=str(tmp / "state" / "power.json"))
             if synthetic:
                 values.update(policy_file=str(run_policy(tmp)))
+            if day:
+                values.update(DAY_STATES, warm_hold_s=WARM_HOLD_SCENE_S * time_scale)
         if _role(spec, "uploader/status"):
             values.update(gateway_url=gateway_url, token_file=token_file,
                           queue_dir=str(tmp / "state" / "queue"),
@@ -281,10 +304,12 @@ def _run(options: RunOptions) -> int:
     synthetic = options.source == "synthetic"
     scene = run_scene(options) if synthetic else None
     fps = scene.fps if scene is not None else 0.0  # a real source's: from its parameters
-    total = SyntheticScene(scene).n_frames if scene is not None else 0
+    synthetic_scene = SyntheticScene(scene) if scene is not None else None
+    total = synthetic_scene.n_frames if synthetic_scene is not None else 0
     time_scale = DAY_S / scene.day_length_s if scene is not None and scene.day_length_s else 1.0
     day_start = scene.day_start if scene is not None and scene.day_length_s else 0.0
-    specs = list(NODES)
+    # The run plays the scene's PIR itself: a PIR node started on request stays out.
+    specs = [s for s in NODES if not (s.on_request and _role(s, "camera/trigger"))]
     sim_time = any(_role(s, "clock") for s in specs)  # the power nodes run on it
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +347,7 @@ def _run(options: RunOptions) -> int:
             scene_file = tmp / "scene.json"
             scene_file.write_text(json.dumps(scene_to_dict(scene)))
             scene_uri = str(scene_file)
-            SyntheticScene(scene).write_ground_truth(out / RUN_FILES["truth"])
+            synthetic_scene.write_ground_truth(out / RUN_FILES["truth"])
         defaults = {k.removeprefix("/**/"): v["ros__parameters"]
                     for k, v in default_parameters().items()}
         wanted = _wanted(options, specs, scene_uri, fps, time_scale,
@@ -338,7 +363,7 @@ def _run(options: RunOptions) -> int:
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
         try:
             failure = _play(options, specs, params_file, bag, total, fps, time_scale,
-                            _clock_text(scene), logs)
+                            _clock_text(scene), logs, _pir_edges(options, synthetic_scene))
             listing = None
             if gateway is not None or options.token_file:
                 try:
@@ -369,6 +394,19 @@ def _run(options: RunOptions) -> int:
         print(f"wildcam run: {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def _pir_edges(options: RunOptions, scene: SyntheticScene | None) -> list[tuple[float, bool]]:
+    """The day preset's PIR edges (scene seconds, active) for ``camera/trigger``; says which
+    visits the PIR misses and why."""
+    if scene is None or options.preset != "day":
+        return []
+    outcomes = pir_outcomes(scene.config, scene.visit_spans)
+    missed = [f"{o.species} at {_clock_text(scene.config)(o.on_s)}: {o.reason}"
+              for o in outcomes if not o.noticed]
+    print(f"PIR: notices {len(outcomes) - len(missed)}/{len(outcomes)} visits"
+          + (f" (missed: {'; '.join(missed)})" if missed else ""))
+    return sorted(e for o in outcomes if o.noticed for e in ((o.on_s, True), (o.off_s, False)))
 
 
 def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[str, Any],
@@ -402,7 +440,7 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[s
 
 def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
           bag: Path, total: int, fps: float, time_scale: float, clock: Any,
-          logs: Path) -> str | None:
+          logs: Path, edges: Sequence[tuple[float, bool]] = ()) -> str | None:
     """Start the graph, record and show progress until the scene ends; a failure or None."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -444,8 +482,8 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
         limit = options.wall_limit_s or (total / (fps * options.speed) * 1.5 + 60.0
                                          if total else options.duration_s or 60.0)
         failure = failure or _watch(
-            monitor, lambda: recorder.result.counts.get(TOPICS["info"], 0), total, limit, spin,
-            supervisor.poll)
+            monitor, lambda: recorder.result.counts.get(TOPICS["info"], 0), total,
+            fps * options.speed, limit, spin, supervisor.poll, edges)
         for node in clocks:  # the day is over: the battery stops where the scene stopped
             monitor.set_parameters(node, {"speed": 0.0}, spin, supervisor.poll, 10.0)
         if failure is None:
@@ -489,29 +527,32 @@ def _start_day(monitor: Any, ready: Any, poll: Any, spin: Any,
     return monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
 
 
-def _watch(monitor: Any, frames: Any, total: int, limit_s: float, spin: Any,
-           poll: Any) -> str | None:
-    """Show progress until the scene's ``total`` frames are recorded (or ``limit_s`` passes
-    with a real source); a failure or None.
+def _watch(monitor: Any, frames: Any, total: int, scene_rate: float, limit_s: float,
+           spin: Any, poll: Any, edges: Sequence[tuple[float, bool]] = ()) -> str | None:
+    """Show progress until the scene's ``total`` frames have played (or ``limit_s`` passes with a
+    real source); publish the scene's PIR ``edges`` (scene seconds, active) on the way; a
+    failure or None.
 
-    The camera stops at the end of the scene; a camera that delivers nothing new for
-    ``STALL_S`` has stopped too (a frame the recorder missed must not hang the run).
+    A synthetic scene plays on the wall clock at ``scene_rate`` frames a second from now
+    (the camera reads the frame due, open or not); a real source is counted by its frames.
     """
-    deadline = time.monotonic() + limit_s
-    seen, changed = 0, time.monotonic()
+    start = time.monotonic()
+    deadline = start + limit_s
+    pending = sorted(edges)
     while True:
         now = time.monotonic()
-        monitor.frames = frames()
-        if monitor.frames != seen:
-            seen, changed = monitor.frames, now
-        if total and seen >= total:
-            return None
-        if total and seen and now - changed > STALL_S:
-            return None if seen >= 0.99 * total else (
-                f"the camera stopped after {seen} of {total} frames")
+        if total:
+            monitor.frames = min(total, int((now - start) * scene_rate))
+            scene_s = monitor.frames / monitor.fps
+            while pending and pending[0][0] <= scene_s:
+                monitor.trigger(pending.pop(0)[1])
+            if now - start >= total / scene_rate + 0.5:  # the last frame is due and taken
+                return None
+        else:
+            monitor.frames = frames()
         if now >= deadline:
-            return (f"only {seen} of {total} frames were played in {limit_s:.0f} s; the report "
-                    "covers those") if total else None
+            return (f"only {monitor.frames} of {total} frames were played in {limit_s:.0f} s; "
+                    "the report covers those") if total else None
         spin()
         failure = poll()
         if failure:

@@ -150,7 +150,7 @@ NODES: tuple[NodeSpec, ...] = (
                     ("power/temperature", "sensor_msgs/Temperature"),
                     ("energy", "wildcam/EnergyReport"),
                     ("camera/trigger", "wildcam/Trigger"),
-                    ("motion/events", "wildcam/MotionEvent")),
+                    ("detections", "wildcam/DetectionArray")),
     ),
     NodeSpec(
         name="sim_clock",

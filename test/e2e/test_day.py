@@ -2,11 +2,12 @@
 
 The day preset compressed into 120 s of scene (1 scene second = 12 simulated minutes), cut to
 its first 50 s (04:30 to 14:30, two animal visits, the dawn IR switch and wind), played at 2x.
-Half-way through, this test forces a mode through the power manager's ``override_mode``
-(``Probe.set_parameters``) and reads the nodes' parameters back. Afterwards the recorded run
-(bag + ground truth + gateway listing) must show: every visit's detections at the gateway
-(event recall >= 0.9), at most ``FALSE_UPLOAD_BOUND`` items from frames with no animal, and
-the forced mode with its override flag in the report data.
+Half-way through (by the simulated clock), this test forces a mode through the power manager's
+``override_mode`` (``Probe.set_parameters``) and reads the nodes' parameters back. Afterwards
+the recorded run (bag + ground truth + gateway listing) must show: every visit's detections at
+the gateway (event recall >= 0.9), at most ``FALSE_UPLOAD_BOUND`` items from frames with no
+animal, the forced mode with its override flag in the report data, and the device states: the
+trap watching with its camera closed and going warm on the scene's PIR triggers.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ def _get(probe: Any, node: str, names: list[str]) -> dict[str, Any]:
 @pytest.mark.skipif(bool(_missing()), reason=f"nodes missing from the node table: {_missing()}")
 def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
                                      tmp_path: Path) -> None:
-    from sensor_msgs.msg import CameraInfo
+    from rosgraph_msgs.msg import Clock
 
+    from wildcam.demo import DAY_S, START_EPOCH
     from wildcam.report import load_run, summarize
+    from wildcam.report.states import state_changes
 
     out = tmp_path / "out"
     log = (tmp_path / "run.log").open("wb")
@@ -70,10 +73,13 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
          "--duration", str(PLAY_S), "--speed", str(SPEED), "--out", str(out)],
         env=ros_env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        frames = probe.collect(CameraInfo, "camera/camera_info")
-        half = int(PLAY_S * 10 / 2)
-        assert probe.spin_until(lambda: len(frames) >= half or run.poll() is not None, 150.0), \
-            "the run did not reach half-way"
+        clock = probe.collect(Clock, "/clock")
+        day_start = START_EPOCH + 4.5 / 24 * DAY_S  # the day preset starts at 04:30
+        half = day_start + PLAY_S / 2 * DAY_S / DAY_LENGTH_S
+
+        def halfway() -> bool:
+            return bool(clock) and clock[-1].clock.sec >= half or run.poll() is not None
+        assert probe.spin_until(halfway, 150.0), "the run did not reach half-way"
         assert run.poll() is None, (tmp_path / "run.log").read_text()
         results = probe.set_parameters("power_manager", override_mode=FORCED)
         assert results[0].successful, results[0].reason
@@ -103,3 +109,8 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
     forced = [m for m in data.modes if m.manual_override and m.mode_name == FORCED]
     assert forced, [(m.mode_name, m.reason) for m in data.modes]
     assert PLAY_S * 0.3 < forced[0].t_s < PLAY_S, forced[0]  # mid-run, in scene time
+    changes = [(c.device_state, c.device_state_reason) for c in state_changes(data)]
+    assert {"watch", "warm"} <= {state for state, _ in changes}, changes
+    assert any(state == "warm" and reason.startswith("trigger") for state, reason in changes)
+    assert summary.states is not None and summary.states.hours["watch"] > 0, output
+    assert data.frames < PLAY_S * 10, "the camera was closed part of the time"

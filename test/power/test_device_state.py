@@ -97,11 +97,24 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
                for item in core.plan.nodes.values())
     _, state = core.step(MIDNIGHT + 19 * HOUR, 0.0)
     assert state.wake_at_s == MIDNIGHT + 20 * HOUR  # the window's start
-    core.on_trigger(MIDNIGHT + 19.5 * HOUR)
+    assert not core.on_trigger(MIDNIGHT + 19.5 * HOUR)  # halted: the PIR edge is lost
     _, state = core.step(MIDNIGHT + 19.5 * HOUR + 60, 0.0)
-    assert state.state == "warm" and "trigger" in state.reason
-    assert core.ledger.seconds["warm"] == 7 * HOUR and core.ledger.wakes == 1
+    assert state.state == "sleep"
+    _, state = core.step(MIDNIGHT + 20 * HOUR, 0.0)
+    assert state.state == "warm" and "active window" in state.reason
+    assert core.on_trigger(MIDNIGHT + 21 * HOUR)
+    assert core.step(MIDNIGHT + 21 * HOUR + 60, 0.0)[1].reason.startswith("trigger")
+    assert core.ledger.seconds["warm"] == 8 * HOUR + 60 and core.ledger.wakes == 1
     assert core.ledger.transitions_j == pytest.approx(20.0 + 80.0)  # rpi5 shutdown + boot
+
+
+def test_a_pir_that_switches_the_power_wakes_the_sleeping_device(tmp_path: Path) -> None:
+    """pizero2w_mcu: a controller cuts the SoC's power and a PIR edge turns it back on."""
+    core = _core(tmp_path, power_profile="pizero2w_mcu", schedule="20:00-06:00")
+    assert core.step(MIDNIGHT + 7 * HOUR, 0.0)[1].state == "sleep"
+    assert core.on_trigger(MIDNIGHT + 8 * HOUR)
+    _, state = core.step(MIDNIGHT + 8 * HOUR + 10, 0.0)
+    assert state.state == "warm" and "trigger" in state.reason
 
 
 def test_a_lifetime_target_sends_the_device_to_watch(tmp_path: Path) -> None:

@@ -78,6 +78,7 @@ def test_warm_streams_holds_the_device_and_a_trigger_marks_a_burst() -> None:
 
 def test_watch_holds_the_device_only_for_a_burst_and_its_hold() -> None:
     control = CaptureControl()
+    assert control.capture(WATCH, -5.0)  # the first frame after enabling: sensor check
     assert not control.capture(WATCH, 0.0) and not control.hold(WATCH, 0.0)
     assert control.trigger(WATCH)  # open and take the first frame at once
     assert control.hold(WATCH, 0.0)
@@ -96,8 +97,9 @@ def test_sleep_ignores_triggers_and_releases() -> None:
 def test_scene_clock_goes_on_while_the_camera_is_closed() -> None:
     clock = SceneClock()
     assert clock.index(50.0, 10.0) == 0  # starts with the camera
-    assert clock.index(50.35, 10.0) == 3
-    assert clock.index(80.0, 10.0) == 300
+    assert clock.index(50.101, 10.0) == 1 and clock.index(50.199, 10.0) == 2  # jitter
+    assert clock.index(80.0, 10.0) == 300  # closed for half a minute: the scene went on
+    assert clock.index(81.0, 5.0) == 305  # a new rate from now on
 
 
 def test_forced_frames_are_published_once() -> None:

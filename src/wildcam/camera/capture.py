@@ -111,11 +111,13 @@ class CaptureControl:
         return True
 
     def capture(self, cfg: CameraConfig, now_s: float) -> bool:
-        """Whether this tick captures a frame (a burst frame is consumed)."""
+        """Whether this tick captures a frame (a burst frame is consumed). The first tick the
+        camera is enabled always captures: it checks the sensor and marks where a scene's time
+        starts (frame 0), in trigger mode too."""
         if not cfg.enabled:
             return False
         self.in_burst = self.burst.take()
-        if cfg.trigger_mode and not self.in_burst:
+        if cfg.trigger_mode and not self.in_burst and self.last_capture_s > -math.inf:
             return False
         self.last_capture_s = now_s
         return True
@@ -134,19 +136,27 @@ class CaptureControl:
 
 
 class SceneClock:
-    """Where a source with a timeline of its own (a synthetic scene) stands after the camera was
-    closed for a while: the world went on, so it resumes ``fps`` frames per second of node time
-    after the camera was first enabled, not where it stopped.
+    """Which frame a source with a timeline of its own (a synthetic scene) shows now: the scene
+    runs on the node clock at the camera's ``fps`` from the first time the camera is enabled, and
+    goes on while the camera is closed or late (a frame that is due is read, the ones passed are
+    skipped, as a real camera drops them). ``fps`` may change on the way.
     """
 
     def __init__(self) -> None:
-        self.start_s: float | None = None
+        self._last_s: float | None = None
+        self._position = 0.0
+
+    @property
+    def started(self) -> bool:
+        """Whether the scene's time runs (the camera was enabled once)."""
+        return self._last_s is not None
 
     def index(self, now_s: float, fps: float) -> int:
         """The frame index due at ``now_s`` (0 at the first call)."""
-        if self.start_s is None:
-            self.start_s = now_s
-        return max(0, math.floor((now_s - self.start_s) * fps + 1e-6))
+        if self._last_s is not None:
+            self._position += max(0.0, now_s - self._last_s) * fps
+        self._last_s = now_s
+        return round(self._position)
 
 
 class FullFrameGate:

@@ -108,7 +108,9 @@ class SyntheticScene:
         self._switches = sorted({t for i in c.ir_night for t in (i.start_s, i.end_s)
                                  if 0 < t < c.duration_s})
         self.nuisance_intervals = self._nuisance_intervals()
-        self.events = self._events()
+        self.visit_spans = self._visit_spans()
+        """When each visit's animal is in view, in visit order (None: never)."""
+        self.events = tuple(sorted(e for e in self.visit_spans if e is not None))
 
     @property
     def n_frames(self) -> int:
@@ -237,16 +239,15 @@ class SyntheticScene:
                           tuple(self.config.visits[k].species for k, _ in animals),
                           nuisances, self.ir_at(t))
 
-    def _events(self) -> tuple[Interval, ...]:
-        fps, events = self.config.fps, []
+    def _visit_spans(self) -> tuple[Interval | None, ...]:
+        fps, spans = self.config.fps, []
         for k, v in enumerate(self.config.visits):
             frames = [i for i in range(math.floor(v.start_s * fps),
                                        min(math.ceil(v.end_s * fps) + 1, self.n_frames))
                       if any(j == k for j, _ in self._animal_boxes(self.stamp(i)))]
-            if frames:
-                events.append(Interval(self.stamp(frames[0]), self.stamp(frames[-1] + 1), 1.0,
-                                       v.species))
-        return tuple(sorted(events))
+            spans.append(Interval(self.stamp(frames[0]), self.stamp(frames[-1] + 1), 1.0,
+                                  v.species) if frames else None)
+        return tuple(spans)
 
     def _nuisance_intervals(self) -> dict[str, tuple[Interval, ...]]:
         c = self.config

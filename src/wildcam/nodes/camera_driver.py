@@ -100,17 +100,16 @@ class CameraDriver(Node):
         """Timer tick: capture one frame if the camera is awake, publish what is due."""
         cfg = self.params.config
         now = self._now()
-        if cfg.enabled:
-            self.scene_clock.index(now, cfg.fps)  # the scene's time starts with the camera
+        if cfg.enabled or self.scene_clock.started:  # the scene starts with the camera
+            self.scene_clock.index(now, cfg.fps)
         if self.finished or not self.control.capture(cfg, now):
             self._release_if_idle()
             return
-        reopened = self.source is None
         source = self.source or self._open()
         if source is None:
             return
         seek = getattr(source, "seek", None)
-        if seek is not None and (reopened or cfg.trigger_mode):
+        if seek is not None:  # a scene with its own timeline: the frame due now
             seek(self.scene_clock.index(now, cfg.fps))
         # Only a real camera's read is device work; rendering or decoding a simulated scene is
         # not (the profile's capture_j_per_frame stands for the camera itself).

@@ -30,7 +30,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
-from wildcam.msg import EnergyReport, MotionEvent, PowerState, Trigger
+from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger
 from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
@@ -81,10 +81,10 @@ class PowerManager(Node):
             "temperature")(self.temperature_callback), 10)
         self.create_subscription(EnergyReport, "energy", self.health.guard("energy")(
             self.energy_callback), ENERGY_QOS)
-        self.create_subscription(Trigger, "camera/trigger", lambda m: m.active and
-                                 self.core.on_trigger(self._now()), 10)
-        self.create_subscription(MotionEvent, "motion/events", lambda m: m.event_started and
-                                 self.core.on_motion(self._now()), EVENTS)
+        self.create_subscription(Trigger, "camera/trigger", self.health.guard("trigger")(
+            self.trigger_callback), 10)
+        self.create_subscription(DetectionArray, "detections", lambda _: self.core.on_animal(
+            self._now()), EVENTS)
         self.update_timer = self.create_timer(cfg.update_period_s, self.health.guard("update")(
             self.update_callback))
         self.summary_timer = self.create_timer(cfg.summary_period_s, self.health.guard(
@@ -116,6 +116,12 @@ class PowerManager(Node):
     def temperature_callback(self, msg: Temperature) -> None:
         """Latest SoC/board temperature."""
         self.core.on_temperature(self._now(), msg.temperature)
+
+    def trigger_callback(self, msg: Trigger) -> None:
+        """A PIR edge: the state policy goes warm (unless asleep and unable to wake on it)."""
+        if msg.active:
+            self.health.count("triggers" if self.core.on_trigger(self._now())
+                              else "triggers_lost_asleep")
 
     def energy_callback(self, msg: EnergyReport) -> None:
         """One node's energy report."""

@@ -151,12 +151,18 @@ class ManagerCore:
             self.state_policy = self._state_policy(config, now_s)
         self.plan.max_attempts = config.max_attempts
 
-    def on_trigger(self, now_s: float) -> None:
-        """A camera trigger (PIR edge) arrived."""
+    def on_trigger(self, now_s: float) -> bool:
+        """A camera trigger (PIR edge) arrived; False when the device sleeps and its PIR cannot
+        wake it (halted, the edge is lost; in a simulated run the graph still hears it)."""
+        if self.state.state == "sleep" and not load_profile(
+                self.config.power_profile).states.pir_wakes_from_off:
+            return False
         self.last_trigger_s = now_s
+        return True
 
-    def on_motion(self, now_s: float) -> None:
-        """A motion event started."""
+    def on_animal(self, now_s: float) -> None:
+        """The cascade decided a frame "animal": stay warm while the animal is there (motion
+        alone does not: wind in the vegetation would keep the camera streaming)."""
         self.last_motion_s = now_s
 
     def on_battery(self, now_s: float, percentage: float, charging: bool | None,

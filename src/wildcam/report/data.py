@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.truth import GroundTruth, load_ground_truth
@@ -127,6 +128,8 @@ class ModeSwitch:
     battery: float  # 0..1, NaN when unknown
     charging: bool
     manual_override: bool
+    device_state: str = ""  # warm / watch / sleep ("" in runs from before the states)
+    device_state_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,7 @@ class RunData:
     gateway: tuple[GatewayItem, ...] | None = None  # None: no listing given
     baseline: Baseline | None = None
     idle_w: float | None = None  # the board's idle power under the run's power profile
+    profile: str = ""  # the run's power profile
     source: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -327,16 +331,22 @@ class _Clock:
     def __init__(self, frames: Sequence[tuple[int, int]], fps: float, t0_ns: int) -> None:
         # frames: (header stamp ns, bag time ns) of each camera_info, in bag order
         self.fps = fps
+        index = frame_indices([stamp for stamp, _ in frames])
         self.by_stamp: dict[int, int] = {}
-        for index, (stamp, _) in enumerate(frames):
-            self.by_stamp.setdefault(stamp, index)
+        for k, (stamp, _) in enumerate(frames):
+            self.by_stamp.setdefault(stamp, int(index[k]))
         self._bag = np.array([b for _, b in frames], dtype=np.float64)
-        self._scene = np.arange(len(frames), dtype=np.float64) / fps
+        self._scene = index.astype(np.float64) / fps
+        self.last_index = int(index[-1]) if len(index) else -1
         self._t0 = t0_ns
 
     def at_bag(self, bag_ns: int) -> float:
-        """Scene seconds of a message received at bag time ``bag_ns``."""
+        """Scene seconds of a message received at bag time ``bag_ns`` (after the last frame:
+        at the frames' average rate, the scene goes on while the camera is closed)."""
         if len(self._bag) >= 2:
+            if bag_ns > self._bag[-1] and self._bag[-1] > self._bag[0]:
+                rate = (self._scene[-1] - self._scene[0]) / (self._bag[-1] - self._bag[0])
+                return float(self._scene[-1] + (bag_ns - self._bag[-1]) * rate)
             return float(np.interp(bag_ns, self._bag, self._scene))
         return max(0.0, (bag_ns - self._t0) / 1e9)
 
@@ -345,6 +355,23 @@ class _Clock:
         if stamp_ns is not None and stamp_ns in self.by_stamp:
             return self.by_stamp[stamp_ns] / self.fps
         return None if bag_ns is None else self.at_bag(bag_ns)
+
+
+def frame_indices(stamps: Sequence[int]) -> npt.NDArray[np.int64]:
+    """Scene frame index of each captured frame from the capture stamps.
+
+    The camera reads the scene frame due at each capture (:class:`wildcam.camera.capture.
+    SceneClock`), so consecutive frames are one capture period apart, and a gap (the camera
+    closed in watch or sleep, or late) skips the frames it spans: the steps are the gaps in
+    units of the usual (median) period, at least one.
+    """
+    if len(stamps) < 2:
+        return np.zeros(len(stamps), dtype=np.int64)
+    gaps = np.diff(np.asarray(stamps, dtype=np.float64))
+    positive = gaps[gaps > 0]
+    period = float(np.median(positive)) if len(positive) else 1.0
+    steps = np.maximum(1, np.rint(gaps / period)).astype(np.int64)
+    return np.concatenate([[0], np.cumsum(steps)])
 
 
 def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
@@ -450,10 +477,10 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
     clock = _Clock([(_ns(m.header.stamp), ns) for ns, m in info], fps,
                    min(all_ns) if all_ns else 0)
     frames = len(info)
-    if frames:
-        duration = frames / fps
-    else:
-        duration = max((clock.at_bag(ns) for ns in all_ns), default=0.0)
+    duration = max((clock.at_bag(ns) for ns in all_ns), default=0.0)
+    if frames:  # the scene goes on after the last frame while the camera is closed
+        duration = max((clock.last_index + 1) / fps, min(duration, scene.duration_s)
+                       if truth is not None else 0.0)
     visits, nights, rain = truth_from_scene(scene)
     notes: list[str] = []
     if not frames:
@@ -465,7 +492,8 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
 
     modes = tuple(ModeSwitch(clock.at_bag(ns), int(m.mode), str(m.mode_name), str(m.reason),
                              _float(m.battery_percentage), bool(m.charging),
-                             bool(m.manual_override))
+                             bool(m.manual_override), str(getattr(m, "device_state", "")),
+                             str(getattr(m, "device_state_reason", "")))
                   for ns, m in topics[TOPICS["state"]])
     battery = tuple(BatterySample(clock.at_bag(ns), _float(m.percentage), _float(m.voltage),
                                   _float(m.capacity if math.isfinite(m.capacity)
@@ -482,7 +510,8 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
                                  int(m.evictions), bool(m.link_up))
                     for ns, m in topics[TOPICS["upload"]])
     profiles = Counter(e.profile for e in energy if e.profile)
-    idle_w = _idle_w(profiles.most_common(1)[0][0]) if profiles else None
+    profile = profiles.most_common(1)[0][0] if profiles else ""
+    idle_w = _idle_w(profile) if profile else None
     if idle_w is None:
         notes.append("no power profile known: idle power left out of the battery projection")
     items = None
@@ -495,7 +524,8 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
         nights=nights, rain=rain, modes=modes, battery=battery,
         motion=_motion_spans(topics[TOPICS["motion"]], clock, duration),
         detections=tuple(_detection(ns, m, clock) for ns, m in topics[TOPICS["detections"]]),
-        energy=energy, uploads=uploads, gateway=items, idle_w=idle_w, source=str(bag),
+        energy=energy, uploads=uploads, gateway=items, idle_w=idle_w, profile=profile,
+        source=str(bag),
         notes=tuple(notes))
     if isinstance(baseline, Baseline):
         chosen: Baseline | None = baseline

@@ -10,6 +10,7 @@ from wildcam.errors import StorageError
 from wildcam.report.data import RunData
 from wildcam.report.figures import FIGURES, draw_all
 from wildcam.report.metrics import Summary, mode_changes, summarize
+from wildcam.report.states import state_changes
 
 __all__ = ["REPORT_NAME", "build_report", "render_html"]
 
@@ -61,6 +62,11 @@ def render_html(run: RunData, summary: Summary) -> str:
     parts += ["<h2>Mode switches</h2>",
               _table(("#", "time", "mode", "reason", "manual override"), switches, "modes")
               if switches else "<p>No power/state messages were recorded.</p>"]
+    states = [(str(i + 1), tb.clock(s.t_s), s.device_state, s.device_state_reason)
+              for i, s in enumerate(state_changes(run))]
+    if states:
+        parts += ["<h2>Device states</h2>",
+                  _table(("#", "time", "state", "reason"), states, "states")]
     visits = [(tb.clock(v.start_s), tb.clock(v.end_s), v.species) for v in run.visits]
     parts += ["<h2>Ground-truth visits</h2>",
               _table(("from", "to", "species"), visits, "visits")]

@@ -21,6 +21,7 @@ import numpy as np
 
 from wildcam.evaluation import score_events
 from wildcam.report.data import DAY_S, Baseline, ModeSwitch, RunData, TruthVisit
+from wildcam.report.states import StateSummary, summarize_states
 
 __all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "detected_times", "estimate_baseline",
            "mode_changes", "recalled", "summarize"]
@@ -64,6 +65,7 @@ class Summary:
     baseline_battery_days: float | None
     analysis_ratio: float | None  # baseline stage 3 / (motion gate + cascade) of the run
     mode_switches: int
+    states: StateSummary | None = None  # device states, when the run recorded them
 
     @property
     def event_recall(self) -> float:
@@ -110,7 +112,7 @@ class Summary:
              f"{num(self.analysis_ratio, '.0f', '×')} its analysis (motion gate + cascade)"),
             ("mode switches", str(self.mode_switches)),
         ]
-        return rows
+        return rows + (self.states.rows() if self.states is not None else [])
 
 
 def mode_changes(run: RunData) -> list[ModeSwitch]:
@@ -210,11 +212,15 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
     capacity = _capacity_j(run)
     baseline_total = run.baseline.total_j if run.baseline is not None else None
     projected = base_days = None
+    states = summarize_states(run, found)
+    board_w, board = run.idle_w or 0.0, "idle"
+    if states is not None:  # the board's power by device state, as the run spent its time
+        board_w, board = states.average_w, "board by device state"
     if capacity is None:
         basis = "no battery capacity in power/battery"
     else:
-        idle = (run.idle_w or 0.0) * DAY_S
-        basis = (f"{capacity / 3600:.1f} Wh, no charging, {run.idle_w or 0.0:.2f} W idle + "
+        idle = board_w * DAY_S
+        basis = (f"{capacity / 3600:.1f} Wh, no charging, {board_w:.2f} W {board} + "
                  "the processing")
         if per_day is not None and idle + per_day > 0:
             projected = capacity / (idle + per_day)
@@ -234,4 +240,4 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         projected_battery_days=projected, projection_basis=basis,
         baseline_total_j=baseline_total, baseline_battery_days=base_days,
         analysis_ratio=_analysis_ratio(run),
-        mode_switches=len(mode_changes(run)) - 1 if run.modes else 0)
+        mode_switches=len(mode_changes(run)) - 1 if run.modes else 0, states=states)

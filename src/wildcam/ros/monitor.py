@@ -1,7 +1,8 @@
 """The listening node of ``wildcam run``: one live progress line while the graph plays.
 
-It counts motion events and detections and keeps the latest power mode, battery level and
-upload queue; ``frames`` (where in the scene the run is) is set by the run from its recorder.
+It counts motion events and detections and keeps the latest power mode, device state, battery
+level and upload queue; ``frames`` (where in the scene the run is) is set by the run. It also
+publishes the scene's PIR edges on ``camera/trigger`` when the run says so.
 Subscriptions are best effort, which matches any publisher; the summary's numbers come from the
 bag.
 """
@@ -19,7 +20,14 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import BatteryState
 
-from wildcam.msg import DetectionArray, EnergyReport, MotionEvent, PowerState, UploadStatus
+from wildcam.msg import (
+    DetectionArray,
+    EnergyReport,
+    MotionEvent,
+    PowerState,
+    Trigger,
+    UploadStatus,
+)
 from wildcam.ros.qos import LATCHED
 
 __all__ = ["RunMonitor"]
@@ -30,9 +38,10 @@ class RunMonitor(Node):
 
     def __init__(self, fps: float, clock: Callable[[float], str]) -> None:
         super().__init__("wildcam_run_monitor")
-        self.fps, self._clock = fps, clock
+        self.fps, self._clock_text = fps, clock
         self.frames = self.events = self.detections = 0
         self.mode = "—"
+        self.state = "—"
         self.battery = math.nan
         self.queue: int | None = None
         self.energy_nodes: dict[str, int] = {}  # node -> reports received
@@ -48,6 +57,14 @@ class RunMonitor(Node):
         self.create_subscription(UploadStatus, "uploader/status", self.upload_callback,
                                  best_effort)
         self.create_subscription(EnergyReport, "energy", self.energy_callback, best_effort)
+        self.pub_trigger = self.create_publisher(Trigger, "camera/trigger", 10)
+
+    def trigger(self, active: bool) -> None:
+        """Publish a PIR edge on ``camera/trigger``, stamped now."""
+        msg = Trigger(source=Trigger.SOURCE_PIR, active=active)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = "pir"
+        self.pub_trigger.publish(msg)
 
     def event_callback(self, msg: MotionEvent) -> None:
         """Count motion events as they start."""
@@ -60,6 +77,7 @@ class RunMonitor(Node):
     def state_callback(self, msg: PowerState) -> None:
         """The current power mode."""
         self.mode = msg.mode_name + (" (override)" if msg.manual_override else "")
+        self.state = msg.device_state or "—"
 
     def battery_callback(self, msg: BatteryState) -> None:
         """The current battery level."""
@@ -99,7 +117,8 @@ class RunMonitor(Node):
         """The progress line: simulated time, mode, battery, events, detections, queue."""
         battery = "—" if math.isnan(self.battery) else f"{self.battery * 100:.0f}%"
         queue = "—" if self.queue is None else str(self.queue)
-        return (f"{self._clock(self.frames / self.fps)}  mode {self.mode:<10} "
+        return (f"{self._clock_text(self.frames / self.fps)}  mode {self.mode:<10} "
+                f"state {self.state:<5}  "
                 f"battery {battery:>4}  events {self.events:3d}  detections "
                 f"{self.detections:4d}  queue {queue:>3}  frame {self.frames}/{total}")
 
