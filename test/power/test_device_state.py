@@ -104,8 +104,20 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
     assert state.state == "warm" and "active window" in state.reason
     assert core.on_trigger(MIDNIGHT + 21 * HOUR)
     assert core.step(MIDNIGHT + 21 * HOUR + 60, 0.0)[1].reason.startswith("trigger")
+
     assert core.ledger.seconds["warm"] == 8 * HOUR + 60 and core.ledger.wakes == 1
     assert core.ledger.transitions_j == pytest.approx(20.0 + 80.0)  # rpi5 shutdown + boot
+
+
+def test_a_pir_held_high_keeps_the_trail_camera_warm(tmp_path: Path) -> None:
+    """Watch through the window; warm while the PIR sees the animal and warm_hold_s after."""
+    core = _core(tmp_path, idle_state="watch", warm_hold_s=600.0)
+    assert core.step(MIDNIGHT + HOUR, 0.0)[1].state == "watch"
+    core.on_trigger(MIDNIGHT + HOUR + 10)
+    assert core.step(MIDNIGHT + 2 * HOUR, 0.0)[1].state == "warm"  # still high an hour on
+    core.on_trigger(MIDNIGHT + 2 * HOUR, active=False)
+    assert core.step(MIDNIGHT + 2 * HOUR + 300, 0.0)[1].state == "warm"
+    assert core.step(MIDNIGHT + 2 * HOUR + 700, 0.0)[1].state == "watch"
 
 
 def test_a_pir_that_switches_the_power_wakes_the_sleeping_device(tmp_path: Path) -> None:

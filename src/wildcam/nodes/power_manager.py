@@ -118,10 +118,11 @@ class PowerManager(Node):
         self.core.on_temperature(self._now(), msg.temperature)
 
     def trigger_callback(self, msg: Trigger) -> None:
-        """A PIR edge: the state policy goes warm (unless asleep and unable to wake on it)."""
-        if msg.active:
-            self.health.count("triggers" if self.core.on_trigger(self._now())
-                              else "triggers_lost_asleep")
+        """A PIR edge: the state policy goes warm while it is high (unless asleep and unable to
+        wake on it)."""
+        heard = self.core.on_trigger(self._now(), msg.active)
+        self.health.count(("triggers" if msg.active else "releases") if heard
+                          else "triggers_lost_asleep")
 
     def energy_callback(self, msg: EnergyReport) -> None:
         """One node's energy report."""

@@ -127,6 +127,7 @@ class ManagerCore:
                 self.budget_start_s = saved.budget_start_s
         self.state_policy = self._state_policy(config, now_s)
         self.last_trigger_s = self.last_motion_s = math.nan
+        self.pir_high = False  # a PIR output still high: the trigger goes on
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
         self.plan.set_mode(self.desired(), wall_s)
         self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
@@ -151,12 +152,14 @@ class ManagerCore:
             self.state_policy = self._state_policy(config, now_s)
         self.plan.max_attempts = config.max_attempts
 
-    def on_trigger(self, now_s: float) -> bool:
-        """A camera trigger (PIR edge) arrived; False when the device sleeps and its PIR cannot
-        wake it (halted, the edge is lost; in a simulated run the graph still hears it)."""
-        if self.state.state == "sleep" and not load_profile(
+    def on_trigger(self, now_s: float, active: bool = True) -> bool:
+        """A camera trigger (PIR edge) arrived: a trigger holds while the PIR output stays high
+        (``active`` false ends it). False when the device sleeps and its PIR cannot wake it
+        (halted, the edge is lost; in a simulated run the graph still hears it)."""
+        if active and self.state.state == "sleep" and not load_profile(
                 self.config.power_profile).states.pir_wakes_from_off:
             return False
+        self.pir_high = active
         self.last_trigger_s = now_s
         return True
 
@@ -210,7 +213,8 @@ class ManagerCore:
         cells = self._fresh(self.battery_temperature, now_s)
         return StateInputs(
             battery=battery, temperature_c=cells if not math.isnan(cells) else
-            self._fresh(self.temperature, now_s), last_trigger_s=self.last_trigger_s,
+            self._fresh(self.temperature, now_s),
+            last_trigger_s=now_s if self.pir_high else self.last_trigger_s,
             last_motion_s=self.last_motion_s, spent_j=self.budget_spent_j(now_s),
             capacity_j=capacity_wh * 3600.0,
             **capabilities(load_profile(self.config.power_profile).states))
