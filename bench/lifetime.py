@@ -119,15 +119,14 @@ def main() -> None:
     for profile in PROFILE_NAMES:
         for policy in POLICIES:
             r = simulate(scenario(profile, policy, days=TARGET_DAYS, **work))
-            label = f"{profile} {policy}"
             life = r.days_until_empty or float(TARGET_DAYS)
-            points.append((label, life, r.capture_share_alive, r.energy_neutral))
+            points.append((profile, policy, life, r.capture_share_alive, r.energy_neutral))
             values[f"pareto_{profile}_{policy}_days"] = round(life, 1)
             values[f"pareto_{profile}_{policy}_capture"] = round(r.capture_share_alive, 4)
     for batch in (0.0, 1800.0, 43200.0):
         r = simulate(scenario(batch_s=batch, days=TARGET_DAYS, **work))
-        label = f"shipped, batch {batch / 60:g} min"
-        points.append((label, r.days_until_empty or float(TARGET_DAYS), r.capture_share_alive,
+        points.append(("pizero2w_mcu + burst", f"pir_wake, batch {batch / 60:g} min",
+                       r.days_until_empty or float(TARGET_DAYS), r.capture_share_alive,
                        r.energy_neutral))
         values[f"pareto_shipped_batch_{int(batch)}s_days"] = round(
             r.days_until_empty or float(TARGET_DAYS), 1)

@@ -75,6 +75,11 @@ def _run(args: argparse.Namespace, policy: str) -> tuple[Any, LifetimeResult]:
 
 
 def _lifetime(args: argparse.Namespace) -> int:
+    if args.states_table:
+        from wildcam.power.profile import states_markdown
+
+        print(states_markdown(), end="")
+        return 0
     policies = POLICIES if args.policy == "all" else (args.policy,)
     try:
         runs = {p: _run(args, p) for p in policies}
@@ -105,8 +110,8 @@ def _lifetime(args: argparse.Namespace) -> int:
 
         out = Path(args.plot)
         soc = plot_soc({p: r for p, (_, r) in runs.items()}, args.start, out / "lifetime_soc.png")
-        points = [(p, r.days_until_empty or r.days_simulated, r.capture_share_alive,
-                   r.energy_neutral) for p, (_, r) in runs.items()]
+        points = [(sc.profile, p, r.days_until_empty or r.days_simulated,
+                   r.capture_share_alive, r.energy_neutral) for p, (sc, r) in runs.items()]
         pareto = plot_pareto(points, args.days, out / "lifetime_pareto.png")
         print(f"figures: {soc} {pareto}")
     return 0
@@ -174,4 +179,6 @@ def register(sub: Any) -> None:
     g.add_argument("--plot", metavar="DIR", help="write lifetime_soc.png and "
                    "lifetime_pareto.png there")
     g.add_argument("--json", action="store_true", help="print the figures as JSON")
+    g.add_argument("--states-table", action="store_true",
+                   help="print the profiles' power states as the README's Markdown table")
     p.set_defaults(func=_lifetime)

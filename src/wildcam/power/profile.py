@@ -42,7 +42,8 @@ from wildcam.rosenv import config_dir
 
 __all__ = ["CAPTURE_BASIS_FPS", "DEFAULT_PROFILE", "PROFILE_NAMES", "SLEEP_KINDS",
            "WAKE_SOURCES", "LinkProfile", "PowerProfile", "PowerStates", "check_profile",
-           "load_profile", "power_profile_param", "profile_dir", "profile_names"]
+           "load_profile", "power_profile_param", "profile_dir", "profile_names",
+           "states_markdown"]
 
 DEFAULT_PROFILE = "rpi4b"
 _NAME = re.compile(r"^[a-z0-9_]+$")
@@ -277,3 +278,29 @@ def check_profile(name: str) -> str:
     """Return ``name`` if it loads as a profile, else raise :class:`ConfigError`."""
     load_profile(name)
     return name
+
+
+_UNITS = {"_w": "W", "_s": "s", "_j": "J"}
+
+
+def states_markdown(names: tuple[str, ...] | None = None) -> str:
+    """The power states of the shipped profiles as a Markdown table (the README's; each value's
+    source is the comment beside it in the profile's YAML)."""
+    profiles = [load_profile(n) for n in (names or profile_names())]
+    head = "| state | " + " | ".join(f"`{p.name}`" for p in profiles) + " |"
+    rows = [head, "|---|" + "---|" * len(profiles)]
+    for f in dataclasses.fields(PowerStates):
+        cells = []
+        for p in profiles:
+            value = getattr(p.states, f.name)
+            unit = next((u for k, u in _UNITS.items() if f.name.endswith(k)), "")
+            if value is None:
+                cells.append("—")
+            elif isinstance(value, tuple):
+                cells.append(", ".join(value) or "none")
+            elif isinstance(value, str):
+                cells.append(value)
+            else:
+                cells.append(f"{value:g} {unit}".strip())
+        rows.append(f"| {f.name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
