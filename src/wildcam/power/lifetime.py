@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 import time
@@ -57,7 +58,7 @@ from wildcam.power.states import StateConfig, StateInputs, StatePolicy, capabili
 
 __all__ = ["DIEL_PATTERNS", "MISS_REASONS", "POLICIES", "SHIPPED", "Activity", "Climate",
            "Constant", "LifetimeResult", "LifetimeScenario", "MeasuredCosts", "constants_table",
-           "policy_config", "scenario", "simulate", "summary_line"]
+           "policy_config", "run_battery_line", "scenario", "simulate", "summary_line"]
 
 DAY_S = 86400.0
 MISS_REASONS = ("asleep", "waking", "pir miss", "power mode", "battery empty", "not detected")
@@ -272,7 +273,7 @@ class LifetimeScenario:
     """Everything one simulated deployment needs."""
 
     profile: str = "pizero2w_mcu"
-    battery: str = "li18650x7"
+    battery: str | BatteryPreset = "li18650x7"     # a preset's name, or a preset
     states: StateConfig = field(default_factory=StateConfig)
     modes: PolicyConfig | None = None       # None: the package's config/power_policy.yaml
     activity: Activity = field(default_factory=Activity)
@@ -284,6 +285,12 @@ class LifetimeScenario:
     burst_on_wake: bool = False
     batch_s: float = 0.0     # with burst_on_wake: wake the SoC at most this long after a burst
     results_dir: Path | None = None
+
+    @property
+    def preset(self) -> BatteryPreset:
+        """The battery preset."""
+        return self.battery if isinstance(self.battery, BatteryPreset) \
+            else battery_preset(self.battery)
 
     def __post_init__(self) -> None:
         if self.days < 1 or not 0.0 < self.initial_soc <= 1.0 or self.batch_s < 0:
@@ -437,7 +444,7 @@ class _Run:
         self.night = _night_mask(sc.solar, sc.start, sc.days)
         self.ev = sc.activity.generate(self.start_s, sc.days, self.off_h,
                                        self.costs.gate_recall.value)
-        self.battery = _Battery(battery_preset(sc.battery), sc.initial_soc)
+        self.battery = _Battery(sc.preset, sc.initial_soc)
         self.policy = StatePolicy(sc.states, self.start_s)
         self.modes = ModePolicy(sc.modes or load_policy().policy, self.start_s)
         self.caps = capabilities(self.st)
@@ -702,7 +709,7 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
     st = load_profile(sc.profile).states
     out = {f"profile.{f.name}": Constant(float(getattr(st, f.name)), prof)
            for f in dataclasses.fields(st) if isinstance(getattr(st, f.name), (int, float))}
-    preset = battery_preset(sc.battery)
+    preset = sc.preset
     out["battery.capacity_wh"] = Constant(preset.capacity_wh, preset.source)
     out["battery.self_discharge_per_month"] = Constant(preset.self_discharge_per_month,
                                                        "as battery.capacity_wh")
@@ -727,18 +734,34 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
     return out
 
 
-def summary_line(profile: str, battery: str, events_per_day: float = 17.0,
-                 panel_w: float = 10.0, days: int = 365,
-                 results_dir: Path | None = None) -> str:
-    """One line for the day run's summary: the lifetime model's answer for a profile and battery
-    at a stated workload (PIR-wake policy, nocturnal), without and with a solar panel."""
+@functools.lru_cache(maxsize=8)
+def summary_line(profile: str, battery: str | BatteryPreset, events_per_day: float = 17.0,
+                 panel_w: float = 10.0, days: int = 365) -> str:
+    """The lifetime model's answer for a profile and battery at a stated workload (17 events a
+    day, nocturnal, the PIR-wake policy), without and with a ``panel_w`` panel at 52° N."""
     parts = []
+    preset = battery if isinstance(battery, BatteryPreset) else battery_preset(battery)
     for watts in (0.0, panel_w):
-        r = simulate(scenario(profile, "pir_wake", battery=battery, days=days,
+        r = simulate(scenario(profile, "pir_wake", battery=preset, days=days,
                               activity=Activity(events_per_day=events_per_day),
-                              solar=SolarConfig(panel_w=watts), results_dir=results_dir))
-        life = f">{days} days (energy-neutral)" if r.energy_neutral \
-            else f"{r.days_until_empty:.0f} days"
-        parts.append(f"{life} {'no solar' if not watts else f'with {watts:g} W solar at 52N'}")
-    return (f"{'; '.join(parts)} ({profile}, {battery}, {events_per_day:g} events/day nocturnal, "
-            "PIR wake; wildcam lifetime)")
+                              solar=SolarConfig(panel_w=watts, tilt_deg=60.0)))
+        life = f"energy-neutral over {days} days" if r.energy_neutral \
+            else f"{r.days_until_empty:.1f} days"
+        parts.append(f"{life} {f'with a {watts:g} W panel at 52N' if watts else 'no solar'}")
+    return (f"{'; '.join(parts)} ({profile}, {preset.capacity_wh:.0f} Wh, {events_per_day:g} "
+            "events/day nocturnal, PIR wake; wildcam lifetime)")
+
+
+def run_battery_line(profile: str | None, capacity_j: float | None) -> str:
+    """The day run's battery line: :func:`summary_line` for the run's profile and a Li-ion
+    battery of the run's capacity, or why there is none."""
+    if not profile or not capacity_j:
+        return "n/a (no power profile or battery capacity in the run)"
+    li = battery_preset("li18650x7")
+    preset = dataclasses.replace(
+        li, name="run", capacity_wh=capacity_j / 3600.0,
+        source="the run's power/battery capacity; Li-ion behaviour as li18650x7")
+    try:
+        return summary_line(profile, preset)
+    except ConfigError as err:
+        return f"n/a ({err})"
