@@ -66,6 +66,7 @@ def test_battery_bookkeeping_energy_in_equals_out_plus_change_in_charge() -> Non
         assert r.harvest_in_j == pytest.approx(out, rel=1e-9, abs=1e-6)
         assert r.total_load_j == pytest.approx(sum(r.energy_by_kind_j.values()), rel=1e-9)
         assert r.captured + sum(r.missed.values()) == r.events
+        assert tuple(r.missed) == MISS_REASONS
 
 
 def test_an_empty_battery_stops_the_trap_and_misses_the_rest() -> None:
@@ -168,8 +169,8 @@ def test_constants_name_their_sources() -> None:
     assert all(c.source for c in table.values())
 
 
-def test_cli_explains_inputs_runs_every_policy_and_plots(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_explains_inputs_runs_every_policy_and_plots(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from wildcam.cli import main
 
     with pytest.raises(SystemExit):

@@ -1,5 +1,6 @@
 """The device-state policy: warm, watch or sleep, from the schedule, triggers, battery and a
-lifetime target. Pure logic (no rclpy); the power manager node feeds it, the lifetime model runs it.
+lifetime target. Pure logic (no rclpy); the power manager node feeds it, the lifetime model
+runs it.
 
 States, dearest first: ``warm`` (camera streaming, motion gate running, pre-event ring buffer
 filled), ``watch`` (camera closed, CPU idle; a PIR or a timer calls the camera), ``sleep`` (halted
@@ -278,8 +279,8 @@ class StatePolicy:
                                         f"{c.low_battery_soc:.0%}"
         if over and self.last_budget is not None:
             b = self.last_budget
-            return c.over_budget_state, (f"over the lifetime budget: {b.spent_j_per_day:.0f} J/day "
-                                         f"spent, {b.allowed_j_per_day:.0f} allowed")
+            return c.over_budget_state, (f"over the lifetime budget: {b.spent_j_per_day:.0f} "
+                                         f"J/day spent, {b.allowed_j_per_day:.0f} allowed")
         return c.idle_state, "active window, no recent trigger"
 
     def _wake_at(self, now_s: float) -> float:
