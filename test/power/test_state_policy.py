@@ -107,6 +107,11 @@ def test_lifetime_target_pushes_warm_to_watch_and_back_with_hysteresis() -> None
     assert 0.95 < ratio < 1.0
     assert policy.update(4 * DAY, inputs(4, spent)).state == "watch"
     assert policy.update(5 * DAY, inputs(5, 30_000.0)).state == "warm"   # far under: back
+    # woken from sleep, the policy goes on with the deployment's budget (start and spent kept)
+    woken = StatePolicy(StateConfig(target_days=10), 5 * DAY, budget_start_s=0.0)
+    assert woken.budget is not None and woken.budget.target_s == pytest.approx(10 * DAY)
+    assert woken.update(5 * DAY, inputs(5, 30_000.0)).state == "warm"
+    assert woken.update(5 * DAY, inputs(5, 60_000.0)).state == "watch"
 
 
 def test_low_battery_acts_as_over_budget_inside_a_window() -> None:

@@ -227,16 +227,22 @@ class StateDecision:
 
 
 class StatePolicy:
-    """The state machine: call :meth:`update` with the node-clock time and the inputs."""
+    """The state machine: call :meth:`update` with the node-clock time and the inputs.
 
-    def __init__(self, config: StateConfig, now_s: float = 0.0, initial: str = "warm") -> None:
+    ``budget_start_s``: when the deployment (and its ``spent_j``) began, kept across sleeps by
+    the caller so a woken device goes on with the same budget (default: ``now_s``).
+    """
+
+    def __init__(self, config: StateConfig, now_s: float = 0.0, initial: str = "warm",
+                 budget_start_s: float | None = None) -> None:
         if initial not in DEVICE_STATES:
             raise ConfigError(f"unknown device state {initial!r}; one of "
                               f"{', '.join(DEVICE_STATES)}")
         self.config = config
         self.schedule = config.parsed_schedule()
-        target = config.target_s(now_s)
-        self.budget = LifetimeBudget(now_s, target) if target is not None else None
+        start = now_s if budget_start_s is None else budget_start_s
+        target = config.target_s(start)
+        self.budget = LifetimeBudget(start, target) if target is not None else None
         self.state = initial
         self.reason = "start"
         self.since_s = now_s
