@@ -238,9 +238,11 @@ class MeasuredCosts:
 
 #: ASSUMPTION: a burst on the PIR edge captured by the power controller's own low-power camera
 #: module while the SoC boots (the trail-camera design: 0.1-0.7 s trigger to frame, the issue);
-#: 0.5 s latency, 0.5 W for 3 s. Measure: a meter on the controller's camera supply.
+#: 0.5 s latency, 0.5 W for 3 s, plus the profile's IR for those 3 s at night. Measure: a meter
+#: on the controller's camera supply.
 BURST_LATENCY_S = Constant(0.5, "ASSUMPTION: controller camera, trail cameras' 0.1-0.7 s")
-BURST_J = Constant(1.5, "ASSUMPTION: controller camera 0.5 W x 3 s burst")
+BURST_S = Constant(3.0, "ASSUMPTION: controller camera burst length")
+BURST_CAMERA_W = Constant(0.5, "ASSUMPTION: controller camera module while capturing")
 
 
 def policy_config(name: str, states_pir_wakes: bool, schedule: str = "18:00-07:00",
@@ -583,7 +585,8 @@ class _Run:
         if not ok:
             self.missed["waking" if visit <= latency else "not detected"] += 1
         if controller:
-            extras["burst"] += BURST_J.value
+            extras["burst"] += BURST_S.value * (BURST_CAMERA_W.value
+                                                + (st.ir_w if self.is_night(te) else 0.0))
             if ok and sc.batch_s > 0 and not booting:
                 self.pending.append(te)     # analysed at the next batch wake
                 return False
@@ -654,7 +657,8 @@ class _Run:
         constants = {f.name: getattr(self.costs, f.name)
                      for f in dataclasses.fields(self.costs)}
         if sc.burst_on_wake:
-            constants.update(burst_latency_s=BURST_LATENCY_S, burst_j=BURST_J)
+            constants.update(burst_latency_s=BURST_LATENCY_S, burst_s=BURST_S,
+                             burst_camera_w=BURST_CAMERA_W)
         b = self.battery
         return LifetimeResult(
             days_simulated=sc.days,
