@@ -158,3 +158,15 @@ def test_profile_switch_applies_to_later_work() -> None:
     ledger.add_cpu("motion", 1.0)
     (motion,) = ledger.take()
     assert motion.joules == pytest.approx(6.0 + 2.0)
+
+
+def test_readme_power_states_table_is_generated_from_the_profiles() -> None:
+    from pathlib import Path
+
+    from wildcam.power.profile import states_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    begin, end = "<!-- power-states:begin -->\n", "<!-- power-states:end -->"
+    table = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert table == states_markdown(), "regenerate: wildcam lifetime --states-table"
+    assert "| off_w |" in table and "`pizero2w_mcu`" in table

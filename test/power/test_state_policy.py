@@ -24,7 +24,7 @@ def _at(day: int, hour: float) -> float:
 
 
 def test_schedule_windows_across_midnight() -> None:
-    sched = Schedule(parse_schedule("18:00-07:00, 12-13:30"))
+    sched = Schedule(parse_schedule("18:00-07:00, 12:00-13:30"))
     assert [sched.active(_at(0, h)) for h in (17.9, 18.0, 23.5, 0.5, 6.99, 7.0, 12.5, 13.6)] == \
         [False, True, True, True, True, False, True, False]
     assert sched.next_start_s(_at(0, 8.0)) == pytest.approx(_at(0, 12.0))
@@ -38,7 +38,8 @@ def test_schedule_windows_across_midnight() -> None:
     assert always.active(_at(0, 3.0)) and always.next_start_s(0.0) is None
 
 
-@pytest.mark.parametrize("text", ["18-", "25:00-01:00", "7-7", "a-b", "10:75-11:00"])
+@pytest.mark.parametrize("text", ["18:00-", "25:00-01:00", "07:00-07:00", "a-b", "10:75-11:00",
+                                  "18-07"])
 def test_bad_schedules_are_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="schedule"):
         StateConfig(schedule=text)
@@ -106,6 +107,11 @@ def test_lifetime_target_pushes_warm_to_watch_and_back_with_hysteresis() -> None
     assert 0.95 < ratio < 1.0
     assert policy.update(4 * DAY, inputs(4, spent)).state == "watch"
     assert policy.update(5 * DAY, inputs(5, 30_000.0)).state == "warm"   # far under: back
+    # woken from sleep, the policy goes on with the deployment's budget (start and spent kept)
+    woken = StatePolicy(StateConfig(target_days=10), 5 * DAY, budget_start_s=0.0)
+    assert woken.budget is not None and woken.budget.target_s == pytest.approx(10 * DAY)
+    assert woken.update(5 * DAY, inputs(5, 30_000.0)).state == "warm"
+    assert woken.update(5 * DAY, inputs(5, 60_000.0)).state == "watch"
 
 
 def test_low_battery_acts_as_over_budget_inside_a_window() -> None:
@@ -130,17 +136,17 @@ def test_unknown_inputs_force_nothing() -> None:
 
 def test_profiles_without_wake_sources_never_sleep_or_watch() -> None:
     none = dict(can_sleep=False, can_watch=False, pir_wakes=False)
-    policy = StatePolicy(StateConfig(schedule="18-07", idle_state="watch",
+    policy = StatePolicy(StateConfig(schedule="18:00-07:00", idle_state="watch",
                                      over_budget_state="sleep"), 0.0)
     for t in (_at(0, 12.0), _at(0, 20.0), _at(1, 12.0)):
         d = policy.update(t, StateInputs(battery=0.05, **none))
         assert d.state == "warm" and d.wake_at_s is None
     # the Pi 4B has a PIR but no RTC: it watches but never sleeps on a schedule
     pi4 = capabilities(load_profile("rpi4b").states)
-    policy = StatePolicy(StateConfig(schedule="18-07"), 0.0)
+    policy = StatePolicy(StateConfig(schedule="18:00-07:00"), 0.0)
     assert policy.update(_at(0, 12.0), StateInputs(**pi4)).state == "watch"
     # no PIR or timer fitted (watch_enabled false): warm
-    policy = StatePolicy(StateConfig(schedule="18-07", watch_enabled=False), 0.0)
+    policy = StatePolicy(StateConfig(schedule="18:00-07:00", watch_enabled=False), 0.0)
     assert policy.update(_at(0, 12.0), StateInputs(**pi4)).state == "warm"
 
 

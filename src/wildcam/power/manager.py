@@ -36,7 +36,6 @@ from wildcam.power.profile import load_profile, power_profile_param
 from wildcam.power.state_energy import StateLedger, state_costs
 from wildcam.power.states import (
     DEVICE_STATES,
-    LifetimeBudget,
     StateConfig,
     StateDecision,
     StateInputs,
@@ -140,10 +139,8 @@ class ManagerCore:
 
     def _state_policy(self, config: ManagerConfig, now_s: float) -> StatePolicy:
         """The state policy in the current state, its lifetime budget from its first start."""
-        policy = StatePolicy(config, now_s, initial=self.state.state)
-        target = config.target_s(self.budget_start_s)
-        policy.budget = LifetimeBudget(self.budget_start_s, target) if target else None
-        return policy
+        return StatePolicy(config, now_s, initial=self.state.state,
+                           budget_start_s=self.budget_start_s)
 
     def reconfigure(self, config: ManagerConfig, now_s: float) -> None:
         """New parameters; a changed state setting restarts the state policy where it is."""

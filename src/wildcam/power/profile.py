@@ -42,7 +42,8 @@ from wildcam.rosenv import config_dir
 
 __all__ = ["CAPTURE_BASIS_FPS", "DEFAULT_PROFILE", "PROFILE_NAMES", "SLEEP_KINDS",
            "WAKE_SOURCES", "LinkProfile", "PowerProfile", "PowerStates", "check_profile",
-           "load_profile", "power_profile_param", "profile_dir", "profile_names"]
+           "load_profile", "power_profile_param", "profile_dir", "profile_names",
+           "states_markdown"]
 
 DEFAULT_PROFILE = "rpi4b"
 _NAME = re.compile(r"^[a-z0-9_]+$")
@@ -90,32 +91,29 @@ class PowerStates:
     sleep_kind: str
 
     def __post_init__(self) -> None:
-        where = "power states: "
         for f in dataclasses.fields(self):
-            if f.name in ("wake_sources", "sleep_kind") or (
+            if f.name not in ("wake_sources", "sleep_kind") and not (
                     f.name == "suspend_w" and self.suspend_w is None):
-                continue
-            _check_number("power states", f.name, getattr(self, f.name))
-        bad = sorted(set(self.wake_sources) - set(WAKE_SOURCES))
-        if bad or len(set(self.wake_sources)) != len(self.wake_sources):
-            raise ConfigError(f"{where}wake_sources must be distinct "
-                              f"names from {', '.join(WAKE_SOURCES)}, got {list(self.wake_sources)}")
-        if self.sleep_kind not in SLEEP_KINDS:
-            raise ConfigError(f"{where}sleep_kind must be one of "
-                              f"{', '.join(SLEEP_KINDS)}, got {self.sleep_kind!r}")
-        if (self.sleep_kind == "suspend") != (self.suspend_w is not None):
-            raise ConfigError(f"{where}suspend_w is given exactly "
-                              "when sleep_kind is 'suspend'")
-        if self.suspend_w is None and (self.resume_s, self.resume_j) != (self.boot_s, self.boot_j):
-            raise ConfigError(f"{where}without suspend, resume_s/resume_j "
-                              "must equal boot_s/boot_j")
-        if self.off_w > self.idle_w or (self.suspend_w is not None and
-                                        not self.off_w <= self.suspend_w <= self.idle_w):
-            raise ConfigError(f"{where}states must order off_w <= suspend_w "
-                              "<= idle_w")
-        if self.camera_standby_w > self.camera_streaming_w:
-            raise ConfigError(f"{where}camera_standby_w must not exceed "
-                              "camera_streaming_w")
+                _check_number("power states", f.name, getattr(self, f.name))
+        problem = ""
+        if set(self.wake_sources) - set(WAKE_SOURCES) \
+                or len(set(self.wake_sources)) != len(self.wake_sources):
+            problem = (f"wake_sources must be distinct names from {', '.join(WAKE_SOURCES)}, "
+                       f"got {list(self.wake_sources)}")
+        elif self.sleep_kind not in SLEEP_KINDS:
+            problem = f"sleep_kind must be one of {', '.join(SLEEP_KINDS)}, got {self.sleep_kind!r}"
+        elif (self.sleep_kind == "suspend") != (self.suspend_w is not None):
+            problem = "suspend_w is given exactly when sleep_kind is 'suspend'"
+        elif self.suspend_w is None and (self.resume_s, self.resume_j) != (self.boot_s,
+                                                                           self.boot_j):
+            problem = "without suspend, resume_s/resume_j must equal boot_s/boot_j"
+        elif self.off_w > self.idle_w or (self.suspend_w is not None
+                                          and not self.off_w <= self.suspend_w <= self.idle_w):
+            problem = "states must order off_w <= suspend_w <= idle_w"
+        elif self.camera_standby_w > self.camera_streaming_w:
+            problem = "camera_standby_w must not exceed camera_streaming_w"
+        if problem:
+            raise ConfigError(f"power states: {problem}")
 
     @property
     def warm_w(self) -> float:
@@ -134,7 +132,7 @@ class PowerStates:
 
     @property
     def pir_wakes_from_off(self) -> bool:
-        """Whether a PIR edge powers the device up from sleep (a controller switching its power)."""
+        """Whether a PIR edge powers the device up from sleep (a controller switches its power)."""
         return "pir" in self.wake_sources and self.sleep_kind == "power_cut"
 
     @classmethod
@@ -277,3 +275,29 @@ def check_profile(name: str) -> str:
     """Return ``name`` if it loads as a profile, else raise :class:`ConfigError`."""
     load_profile(name)
     return name
+
+
+_UNITS = {"_w": "W", "_s": "s", "_j": "J"}
+
+
+def states_markdown(names: tuple[str, ...] | None = None) -> str:
+    """The power states of the shipped profiles as a Markdown table (the README's; each value's
+    source is the comment beside it in the profile's YAML)."""
+    profiles = [load_profile(n) for n in (names or profile_names())]
+    head = "| state | " + " | ".join(f"`{p.name}`" for p in profiles) + " |"
+    rows = [head, "|---|" + "---|" * len(profiles)]
+    for f in dataclasses.fields(PowerStates):
+        cells = []
+        for p in profiles:
+            value = getattr(p.states, f.name)
+            unit = next((u for k, u in _UNITS.items() if f.name.endswith(k)), "")
+            if value is None:
+                cells.append("—")
+            elif isinstance(value, tuple):
+                cells.append(", ".join(value) or "none")
+            elif isinstance(value, str):
+                cells.append(value)
+            else:
+                cells.append(f"{value:g} {unit}".strip())
+        rows.append(f"| {f.name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -1,5 +1,6 @@
 """The device-state policy: warm, watch or sleep, from the schedule, triggers, battery and a
-lifetime target. Pure logic (no rclpy); the power manager node feeds it, the lifetime model runs it.
+lifetime target. Pure logic (no rclpy); the power manager node feeds it, the lifetime model
+runs it.
 
 States, dearest first: ``warm`` (camera streaming, motion gate running, pre-event ring buffer
 filled), ``watch`` (camera closed, CPU idle; a PIR or a timer calls the camera), ``sleep`` (halted
@@ -36,86 +37,61 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass
 
 from wildcam.errors import ConfigError
 from wildcam.params import check_ranges, param
-from wildcam.power.battery import hour_of_day
 from wildcam.power.policy import cold_usable_fraction
 from wildcam.power.profile import PowerStates
+from wildcam.upload.policy import in_windows, parse_windows
 
-__all__ = ["DEVICE_STATES", "ActiveWindow", "BudgetStatus", "LifetimeBudget", "StateConfig",
+__all__ = ["DEVICE_STATES", "BudgetStatus", "LifetimeBudget", "StateConfig",
            "StateDecision", "StateInputs", "StatePolicy", "capabilities", "parse_schedule",
            "Schedule"]
 
 DEVICE_STATES = ("sleep", "watch", "warm")
 DAY_S = 86400.0
-_WINDOW = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?\s*$")
 _FALLBACK = {"sleep": "watch", "watch": "warm"}
 
 
-@dataclass(frozen=True)
-class ActiveWindow:
-    """A daily window in local hours; it may wrap past midnight (``start_h > end_h``)."""
-
-    start_h: float
-    end_h: float
-
-    def contains(self, hour: float) -> bool:
-        """Whether local ``hour`` (0..24) lies inside."""
-        if self.start_h <= self.end_h:
-            return self.start_h <= hour < self.end_h
-        return hour >= self.start_h or hour < self.end_h
-
-
-def parse_schedule(text: str) -> tuple[ActiveWindow, ...]:
-    """Parse ``"18:00-07:00,12:00-13:00"`` (local time); ``""`` gives none (= always active)."""
-    windows = []
-    for chunk in text.split(","):
-        if not chunk.strip():
-            continue
-        match = _WINDOW.match(chunk)
-        if not match:
-            raise ConfigError(f"schedule window {chunk.strip()!r} is not 'HH[:MM]-HH[:MM]'")
-        h1, m1, h2, m2 = match.groups()
-        start, end = int(h1) + int(m1 or 0) / 60, int(h2) + int(m2 or 0) / 60
-        if not (0 <= start <= 24 and 0 <= end <= 24 and int(m1 or 0) < 60
-                and int(m2 or 0) < 60) or start == end:
-            raise ConfigError(f"schedule window {chunk.strip()!r}: hours within 0..24, "
-                              "start != end")
-        windows.append(ActiveWindow(start % 24, end % 24))
-    return tuple(windows)
+def parse_schedule(text: str) -> tuple[tuple[int, int], ...]:
+    """``"18:00-07:00,12:00-13:00"`` as (start, end) minutes of the local day (the uploader's
+    window syntax, :func:`wildcam.upload.policy.parse_windows`); ``""`` gives none."""
+    try:
+        windows = parse_windows(text)
+    except ConfigError as err:
+        raise ConfigError(f"schedule: {err}") from None
+    empty = [w for w in windows if w[0] % 1440 == w[1] % 1440]
+    if empty:
+        raise ConfigError(f"schedule window {text!r}: start and end must differ")
+    return windows
 
 
 @dataclass(frozen=True)
 class Schedule:
     """Active windows in local time (``utc_offset_h`` from UTC); no windows = always active."""
 
-    windows: tuple[ActiveWindow, ...] = ()
+    windows: tuple[tuple[int, int], ...] = ()
     utc_offset_h: float = 0.0
 
     def active(self, t_s: float) -> bool:
         """Whether epoch time ``t_s`` lies in an active window."""
-        if not self.windows:
-            return True
-        hour = hour_of_day(t_s, self.utc_offset_h)
-        return any(w.contains(hour) for w in self.windows)
+        return in_windows(self.windows, t_s + self.utc_offset_h * 3600.0)
 
-    def _next(self, t_s: float, hours: list[float]) -> float | None:
-        if not hours:
+    def _next(self, t_s: float, minutes: list[int]) -> float | None:
+        if not minutes:
             return None
-        now_h = hour_of_day(t_s, self.utc_offset_h)
-        ahead = min((h - now_h) % 24.0 or 24.0 for h in hours)
-        return t_s + ahead * 3600.0
+        now = ((t_s + self.utc_offset_h * 3600.0) % DAY_S) / 60.0
+        ahead = min((m - now) % 1440.0 or 1440.0 for m in minutes)
+        return t_s + ahead * 60.0
 
     def next_start_s(self, t_s: float) -> float | None:
         """The next window start strictly after ``t_s`` (None: always active)."""
-        return self._next(t_s, [w.start_h for w in self.windows])
+        return self._next(t_s, [w[0] for w in self.windows])
 
     def next_boundary_s(self, t_s: float) -> float | None:
         """The next window start or end strictly after ``t_s`` (None: always active)."""
-        return self._next(t_s, [h for w in self.windows for h in (w.start_h, w.end_h)])
+        return self._next(t_s, [m for w in self.windows for m in w])
 
 
 def _parse_date(text: str) -> dt.date:
@@ -251,16 +227,22 @@ class StateDecision:
 
 
 class StatePolicy:
-    """The state machine: call :meth:`update` with the node-clock time and the inputs."""
+    """The state machine: call :meth:`update` with the node-clock time and the inputs.
 
-    def __init__(self, config: StateConfig, now_s: float = 0.0, initial: str = "warm") -> None:
+    ``budget_start_s``: when the deployment (and its ``spent_j``) began, kept across sleeps by
+    the caller so a woken device goes on with the same budget (default: ``now_s``).
+    """
+
+    def __init__(self, config: StateConfig, now_s: float = 0.0, initial: str = "warm",
+                 budget_start_s: float | None = None) -> None:
         if initial not in DEVICE_STATES:
             raise ConfigError(f"unknown device state {initial!r}; one of "
                               f"{', '.join(DEVICE_STATES)}")
         self.config = config
         self.schedule = config.parsed_schedule()
-        target = config.target_s(now_s)
-        self.budget = LifetimeBudget(now_s, target) if target is not None else None
+        start = now_s if budget_start_s is None else budget_start_s
+        target = config.target_s(start)
+        self.budget = LifetimeBudget(start, target) if target is not None else None
         self.state = initial
         self.reason = "start"
         self.since_s = now_s
@@ -303,8 +285,8 @@ class StatePolicy:
                                         f"{c.low_battery_soc:.0%}"
         if over and self.last_budget is not None:
             b = self.last_budget
-            return c.over_budget_state, (f"over the lifetime budget: {b.spent_j_per_day:.0f} J/day "
-                                         f"spent, {b.allowed_j_per_day:.0f} allowed")
+            return c.over_budget_state, (f"over the lifetime budget: {b.spent_j_per_day:.0f} "
+                                         f"J/day spent, {b.allowed_j_per_day:.0f} allowed")
         return c.idle_state, "active window, no recent trigger"
 
     def _wake_at(self, now_s: float) -> float:
