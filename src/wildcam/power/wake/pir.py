@@ -7,8 +7,9 @@ Edge events carry ``timestamp_ns`` on CLOCK_MONOTONIC (libgpiod's default event 
 converted to the caller's clock (the ROS node clock, possibly simulated) by the event's age:
 ``t = clock() - (monotonic_now - timestamp)``, read together right after the events. The
 realtime event clock would tie stamps to the system clock instead, which NTP steps and which
-is not the clock of a simulated run. With ``active_low`` the kernel reports edges of the
-logical value, so "rising" is always "became active".
+is not the clock of a simulated run. Edges are of the logical value
+(``include/uapi/linux/gpio.h``: rising is "inactive to active"), so with ``active_low`` a
+rising edge is still "became active".
 """
 
 from __future__ import annotations
