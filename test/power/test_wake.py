@@ -224,10 +224,19 @@ def test_simulated_pir_reports_due_edges_only_while_armed() -> None:
     pir.disarm()
     clock.t = 104.0
     assert pir.poll() == []                                      # dropped while disarmed
+    # Configured edges count from the first nonzero clock reading (a simulated clock reads 0
+    # until its first /clock).
+    sim = FakeClock(0.0)
     source = make_wake_source(PirConfig(backend="simulated_pir", simulated_edges="1-2, 0.5"),
-                              FakeClock(10.0))
-    assert isinstance(source, SimulatedPir) and source._pending == [
-        (10.5, True), (11.0, True), (12.0, False)]
+                              sim)
+    source.arm()
+    assert source.poll() == []
+    sim.t = 10.0
+    assert source.poll() == []
+    sim.t = 11.5
+    assert source.poll() == [WakeEvent(10.5, "pir"), WakeEvent(11.0, "pir")]
+    sim.t = 12.0
+    assert source.poll() == [WakeEvent(12.0, "pir", False)]
 
 
 def test_simulated_edge_text() -> None:
