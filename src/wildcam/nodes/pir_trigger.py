@@ -23,7 +23,7 @@ from wildcam.ros.diagnostics import Health
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.runner import main_for
 
-_RETRY_S = 5.0  # wall seconds between attempts to request the line, or after a failed read
+_RETRY_S = (5.0, 60.0)  # wall seconds before the next attempt after a failure: first, most
 
 
 class PirTrigger(Node):
@@ -53,11 +53,14 @@ class PirTrigger(Node):
     def _read_loop(self) -> None:
         arm = self.health.guard("arm")(self.arm_source)
         publish = self.health.guard("edges")(self.publish_edges)
-        armed = False
+        armed, delay = False, _RETRY_S[0]
         while not self._stop.is_set():
             armed = armed or bool(arm())
-            if not armed or not publish():  # failures are logged and counted by the guards
-                self._stop.wait(_RETRY_S)
+            if armed and publish():
+                delay = _RETRY_S[0]
+            else:                           # failures are logged and counted by the guards
+                self._stop.wait(delay)
+                delay = min(_RETRY_S[1], 2 * delay)
 
     def arm_source(self) -> bool:
         """Request the PIR line; while it cannot be had the node is degraded."""
