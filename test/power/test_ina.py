@@ -141,6 +141,21 @@ def test_ina_source_counts_charge_and_keeps_it_across_restarts(tmp_path: Path) -
     assert again.read(100.0).charge_ah == pytest.approx(4.99, abs=1e-4)
 
 
+def test_ina_source_full_battery_on_a_charger_stays_full() -> None:
+    bus = FakeBus("ina260")
+    bus.bus_v = 4.2
+    config = PowerSourceConfig(backend="ina260", initial_soc=1.0, counter_file="")
+    source = InaSource(config, open_bus=lambda n: bus)
+    bus.shunt_v = -0.002 * 1.0                      # 1 A into the full battery for an hour
+    for t in range(0, 3601, 60):
+        assert source.read(float(t)).percentage == pytest.approx(1.0)
+    bus.shunt_v = 0.002 * 1.0                       # then 1 A out: the first minute is the
+    for t in range(3660, 3600 + 361, 60):           # trapezoid's ramp (net 0), then 5 minutes
+        reading = source.read(float(t))
+    assert reading.percentage == pytest.approx(1.0 - 5 / 60 / 10.0, abs=1e-4)
+    assert reading.charging is False
+
+
 def test_ina_source_reads_fail_while_the_sensor_is_away_and_recover() -> None:
     # No /dev/i2c-250 here: each read is a DeviceError (the node logs it and goes on).
     absent = InaSource(PowerSourceConfig(backend="ina260", i2c_bus=250, counter_file=""))

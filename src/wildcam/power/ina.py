@@ -178,7 +178,8 @@ class InaSource:
         self.capacity_ah = config.capacity_wh / config.nominal_voltage
         self.energy = MeasuredEnergy(max_gap_s=max(60.0, 5 * config.period_s))
         self.counter = Path(config.counter_file).expanduser() if config.counter_file else None
-        self._base_ah = self._load_counter()
+        self._charge_ah = self._load_counter()
+        self._counted_ah = 0.0          # the part of energy.net_ah already in _charge_ah
         self._saved_t: float | None = None
 
     def _load_counter(self) -> float:
@@ -190,8 +191,11 @@ class InaSource:
         return self.config.initial_soc * self.capacity_ah
 
     def charge_ah(self) -> float:
-        """Charge left by the count (clamped to the capacity)."""
-        return min(self.capacity_ah, max(0.0, self._base_ah + self.energy.net_ah))
+        """Charge left by the count, kept within 0..capacity (a full battery on the charger
+        stays full; it does not bank the surplus)."""
+        delta, self._counted_ah = self.energy.net_ah - self._counted_ah, self.energy.net_ah
+        self._charge_ah = min(self.capacity_ah, max(0.0, self._charge_ah + delta))
+        return self._charge_ah
 
     def save_counter(self) -> None:
         """Write the charge to ``counter_file`` (atomically)."""
@@ -210,12 +214,8 @@ class InaSource:
         if self.chip is None:
             cfg = self.config
             self.bus = self._open_bus(cfg.i2c_bus)
-            try:
-                self.chip = (INA260(self.bus, cfg.i2c_address) if cfg.backend == "ina260" else
-                             INA219(self.bus, cfg.i2c_address, cfg.shunt_ohms, cfg.max_current_a))
-            except DeviceError:
-                self._drop()
-                raise
+            self.chip = (INA260(self.bus, cfg.i2c_address) if cfg.backend == "ina260" else
+                         INA219(self.bus, cfg.i2c_address, cfg.shunt_ohms, cfg.max_current_a))
         return self.chip
 
     def _drop(self) -> None:
