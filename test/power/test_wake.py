@@ -113,8 +113,9 @@ def test_rtc_refusals_are_clear_errors(tmp_path: Path) -> None:
         source.arm(NOW + 600)
     with pytest.raises(ConfigError):
         RtcConfig(rtc="../rtc0")
-    with pytest.raises(ConfigError):
-        RtcConfig(sleep_command="  ")
+    for bad in ("  ", "rtcwake -s {minutes}", "echo {", "sh -c 'echo \""):
+        with pytest.raises(ConfigError, match="sleep_command"):
+            RtcConfig(sleep_command=bad)
 
 
 def test_simulated_rtc_records_the_sleep_and_says_when_to_wake() -> None:
