@@ -122,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_power(sub)
 
+    from wildcam.power.wake.cli import register as register_rtc_sleep
     from wildcam.service import register as register_service
 
+    register_rtc_sleep(sub)
     register_service(sub)
 
     try:

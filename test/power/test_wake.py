@@ -4,6 +4,7 @@ through a fake ``gpiod.request_lines`` (no /dev/gpiochip here) with the real gpi
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,21 @@ def test_simulated_edge_text() -> None:
     for bad in ("x", "5-4", "-1", "3-a"):
         with pytest.raises(ConfigError):
             PirConfig(simulated_edges=bad)
+
+
+def test_rtc_sleep_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wildcam.cli import main
+
+    rtc = rtc_tree(tmp_path, None)
+    marker = tmp_path / "halted"
+    argv = ["rtc-sleep", "600", "--sysfs-root", str(tmp_path),
+            "--command", f"touch {marker}-{{seconds}}"]
+    assert main([*argv, "--dry-run"]) == 0
+    assert "would write 0" in capsys.readouterr().out
+    assert (rtc / "wakealarm").read_text().strip() == "" and not list(tmp_path.glob("halted*"))
+    assert main(argv) == 0
+    alarm = int((rtc / "wakealarm").read_text())
+    assert 598 <= alarm - time.time() <= 602          # armed against the wall clock
+    assert [p.name for p in tmp_path.glob("halted*")] in (["halted-600"], ["halted-599"])
+    assert main(["rtc-sleep", "10", "--sysfs-root", str(tmp_path)]) == 2
+    assert "less than --min-sleep" in capsys.readouterr().err
