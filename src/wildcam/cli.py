@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_power(sub)
 
+    from wildcam.power.wake.cli import register as register_rtc_sleep
+    from wildcam.service import register as register_service
+
+    register_rtc_sleep(sub)
+    register_service(sub)
+
     try:
         from wildcam.bags.cli import register
     except ImportError:  # bag tools need rosbags; the rest of the CLI works without it

@@ -126,7 +126,7 @@ def test_ina_source_counts_charge_and_keeps_it_across_restarts(tmp_path: Path) -
                                initial_soc=0.5, counter_file=str(counter))
     bus = FakeBus("ina219")
     bus.shunt_v, bus.bus_v = 0.1, 3.7              # 1 A drawn at 3.7 V
-    source = InaSource(config, bus=bus)
+    source = InaSource(config, open_bus=lambda n: bus)
     first = source.read(0.0)
     assert first.current == pytest.approx(-1.0, abs=1e-3) and first.charging is False
     assert first.percentage == pytest.approx(0.5) and first.capacity_ah == pytest.approx(10.0)
@@ -137,13 +137,49 @@ def test_ina_source_counts_charge_and_keeps_it_across_restarts(tmp_path: Path) -
     source.close()
     assert bus.closed
     assert json.loads(counter.read_text())["charge_ah"] == pytest.approx(4.99, abs=1e-4)
-    again = InaSource(config, bus=FakeBus("ina219"))   # a restart after a halt
+    again = InaSource(config, open_bus=lambda n: FakeBus("ina219"))   # a restart after a halt
     assert again.read(100.0).charge_ah == pytest.approx(4.99, abs=1e-4)
 
 
-def test_ina_source_without_a_bus_device_is_a_device_error() -> None:
+def test_ina_source_full_battery_on_a_charger_stays_full() -> None:
+    bus = FakeBus("ina260")
+    bus.bus_v = 4.2
+    config = PowerSourceConfig(backend="ina260", initial_soc=1.0, counter_file="")
+    source = InaSource(config, open_bus=lambda n: bus)
+    bus.shunt_v = -0.002 * 1.0                      # 1 A into the full battery for an hour
+    for t in range(0, 3601, 60):
+        assert source.read(float(t)).percentage == pytest.approx(1.0)
+    bus.shunt_v = 0.002 * 1.0                       # then 1 A out: the first minute is the
+    for t in range(3660, 3600 + 361, 60):           # trapezoid's ramp (net 0), then 5 minutes
+        reading = source.read(float(t))
+    assert reading.percentage == pytest.approx(1.0 - 5 / 60 / 10.0, abs=1e-4)
+    assert reading.charging is False
+
+
+def test_ina_source_reads_fail_while_the_sensor_is_away_and_recover() -> None:
+    # No /dev/i2c-250 here: each read is a DeviceError (the node logs it and goes on).
+    absent = InaSource(PowerSourceConfig(backend="ina260", i2c_bus=250, counter_file=""))
     with pytest.raises(DeviceError, match="I2C bus 250"):
-        InaSource(PowerSourceConfig(backend="ina260", i2c_bus=250, counter_file=""))
+        absent.read(0.0)
+    with pytest.raises(ConfigError, match="shunt range"):   # settings fail at once
+        InaSource(PowerSourceConfig(backend="ina219", max_current_a=5.0, counter_file=""))
+    buses = [FakeBus("ina260"), FakeBus("ina260")]
+    opened: list[FakeBus] = []
+
+    def open_bus(number: int) -> FakeBus:
+        opened.append(buses[len(opened)])
+        return opened[-1]
+
+    source = InaSource(PowerSourceConfig(backend="ina260", counter_file=""), open_bus=open_bus)
+    buses[0].bus_v = buses[1].bus_v = 5.0
+    assert source.read(0.0).voltage == pytest.approx(5.0)
+    buses[0].address = 0x41                          # unplugged: reads get no ACK
+    with pytest.raises(DeviceError, match="I2C read"):
+        source.read(1.0)
+    assert buses[0].closed
+    assert source.read(2.0).voltage == pytest.approx(5.0)   # re-plugged: opened and set again
+    assert len(opened) == 2 and buses[1].regs[0x00] == 0x6927
+    assert source.energy.gap_s == pytest.approx(2.0)        # the failed read is not integrated
 
 
 def test_measured_energy_integrates_and_leaves_gaps_out() -> None:

@@ -4,6 +4,7 @@ through a fake ``gpiod.request_lines`` (no /dev/gpiochip here) with the real gpi
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,9 @@ def test_rtc_refusals_are_clear_errors(tmp_path: Path) -> None:
         source.arm(NOW + 600)
     with pytest.raises(ConfigError):
         RtcConfig(rtc="../rtc0")
-    with pytest.raises(ConfigError):
-        RtcConfig(sleep_command="  ")
+    for bad in ("  ", "rtcwake -s {minutes}", "echo {", "sh -c 'echo \""):
+        with pytest.raises(ConfigError, match="sleep_command"):
+            RtcConfig(sleep_command=bad)
 
 
 def test_simulated_rtc_records_the_sleep_and_says_when_to_wake() -> None:
@@ -224,10 +226,19 @@ def test_simulated_pir_reports_due_edges_only_while_armed() -> None:
     pir.disarm()
     clock.t = 104.0
     assert pir.poll() == []                                      # dropped while disarmed
+    # Configured edges count from the first nonzero clock reading (a simulated clock reads 0
+    # until its first /clock).
+    sim = FakeClock(0.0)
     source = make_wake_source(PirConfig(backend="simulated_pir", simulated_edges="1-2, 0.5"),
-                              FakeClock(10.0))
-    assert isinstance(source, SimulatedPir) and source._pending == [
-        (10.5, True), (11.0, True), (12.0, False)]
+                              sim)
+    source.arm()
+    assert source.poll() == []
+    sim.t = 10.0
+    assert source.poll() == []
+    sim.t = 11.5
+    assert source.poll() == [WakeEvent(10.5, "pir"), WakeEvent(11.0, "pir")]
+    sim.t = 12.0
+    assert source.poll() == [WakeEvent(12.0, "pir", False)]
 
 
 def test_simulated_edge_text() -> None:
@@ -235,3 +246,21 @@ def test_simulated_edge_text() -> None:
     for bad in ("x", "5-4", "-1", "3-a"):
         with pytest.raises(ConfigError):
             PirConfig(simulated_edges=bad)
+
+
+def test_rtc_sleep_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wildcam.cli import main
+
+    rtc = rtc_tree(tmp_path, None)
+    marker = tmp_path / "halted"
+    argv = ["rtc-sleep", "600", "--sysfs-root", str(tmp_path),
+            "--command", f"touch {marker}-{{seconds}}"]
+    assert main([*argv, "--dry-run"]) == 0
+    assert "would write 0" in capsys.readouterr().out
+    assert (rtc / "wakealarm").read_text().strip() == "" and not list(tmp_path.glob("halted*"))
+    assert main(argv) == 0
+    alarm = int((rtc / "wakealarm").read_text())
+    assert 598 <= alarm - time.time() <= 602          # armed against the wall clock
+    assert [p.name for p in tmp_path.glob("halted*")] in (["halted-600"], ["halted-599"])
+    assert main(["rtc-sleep", "10", "--sysfs-root", str(tmp_path)]) == 2
+    assert "less than --min-sleep" in capsys.readouterr().err

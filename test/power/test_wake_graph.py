@@ -1,14 +1,16 @@
 """The hardware side in a real graph: PIR edges become stamped ``camera/trigger`` messages, the
-real backends refuse to start without their devices (exit 2, a reason, no traceback), and the
-power manager sets the measured battery power against the modelled one."""
+real backends stay up without their devices and say why on ``/diagnostics`` (bad settings exit
+2 with the reason), and the power manager sets the measured battery power against the modelled
+one."""
 
 from __future__ import annotations
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import BatteryState
 
 from wildcam.msg import Trigger
+from wildcam.power.profile import load_profile
 
 pytestmark = pytest.mark.graph
 
@@ -34,15 +36,32 @@ def test_simulated_pir_edges_become_stamped_triggers_with_hold_off(probe, procs)
     assert 0.0 < now - _stamp_s(triggers[-1]) < 30.0   # stamped with the edge, on this clock
 
 
-def test_real_backends_without_their_devices_exit_2_with_the_reason(procs) -> None:  # type: ignore[no-untyped-def]
+def test_real_backends_without_their_devices_stay_up_and_say_why(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    statuses = probe.collect(DiagnosticArray, "/diagnostics")
     pir = procs.node("wildcam.nodes.pir_trigger", "-p", "chip:=/dev/gpiochip-absent")
     ina = procs.node("wildcam.nodes.power_source", "-p", "backend:=ina219",
-                     "-p", "i2c_bus:=250", "-p", "counter_file:=''")
-    assert pir.wait(timeout=60) == 2 and ina.wait(timeout=60) == 2
-    pir_log, ina_log = procs.log("pir_trigger"), procs.log("power_source")
-    assert "cannot request PIR line 17 on /dev/gpiochip-absent" in pir_log, pir_log
-    assert "cannot open I2C bus 250" in ina_log, ina_log
-    assert "Traceback" not in pir_log + ina_log
+                     "-p", "i2c_bus:=250", "-p", "counter_file:=''", "-p", "period_s:=0.2")
+
+    def latest(name: str) -> DiagnosticStatus | None:
+        found = [s for a in statuses for s in a.status if s.name == name]
+        return found[-1] if found else None
+
+    def both_report() -> bool:
+        p, i = latest("/pir_trigger"), latest("/power_source")
+        return (p is not None and "cannot request PIR line 17 on /dev/gpiochip-absent"
+                in p.message and i is not None and "cannot open I2C bus 250" in i.message)
+
+    assert probe.spin_until(both_report, 60.0), (procs.log("pir_trigger"),
+                                                 procs.log("power_source"))
+    assert latest("/pir_trigger").level == DiagnosticStatus.ERROR           # degraded
+    assert latest("/power_source").level == DiagnosticStatus.WARN           # read errors
+    assert pir.poll() is None and ina.poll() is None                        # still up
+    # A setting the chip cannot take is bad input: exit 2 with the reason, no traceback.
+    bad = procs.node("wildcam.nodes.power_source", "-p", "backend:=ina219",
+                     "-p", "max_current_a:=5.0")
+    assert bad.wait(timeout=60) == 2
+    assert "shunt range" in procs.log("power_source") and \
+        "Traceback" not in procs.log("power_source")
 
 
 def test_energy_summary_sets_measured_power_against_the_model(probe, procs) -> None:  # type: ignore[no-untyped-def]
@@ -64,5 +83,6 @@ def test_energy_summary_sets_measured_power_against_the_model(probe, procs) -> N
     values = measured()
     assert values is not None
     assert float(values["measured.average_power_w"]) == pytest.approx(3.0)
-    # rpi4b's modelled idle is 2.85 W and no node reported energy: 2.85 / 3.0.
-    assert float(values["modelled_over_measured"]) == pytest.approx(2.85 / 3.0, abs=2e-3)
+    # No node reported energy: the model is the profile's idle power alone.
+    idle_w = load_profile("rpi4b").idle_w
+    assert float(values["modelled_over_measured"]) == pytest.approx(idle_w / 3.0, abs=2e-3)

@@ -4,8 +4,9 @@ edge's time on the node clock, ``source`` PIR and ``active`` (false: the pulse e
 The line is waited on in a reader thread (libgpiod's ``wait_edge_events`` polls the request's
 file descriptor), so the CPU sleeps between edges; rising edges within ``hold_off_s`` of the last
 published one are dropped. Started on request (``wildcam bringup --with pir_trigger``), so a
-host without a PIR never starts it; where it is started without its GPIO line it exits 2 with
-the reason.
+host without a PIR never starts it. Where the line cannot be had (no such chip, line busy) the
+node stays up, reports itself degraded on ``/diagnostics`` with the reason and tries again
+every few seconds: a missing sensor never takes the graph down.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import threading
 from rclpy.node import Node
 from rclpy.time import Time
 
+from wildcam.errors import DeviceError
 from wildcam.msg import Trigger
 from wildcam.power.wake import HoldOff, PirConfig, WakeSource, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.runner import main_for
+
+_RETRY_S = (5.0, 60.0)  # wall seconds before the next attempt after a failure: first, most
 
 
 class PirTrigger(Node):
@@ -36,7 +40,6 @@ class PirTrigger(Node):
         self.hold_off = HoldOff(cfg.hold_off_s)
         self.pub = self.create_publisher(Trigger, "camera/trigger", 10)
         self.source = make_wake_source(cfg, self._now)
-        self.source.arm()
         self._reader = threading.Thread(target=self._read_loop, name="pir", daemon=True)
         self._reader.start()
 
@@ -48,10 +51,27 @@ class PirTrigger(Node):
         self.hold_off.hold_off_s = new.hold_off_s
 
     def _read_loop(self) -> None:
+        arm = self.health.guard("arm")(self.arm_source)
         publish = self.health.guard("edges")(self.publish_edges)
+        armed, delay = False, _RETRY_S[0]
         while not self._stop.is_set():
-            if not publish():              # a failed read (logged, counted): retry in a second
-                self._stop.wait(1.0)
+            armed = armed or bool(arm())
+            if armed and publish():
+                delay = _RETRY_S[0]
+            else:                           # failures are logged and counted by the guards
+                self._stop.wait(delay)
+                delay = min(_RETRY_S[1], 2 * delay)
+
+    def arm_source(self) -> bool:
+        """Request the PIR line; while it cannot be had the node is degraded."""
+        assert self.source is not None
+        try:
+            self.source.arm()
+        except DeviceError as err:
+            self.health.degraded(f"no PIR: {err}")
+            raise
+        self.health.degraded("")
+        return True
 
     def publish_edges(self) -> bool:
         """Wait for edges (at most ``wait_s``) and publish those the hold-off keeps."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,20 +97,25 @@ class INA219(_Ina):
 
     def __init__(self, bus: I2cBus, address: int, shunt_ohms: float, max_current_a: float) -> None:
         super().__init__(bus, address)
-        if max_current_a * shunt_ohms > self.MAX_SHUNT_V + 1e-12:
+        self.calibration = self.calibration_for(shunt_ohms, max_current_a)
+        self.current_lsb = 0.04096 / (self.calibration * shunt_ohms)
+        self.write(self.CONFIG, self.CONFIG_VALUE)
+        if self.read(self.CONFIG) != self.CONFIG_VALUE:
+            raise DeviceError(f"no INA219 at 0x{address:02x}: configuration does not read back")
+        self.write(self.CALIBRATION, self.calibration)
+
+    @classmethod
+    def calibration_for(cls, shunt_ohms: float, max_current_a: float) -> int:
+        """The calibration register value; settings the chip cannot take are a ConfigError."""
+        if max_current_a * shunt_ohms > cls.MAX_SHUNT_V + 1e-12:
             raise ConfigError(f"max_current_a {max_current_a} A across {shunt_ohms} ohm is "
                               f"{max_current_a * shunt_ohms:.3f} V, above the INA219's "
-                              f"{self.MAX_SHUNT_V} V shunt range")
+                              f"{cls.MAX_SHUNT_V} V shunt range")
         cal = int(0.04096 / (max_current_a / 2**15 * shunt_ohms)) & 0xFFFE
         if not 2 <= cal <= 0xFFFE:
             raise ConfigError(f"shunt_ohms {shunt_ohms} and max_current_a {max_current_a} "
                               f"give INA219 calibration {cal}, outside 2..65534")
-        self.calibration = cal
-        self.current_lsb = 0.04096 / (cal * shunt_ohms)
-        self.write(self.CONFIG, self.CONFIG_VALUE)
-        if self.read(self.CONFIG) != self.CONFIG_VALUE:
-            raise DeviceError(f"no INA219 at 0x{address:02x}: configuration does not read back")
-        self.write(self.CALIBRATION, cal)
+        return cal
 
     def sample(self) -> InaSample:
         """Bus voltage and current; the calibration is written again if a brown-out lost it."""
@@ -153,24 +159,27 @@ class InaSource:
     ``capacity_wh / nominal_voltage``) and kept in ``counter_file`` (saved at most every
     ``counter_save_s`` and at close), so it survives a halt; what the board draws while halted
     is not measured (the sensor is read by the board) and is not in the count.
+
+    Settings the chip cannot take fail at once (ConfigError). The bus and the chip are opened
+    at the first read, and again after a failed one: a missing or unplugged sensor is a
+    DeviceError of that read (the node logs and counts it and keeps going), never a dead graph.
+    ``open_bus`` is :func:`open_bus` unless a test passes a fake.
     """
 
     name = "ina"
 
-    def __init__(self, config: PowerSourceConfig, bus: I2cBus | None = None) -> None:
-        self.config = config
-        self.bus = bus if bus is not None else open_bus(config.i2c_bus)
-        try:
-            self.chip: INA219 | INA260 = (
-                INA260(self.bus, config.i2c_address) if config.backend == "ina260" else
-                INA219(self.bus, config.i2c_address, config.shunt_ohms, config.max_current_a))
-        except Exception:
-            self.bus.close()
-            raise
+    def __init__(self, config: PowerSourceConfig,
+                 open_bus: Callable[[int], I2cBus] = open_bus) -> None:
+        self.config, self._open_bus = config, open_bus
+        if config.backend == "ina219":
+            INA219.calibration_for(config.shunt_ohms, config.max_current_a)
+        self.bus: I2cBus | None = None
+        self.chip: INA219 | INA260 | None = None
         self.capacity_ah = config.capacity_wh / config.nominal_voltage
         self.energy = MeasuredEnergy(max_gap_s=max(60.0, 5 * config.period_s))
         self.counter = Path(config.counter_file).expanduser() if config.counter_file else None
-        self._base_ah = self._load_counter()
+        self._charge_ah = self._load_counter()
+        self._counted_ah = 0.0          # the part of energy.net_ah already in _charge_ah
         self._saved_t: float | None = None
 
     def _load_counter(self) -> float:
@@ -182,8 +191,11 @@ class InaSource:
         return self.config.initial_soc * self.capacity_ah
 
     def charge_ah(self) -> float:
-        """Charge left by the count (clamped to the capacity)."""
-        return min(self.capacity_ah, max(0.0, self._base_ah + self.energy.net_ah))
+        """Charge left by the count, kept within 0..capacity (a full battery on the charger
+        stays full; it does not bank the surplus)."""
+        delta, self._counted_ah = self.energy.net_ah - self._counted_ah, self.energy.net_ah
+        self._charge_ah = min(self.capacity_ah, max(0.0, self._charge_ah + delta))
+        return self._charge_ah
 
     def save_counter(self) -> None:
         """Write the charge to ``counter_file`` (atomically)."""
@@ -198,9 +210,27 @@ class InaSource:
         except OSError as err:
             raise DeviceError(f"cannot save the charge counter {self.counter}: {err}") from err
 
+    def _chip(self) -> INA219 | INA260:
+        if self.chip is None:
+            cfg = self.config
+            self.bus = self._open_bus(cfg.i2c_bus)
+            self.chip = (INA260(self.bus, cfg.i2c_address) if cfg.backend == "ina260" else
+                         INA219(self.bus, cfg.i2c_address, cfg.shunt_ohms, cfg.max_current_a))
+        return self.chip
+
+    def _drop(self) -> None:
+        if self.bus is not None:
+            self.bus.close()
+        self.bus = self.chip = None
+
     def read(self, now_s: float) -> PowerReading:
         """Sample the sensor at ``now_s`` (node clock) and count."""
-        sample = self.chip.sample()
+        try:
+            sample = self._chip().sample()
+        except DeviceError:
+            self._drop()               # set up afresh at the next read (a re-plugged sensor)
+            self.energy.add(now_s, math.nan, math.nan)   # an unknown stretch, not integrated
+            raise
         current = -sample.current
         self.energy.add(now_s, sample.voltage, current)
         if self._saved_t is None or now_s - self._saved_t >= self.config.counter_save_s:
@@ -218,4 +248,4 @@ class InaSource:
         try:
             self.save_counter()
         finally:
-            self.bus.close()
+            self._drop()

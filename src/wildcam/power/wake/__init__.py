@@ -34,9 +34,7 @@ __all__ = ["BACKENDS", "PIR_BACKENDS", "RTC_BACKENDS", "Clock", "GpiodPir", "Hol
 
 
 def _simulated_pir(config: PirConfig, clock: Clock) -> SimulatedPir:
-    start = clock()
-    return SimulatedPir(clock, [(start + t, active) for t, active in
-                                parse_edges(config.simulated_edges)])
+    return SimulatedPir(clock, parse_edges(config.simulated_edges), relative=True)
 
 
 BACKENDS: dict[str, Callable[[Any, Clock], WakeSource]] = {

@@ -7,12 +7,14 @@ Edge events carry ``timestamp_ns`` on CLOCK_MONOTONIC (libgpiod's default event 
 converted to the caller's clock (the ROS node clock, possibly simulated) by the event's age:
 ``t = clock() - (monotonic_now - timestamp)``, read together right after the events. The
 realtime event clock would tie stamps to the system clock instead, which NTP steps and which
-is not the clock of a simulated run. With ``active_low`` the kernel reports edges of the
-logical value, so "rising" is always "became active".
+is not the clock of a simulated run. Edges are of the logical value
+(``include/uapi/linux/gpio.h``: rising is "inactive to active"), so with ``active_low`` a
+rising edge is still "became active".
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,7 +52,8 @@ class PirConfig:
     hold_off_s: float = param(1.0, "Rising edges sooner than this after the last published "
                               "one are dropped (PIR re-triggers).", min=0.0, max=3600.0)
     simulated_edges: str = param("", "Simulated PIR: 'on[-off], ...' in seconds after the "
-                                 "node started (node clock), e.g. '5-8, 20'.", read_only=True)
+                                 "node started (node clock; with use_sim_time, after the "
+                                 "first /clock), e.g. '5-8, 20'.", read_only=True)
     wait_s: float = param(0.5, "Longest wait for edges before the reader checks for shutdown "
                           "(wall).", min=0.01, max=10.0, read_only=True)
 
@@ -170,16 +173,26 @@ class GpiodPir:
 
 
 class SimulatedPir:
-    """A PIR whose edges are given: at start (``edges``, clock seconds) or later (:meth:`push`,
-    e.g. from the synthetic scene's ground truth). ``poll`` returns those the clock has
-    reached; a disarmed PIR drops its edges, as one whose power is cut."""
+    """A PIR whose edges are given: at start (``edges``, clock seconds, or seconds after the
+    first nonzero clock reading with ``relative``: a simulated clock reads 0 until its first
+    ``/clock``) or later (:meth:`push`, e.g. from the synthetic scene's ground truth). ``poll``
+    returns those the clock has reached; a disarmed PIR drops its edges, as one whose power is
+    cut."""
 
     name = "simulated_pir"
 
-    def __init__(self, clock: Clock = time.time, edges: Iterable[tuple[float, bool]] = ()) -> None:
+    def __init__(self, clock: Clock = time.time, edges: Iterable[tuple[float, bool]] = (),
+                 relative: bool = False) -> None:
         self.clock = clock
         self._pending = sorted(edges)
+        self._relative = relative
         self.armed = False
+
+    def _anchor(self) -> None:
+        now = self.clock()
+        if self._relative and now > 0:
+            self._pending = [(now + t, active) for t, active in self._pending]
+            self._relative = False
 
     def push(self, t_s: float, active: bool = True) -> None:
         """An edge at ``t_s`` (clock seconds)."""
@@ -189,6 +202,7 @@ class SimulatedPir:
     def arm(self, wake_at_s: float | None = None) -> None:
         """Start reporting edges."""
         self.armed = True
+        self._anchor()
 
     def disarm(self) -> None:
         """Stop reporting edges."""
@@ -198,7 +212,8 @@ class SimulatedPir:
         """Edges due by now; with none due, wait up to ``timeout_s`` (wall, 50 ms steps)."""
         end = time.monotonic() + timeout_s
         while True:
-            now = self.clock()
+            self._anchor()
+            now = self.clock() if not self._relative else -math.inf
             due = [e for e in self._pending if e[0] <= now]
             if due or time.monotonic() >= end:
                 break

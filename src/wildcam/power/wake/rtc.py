@@ -63,7 +63,12 @@ class RtcConfig:
         check_ranges(self)
         if "/" in self.rtc or not self.rtc:
             raise ConfigError(f"rtc={self.rtc!r} is not a device name like rtc0")
-        if not shlex.split(self.sleep_command):
+        try:
+            words = [w.format(seconds=1, epoch=1) for w in shlex.split(self.sleep_command)]
+        except (ValueError, KeyError, IndexError) as err:
+            raise ConfigError(f"sleep_command {self.sleep_command!r}: {err!r} (only {{seconds}} "
+                              f"and {{epoch}} are filled in)") from None
+        if not words:
             raise ConfigError("sleep_command is empty")
 
 
