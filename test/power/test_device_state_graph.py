@@ -107,10 +107,8 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         procs.node(*uploader)  # the boot: the same queue and state file, no override
         procs.node(*manager)
         assert probe.spin_until(lambda: bool(states), 30.0)
-        first = states[0]
-        assert (first.mode_name, first.device_state) == ("aggressive", "sleep")
-        assert first.reason.startswith("resumed") and first.device_state_reason.startswith(
-            "resumed")
+        assert "resumed from" in procs.log("power_manager")
+        assert "mode aggressive, device state sleep" in procs.log("power_manager")
         # Awake, the state policy (always active, no target) chooses warm; the mode is kept
         # (battery unknown), so the uploader is enabled again and sends everything queued.
         assert probe.spin_until(lambda: states[-1].device_state == "warm", 10.0)

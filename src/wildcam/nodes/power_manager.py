@@ -62,7 +62,8 @@ class PowerManager(Node):
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
         cfg = self.params.config
         saved, note = load_state(cfg.state_path())
-        self.get_logger().info(note)
+        self.get_logger().info(note + (f": mode {saved.mode}, device state {saved.device_state}"
+                                       if saved else ""))
         self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic(),
                                 saved=saved)
         self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
