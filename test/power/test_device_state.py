@@ -79,7 +79,7 @@ def test_state_file_is_atomic_private_and_a_damaged_one_is_kept_aside(tmp_path: 
 
 def _core(tmp_path: Path, saved: DurableState | None = None, **config: object) -> ManagerCore:
     cfg = ManagerConfig(state_file=str(tmp_path / "state.json"), **config)  # type: ignore[arg-type]
-    return ManagerCore(cfg, load_policy(), MIDNIGHT, 0.0, saved=saved)
+    return ManagerCore(cfg, load_policy(), MIDNIGHT, saved=saved)
 
 
 def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) -> None:
@@ -97,7 +97,8 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
                for item in core.plan.nodes.values())
     _, state = core.step(MIDNIGHT + 19 * HOUR, 0.0)
     assert state.wake_at_s == MIDNIGHT + 20 * HOUR  # the window's start
-    assert not core.on_trigger(MIDNIGHT + 19.5 * HOUR)  # halted: the PIR edge is lost
+    assert not core.on_trigger(MIDNIGHT + 19.5 * HOUR)  # halted: the PIR edges are lost
+    assert not core.on_trigger(MIDNIGHT + 19.6 * HOUR, active=False)
     _, state = core.step(MIDNIGHT + 19.5 * HOUR + 60, 0.0)
     assert state.state == "sleep"
     _, state = core.step(MIDNIGHT + 20 * HOUR, 0.0)

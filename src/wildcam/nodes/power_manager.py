@@ -64,8 +64,7 @@ class PowerManager(Node):
         saved, note = load_state(cfg.state_path())
         self.get_logger().info(note + (f": mode {saved.mode}, device state {saved.device_state}"
                                        if saved else ""))
-        self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic(),
-                                saved=saved)
+        self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), saved=saved)
         self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
                                               sleep_command=cfg.sleep_command), self._now)
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)

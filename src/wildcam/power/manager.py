@@ -109,7 +109,7 @@ class ManagerCore:
     """State of the power manager; every method is called from the node's one thread."""
 
     def __init__(self, config: ManagerConfig, policy_file: PolicyFile, now_s: float,
-                 wall_s: float, saved: DurableState | None = None) -> None:
+                 saved: DurableState | None = None) -> None:
         self.config = config
         self.policy_file = policy_file
         self.policy = ModePolicy(policy_file.policy, now_s)
@@ -127,8 +127,10 @@ class ManagerCore:
         self.state_policy = self._state_policy(config, now_s)
         self.last_trigger_s = self.last_motion_s = math.nan
         self.pir_high = False  # a PIR output still high: the trigger goes on
+        # The first parameter sets go out with the first policy update, on the node clock: a
+        # graph on a paused simulated clock is not reconfigured before its day starts.
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
-        self.plan.set_mode(self.desired(), wall_s)
+        self._pushed = False
         self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
                                   self.state.state, now_s)
         self.energy = EnergyAggregator(config.energy_window_s)
@@ -153,7 +155,7 @@ class ManagerCore:
         """A camera trigger (PIR edge) arrived: a trigger holds while the PIR output stays high
         (``active`` false ends it). False when the device sleeps and its PIR cannot wake it
         (halted, the edge is lost; in a simulated run the graph still hears it)."""
-        if active and self.state.state == "sleep" and not load_profile(
+        if self.state.state == "sleep" and not load_profile(
                 self.config.power_profile).states.pir_wakes_from_off:
             return False
         self.pir_high = active
@@ -236,8 +238,9 @@ class ManagerCore:
         decision = self.policy.update(now_s, self.inputs(now_s))
         self.state = self._state(now_s)
         self.ledger.advance(now_s, self.state.state)
-        if decision.changed or self.state.changed:
+        if decision.changed or self.state.changed or not self._pushed:
             self.plan.set_mode(self.desired(), wall_s)
+            self._pushed = True
         return decision, self.state
 
     def budget_spent_j(self, now_s: float) -> float:
