@@ -383,7 +383,7 @@ def _run(options: RunOptions) -> int:
     if scene is not None:
         run = dataclasses.replace(run, notes=(*run.notes, (
             "the per-mode camera settings (" + ", ".join(CAMERA_HELD) + ") were held at the "
-            "scene's rate: a synthetic scene is read frame by frame")))
+            "scene's rate: the scene plays at its own rate")))
         cascade = params.get("/**/cascade_detector", {}).get("ros__parameters", {})
         run = _with_measured_baseline(run, scene, cascade, out / RUN_FILES["baseline"])
     page = build_report(run, out)

@@ -1,9 +1,11 @@
 """power_manager: picks the operating mode and the device state (warm / watch / sleep) and pushes
 their parameters to the other nodes.
 
-Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``power/state``
-(wildcam/PowerState, latched, with the reason of every change), ``power/energy_summary``
-(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life,
+Subscribes ``power/battery``, ``power/temperature``, ``energy``, ``camera/trigger`` (a PIR held
+high keeps the device warm) and ``detections`` (an animal keeps it warm); publishes
+``power/state`` (wildcam/PowerState, latched: mode, device state and the reason of every
+change), ``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
+time and energy by device state, average power, projected battery life, lifetime budget spent,
 and the power measured from the battery's voltage x current against the modelled one) and
 ``/diagnostics``. The policy and the per-mode parameter sets come from
 ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
@@ -34,8 +36,8 @@ from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger
 from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
-from wildcam.power.states import StateDecision
 from wildcam.power.policy import MODES, load_policy
+from wildcam.power.states import StateDecision
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
