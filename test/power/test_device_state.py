@@ -162,3 +162,13 @@ def test_a_restart_resumes_mode_state_and_budget(tmp_path: Path) -> None:
     assert again.budget_spent_j(MIDNIGHT) == pytest.approx(before.budget_spent_j)
     assert again.budget_start_s == MIDNIGHT
     assert math.isnan(again.ledger.average_w())
+
+
+def test_nothing_is_pushed_before_the_node_clock_runs(tmp_path: Path) -> None:
+    """A paused simulated clock (the day run before its start) reconfigures no node."""
+    core = _core(tmp_path, idle_state="watch")
+    core.step(MIDNIGHT, 0.0)
+    core.step(MIDNIGHT, 0.0)  # a timer that fired on the clock's first jump; still paused
+    assert all(not item.desired for item in core.plan.nodes.values())
+    core.step(MIDNIGHT + 60.0, 0.0)
+    assert core.plan.nodes["camera_driver"].desired["trigger_mode"] is True

@@ -127,10 +127,11 @@ class ManagerCore:
         self.state_policy = self._state_policy(config, now_s)
         self.last_trigger_s = self.last_motion_s = math.nan
         self.pir_high = False  # a PIR output still high: the trigger goes on
-        # The first parameter sets go out with the first policy update, on the node clock: a
-        # graph on a paused simulated clock is not reconfigured before its day starts.
+        # Parameter sets go out once the node clock is seen running: a graph on a paused
+        # simulated clock is not reconfigured before its day starts.
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
         self._pushed = False
+        self._last_step_s = math.nan
         self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
                                   self.state.state, now_s)
         self.energy = EnergyAggregator(config.energy_window_s)
@@ -238,7 +239,9 @@ class ManagerCore:
         decision = self.policy.update(now_s, self.inputs(now_s))
         self.state = self._state(now_s)
         self.ledger.advance(now_s, self.state.state)
-        if decision.changed or self.state.changed or not self._pushed:
+        running = self._pushed or now_s > self._last_step_s  # False while NaN
+        self._last_step_s = now_s
+        if running and (decision.changed or self.state.changed or not self._pushed):
             self.plan.set_mode(self.desired(), wall_s)
             self._pushed = True
         return decision, self.state
