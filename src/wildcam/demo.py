@@ -174,8 +174,6 @@ def _wanted(options: RunOptions, specs: Sequence[NodeSpec], scene_uri: str, fps:
     day = synthetic and options.preset == "day"
     for spec in specs:
         values = wanted.setdefault(spec.name, {})
-        if day:
-            values["power_profile"] = DAY_DEVICE
         if _role(spec, "clock"):  # paused until the camera starts (see _play)
             values.update(speed=0.0, start_time=start_time)
         if _role(spec, "power/battery"):
@@ -352,6 +350,10 @@ def _run(options: RunOptions) -> int:
                     for k, v in default_parameters().items()}
         wanted = _wanted(options, specs, scene_uri, fps, time_scale,
                          START_EPOCH + day_start * DAY_S, gateway_url, token_file, tmp)
+        if synthetic and options.preset == "day":  # every node that has a profile: the Pi 5's
+            for node, declared in defaults.items():
+                if "power_profile" in declared:
+                    wanted.setdefault(node, {}).setdefault("power_profile", DAY_DEVICE)
         overrides, missing = node_overrides(specs, defaults, wanted)
         if missing:
             print(f"note: the graph declares no {', '.join(missing)}; running without")
