@@ -27,7 +27,6 @@ class StateCosts:
     power_w: Mapping[str, float]
     enter_sleep_j: float = 0.0
     leave_sleep_j: float = 0.0
-    leave_sleep_s: float = 0.0
 
     def watts(self, state: str) -> float:
         """Device power in ``state`` (NaN for an unknown state)."""
@@ -41,14 +40,13 @@ def state_costs(states: PowerStates) -> StateCosts:
     in watch); sleep: suspend or off power by the platform's ``sleep_kind``. Leaving sleep costs
     a resume or a boot, entering a halt or a power cut costs a shutdown.
     """
-    suspend = states.sleep_kind == "suspend" and states.suspend_w is not None
+    suspend_w = states.suspend_w if states.sleep_kind == "suspend" else None
+    suspend = suspend_w is not None
     return StateCosts(
         power_w={"warm": states.idle_w, "watch": states.idle_w,
-                 "sleep": states.suspend_w if suspend and states.suspend_w is not None
-                 else states.off_w},
+                 "sleep": suspend_w if suspend_w is not None else states.off_w},
         enter_sleep_j=0.0 if suspend else states.shutdown_j,
-        leave_sleep_j=states.resume_j if suspend else states.boot_j,
-        leave_sleep_s=states.resume_s if suspend else states.boot_s)
+        leave_sleep_j=states.resume_j if suspend else states.boot_j)
 
 
 @dataclass
