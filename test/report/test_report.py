@@ -72,6 +72,8 @@ def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun
     assert summary.projected_battery_days == pytest.approx(known_run.capacity_j
                                                            / (idle_j + per_day))
     assert summary.mode_switches == len(MODES) - 1
+    assert summary.lifetime.endswith("PIR wake; wildcam lifetime)") and "no solar" in \
+        summary.lifetime and "with a 10 W panel" in summary.lifetime
     # always-on: stage 3 (0.9 J per call measured) on all 600 frames, capture/upload as run
     expected_base = STAGE3_J * FRAMES + 6 * (STAGE_J["capture"] + STAGE_J["upload"])
     assert summary.baseline_total_j == pytest.approx(expected_base)
@@ -151,7 +153,8 @@ def test_report_command(known_run: KnownRun, tmp_path: Path,
     assert code == 0
     assert (out / "report.html").is_file() and all((out / f.name).is_file() for f in FIGURES)
     assert "0.67 (2/3 visits detected at the gateway)" in printed
-    assert f"({CAPACITY_AH * VOLTAGE:.1f} Wh, no charging" in printed
+    # the battery line is the lifetime model's, for the run's profile and capacity
+    assert f"(rpi4b, {CAPACITY_AH * VOLTAGE:.0f} Wh, 17 events/day nocturnal" in printed
     # without ground truth (a real camera): the report, with nothing scored against visits
     assert main(["report", str(known_run.bag), "--out", str(tmp_path / "real")]) == 0
     printed = capsys.readouterr().out

@@ -59,7 +59,10 @@ def _load(text: str) -> tuple[str, float]:
 
 
 def register(sub: Any) -> None:
-    """Add ``power-sim`` to the ``wildcam`` subcommands."""
+    """Add ``power-sim`` and ``lifetime`` to the ``wildcam`` subcommands."""
+    from wildcam.power.lifetime_cli import register as register_lifetime
+
+    register_lifetime(sub)
     p = sub.add_parser("power-sim", help="run the power policy against a simulated battery "
                        "(solar, chargers, ambient) for days and print the mode timeline")
     p.add_argument("--hours", type=float, default=48.0)

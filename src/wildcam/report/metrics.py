@@ -5,15 +5,17 @@
   has a gateway listing, else the cascade's detections in the bag;
 * **false uploads**: items at the gateway whose frame lies in no visit (same tolerance);
 * **joules per detected visit**: all the energy the nodes reported, over the visits recalled;
-* **projected battery life**: battery capacity (``power/battery``) over the board's idle power
-  plus the processing energy per day, without charging. The processing energy per day is the
-  run's energy per scene second times 86400: a compressed day shows each of its scene's frames
-  once, where a camera at that frame rate all day would see ``time_scale`` times as many.
+* **battery life**: the lifetime model's answer (:func:`wildcam.power.lifetime.run_battery_line`)
+  for the run's power profile and a Li-ion battery of the run's capacity (``power/battery``),
+  17 events a day, nocturnal, the PIR-wake policy, without and with a 10 W panel;
+* ``projected_battery_days`` (kept for ``bench/energy.py``, no longer printed): capacity over
+  idle power plus the processing energy per day, the run's energy per scene second x 86400.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,6 +66,7 @@ class Summary:
     baseline_battery_days: float | None
     analysis_ratio: float | None  # baseline stage 3 / (motion gate + cascade) of the run
     mode_switches: int
+    lifetime: str = ""  # the lifetime model's battery line for the run's profile and battery
 
     @property
     def event_recall(self) -> float:
@@ -101,8 +104,7 @@ class Summary:
             ("processing energy", f"{self.total_j:.1f} J over {self.simulated_h:.2f} "
                                   f"simulated h ({num(self.joules_per_day, '.0f', ' J')} per "
                                   "real day at the scene's frame rate)"),
-            ("projected battery life", f"{num(self.projected_battery_days, '.2f', ' days')} "
-                                       f"({self.projection_basis})"),
+            ("battery life (lifetime model)", self.lifetime or "n/a"),
             ("always-on baseline", "n/a" if self.baseline_total_j is None else
              f"{self.baseline_total_j:.1f} J; battery "
              f"{num(self.baseline_battery_days, '.2f', ' days')}; "
@@ -234,4 +236,13 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         projected_battery_days=projected, projection_basis=basis,
         baseline_total_j=baseline_total, baseline_battery_days=base_days,
         analysis_ratio=_analysis_ratio(run),
-        mode_switches=len(mode_changes(run)) - 1 if run.modes else 0)
+        mode_switches=len(mode_changes(run)) - 1 if run.modes else 0,
+        lifetime=_lifetime(run, capacity))
+
+
+def _lifetime(run: RunData, capacity_j: float | None) -> str:
+    """The battery line from :mod:`wildcam.power.lifetime` for the run's power profile."""
+    from wildcam.power.lifetime import run_battery_line
+
+    profiles = Counter(e.profile for e in run.energy if e.profile)
+    return run_battery_line(profiles.most_common(1)[0][0] if profiles else None, capacity_j)
