@@ -201,8 +201,8 @@ def default_params_file() -> Path:
     return config_dir() / "wildcam.yaml"
 
 
-def select(names: Sequence[str] | None) -> list[NodeSpec]:
-    """The node-table entries named (when ``names`` is empty: all but the on-request ones)."""
-    if not names:
-        return [spec for spec in NODES if not spec.on_request]
-    return [node(n) for n in names]
+def select(names: Sequence[str] | None, extra: Sequence[str] = ()) -> list[NodeSpec]:
+    """The node-table entries named (when ``names`` is empty: all but the on-request ones),
+    plus the ``extra`` ones (e.g. ``pir_trigger`` on a trap with a PIR)."""
+    specs = [node(n) for n in names] if names else [s for s in NODES if not s.on_request]
+    return specs + [node(n) for n in extra if node(n) not in specs]

@@ -16,7 +16,11 @@ __all__ = ["main"]
 def _bringup(args: argparse.Namespace) -> int:
     from wildcam.bringup import Supervisor, default_params_file, run_composed, select
 
-    specs = select(args.nodes)
+    try:
+        specs = select(args.nodes, args.with_nodes)
+    except KeyError as err:
+        print(f"wildcam bringup: {err.args[0]}", file=sys.stderr)
+        return 2
     params = Path(args.params_file) if args.params_file else default_params_file()
     if not params.is_file():
         print(f"wildcam bringup: parameters file {params} not found", file=sys.stderr)
@@ -89,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     bring.add_argument("--composed", action="store_true",
                        help="all nodes in one process on one SingleThreadedExecutor")
     bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table (default: "
-                       "all but sim_clock, which starts only when named)")
+                       "all but the on-request ones: sim_clock, pir_trigger)")
+    bring.add_argument("--with", dest="with_nodes", action="append", default=[], metavar="NODE",
+                       help="also start this on-request node (repeatable), e.g. pir_trigger")
     bring.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     bring.add_argument("--max-restarts", type=int, default=5,
                        help="respawns of one node within 60 s before giving up (exit 1)")
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     from wildcam.power.cli import register as register_power
 
     register_power(sub)
+
+    from wildcam.power.wake.cli import register as register_rtc_sleep
+    from wildcam.service import register as register_service
+
+    register_rtc_sleep(sub)
+    register_service(sub)
 
     try:
         from wildcam.bags.cli import register

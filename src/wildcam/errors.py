@@ -10,7 +10,8 @@
      ├── ModelError       a model file is missing, corrupt, or disagrees with its manifest
      ├── StorageError     the on-disk queue or store cannot be written (full disk, corruption)
      ├── TransportError   an upload or download failed (network, HTTP status)
-     └── UpdateError      an over-the-air update is unsigned, badly signed or inconsistent
+     ├── UpdateError      an over-the-air update is unsigned, badly signed or inconsistent
+     └── DeviceError      a hardware device (RTC, GPIO line, I2C sensor) is missing or misbehaves
 
 I/O and third-party exceptions are converted into these where they arise
 (``raise SourceError(...) from err``) so callers handle one family.
@@ -18,8 +19,8 @@ I/O and third-party exceptions are converted into these where they arise
 
 from __future__ import annotations
 
-__all__ = ["BagError", "ConfigError", "InputError", "ModelError", "SourceError", "StorageError",
-           "TransportError", "UpdateError", "WildcamError"]
+__all__ = ["BagError", "ConfigError", "DeviceError", "InputError", "ModelError", "SourceError",
+           "StorageError", "TransportError", "UpdateError", "WildcamError"]
 
 
 class WildcamError(Exception):
@@ -56,3 +57,7 @@ class TransportError(WildcamError):
 
 class UpdateError(WildcamError):
     """An over-the-air update is unsigned, badly signed, truncated or inconsistent."""
+
+
+class DeviceError(WildcamError):
+    """A hardware device (RTC, GPIO line, I2C sensor) is missing, refuses or answers wrongly."""

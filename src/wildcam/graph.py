@@ -27,8 +27,9 @@ class NodeSpec:
     ``executable`` is what ``ros2 run wildcam <executable>`` starts; ``module`` holds the node
     class ``node_class`` and a ``main()``; ``config`` (``module:Class``) is the frozen dataclass
     its parameters are declared from. Topics are ``(name, type)`` pairs, relative names.
-    An ``on_request`` node (the simulated clock) is started only when asked for by name, or with
-    the launch file's ``sim_clock:=true``.
+    An ``on_request`` node (the simulated clock, the PIR reader) is started only when asked for
+    by name (``wildcam bringup --with NAME``), or with the launch argument of its name
+    (``sim_clock:=true``, ``pir_trigger:=true``).
     """
 
     name: str
@@ -123,8 +124,9 @@ NODES: tuple[NodeSpec, ...] = (
         node_class="PowerSource",
         config="wildcam.power.sources:PowerSourceConfig",
         respawn=True,
-        summary="Battery and SoC temperature from sysfs, a simulated battery (drained by the "
-        "reported energy, charged by solar and charger windows), a bag, or fixed values.",
+        summary="Battery and SoC temperature from sysfs, an INA219/INA260 current sensor (voltage, "
+        "current, counted charge), a simulated battery (drained by the reported energy, charged "
+        "by solar and charger windows), a bag, or fixed values.",
         publishes=(("power/battery", "sensor_msgs/BatteryState"),
                    ("power/temperature", "sensor_msgs/Temperature"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
@@ -157,6 +159,19 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Simulated /clock at speed x wall time from start_time, for time-accelerated "
         "runs with use_sim_time.",
         publishes=(("/clock", "rosgraph_msgs/Clock"),),
+        on_request=True,
+    ),
+    NodeSpec(
+        name="pir_trigger",
+        executable="pir_trigger",
+        module="wildcam.nodes.pir_trigger",
+        node_class="PirTrigger",
+        config="wildcam.power.wake:PirConfig",
+        respawn=True,
+        summary="A PIR on a GPIO line (libgpiod) or a simulated one: each edge becomes a "
+        "camera/trigger stamped with the edge time, with a hold-off against re-triggers.",
+        publishes=(("camera/trigger", "wildcam/Trigger"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
         on_request=True,
     ),
 )

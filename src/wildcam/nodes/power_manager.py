@@ -2,8 +2,9 @@
 
 Subscribes ``power/battery``, ``power/temperature`` and ``energy``; publishes ``power/state``
 (wildcam/PowerState, latched, with the reason of every change), ``power/energy_summary``
-(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life)
-and ``/diagnostics``. The policy and the per-mode parameter sets come from
+(diagnostic_msgs/DiagnosticStatus: J/h by stage and node, average power, projected battery life,
+and the power measured from the battery's voltage x current against the modelled one) and
+``/diagnostics``. The policy and the per-mode parameter sets come from
 ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
 retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
 nothing of modes, only their own parameters.
@@ -26,6 +27,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport, PowerState
+from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.manager import ManagerConfig, ManagerCore
 from wildcam.power.policy import MODES, load_policy
 from wildcam.ros.diagnostics import Health
@@ -53,6 +55,7 @@ class PowerManager(Node):
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
         cfg = self.params.config
         self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), time.monotonic())
+        self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
         self._param_clients: dict[str, AsyncParameterClient] = {}
         self._in_flight: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
@@ -91,6 +94,7 @@ class PowerManager(Node):
 
     def battery_callback(self, msg: BatteryState) -> None:
         """Latest battery (NaN fields are unknown)."""
+        self.measured.add(self._now(), msg.voltage, msg.current)
         self.core.on_battery(self._now(), msg.percentage, charging_of(msg), msg.temperature,
                              stored_wh(msg))
 
@@ -183,6 +187,7 @@ class PowerManager(Node):
         """Publish the energy aggregate and the projected battery life."""
         summary, life_h = self.core.summary(self._now())
         pairs = summary.as_pairs() + [("projected_battery_h", f"{life_h:.2f}")]
+        pairs += modelled_vs_measured(summary, self.measured, self._now())
         self.pub_summary.publish(DiagnosticStatus(
             level=DiagnosticStatus.OK, name="power_manager/energy", message=self.core.policy.mode,
             values=[KeyValue(key=k, value=v) for k, v in pairs]))

@@ -69,8 +69,10 @@ class PowerSource(Node):
         self.health.count("readings")
 
     def destroy_node(self) -> None:
-        """Close the backend with the node."""
-        self.source.close()
+        """Close the backend with the node (there is none when it failed to open)."""
+        source = getattr(self, "source", None)
+        if source is not None:
+            source.close()
         super().destroy_node()
 
 

@@ -5,7 +5,9 @@
 ``simulated``  a :class:`~wildcam.power.battery.SimBattery` drained by the energy the stack
                reports (:meth:`SimulatedSource.draw`) and charged by solar and charger windows;
 ``bag``        replays ``sensor_msgs/BatteryState`` and ``Temperature`` from a rosbag2 bag;
-``fixed``      constant readings (a trap without a gauge; tests).
+``fixed``      constant readings (a trap without a gauge; tests);
+``ina219``,    a TI current/voltage sensor on I2C in the battery's output: voltage, current,
+``ina260``     and the charge counted from them (:mod:`wildcam.power.ina`).
 
 Every reading is a :class:`PowerReading`; what a backend does not know is NaN (or ``None`` for
 the charging flag), never zero, as ``sensor_msgs/BatteryState`` prescribes.
@@ -67,7 +69,8 @@ class PowerSourceConfig:
     """The ``power_source`` node's parameters (backend choice and each backend's settings)."""
 
     backend: str = param("sysfs", "Where battery and temperature come from.",
-                         choices=("sysfs", "simulated", "bag", "fixed"), read_only=True)
+                         choices=("sysfs", "simulated", "bag", "fixed", "ina219", "ina260"),
+                         read_only=True)
     period_s: float = param(1.0, "Publishing period (node clock).", min=0.01, max=3600.0)
     sysfs_root: str = param("/sys", "Root of sysfs (tests point it at a fake tree).",
                             read_only=True)
@@ -77,12 +80,14 @@ class PowerSourceConfig:
                               read_only=True)
     bag: str = param("", "Bag to replay (backend bag).", read_only=True)
     bag_loop: bool = param(True, "Restart the bag at its end.", read_only=True)
-    capacity_wh: float = param(37.0, "Simulated battery capacity (e.g. 10 Ah 1S Li-ion).",
-                               min=0.001, max=10000.0, read_only=True)
-    initial_soc: float = param(0.6, "Simulated state of charge at start.", min=0.0, max=1.0,
+    capacity_wh: float = param(37.0, "Battery capacity, simulated or counted by an INA "
+                               "sensor (e.g. 10 Ah 1S Li-ion).", min=0.001, max=10000.0,
                                read_only=True)
-    nominal_voltage: float = param(3.7, "Simulated battery nominal voltage.", min=0.1,
-                                   max=100.0, read_only=True)
+    initial_soc: float = param(0.6, "State of charge at start (simulated; INA: when no "
+                               "counter_file holds the count).", min=0.0, max=1.0,
+                               read_only=True)
+    nominal_voltage: float = param(3.7, "Battery nominal voltage (capacity in Ah = capacity_wh "
+                                   "/ this).", min=0.1, max=100.0, read_only=True)
     charge_efficiency: float = param(0.9, "Share of the charging power that is stored.",
                                      min=0.1, max=1.0)
     extra_load_w: float = param(0.0, "Load not reported by any node (PIR, IR illuminator).",
@@ -106,6 +111,20 @@ class PowerSourceConfig:
                                     min=-1.0, max=1.0)
     fixed_temperature_c: float = param(-300.0, "Fixed backend: temperature (-300 = unknown).",
                                        min=-300.0, max=200.0)
+    i2c_bus: int = param(1, "INA: I2C bus number (/dev/i2c-N; 1 on a Pi's header).", min=0,
+                         max=255, read_only=True)
+    i2c_address: int = param(0x40, "INA: 7-bit I2C address (0x40 = 64 with A0, A1 at GND).",
+                             min=0x08, max=0x77, read_only=True)
+    shunt_ohms: float = param(0.1, "INA219: shunt resistance (0.1 ohm on the common breakout "
+                              "boards).", min=1e-4, max=100.0, read_only=True)
+    max_current_a: float = param(3.2, "INA219: largest expected current; sets the current "
+                                 "LSB (max/32768) and the calibration.", min=1e-3, max=100.0,
+                                 read_only=True)
+    counter_file: str = param("~/.local/state/wildcam/charge_counter.json", "INA: where the "
+                              "counted charge is kept across restarts and halts ('' = not "
+                              "kept).", read_only=True)
+    counter_save_s: float = param(300.0, "INA: seconds between saves of the counter (node "
+                                  "clock; also saved at shutdown).", min=1.0, max=86400.0)
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
@@ -338,11 +357,19 @@ class FixedSource:
         """Nothing to free."""
 
 
+def _ina_source(config: PowerSourceConfig) -> PowerSource:
+    from wildcam.power.ina import InaSource  # smbus2 only where a sensor is read
+
+    return InaSource(config)
+
+
 BACKENDS: dict[str, Callable[[PowerSourceConfig], PowerSource]] = {
     "sysfs": lambda c: SysfsSource(c.sysfs_root, c.battery_name, c.thermal_zone),
     "simulated": SimulatedSource,
     "bag": lambda c: BagSource(c.bag, c.bag_loop),
     "fixed": FixedSource,
+    "ina219": _ina_source,
+    "ina260": _ina_source,
 }
 
 
