@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_eval(sub)
 
+    from wildcam.ecology.cli import register as register_detect
+
+    register_detect(sub)
+
     from wildcam.gateway.cli import register as register_gateway
 
     register_gateway(sub)
