@@ -15,6 +15,8 @@ from pathlib import Path
 from rclpy.node import Node
 from rclpy.time import Time
 
+from diagnostic_msgs.msg import DiagnosticArray
+
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -60,6 +62,9 @@ class Uploader(Node):
             self.detections_callback), EVENTS)
         self.create_subscription(PowerState, "power/state", self.health.guard("power")(
             self.power_callback), LATCHED)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
+            "diagnostics")(self.diagnostics_callback), 10)
+        self.device_status: dict[str, object] = {}  # sent with each frame (review page)
         self.create_timer(1.0, self.health.guard("status")(self.status_callback))
         self.sender = SenderThread(self.engine, periodic).start()
 
@@ -105,7 +110,9 @@ class Uploader(Node):
             detections=tuple(DetectionInfo(d.id, d.class_id, d.score, d.stage, d.model_id,
                                            (d.center_x, d.center_y, d.size_x, d.size_y))
                              for d in msg.detections),
-            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data))
+            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data),
+            extra={"device": self.params.config.device(),
+                   "status": {**self.device_status, "queue_depth": self.queue.stats().depth}})
         result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
         self.health.count("frames")
         self.health.count("items_stored", len(result.stored))
@@ -118,6 +125,19 @@ class Uploader(Node):
         battery = float(msg.battery_percentage)
         self.engine.power = PowerFacts(battery if math.isfinite(battery) else math.nan,
                                        bool(msg.charging))
+        self.device_status.update(battery=battery if math.isfinite(battery) else None,
+                                  mode=msg.mode_name, state=msg.device_state,
+                                  charging=bool(msg.charging))
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        """The power manager's projected battery life, for the device status."""
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == "projected_battery_h":
+                    try:
+                        self.device_status["projected_battery_h"] = float(kv.value)
+                    except ValueError:
+                        pass
 
     def status_callback(self) -> None:
         """Publish uploader/status and refresh the diagnostics values."""
