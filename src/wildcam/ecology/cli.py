@@ -11,7 +11,7 @@ from pathlib import Path
 from wildcam.ecology.megadetector import MIN_CONF
 from wildcam.errors import InputError, WildcamError
 
-__all__ = ["export_store", "register", "run_detect"]
+__all__ = ["export_store", "register", "run_detect", "run_exports"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -116,4 +116,27 @@ def export_store(store_dir: Path, out: Path, specs: Path, since: str = "", devic
     finally:
         store.close()
         verdicts.close()
+    return lines
+
+
+def run_exports(out: Path, store_dir: Path, location: str = "") -> list[str]:
+    """``wildcam run``'s exports of its gateway store: ``<out>/camtrap-dp/`` (validated) and
+    ``<out>/detections.json``; lines to print (a reason instead when they cannot be made)."""
+    import shutil
+
+    from wildcam.ecology.camtrap import specs_dir, validate_package
+
+    specs = specs_dir()
+    if specs is None:
+        return ["camtrap-dp: skipped, the Camtrap DP 1.0.2 specification is not found (set "
+                "WILDCAM_SPECS)"]
+    shutil.rmtree(out / "camtrap-dp", ignore_errors=True)
+    try:
+        lines = export_store(store_dir, out / "camtrap-dp", specs, location=location,
+                             md_json=str(out / "detections.json"))
+    except WildcamError as err:
+        return [f"camtrap-dp: not written: {err}"]
+    problems = validate_package(out / "camtrap-dp", specs)
+    lines += [f"camtrap-dp: INVALID: {p}" for p in problems[:10]] or [
+        "camtrap-dp: valid Camtrap DP 1.0.2"]
     return lines
