@@ -90,6 +90,7 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
         browser.get(url)
         assert browser.current_url.endswith("/review/login")
         browser.find_element(By.ID, "token").send_keys(token)
+        browser.find_element(By.ID, "name").send_keys("Test Reviewer")
         browser.find_element(By.ID, "login").click()
         _wait(lambda: browser.find_elements(By.CSS_SELECTOR, ".event"), 30.0, "the events")
         events = browser.find_elements(By.CSS_SELECTOR, ".event")
@@ -117,6 +118,7 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
         assert len(human) == 1, rows
         assert human[0]["classificationMethod"] == "human"
         assert human[0]["observationType"] == "blank"
+        assert human[0]["classifiedBy"] == "Test Reviewer"
         assert (out / "camtrap-dp" / "datapackage.json").is_file()
         assert (out / "detections.json").is_file()
     finally:

@@ -139,7 +139,7 @@ def test_filters_and_refusals(store_dir: Path, tmp_path: Path, camtrap_specs: Pa
     assert done.returncode == 2 and "not a gateway store" in done.stderr
 
 
-def test_a_device_without_location_needs_one(tmp_path: Path, camtrap_specs: Path) -> None:
+def test_a_device_without_location_needs_one(tmp_path: Path) -> None:
     from wildcam.ecology.export import ExportOptions, camtrap_package
 
     store_dir = tmp_path / "s"
@@ -151,8 +151,8 @@ def test_a_device_without_location_needs_one(tmp_path: Path, camtrap_specs: Path
 
     bare = [dataclasses.replace(f, deployment={"id": "trap-a"}) for f in frames]
     with pytest.raises(InputError, match="location"):
-        camtrap_package(bare, {}, ExportOptions(), camtrap_specs)
-    package, _ = camtrap_package(bare, {}, ExportOptions(location="10,20"), camtrap_specs)
+        camtrap_package(bare, {}, ExportOptions())
+    package, _ = camtrap_package(bare, {}, ExportOptions(location="10,20"))
     assert package.tables["deployments"][0]["latitude"] == 10.0
 
 

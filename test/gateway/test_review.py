@@ -33,7 +33,7 @@ def filled(tmp_path: Path) -> Iterator[Gateway]:
 @contextmanager
 def _login(gw: Gateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gw.url, timeout=10) as client:
-        answer = client.post("/review/login", data={"token": TOKEN})
+        answer = client.post("/review/login", data={"token": TOKEN, "name": "Ann"})
         assert answer.status_code == 303 and answer.headers["location"] == "/review/"
         cookie = answer.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/review" in cookie
@@ -100,3 +100,4 @@ def test_verdicts_are_stored(filled: Gateway, tmp_path: Path) -> None:
     verdicts.close()
     assert stored[("trap-a", "e1")].verdict == "wrong"
     assert stored[("trap-a", "e2")].species == "Vulpes vulpes"
+    assert stored[("trap-a", "e1")].reviewer == "Ann"

@@ -123,22 +123,18 @@ def _write_md(args: argparse.Namespace, report: EvalReport, config: CascadeConfi
     from wildcam.cascade.loader import manifest_path
     from wildcam.ecology.detect import manifest_digest
     from wildcam.ecology.megadetector import (
-        MIN_CONF,
         batch_output,
-        detector_name,
+        cascade_detector_info,
         write_batch_output,
     )
 
     base = args.images or (args.labels or args.coco).parent
     images = [dataclasses.replace(i, file=Path(os.path.relpath(i.file, base)).as_posix())
               for i in report.per_image]
-    sha = manifest_digest(manifest_path(config))
-    doc = batch_output(images, detector_name([report.models[s] for s in sorted(report.models)],
-                                             sha),
-                       {"typical_detection_threshold": config.decision_threshold,
-                        "conservative_detection_threshold": MIN_CONF,
-                        "manifest_sha256": sha})
-    write_batch_output(args.md_json, doc)
+    name, metadata = cascade_detector_info([report.models[s] for s in sorted(report.models)],
+                                           manifest_digest(manifest_path(config)),
+                                           config.decision_threshold)
+    write_batch_output(args.md_json, batch_output(images, name, metadata))
 
 
 def print_report(report: EvalReport) -> None:

@@ -29,7 +29,7 @@ from wildcam.ecology.megadetector import (
     MdDetection,
     MdImage,
     batch_output,
-    detector_name,
+    cascade_detector_info,
     frame_detections,
 )
 from wildcam.errors import InputError, ModelError, WildcamError
@@ -80,12 +80,6 @@ class Detector:
 
     def __post_init__(self) -> None:
         self.cascade = Cascade(self.models, self.config)
-
-    @property
-    def name(self) -> str:
-        """``info.detector`` of the output."""
-        return detector_name([self.models[s].model_id for s in sorted(self.models)],
-                             self.manifest_sha)
 
     def _decide(self, image: Image, frame_number: int | None = None) -> list[MdDetection]:
         height, width = image.shape[:2]
@@ -169,11 +163,10 @@ class Detector:
                 raise InputError(f"{path} holds no images or videos")
         else:
             images = [self._one(path, path.name)]
-        return batch_output(images, self.name, {
-            "typical_detection_threshold": self.config.decision_threshold,
-            "conservative_detection_threshold": self.min_conf,
-            "models": {str(s): m.model_id for s, m in sorted(self.models.items())},
-            "manifest_sha256": self.manifest_sha})
+        name, metadata = cascade_detector_info(
+            [self.models[s].model_id for s in sorted(self.models)], self.manifest_sha,
+            self.config.decision_threshold, self.min_conf)
+        return batch_output(images, name, metadata)
 
     def _one(self, path: Path, name: str) -> MdImage:
         if path.suffix.lower() in VIDEO_SUFFIXES:

@@ -158,7 +158,7 @@ def _media_rows(frame: Frame, dep_id: str, event_id: str, options: ExportOptions
 
 
 def camtrap_package(frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], Verdict],
-                    options: ExportOptions, specs: Path) -> tuple[CamtrapPackage, dict[str, str]]:
+                    options: ExportOptions) -> tuple[CamtrapPackage, dict[str, str]]:
     """The package of ``frames`` and the media files it needs (``filePath`` -> blob sha256)."""
     if not frames:
         raise InputError("the gateway holds no frames (for these filters): nothing to export")
@@ -208,7 +208,6 @@ def camtrap_package(frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], 
         "sources": [{"title": "wildcam gateway"}],
     }
     tables = {"deployments": deployments, "media": media_rows, "observations": observations}
-    del specs  # the tables' columns come from the schemas at write time
     return CamtrapPackage(metadata, tables), files
 
 
@@ -216,7 +215,7 @@ def write_camtrap(directory: Path, frames: Sequence[Frame],
                   verdicts: Mapping[tuple[str, str], Verdict], options: ExportOptions,
                   specs: Path, blob: Any) -> Path:
     """Write the package and its media (``blob(sha)`` -> bytes) into ``directory``."""
-    package, files = camtrap_package(frames, verdicts, options, specs)
+    package, files = camtrap_package(frames, verdicts, options)
     write_package(directory, package, {t: table_fields(specs, t) for t in package.tables})
     _copy_blobs(directory, files, blob)
     return directory / "datapackage.json"

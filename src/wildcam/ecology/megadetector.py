@@ -36,7 +36,7 @@ __all__ = [
     "batch_output",
     "category_id",
     "check_batch_output",
-    "detector_name",
+    "cascade_detector_info",
     "frame_detections",
     "normalised_box",
     "write_batch_output",
@@ -228,6 +228,11 @@ def frame_detections(decision: FrameDecision, width: int, height: int, min_conf:
     return out
 
 
-def detector_name(model_ids: Sequence[str], manifest_sha: str) -> str:
-    """``info.detector``: the cascade's model ids and its manifest's hash."""
-    return f"wildcam-cascade[{'+'.join(model_ids)}]@manifest-sha256:{manifest_sha[:12]}"
+def cascade_detector_info(model_ids: Sequence[str], manifest_sha: str, threshold: float,
+                          min_conf: float = MIN_CONF) -> tuple[str, dict[str, Any]]:
+    """``info.detector`` (the cascade's model ids and its manifest's hash) and
+    ``info.detector_metadata`` (the decision threshold and the lowest score kept)."""
+    name = f"wildcam-cascade[{'+'.join(model_ids)}]@manifest-sha256:{manifest_sha[:12]}"
+    return name, {"typical_detection_threshold": threshold,
+                  "conservative_detection_threshold": min_conf,
+                  "models": list(model_ids), "manifest_sha256": manifest_sha}

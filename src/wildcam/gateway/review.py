@@ -139,12 +139,12 @@ def _matches(event: Event, query: Any) -> bool:
 def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.Application:
     """The review sub-application over ``store`` (log in with the gateway's ``token``)."""
     verdicts = VerdictStore(store.directory)
-    sessions: dict[str, float] = {}  # session id -> expiry (monotonic)
+    sessions: dict[str, tuple[float, str]] = {}  # session id -> (expiry (monotonic), name)
 
     def session(request: web.Request) -> str | None:
         sid = request.cookies.get(COOKIE, "")
-        expiry = sessions.get(sid)
-        if expiry is None or expiry < time.monotonic():
+        expiry, _ = sessions.get(sid, (0.0, ""))
+        if expiry < time.monotonic():
             sessions.pop(sid, None)
             return None
         return sid
@@ -165,7 +165,9 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         return _page("wildcam review: log in", f"<h1>wildcam review</h1>{failed}"
                      f"<form method='post' action='{PREFIX}/login'><label>gateway token "
                      "<input type='password' name='token' id='token' autocomplete='off'>"
-                     "</label> <button id='login'>log in</button></form>")
+                     "</label> <label>your name (recorded with your verdicts) <input "
+                     "name='name' id='name' maxlength='100'></label> "
+                     "<button id='login'>log in</button></form>")
 
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
@@ -174,10 +176,10 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
             await asyncio.get_running_loop().run_in_executor(None, store.count, "unauthorized")
             raise web.HTTPSeeOther(f"{PREFIX}/login?failed=1")
         now = time.monotonic()
-        for sid in [s for s, e in sessions.items() if e < now]:
+        for sid in [s for s, (e, _) in sessions.items() if e < now]:
             del sessions[sid]
         sid = secrets.token_urlsafe(32)
-        sessions[sid] = now + SESSION_S
+        sessions[sid] = (now + SESSION_S, str(form.get("name", "")).strip()[:100])
         response = web.HTTPSeeOther(f"{PREFIX}/")
         response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", path=PREFIX,
                             secure=secure, max_age=int(SESSION_S))
@@ -225,7 +227,7 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
             raise web.HTTPForbidden(text="stale form: reload the page")
         given = Verdict(str(form.get("device", "")), str(form.get("event", "")),
                         str(form.get("verdict", "")), str(form.get("species", "")),
-                        "gateway reviewer")
+                        sessions[sid][1] or "gateway reviewer")
         try:
             await asyncio.get_running_loop().run_in_executor(None, verdicts.put, given)
         except InputError as err:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.time import Time
-
-from diagnostic_msgs.msg import DiagnosticArray
 
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.diagnostics import Health
@@ -112,7 +111,7 @@ class Uploader(Node):
                              for d in msg.detections),
             thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data),
             extra={"device": self.params.config.device(),
-                   "status": {**self.device_status, "queue_depth": self.queue.stats().depth}})
+                   "status": dict(self.device_status)})
         result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
         self.health.count("frames")
         self.health.count("items_stored", len(result.stored))
@@ -142,6 +141,7 @@ class Uploader(Node):
     def status_callback(self) -> None:
         """Publish uploader/status and refresh the diagnostics values."""
         stats = self.queue.stats()
+        self.device_status["queue_depth"] = stats.depth
         c = self.engine.counters
         msg = UploadStatus(queue_depth=stats.depth,
                            queue_depth_by_priority=list(stats.depth_by_priority),
