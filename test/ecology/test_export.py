@@ -8,10 +8,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ecology_helpers import (  # type: ignore[import-not-found]
     DEVICE_A,
+    cli,
     fill_store,
     md_validate,
 )
@@ -24,9 +26,6 @@ from wildcam.gateway.store import GatewayStore
 from wildcam.gateway.verdicts import Verdict, VerdictStore
 from wildcam.errors import InputError
 
-WILDCAM = [sys.executable, "-m", "wildcam.cli"]
-
-
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "store"
@@ -34,10 +33,10 @@ def store_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def _export(store_dir: Path, out: Path, *extra: str, specs: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*WILDCAM, "gateway", "--store", str(store_dir), "export",
-                           "--camtrap-dp", str(out), "--specs", str(specs), *extra],
-                          capture_output=True, text=True, timeout=120, check=False)
+def _export(capsys: Any, store_dir: Path, out: Path, *extra: str,
+            specs: Path) -> tuple[int, str, str]:
+    return cli(capsys, "gateway", "--store", str(store_dir), "export", "--camtrap-dp", str(out),
+               "--specs", str(specs), *extra)
 
 
 def test_frames_events_and_devices(store_dir: Path) -> None:
@@ -64,16 +63,17 @@ def test_frames_events_and_devices(store_dir: Path) -> None:
 
 
 def test_camtrap_export_is_valid_and_carries_the_verdicts(store_dir: Path, tmp_path: Path,
-                                                         camtrap_specs: Path) -> None:
+                                                         camtrap_specs: Path,
+                                                         capsys: Any) -> None:
     verdicts = VerdictStore(store_dir)
     verdicts.put(Verdict("trap-a", "e1", "wrong", reviewer="Ann"))
     verdicts.put(Verdict("trap-b", "e1", "species", "Vulpes vulpes", reviewer="Bob"))
     verdicts.close()
     out, md, hard = tmp_path / "dp", tmp_path / "md.json", tmp_path / "hard"
-    done = _export(store_dir, out, "--md-json", str(md), "--hard-examples", str(hard),
-                   specs=camtrap_specs)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "valid Camtrap DP 1.0.2" in done.stdout
+    code, stdout, stderr = _export(capsys, store_dir, out, "--md-json", str(md),
+                                   "--hard-examples", str(hard), specs=camtrap_specs)
+    assert code == 0, stdout + stderr
+    assert "valid Camtrap DP 1.0.2" in stdout
     assert validate_package(out, camtrap_specs) == []
     package = read_package(out)
     deployments = {d["cameraID"]: d for d in package.tables["deployments"]}
@@ -121,22 +121,29 @@ def test_camtrap_export_is_valid_and_carries_the_verdicts(store_dir: Path, tmp_p
     assert fox and all(r["species"] == "Vulpes vulpes" and r["animal"] == "1" for r in fox)
 
 
-def test_filters_and_refusals(store_dir: Path, tmp_path: Path, camtrap_specs: Path) -> None:
-    done = _export(store_dir, tmp_path / "b", "--device", "trap-b", specs=camtrap_specs)
-    assert done.returncode == 0, done.stderr
+def test_filters_and_refusals(store_dir: Path, tmp_path: Path, camtrap_specs: Path,
+                              capsys: Any) -> None:
+    code, _, err = _export(capsys, store_dir, tmp_path / "b", "--device", "trap-b",
+                           specs=camtrap_specs)
+    assert code == 0, err
     assert {d["cameraID"] for d in read_package(tmp_path / "b").tables["deployments"]} == \
         {"trap-b"}
-    done = _export(store_dir, tmp_path / "late", "--since", "2026-06-21T06:30:00",
-                   specs=camtrap_specs)
-    assert done.returncode == 0, done.stderr
+    code, _, err = _export(capsys, store_dir, tmp_path / "late", "--since",
+                           "2026-06-21T06:30:00", specs=camtrap_specs)
+    assert code == 0, err
     assert len(read_package(tmp_path / "late").tables["media"]) == 1
     for args in (("--since", "tomorrow"), ("--device", "nobody")):
-        done = _export(store_dir, tmp_path / "x", *args, specs=camtrap_specs)
-        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    done = subprocess.run([*WILDCAM, "gateway", "--store", str(tmp_path / "none"), "export",
-                           "--camtrap-dp", str(tmp_path / "y")], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.returncode == 2 and "not a gateway store" in done.stderr
+        code, _, err = _export(capsys, store_dir, tmp_path / "x", *args, specs=camtrap_specs)
+        assert code == 2 and err.startswith("wildcam gateway: "), err
+    code, _, err = cli(capsys, "gateway", "--store", str(tmp_path / "none"), "export",
+                       "--camtrap-dp", str(tmp_path / "y"), "--specs", str(camtrap_specs))
+    assert code == 2 and "not a gateway store" in err
+    # a subprocess shows what a user sees: the message, exit 2, no traceback
+    done = subprocess.run([sys.executable, "-m", "wildcam.cli", "gateway", "--store",
+                           str(store_dir), "export", "--camtrap-dp", str(tmp_path / "z"),
+                           "--since", "tomorrow"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
 
 
 def test_a_device_without_location_needs_one(tmp_path: Path) -> None:
