@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -217,6 +218,7 @@ def write_camtrap(directory: Path, frames: Sequence[Frame],
     """Write the package and its media (``blob(sha)`` -> bytes) into ``directory``."""
     package, files = camtrap_package(frames, verdicts, options)
     write_package(directory, package, {t: table_fields(specs, t) for t in package.tables})
+    shutil.rmtree(directory / "media", ignore_errors=True)  # a previous export's files
     _copy_blobs(directory, files, blob)
     return directory / "datapackage.json"
 
