@@ -39,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
     return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
                     duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),
                     source=args.source, uri=args.uri, gateway_url=args.gateway_url,
-                    token_file=args.token_file, params=tuple(args.param))
+                    token_file=args.token_file, params=tuple(args.param),
+                    keep_gateway=args.keep_gateway)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--token-file", default="", help="the remote gateway's bearer token file")
     run.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
                      help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
+    run.add_argument("--keep-gateway", action="store_true",
+                     help="keep the local gateway serving the review page after the run, "
+                     "until Ctrl-C")
     run.set_defaults(func=_run)
 
     bring = sub.add_parser("bringup", help="start the node table's graph (as ros2 launch would)")
@@ -113,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     from wildcam.cascade.cli import register as register_eval
 
     register_eval(sub)
+
+    from wildcam.ecology.cli import register as register_detect
+
+    register_detect(sub)
 
     from wildcam.gateway.cli import register as register_gateway
 

@@ -3,11 +3,13 @@
 Every node of the node table is started as ``wildcam bringup`` starts it (same YAML, each
 node's output in ``<out>/logs``), in a ROS domain of the run's own, with: the camera on the
 synthetic scene (sleeping until the recorder listens), the uploader on a local ``wildcam
-gateway`` (127.0.0.1, a fresh token in a 0600 temp file), the simulated battery. This process
+gateway`` (127.0.0.1, its store in ``<out>/gateway``, a fresh token in the 0600 file
+``<out>/gateway.token``; it serves the review page), the simulated battery. This process
 records the report's topics into ``<out>/bag`` with the bag recorder, shows one live progress
 line, and at the end writes ``ground_truth.json``, ``gateway.json`` (what the gateway
 received), ``baseline.json`` (the always-on baseline, measured here) and ``report.html`` with
-its figures into ``<out>``, and prints the report's summary.
+its figures into ``<out>``, and prints the report's summary; from the gateway's store it
+exports ``camtrap-dp/`` (Camtrap DP) and ``detections.json`` (MegaDetector batch output).
 
 Time: the scene has ``duration_s`` seconds at ``fps``, played at ``speed`` scene seconds per
 wall second; the day preset compresses 24 h into ``day_length_s`` of them, so one scene second
@@ -22,6 +24,7 @@ scene time and simulated time stay together; every other per-mode setting applie
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -76,6 +79,7 @@ class RunOptions:
     token_file: str = ""
     params: tuple[str, ...] = ()  # "node.param=value" overrides, last word
     wall_limit_s: float | None = None  # stop playing after this long (default: from the scene)
+    keep_gateway: bool = False  # serve the review page after the run until Ctrl-C
 
 
 def run_scene(options: RunOptions) -> SceneConfig:
@@ -191,11 +195,12 @@ class LocalGateway:
         self.url = ""
         self._log_path = log
         with log.open("wb") as sink:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(  # noqa: S603 - stopped at exit at the latest
                 [sys.executable, "-m", "wildcam.cli", "gateway", "--host", "127.0.0.1",
                  "--port", "0", "--store", str(directory / "gateway"), "--token-file",
                  str(self.token_file)], stdout=sink, stderr=subprocess.STDOUT,
                 env=ros_environment())
+        atexit.register(self.stop)
 
     def wait_ready(self, timeout_s: float = 30.0) -> str | None:
         """Wait until the gateway serves; a failure reason or None."""
@@ -221,6 +226,28 @@ class LocalGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+def _exports_and_review(options: RunOptions, out: Path, gateway: LocalGateway,
+                        synthetic: bool) -> None:
+    """``<out>/camtrap-dp/`` and ``<out>/detections.json`` from the run's gateway store; with
+    ``keep_gateway``, serve the review page until Ctrl-C."""
+    from wildcam.ecology.cli import run_exports
+
+    where = "0,0" if synthetic else ""  # a synthetic scene stands nowhere
+    for line in run_exports(out, out / "gateway", where):
+        print(line)
+    if where:
+        print("camtrap-dp: the synthetic scene has no place: its deployment is at 0,0 "
+              "(give --param uploader.location=LAT,LON)")
+    if options.keep_gateway and gateway.process.poll() is None:
+        print(f"review page: {gateway.url}/review/ (token in {gateway.token_file}); the "
+              "gateway keeps serving until Ctrl-C", flush=True)
+        try:
+            gateway.process.wait()
+        except KeyboardInterrupt:
+            pass
+        gateway.stop()
 
 
 def fetch_listing(url: str, token_file: Path) -> list[dict[str, Any]]:
@@ -294,6 +321,8 @@ def _run(options: RunOptions) -> int:
     shutil.rmtree(out / "logs", ignore_errors=True)
     for name in RUN_FILES.values():
         (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "gateway", ignore_errors=True)  # the previous run's local gateway
+    (out / "gateway.token").unlink(missing_ok=True)
     if scene is not None:
         wall = scene.duration_s / options.speed
         print(f"wildcam run: {options.preset!r} scene (seed {options.seed}), "
@@ -311,12 +340,13 @@ def _run(options: RunOptions) -> int:
         gateway = None
         gateway_url, token_file = options.gateway_url, options.token_file
         if not gateway_url and any(_role(s, "uploader/status") for s in specs):
-            gateway = LocalGateway(tmp, logs / "gateway.log")
+            gateway = LocalGateway(out, logs / "gateway.log")  # store out/gateway (exports)
             failure = gateway.wait_ready()
             if failure:
                 gateway.stop()
                 raise TransportError(failure)
             gateway_url, token_file = gateway.url, str(gateway.token_file)
+            print(f"review page: {gateway_url}/review/ (log in with the token in {token_file})")
         scene_uri = options.uri
         if scene is not None:
             scene_file = tmp / "scene.json"
@@ -347,8 +377,8 @@ def _run(options: RunOptions) -> int:
                     print(f"wildcam run: cannot list the gateway's items: {err}",
                           file=sys.stderr)
         finally:
-            if gateway is not None:
-                gateway.stop()
+            if gateway is not None and not options.keep_gateway:
+                gateway.stop()  # else at the end (or at exit: LocalGateway registers it)
     if listing is not None:
         (out / RUN_FILES["gateway"]).write_text(json.dumps({"items": listing}))
     if not (bag / "metadata.yaml").is_file():
@@ -365,6 +395,8 @@ def _run(options: RunOptions) -> int:
     print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
     print_summary(summarize(run))
     print(f"report: {page}   (node logs in {logs}/)")
+    if gateway is not None:
+        _exports_and_review(options, out, gateway, synthetic)
     if failure:
         print(f"wildcam run: {failure}", file=sys.stderr)
         return 1

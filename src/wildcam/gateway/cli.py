@@ -8,6 +8,10 @@
         --update-id ID [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
         [--param NODE.NAME=VALUE ...]
     wildcam gateway list --url URL --token-file FILE  # stored items, JSON lines
+    wildcam gateway [--store DIR] export --camtrap-dp DIR [--since T] [--device ID] \\
+        [--md-json FILE] [--hard-examples DIR] [--location LAT,LON]  # from the store, offline
+
+The server also serves the review page at ``/review/`` (log in with the token).
 
 :func:`register` adds it to the project's CLI (``wildcam.cli``).
 """
@@ -51,7 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(gateway: Any) -> None:
         print(f"wildcam gateway: serving {gateway.url} (store {store}, token file "
-              f"{config.token_file})", flush=True)
+              f"{config.token_file}); review page {gateway.url}/review/", flush=True)
 
     return serve(config, create_token=not args.token_file, ready=ready)
 
@@ -112,6 +116,29 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from wildcam.ecology.camtrap import specs_dir, validate_package
+    from wildcam.ecology.cli import export_store
+
+    specs = Path(args.specs) if args.specs else specs_dir()
+    if specs is None:
+        raise WildcamError("the Camtrap DP 1.0.2 specification is not found: give --specs "
+                           "DIR or set WILDCAM_SPECS (its folder holds camtrap-dp-1.0.2/)")
+    lines = export_store(Path(args.store).expanduser(), Path(args.camtrap_dp), specs,
+                         since=args.since, device=args.device, md_json=args.md_json,
+                         hard=args.hard_examples, location=args.location, title=args.title,
+                         contributors=args.contributor, manifest=args.manifest)
+    print("\n".join(lines))
+    if not args.no_validate:
+        problems = validate_package(Path(args.camtrap_dp), specs)
+        for problem in problems:
+            print(f"invalid: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"valid Camtrap DP 1.0.2 (profile and table schemas in {specs})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``gateway`` command to ``subparsers``."""
     gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
@@ -156,3 +183,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
     lst.set_defaults(func=_guarded(_list))
+
+    exp = sub.add_parser("export", help="write what the store holds as a Camtrap DP 1.0.2 "
+                         "package (and MegaDetector JSON, hard examples); reads --store")
+    exp.add_argument("--camtrap-dp", required=True, metavar="DIR", help="package directory")
+    exp.add_argument("--since", default="", help="only frames at or after this ISO 8601 "
+                     "time or date (UTC unless it names a zone)")
+    exp.add_argument("--device", default="", help="only this device's frames")
+    exp.add_argument("--md-json", default="", metavar="FILE",
+                     help="also write the frames as MegaDetector batch output")
+    exp.add_argument("--hard-examples", default="", metavar="DIR",
+                     help="also write the reviewed events' images and labels.csv")
+    exp.add_argument("--location", default="", metavar="LAT,LON[,UNC_M]",
+                     help="location of devices that sent none")
+    exp.add_argument("--title", default="wildcam camera-trap detections")
+    exp.add_argument("--contributor", action="append", default=[], help="a contributor name")
+    exp.add_argument("--manifest", default="", help="model manifest naming the models' "
+                     "sha256 (default: the package's)")
+    exp.add_argument("--specs", default="", help="the camtrap-dp-1.0.2 folder (default: "
+                     "$WILDCAM_SPECS or ../shared/specs)")
+    exp.add_argument("--no-validate", action="store_true", help="skip the validation")
+    exp.set_defaults(func=_guarded(_export))

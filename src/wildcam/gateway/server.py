@@ -11,6 +11,7 @@ token is 401, compared in constant time)::
     POST /v1/blobs                  store an update file -> {"sha256"}
     POST /v1/updates                publish a signed update {"manifest", "signature"} (base64)
     GET  /v1/updates?after=N        published updates, oldest first
+    /review/...                     the review page (wildcam.gateway.review: its own login)
 
 Bodies larger than the limit are refused with 413 before they are read in full (the limit
 applies to the decompressed size). Storage is :class:`~wildcam.gateway.store.GatewayStore`; its
@@ -41,6 +42,8 @@ from typing import Any
 from aiohttp import web
 
 from wildcam.errors import ConfigError, InputError, StorageError
+from wildcam.gateway.review import PREFIX as REVIEW_PREFIX
+from wildcam.gateway.review import review_app
 from wildcam.gateway.store import GatewayStore
 from wildcam.upload.ota import valid_update_id
 from wildcam.upload.wire import decode_batch
@@ -124,7 +127,7 @@ def _int_arg(request: web.Request, name: str, default: int) -> int:
 
 
 def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
-             max_update_mb: float = 256.0) -> web.Application:
+             max_update_mb: float = 256.0, secure: bool = False) -> web.Application:
     """The aiohttp application over ``store``."""
     expected = f"Bearer {token}".encode()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-store")
@@ -135,7 +138,7 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/v1/health":
+        if request.path != "/v1/health" and not request.path.startswith(f"{REVIEW_PREFIX}/"):
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, expected):
                 await blocking(store.count, "unauthorized")
@@ -214,6 +217,7 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                     web.get("/v1/blobs/{sha}", get_blob), web.post("/v1/blobs", post_blob),
                     web.post("/v1/updates", post_update), web.get("/v1/updates", get_updates)])
     app.on_cleanup.append(on_cleanup)
+    app.add_subapp(REVIEW_PREFIX, review_app(store, token, secure))
     return app
 
 
@@ -238,7 +242,8 @@ class Gateway:
         return f"{scheme}://{self.config.host}:{self.port}"
 
     async def _start(self) -> int:
-        app = make_app(self.store, self._token, self.config.max_body_mb, self.config.max_update_mb)
+        app = make_app(self.store, self._token, self.config.max_body_mb, self.config.max_update_mb,
+                       secure=self._ssl is not None)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port,

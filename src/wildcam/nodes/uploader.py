@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.time import Time
 
@@ -60,6 +61,9 @@ class Uploader(Node):
             self.detections_callback), EVENTS)
         self.create_subscription(PowerState, "power/state", self.health.guard("power")(
             self.power_callback), LATCHED)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
+            "diagnostics")(self.diagnostics_callback), 10)
+        self.device_status: dict[str, object] = {}  # sent with each frame (review page)
         self.create_timer(1.0, self.health.guard("status")(self.status_callback))
         self.sender = SenderThread(self.engine, periodic).start()
 
@@ -105,7 +109,9 @@ class Uploader(Node):
             detections=tuple(DetectionInfo(d.id, d.class_id, d.score, d.stage, d.model_id,
                                            (d.center_x, d.center_y, d.size_x, d.size_y))
                              for d in msg.detections),
-            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data))
+            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data),
+            extra={"device": self.params.config.device(),
+                   "status": dict(self.device_status)})
         result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
         self.health.count("frames")
         self.health.count("items_stored", len(result.stored))
@@ -118,10 +124,24 @@ class Uploader(Node):
         battery = float(msg.battery_percentage)
         self.engine.power = PowerFacts(battery if math.isfinite(battery) else math.nan,
                                        bool(msg.charging))
+        self.device_status.update(battery=battery if math.isfinite(battery) else None,
+                                  mode=msg.mode_name, state=msg.device_state,
+                                  charging=bool(msg.charging))
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        """The power manager's projected battery life, for the device status."""
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == "projected_battery_h":
+                    try:
+                        self.device_status["projected_battery_h"] = float(kv.value)
+                    except ValueError:
+                        pass
 
     def status_callback(self) -> None:
         """Publish uploader/status and refresh the diagnostics values."""
         stats = self.queue.stats()
+        self.device_status["queue_depth"] = stats.depth
         c = self.engine.counters
         msg = UploadStatus(queue_depth=stats.depth,
                            queue_depth_by_priority=list(stats.depth_by_priority),

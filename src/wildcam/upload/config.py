@@ -80,6 +80,13 @@ class UploaderConfig:
     ota_period_s: float = param(300.0, "How often to ask the gateway for updates.", min=1.0,
                                 max=1e7, read_only=True)
     power_profile: str = power_profile_param()
+    device_id: str = param("", "Name of this trap in what it uploads ('' = the host name).")
+    location: str = param("", "Where the trap stands, 'lat,lon[,uncertainty_m]' in WGS84 "
+                          "degrees ('' = unknown; the Camtrap DP export needs it).")
+    camera_model: str = param("", "Camera make and model, for the deployment record.")
+    camera_height_m: float = param(0.0, "Height of the camera above the ground, metres (0 = "
+                                   "unknown).", min=0.0, max=100.0)
+    setup_by: str = param("", "Who set the trap up, for the deployment record.")
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -90,6 +97,21 @@ class UploaderConfig:
             raise ConfigError(f"gateway_url={self.gateway_url!r} must be an http(s) URL")
         parse_windows(self.windows)
         parse_link_profile(self.link_profile)
+        if self.location:
+            from wildcam.ecology.frames import parse_location
+
+            try:
+                parse_location(self.location)
+            except ValueError as err:
+                raise ConfigError(str(err)) from err
+
+    def device(self) -> dict[str, object]:
+        """The trap's deployment facts sent with every frame (see wildcam.ecology.frames)."""
+        import socket
+
+        return {"id": self.device_id or socket.gethostname(), "location": self.location,
+                "camera_model": self.camera_model, "camera_height_m": self.camera_height_m,
+                "setup_by": self.setup_by}
 
     @property
     def queue_path(self) -> Path:
