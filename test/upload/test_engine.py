@@ -136,7 +136,7 @@ def test_oversize_batches_are_split_and_an_oversize_item_is_set_aside(
         eng.step()
     assert queue.waiting() == 0 and eng.counters.retries == 0
     stats = queue.stats()
-    assert stats.rejected_waiting == 1 and stats.counters["rejected"] == 1
+    assert stats.dead_letters == 1 and stats.counters["dead_lettered"] == 1
     assert "413" in eng.counters.last_error
     assert len(gateway_keys(gateway)) == 24 and "huge" not in gateway_keys(gateway)
     assert gateway.store.counters()["too_large"] >= 2
