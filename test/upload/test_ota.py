@@ -4,6 +4,7 @@ whole way through a gateway, and the operator's ``wildcam gateway keygen/publish
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from wildcam.errors import UpdateError
+from wildcam.errors import TransportError, UpdateError
 from wildcam.gateway import Gateway
 from wildcam.upload.ota import (
     OtaClient,
@@ -62,10 +63,15 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
     return generate_keys(tmp_path / "keys")
 
 
+_VERSIONS = itertools.count(1)
+
+
 def signed(keys: tuple[Path, Path], update_id: str, files: dict[str, bytes] | None = None,
-           **sections: Any) -> tuple[bytes, bytes]:
+           version: int | None = None, **sections: Any) -> tuple[bytes, bytes]:
+    """A signed manifest; versions increase from call to call unless given."""
     manifest = build_manifest(update_id, files or {}, sections.get("cascade"),
-                              sections.get("params"))
+                              sections.get("params"),
+                              version=next(_VERSIONS) if version is None else version)
     return manifest, sign_manifest(manifest, load_private_key(keys[0]))
 
 
@@ -97,11 +103,15 @@ def test_only_a_valid_signature_over_the_exact_manifest_is_accepted(
     ({"cascade": {"max_stage": "3"}}, "cascade section"),
     ({"cascade": {"manifest": "not-shipped.json"}}, "not a file of the update"),
     ({"params": {"uploader": {"quota_mb": [1, 2]}}}, "scalars"),
+    ({"version": 0}, "version"),
+    ({"version": "9"}, "version"),
+    ({"version": True}, "version"),
+    ({"version": 2**60}, "version"),
 ])
 def test_malformed_manifests_are_refused_even_when_signed(
         keys: tuple[Path, Path], doc: dict[str, Any], reason: str) -> None:
-    base = {"format": "wildcam-update/1", "update_id": "u", "files": [], "cascade": {},
-            "params": {}}
+    base = {"format": "wildcam-update/1", "update_id": "u", "version": 1, "files": [],
+            "cascade": {}, "params": {}}
     manifest = json.dumps({**base, **doc}).encode()
     signature = sign_manifest(manifest, load_private_key(keys[0]))
     with pytest.raises(UpdateError, match=reason):
@@ -113,14 +123,16 @@ def test_install_is_atomic_and_checks_size_and_digest(tmp_path: Path,
     manifest, signature = signed(keys, "u1", {"models/a.onnx": MODEL_OK, "b.json": b"{}"})
     update = verify_update(manifest, signature, load_public_key(keys[1]))
     content = {"models/a.onnx": MODEL_OK, "b.json": b"{}"}
-    target = install_files(update, lambda f: content[f.path], tmp_path / "ota")
+    target = install_files(update, lambda f, p: p.write_bytes(content[f.path]), tmp_path / "ota")
     assert (target / "models" / "a.onnx").read_bytes() == MODEL_OK
-    again = install_files(update, lambda f: content[f.path], tmp_path / "ota")
+    again = install_files(update, lambda f, p: p.write_bytes(content[f.path]), tmp_path / "ota")
     assert again != target and target.exists()  # never overwrites installed files
     with pytest.raises(UpdateError, match="truncated"):
-        install_files(update, lambda f: content[f.path][:-1], tmp_path / "ota")
+        install_files(update, lambda f, p: p.write_bytes(content[f.path][:-1]),
+                      tmp_path / "ota")
     with pytest.raises(UpdateError, match="does not match"):
-        install_files(update, lambda f: content[f.path].upper(), tmp_path / "ota")
+        install_files(update, lambda f, p: p.write_bytes(content[f.path].upper()),
+                      tmp_path / "ota")
     installed = sorted(p.name for p in (tmp_path / "ota" / "installed").iterdir())
     assert installed == ["u1", "u1.2"]
     assert list((tmp_path / "ota" / "staging").iterdir()) == []
@@ -128,7 +140,9 @@ def test_install_is_atomic_and_checks_size_and_digest(tmp_path: Path,
 
 def publish(gw: Gateway, token: Path, manifest: bytes, signature: bytes,
             files: dict[str, bytes]) -> None:
-    client = HttpTransport(gw.url, str(token))
+    """Publish with the gateway's operator token (``token`` is the devices' token file: the
+    operator's lies beside it)."""
+    client = HttpTransport(gw.url, str(token.parent / "operator.token"))
     for data in files.values():
         client.post_bytes("/v1/blobs", data)
     client.post_json("/v1/updates", {"manifest": base64.b64encode(manifest).decode(),
@@ -145,7 +159,7 @@ def test_updates_through_the_gateway_apply_or_roll_back(
                                          cascade={"manifest": "cascade.json",
                                                   "stage1_model": "tiny_v2"},
                                          params={"uploader": {"quota_mb": 100}}), good)
-    assert client.sync() == ["applied models-1"]
+    assert client.sync() == [f"applied models-1 (version {client.installed_version})"]
     installed = tmp_path / "ota" / "installed" / "models-1" / "cascade.json"
     assert nodes.params["cascade_detector"]["manifest"] == str(installed)
     assert nodes.params["cascade_detector"]["stage1_model"] == "tiny_v2"
@@ -186,8 +200,9 @@ def test_truncated_download_is_refused(tmp_path: Path, keys: tuple[Path, Path]) 
                                  "manifest": base64.b64encode(manifest).decode(),
                                  "signature": base64.b64encode(signature).decode()}]}
 
-        def get_bytes(self, path: str, max_bytes: int) -> bytes:
-            return MODEL_OK[:10]  # the connection dropped half way
+        def download(self, path: str, target: Path, max_bytes: int) -> str:
+            target.write_bytes(MODEL_OK[:10])  # the connection dropped half way
+            return ""
 
     nodes = FakeNodes()
     client = OtaClient(ShortGateway(), load_public_key(keys[1]), tmp_path / "ota", nodes)
@@ -204,23 +219,72 @@ def test_operator_signs_and_publishes_with_the_cli(
     assert "wildcam-ota.pub" in out
     model = tmp_path / "model.onnx"
     model.write_bytes(MODEL_OK)
-    done = subprocess.run([*wildcam, "publish", "--url", gateway.url, "--token-file",
-                           str(token_file), "--key", str(tmp_path / "k" / "wildcam-ota.key"),
-                           "--update-id", "cli-1", "--file", f"m.onnx={model}",
+    publish_cmd = [*wildcam, "publish", "--url", gateway.url, "--key",
+                   str(tmp_path / "k" / "wildcam-ota.key"), "--update-id", "cli-1",
+                   "--version", "3"]
+    device = subprocess.run([*publish_cmd, "--token-file", str(token_file)],
+                            capture_output=True, text=True)
+    assert device.returncode == 2 and "HTTP 403" in device.stderr  # a device cannot publish
+    done = subprocess.run([*publish_cmd, "--token-file", str(tmp_path / "operator.token"),
+                           "--file", f"m.onnx={model}",
                            "--cascade", "stage2_model=medium", "--param",
                            "uploader.quota_mb=64", "--param", "uploader.enabled=false"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "published cli-1 as update 1" in done.stdout
+    assert "published cli-1 (version 3) as update 1" in done.stdout
     nodes = FakeNodes()
     nodes.params["cascade_detector"]["stage2_model"] = ""
     client = OtaClient(HttpTransport(gateway.url, str(token_file)),
                        load_public_key(tmp_path / "k" / "wildcam-ota.pub"), tmp_path / "ota",
                        nodes)
-    assert client.sync() == ["applied cli-1"]
+    assert client.sync() == ["applied cli-1 (version 3)"]
     assert nodes.params["uploader"] == {"quota_mb": 64, "enabled": False}
     assert (tmp_path / "ota" / "installed" / "cli-1" / "m.onnx").read_bytes() == MODEL_OK
     bad_key = subprocess.run([*wildcam, "publish", "--url", gateway.url, "--token-file",
-                              str(token_file), "--key", str(token_file), "--update-id", "x"],
+                              str(token_file), "--key", str(token_file), "--update-id", "x",
+                              "--version", "4"],
                              capture_output=True, text=True)
     assert bad_key.returncode == 2 and "cannot load signing key" in bad_key.stderr
+
+
+def test_replayed_or_older_updates_are_refused_even_after_state_is_lost(
+        tmp_path: Path, gateway: Gateway, token_file: Path, keys: tuple[Path, Path]) -> None:
+    nodes = FakeNodes()
+
+    def client() -> OtaClient:
+        return OtaClient(HttpTransport(gateway.url, str(token_file)), load_public_key(keys[1]),
+                         tmp_path / "ota", nodes)
+
+    old = signed(keys, "quota-100", params={"uploader": {"quota_mb": 100}}, version=10)
+    publish(gateway, token_file, *old, {})
+    publish(gateway, token_file, *signed(keys, "quota-200",
+                                         params={"uploader": {"quota_mb": 200}}, version=11), {})
+    assert client().sync() == ["applied quota-100 (version 10)", "applied quota-200 (version 11)"]
+    # the older signed update posted again (a new update id, a new sequence number at the gateway)
+    publish(gateway, token_file, *signed(keys, "quota-100b",
+                                         params={"uploader": {"quota_mb": 100}}, version=10), {})
+    assert client().sync() == ["refused quota-100b: version 10 is not newer than the installed "
+                               "version 11"]
+    (tmp_path / "ota" / "state.json").unlink()  # lost: every published update is seen again
+    results = client().sync()
+    assert all(r.startswith("refused") for r in results) and len(results) == 3
+    assert nodes.params["uploader"]["quota_mb"] == 200
+    for name in ("state.json", "current.manifest", "current.sig"):
+        assert (tmp_path / "ota" / name).stat().st_mode & 0o077 == 0
+    # a forged record of the installed version is not believed
+    (tmp_path / "ota" / "current.manifest").write_bytes(b"{}")
+    with pytest.raises(UpdateError, match="cannot be verified"):
+        client()
+
+
+def test_downloads_stream_to_disk_and_stop_at_the_manifest_size(
+        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    operator = HttpTransport(gateway.url, str(tmp_path / "operator.token"))
+    sha = operator.post_bytes("/v1/blobs", b"J" * 100_000)["sha256"]
+    device = HttpTransport(gateway.url, str(token_file))
+    target = tmp_path / "file"
+    with pytest.raises(TransportError, match="longer than 1000 bytes"):
+        device.download(f"/v1/blobs/{sha}", target, 1000)
+    assert not target.exists()
+    assert device.download(f"/v1/blobs/{sha}", target, 100_000) == sha
+    assert target.read_bytes() == b"J" * 100_000 and target.stat().st_mode & 0o077 == 0

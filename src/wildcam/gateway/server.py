@@ -235,16 +235,17 @@ def _int_arg(request: web.Request, name: str, default: int) -> int:
 
 def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
              max_update_mb: float = 256.0, *, operator_token: str = "",
-             guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0
-             ) -> web.Application:
+             guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0,
+             refusals: Counter[str] | None = None) -> web.Application:
     """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
-    ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish)."""
+    ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Refused requests
+    are counted in ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
     device = f"Bearer {token}".encode()
     operator = f"Bearer {operator_token}".encode() if operator_token else b""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-store")
     body_limit, update_limit = int(max_body_mb * MB), int(max_update_mb * MB)
     slots = asyncio.Semaphore(BODY_SLOTS)
-    refusals: Counter[str] = Counter()  # in memory: an unauthenticated flood writes nothing
+    refusals = Counter() if refusals is None else refusals
 
     async def blocking(func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(pool, func, *args)
@@ -371,6 +372,7 @@ class Gateway:
         self._ssl = config.ssl_context()
         self.store = GatewayStore(config.store)
         self.guard = ConnectionGuard(config.max_connections, config.header_timeout_s)
+        self.refusals: Counter[str] = Counter()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -389,7 +391,7 @@ class Gateway:
         cfg = self.config
         app = make_app(self.store, self._token, cfg.max_body_mb, cfg.max_update_mb,
                        operator_token=self._operator_token, guard=self.guard,
-                       body_timeout_s=cfg.body_timeout_s)
+                       body_timeout_s=cfg.body_timeout_s, refusals=self.refusals)
         # auto_decompress off: the app decompresses, after the token check, with caps.
         self._runner = web.AppRunner(app, access_log=None, auto_decompress=False,
                                      lingering_time=1.0, keepalive_timeout=2 * cfg.header_timeout_s)
