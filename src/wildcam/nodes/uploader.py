@@ -24,7 +24,12 @@ from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
-from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
+from wildcam.upload.items import (
+    DetectionInfo,
+    FrameDetections,
+    detection_problem,
+    items_for_frame,
+)
 from wildcam.upload.ota import OtaClient, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
@@ -106,11 +111,17 @@ class Uploader(Node):
                                            (d.center_x, d.center_y, d.size_x, d.size_y))
                              for d in msg.detections),
             thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data))
+        for det in frame.detections:
+            problem = detection_problem(det)
+            if problem:
+                self.health.error("detection_refused", f"frame {frame.stamp_ns}: {problem}")
         result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
         self.health.count("frames")
         self.health.count("items_stored", len(result.stored))
         if result.refused:
             self.health.count("refused_quota", len(result.refused))
+        for key, reason in result.invalid.items():
+            self.health.error("item_invalid", f"{key}: {reason} (dead-lettered)")
         self.sender.wake()
 
     def power_callback(self, msg: PowerState) -> None:
@@ -129,7 +140,8 @@ class Uploader(Node):
                            bytes_sent=c.bytes_sent, retries=c.retries,
                            evictions=stats.counters["evicted"] + stats.counters["refused"],
                            joules_per_mb=c.joules_per_mb, link_up=c.link_up,
-                           last_error=c.last_error)
+                           last_error=c.last_error,
+                           dead_lettered=stats.counters["dead_lettered"])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub.publish(msg)
         values = self.health.values
@@ -141,13 +153,21 @@ class Uploader(Node):
                        "joules_per_mb": f"{c.joules_per_mb:.3f}", "held": c.held,
                        "link_quality": f"{c.link_quality:.2f}",
                        "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
-                       "last_upload_error": c.last_error})
+                       "last_upload_error": c.last_error,
+                       "dead_letters": str(stats.dead_letters),
+                       "last_dead_letter": next((f"{d.key}: {d.reason}" for d in
+                                                 self.queue.dead_letters(1)), ""),
+                       "reserve_held": str(stats.reserve_held)})
 
     def destroy_node(self) -> None:
-        """Stop the sender, close the queue."""
-        self.sender.stop()
-        self.engine.transport.close()
-        self.queue.close()
+        """Stop the sender, close the queue (also after a start that failed half way: rclpy
+        destroys the node at shutdown)."""
+        if hasattr(self, "sender"):
+            self.sender.stop()
+        if hasattr(self, "engine"):
+            self.engine.transport.close()
+        if hasattr(self, "queue"):
+            self.queue.close()
         super().destroy_node()
 
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import StorageError
+from wildcam.errors import EXIT_NEEDS_OPERATOR, StorageError
 from wildcam.upload.wire import header_problem
 
 __all__ = ["KINDS", "PRIORITY", "BlobFiles", "DeadLetter", "DurableQueue", "NewItem",
@@ -70,6 +70,8 @@ _LEN = struct.Struct(">I")
 class QueueDamagedError(StorageError):
     """The queue's index was missing, empty or corrupt; what was recoverable was recovered and
     the rest set aside (the message says what). An operator should look before it runs on."""
+
+    exit_code = EXIT_NEEDS_OPERATOR
 
 
 def private_dir(path: Path) -> Path:
