@@ -33,6 +33,7 @@ def gateway(tmp_path: Path, token_file: Path, operator_token_file: Path) -> Iter
     with Gateway(GatewayConfig(store=tmp_path / "store", token_file=token_file, port=0,
                                max_body_mb=0.5, max_update_mb=1.0,
                                operator_token_file=operator_token_file,
+                               auth_failure_delay_s=0.01,
                                header_timeout_s=1.0, body_timeout_s=1.0,
                                max_connections=32)) as gw:
         yield gw

@@ -14,11 +14,14 @@ gets 403)::
     GET  /v1/updates?after=N        published updates, oldest first
 
 Hostile clients (see :class:`ConnectionGuard`): at most ``max_connections`` connections are
-open (more are closed at once); a connection that has not sent a complete request head within
+open; at the cap a new connection takes the place of the oldest one that never sent a valid
+token (so slow or idle strangers cannot crowd devices out), and is closed at once only when
+every open connection has authenticated; a connection that has not sent a complete request head within
 ``header_timeout_s`` (after connecting or after its previous answer) is closed; a request body
 that stalls for ``body_timeout_s`` is 408. The token is checked before any byte of the body is
 read or decompressed, and nothing is written to disk for a request without a valid token (the
-refusals are counted in memory, in ``/v1/stats``). ``Content-Encoding: gzip`` is decompressed
+refusals are counted in memory, in ``/v1/stats``); its 401 is answered after
+``auth_failure_delay_s``, which costs the gateway nothing but holds a flooding client back. ``Content-Encoding: gzip`` is decompressed
 here, streamed, with the body limit applied to the decompressed size and a ratio cap
 (``MAX_RATIO``); at most ``BODY_SLOTS`` bodies are read at once, so memory stays bounded under
 concurrent bombs. Bodies larger than the limit are 413; a malformed batch is 400, a malformed
@@ -84,6 +87,7 @@ class GatewayConfig:
     max_connections: int = 256
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    auth_failure_delay_s: float = 1.0
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server TLS context when a certificate and key are given."""
@@ -111,15 +115,42 @@ class ConnectionGuard:
     """Caps open connections and closes those that do not send a request head in time.
 
     Wraps the aiohttp protocol factory; the app's middleware marks a connection busy while a
-    handler runs (its body has its own timeout) and idle again after it.
+    handler runs (its body has its own timeout), idle again after it, and trusted once it sent
+    a valid token. At the cap, a new connection evicts the oldest untrusted one.
     """
 
     def __init__(self, max_connections: int, header_timeout_s: float) -> None:
         self.max_connections = max_connections
         self.header_timeout_s = header_timeout_s
         self.deadlines: dict[asyncio.BaseTransport, float | None] = {}
+        self.trusted: set[asyncio.BaseTransport] = set()
         self.refused = 0
+        self.evicted = 0
         self.timed_out = 0
+
+    def admit(self) -> bool:
+        """Room for one more connection (evicting the oldest untrusted one at the cap)?"""
+        if len(self.deadlines) < self.max_connections:
+            return True
+        strangers = [t for t in self.deadlines if t not in self.trusted]
+        if not strangers:
+            self.refused += 1
+            return False
+        victim = strangers[0]  # dicts keep insertion order: the oldest connection
+        self.deadlines.pop(victim, None)
+        victim.abort()  # type: ignore[attr-defined]
+        self.evicted += 1
+        return True
+
+    def trust(self, transport: asyncio.BaseTransport | None) -> None:
+        """``transport`` sent a valid token."""
+        if transport in self.deadlines:
+            self.trusted.add(transport)
+
+    def forget(self, transport: asyncio.BaseTransport) -> None:
+        """``transport`` closed."""
+        self.deadlines.pop(transport, None)
+        self.trusted.discard(transport)
 
     def factory(self, inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """A protocol factory guarding the protocols ``inner`` makes."""
@@ -152,8 +183,7 @@ class _GuardedProtocol(asyncio.Protocol):
         self._guard, self._inner, self._open = guard, inner, False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if len(self._guard.deadlines) >= self._guard.max_connections:
-            self._guard.refused += 1
+        if not self._guard.admit():
             transport.abort()  # type: ignore[attr-defined]
             return
         self._open = True
@@ -170,7 +200,7 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._open:
-            self._guard.deadlines.pop(self._transport, None)
+            self._guard.forget(self._transport)
             self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -183,9 +213,13 @@ class _GuardedProtocol(asyncio.Protocol):
 
 
 async def _read_limited(request: web.Request, limit: int, timeout_s: float) -> bytes:
-    """The request body, decompressed (gzip) as it streams in, at most ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit \
-            and not request.headers.get("Content-Encoding"):
+    """The request body, decompressed (gzip) as it streams in, at most ``limit`` bytes.
+
+    Decompression runs in steps of at most 64 KiB of output, each checked against the limit and
+    the ratio cap, so a bomb is refused after about a mebibyte of work and memory; buffers are
+    dropped before the error is raised (a traceback must not keep them alive).
+    """
+    if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
@@ -193,31 +227,40 @@ async def _read_limited(request: web.Request, limit: int, timeout_s: float) -> b
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
     chunks: list[bytes] = []
     total = wire = 0
+    problem: web.HTTPException | None = None
     try:
-        while True:
-            chunk = await asyncio.wait_for(request.content.readany(), timeout_s)
-            if not chunk:
+        while problem is None:
+            data = await asyncio.wait_for(request.content.readany(), timeout_s)
+            if not data:
+                if inflate is not None and not inflate.eof:
+                    problem = web.HTTPBadRequest(text="gzip body is truncated")
                 break
-            wire += len(chunk)
-            if inflate is not None:
-                chunk = inflate.decompress(chunk, limit - total + 1)
-                if inflate.unconsumed_tail:  # more output than the limit allows
-                    total = limit + 1
-            total += len(chunk)
-            if total > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
-            if total > MB and total > MAX_RATIO * wire:
-                raise web.HTTPRequestEntityTooLarge(text=f"compression ratio above {MAX_RATIO}",
-                                                    max_size=limit, actual_size=total)
-            chunks.append(chunk)
-        if inflate is not None and not inflate.eof:
-            raise web.HTTPBadRequest(text="gzip body is truncated")
+            wire += len(data)
+            while data and problem is None:
+                if inflate is None:
+                    piece, data = data, b""
+                else:
+                    piece = inflate.decompress(data, _CHUNK)
+                    data = inflate.unconsumed_tail
+                total += len(piece)
+                consumed = wire - len(data)  # compressed bytes the output came from
+                if total > limit:
+                    problem = web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
+                elif total > MB and total > MAX_RATIO * consumed:
+                    problem = web.HTTPRequestEntityTooLarge(
+                        text=f"compression ratio above {MAX_RATIO}", max_size=limit,
+                        actual_size=total)
+                else:
+                    chunks.append(piece)
     except TimeoutError:
-        raise web.HTTPRequestTimeout(text=f"no body data for {timeout_s:.0f} s") from None
+        problem = web.HTTPRequestTimeout(text=f"no body data for {timeout_s:.0f} s")
     except zlib.error:
-        raise web.HTTPBadRequest(text="Content-Encoding gzip, but the body is not gzip") from None
+        problem = web.HTTPBadRequest(text="Content-Encoding gzip, but the body is not gzip")
     except ConnectionResetError:  # the client died mid-request (e.g. a crashed uploader)
-        raise web.HTTPBadRequest(text="connection lost before the body was complete") from None
+        problem = web.HTTPBadRequest(text="connection lost before the body was complete")
+    if problem is not None:
+        chunks.clear()
+        raise problem
     return b"".join(chunks)
 
 
@@ -236,7 +279,8 @@ def _int_arg(request: web.Request, name: str, default: int) -> int:
 def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
              max_update_mb: float = 256.0, *, operator_token: str = "",
              guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0,
-             refusals: Counter[str] | None = None) -> web.Application:
+             refusals: Counter[str] | None = None,
+             auth_failure_delay_s: float = 0.0) -> web.Application:
     """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
     ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Refused requests
     are counted in ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
@@ -264,9 +308,12 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                 is_operator = bool(operator) and hmac.compare_digest(given, operator)
                 if not is_operator and not hmac.compare_digest(given, device):
                     refusals["unauthorized"] += 1
+                    await asyncio.sleep(auth_failure_delay_s)
                     raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer",
                                                         "Connection": "close"},
                                                text="missing or wrong bearer token")
+                if guard is not None:
+                    guard.trust(request.transport)
                 if request.method == "POST" and request.path in ("/v1/blobs", "/v1/updates") \
                         and not is_operator:
                     refusals["forbidden"] += 1
@@ -303,7 +350,8 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
         counters = await blocking(store.counters)
         counters.update(refusals)
         if guard is not None:
-            counters.update(connections_refused=guard.refused, header_timeouts=guard.timed_out)
+            counters.update(connections_refused=guard.refused, header_timeouts=guard.timed_out,
+                            connections_evicted=guard.evicted)
         return _json(counters)
 
     async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -391,7 +439,8 @@ class Gateway:
         cfg = self.config
         app = make_app(self.store, self._token, cfg.max_body_mb, cfg.max_update_mb,
                        operator_token=self._operator_token, guard=self.guard,
-                       body_timeout_s=cfg.body_timeout_s, refusals=self.refusals)
+                       body_timeout_s=cfg.body_timeout_s, refusals=self.refusals,
+                       auth_failure_delay_s=cfg.auth_failure_delay_s)
         # auto_decompress off: the app decompresses, after the token check, with caps.
         self._runner = web.AppRunner(app, access_log=None, auto_decompress=False,
                                      lingering_time=1.0, keepalive_timeout=2 * cfg.header_timeout_s)
