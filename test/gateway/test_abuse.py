@@ -14,11 +14,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from wildcam.gateway import Gateway, GatewayStore
 from wildcam.upload.wire import MAGIC, Record, encode_batch
 
-from conftest import TOKEN  # test-local constant
+
+
+@pytest.fixture
+def token(token_file: Path) -> str:
+    return token_file.read_text().strip()
 
 
 def raw_record(header: dict, payload: bytes = b"x") -> bytes:
@@ -102,8 +107,8 @@ def _closed_by_server(sock: socket.socket, within_s: float) -> bool:
         return True
 
 
-def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway,
-                                                     client: httpx.Client) -> None:
+def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway, client: httpx.Client,
+                                                     token: str) -> None:
     slow = socket.create_connection(("127.0.0.1", gateway.port))
     slow.sendall(b"POST /v1/items HTTP/1.1\r\nHost: x\r\n")
     closed = False
@@ -118,7 +123,7 @@ def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway,
             break
     assert closed  # header_timeout_s is 1 s in the fixture
     stalled = socket.create_connection(("127.0.0.1", gateway.port))
-    stalled.sendall(f"POST /v1/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+    stalled.sendall(f"POST /v1/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                     "Content-Length: 1000\r\n\r\nWCB1".encode())
     try:
         stalled.settimeout(10.0)
@@ -130,7 +135,8 @@ def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway,
     assert stats["header_timeouts"] >= 1
 
 
-def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(gateway: Gateway) -> None:
+def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(gateway: Gateway,
+                                                                  token: str) -> None:
     idle = [socket.create_connection(("127.0.0.1", gateway.port)) for _ in range(32)]
     try:
         deadline = time.monotonic() + 5
@@ -138,7 +144,7 @@ def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(gateway: Gatew
             time.sleep(0.01)
         assert len(gateway.guard.deadlines) == 32  # the cap, all strangers
         with httpx.Client(base_url=gateway.url, timeout=5,
-                          headers={"Authorization": f"Bearer {TOKEN}"}) as device:
+                          headers={"Authorization": f"Bearer {token}"}) as device:
             assert device.get("/v1/stats").status_code == 200  # took a stranger's place
             assert gateway.guard.evicted >= 1
             assert _closed_by_server(idle[0], 5.0)  # the oldest stranger went
