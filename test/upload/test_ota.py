@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from wildcam.errors import TransportError, UpdateError
+from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
 from wildcam.gateway import Gateway
 from wildcam.upload.ota import (
+    InstalledRecordError,
     OtaClient,
     build_manifest,
     generate_keys,
@@ -273,8 +274,9 @@ def test_replayed_or_older_updates_are_refused_even_after_state_is_lost(
         assert (tmp_path / "ota" / name).stat().st_mode & 0o077 == 0
     # a forged record of the installed version is not believed
     (tmp_path / "ota" / "current.manifest").write_bytes(b"{}")
-    with pytest.raises(UpdateError, match="cannot be verified"):
+    with pytest.raises(InstalledRecordError, match="cannot be verified") as err:
         client()
+    assert err.value.exit_code == EXIT_NEEDS_OPERATOR  # a person looks; bringup waits
 
 
 def test_downloads_stream_to_disk_and_stop_at_the_manifest_size(

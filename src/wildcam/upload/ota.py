@@ -43,11 +43,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from wildcam.errors import TransportError, UpdateError
+from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
 from wildcam.upload.queue import fsync_directory, private_dir
 
-__all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "OtaClient",
-           "ParameterApplier",
+__all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "InstalledRecordError",
+           "OtaClient", "ParameterApplier",
            "Update", "UpdateFile", "build_manifest", "generate_keys", "install_files",
            "load_private_key", "load_public_key", "sign_manifest", "valid_update_id",
            "verify_update"]
@@ -274,6 +274,13 @@ def install_files(update: Update, fetch: Callable[[UpdateFile, Path], None],
     return target
 
 
+class InstalledRecordError(UpdateError):
+    """The record of the installed update does not verify: the device cannot know which
+    versions are old, so it applies nothing until a person looks (no respawn)."""
+
+    exit_code = EXIT_NEEDS_OPERATOR
+
+
 class _Fetcher(Protocol):
     def get_json(self, path: str) -> Any: ...
     def download(self, path: str, target: Path, max_bytes: int) -> str: ...
@@ -313,8 +320,9 @@ class OtaClient:
                 update = verify_update(current.read_bytes(),
                                        (self.ota_dir / "current.sig").read_bytes(), public_key)
             except (OSError, UpdateError) as err:
-                raise UpdateError(f"installed update record {current} cannot be verified "
-                                  f"({err}); refusing to guess the installed version") from err
+                raise InstalledRecordError(f"installed update record {current} cannot be "
+                                           f"verified ({err}); refusing to guess the "
+                                           f"installed version") from err
             self.installed_version = update.version
 
     @property

@@ -20,7 +20,7 @@ __all__ = ["read_token", "redact", "write_new_token"]
 _TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{16,512}$")
 
 
-def parse_token(text: str, where: str) -> str:
+def _parse_token(text: str, where: str) -> str:
     """The one token in ``text`` (the content of ``where``)."""
     body = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
     if "\n" in body or "\r" in body:
@@ -46,7 +46,7 @@ def read_token(path: Path) -> str:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
         raise ConfigError(f"token file {path} is not ASCII text") from None
-    return parse_token(text, str(path))
+    return _parse_token(text, str(path))
 
 
 def write_new_token(path: Path) -> None:
