@@ -129,6 +129,20 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         assert get_param(probe, "motion_detector", "pixel_threshold") == 33
         assert get_param(probe, "uploader", "batch_max_items") == 7  # rolled back
 
+        # Only a signed update moves the read-only token file: the uploader uses the new one.
+        moved = tmp_path / "moved-token"
+        moved.write_text(token.read_text())
+        publish_update(gw, token, private, "move-token", {"uploader": {"token_file": str(moved)}})
+        signed_file = tmp_path / "ota" / "signed-parameters.json"
+        assert probe.spin_until(signed_file.exists, 15.0), procs.log("uploader")
+        assert str(moved) in signed_file.read_text()
+        token.write_text("no-longer-the-token-000000\n")  # the old file is not read any more
+        power.publish(PowerState(mode=2, mode_name="normal", battery_percentage=0.5,
+                                 charging=True))
+        pub.publish(detections(20, full=False))
+        assert probe.spin_until(lambda: gw.store.counters()["items"] == 23, 15.0), \
+            procs.log("uploader")
+
 
 def _onnx_fakes():  # type: ignore[no-untyped-def]
     """The cascade tests' constant ONNX models (test/cascade/onnx_fakes.py)."""

@@ -19,6 +19,7 @@ from wildcam.gateway import Gateway
 from wildcam.upload.ota import (
     InstalledRecordError,
     OtaClient,
+    SignedOnlyParameters,
     build_manifest,
     generate_keys,
     install_files,
@@ -290,3 +291,51 @@ def test_downloads_stream_to_disk_and_stop_at_the_manifest_size(
     assert not target.exists()
     assert device.download(f"/v1/blobs/{sha}", target, 100_000) == sha
     assert target.read_bytes() == b"J" * 100_000 and target.stat().st_mode & 0o077 == 0
+
+
+def test_signed_updates_alone_change_the_uploaders_read_only_values(
+        tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    nodes = FakeNodes()
+    seen: list[dict[str, Any]] = []
+
+    def on_change(values: dict[str, Any]) -> None:
+        if not str(values.get("gateway_url", "http://")).startswith("http"):
+            raise UpdateError("gateway_url must be an http(s) URL")
+        seen.append(dict(values))
+
+    path = tmp_path / "signed.json"
+    signed_only = SignedOnlyParameters(nodes, "uploader", frozenset({"gateway_url", "token_file"}),
+                                       path, {"gateway_url": "http://old", "token_file": "/t"},
+                                       on_change)
+    public = load_public_key(keys[1])
+
+    class Fetch:
+        def __init__(self, *updates: tuple[bytes, bytes]) -> None:
+            self.docs = [{"seq": n + 1, "update_id": f"u{n}",
+                          "manifest": base64.b64encode(m).decode(),
+                          "signature": base64.b64encode(s).decode()}
+                         for n, (m, s) in enumerate(updates)]
+
+        def get_json(self, path: str) -> Any:
+            after = int(path.rsplit("=", 1)[1])
+            return {"updates": [d for d in self.docs if d["seq"] > after]}
+
+        def download(self, path: str, target: Path, max_bytes: int) -> str:
+            raise AssertionError("no files")
+
+    fetch = Fetch(signed(keys, "move", params={"uploader": {"gateway_url": "http://new",
+                                                            "quota_mb": 100}}),
+                  signed(keys, "bad-url", params={"uploader": {"gateway_url": "ftp://x"}}),
+                  signed(keys, "bad-quota", params={"uploader": {"token_file": "/other",
+                                                                 "quota_mb": -1}}))
+    results = OtaClient(fetch, public, tmp_path / "ota", signed_only).sync()
+    assert results[0].startswith("applied u0")
+    assert results[1].startswith("refused u1") and results[2].startswith("refused u2")
+    assert json.loads(path.read_text()) == {"gateway_url": "http://new"}
+    assert path.stat().st_mode & 0o077 == 0
+    assert nodes.params["uploader"]["quota_mb"] == 100  # the rest went to the parameter service
+    assert "gateway_url" not in nodes.params["uploader"]
+    assert seen[-1] == {"gateway_url": "http://new"}  # bad-quota was undone on the node too
+    again = SignedOnlyParameters(nodes, "uploader", frozenset({"gateway_url"}), path,
+                                 {"gateway_url": "http://old"}, on_change)
+    assert again.values == {"gateway_url": "http://new"}  # survives a restart

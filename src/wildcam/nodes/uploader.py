@@ -30,12 +30,15 @@ from wildcam.upload.items import (
     detection_problem,
     items_for_frame,
 )
-from wildcam.upload.ota import OtaClient, load_public_key
+from wildcam.errors import ConfigError, UpdateError
+from wildcam.params import build_config
+from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
 
 TRANSPORT_PARAMS = ("gateway_url", "token_file", "tls_verify", "ca_file", "request_timeout_s",
                     "compression", "link_backend", "link_profile")
+SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed update may set them
 
 
 class Uploader(Node):
@@ -51,14 +54,19 @@ class Uploader(Node):
         if not cfg.tls_verify:
             self.get_logger().warning("tls_verify is off: the gateway's certificate is "
                                       "not checked")
-        transport = make_transport(cfg)
+        self.signed = SignedOnlyParameters(
+            RosParameterApplier(self), self.get_name(), SIGNED_ONLY,
+            cfg.ota_path / "signed-parameters.json",
+            {k: getattr(cfg, k) for k in SIGNED_ONLY}, self.apply_signed)
+        self.effective = self.with_signed(cfg, self.signed.values)
+        transport = make_transport(self.effective)
         self.engine = UploadEngine(self.queue, transport, make_link(cfg, transport), cfg,
                                    self.charge_transfer, policy_clock=self.now_s)
         self.ota: OtaClient | None = None
         periodic = []
         if cfg.ota_public_key:
             self.ota = OtaClient(transport, load_public_key(Path(cfg.ota_public_key).expanduser()),
-                                 cfg.ota_path, RosParameterApplier(self))
+                                 cfg.ota_path, self.signed)
             periodic.append((cfg.ota_period_s, self.ota_sync))
         self.pub = self.create_publisher(UploadStatus, "uploader/status", 10)
         self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
@@ -76,19 +84,36 @@ class Uploader(Node):
         """Radio energy of ``nbytes`` on the upload link (through the energy meter)."""
         return self.meter.add_transfer("upload", nbytes).joules
 
+    @staticmethod
+    def with_signed(cfg: UploaderConfig, values: dict[str, Scalar]) -> UploaderConfig:
+        """``cfg`` with the values a signed update set over it (UpdateError if invalid)."""
+        try:
+            return build_config(UploaderConfig, values, base=cfg)
+        except ConfigError as err:
+            raise UpdateError(f"uploader refused {sorted(values)}: {err}") from err
+
+    def apply_signed(self, values: dict[str, Scalar]) -> None:
+        """A signed update sets read-only transport values (see :class:`SignedOnlyParameters`)."""
+        self.use(self.with_signed(self.params.config, values))
+
     def on_parameters(self, old: UploaderConfig, new: UploaderConfig) -> None:
-        """Policy, quota, TTL and batching apply at the next step; a new gateway or link
-        backend gets a new transport."""
-        if any(getattr(old, k) != getattr(new, k) for k in TRANSPORT_PARAMS):
-            transport = make_transport(new)
-            self.engine.link = make_link(new, transport)
+        """Policy, quota, TTL and batching apply at the next step."""
+        self.use(self.with_signed(new, self.signed.values))
+        if new.power_profile != old.power_profile:
+            self.meter.set_profile(new.power_profile)
+
+    def use(self, effective: UploaderConfig) -> None:
+        """Make ``effective`` the live config; a new gateway or link backend gets a new
+        transport."""
+        old, self.effective = self.effective, effective
+        if any(getattr(old, k) != getattr(effective, k) for k in TRANSPORT_PARAMS):
+            transport = make_transport(effective)
+            self.engine.link = make_link(effective, transport)
             self.engine.transport, previous = transport, self.engine.transport
             if self.ota is not None:
                 self.ota.transport = transport
             previous.close()
-        self.engine.config = new
-        if new.power_profile != old.power_profile:
-            self.meter.set_profile(new.power_profile)
+        self.engine.config = effective
         self.sender.wake()
 
     def ota_sync(self) -> None:

@@ -4,9 +4,9 @@ The policy fields the power manager sets per mode (``enabled``, ``only_on_charge
 ``min_battery``, ``send_full_frames``, ``daily_energy_budget_j``) are part of the cross-node
 contract; the rest are the uploader's own. The bearer token is never a parameter value: only the
 path of the file holding it is (``token_file``). ``token_file`` and ``gateway_url`` are
-read-only: no ROS participant can point the uploader's token at another file or another server;
-they are set at start (parameters file). An over-the-air parameter set naming them is refused
-as a whole, like any refused value.
+read-only: no ROS participant can point the uploader's token at another file or another server.
+Only a signed over-the-air parameter set changes them (kept in
+``<ota_dir>/signed-parameters.json``, see :class:`~wildcam.upload.ota.SignedOnlyParameters`).
 """
 
 from __future__ import annotations

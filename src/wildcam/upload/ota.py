@@ -47,7 +47,7 @@ from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
 from wildcam.upload.queue import fsync_directory, private_dir
 
 __all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "InstalledRecordError",
-           "OtaClient", "ParameterApplier",
+           "OtaClient", "ParameterApplier", "SignedOnlyParameters",
            "Update", "UpdateFile", "build_manifest", "generate_keys", "install_files",
            "load_private_key", "load_public_key", "sign_manifest", "valid_update_id",
            "verify_update"]
@@ -272,6 +272,64 @@ def install_files(update: Update, fetch: Callable[[UpdateFile, Path], None],
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+class SignedOnlyParameters:
+    """A :class:`ParameterApplier` that lets signed updates change read-only parameters of the
+    device's own node (``names`` of ``node``, e.g. the uploader's ``gateway_url`` and
+    ``token_file``), which no parameter service may change.
+
+    Their values are kept in ``path`` (JSON, 0600, written durably) and reach the node through
+    ``on_change(values)`` (it validates them and raises :class:`UpdateError` to refuse); every
+    other value goes to ``inner``. ``values`` holds what the last accepted update set (empty
+    before any), for the node to apply over its parameters at start.
+    """
+
+    def __init__(self, inner: ParameterApplier, node: str, names: frozenset[str], path: Path,
+                 current: Mapping[str, Scalar],
+                 on_change: Callable[[dict[str, Scalar]], None]) -> None:
+        self.inner, self.node, self.names, self.path = inner, node, names, path
+        self._current = dict(current)
+        self._on_change = on_change
+        self.values: dict[str, Scalar] = {}
+        if path.exists():
+            try:
+                doc = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise InstalledRecordError(f"cannot read {path}: {err}") from err
+            if not isinstance(doc, dict) or not set(doc) <= names or not all(
+                    isinstance(v, (bool, int, float, str)) for v in doc.values()):
+                raise InstalledRecordError(f"{path} may only set {sorted(names)} to scalars")
+            self.values = doc
+
+    def _split(self, node: str, values: Mapping[str, Scalar]
+               ) -> tuple[dict[str, Scalar], dict[str, Scalar]]:
+        own = {k: v for k, v in values.items() if node == self.node and k in self.names}
+        return own, {k: v for k, v in values.items() if k not in own}
+
+    def get(self, node: str, names: list[str]) -> dict[str, Scalar]:
+        """Current values (the signed-only ones from the last update, else the node's)."""
+        own, rest = self._split(node, dict.fromkeys(names, ""))
+        found = {k: self.values.get(k, self._current[k]) for k in own}
+        return {**found, **(self.inner.get(node, list(rest)) if rest else {})}
+
+    def set(self, node: str, values: dict[str, Scalar]) -> None:
+        """Set ``values``: the signed-only ones through ``on_change`` and the file, the rest
+        through ``inner``; all or nothing."""
+        own, rest = self._split(node, values)
+        if not own:
+            self.inner.set(node, values)
+            return
+        merged = {k: v for k, v in {**self.values, **own}.items() if v != self._current[k]}
+        self._on_change(merged)
+        try:
+            if rest:
+                self.inner.set(node, rest)
+        except UpdateError:
+            self._on_change(self.values)
+            raise
+        _write_durably(self.path, json.dumps(merged, sort_keys=True).encode())
+        self.values = merged
 
 
 class InstalledRecordError(UpdateError):
