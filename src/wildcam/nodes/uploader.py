@@ -15,7 +15,9 @@ from pathlib import Path
 from rclpy.node import Node
 from rclpy.time import Time
 
+from wildcam.errors import ConfigError, UpdateError
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
+from wildcam.params import build_config
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
@@ -30,8 +32,6 @@ from wildcam.upload.items import (
     detection_problem,
     items_for_frame,
 )
-from wildcam.errors import ConfigError, UpdateError
-from wildcam.params import build_config
 from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
