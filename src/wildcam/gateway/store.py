@@ -73,6 +73,7 @@ class GatewayStore:
             private_dir(self.blob_dir)
             db = self.directory / "gateway.db"
             os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))  # -wal/-shm get its mode
+            os.chmod(db, 0o600)
             self._db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -75,15 +75,18 @@ class QueueDamagedError(StorageError):
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) as needed; the directory itself is made mode 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """``path``, created (with its parents) as needed: a directory created here is mode 0700;
+    an existing one keeps its mode (it may be a directory someone else shares)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
     return path
 
 
 def _create_private(path: Path) -> None:
-    """Create ``path`` empty with mode 0600 if it does not exist."""
+    """Create ``path`` empty with mode 0600, or make the existing file 0600."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
