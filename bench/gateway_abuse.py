@@ -19,7 +19,8 @@ this loopback bench the load generator would otherwise take the gateway's cores 
 the gateway spends on every request they manage to send still counts.
 
 ``authorised_rps_alone`` is the mean of a run before and one after the attack (the machine's
-load drifts); ``authorised_rps_under_abuse`` is the rate during the attack; ``peak_rss_mb`` the gateway's
+load drifts, ``machine_load_1min``); ``gateway_cpu_cores_*`` is the CPU the gateway used during
+the first run alone and during the attack (well below 1: the gateway is not the bottleneck); ``authorised_rps_under_abuse`` is the rate during the attack; ``peak_rss_mb`` the gateway's
 peak resident memory (VmHWM) over the whole run. Goal: under abuse at least 0.8 of the rate
 alone, and peak RSS <= 300 MB. Every attack stops when the authorised run ends or after
 ``--max-s`` seconds.
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -144,6 +146,19 @@ def bombs(url: str, stop: mp.Event, sent: mp.Value, with_token: bool) -> None:  
                 stop.wait(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(pid: int, run: Callable[[], float]) -> tuple[float, float]:
+    """``run()``'s result and the CPU cores process ``pid`` used meanwhile."""
+    cpu, wall = cpu_seconds(pid), time.perf_counter()
+    result = run()
+    return result, (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -174,7 +189,8 @@ def main() -> int:
                 raise SystemExit(f"gateway did not start: {line} {gateway.stderr.read()}")
             url, port = found.group(1), int(found.group(2))
             authorised(url, 20, 10**6)  # warm up
-            before = authorised(url, args.requests, 0)
+            before, cores_alone = timed(gateway.pid,
+                                        lambda: authorised(url, args.requests, 0))
             stop = mp.Event()
             flood_n, slow_n, bomb_n = mp.Value("l", 0), mp.Value("l", 0), mp.Value("l", 0)
             attackers = [mp.Process(target=flood, args=(url, stop, flood_n)),
@@ -185,7 +201,8 @@ def main() -> int:
             for proc in attackers:
                 proc.start()
             time.sleep(2.0)  # let the attack build up (slow sockets open, floods running)
-            under = authorised(url, args.requests, args.requests)
+            under, cores_under = timed(gateway.pid,
+                                       lambda: authorised(url, args.requests, args.requests))
             stop.set()
             for proc in attackers:
                 proc.join(30)
@@ -208,6 +225,9 @@ def main() -> int:
         "authorised_rps_under_abuse": round(under, 1),
         "under_abuse_ratio": round(ratio, 3),
         "peak_rss_mb": round(peak, 1),
+        "gateway_cpu_cores_alone": round(cores_alone, 2),
+        "gateway_cpu_cores_under_abuse": round(cores_under, 2),
+        "machine_load_1min": round(os.getloadavg()[0], 2),
         "flood_requests": int(flood_n.value),
         "slow_opened": int(slow_n.value),
         "bombs_sent": int(bomb_n.value),

@@ -20,8 +20,9 @@ every open connection has authenticated; a connection that has not sent a comple
 ``header_timeout_s`` (after connecting or after its previous answer) is closed; a request body
 that stalls for ``body_timeout_s`` is 408. The token is checked before any byte of the body is
 read or decompressed, and nothing is written to disk for a request without a valid token (the
-refusals are counted in memory, in ``/v1/stats``); its 401 is answered after
-``auth_failure_delay_s``, which costs the gateway nothing but holds a flooding client back. ``Content-Encoding: gzip`` is decompressed
+refusals are counted in memory, in ``/v1/stats``); its 401 is answered after about
+``auth_failure_delay_s`` (jittered), which costs the gateway nothing but holds a flooding client
+back. ``Content-Encoding: gzip`` is decompressed
 here, streamed, with the body limit applied to the decompressed size and a ratio cap
 (``MAX_RATIO``); at most ``BODY_SLOTS`` bodies are read at once, so memory stays bounded under
 concurrent bombs. Bodies larger than the limit are 413; a malformed batch is 400, a malformed
@@ -41,6 +42,7 @@ import binascii
 import hmac
 import json
 import logging
+import random
 import signal
 import ssl
 import threading
@@ -308,7 +310,8 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                 is_operator = bool(operator) and hmac.compare_digest(given, operator)
                 if not is_operator and not hmac.compare_digest(given, device):
                     refusals["unauthorized"] += 1
-                    await asyncio.sleep(auth_failure_delay_s)
+                    # jittered, so a flood's answers do not all come due at once
+                    await asyncio.sleep(auth_failure_delay_s * random.uniform(0.5, 1.5))
                     raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer",
                                                         "Connection": "close"},
                                                text="missing or wrong bearer token")
