@@ -317,11 +317,8 @@ class DurableQueue:
             private_dir(self.directory)
             self.blobs = blobs or BlobFiles(self.directory / "blobs", fsync)
             damage = self._open_index()
-            aside = self._recover()
-            if damage:
-                aside = self._set_aside(damage) or aside
-        except QueueDamagedError:
-            raise
+            self._recover()
+            aside = self._set_aside(damage) if damage else None
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the upload queue in {self.directory}: {err}") from err
         self._used = self._scalar("SELECT COALESCE(SUM(size), 0) FROM items")
@@ -330,8 +327,9 @@ class DurableQueue:
             counters = self.stats().counters
             raise QueueDamagedError(
                 f"upload queue index in {self.directory} was {damage}: recovered "
-                f"{counters['recovered']} item(s) from payload files, {counters['lost']} lost; "
-                f"the old index is kept in {aside}")
+                f"{counters['recovered']} item(s) from payload files, {counters['lost']} "
+                f"unreadable; items kept inside the old index (up to {inline_max_bytes} bytes "
+                f"each) cannot be recovered or counted; the old index is in {aside}")
 
     # -- opening and recovery -------------------------------------------------------------------
     def _connect(self) -> None:
@@ -382,13 +380,12 @@ class DurableQueue:
                                             f"new index\n")
         return self._aside
 
-    def _recover(self) -> Path | None:
+    def _recover(self) -> None:
         """Temporary files are removed; a payload file without a row goes back into the queue
         (``recovered``) when its header is sound, else aside (``lost``); rows whose payload file
-        is gone are dropped (``lost``). The aside directory, if anything went there."""
+        is gone are dropped (``lost``)."""
         rows = dict(self._db.execute("SELECT blob, id FROM items WHERE blob != ''").fetchall())
         names = self.blobs.names()
-        aside: Path | None = None
         recovered = lost = 0
         for name in sorted(names - set(rows)):
             if name.startswith(".tmp-"):  # an unfinished write: never reported as stored
@@ -407,7 +404,6 @@ class DurableQueue:
             lost += len(missing)
         self._count("recovered", recovered)
         self._count("lost", lost)
-        return aside
 
     def _reinsert(self, name: str, header: dict[str, Any], payload: bytes) -> bool:
         digest = hashlib.sha256(payload).hexdigest()
