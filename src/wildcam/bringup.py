@@ -5,7 +5,9 @@ the same parameters YAML (``--ros-args --params-file``), respawned with exponent
 it dies, all stopped cleanly on SIGINT/SIGTERM (SIGINT to each child, then SIGTERM, then SIGKILL
 for stragglers), then zombie Fast DDS shared-memory files are cleaned. Exits 0 after a requested
 shutdown and 1 when a node keeps failing (more than ``max_restarts`` within ``restart_window_s``)
-or a node without respawn dies.
+or a node without respawn dies. A node that exits with
+:data:`~wildcam.errors.EXIT_NEEDS_OPERATOR` (damaged data set aside) is not respawned; the
+others keep running.
 
 Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
 This module imports no rclpy; the composed mode imports it when used.
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wildcam.errors import EXIT_NEEDS_OPERATOR
 from wildcam.graph import NODES, NodeSpec, node
 from wildcam.rosenv import config_dir, ros_environment
 
@@ -89,6 +92,11 @@ class Supervisor:
     def _on_exit(self, child: Child, code: int, now: float) -> str | None:
         """Handle a child that exited; return a failure reason to give up, else None."""
         name = child.spec.name
+        if code == EXIT_NEEDS_OPERATOR:
+            child.next_start = float("inf")
+            print(f"[bringup] {name} exited with code {code}: it needs an operator (see its "
+                  f"log); not respawned", file=sys.stderr, flush=True)
+            return None
         if not child.spec.respawn:
             return f"{name} exited with code {code} and does not respawn"
         child.restarts = [t for t in child.restarts if now - t < self.restart_window_s] + [now]

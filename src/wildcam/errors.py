@@ -15,16 +15,26 @@
 
 I/O and third-party exceptions are converted into these where they arise
 (``raise SourceError(...) from err``) so callers handle one family.
+
+A node that cannot start exits with its error's ``exit_code``: 2 in general (bringup respawns
+it), :data:`EXIT_NEEDS_OPERATOR` when data was damaged and only set aside (bringup does not
+respawn it: a person should look first).
 """
 
 from __future__ import annotations
 
-__all__ = ["BagError", "ConfigError", "DeviceError", "InputError", "ModelError", "SourceError",
-           "StorageError", "TransportError", "UpdateError", "WildcamError"]
+__all__ = ["EXIT_NEEDS_OPERATOR", "BagError", "ConfigError", "DeviceError", "InputError",
+           "ModelError", "SourceError", "StorageError", "TransportError", "UpdateError",
+           "WildcamError"]
+
+
+EXIT_NEEDS_OPERATOR = 3
 
 
 class WildcamError(Exception):
     """Base class of every error wildcam raises on purpose."""
+
+    exit_code = 2
 
 
 class ConfigError(WildcamError, ValueError):

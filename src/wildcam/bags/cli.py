@@ -78,7 +78,7 @@ def _info(args: argparse.Namespace) -> int:
     """Print what a bag holds."""
     from wildcam.bags.info import info
 
-    print(info(Path(args.bag), verify=not args.no_verify))
+    print(info(Path(args.bag), verify=not args.no_verify, check=args.check))
     return 0
 
 
@@ -158,6 +158,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     inf.add_argument("bag", help="bag directory (or .db3/.mcap file)")
     inf.add_argument("--no-verify", action="store_true",
                      help="trust the metadata; skip checking the storage files")
+    inf.add_argument("--check", action="store_true",
+                     help="also check every byte: MCAP chunk CRCs, every sqlite3 row decodes")
     inf.set_defaults(func=_guarded(_info))
 
     gen = sub.add_parser("generate", help="write a bag of the synthetic scene and its ground "

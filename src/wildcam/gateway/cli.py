@@ -3,9 +3,10 @@
 ::
 
     wildcam gateway [--store DIR] [--port 8470] [--token-file FILE] [--cert C --key K]
+                    [--operator-token-file FILE]
     wildcam gateway keygen --out DIR                  # Ed25519 pair for signing updates
-    wildcam gateway publish --url URL --token-file FILE --key DIR/wildcam-ota.key \\
-        --update-id ID [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
+    wildcam gateway publish --url URL --token-file OPERATOR_TOKEN --key DIR/wildcam-ota.key \\
+        --update-id ID --version N [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
         [--param NODE.NAME=VALUE ...]
     wildcam gateway list --url URL --token-file FILE  # stored items, JSON lines
     wildcam gateway [--store DIR] export --camtrap-dp DIR [--since T] [--device ID] \\
@@ -48,6 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     store = Path(args.store).expanduser()
     config = GatewayConfig(store=store, token_file=Path(args.token_file or store / "token"),
+                           operator_token_file=Path(args.operator_token_file
+                                                    or store / "operator.token"),
                            host=args.host, port=args.port, max_body_mb=args.max_body_mb,
                            max_update_mb=args.max_update_mb,
                            certfile=Path(args.cert) if args.cert else None,
@@ -87,7 +90,7 @@ def _publish(args: argparse.Namespace) -> int:
              for path, local in _pairs(args.file, "--file")}
     params = parse_assignments(args.param)
     manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
-                              params)
+                              params, version=args.version)
     signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
     transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file,
                               compression="none")
@@ -99,7 +102,7 @@ def _publish(args: argparse.Namespace) -> int:
             "signature": base64.b64encode(signature).decode()})
     finally:
         transport.close()
-    print(f"published {answer['update_id']} as update {answer['seq']} "
+    print(f"published {answer['update_id']} (version {args.version}) as update {answer['seq']} "
           f"({len(files)} file(s), {sum(len(v) for v in params.values())} parameter(s))")
     return 0
 
@@ -148,7 +151,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gw.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     gw.add_argument("--port", type=int, default=8470, help="port (0: any free port)")
     gw.add_argument("--token-file", default="",
-                    help="bearer token file (default: <store>/token, created if missing)")
+                    help="devices' bearer token file (default: <store>/token, created if "
+                    "missing)")
+    gw.add_argument("--operator-token-file", default="",
+                    help="operator's bearer token file, needed to publish updates (default: "
+                    "<store>/operator.token, created if missing)")
     gw.add_argument("--max-body-mb", type=float, default=16.0,
                     help="largest upload request body (413 above)")
     gw.add_argument("--max-update-mb", type=float, default=256.0,
@@ -169,9 +176,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     client.add_argument("--ca-file", default="", help="CA bundle for an HTTPS gateway")
 
     pub = sub.add_parser("publish", parents=[client],
-                         help="sign an update (model files, parameter sets) and publish it")
+                         help="sign an update (model files, parameter sets) and publish it "
+                         "(--token-file: the operator token)")
     pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) to sign with")
     pub.add_argument("--update-id", required=True, help="name of the update")
+    pub.add_argument("--version", type=int, required=True,
+                     help="update version: devices apply only a version higher than the one "
+                     "they have installed")
     pub.add_argument("--file", action="append", default=[], metavar="PATH=LOCAL",
                      help="ship LOCAL, installed as PATH (relative) in the update's directory")
     pub.add_argument("--cascade", action="append", default=[], metavar="NAME=VALUE",

@@ -35,7 +35,9 @@ def _apply_environment() -> None:
 def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None) -> int:
     """Create one instance of each class, spin them on one executor until shutdown.
 
-    Returns 0 after SIGINT/SIGTERM, 2 when a node cannot start (its parameters are invalid).
+    Returns 0 after SIGINT/SIGTERM, 2 when a node cannot start (its parameters are invalid),
+    or the error's own ``exit_code`` (:data:`~wildcam.errors.EXIT_NEEDS_OPERATOR`: not
+    respawned).
     """
     _apply_environment()
     rclpy.init(args=list(args) if args is not None else sys.argv)
@@ -48,7 +50,7 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
                 nodes.append(cls())
             except (WildcamError, ParameterException) as err:
                 print(f"wildcam: cannot start {cls.__name__}: {err}", file=sys.stderr, flush=True)
-                code = 2
+                code = getattr(err, "exit_code", 2)
                 break
             executor.add_node(nodes[-1])
         if code == 0:

@@ -3,7 +3,10 @@
 The policy fields the power manager sets per mode (``enabled``, ``only_on_charger``,
 ``min_battery``, ``send_full_frames``, ``daily_energy_budget_j``) are part of the cross-node
 contract; the rest are the uploader's own. The bearer token is never a parameter value: only the
-path of the file holding it is (``token_file``).
+path of the file holding it is (``token_file``). ``token_file`` and ``gateway_url`` are
+read-only: no ROS participant can point the uploader's token at another file or another server.
+Only a signed over-the-air parameter set changes them (kept in
+``<ota_dir>/signed-parameters.json``, see :class:`~wildcam.upload.ota.SignedOnlyParameters`).
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ class UploaderConfig:
                                     "this quality (0..1).", min=0.0, max=1.0)
     windows: str = param("", "UTC time windows uploads may happen in, e.g. "
                          "'22:00-06:00,12:00-12:30' ('' = any time).")
-    gateway_url: str = param("http://127.0.0.1:8470", "Base URL of the ingest gateway.")
-    token_file: str = param("", "File holding the gateway's bearer token ('' = none; the token "
-                            "itself is never a parameter).")
+    gateway_url: str = param("http://127.0.0.1:8470", "Base URL of the ingest gateway.",
+                             read_only=True)
+    token_file: str = param("", "File holding the gateway's bearer token: exactly one token on "
+                            "one line ('' = none; the token itself is never a parameter).",
+                            read_only=True)
     tls_verify: bool = param(True, "Verify the gateway's TLS certificate (https URLs).")
     ca_file: str = param("", "CA bundle to verify the gateway with ('' = system roots).")
     queue_dir: str = param("", "Durable queue directory ('' = ~/.local/state/wildcam/upload).",
