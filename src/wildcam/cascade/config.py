@@ -92,6 +92,23 @@ class CascadeConfig:
                                     "reloads).", choices=GRAPH_OPTIMIZATIONS)
     execution_provider: str = param("CPUExecutionProvider", "ONNX Runtime execution provider; "
                                     "one this host's onnxruntime offers (live: reloads).")
+    onnx_mem_arena: bool = param(
+        False, "Keep ONNX Runtime's CPU memory arena: tensors freed after a run stay reserved, "
+        "so each session holds its peak (the large detector's tens of MB) between runs; "
+        "results are the same (live: reloads).")
+    onnx_mem_pattern: bool = param(
+        False, "Let ONNX Runtime preallocate one planned block for all of a run's tensors "
+        "(faster repeated runs, more memory); results are the same (live: reloads).")
+    stage3_lazy: bool = param(
+        True, "Create the stage 3 session only when a region first needs it and drop it "
+        "while max_stage < 3 or after stage3_idle_unload_s unused (the small board's memory); "
+        "its file is still checked at once. Decisions are the same; false loads it at start "
+        "(live: reloads stage 3).")
+    stage3_idle_unload_s: float = param(
+        # ASSUMPTION: a reload costs one session creation (bench/memory.py records it as
+        # stage3_load_ms; measure it on the device), a few per day at trap event rates.
+        60.0, "With stage3_lazy: seconds without a stage 3 call after which its session is "
+        "dropped until the next need; 0 keeps it once loaded (live).", min=0.0, max=86400.0)
     power_profile: str = power_profile_param()
     frame_buffer: int = param(30, "Full frames held while their motion event has not arrived.",
                               min=1, max=1000, read_only=True)
