@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rclpy.node import Node
 from rclpy.time import Time
@@ -25,9 +26,11 @@ from wildcam.ros.runner import main_for
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
 from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
-from wildcam.upload.ota import OtaClient, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
+
+if TYPE_CHECKING:
+    from wildcam.upload.ota import OtaClient
 
 TRANSPORT_PARAMS = ("gateway_url", "token_file", "tls_verify", "ca_file", "request_timeout_s",
                     "compression", "link_backend", "link_profile")
@@ -52,6 +55,8 @@ class Uploader(Node):
         self.ota: OtaClient | None = None
         periodic = []
         if cfg.ota_public_key:
+            from wildcam.upload.ota import OtaClient, load_public_key  # signatures: only for OTA
+
             self.ota = OtaClient(transport, load_public_key(Path(cfg.ota_public_key).expanduser()),
                                  cfg.ota_path, RosParameterApplier(self))
             periodic.append((cfg.ota_period_s, self.ota_sync))
