@@ -7,6 +7,10 @@ for stragglers), then zombie Fast DDS shared-memory files are cleaned. Exits 0 a
 shutdown and 1 when a node keeps failing (more than ``max_restarts`` within ``restart_window_s``)
 or a node without respawn dies.
 
+A node that publishes no images gets the small shared-memory segment
+(:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
+memory on the device for as long as the trap runs.
+
 Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
 This module imports no rclpy; the composed mode imports it when used.
 """
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wildcam.graph import NODES, NodeSpec, node
-from wildcam.rosenv import config_dir, ros_environment
+from wildcam.rosenv import config_dir, ros_environment, small_messages_environment
 
 __all__ = ["Child", "Supervisor", "node_command", "run_composed"]
 
@@ -75,14 +79,15 @@ class Supervisor:
         self._stop_requested = True
 
     def _start(self, child: Child) -> None:
+        env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              start_new_session=True, preexec_fn=_die_with_parent)
             print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True, preexec_fn=_die_with_parent)
 
