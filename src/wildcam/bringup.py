@@ -7,8 +7,8 @@ for stragglers), then zombie Fast DDS shared-memory files are cleaned. Exits 0 a
 shutdown and 1 when a node keeps failing (more than ``max_restarts`` within ``restart_window_s``)
 or a node without respawn dies.
 
-A node that publishes no images gets the small shared-memory segment
-(:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
+A node that publishes no images, and the composed process, get the small shared-memory
+segment (:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
 memory on the device for as long as the trap runs.
 
 Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
@@ -190,9 +190,15 @@ def clean_shared_memory(env: dict[str, str]) -> None:
 
 def run_composed(specs: Sequence[NodeSpec], params_file: Path, namespace: str = "",
                  use_sim_time: bool = False) -> int:
-    """Run every node in this process on one SingleThreadedExecutor."""
+    """Run every node in this process on one SingleThreadedExecutor.
+
+    Its nodes share one DDS participant, which delivers between them inside the process, so
+    the process gets the small shared-memory segment: only subscribers in other processes
+    (a bag recorder) read from it.
+    """
     from wildcam.ros.runner import spin_nodes  # rclpy only when composed
 
+    os.environ.update(small_messages_environment(os.environ))
     args = [sys.argv[0], "--ros-args", "--params-file", str(params_file)]
     if namespace:
         args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
