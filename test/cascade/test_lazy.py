@@ -80,8 +80,14 @@ def test_stage3_is_dropped_when_capped_or_idle_and_comes_back(manifest: Path) ->
 
 def test_a_bad_file_is_refused_at_once_and_a_replaced_one_at_first_use(manifest: Path,
                                                                         tmp_path: Path) -> None:
+    mismatch = CascadeConfig(manifest=str(manifest), stage3_model="large_mismatch")
     with pytest.raises(ModelError, match="does not match"):
-        load_stages(CascadeConfig(manifest=str(manifest), stage3_model="large_mismatch"))
+        load_stages(mismatch)
+    # a start-up checks the sha256 only; the inputs and outputs when the session is created
+    model = load_stages(mismatch, {3}, check_lazy_io=False)[3]
+    assert isinstance(model, LazyModel)
+    with pytest.raises(ModelError, match="output 'boxes' missing"):
+        model.predict(IMAGE, ROIS)
     folder = tmp_path / "models"
     shutil.copytree(manifest.parent, folder)
     model = load_stages(CascadeConfig(manifest=str(folder / manifest.name)), {3})[3]

@@ -102,8 +102,8 @@ class CascadeConfig:
     stage3_lazy: bool = param(
         True, "Create the stage 3 session only when a region first needs it and drop it "
         "while max_stage < 3 or after stage3_idle_unload_s unused (the small board's memory); "
-        "its file is still checked at once. Decisions are the same; false loads it at start "
-        "(live: reloads stage 3).")
+        "its file is checked when configured (at start-up its sha256 only). Decisions are the "
+        "same; false loads it at start (live: reloads stage 3).")
     stage3_idle_unload_s: float = param(
         # ASSUMPTION: a reload costs one session creation (bench/memory.py records it as
         # stage3_load_ms; measure it on the device), a few per day at trap event rates.

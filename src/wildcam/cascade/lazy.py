@@ -8,9 +8,10 @@ power manager caps the cascade below the stage, or after a quiet spell). A lazy 
 exactly what an eagerly loaded one decides: the same file, the same session settings.
 
 The file is checked when the model is configured (:func:`check_model`: sha256, then a
-throw-away session's inputs and outputs against the entry), so a bad file is refused at once.
-Loading reads and hashes the bytes again, so a file replaced on disk since fails its first
-use with :class:`~wildcam.errors.ModelError` instead of running.
+throw-away session's inputs and outputs against the entry), so a bad file is refused at once;
+at start-up only its sha256 is (the session is what a lazy start saves). Loading reads and
+hashes the bytes again and checks inputs and outputs, so a file replaced on disk since fails
+its first use with :class:`~wildcam.errors.ModelError` instead of running.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from pathlib import Path
 from wildcam.camera.base import Box, Image
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import ModelEntry
-from wildcam.cascade.onnx_models import OnnxClassifier, OnnxDetector, RuntimeOptions, load_model
+from wildcam.cascade.onnx_models import (
+    OnnxClassifier,
+    OnnxDetector,
+    RuntimeOptions,
+    load_model,
+    read_checked,
+)
 
 __all__ = ["LazyModel", "check_model", "release_memory"]
 
@@ -43,12 +50,18 @@ def release_memory() -> None:
         pass
 
 
-def check_model(entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions) -> None:
+def check_model(entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions,
+                io: bool = True) -> None:
     """Check ``entry``'s file as :func:`load_model` does, keeping nothing loaded.
 
-    The throw-away session skips graph optimisation and preallocation (neither changes the
-    inputs and outputs checked); raises :class:`~wildcam.errors.ModelError` if the file is bad.
+    Without ``io`` only its sha256 is checked (a start-up that should not pay for a session);
+    with it a throw-away session, without graph optimisation or preallocation (neither changes
+    what is checked), compares inputs and outputs with the entry. Raises
+    :class:`~wildcam.errors.ModelError` if the file is bad.
     """
+    if not io:
+        read_checked(entry, manifest_dir)
+        return
     cheap = dataclasses.replace(options, graph_optimization="disable", mem_arena=False,
                                 mem_pattern=False)
     load_model(entry, manifest_dir, cheap)

@@ -63,12 +63,13 @@ def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
     return lazy | {s for s in STAGES if old.model_id(s) != new.model_id(s)}
 
 
-def load_stages(config: CascadeConfig,
-                stages: set[int] | None = None) -> dict[int, StageModel | None]:
+def load_stages(config: CascadeConfig, stages: set[int] | None = None, *,
+                check_lazy_io: bool = True) -> dict[int, StageModel | None]:
     """Load the configured model of each of ``stages`` (all by default); None = disabled.
 
-    With ``stage3_lazy`` stage 3's file is checked now and its session created on first use
-    (a :class:`~wildcam.cascade.lazy.LazyModel`). Raises :class:`ModelError` for a missing/bad manifest or model file, :class:`ConfigError`
+    With ``stage3_lazy`` stage 3's file is checked now (its sha256; also its inputs and outputs
+    with ``check_lazy_io``) and its session created on first use (a
+    :class:`~wildcam.cascade.lazy.LazyModel`). Raises :class:`ModelError` for a missing/bad manifest or model file, :class:`ConfigError`
     for unusable runtime options; nothing is returned half-loaded.
     """
     wanted = set(STAGES) if stages is None else stages
@@ -80,7 +81,7 @@ def load_stages(config: CascadeConfig,
         if entry is None:
             out[stage] = None
         elif stage == LAZY_STAGE and config.stage3_lazy:
-            check_model(entry, manifest.directory, options)
+            check_model(entry, manifest.directory, options, io=check_lazy_io)
             out[stage] = LazyModel(entry, manifest.directory, options)
         else:
             out[stage] = load_model(entry, manifest.directory, options)

@@ -31,7 +31,8 @@ from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
 from wildcam.errors import ConfigError, ModelError
 
 __all__ = ["GRAPH_OPTIMIZATIONS", "OnnxClassifier", "OnnxDetector", "RuntimeOptions",
-           "crop_square", "letterbox", "load_model", "normalise", "sha256_of", "square_box"]
+           "crop_square", "letterbox", "load_model", "normalise", "read_checked", "sha256_of",
+           "square_box"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -316,14 +317,8 @@ def _check_io(entry: ModelEntry, session: ort.InferenceSession, path: Path) -> N
                          + "; ".join(problems))
 
 
-def load_model(entry: ModelEntry, manifest_dir: Path,
-               options: RuntimeOptions | None = None) -> OnnxClassifier | OnnxDetector:
-    """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
-
-    The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
-    between check and load cannot slip through.
-    """
-    options = options or RuntimeOptions()
+def read_checked(entry: ModelEntry, manifest_dir: Path) -> bytes:
+    """The bytes of ``entry``'s file, after checking their sha256; :class:`ModelError` if bad."""
     path = Path(manifest_dir) / entry.file
     try:
         data = path.read_bytes()
@@ -334,6 +329,19 @@ def load_model(entry: ModelEntry, manifest_dir: Path,
         raise ModelError(f"{path}: sha256 {digest[:16]}... does not match the manifest's "
                          f"{entry.sha256[:16]}... for {entry.model_id!r} (corrupt, truncated or "
                          "replaced file)")
+    return data
+
+
+def load_model(entry: ModelEntry, manifest_dir: Path,
+               options: RuntimeOptions | None = None) -> OnnxClassifier | OnnxDetector:
+    """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
+
+    The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
+    between check and load cannot slip through.
+    """
+    options = options or RuntimeOptions()
+    path = Path(manifest_dir) / entry.file
+    data = read_checked(entry, manifest_dir)
     try:
         session = ort.InferenceSession(data, sess_options=options.session_options(),
                                        providers=[options.execution_provider])

@@ -65,7 +65,7 @@ class CascadeDetector(Node):
         self.cascade = Cascade({}, cfg, self.measure)
         self._pending: tuple[CascadeConfig, dict[int, StageModel | None]] | None = None
         try:
-            self._install(load_stages(cfg))
+            self._install(load_stages(cfg, check_lazy_io=False))  # a cold start skips it
         except (ModelError, ConfigError) as err:
             self.health.degraded(f"no models: {err}")
             self.get_logger().error(f"cannot load models: {err}")
