@@ -17,8 +17,8 @@ from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
 
-__all__ = ["LAZY_STAGE", "RELOAD_ALL", "load_stages", "manifest_path", "resolve", "runtime_options",
-           "stages_to_reload"]
+__all__ = ["LAZY_STAGE", "RELOAD_ALL", "load_stages", "manifest_path", "resolve",
+           "runtime_options", "stages_to_reload"]
 
 RELOAD_ALL = ("manifest", "onnx_threads", "graph_optimization", "execution_provider",
               "onnx_mem_arena", "onnx_mem_pattern")
@@ -69,8 +69,9 @@ def load_stages(config: CascadeConfig, stages: set[int] | None = None, *,
 
     With ``stage3_lazy`` stage 3's file is checked now (its sha256; also its inputs and outputs
     with ``check_lazy_io``) and its session created on first use (a
-    :class:`~wildcam.cascade.lazy.LazyModel`). Raises :class:`ModelError` for a missing/bad manifest or model file, :class:`ConfigError`
-    for unusable runtime options; nothing is returned half-loaded.
+    :class:`~wildcam.cascade.lazy.LazyModel`). Raises :class:`ModelError` for a missing/bad
+    manifest or model file, :class:`ConfigError` for unusable runtime options; nothing is
+    returned half-loaded.
     """
     wanted = set(STAGES) if stages is None else stages
     manifest = Manifest.load(manifest_path(config))
