@@ -105,10 +105,12 @@ class CascadeConfig:
         "its file is checked when configured (at start-up its sha256 only). Decisions are the "
         "same; false loads it at start (live: reloads stage 3).")
     stage3_idle_unload_s: float = param(
-        # ASSUMPTION: a reload costs one session creation (bench/memory.py records it as
-        # stage3_load_ms; measure it on the device), a few per day at trap event rates.
-        60.0, "With stage3_lazy: seconds without a stage 3 call after which its session is "
-        "dropped until the next need; 0 keeps it once loaded (live).", min=0.0, max=86400.0)
+        # 0 by default: each reload is one more session creation, metered as stage-3 energy
+        # (bench/memory.py records its time as stage3_load_ms). A Pi Zero 2 W wants ~60 s.
+        0.0, "With stage3_lazy: wall seconds without a stage 3 call after which its session "
+        "is dropped until the next need (memory back between events, one session creation "
+        "per reload); 0 keeps it once loaded, until max_stage < 3 (live).",
+        min=0.0, max=86400.0)
     power_profile: str = power_profile_param()
     frame_buffer: int = param(30, "Full frames held while their motion event has not arrived.",
                               min=1, max=1000, read_only=True)
