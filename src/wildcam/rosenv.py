@@ -66,7 +66,7 @@ def ros_environment(domain_id: int | None = None, base: Mapping[str, str] | None
 def small_messages_environment(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` for a process that publishes no images: wildcam's small-segment profile in
     place of its default one (a profile of the user's own is kept)."""
-    if env.get(PROFILE_VAR) != str(config_dir() / SHM_PROFILE):
+    if Path(env.get(PROFILE_VAR, "")).resolve() != (config_dir() / SHM_PROFILE).resolve():
         return dict(env)
     return {**env, PROFILE_VAR: str(config_dir() / SMALL_SHM_PROFILE)}
 

@@ -17,7 +17,6 @@ its first use with :class:`~wildcam.errors.ModelError` instead of running.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -43,10 +42,9 @@ def release_memory() -> None:
     A dropped session's memory is free to the process but still counted in its RSS until the
     allocator returns it.
     """
-    name = ctypes.util.find_library("c")
     try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):  # not glibc
+        ctypes.CDLL(None).malloc_trim(0)  # the process's own symbols: libc's, on Linux
+    except (OSError, AttributeError):  # not glibc
         pass
 
 
