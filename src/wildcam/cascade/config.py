@@ -98,7 +98,8 @@ class CascadeConfig:
         "results are the same (live: reloads).")
     onnx_mem_pattern: bool = param(
         False, "Let ONNX Runtime preallocate one planned block for all of a run's tensors "
-        "(faster repeated runs, more memory); results are the same (live: reloads).")
+        "(its default: fewer allocations per run, more memory held); results are the same "
+        "(live: reloads).")
     stage3_lazy: bool = param(
         True, "Create the stage 3 session only when a region first needs it and drop it "
         "while max_stage < 3 or after stage3_idle_unload_s unused (the small board's memory); "
