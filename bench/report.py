@@ -53,6 +53,12 @@ ROWS: list[tuple[str, str, str | None, str, str]] = [
      "≥ 0.95 × the baseline's"),
     ("energy", "projected_battery_days", "baseline_projected_battery_days",
      "always-on large model", "—"),
+    ("memory", "composed_rss_mb", "before_composed_rss_mb", "code before the memory work",
+     "≤ 200 MB peak RSS"),
+    ("memory", "bringup_total_rss_mb", "before_bringup_total_rss_mb",
+     "code before the memory work", "≤ 450 MB RSS, all processes"),
+    ("memory", "bringup_total_pss_mb", "before_bringup_total_pss_mb",
+     "code before the memory work", "—"),
 ]
 
 

@@ -9,6 +9,10 @@ or a node without respawn dies. A node that exits with
 :data:`~wildcam.errors.EXIT_NEEDS_OPERATOR` (damaged data set aside) is not respawned; the
 others keep running.
 
+A node that publishes no images, and the composed process, get the small shared-memory
+segment (:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
+memory on the device for as long as the trap runs.
+
 Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
 This module imports no rclpy; the composed mode imports it when used.
 """
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from wildcam.errors import EXIT_NEEDS_OPERATOR
 from wildcam.graph import NODES, NodeSpec, node
-from wildcam.rosenv import config_dir, ros_environment
+from wildcam.rosenv import config_dir, ros_environment, small_messages_environment
 
 __all__ = ["Child", "Supervisor", "node_command", "run_composed"]
 
@@ -78,14 +82,15 @@ class Supervisor:
         self._stop_requested = True
 
     def _start(self, child: Child) -> None:
+        env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              start_new_session=True, preexec_fn=_die_with_parent)
             print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True, preexec_fn=_die_with_parent)
 
@@ -193,9 +198,15 @@ def clean_shared_memory(env: dict[str, str]) -> None:
 
 def run_composed(specs: Sequence[NodeSpec], params_file: Path, namespace: str = "",
                  use_sim_time: bool = False) -> int:
-    """Run every node in this process on one SingleThreadedExecutor."""
+    """Run every node in this process on one SingleThreadedExecutor.
+
+    Its nodes share one DDS participant, which delivers between them inside the process, so
+    the process gets the small shared-memory segment: only subscribers in other processes
+    (a bag recorder) read from it.
+    """
     from wildcam.ros.runner import spin_nodes  # rclpy only when composed
 
+    os.environ.update(small_messages_environment(os.environ))
     args = [sys.argv[0], "--ros-args", "--params-file", str(params_file)]
     if namespace:
         args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]

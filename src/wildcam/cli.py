@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,14 @@ from pathlib import Path
 
 from wildcam.rosenv import ros_environment
 
-__all__ = ["main"]
+__all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "main"]
+
+CORE_COMMANDS = ("run", "bringup", "docs")
+"""Subcommands defined here."""
+PLUGINS = ("wildcam.cascade.cli", "wildcam.ecology.cli", "wildcam.gateway.cli", "wildcam.power.cli",
+           "wildcam.power.wake.cli", "wildcam.service", "wildcam.bags.cli", "wildcam.report.cli")
+"""Modules whose ``register(subparsers)`` adds the other subcommands (eval, detect, gateway,
+power-sim, lifetime, rtc-sleep, install-service, bag, report)."""
 
 
 def _bringup(args: argparse.Namespace) -> int:
@@ -58,8 +66,12 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; of the core ones only when ``command`` is one.
+
+    The subcommands of :data:`PLUGINS` import their package to register, so a core command
+    (``wildcam bringup`` supervising a trap for months) leaves them unimported.
+    """
     parser = argparse.ArgumentParser(prog="wildcam", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -114,36 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--yaml", action="store_true", help="print the default parameters file")
     docs.set_defaults(func=_docs)
 
-    from wildcam.cascade.cli import register as register_eval
-
-    register_eval(sub)
-
-    from wildcam.ecology.cli import register as register_detect
-
-    register_detect(sub)
-
-    from wildcam.gateway.cli import register as register_gateway
-
-    register_gateway(sub)
-
-    from wildcam.power.cli import register as register_power
-
-    register_power(sub)
-
-    from wildcam.power.wake.cli import register as register_rtc_sleep
-    from wildcam.service import register as register_service
-
-    register_rtc_sleep(sub)
-    register_service(sub)
-
-    try:
-        from wildcam.bags.cli import register
-    except ImportError:  # bag tools need rosbags; the rest of the CLI works without it
-        pass
-    else:
-        register(sub)
-        from wildcam.report.cli import register as register_report
-        register_report(sub)
+    if command is None:
+        for module in PLUGINS:
+            try:
+                importlib.import_module(module).register(sub)
+            except ImportError:  # bag tools (and the report) need rosbags; the rest works without
+                pass
     return parser
 
 
@@ -151,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wildcam`` command."""
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in CORE_COMMANDS else None).parse_args(argv)
     try:
         code: int = args.func(args)
     except BrokenPipeError:  # `wildcam bag info ... | head`

@@ -37,14 +37,16 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
 from wildcam.upload.queue import fsync_directory, private_dir
+
+if TYPE_CHECKING:  # cryptography is imported where keys are used: a node without OTA never loads it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 __all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "InstalledRecordError",
            "OtaClient", "ParameterApplier", "SignedOnlyParameters",
@@ -103,6 +105,9 @@ class ParameterApplier(Protocol):
 # -- keys and signing (operator side) -------------------------------------------------------------
 def generate_keys(directory: Path, name: str = "wildcam-ota") -> tuple[Path, Path]:
     """Write a new Ed25519 key pair (private key mode 0600); the (private, public) paths."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     directory.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     private = directory / f"{name}.key"
@@ -118,6 +123,9 @@ def generate_keys(directory: Path, name: str = "wildcam-ota") -> tuple[Path, Pat
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """An Ed25519 private key from a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as err:
@@ -129,6 +137,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """An Ed25519 public key from a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as err:
@@ -219,6 +230,8 @@ def _parse(manifest: bytes) -> Update:
 def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> Update:
     """The update, if ``signature`` is a valid signature of ``manifest`` by ``key`` and the
     manifest is well formed; else :class:`UpdateError` saying why."""
+    from cryptography.exceptions import InvalidSignature
+
     if not signature:
         raise UpdateError("update is unsigned")
     try:
