@@ -25,13 +25,13 @@ _STORAGES = tuple(sorted(STORAGES))
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn a WildcamError into a one-line message on stderr and exit code 2."""
+    """Turn a WildcamError into a one-line message on stderr and its exit code (2: bad input)."""
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except WildcamError as err:
             print(f"wildcam bag {args.bag_command}: {err}", file=sys.stderr)
-            return 2
+            return err.exit_code
     run.__doc__ = handler.__doc__
     return run
 
@@ -123,7 +123,8 @@ def _positive_int(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
     bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
-                                description=__doc__.splitlines()[0])
+                                description="Record, play, inspect and generate rosbag2 bags: record, play, info "
+                                "and generate.")
     sub = bag.add_subparsers(dest="bag_command", required=True, metavar="SUBCOMMAND")
 
     rec = sub.add_parser("record", help="record live topics into a bag")
@@ -131,7 +132,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rec.add_argument("--all", "-a", action="store_true", help="record every topic discovered")
     rec.add_argument("-o", "--output", help="bag directory to create "
                      "(default: rosbag2_<date>-<time>)")
-    rec.add_argument("--storage", choices=_STORAGES, default="sqlite3")
+    rec.add_argument("--storage", choices=_STORAGES, default="sqlite3",
+                     help="storage format of the bag (default: sqlite3)")
     rec.add_argument("--duration", type=_positive_float, default=None,
                      help="stop after this many seconds")
     rec.add_argument("--max-messages", type=_positive_int, default=None,
@@ -162,8 +164,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gen = sub.add_parser("generate", help="write a bag of the synthetic scene and its ground "
                          "truth")
     gen.add_argument("-o", "--output", required=True, help="bag directory to create")
-    gen.add_argument("--preset", choices=PRESET_NAMES, default="default")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--preset", choices=PRESET_NAMES, default="default",
+                     help="synthetic scene (default: a short clip with animal visits)")
+    gen.add_argument("--seed", type=int, default=0,
+                     help="random seed of the scene (same seed, same scene)")
     gen.add_argument("--duration", type=_positive_float, default=None,
                      help="scene seconds (default: the preset's)")
     gen.add_argument("--width", type=_positive_int, default=None, help="full-frame width")
@@ -173,7 +177,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="also write camera/image_raw (bgr8)")
     gen.add_argument("--reduce-factor", type=_positive_int, default=4,
                      help="camera/image_small is the frame reduced by this factor")
-    gen.add_argument("--storage", choices=_STORAGES, default="sqlite3")
+    gen.add_argument("--storage", choices=_STORAGES, default="sqlite3",
+                     help="storage format of the bag (default: sqlite3)")
     gen.add_argument("--ground-truth", default=None,
                      help="ground-truth JSON path (default: <output>/ground_truth.json)")
     gen.set_defaults(func=_guarded(_generate))

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 
-from rclpy.exceptions import ParameterException
-
-from wildcam.errors import WildcamError
+from wildcam.errors import EXIT_CONFIG, EXIT_FAILED, ConfigError, WildcamError
 from wildcam.rosenv import ros_environment
 
 __all__ = ["main_for", "spin_nodes"]
@@ -31,7 +30,9 @@ def _apply_environment() -> None:
 def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None) -> int:
     """Create one instance of each class, spin them on one executor until shutdown.
 
-    Returns 0 after SIGINT/SIGTERM, 2 when a node cannot start (its parameters are invalid).
+    Returns 0 after SIGINT/SIGTERM; :data:`~wildcam.errors.EXIT_CONFIG` when a node cannot
+    start because of its configuration (an invalid or unknown parameter: it would fail the same
+    way on every start, so it is not respawned); 1 when it cannot start for another reason.
     """
     _apply_environment()
     rclpy.init(args=list(args) if args is not None else sys.argv)
@@ -40,11 +41,20 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
     code = 0
     try:
         for cls in classes:
+            node = cls.__new__(cls)
+            built = False
             try:
-                nodes.append(cls())
+                node.__init__()  # type: ignore[misc]
+                built = True
+                _refuse_undeclared(node)
+                nodes.append(node)
             except (WildcamError, ParameterException) as err:
-                print(f"wildcam: cannot start {cls.__name__}: {err}", file=sys.stderr, flush=True)
-                code = 2
+                _discard(node, built)
+                config = isinstance(err, (ConfigError, ParameterException))
+                print(f"wildcam: cannot start {cls.__name__}"
+                      f"{' (configuration error)' if config else ''}: {err}",
+                      file=sys.stderr, flush=True)
+                code = EXIT_CONFIG if config else EXIT_FAILED
                 break
             executor.add_node(nodes[-1])
         if code == 0:
@@ -63,6 +73,25 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
         executor.shutdown()
         rclpy.try_shutdown()
     return code
+
+
+def _discard(node: Node, built: bool) -> None:
+    """Destroy a node that cannot run. One whose ``__init__`` failed goes as a plain
+    :class:`Node`: its own ``destroy_node`` would touch attributes it never set (and rclpy
+    destroys every node it still tracks at shutdown)."""
+    try:
+        node.destroy_node() if built else Node.destroy_node(node)
+    except Exception:  # noqa: BLE001 - Node.__init__ itself may not have finished
+        pass
+
+
+def _refuse_undeclared(node: Node) -> None:
+    """A parameter given to the node (YAML, ``-p``) that it does not declare is a mistake."""
+    given = getattr(node, "_parameter_overrides", {})  # rclpy keeps the overrides there
+    unknown = sorted(n for n in given if not node.has_parameter(n)
+                     and not n.startswith("qos_overrides."))
+    if unknown:
+        raise ConfigError(f"{node.get_name()} has no parameter(s) {unknown}")
 
 
 def main_for(cls: type[Node]) -> int:
