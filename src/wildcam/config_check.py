@@ -26,7 +26,7 @@ __all__ = ["ROS_BUILTIN", "check_node_names", "check_sources", "check_values",
 
 Values = dict[str, dict[str, Any]]  # node -> {parameter: value}
 
-ROS_BUILTIN = {"use_sim_time": bool}
+ROS_BUILTIN = {"use_sim_time": bool, "start_type_description_service": bool}
 """Parameters rclpy declares on every node."""
 
 

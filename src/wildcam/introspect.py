@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
 
-from wildcam.errors import InputError
+from wildcam.errors import InputError, WildcamError
 
 __all__ = ["dump_yaml", "full_name", "hz_text", "list_text", "parse_value", "register",
            "value_text"]
@@ -95,7 +96,15 @@ def _param(args: argparse.Namespace) -> int:
             print("Set parameter successful")
         else:
             nodes = [full_name(args.node)] if args.node else tool.node_names()
-            names = {n: tool.list_params(n) for n in nodes}
+            names = {}
+            for node in nodes:
+                try:
+                    names[node] = tool.list_params(node)
+                except WildcamError as err:
+                    if args.node:
+                        raise
+                    print(f"wildcam param: {node} skipped: {err}", file=sys.stderr)
+            nodes = list(names)
             if args.param_command == "list":
                 print(list_text(names, header=not args.node))
             else:

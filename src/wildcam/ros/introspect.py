@@ -119,8 +119,9 @@ class Introspector:
     def get_params(self, node: str, names: list[str]) -> dict[str, Any]:
         """Values of ``names`` on ``node``; :class:`InputError` for a name it does not have."""
         reply = self._call(self._client(node).get_parameters(names), f"get {node}")
-        values = {n: parameter_value_to_python(v) for n, v in zip(names, reply.values)}
-        missing = [n for n, v in zip(names, reply.values) if v.type == 0]
+        values = {n: parameter_value_to_python(v) for n, v in zip(names, reply.values)
+                  if v.type != 0}  # PARAMETER_NOT_SET; a node may also answer fewer values
+        missing = [n for n in names if n not in values]
         if missing:
             raise InputError(f"node {full_name(node)} has no parameter(s) {missing}")
         return values
