@@ -30,7 +30,8 @@ from wildcam.errors import EXIT_FAILED, EXIT_USAGE, NO_RESPAWN
 from wildcam.graph import NODES, NodeSpec
 from wildcam.rosenv import config_dir, ros_environment
 
-__all__ = ["Child", "Supervisor", "node_command", "own_queue_params", "run_composed"]
+__all__ = ["Child", "Supervisor", "clean_port_files", "clean_shared_memory", "node_command",
+           "own_queue_params", "run_composed"]
 
 
 def node_command(spec: NodeSpec, params_file: Path | Sequence[Path], namespace: str = "",
@@ -197,10 +198,51 @@ def _die_with_parent() -> None:
         pass
 
 
-def clean_shared_memory(env: dict[str, str]) -> None:
-    """Remove Fast DDS shared-memory files left by dead processes (``fastdds shm clean``).
+def _mapped_files() -> set[str]:
+    """Every file some process on this host has mapped (``/proc/<pid>/maps``; readable ones)."""
+    found: set[str] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text(errors="replace")
+        except OSError:  # gone, or another user's
+            continue
+        found.update(line.split(None, 5)[5] for line in text.splitlines()
+                     if line.count(" ") >= 5 and "/fastdds_port" in line)
+    return found
 
-    Only files whose lock no live process holds are removed, so other graphs are untouched.
+
+def clean_port_files(shm_dir: Path = Path("/dev/shm"), settle_s: float = 0.2) -> list[str]:
+    """Remove Fast DDS port files (``fastdds_port<N>`` and ``sem.fastdds_port<N>_mutex``) no
+    process maps any more; return their names.
+
+    ``fastdds shm clean`` removes a port only through its lock file (``_el``/``_sl``); a port
+    whose lock file is already gone stays behind with its semaphore. Ports with a lock file are
+    left to that tool. A port is removed only when it is unmapped and unlocked twice,
+    ``settle_s`` apart, so a process that is opening it right now keeps it.
+    """
+    def unused() -> set[Path]:
+        mapped = _mapped_files()
+        return {port for port in shm_dir.glob("fastdds_port*")
+                if port.name.removeprefix("fastdds_port").isdigit()
+                and not any((shm_dir / f"{port.name}{s}").exists() for s in ("_el", "_sl"))
+                and not {str(port), str(shm_dir / f"sem.{port.name}_mutex")} & mapped}
+
+    candidates = unused()
+    if candidates:
+        time.sleep(settle_s)
+        candidates &= unused()
+    for port in candidates:
+        port.unlink(missing_ok=True)
+        (shm_dir / f"sem.{port.name}_mutex").unlink(missing_ok=True)
+    return sorted(p.name for p in candidates)
+
+
+def clean_shared_memory(env: dict[str, str]) -> None:
+    """Remove Fast DDS shared-memory files left by dead processes (``fastdds shm clean``, then
+    :func:`clean_port_files`).
+
+    Only files whose lock no live process holds, or that no process maps, are removed, so
+    other graphs are untouched.
     """
     # The tool is a shell script that runs `python3`: put this interpreter (with psutil) first.
     path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
@@ -209,6 +251,7 @@ def clean_shared_memory(env: dict[str, str]) -> None:
         subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},  # noqa: S603
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                        timeout=30)
+    clean_port_files()
 
 
 def run_composed(specs: Sequence[NodeSpec], params_file: Path | Sequence[Path],

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from wildcam.bringup import Supervisor
+from wildcam.bringup import Supervisor, clean_shared_memory
 from wildcam.camera.scene import SceneConfig, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.config_check import check_sources
@@ -474,6 +474,7 @@ def _play(options: RunOptions, supervisor: Supervisor, bag: Path, total: int, fp
         monitor.destroy_node()
         rclpy.try_shutdown()
         writer.close()
+        clean_shared_memory(ros_environment())  # this process's own ports, now closed
     print()
     return failure
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wildcam.bringup import Supervisor, own_queue_params
+from wildcam.bringup import Supervisor, clean_port_files, own_queue_params
 from wildcam.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE
 from wildcam.graph import node
 
@@ -48,3 +48,22 @@ def test_bringup_gives_the_uploader_a_queue_of_its_own(tmp_path: Path) -> None:
     assert yaml.safe_load(path.read_text()) == {
         "/**/uploader": {"ros__parameters": {"queue_dir": str(tmp_path / "state" / "queue")}}}
     assert own_queue_params({"uploader": {"queue_dir": "/data/q"}}, tmp_path / "x") is None
+
+
+def test_port_files_no_process_maps_are_removed_with_their_semaphore(tmp_path: Path) -> None:
+    import mmap
+
+    def port(n: int) -> Path:
+        path = tmp_path / f"fastdds_port{n}"
+        for f in (path, tmp_path / f"sem.{path.name}_mutex"):
+            f.write_bytes(b"\0" * 4096)
+        return path
+
+    stale, locked, mapped = port(7100), port(7101), port(7102)
+    (tmp_path / "fastdds_port7101_el").write_bytes(b"")  # fastdds shm clean's business
+    (tmp_path / "fastdds_other").write_bytes(b"")
+    with mapped.open("r+b") as handle, mmap.mmap(handle.fileno(), 4096):  # a live user
+        assert clean_port_files(tmp_path) == ["fastdds_port7100"]
+    assert not stale.exists() and not (tmp_path / "sem.fastdds_port7100_mutex").exists()
+    assert locked.exists() and mapped.exists()
+    assert (tmp_path / "sem.fastdds_port7102_mutex").exists()
