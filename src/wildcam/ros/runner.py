@@ -57,6 +57,7 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
                 code = EXIT_CONFIG if config else EXIT_FAILED
                 break
             executor.add_node(nodes[-1])
+            node.get_logger().info(f"started (pid {os.getpid()})")  # every log has a first line
         if code == 0:
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
