@@ -141,8 +141,7 @@ class Summary:
                               f"with no animal)"),
             *self._visit_rows(),
             ("detections (frames decided animal)", f"{self.detections} (decided per motion "
-             "event: every frame of an event the cascade calls animal is labelled animal, even "
-             "one that scored below the threshold on its own)"),
+             "event: a frame may score below the threshold alone)"),
             ("items at the gateway", "n/a" if self.gateway_items is None
              else str(self.gateway_items)),
             ("false uploads", "n/a" if self.false_uploads is None
