@@ -3,12 +3,15 @@ the hold rule annotated, and a plain sentence under each (matplotlib objects, no
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from wildcam.report import FIGURES, RunData, load_run
+from wildcam.report.data import ModeSwitch
 from wildcam.report.figures import draw_figure, energy_series, hold_rule
 
 from conftest import SCENE, KnownRun  # type: ignore[import-not-found]
@@ -43,12 +46,20 @@ def _visible_ticks(ax: Axes, axis: str = "x") -> list[float]:
 
 
 def test_battery_figure_legend_names_modes_and_night_off_the_data(run: RunData) -> None:
+    late = ModeSwitch(run.duration_s * 0.97, 1, "low_power", "battery 35%", 0.35, False, False)
+    run = dataclasses.replace(run, modes=(*run.modes, late))  # a switch at the right edge
     fig, ax = _drawn(run, "battery.png")
     labels = _legend_outside(fig, ax)
     assert "battery level" in labels and "night (infrared)" in labels
     assert {"mode: normal", "mode: low_power"} <= set(labels)
     ticks = _visible_ticks(ax)
     assert ticks and all(t % 6 == 0 for t in ticks), ticks  # 6-hourly time ticks
+    area = ax.get_window_extent()
+    notes = [t for t in ax.texts if t.get_text()[:1].isdigit()]  # "1: normal ..." switches
+    assert len(notes) == 4
+    for note in notes:  # inside the plotting area, off the legend
+        box = note.get_window_extent()
+        assert area.x0 - 1 <= box.x0 and box.x1 <= area.x1 + 1, note.get_text()
     assert [t.get_text() for t in ax.get_xticklabels()][:1] and all(
         label.get_text().endswith(":00") for label in ax.get_xticklabels()
         if label.get_text())

@@ -86,8 +86,11 @@ def _battery(run: RunData, ax: Axes) -> None:
         x = _x(run, state.t_s)
         ax.axvline(x, color=MODE_COLOURS.get(state.mode_name, "#7f7f7f"), lw=1, ls="--")
         reason = state.reason if len(state.reason) <= 32 else state.reason[:31] + "…"
+        lo, hi = ax.get_xlim()
+        left = x > lo + 0.85 * (hi - lo)  # near the right edge: write to the left of the line
         ax.annotate(f"{i + 1}: {state.mode_name}\n{reason}", (x, 100 - 12 * (i % 3)),
-                    fontsize=7, xytext=(3, 0), textcoords="offset points", va="top")
+                    fontsize=7, xytext=(-3 if left else 3, 0), textcoords="offset points",
+                    va="top", ha="right" if left else "left")
     lines, labels = ax.get_legend_handles_labels()
     patches = [Patch(color=c, alpha=0.3) for c in MODE_COLOURS.values()]
     labels += [f"mode: {m}" for m in MODE_COLOURS]
@@ -186,7 +189,8 @@ def _uploads(run: RunData, ax: Axes) -> None:
             label="items waiting in the queue")
     ax.set_ylabel("items waiting")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0)
+    most = max((u.queue_depth for u in run.uploads), default=0)
+    ax.set_ylim(0, max(1.0, most * 1.3))  # headroom for the hold annotations
     right = ax.twinx()
     right.plot(xs, [u.bytes_sent / 1e3 for u in run.uploads], color="#1f77b4",
                label="sent so far (kB)")
