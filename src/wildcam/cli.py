@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wildcam.errors import EXIT_OK, InputError, WildcamError
+from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
 from wildcam.rosenv import ros_environment
 
 __all__ = ["main"]
@@ -39,7 +39,8 @@ def _bringup(args: argparse.Namespace) -> int:
             print(f"[bringup] upload queue: {state / 'queue'} (this bringup's own; set "
                   "uploader.queue_dir to choose one)", flush=True)
     if args.composed:
-        return run_composed(specs, files, args.namespace, args.use_sim_time)
+        code = run_composed(specs, files, args.namespace, args.use_sim_time)
+        return EXIT_USAGE if code == EXIT_CONFIG else code
     supervisor = Supervisor(specs, files, namespace=args.namespace,
                             use_sim_time=args.use_sim_time, max_restarts=args.max_restarts,
                             backoff_s=args.backoff, log_level=args.log_level)
