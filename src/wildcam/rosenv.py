@@ -14,24 +14,40 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DOMAIN_RANGE", "claim_domain", "config_dir", "ros_environment"]
+__all__ = ["DOMAIN_RANGE", "claim_domain", "config_dir", "ros_environment", "share_dir"]
 
 # ROS_DOMAIN_IDs tests may claim; 0 (the default) is left to the user.
 DOMAIN_RANGE = range(101, 161)
 
 
-def config_dir() -> Path:
-    """The package's ``config`` directory: the installed share dir, else the source tree's."""
+def share_dir(name: str, marker: str) -> Path:
+    """The package's ``name`` data directory (``config``, ``models``) holding ``marker``.
+
+    Looked for in the source checkout (``make``'s symlink install resolves there), then in the
+    install prefix this module was copied into (``<prefix>/share/wildcam/<name>``, a plain
+    ``colcon build``), then through the ament index, as nav2 finds its maps.
+    """
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "config",  # source checkout: src/wildcam/rosenv.py
-                      here.parents[4] / "share" / "wildcam" / "config"):  # lib/pythonX/site-packages
-        if (candidate / "wildcam.yaml").is_file():
+    for candidate in (here.parents[2] / name,  # source checkout: src/wildcam/rosenv.py
+                      here.parents[4] / "share" / "wildcam" / name):  # lib/pythonX/site-packages
+        if (candidate / marker).is_file():
             return candidate
     try:
-        from ament_index_python.packages import get_package_share_directory
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
     except ImportError as err:
-        raise FileNotFoundError("cannot find wildcam's config directory") from err
-    return Path(get_package_share_directory("wildcam")) / "config"
+        raise FileNotFoundError(f"cannot find wildcam's {name} directory") from err
+    try:
+        return Path(get_package_share_directory("wildcam")) / name
+    except PackageNotFoundError as err:
+        raise FileNotFoundError(f"cannot find wildcam's {name} directory: {err}") from err
+
+
+def config_dir() -> Path:
+    """The package's ``config`` directory: the source tree's, else the installed share dir."""
+    return share_dir("config", "wildcam.yaml")
 
 
 def ros_environment(domain_id: int | None = None, base: Mapping[str, str] | None = None,

@@ -59,3 +59,34 @@ class BagTool:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def decode_mcap(bag: Path) -> tuple[dict[str, dict[str, str]], dict[str, list[object]]]:
+    """Read every message of a bag's MCAP file with the independent ``mcap`` +
+    ``mcap-ros2-support`` decoder (not rosbags): (topic -> channel metadata,
+    topic -> decoded messages)."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    (path,) = bag.glob("*.mcap")
+    metadata: dict[str, dict[str, str]] = {}
+    decoded: dict[str, list[object]] = {}
+    with path.open("rb") as handle:
+        reader = make_reader(handle, decoder_factories=[DecoderFactory()])
+        for channel in reader.get_summary().channels.values():
+            metadata[channel.topic] = dict(channel.metadata)
+        for _, channel, _, message in reader.iter_decoded_messages():
+            decoded.setdefault(channel.topic, []).append(message)
+    return metadata, decoded
+
+
+def installed_type_hash(msgtype: str) -> str:
+    """The RIHS01 hash rosidl generated for ``pkg/msg/Name`` (its installed ``.json``)."""
+    import json
+
+    from ament_index_python.packages import get_package_share_directory
+
+    package, _, name = msgtype.split("/")
+    path = Path(get_package_share_directory(package)) / "msg" / f"{name}.json"
+    hashes = json.loads(path.read_text())["type_hashes"]
+    return str(next(h["hash_string"] for h in hashes if h["type_name"] == msgtype))

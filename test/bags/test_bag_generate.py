@@ -16,9 +16,31 @@ from wildcam.bags.typestore import msg_dir, wildcam_types
 from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
 from wildcam.motion.reduce import reduce_frame
 
-from bag_helpers import FPS, small_scene  # type: ignore[import-not-found]
+from bag_helpers import (  # type: ignore[import-not-found]
+    FPS,
+    decode_mcap,
+    installed_type_hash,
+    small_scene,
+)
 
 N_FRAMES = 50  # 5 s at 10 fps
+
+
+def test_mcap_decodes_with_an_independent_reader_and_carries_rosbag2_metadata(
+        tmp_path: Path) -> None:
+    bag = generate(tmp_path / "bag", small_scene(2.0, 64, 48), full_frames=True).path
+    assert bag.joinpath("bag.mcap").is_file()  # MCAP is the default, as for ros2 bag
+    metadata, decoded = decode_mcap(bag)
+    assert {t: len(m) for t, m in decoded.items()} == {
+        "/camera/image_small": 20, "/camera/camera_info": 20, "/camera/image_raw": 20}
+    raw = decoded["/camera/image_raw"][0]
+    assert (raw.width, raw.height, raw.encoding, len(raw.data)) == (64, 48, "bgr8", 64 * 48 * 3)
+    types = {"/camera/image_small": "sensor_msgs/msg/Image",
+             "/camera/image_raw": "sensor_msgs/msg/Image",
+             "/camera/camera_info": "sensor_msgs/msg/CameraInfo"}
+    for topic, msgtype in types.items():
+        assert metadata[topic]["topic_type_hash"] == installed_type_hash(msgtype)
+        assert "reliability" in metadata[topic]["offered_qos_profiles"]
 
 
 def test_info_counts_types_and_times(generated: GenerateResult) -> None:

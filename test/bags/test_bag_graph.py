@@ -16,7 +16,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from wildcam.bags import info, typestore
 from wildcam.bags.generate import EPOCH_NS, generate
 
-from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
+from bag_helpers import (  # type: ignore[import-not-found]
+    BagTool,
+    decode_mcap,
+    small_scene,
+)
 
 pytestmark = pytest.mark.graph
 DEEP = QoSProfile(depth=100)  # reliable, deep enough that nothing is dropped
@@ -132,6 +136,10 @@ def test_record_motion_events_until_signalled(storage: str, stop: signal.Signals
                   reader.messages([conn])]
     assert [e.event_id for e in events] == list(range(1, n + 1))
     assert events[0].event_started and events[-1].changed_fraction == pytest.approx(0.99)
+    if storage == "mcap":  # the custom type also decodes with an independent reader
+        metadata, decoded = decode_mcap(out)
+        assert [e.event_id for e in decoded["/motion/events"]] == list(range(1, n + 1))
+        assert metadata["/motion/events"]["topic_type_hash"] == topic.type_hash
 
 
 def test_record_picks_up_a_late_topic_and_stops_at_max_messages(tmp_path: Path, probe,

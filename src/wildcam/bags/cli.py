@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from wildcam.bags.storage import STORAGES
+from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES
 from wildcam.errors import WildcamError
 
 __all__ = ["PRESET_NAMES", "register"]
@@ -132,8 +132,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rec.add_argument("--all", "-a", action="store_true", help="record every topic discovered")
     rec.add_argument("-o", "--output", help="bag directory to create "
                      "(default: rosbag2_<date>-<time>)")
-    rec.add_argument("--storage", choices=_STORAGES, default="sqlite3",
-                     help="storage format of the bag (default: sqlite3)")
+    rec.add_argument("--storage", choices=_STORAGES, default=DEFAULT_STORAGE,
+                     help=f"storage plugin (default {DEFAULT_STORAGE}, as ros2 bag)")
     rec.add_argument("--duration", type=_positive_float, default=None,
                      help="stop after this many seconds")
     rec.add_argument("--max-messages", type=_positive_int, default=None,
@@ -177,8 +177,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="also write camera/image_raw (bgr8)")
     gen.add_argument("--reduce-factor", type=_positive_int, default=4,
                      help="camera/image_small is the frame reduced by this factor")
-    gen.add_argument("--storage", choices=_STORAGES, default="sqlite3",
-                     help="storage format of the bag (default: sqlite3)")
+    gen.add_argument("--storage", choices=_STORAGES, default=DEFAULT_STORAGE,
+                     help=f"storage plugin (default {DEFAULT_STORAGE}, as ros2 bag)")
     gen.add_argument("--ground-truth", default=None,
                      help="ground-truth JSON path (default: <output>/ground_truth.json)")
     gen.set_defaults(func=_guarded(_generate))

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from builtin_interfaces.msg import Time
 from rclpy.serialization import serialize_message
-from rosbags.rosbag2 import Writer, WriterError
+from rosbags.rosbag2 import WriterError
 
 from wildcam.bags.session import qos_to_bag
-from wildcam.bags.storage import BAG_VERSION, STORAGES
+from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES, bag_writer
 from wildcam.bags.typestore import typestore
 from wildcam.camera.scene import scene_to_dict
 from wildcam.camera.synthetic import (
@@ -98,7 +98,7 @@ def preset_scene(name: str, seed: int = 0, duration_s: float | None = None) -> S
     return truncate_scene(config, duration_s) if duration_s else config
 
 
-def generate(output: Path, scene: SceneConfig, storage: str = "sqlite3",
+def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
              full_frames: bool = False, reduce_factor: int = 4, frame_id: str = "camera",
              ground_truth: Path | None = None) -> GenerateResult:
     """Render ``scene`` into a new bag directory ``output`` and write its ground truth.
@@ -116,7 +116,7 @@ def generate(output: Path, scene: SceneConfig, storage: str = "sqlite3",
     synthetic = SyntheticScene(scene)
     store = typestore()
     qos = [qos_to_bag(SENSOR_PUB)]
-    writer = Writer(output, version=BAG_VERSION, storage_plugin=STORAGES[storage])
+    writer = bag_writer(output, storage)
     messages = 0
     try:
         writer.open()

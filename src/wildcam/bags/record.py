@@ -26,7 +26,7 @@ from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
 from wildcam.bags.session import message_class, qos_to_bag, ros_session
-from wildcam.bags.storage import BAG_VERSION, STORAGES
+from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES, bag_writer
 from wildcam.bags.typestore import ensure_type
 from wildcam.errors import BagError, ConfigError
 
@@ -48,7 +48,7 @@ class RecordResult:
 
 def _writer(output: Path, storage: str) -> Writer:
     try:
-        writer = Writer(output, version=BAG_VERSION, storage_plugin=STORAGES[storage])
+        writer = bag_writer(output, storage)
         writer.open()
     except (WriterError, OSError) as err:
         raise BagError(f"cannot create bag {output}: {err}") from err
@@ -172,7 +172,7 @@ class Recorder(Node):
         return message_callback
 
 
-def record(output: Path, topics: list[str] | None = None, storage: str = "sqlite3",
+def record(output: Path, topics: list[str] | None = None, storage: str = DEFAULT_STORAGE,
            duration_s: float | None = None, max_messages: int | None = None,
            on_ready: Callable[[Recorder], None] | None = None) -> RecordResult:
     """Record ``topics`` (None: every topic discovered) into a new bag directory ``output``.

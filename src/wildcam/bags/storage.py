@@ -2,7 +2,8 @@
 
 rosbags, apsw/sqlite and the MCAP parser each raise their own exceptions for a missing file,
 a directory without ``metadata.yaml``, or a truncated or corrupt storage file; callers of this
-module see only :class:`BagError`, with the offending path in the message.
+module see only :class:`BagError`, with the offending path in the message. Bags are written
+as rosbag2 writes them (:func:`bag_writer`), MCAP by default.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import sqlite3
 import struct
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import apsw
-from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
+from rosbags.rosbag2.storage_mcap import Channel, McapWriter, write_channel, write_string
 from rosbags.typesys import TypesysError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -23,13 +26,41 @@ from ruamel.yaml.error import YAMLError
 from wildcam.errors import BagError
 
 if TYPE_CHECKING:
-    from rosbags.interfaces import Connection
+    from rosbags.interfaces import Connection, ConnectionExtRosbag2
 
-__all__ = ["BAG_VERSION", "READ_ERRORS", "STORAGES", "STORAGE_SUFFIXES", "bag_files", "messages",
-           "open_bag", "read_metadata"]
+__all__ = ["BAG_VERSION", "DEFAULT_STORAGE", "READ_ERRORS", "STORAGES", "STORAGE_SUFFIXES",
+           "bag_files", "bag_writer", "messages", "open_bag", "read_metadata"]
 
 STORAGES: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+DEFAULT_STORAGE = "mcap"  # as `ros2 bag record` since Iron
 BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and later
+
+
+class _Rosbag2McapWriter(McapWriter):
+    """rosbags' MCAP writer with rosbag2's channel metadata: besides ``offered_qos_profiles``,
+    each channel carries ``topic_type_hash`` (the type's RIHS01 hash), as rosbag2's MCAP
+    storage plugin writes it since Jazzy."""
+
+    def add_connection(self, connection: Connection, offered_qos_profiles: str) -> None:
+        metadata = BytesIO()
+        for key, value in (("offered_qos_profiles", offered_qos_profiles),
+                           ("topic_type_hash", connection.digest)):
+            write_string(metadata, key)
+            write_string(metadata, value)
+        ext = cast("ConnectionExtRosbag2", connection.ext)
+        self.channels.append(Channel(connection.id, connection.msgtype, connection.topic,
+                                     ext.serialization_format, metadata.getvalue()))
+        self.channel_stats[connection.id] = 0
+        write_channel(self.chunk.bio, self.channels[-1], self.schemas)
+
+
+class _Writer(Writer):
+    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+
+
+def bag_writer(output: Path, storage: str = DEFAULT_STORAGE) -> Writer:
+    """An unopened rosbag2 writer for ``output`` (``storage``: a key of :data:`STORAGES`)."""
+    return _Writer(output, version=BAG_VERSION, storage_plugin=STORAGES[storage])
 
 # What the storage plugins raise on damaged input (besides ReaderError).
 READ_ERRORS: tuple[type[BaseException], ...] = (

@@ -29,6 +29,7 @@ from typing import Any
 
 from wildcam.cascade.base import STAGES, check_band
 from wildcam.errors import ConfigError, ModelError
+from wildcam.rosenv import share_dir
 
 __all__ = ["DECODINGS", "FORMAT", "RESIZES", "InputSpec", "Manifest", "ModelEntry",
            "OutputSpec", "default_manifest_path"]
@@ -227,10 +228,8 @@ class Manifest:
 
 
 def default_manifest_path() -> Path:
-    """The package's ``models/manifest.json`` (the repository's, or the installed share copy)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "models" / "manifest.json"
-        if candidate.is_file():
-            return candidate
-    return here.parents[3] / "models" / "manifest.json"
+    """The package's ``models/manifest.json`` (the source tree's, else the installed share copy)."""
+    try:
+        return share_dir("models", "manifest.json") / "manifest.json"
+    except FileNotFoundError:
+        return Path(__file__).resolve().parents[3] / "models" / "manifest.json"

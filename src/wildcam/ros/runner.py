@@ -1,7 +1,8 @@
 """Starting nodes: one node per process (``ros2 run``) or several on one executor (composed).
 
 Both use a ``SingleThreadedExecutor`` (rclpy's multi-threaded one collapses under load), exit 0
-on SIGINT/SIGTERM, and apply wildcam's ROS environment defaults before ``rclpy.init``.
+on SIGINT/SIGTERM, and apply the installation's ROS settings (RMW, ament prefix) before
+``rclpy.init``, leaving discovery and the DDS profile to the deployment.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ __all__ = ["main_for", "spin_nodes"]
 
 
 def _apply_environment() -> None:
-    # Set before rclpy.init: the middleware reads these once. Explicit user values are kept.
-    for key, value in ros_environment(base={}).items():
-        os.environ.setdefault(key, value)
+    # Set before rclpy.init: the middleware reads these once. Only what this installation needs
+    # (the RMW, a venv as ament prefix); discovery range and DDS profile are the deployment's:
+    # bringup, the launch file's arguments, the Makefile and the tests set them.
+    for key, value in ros_environment(base={}, shm_profile=False).items():
+        if key != "ROS_AUTOMATIC_DISCOVERY_RANGE":
+            os.environ.setdefault(key, value)
 
 
 def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None) -> int:
