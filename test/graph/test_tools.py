@@ -76,7 +76,7 @@ def test_topic_list_echo_hz_like_ros2_topic(probe, procs) -> None:  # type: igno
     assert (message["width"], message["height"]) == (160, 120)
     assert echoed.stdout.rstrip().endswith("---")
     hz = _wildcam(env, "topic", "hz", "camera/camera_info", "sensor_msgs/msg/CameraInfo",
-                  "--duration", "3")
+                  "--duration", "4")
     assert hz.returncode == 0, hz.stderr
     rates = [float(line.split(":")[1]) for line in hz.stdout.splitlines()
              if line.startswith("average rate:")]

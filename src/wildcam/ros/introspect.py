@@ -78,8 +78,9 @@ class Introspector:
             self.executor.spin_once(timeout_sec=0.05)
         return True
 
-    def _settled(self, read: Callable[[], Any]) -> Any:
-        """``read()`` once discovery has settled: the answer stopped changing for 0.5 s."""
+    def _settled(self, read: Callable[[], Any], quiet_s: float = 1.5) -> Any:
+        """``read()`` once discovery has settled: the answer stopped changing for ``quiet_s``
+        (or the timeout passed)."""
         last, since = read(), time.monotonic()
         end = time.monotonic() + self.timeout_s
         while time.monotonic() < end:
@@ -87,7 +88,7 @@ class Introspector:
             now = read()
             if now != last:
                 last, since = now, time.monotonic()
-            elif last and time.monotonic() - since >= 0.5:
+            elif last and time.monotonic() - since >= quiet_s:
                 break
         return last
 
@@ -146,9 +147,9 @@ class Introspector:
 
     def _topic(self, topic: str, msgtype: str) -> tuple[str, type, QoSProfile]:
         name = topic if topic.startswith("/") else "/" + topic
+        # Wait for a publisher (discovery), so its QoS is known and a duration counts from here.
+        self.spin_until(lambda: self.node.count_publishers(name) > 0)
         if not msgtype:
-            self.spin_until(lambda: any(t == name for t, _ in
-                                        self.node.get_topic_names_and_types()))
             found = dict(self.node.get_topic_names_and_types()).get(name)
             if not found:
                 raise InputError(f"topic {name} not found; give its type to wait for it")
