@@ -54,6 +54,19 @@ def _zombie_shm_segments() -> list[str]:
     return zombies
 
 
+def _orphan_ports(domain: int) -> list[str]:
+    """This domain's Fast DDS port files (7400 + 250 x domain + offset) that no process maps
+    and that have no lock file: what an unclean stop leaves in /dev/shm."""
+    from wildcam.bringup import _mapped_files
+
+    mapped = _mapped_files()
+    base = 7400 + 250 * domain
+    return [p.name for p in Path("/dev/shm").glob("fastdds_port*")
+            if p.name.removeprefix("fastdds_port").isdigit()
+            and base <= int(p.name.removeprefix("fastdds_port")) < base + 250
+            and not Path(f"{p}_el").exists() and str(p) not in mapped]
+
+
 def _graph_nodes(probe) -> set[str]:  # type: ignore[no-untyped-def]
     return {name for name, _ in probe.node.get_node_names_and_namespaces()}
 
@@ -71,11 +84,12 @@ def test_bringup_starts_the_table_and_stops_cleanly(probe, procs) -> None:  # ty
     assert proc.wait(timeout=30) == 0, procs.log("bringup")
     assert not any(_alive(p) for ps in pids.values() for p in ps), "orphaned node processes"
     assert _zombie_shm_segments() == []
+    assert _orphan_ports(int(procs.env["ROS_DOMAIN_ID"])) == []
 
 
 def test_a_killed_node_is_respawned(probe, procs) -> None:  # type: ignore[no-untyped-def]
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
-    procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "camera_driver"], "bringup")
+    proc = procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "camera_driver"], "bringup")
     assert probe.spin_until(lambda: len(infos) >= 3, 30.0)
     first = _pids(procs.log("bringup"))["camera_driver"][0]
     os.kill(first, signal.SIGKILL)
@@ -83,6 +97,10 @@ def test_a_killed_node_is_respawned(probe, procs) -> None:  # type: ignore[no-un
     mark = len(infos)
     assert probe.spin_until(lambda: len(infos) >= mark + 3, 30.0), "respawned camera publishes"
     assert "respawning" in procs.log("bringup")
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C
+    assert proc.wait(timeout=30) == 0, procs.log("bringup")
+    # The killed process could not close its shared-memory ports; the stop removes them.
+    assert _orphan_ports(int(procs.env["ROS_DOMAIN_ID"])) == []
 
 
 def test_a_bad_parameters_file_stops_bringup_before_any_node_starts(ros_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
