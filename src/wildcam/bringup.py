@@ -64,8 +64,8 @@ class Supervisor:
     """Starts, watches, respawns and stops the node processes."""
 
     def __init__(self, specs: Sequence[NodeSpec], params_file: Path | Sequence[Path], *,
-                 namespace: str = "",
-                 use_sim_time: bool = False, env: dict[str, str] | None = None,
+                 namespace: str = "", use_sim_time: bool = False,
+                 env: dict[str, str] | None = None,
                  max_restarts: int = 5, restart_window_s: float = 60.0,
                  backoff_s: float = 0.5, backoff_max_s: float = 10.0,
                  stop_timeout_s: float = 10.0, log_level: str = "info",

@@ -24,7 +24,8 @@ a supervisor stops instead of respawning it (every code in :data:`NO_RESPAWN`).
 
 from __future__ import annotations
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "NO_RESPAWN", "BagError", "ConfigError", "InputError", "ModelError", "SourceError", "StorageError",
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "NO_RESPAWN", "BagError",
+           "ConfigError", "InputError", "ModelError", "SourceError", "StorageError",
            "TransportError", "UpdateError", "WildcamError"]
 
 

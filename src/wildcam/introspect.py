@@ -96,7 +96,7 @@ def _param(args: argparse.Namespace) -> int:
             print("Set parameter successful")
         else:
             nodes = [full_name(args.node)] if args.node else tool.node_names()
-            names = {}
+            names: dict[str, list[str]] = {}
             for node in nodes:
                 try:
                     names[node] = tool.list_params(node)
@@ -113,8 +113,6 @@ def _param(args: argparse.Namespace) -> int:
 
 
 def _topic(args: argparse.Namespace) -> int:
-    import yaml as _yaml
-
     from wildcam.ros.introspect import message_to_data, open_introspector
 
     with open_introspector(args.timeout) as tool:
@@ -124,7 +122,7 @@ def _topic(args: argparse.Namespace) -> int:
             return 0
         if args.topic_command == "echo":
             def write(msg: Any) -> None:
-                print(_yaml.safe_dump(message_to_data(msg), sort_keys=False), end="---\n",
+                print(yaml.safe_dump(message_to_data(msg), sort_keys=False), end="---\n",
                       flush=True)
             tool.echo(args.topic_name, args.message_type, 1 if args.once else args.times, write)
             return 0

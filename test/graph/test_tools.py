@@ -20,9 +20,14 @@ NODE = "wildcam.nodes.camera_driver"
 WILDCAM = Path(sys.executable).parent / "wildcam"
 
 
-def _wildcam(probe, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    """Run the command while the probe spins (its node answers parameter calls too)."""
-    proc = subprocess.Popen([str(WILDCAM), *args, "--timeout", "10"], env=probe.env,
+def _tool(probe, procs):  # type: ignore[no-untyped-def]
+    """``wildcam ARGS`` in the test's domain, run while the probe spins (its node answers
+    parameter calls too, as every node of a graph does)."""
+    return lambda *args: _wildcam(probe, procs.env, *args)
+
+
+def _wildcam(probe, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    proc = subprocess.Popen([str(WILDCAM), *args, "--timeout", "10"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert probe.spin_until(lambda: proc.poll() is not None, 60.0), args
     out, err = proc.communicate()
@@ -33,26 +38,25 @@ def test_param_list_get_set_dump_like_ros2_param(probe, procs, tmp_path) -> None
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     procs.node(NODE, "-p", "fps:=5.0", "-p", "width:=160", "-p", "height:=120")
     assert probe.spin_until(lambda: len(infos) >= 1, 30.0)
-    probe.env = procs.env
-    env = probe
-    listed = _wildcam(env, "param", "list")
+    wildcam = _tool(probe, procs)
+    listed = wildcam("param", "list")
     assert listed.returncode == 0, listed.stderr
     assert "/camera_driver:\n" in listed.stdout and "\n  fps\n" in listed.stdout
-    assert _wildcam(env, "param", "list", "/camera_driver").stdout.startswith("  ")
-    got = _wildcam(env, "param", "get", "/camera_driver", "fps")
+    assert wildcam("param", "list", "/camera_driver").stdout.startswith("  ")
+    got = wildcam("param", "get", "/camera_driver", "fps")
     assert got.stdout.strip() == "Double value is: 5.0", got.stderr
-    assert _wildcam(env, "param", "get", "camera_driver", "source").stdout.strip() \
+    assert wildcam("param", "get", "camera_driver", "source").stdout.strip() \
         == "String value is: synthetic"
-    done = _wildcam(env, "param", "set", "/camera_driver", "fps", "2")  # int for a double
+    done = wildcam("param", "set", "/camera_driver", "fps", "2")  # int for a double
     assert (done.returncode, done.stdout.strip()) == (0, "Set parameter successful")
-    assert _wildcam(env, "param", "get", "/camera_driver", "fps").stdout.strip() \
+    assert wildcam("param", "get", "/camera_driver", "fps").stdout.strip() \
         == "Double value is: 2.0"
-    refused = _wildcam(env, "param", "set", "/camera_driver", "fps", "1000")
+    refused = wildcam("param", "set", "/camera_driver", "fps", "1000")
     assert refused.returncode == 2 and "Setting parameter failed" in refused.stderr
     assert "fps" in refused.stderr and "Traceback" not in refused.stderr
-    unknown = _wildcam(env, "param", "get", "/camera_driver", "fsp")
+    unknown = wildcam("param", "get", "/camera_driver", "fsp")
     assert unknown.returncode == 2 and "no parameter(s) ['fsp']" in unknown.stderr
-    dumped = _wildcam(env, "param", "dump", "/camera_driver")
+    dumped = wildcam("param", "dump", "/camera_driver")
     assert dumped.returncode == 0, dumped.stderr
     data = yaml.safe_load(dumped.stdout)
     assert list(data) == ["/**/camera_driver"]
@@ -66,16 +70,15 @@ def test_topic_list_echo_hz_like_ros2_topic(probe, procs) -> None:  # type: igno
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     procs.node(NODE, "-p", "fps:=10.0", "-p", "width:=160", "-p", "height:=120")
     assert probe.spin_until(lambda: len(infos) >= 1, 30.0)
-    probe.env = procs.env
-    env = probe
-    listed = _wildcam(env, "topic", "list", "-t")
+    wildcam = _tool(probe, procs)
+    listed = wildcam("topic", "list", "-t")
     assert "/camera/camera_info [sensor_msgs/msg/CameraInfo]" in listed.stdout, listed.stdout
-    echoed = _wildcam(env, "topic", "echo", "/camera/camera_info", "--once")
+    echoed = wildcam("topic", "echo", "/camera/camera_info", "--once")
     assert echoed.returncode == 0, echoed.stderr
     message = yaml.safe_load(echoed.stdout.split("---")[0])
     assert (message["width"], message["height"]) == (160, 120)
     assert echoed.stdout.rstrip().endswith("---")
-    hz = _wildcam(env, "topic", "hz", "camera/camera_info", "sensor_msgs/msg/CameraInfo",
+    hz = wildcam("topic", "hz", "camera/camera_info", "sensor_msgs/msg/CameraInfo",
                   "--duration", "4")
     assert hz.returncode == 0, hz.stderr
     rates = [float(line.split(":")[1]) for line in hz.stdout.splitlines()

@@ -123,8 +123,8 @@ def _positive_int(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
     bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
-                                description="Record, play, inspect and generate rosbag2 bags: record, play, info "
-                                "and generate.")
+                                description="Record, play, inspect and generate rosbag2 "
+                                "bags.")
     sub = bag.add_subparsers(dest="bag_command", required=True, metavar="SUBCOMMAND")
 
     rec = sub.add_parser("record", help="record live topics into a bag")
