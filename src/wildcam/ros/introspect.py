@@ -78,17 +78,22 @@ class Introspector:
             self.executor.spin_once(timeout_sec=0.05)
         return True
 
+    def _others(self) -> bool:
+        """Whether discovery has found any node besides this one."""
+        return any(name != self.node.get_name()
+                   for name, _ in self.node.get_node_names_and_namespaces())
+
     def _settled(self, read: Callable[[], Any], quiet_s: float = 1.5) -> Any:
-        """``read()`` once discovery has settled: the answer stopped changing for ``quiet_s``
-        (or the timeout passed)."""
+        """``read()`` once discovery has settled: another node was found and the answer
+        stopped changing for ``quiet_s`` (or the timeout passed)."""
         last, since = read(), time.monotonic()
         end = time.monotonic() + self.timeout_s
         while time.monotonic() < end:
             self.executor.spin_once(timeout_sec=0.05)
             now = read()
-            if now != last:
+            if now != last or not self._others():
                 last, since = now, time.monotonic()
-            elif last and time.monotonic() - since >= quiet_s:
+            elif time.monotonic() - since >= quiet_s:
                 break
         return last
 
