@@ -95,3 +95,17 @@ def test_a_node_refuses_a_bad_configuration_with_exit_config(ros_env, bad: str) 
     assert "cannot start CameraDriver (configuration error)" in result.stderr
     assert bad.split(":=")[0] in result.stderr
     assert "Traceback" not in result.stderr + result.stdout  # bug: destroy_node of a half node
+
+
+def test_a_node_names_the_parameters_file_it_refuses(ros_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({
+        "/**/camera_driver": {"ros__parameters": {"fps": 1000.0}},
+        "/**": {"ros__parameters": {"pixel_threshold": 18}},  # another node's: not ours
+        "/**/motion_detector": {"ros__parameters": {"pixel_threshold": -1}}}))  # not ours
+    result = subprocess.run([sys.executable, "-m", NODE, "--ros-args", "-r",
+                             "__node:=camera_driver", "--params-file", str(path)],
+                            env=ros_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr.strip() == (f"wildcam: configuration error: {path}: "
+                                     "camera_driver.fps=1000.0: allowed: float in [0.1, 60.0]")

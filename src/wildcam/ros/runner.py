@@ -10,13 +10,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 
+from wildcam.config_check import ROS_BUILTIN, check_values, read_params_file
 from wildcam.errors import EXIT_CONFIG, EXIT_FAILED, ConfigError, WildcamError
+from wildcam.graph import NODES
+from wildcam.params import param_specs
 from wildcam.rosenv import ros_environment
 
 __all__ = ["main_for", "spin_nodes"]
@@ -39,7 +43,13 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
     way on every start, so it is not respawned); 1 when it cannot start for another reason.
     """
     _apply_environment()
-    rclpy.init(args=list(args) if args is not None else sys.argv)
+    args = list(args) if args is not None else sys.argv
+    try:
+        _check_params_files(classes, args)
+    except ConfigError as err:
+        print(f"wildcam: configuration error: {err}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    rclpy.init(args=args)
     executor = SingleThreadedExecutor()
     nodes: list[Node] = []
     code = 0
@@ -90,10 +100,33 @@ def _discard(node: Node, built: bool) -> None:
         pass
 
 
+def _check_params_files(classes: Sequence[type[Node]], args: Sequence[str]) -> None:
+    """Check each ``--params-file`` section that applies to one of ``classes`` before rclpy
+    reads it, so a mistake is one line naming the file, node, parameter and allowed range."""
+    files = [Path(args[i + 1]) for i, a in enumerate(args[:-1]) if a == "--params-file"]
+    renamed = [a.split(":=", 1)[1] for a in args if a.startswith("__node:=")]
+    for cls in classes:
+        spec = next((n for n in NODES if n.node_class == cls.__name__), None)
+        if spec is None:
+            continue
+        name = renamed[-1] if renamed and len(classes) == 1 else spec.name
+        declared = {s.name for s in param_specs(spec.config_type())} | set(ROS_BUILTIN)
+        for path in files:
+            for node, values in read_params_file(path):
+                if node is None:  # a /** section: the names this node declares
+                    check_values(spec, {k: v for k, v in values.items() if k in declared},
+                                 str(path))
+                elif node == name:
+                    check_values(spec, values, str(path))
+
+
 def _refuse_undeclared(node: Node) -> None:
-    """A parameter given to the node (YAML, ``-p``) that it does not declare is a mistake."""
+    """A parameter given to the node (YAML, ``-p``) that neither it nor any other node of the
+    table declares is a mistake (a typo). One another node declares may come from a ``/**``
+    section meant for every node, as ROS allows."""
     given = getattr(node, "_parameter_overrides", {})  # rclpy keeps the overrides there
-    unknown = sorted(n for n in given if not node.has_parameter(n)
+    known = {s.name for spec in NODES for s in param_specs(spec.config_type())}
+    unknown = sorted(n for n in given if not node.has_parameter(n) and n not in known
                      and not n.startswith("qos_overrides."))
     if unknown:
         raise ConfigError(f"{node.get_name()} has no parameter(s) {unknown}")
