@@ -24,7 +24,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from wildcam.bags.session import message_class, ros_session
-from wildcam.errors import InputError, WildcamError
+from wildcam.errors import EXIT_FAILED, InputError, WildcamError
 from wildcam.introspect import full_name, hz_text, parse_value
 
 __all__ = ["Introspector", "message_to_data", "open_introspector"]
@@ -35,7 +35,7 @@ TRUNCATE = 128  # like ``ros2 topic echo``'s default --truncate-length
 class NoAnswerError(WildcamError):
     """A node did not answer in time: the graph is up but busy or gone (exit code 1)."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 def message_to_data(msg: Any) -> Any:
@@ -45,8 +45,7 @@ def message_to_data(msg: Any) -> Any:
                 for name in msg.get_fields_and_field_types()}
     if isinstance(msg, str):
         return msg if len(msg) <= TRUNCATE else msg[:TRUNCATE] + "..."
-    if isinstance(msg, (bytes, bytearray)) or hasattr(msg, "__len__") and not isinstance(
-            msg, dict):
+    if hasattr(msg, "__len__"):  # sequences, arrays, bytes
         items = [message_to_data(v) for v in list(msg)[:TRUNCATE]]
         return items + ["..."] if len(msg) > TRUNCATE else items
     if hasattr(msg, "item"):  # numpy scalars
