@@ -43,11 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from wildcam.bringup import Supervisor
+from wildcam.bringup import Supervisor, clean_shared_memory
 from wildcam.camera.scene import SceneConfig, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
+from wildcam.config_check import check_sources
 from wildcam.docs import default_parameters
-from wildcam.errors import ConfigError, TransportError, WildcamError
+from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError, WildcamError
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import parse_assignments
 from wildcam.rosenv import claim_domain, config_dir, ros_environment
@@ -274,11 +275,12 @@ def run_demo(preset: str = "day", seed: int = 0, speed: float = 2.0,
     options = RunOptions(preset=preset, seed=seed, speed=speed, duration_s=duration_s,
                          **{k: v for k, v in more.items() if v is not None})
     try:
+        check_sources(params=parse_assignments(options.params))  # before anything starts
         with _own_domain():
             return _run(options)
     except WildcamError as err:
         print(f"\nwildcam run: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
 
 
 @contextmanager
@@ -366,9 +368,11 @@ def _run(options: RunOptions) -> int:
             fps = float(params["/**/camera_driver"]["ros__parameters"]["fps"])
         params_file = tmp / "wildcam_run.yaml"
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        supervisor = Supervisor(specs, params_file, env=ros_environment(), log_level="info",
+                                log_dir=logs)
         try:
-            failure = _play(options, specs, params_file, bag, total, fps, time_scale,
-                            _clock_text(scene), logs)
+            failure = _play(options, supervisor, bag, total, fps, time_scale,
+                            _clock_text(scene))
             listing = None
             if gateway is not None or options.token_file:
                 try:
@@ -381,9 +385,17 @@ def _run(options: RunOptions) -> int:
                 gateway.stop()  # else at the end (or at exit: LocalGateway registers it)
     if listing is not None:
         (out / RUN_FILES["gateway"]).write_text(json.dumps({"items": listing}))
+    if supervisor.exit_code == EXIT_USAGE:  # a node refused its configuration: no day was run
+        print(f"wildcam run: {failure}", file=sys.stderr)
+        return EXIT_USAGE
     if not (bag / "metadata.yaml").is_file():
         print(f"wildcam run: {failure or 'nothing was recorded'}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    for name, code in supervisor.exits:  # said before the summary: its numbers are affected
+        print(f"wildcam run: node {name} died during the run (exit code {code}; see "
+              f"{logs / (name + '.log')})", file=sys.stderr)
+    if failure:
+        print(f"wildcam run: {failure}", file=sys.stderr)
     run = load_run(bag, scene, gateway=listing, fps=fps)
     if scene is not None:
         run = dataclasses.replace(run, notes=(*run.notes, (
@@ -397,9 +409,10 @@ def _run(options: RunOptions) -> int:
     print(f"report: {page}   (node logs in {logs}/)")
     if gateway is not None:
         _exports_and_review(options, out, gateway, synthetic)
-    if failure:
-        print(f"wildcam run: {failure}", file=sys.stderr)
-        return 1
+    if failure or supervisor.exits:
+        print("wildcam run: the run failed (see above); the report covers what was recorded",
+              file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -432,9 +445,8 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[s
     return dataclasses.replace(run, baseline=baseline)
 
 
-def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
-          bag: Path, total: int, fps: float, time_scale: float, clock: Any,
-          logs: Path) -> str | None:
+def _play(options: RunOptions, supervisor: Supervisor, bag: Path, total: int, fps: float,
+          time_scale: float, clock: Any) -> str | None:
     """Start the graph, record and show progress until the scene ends; a failure or None."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -446,10 +458,9 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
     from wildcam.report.data import TOPICS
     from wildcam.ros.monitor import RunMonitor
 
+    specs = [child.spec for child in supervisor.children]
     published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
     expected = sorted(t for t in TOPICS.values() if t.lstrip("/") in published)
-    supervisor = Supervisor(specs, params_file, env=ros_environment(),
-                            log_level="warn", log_dir=logs)
     writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGES["sqlite3"])
     writer.open()
     rclpy.init(args=[])
@@ -495,6 +506,7 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
         monitor.destroy_node()
         rclpy.try_shutdown()
         writer.close()
+        clean_shared_memory(ros_environment())  # this process's own ports, now closed
     print()
     return failure
 

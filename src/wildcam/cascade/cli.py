@@ -40,12 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     for stage in (1, 2, 3):
         p.add_argument(f"--stage{stage}", default="default",
                        help=f"stage {stage} model id ('' disables the stage)")
-    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3))
+    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3),
+                   help="highest stage an unsure image may escalate to (default 3)")
     p.add_argument("--band", nargs=3, action="append", default=[],
                    metavar=("STAGE", "C_LOW", "C_HIGH"),
                    help="override a stage's confidence band (-1 keeps the manifest's bound)")
-    p.add_argument("--decision-threshold", type=float, default=0.5)
-    p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS)
+    p.add_argument("--decision-threshold", type=float, default=0.5,
+                   help="an image whose final animal score is at least this is called animal "
+                   "(default 0.5)")
+    p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS,
+                   help="what the last stage sees: the whole frame or the motion region")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument("--power-profile", default="rpi4b",
                    help="device power profile for the energy model")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import WildcamError
+from wildcam.errors import ConfigError, WildcamError
 from wildcam.params import parse_assignments
 from wildcam.upload.config import default_state_dir
 
@@ -40,8 +40,19 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return handler(args)
         except WildcamError as err:
             print(f"wildcam gateway: {err}", file=sys.stderr)
+            return err.exit_code
+        except OSError as err:  # a file named on the command line (--file, --out, --store)
+            print(f"wildcam gateway: {err.strerror or err}: {err.filename or ''}",
+                  file=sys.stderr)
             return 2
     return run
+
+
+def _token_file(args: argparse.Namespace) -> str:
+    """The client's token file, which must exist (bad input, not a failed transfer)."""
+    if not Path(args.token_file).expanduser().is_file():
+        raise ConfigError(f"token file {args.token_file} not found")
+    return str(args.token_file)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -92,7 +103,7 @@ def _publish(args: argparse.Namespace) -> int:
     manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
                               params, version=args.version)
     signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
-    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file,
+    transport = HttpTransport(args.url, _token_file(args), ca_file=args.ca_file,
                               compression="none")
     try:
         for data in files.values():
@@ -110,7 +121,7 @@ def _publish(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from wildcam.upload.transport import HttpTransport
 
-    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file)
+    transport = HttpTransport(args.url, _token_file(args), ca_file=args.ca_file)
     try:
         for item in transport.list_items():
             print(json.dumps(item, separators=(",", ":")))
@@ -145,7 +156,9 @@ def _export(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``gateway`` command to ``subparsers``."""
     gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
-                               "update signing tools", description=__doc__.splitlines()[0])
+                               "update signing tools",
+                               description="Run the ingest server, and the operator's update "
+                               "tools.")
     gw.add_argument("--store", default=str(default_state_dir() / "gateway"),
                     help="storage directory (default: %(default)s)")
     gw.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
