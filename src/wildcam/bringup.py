@@ -299,7 +299,8 @@ def select(names: Sequence[str] | None, extra: Sequence[str] = ()) -> list[NodeS
 
     A name that is no node of the table is a :class:`~wildcam.errors.ConfigError`.
     """
-    check_node_names([*(names or ()), *extra], "--nodes/--with")
+    check_node_names(names or (), "--nodes")
+    check_node_names(extra, "--with")
     specs = [spec for spec in NODES if spec.name in names] if names else [
         spec for spec in NODES if not spec.on_request]
     return specs + [node(n) for n in extra if node(n) not in specs]

@@ -36,6 +36,11 @@ CASES = [
     ("docs", [], 0, "| node | executable |"),
     ("docs", ["--write", "{tmp}/missing.md"], 2, "missing.md not found"),
     ("eval", [], 2, "give --labels CSV"),
+    ("detect", ["{tmp}/missing", "--out", "{tmp}/d.json"], 2, "missing does not exist"),
+    ("lifetime", ["--days", "0"], 2, "days >= 1"),
+    ("install-service", ["--params-file", "{tmp}/missing.yaml", "--dry-run"], 2,
+     "missing.yaml not found"),
+    ("rtc-sleep", ["60", "--dry-run"], 0, "would write 0, then the alarm"),
     ("gateway", ["keygen", "--out", "{tmp}/keys"], 0, "public key"),
     ("gateway", ["list", "--url", NO_GATEWAY, "--token-file", "{tmp}/missing"], 2,
      "token file"),
@@ -67,7 +72,7 @@ def test_every_verb_has_a_case() -> None:
                          ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
 def test_exit_code(verb: str, args: list[str], code: int, said: str, ros_env: dict[str, str],
                    tmp_path: Path) -> None:
-    (tmp_path / "token").write_text("secret\n")
+    (tmp_path / "token").write_text("a-well-formed-device-token\n")
     result = _run([verb, *(a.format(tmp=tmp_path) for a in args)], ros_env, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == code, output

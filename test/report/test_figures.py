@@ -14,7 +14,7 @@ from wildcam.report import FIGURES, RunData, load_run
 from wildcam.report.data import ModeSwitch
 from wildcam.report.figures import draw_figure, energy_series, hold_rule
 
-from conftest import SCENE, KnownRun  # type: ignore[import-not-found]
+from report_helpers import SCENE, KnownRun  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="module")

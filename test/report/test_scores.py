@@ -13,7 +13,7 @@ from wildcam.report import RunData, build_report, load_run, summarize
 from wildcam.report.data import TruthVisit
 from wildcam.report.metrics import visit_scores
 
-from conftest import DETECTION_FRAMES, FPS, MOTION, SCENE, KnownRun  # type: ignore[import-not-found]
+from report_helpers import DETECTION_FRAMES, FPS, MOTION, SCENE, KnownRun  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="module")

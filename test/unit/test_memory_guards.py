@@ -29,7 +29,8 @@ ONLY_WHERE_USED = {"onnxruntime": {"cascade_detector"}, "cv2": {"camera_driver",
                    "motion_detector", "cascade_detector"},
                    "httpx": {"uploader"}, "sqlite3": {"uploader"}}
 """Module -> the nodes that may import it; signatures (cryptography) only when OTA is on."""
-SUPERVISOR_NEVER = {"rclpy", "numpy", "cv2", "onnxruntime", "yaml", "httpx", "cryptography",
+# The supervisor reads the parameters file (yaml) to check the configuration before it starts.
+SUPERVISOR_NEVER = {"rclpy", "numpy", "cv2", "onnxruntime", "httpx", "cryptography",
                     *NEVER_IN_A_NODE}
 
 

@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", type=Path, default=Path("detections.json"),
                    help="output JSON (default: %(default)s)")
     p.add_argument("--manifest", default="", help="model manifest (default: the package's)")
-    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3))
-    p.add_argument("--decision-threshold", type=float, default=0.5)
+    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3),
+                   help="last cascade stage to run (default: %(default)s)")
+    p.add_argument("--decision-threshold", type=float, default=0.5,
+                   help="score at which a region inside a stage's uncertain band is an animal "
+                   "(default: %(default)s)")
     p.add_argument("--min-conf", type=float, default=MIN_CONF,
                    help="leave out boxes scored below this (default: %(default)s)")
     p.add_argument("--every", type=int, default=0,

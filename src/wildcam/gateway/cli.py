@@ -220,7 +220,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="also write the reviewed events' images and labels.csv")
     exp.add_argument("--location", default="", metavar="LAT,LON[,UNC_M]",
                      help="location of devices that sent none")
-    exp.add_argument("--title", default="wildcam camera-trap detections")
+    exp.add_argument("--title", default="wildcam camera-trap detections",
+                     help="the data package's title (default: %(default)s)")
     exp.add_argument("--contributor", action="append", default=[], help="a contributor name")
     exp.add_argument("--manifest", default="", help="model manifest naming the models' "
                      "sha256 (default: the package's)")

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from wildcam.errors import ConfigError, TransportError
+from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError
 from wildcam.upload.queue import QueuedItem
 from wildcam.upload.tokens import read_token, redact
 from wildcam.upload.wire import ACKED, REFUSED, Record, encode_batch
@@ -40,6 +40,10 @@ class HttpStatusError(TransportError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+        # A refusal of what was sent (credential, request) is bad input; a timeout, throttling
+        # or server error means the run failed.
+        self.exit_code = EXIT_USAGE if 400 <= status < 500 and status not in (408, 429) \
+            else EXIT_FAILED
 
 
 @dataclass(frozen=True)
