@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test bench lock clean models
+.PHONY: setup build run test test-extras bench lock clean models
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -46,12 +46,35 @@ build: $(STAMP_BUILD)
 run: $(STAMP_BUILD)
 	$(BIN)/wildcam run $(ARGS)
 
-test: $(STAMP_BUILD)
+# Test-only helpers, never in requirements.lock: the MegaDetector project's own format validator
+# (the megadetector wheel without its torch/YOLO dependencies, plus the two small modules its
+# validator imports) in a target dir the tests put on a subprocess's PYTHONPATH, and Debian's
+# Chromium + chromedriver for the review-page browser test (installed when missing and this user
+# can; otherwise those tests skip with the reason).
+MD_VALIDATOR := build/md-validator
+MD_VALIDATOR_PKGS := megadetector==10.0.28 tqdm==4.70.1 jsonpickle==4.1.4
+
+$(MD_VALIDATOR)/.installed:
+	rm -rf $(MD_VALIDATOR)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --target $(MD_VALIDATOR) $(MD_VALIDATOR_PKGS) \
+	  && touch $@ || echo "note: MegaDetector validator not installed; its test will skip"
+
+test-extras: $(STAMP_VENV)
+	@$(MAKE) --no-print-directory $(MD_VALIDATOR)/.installed
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
+	       >build/chromium-install.log 2>&1; } \
+	  || echo "note: chromium/chromedriver not installed; the browser test will skip"
+
+test: $(STAMP_BUILD) test-extras
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)
 
 bench: $(STAMP_BUILD)
 	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py bench/cascade.py \
-	  bench/uploader.py bench/energy.py bench/wake.py bench/report.py; do \
+	  bench/uploader.py bench/gateway_abuse.py bench/energy.py bench/memory.py bench/wake.py \
+	  bench/report.py; do \
 	  $(BIN)/python $$b || exit 1; done
 
 # Models: teacher (MegaDetector-Lite from the zamba wheel) -> ONNX fp32/int8, distilled students,

@@ -15,7 +15,17 @@ worker reported as stored that never reached the gateway, ``duplicates`` items s
 (same key or same content), ``resends_deduplicated`` the resends the gateway recognised by
 idempotency key (the acknowledgements a kill cut off).
 
-Usage: ``.venv/bin/python bench/uploader.py [--trials 50] [--frames 5000]``
+Poison: ``--poison-trials`` (default 20) more kill -9 trials whose workers also queue, every 7th
+frame, an item the gateway refuses (300 KB incompressible against a 0.25 MB body limit) and one
+that breaks the wire limits; ``dead_lettered`` counts the items in the queue's dead-letter table
+after the drain, ``poison_delivered`` poison that reached the gateway (must be 0). Full disk:
+``--full-disk-trials`` (default 20) runs on a 1.5 MiB tmpfs (needs root; 0 trials and a note
+when it cannot be mounted): a worker fills it while the gateway is unreachable and is killed -9,
+another writer takes the space left, and a worker must drain the queue to the gateway.
+``lost`` and ``duplicates`` sum all three kinds of trials.
+
+Usage: ``.venv/bin/python bench/uploader.py [--trials 50] [--poison-trials 20]
+[--full-disk-trials 20] [--frames 5000]``
 """
 
 from __future__ import annotations
@@ -31,7 +41,14 @@ from pathlib import Path
 from _common import write_results
 
 from wildcam.gateway import Gateway, GatewayConfig
-from wildcam.upload.crash import run_trials, verify
+from wildcam.upload.crash import (
+    FULL_DISK_THUMBNAIL,
+    CrashReport,
+    run_full_disk_trials,
+    run_trials,
+    verify,
+)
+from wildcam.upload.queue import DurableQueue
 
 
 def throughput(work: Path, name: str, frames: int, fsync: bool) -> dict[str, float]:
@@ -55,9 +72,43 @@ def throughput(work: Path, name: str, frames: int, fsync: bool) -> dict[str, flo
             "rss_mb_end": int(end.group(2)) / 1024}
 
 
+def poison_trials(work: Path, trials: int) -> tuple[CrashReport, int]:
+    """Kill -9 trials with poison items; the report and the dead letters after the drain."""
+    with Gateway(GatewayConfig(store=work / "gateway-poison", token_file=work / "token",
+                               port=0, max_body_mb=0.25)) as gw:
+        report = run_trials(work / "poison-queue", gw.url, work / "token", trials, seed=7,
+                            poison_every=7, first=1000)
+        report = verify(report, gw.store.items(limit=10**7), trials, first=1000)
+    queue = DurableQueue(work / "poison-queue", 10**9, 86400)
+    dead = queue.stats().dead_letters
+    queue.close()
+    return report, dead
+
+
+def full_disk_trials(work: Path, trials: int) -> tuple[CrashReport | None, str]:
+    """Full-disk trials on a small tmpfs; (None, why) when none can be mounted."""
+    disk = work / "small-disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        return None, f"cannot mount a tmpfs: {mounted.stderr.strip()}"
+    try:
+        with Gateway(GatewayConfig(store=work / "gateway-full", token_file=work / "token",
+                                   port=0)) as gw:
+            report = run_full_disk_trials(disk, gw.url, work / "token", trials, seed=11,
+                                          first=2000)
+            return verify(report, gw.store.items(limit=10**7), trials, frames=60, first=2000,
+                          thumbnail_bytes=FULL_DISK_THUMBNAIL), "tmpfs 1.5 MiB"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--poison-trials", type=int, default=20)
+    parser.add_argument("--full-disk-trials", type=int, default=20)
     parser.add_argument("--frames", type=int, default=5000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wildcam-bench-upload-") as tmp:
@@ -73,6 +124,11 @@ def main() -> int:
             report = verify(report, gw.store.items(limit=10**7), args.trials)
             counters = gw.store.counters()
         crash_s = time.perf_counter() - start
+        poison, dead_lettered = poison_trials(work, args.poison_trials)
+        full, full_disk_how = full_disk_trials(work, args.full_disk_trials)
+    lost = len(report.lost) + len(poison.lost) + (len(full.lost) if full else 0)
+    duplicates = len(report.duplicates) + len(poison.duplicates) + \
+        (len(full.duplicates) if full else 0)
     growth = durable["rss_mb_end"] / durable["rss_mb_start"] - 1.0
     write_results("uploader", {
         "items": 2 * args.frames,
@@ -85,15 +141,27 @@ def main() -> int:
         "kill9_trials": report.trials,
         "kill9_killed_mid_run": report.killed_with_queue,
         "items_stored_before_kills": len(report.stored),
-        "lost": len(report.lost),
-        "duplicates": len(report.duplicates),
-        "unexpected": len(report.unexpected),
+        "kill9_lost": len(report.lost),
+        "kill9_duplicates": len(report.duplicates),
+        "unexpected": len(report.unexpected) + len(poison.unexpected)
+        + (len(full.unexpected) if full else 0),
+        "poison_trials": poison.trials,
+        "poison_items_stored": len(poison.poison),
+        "poison_delivered": len(poison.poison_delivered),
+        "dead_lettered": dead_lettered,
+        "full_disk_trials": full.trials if full else 0,
+        "full_disk_setup": full_disk_how,
+        "full_disk_puts_refused": full.full_refusals if full else 0,
+        "full_disk_items_stored": len(full.stored) if full else 0,
+        "lost": lost,
+        "duplicates": duplicates,
         "resends_deduplicated": counters.get("duplicates", 0),
         "crash_bench_s": round(crash_s, 1),
         "target_items_per_s": 200,
         "target_rss_growth": 0.10,
         "meets_targets": bool(durable["items_per_s"] >= 200 and abs(growth) <= 0.10
-                              and not report.lost and not report.duplicates),
+                              and not lost and not duplicates
+                              and not poison.poison_delivered),
     })
     return 0
 

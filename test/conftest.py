@@ -60,6 +60,18 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture
+def camtrap_specs() -> Path:
+    """The Camtrap DP 1.0.2 specification; skips with the reason when it is absent."""
+    from wildcam.ecology.camtrap import specs_dir
+
+    path = specs_dir()
+    if path is None:
+        pytest.skip("Camtrap DP 1.0.2 specs not found: set WILDCAM_SPECS or place them at "
+                    "../shared/specs/camtrap-dp-1.0.2")
+    return path
+
+
 @dataclass
 class Probe:
     """A test-side node and its executor."""

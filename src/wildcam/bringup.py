@@ -5,7 +5,15 @@ the same parameters YAML (``--ros-args --params-file``), respawned with exponent
 it dies, all stopped cleanly on SIGINT/SIGTERM (SIGINT to each child, then SIGTERM, then SIGKILL
 for stragglers), then zombie Fast DDS shared-memory files are cleaned. Exits 0 after a requested
 shutdown and 1 when a node keeps failing (more than ``max_restarts`` within ``restart_window_s``)
-or a node without respawn dies.
+or a node without respawn dies. A node that exits with a configuration error
+(:data:`~wildcam.errors.NO_RESPAWN`) would fail the same way on every start: bringup stops at
+once with its message and exits 2. A node that exits with
+:data:`~wildcam.errors.EXIT_NEEDS_OPERATOR` (damaged data set aside) is not respawned; the
+others keep running.
+
+A node that publishes no images, and the composed process, get the small shared-memory
+segment (:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
+memory on the device for as long as the trap runs.
 
 Composed mode: every node in this one process on one SingleThreadedExecutor (small devices).
 This module imports no rclpy; the composed mode imports it when used.
@@ -23,17 +31,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wildcam.config_check import check_node_names
+from wildcam.errors import EXIT_FAILED, EXIT_NEEDS_OPERATOR, EXIT_USAGE, NO_RESPAWN
 from wildcam.graph import NODES, NodeSpec, node
-from wildcam.rosenv import config_dir, ros_environment
+from wildcam.rosenv import config_dir, ros_environment, small_messages_environment
 
-__all__ = ["Child", "Supervisor", "node_command", "run_composed"]
+__all__ = ["Child", "Supervisor", "clean_port_files", "clean_shared_memory", "node_command",
+           "own_queue_params", "run_composed"]
 
 
-def node_command(spec: NodeSpec, params_file: Path, namespace: str = "",
+def node_command(spec: NodeSpec, params_file: Path | Sequence[Path], namespace: str = "",
                  use_sim_time: bool = False, log_level: str = "info") -> list[str]:
-    """The command line that starts one node as its own process."""
-    cmd = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}",
-           "--params-file", str(params_file), "--log-level", log_level]
+    """The command line that starts one node as its own process (later files override)."""
+    files = [params_file] if isinstance(params_file, Path) else list(params_file)
+    cmd = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
+    for path in files:
+        cmd += ["--params-file", str(path)]
+    cmd += ["--log-level", log_level]
     if namespace:
         cmd += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     if use_sim_time:
@@ -55,8 +69,9 @@ class Child:
 class Supervisor:
     """Starts, watches, respawns and stops the node processes."""
 
-    def __init__(self, specs: Sequence[NodeSpec], params_file: Path, *, namespace: str = "",
-                 use_sim_time: bool = False, env: dict[str, str] | None = None,
+    def __init__(self, specs: Sequence[NodeSpec], params_file: Path | Sequence[Path], *,
+                 namespace: str = "", use_sim_time: bool = False,
+                 env: dict[str, str] | None = None,
                  max_restarts: int = 5, restart_window_s: float = 60.0,
                  backoff_s: float = 0.5, backoff_max_s: float = 10.0,
                  stop_timeout_s: float = 10.0, log_level: str = "info",
@@ -69,26 +84,41 @@ class Supervisor:
         self.stop_timeout_s = stop_timeout_s
         self.log_dir = log_dir  # None: children write to this terminal; else <node>.log there
         self._stop_requested = False
+        self.exit_code = 0  # of run(): EXIT_FAILED or EXIT_USAGE once it gives up
+        self.exits: list[tuple[str, int]] = []  # (node, exit code) of every unrequested exit
 
     def request_stop(self, *_: object) -> None:
         """Signal handler: ask the supervision loop to stop everything."""
         self._stop_requested = True
 
     def _start(self, child: Child) -> None:
+        env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              start_new_session=True, preexec_fn=_die_with_parent)
             print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=self.env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True, preexec_fn=_die_with_parent)
 
     def _on_exit(self, child: Child, code: int, now: float) -> str | None:
         """Handle a child that exited; return a failure reason to give up, else None."""
         name = child.spec.name
+        self.exits.append((name, code))
+        if code == EXIT_NEEDS_OPERATOR:
+            child.next_start = float("inf")
+            print(f"[bringup] {name} exited with code {code}: it needs an operator (see its "
+                  f"log); not respawned", file=sys.stderr, flush=True)
+            return None
+        if code in NO_RESPAWN:
+            self.exit_code = EXIT_USAGE
+            said = self._last_line(child)
+            return (f"{name} cannot start with this configuration (exit code {code}; not "
+                    f"respawned: it would fail the same way again)" + (f": {said}" if said else ""))
+        self.exit_code = EXIT_FAILED  # if this is the end
         if not child.spec.respawn:
             return f"{name} exited with code {code} and does not respawn"
         child.restarts = [t for t in child.restarts if now - t < self.restart_window_s] + [now]
@@ -100,6 +130,17 @@ class Supervisor:
         print(f"[bringup] {name} exited with code {code}; respawning in {delay:.1f} s",
               file=sys.stderr, flush=True)
         return None
+
+    def _last_line(self, child: Child) -> str:
+        """The last line the child wrote to its log (with ``log_dir``), to say why it stopped."""
+        if self.log_dir is None:
+            return ""  # it wrote to this terminal already
+        try:
+            lines = (self.log_dir / f"{child.spec.name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        found = [line for line in lines.splitlines() if line.strip()]
+        return found[-1].strip() if found else ""
 
     def start(self) -> None:
         """Start every node."""
@@ -140,7 +181,7 @@ class Supervisor:
                 signal.signal(sig, handler)
         if failure:
             print(f"[bringup] giving up: {failure}", file=sys.stderr, flush=True)
-            return 1
+            return self.exit_code or EXIT_FAILED
         return 0
 
     def stop(self) -> None:
@@ -169,10 +210,51 @@ def _die_with_parent() -> None:
         pass
 
 
-def clean_shared_memory(env: dict[str, str]) -> None:
-    """Remove Fast DDS shared-memory files left by dead processes (``fastdds shm clean``).
+def _mapped_files() -> set[str]:
+    """Every file some process on this host has mapped (``/proc/<pid>/maps``; readable ones)."""
+    found: set[str] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text(errors="replace")
+        except OSError:  # gone, or another user's
+            continue
+        found.update(line.split(None, 5)[5] for line in text.splitlines()
+                     if line.count(" ") >= 5 and "/fastdds_port" in line)
+    return found
 
-    Only files whose lock no live process holds are removed, so other graphs are untouched.
+
+def clean_port_files(shm_dir: Path = Path("/dev/shm"), settle_s: float = 0.2) -> list[str]:
+    """Remove Fast DDS port files (``fastdds_port<N>`` and ``sem.fastdds_port<N>_mutex``) no
+    process maps any more; return their names.
+
+    ``fastdds shm clean`` removes a port only through its lock file (``_el``/``_sl``); a port
+    whose lock file is already gone stays behind with its semaphore. Ports with a lock file are
+    left to that tool. A port is removed only when it is unmapped and unlocked twice,
+    ``settle_s`` apart, so a process that is opening it right now keeps it.
+    """
+    def unused() -> set[Path]:
+        mapped = _mapped_files()
+        return {port for port in shm_dir.glob("fastdds_port*")
+                if port.name.removeprefix("fastdds_port").isdigit()
+                and not any((shm_dir / f"{port.name}{s}").exists() for s in ("_el", "_sl"))
+                and not {str(port), str(shm_dir / f"sem.{port.name}_mutex")} & mapped}
+
+    candidates = unused()
+    if candidates:
+        time.sleep(settle_s)
+        candidates &= unused()
+    for port in candidates:
+        port.unlink(missing_ok=True)
+        (shm_dir / f"sem.{port.name}_mutex").unlink(missing_ok=True)
+    return sorted(p.name for p in candidates)
+
+
+def clean_shared_memory(env: dict[str, str]) -> None:
+    """Remove Fast DDS shared-memory files left by dead processes (``fastdds shm clean``, then
+    :func:`clean_port_files`).
+
+    Only files whose lock no live process holds, or that no process maps, are removed, so
+    other graphs are untouched.
     """
     # The tool is a shell script that runs `python3`: put this interpreter (with psutil) first.
     path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
@@ -181,14 +263,24 @@ def clean_shared_memory(env: dict[str, str]) -> None:
         subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},  # noqa: S603
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                        timeout=30)
+    clean_port_files()
 
 
-def run_composed(specs: Sequence[NodeSpec], params_file: Path, namespace: str = "",
-                 use_sim_time: bool = False) -> int:
-    """Run every node in this process on one SingleThreadedExecutor."""
+def run_composed(specs: Sequence[NodeSpec], params_file: Path | Sequence[Path],
+                 namespace: str = "", use_sim_time: bool = False) -> int:
+    """Run every node in this process on one SingleThreadedExecutor.
+
+    Its nodes share one DDS participant, which delivers between them inside the process, so
+    the process gets the small shared-memory segment: only subscribers in other processes
+    (a bag recorder) read from it.
+    """
     from wildcam.ros.runner import spin_nodes  # rclpy only when composed
 
-    args = [sys.argv[0], "--ros-args", "--params-file", str(params_file)]
+    os.environ.update(small_messages_environment(os.environ))
+    files = [params_file] if isinstance(params_file, Path) else list(params_file)
+    args = [sys.argv[0], "--ros-args"]
+    for path in files:
+        args += ["--params-file", str(path)]
     if namespace:
         args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     if use_sim_time:
@@ -203,6 +295,31 @@ def default_params_file() -> Path:
 
 def select(names: Sequence[str] | None, extra: Sequence[str] = ()) -> list[NodeSpec]:
     """The node-table entries named (when ``names`` is empty: all but the on-request ones),
-    plus the ``extra`` ones (e.g. ``pir_trigger`` on a trap with a PIR)."""
-    specs = [node(n) for n in names] if names else [s for s in NODES if not s.on_request]
+    plus the ``extra`` ones (e.g. ``pir_trigger`` on a trap with a PIR).
+
+    A name that is no node of the table is a :class:`~wildcam.errors.ConfigError`.
+    """
+    check_node_names(names or (), "--nodes")
+    check_node_names(extra, "--with")
+    specs = [spec for spec in NODES if spec.name in names] if names else [
+        spec for spec in NODES if not spec.on_request]
     return specs + [node(n) for n in extra if node(n) not in specs]
+
+
+def own_queue_params(values: dict[str, dict[str, object]], state_dir: Path) -> Path | None:
+    """A parameters file giving the uploader a queue of this bringup's own, in ``state_dir``.
+
+    ``values`` are the checked parameters (node -> values); when they name no
+    ``uploader.queue_dir`` (the default queue would be shared by every run on the machine),
+    the queue goes to ``state_dir/queue`` (updates, unless ``ota_dir`` is given, beside it).
+    None when a queue directory is given.
+    """
+    import yaml
+
+    if values.get("uploader", {}).get("queue_dir"):
+        return None
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "queue_params.yaml"
+    path.write_text(yaml.safe_dump({"/**/uploader": {"ros__parameters": {
+        "queue_dir": str(state_dir / "queue")}}}))
+    return path

@@ -3,31 +3,54 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
 from wildcam.rosenv import ros_environment
 
-__all__ = ["main"]
+__all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "main"]
+
+CORE_COMMANDS = ("run", "bringup", "docs")
+"""Subcommands defined here."""
+PLUGINS = ("wildcam.cascade.cli", "wildcam.ecology.cli", "wildcam.gateway.cli", "wildcam.power.cli",
+           "wildcam.power.wake.cli", "wildcam.service", "wildcam.introspect", "wildcam.bags.cli",
+           "wildcam.report.cli")
+"""Modules whose ``register(subparsers)`` adds the other subcommands (eval, detect, gateway,
+power-sim, lifetime, rtc-sleep, install-service, param, topic, bag, report)."""
 
 
 def _bringup(args: argparse.Namespace) -> int:
-    from wildcam.bringup import Supervisor, default_params_file, run_composed, select
+    import time
 
-    try:
-        specs = select(args.nodes, args.with_nodes)
-    except KeyError as err:
-        print(f"wildcam bringup: {err.args[0]}", file=sys.stderr)
-        return 2
+    from wildcam.bringup import (
+        Supervisor,
+        default_params_file,
+        own_queue_params,
+        run_composed,
+        select,
+    )
+    from wildcam.config_check import check_sources
+    from wildcam.upload.config import default_state_dir
+
+    specs = select(args.nodes, args.with_nodes)
     params = Path(args.params_file) if args.params_file else default_params_file()
-    if not params.is_file():
-        print(f"wildcam bringup: parameters file {params} not found", file=sys.stderr)
-        return 2
+    files = [params]
+    values = check_sources(files, nodes=specs)  # everything checked before anything starts
+    if any(s.name == "uploader" for s in specs):
+        state = default_state_dir() / "bringup" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        queue = own_queue_params(values, state)
+        if queue is not None:
+            files.append(queue)
+            print(f"[bringup] upload queue: {state / 'queue'} (this bringup's own; set "
+                  "uploader.queue_dir to choose one)", flush=True)
     if args.composed:
-        return run_composed(specs, params, args.namespace, args.use_sim_time)
-    supervisor = Supervisor(specs, params, namespace=args.namespace,
+        code = run_composed(specs, files, args.namespace, args.use_sim_time)
+        return EXIT_USAGE if code == EXIT_CONFIG else code
+    supervisor = Supervisor(specs, files, namespace=args.namespace,
                             use_sim_time=args.use_sim_time, max_restarts=args.max_restarts,
                             backoff_s=args.backoff, log_level=args.log_level)
     return supervisor.run(args.duration)
@@ -39,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
                     duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),
                     source=args.source, uri=args.uri, gateway_url=args.gateway_url,
-                    token_file=args.token_file, params=tuple(args.param))
+                    token_file=args.token_file, params=tuple(args.param),
+                    keep_gateway=args.keep_gateway)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -50,6 +74,8 @@ def _docs(args: argparse.Namespace) -> int:
     if args.yaml:
         print(yaml.safe_dump(default_parameters(), sort_keys=False), end="")
     elif args.write:
+        if not Path(args.write).is_file():
+            raise InputError(f"{args.write} not found")
         changed = update_readme(Path(args.write))
         print(f"{args.write}: {'updated' if changed else 'already up to date'}")
     else:
@@ -57,16 +83,26 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="wildcam", description=__doc__)
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; of the core ones only when ``command`` is one.
+
+    The subcommands of :data:`PLUGINS` import their package to register, so a core command
+    (``wildcam bringup`` supervising a trap for months) leaves them unimported.
+    """
+    parser = argparse.ArgumentParser(
+        prog="wildcam", description="wildcam command line: run the demo, bring up the graph, "
+        "inspect and set parameters and topics, bag tools, reports, docs. Exit codes: 0 "
+        "success, 1 the run failed, 2 bad input or configuration.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
                          "source), recorded, with a live progress line and out/report.html")
     run.add_argument("--preset", default="day",
-                     choices=("default", "empty", "nuisance", "day"))
-    run.add_argument("--seed", type=int, default=0)
+                     choices=("default", "empty", "nuisance", "day"),
+                     help="synthetic scene: day (24 h compressed, the default), default (a "
+                     "short clip), empty (no animals), nuisance (moving vegetation, no animals)")
+    run.add_argument("--seed", type=int, default=0,
+                     help="random seed of the synthetic scene (same seed, same scene)")
     run.add_argument("--speed", type=float, default=2.0,
                      help="scene seconds per wall second (the camera runs at speed × scene fps)")
     run.add_argument("--duration", type=float, default=None,
@@ -84,12 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--token-file", default="", help="the remote gateway's bearer token file")
     run.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
                      help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
+    run.add_argument("--keep-gateway", action="store_true",
+                     help="keep the local gateway serving the review page after the run, "
+                     "until Ctrl-C")
     run.set_defaults(func=_run)
 
     bring = sub.add_parser("bringup", help="start the node table's graph (as ros2 launch would)")
     bring.add_argument("--params-file", default="", help="parameters YAML (default: the package's)")
-    bring.add_argument("--namespace", default="")
-    bring.add_argument("--use-sim-time", action="store_true")
+    bring.add_argument("--namespace", default="",
+                       help="ROS namespace of every node (default: none)")
+    bring.add_argument("--use-sim-time", action="store_true",
+                       help="nodes follow /clock (start sim_clock too, or play a bag with --clock)")
     bring.add_argument("--composed", action="store_true",
                        help="all nodes in one process on one SingleThreadedExecutor")
     bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table (default: "
@@ -102,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     bring.add_argument("--backoff", type=float, default=0.5,
                        help="first respawn delay in seconds; doubles per failure, at most 10 s")
     bring.add_argument("--log-level", default="info",
-                       choices=("debug", "info", "warn", "error", "fatal"))
+                       choices=("debug", "info", "warn", "error", "fatal"),
+                       help="the nodes' ROS log level (default: info)")
     bring.set_defaults(func=_bringup)
 
     docs = sub.add_parser("docs", help="print the node/topic/parameter tables")
@@ -110,45 +152,34 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--yaml", action="store_true", help="print the default parameters file")
     docs.set_defaults(func=_docs)
 
-    from wildcam.cascade.cli import register as register_eval
-
-    register_eval(sub)
-
-    from wildcam.gateway.cli import register as register_gateway
-
-    register_gateway(sub)
-
-    from wildcam.power.cli import register as register_power
-
-    register_power(sub)
-
-    from wildcam.power.wake.cli import register as register_rtc_sleep
-    from wildcam.service import register as register_service
-
-    register_rtc_sleep(sub)
-    register_service(sub)
-
-    try:
-        from wildcam.bags.cli import register
-    except ImportError:  # bag tools need rosbags; the rest of the CLI works without it
-        pass
-    else:
-        register(sub)
-        from wildcam.report.cli import register as register_report
-        register_report(sub)
+    if command is None:
+        for module in PLUGINS:
+            try:
+                importlib.import_module(module).register(sub)
+            except ImportError:  # bag tools (and the report) need rosbags; the rest works without
+                pass
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``wildcam`` command."""
+    """Entry point of the ``wildcam`` command.
+
+    Exit codes of every verb: 0 success, 1 the run itself failed, 2 bad input or configuration
+    (a :class:`~wildcam.errors.WildcamError` says which: one line on stderr, no traceback).
+    """
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in CORE_COMMANDS else None).parse_args(argv)
     try:
         code: int = args.func(args)
     except BrokenPipeError:  # `wildcam bag info ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_OK
+    except WildcamError as err:
+        print(f"wildcam {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
     return code
 
 

@@ -3,11 +3,13 @@
 Every node of the node table is started as ``wildcam bringup`` starts it (same YAML, each
 node's output in ``<out>/logs``), in a ROS domain of the run's own, with: the camera on the
 synthetic scene (sleeping until the recorder listens), the uploader on a local ``wildcam
-gateway`` (127.0.0.1, a fresh token in a 0600 temp file), the simulated battery. This process
+gateway`` (127.0.0.1, its store in ``<out>/gateway``, a fresh token in the 0600 file
+``<out>/gateway.token``; it serves the review page), the simulated battery. This process
 records the report's topics into ``<out>/bag`` with the bag recorder, shows one live progress
 line, and at the end writes ``ground_truth.json``, ``gateway.json`` (what the gateway
 received), ``baseline.json`` (the always-on baseline, measured here) and ``report.html`` with
-its figures into ``<out>``, and prints the report's summary.
+its figures into ``<out>``, and prints the report's summary; from the gateway's store it
+exports ``camtrap-dp/`` (Camtrap DP) and ``detections.json`` (MegaDetector batch output).
 
 Time: the scene has ``duration_s`` seconds at ``fps``, played at ``speed`` scene seconds per
 wall second; the day preset compresses 24 h into ``day_length_s`` of them, so one scene second
@@ -28,6 +30,7 @@ of its edges.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -46,12 +49,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from wildcam.bringup import Supervisor
+from wildcam.bringup import Supervisor, clean_shared_memory
 from wildcam.camera.pir import pir_outcomes
 from wildcam.camera.scene import SceneConfig, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
+from wildcam.config_check import check_sources
 from wildcam.docs import default_parameters
-from wildcam.errors import ConfigError, TransportError, WildcamError
+from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError, WildcamError
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import parse_assignments
 from wildcam.rosenv import claim_domain, config_dir, ros_environment
@@ -82,6 +86,7 @@ class RunOptions:
     token_file: str = ""
     params: tuple[str, ...] = ()  # "node.param=value" overrides, last word
     wall_limit_s: float | None = None  # stop playing after this long (default: from the scene)
+    keep_gateway: bool = False  # serve the review page after the run until Ctrl-C
 
 
 def run_scene(options: RunOptions) -> SceneConfig:
@@ -212,11 +217,12 @@ class LocalGateway:
         self.url = ""
         self._log_path = log
         with log.open("wb") as sink:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(  # noqa: S603 - stopped at exit at the latest
                 [sys.executable, "-m", "wildcam.cli", "gateway", "--host", "127.0.0.1",
                  "--port", "0", "--store", str(directory / "gateway"), "--token-file",
                  str(self.token_file)], stdout=sink, stderr=subprocess.STDOUT,
                 env=ros_environment())
+        atexit.register(self.stop)
 
     def wait_ready(self, timeout_s: float = 30.0) -> str | None:
         """Wait until the gateway serves; a failure reason or None."""
@@ -244,6 +250,28 @@ class LocalGateway:
                 self.process.wait(5)
 
 
+def _exports_and_review(options: RunOptions, out: Path, gateway: LocalGateway,
+                        synthetic: bool) -> None:
+    """``<out>/camtrap-dp/`` and ``<out>/detections.json`` from the run's gateway store; with
+    ``keep_gateway``, serve the review page until Ctrl-C."""
+    from wildcam.ecology.cli import run_exports
+
+    where = "0,0" if synthetic else ""  # a synthetic scene stands nowhere
+    for line in run_exports(out, out / "gateway", where):
+        print(line)
+    if where:
+        print("camtrap-dp: the synthetic scene has no place: its deployment is at 0,0 "
+              "(give --param uploader.location=LAT,LON)")
+    if options.keep_gateway and gateway.process.poll() is None:
+        print(f"review page: {gateway.url}/review/ (token in {gateway.token_file}); the "
+              "gateway keeps serving until Ctrl-C", flush=True)
+        try:
+            gateway.process.wait()
+        except KeyboardInterrupt:
+            pass
+        gateway.stop()
+
+
 def fetch_listing(url: str, token_file: Path) -> list[dict[str, Any]]:
     """Every item the gateway at ``url`` lists."""
     from wildcam.upload.transport import HttpTransport
@@ -268,11 +296,12 @@ def run_demo(preset: str = "day", seed: int = 0, speed: float = 2.0,
     options = RunOptions(preset=preset, seed=seed, speed=speed, duration_s=duration_s,
                          **{k: v for k, v in more.items() if v is not None})
     try:
+        check_sources(params=parse_assignments(options.params))  # before anything starts
         with _own_domain():
             return _run(options)
     except WildcamError as err:
         print(f"\nwildcam run: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
 
 
 @contextmanager
@@ -317,6 +346,8 @@ def _run(options: RunOptions) -> int:
     shutil.rmtree(out / "logs", ignore_errors=True)
     for name in RUN_FILES.values():
         (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "gateway", ignore_errors=True)  # the previous run's local gateway
+    (out / "gateway.token").unlink(missing_ok=True)
     if scene is not None:
         wall = scene.duration_s / options.speed
         print(f"wildcam run: {options.preset!r} scene (seed {options.seed}), "
@@ -334,12 +365,13 @@ def _run(options: RunOptions) -> int:
         gateway = None
         gateway_url, token_file = options.gateway_url, options.token_file
         if not gateway_url and any(_role(s, "uploader/status") for s in specs):
-            gateway = LocalGateway(tmp, logs / "gateway.log")
+            gateway = LocalGateway(out, logs / "gateway.log")  # store out/gateway (exports)
             failure = gateway.wait_ready()
             if failure:
                 gateway.stop()
                 raise TransportError(failure)
             gateway_url, token_file = gateway.url, str(gateway.token_file)
+            print(f"review page: {gateway_url}/review/ (log in with the token in {token_file})")
         scene_uri = options.uri
         if scene is not None:
             scene_file = tmp / "scene.json"
@@ -363,9 +395,11 @@ def _run(options: RunOptions) -> int:
             fps = float(params["/**/camera_driver"]["ros__parameters"]["fps"])
         params_file = tmp / "wildcam_run.yaml"
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        supervisor = Supervisor(specs, params_file, env=ros_environment(), log_level="info",
+                                log_dir=logs)
         try:
-            failure = _play(options, specs, params_file, bag, total, fps, time_scale,
-                            _clock_text(scene), logs, _pir_edges(options, synthetic_scene))
+            failure = _play(options, supervisor, bag, total, fps, time_scale,
+                            _clock_text(scene), _pir_edges(options, synthetic_scene))
             listing = None
             if gateway is not None or options.token_file:
                 try:
@@ -374,13 +408,21 @@ def _run(options: RunOptions) -> int:
                     print(f"wildcam run: cannot list the gateway's items: {err}",
                           file=sys.stderr)
         finally:
-            if gateway is not None:
-                gateway.stop()
+            if gateway is not None and not options.keep_gateway:
+                gateway.stop()  # else at the end (or at exit: LocalGateway registers it)
     if listing is not None:
         (out / RUN_FILES["gateway"]).write_text(json.dumps({"items": listing}))
+    if supervisor.exit_code == EXIT_USAGE:  # a node refused its configuration: no day was run
+        print(f"wildcam run: {failure}", file=sys.stderr)
+        return EXIT_USAGE
     if not (bag / "metadata.yaml").is_file():
         print(f"wildcam run: {failure or 'nothing was recorded'}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    for name, code in supervisor.exits:  # said before the summary: its numbers are affected
+        print(f"wildcam run: node {name} died during the run (exit code {code}; see "
+              f"{logs / (name + '.log')})", file=sys.stderr)
+    if failure:
+        print(f"wildcam run: {failure}", file=sys.stderr)
     run = load_run(bag, scene, gateway=listing, fps=fps)
     if scene is not None:
         run = dataclasses.replace(run, notes=(*run.notes, (
@@ -392,9 +434,12 @@ def _run(options: RunOptions) -> int:
     print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
     print_summary(summarize(run))
     print(f"report: {page}   (node logs in {logs}/)")
-    if failure:
-        print(f"wildcam run: {failure}", file=sys.stderr)
-        return 1
+    if gateway is not None:
+        _exports_and_review(options, out, gateway, synthetic)
+    if failure or supervisor.exits:
+        print("wildcam run: the run failed (see above); the report covers what was recorded",
+              file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -440,9 +485,9 @@ def _with_measured_baseline(run: RunData, scene: SceneConfig, cascade: Mapping[s
     return dataclasses.replace(run, baseline=baseline)
 
 
-def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
-          bag: Path, total: int, fps: float, time_scale: float, clock: Any,
-          logs: Path, edges: Sequence[tuple[float, bool]] = ()) -> str | None:
+def _play(options: RunOptions, supervisor: Supervisor, bag: Path, total: int, fps: float,
+          time_scale: float, clock: Any,
+          edges: Sequence[tuple[float, bool]] = ()) -> str | None:
     """Start the graph, record and show progress until the scene ends; a failure or None."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -454,10 +499,9 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
     from wildcam.report.data import TOPICS
     from wildcam.ros.monitor import RunMonitor
 
+    specs = [child.spec for child in supervisor.children]
     published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
     expected = sorted(t for t in TOPICS.values() if t.lstrip("/") in published)
-    supervisor = Supervisor(specs, params_file, env=ros_environment(),
-                            log_level="warn", log_dir=logs)
     writer = Writer(bag, version=BAG_VERSION, storage_plugin=STORAGES["sqlite3"])
     writer.open()
     rclpy.init(args=[])
@@ -503,6 +547,7 @@ def _play(options: RunOptions, specs: Sequence[NodeSpec], params_file: Path,
         monitor.destroy_node()
         rclpy.try_shutdown()
         writer.close()
+        clean_shared_memory(ros_environment())  # this process's own ports, now closed
     print()
     return failure
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wildcam.errors import InputError
 from wildcam.graph import NODES
 from wildcam.params import ParamSpec, param_specs
 
@@ -64,7 +65,7 @@ def update_readme(readme: Path) -> bool:
     head, sep, rest = text.partition(BEGIN)
     _, sep2, tail = rest.partition(END)
     if not (sep and sep2):
-        raise ValueError(f"{readme} lacks the markers {BEGIN!r} … {END!r}")
+        raise InputError(f"{readme} lacks the markers {BEGIN!r} … {END!r}")
     new = f"{head}{BEGIN}\n{node_tables()}\n{END}{tail}"
     if new != text:
         readme.write_text(new)

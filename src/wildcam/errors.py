@@ -15,16 +15,36 @@
 
 I/O and third-party exceptions are converted into these where they arise
 (``raise SourceError(...) from err``) so callers handle one family.
+
+Exit codes, one convention for every ``wildcam`` verb and node process: :data:`EXIT_OK` success,
+:data:`EXIT_FAILED` the run itself failed, :data:`EXIT_USAGE` bad input or configuration (each
+error class says which of the last two it is: ``exit_code``). A node process that cannot start
+because its configuration is wrong exits :data:`EXIT_CONFIG`: that will recur on every start, so
+a supervisor stops instead of respawning it (every code in :data:`NO_RESPAWN`). A node that found
+its data damaged and only set it aside exits :data:`EXIT_NEEDS_OPERATOR`: bringup does not
+respawn it (a person should look first) and keeps the other nodes running.
 """
 
 from __future__ import annotations
 
-__all__ = ["BagError", "ConfigError", "DeviceError", "InputError", "ModelError", "SourceError",
-           "StorageError", "TransportError", "UpdateError", "WildcamError"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_USAGE",
+           "NO_RESPAWN", "BagError", "ConfigError", "DeviceError", "InputError", "ModelError",
+           "SourceError", "StorageError", "TransportError", "UpdateError", "WildcamError"]
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NEEDS_OPERATOR = 3  # damaged data set aside: not respawned, the other nodes go on
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a node's configuration error, deterministic
+NO_RESPAWN = frozenset({EXIT_CONFIG})
+"""Node exit codes a supervisor does not respawn: the same start would fail the same way."""
 
 
 class WildcamError(Exception):
     """Base class of every error wildcam raises on purpose."""
+
+    exit_code = EXIT_USAGE  # bad input or configuration, unless a subclass says otherwise
 
 
 class ConfigError(WildcamError, ValueError):
@@ -50,9 +70,13 @@ class ModelError(WildcamError):
 class StorageError(WildcamError):
     """The durable queue or a store cannot be written or read (full disk, corruption)."""
 
+    exit_code = EXIT_FAILED
+
 
 class TransportError(WildcamError):
     """An upload or download failed: network error or an HTTP error status."""
+
+    exit_code = EXIT_FAILED
 
 
 class UpdateError(WildcamError):

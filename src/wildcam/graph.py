@@ -43,6 +43,11 @@ class NodeSpec:
     subscribes: tuple[tuple[str, str], ...] = ()
     on_request: bool = False
 
+    @property
+    def publishes_images(self) -> bool:
+        """Whether the node publishes ``sensor_msgs/Image`` (large shared-memory samples)."""
+        return any(kind == "sensor_msgs/Image" for _, kind in self.publishes)
+
     def node_type(self) -> type:
         """Import the node class (this imports rclpy)."""
         cls: type = getattr(importlib.import_module(self.module), self.node_class)

@@ -14,7 +14,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DOMAIN_RANGE", "claim_domain", "config_dir", "ros_environment", "share_dir"]
+__all__ = ["DOMAIN_RANGE", "PROFILE_VAR", "SHM_PROFILE", "SMALL_SHM_PROFILE", "claim_domain",
+           "config_dir", "ros_environment", "share_dir", "small_messages_environment"]
+
+PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
+SHM_PROFILE = "fastdds_shm.xml"
+"""Fast DDS profile with a 16 MB shared-memory segment: full frames cross processes in it."""
+SMALL_SHM_PROFILE = "fastdds_shm_small.xml"
+"""The same with a 2 MB segment, for processes that publish no images (about 14 MB less RSS)."""
 
 # ROS_DOMAIN_IDs tests may claim; 0 (the default) is left to the user.
 DOMAIN_RANGE = range(101, 161)
@@ -62,14 +69,22 @@ def ros_environment(domain_id: int | None = None, base: Mapping[str, str] | None
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
-    if shm_profile and "FASTDDS_DEFAULT_PROFILES_FILE" not in env:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(config_dir() / "fastdds_shm.xml")
+    if shm_profile and PROFILE_VAR not in env:
+        env[PROFILE_VAR] = str(config_dir() / SHM_PROFILE)
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     # A virtualenv with the PyPI ROS wheels is itself an ament prefix; no setup.bash sets this.
     if not env.get("AMENT_PREFIX_PATH") and (Path(sys.prefix) / "share" / "ament_index").is_dir():
         env["AMENT_PREFIX_PATH"] = sys.prefix
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def small_messages_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a process that publishes no images: wildcam's small-segment profile in
+    place of its default one (a profile of the user's own is kept)."""
+    if Path(env.get(PROFILE_VAR, "")).resolve() != (config_dir() / SHM_PROFILE).resolve():
+        return dict(env)
+    return {**env, PROFILE_VAR: str(config_dir() / SMALL_SHM_PROFILE)}
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from wildcam.bags.play import play
 from wildcam.bags.record import record
 from wildcam.bags.__main__ import main
 from wildcam.bags.generate import GenerateResult
+from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bags.typestore import ensure_type
 from wildcam.errors import BagError, ConfigError
 
@@ -163,3 +164,36 @@ def test_cli_generate_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_record_needs_topics_or_all(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["record"]) == 2
     assert "--all" in capsys.readouterr().err
+
+
+def test_flipped_bytes_inside_message_data_fail_info_check_and_play(copy: Path) -> None:
+    """A bit flip in the middle of the storage (image data) is caught: MCAP by the chunk CRCs
+    the generator adds, sqlite3 (no checksums) by decoding every row when the row is broken."""
+    storage = _storage_file(copy)
+    assert info(copy, check=True).message_count > 0  # sound before
+    if storage.suffix == ".mcap":
+        data = bytearray(storage.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        storage.write_bytes(bytes(data))
+    else:
+        import sqlite3
+        db = sqlite3.connect(storage)
+        db.execute("UPDATE messages SET data = X'0001' WHERE id = 3")
+        db.commit()
+        db.close()
+    with pytest.raises(BagError, match=storage.name):
+        info(copy, check=True)
+    if storage.suffix == ".mcap":
+        with pytest.raises(BagError, match="checksum mismatch"):
+            play(copy)
+
+
+def test_an_mcap_without_crcs_cannot_pass_the_check(tmp_path: Path) -> None:
+    store = get_typestore(Stores.ROS2_KILTED)
+    with Writer(tmp_path / "bag", version=BAG_VERSION, storage_plugin=STORAGES["mcap"]) as writer:
+        conn = writer.add_connection("/x", "std_msgs/msg/String", typestore=store)
+        writer.write(conn, 1, store.serialize_cdr(store.types["std_msgs/msg/String"](data="a"),
+                                                  "std_msgs/msg/String"))
+    info(tmp_path / "bag")  # readable
+    with pytest.raises(BagError, match="without a CRC"):
+        info(tmp_path / "bag", check=True)

@@ -5,6 +5,7 @@ and bad ones are refused."""
 from __future__ import annotations
 
 import base64
+import itertools
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,17 @@ from wildcam.upload.ota import build_manifest, generate_keys, load_private_key, 
 
 pytestmark = pytest.mark.graph
 NODE = "wildcam.nodes.uploader"
+VERSIONS = itertools.count(1)
+
+
+def operator_token(token: Path) -> Path:
+    """The gateway's operator token file (beside the devices' one; created by the gateway)."""
+    return token.parent / "operator.token"
+
+
+def gateway_config(tmp_path: Path, token: Path) -> GatewayConfig:
+    return GatewayConfig(store=tmp_path / "gw", token_file=token, port=0,
+                         operator_token_file=operator_token(token))
 
 
 def detections(i: int, full: bool) -> DetectionArray:
@@ -38,9 +50,9 @@ def publish_update(gw: Gateway, token: Path, key: Path, update_id: str,
                    params: dict, signed: bool = True) -> None:  # type: ignore[type-arg]
     from wildcam.upload.transport import HttpTransport
 
-    manifest = build_manifest(update_id, {}, params=params)
+    manifest = build_manifest(update_id, {}, params=params, version=next(VERSIONS))
     signature = sign_manifest(manifest, load_private_key(key)) if signed else b""
-    HttpTransport(gw.url, str(token)).post_json("/v1/updates", {
+    HttpTransport(gw.url, str(operator_token(token))).post_json("/v1/updates", {
         "manifest": base64.b64encode(manifest).decode(),
         "signature": base64.b64encode(signature).decode()})
 
@@ -59,7 +71,7 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
     token.write_text("graph-test-token-0123456789\n")
     private, public = generate_keys(tmp_path / "keys")
     status = probe.collect(UploadStatus, "uploader/status")
-    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
+    with Gateway(gateway_config(tmp_path, token)) as gw:
         procs.node("wildcam.nodes.motion_detector")
         procs.node(NODE, "-p", f"gateway_url:={gw.url}", "-p", f"token_file:={token}",
                    "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "send_full_frames:=true",
@@ -76,6 +88,11 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
                                 and status[-1].queue_depth == 0, 10.0)
         kinds = sorted(i["kind"] for i in gw.store.items())
         assert kinds == ["full_frame"] * 5 + ["metadata"] * 5 + ["thumbnail"] * 5
+        assert status[-1].dead_lettered == 0
+
+        # No ROS participant can point the token at another file or the uploader elsewhere.
+        for name, value in (("token_file", "/etc/hostname"), ("gateway_url", "http://evil")):
+            assert not probe.set_parameters("uploader", **{name: value})[0].successful
 
         # The power manager's policy: only on the charger, and the device is not charging.
         assert probe.set_parameters("uploader", only_on_charger=True,
@@ -112,6 +129,20 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         assert get_param(probe, "motion_detector", "pixel_threshold") == 33
         assert get_param(probe, "uploader", "batch_max_items") == 7  # rolled back
 
+        # Only a signed update moves the read-only token file: the uploader uses the new one.
+        moved = tmp_path / "moved-token"
+        moved.write_text(token.read_text())
+        publish_update(gw, token, private, "move-token", {"uploader": {"token_file": str(moved)}})
+        signed_file = tmp_path / "ota" / "signed-parameters.json"
+        assert probe.spin_until(signed_file.exists, 15.0), procs.log("uploader")
+        assert str(moved) in signed_file.read_text()
+        token.write_text("no-longer-the-token-000000\n")  # the old file is not read any more
+        power.publish(PowerState(mode=2, mode_name="normal", battery_percentage=0.5,
+                                 charging=True))
+        pub.publish(detections(20, full=False))
+        assert probe.spin_until(lambda: gw.store.counters()["items"] == 23, 15.0), \
+            procs.log("uploader")
+
 
 def _onnx_fakes():  # type: ignore[no-untyped-def]
     """The cascade tests' constant ONNX models (test/cascade/onnx_fakes.py)."""
@@ -130,8 +161,8 @@ def publish_models(gw: Gateway, token: Path, key: Path, update_id: str, folder: 
 
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
     manifest = build_manifest(update_id, files, {"manifest": "manifest.json",
-                                                 "stage1_model": stage1})
-    client = HttpTransport(gw.url, str(token))
+                                                 "stage1_model": stage1}, version=next(VERSIONS))
+    client = HttpTransport(gw.url, str(operator_token(token)))
     for data in files.values():
         client.post_bytes("/v1/blobs", data)
     client.post_json("/v1/updates", {
@@ -146,7 +177,7 @@ def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignor
     private, public = generate_keys(tmp_path / "keys")
     models = tmp_path / "models"
     first = _onnx_fakes().write_fake_manifest(models)
-    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
+    with Gateway(gateway_config(tmp_path, token)) as gw:
         procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={first}")
         procs.node(NODE, "-p", f"gateway_url:={gw.url}", "-p", f"token_file:={token}",
                    "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "link_backend:=simulated",
@@ -167,3 +198,24 @@ def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignor
         assert get_param(probe, "cascade_detector", "manifest") == str(installed)
         assert get_param(probe, "cascade_detector", "stage1_model") == "tiny_sure"
         assert not (tmp_path / "ota" / "installed" / "models-3").exists()
+
+
+def test_a_damaged_queue_stops_the_node_with_one_line_and_the_no_respawn_code(  # type: ignore[no-untyped-def]
+        ros_env, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from wildcam.errors import EXIT_NEEDS_OPERATOR
+    from wildcam.upload.queue import DurableQueue, NewItem
+
+    queue = DurableQueue(tmp_path / "queue", 10**8, 3600, inline_max_bytes=10)
+    queue.put([NewItem(key=f"k{i}", kind="thumbnail", payload=b"p" * 100) for i in range(3)])
+    queue.close()
+    (tmp_path / "queue" / "queue.db").write_bytes(b"")  # cut to 0 bytes
+    done = subprocess.run([sys.executable, "-m", NODE, "--ros-args", "-p",
+                           f"queue_dir:={tmp_path / 'queue'}"], env=ros_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_NEEDS_OPERATOR, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "recovered 3 item(s)" in done.stderr
+    assert len(list((tmp_path / "queue" / "blobs").iterdir())) == 3  # nothing deleted

@@ -185,6 +185,6 @@ def test_cli_explains_inputs_runs_every_policy_and_plots(
     assert (tmp_path / "lifetime_soc.png").stat().st_size > 1000
     assert (tmp_path / "lifetime_pareto.png").stat().st_size > 1000
     assert main(["lifetime", "--days", "0"]) == 2
-    assert "days >= 1" in capsys.readouterr().out
+    assert "days >= 1" in capsys.readouterr().err
     assert main(["lifetime", "--days", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"]["pir_wake"]["days_simulated"] == 5

@@ -76,6 +76,16 @@ def test_manual_override_reconfigures_nodes_and_survives_a_restart(probe, procs)
     procs.node(*CAMERA, "-p", "fps:=7.0")
     _wait_param(probe, "camera_driver", "fps", 2.0, 30.0)
 
+    # Clearing the override with no battery reading (a host without a gauge): back to the
+    # policy's default mode at once, and power/state says so.
+    assert probe.set_parameters("power_manager", override_mode="critical")[0].successful
+    assert probe.spin_until(lambda: states[-1].mode_name == "critical", 5.0)
+    assert probe.set_parameters("power_manager", override_mode="")[0].successful
+    assert probe.spin_until(lambda: states[-1].mode_name == "normal", 5.0), states[-1]
+    assert not states[-1].manual_override
+    assert "override cleared" in states[-1].reason and "battery unknown" in states[-1].reason
+    _wait_param(probe, "camera_driver", "fps", 5.0, 5.0)
+
 
 def test_thermal_override_wins(probe, procs) -> None:  # type: ignore[no-untyped-def]
     states = probe.collect(PowerState, "power/state", LATCHED)

@@ -120,6 +120,29 @@ def test_unknown_battery_keeps_the_mode_and_manual_override_applies_at_once() ->
         policy.update(5002.0, PolicyInputs(override="turbo"))
 
 
+def test_clearing_the_override_with_an_unknown_battery_returns_to_the_default_mode() -> None:
+    # A host without a gauge reports NaN: the override's mode must not outlive the override.
+    policy = ModePolicy(PolicyConfig(smoothing_s=0.0, initial_mode="low_power"), now_s=0.0)
+    assert policy.update(1.0, PolicyInputs(override="critical")).mode == "critical"
+    cleared = policy.update(2.0, PolicyInputs())  # no dwell: leaving the override is at once
+    assert cleared.changed and cleared.mode == "low_power"
+    assert "override cleared" in cleared.reason and "battery unknown" in cleared.reason
+    kept = policy.update(3.0, PolicyInputs())  # from here on, unknown keeps the mode
+    assert not kept.changed and kept.mode == "low_power"
+    # An override equal to the current mode still marks it manual, and clearing says so.
+    policy.update(4.0, PolicyInputs(override="low_power"))
+    assert policy.manual and policy.reason == "manual override: low_power"
+    again = policy.update(5.0, PolicyInputs())
+    assert again.changed and again.mode == "low_power" and not policy.manual
+
+
+def test_clearing_the_override_with_a_known_battery_follows_the_battery_at_once() -> None:
+    policy = ModePolicy(CFG, now_s=0.0)
+    policy.update(1.0, PolicyInputs(battery=0.9, override="critical"))
+    back = policy.update(2.0, PolicyInputs(battery=0.9))  # well within critical's 300 s dwell
+    assert back.changed and back.mode == "aggressive" and back.reason == "battery 90%"
+
+
 def test_cold_battery_is_derated() -> None:
     assert cold_usable_fraction(math.nan) == 1.0 and cold_usable_fraction(25.0) == 1.0
     assert cold_usable_fraction(-10.0) == pytest.approx(0.8)

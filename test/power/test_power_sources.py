@@ -190,3 +190,20 @@ def test_bag_source_replays_battery_and_temperature(tmp_path: Path) -> None:
     assert source.read(521.0).percentage == pytest.approx(0.9)  # looped (21 s bag)
     with pytest.raises(WildcamError):
         make_power_source(PowerSourceConfig(backend="bag", bag=str(tmp_path / "missing")))
+
+
+def test_implausible_readings_are_unknown_and_reported() -> None:
+    from wildcam.power.sources import PowerReading, checked_reading
+
+    for bad in (-0.2, 1.5, 1e9, math.inf, -math.inf):
+        reading, problems = checked_reading(PowerReading(percentage=bad, voltage=3.9))
+        assert math.isnan(reading.percentage) and reading.voltage == 3.9
+        assert len(problems) == 1 and "percentage" in problems[0]
+    reading, problems = checked_reading(PowerReading(percentage=0.5, voltage=-3.0,
+                                                     temperature_c=1e6,
+                                                     battery_temperature_c=-300.0))
+    assert reading.percentage == 0.5 and math.isnan(reading.voltage)
+    assert math.isnan(reading.temperature_c) and math.isnan(reading.battery_temperature_c)
+    assert len(problems) == 3
+    same, problems = checked_reading(PowerReading(percentage=0.0, voltage=math.nan))
+    assert same.percentage == 0.0 and math.isnan(same.voltage) and problems == ()

@@ -9,6 +9,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import BatteryState
 
+from wildcam.errors import EXIT_CONFIG
 from wildcam.msg import Trigger
 from wildcam.power.profile import load_profile
 
@@ -56,10 +57,11 @@ def test_real_backends_without_their_devices_stay_up_and_say_why(probe, procs) -
     assert latest("/pir_trigger").level == DiagnosticStatus.ERROR           # degraded
     assert latest("/power_source").level == DiagnosticStatus.WARN           # read errors
     assert pir.poll() is None and ina.poll() is None                        # still up
-    # A setting the chip cannot take is bad input: exit 2 with the reason, no traceback.
+    # A setting the chip cannot take is a configuration error: the reason, no traceback, and
+    # the code bringup does not respawn.
     bad = procs.node("wildcam.nodes.power_source", "-p", "backend:=ina219",
                      "-p", "max_current_a:=5.0")
-    assert bad.wait(timeout=60) == 2
+    assert bad.wait(timeout=60) == EXIT_CONFIG
     assert "shunt range" in procs.log("power_source") and \
         "Traceback" not in procs.log("power_source")
 

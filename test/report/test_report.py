@@ -18,7 +18,7 @@ from wildcam.power.profile import load_profile
 from wildcam.report import FIGURES, Baseline, RunData, build_report, load_run, summarize
 from wildcam.report.data import Timebase
 
-from conftest import (  # type: ignore[import-not-found]
+from report_helpers import (  # type: ignore[import-not-found]
     CAPACITY_AH,
     DETECTION_FRAMES,
     FPS,

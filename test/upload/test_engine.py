@@ -114,8 +114,8 @@ def test_wrong_token_is_401_backs_off_reports_and_recovers(
     assert 2 <= eng.counters.requests <= 8
     assert "401" in eng.counters.last_error and "backing off" in eng.counters.held
     assert "not-the-token" not in eng.counters.last_error + eng.counters.held
-    assert queue.stats().depth == 10 and gateway.store.counters()["unauthorized"] >= 2
-    wrong.write_text(token_file.read_text() + " ")  # the operator fixes the file: re-read
+    assert queue.stats().depth == 10 and gateway.refusals["unauthorized"] >= 2
+    wrong.write_text(token_file.read_text())  # the operator fixes the file: re-read
     assert wait_for(lambda: queue.stats().depth == 0, 10.0), eng.counters
     sender.stop()
     assert gateway_keys(gateway) == Counter(keys)
@@ -136,10 +136,10 @@ def test_oversize_batches_are_split_and_an_oversize_item_is_set_aside(
         eng.step()
     assert queue.waiting() == 0 and eng.counters.retries == 0
     stats = queue.stats()
-    assert stats.rejected_waiting == 1 and stats.counters["rejected"] == 1
+    assert stats.dead_letters == 1 and stats.counters["dead_lettered"] == 1
     assert "413" in eng.counters.last_error
     assert len(gateway_keys(gateway)) == 24 and "huge" not in gateway_keys(gateway)
-    assert gateway.store.counters()["too_large"] >= 2
+    assert gateway.refusals["too_large"] >= 2
 
 
 def test_policy_holds_the_radio(tmp_path: Path, gateway: Gateway, token_file: Path) -> None:

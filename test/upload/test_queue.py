@@ -94,10 +94,10 @@ def test_ttl_expiry_is_counted(tmp_path: Path) -> None:
 def test_rejected_item_leaves_the_sending_order_but_is_counted(tmp_path: Path) -> None:
     q = DurableQueue(tmp_path / "q", 10**6, 3600)
     q.put([item("a"), item("b")])
-    q.reject("a", "too large")
+    q.dead_letter("a", "too large")
     assert keys(q.next_batch(10, 10**6)) == ["b"]
     stats = q.stats()
-    assert stats.rejected_waiting == 1 and stats.counters["rejected"] == 1 and stats.depth == 1
+    assert stats.dead_letters == 1 and stats.counters["dead_lettered"] == 1 and stats.depth == 1
 
 
 class FullDisk(BlobFiles):

@@ -25,13 +25,13 @@ _STORAGES = tuple(sorted(STORAGES))
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn a WildcamError into a one-line message on stderr and exit code 2."""
+    """Turn a WildcamError into a one-line message on stderr and its exit code (2: bad input)."""
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except WildcamError as err:
             print(f"wildcam bag {args.bag_command}: {err}", file=sys.stderr)
-            return 2
+            return err.exit_code
     run.__doc__ = handler.__doc__
     return run
 
@@ -78,7 +78,7 @@ def _info(args: argparse.Namespace) -> int:
     """Print what a bag holds."""
     from wildcam.bags.info import info
 
-    print(info(Path(args.bag), verify=not args.no_verify))
+    print(info(Path(args.bag), verify=not args.no_verify, check=args.check))
     return 0
 
 
@@ -123,7 +123,8 @@ def _positive_int(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
     bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
-                                description=__doc__.splitlines()[0])
+                                description="Record, play, inspect and generate rosbag2 "
+                                "bags.")
     sub = bag.add_subparsers(dest="bag_command", required=True, metavar="SUBCOMMAND")
 
     rec = sub.add_parser("record", help="record live topics into a bag")
@@ -158,13 +159,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     inf.add_argument("bag", help="bag directory (or .db3/.mcap file)")
     inf.add_argument("--no-verify", action="store_true",
                      help="trust the metadata; skip checking the storage files")
+    inf.add_argument("--check", action="store_true",
+                     help="also check every byte: MCAP chunk CRCs, every sqlite3 row decodes")
     inf.set_defaults(func=_guarded(_info))
 
     gen = sub.add_parser("generate", help="write a bag of the synthetic scene and its ground "
                          "truth")
     gen.add_argument("-o", "--output", required=True, help="bag directory to create")
-    gen.add_argument("--preset", choices=PRESET_NAMES, default="default")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--preset", choices=PRESET_NAMES, default="default",
+                     help="synthetic scene (default: a short clip with animal visits)")
+    gen.add_argument("--seed", type=int, default=0,
+                     help="random seed of the scene (same seed, same scene)")
     gen.add_argument("--duration", type=_positive_float, default=None,
                      help="scene seconds (default: the preset's)")
     gen.add_argument("--width", type=_positive_int, default=None, help="full-frame width")

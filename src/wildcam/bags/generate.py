@@ -22,6 +22,7 @@ from builtin_interfaces.msg import Time
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import WriterError
 
+from wildcam.bags.crc import seal_bag
 from wildcam.bags.session import qos_to_bag
 from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES, bag_writer
 from wildcam.bags.typestore import typestore
@@ -143,6 +144,7 @@ def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
                 writer.write(conns[key], stamp_ns, serialize_message(msg))
                 messages += 1
         writer.close()
+        seal_bag(output)
     except (WriterError, OSError) as err:
         writer.abort()
         raise BagError(f"cannot write bag {output}: {err}") from err

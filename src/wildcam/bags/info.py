@@ -3,8 +3,11 @@
 :func:`info` is the ``ros2 bag info`` of this project. Unless ``verify=False`` it also opens
 each storage file on its own and checks that it holds the messages the metadata counts: a
 ``.db3`` must pass SQLite's ``quick_check`` (which reads every page), an ``.mcap`` is read
-through record by record. That tells a truncated or overwritten bag from a good one; damage
-inside a message's payload in MCAP goes unnoticed, as rosbags writes no chunk checksums.
+through record by record. That tells a truncated or overwritten bag from a good one.
+
+With ``check=True`` (``wildcam bag info --check``) every byte is checked too: every MCAP chunk's
+CRC (wildcam's recorder and generator add them, :mod:`wildcam.bags.crc`; a file without CRCs
+cannot be checked and fails), and every row of a ``.db3`` is deserialised with its message type.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import apsw
 from rosbags.interfaces import ConnectionExtRosbag2, MessageDefinitionFormat, Qos
 from rosbags.rosbag2 import Reader
 
+from wildcam.bags.crc import check_mcap
 from wildcam.bags.storage import (
     READ_ERRORS,
     STORAGE_SUFFIXES,
@@ -25,6 +29,7 @@ from wildcam.bags.storage import (
     open_bag,
     read_metadata,
 )
+from wildcam.bags.typestore import ensure_type, typestore
 from wildcam.errors import BagError
 
 __all__ = ["BagInfo", "TopicInfo", "format_info", "info"]
@@ -84,12 +89,13 @@ class BagInfo:
         return format_info(self)
 
 
-def info(bag: Path, verify: bool = True) -> BagInfo:
+def info(bag: Path, verify: bool = True, check: bool = False) -> BagInfo:
     """Summarise the bag at ``bag`` (a bag directory, or a single ``.db3``/``.mcap`` file).
 
     Raises :class:`BagError` for a missing path, a directory without (or with unreadable)
     metadata, and — with ``verify`` — storage files that are corrupt or hold fewer messages
-    than the metadata says.
+    than the metadata says; with ``check``, for a chunk whose CRC does not match (or an MCAP
+    without CRCs) and a ``.db3`` row that does not deserialise.
     """
     bag = Path(bag)
     if bag.is_dir():
@@ -106,8 +112,14 @@ def info(bag: Path, verify: bool = True) -> BagInfo:
             distro = reader.ros_distro
         except READ_ERRORS as err:
             raise BagError(f"cannot read bag {bag}: {err}") from err
-    if verify:
+    if verify or check:
         _verify(bag, files, topics)
+    if check:
+        for path in files:
+            if path.suffix == ".mcap":
+                check_mcap(path)
+            elif path.suffix == ".db3":
+                _decode_rows(path)
     size = sum(f.stat().st_size for f in files if f.exists())
     return BagInfo(path=bag, storage_id=storage_id, files=files, size_bytes=size,
                    message_count=count, start_ns=start, end_ns=end, topics=topics,
@@ -165,6 +177,19 @@ def _verify(bag: Path, files: tuple[Path, ...], topics: tuple[TopicInfo, ...]) -
             raise BagError(f"bag {bag} is truncated or inconsistent: metadata counts "
                            f"{topic.message_count} messages on {topic.name}, the storage files "
                            f"hold {have}")
+
+
+def _decode_rows(path: Path) -> None:
+    """Deserialise every message of the ``.db3`` at ``path``."""
+    store = typestore()
+    with open_bag(path) as reader:
+        for n, (conn, stamp, raw) in enumerate(messages(reader)):
+            try:
+                ensure_type(conn.msgtype, store).deserialize_cdr(raw, conn.msgtype)
+            except Exception as err:  # noqa: BLE001 - any decoding failure is corruption
+                raise BagError(f"corrupt sqlite3 storage {path}: message {n} on {conn.topic} "
+                               f"at {stamp} does not decode as {conn.msgtype} "
+                               f"({type(err).__name__})") from err
 
 
 def _quick_check(path: Path) -> None:

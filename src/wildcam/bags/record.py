@@ -25,6 +25,7 @@ from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.typesys import TypesysError
 
+from wildcam.bags.crc import seal_bag
 from wildcam.bags.session import message_class, qos_to_bag, ros_session
 from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES, bag_writer
 from wildcam.bags.typestore import ensure_type
@@ -221,6 +222,7 @@ def record(output: Path, topics: list[str] | None = None, storage: str = DEFAULT
                 writer.close()
             except (WriterError, OSError) as err:
                 raise BagError(f"cannot finalise bag {output}: {err}") from err
+            seal_bag(output)
     return result
 
 

@@ -1,19 +1,23 @@
-"""The camera backends by name, and :func:`make_source` to open one from node parameters."""
+"""The camera backends by name, and :func:`make_source` to open one from node parameters.
+
+Each backend's module is imported when a source of its kind is opened (a camera on a real
+device never loads the synthetic renderer).
+"""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wildcam.camera.base import CameraSource
-from wildcam.camera.device import V4L2Source
-from wildcam.camera.folder import ImageFolderSource
 from wildcam.camera.presets import PRESETS, default_scene
 from wildcam.camera.scene import SceneConfig, load_scene
-from wildcam.camera.synthetic import SyntheticScene, SyntheticSource
-from wildcam.camera.video import VideoFileSource
 from wildcam.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wildcam.camera.synthetic import SyntheticScene
 
 __all__ = ["DEFAULT_DEVICE", "SOURCE_KINDS", "make_source", "synthetic_config"]
 
@@ -40,6 +44,8 @@ def synthetic_config(uri: str, seed: int) -> SceneConfig:
 def _scene(config: SceneConfig) -> SyntheticScene:
     """The rendered scene of ``config``, kept: a camera that was released reopens in
     milliseconds (drawing the scene's layers takes a large part of a second)."""
+    from wildcam.camera.synthetic import SyntheticScene
+
     return SyntheticScene(config)
 
 
@@ -57,15 +63,23 @@ def make_source(kind: str, *, uri: str, width: int, height: int, fps: float, see
     sized = width > 0 and height > 0
     source: CameraSource
     if kind == "synthetic":
+        from wildcam.camera.synthetic import SyntheticSource
+
         config = synthetic_config(uri, seed)
         if sized:
             config = replace(config, width=width, height=height)
         return SyntheticSource(_scene(config), loop=loop)
     if kind == "device":
+        from wildcam.camera.device import V4L2Source
+
         return V4L2Source(uri or DEFAULT_DEVICE, width, height, fps)
     if kind == "file":
+        from wildcam.camera.video import VideoFileSource
+
         source = VideoFileSource(uri, loop=loop)
     elif kind == "folder":
+        from wildcam.camera.folder import ImageFolderSource
+
         source = ImageFolderSource(uri, fps, loop=loop)
     else:
         raise ConfigError(f"unknown source kind {kind!r}; expected one of {SOURCE_KINDS}")

@@ -34,16 +34,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--coco", type=Path, help="COCO detection JSON (annotated image = animal; "
                    "boxes give box AP@0.5)")
     p.add_argument("--json", type=Path, help="write the report here")
+    p.add_argument("--md-json", type=Path, help="write the cascade's per-image boxes here as "
+                   "MegaDetector batch output (paths relative to the images' folder)")
     p.add_argument("--manifest", default="", help="model manifest (default: the package's)")
     for stage in (1, 2, 3):
         p.add_argument(f"--stage{stage}", default="default",
                        help=f"stage {stage} model id ('' disables the stage)")
-    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3))
+    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3),
+                   help="highest stage an unsure image may escalate to (default 3)")
     p.add_argument("--band", nargs=3, action="append", default=[],
                    metavar=("STAGE", "C_LOW", "C_HIGH"),
                    help="override a stage's confidence band (-1 keeps the manifest's bound)")
-    p.add_argument("--decision-threshold", type=float, default=0.5)
-    p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS)
+    p.add_argument("--decision-threshold", type=float, default=0.5,
+                   help="an image whose final animal score is at least this is called animal "
+                   "(default 0.5)")
+    p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS,
+                   help="what the last stage sees: the whole frame or the motion region")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument("--power-profile", default="rpi4b",
                    help="device power profile for the energy model")
@@ -103,7 +109,36 @@ def run_eval(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
+    if args.md_json is not None:
+        try:
+            _write_md(args, report, config)
+        except WildcamError as err:
+            print(f"wildcam eval: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.md_json}")
     return 0
+
+
+def _write_md(args: argparse.Namespace, report: EvalReport, config: CascadeConfig) -> None:
+    """The per-image results as MegaDetector batch output, files relative to the images."""
+    import dataclasses
+    import os
+
+    from wildcam.cascade.loader import manifest_path
+    from wildcam.ecology.detect import manifest_digest
+    from wildcam.ecology.megadetector import (
+        batch_output,
+        cascade_detector_info,
+        write_batch_output,
+    )
+
+    base = args.images or (args.labels or args.coco).parent
+    images = [dataclasses.replace(i, file=Path(os.path.relpath(i.file, base)).as_posix())
+              for i in report.per_image]
+    name, metadata = cascade_detector_info([report.models[s] for s in sorted(report.models)],
+                                           manifest_digest(manifest_path(config)),
+                                           config.decision_threshold)
+    write_batch_output(args.md_json, batch_output(images, name, metadata))
 
 
 def print_report(report: EvalReport) -> None:

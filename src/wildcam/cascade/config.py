@@ -92,6 +92,26 @@ class CascadeConfig:
                                     "reloads).", choices=GRAPH_OPTIMIZATIONS)
     execution_provider: str = param("CPUExecutionProvider", "ONNX Runtime execution provider; "
                                     "one this host's onnxruntime offers (live: reloads).")
+    onnx_mem_arena: bool = param(
+        False, "Keep ONNX Runtime's CPU memory arena: tensors freed after a run stay reserved, "
+        "so each session holds its peak (the large detector's tens of MB) between runs; "
+        "results are the same (live: reloads).")
+    onnx_mem_pattern: bool = param(
+        False, "Let ONNX Runtime preallocate one planned block for all of a run's tensors "
+        "(its default: fewer allocations per run, more memory held); results are the same "
+        "(live: reloads).")
+    stage3_lazy: bool = param(
+        True, "Create the stage 3 session only when a region first needs it and drop it "
+        "while max_stage < 3 or after stage3_idle_unload_s unused (the small board's memory); "
+        "its file is checked when configured (at start-up its sha256 only). Decisions are the "
+        "same; false loads it at start (live: reloads stage 3).")
+    stage3_idle_unload_s: float = param(
+        # 0 by default: each reload is one more session creation, metered as stage-3 energy
+        # (bench/memory.py records its time as stage3_load_ms). A Pi Zero 2 W wants ~60 s.
+        0.0, "With stage3_lazy: wall seconds without a stage 3 call after which its session "
+        "is dropped until the next need (memory back between events, one session creation "
+        "per reload); 0 keeps it once loaded, until max_stage < 3 (live).",
+        min=0.0, max=86400.0)
     power_profile: str = power_profile_param()
     frame_buffer: int = param(30, "Full frames held while their motion event has not arrived.",
                               min=1, max=1000, read_only=True)

@@ -30,6 +30,7 @@ from wildcam.camera.base import Box, Image
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
+from wildcam.ecology.megadetector import MIN_CONF, MdImage, frame_detections
 from wildcam.errors import InputError, ModelError
 
 __all__ = [
@@ -246,6 +247,9 @@ class EvalReport:
     unreadable: list[str]
     config: dict[str, object]
     models: dict[int, str]
+    per_image: list[MdImage] = field(default_factory=list)
+    """The whole cascade's boxes per image (MegaDetector batch-output entries; unreadable
+    images as failures), file names as the labels give them."""
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -284,17 +288,20 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
     predictions: dict[str, dict[int, list[tuple[float, Box]]]] = {r.name: {} for r in rows}
     truths: list[tuple[int, tuple[Box, ...]]] = []
     unreadable: list[str] = []
+    per_image: list[MdImage] = []
     count = animals = 0
     for item in items:
         image = read_image(item.path)
         if image is None:
             unreadable.append(str(item.path))
+            per_image.append(MdImage(str(item.path), failure="Failure image access"))
             continue
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         try:
             calls = {s: _timed(m, image, whole) for s, m in models.items()}
         except ModelError as err:
             unreadable.append(f"{item.path} ({err})")
+            per_image.append(MdImage(str(item.path), failure=f"Failure inference: {err}"))
             continue
         count += 1
         animals += item.animal
@@ -305,6 +312,9 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
         for row, cascade in zip(rows, cascades, strict=True):
             decision = cascade.run(image, [whole])
             _score(row, decision, item.animal, calls, energy)
+            if row is rows[-1]:  # the whole cascade
+                per_image.append(MdImage(str(item.path), tuple(frame_detections(
+                    decision, whole.w, whole.h, MIN_CONF))))
             if item.boxes is not None:
                 predictions[row.name][count - 1] = [(b.score, b.box)
                                                     for b, _ in decision.detections()]
@@ -312,7 +322,7 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
         for row in rows:
             row.ap50 = average_precision(predictions[row.name], truths)
     return EvalReport(rows, count, animals, unreadable, _config_dict(config),
-                      {s: m.model_id for s, m in models.items()})
+                      {s: m.model_id for s, m in models.items()}, per_image)
 
 
 def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:

@@ -12,15 +12,19 @@ from pathlib import Path
 
 from wildcam.cascade.base import STAGES, StageModel
 from wildcam.cascade.config import DEFAULT_MODEL, CascadeConfig
+from wildcam.cascade.lazy import LazyModel, check_model
 from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
 
-__all__ = ["RELOAD_ALL", "load_stages", "manifest_path", "resolve", "runtime_options",
-           "stages_to_reload"]
+__all__ = ["LAZY_STAGE", "RELOAD_ALL", "load_stages", "manifest_path", "resolve",
+           "runtime_options", "stages_to_reload"]
 
-RELOAD_ALL = ("manifest", "onnx_threads", "graph_optimization", "execution_provider")
+RELOAD_ALL = ("manifest", "onnx_threads", "graph_optimization", "execution_provider",
+              "onnx_mem_arena", "onnx_mem_pattern")
 """Settings whose change reloads every stage."""
+LAZY_STAGE = 3
+"""The stage ``stage3_lazy`` loads on first need (the large detector)."""
 
 
 def manifest_path(config: CascadeConfig) -> Path:
@@ -32,7 +36,8 @@ def runtime_options(config: CascadeConfig) -> RuntimeOptions:
     """ONNX Runtime session settings of the config (ConfigError if the provider is missing)."""
     return RuntimeOptions(threads=config.onnx_threads,
                           graph_optimization=config.graph_optimization,
-                          execution_provider=config.execution_provider)
+                          execution_provider=config.execution_provider,
+                          mem_arena=config.onnx_mem_arena, mem_pattern=config.onnx_mem_pattern)
 
 
 def resolve(manifest: Manifest, stage: int, model_id: str) -> ModelEntry | None:
@@ -54,15 +59,19 @@ def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
     """The stages whose model must be (re)loaded when ``old`` becomes ``new``."""
     if any(getattr(old, k) != getattr(new, k) for k in RELOAD_ALL):
         return set(STAGES)
-    return {s for s in STAGES if old.model_id(s) != new.model_id(s)}
+    lazy = {LAZY_STAGE} if old.stage3_lazy != new.stage3_lazy else set()
+    return lazy | {s for s in STAGES if old.model_id(s) != new.model_id(s)}
 
 
-def load_stages(config: CascadeConfig,
-                stages: set[int] | None = None) -> dict[int, StageModel | None]:
+def load_stages(config: CascadeConfig, stages: set[int] | None = None, *,
+                check_lazy_io: bool = True) -> dict[int, StageModel | None]:
     """Load the configured model of each of ``stages`` (all by default); None = disabled.
 
-    Raises :class:`ModelError` for a missing/bad manifest or model file, :class:`ConfigError`
-    for unusable runtime options; nothing is returned half-loaded.
+    With ``stage3_lazy`` stage 3's file is checked now (its sha256; also its inputs and outputs
+    with ``check_lazy_io``) and its session created on first use (a
+    :class:`~wildcam.cascade.lazy.LazyModel`). Raises :class:`ModelError` for a missing/bad
+    manifest or model file, :class:`ConfigError` for unusable runtime options; nothing is
+    returned half-loaded.
     """
     wanted = set(STAGES) if stages is None else stages
     manifest = Manifest.load(manifest_path(config))
@@ -70,5 +79,11 @@ def load_stages(config: CascadeConfig,
     out: dict[int, StageModel | None] = {}
     for stage in sorted(wanted):
         entry = resolve(manifest, stage, config.model_id(stage))
-        out[stage] = None if entry is None else load_model(entry, manifest.directory, options)
+        if entry is None:
+            out[stage] = None
+        elif stage == LAZY_STAGE and config.stage3_lazy:
+            check_model(entry, manifest.directory, options, io=check_lazy_io)
+            out[stage] = LazyModel(entry, manifest.directory, options)
+        else:
+            out[stage] = load_model(entry, manifest.directory, options)
     return out

@@ -31,7 +31,8 @@ from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
 from wildcam.errors import ConfigError, ModelError
 
 __all__ = ["GRAPH_OPTIMIZATIONS", "OnnxClassifier", "OnnxDetector", "RuntimeOptions",
-           "crop_square", "letterbox", "load_model", "normalise", "sha256_of", "square_box"]
+           "crop_square", "letterbox", "load_model", "normalise", "read_checked", "sha256_of",
+           "square_box"]
 
 F32 = npt.NDArray[np.float32]
 
@@ -54,12 +55,18 @@ class RuntimeOptions:
 
     ``threads``: intra-op threads (0 = ONNX Runtime's default, one per core);
     ``graph_optimization``: one of :data:`GRAPH_OPTIMIZATIONS`; ``execution_provider``: an
-    available provider name (``CPUExecutionProvider`` here).
+    available provider name (``CPUExecutionProvider`` here). ``mem_arena`` keeps the CPU
+    allocator's arena (freed tensors stay reserved for the next run, so the process holds its
+    peak); ``mem_pattern`` preallocates one block planned for all of a run's tensors. Both are
+    ONNX Runtime's defaults; off, a session holds only its weights between runs. Neither changes
+    a result.
     """
 
     threads: int = 1
     graph_optimization: str = "all"
     execution_provider: str = "CPUExecutionProvider"
+    mem_arena: bool = True
+    mem_pattern: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.threads <= 64:
@@ -79,6 +86,8 @@ class RuntimeOptions:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = GRAPH_OPTIMIZATIONS[self.graph_optimization]
+        so.enable_cpu_mem_arena = self.mem_arena
+        so.enable_mem_pattern = self.mem_pattern
         so.log_severity_level = 3
         return so
 
@@ -308,14 +317,8 @@ def _check_io(entry: ModelEntry, session: ort.InferenceSession, path: Path) -> N
                          + "; ".join(problems))
 
 
-def load_model(entry: ModelEntry, manifest_dir: Path,
-               options: RuntimeOptions | None = None) -> OnnxClassifier | OnnxDetector:
-    """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
-
-    The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
-    between check and load cannot slip through.
-    """
-    options = options or RuntimeOptions()
+def read_checked(entry: ModelEntry, manifest_dir: Path) -> bytes:
+    """The bytes of ``entry``'s file, after checking their sha256; :class:`ModelError` if bad."""
     path = Path(manifest_dir) / entry.file
     try:
         data = path.read_bytes()
@@ -326,6 +329,19 @@ def load_model(entry: ModelEntry, manifest_dir: Path,
         raise ModelError(f"{path}: sha256 {digest[:16]}... does not match the manifest's "
                          f"{entry.sha256[:16]}... for {entry.model_id!r} (corrupt, truncated or "
                          "replaced file)")
+    return data
+
+
+def load_model(entry: ModelEntry, manifest_dir: Path,
+               options: RuntimeOptions | None = None) -> OnnxClassifier | OnnxDetector:
+    """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
+
+    The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
+    between check and load cannot slip through.
+    """
+    options = options or RuntimeOptions()
+    path = Path(manifest_dir) / entry.file
+    data = read_checked(entry, manifest_dir)
     try:
         session = ort.InferenceSession(data, sess_options=options.session_options(),
                                        providers=[options.execution_provider])

@@ -3,11 +3,16 @@
 ::
 
     wildcam gateway [--store DIR] [--port 8470] [--token-file FILE] [--cert C --key K]
+                    [--operator-token-file FILE]
     wildcam gateway keygen --out DIR                  # Ed25519 pair for signing updates
-    wildcam gateway publish --url URL --token-file FILE --key DIR/wildcam-ota.key \\
-        --update-id ID [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
+    wildcam gateway publish --url URL --token-file OPERATOR_TOKEN --key DIR/wildcam-ota.key \\
+        --update-id ID --version N [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
         [--param NODE.NAME=VALUE ...]
     wildcam gateway list --url URL --token-file FILE  # stored items, JSON lines
+    wildcam gateway [--store DIR] export --camtrap-dp DIR [--since T] [--device ID] \\
+        [--md-json FILE] [--hard-examples DIR] [--location LAT,LON]  # from the store, offline
+
+The server also serves the review page at ``/review/`` (log in with the token).
 
 :func:`register` adds it to the project's CLI (``wildcam.cli``).
 """
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import WildcamError
+from wildcam.errors import ConfigError, WildcamError
 from wildcam.params import parse_assignments
 from wildcam.upload.config import default_state_dir
 
@@ -35,8 +40,19 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return handler(args)
         except WildcamError as err:
             print(f"wildcam gateway: {err}", file=sys.stderr)
+            return err.exit_code
+        except OSError as err:  # a file named on the command line (--file, --out, --store)
+            print(f"wildcam gateway: {err.strerror or err}: {err.filename or ''}",
+                  file=sys.stderr)
             return 2
     return run
+
+
+def _token_file(args: argparse.Namespace) -> str:
+    """The client's token file, which must exist (bad input, not a failed transfer)."""
+    if not Path(args.token_file).expanduser().is_file():
+        raise ConfigError(f"token file {args.token_file} not found")
+    return str(args.token_file)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -44,6 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     store = Path(args.store).expanduser()
     config = GatewayConfig(store=store, token_file=Path(args.token_file or store / "token"),
+                           operator_token_file=Path(args.operator_token_file
+                                                    or store / "operator.token"),
                            host=args.host, port=args.port, max_body_mb=args.max_body_mb,
                            max_update_mb=args.max_update_mb,
                            certfile=Path(args.cert) if args.cert else None,
@@ -51,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(gateway: Any) -> None:
         print(f"wildcam gateway: serving {gateway.url} (store {store}, token file "
-              f"{config.token_file})", flush=True)
+              f"{config.token_file}); review page {gateway.url}/review/", flush=True)
 
     return serve(config, create_token=not args.token_file, ready=ready)
 
@@ -83,9 +101,9 @@ def _publish(args: argparse.Namespace) -> int:
              for path, local in _pairs(args.file, "--file")}
     params = parse_assignments(args.param)
     manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
-                              params)
+                              params, version=args.version)
     signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
-    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file,
+    transport = HttpTransport(args.url, _token_file(args), ca_file=args.ca_file,
                               compression="none")
     try:
         for data in files.values():
@@ -95,7 +113,7 @@ def _publish(args: argparse.Namespace) -> int:
             "signature": base64.b64encode(signature).decode()})
     finally:
         transport.close()
-    print(f"published {answer['update_id']} as update {answer['seq']} "
+    print(f"published {answer['update_id']} (version {args.version}) as update {answer['seq']} "
           f"({len(files)} file(s), {sum(len(v) for v in params.values())} parameter(s))")
     return 0
 
@@ -103,7 +121,7 @@ def _publish(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from wildcam.upload.transport import HttpTransport
 
-    transport = HttpTransport(args.url, args.token_file, ca_file=args.ca_file)
+    transport = HttpTransport(args.url, _token_file(args), ca_file=args.ca_file)
     try:
         for item in transport.list_items():
             print(json.dumps(item, separators=(",", ":")))
@@ -112,16 +130,45 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from wildcam.ecology.camtrap import specs_dir, validate_package
+    from wildcam.ecology.cli import export_store
+
+    specs = Path(args.specs) if args.specs else specs_dir()
+    if specs is None:
+        raise WildcamError("the Camtrap DP 1.0.2 specification is not found: give --specs "
+                           "DIR or set WILDCAM_SPECS (its folder holds camtrap-dp-1.0.2/)")
+    lines = export_store(Path(args.store).expanduser(), Path(args.camtrap_dp), specs,
+                         since=args.since, device=args.device, md_json=args.md_json,
+                         hard=args.hard_examples, location=args.location, title=args.title,
+                         contributors=args.contributor, manifest=args.manifest)
+    print("\n".join(lines))
+    if not args.no_validate:
+        problems = validate_package(Path(args.camtrap_dp), specs)
+        for problem in problems:
+            print(f"invalid: {problem}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"valid Camtrap DP 1.0.2 (profile and table schemas in {specs})")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``gateway`` command to ``subparsers``."""
     gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
-                               "update signing tools", description=__doc__.splitlines()[0])
+                               "update signing tools",
+                               description="Run the ingest server, and the operator's update "
+                               "tools.")
     gw.add_argument("--store", default=str(default_state_dir() / "gateway"),
                     help="storage directory (default: %(default)s)")
     gw.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     gw.add_argument("--port", type=int, default=8470, help="port (0: any free port)")
     gw.add_argument("--token-file", default="",
-                    help="bearer token file (default: <store>/token, created if missing)")
+                    help="devices' bearer token file (default: <store>/token, created if "
+                    "missing)")
+    gw.add_argument("--operator-token-file", default="",
+                    help="operator's bearer token file, needed to publish updates (default: "
+                    "<store>/operator.token, created if missing)")
     gw.add_argument("--max-body-mb", type=float, default=16.0,
                     help="largest upload request body (413 above)")
     gw.add_argument("--max-update-mb", type=float, default=256.0,
@@ -142,9 +189,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     client.add_argument("--ca-file", default="", help="CA bundle for an HTTPS gateway")
 
     pub = sub.add_parser("publish", parents=[client],
-                         help="sign an update (model files, parameter sets) and publish it")
+                         help="sign an update (model files, parameter sets) and publish it "
+                         "(--token-file: the operator token)")
     pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) to sign with")
     pub.add_argument("--update-id", required=True, help="name of the update")
+    pub.add_argument("--version", type=int, required=True,
+                     help="update version: devices apply only a version higher than the one "
+                     "they have installed")
     pub.add_argument("--file", action="append", default=[], metavar="PATH=LOCAL",
                      help="ship LOCAL, installed as PATH (relative) in the update's directory")
     pub.add_argument("--cascade", action="append", default=[], metavar="NAME=VALUE",
@@ -156,3 +207,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
     lst.set_defaults(func=_guarded(_list))
+
+    exp = sub.add_parser("export", help="write what the store holds as a Camtrap DP 1.0.2 "
+                         "package (and MegaDetector JSON, hard examples); reads --store")
+    exp.add_argument("--camtrap-dp", required=True, metavar="DIR", help="package directory")
+    exp.add_argument("--since", default="", help="only frames at or after this ISO 8601 "
+                     "time or date (UTC unless it names a zone)")
+    exp.add_argument("--device", default="", help="only this device's frames")
+    exp.add_argument("--md-json", default="", metavar="FILE",
+                     help="also write the frames as MegaDetector batch output")
+    exp.add_argument("--hard-examples", default="", metavar="DIR",
+                     help="also write the reviewed events' images and labels.csv")
+    exp.add_argument("--location", default="", metavar="LAT,LON[,UNC_M]",
+                     help="location of devices that sent none")
+    exp.add_argument("--title", default="wildcam camera-trap detections",
+                     help="the data package's title (default: %(default)s)")
+    exp.add_argument("--contributor", action="append", default=[], help="a contributor name")
+    exp.add_argument("--manifest", default="", help="model manifest naming the models' "
+                     "sha256 (default: the package's)")
+    exp.add_argument("--specs", default="", help="the camtrap-dp-1.0.2 folder (default: "
+                     "$WILDCAM_SPECS or ../shared/specs)")
+    exp.add_argument("--no-validate", action="store_true", help="skip the validation")
+    exp.set_defaults(func=_guarded(_export))

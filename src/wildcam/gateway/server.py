@@ -1,22 +1,38 @@
 """The ingest gateway: an aiohttp server the uploaders post batches to.
 
 Routes (every one but ``/v1/health`` needs ``Authorization: Bearer <token>``; a missing or wrong
-token is 401, compared in constant time)::
+token is 401, compared in constant time; publishing needs the operator's token, a device token
+gets 403)::
 
     GET  /v1/health                 liveness (the uploaders' link probe)
     POST /v1/items                  a batch (wildcam.upload.wire) -> per-key results
     GET  /v1/items?after=N&limit=M  stored items, JSON (tests, the day report)
     GET  /v1/stats                  counters, JSON
     GET  /v1/blobs/<sha256>         a stored payload (thumbnails for the report, update files)
-    POST /v1/blobs                  store an update file -> {"sha256"}
-    POST /v1/updates                publish a signed update {"manifest", "signature"} (base64)
+    POST /v1/blobs                  store an update file -> {"sha256"}           (operator)
+    POST /v1/updates                publish a signed update {"manifest", "signature"} (operator)
     GET  /v1/updates?after=N        published updates, oldest first
+    /review/...                     the review page (wildcam.gateway.review: its own login)
 
-Bodies larger than the limit are refused with 413 before they are read in full (the limit
-applies to the decompressed size). Storage is :class:`~wildcam.gateway.store.GatewayStore`; its
-blocking work runs on one worker thread so the event loop keeps answering. :class:`Gateway`
-runs the server in a background thread (tests, benchmarks, embedding); :func:`serve` runs it in
-the foreground until SIGINT/SIGTERM.
+Hostile clients (see :class:`ConnectionGuard`): at most ``max_connections`` connections are
+open; at the cap a new connection takes the place of the oldest one that never sent a valid
+token (so slow or idle strangers cannot crowd devices out), and is closed at once only when
+every open connection has authenticated; a connection that has not sent a complete request head within
+``header_timeout_s`` (after connecting or after its previous answer) is closed; a request body
+that stalls for ``body_timeout_s`` is 408. The token is checked before any byte of the body is
+read or decompressed, and nothing is written to disk for a request without a valid token (the
+refusals are counted in memory, in ``/v1/stats``); its 401 is answered after about
+``auth_failure_delay_s`` (jittered), which costs the gateway nothing but holds a flooding client
+back. ``Content-Encoding: gzip`` is decompressed
+here, streamed, with the body limit applied to the decompressed size and a ratio cap
+(``MAX_RATIO``); at most ``BODY_SLOTS`` bodies are read at once, so memory stays bounded under
+concurrent bombs. Bodies larger than the limit are 413; a malformed batch is 400, a malformed
+record ``invalid`` in its answer; storage faults are 503 with the transaction rolled back.
+
+Storage is :class:`~wildcam.gateway.store.GatewayStore`; its blocking work runs on one worker
+thread so the event loop keeps answering. :class:`Gateway` runs the server in a background
+thread (tests, benchmarks, embedding); :func:`serve` runs it in the foreground until
+SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,11 +43,13 @@ import binascii
 import hmac
 import json
 import logging
-import os
-import secrets
+import random
 import signal
 import ssl
 import threading
+import time
+import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,15 +59,21 @@ from typing import Any
 from aiohttp import web
 
 from wildcam.errors import ConfigError, InputError, StorageError
+from wildcam.gateway.review import PREFIX as REVIEW_PREFIX
+from wildcam.gateway.review import review_app
 from wildcam.gateway.store import GatewayStore
 from wildcam.upload.ota import valid_update_id
+from wildcam.upload.tokens import read_token, write_new_token
 from wildcam.upload.wire import decode_batch
 
-__all__ = ["Gateway", "GatewayConfig", "load_token", "make_app", "serve"]
+__all__ = ["ConnectionGuard", "Gateway", "GatewayConfig", "load_token", "make_app", "serve"]
 
 log = logging.getLogger("wildcam.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MB = 1024 * 1024
+MAX_RATIO = 200  # decompressed/compressed beyond the first MiB: JPEG and JSON batches are < 20
+BODY_SLOTS = 4  # request bodies read at once (each at most the body limit)
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,11 @@ class GatewayConfig:
     max_update_mb: float = 256.0
     certfile: Path | None = None
     keyfile: Path | None = None
+    operator_token_file: Path | None = None
+    max_connections: int = 256
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    auth_failure_delay_s: float = 1.0
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server TLS context when a certificate and key are given."""
@@ -80,34 +109,163 @@ class GatewayConfig:
 
 
 def load_token(path: Path, create: bool = False) -> str:
-    """The bearer token in ``path``; with ``create``, a new random one is written (mode 0600)
-    when the file does not exist."""
+    """The bearer token in ``path`` (strictly one token, see :func:`read_token`); with
+    ``create``, a new random one is written (mode 0600) when the file does not exist."""
     if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
-    try:
-        token = path.read_text().strip()
-    except OSError as err:
-        raise ConfigError(f"cannot read token file {path}: {err.strerror}") from err
-    if len(token) < 16:
-        raise ConfigError(f"token in {path} is shorter than 16 characters")
-    return token
+        write_new_token(path)
+    return read_token(path)
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes:
+class ConnectionGuard:
+    """Caps open connections and closes those that do not send a request head in time.
+
+    Wraps the aiohttp protocol factory; the app's middleware marks a connection busy while a
+    handler runs (its body has its own timeout), idle again after it, and trusted once it sent
+    a valid token. At the cap, a new connection evicts the oldest untrusted one.
+    """
+
+    def __init__(self, max_connections: int, header_timeout_s: float) -> None:
+        self.max_connections = max_connections
+        self.header_timeout_s = header_timeout_s
+        self.deadlines: dict[asyncio.BaseTransport, float | None] = {}
+        self.trusted: set[asyncio.BaseTransport] = set()
+        self.refused = 0
+        self.evicted = 0
+        self.timed_out = 0
+
+    def admit(self) -> bool:
+        """Room for one more connection (evicting the oldest untrusted one at the cap)?"""
+        if len(self.deadlines) < self.max_connections:
+            return True
+        strangers = [t for t in self.deadlines if t not in self.trusted]
+        if not strangers:
+            self.refused += 1
+            return False
+        victim = strangers[0]  # dicts keep insertion order: the oldest connection
+        self.deadlines.pop(victim, None)
+        victim.abort()  # type: ignore[attr-defined]
+        self.evicted += 1
+        return True
+
+    def trust(self, transport: asyncio.BaseTransport | None) -> None:
+        """``transport`` sent a valid token."""
+        if transport in self.deadlines:
+            self.trusted.add(transport)
+
+    def forget(self, transport: asyncio.BaseTransport) -> None:
+        """``transport`` closed."""
+        self.deadlines.pop(transport, None)
+        self.trusted.discard(transport)
+
+    def factory(self, inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        """A protocol factory guarding the protocols ``inner`` makes."""
+        return lambda: _GuardedProtocol(self, inner())
+
+    def busy(self, transport: asyncio.BaseTransport | None) -> None:
+        """A request head arrived on ``transport``: no head deadline while it is handled."""
+        if transport in self.deadlines:
+            self.deadlines[transport] = None
+
+    def idle(self, transport: asyncio.BaseTransport | None) -> None:
+        """The request on ``transport`` was answered: the next head is due in time."""
+        if transport in self.deadlines:
+            self.deadlines[transport] = time.monotonic() + self.header_timeout_s
+
+    async def sweep(self) -> None:
+        """Close connections past their deadline, forever (cancel to stop)."""
+        while True:
+            await asyncio.sleep(min(1.0, self.header_timeout_s / 4))
+            now = time.monotonic()
+            for transport, deadline in list(self.deadlines.items()):
+                if deadline is not None and now > deadline:
+                    self.timed_out += 1
+                    self.deadlines.pop(transport, None)
+                    transport.abort()  # type: ignore[attr-defined]
+
+
+class _GuardedProtocol(asyncio.Protocol):
+    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
+        self._guard, self._inner, self._open = guard, inner, False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._guard.admit():
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        self._open = True
+        self._guard.deadlines[transport] = time.monotonic() + self._guard.header_timeout_s
+        self._transport = transport
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._open:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._open else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._open:
+            self._guard.forget(self._transport)
+            self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._open:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._open:
+            self._inner.resume_writing()
+
+
+async def _read_limited(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The request body, decompressed (gzip) as it streams in, at most ``limit`` bytes.
+
+    Decompression runs in steps of at most 64 KiB of output, each checked against the limit and
+    the ratio cap, so a bomb is refused after about a mebibyte of work and memory; buffers are
+    dropped before the error is raised (a traceback must not keep them alive).
+    """
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    chunks, total = [], 0
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise web.HTTPUnsupportedMediaType(text=f"Content-Encoding {encoding!r}: only gzip")
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    chunks: list[bytes] = []
+    total = wire = 0
+    problem: web.HTTPException | None = None
     try:
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
-            chunks.append(chunk)
+        while problem is None:
+            data = await asyncio.wait_for(request.content.readany(), timeout_s)
+            if not data:
+                if inflate is not None and not inflate.eof:
+                    problem = web.HTTPBadRequest(text="gzip body is truncated")
+                break
+            wire += len(data)
+            while data and problem is None:
+                if inflate is None:
+                    piece, data = data, b""
+                else:
+                    piece = inflate.decompress(data, _CHUNK)
+                    data = inflate.unconsumed_tail
+                total += len(piece)
+                consumed = wire - len(data)  # compressed bytes the output came from
+                if total > limit:
+                    problem = web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
+                elif total > MB and total > MAX_RATIO * consumed:
+                    problem = web.HTTPRequestEntityTooLarge(
+                        text=f"compression ratio above {MAX_RATIO}", max_size=limit,
+                        actual_size=total)
+                else:
+                    chunks.append(piece)
+    except TimeoutError:
+        problem = web.HTTPRequestTimeout(text=f"no body data for {timeout_s:.0f} s")
+    except zlib.error:
+        problem = web.HTTPBadRequest(text="Content-Encoding gzip, but the body is not gzip")
     except ConnectionResetError:  # the client died mid-request (e.g. a crashed uploader)
-        raise web.HTTPBadRequest(text="connection lost before the body was complete") from None
+        problem = web.HTTPBadRequest(text="connection lost before the body was complete")
+    if problem is not None:
+        chunks.clear()
+        raise problem
     return b"".join(chunks)
 
 
@@ -118,43 +276,73 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _int_arg(request: web.Request, name: str, default: int) -> int:
     try:
-        return max(0, int(request.query.get(name, default)))
+        return max(0, min(int(request.query.get(name, default)), 2**62))
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
 
 
 def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
-             max_update_mb: float = 256.0) -> web.Application:
-    """The aiohttp application over ``store``."""
-    expected = f"Bearer {token}".encode()
+             max_update_mb: float = 256.0, secure: bool = False, *,
+             operator_token: str = "",
+             guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0,
+             refusals: Counter[str] | None = None,
+             auth_failure_delay_s: float = 0.0) -> web.Application:
+    """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
+    ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Refused requests
+    are counted in ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
+    device = f"Bearer {token}".encode()
+    operator = f"Bearer {operator_token}".encode() if operator_token else b""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-store")
     body_limit, update_limit = int(max_body_mb * MB), int(max_update_mb * MB)
+    slots = asyncio.Semaphore(BODY_SLOTS)
+    refusals = Counter() if refusals is None else refusals
 
     async def blocking(func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(pool, func, *args)
 
+    async def read_body(request: web.Request, limit: int) -> bytes:
+        async with slots:
+            return await _read_limited(request, limit, body_timeout_s)
+
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path != "/v1/health":
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                await blocking(store.count, "unauthorized")
-                raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"},
-                                           text="missing or wrong bearer token")
+        if guard is not None:
+            guard.busy(request.transport)
         try:
-            return await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            await blocking(store.count, "too_large")
-            raise
-        except StorageError as err:
-            log.error("%s", err)
-            raise web.HTTPServiceUnavailable(text="storage unavailable") from err
+            # the review page has its own login (wildcam.gateway.review)
+            if request.path != "/v1/health" and not request.path.startswith(f"{REVIEW_PREFIX}/"):
+                given = request.headers.get("Authorization", "").encode()
+                is_operator = bool(operator) and hmac.compare_digest(given, operator)
+                if not is_operator and not hmac.compare_digest(given, device):
+                    refusals["unauthorized"] += 1
+                    # jittered, so a flood's answers do not all come due at once
+                    await asyncio.sleep(auth_failure_delay_s * random.uniform(0.5, 1.5))
+                    raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer",
+                                                        "Connection": "close"},
+                                               text="missing or wrong bearer token")
+                if guard is not None:
+                    guard.trust(request.transport)
+                if request.method == "POST" and request.path in ("/v1/blobs", "/v1/updates") \
+                        and not is_operator:
+                    refusals["forbidden"] += 1
+                    raise web.HTTPForbidden(text="publishing needs the operator token")
+            try:
+                return await handler(request)
+            except web.HTTPRequestEntityTooLarge:
+                refusals["too_large"] += 1
+                raise
+            except StorageError as err:
+                log.error("%s", err)
+                raise web.HTTPServiceUnavailable(text="storage unavailable") from err
+        finally:
+            if guard is not None:
+                guard.idle(request.transport)
 
     async def health(request: web.Request) -> web.Response:
         return _json({"ok": True})
 
     async def post_items(request: web.Request) -> web.Response:
-        body = await _read_limited(request, body_limit)
+        body = await read_body(request, body_limit)
         try:
             records = list(decode_batch(body))
         except InputError as err:
@@ -167,34 +355,43 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
         return _json({"items": items})
 
     async def stats(request: web.Request) -> web.Response:
-        return _json(await blocking(store.counters))
+        counters = await blocking(store.counters)
+        counters.update(refusals)
+        if guard is not None:
+            counters.update(connections_refused=guard.refused, header_timeouts=guard.timed_out,
+                            connections_evicted=guard.evicted)
+        return _json(counters)
 
-    async def get_blob(request: web.Request) -> web.Response:
-        data = await blocking(store.blob, request.match_info["sha"])
+    async def get_blob(request: web.Request) -> web.StreamResponse:
+        path, data = await blocking(store.blob_source, request.match_info["sha"])
+        if path is not None:
+            return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
         if data is None:
             raise web.HTTPNotFound(text="no such blob")
         return web.Response(body=data, content_type="application/octet-stream")
 
     async def post_blob(request: web.Request) -> web.Response:
-        body = await _read_limited(request, update_limit)
+        body = await read_body(request, update_limit)
         return _json({"sha256": await blocking(store.put_blob, body)})
 
     async def post_update(request: web.Request) -> web.Response:
-        body = await _read_limited(request, body_limit)
+        body = await read_body(request, body_limit)
         try:
             doc = json.loads(body)
             manifest = base64.b64decode(doc["manifest"], validate=True)
             signature = base64.b64decode(doc["signature"], validate=True)
-            update_id = str(json.loads(manifest)["update_id"])
-            files = json.loads(manifest).get("files", [])
-        except (ValueError, KeyError, TypeError, binascii.Error) as err:
-            raise web.HTTPBadRequest(text=f"not an update: {err}") from err
+            parsed = json.loads(manifest)
+            update_id = str(parsed["update_id"])
+            files = parsed.get("files", [])
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                binascii.Error) as err:
+            raise web.HTTPBadRequest(text=f"not an update: {type(err).__name__}") from err
         if not valid_update_id(update_id):
             raise web.HTTPBadRequest(text="bad update_id")
         for entry in files if isinstance(files, list) else []:
             if not isinstance(entry, dict) or \
-                    await blocking(store.blob, str(entry.get("sha256", ""))) is None:
-                raise web.HTTPBadRequest(text=f"update file not uploaded: {entry!r}")
+                    not await blocking(store.has_blob, str(entry.get("sha256", ""))):
+                raise web.HTTPBadRequest(text=f"update file not uploaded: {entry!r}"[:300])
         seq = await blocking(store.publish_update, update_id, manifest, signature)
         return _json({"seq": seq, "update_id": update_id})
 
@@ -214,6 +411,7 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                     web.get("/v1/blobs/{sha}", get_blob), web.post("/v1/blobs", post_blob),
                     web.post("/v1/updates", post_update), web.get("/v1/updates", get_updates)])
     app.on_cleanup.append(on_cleanup)
+    app.add_subapp(REVIEW_PREFIX, review_app(store, token, secure))
     return app
 
 
@@ -223,11 +421,20 @@ class Gateway:
     def __init__(self, config: GatewayConfig, create_token: bool = False) -> None:
         self.config = config
         self._token = load_token(config.token_file, create=create_token)
+        # A missing operator token file gets a new random token: only who can read it publishes.
+        self._operator_token = "" if config.operator_token_file is None else \
+            load_token(config.operator_token_file, create=True)
+        if self._operator_token == self._token:
+            raise ConfigError("the operator token must differ from the device token")
         self._ssl = config.ssl_context()
         self.store = GatewayStore(config.store)
+        self.guard = ConnectionGuard(config.max_connections, config.header_timeout_s)
+        self.refusals: Counter[str] = Counter()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="gateway",
                                         daemon=True)
 
@@ -238,15 +445,30 @@ class Gateway:
         return f"{scheme}://{self.config.host}:{self.port}"
 
     async def _start(self) -> int:
-        app = make_app(self.store, self._token, self.config.max_body_mb, self.config.max_update_mb)
-        self._runner = web.AppRunner(app, access_log=None)
+        cfg = self.config
+        app = make_app(self.store, self._token, cfg.max_body_mb, cfg.max_update_mb,
+                       operator_token=self._operator_token, guard=self.guard,
+                       body_timeout_s=cfg.body_timeout_s, refusals=self.refusals,
+                       auth_failure_delay_s=cfg.auth_failure_delay_s,
+                       secure=self._ssl is not None)
+        # auto_decompress off: the app decompresses, after the token check, with caps.
+        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False,
+                                     lingering_time=1.0, keepalive_timeout=2 * cfg.header_timeout_s)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port,
-                           ssl_context=self._ssl)
-        await site.start()
-        server = site._server  # noqa: SLF001 - the only way to read back port 0
-        assert server is not None
-        return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        assert self._runner.server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self.guard.factory(self._runner.server), cfg.host, cfg.port, ssl=self._ssl,
+            backlog=128, reuse_address=True)
+        self._sweeper = asyncio.get_running_loop().create_task(self.guard.sweep())
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def start(self) -> Gateway:
         """Start serving; returns self once the port is bound."""
@@ -257,7 +479,7 @@ class Gateway:
     def stop(self) -> None:
         """Stop serving and close the store."""
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(30)
             self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

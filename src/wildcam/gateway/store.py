@@ -7,6 +7,11 @@ row — its idempotency key (unique), digest, kind and metadata — is committed
 FULL``) in the same transaction as its small payload, or after its payload file is fsync'd and
 renamed into place; the gateway acknowledges a key only after that commit. An acknowledged item
 survives a crash, and a key sent again is answered ``duplicate`` without storing anything twice.
+
+Opening the store removes what a crash left behind, counted (``cleaned_tmp``,
+``cleaned_orphans``): unfinished ``.tmp-`` files, and payload files no item and no published
+update refers to (a crash between a payload's rename and its row's commit; update files uploaded
+but never published). Everything is created 0600 (directories 0700).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import StorageError
-from wildcam.upload.queue import fsync_directory
+from wildcam.upload.queue import fsync_directory, private_dir
 from wildcam.upload.wire import Record
 
 __all__ = ["GatewayStore"]
@@ -64,15 +69,42 @@ class GatewayStore:
         self.blob_dir = self.directory / "blobs"
         self._lock = threading.Lock()
         try:
-            self.blob_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.directory / "gateway.db", isolation_level=None,
-                                       check_same_thread=False)
+            private_dir(self.directory)
+            private_dir(self.blob_dir)
+            db = self.directory / "gateway.db"
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))  # -wal/-shm get its mode
+            os.chmod(db, 0o600)
+            self._db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._clean_up()
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the gateway store in {self.directory}: {err}") \
                 from err
+
+    def _referenced(self) -> set[str]:
+        refs = {r[0] for r in self._db.execute("SELECT DISTINCT sha256 FROM items")}
+        for (manifest,) in self._db.execute("SELECT manifest FROM updates"):
+            try:
+                files = json.loads(bytes(manifest)).get("files", [])
+                refs |= {str(f.get("sha256")) for f in files if isinstance(f, dict)}
+            except (ValueError, AttributeError, RecursionError):
+                continue
+        return refs
+
+    def _clean_up(self) -> None:
+        """Remove unfinished temporary files and payload files nothing refers to (counted)."""
+        names = [p.name for p in self.blob_dir.iterdir()]
+        tmp = [n for n in names if n.startswith(".tmp-")]
+        refs = self._referenced()
+        orphans = [n for n in names if not n.startswith(".tmp-") and n not in refs]
+        for name in tmp + orphans:
+            (self.blob_dir / name).unlink(missing_ok=True)
+        if tmp or orphans:
+            fsync_directory(self.blob_dir)
+            self._count("cleaned_tmp", len(tmp))
+            self._count("cleaned_orphans", len(orphans))
 
     def _write_file(self, sha: str, data: bytes) -> bool:
         """Write a large payload's file (fsync'd, renamed); False if it was there already."""
@@ -81,7 +113,8 @@ class GatewayStore:
             return False
         tmp = path.with_name(f".tmp-{sha}-{threading.get_ident()}")
         try:
-            with open(tmp, "wb") as fh:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                           "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -128,18 +161,26 @@ class GatewayStore:
                 raise StorageError(f"gateway blob write failed: {err}") from err
         return staged[0][0]
 
-    def blob(self, sha: str) -> bytes | None:
-        """The payload with digest ``sha`` (None if unknown or not a digest)."""
+    def blob_source(self, sha: str) -> tuple[Path | None, bytes | None]:
+        """Where the payload with digest ``sha`` is: (its file, None), (None, its bytes) when
+        small, (None, None) if unknown or not a digest."""
         if not _SHA.match(sha):
-            return None
+            return None, None
         with self._lock:
             row = self._db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha,)).fetchone()
         if row is not None:
-            return bytes(row[0])
-        try:
-            return (self.blob_dir / sha).read_bytes()
-        except FileNotFoundError:
-            return None
+            return None, bytes(row[0])
+        path = self.blob_dir / sha
+        return (path, None) if path.is_file() else (None, None)
+
+    def has_blob(self, sha: str) -> bool:
+        """Whether a payload with digest ``sha`` is stored."""
+        return self.blob_source(sha) != (None, None)
+
+    def blob(self, sha: str) -> bytes | None:
+        """The payload with digest ``sha`` (None if unknown or not a digest)."""
+        path, data = self.blob_source(sha)
+        return path.read_bytes() if path is not None else data
 
     def _count(self, name: str, n: int = 1) -> None:
         if n:
@@ -191,7 +232,7 @@ class GatewayStore:
                 self._count("stored", stored)
                 self._count("duplicates", duplicates)
                 self._db.execute("COMMIT")
-            except (sqlite3.Error, ValueError, TypeError) as err:
+            except Exception as err:  # never leave the transaction open (the next would 503)
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise StorageError(f"gateway index write failed: {err}") from err

@@ -7,7 +7,9 @@ over the event), ``energy`` per stage and ``/diagnostics``. Frames of a settled 
 skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's uploads are
 the frames that decided it and the re-checks. Changing a model parameter loads
 and checks the new file inside the parameter call: a bad file is refused with the reason and
-the previous model keeps serving.
+the previous model keeps serving. With ``stage3_lazy`` the large model's session is created
+when a region first needs it and dropped while ``max_stage`` < 3 or after
+``stage3_idle_unload_s`` unused (``stage3_loaded`` in the diagnostics).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from wildcam.camera.base import Box
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
-from wildcam.cascade.loader import RELOAD_ALL, load_stages, stages_to_reload
+from wildcam.cascade.lazy import LazyModel
+from wildcam.cascade.loader import LAZY_STAGE, RELOAD_ALL, load_stages, stages_to_reload
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
 from wildcam.errors import ConfigError, InputError, ModelError
@@ -42,8 +45,9 @@ from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, SENSOR_SUB
 from wildcam.ros.runner import main_for
 
-MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model"}
+MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model", "stage3_lazy"}
 THUMBNAIL_SIDE = 256
+UNLOAD_CHECK_S = 1.0  # wall: how often an unneeded lazy stage-3 session is looked for
 Pixels = npt.NDArray[np.uint8]
 
 
@@ -61,7 +65,7 @@ class CascadeDetector(Node):
         self.cascade = Cascade({}, cfg, self.measure)
         self._pending: tuple[CascadeConfig, dict[int, StageModel | None]] | None = None
         try:
-            self._install(load_stages(cfg))
+            self._install(load_stages(cfg, check_lazy_io=False))  # a cold start skips it
         except (ModelError, ConfigError) as err:
             self.health.degraded(f"no models: {err}")
             self.get_logger().error(f"cannot load models: {err}")
@@ -72,6 +76,7 @@ class CascadeDetector(Node):
             self.motion_callback), EVENTS)
         self.create_subscription(Image, "camera/image_raw", self.health.guard("image")(
             self.image_callback), SENSOR_SUB)
+        self.create_timer(UNLOAD_CHECK_S, self.unload_unneeded)
 
     @contextmanager
     def measure(self, stage: str) -> Iterator[None]:
@@ -115,6 +120,18 @@ class CascadeDetector(Node):
         self.cascade.configure(new)
         if new.power_profile != old.power_profile:
             self.meter.set_profile(new.power_profile)
+        self.unload_unneeded()
+
+    def unload_unneeded(self) -> None:
+        """Drop a lazy stage-3 session the cascade may not call now or has not used lately."""
+        model = self.cascade.models.get(LAZY_STAGE)
+        if not isinstance(model, LazyModel):
+            return
+        cfg = self.params.config
+        if model.unload_unneeded(cfg.max_stage, cfg.stage3_idle_unload_s):
+            self.get_logger().info(f"stage 3 session dropped ({model.model_id})")
+        self.health.values["stage3_loaded"] = str(model.loaded).lower()
+        self.health.values["stage3_loads"] = str(model.loads)
 
     def motion_callback(self, msg: MotionEvent) -> None:
         """A motion event: remember its regions; analyse the frames it pairs with."""

@@ -42,7 +42,13 @@ from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.power import charging_of, report_stages, stored_wh
+from wildcam.ros.power import (
+    charging_of,
+    checked_battery,
+    checked_temperature,
+    report_stages,
+    stored_wh,
+)
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.runner import main_for
 
@@ -110,14 +116,19 @@ class PowerManager(Node):
             self.push_callback()
 
     def battery_callback(self, msg: BatteryState) -> None:
-        """Latest battery (NaN fields are unknown)."""
+        """Latest battery (NaN fields are unknown; implausible ones are made unknown)."""
+        for problem in checked_battery(msg):
+            self.health.error("battery_input", problem)
         self.measured.add(self._now(), msg.voltage, msg.current)
         self.core.on_battery(self._now(), msg.percentage, charging_of(msg), msg.temperature,
                              stored_wh(msg))
 
     def temperature_callback(self, msg: Temperature) -> None:
-        """Latest SoC/board temperature."""
-        self.core.on_temperature(self._now(), msg.temperature)
+        """Latest SoC/board temperature (an implausible one is unknown)."""
+        celsius, problem = checked_temperature(msg.temperature)
+        if problem:
+            self.health.error("temperature_input", problem)
+        self.core.on_temperature(self._now(), celsius)
 
     def trigger_callback(self, msg: Trigger) -> None:
         """A PIR edge: the state policy goes warm while it is high (unless asleep and unable to

@@ -14,7 +14,12 @@ from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport
-from wildcam.power.sources import PowerSourceConfig, SimulatedSource, make_power_source
+from wildcam.power.sources import (
+    PowerSourceConfig,
+    SimulatedSource,
+    checked_reading,
+    make_power_source,
+)
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
@@ -59,7 +64,9 @@ class PowerSource(Node):
         now = self.get_clock().now()
         if now.nanoseconds == 0:  # simulated time before the first /clock
             return
-        reading = self.source.read(now.nanoseconds * 1e-9)
+        reading, problems = checked_reading(self.source.read(now.nanoseconds * 1e-9))
+        for problem in problems:
+            self.health.error("reading", problem)
         stamp = now.to_msg()
         self.pub_battery.publish(battery_msg(reading, stamp))
         if not math.isnan(reading.temperature_c):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.time import Time
 
+from wildcam.errors import ConfigError, UpdateError
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
+from wildcam.params import build_config
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
@@ -24,13 +27,19 @@ from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
-from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
-from wildcam.upload.ota import OtaClient, load_public_key
+from wildcam.upload.items import (
+    DetectionInfo,
+    FrameDetections,
+    detection_problem,
+    items_for_frame,
+)
+from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
 
 TRANSPORT_PARAMS = ("gateway_url", "token_file", "tls_verify", "ca_file", "request_timeout_s",
                     "compression", "link_backend", "link_profile")
+SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed update may set them
 
 
 class Uploader(Node):
@@ -46,20 +55,28 @@ class Uploader(Node):
         if not cfg.tls_verify:
             self.get_logger().warning("tls_verify is off: the gateway's certificate is "
                                       "not checked")
-        transport = make_transport(cfg)
+        self.signed = SignedOnlyParameters(
+            RosParameterApplier(self), self.get_name(), SIGNED_ONLY,
+            cfg.ota_path / "signed-parameters.json",
+            {k: getattr(cfg, k) for k in SIGNED_ONLY}, self.apply_signed)
+        self.effective = self.with_signed(cfg, self.signed.values)
+        transport = make_transport(self.effective)
         self.engine = UploadEngine(self.queue, transport, make_link(cfg, transport), cfg,
                                    self.charge_transfer, policy_clock=self.now_s)
         self.ota: OtaClient | None = None
         periodic = []
         if cfg.ota_public_key:
             self.ota = OtaClient(transport, load_public_key(Path(cfg.ota_public_key).expanduser()),
-                                 cfg.ota_path, RosParameterApplier(self))
+                                 cfg.ota_path, self.signed)
             periodic.append((cfg.ota_period_s, self.ota_sync))
         self.pub = self.create_publisher(UploadStatus, "uploader/status", 10)
         self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
             self.detections_callback), EVENTS)
         self.create_subscription(PowerState, "power/state", self.health.guard("power")(
             self.power_callback), LATCHED)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
+            "diagnostics")(self.diagnostics_callback), 10)
+        self.device_status: dict[str, object] = {}  # sent with each frame (review page)
         self.create_timer(1.0, self.health.guard("status")(self.status_callback))
         self.sender = SenderThread(self.engine, periodic).start()
 
@@ -71,19 +88,36 @@ class Uploader(Node):
         """Radio energy of ``nbytes`` on the upload link (through the energy meter)."""
         return self.meter.add_transfer("upload", nbytes).joules
 
+    @staticmethod
+    def with_signed(cfg: UploaderConfig, values: dict[str, Scalar]) -> UploaderConfig:
+        """``cfg`` with the values a signed update set over it (UpdateError if invalid)."""
+        try:
+            return build_config(UploaderConfig, values, base=cfg)
+        except ConfigError as err:
+            raise UpdateError(f"uploader refused {sorted(values)}: {err}") from err
+
+    def apply_signed(self, values: dict[str, Scalar]) -> None:
+        """A signed update sets read-only transport values (see :class:`SignedOnlyParameters`)."""
+        self.use(self.with_signed(self.params.config, values))
+
     def on_parameters(self, old: UploaderConfig, new: UploaderConfig) -> None:
-        """Policy, quota, TTL and batching apply at the next step; a new gateway or link
-        backend gets a new transport."""
-        if any(getattr(old, k) != getattr(new, k) for k in TRANSPORT_PARAMS):
-            transport = make_transport(new)
-            self.engine.link = make_link(new, transport)
+        """Policy, quota, TTL and batching apply at the next step."""
+        self.use(self.with_signed(new, self.signed.values))
+        if new.power_profile != old.power_profile:
+            self.meter.set_profile(new.power_profile)
+
+    def use(self, effective: UploaderConfig) -> None:
+        """Make ``effective`` the live config; a new gateway or link backend gets a new
+        transport."""
+        old, self.effective = self.effective, effective
+        if any(getattr(old, k) != getattr(effective, k) for k in TRANSPORT_PARAMS):
+            transport = make_transport(effective)
+            self.engine.link = make_link(effective, transport)
             self.engine.transport, previous = transport, self.engine.transport
             if self.ota is not None:
                 self.ota.transport = transport
             previous.close()
-        self.engine.config = new
-        if new.power_profile != old.power_profile:
-            self.meter.set_profile(new.power_profile)
+        self.engine.config = effective
         self.sender.wake()
 
     def ota_sync(self) -> None:
@@ -105,12 +139,20 @@ class Uploader(Node):
             detections=tuple(DetectionInfo(d.id, d.class_id, d.score, d.stage, d.model_id,
                                            (d.center_x, d.center_y, d.size_x, d.size_y))
                              for d in msg.detections),
-            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data))
+            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data),
+            extra={"device": self.params.config.device(),
+                   "status": dict(self.device_status)})
+        for det in frame.detections:
+            problem = detection_problem(det)
+            if problem:
+                self.health.error("detection_refused", f"frame {frame.stamp_ns}: {problem}")
         result = self.queue.put(items_for_frame(frame, self.params.config.send_full_frames))
         self.health.count("frames")
         self.health.count("items_stored", len(result.stored))
         if result.refused:
             self.health.count("refused_quota", len(result.refused))
+        for key, reason in result.invalid.items():
+            self.health.error("item_invalid", f"{key}: {reason} (dead-lettered)")
         self.sender.wake()
 
     def power_callback(self, msg: PowerState) -> None:
@@ -118,10 +160,24 @@ class Uploader(Node):
         battery = float(msg.battery_percentage)
         self.engine.power = PowerFacts(battery if math.isfinite(battery) else math.nan,
                                        bool(msg.charging))
+        self.device_status.update(battery=battery if math.isfinite(battery) else None,
+                                  mode=msg.mode_name, state=msg.device_state,
+                                  charging=bool(msg.charging))
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        """The power manager's projected battery life, for the device status."""
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == "projected_battery_h":
+                    try:
+                        self.device_status["projected_battery_h"] = float(kv.value)
+                    except ValueError:
+                        pass
 
     def status_callback(self) -> None:
         """Publish uploader/status and refresh the diagnostics values."""
         stats = self.queue.stats()
+        self.device_status["queue_depth"] = stats.depth
         c = self.engine.counters
         msg = UploadStatus(queue_depth=stats.depth,
                            queue_depth_by_priority=list(stats.depth_by_priority),
@@ -129,7 +185,8 @@ class Uploader(Node):
                            bytes_sent=c.bytes_sent, retries=c.retries,
                            evictions=stats.counters["evicted"] + stats.counters["refused"],
                            joules_per_mb=c.joules_per_mb, link_up=c.link_up,
-                           last_error=c.last_error)
+                           last_error=c.last_error,
+                           dead_lettered=stats.counters["dead_lettered"])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub.publish(msg)
         values = self.health.values
@@ -141,13 +198,21 @@ class Uploader(Node):
                        "joules_per_mb": f"{c.joules_per_mb:.3f}", "held": c.held,
                        "link_quality": f"{c.link_quality:.2f}",
                        "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
-                       "last_upload_error": c.last_error})
+                       "last_upload_error": c.last_error,
+                       "dead_letters": str(stats.dead_letters),
+                       "last_dead_letter": next((f"{d.key}: {d.reason}" for d in
+                                                 self.queue.dead_letters(1)), ""),
+                       "reserve_held": str(stats.reserve_held)})
 
     def destroy_node(self) -> None:
-        """Stop the sender, close the queue."""
-        self.sender.stop()
-        self.engine.transport.close()
-        self.queue.close()
+        """Stop the sender, close the queue (also after a start that failed half way: rclpy
+        destroys the node at shutdown)."""
+        if hasattr(self, "sender"):
+            self.sender.stop()
+        if hasattr(self, "engine"):
+            self.engine.transport.close()
+        if hasattr(self, "queue"):
+            self.queue.close()
         super().destroy_node()
 
 

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import ConfigError
 from wildcam.power.cells import BATTERIES
 from wildcam.power.lifetime import (DIEL_PATTERNS, POLICIES, SHIPPED, Activity, LifetimeResult,
                                     constants_table, scenario, simulate)
@@ -81,11 +80,7 @@ def _lifetime(args: argparse.Namespace) -> int:
         print(states_markdown(), end="")
         return 0
     policies = POLICIES if args.policy == "all" else (args.policy,)
-    try:
-        runs = {p: _run(args, p) for p in policies}
-    except ConfigError as err:
-        print(f"wildcam lifetime: {err}")
-        return 2
+    runs = {p: _run(args, p) for p in policies}  # a ConfigError: one line on stderr, exit 2
     first_sc, first = next(iter(runs.values()))
     constants = constants_table(first_sc, first)
     if args.json:

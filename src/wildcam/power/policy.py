@@ -17,7 +17,10 @@ Modes, lowest first: ``critical`` (trigger-driven capture only, keep a reserve),
 The battery level the policy uses is the gauge reading averaged over ``smoothing_s`` (a noisy
 gauge must not flip modes), times the usable fraction at the cells' temperature (cold Li-ion
 cells deliver less: :func:`cold_usable_fraction`). An unknown (NaN) battery keeps the current
-mode; an unknown temperature keeps the hot/not-hot state.
+mode, except when a manual override was just cleared: the mode the override set says nothing
+about the battery, so the policy returns to its configured default (``initial_mode``) at once.
+Leaving an override is always immediate (no dwell). An unknown temperature keeps the hot/not-hot
+state.
 """
 
 from __future__ import annotations
@@ -213,6 +216,7 @@ class ModePolicy:
         self.battery: float = math.nan   # smoothed gauge reading
         self.level: float = math.nan     # the smoothed reading after cold derating: what counts
         self._battery_t = now_s
+        self.manual = False              # the current mode is the manual override's
 
     def effective_battery(self, inputs: PolicyInputs) -> float:
         """State of charge the policy acts on: reported charge times the cold usable fraction."""
@@ -266,6 +270,9 @@ class ModePolicy:
         if inputs.override:
             return inputs.override, f"manual override: {inputs.override}", True
         if math.isnan(inputs.battery):
+            if self.manual:  # the override's mode says nothing about the battery
+                return (self.config.initial_mode, "override cleared, battery unknown: default "
+                        f"mode {self.config.initial_mode}", True)
             return self.mode, "battery unknown: mode kept", False
         battery = self.level = self.effective_battery(inputs)
         text = f"battery {battery:.0%}"
@@ -286,13 +293,16 @@ class ModePolicy:
         if not math.isnan(inputs.battery):
             inputs = replace(inputs, battery=self._smooth(now_s, inputs.battery))
         mode, reason, immediate = self._propose(now_s, inputs)
+        manual = bool(inputs.override) and mode == inputs.override
+        switching = manual != self.manual  # entering or leaving the override: a new reason
+        immediate = immediate or switching
         cap = self.config.hot_mode
         if self.hot and mode_index(mode) > mode_index(cap):
             mode, immediate = cap, True
             reason = (f"thermal override: {self.temperature_c:.1f} °C >= "
                       f"{self.config.hot_c:.0f} °C (wanted: {reason})")
         dwell = self.config.min_dwell_s[self.mode]
-        if mode != self.mode and (immediate or now_s - self.since_s >= dwell):
-            self.mode, self.reason, self.since_s = mode, reason, now_s
+        if (mode != self.mode or switching) and (immediate or now_s - self.since_s >= dwell):
+            self.mode, self.reason, self.since_s, self.manual = mode, reason, now_s, manual
             return Decision(mode, reason, True, now_s)
         return Decision(self.mode, self.reason, False, self.since_s)

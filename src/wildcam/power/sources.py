@@ -10,7 +10,11 @@
 ``ina260``     and the charge counted from them (:mod:`wildcam.power.ina`).
 
 Every reading is a :class:`PowerReading`; what a backend does not know is NaN (or ``None`` for
-the charging flag), never zero, as ``sensor_msgs/BatteryState`` prescribes.
+the charging flag), never zero, as ``sensor_msgs/BatteryState`` prescribes. A value outside its
+physical range (:data:`PLAUSIBLE`: a state of charge outside [0, 1], an infinite or negative
+voltage, a temperature colder than -60 °C) is a broken gauge or a hostile publisher, not a
+reading: :func:`checked_reading` makes it unknown and says why, so it can never switch the
+device to critical (or keep it out of critical) by itself.
 """
 
 from __future__ import annotations
@@ -27,10 +31,34 @@ from wildcam.params import check_ranges, param
 from wildcam.power.battery import Environment, SimBattery, parse_windows
 from wildcam.power.profile import load_profile, power_profile_param
 
-__all__ = ["BACKENDS", "BagSource", "FixedSource", "PowerReading", "PowerSource",
-           "PowerSourceConfig", "SimulatedSource", "SysfsSource", "make_power_source"]
+__all__ = ["BACKENDS", "PLAUSIBLE", "BagSource", "FixedSource", "PowerReading", "PowerSource",
+           "PowerSourceConfig", "SimulatedSource", "SysfsSource", "checked_reading",
+           "make_power_source", "plausible"]
 
 NAN = math.nan
+
+# Plausibility bounds of readings (input validation, not figures of any energy estimate):
+# percentage: BatteryState defines 0..1; voltage: 0..60 V covers every pack wildcam targets
+# (1S Li-ion 3-4.2 V up to a 12 V lead-acid or 4S pack, and the 5 V USB supply) with margin;
+# current: |I| <= 50 A is far beyond a camera trap's few amperes; charge/capacity: 0..1000 Ah;
+# temperatures: -60..150 °C spans the coldest field deployments and SoC thermal trip points
+# (typically 85-125 °C) with margin.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "percentage": (0.0, 1.0),
+    "voltage": (0.0, 60.0),
+    "current": (-50.0, 50.0),
+    "charge_ah": (0.0, 1000.0),
+    "capacity_ah": (0.0, 1000.0),
+    "design_capacity_ah": (0.0, 1000.0),
+    "battery_temperature_c": (-60.0, 150.0),
+    "temperature_c": (-60.0, 150.0),
+}
+
+
+def plausible(name: str, value: float) -> bool:
+    """Whether ``value`` of reading field ``name`` is finite and within :data:`PLAUSIBLE`."""
+    low, high = PLAUSIBLE[name]
+    return math.isfinite(value) and low <= value <= high
 
 
 @dataclass(frozen=True)
@@ -52,6 +80,21 @@ class PowerReading:
     def energy_wh(self) -> float:
         """Stored energy, from charge and voltage (NaN when either is unknown)."""
         return self.charge_ah * self.voltage
+
+
+def checked_reading(reading: PowerReading) -> tuple[PowerReading, tuple[str, ...]]:
+    """``reading`` with every implausible value made unknown (NaN), and one line per value
+    changed. NaN (already unknown) is left alone and not reported."""
+    changes: dict[str, float] = {}
+    problems: list[str] = []
+    for name in PLAUSIBLE:
+        value = getattr(reading, name)
+        if not math.isnan(value) and not plausible(name, value):
+            low, high = PLAUSIBLE[name]
+            changes[name] = NAN
+            problems.append(f"{name}={value!r} is outside [{low:g}, {high:g}]: treated as "
+                            f"unknown")
+    return (replace(reading, **changes) if changes else reading), tuple(problems)
 
 
 class PowerSource(Protocol):

@@ -8,11 +8,8 @@ The scene's ground truth, the gateway listing and the baseline default to the fi
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
-
-from wildcam.errors import WildcamError
 
 __all__ = ["RUN_FILES", "find_beside", "print_summary", "register"]
 
@@ -47,13 +44,10 @@ def _report(args: argparse.Namespace) -> int:
     if paths["truth"] is None:
         print(f"wildcam report: no --truth given and no {RUN_FILES['truth']} beside {bag}: "
               "visits are not scored")
-    try:
-        run = load_run(bag, paths["truth"], gateway=paths["gateway"],
-                       baseline=paths["baseline"], fps=args.fps)
-        page = build_report(run, Path(args.out))
-    except WildcamError as err:
-        print(f"wildcam report: {err}", file=sys.stderr)
-        return 1
+    # A missing or broken bag is a WildcamError: ``wildcam`` says so in one line, exit code 2.
+    run = load_run(bag, paths["truth"], gateway=paths["gateway"],
+                   baseline=paths["baseline"], fps=args.fps)
+    page = build_report(run, Path(args.out))
     print(f"wildcam report: {page}")
     print_summary(summarize(run))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from html import escape
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from wildcam.report.figures import FIGURES, draw_all
 from wildcam.report.metrics import Summary, mode_changes, summarize
 from wildcam.report.states import state_changes
 
-__all__ = ["REPORT_NAME", "build_report", "render_html"]
+__all__ = ["REPORT_NAME", "SUMMARY_NAME", "build_report", "render_html"]
 
 REPORT_NAME = "report.html"
+SUMMARY_NAME = "summary.json"
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1040px; margin: 2em auto; color: #222; }
@@ -67,9 +69,12 @@ def render_html(run: RunData, summary: Summary) -> str:
     if states:
         parts += ["<h2>Device states</h2>",
                   _table(("#", "time", "state", "reason"), states, "states")]
-    visits = [(tb.clock(v.start_s), tb.clock(v.end_s), v.species) for v in run.visits]
+    visits = [(tb.clock(v.start_s), tb.clock(v.end_s), v.species, f"{v.coverage:.0%}",
+               "never" if v.first_detection_s is None else f"{v.first_detection_s:.1f} s")
+              for v in summary.visit_scores]
     parts += ["<h2>Ground-truth visits</h2>",
-              _table(("from", "to", "species"), visits, "visits")]
+              _table(("from", "to", "species", "inside motion events",
+                      "first detection after the start (scene time)"), visits, "visits")]
     if run.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(
             f'<li class="note">{escape(n)}</li>' for n in run.notes) + "</ul>")
@@ -84,7 +89,9 @@ def build_report(run: RunData, out_dir: str | Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         draw_all(run, out)
         page = out / REPORT_NAME
-        page.write_text(render_html(run, summarize(run)), encoding="utf-8")
+        summary = summarize(run)
+        page.write_text(render_html(run, summary), encoding="utf-8")
+        (out / SUMMARY_NAME).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     except OSError as err:
         raise StorageError(f"cannot write the report into {out}: {err}") from err
     return page

@@ -2,7 +2,10 @@
 
 * **event recall**: share of ground-truth visits with at least one detection inside the visit
   (``slack_s`` of tolerance at both ends) — detections *received by the gateway* when the run
-  has a gateway listing, else the cascade's detections in the bag;
+  has a gateway listing, else the cascade's detections in the bag; "n/a" without ground truth
+  or without visits (nothing to recall);
+* **per visit**: the share of the visit inside motion events (*coverage*: how much of it the
+  cascade could see at all) and the time from the visit's start to its first detection;
 * **false uploads**: items at the gateway whose frame lies in no visit (same tolerance);
 * **joules per detected visit**: all the energy the nodes reported, over the visits recalled;
 * **battery life**: the lifetime model's answer (:func:`wildcam.power.lifetime.run_battery_line`)
@@ -17,7 +20,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +29,8 @@ from wildcam.evaluation import score_events
 from wildcam.report.data import DAY_S, Baseline, ModeSwitch, RunData, TruthVisit
 from wildcam.report.states import StateSummary, summarize_states
 
-__all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "detected_times", "estimate_baseline",
-           "mode_changes", "recalled", "summarize"]
+__all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "VisitScore", "detected_times",
+           "estimate_baseline", "mode_changes", "recalled", "summarize", "visit_scores"]
 
 STAGES = ("capture", "motion", "cascade_stage1", "cascade_stage2", "cascade_stage3", "encode",
           "upload")
@@ -39,6 +43,21 @@ ANALYSIS_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "casc
 """Deciding whether an animal is there: what the baseline does with stage 3 on every frame."""
 
 NOMINAL_VOLTAGE = 3.7
+
+
+@dataclass(frozen=True)
+class VisitScore:
+    """One ground-truth visit: how much of it motion events covered, when it was first detected."""
+
+    start_s: float
+    end_s: float
+    species: str
+    coverage: float  # share of the visit inside motion events, 0..1
+    first_detection_s: float | None  # after the visit's start (None: never detected)
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(np.asarray(values, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -68,12 +87,35 @@ class Summary:
     analysis_ratio: float | None  # baseline stage 3 / (motion gate + cascade) of the run
     mode_switches: int
     lifetime: str = ""  # the lifetime model's battery line for the run's profile and battery
+    visit_scores: tuple[VisitScore, ...] = ()
     states: StateSummary | None = None  # device states, when the run recorded them
 
     @property
-    def event_recall(self) -> float:
-        """Share of visits detected (1.0 when there was none)."""
-        return self.visits_detected / self.visits if self.visits else 1.0
+    def event_recall(self) -> float | None:
+        """Share of visits detected (None without ground truth or without visits)."""
+        return self.visits_detected / self.visits if self.has_truth and self.visits else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field and derived score, for ``summary.json``."""
+        data = asdict(self)
+        data.update(event_recall=self.event_recall, energy_ratio=self.energy_ratio)
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in data.items()}  # strict JSON: no NaN or Infinity
+
+    def _visit_rows(self) -> list[tuple[str, str]]:
+        scores = self.visit_scores
+        if not scores:
+            return []
+        cover = [v.coverage for v in scores]
+        delays = [v.first_detection_s for v in scores if v.first_detection_s is not None]
+        missed = len(scores) - len(delays)
+        first = (f"median {_median(delays):.1f} s after the visit starts (max "
+                 f"{max(delays):.1f} s)" if delays else "no visit was detected")
+        if missed and delays:
+            first += f"; {missed} visit{'' if missed == 1 else 's'} never detected"
+        return [("visit coverage by motion events", f"median {_median(cover):.0%} of each visit "
+                 f"inside motion events (lowest {min(cover):.0%})"),
+                ("time to first detection", first)]
 
     @property
     def energy_ratio(self) -> float | None:
@@ -90,14 +132,21 @@ class Summary:
             return "∞" if math.isinf(v) else f"{v:{fmt}}{unit}"
 
         via = "at the gateway" if self.detected_source == "gateway" else "by the cascade"
+        if not self.has_truth:
+            recall = "n/a (no ground truth)"
+        elif not self.visits:
+            recall = "n/a (no animal visits in the ground truth)"
+        else:
+            recall = (f"{num(self.event_recall, '.2f')} ({self.visits_detected}/{self.visits} "
+                      f"visits detected {via})")
         rows = [
-            ("event recall", f"{num(self.event_recall, '.2f')} ({self.visits_detected}/"
-                             f"{self.visits} visits detected {via})" if self.has_truth
-             else "n/a (no ground truth)"),
+            ("event recall", recall),
             ("motion events", f"{self.motion_events} ({self.motion_visits_recalled}/"
                               f"{self.visits} visits covered, {self.false_motion_events} "
                               f"with no animal)"),
-            ("detections (frames decided animal)", str(self.detections)),
+            *self._visit_rows(),
+            ("detections (frames decided animal)", f"{self.detections} (decided per motion "
+             "event: a frame may score below the threshold alone)"),
             ("items at the gateway", "n/a" if self.gateway_items is None
              else str(self.gateway_items)),
             ("false uploads", "n/a" if self.false_uploads is None
@@ -200,6 +249,32 @@ def _per_day(run: RunData, joules: float) -> float | None:
     return joules * DAY_S / run.duration_s if run.duration_s > 0 else None
 
 
+def _covered_s(start: float, end: float, spans: Sequence[tuple[float, float]]) -> float:
+    """Seconds of ``[start, end]`` inside the union of ``spans``."""
+    covered, reach = 0.0, start
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            covered += b - a
+            reach = b
+    return covered
+
+
+def visit_scores(visits: Sequence[TruthVisit], spans: Sequence[tuple[float, float]],
+                 times: Sequence[float], slack_s: float = 1.0) -> tuple[VisitScore, ...]:
+    """Coverage by the motion ``spans`` and delay to the first of ``times`` of each visit
+    (a detection up to ``slack_s`` early counts as at the start)."""
+    scores = []
+    for v in visits:
+        length = v.end_s - v.start_s
+        inside = [t for t in times if v.start_s - slack_s <= t <= v.end_s + slack_s]
+        scores.append(VisitScore(
+            v.start_s, v.end_s, v.species,
+            _covered_s(v.start_s, v.end_s, spans) / length if length > 0 else 0.0,
+            max(0.0, min(inside) - v.start_s) if inside else None))
+    return tuple(scores)
+
+
 def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
     """The summary of ``run``."""
     times, source = detected_times(run)
@@ -243,6 +318,7 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         baseline_total_j=baseline_total, baseline_battery_days=base_days,
         analysis_ratio=_analysis_ratio(run),
         mode_switches=len(mode_changes(run)) - 1 if run.modes else 0,
+        visit_scores=visit_scores(run.visits, spans, times, slack_s),
         lifetime=_lifetime(run, capacity), states=states)
 
 

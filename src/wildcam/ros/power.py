@@ -1,5 +1,7 @@
 """Message conversion for the power nodes: readings to ``BatteryState``/``Temperature`` and back,
 energy reports to ledger records. NaN stays NaN (unknown), as ``sensor_msgs/BatteryState`` says.
+Incoming readings are checked (:func:`checked_battery`, :func:`checked_temperature`): an
+implausible value becomes unknown and is reported.
 """
 
 from __future__ import annotations
@@ -11,9 +13,31 @@ from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport
 from wildcam.power.energy import StageEnergy
-from wildcam.power.sources import PowerReading
+from wildcam.power.sources import PowerReading, checked_reading, plausible
 
-__all__ = ["battery_msg", "charging_of", "report_stages", "stored_wh", "temperature_msg"]
+__all__ = ["battery_msg", "charging_of", "checked_battery", "checked_temperature",
+           "report_stages", "stored_wh", "temperature_msg"]
+
+_BATTERY_FIELDS = {"percentage": "percentage", "voltage": "voltage", "current": "current",
+                   "charge_ah": "charge", "capacity_ah": "capacity",
+                   "design_capacity_ah": "design_capacity",
+                   "battery_temperature_c": "temperature"}
+
+
+def checked_battery(msg: BatteryState) -> tuple[str, ...]:
+    """Make every implausible field of ``msg`` NaN (unknown), in place; the problems."""
+    reading = PowerReading(**{f: float(getattr(msg, m)) for f, m in _BATTERY_FIELDS.items()})
+    checked, problems = checked_reading(reading)
+    for field, name in _BATTERY_FIELDS.items():
+        setattr(msg, name, getattr(checked, field))
+    return problems
+
+
+def checked_temperature(celsius: float) -> tuple[float, str]:
+    """``celsius``, or NaN with the reason when it is not a plausible temperature."""
+    if math.isnan(celsius) or plausible("temperature_c", celsius):
+        return celsius, ""
+    return math.nan, f"temperature_c={celsius!r} is implausible: treated as unknown"
 
 _STATUS = {True: BatteryState.POWER_SUPPLY_STATUS_CHARGING,
            False: BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,

@@ -3,7 +3,10 @@
 The policy fields the power manager sets per mode (``enabled``, ``only_on_charger``,
 ``min_battery``, ``send_full_frames``, ``daily_energy_budget_j``) are part of the cross-node
 contract; the rest are the uploader's own. The bearer token is never a parameter value: only the
-path of the file holding it is (``token_file``).
+path of the file holding it is (``token_file``). ``token_file`` and ``gateway_url`` are
+read-only: no ROS participant can point the uploader's token at another file or another server.
+Only a signed over-the-air parameter set changes them (kept in
+``<ota_dir>/signed-parameters.json``, see :class:`~wildcam.upload.ota.SignedOnlyParameters`).
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ class UploaderConfig:
                                     "this quality (0..1).", min=0.0, max=1.0)
     windows: str = param("", "UTC time windows uploads may happen in, e.g. "
                          "'22:00-06:00,12:00-12:30' ('' = any time).")
-    gateway_url: str = param("http://127.0.0.1:8470", "Base URL of the ingest gateway.")
-    token_file: str = param("", "File holding the gateway's bearer token ('' = none; the token "
-                            "itself is never a parameter).")
+    gateway_url: str = param("http://127.0.0.1:8470", "Base URL of the ingest gateway.",
+                             read_only=True)
+    token_file: str = param("", "File holding the gateway's bearer token: exactly one token on "
+                            "one line ('' = none; the token itself is never a parameter).",
+                            read_only=True)
     tls_verify: bool = param(True, "Verify the gateway's TLS certificate (https URLs).")
     ca_file: str = param("", "CA bundle to verify the gateway with ('' = system roots).")
     queue_dir: str = param("", "Durable queue directory ('' = ~/.local/state/wildcam/upload).",
@@ -80,6 +85,13 @@ class UploaderConfig:
     ota_period_s: float = param(300.0, "How often to ask the gateway for updates.", min=1.0,
                                 max=1e7, read_only=True)
     power_profile: str = power_profile_param()
+    device_id: str = param("", "Name of this trap in what it uploads ('' = the host name).")
+    location: str = param("", "Where the trap stands, 'lat,lon[,uncertainty_m]' in WGS84 "
+                          "degrees ('' = unknown; the Camtrap DP export needs it).")
+    camera_model: str = param("", "Camera make and model, for the deployment record.")
+    camera_height_m: float = param(0.0, "Height of the camera above the ground, metres (0 = "
+                                   "unknown).", min=0.0, max=100.0)
+    setup_by: str = param("", "Who set the trap up, for the deployment record.")
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -90,6 +102,21 @@ class UploaderConfig:
             raise ConfigError(f"gateway_url={self.gateway_url!r} must be an http(s) URL")
         parse_windows(self.windows)
         parse_link_profile(self.link_profile)
+        if self.location:
+            from wildcam.ecology.frames import parse_location
+
+            try:
+                parse_location(self.location)
+            except ValueError as err:
+                raise ConfigError(str(err)) from err
+
+    def device(self) -> dict[str, object]:
+        """The trap's deployment facts sent with every frame (see wildcam.ecology.frames)."""
+        import socket
+
+        return {"id": self.device_id or socket.gethostname(), "location": self.location,
+                "camera_model": self.camera_model, "camera_height_m": self.camera_height_m,
+                "setup_by": self.setup_by}
 
     @property
     def queue_path(self) -> Path:

@@ -3,9 +3,14 @@
 :class:`UploadEngine.step` does at most one request and says how long to wait before the next
 step; :class:`SenderThread` runs it in a background thread (the node's executor stays free) and
 wakes early when items arrive. Items leave the queue only when the gateway has acknowledged
-them. A failed request (network, 5xx, 401) backs off exponentially with jitter; a 413 halves the
-batch, and an item the gateway refuses on its own (too large, key conflict) is set aside,
-counted, and never retried.
+them. A failed request (network, 5xx, 401) backs off exponentially with jitter. A 413 or a 400
+(the gateway cannot read the batch) halves the batch until the one item at fault is found; that
+item, and any item the gateway refuses on its own (invalid, too large, key conflict), moves to
+the queue's dead-letter table with the reason, counted, and never blocks the items behind it.
+
+Acknowledged keys are deleted before anything else is sent. If even that fails (a full disk
+beyond the queue's reserve), the keys are kept in memory and the deletion is retried with
+backoff: nothing is resent while the disk is full.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wildcam.errors import TransportError
+from wildcam.errors import StorageError, TransportError
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.link import GatewayProbe, LinkQuality, SimulatedLink
 from wildcam.upload.policy import EnergyBudget, PowerFacts, decide
@@ -44,6 +49,8 @@ class EngineCounters:
     link_up: bool = False
     held: str = "starting"
     last_error: str = ""
+    dead_lettered: int = 0
+    last_dead_letter: str = ""
 
     @property
     def joules_per_mb(self) -> float:
@@ -89,6 +96,7 @@ class UploadEngine:
         self._expire_at = 0.0
         self._link_checked_at = -LINK_RECHECK_S
         self._batch_cap = config.batch_max_items
+        self._unrecorded_acks: tuple[str, ...] = ()
         self.config = config
 
     @property
@@ -134,12 +142,45 @@ class UploadEngine:
         log.warning("upload failed (%s); next try in %.1f s", err, delay)
         return delay
 
+    def _dead_letter(self, key: str, reason: str) -> None:
+        if self.queue.dead_letter(key, reason):
+            self.counters.dead_lettered += 1
+            self.counters.last_dead_letter = f"{key}: {reason}"[:300]
+            log.warning("item %s dead-lettered: %s", key, reason[:300])
+
+    def _record_acks(self, now: float, keys: tuple[str, ...]) -> float | None:
+        """Delete acknowledged items; on a storage failure keep the keys and back off."""
+        try:
+            self.queue.ack(keys)
+        except StorageError as err:
+            self._unrecorded_acks = keys
+            self.counters.last_error = str(err)
+            delay = self._backoff.failure()
+            self._retry_at = now + delay
+            self.counters.held = f"cannot record acknowledgements, retry in {delay:.1f} s: {err}"
+            log.error("%s", self.counters.held)
+            return delay
+        self._unrecorded_acks = ()
+        return None
+
+    def _split(self, batch_len: int, key: str, reason: str) -> float:
+        """A batch refused as a whole: halve it, or dead-letter the single item."""
+        if batch_len > 1:
+            self._batch_cap = max(1, batch_len // 2)
+        else:
+            self._dead_letter(key, reason)
+        return 0.0
+
     def step(self) -> float:
         """Try to send one batch; the seconds to wait before the next step (0: go on)."""
         now = time.monotonic()
         cfg = self._config
         if now < self._retry_at:
             return self._retry_at - now
+        if self._unrecorded_acks:
+            delay = self._record_acks(now, self._unrecorded_acks)
+            if delay is not None:
+                return delay
         if now >= self._expire_at:
             self._expire_at = now + EXPIRE_PERIOD_S
             self.queue.expire()
@@ -170,20 +211,18 @@ class UploadEngine:
             result = self.transport.send(batch)
         except HttpStatusError as err:
             self._charge(unix, self.transport.last_request_bytes)  # the body went out
-            if err.status != 413:
+            if err.status not in (400, 413):
                 return self._failed(now, err)
             self.counters.last_error = str(err)
-            if len(batch) > 1:
-                self._batch_cap = max(1, len(batch) // 2)
-            else:
-                self.queue.reject(batch[0].key, "too large for the gateway (HTTP 413)")
-            return 0.0
+            return self._split(len(batch), batch[0].key, f"refused by the gateway: {err}")
         except TransportError as err:
             return self._failed(now, err)
         self._charge(unix, result.body_bytes)
-        self.queue.ack(result.acked)
+        delay = self._record_acks(now, result.acked)
         for key, reason in result.refused.items():
-            self.queue.reject(key, reason)
+            self._dead_letter(key, reason)
+        if delay is not None:
+            return delay
         c = self.counters
         c.items_sent += len(result.acked)
         c.bytes_sent += result.body_bytes

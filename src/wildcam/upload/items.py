@@ -6,18 +6,25 @@ its images), the thumbnail JPEG and, when allowed, the full-frame JPEG. Every it
 metadata carries the frame's stamp and event id (the day report places items by them). Keys are
 derived from the frame and the content, so the same message stored twice is one item, and the
 gateway can deduplicate a resend after a crash.
+
+A detection that breaks the wire limits (a non-finite score or box, a class, model or id longer
+than :data:`~wildcam.upload.wire.MAX_TEXT`) is left out of its frame on its own
+(:func:`detection_problem` says why; the node counts it): one bad detection never costs the
+frame, and never yields a record the gateway refuses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from wildcam.upload.queue import NewItem
+from wildcam.upload.wire import MAX_TEXT
 
-__all__ = ["DetectionInfo", "FrameDetections", "items_for_frame"]
+__all__ = ["DetectionInfo", "FrameDetections", "detection_problem", "items_for_frame"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +52,30 @@ class FrameDetections:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def detection_problem(det: DetectionInfo) -> str:
+    """Why ``det`` cannot be uploaded ('' when it can)."""
+    for name in ("id", "class_id", "model_id"):
+        value = getattr(det, name)
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            return f"{name} longer than {MAX_TEXT} characters"
+    if not math.isfinite(det.score):
+        return "score is not finite"
+    if len(det.box) != 4 or not all(math.isfinite(v) for v in det.box):
+        return "box is not four finite numbers"
+    return ""
+
+
 def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewItem]:
     """The queue items of ``frame``: metadata always, thumbnail and full frame when present (the
-    full frame only with ``send_full_frames``)."""
-    best = max(frame.detections, key=lambda d: d.score, default=None)
+    full frame only with ``send_full_frames``); detections with a :func:`detection_problem` are
+    left out."""
+    detections = tuple(d for d in frame.detections if not detection_problem(d))
+    best = max(detections, key=lambda d: d.score, default=None)
     score = best.score if best else 0.0
     class_id = best.class_id if best else ""
     digest = hashlib.sha256()
     for part in (str(frame.stamp_ns), frame.frame_id, str(frame.event_id),
-                 repr([(d.id, d.score, d.box) for d in frame.detections])):
+                 repr([(d.id, d.score, d.box) for d in detections])):
         digest.update(part.encode())
         digest.update(b"\0")
     base = f"{frame.stamp_ns}-{digest.hexdigest()[:16]}"
@@ -68,7 +90,7 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
             "event_id": frame.event_id, "images": {it.kind: it.key for it in items},
             "detections": [{"id": d.id, "class_id": d.class_id, "score": d.score,
                             "stage": d.stage, "model_id": d.model_id, "box": list(d.box)}
-                           for d in frame.detections], **frame.extra}
+                           for d in detections], **frame.extra}
     payload = json.dumps(meta, separators=(",", ":")).encode()
     return [NewItem(key=f"{base}-m", kind="metadata", payload=payload, score=score,
                     class_id=class_id, content_type="application/json", meta=tag),

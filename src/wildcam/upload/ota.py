@@ -3,14 +3,20 @@
 An update is a JSON manifest, signed as-is with Ed25519 by the operator (the private key never
 leaves the operator's machine; the device holds the public key)::
 
-    {"format": "wildcam-update/1", "update_id": "models-2026-11-30",
+    {"format": "wildcam-update/1", "update_id": "models-2026-11-30", "version": 7,
      "files":   [{"path": "manifest.json", "sha256": "...", "size": 1234}, ...],
      "cascade": {"manifest": "manifest.json", "stage1_model": "tiny-v2"},
      "params":  {"uploader": {"quota_mb": 256.0}, "motion_detector": {"pixel_threshold": 30}}}
 
 The device (:class:`OtaClient`) fetches pending updates from the gateway, and accepts one only
 when the signature verifies over the exact manifest bytes, the manifest is well formed, and every
-file has the size and digest the manifest names. Files are installed atomically (a staging
+file has the size and digest the manifest names, and only when its ``version`` is higher than the
+version installed: an older update posted again is refused, not re-applied. The installed
+version lives beside the signed manifest that carried it (``<ota_dir>/current.manifest`` and
+``current.sig``, verified again at every start), not in ``state.json``: losing that file cannot
+replay history. Files are streamed to disk, capped at the size the manifest names, and never held
+in memory. Publishing needs the gateway's operator token, not a device token. Files are installed
+atomically (a staging
 directory renamed to ``<ota_dir>/installed/<update_id>``); ``cascade`` values are then set on the
 ``cascade_detector`` node (``manifest`` as the installed path), ``params`` on each named node,
 through a :class:`ParameterApplier` (the nodes' parameter services). A node refusing a value
@@ -31,16 +37,19 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
+from wildcam.upload.queue import fsync_directory, private_dir
 
-from wildcam.errors import TransportError, UpdateError
-from wildcam.upload.queue import fsync_directory
+if TYPE_CHECKING:  # cryptography is imported where keys are used: a node without OTA never loads it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
-__all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "OtaClient", "ParameterApplier",
+__all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "InstalledRecordError",
+           "OtaClient", "ParameterApplier", "SignedOnlyParameters",
            "Update", "UpdateFile", "build_manifest", "generate_keys", "install_files",
            "load_private_key", "load_public_key", "sign_manifest", "valid_update_id",
            "verify_update"]
@@ -49,6 +58,7 @@ FORMAT = "wildcam-update/1"
 CASCADE_NODE = "cascade_detector"
 CASCADE_PARAMS = ("manifest", "stage1_model", "stage2_model", "stage3_model")
 MAX_UPDATE_BYTES = 1024 * 1024 * 1024
+MAX_VERSION = 2**53  # JSON numbers stay exact below this
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _NODE = re.compile(r"^[A-Za-z_][A-Za-z0-9_/]{0,127}$")
@@ -75,6 +85,7 @@ class Update:
     """A verified update."""
 
     update_id: str
+    version: int
     files: tuple[UpdateFile, ...]
     cascade: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, Scalar]] = field(default_factory=dict)
@@ -94,6 +105,9 @@ class ParameterApplier(Protocol):
 # -- keys and signing (operator side) -------------------------------------------------------------
 def generate_keys(directory: Path, name: str = "wildcam-ota") -> tuple[Path, Path]:
     """Write a new Ed25519 key pair (private key mode 0600); the (private, public) paths."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     directory.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     private = directory / f"{name}.key"
@@ -109,6 +123,9 @@ def generate_keys(directory: Path, name: str = "wildcam-ota") -> tuple[Path, Pat
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """An Ed25519 private key from a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as err:
@@ -120,6 +137,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """An Ed25519 public key from a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as err:
@@ -131,9 +151,10 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def build_manifest(update_id: str, files: Mapping[str, bytes],
                    cascade: Mapping[str, str] | None = None,
-                   params: Mapping[str, Mapping[str, Scalar]] | None = None) -> bytes:
-    """The manifest bytes of an update with ``files`` (relative path -> content)."""
-    doc = {"format": FORMAT, "update_id": update_id,
+                   params: Mapping[str, Mapping[str, Scalar]] | None = None, *,
+                   version: int) -> bytes:
+    """The manifest bytes of update ``version`` with ``files`` (relative path -> content)."""
+    doc = {"format": FORMAT, "update_id": update_id, "version": version,
            "files": [{"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
                      for p, d in sorted(files.items())],
            "cascade": dict(cascade or {}),
@@ -168,6 +189,10 @@ def _parse(manifest: bytes) -> Update:
     update_id = doc.get("update_id")
     if not isinstance(update_id, str) or not valid_update_id(update_id):
         raise UpdateError(f"bad update_id {update_id!r}")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) \
+            or not 1 <= version < MAX_VERSION:
+        raise UpdateError(f"version must be an integer in [1, 2**53), not {version!r}")
     files: list[UpdateFile] = []
     total = 0
     for entry in doc.get("files", []):
@@ -198,12 +223,15 @@ def _parse(manifest: bytes) -> Update:
                 isinstance(k, str) and isinstance(v, (bool, int, float, str))
                 for k, v in values.items()):
             raise UpdateError(f"params for {node!r} must map names to scalars")
-    return Update(update_id, tuple(files), dict(cascade), {n: dict(v) for n, v in params.items()})
+    return Update(update_id, version, tuple(files), dict(cascade),
+                  {n: dict(v) for n, v in params.items()})
 
 
 def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> Update:
     """The update, if ``signature`` is a valid signature of ``manifest`` by ``key`` and the
     manifest is well formed; else :class:`UpdateError` saying why."""
+    from cryptography.exceptions import InvalidSignature
+
     if not signature:
         raise UpdateError("update is unsigned")
     try:
@@ -214,31 +242,38 @@ def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> U
     return _parse(manifest)
 
 
-def install_files(update: Update, fetch: Callable[[UpdateFile], bytes], ota_dir: Path) -> Path:
+def _file_digest(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return path.stat().st_size, digest.hexdigest()
+
+
+def install_files(update: Update, fetch: Callable[[UpdateFile, Path], None],
+                  ota_dir: Path) -> Path:
     """Fetch, check and install the update's files; the install directory.
 
-    Files go to ``<ota_dir>/staging/<update_id>`` (each fsync'd), which is renamed in one step
-    to ``<ota_dir>/installed/<update_id>``: the install directory is complete or absent.
+    ``fetch(entry, path)`` writes the file (mode 0600, fsync'd; at most ``entry.size`` bytes)
+    to ``path``. Files go to ``<ota_dir>/staging/<update_id>``, which is renamed in one step to
+    ``<ota_dir>/installed/<update_id>``: the install directory is complete or absent.
     """
     staging = ota_dir / "staging" / update.update_id
     target = ota_dir / "installed" / update.update_id
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        staging.mkdir(parents=True)
+        private_dir(staging)
         for entry in update.files:
-            data = fetch(entry)
-            if len(data) != entry.size:
-                raise UpdateError(f"{entry.path}: truncated or wrong size ({len(data)} bytes, "
-                                  f"manifest says {entry.size})")
-            if hashlib.sha256(data).hexdigest() != entry.sha256:
-                raise UpdateError(f"{entry.path}: content does not match the manifest sha256")
             path = staging / entry.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            fetch(entry, path)
+            size, digest = _file_digest(path)
+            if size != entry.size:
+                raise UpdateError(f"{entry.path}: truncated or wrong size ({size} bytes, "
+                                  f"manifest says {entry.size})")
+            if digest != entry.sha256:
+                raise UpdateError(f"{entry.path}: content does not match the manifest sha256")
+        private_dir(target.parent)
         n = 1
         while target.exists():  # never overwrite files a node may be using
             n += 1
@@ -252,26 +287,114 @@ def install_files(update: Update, fetch: Callable[[UpdateFile], bytes], ota_dir:
     return target
 
 
+class SignedOnlyParameters:
+    """A :class:`ParameterApplier` that lets signed updates change read-only parameters of the
+    device's own node (``names`` of ``node``, e.g. the uploader's ``gateway_url`` and
+    ``token_file``), which no parameter service may change.
+
+    Their values are kept in ``path`` (JSON, 0600, written durably) and reach the node through
+    ``on_change(values)`` (it validates them and raises :class:`UpdateError` to refuse); every
+    other value goes to ``inner``. ``values`` holds what the last accepted update set (empty
+    before any), for the node to apply over its parameters at start.
+    """
+
+    def __init__(self, inner: ParameterApplier, node: str, names: frozenset[str], path: Path,
+                 current: Mapping[str, Scalar],
+                 on_change: Callable[[dict[str, Scalar]], None]) -> None:
+        self.inner, self.node, self.names, self.path = inner, node, names, path
+        self._current = dict(current)
+        self._on_change = on_change
+        self.values: dict[str, Scalar] = {}
+        if path.exists():
+            try:
+                doc = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise InstalledRecordError(f"cannot read {path}: {err}") from err
+            if not isinstance(doc, dict) or not set(doc) <= names or not all(
+                    isinstance(v, (bool, int, float, str)) for v in doc.values()):
+                raise InstalledRecordError(f"{path} may only set {sorted(names)} to scalars")
+            self.values = doc
+
+    def _split(self, node: str, values: Mapping[str, Scalar]
+               ) -> tuple[dict[str, Scalar], dict[str, Scalar]]:
+        own = {k: v for k, v in values.items() if node == self.node and k in self.names}
+        return own, {k: v for k, v in values.items() if k not in own}
+
+    def get(self, node: str, names: list[str]) -> dict[str, Scalar]:
+        """Current values (the signed-only ones from the last update, else the node's)."""
+        own, rest = self._split(node, dict.fromkeys(names, ""))
+        found = {k: self.values.get(k, self._current[k]) for k in own}
+        return {**found, **(self.inner.get(node, list(rest)) if rest else {})}
+
+    def set(self, node: str, values: dict[str, Scalar]) -> None:
+        """Set ``values``: the signed-only ones through ``on_change`` and the file, the rest
+        through ``inner``; all or nothing."""
+        own, rest = self._split(node, values)
+        if not own:
+            self.inner.set(node, values)
+            return
+        merged = {k: v for k, v in {**self.values, **own}.items() if v != self._current[k]}
+        self._on_change(merged)
+        try:
+            if rest:
+                self.inner.set(node, rest)
+        except UpdateError:
+            self._on_change(self.values)
+            raise
+        _write_durably(self.path, json.dumps(merged, sort_keys=True).encode())
+        self.values = merged
+
+
+class InstalledRecordError(UpdateError):
+    """The record of the installed update does not verify: the device cannot know which
+    versions are old, so it applies nothing until a person looks (no respawn)."""
+
+    exit_code = EXIT_NEEDS_OPERATOR
+
+
 class _Fetcher(Protocol):
     def get_json(self, path: str) -> Any: ...
-    def get_bytes(self, path: str, max_bytes: int) -> bytes: ...
+    def download(self, path: str, target: Path, max_bytes: int) -> str: ...
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class OtaClient:
-    """Fetches, verifies and applies updates from the gateway; remembers what it did."""
+    """Fetches, verifies and applies updates from the gateway; remembers what it did.
+
+    ``installed_version`` comes from the signed manifest of the last applied update
+    (``current.manifest``/``current.sig``), verified with the public key at start.
+    """
 
     def __init__(self, transport: _Fetcher, public_key: Ed25519PublicKey, ota_dir: Path,
                  applier: ParameterApplier) -> None:
         self.transport = transport
         self.public_key = public_key
-        self.ota_dir = Path(ota_dir)
+        self.ota_dir = private_dir(Path(ota_dir))
         self.applier = applier
-        self.ota_dir.mkdir(parents=True, exist_ok=True)
         self._state_path = self.ota_dir / "state.json"
         try:
             self.state: dict[str, Any] = json.loads(self._state_path.read_text())
         except (OSError, ValueError):
             self.state = {"last_seq": 0, "applied": [], "refused": {}}
+        self.installed_version = 0
+        current = self.ota_dir / "current.manifest"
+        if current.exists():
+            try:
+                update = verify_update(current.read_bytes(),
+                                       (self.ota_dir / "current.sig").read_bytes(), public_key)
+            except (OSError, UpdateError) as err:
+                raise InstalledRecordError(f"installed update record {current} cannot be "
+                                           f"verified ({err}); refusing to guess the "
+                                           f"installed version") from err
+            self.installed_version = update.version
 
     @property
     def last_result(self) -> str:
@@ -279,41 +402,53 @@ class OtaClient:
         return str(self.state.get("last_result", ""))
 
     def _save(self) -> None:
-        tmp = self._state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=1))
-        os.replace(tmp, self._state_path)
+        _write_durably(self._state_path, json.dumps(self.state, indent=1).encode())
+
+    def _record_installed(self, manifest: bytes, signature: bytes, version: int) -> None:
+        """Make ``version`` the installed one, durably (signature first, then the manifest)."""
+        _write_durably(self.ota_dir / "current.sig", signature)
+        _write_durably(self.ota_dir / "current.manifest", manifest)
+        fsync_directory(self.ota_dir)
+        self.installed_version = version
 
     def sync(self) -> list[str]:
         """Look for new updates and apply them in order; one result line per update."""
         doc = self.transport.get_json(f"/v1/updates?after={int(self.state['last_seq'])}")
         lines = []
         for entry in doc.get("updates", []):
-            update_id = str(entry.get("update_id", "?"))
+            update_id = str(entry.get("update_id", "?"))[:64]
             try:
                 manifest = base64.b64decode(entry["manifest"], validate=True)
                 signature = base64.b64decode(entry.get("signature", ""), validate=True)
-                self.apply(verify_update(manifest, signature, self.public_key))
-            except (KeyError, binascii.Error) as err:
-                result = f"refused {update_id}: malformed update entry ({err})"
+                update = verify_update(manifest, signature, self.public_key)
+                if update.version <= self.installed_version:
+                    raise UpdateError(f"version {update.version} is not newer than the "
+                                      f"installed version {self.installed_version}")
+                self.apply(update)
+                self._record_installed(manifest, signature, update.version)
+            except (KeyError, TypeError, binascii.Error) as err:
+                result = f"refused {update_id}: malformed update entry ({type(err).__name__})"
                 self.state["refused"][update_id] = result
             except UpdateError as err:
                 result = f"refused {update_id}: {err}"
                 self.state["refused"][update_id] = result
             else:
-                result = f"applied {update_id}"
+                result = f"applied {update_id} (version {update.version})"
                 self.state["applied"].append(update_id)
-            self.state["last_seq"] = int(entry.get("seq", self.state["last_seq"]))
+            try:
+                self.state["last_seq"] = int(entry.get("seq", self.state["last_seq"]))
+            except (TypeError, ValueError):
+                pass
             self.state["last_result"] = result
             self._save()
             lines.append(result)
         return lines
 
-    def _fetch(self, entry: UpdateFile) -> bytes:
+    def _fetch(self, entry: UpdateFile, path: Path) -> None:
         try:
-            return self.transport.get_bytes(f"/v1/blobs/{entry.sha256}", entry.size)
+            self.transport.download(f"/v1/blobs/{entry.sha256}", path, entry.size)
         except TransportError as err:
             raise UpdateError(f"{entry.path}: cannot fetch ({err})") from err
-
     def apply(self, update: Update) -> None:
         """Install and apply a verified update, all or nothing."""
         install = install_files(update, self._fetch, self.ota_dir) if update.files else None

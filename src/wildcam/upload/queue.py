@@ -17,6 +17,23 @@ counted in the index (so the counts survive restarts) and reported by :meth:`sta
 Writes that fail for lack of space (``ENOSPC``, ``EDQUOT``, SQLite's "disk is full") raise
 :class:`~wildcam.errors.StorageError`; the transaction is rolled back and the temporary file
 removed, so the queue stays consistent and usable.
+
+**Reserve.** A file of ``reserve_bytes`` (``reserve``) holds space back. New items are refused
+while it cannot be kept; a deletion (acknowledgement, dead letter, expiry) that fails for lack of
+space gives the reserve up and tries again, so an acknowledgement can always be recorded, and
+the reserve is taken back once there is room.
+
+**Dead letters.** An item the gateway will never take (invalid, too large, key conflict), or one
+that breaks the wire limits when it is queued, leaves ``items`` for the ``dead_letter`` table
+(key, kind, class, size, digest, reason; its payload is dropped) and is counted
+(``dead_lettered``): it never blocks the items behind it.
+
+**No silent loss.** Payload files carry their own header (key, kind, score, class, content type,
+digest, meta), so a payload file without a row is put back in the queue (``recovered``) rather
+than deleted. A missing, empty or corrupt index in a directory that held a queue (``queue.id``)
+is moved aside to ``aside/<time>/``, the payload files are recovered into a new index, and
+:class:`QueueDamagedError` says what happened (the node exits with a code bringup does not
+respawn); the next open finds a sound queue. Everything is created 0600 (directories 0700).
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,14 +51,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import StorageError
+from wildcam.errors import EXIT_NEEDS_OPERATOR, StorageError
+from wildcam.upload.wire import header_problem
 
-__all__ = ["KINDS", "PRIORITY", "BlobFiles", "DurableQueue", "NewItem", "PutResult",
-           "QueueStats", "QueuedItem", "fsync_directory"]
+__all__ = ["KINDS", "PRIORITY", "BlobFiles", "DeadLetter", "DurableQueue", "NewItem",
+           "PutResult", "QueueDamagedError", "QueueStats", "QueuedItem", "fsync_directory",
+           "private_dir"]
 
 PRIORITY = {"metadata": 0, "thumbnail": 1, "full_frame": 2}
 KINDS = tuple(PRIORITY)
-COUNTERS = ("stored", "acked", "evicted", "refused", "expired", "rejected", "lost")
+COUNTERS = ("stored", "acked", "evicted", "refused", "expired", "dead_lettered", "lost",
+            "recovered")
+RESERVE_BYTES = 1024 * 1024  # room for the deletions of a full batch's acknowledgement
+_BLOB_MAGIC = b"WCQ1"
+_LEN = struct.Struct(">I")
+
+
+class QueueDamagedError(StorageError):
+    """The queue's index was missing, empty or corrupt; what was recoverable was recovered and
+    the rest set aside (the message says what). An operator should look before it runs on."""
+
+    exit_code = EXIT_NEEDS_OPERATOR
+
+
+def private_dir(path: Path) -> Path:
+    """``path``, created (with its parents) as needed: a directory created here is mode 0700;
+    an existing one keeps its mode (it may be a directory someone else shares)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+    return path
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600, or make the existing file 0600."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -63,6 +109,16 @@ CREATE INDEX IF NOT EXISTS items_send ON items (rejected, priority, score DESC, 
 CREATE INDEX IF NOT EXISTS items_created ON items (created);
 CREATE TABLE IF NOT EXISTS classes (class_id TEXT PRIMARY KEY, seen INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    class_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created REAL NOT NULL,
+    dead_at REAL NOT NULL
+);
 """
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -83,6 +139,24 @@ class NewItem:
     def priority(self) -> int:
         """The priority class of the kind (0 most important)."""
         return PRIORITY[self.kind]
+
+    def header(self) -> dict[str, Any]:
+        """The item's wire header (without size and digest)."""
+        return {"key": self.key, "kind": self.kind, "priority": self.priority,
+                "score": self.score, "class_id": self.class_id,
+                "content_type": self.content_type, "meta": self.meta}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An item set aside for good, and why."""
+
+    key: str
+    kind: str
+    class_id: str
+    size: int
+    reason: str
+    dead_at: float
 
 
 @dataclass(frozen=True)
@@ -115,6 +189,7 @@ class PutResult:
     refused: tuple[str, ...]
     evicted: tuple[str, ...]
     duplicates: tuple[str, ...] = ()
+    invalid: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,8 +198,9 @@ class QueueStats:
 
     depth_by_priority: tuple[int, int, int]
     bytes: int
-    rejected_waiting: int
+    dead_letters: int
     counters: dict[str, int]
+    reserve_held: bool = True
 
     @property
     def depth(self) -> int:
@@ -150,13 +226,15 @@ class BlobFiles:
     def __init__(self, directory: Path, fsync: bool = True) -> None:
         self.directory = directory
         self.fsync = fsync
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
 
     def write(self, name: str, data: bytes) -> None:
-        """Write ``name`` via a temporary file, fsync'd and renamed (no directory sync)."""
+        """Write ``name`` (mode 0600) via a temporary file, fsync'd and renamed (no directory
+        sync)."""
         tmp = self.directory / f".tmp-{name}"
         try:
-            with open(tmp, "wb") as fh:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                           "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 if self.fsync:
@@ -189,6 +267,24 @@ def _blob_name(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
+def _blob_bytes(item: NewItem, digest: str) -> bytes:
+    """A payload file: magic, header length, JSON header (what a row holds), payload."""
+    header = json.dumps(dict(item.header(), sha256=digest), separators=(",", ":")).encode()
+    return _BLOB_MAGIC + _LEN.pack(len(header)) + header + item.payload
+
+
+def _parse_blob(raw: bytes) -> tuple[dict[str, Any] | None, bytes]:
+    """(header, payload) of a payload file; (None, raw) for a file without a header."""
+    if not raw.startswith(_BLOB_MAGIC) or len(raw) < 8:
+        return None, raw
+    (hlen,) = _LEN.unpack_from(raw, 4)
+    try:
+        header = json.loads(raw[8:8 + hlen])
+    except (ValueError, RecursionError):
+        return None, raw
+    return (header if isinstance(header, dict) else None), raw[8 + hlen:]
+
+
 def _is_disk_full(err: BaseException) -> bool:
     if isinstance(err, OSError) and err.errno in _DISK_FULL:
         return True
@@ -204,25 +300,146 @@ class DurableQueue:
 
     def __init__(self, directory: Path, quota_bytes: int, ttl_s: float, *, fsync: bool = True,
                  clock: Callable[[], float] = time.time,
-                 blobs: BlobFiles | None = None, inline_max_bytes: int = 64 * 1024) -> None:
+                 blobs: BlobFiles | None = None, inline_max_bytes: int = 64 * 1024,
+                 reserve_bytes: int = RESERVE_BYTES) -> None:
         self.directory = Path(directory)
         self.quota_bytes = int(quota_bytes)
         self.ttl_s = float(ttl_s)
         self.inline_max_bytes = inline_max_bytes
+        self.reserve_bytes = reserve_bytes
+        self._fsync = fsync
         self._clock = clock
         self._lock = threading.Lock()
+        self._reserve = self.directory / "reserve"
+        self._aside: Path | None = None
+        damage = ""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             self.blobs = blobs or BlobFiles(self.directory / "blobs", fsync)
-            self._db = sqlite3.connect(self.directory / "queue.db", isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'OFF'}")
-            self._db.executescript(_SCHEMA)
+            damage = self._open_index()
             self._recover()
+            aside = self._set_aside(damage) if damage else None
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the upload queue in {self.directory}: {err}") from err
         self._used = self._scalar("SELECT COALESCE(SUM(size), 0) FROM items")
+        self._take_reserve()
+        if damage:
+            counters = self.stats().counters
+            raise QueueDamagedError(
+                f"upload queue index in {self.directory} was {damage}: recovered "
+                f"{counters['recovered']} item(s) from payload files, {counters['lost']} "
+                f"unreadable; items kept inside the old index (up to {inline_max_bytes} bytes "
+                f"each) cannot be recovered or counted; the old index is in {aside}")
+
+    # -- opening and recovery -------------------------------------------------------------------
+    def _connect(self) -> None:
+        db = self.directory / "queue.db"
+        _create_private(db)  # SQLite gives its -wal and -shm files the database file's mode
+        self._db = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'OFF'}")
+        self._db.executescript(_SCHEMA)
+
+    def _open_index(self) -> str:
+        """Open (or create) the index; why it was unusable ('' when it was sound). An unusable
+        index is moved aside and a new one created."""
+        db, marker = self.directory / "queue.db", self.directory / "queue.id"
+        had_queue = marker.exists() or bool(self.blobs.names())
+        damage = ""
+        if had_queue and not db.exists():
+            damage = "missing"
+        elif had_queue and db.stat().st_size == 0:
+            damage = "empty"
+        else:
+            try:
+                self._connect()
+                if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    damage = "corrupt (quick_check failed)"
+            except sqlite3.DatabaseError as err:
+                damage = f"corrupt ({err})"
+            if damage:
+                self._db.close()
+        if damage:
+            self._aside = self.directory / "aside" / time.strftime("%Y%m%dT%H%M%S")
+            private_dir(self._aside)
+            for suffix in ("", "-wal", "-shm"):
+                path = self.directory / f"queue.db{suffix}"
+                if path.exists():
+                    os.replace(path, self._aside / path.name)
+            self._connect()
+        if not marker.exists():
+            _create_private(marker)
+        # Rows an older version set aside in the items table become dead letters.
+        for (key,) in self._db.execute("SELECT key FROM items WHERE rejected != ''").fetchall():
+            self._move_to_dead_letter(key, "rejected before the dead-letter table existed")
+        return damage
+
+    def _set_aside(self, damage: str) -> Path:
+        assert self._aside is not None
+        (self._aside / "REASON").write_text(f"index {damage}; payload files recovered into a "
+                                            f"new index\n")
+        return self._aside
+
+    def _recover(self) -> None:
+        """Temporary files are removed; a payload file without a row goes back into the queue
+        (``recovered``) when its header is sound, else aside (``lost``); rows whose payload file
+        is gone are dropped (``lost``)."""
+        rows = dict(self._db.execute("SELECT blob, id FROM items WHERE blob != ''").fetchall())
+        names = self.blobs.names()
+        recovered = lost = 0
+        for name in sorted(names - set(rows)):
+            if name.startswith(".tmp-"):  # an unfinished write: never reported as stored
+                self.blobs.remove(name)
+                continue
+            header, payload = _parse_blob(self.blobs.read(name))
+            if header is not None and self._reinsert(name, header, payload):
+                recovered += 1
+                continue
+            aside = private_dir(self._aside or self.directory / "aside" / "orphans")
+            os.replace(self.blobs.directory / name, aside / name)
+            lost += 1
+        missing = [rows[name] for name in set(rows) - names]
+        if missing:  # only possible with fsync off (or someone deleting files)
+            self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in missing])
+            lost += len(missing)
+        self._count("recovered", recovered)
+        self._count("lost", lost)
+
+    def _reinsert(self, name: str, header: dict[str, Any], payload: bytes) -> bool:
+        digest = hashlib.sha256(payload).hexdigest()
+        if header.get("sha256") != digest or header.get("kind") not in PRIORITY \
+                or header_problem(header):
+            return False
+        if self._db.execute("SELECT 1 FROM items WHERE key = ?", (header["key"],)).fetchone():
+            return False
+        self._db.execute(
+            "INSERT INTO items (key, kind, priority, score, class_id, created, size, sha256, "
+            "content_type, meta, blob, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
+            (header["key"], header["kind"], PRIORITY[header["kind"]], float(header["score"]),
+             header["class_id"], self._clock(), len(payload), digest, header["content_type"],
+             json.dumps(header["meta"], separators=(",", ":")), name))
+        return True
+
+    # -- the reserve ----------------------------------------------------------------------------
+    def _take_reserve(self) -> bool:
+        """Make sure the reserve file exists (mode 0600); False when there is no room for it."""
+        if self.reserve_bytes <= 0:
+            return True
+        try:
+            if self._reserve.exists() and self._reserve.stat().st_size >= self.reserve_bytes:
+                return True
+            fd = os.open(self._reserve, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.reserve_bytes)
+            finally:
+                os.close(fd)
+            return True
+        except OSError as err:
+            self._reserve.unlink(missing_ok=True)
+            if err.errno in _DISK_FULL:
+                return False
+            raise StorageError(f"cannot create the queue's reserve {self._reserve}: "
+                               f"{err}") from err
 
     # -- internals ------------------------------------------------------------------------------
     def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int:
@@ -233,18 +450,6 @@ class DurableQueue:
             self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
                              "DO UPDATE SET value = value + excluded.value", (name, n))
 
-    def _recover(self) -> None:
-        """Sweep payload files without a row; drop rows whose payload file is gone."""
-        rows = dict(self._db.execute("SELECT blob, id FROM items WHERE blob != ''").fetchall())
-        for name in self.blobs.names() - set(rows):
-            self.blobs.remove(name)
-        missing = [rows[name] for name in set(rows) - self.blobs.names()]
-        if missing:  # only possible with fsync off (or someone deleting files)
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in missing])
-            self._count("lost", len(missing))
-            self._db.execute("COMMIT")
-
     def _victim(self, priority: int, score: float) -> tuple[int, str, int, str] | None:
         """The least important stored item that ranks below (priority, score), if any."""
         row = self._db.execute(
@@ -253,9 +458,29 @@ class DurableQueue:
             (priority, priority, score)).fetchone()
         return None if row is None else (int(row[0]), str(row[1]), int(row[2]), str(row[3]))
 
+    def _dead(self, key: str, kind: str, class_id: str, size: int, digest: str, reason: str,
+              created: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO dead_letter (key, kind, class_id, size, sha256, "
+                         "reason, created, dead_at) VALUES (?,?,?,?,?,?,?,?)",
+                         (key, kind, class_id[:128], size, digest, reason[:500], created,
+                          self._clock()))
+        self._count("dead_lettered", 1)
+
+    def _move_to_dead_letter(self, key: str, reason: str) -> tuple[int, str] | None:
+        """Move the row of ``key`` (in the open transaction) to the dead-letter table; its
+        (size, payload file name), or None when there is no such row."""
+        row = self._db.execute("SELECT id, kind, class_id, size, sha256, created, blob FROM "
+                               "items WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM items WHERE id = ?", (row[0],))
+        self._dead(key, row[1], row[2], row[3], row[4], reason, row[5])
+        return int(row[3]), str(row[6])
+
     # -- API ------------------------------------------------------------------------------------
     def put(self, items: Iterable[NewItem]) -> PutResult:
-        """Store ``items`` durably (one transaction); evict or refuse to keep the quota."""
+        """Store ``items`` durably (one transaction); evict or refuse to keep the quota. An item
+        that breaks the wire limits goes straight to the dead-letter table (``invalid``)."""
         items = sorted(items, key=lambda i: (i.priority, -i.score))  # most important first
         for item in items:
             if item.kind not in PRIORITY:
@@ -264,19 +489,32 @@ class DurableQueue:
         refused: list[str] = []
         evicted: list[str] = []
         duplicates: list[str] = []
+        invalid: dict[str, str] = {}
         unlink: list[str] = []
         written: list[str] = []
         now = self._clock()
         with self._lock:
+            if not self._take_reserve():
+                raise StorageError(f"upload queue disk full in {self.directory}: no room for "
+                                   f"the {self.reserve_bytes}-byte reserve; {len(items)} "
+                                   f"item(s) not stored")
             used = self._used
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for item in items:
-                    if self._db.execute("SELECT 1 FROM items WHERE key = ?",
-                                        (item.key,)).fetchone():
+                    if self._db.execute("SELECT 1 FROM items WHERE key = ? UNION ALL SELECT 1 "
+                                        "FROM dead_letter WHERE key = ?",
+                                        (item.key, item.key)).fetchone():
                         duplicates.append(item.key)
                         continue
                     size = len(item.payload)
+                    digest = hashlib.sha256(item.payload).hexdigest()
+                    problem = header_problem(item.header())
+                    if problem:
+                        invalid[item.key[:128]] = problem
+                        self._dead(item.key[:128], item.kind, item.class_id, size, digest,
+                                   f"invalid when queued: {problem}", now)
+                        continue
                     while used + size > self.quota_bytes:
                         victim = self._victim(item.priority, item.score)
                         if victim is None:
@@ -291,13 +529,13 @@ class DurableQueue:
                     name, data = "", item.payload
                     if size > self.inline_max_bytes:
                         name, data = _blob_name(item.key), None
-                        self.blobs.write(name, item.payload)
+                        self.blobs.write(name, _blob_bytes(item, digest))
                         written.append(name)
                     self._db.execute(
                         "INSERT INTO items (key, kind, priority, score, class_id, created, size, "
                         "sha256, content_type, meta, blob, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (item.key, item.kind, item.priority, float(item.score), item.class_id,
-                         now, size, hashlib.sha256(item.payload).hexdigest(), item.content_type,
+                         now, size, digest, item.content_type,
                          json.dumps(item.meta, separators=(",", ":")), name, data))
                     self._db.execute(
                         "INSERT INTO classes (class_id, seen) VALUES (?, 1) ON CONFLICT(class_id)"
@@ -323,7 +561,8 @@ class DurableQueue:
             self._used = used
             for name in filter(None, unlink):
                 self.blobs.remove(name)
-        return PutResult(tuple(stored), tuple(refused), tuple(evicted), tuple(duplicates))
+        return PutResult(tuple(stored), tuple(refused), tuple(evicted), tuple(duplicates),
+                         invalid)
 
     def next_batch(self, max_items: int, max_bytes: int,
                    max_priority: int = 2) -> list[QueuedItem]:
@@ -343,7 +582,8 @@ class DurableQueue:
                 if batch and total + row[11] > max_bytes:
                     break
                 try:
-                    payload = bytes(row[12]) if not row[10] else self.blobs.read(row[10])
+                    payload = bytes(row[12]) if not row[10] \
+                        else _parse_blob(self.blobs.read(row[10]))[1]
                 except OSError as err:
                     raise StorageError(f"payload of queued item {row[1]} unreadable: "
                                        f"{err}") from err
@@ -367,24 +607,44 @@ class DurableQueue:
             return self._scalar("SELECT COUNT(*) FROM items WHERE rejected = '' "
                                 "AND priority <= ?", (max_priority,))
 
-    def _delete(self, where: str, args: Sequence[Any], counter: str) -> int:
+    def _write(self, change: Callable[[], list[tuple[int, str]]]) -> list[tuple[int, str]]:
+        """Run ``change`` (deletions; returns (size, payload file) per deleted row) in one
+        transaction. When it fails for lack of space the reserve is given up and it runs once
+        more: a deletion always finds the room to be recorded."""
         with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    rows = change()
+                    self._db.execute("COMMIT")
+                    break
+                except sqlite3.Error as err:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    if attempt == 1 and _is_disk_full(err) and self._reserve.exists():
+                        self._reserve.unlink()
+                        continue
+                    raise StorageError(f"upload queue update failed: {err}") from err
+            self._used -= sum(size for size, _ in rows)
+            for _, name in rows:
+                if name:
+                    self.blobs.remove(name)
+            if self._reserve.exists() or not rows:
+                return rows
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                rows = self._db.execute(f"SELECT id, blob, size FROM items WHERE {where}",
-                                        args).fetchall()
-                self._db.executemany("DELETE FROM items WHERE id = ?", [(r[0],) for r in rows])
-                self._count(counter, len(rows))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as err:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise StorageError(f"upload queue update failed: {err}") from err
-            self._used -= sum(r[2] for r in rows)
-            for row in rows:
-                if row[1]:
-                    self.blobs.remove(row[1])
-            return len(rows)
+                self._take_reserve()  # the deleted payloads may have made room again
+            except StorageError:
+                pass
+            return rows
+
+    def _delete(self, where: str, args: Sequence[Any], counter: str) -> int:
+        def change() -> list[tuple[int, str]]:
+            rows = self._db.execute(f"SELECT id, blob, size FROM items WHERE {where}",
+                                    args).fetchall()
+            self._db.executemany("DELETE FROM items WHERE id = ?", [(r[0],) for r in rows])
+            self._count(counter, len(rows))
+            return [(int(r[2]), str(r[1])) for r in rows]
+        return len(self._write(change))
 
     def ack(self, keys: Sequence[str]) -> int:
         """Delete items the gateway acknowledged (unknown keys, e.g. evicted meanwhile, are
@@ -398,14 +658,21 @@ class DurableQueue:
         """Drop items older than the TTL; the number dropped."""
         return self._delete("created < ?", (self._clock() - self.ttl_s,), "expired")
 
-    def reject(self, key: str, reason: str) -> None:
-        """Keep an item the gateway will never take (e.g. too large) out of the sending order;
-        it still counts against the quota and is evicted first among its class."""
+    def dead_letter(self, key: str, reason: str) -> bool:
+        """Move an item the gateway will never take (invalid, too large, key conflict) to the
+        dead-letter table with ``reason``; its payload is dropped. False for an unknown key."""
+        def change() -> list[tuple[int, str]]:
+            moved = self._move_to_dead_letter(key, reason or "refused by the gateway")
+            return [] if moved is None else [moved]
+        return bool(self._write(change))
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The latest dead letters, newest first."""
         with self._lock:
-            cur = self._db.execute("UPDATE items SET rejected = ?, score = -1 WHERE key = ?",
-                                   (reason or "rejected", key))
-            if cur.rowcount:
-                self._count("rejected", 1)
+            rows = self._db.execute("SELECT key, kind, class_id, size, reason, dead_at FROM "
+                                    "dead_letter ORDER BY dead_at DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [DeadLetter(*row) for row in rows]
 
     def stats(self) -> QueueStats:
         """Depth per class, bytes, counters."""
@@ -414,11 +681,12 @@ class DurableQueue:
             for priority, n in self._db.execute(
                     "SELECT priority, COUNT(*) FROM items WHERE rejected = '' GROUP BY priority"):
                 depth[int(priority)] = int(n)
-            rejected = self._scalar("SELECT COUNT(*) FROM items WHERE rejected != ''")
+            dead = self._scalar("SELECT COUNT(*) FROM dead_letter")
             counters = {name: 0 for name in COUNTERS}
             counters.update(dict(self._db.execute("SELECT name, value FROM counters")))
             return QueueStats(depth_by_priority=(depth[0], depth[1], depth[2]),
-                              bytes=self._used, rejected_waiting=rejected, counters=counters)
+                              bytes=self._used, dead_letters=dead, counters=counters,
+                              reserve_held=self.reserve_bytes <= 0 or self._reserve.exists())
 
     def check(self) -> list[str]:
         """Consistency problems (empty when sound): SQLite integrity, rows vs payload files,
@@ -431,7 +699,7 @@ class DurableQueue:
                 if blob and blob not in names:
                     problems.append(f"{key}: payload file missing")
                     continue
-                payload = self.blobs.read(blob) if blob else bytes(data or b"")
+                payload = _parse_blob(self.blobs.read(blob))[1] if blob else bytes(data or b"")
                 if hashlib.sha256(payload).hexdigest() != digest:
                     problems.append(f"{key}: payload digest mismatch")
             extra = {n for n in names if not n.startswith(".tmp-")} - {r[1] for r in rows}

@@ -14,6 +14,8 @@ gateway never turns into a busy loop.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import os
 import random
 import ssl
 import time
@@ -24,9 +26,10 @@ from typing import Any
 
 import httpx
 
-from wildcam.errors import ConfigError, TransportError
+from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError
 from wildcam.upload.queue import QueuedItem
-from wildcam.upload.wire import ACKED, Record, encode_batch
+from wildcam.upload.tokens import read_token, redact
+from wildcam.upload.wire import ACKED, REFUSED, Record, encode_batch
 
 __all__ = ["Backoff", "HttpStatusError", "HttpTransport", "SendResult", "TokenFile"]
 
@@ -37,6 +40,10 @@ class HttpStatusError(TransportError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+        # A refusal of what was sent (credential, request) is bad input; a timeout, throttling
+        # or server error means the run failed.
+        self.exit_code = EXIT_USAGE if 400 <= status < 500 and status not in (408, 429) \
+            else EXIT_FAILED
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ class Backoff:
 
 
 class TokenFile:
-    """The bearer token in a file, re-read when the file changes."""
+    """The bearer token in a file (strictly one token, :func:`read_token`), re-read when the
+    file changes. A bad file is a :class:`TransportError` that never holds its content."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path).expanduser() if path else None
@@ -83,10 +91,13 @@ class TokenFile:
         try:
             st = self.path.stat()
             if (st.st_mtime, st.st_size) != self._stamp:
-                self._token = self.path.read_text().strip()
+                self._token = read_token(self.path)
                 self._stamp = (st.st_mtime, st.st_size)
         except OSError as err:
             raise TransportError(f"cannot read token file {self.path}: {err.strerror}") from err
+        except ConfigError as err:
+            self._token, self._stamp = "", None
+            raise TransportError(str(err)) from None
         return self._token
 
 
@@ -127,10 +138,10 @@ class HttpTransport:
         try:
             response = self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as err:  # the message names the URL, never the headers
-            raise TransportError(f"{method} {self.base_url}{path}: "
-                                 f"{type(err).__name__}: {err}") from err
+            raise TransportError(redact(f"{method} {self.base_url}{path}: "
+                                        f"{type(err).__name__}: {err}", token)) from None
         if response.status_code >= 400:
-            text = response.text[:200].strip()
+            text = redact(response.text[:200].strip(), token)
             raise HttpStatusError(response.status_code, f"{method} {path}: HTTP "
                                   f"{response.status_code} {response.reason_phrase} "
                                   f"{text}".strip())
@@ -161,7 +172,7 @@ class HttpTransport:
         except (ValueError, KeyError, TypeError) as err:
             raise TransportError(f"gateway answer is not a batch result: {err}") from err
         acked = tuple(it.key for it in items if status.get(it.key, ("",))[0] in ACKED)
-        refused = {k: f"{s}: {r}" for k, (s, r) in status.items() if s == "conflict"}
+        refused = {k: f"{s}: {r}" for k, (s, r) in status.items() if s in REFUSED}
         unanswered = tuple(it.key for it in items if it.key not in acked and it.key not in refused)
         return SendResult(acked, refused, unanswered, len(body))
 
@@ -193,22 +204,33 @@ class HttpTransport:
                 return
             after = items[-1]["seq"]
 
-    def get_bytes(self, path: str, max_bytes: int) -> bytes:
-        """GET a body of at most ``max_bytes`` (streamed; longer is an error)."""
+    def download(self, path: str, target: Path, max_bytes: int) -> str:
+        """Stream the body of ``GET path`` into the new file ``target`` (mode 0600, fsync'd),
+        never holding it in memory; more than ``max_bytes`` is an error (the file is removed).
+        The body's SHA-256."""
         token = self._token.token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        digest, total = hashlib.sha256(), 0
         try:
-            with self._client.stream("GET", path, headers=headers) as response:
+            with self._client.stream("GET", path, headers=headers) as response, \
+                    os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                              "wb") as fh:
                 if response.status_code >= 400:
                     raise HttpStatusError(response.status_code,
                                           f"GET {path}: HTTP {response.status_code}")
-                chunks, total = [], 0
-                for chunk in response.iter_bytes():
+                for chunk in response.iter_bytes(64 * 1024):
                     total += len(chunk)
                     if total > max_bytes:
                         raise TransportError(f"GET {path}: longer than {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
         except httpx.HTTPError as err:
-            raise TransportError(f"GET {self.base_url}{path}: {type(err).__name__}: {err}") \
-                from err
+            target.unlink(missing_ok=True)
+            raise TransportError(redact(f"GET {self.base_url}{path}: {type(err).__name__}: "
+                                        f"{err}", token)) from None
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return digest.hexdigest()

@@ -5,23 +5,29 @@ stores ``N`` synthetic frames (metadata + thumbnail each; a line ``stored <key>`
 and flushed only after the queue acknowledged the item as stored) while the sender uploads, and
 exits once everything is acknowledged by the gateway. Crash tests ``kill -9`` it at random
 moments and run it again with ``--produce 0`` to drain what was left; the benchmark uses it too.
+
+``--poison-every K`` adds, with every K-th frame, an item the gateway refuses (a thumbnail of
+``--poison-bytes`` incompressible bytes, over a small gateway's body limit: ``poison-<run>-<i>``)
+and one that breaks the wire limits (a 64 KiB class: dead-lettered when queued). A put that
+fails for a full disk prints ``full`` and the worker goes on with the next frame.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
 
-from wildcam.errors import WildcamError
+from wildcam.errors import StorageError, WildcamError
 from wildcam.params import build_config
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
 from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
-from wildcam.upload.queue import DurableQueue
+from wildcam.upload.queue import DurableQueue, NewItem
 
-__all__ = ["main", "synthetic_frame"]
+__all__ = ["main", "poison_items", "synthetic_frame"]
 
 
 def synthetic_frame(run: str, index: int, thumbnail_bytes: int = 2048) -> FrameDetections:
@@ -32,6 +38,15 @@ def synthetic_frame(run: str, index: int, thumbnail_bytes: int = 2048) -> FrameD
                            detections=(DetectionInfo("0", "deer", 0.5 + (index % 50) / 100, 1,
                                                      "fake", (10.0, 20.0, 30.0, 40.0)),),
                            thumbnail=thumb)
+
+
+def poison_items(run: str, index: int, size: int) -> list[NewItem]:
+    """The poison items of frame ``index``: one the gateway refuses (too large), one that is
+    invalid on the wire (dead-lettered when queued)."""
+    data = random.Random(f"{run}:{index}").randbytes(size)
+    return [NewItem(key=f"poison-{run}-{index}", kind="thumbnail", payload=data, score=0.99),
+            NewItem(key=f"poison-invalid-{run}-{index}", kind="thumbnail", payload=b"x",
+                    class_id="c" * 65536)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fsync", action="store_true", help="durability off (baseline)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--poison-every", type=int, default=0)
+    parser.add_argument("--poison-bytes", type=int, default=300_000)
     args = parser.parse_args(argv)
     try:
         cfg = build_config(UploaderConfig, {
@@ -68,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     sender = SenderThread(engine).start()
     for index in range(args.start, args.start + args.produce):
-        result = queue.put(items_for_frame(
-            synthetic_frame(args.run, index, args.thumbnail_bytes), False))
+        items = items_for_frame(synthetic_frame(args.run, index, args.thumbnail_bytes), False)
+        if args.poison_every and index % args.poison_every == args.poison_every - 1:
+            items += poison_items(args.run, index, args.poison_bytes)
+        try:
+            result = queue.put(items)
+        except StorageError:
+            out.write("full\n")
+            out.flush()
+            time.sleep(0.01)
+            continue
         out.write("".join(f"stored {key}\n" for key in result.stored))
         out.flush()
         sender.wake()
