@@ -26,6 +26,14 @@ listing and the ground truth.
   frame lies in the visit (1 s slack at both ends, :func:`wildcam.report.metrics.recalled`);
   ``cascade_event_recall`` counts the cascade's ``detections`` in the recording instead.
 
+**Device states, second run.** The runs above hold the trap warm
+(``power_manager.override_state=warm``), so the stack's stages compare with the baseline on the
+same frames. A second run plays the same day with the day preset's device-state policy (watch
+and PIR triggers through the active hours, halted outside them): ``states_*`` keys give its
+event recall, hours per state, the visits it missed and why, and the board's average power by
+state (modelled: the profile's state powers over the simulated time in each state, idle
+included) against the always-warm run's (``board_energy_ratio_states``).
+
 **The always-on baseline, same run.** The cascade's default stage-3 model (loaded as the
 cascade loads it: ``CascadeConfig`` defaults, its manifest, ONNX Runtime on one thread) on every
 frame at the same frame rate, no motion gate. After the graph has stopped, this process runs
@@ -75,12 +83,14 @@ from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES
 from wildcam.report.data import DAY_S, TruthVisit
 from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, recalled
+from wildcam.report.states import summarize_states
 
 SLACK_S = 1.0  # the report's tolerance at both ends of a visit
 TARGET_RATIO = 20.0
 TARGET_RECALL_FRACTION = 0.95
 SIM_BATTERY_WH = 37.0  # wildcam.demo.SIM_BATTERY's capacity, when power/battery gives none
 LOCALIZED_IOU = 0.3  # a baseline box "on the animal" for the localized recall
+ALWAYS_WARM = ("power_manager.override_state=warm",)  # the stack without device states
 
 
 def play_day(options: RunOptions) -> RunData:
@@ -193,6 +203,28 @@ def measure_baseline(scene: SceneConfig, run: RunData, empty_count: int
     }
 
 
+def device_states(options: RunOptions, warm: RunData) -> dict[str, float | int | str]:
+    """The same day with the device-state policy (warm / watch / sleep) against the always-warm
+    run: the board's energy by state (the power manager's ledger replayed over the simulated
+    day, idle included) and what the states cost in visits, with the reason for each miss."""
+    summary = summarize(play_day(options), SLACK_S)
+    with_states, always = summary.states, summarize(warm, SLACK_S).states
+    if with_states is None or always is None:
+        raise SystemExit("bench/energy: a run recorded no power/state")
+    return {
+        "states_policy": "the day preset's device-state policy (wildcam.demo.DAY_STATES)",
+        "states_event_recall": round(summary.event_recall or 0.0, 4),
+        "states_visits_detected": summary.visits_detected,
+        **{f"states_hours_{s}": round(with_states.hours.get(s, 0.0), 2)
+           for s in ("warm", "watch", "sleep")},
+        **{f"states_missed_{why.replace(' ', '_')}": n for why, n in with_states.missed.items()},
+        "states_board_average_w": round(with_states.average_w, 3),
+        "always_warm_board_average_w": round(always.average_w, 3),
+        "board_energy_ratio_states": round(always.average_w / with_states.average_w, 2)
+        if with_states.average_w > 0 else 0.0,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Play the day, measure the baseline on its frames; write ``energy.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -206,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     single_thread()
     started = time.monotonic()
-    options = RunOptions(preset="day", seed=args.seed, speed=args.speed, out=args.out)
+    options = RunOptions(preset="day", seed=args.seed, speed=args.speed, out=args.out,
+                         params=ALWAYS_WARM)
     scene = run_scene(options)
     run = play_day(options)
     run_wall_s = time.monotonic() - started
+    states = device_states(dataclasses.replace(options, out=args.out / "states", params=()),
+                           run)
     summary = summarize(run, SLACK_S)
     per_day = DAY_S / run.duration_s  # run joules -> joules per day at the scene's rate
     stages = run.joules_by_stage()
@@ -277,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "recall_met": recall_ok,
         "energy_ratio_met": recall_ok and energy_ratio >= TARGET_RATIO,
         "analysis_ratio_met": recall_ok and analysis_ratio >= TARGET_RATIO,
+        **states,
         "bench_wall_s": round(time.monotonic() - started, 1),
     }
     if args.no_write:
