@@ -39,7 +39,12 @@ def _bringup(args: argparse.Namespace) -> int:
     specs = select(args.nodes, args.with_nodes)
     params = Path(args.params_file) if args.params_file else default_params_file()
     files = [params]
-    values = check_sources(files, nodes=specs)  # everything checked before anything starts
+    # Everything is checked before anything starts, in a short-lived child: the config classes
+    # import OpenCV and numpy, which the supervisor (resident for months) should not hold.
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        values = pool.apply(check_sources, (files,), {"nodes": specs})
     if any(s.name == "uploader" for s in specs):
         state = default_state_dir() / "bringup" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         queue = own_queue_params(values, state)
