@@ -148,7 +148,7 @@ def test_costs_come_from_the_measured_files_and_wake_json_when_present(tmp_path:
     assert costs.watch_latency_s.source.startswith("ASSUMPTION: wake.json absent")
     (tmp_path / "wake.json").write_text(json.dumps({
         "trigger_to_frame_ms_warm": 20.0, "trigger_to_frame_ms_watch": 150.0,
-        "cold_start_to_frame_s": 1.5, "cold_start_to_decision_s": 2.0}))
+        "first_frame_to_decision_s_median": 1.5, "scene_animal_enters_s": 1.0}))
     costs = MeasuredCosts.load(zero, tmp_path)
     assert costs.watch_latency_s.value == pytest.approx(0.15 * zero.slowdown)
     assert costs.decision_s.value == pytest.approx(0.5 * zero.slowdown)
