@@ -8,11 +8,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
 from wildcam.rosenv import ros_environment
 
-__all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "main"]
+__all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "checked_apart", "main"]
 
 CORE_COMMANDS = ("run", "bringup", "docs")
 """Subcommands defined here."""
@@ -21,6 +22,20 @@ PLUGINS = ("wildcam.cascade.cli", "wildcam.ecology.cli", "wildcam.gateway.cli", 
            "wildcam.report.cli")
 """Modules whose ``register(subparsers)`` adds the other subcommands (eval, detect, gateway,
 power-sim, lifetime, rtc-sleep, install-service, param, topic, bag, report)."""
+
+
+def checked_apart(files: Sequence[Path], specs: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """:func:`wildcam.config_check.check_sources` run in a short-lived child process: the
+    config classes import OpenCV and numpy, which the supervisor (resident for months) should
+    not hold. Its :class:`~wildcam.errors.ConfigError` is raised here."""
+    import multiprocessing
+
+    from wildcam.config_check import check_sources
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        values: dict[str, dict[str, Any]] = pool.apply(check_sources, (list(files),),
+                                                       {"nodes": list(specs)})
+    return values
 
 
 def _bringup(args: argparse.Namespace) -> int:
@@ -33,18 +48,12 @@ def _bringup(args: argparse.Namespace) -> int:
         run_composed,
         select,
     )
-    from wildcam.config_check import check_sources
     from wildcam.upload.config import default_state_dir
 
     specs = select(args.nodes, args.with_nodes)
     params = Path(args.params_file) if args.params_file else default_params_file()
     files = [params]
-    # Everything is checked before anything starts, in a short-lived child: the config classes
-    # import OpenCV and numpy, which the supervisor (resident for months) should not hold.
-    import multiprocessing
-
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        values = pool.apply(check_sources, (files,), {"nodes": specs})
+    values = checked_apart(files, specs)  # everything checked before anything starts
     if any(s.name == "uploader" for s in specs):
         state = default_state_dir() / "bringup" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         queue = own_queue_params(values, state)

@@ -54,8 +54,9 @@ def test_a_node_module_imports_only_what_its_node_uses(spec) -> None:  # type: i
 
 
 def test_the_bringup_supervisor_imports_next_to_nothing() -> None:
-    modules = _imported("from wildcam.cli import build_parser\nbuild_parser('bringup')\n"
-                        "import wildcam.bringup")
+    modules = _imported("from wildcam.cli import build_parser, checked_apart\n"
+                        "build_parser('bringup')\nfrom wildcam.bringup import default_params_file,"
+                        " select\nchecked_apart([default_params_file()], select(None))")
     assert "wildcam.bringup" in modules and not modules & SUPERVISOR_NEVER
     every = _imported("from wildcam.cli import build_parser\nbuild_parser()")
     assert {"wildcam.cascade.cli", "wildcam.gateway.cli"} <= every  # help still lists them
