@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import StorageError
-from wildcam.upload.queue import fsync_directory, private_dir
+from wildcam.fileio import fsync_directory, private_dir, write_durably
 from wildcam.upload.wire import Record
 
 __all__ = ["GatewayStore"]
@@ -111,16 +111,9 @@ class GatewayStore:
         path = self.blob_dir / sha
         if path.exists():
             return False
-        tmp = path.with_name(f".tmp-{sha}-{threading.get_ident()}")
         try:
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-                           "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            write_durably(path, data, path.with_name(f".tmp-{sha}-{threading.get_ident()}"))
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise StorageError(f"cannot store payload {sha}: {err}") from err
         return True
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from wildcam.errors import InputError
+from wildcam.fileio import fsync_directory, private_dir, write_durably
 
 __all__ = ["DurableState", "load_state", "save_state"]
 
@@ -37,19 +37,10 @@ class DurableState:
 
 def save_state(path: Path, state: DurableState) -> None:
     """Write ``state`` to ``path`` atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"version": VERSION, **asdict(state)}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    private_dir(path.parent)
+    write_durably(path, json.dumps({"version": VERSION, **asdict(state)}).encode(),
+                  path.with_name(f".{path.name}.tmp"))
+    fsync_directory(path.parent)
 
 
 def _parse(path: Path) -> DurableState:

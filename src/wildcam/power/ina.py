@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wildcam.errors import ConfigError, DeviceError
+from wildcam.fileio import private_dir, write_durably
 from wildcam.power.aggregate import MeasuredEnergy
 from wildcam.power.sources import PowerReading, PowerSourceConfig
 
@@ -202,11 +203,10 @@ class InaSource:
         if self.counter is None:
             return
         try:
-            self.counter.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.counter.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"charge_ah": self.charge_ah(),
-                                       "drawn_j": self.energy.drawn_j}))
-            tmp.replace(self.counter)
+            private_dir(self.counter.parent)
+            write_durably(self.counter, json.dumps({"charge_ah": self.charge_ah(),
+                                                    "drawn_j": self.energy.drawn_j}).encode(),
+                          self.counter.with_suffix(".tmp"))
         except OSError as err:
             raise DeviceError(f"cannot save the charge counter {self.counter}: {err}") from err
 

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
-from wildcam.upload.queue import fsync_directory, private_dir
+from wildcam.fileio import fsync_directory, private_dir, write_durably
 
 if TYPE_CHECKING:  # cryptography is imported where keys are used: a node without OTA never loads it
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -341,7 +341,7 @@ class SignedOnlyParameters:
         except UpdateError:
             self._on_change(self.values)
             raise
-        _write_durably(self.path, json.dumps(merged, sort_keys=True).encode())
+        write_durably(self.path, json.dumps(merged, sort_keys=True).encode())
         self.values = merged
 
 
@@ -355,15 +355,6 @@ class InstalledRecordError(UpdateError):
 class _Fetcher(Protocol):
     def get_json(self, path: str) -> Any: ...
     def download(self, path: str, target: Path, max_bytes: int) -> str: ...
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class OtaClient:
@@ -402,12 +393,12 @@ class OtaClient:
         return str(self.state.get("last_result", ""))
 
     def _save(self) -> None:
-        _write_durably(self._state_path, json.dumps(self.state, indent=1).encode())
+        write_durably(self._state_path, json.dumps(self.state, indent=1).encode())
 
     def _record_installed(self, manifest: bytes, signature: bytes, version: int) -> None:
         """Make ``version`` the installed one, durably (signature first, then the manifest)."""
-        _write_durably(self.ota_dir / "current.sig", signature)
-        _write_durably(self.ota_dir / "current.manifest", manifest)
+        write_durably(self.ota_dir / "current.sig", signature)
+        write_durably(self.ota_dir / "current.manifest", manifest)
         fsync_directory(self.ota_dir)
         self.installed_version = version
 

@@ -52,11 +52,11 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import EXIT_NEEDS_OPERATOR, StorageError
+from wildcam.fileio import fsync_directory, private_dir, write_durably
 from wildcam.upload.wire import header_problem
 
 __all__ = ["KINDS", "PRIORITY", "BlobFiles", "DeadLetter", "DurableQueue", "NewItem",
-           "PutResult", "QueueDamagedError", "QueueStats", "QueuedItem", "fsync_directory",
-           "private_dir"]
+           "PutResult", "QueueDamagedError", "QueueStats", "QueuedItem"]
 
 PRIORITY = {"metadata": 0, "thumbnail": 1, "full_frame": 2}
 KINDS = tuple(PRIORITY)
@@ -72,15 +72,6 @@ class QueueDamagedError(StorageError):
     the rest set aside (the message says what). An operator should look before it runs on."""
 
     exit_code = EXIT_NEEDS_OPERATOR
-
-
-def private_dir(path: Path) -> Path:
-    """``path``, created (with its parents) as needed: a directory created here is mode 0700;
-    an existing one keeps its mode (it may be a directory someone else shares)."""
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
-    return path
 
 
 def _create_private(path: Path) -> None:
@@ -208,15 +199,6 @@ class QueueStats:
         return sum(self.depth_by_priority)
 
 
-def fsync_directory(path: Path) -> None:
-    """Make the renames and unlinks in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class BlobFiles:
     """Payload files in one directory: written durably, read, removed.
 
@@ -231,18 +213,7 @@ class BlobFiles:
     def write(self, name: str, data: bytes) -> None:
         """Write ``name`` (mode 0600) via a temporary file, fsync'd and renamed (no directory
         sync)."""
-        tmp = self.directory / f".tmp-{name}"
-        try:
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-                           "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                if self.fsync:
-                    os.fsync(fh.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_durably(self.directory / name, data, self.directory / f".tmp-{name}", self.fsync)
 
     def sync_directory(self) -> None:
         """Make renames and unlinks in the directory durable."""
