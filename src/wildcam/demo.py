@@ -430,9 +430,10 @@ def _run(options: RunOptions) -> int:
             "scene's rate: the scene plays at its own rate")))
         cascade = params.get("/**/cascade_detector", {}).get("ros__parameters", {})
         run = _with_measured_baseline(run, scene, cascade, out / RUN_FILES["baseline"])
-    page = build_report(run, out)
+    summary = summarize(run)
+    page = build_report(run, out, summary)
     print(f"\nsummary ({time.monotonic() - started:.0f} s wall):")
-    print_summary(summarize(run))
+    print_summary(summary)
     print(f"report: {page}   (node logs in {logs}/)")
     if gateway is not None:
         _exports_and_review(options, out, gateway, synthetic)

@@ -47,9 +47,10 @@ def _report(args: argparse.Namespace) -> int:
     # A missing or broken bag is a WildcamError: ``wildcam`` says so in one line, exit code 2.
     run = load_run(bag, paths["truth"], gateway=paths["gateway"],
                    baseline=paths["baseline"], fps=args.fps)
-    page = build_report(run, Path(args.out))
+    summary = summarize(run)
+    page = build_report(run, Path(args.out), summary)
     print(f"wildcam report: {page}")
-    print_summary(summarize(run))
+    print_summary(summary)
     return 0
 
 

@@ -82,14 +82,15 @@ def render_html(run: RunData, summary: Summary) -> str:
     return "\n".join(parts) + "\n"
 
 
-def build_report(run: RunData, out_dir: str | Path) -> Path:
-    """Write ``report.html`` and its PNG figures into ``out_dir``; return the page's path."""
+def build_report(run: RunData, out_dir: str | Path, summary: Summary | None = None) -> Path:
+    """Write ``report.html``, ``summary.json`` and the PNG figures into ``out_dir``; return the
+    page's path. ``summary`` is ``summarize(run)`` when the caller has it already."""
     out = Path(out_dir)
+    summary = summarize(run) if summary is None else summary
     try:
         out.mkdir(parents=True, exist_ok=True)
         draw_all(run, out)
         page = out / REPORT_NAME
-        summary = summarize(run)
         page.write_text(render_html(run, summary), encoding="utf-8")
         (out / SUMMARY_NAME).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     except OSError as err:
