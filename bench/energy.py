@@ -82,8 +82,7 @@ from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES
 from wildcam.report.data import DAY_S, TruthVisit
-from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, recalled
-from wildcam.report.states import summarize_states
+from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, Summary, recalled
 
 SLACK_S = 1.0  # the report's tolerance at both ends of a visit
 TARGET_RATIO = 20.0
@@ -203,12 +202,12 @@ def measure_baseline(scene: SceneConfig, run: RunData, empty_count: int
     }
 
 
-def device_states(options: RunOptions, warm: RunData) -> dict[str, float | int | str]:
+def device_states(options: RunOptions, warm: Summary) -> dict[str, float | int | str]:
     """The same day with the device-state policy (warm / watch / sleep) against the always-warm
     run: the board's energy by state (the power manager's ledger replayed over the simulated
     day, idle included) and what the states cost in visits, with the reason for each miss."""
     summary = summarize(play_day(options), SLACK_S)
-    with_states, always = summary.states, summarize(warm, SLACK_S).states
+    with_states, always = summary.states, warm.states
     if with_states is None or always is None:
         raise SystemExit("bench/energy: a run recorded no power/state")
     return {
@@ -243,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     scene = run_scene(options)
     run = play_day(options)
     run_wall_s = time.monotonic() - started
-    states = device_states(dataclasses.replace(options, out=args.out / "states", params=()),
-                           run)
     summary = summarize(run, SLACK_S)
+    states = device_states(dataclasses.replace(options, out=args.out / "states", params=()),
+                           summary)
     per_day = DAY_S / run.duration_s  # run joules -> joules per day at the scene's rate
     stages = run.joules_by_stage()
     stage_j = sum(stages.values())
