@@ -110,7 +110,7 @@ def test_same_seed_reproduces_and_another_seed_differs() -> None:
 
 def test_policies_trade_capture_for_lifetime() -> None:
     _, warm = _run(policy="always_warm", days=2)
-    _, pir = _run(policy="pir_wake", batch_s=0.0, days=20)
+    _, pir = _run(policy="pir_wake", batch_s=0.0, over_budget_batch_s=0.0, days=20)
     assert warm.capture_share_alive == pytest.approx(1.0) and not warm.reached_critical
     _, drained = _run(policy="always_warm", days=20)
     assert pir.energy_neutral and not drained.energy_neutral
@@ -126,9 +126,21 @@ def test_policies_trade_capture_for_lifetime() -> None:
     with pytest.raises(ConfigError, match="burst_on_wake"):
         scenario(profile="rpi4b", burst_on_wake=True)
     # batching trades alert latency for boots
-    _, batched = _run(policy="pir_wake", batch_s=3600.0, days=20)
+    _, batched = _run(policy="pir_wake", batch_s=3600.0, over_budget_batch_s=3600.0, days=20)
     assert batched.wakes < pir.wakes
     assert batched.alert_percentile_s(50) > pir.alert_percentile_s(50)
+
+
+def test_the_state_policy_holds_bursts_longer_only_when_over_the_lifetime_budget() -> None:
+    """The controller's hold comes from the real StatePolicy: a target the battery cannot
+    reach at one boot per PIR event puts it over budget, and the bursts wait for one boot."""
+    hold = dict(policy="pir_wake", batch_s=240.0, over_budget_batch_s=43200.0, days=20)
+    _, easy = _run(target_days=0.0, **hold)           # no target: never over budget
+    _, tight = _run(target_days=3650.0, **hold)       # ten years on one pack: over budget
+    assert easy.alert_percentile_s(95) < 600.0 < tight.alert_percentile_s(50)
+    assert tight.wakes < easy.wakes / 2
+    assert tight.total_load_j < easy.total_load_j
+    assert tight.captured == pytest.approx(easy.captured, rel=0.05)   # held, not lost
 
 
 def _energy_json(directory: Path, **changes: object) -> None:

@@ -114,6 +114,30 @@ def test_lifetime_target_pushes_warm_to_watch_and_back_with_hysteresis() -> None
     assert woken.update(5 * DAY, inputs(5, 60_000.0)).state == "watch"
 
 
+def test_burst_hold_is_short_within_the_budget_and_long_over_it_or_when_low() -> None:
+    cap = 100_000.0
+    config = StateConfig(target_days=10, idle_state="sleep", over_budget_state="sleep",
+                         outside_state="sleep", batch_s=240.0, over_budget_batch_s=43200.0)
+    policy = StatePolicy(config, 0.0)
+
+    def inputs(spent: float, battery: float | None = None) -> StateInputs:
+        soc = (cap - spent) / cap if battery is None else battery
+        return StateInputs(battery=soc, capacity_j=cap, spent_j=spent, **MCU)
+
+    within = policy.update(DAY, inputs(8_000.0))           # 8 kJ/day against 10.2 allowed
+    assert (within.state, within.batch_s) == ("sleep", 240.0)
+    over = policy.update(2 * DAY, inputs(30_000.0))        # 15 kJ/day against 8.75 allowed
+    assert (over.state, over.batch_s) == ("sleep", 43200.0)
+    assert policy.update(5 * DAY, inputs(30_000.0)).batch_s == 240.0   # far under: short again
+    low = policy.update(5 * DAY, inputs(30_000.0, battery=0.1))         # low battery: long
+    assert low.batch_s == 43200.0
+    # awake, there is no hold to arm; without a lifetime target the hold stays short
+    assert policy.update(5 * DAY + 1, StateInputs(last_trigger_s=5 * DAY, **MCU)).batch_s \
+        is None
+    free = StatePolicy(dataclasses.replace(config, target_days=0.0), 0.0)
+    assert free.update(2 * DAY, inputs(30_000.0)).batch_s == 240.0
+
+
 def test_low_battery_acts_as_over_budget_inside_a_window() -> None:
     policy = StatePolicy(StateConfig(over_budget_state="sleep"))
     d = policy.update(0.0, StateInputs(battery=0.1, **MCU))

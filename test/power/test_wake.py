@@ -62,7 +62,7 @@ def test_rtc_alarm_is_set_in_rtc_seconds_and_the_halt_command_gets_them(
     commands: list[list[str]] = []
     clock = FakeClock()
     config = RtcConfig(sysfs_root=str(tmp_path), sleep_command="rtcwake -m mem -s {seconds} "
-                       "--note {epoch}")
+                       "--note {epoch} --hold {batch_s}")
     source = SysfsRtc(config, clock, runner=lambda argv: commands.append(list(argv)) or 0)
     monkeypatch.setattr(Path, "write_text", spy)
     source.arm(NOW + 600.4)
@@ -72,8 +72,9 @@ def test_rtc_alarm_is_set_in_rtc_seconds_and_the_halt_command_gets_them(
     assert (rtc / "wakealarm").read_text().strip() == str(alarm)
     assert source.wake_at_s == pytest.approx(NOW + 600.4)
     clock.t += 0.4
-    source.sleep()
-    assert commands == [["rtcwake", "-m", "mem", "-s", "600", "--note", str(alarm)]]
+    source.sleep(batch_s=239.6)
+    assert commands == [["rtcwake", "-m", "mem", "-s", "600", "--note", str(alarm), "--hold",
+                         "240"]]
     assert source.poll() == []
     clock.t = NOW + 601
     assert source.poll() == [WakeEvent(NOW + 600.4, "rtc")]

@@ -156,12 +156,14 @@ class PowerManager(Node):
             self.save()
 
     def _sleep(self, state: StateDecision) -> None:
-        """Arm the RTC alarm for the policy's wake time and halt (simulated: record it)."""
+        """Arm the RTC alarm for the policy's wake time and halt (simulated: record it); the
+        sleep command also gets how long a power controller may hold PIR bursts."""
         try:
             self.rtc.arm(state.wake_at_s)
             self.save()  # the halt may come at once: the state must be on disk first
-            getattr(self.rtc, "sleep")()
-            self.health.values["rtc"] = f"sleeping until {state.wake_at_s}"
+            getattr(self.rtc, "sleep")(batch_s=state.batch_s or 0.0)
+            self.health.values["rtc"] = (f"sleeping until {state.wake_at_s}, bursts held up "
+                                         f"to {state.batch_s or 0.0:.0f} s")
         except WildcamError as err:
             self.health.error("sleep", f"cannot sleep: {err}")
 

@@ -82,8 +82,8 @@ class ManagerConfig(StateConfig):
                              "alarm (rtc, then sleep_command halts it) or a simulated one.",
                              choices=RTC_BACKENDS, read_only=True)
     sleep_command: str = param("systemctl poweroff", "Halt or suspend command of the rtc "
-                               "backend ({seconds}, {epoch}: the time to the alarm).",
-                               read_only=True)
+                               "backend ({seconds}, {epoch}: the time to the alarm; {batch_s}: "
+                               "the power controller's burst hold).", read_only=True)
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
@@ -225,13 +225,14 @@ class ManagerCore:
         if override:
             changed = override != self.state.state
             self.state_policy.state = override  # the policy goes on from there afterwards
+            asleep = override == "sleep"
             return StateDecision(override, f"manual override: {override}", changed,
                                  now_s if changed else self.state.since_s,
-                                 now_s + self.config.check_period_s if override == "sleep"
-                                 else None)
+                                 now_s + self.config.check_period_s if asleep else None,
+                                 self.config.batch_s if asleep else None)
         d = self.state_policy.update(now_s, self.state_inputs(now_s))
         return StateDecision(d.state, d.reason, d.state != self.state.state, d.since_s,
-                             d.wake_at_s)
+                             d.wake_at_s, d.batch_s)
 
     def step(self, now_s: float, wall_s: float) -> tuple[Decision, StateDecision]:
         """Run the mode and the state policies; on a change of either, every node gets the

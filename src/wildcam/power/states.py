@@ -28,7 +28,12 @@ Each :meth:`StatePolicy.update`, in order of precedence:
 Over budget is entered when the spending rate exceeds the allowed rate and left only when it is
 ``budget_hysteresis`` below it. When the state is ``sleep``, ``wake_at_s`` says when the RTC must
 wake the device: the next window start, and at most ``check_period_s`` ahead (a periodic check of
-battery and schedule). Unknown inputs (NaN) never force a state: an unknown battery is not low;
+battery and schedule), and ``batch_s`` how long a power controller that captures a burst on the
+PIR edge may hold bursts before it powers the device up to analyse and send them together:
+``batch_s`` within the budget (alerts come soon), ``over_budget_batch_s`` when over the lifetime
+budget or the battery is low (bursts close together share one boot; alerts come later). Each
+boot costs the profile's ``boot_j`` whatever it analyses, so holding bursts is what a tight
+budget buys lifetime with, and the alert delay is what it costs. Unknown inputs (NaN) never force a state: an unknown battery is not low;
 with no known battery, spent energy or capacity the budget is not over; an unknown temperature
 does not derate the cells; unknown harvest counts as none.
 """
@@ -131,6 +136,13 @@ class StateConfig:
     check_period_s: float = param(43200.0, "Longest sleep before the RTC wakes the device to "
                                   "check battery and schedule (s); each check costs a boot.",
                                   min=60.0, max=604800.0)
+    batch_s: float = param(0.0, "Asleep with a power controller that captures a burst on the "
+                           "PIR edge: it holds bursts up to this long before it powers the "
+                           "device up to analyse and send them together (s; 0 = at once).",
+                           min=0.0, max=86400.0)
+    over_budget_batch_s: float = param(3600.0, "The same while over the lifetime budget or "
+                                       "the battery is low (s): fewer boots, later alerts.",
+                                       min=0.0, max=86400.0)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -217,13 +229,14 @@ class LifetimeBudget:
 @dataclass(frozen=True)
 class StateDecision:
     """The state after an update, why, whether it just changed, since when, and (asleep) when
-    the RTC must wake the device."""
+    the RTC must wake the device and how long a power controller may hold PIR bursts."""
 
     state: str
     reason: str
     changed: bool
     since_s: float
     wake_at_s: float | None
+    batch_s: float | None = None
 
 
 class StatePolicy:
@@ -247,6 +260,7 @@ class StatePolicy:
         self.reason = "start"
         self.since_s = now_s
         self.over_budget = False
+        self.low_battery = False
         self.last_budget: BudgetStatus | None = None
 
     def _over_budget(self, now_s: float, inputs: StateInputs) -> bool:
@@ -275,11 +289,12 @@ class StatePolicy:
         over = self._over_budget(now_s, inputs)
         last = max((t for t in (inputs.last_trigger_s, inputs.last_motion_s)
                     if not math.isnan(t)), default=math.nan)
+        low = self.low_battery = not math.isnan(inputs.battery) \
+            and inputs.battery < c.low_battery_soc
         if not math.isnan(last) and 0.0 <= now_s - last < c.warm_hold_s:
             return "warm", f"trigger {now_s - last:.0f} s ago (hold {c.warm_hold_s:.0f} s)"
         if not self.schedule.active(now_s):
             return c.outside_state, "outside the active windows"
-        low = not math.isnan(inputs.battery) and inputs.battery < c.low_battery_soc
         if low:
             return c.over_budget_state, f"battery {inputs.battery:.0%} below " \
                                         f"{c.low_battery_soc:.0%}"
@@ -306,5 +321,13 @@ class StatePolicy:
         if changed:
             self.state, self.since_s = state, now_s
         self.reason = reason
-        wake = self._wake_at(now_s) if state == "sleep" else None
-        return StateDecision(state, reason, changed, self.since_s, wake)
+        if state != "sleep":
+            return StateDecision(state, reason, changed, self.since_s, None)
+        return StateDecision(state, reason, changed, self.since_s, self._wake_at(now_s),
+                             self.batch_hold_s())
+
+    def batch_hold_s(self) -> float:
+        """How long a power controller may hold PIR bursts before it wakes the device: longer
+        while over the lifetime budget or the battery is low (as of the last update)."""
+        c = self.config
+        return c.over_budget_batch_s if self.over_budget or self.low_battery else c.batch_s

@@ -53,8 +53,10 @@ class RtcConfig:
     rtc: str = param("rtc0", "RTC device under /sys/class/rtc.", read_only=True)
     sleep_command: str = param(
         "systemctl poweroff", "Command that halts or suspends once the alarm is set; "
-        "{seconds} and {epoch} are replaced by the time to the alarm and its epoch time "
-        "(e.g. 'rtcwake -m mem -s {seconds}', 'systemctl suspend').", read_only=True)
+        "{seconds} and {epoch} are replaced by the time to the alarm and its epoch time, "
+        "{batch_s} by how long a power controller may hold PIR bursts before it powers the "
+        "device up (e.g. 'rtcwake -m mem -s {seconds}', 'systemctl suspend').",
+        read_only=True)
     min_sleep_s: float = param(60.0, "Shortest sleep worth a halt: an alarm sooner than this "
                                "is refused (RTCs with minute alarms; shutdown and boot take "
                                "tens of seconds).", min=0.0, max=86400.0, read_only=True)
@@ -64,10 +66,11 @@ class RtcConfig:
         if "/" in self.rtc or not self.rtc:
             raise ConfigError(f"rtc={self.rtc!r} is not a device name like rtc0")
         try:
-            words = [w.format(seconds=1, epoch=1) for w in shlex.split(self.sleep_command)]
+            words = [w.format(seconds=1, epoch=1, batch_s=1)
+                     for w in shlex.split(self.sleep_command)]
         except (ValueError, KeyError, IndexError) as err:
-            raise ConfigError(f"sleep_command {self.sleep_command!r}: {err!r} (only {{seconds}} "
-                              f"and {{epoch}} are filled in)") from None
+            raise ConfigError(f"sleep_command {self.sleep_command!r}: {err!r} (only {{seconds}}, "
+                              f"{{epoch}} and {{batch_s}} are filled in)") from None
         if not words:
             raise ConfigError("sleep_command is empty")
 
@@ -140,12 +143,13 @@ class SysfsRtc:
         """When the armed alarm goes off (clock seconds), or ``None``."""
         return self._wake_at_s
 
-    def sleep(self) -> None:
-        """Halt or suspend with the configured command; the alarm must be armed."""
+    def sleep(self, batch_s: float = 0.0) -> None:
+        """Halt or suspend with the configured command (``batch_s``: the controller's burst
+        hold, for ``{batch_s}``); the alarm must be armed."""
         if self._alarm_epoch is None or self._wake_at_s is None:
             raise ConfigError("arm the RTC alarm before sleeping: nothing would wake the trap")
         seconds = max(0, math.ceil(self._wake_at_s - self.clock()))
-        argv = [word.format(seconds=seconds, epoch=self._alarm_epoch)
+        argv = [word.format(seconds=seconds, epoch=self._alarm_epoch, batch_s=round(batch_s))
                 for word in shlex.split(self.config.sleep_command)]
         code = self.runner(argv)
         if code != 0:
@@ -178,6 +182,7 @@ class SimulatedRtc:
         self.wake_at_s: float | None = None
         self.sleeping = False
         self.sleeps: list[tuple[float, float]] = []  # (went to sleep, alarm time)
+        self.batch_s = 0.0                           # the burst hold of the last sleep
 
     def arm(self, wake_at_s: float | None = None) -> None:
         """Record the alarm (the same checks as the real RTC)."""
@@ -192,11 +197,12 @@ class SimulatedRtc:
         """Forget the alarm."""
         self.wake_at_s = None
 
-    def sleep(self) -> None:
-        """Enter the simulated sleep; the alarm must be armed."""
+    def sleep(self, batch_s: float = 0.0) -> None:
+        """Enter the simulated sleep (recording the controller's burst hold); the alarm must be
+        armed."""
         if self.wake_at_s is None:
             raise ConfigError("arm the RTC alarm before sleeping: nothing would wake the trap")
-        self.sleeping = True
+        self.sleeping, self.batch_s = True, batch_s
         self.sleeps.append((self.clock(), self.wake_at_s))
 
     def poll(self, timeout_s: float = 0.0) -> list[WakeEvent]:
