@@ -131,6 +131,15 @@ def test_policies_trade_capture_for_lifetime() -> None:
     assert batched.alert_percentile_s(50) > pir.alert_percentile_s(50)
 
 
+def test_outside_the_windows_only_a_pir_that_powers_the_device_up_is_heard() -> None:
+    """As in the power manager (ManagerCore.on_trigger): asleep outside the windows, a PIR edge
+    wakes a controller-switched device (its burst is captured); a halted Pi 5 sleeps through."""
+    _, mcu = _run(profile="pizero2w_mcu", policy="scheduled", days=10)
+    _, pi5 = _run(profile="rpi5", policy="scheduled", days=10)
+    assert mcu.missed["asleep"] == 0 and mcu.time_in_state_h["sleep"] > 0
+    assert pi5.missed["asleep"] > 0 and pi5.time_in_state_h["sleep"] > 0
+
+
 def test_the_state_policy_holds_bursts_longer_only_when_over_the_lifetime_budget() -> None:
     """The controller's hold comes from the real StatePolicy: a target the battery cannot
     reach at one boot per PIR event puts it over budget, and the bursts wait for one boot."""

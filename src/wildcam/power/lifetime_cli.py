@@ -58,7 +58,7 @@ def _date(text: str) -> dt.datetime:
 def _run(args: argparse.Namespace, policy: str) -> tuple[Any, LifetimeResult]:
     sc = scenario(
         args.profile, policy, burst_on_wake=args.burst_on_wake, batch_s=args.batch_s,
-        schedule=args.schedule,
+        over_budget_batch_s=args.over_budget_batch_s, schedule=args.schedule,
         target_days=args.target_days or args.days, warm_hold_s=args.warm_hold_s,
         utc_offset_h=args.utc_offset, battery=args.battery, days=args.days, start=args.start,
         initial_soc=args.soc,
@@ -126,6 +126,10 @@ def register(sub: Any) -> None:
     g.add_argument("--batch-s", type=float, default=SHIPPED["batch_s"],
                    help="with --burst-on-wake: the controller holds bursts up to this long so "
                    "close visits share one boot (default %(default)s: alerts within 300 s)")
+    g.add_argument("--over-budget-batch-s", type=float, default=SHIPPED["over_budget_batch_s"],
+                   help="the same while the state policy is over the lifetime budget (pir_wake, "
+                   "adaptive) or the battery is low (default %(default)s: Sentinel's 12 h "
+                   "batch period)")
     g.add_argument("--results", default="", metavar="DIR",
                    help="where energy.json and wake.json are (default: bench/results)")
     g = p.add_argument_group("policy")
@@ -138,7 +142,8 @@ def register(sub: Any) -> None:
                    help="active windows, local time (scheduled, adaptive; default %(default)s)")
     g.add_argument("--utc-offset", type=float, default=0.0, help="local time - UTC in hours")
     g.add_argument("--target-days", type=float, default=0.0,
-                   help="lifetime target of the adaptive policy (default: --days)")
+                   help="lifetime target of the pir_wake and adaptive policies (default: "
+                   "--days)")
     g.add_argument("--warm-hold-s", type=float, default=60.0,
                    help="stay warm this long after a trigger (default %(default)s)")
     g = p.add_argument_group("battery")

@@ -140,9 +140,10 @@ class StateConfig:
                            "PIR edge: it holds bursts up to this long before it powers the "
                            "device up to analyse and send them together (s; 0 = at once).",
                            min=0.0, max=86400.0)
-    over_budget_batch_s: float = param(3600.0, "The same while over the lifetime budget or "
-                                       "the battery is low (s): fewer boots, later alerts.",
-                                       min=0.0, max=86400.0)
+    over_budget_batch_s: float = param(43200.0, "The same while over the lifetime budget or "
+                                       "the battery is low (s): fewer boots, later alerts "
+                                       "(12 h: Sentinel's batch period).", min=0.0,
+                                       max=86400.0)
 
     def __post_init__(self) -> None:
         check_ranges(self)
