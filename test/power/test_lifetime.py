@@ -143,7 +143,8 @@ def test_outside_the_windows_only_a_pir_that_powers_the_device_up_is_heard() -> 
 def test_the_state_policy_holds_bursts_longer_only_when_over_the_lifetime_budget() -> None:
     """The controller's hold comes from the real StatePolicy: a target the battery cannot
     reach at one boot per PIR event puts it over budget, and the bursts wait for one boot."""
-    hold = dict(policy="pir_wake", batch_s=240.0, over_budget_batch_s=43200.0, days=20)
+    hold: dict[str, object] = {"policy": "pir_wake", "batch_s": 240.0,
+                               "over_budget_batch_s": 43200.0, "days": 20}
     _, easy = _run(target_days=0.0, **hold)           # no target: never over budget
     _, tight = _run(target_days=3650.0, **hold)       # ten years on one pack: over budget
     assert easy.alert_percentile_s(95) < 600.0 < tight.alert_percentile_s(50)

@@ -271,19 +271,19 @@ def policy_config(name: str, states_pir_wakes: bool, schedule: str = "18:00-07:0
     budget. ``batch_s`` and ``over_budget_batch_s``: :class:`StateConfig`'s.
     """
     low = "sleep" if states_pir_wakes else "watch"
-    common = dict(warm_hold_s=warm_hold_s, utc_offset_h=utc_offset_h, batch_s=batch_s,
-                  over_budget_batch_s=over_budget_batch_s)
+    common = functools.partial(StateConfig, warm_hold_s=warm_hold_s, utc_offset_h=utc_offset_h,
+                               batch_s=batch_s, over_budget_batch_s=over_budget_batch_s)
     if name == "always_warm":
-        return StateConfig(idle_state="warm", outside_state="warm", **common)
+        return common(idle_state="warm", outside_state="warm")
     if name == "pir_wake":
-        return StateConfig(idle_state=low, over_budget_state=low, outside_state=low,
-                           target_days=target_days, **common)
+        return common(idle_state=low, over_budget_state=low, outside_state=low,
+                      target_days=target_days)
     if name == "scheduled":
-        return StateConfig(schedule=schedule, idle_state="warm", over_budget_state=low,
-                           outside_state="sleep", **common)
+        return common(schedule=schedule, idle_state="warm", over_budget_state=low,
+                      outside_state="sleep")
     if name == "adaptive":
-        return StateConfig(schedule=schedule, idle_state="warm", over_budget_state=low,
-                           outside_state="sleep", target_days=target_days, **common)
+        return common(schedule=schedule, idle_state="warm", over_budget_state=low,
+                      outside_state="sleep", target_days=target_days)
     raise ConfigError(f"unknown policy {name!r}; one of {', '.join(POLICIES)}")
 
 
@@ -708,7 +708,7 @@ class _Run:
 #: 30 s boot, the decision and the upload an alert still arrives within 300 s, the issue's goal;
 #: Whytock et al. 2021 report a 7.35 min median), 12 h while over it (Sentinel's batch period,
 #: the issue's reference: one boot for all the bursts of a night).
-SHIPPED: dict[str, object] = {"profile": "pizero2w_mcu", "policy": "pir_wake",
+SHIPPED: dict[str, str | bool | float] = {"profile": "pizero2w_mcu", "policy": "pir_wake",
                               "burst_on_wake": True, "batch_s": 240.0,
                               "over_budget_batch_s": 43200.0}
 

@@ -32,6 +32,9 @@ Energy per warm second and per event comes from what the real graph measured
 (bench/results/energy.json, from bench/energy.py), wake latencies from bench/results/wake.json
 when it exists (else marked ASSUMPTION), the device's power states from its profile
 (config/power_profiles/<name>.yaml). The policies are the real state and mode policy code.
+On a controller-switched profile (pizero2w_mcu) the controller captures a burst on the PIR edge
+while the SoC boots and holds bursts as long as the state policy says: --batch-s within the
+lifetime budget (--target-days), --over-budget-batch-s over it, so close visits share a boot.
 """
 
 
