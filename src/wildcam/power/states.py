@@ -33,9 +33,10 @@ PIR edge may hold bursts before it powers the device up to analyse and send them
 ``batch_s`` within the budget (alerts come soon), ``over_budget_batch_s`` when over the lifetime
 budget or the battery is low (bursts close together share one boot; alerts come later). Each
 boot costs the profile's ``boot_j`` whatever it analyses, so holding bursts is what a tight
-budget buys lifetime with, and the alert delay is what it costs. Unknown inputs (NaN) never force a state: an unknown battery is not low;
-with no known battery, spent energy or capacity the budget is not over; an unknown temperature
-does not derate the cells; unknown harvest counts as none.
+budget buys lifetime with, and the alert delay is what it costs. Unknown inputs (NaN) never
+force a state: an unknown battery is not low; with no known battery, spent energy or capacity
+the budget is not over; an unknown temperature does not derate the cells; unknown harvest
+counts as none.
 """
 
 from __future__ import annotations
