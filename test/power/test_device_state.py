@@ -130,6 +130,22 @@ def test_a_pir_that_switches_the_power_wakes_the_sleeping_device(tmp_path: Path)
     assert state.state == "warm" and "trigger" in state.reason
 
 
+def test_the_sleep_decision_tells_the_controller_how_long_to_hold_bursts(
+        tmp_path: Path) -> None:
+    """pizero2w_mcu asleep: bursts held batch_s within the lifetime budget, longer over it."""
+    hold = {"power_profile": "pizero2w_mcu", "idle_state": "sleep", "outside_state": "sleep",
+            "over_budget_state": "sleep", "batch_s": 240.0, "over_budget_batch_s": 7200.0,
+            "battery_capacity_wh": 37.0}
+    easy = _core(tmp_path, **hold)
+    easy.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
+    state = easy.step(MIDNIGHT + HOUR, 0.0)[1]
+    assert (state.state, state.batch_s) == ("sleep", 240.0)
+    tight = _core(tmp_path, target_days=3650.0, **hold)   # the warm first hour: over budget
+    tight.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
+    state = tight.step(MIDNIGHT + HOUR, 0.0)[1]
+    assert (state.state, state.batch_s) == ("sleep", 7200.0)
+
+
 def test_a_lifetime_target_sends_the_device_to_watch(tmp_path: Path) -> None:
     """A 60-day target on a small battery: the warm board spends more than allowed per day."""
     core = _core(tmp_path, power_profile="rpi4b", target_days=60.0, battery_capacity_wh=37.0)
