@@ -151,7 +151,7 @@ def main() -> None:
         "goal_sim_wall_met": sunny.sim_wall_s <= TARGET_WALL_S,
     }
     runs: dict[str, LifetimeResult] = {"shipped (no solar)": shipped,
-                                       "shipped + 10 W panel": sunny,
+                                       f"{sunny_policy}, 10 W panel": sunny,
                                        "Pi 4B always warm": warm_pi4}
     points = []
     for profile in PROFILE_NAMES:
