@@ -156,7 +156,8 @@ NODES: tuple[NodeSpec, ...] = (
                     ("power/temperature", "sensor_msgs/Temperature"),
                     ("energy", "wildcam/EnergyReport"),
                     ("camera/trigger", "wildcam/Trigger"),
-                    ("detections", "wildcam/DetectionArray")),
+                    ("detections", "wildcam/DetectionArray"),
+                    ("uploader/status", "wildcam/UploadStatus")),
     ),
     NodeSpec(
         name="sim_clock",

@@ -3,6 +3,7 @@ energy by state, the durable state file, and the manager resuming it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import stat
 from pathlib import Path
@@ -144,6 +145,32 @@ def test_the_sleep_decision_tells_the_controller_how_long_to_hold_bursts(
     tight.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
     state = tight.step(MIDNIGHT + HOUR, 0.0)[1]
     assert (state.state, state.batch_s) == ("sleep", 7200.0)
+
+
+def test_started_again_after_a_sleep_the_device_is_up_and_sleeps_again_when_done(
+        tmp_path: Path) -> None:
+    """Saved asleep, then running: a wake. The sleep and the boot count; the policy's next
+    sleep is a change (so the node sleeps), after the queued uploads went out."""
+    asleep = {"power_profile": "pizero2w_mcu", "idle_state": "sleep", "outside_state": "sleep",
+              "over_budget_state": "sleep"}
+    core = _core(tmp_path, **asleep)
+    assert core.step(MIDNIGHT + HOUR, 0.0)[1].state == "sleep"
+    saved = core.durable(MIDNIGHT + HOUR)
+    states = load_profile("pizero2w_mcu").states
+    woken = _core(tmp_path, saved=saved, **asleep)     # created at MIDNIGHT: 1 h "earlier"
+    assert woken.state.state == "watch" and woken.state.reason == "woke from sleep"
+    assert woken.ledger.wakes == 1 and woken.ledger.transitions_j == states.boot_j
+    later = _core(tmp_path, saved=dataclasses.replace(saved, saved_at_s=MIDNIGHT - 10 * HOUR),
+                  **asleep)
+    assert later.ledger.joules["sleep"] == pytest.approx(10 * HOUR * states.off_w)
+    woken.on_upload_status(MIDNIGHT + 10, queue_depth=3, link_up=True)
+    state = woken.step(MIDNIGHT + 20, 0.0)[1]
+    assert state.state == "watch" and "uploads pending" in state.reason
+    woken.on_upload_status(MIDNIGHT + 30, queue_depth=3, link_up=False)   # cannot send: sleep
+    state = woken.step(MIDNIGHT + 40, 0.0)[1]
+    assert state.state == "sleep" and state.changed
+    woken.on_upload_status(MIDNIGHT + 50, queue_depth=0, link_up=True)
+    assert woken.step(MIDNIGHT + 60, 0.0)[1].state == "sleep"
 
 
 def test_a_lifetime_target_sends_the_device_to_watch(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 their parameters to the other nodes.
 
 Subscribes ``power/battery``, ``power/temperature``, ``energy``, ``camera/trigger`` (a PIR held
-high keeps the device warm) and ``detections`` (an animal keeps it warm); publishes
-``power/state`` (wildcam/PowerState, latched: mode, device state and the reason of every
-change), ``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
+high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uploader/status``
+(queued uploads with the link up keep the device from sleep); publishes ``power/state``
+(wildcam/PowerState, latched: mode, device state and the reason of every change),
+``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
 time and energy by device state, average power, projected battery life, lifetime budget spent,
 and the power measured from the battery's voltage x current against the modelled one) and
 ``/diagnostics``. The policy and the per-mode parameter sets come from
@@ -32,7 +33,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
-from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger
+from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
 from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
@@ -93,6 +94,8 @@ class PowerManager(Node):
             self.trigger_callback), 10)
         self.create_subscription(DetectionArray, "detections", lambda _: self.core.on_animal(
             self._now()), EVENTS)
+        self.create_subscription(UploadStatus, "uploader/status", lambda m: self.core
+                                 .on_upload_status(self._now(), m.queue_depth, m.link_up), 10)
         self.update_timer = self.create_timer(cfg.update_period_s, self.health.guard("update")(
             self.update_callback))
         self.summary_timer = self.create_timer(cfg.summary_period_s, self.health.guard(

@@ -116,9 +116,14 @@ class ManagerCore:
         self.state = StateDecision("warm", "start", False, now_s, None)
         self.budget_before_j = 0.0  # lifetime budget spent before this start
         self.budget_start_s = now_s  # when the lifetime budget began (survives restarts)
+        # Saved asleep and running again: the RTC, the PIR or the controller woke the device. It
+        # is up (watch) until the policy decides again, which sends it back to sleep (a change,
+        # so the node sleeps) once nothing keeps it up; the sleep and the boot count.
+        woke = saved is not None and saved.device_state == "sleep"
         if saved is not None:
             self.policy.mode, self.policy.reason = saved.mode, f"resumed: {saved.mode_reason}"
-            self.state = StateDecision(saved.device_state,
+            self.state = StateDecision("watch" if woke else saved.device_state,
+                                       "woke from sleep" if woke else
                                        f"resumed: {saved.device_state_reason}", False, now_s,
                                        None)
             self.budget_before_j = saved.budget_spent_j
@@ -132,13 +137,19 @@ class ManagerCore:
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
         self._pushed = False
         self._last_step_s = math.nan
+        slept_from = saved.saved_at_s if saved is not None and saved.saved_at_s <= now_s \
+            else now_s   # NaN (not saved) compares False
         self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
-                                  self.state.state, now_s)
+                                  "sleep" if woke else self.state.state,
+                                  slept_from if woke else now_s)
+        if woke:
+            self.ledger.advance(now_s, "watch")   # asleep since the save, then the boot
         self.energy = EnergyAggregator(config.energy_window_s)
         self.battery, self.temperature = _Latest(), _Latest()
         self.battery_temperature = _Latest()
         self.charging: bool | None = None
         self.remaining_wh = _Latest()
+        self.uploads_pending = _Latest()   # queue depth while the link is up (0 when down)
 
     def _state_policy(self, config: ManagerConfig, now_s: float) -> StatePolicy:
         """The state policy in the current state, its lifetime budget from its first start."""
@@ -177,6 +188,11 @@ class ManagerCore:
         if self.config.battery_capacity_wh > 0:
             stored_wh = percentage * self.config.battery_capacity_wh
         self.remaining_wh = _Latest(stored_wh, now_s)
+
+    def on_upload_status(self, now_s: float, queue_depth: int, link_up: bool) -> None:
+        """The uploader's queue: items waiting with the link up keep the device from sleep
+        (with the link down they cannot go out, so they do not)."""
+        self.uploads_pending = _Latest(float(queue_depth if link_up else 0), now_s)
 
     def on_temperature(self, now_s: float, celsius: float) -> None:
         """A Temperature reading of the SoC/board."""
@@ -217,6 +233,7 @@ class ManagerCore:
             last_trigger_s=now_s if self.pir_high else self.last_trigger_s,
             last_motion_s=self.last_motion_s, spent_j=self.budget_spent_j(now_s),
             capacity_j=capacity_wh * 3600.0,
+            busy=self._fresh(self.uploads_pending, now_s) > 0,   # unknown or stale: not busy
             **capabilities(load_profile(self.config.power_profile).states))
 
     def _state(self, now_s: float) -> StateDecision:

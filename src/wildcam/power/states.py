@@ -25,6 +25,9 @@ Each :meth:`StatePolicy.update`, in order of precedence:
    off (``pir_wakes``), else it is ``watch``, so no event is slept through;
 4. otherwise → ``idle_state`` (default ``warm``).
 
+Sleep waits while work is pending (``busy``: uploads queued and the link up): the device rests
+in watch until they are sent, so a wake's batch goes out before the power goes off.
+
 Over budget is entered when the spending rate exceeds the allowed rate and left only when it is
 ``budget_hysteresis`` below it. When the state is ``sleep``, ``wake_at_s`` says when the RTC must
 wake the device: the next window start, and at most ``check_period_s`` ahead (a periodic check of
@@ -179,6 +182,7 @@ class StateInputs:
     can_sleep: bool = False              # a timed wake (RTC, timer) is fitted
     can_watch: bool = False              # a trigger (PIR, timer) can call the closed camera
     pir_wakes: bool = False              # a PIR edge powers the device up from sleep
+    busy: bool = False                   # work pending (uploads queued, link up): stay up
 
 
 def capabilities(states: PowerStates) -> dict[str, bool]:
@@ -315,6 +319,8 @@ class StatePolicy:
     def update(self, now_s: float, inputs: StateInputs) -> StateDecision:
         """Advance to ``now_s`` with ``inputs``; return the (possibly new) state and its reason."""
         wanted, reason = self._propose(now_s, inputs)
+        if wanted == "sleep" and inputs.busy:
+            wanted, reason = "watch", f"{reason}; uploads pending, staying up to send them"
         resting = self.schedule.active(now_s) and wanted != "warm"
         state = self._possible(wanted, inputs, resting)
         if state != wanted:
