@@ -749,6 +749,10 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
                                                        "as battery.capacity_wh")
     out["battery.depth_of_discharge"] = Constant(preset.depth_of_discharge,
                                                  "as battery.capacity_wh")
+    policy = "the state policy's setting (StateConfig), SHIPPED says why these values"
+    out.update({f"policy.{k}": Constant(float(getattr(sc.states, k)), policy) for k in (
+        "target_days", "warm_hold_s", "batch_s", "over_budget_batch_s", "low_battery_soc",
+        "check_period_s")})
     a = sc.activity
     out["activity.events_per_day"] = Constant(a.events_per_day, "scenario input (issue: "
                                               "Whytock et al. 2021's median, 17)")
