@@ -67,6 +67,11 @@ test-extras: $(STAMP_VENV)
 	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
 	       >build/chromium-install.log 2>&1; } \
 	  || echo "note: chromium/chromedriver not installed; the browser test will skip"
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto \
+	       >build/mosquitto-install.log 2>&1; } \
+	  || echo "note: mosquitto not installed; the fleet (MQTT broker) tests will skip"
 
 test: $(STAMP_BUILD) test-extras
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)

@@ -36,8 +36,8 @@ from paho.mqtt.properties import Properties
 
 from wildcam.errors import ConfigError
 from wildcam.fleet.protocol import encode
+from wildcam.upload.backoff import Backoff
 from wildcam.upload.queue import DurableQueue, NewItem
-from wildcam.upload.transport import Backoff
 
 __all__ = ["LinkCounters", "LinkSettings", "MqttLink", "outbox_item"]
 
