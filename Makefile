@@ -78,7 +78,7 @@ test: $(STAMP_BUILD) test-extras
 
 bench: $(STAMP_BUILD)
 	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py bench/cascade.py \
-	  bench/uploader.py bench/gateway_abuse.py bench/energy.py bench/wake.py bench/lifetime.py \
+	  bench/uploader.py bench/gateway_abuse.py bench/fleet.py bench/energy.py bench/wake.py bench/lifetime.py \
 	  bench/memory.py \
 	  bench/report.py; do \
 	  $(BIN)/python $$b || exit 1; done
