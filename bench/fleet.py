@@ -51,7 +51,7 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from _common import write_results
+from _common import cpu_seconds, peak_rss_mb, write_results
 from paho.mqtt.enums import CallbackAPIVersion
 
 from wildcam.fleet.broker import OPERATOR, Mosquitto
@@ -71,18 +71,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def subscriber(port: int, ready: Any, stop: Any, out: str) -> None:

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 from mqtt_helpers import PASSWORDS, Watcher, wait_for  # test-local helpers
-from rclpy.parameter import parameter_value_to_python
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import CompressedImage
 
 from wildcam.fleet.broker import Mosquitto
@@ -20,14 +18,6 @@ from wildcam.ros.convert import seconds_to_time
 from wildcam.ros.qos import EVENTS, LATCHED
 
 pytestmark = pytest.mark.graph
-
-
-def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
-    client = AsyncParameterClient(probe.node, node)
-    assert client.wait_for_services(timeout_sec=10.0)
-    future = client.get_parameters([name])
-    assert probe.spin_until(future.done, 10.0)
-    return parameter_value_to_python(future.result().values[0])
 
 
 def frame(i: int, thumbnail_bytes: int) -> DetectionArray:
@@ -93,7 +83,7 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
         for why in ("not JSON", "JSON object", "command must be one of", "mode must be one of",
                     "not on the allow-list", "unexpected field", "id must be"):
             assert why in reasons, (why, reasons)
-        assert get_param(probe, "power_manager", "override_mode") == ""
+        assert probe.get_parameter("power_manager", "override_mode") == ""
         assert states[-1].mode_name == "normal"
 
         # a good command changes the mode through the graph, and is acknowledged
@@ -103,7 +93,7 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
         ack = next(a for a in watcher.docs("/ack") if a["id"] == "m1")
         assert ack["ok"] and ack["command"] == "mode", ack
         assert probe.spin_until(lambda: states[-1].mode_name == "low_power", 30.0)
-        assert get_param(probe, "power_manager", "override_mode") == "low_power"
+        assert probe.get_parameter("power_manager", "override_mode") == "low_power"
         assert wait_for(lambda: watcher.docs("/status")[-1]["mode"] == "low_power", 30)
         # an allow-listed parameter, and "send status now"
         watcher.publish("wildcam/trap1/cmd", json.dumps(
@@ -113,6 +103,6 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
         assert wait_for(lambda: {"s1", "n1"} <= {a["id"] for a in watcher.docs("/ack")})
         acks = {a["id"]: a for a in watcher.docs("/ack")}
         assert acks["s1"]["ok"] and acks["n1"]["ok"] and "queued" in acks["n1"]["result"]
-        assert get_param(probe, "power_manager", "override_state") == "warm"
+        assert probe.get_parameter("power_manager", "override_state") == "warm"
     finally:
         watcher.close()
