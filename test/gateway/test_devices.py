@@ -159,3 +159,51 @@ def test_registry_survives_reopening(tmp_path: Path) -> None:
 def test_rollout_share_rounds_up(share: float, expected: int) -> None:
     members = [f"d{i}" for i in range(10)]
     assert sum(in_rollout("u", d, members, share) for d in members) == expected
+
+
+def test_a_device_failing_an_update_halts_the_rollout_end_to_end(
+        gateway: Gateway, operator: httpx.Client, tmp_path: Path) -> None:
+    from wildcam.upload.ota import OtaClient, generate_keys, load_public_key
+    from wildcam.upload.transport import HttpTransport
+
+    tokens = {d: gateway.devices.add(d, group="woods") for d in ("a1", "a2", "a3")}
+    _, public = generate_keys(tmp_path / "keys")
+    assert publish(operator, "broken", group="woods", share=1.0).status_code == 200  # bad sig
+    (tmp_path / "a1.token").write_text(tokens["a1"] + "\n")
+    transport = HttpTransport(gateway.url, str(tmp_path / "a1.token"))
+    try:
+        client = OtaClient(transport, load_public_key(public), tmp_path / "ota", applier=None)  # type: ignore[arg-type]
+        lines = client.sync()
+    finally:
+        transport.close()
+    assert len(lines) == 1 and lines[0].startswith("refused broken")
+    assert client.state["unreported"] == []  # the gateway took the report
+    assert gateway.devices.reports("broken")[0]["status"] == "failed"
+    assert offered(gateway, tokens["a2"]) == offered(gateway, tokens["a3"]) == []
+
+
+def test_a_store_from_before_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    from wildcam.gateway import GatewayStore
+
+    (tmp_path / "s").mkdir()
+    db = sqlite3.connect(tmp_path / "s" / "gateway.db")
+    db.executescript("""
+        CREATE TABLE items (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+            sha256 TEXT NOT NULL, size INTEGER NOT NULL, kind TEXT NOT NULL,
+            priority INTEGER NOT NULL, score REAL NOT NULL, class_id TEXT NOT NULL,
+            content_type TEXT NOT NULL, meta TEXT NOT NULL, received REAL NOT NULL);
+        INSERT INTO items VALUES (1, 'old', 'x', 1, 'metadata', 0, 0.5, '', '', '{}', 1.0);
+        CREATE TABLE updates (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            update_id TEXT NOT NULL UNIQUE, manifest BLOB NOT NULL, signature BLOB NOT NULL,
+            published REAL NOT NULL);""")
+    db.commit()
+    db.close()
+    store = GatewayStore(tmp_path / "s")
+    try:
+        assert [(i["key"], i["device"]) for i in store.items()] == [("old", "")]
+        store.publish_update("u1", b"{}", b"", group="g", share=0.5)
+        assert store.updates()[0]["share"] == 0.5
+    finally:
+        store.close()

@@ -74,7 +74,9 @@ class BridgeCore:
         self.facts = DeviceFacts()
         self.acks = Deduplicator(1000)
         self._lock = threading.Lock()  # facts and the status counter: executor vs. link thread
-        self._status_seq = int(clock() * 1000)  # increasing across restarts: keys stay unique
+        # wall-clock milliseconds: status keys keep increasing across restarts (the node's clock
+        # may be simulated and start at 0)
+        self._status_seq = time.time_ns() // 1_000_000
 
     def queue_status(self) -> str:
         """Put the current status in the outbox (retained); its key."""

@@ -174,19 +174,16 @@ def _device(args: argparse.Namespace) -> int:
 
 def _rollout(args: argparse.Namespace) -> int:
     from wildcam.gateway.devices import DeviceRegistry
-    from wildcam.gateway.store import GatewayStore
 
     if not 0.0 < args.share <= 1.0:
         raise ConfigError("--share must be in (0, 1]")
-    store = GatewayStore(Path(args.store).expanduser())
-    registry = DeviceRegistry(store.directory / "gateway.db")
+    registry = DeviceRegistry.in_store(Path(args.store).expanduser())
     try:
-        seq = store.set_rollout(args.update_id, args.share, args.resume)
+        seq = registry.set_rollout(args.update_id, args.share, args.resume)
         for report in registry.reports(args.update_id):
             print(json.dumps(report, separators=(",", ":")))
     finally:
         registry.close()
-        store.close()
     print(f"rollout of {args.update_id}: {args.share:.0%} of its group (update {seq})")
     return 0
 

@@ -210,11 +210,44 @@ class DeviceRegistry:
         found = self._rows("WHERE token_sha256 = ? AND revoked IS NULL", (token_digest(token),))
         return found[0] if found else None
 
-    def report(self, update_id: str, device_id: str, status: str, reason: str) -> None:
-        """Record what ``device_id`` did with ``update_id`` (the latest report stands)."""
+    def report(self, update_id: str, device_id: str, status: str, reason: str) -> bool:
+        """Record what ``device_id`` did with ``update_id`` (the latest report stands); a
+        failure halts the update's group rollout. Whether this report halted it."""
         self._write("INSERT OR REPLACE INTO update_reports (update_id, device, status, reason, "
                     "at) VALUES (?,?,?,?,?)",
                     (update_id, device_id, status, reason[:500], time.time()))
+        return status == "failed" and self._write(
+            "UPDATE updates SET halted = ? WHERE update_id = ? AND target_group != '' AND "
+            "halted = ''", (f"{device_id} failed: {reason}"[:500], update_id)) > 0
+
+    def set_rollout(self, update_id: str, share: float, resume: bool = False) -> int:
+        """Widen (or narrow) the group rollout of ``update_id`` to ``share``, resuming a halted
+        one only with ``resume``. The update gets a new sequence number, so devices that fetched
+        past it see it again (one that reported on it is not offered it twice); that number.
+        Works on the table the gateway's store keeps, with a running gateway too."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                row = self._db.execute(
+                    "SELECT update_id, manifest, signature, published, target_device, "
+                    "target_group, halted FROM updates WHERE update_id = ? AND "
+                    "target_group != ''", (update_id,)).fetchone()
+                if row is None or (row[6] and not resume):
+                    self._db.execute("ROLLBACK")
+                    raise ConfigError(f"no update {update_id} published to a group" if row is None
+                                      else f"the rollout of {update_id} is halted ({row[6]}): "
+                                      "resume it explicitly (--resume)")
+                self._db.execute("DELETE FROM updates WHERE update_id = ?", (update_id,))
+                seq = self._db.execute(
+                    "INSERT INTO updates (update_id, manifest, signature, published, "
+                    "target_device, target_group, share) VALUES (?,?,?,?,?,?,?)",
+                    (*row[:6], share)).lastrowid
+                self._db.execute("COMMIT")
+            except sqlite3.Error as err:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StorageError(f"cannot change the rollout of {update_id}: {err}") from err
+        return int(seq or 0)
 
     def reports(self, update_id: str) -> list[dict[str, Any]]:
         """Every device's report on ``update_id``."""

@@ -340,7 +340,7 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                         request.method == "POST" and request.path in ("/v1/blobs",
                                                                       "/v1/updates"))):
                     refusals["forbidden"] += 1
-                    raise web.HTTPForbidden(text="publishing needs the operator token")
+                    raise web.HTTPForbidden(text="this needs the operator token")
             try:
                 return await handler(request)
             except web.HTTPRequestEntityTooLarge:
@@ -441,12 +441,6 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
              "manifest": base64.b64encode(u["manifest"]).decode(),
              "signature": base64.b64encode(u["signature"]).decode()} for u in updates]})
 
-    def record_report(device: Device, update_id: str, status: str, reason: str) -> bool:
-        assert devices is not None
-        devices.report(update_id, device.id, status, reason)
-        return status == "failed" and store.halt_rollout(
-            update_id, f"{device.id} failed: {reason}")
-
     async def post_report(request: web.Request) -> web.Response:
         source = request.get(DEVICE)
         if source is None:
@@ -460,7 +454,8 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                 or status not in REPORT_STATUSES or not isinstance(reason, str):
             raise web.HTTPBadRequest(text="a report is {\"update_id\", \"status\": "
                                      f"{' | '.join(REPORT_STATUSES)}, \"reason\"}}")
-        halted = await blocking(record_report, source, update_id, status, reason)
+        assert devices is not None  # a registered device authenticated
+        halted = await blocking(devices.report, update_id, source.id, status, reason)
         if halted:
             log.warning("rollout of %s halted: %s failed (%s)", update_id, source.id,
                         reason[:200])

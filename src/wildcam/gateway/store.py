@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import ConfigError, StorageError
+from wildcam.errors import StorageError
 from wildcam.fileio import fsync_directory, private_dir, write_durably
 from wildcam.upload.wire import Record
 
@@ -270,19 +270,16 @@ class GatewayStore:
     def publish_update(self, update_id: str, manifest: bytes, signature: bytes, *,
                        device: str = "", group: str = "", share: float = 1.0) -> int:
         """Record a published update for every device, one ``device`` or the first ``share``
-        of ``group``; its sequence number (re-publishing an id replaces it)."""
-        return self._replace_update(update_id, manifest, signature, device, group, share, "")
-
-    def _replace_update(self, update_id: str, manifest: bytes, signature: bytes, device: str,
-                        group: str, share: float, halted: str) -> int:
+        of ``group`` (see wildcam.gateway.devices); its sequence number (re-publishing an id
+        replaces it)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute("DELETE FROM updates WHERE update_id = ?", (update_id,))
                 cur = self._db.execute(
                     "INSERT INTO updates (update_id, manifest, signature, published, "
-                    "target_device, target_group, share, halted) VALUES (?,?,?,?,?,?,?,?)",
-                    (update_id, manifest, signature, time.time(), device, group, share, halted))
+                    "target_device, target_group, share) VALUES (?,?,?,?,?,?,?)",
+                    (update_id, manifest, signature, time.time(), device, group, share))
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 if self._db.in_transaction:
@@ -300,32 +297,6 @@ class GatewayStore:
         for u in out:
             u["manifest"], u["signature"] = bytes(u["manifest"]), bytes(u["signature"])
         return out
-
-    def update(self, update_id: str) -> dict[str, Any] | None:
-        """The published update ``update_id`` (None if there is none)."""
-        return next((u for u in self.updates() if u["update_id"] == update_id), None)
-
-    def halt_rollout(self, update_id: str, reason: str) -> bool:
-        """Stop offering a group-targeted update (the first failure report); whether it was
-        running."""
-        with self._lock:
-            cur = self._db.execute("UPDATE updates SET halted = ? WHERE update_id = ? AND "
-                                   "target_group != '' AND halted = ''",
-                                   (reason[:500], update_id))
-        return cur.rowcount > 0
-
-    def set_rollout(self, update_id: str, share: float, resume: bool = False) -> int:
-        """Widen (or narrow) a group rollout to ``share``, resuming a halted one only with
-        ``resume``; the update gets a new sequence number, so devices that fetched past it see
-        it again (those that reported on it are not offered it twice). Its sequence number."""
-        u = self.update(update_id)
-        if u is None or not u["target_group"]:
-            raise ConfigError(f"no update {update_id} published to a group")
-        if u["halted"] and not resume:
-            raise ConfigError(f"the rollout of {update_id} is halted ({u['halted']}): "
-                               "resume it explicitly")
-        return self._replace_update(update_id, u["manifest"], u["signature"],
-                                    u["target_device"], u["target_group"], share, "")
 
     def close(self) -> None:
         """Close the index."""
