@@ -277,18 +277,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     for name in ("name", "site", "group", "profile", "battery"):
         add.add_argument(f"--{name}", default="", help=f"the device's {name}")
     rot = dsub.add_parser("rotate", help="issue a new token (the old one is refused at once)")
-    rot.add_argument("id")
+    rot.add_argument("id", help="device id")
     for parser in (add, rot):
         parser.add_argument("--token-out", default="", metavar="FILE",
                             help="write the token to FILE (0600) instead of printing it")
     rev = dsub.add_parser("revoke", help="refuse the device's token from the next request on")
-    rev.add_argument("id")
+    rev.add_argument("id", help="device id")
     dls = dsub.add_parser("list", help="the registered devices, JSON lines")
     dls.add_argument("--group", default="", help="only this group")
     dev.set_defaults(func=_guarded(_device))
 
     roll = sub.add_parser("rollout", help="widen a staged group rollout (reads --store)")
-    roll.add_argument("update_id")
+    roll.add_argument("update_id", help="the published update")
     roll.add_argument("--share", type=float, required=True, help="share of the group (0-1]")
     roll.add_argument("--resume", action="store_true",
                       help="resume a rollout a device's failure halted")
