@@ -129,7 +129,7 @@ class MqttLink:
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Disconnect cleanly (no last will) and stop the thread."""
+        """Announce offline, disconnect cleanly (the broker sends no will) and stop the thread."""
         self._stop.set()
         self._thread.join(timeout_s)
 
