@@ -32,6 +32,11 @@ def gateway_config(tmp_path: Path, token: Path) -> GatewayConfig:
                          operator_token_file=operator_token(token))
 
 
+def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
+    """One parameter of ``node`` (test/power/test_device_state_graph.py imports this)."""
+    return probe.get_parameter(node, name)
+
+
 def detections(i: int, full: bool) -> DetectionArray:
     msg = DetectionArray(event_id=i, detections=[Detection(
         id="0", center_x=50.0, center_y=60.0, size_x=20.0, size_y=30.0, class_id="animal",
