@@ -100,9 +100,65 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
             {"id": "s1", "command": "set",
              "params": {"power_manager.override_state": "warm"}}).encode())
         watcher.publish("wildcam/trap1/cmd", b'{"id": "n1", "command": "status"}')
-        assert wait_for(lambda: {"s1", "n1"} <= {a["id"] for a in watcher.docs("/ack")})
+        watcher.publish("wildcam/trap1/cmd", b'{"id": "u0", "command": "check_updates"}')
+        assert wait_for(lambda: {"s1", "n1", "u0"} <= {a["id"] for a in watcher.docs("/ack")})
         acks = {a["id"]: a for a in watcher.docs("/ack")}
         assert acks["s1"]["ok"] and acks["n1"]["ok"] and "queued" in acks["n1"]["result"]
+        assert not acks["u0"]["ok"] and "no uploader listens" in acks["u0"]["result"]
         assert probe.get_parameter("power_manager", "override_state") == "warm"
     finally:
         watcher.close()
+
+
+def test_check_for_updates_reaches_the_uploader_with_its_own_device_token(  # type: ignore[no-untyped-def]
+        probe, procs, broker: Mosquitto, tmp_path: Path) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import QoSProfile
+
+    from wildcam.gateway import Gateway, GatewayConfig
+    from wildcam.upload.ota import build_manifest, generate_keys, load_private_key, sign_manifest
+    from wildcam.upload.transport import HttpTransport
+
+    watcher = Watcher(broker.port)
+    assert watcher.subscribed.wait(10)
+    password = tmp_path / "mqtt.password"
+    password.write_text(PASSWORDS["trap1"] + "\n")
+    (tmp_path / "shared.token").write_text("graph-shared-token-0123456789\n")
+    private, public = generate_keys(tmp_path / "keys")
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", QoSProfile(depth=50))
+    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=tmp_path / "shared.token",
+                               port=0, operator_token_file=tmp_path / "operator.token")) as gw:
+        (tmp_path / "trap1.token").write_text(gw.devices.add("trap1", group="woods") + "\n")
+        procs.node("wildcam.nodes.uploader", "-p", f"gateway_url:={gw.url}",
+                   "-p", f"token_file:={tmp_path / 'trap1.token'}",
+                   "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "link_backend:=simulated",
+                   "-p", f"ota_public_key:={public}", "-p", "ota_period_s:=1000000.0")
+        procs.node("wildcam.nodes.mqtt_bridge", "-p", f"broker_port:={broker.port}",
+                   "-p", "device_id:=trap1", "-p", f"password_file:={password}",
+                   "-p", f"outbox_dir:={tmp_path / 'outbox'}", "-p", "poll_s:=0.05")
+
+        def synced_once() -> bool:  # the uploader's check at start is done
+            return any(kv.key == "ota_last" for a in diagnostics for s in a.status
+                       if s.name.endswith("uploader") for kv in s.values)
+
+        assert probe.spin_until(synced_once, 60.0), procs.log("uploader")
+        manifest = build_manifest("quota-woods", {}, params={"uploader": {"quota_mb": 77.0}},
+                                  version=1)
+        operator = HttpTransport(gw.url, str(tmp_path / "operator.token"))
+        operator.post_json("/v1/updates", {
+            "manifest": base64.b64encode(manifest).decode(), "group": "woods", "share": 1.0,
+            "signature": base64.b64encode(sign_manifest(manifest, load_private_key(
+                private))).decode()})
+        operator.close()
+        assert wait_for(lambda: watcher.payloads("wildcam/trap1/availability")[-1:] ==
+                        [b"online"], 60), procs.log("mqtt_bridge")
+        watcher.publish("wildcam/trap1/cmd", b'{"id": "u1", "command": "check_updates"}')
+        assert wait_for(lambda: any(a["id"] == "u1" for a in watcher.docs("/ack")), 30)
+        ack = next(a for a in watcher.docs("/ack") if a["id"] == "u1")
+        assert ack["ok"], ack
+        assert probe.spin_until(lambda: probe.get_parameter("uploader", "quota_mb") == 77.0,
+                                30.0), procs.log("uploader")
+        assert probe.spin_until(lambda: bool(gw.devices.reports("quota-woods")), 10.0)
+        assert gw.devices.reports("quota-woods")[0]["device"] == "trap1"
+        assert gw.devices.reports("quota-woods")[0]["status"] == "applied"
+    watcher.close()

@@ -104,9 +104,11 @@ class MqttBridge(Node):
         self.applier.set(node, values)
 
     def check_updates(self) -> str:
-        """Ask the uploader to look for updates now."""
+        """Ask the uploader to look for updates now (WildcamError when it cannot)."""
         if self.check_pub.get_subscription_count() == 0:
             raise WildcamError("no uploader listens on uploader/check_updates")
+        if not self.applier.get("uploader", ["ota_public_key"])["ota_public_key"]:
+            raise WildcamError("over-the-air updates are off (uploader.ota_public_key is empty)")
         self.check_pub.publish(Empty())
         return "the uploader checks for updates now (the result follows in the status)"
 
