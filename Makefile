@@ -67,13 +67,18 @@ test-extras: $(STAMP_VENV)
 	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
 	       >build/chromium-install.log 2>&1; } \
 	  || echo "note: chromium/chromedriver not installed; the browser test will skip"
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto \
+	       >build/mosquitto-install.log 2>&1; } \
+	  || echo "note: mosquitto not installed; the fleet (MQTT broker) tests will skip"
 
 test: $(STAMP_BUILD) test-extras
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)
 
 bench: $(STAMP_BUILD)
 	for b in bench/motion_speed.py bench/motion_quality.py bench/stack_idle.py bench/cascade.py \
-	  bench/uploader.py bench/gateway_abuse.py bench/energy.py bench/wake.py bench/lifetime.py \
+	  bench/uploader.py bench/gateway_abuse.py bench/fleet.py bench/energy.py bench/wake.py bench/lifetime.py \
 	  bench/memory.py \
 	  bench/report.py; do \
 	  $(BIN)/python $$b || exit 1; done

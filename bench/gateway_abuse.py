@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from _common import write_results
+from _common import cpu_seconds, peak_rss_mb, write_results
 
 from wildcam.upload.wire import Record, encode_batch
 
@@ -146,24 +146,11 @@ def bombs(url: str, stop: mp.Event, sent: mp.Value, with_token: bool) -> None:  
                 stop.wait(0.2)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def timed(pid: int, run: Callable[[], float]) -> tuple[float, float]:
     """``run()``'s result and the CPU cores process ``pid`` used meanwhile."""
     cpu, wall = cpu_seconds(pid), time.perf_counter()
     result = run()
     return result, (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:

@@ -116,6 +116,17 @@ class Probe:
         assert self.spin_until(future.done, 10.0), f"{node_name} did not answer set_parameters"
         return list(future.result().results)
 
+    def get_parameter(self, node_name: str, name: str) -> Any:
+        """One parameter of another node through its parameter service."""
+        from rclpy.parameter import parameter_value_to_python
+        from rclpy.parameter_client import AsyncParameterClient
+
+        client = AsyncParameterClient(self.node, node_name)
+        assert client.wait_for_services(timeout_sec=10.0), f"{node_name} parameter services"
+        future = client.get_parameters([name])
+        assert self.spin_until(future.done, 10.0), f"{node_name} did not answer get_parameters"
+        return parameter_value_to_python(future.result().values[0])
+
     def collect(self, msg_type: type, topic: str, qos: object = 10) -> list[object]:
         """Subscribe ``topic`` and return the list its messages are appended to."""
         box = self.received.setdefault(topic, [])

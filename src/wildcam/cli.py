@@ -148,9 +148,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     bring.add_argument("--composed", action="store_true",
                        help="all nodes in one process on one SingleThreadedExecutor")
     bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table (default: "
-                       "all but the on-request ones: sim_clock, pir_trigger)")
+                       "all but the on-request ones: sim_clock, pir_trigger, mqtt_bridge)")
     bring.add_argument("--with", dest="with_nodes", action="append", default=[], metavar="NODE",
-                       help="also start this on-request node (repeatable), e.g. pir_trigger")
+                       help="also start this on-request node (repeatable), e.g. pir_trigger or "
+                       "mqtt_bridge")
     bring.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     bring.add_argument("--max-restarts", type=int, default=5,
                        help="respawns of one node within 60 s before giving up (exit 1)")

@@ -120,7 +120,8 @@ NODES: tuple[NodeSpec, ...] = (
                    ("energy", "wildcam/EnergyReport"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
         subscribes=(("detections", "wildcam/DetectionArray"),
-                    ("power/state", "wildcam/PowerState")),
+                    ("power/state", "wildcam/PowerState"),
+                    ("uploader/check_updates", "std_msgs/Empty")),
     ),
     NodeSpec(
         name="power_source",
@@ -182,6 +183,25 @@ NODES: tuple[NodeSpec, ...] = (
         "camera/trigger stamped with the edge time, with a hold-off against re-triggers.",
         publishes=(("camera/trigger", "wildcam/Trigger"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        on_request=True,
+    ),
+    NodeSpec(
+        name="mqtt_bridge",
+        executable="mqtt_bridge",
+        module="wildcam.nodes.mqtt_bridge",
+        node_class="MqttBridge",
+        config="wildcam.fleet.config:BridgeConfig",
+        respawn=True,
+        summary="The trap on the fleet's MQTT broker: retained status, detection events, "
+        "commands (mode, allow-listed parameters, status now, check for updates) with "
+        "acknowledgements, Home Assistant discovery, a last will; through a durable outbox.",
+        publishes=(("uploader/check_updates", "std_msgs/Empty"),
+                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        subscribes=(("power/state", "wildcam/PowerState"),
+                    ("uploader/status", "wildcam/UploadStatus"),
+                    ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
+                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+                    ("detections", "wildcam/DetectionArray")),
         on_request=True,
     ),
 )

@@ -9,8 +9,6 @@ import itertools
 from pathlib import Path
 
 import pytest
-from rclpy.parameter import parameter_value_to_python
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import CompressedImage
 
 from wildcam.gateway import Gateway, GatewayConfig
@@ -34,6 +32,11 @@ def gateway_config(tmp_path: Path, token: Path) -> GatewayConfig:
                          operator_token_file=operator_token(token))
 
 
+def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
+    """One parameter of ``node`` (test/power/test_device_state_graph.py imports this)."""
+    return probe.get_parameter(node, name)
+
+
 def detections(i: int, full: bool) -> DetectionArray:
     msg = DetectionArray(event_id=i, detections=[Detection(
         id="0", center_x=50.0, center_y=60.0, size_x=20.0, size_y=30.0, class_id="animal",
@@ -55,14 +58,6 @@ def publish_update(gw: Gateway, token: Path, key: Path, update_id: str,
     HttpTransport(gw.url, str(operator_token(token))).post_json("/v1/updates", {
         "manifest": base64.b64encode(manifest).decode(),
         "signature": base64.b64encode(signature).decode()})
-
-
-def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
-    client = AsyncParameterClient(probe.node, node)
-    assert client.wait_for_services(timeout_sec=10.0)
-    future = client.get_parameters([name])
-    assert probe.spin_until(future.done, 10.0)
-    return parameter_value_to_python(future.result().values[0])
 
 
 def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: ignore[no-untyped-def]
@@ -114,9 +109,9 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         # nothing.
         publish_update(gw, token, private, "good", {"motion_detector": {"pixel_threshold": 33},
                                                     "uploader": {"batch_max_items": 7}})
-        assert probe.spin_until(lambda: get_param(probe, "motion_detector",
+        assert probe.spin_until(lambda: probe.get_parameter("motion_detector",
                                                   "pixel_threshold") == 33, 15.0)
-        assert get_param(probe, "uploader", "batch_max_items") == 7
+        assert probe.get_parameter("uploader", "batch_max_items") == 7
         publish_update(gw, token, private, "bad-value", {
             "uploader": {"batch_max_items": 9}, "motion_detector": {"pixel_threshold": 100000}})
         publish_update(gw, token, private, "unsigned", {"motion_detector": {"pixel_threshold": 1}},
@@ -126,8 +121,8 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         text = state.read_text()
         assert "refused bad-value: motion_detector refused" in text
         assert "refused unsigned: update is unsigned" in text
-        assert get_param(probe, "motion_detector", "pixel_threshold") == 33
-        assert get_param(probe, "uploader", "batch_max_items") == 7  # rolled back
+        assert probe.get_parameter("motion_detector", "pixel_threshold") == 33
+        assert probe.get_parameter("uploader", "batch_max_items") == 7  # rolled back
 
         # Only a signed update moves the read-only token file: the uploader uses the new one.
         moved = tmp_path / "moved-token"
@@ -182,12 +177,12 @@ def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignor
         procs.node(NODE, "-p", f"gateway_url:={gw.url}", "-p", f"token_file:={token}",
                    "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "link_backend:=simulated",
                    "-p", f"ota_public_key:={public}", "-p", "ota_period_s:=1.0")
-        assert get_param(probe, "cascade_detector", "stage1_model") != "tiny_sure"
+        assert probe.get_parameter("cascade_detector", "stage1_model") != "tiny_sure"
         publish_models(gw, token, private, "models-2", models, "tiny_sure")
         installed = tmp_path / "ota" / "installed" / "models-2" / "manifest.json"
-        assert probe.spin_until(lambda: get_param(probe, "cascade_detector", "manifest")
+        assert probe.spin_until(lambda: probe.get_parameter("cascade_detector", "manifest")
                                 == str(installed), 20.0), procs.log("uploader")
-        assert get_param(probe, "cascade_detector", "stage1_model") == "tiny_sure"
+        assert probe.get_parameter("cascade_detector", "stage1_model") == "tiny_sure"
 
         # Signed and intact, but the model file disagrees with the cascade's manifest.
         publish_models(gw, token, private, "models-3", models, "tiny_truncated")
@@ -195,8 +190,8 @@ def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignor
         assert probe.spin_until(lambda: "models-3" in state.read_text(), 20.0)
         assert "refused models-3: cascade_detector refused" in state.read_text()
         assert "model refused" in state.read_text()
-        assert get_param(probe, "cascade_detector", "manifest") == str(installed)
-        assert get_param(probe, "cascade_detector", "stage1_model") == "tiny_sure"
+        assert probe.get_parameter("cascade_detector", "manifest") == str(installed)
+        assert probe.get_parameter("cascade_detector", "stage1_model") == "tiny_sure"
         assert not (tmp_path / "ota" / "installed" / "models-3").exists()
 
 

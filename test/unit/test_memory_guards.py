@@ -27,7 +27,8 @@ NEVER_IN_A_NODE = {"matplotlib", "aiohttp", "torch", "onnx", "rosbags", "pvlib",
                    "wildcam.camera.device", "wildcam.cascade.evaluate"}
 ONLY_WHERE_USED = {"onnxruntime": {"cascade_detector"}, "cv2": {"camera_driver",
                    "motion_detector", "cascade_detector"},
-                   "httpx": {"uploader"}, "sqlite3": {"uploader"}}
+                   "httpx": {"uploader"}, "sqlite3": {"uploader", "mqtt_bridge"},
+                   "paho": {"mqtt_bridge"}}
 """Module -> the nodes that may import it; signatures (cryptography) only when OTA is on."""
 # The supervisor reads the parameters file (yaml) to check the configuration before it starts.
 SUPERVISOR_NEVER = {"rclpy", "numpy", "cv2", "onnxruntime", "httpx", "cryptography",

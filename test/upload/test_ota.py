@@ -197,6 +197,11 @@ def test_truncated_download_is_refused(tmp_path: Path, keys: tuple[Path, Path]) 
                                  cascade={"stage1_model": "x"})
 
     class ShortGateway:
+        reports: list[Any] = []
+
+        def post_json(self, path: str, doc: Any) -> None:
+            self.reports.append((path, doc))
+
         def get_json(self, path: str) -> Any:
             return {"updates": [{"seq": 1, "update_id": "u1",
                                  "manifest": base64.b64encode(manifest).decode(),
@@ -210,6 +215,10 @@ def test_truncated_download_is_refused(tmp_path: Path, keys: tuple[Path, Path]) 
     client = OtaClient(ShortGateway(), load_public_key(keys[1]), tmp_path / "ota", nodes)
     assert client.sync() == ["refused u1: m.onnx: truncated or wrong size (10 bytes, manifest "
                              "says 21)"]
+    # the failure is reported to the gateway (a staged rollout stops on it)
+    assert ShortGateway.reports == [("/v1/updates/report", {
+        "update_id": "u1", "status": "failed",
+        "reason": "m.onnx: truncated or wrong size (10 bytes, manifest says 21)"})]
     assert nodes.calls == [] and nodes.params["cascade_detector"]["stage1_model"] == "tiny_v1"
 
 
@@ -315,6 +324,9 @@ def test_signed_updates_alone_change_the_uploaders_read_only_values(
                           "manifest": base64.b64encode(m).decode(),
                           "signature": base64.b64encode(s).decode()}
                          for n, (m, s) in enumerate(updates)]
+
+        def post_json(self, path: str, doc: Any) -> None:
+            pass
 
         def get_json(self, path: str) -> Any:
             after = int(path.rsplit("=", 1)[1])

@@ -8,7 +8,12 @@
     wildcam gateway publish --url URL --token-file OPERATOR_TOKEN --key DIR/wildcam-ota.key \\
         --update-id ID --version N [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
         [--param NODE.NAME=VALUE ...]
+        [--device ID | --group G [--share 0.2]]
     wildcam gateway list --url URL --token-file FILE  # stored items, JSON lines
+    wildcam gateway [--store DIR] device add ID [--name N --site S --group G --profile P \
+        --battery B] [--token-out FILE]                # prints (or writes) the device's token
+    wildcam gateway [--store DIR] device rotate ID [--token-out FILE] | revoke ID | list
+    wildcam gateway [--store DIR] rollout UPDATE_ID --share 0.5 [--resume]  # widen a rollout
     wildcam gateway [--store DIR] export --camtrap-dp DIR [--since T] [--device ID] \\
         [--md-json FILE] [--hard-examples DIR] [--location LAT,LON]  # from the store, offline
 
@@ -103,6 +108,8 @@ def _publish(args: argparse.Namespace) -> int:
     manifest = build_manifest(args.update_id, files, dict(_pairs(args.cascade, "--cascade")),
                               params, version=args.version)
     signature = sign_manifest(manifest, load_private_key(Path(args.key).expanduser()))
+    target: dict[str, Any] = {"device": args.device} if args.device else \
+        {"group": args.group, "share": args.share} if args.group else {}
     transport = HttpTransport(args.url, _token_file(args), ca_file=args.ca_file,
                               compression="none")
     try:
@@ -110,11 +117,13 @@ def _publish(args: argparse.Namespace) -> int:
             transport.post_bytes("/v1/blobs", data)
         answer = transport.post_json("/v1/updates", {
             "manifest": base64.b64encode(manifest).decode(),
-            "signature": base64.b64encode(signature).decode()})
+            "signature": base64.b64encode(signature).decode(), **target})
     finally:
         transport.close()
-    print(f"published {answer['update_id']} (version {args.version}) as update {answer['seq']} "
-          f"({len(files)} file(s), {sum(len(v) for v in params.values())} parameter(s))")
+    to = f" to device {args.device}" if args.device else \
+        f" to {args.share:.0%} of group {args.group}" if args.group else ""
+    print(f"published {answer['update_id']} (version {args.version}) as update {answer['seq']}"
+          f"{to} ({len(files)} file(s), {sum(len(v) for v in params.values())} parameter(s))")
     return 0
 
 
@@ -127,6 +136,55 @@ def _list(args: argparse.Namespace) -> int:
             print(json.dumps(item, separators=(",", ":")))
     finally:
         transport.close()
+    return 0
+
+
+def _issued(token: str, out: str, device_id: str) -> None:
+    """Hand a new token over: into ``out`` (created 0600) or on stdout."""
+    if out:
+        from wildcam.fileio import write_durably
+
+        write_durably(Path(out).expanduser(), f"{token}\n".encode())
+        print(f"token of {device_id} written to {out} (mode 0600; the gateway keeps only its "
+              "digest)")
+    else:
+        print(token)
+
+
+def _device(args: argparse.Namespace) -> int:
+    from wildcam.gateway.devices import DeviceRegistry
+
+    registry = DeviceRegistry.in_store(Path(args.store).expanduser())
+    try:
+        if args.device_command == "add":
+            _issued(registry.add(args.id, args.name, args.site, args.group, args.profile,
+                                 args.battery), args.token_out, args.id)
+        elif args.device_command == "rotate":
+            _issued(registry.rotate(args.id), args.token_out, args.id)
+        elif args.device_command == "revoke":
+            registry.revoke(args.id)
+            print(f"revoked {args.id}: its token is refused from the next request on")
+        else:
+            for device in registry.all(args.group):
+                print(json.dumps(device.public(), separators=(",", ":")))
+    finally:
+        registry.close()
+    return 0
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    from wildcam.gateway.devices import DeviceRegistry
+
+    if not 0.0 < args.share <= 1.0:
+        raise ConfigError("--share must be in (0, 1]")
+    registry = DeviceRegistry.in_store(Path(args.store).expanduser())
+    try:
+        seq = registry.set_rollout(args.update_id, args.share, args.resume)
+        for report in registry.reports(args.update_id):
+            print(json.dumps(report, separators=(",", ":")))
+    finally:
+        registry.close()
+    print(f"rollout of {args.update_id}: {args.share:.0%} of its group (update {seq})")
     return 0
 
 
@@ -203,7 +261,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      "stage1_model=ID, ...)")
     pub.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
                      help="parameter to set on a node (JSON scalar or text)")
+    target = pub.add_mutually_exclusive_group()
+    target.add_argument("--device", default="", help="offer the update to this device only")
+    target.add_argument("--group", default="", help="offer the update to this group only, "
+                        "staged: the first --share of it (the rest with `rollout`)")
+    pub.add_argument("--share", type=float, default=1.0,
+                     help="with --group: the share of the group offered first (0-1]")
     pub.set_defaults(func=_guarded(_publish))
+
+    dev = sub.add_parser("device", help="the device registry: per-device tokens (reads "
+                         "--store)")
+    dsub = dev.add_subparsers(dest="device_command", metavar="ACTION", required=True)
+    add = dsub.add_parser("add", help="register a device; prints its new token")
+    add.add_argument("id", help="device id (A-Z a-z 0-9 _ -)")
+    for name in ("name", "site", "group", "profile", "battery"):
+        add.add_argument(f"--{name}", default="", help=f"the device's {name}")
+    rot = dsub.add_parser("rotate", help="issue a new token (the old one is refused at once)")
+    rot.add_argument("id", help="device id")
+    for parser in (add, rot):
+        parser.add_argument("--token-out", default="", metavar="FILE",
+                            help="write the token to FILE (0600) instead of printing it")
+    rev = dsub.add_parser("revoke", help="refuse the device's token from the next request on")
+    rev.add_argument("id", help="device id")
+    dls = dsub.add_parser("list", help="the registered devices, JSON lines")
+    dls.add_argument("--group", default="", help="only this group")
+    dev.set_defaults(func=_guarded(_device))
+
+    roll = sub.add_parser("rollout", help="widen a staged group rollout (reads --store)")
+    roll.add_argument("update_id", help="the published update")
+    roll.add_argument("--share", type=float, required=True, help="share of the group (0-1]")
+    roll.add_argument("--resume", action="store_true",
+                      help="resume a rollout a device's failure halted")
+    roll.set_defaults(func=_guarded(_rollout))
 
     lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
     lst.set_defaults(func=_guarded(_list))

@@ -2,7 +2,9 @@
 
 Routes (every one but ``/v1/health`` needs ``Authorization: Bearer <token>``; a missing or wrong
 token is 401, compared in constant time; publishing needs the operator's token, a device token
-gets 403)::
+gets 403). A device token is the shared one (``token_file``) or a registered device's own
+(:mod:`wildcam.gateway.devices`): its items are stored under that device's id, it is offered the
+updates that target it, and once revoked it is 401 at the next request::
 
     GET  /v1/health                 liveness (the uploaders' link probe)
     POST /v1/items                  a batch (wildcam.upload.wire) -> per-key results
@@ -10,8 +12,11 @@ gets 403)::
     GET  /v1/stats                  counters, JSON
     GET  /v1/blobs/<sha256>         a stored payload (thumbnails for the report, update files)
     POST /v1/blobs                  store an update file -> {"sha256"}           (operator)
-    POST /v1/updates                publish a signed update {"manifest", "signature"} (operator)
-    GET  /v1/updates?after=N        published updates, oldest first
+    POST /v1/updates                publish a signed update {"manifest", "signature"} and,
+                                    optionally, "device" or "group" and "share"   (operator)
+    GET  /v1/updates?after=N        the updates offered to this device, oldest first
+    POST /v1/updates/report         {"update_id", "status": applied|failed, "reason"} (device)
+    GET  /v1/devices                the registered devices, JSON                 (operator)
     /review/...                     the review page (wildcam.gateway.review: its own login)
 
 Hostile clients (see :class:`ConnectionGuard`): at most ``max_connections`` connections are
@@ -59,6 +64,7 @@ from typing import Any
 from aiohttp import web
 
 from wildcam.errors import ConfigError, InputError, StorageError
+from wildcam.gateway.devices import REPORT_STATUSES, Device, DeviceRegistry, offered
 from wildcam.gateway.review import PREFIX as REVIEW_PREFIX
 from wildcam.gateway.review import review_app
 from wildcam.gateway.store import GatewayStore
@@ -74,6 +80,7 @@ MB = 1024 * 1024
 MAX_RATIO = 200  # decompressed/compressed beyond the first MiB: JPEG and JSON batches are < 20
 BODY_SLOTS = 4  # request bodies read at once (each at most the body limit)
 _CHUNK = 64 * 1024
+DEVICE = web.RequestKey("device", Device)  # the registered device that sent a request, if any
 
 
 @dataclass(frozen=True)
@@ -286,10 +293,12 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
              operator_token: str = "",
              guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0,
              refusals: Counter[str] | None = None,
-             auth_failure_delay_s: float = 0.0) -> web.Application:
+             auth_failure_delay_s: float = 0.0,
+             devices: DeviceRegistry | None = None) -> web.Application:
     """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
-    ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Refused requests
-    are counted in ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
+    ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Registered devices
+    (``devices``) authenticate with their own tokens. Refused requests are counted in
+    ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
     device = f"Bearer {token}".encode()
     operator = f"Bearer {operator_token}".encode() if operator_token else b""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-store")
@@ -313,7 +322,12 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
             if request.path != "/v1/health" and not request.path.startswith(f"{REVIEW_PREFIX}/"):
                 given = request.headers.get("Authorization", "").encode()
                 is_operator = bool(operator) and hmac.compare_digest(given, operator)
-                if not is_operator and not hmac.compare_digest(given, device):
+                known = is_operator or hmac.compare_digest(given, device)
+                if not known and devices is not None and given.startswith(b"Bearer "):
+                    found = devices.authenticate(given[7:].decode("latin-1"))
+                    if found is not None:
+                        request[DEVICE], known = found, True
+                if not known:
                     refusals["unauthorized"] += 1
                     # jittered, so a flood's answers do not all come due at once
                     await asyncio.sleep(auth_failure_delay_s * random.uniform(0.5, 1.5))
@@ -322,10 +336,11 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                                                text="missing or wrong bearer token")
                 if guard is not None:
                     guard.trust(request.transport)
-                if request.method == "POST" and request.path in ("/v1/blobs", "/v1/updates") \
-                        and not is_operator:
+                if not is_operator and (request.path == "/v1/devices" or (
+                        request.method == "POST" and request.path in ("/v1/blobs",
+                                                                      "/v1/updates"))):
                     refusals["forbidden"] += 1
-                    raise web.HTTPForbidden(text="publishing needs the operator token")
+                    raise web.HTTPForbidden(text="this needs the operator token")
             try:
                 return await handler(request)
             except web.HTTPRequestEntityTooLarge:
@@ -347,7 +362,9 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
             records = list(decode_batch(body))
         except InputError as err:
             raise web.HTTPBadRequest(text=str(err)) from err
-        return _json({"results": await blocking(store.ingest, records)})
+        source = request.get(DEVICE)
+        return _json({"results": await blocking(store.ingest, records,
+                                                source.id if source else "")})
 
     async def get_items(request: web.Request) -> web.Response:
         items = await blocking(store.items, _int_arg(request, "after", 0),
@@ -392,15 +409,61 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
             if not isinstance(entry, dict) or \
                     not await blocking(store.has_blob, str(entry.get("sha256", ""))):
                 raise web.HTTPBadRequest(text=f"update file not uploaded: {entry!r}"[:300])
-        seq = await blocking(store.publish_update, update_id, manifest, signature)
+        target_device, group, share = doc.get("device", ""), doc.get("group", ""), \
+            doc.get("share", 1.0)
+        if not isinstance(target_device, str) or not isinstance(group, str) \
+                or (target_device and group) or isinstance(share, bool) \
+                or not isinstance(share, (int, float)) or not 0.0 < share <= 1.0:
+            raise web.HTTPBadRequest(text="target: a \"device\" or a \"group\" (strings), "
+                                     "\"share\" in (0, 1]")
+        if (target_device or group) and devices is None:
+            raise web.HTTPBadRequest(text="this gateway has no device registry")
+        if target_device and devices is not None \
+                and await blocking(devices.get, target_device) is None:
+            raise web.HTTPBadRequest(text=f"no registered device {target_device}"[:200])
+        if group and devices is not None and not await blocking(devices.all, group):
+            raise web.HTTPBadRequest(text=f"no registered device in group {group}"[:200])
+        seq = await blocking(lambda: store.publish_update(
+            update_id, manifest, signature, device=target_device, group=group,
+            share=float(share)))
         return _json({"seq": seq, "update_id": update_id})
 
+    def offered_to(device: Device | None, after: int) -> list[dict[str, Any]]:
+        reported = devices.reported_by(device.id) if devices and device else set()
+        return [u for u in store.updates(after) if offered(
+            u, device, [d.id for d in devices.all(u["target_group"])]
+            if devices and u["target_group"] else [], u["update_id"] in reported)]
+
     async def get_updates(request: web.Request) -> web.Response:
-        updates = await blocking(store.updates, _int_arg(request, "after", 0))
+        updates = await blocking(offered_to, request.get(DEVICE), _int_arg(request, "after", 0))
         return _json({"updates": [
             {"seq": u["seq"], "update_id": u["update_id"],
              "manifest": base64.b64encode(u["manifest"]).decode(),
              "signature": base64.b64encode(u["signature"]).decode()} for u in updates]})
+
+    async def post_report(request: web.Request) -> web.Response:
+        source = request.get(DEVICE)
+        if source is None:
+            raise web.HTTPForbidden(text="reports come from registered devices")
+        try:
+            doc = json.loads(await read_body(request, 64 * 1024))
+            update_id, status, reason = doc["update_id"], doc["status"], doc.get("reason", "")
+        except (ValueError, KeyError, TypeError, RecursionError) as err:
+            raise web.HTTPBadRequest(text=f"not a report: {type(err).__name__}") from err
+        if not isinstance(update_id, str) or not valid_update_id(update_id) \
+                or status not in REPORT_STATUSES or not isinstance(reason, str):
+            raise web.HTTPBadRequest(text="a report is {\"update_id\", \"status\": "
+                                     f"{' | '.join(REPORT_STATUSES)}, \"reason\"}}")
+        assert devices is not None  # a registered device authenticated
+        halted = await blocking(devices.report, update_id, source.id, status, reason)
+        if halted:
+            log.warning("rollout of %s halted: %s failed (%s)", update_id, source.id,
+                        reason[:200])
+        return _json({"recorded": True, "halted": halted})
+
+    async def get_devices(request: web.Request) -> web.Response:
+        found = await blocking(devices.all) if devices is not None else []
+        return _json({"devices": [d.public() for d in found]})
 
     async def on_cleanup(app: web.Application) -> None:
         pool.shutdown(wait=True)
@@ -409,7 +472,9 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
     app.add_routes([web.get("/v1/health", health), web.post("/v1/items", post_items),
                     web.get("/v1/items", get_items), web.get("/v1/stats", stats),
                     web.get("/v1/blobs/{sha}", get_blob), web.post("/v1/blobs", post_blob),
-                    web.post("/v1/updates", post_update), web.get("/v1/updates", get_updates)])
+                    web.post("/v1/updates", post_update), web.get("/v1/updates", get_updates),
+                    web.post("/v1/updates/report", post_report),
+                    web.get("/v1/devices", get_devices)])
     app.on_cleanup.append(on_cleanup)
     app.add_subapp(REVIEW_PREFIX, review_app(store, token, secure))
     return app
@@ -428,6 +493,7 @@ class Gateway:
             raise ConfigError("the operator token must differ from the device token")
         self._ssl = config.ssl_context()
         self.store = GatewayStore(config.store)
+        self.devices = DeviceRegistry(config.store / "gateway.db")
         self.guard = ConnectionGuard(config.max_connections, config.header_timeout_s)
         self.refusals: Counter[str] = Counter()
         self.port = 0
@@ -450,7 +516,7 @@ class Gateway:
                        operator_token=self._operator_token, guard=self.guard,
                        body_timeout_s=cfg.body_timeout_s, refusals=self.refusals,
                        auth_failure_delay_s=cfg.auth_failure_delay_s,
-                       secure=self._ssl is not None)
+                       secure=self._ssl is not None, devices=self.devices)
         # auto_decompress off: the app decompresses, after the token check, with caps.
         self._runner = web.AppRunner(app, access_log=None, auto_decompress=False,
                                      lingering_time=1.0, keepalive_timeout=2 * cfg.header_timeout_s)
@@ -483,6 +549,7 @@ class Gateway:
             self._runner = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self.devices.close()
         self.store.close()
 
     def __enter__(self) -> Gateway:

@@ -58,6 +58,16 @@ CREATE TABLE IF NOT EXISTS updates (
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Columns added after the first release (a store made before gets them when it opens): the
+# device an item came from (its token's; '' = the shared token), and an update's target and
+# rollout (see wildcam.gateway.devices).
+_ADDED = (("items", "device", "TEXT NOT NULL DEFAULT ''"),
+          ("updates", "target_device", "TEXT NOT NULL DEFAULT ''"),
+          ("updates", "target_group", "TEXT NOT NULL DEFAULT ''"),
+          ("updates", "share", "REAL NOT NULL DEFAULT 1.0"),
+          ("updates", "halted", "TEXT NOT NULL DEFAULT ''"))
+_UPDATE_COLUMNS = ("seq", "update_id", "manifest", "signature", "target_device", "target_group",
+                   "share", "halted")
 
 
 class GatewayStore:
@@ -78,6 +88,10 @@ class GatewayStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            for table, column, decl in _ADDED:
+                names = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in names:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             self._clean_up()
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"cannot open the gateway store in {self.directory}: {err}") \
@@ -185,8 +199,9 @@ class GatewayStore:
         with self._lock:
             self._count(name, n)
 
-    def ingest(self, records: Sequence[Record]) -> list[dict[str, str]]:
-        """Store a batch; one ``{"key", "status", "reason"}`` per record (see the wire format)."""
+    def ingest(self, records: Sequence[Record], device: str = "") -> list[dict[str, str]]:
+        """Store a batch from ``device`` ('' = the shared token); one ``{"key", "status",
+        "reason"}`` per record (see the wire format)."""
         results: list[dict[str, str]] = []
         good: list[Record] = []
         for rec in records:
@@ -215,11 +230,11 @@ class GatewayStore:
                         continue
                     self._db.execute(
                         "INSERT INTO items (key, sha256, size, kind, priority, score, class_id, "
-                        "content_type, meta, received) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "content_type, meta, received, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (rec.key, sha, len(rec.payload), str(h["kind"]),
                          int(h.get("priority", 0)), float(h.get("score", 0.0)),
                          str(h.get("class_id", "")), str(h.get("content_type", "")),
-                         json.dumps(h.get("meta", {}), separators=(",", ":")), now))
+                         json.dumps(h.get("meta", {}), separators=(",", ":")), now, device))
                     stored += 1
                     results.append({"key": rec.key, "status": "stored", "reason": ""})
                 self._count("stored", stored)
@@ -236,10 +251,10 @@ class GatewayStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, key, sha256, size, kind, priority, score, class_id, content_type, "
-                "meta, received FROM items WHERE seq > ? ORDER BY seq LIMIT ?",
+                "meta, received, device FROM items WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after, limit)).fetchall()
         names = ("seq", "key", "sha256", "size", "kind", "priority", "score", "class_id",
-                 "content_type", "meta", "received")
+                 "content_type", "meta", "received", "device")
         out = [dict(zip(names, row, strict=True)) for row in rows]
         for item in out:
             item["meta"] = json.loads(item["meta"])
@@ -252,15 +267,19 @@ class GatewayStore:
             counters["items"] = int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
         return counters
 
-    def publish_update(self, update_id: str, manifest: bytes, signature: bytes) -> int:
-        """Record a published update; its sequence number (re-publishing an id replaces it)."""
+    def publish_update(self, update_id: str, manifest: bytes, signature: bytes, *,
+                       device: str = "", group: str = "", share: float = 1.0) -> int:
+        """Record a published update for every device, one ``device`` or the first ``share``
+        of ``group`` (see wildcam.gateway.devices); its sequence number (re-publishing an id
+        replaces it)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute("DELETE FROM updates WHERE update_id = ?", (update_id,))
-                cur = self._db.execute("INSERT INTO updates (update_id, manifest, signature, "
-                                       "published) VALUES (?,?,?,?)",
-                                       (update_id, manifest, signature, time.time()))
+                cur = self._db.execute(
+                    "INSERT INTO updates (update_id, manifest, signature, published, "
+                    "target_device, target_group, share) VALUES (?,?,?,?,?,?,?)",
+                    (update_id, manifest, signature, time.time(), device, group, share))
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 if self._db.in_transaction:
@@ -269,12 +288,15 @@ class GatewayStore:
             return int(cur.lastrowid or 0)
 
     def updates(self, after: int = 0) -> list[dict[str, Any]]:
-        """Published updates with ``seq > after``: seq, update_id, manifest, signature (bytes)."""
+        """Published updates with ``seq > after``: seq, update_id, manifest, signature (bytes),
+        target_device, target_group, share, halted."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, update_id, manifest, signature FROM updates "
+            rows = self._db.execute(f"SELECT {', '.join(_UPDATE_COLUMNS)} FROM updates "
                                     "WHERE seq > ? ORDER BY seq", (after,)).fetchall()
-        return [{"seq": r[0], "update_id": r[1], "manifest": bytes(r[2]),
-                 "signature": bytes(r[3])} for r in rows]
+        out = [dict(zip(_UPDATE_COLUMNS, r, strict=True)) for r in rows]
+        for u in out:
+            u["manifest"], u["signature"] = bytes(u["manifest"]), bytes(u["signature"])
+        return out
 
     def close(self) -> None:
         """Close the index."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.time import Time
+from std_msgs.msg import Empty
 
 from wildcam.errors import ConfigError, UpdateError
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
@@ -74,6 +75,9 @@ class Uploader(Node):
             self.detections_callback), EVENTS)
         self.create_subscription(PowerState, "power/state", self.health.guard("power")(
             self.power_callback), LATCHED)
+        # "check for updates" from the fleet (mqtt_bridge): the OTA check runs at the next turn
+        self.create_subscription(Empty, "uploader/check_updates", self.check_updates_callback,
+                                 10)
         self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
             "diagnostics")(self.diagnostics_callback), 10)
         self.device_status: dict[str, object] = {}  # sent with each frame (review page)
@@ -154,6 +158,10 @@ class Uploader(Node):
         for key, reason in result.invalid.items():
             self.health.error("item_invalid", f"{key}: {reason} (dead-lettered)")
         self.sender.wake()
+
+    def check_updates_callback(self, msg: Empty) -> None:
+        """Check for updates at the sender's next turn."""
+        self.sender.periodic_now()
 
     def power_callback(self, msg: PowerState) -> None:
         """The power manager's view: battery and charging."""

@@ -259,6 +259,12 @@ class SenderThread:
         """New items: look at the queue now (a backoff still holds)."""
         self._wake.set()
 
+    def periodic_now(self) -> None:
+        """Run the periodic callbacks at the next turn (e.g. check for updates on request)."""
+        for entry in self._periodic:
+            entry[1] = 0.0
+        self._wake.set()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop after the step in progress."""
         self._stop.set()

@@ -23,6 +23,11 @@ through a :class:`ParameterApplier` (the nodes' parameter services). A node refu
 undoes everything the update changed before it and removes the installed files, so the previous
 model and parameters keep working. Every refusal raises :class:`~wildcam.errors.UpdateError`
 with the reason and is remembered (not retried) in ``<ota_dir>/state.json``.
+
+Each result is reported to the gateway (``POST /v1/updates/report``: ``applied``, or ``failed``
+with the reason), so a staged rollout stops at the first failure (see
+:mod:`wildcam.gateway.devices`). Reports wait in ``state.json`` until the gateway took them; a
+gateway that refuses them (403: the shared token is no registered device) drops them.
 """
 
 from __future__ import annotations
@@ -354,6 +359,7 @@ class InstalledRecordError(UpdateError):
 
 class _Fetcher(Protocol):
     def get_json(self, path: str) -> Any: ...
+    def post_json(self, path: str, doc: Any) -> Any: ...
     def download(self, path: str, target: Path, max_bytes: int) -> str: ...
 
 
@@ -402,8 +408,22 @@ class OtaClient:
         fsync_directory(self.ota_dir)
         self.installed_version = version
 
+    def _send_reports(self) -> None:
+        """Post the results the gateway has not taken yet (kept for the next sync on a
+        failure; dropped when it refuses them for good)."""
+        pending: list[dict[str, str]] = self.state.setdefault("unreported", [])
+        while pending:
+            try:
+                self.transport.post_json("/v1/updates/report", pending[0])
+            except TransportError as err:
+                if getattr(err, "status", 0) not in (400, 403):
+                    break
+            pending.pop(0)
+            self._save()
+
     def sync(self) -> list[str]:
         """Look for new updates and apply them in order; one result line per update."""
+        self._send_reports()
         doc = self.transport.get_json(f"/v1/updates?after={int(self.state['last_seq'])}")
         lines = []
         for entry in doc.get("updates", []):
@@ -431,8 +451,14 @@ class OtaClient:
             except (TypeError, ValueError):
                 pass
             self.state["last_result"] = result
+            applied = result.startswith("applied")
+            self.state.setdefault("unreported", []).append(
+                {"update_id": update_id, "status": "applied" if applied else "failed",
+                 "reason": "" if applied else result.split(": ", 1)[-1]})
             self._save()
             lines.append(result)
+        if lines:
+            self._send_reports()
         return lines
 
     def _fetch(self, entry: UpdateFile, path: Path) -> None:

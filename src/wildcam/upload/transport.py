@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import random
 import ssl
 import time
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError
+from wildcam.upload.backoff import Backoff
 from wildcam.upload.queue import QueuedItem
 from wildcam.upload.tokens import read_token, redact
 from wildcam.upload.wire import ACKED, REFUSED, Record, encode_batch
@@ -54,25 +54,6 @@ class SendResult:
     refused: dict[str, str] = field(default_factory=dict)
     unanswered: tuple[str, ...] = ()
     body_bytes: int = 0
-
-
-class Backoff:
-    """Consecutive-failure delays: exponential, capped, with jitter in ``[d/2, d]``."""
-
-    def __init__(self, base_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.base_s, self.max_s = base_s, max_s
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def failure(self) -> float:
-        """Count a failure; the delay before the next attempt."""
-        self.failures += 1
-        ceiling = min(self.max_s, self.base_s * 2.0 ** min(self.failures - 1, 60))
-        return ceiling * (0.5 + 0.5 * self._rng.random())
-
-    def success(self) -> None:
-        """Reset after a success."""
-        self.failures = 0
 
 
 class TokenFile:

@@ -1,0 +1,190 @@
+"""mqtt_bridge: the trap on the fleet's MQTT broker (retained status, detection events, commands
+with acknowledgements, Home Assistant discovery, a last will).
+
+Subscribes ``power/state`` (mode, device state, battery), ``uploader/status`` (queue depth),
+``power/energy_summary`` (energy, average power, projected battery life), ``/diagnostics`` (the
+uploader's last update result) and ``detections``;
+publishes ``uploader/check_updates`` for the "check for updates" command and ``/diagnostics``.
+Status, events and acknowledgements go through a durable outbox (:mod:`wildcam.fleet.link`);
+commands set parameters through the nodes' parameter services. The protocol is
+:mod:`wildcam.fleet.protocol`, the logic :mod:`wildcam.fleet.bridge`. Started on request
+(``wildcam bringup --with mqtt_bridge``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.node import Node
+from rclpy.time import Time
+from std_msgs.msg import Empty
+
+from wildcam import __version__
+from wildcam.errors import WildcamError
+from wildcam.fleet.bridge import BridgeCore
+from wildcam.fleet.config import BridgeConfig
+from wildcam.fleet.link import LinkSettings, MqttLink, read_password
+from wildcam.fleet.protocol import Scalar, Topics, discovery_documents, encode, parse_allow_list
+from wildcam.msg import DetectionArray, PowerState, UploadStatus
+from wildcam.ros.diagnostics import Health
+from wildcam.ros.params import ParameterBinding
+from wildcam.ros.qos import EVENTS, LATCHED
+from wildcam.ros.remote_params import RosParameterApplier
+from wildcam.ros.runner import main_for
+from wildcam.upload.queue import DurableQueue
+
+_SUMMARY_KEYS = {"stage_total_j": "energy_j", "average_power_w": "average_power_w",
+                 "projected_battery_h": "projected_battery_h"}
+
+
+class MqttBridge(Node):
+    """Device facts to the outbox, the outbox to the broker, commands to parameters."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("mqtt_bridge", **kwargs)
+        self.link: MqttLink | None = None
+        self.health = Health(self)
+        self.params = ParameterBinding(self, BridgeConfig, self.on_parameters)
+        cfg = self.params.config
+        self.outbox = DurableQueue(cfg.outbox_path, int(cfg.outbox_quota_mb * 1024 * 1024),
+                                   cfg.outbox_ttl_s)
+        self.topics = Topics(cfg.topic_prefix, cfg.device)
+        self.applier = RosParameterApplier(self)
+        self.check_pub = self.create_publisher(Empty, "uploader/check_updates", 10)
+        self.core = BridgeCore(self.topics, self.outbox, self, parse_allow_list(
+            cfg.allowed_params), self.now_s, cfg.thumbnail_max_bytes)
+        announce = tuple((t, encode(doc)) for t, doc in discovery_documents(
+            self.topics, cfg.discovery_prefix, cfg.device_name, "wildcam trap",
+            __version__)) if cfg.discovery else ()
+        password = read_password(cfg.password_file) if cfg.password_file else ""
+        self.link = MqttLink(LinkSettings(
+            host=cfg.broker_host, port=cfg.broker_port, client_id=cfg.device,
+            will_topic=self.topics.availability, command_topic=self.topics.cmd,
+            protocol=cfg.protocol, username=cfg.username or (cfg.device if password else ""),
+            password=password, tls=cfg.tls, ca_file=cfg.ca_file, cert_file=cfg.cert_file,
+            key_file=cfg.key_file, keepalive_s=cfg.keepalive_s,
+            backoff_base_s=cfg.backoff_base_s, backoff_max_s=cfg.backoff_max_s,
+            max_inflight=cfg.max_inflight, poll_s=cfg.poll_s, announce=announce),
+            self.outbox, self.health.guard("command")(self.core.handle_command)).start()
+        self.create_subscription(PowerState, "power/state", self.health.guard("power")(
+            self.power_callback), LATCHED)
+        self.create_subscription(UploadStatus, "uploader/status", self.health.guard("upload")(
+            self.upload_callback), 10)
+        self.create_subscription(DiagnosticStatus, "power/energy_summary", self.health.guard(
+            "energy")(self.summary_callback), 10)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
+            "diagnostics")(self.diagnostics_callback), 10)
+        self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
+            self.detections_callback), EVENTS)
+        self.status_timer = self.create_timer(cfg.status_period_s, self.health.guard(
+            "status")(self.status_callback))
+        self.create_timer(1.0, self.health.guard("link")(self.link_callback))
+
+    def now_s(self) -> float:
+        """The node's clock in seconds."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_parameters(self, old: BridgeConfig, new: BridgeConfig) -> None:
+        """Status period, thumbnail limit, outbox quota and TTL, backoff change live."""
+        self.core.thumbnail_max_bytes = new.thumbnail_max_bytes
+        self.outbox.quota_bytes = int(new.outbox_quota_mb * 1024 * 1024)
+        self.outbox.ttl_s = new.outbox_ttl_s
+        if self.link is not None:
+            self.link.set_backoff(new.backoff_base_s, new.backoff_max_s)
+        if new.status_period_s != old.status_period_s:
+            self.status_timer.timer_period_ns = int(new.status_period_s * 1e9)
+            self.status_timer.reset()
+
+    # -- Actions (called on the link's thread) ------------------------------------------------
+
+    def set_params(self, node: str, values: dict[str, Scalar]) -> None:
+        """Set parameters of ``node`` (UpdateError with its reason)."""
+        self.applier.set(node, values)
+
+    def check_updates(self) -> str:
+        """Ask the uploader to look for updates now (WildcamError when it cannot)."""
+        if self.check_pub.get_subscription_count() == 0:
+            raise WildcamError("no uploader listens on uploader/check_updates")
+        if not self.applier.get("uploader", ["ota_public_key"])["ota_public_key"]:
+            raise WildcamError("over-the-air updates are off (uploader.ota_public_key is empty)")
+        self.check_pub.publish(Empty())
+        return "the uploader checks for updates now (the result follows in the status)"
+
+    # -- the device's topics -----------------------------------------------------------------
+
+    def power_callback(self, msg: PowerState) -> None:
+        """Mode, device state, battery, charging."""
+        f = self.core.facts
+        battery = float(msg.battery_percentage)
+        f.battery_pct = battery if math.isfinite(battery) else None
+        f.mode, f.state, f.charging = msg.mode_name, msg.device_state, bool(msg.charging)
+
+    def upload_callback(self, msg: UploadStatus) -> None:
+        """Queue depth."""
+        self.core.facts.queue_depth = int(msg.queue_depth)
+
+    def summary_callback(self, msg: DiagnosticStatus) -> None:
+        """Energy, average power and projected battery life from the power manager."""
+        for kv in msg.values:
+            name = _SUMMARY_KEYS.get(kv.key)
+            if name is not None:
+                try:
+                    setattr(self.core.facts, name, float(kv.value))
+                except ValueError:
+                    pass
+
+    def diagnostics_callback(self, msg: DiagnosticArray) -> None:
+        """The uploader's last over-the-air result."""
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == "ota_last":
+                    self.core.facts.ota_last = kv.value[:300]
+
+    def detections_callback(self, msg: DetectionArray) -> None:
+        """One detection event per analysed frame with detections."""
+        if not msg.detections:
+            return
+        stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
+        detections: list[dict[str, Any]] = [
+            {"class_id": d.class_id, "score": round(float(d.score), 4), "stage": int(d.stage),
+             "model_id": d.model_id,
+             "box": [round(float(v), 1) for v in (d.center_x, d.center_y, d.size_x, d.size_y)]}
+            for d in msg.detections if math.isfinite(d.score)]
+        self.core.queue_event(f"{stamp_ns}-{msg.event_id}", stamp_ns * 1e-9, int(msg.event_id),
+                              detections, bytes(msg.thumbnail.data))
+        self.health.count("events")
+
+    def status_callback(self) -> None:
+        """The periodic status."""
+        self.core.queue_status()
+
+    def link_callback(self) -> None:
+        """Link state and outbox depth on /diagnostics."""
+        assert self.link is not None
+        c = self.link.counters
+        stats = self.outbox.stats()
+        self.health.values.update({
+            "connected": str(c.connected), "connects": str(c.connects),
+            "link_failures": str(c.failures), "published": str(c.published),
+            "commands": str(c.commands), "outbox_depth": str(stats.depth),
+            "outbox_dead_letters": str(stats.dead_letters), "last_error": c.last_error})
+        self.health.degraded("" if c.connected else f"broker not connected: {c.last_error}")
+
+    def destroy_node(self) -> None:
+        """Stop the link (announcing offline), close the outbox."""
+        if self.link is not None:
+            self.link.stop()
+        if hasattr(self, "outbox"):
+            self.outbox.close()
+        super().destroy_node()
+
+
+def main() -> int:
+    """``ros2 run wildcam mqtt_bridge``."""
+    return main_for(MqttBridge)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
