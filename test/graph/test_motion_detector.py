@@ -29,8 +29,8 @@ class Feeder:
 
     def __init__(self, probe) -> None:  # type: ignore[no-untyped-def]
         self.probe = probe
-        self.image = probe.node.create_publisher(Image, "camera/image_small", SENSOR_PUB)
-        self.info = probe.node.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
+        self.image = probe.node.create_publisher(Image, "camera/small/image_raw", SENSOR_PUB)
+        self.info = probe.node.create_publisher(CameraInfo, "camera/small/camera_info", SENSOR_PUB)
         self.t = 100.0
         assert probe.spin_until(lambda: self.image.get_subscription_count() > 0
                                 and self.info.get_subscription_count() > 0, 20.0)
@@ -38,7 +38,7 @@ class Feeder:
     def frame(self, small: np.ndarray) -> None:
         self.t += 0.1
         stamp = seconds_to_time(self.t)
-        self.info.publish(camera_info(small.shape[1] * 4, small.shape[0] * 4, stamp, "camera", 4))
+        self.info.publish(camera_info(small.shape[1] * 4, small.shape[0] * 4, stamp, "camera_optical_frame", 4))
         self.image.publish(image_to_msg(small, stamp, "camera"))
         self.probe.spin_for(0.02)
 

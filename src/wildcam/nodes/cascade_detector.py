@@ -42,7 +42,7 @@ from wildcam.ros.convert import msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.ros.qos import EVENTS, IMAGE_SUB, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
 
 MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model", "stage3_lazy"}
@@ -71,11 +71,12 @@ class CascadeDetector(Node):
             self.get_logger().error(f"cannot load models: {err}")
         self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
         self.add_on_set_parameters_callback(self.check_models)
-        self.pub = self.create_publisher(DetectionArray, "detections", EVENTS)
+        self.pub = self.create_publisher(DetectionArray, "detections", own(EVENTS),
+                                         qos_overriding_options=OVERRIDABLE)
         self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
-            self.motion_callback), EVENTS)
+            self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
         self.create_subscription(Image, "camera/image_raw", self.health.guard("image")(
-            self.image_callback), SENSOR_SUB)
+            self.image_callback), own(IMAGE_SUB), qos_overriding_options=OVERRIDABLE)
         self.create_timer(UNLOAD_CHECK_S, self.unload_unneeded)
 
     @contextmanager
