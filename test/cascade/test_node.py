@@ -33,6 +33,9 @@ pytestmark = pytest.mark.graph
 SCENE = SceneConfig(seed=5, width=320, height=240, fps=10.0, duration_s=14.0,
                     visits=(Visit(4.0, 6.0, species="deer", size=0.4,
                                   direction="left_to_right"),))
+# The node takes full frames best effort (sensor-data QoS); this test counts every frame, so it
+# makes them reliable through the QoS override parameter, as a deployment may.
+RELIABLE = ("-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable")
 
 
 def _counters(diags: list) -> dict[str, int]:  # type: ignore[type-arg]
@@ -137,7 +140,7 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
     detections = probe.collect(DetectionArray, "detections", EVENTS)
     feeder = Feeder(probe)
     # every frame decides alone and is analysed: one event stays unsettled and untrusted
-    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}",
+    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}", *RELIABLE,
                "-p", "smoothing_alpha:=1.0", "-p", "settle_frames:=0",
                "-p", "stage3_trust_s:=0.0")
     assert probe.wait_matched("detections")

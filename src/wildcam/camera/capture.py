@@ -59,7 +59,11 @@ class CameraConfig:
     fps: float = param(10.0, "Capture rate (live).", min=0.1, max=60.0)
     width: int = param(640, "Full-frame width in pixels (live).", min=16, max=4096)
     height: int = param(480, "Full-frame height in pixels (live).", min=16, max=4096)
-    enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep.")
+    enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep: the "
+                          "node deactivates itself (lifecycle) and releases the device.")
+    autostart: bool = param(True, "Configure and activate the managed node at start; false "
+                            "leaves the transitions to a lifecycle manager (the launch file).",
+                            read_only=True)
     trigger_mode: bool = param(False, "Capture only bursts started by camera/trigger, camera "
                                "closed in between (watch state; live).")
     burst_frames: int = param(10, "Frames captured per trigger in trigger mode.", min=1, max=1000)

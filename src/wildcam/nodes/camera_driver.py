@@ -9,7 +9,13 @@ driver's buffer time for a live device); ``frame_id`` is the optical frame. Subs
 ``camera/trigger`` (wildcam/Trigger, e.g. a PIR edge) and ``motion/events``.
 ``fps``, ``width``/``height``, ``enabled`` and the trigger settings take effect immediately.
 The source is held only while it is needed (:class:`~wildcam.camera.capture.CaptureControl`):
-released when disabled (sleep) and between trigger bursts (watch), reopened on the next one.
+released between trigger bursts (watch) and reopened on the next one.
+
+A managed (lifecycle) node, as usb_cam and camera_ros are: configure opens the device, activate
+starts the capture, deactivate stops it and releases the device. With ``autostart`` (default) it
+configures and activates itself; the launch file sets it false and drives the transitions. The
+power manager's sleep (``enabled`` false) deactivates it; waking (``enabled`` true) activates it
+again, unless a lifecycle manager deactivated it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from builtin_interfaces.msg import Time as TimeMsg
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.publisher import Publisher
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -39,7 +45,7 @@ from wildcam.ros.qos import EVENTS, OVERRIDABLE, SENSOR_PUB, own
 from wildcam.ros.runner import main_for
 
 
-class CameraDriver(Node):
+class CameraDriver(LifecycleNode):
     """The camera: one source, a capture timer, a ring buffer of full frames."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -70,6 +76,56 @@ class CameraDriver(Node):
             self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
         self.timer = self.create_timer(self.control.period_s(cfg), self.health.guard("capture")(
             self.capture_callback))
+        self.timer.cancel()  # runs while active
+        self.asleep = False  # deactivated by sleep (enabled false), activated when woken
+        self._entered("unconfigured")
+        if cfg.autostart:
+            self.trigger_configure()
+            self.asleep = not cfg.enabled
+            if cfg.enabled:
+                self.trigger_activate()
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Configure opens the device (when enabled; a failed open is retried while active)."""
+        if self.params.config.enabled and self.source is None:
+            self._open()
+        return self._entered("inactive")
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Activate streams: the capture timer runs."""
+        self.timer.reset()
+        return self._entered("active")
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Deactivate stops capturing and releases the device."""
+        self.timer.cancel()
+        self._close()
+        return self._entered("inactive")
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Back to unconfigured: the device stays closed."""
+        self._close()
+        return self._entered("unconfigured")
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Finalized: nothing runs, the device is closed."""
+        self.timer.cancel()
+        self._close()
+        return self._entered("finalized")
+
+    def _entered(self, label: str) -> TransitionCallbackReturn:
+        self.lifecycle = self.health.values["lifecycle"] = label
+        return TransitionCallbackReturn.SUCCESS
+
+    def _follow_enabled(self, enabled: bool) -> None:
+        """Sleep (``enabled`` false) deactivates; waking activates what sleep deactivated."""
+        if not enabled and self.lifecycle == "active":
+            self.asleep = True
+            self.trigger_deactivate()
+        elif enabled and self.asleep:
+            self.asleep = False
+            if self.lifecycle == "inactive":
+                self.trigger_activate()
 
     def _publisher(self, msg_type: type[Any], topic: str) -> Publisher:
         return self.create_publisher(msg_type, topic, own(SENSOR_PUB),
@@ -78,7 +134,8 @@ class CameraDriver(Node):
     def _expected_rate(self) -> tuple[float, float] | None:
         """Streaming (warm): the capture rate; asleep or between trigger bursts: none."""
         cfg = self.params.config
-        return (cfg.fps, cfg.fps) if cfg.enabled and not cfg.trigger_mode else None
+        streaming = self.lifecycle == "active" and cfg.enabled and not cfg.trigger_mode
+        return (cfg.fps, cfg.fps) if streaming else None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -87,7 +144,10 @@ class CameraDriver(Node):
         """Apply live changes at once: rate, size, gate settings, holding the device."""
         if self.control.period_s(new) != self.control.period_s(old):
             self.timer.timer_period_ns = int(1e9 * self.control.period_s(new))
-            self.timer.reset()
+            if self.lifecycle == "active":
+                self.timer.reset()
+        if new.enabled != old.enabled:
+            self._follow_enabled(new.enabled)
         self._release_if_idle()
         if (new.width, new.height) != (old.width, old.height) and self.source is not None:
             self.source.set_resolution(new.width, new.height)
@@ -115,8 +175,12 @@ class CameraDriver(Node):
         return self.source
 
     def _release_if_idle(self) -> None:
-        """Close the source when the camera no longer needs it (sleep, or watch between bursts)."""
-        if self.source is not None and not self.control.hold(self.params.config, self._now()):
+        """Close the source when the camera no longer needs it (watch between bursts)."""
+        if not self.control.hold(self.params.config, self._now()):
+            self._close()
+
+    def _close(self) -> None:
+        if self.source is not None:
             self.source.close()
             self.source = None
             self.health.values["device"] = "released"
@@ -199,7 +263,7 @@ class CameraDriver(Node):
     def trigger_callback(self, msg: Trigger) -> None:
         """A trigger (PIR edge) fired: open if closed and capture the burst's first full frame at
         once; the timer takes the rest (at ``burst_fps`` in trigger mode)."""
-        if not msg.active:
+        if not msg.active or self.lifecycle != "active":
             return
         self.health.count("triggers")
         if self.control.trigger(self.params.config):
@@ -213,8 +277,7 @@ class CameraDriver(Node):
 
     def destroy_node(self) -> None:
         """Release the camera with the node."""
-        if self.source is not None:
-            self.source.close()
+        self._close()
         super().destroy_node()
 
 
