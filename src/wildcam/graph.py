@@ -103,6 +103,9 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
         "only while unsure to the medium and the large model; smoothed per motion event.",
         publishes=(("detections", "wildcam/DetectionArray"),
+                   ("detections/vision", "wildcam/Detection2DArray"),
+                   ("detections/thumbnail", "sensor_msgs/CompressedImage"),
+                   ("detections/info", "wildcam/VisionInfo"),
                    ("energy", "wildcam/EnergyReport"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
         subscribes=(("motion/events", "wildcam/MotionEvent"),

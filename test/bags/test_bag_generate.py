@@ -207,3 +207,33 @@ def test_truncated_preset_keeps_only_what_fits() -> None:
     assert all(i.end_s <= 40.0 for i in (*cut.wind, *cut.rain, *cut.ir_night))
     assert preset_scene("empty", duration_s=3.0).duration_s == 3.0
     assert truncate_scene(full, 500.0) == dataclasses.replace(full, duration_s=500.0)
+
+
+
+def test_vision_shaped_detections_round_trip_and_hash_as_rosidl_does(tmp_path: Path) -> None:
+    """The vision_msgs-shaped messages (nested relative types, geometry_msgs inside) go into an
+    MCAP bag, decode with the independent reader, and carry rosidl's type hash."""
+    from wildcam.bags.storage import bag_writer
+    from wildcam.msg import Detection, DetectionArray
+    from wildcam.ros.vision import detection2d_array
+
+    source = DetectionArray(detections=[Detection(id="0", center_x=50.0, center_y=40.0,
+                                                  size_x=20.0, size_y=10.0, class_id="animal",
+                                                  score=0.75)])
+    source.header.frame_id = "camera_optical_frame"
+    bag = tmp_path / "vision"
+    writer = bag_writer(bag, "mcap")
+    writer.open()
+    conn = writer.add_connection("/detections/vision", "wildcam/msg/Detection2DArray",
+                                 typestore=typestore())
+    writer.write(conn, 1, serialize_message(detection2d_array(source)))
+    writer.close()
+    metadata, decoded = decode_mcap(bag)
+    assert metadata["/detections/vision"]["topic_type_hash"] == installed_type_hash(
+        "wildcam/msg/Detection2DArray")
+    ((got,),) = decoded.values()
+    (det,) = got.detections
+    assert (det.bbox.center.position.x, det.bbox.size_y, det.id) == (50.0, 10.0, "0")
+    (result,) = det.results
+    assert (result.hypothesis.class_id, result.hypothesis.score) == ("animal", 0.75)
+    assert det.header.frame_id == "camera_optical_frame"
