@@ -99,9 +99,9 @@ def generate_launch_description() -> LaunchDescription:
         return None
 
     def make(spec):  # type: ignore[no-untyped-def]
-        common = dict(package=PACKAGE, executable=spec.executable, name=spec.name,
-                      output="screen", respawn=spec.respawn, respawn_delay=2.0,
-                      respawn_max_retries=RESPAWN_MAX_RETRIES, condition=condition(spec))
+        common = {"package": PACKAGE, "executable": spec.executable, "name": spec.name,
+                  "output": "screen", "respawn": spec.respawn, "respawn_delay": 2.0,
+                  "respawn_max_retries": RESPAWN_MAX_RETRIES, "condition": condition(spec)}
         if spec.name != CAMERA_NODE:
             return Node(parameters=[LaunchConfiguration("params_file"),
                                     {"use_sim_time": use_sim_time}], **common)
