@@ -225,14 +225,14 @@ class CameraDriver(LifecycleNode):
         return Time(nanoseconds=max(0, now.nanoseconds - age_ns), clock_type=now.clock_type)
 
     def _info(self, frame: Frame, stamp: TimeMsg, binning: int) -> CameraInfo:
-        info = camera_info(frame.width, frame.height, stamp, self.params.config.frame_id,
-                           binning, self.calibration)
-        if self.calibration is not None and not self.calibration.matches(frame.width,
-                                                                         frame.height):
-            self.health.values["calibration"] = (
-                f"{self.calibration.width}x{self.calibration.height} does not match "
-                f"{frame.width}x{frame.height} frames: published uncalibrated")
-        return info
+        cal = self.calibration
+        if cal is not None:
+            self.health.values["calibration"] = "applied" if cal.matches(
+                frame.width, frame.height) else (f"{cal.width}x{cal.height} does not match "
+                                                 f"{frame.width}x{frame.height} frames: "
+                                                 "published uncalibrated")
+        return camera_info(frame.width, frame.height, stamp, self.params.config.frame_id,
+                           binning, cal)
 
     def _read(self, source: CameraSource) -> Frame | None:
         """One frame, or None at the end of the stream; a failing source is closed."""
