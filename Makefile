@@ -14,7 +14,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export FASTDDS_DEFAULT_PROFILES_FILE ?= $(CURDIR)/config/fastdds_shm.xml
 export PYTHONUNBUFFERED := 1
 
-SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
+SOURCES := $(shell find src msg srv cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
 .PHONY: setup build run test test-extras bench lock clean models

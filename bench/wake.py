@@ -4,7 +4,7 @@ cold start of the whole bringup to the first frame and to the first cascade deci
 Each cold start runs ``wildcam bringup`` (one process per node, the default graph: camera,
 motion gate, cascade, uploader, power source and manager) on a synthetic scene in which a deer
 walks in after one second; the clock runs from the bringup's process start to the first
-``camera/image_small`` message and to the first ``detections`` message (a frame the cascade
+``camera/small/image_raw`` message and to the first ``detections`` message (a frame the cascade
 decided "animal") at a listener in this process. The last bringup then serves the trigger
 measurements: the power manager is set to ``warm`` and then to ``watch`` (its
 ``override_state``, pushed to the camera like any state), and each ``camera/trigger`` is timed
@@ -100,7 +100,7 @@ class _Listener:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             self.raw.append((stamp, time.monotonic()))
 
-        self.node.create_subscription(Image, "camera/image_small", seen("frame"), SENSOR_SUB)
+        self.node.create_subscription(Image, "camera/small/image_raw", seen("frame"), SENSOR_SUB)
         self.node.create_subscription(DetectionArray, "detections", seen("decision"), EVENTS)
         self.node.create_subscription(Image, "camera/image_raw", raw, SENSOR_SUB)
         self.trigger = self.node.create_publisher(Trigger, "camera/trigger", 10)

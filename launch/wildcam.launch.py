@@ -10,17 +10,32 @@ The middleware is left to the deployment: the user's ``FASTDDS_DEFAULT_PROFILES_
 given. wildcam's shared-memory profile (``config/fastdds_shm.xml``) is opt-in:
 ``fastdds_profile:=<share>/config/fastdds_shm.xml``; it binds UDP to loopback, so it keeps the
 graph on the device (use no profile, or your own, with ``discovery_range:=SUBNET``).
+
+The camera is a managed (lifecycle) node: it is started with ``autostart`` false and the launch
+file configures it each time its process starts (a respawn too) and activates it once it is
+inactive, as nav2's lifecycle manager brings its nodes up.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, SetEnvironmentVariable
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    GroupAction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessStart
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration, PythonExpression
-from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.actions import LifecycleNode, Node, PushRosNamespace
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
 
 from wildcam.graph import NODES, PACKAGE
 
@@ -83,12 +98,31 @@ def generate_launch_description() -> LaunchDescription:
             return IfCondition(LaunchConfiguration("camera"))
         return None
 
-    nodes = [
-        Node(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
-             parameters=[LaunchConfiguration("params_file"), {"use_sim_time": use_sim_time}],
-             respawn=spec.respawn, respawn_delay=2.0, respawn_max_retries=RESPAWN_MAX_RETRIES,
-             condition=condition(spec))
-        for spec in NODES
+    def make(spec):  # type: ignore[no-untyped-def]
+        common = {"package": PACKAGE, "executable": spec.executable, "name": spec.name,
+                  "output": "screen", "respawn": spec.respawn, "respawn_delay": 2.0,
+                  "respawn_max_retries": RESPAWN_MAX_RETRIES, "condition": condition(spec)}
+        if spec.name != CAMERA_NODE:
+            return Node(parameters=[LaunchConfiguration("params_file"),
+                                    {"use_sim_time": use_sim_time}], **common)
+        return LifecycleNode(namespace="", parameters=[
+            LaunchConfiguration("params_file"),
+            {"use_sim_time": use_sim_time, "autostart": False}], **common)
+
+    nodes = {spec.name: make(spec) for spec in NODES}
+    camera = nodes[CAMERA_NODE]
+
+    def change(transition: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(camera),
+                                           transition_id=transition))
+
+    lifecycle = [
+        RegisterEventHandler(OnProcessStart(target_action=camera, on_start=[
+            change(Transition.TRANSITION_CONFIGURE)])),
+        # After configuring only: a deactivation (the power manager's sleep) is left alone.
+        RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=camera, start_state="configuring", goal_state="inactive",
+            entities=[change(Transition.TRANSITION_ACTIVATE)])),
     ]
     return LaunchDescription([
         *arguments,
@@ -98,5 +132,5 @@ def generate_launch_description() -> LaunchDescription:
         SetEnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE",
                                LaunchConfiguration("discovery_range"),
                                condition=_is_set("discovery_range")),
-        GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *nodes]),
+        GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *nodes.values(), *lifecycle]),
     ])

@@ -45,7 +45,9 @@ def test_launch_brings_up_every_node_and_frames_flow() -> None:
     rclpy.init()
     node = rclpy.create_node("launch_test_probe")
     frames: list[CameraInfo] = []
-    node.create_subscription(CameraInfo, "camera/camera_info", frames.append, SENSOR_SUB)
+    # Every captured frame has its small camera_info: they flow once the launch file has
+    # configured and activated the managed camera.
+    node.create_subscription(CameraInfo, "camera/small/camera_info", frames.append, SENSOR_SUB)
     try:
         import time
         end = time.monotonic() + 30.0

@@ -21,13 +21,21 @@ from wildcam.errors import ConfigError
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import ParamSpec, build_config, param_specs
 
-__all__ = ["ROS_BUILTIN", "check_node_names", "check_sources", "check_values",
+__all__ = ["QOS_OVERRIDES", "ROS_BUILTIN", "check_node_names", "check_sources", "check_values",
            "read_params_file"]
 
 Values = dict[str, dict[str, Any]]  # node -> {parameter: value}
 
 ROS_BUILTIN = {"use_sim_time": bool, "start_type_description_service": bool}
 """Parameters rclpy declares on every node."""
+QOS_OVERRIDES = "qos_overrides"
+"""Prefix of the QoS override parameters (``qos_overrides./topic.publisher.depth``): rclpy
+declares and checks them when the publisher or subscription is made (``wildcam.ros.qos``)."""
+
+
+def _ros_owned(name: str) -> bool:
+    """Whether rclpy, not wildcam's config dataclasses, declares parameter ``name``."""
+    return name in ROS_BUILTIN or name.split(".", 1)[0] == QOS_OVERRIDES
 
 
 def _suggest(word: str, known: Iterable[str]) -> str:
@@ -92,8 +100,8 @@ def check_values(node: NodeSpec, values: Mapping[str, Any], where: str) -> None:
     """
     specs = {s.name: s for s in param_specs(node.config_type())}
     for name, value in values.items():
-        if name in ROS_BUILTIN:
-            if not isinstance(value, ROS_BUILTIN[name]):
+        if _ros_owned(name):
+            if name in ROS_BUILTIN and not isinstance(value, ROS_BUILTIN[name]):
                 raise ConfigError(f"{where}: {node.name}.{name}={value!r}: allowed: bool")
             continue
         spec = specs.get(name)
@@ -124,7 +132,7 @@ def check_sources(files: Sequence[Path] = (), params: Mapping[str, Mapping[str, 
     for where, node_name, values in layers:
         if node_name is None:  # a wildcard section: each name must belong to some node
             for name, value in values.items():
-                owners = [n for n in nodes if name in ROS_BUILTIN or name in
+                owners = [n for n in nodes if _ros_owned(name) or name in
                           {s.name for s in param_specs(n.config_type())}]
                 if not owners:
                     raise ConfigError(f"{where}: no node declares parameter {name!r}")
@@ -142,7 +150,7 @@ def check_sources(files: Sequence[Path] = (), params: Mapping[str, Mapping[str, 
         spec = by_name[node_name]
         try:
             build_config(spec.config_type(), {k: v for k, v in values.items()
-                                              if k not in ROS_BUILTIN})
+                                              if not _ros_owned(k)})
         except ConfigError as err:
             where = ", ".join(dict.fromkeys(origins[node_name]))
             raise ConfigError(f"{where}: {node_name}: {err}") from err

@@ -568,11 +568,12 @@ def _start_day(monitor: Any, ready: Any, poll: Any, spin: Any,
         if failure:
             return failure
         spin()
+    # The camera first: the power manager, paused with its clock, has pushed nothing yet, so
+    # this is start-up configuration to it, not a manual override it would keep.
+    failure = monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
     for node, speed in clocks.items():
-        failure = monitor.set_parameters(node, {"speed": speed}, spin, poll, 30.0)
-        if failure:
-            return failure
-    return monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
+        failure = failure or monitor.set_parameters(node, {"speed": speed}, spin, poll, 30.0)
+    return failure
 
 
 def _watch(monitor: Any, frames: Any, total: int, scene_rate: float, limit_s: float,

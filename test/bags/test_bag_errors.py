@@ -157,7 +157,8 @@ def test_cli_generate_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str
     text = capsys.readouterr().out
     assert "mcap" in text and "/camera/image_raw" in text
     assert info(out).counts() == {"/camera/camera_info": 5, "/camera/image_raw": 5,
-                                  "/camera/image_small": 5}
+                                  "/camera/small/camera_info": 5,
+                                  "/camera/small/image_raw": 5}
     assert main(["generate", "-o", str(out)]) == 2  # exists already
 
 

@@ -32,11 +32,13 @@ def test_mcap_decodes_with_an_independent_reader_and_carries_rosbag2_metadata(
     assert bag.joinpath("bag.mcap").is_file()  # MCAP is the default, as for ros2 bag
     metadata, decoded = decode_mcap(bag)
     assert {t: len(m) for t, m in decoded.items()} == {
-        "/camera/image_small": 20, "/camera/camera_info": 20, "/camera/image_raw": 20}
+        "/camera/small/image_raw": 20, "/camera/small/camera_info": 20, "/camera/image_raw": 20,
+        "/camera/camera_info": 20}
     raw = decoded["/camera/image_raw"][0]
     assert (raw.width, raw.height, raw.encoding, len(raw.data)) == (64, 48, "bgr8", 64 * 48 * 3)
-    types = {"/camera/image_small": "sensor_msgs/msg/Image",
+    types = {"/camera/small/image_raw": "sensor_msgs/msg/Image",
              "/camera/image_raw": "sensor_msgs/msg/Image",
+             "/camera/small/camera_info": "sensor_msgs/msg/CameraInfo",
              "/camera/camera_info": "sensor_msgs/msg/CameraInfo"}
     for topic, msgtype in types.items():
         assert metadata[topic]["topic_type_hash"] == installed_type_hash(msgtype)
@@ -46,21 +48,21 @@ def test_mcap_decodes_with_an_independent_reader_and_carries_rosbag2_metadata(
 def test_info_counts_types_and_times(generated: GenerateResult) -> None:
     summary = info(generated.path)
     full = generated.path.joinpath("bag.mcap").exists()
-    expected = {"/camera/image_small": N_FRAMES, "/camera/camera_info": N_FRAMES}
+    expected = {"/camera/small/image_raw": N_FRAMES, "/camera/small/camera_info": N_FRAMES}
     if full:
-        expected["/camera/image_raw"] = N_FRAMES
+        expected["/camera/image_raw"] = expected["/camera/camera_info"] = N_FRAMES
     assert summary.counts() == expected
     assert summary.message_count == len(expected) * N_FRAMES == generated.message_count
     assert summary.storage_id == ("mcap" if full else "sqlite3")
-    assert summary.topic("camera/image_small").msgtype == "sensor_msgs/msg/Image"
-    assert summary.topic("/camera/camera_info").msgtype == "sensor_msgs/msg/CameraInfo"
+    assert summary.topic("camera/small/image_raw").msgtype == "sensor_msgs/msg/Image"
+    assert summary.topic("/camera/small/camera_info").msgtype == "sensor_msgs/msg/CameraInfo"
     assert all(t.serialization_format == "cdr" and t.has_definition for t in summary.topics)
     assert all(t.type_hash.startswith("RIHS01_") for t in summary.topics)
     assert summary.start_ns == EPOCH_NS
     assert summary.end_ns == EPOCH_NS + round((N_FRAMES - 1) * 1e9 / FPS)
     assert summary.duration_s == pytest.approx(4.9)
     text = str(summary)
-    assert "/camera/image_small" in text and "sensor_msgs/msg/Image" in text and "50" in text
+    assert "/camera/small/image_raw" in text and "sensor_msgs/msg/Image" in text and "50" in text
 
 
 def test_ground_truth_is_written_inside_the_bag(generated: GenerateResult,
@@ -92,14 +94,15 @@ def test_messages_decode_to_the_rendered_frames(generated: GenerateResult,
             expected_ns = EPOCH_NS + round(index * 1e9 / FPS)
             assert stamp == expected_ns
             assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == expected_ns
-            assert msg.header.frame_id == "camera"
+            assert msg.header.frame_id == "camera_optical_frame"
             if index % 10:
                 continue  # rendering every frame again is slow; every 10th is enough
             frame = rendered.render(index)
-            if conn.topic == "/camera/camera_info":
-                assert (msg.width, msg.height) == (320, 240)
-                assert (msg.binning_x, msg.binning_y) == (4, 4)
-            elif conn.topic == "/camera/image_small":
+            if conn.topic in ("/camera/small/camera_info", "/camera/camera_info"):
+                assert (msg.width, msg.height) == (320, 240)  # the full frame, as REP-104 says
+                binning = 4 if conn.topic.startswith("/camera/small/") else 0
+                assert (msg.binning_x, msg.binning_y) == (binning, binning)
+            elif conn.topic == "/camera/small/image_raw":
                 assert (msg.width, msg.height, msg.encoding) == (80, 60, "mono8")
                 pixels = np.asarray(msg.data).reshape(60, 80)
                 np.testing.assert_array_equal(pixels, reduce_frame(frame, 4))
@@ -204,3 +207,33 @@ def test_truncated_preset_keeps_only_what_fits() -> None:
     assert all(i.end_s <= 40.0 for i in (*cut.wind, *cut.rain, *cut.ir_night))
     assert preset_scene("empty", duration_s=3.0).duration_s == 3.0
     assert truncate_scene(full, 500.0) == dataclasses.replace(full, duration_s=500.0)
+
+
+
+def test_vision_shaped_detections_round_trip_and_hash_as_rosidl_does(tmp_path: Path) -> None:
+    """The vision_msgs-shaped messages (nested relative types, geometry_msgs inside) go into an
+    MCAP bag, decode with the independent reader, and carry rosidl's type hash."""
+    from wildcam.bags.storage import bag_writer
+    from wildcam.msg import Detection, DetectionArray
+    from wildcam.ros.vision import detection2d_array
+
+    source = DetectionArray(detections=[Detection(id="0", center_x=50.0, center_y=40.0,
+                                                  size_x=20.0, size_y=10.0, class_id="animal",
+                                                  score=0.75)])
+    source.header.frame_id = "camera_optical_frame"
+    bag = tmp_path / "vision"
+    writer = bag_writer(bag, "mcap")
+    writer.open()
+    conn = writer.add_connection("/detections/vision", "wildcam/msg/Detection2DArray",
+                                 typestore=typestore())
+    writer.write(conn, 1, serialize_message(detection2d_array(source)))
+    writer.close()
+    metadata, decoded = decode_mcap(bag)
+    assert metadata["/detections/vision"]["topic_type_hash"] == installed_type_hash(
+        "wildcam/msg/Detection2DArray")
+    ((got,),) = decoded.values()
+    (det,) = got.detections
+    assert (det.bbox.center.position.x, det.bbox.size_y, det.id) == (50.0, 10.0, "0")
+    (result,) = det.results
+    assert (result.hypothesis.class_id, result.hypothesis.score) == ("animal", 0.75)
+    assert det.header.frame_id == "camera_optical_frame"

@@ -40,8 +40,8 @@ def test_play_delivers_every_message_in_order(bag: Path, probe,
     images: list[tuple[float, Image]] = []
     infos: list[CameraInfo] = []
     probe.node.create_subscription(
-        Image, "/camera/image_small", lambda m: images.append((time.monotonic(), m)), DEEP)
-    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+        Image, "/camera/small/image_raw", lambda m: images.append((time.monotonic(), m)), DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/small/camera_info", infos.append, DEEP)
     player = bagtool.start("play", str(bag), "--rate", "10", "--wait-for-subscribers", "15")
     assert probe.spin_until(lambda: len(images) >= 125 and len(infos) >= 125, 30.0), (
         len(images), len(infos), bagtool.output(player))
@@ -54,7 +54,7 @@ def test_play_delivers_every_message_in_order(bag: Path, probe,
     assert stamps == [EPOCH_NS + i * 100_000_000 for i in range(125)]
     with Reader(bag) as reader:
         first = next(typestore().deserialize_cdr(raw, c.msgtype) for c, _, raw in
-                     reader.messages() if c.topic == "/camera/image_small")
+                     reader.messages() if c.topic == "/camera/small/image_raw")
     assert bytes(images[0][1].data) == bytes(first.data) and images[0][1].encoding == "mono8"
     # The recorded spacing is kept, scaled: the last 50 frames span 4.9 s of bag time, 0.49 s
     # at 10x. (The first few may arrive together if our side matched the player's late.)
@@ -67,10 +67,10 @@ def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, probe,
     images: list[Image] = []
     infos: list[CameraInfo] = []
     clocks: list[Clock] = []
-    probe.node.create_subscription(Image, "/camera/image_small", images.append, DEEP)
-    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+    probe.node.create_subscription(Image, "/camera/small/image_raw", images.append, DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/small/camera_info", infos.append, DEEP)
     probe.node.create_subscription(Clock, "/clock", clocks.append, DEEP)
-    player = bagtool.start("play", str(bag), "--rate", "10", "--topics", "camera/camera_info",
+    player = bagtool.start("play", str(bag), "--rate", "10", "--topics", "camera/small/camera_info",
                            "--start-offset", "2.5", "--clock", "--wait-for-subscribers", "15")
     assert probe.spin_until(lambda: len(infos) >= 100, 30.0), bagtool.output(player)
     assert probe.spin_until(lambda: player.poll() is not None, 15.0)
@@ -79,7 +79,7 @@ def test_play_filters_topics_offsets_start_and_publishes_clock(bag: Path, probe,
     assert infos[0].header.stamp.sec * 10**9 + infos[0].header.stamp.nanosec == (
         EPOCH_NS + 2_500_000_000)
     assert images == []  # not selected: the player never advertised it
-    assert probe.node.count_publishers("/camera/image_small") == 0
+    assert probe.node.count_publishers("/camera/small/image_raw") == 0
     assert clocks, "no /clock published"
     ticks = [c.clock.sec * 10**9 + c.clock.nanosec for c in clocks]
     assert all(EPOCH_NS + 2_500_000_000 <= t <= EPOCH_NS + 12_400_000_000 for t in ticks), ticks
@@ -166,9 +166,9 @@ def test_play_loops_until_interrupted(tmp_path: Path, probe,
                                       bagtool: BagTool) -> None:
     short = generate(tmp_path / "short", small_scene(1.0, 64, 48)).path  # 10 frames
     infos: list[CameraInfo] = []
-    probe.node.create_subscription(CameraInfo, "/camera/camera_info", infos.append, DEEP)
+    probe.node.create_subscription(CameraInfo, "/camera/small/camera_info", infos.append, DEEP)
     player = bagtool.start("play", str(short), "--rate", "5", "--loop", "--topics",
-                           "/camera/camera_info", "--wait-for-subscribers", "15")
+                           "/camera/small/camera_info", "--wait-for-subscribers", "15")
     assert probe.spin_until(lambda: len(infos) >= 25, 30.0), bagtool.output(player)
     assert player.poll() is None, "a looping player must keep going"
     player.send_signal(signal.SIGINT)

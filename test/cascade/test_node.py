@@ -15,16 +15,16 @@ import pytest
 from builtin_interfaces.msg import Time as TimeMsg
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.time import Time
-from sensor_msgs.msg import Image, RegionOfInterest
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from wildcam.bags.generate import EPOCH_NS, generate
 from wildcam.camera.scene import SceneConfig, Visit
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
-from wildcam.msg import DetectionArray, EnergyReport, MotionEvent
+from wildcam.msg import Detection2DArray, DetectionArray, EnergyReport, MotionEvent, VisionInfo
 from wildcam.ros.convert import image_to_msg
 from wildcam.ros.energy import ENERGY_QOS
-from wildcam.ros.qos import EVENTS, SENSOR_PUB
+from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_PUB
 
 from onnx_fakes import write_fake_manifest  # test-local helper
 
@@ -33,6 +33,9 @@ pytestmark = pytest.mark.graph
 SCENE = SceneConfig(seed=5, width=320, height=240, fps=10.0, duration_s=14.0,
                     visits=(Visit(4.0, 6.0, species="deer", size=0.4,
                                   direction="left_to_right"),))
+# The node takes full frames best effort (sensor-data QoS); this test counts every frame, so it
+# makes them reliable through the QoS override parameter, as a deployment may.
+RELIABLE = ("-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable")
 
 
 def _counters(diags: list) -> dict[str, int]:  # type: ignore[type-arg]
@@ -135,9 +138,12 @@ class Feeder:
 def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     manifest = write_fake_manifest(tmp_path / "models")
     detections = probe.collect(DetectionArray, "detections", EVENTS)
+    vision = probe.collect(Detection2DArray, "detections/vision", EVENTS)
+    thumbnails = probe.collect(CompressedImage, "detections/thumbnail", EVENTS)
+    infos = probe.collect(VisionInfo, "detections/info", LATCHED)
     feeder = Feeder(probe)
     # every frame decides alone and is analysed: one event stays unsettled and untrusted
-    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}",
+    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}", *RELIABLE,
                "-p", "smoothing_alpha:=1.0", "-p", "settle_frames:=0",
                "-p", "stage3_trust_s:=0.0")
     assert probe.wait_matched("detections")
@@ -153,10 +159,21 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
         return det.stage, det.model_id
 
     assert next_detection() == (3, "large")  # tiny_unsure escalates
+    # The same frame in vision_msgs' shape, its crop on its own topic under the same stamp.
+    assert probe.spin_until(lambda: bool(vision) and bool(thumbnails), 10.0)
+    det, shaped = detections[-1], vision[-1]
+    assert shaped.header == det.header == thumbnails[-1].header
+    assert [(d.bbox.center.position.x, d.bbox.size_x, d.results[0].hypothesis.class_id,
+             d.results[0].hypothesis.score) for d in shaped.detections] == [
+        (d.center_x, d.size_x, d.class_id, d.score) for d in det.detections]
+    assert bytes(thumbnails[-1].data) == bytes(det.thumbnail.data)
+    assert "stage 1 tiny_unsure" in infos[-1].method and infos[-1].database_location
 
     [ok] = probe.set_parameters("cascade_detector", stage1_model="tiny_sure")
     assert ok.successful, ok.reason
     assert next_detection() == (1, "tiny_sure")
+    assert probe.spin_until(lambda: "stage 1 tiny_sure" in infos[-1].method, 10.0)
+    assert infos[-1].database_version == infos[0].database_version + 1
 
     for name, value, reason in [("stage1_model", "tiny_truncated", "sha256"),
                                 ("stage3_model", "large_mismatch", "output 'boxes' missing"),

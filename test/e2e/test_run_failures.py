@@ -44,7 +44,7 @@ def test_a_node_that_died_is_reported_before_the_summary_and_the_run_fails(
              "16", "--speed", "2", "--out", str(out)],
             env=ros_env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            frames = probe.collect(CameraInfo, "camera/camera_info")
+            frames = probe.collect(CameraInfo, "camera/small/camera_info")
             assert probe.spin_until(lambda: len(frames) >= 20 or run.poll() is not None,
                                     120.0), log_path.read_text()
             victim = _node_pid(run.pid, "wildcam.nodes.power_source")

@@ -72,7 +72,7 @@ def _graph_nodes(probe) -> set[str]:  # type: ignore[no-untyped-def]
 
 
 def test_bringup_starts_the_table_and_stops_cleanly(probe, procs) -> None:  # type: ignore[no-untyped-def]
-    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
     proc = procs.start(["-m", "wildcam.cli", "bringup"], "bringup")
     expected = {n.name for n in NODES if not n.on_request}
     assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0), _graph_nodes(probe)
@@ -88,7 +88,7 @@ def test_bringup_starts_the_table_and_stops_cleanly(probe, procs) -> None:  # ty
 
 
 def test_a_killed_node_is_respawned(probe, procs) -> None:  # type: ignore[no-untyped-def]
-    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
     proc = procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "camera_driver"], "bringup")
     assert probe.spin_until(lambda: len(infos) >= 3, 30.0)
     first = _pids(procs.log("bringup"))["camera_driver"][0]
@@ -149,7 +149,7 @@ def test_each_node_logs_to_its_own_file_and_the_uploader_gets_its_own_queue(  # 
 
 
 def test_composed_mode_runs_every_node_in_one_process(probe, procs) -> None:  # type: ignore[no-untyped-def]
-    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
     proc = procs.start(["-m", "wildcam.cli", "bringup", "--composed"], "composed")
     expected = {n.name for n in NODES if not n.on_request}
     assert probe.spin_until(lambda: expected <= _graph_nodes(probe), 30.0)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 # What a workspace's src/wildcam holds (no venv or build tree inside the source dir: CMake
 # refuses to export include paths that lie in the source dir, and a workspace has none there).
 PACKAGE_FILES = ("CMakeLists.txt", "package.xml", "cmake", "config", "launch", "models", "msg",
-                 "src", "test")
+                 "srv", "src", "test")
 SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
 

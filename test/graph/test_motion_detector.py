@@ -13,6 +13,11 @@ from wildcam.ros.qos import EVENTS, SENSOR_PUB
 
 pytestmark = pytest.mark.graph
 NODE = "wildcam.nodes.motion_detector"
+# The node's image subscriptions are best effort (sensor-data QoS): frames published before it
+# matched the test's publisher would be lost. These tests count every frame, so they make them
+# reliable through the QoS override parameters, as a deployment would.
+RELIABLE = [arg for topic in ("image_raw", "camera_info") for arg in (
+    "-p", f"qos_overrides./camera/small/{topic}.subscription.reliability:=reliable")]
 
 
 def _counters(diags: list) -> dict[str, str]:
@@ -29,8 +34,8 @@ class Feeder:
 
     def __init__(self, probe) -> None:  # type: ignore[no-untyped-def]
         self.probe = probe
-        self.image = probe.node.create_publisher(Image, "camera/image_small", SENSOR_PUB)
-        self.info = probe.node.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
+        self.image = probe.node.create_publisher(Image, "camera/small/image_raw", SENSOR_PUB)
+        self.info = probe.node.create_publisher(CameraInfo, "camera/small/camera_info", SENSOR_PUB)
         self.t = 100.0
         assert probe.spin_until(lambda: self.image.get_subscription_count() > 0
                                 and self.info.get_subscription_count() > 0, 20.0)
@@ -38,8 +43,9 @@ class Feeder:
     def frame(self, small: np.ndarray) -> None:
         self.t += 0.1
         stamp = seconds_to_time(self.t)
-        self.info.publish(camera_info(small.shape[1] * 4, small.shape[0] * 4, stamp, "camera", 4))
-        self.image.publish(image_to_msg(small, stamp, "camera"))
+        frame_id = "camera_optical_frame"
+        self.info.publish(camera_info(small.shape[1] * 4, small.shape[0] * 4, stamp, frame_id, 4))
+        self.image.publish(image_to_msg(small, stamp, frame_id))
         self.probe.spin_for(0.02)
 
 
@@ -50,7 +56,7 @@ def _background() -> np.ndarray:
 
 def test_malformed_images_are_counted_and_the_node_keeps_working(probe, procs) -> None:  # type: ignore[no-untyped-def]
     diags = probe.collect(DiagnosticArray, "/diagnostics")
-    proc = procs.node(NODE)
+    proc = procs.node(NODE, *RELIABLE)
     feed = Feeder(probe)
     good = _background()
     for _ in range(3):
@@ -76,7 +82,7 @@ def test_malformed_images_are_counted_and_the_node_keeps_working(probe, procs) -
 
 def test_moving_square_makes_an_event_and_thresholds_are_live(probe, procs) -> None:  # type: ignore[no-untyped-def]
     events = probe.collect(MotionEvent, "motion/events", EVENTS)
-    procs.node(NODE)
+    procs.node(NODE, *RELIABLE)
     feed = Feeder(probe)
     assert probe.wait_matched("motion/events")
     background = _background()

@@ -35,7 +35,7 @@ def _wildcam(probe, env: dict[str, str], *args: str) -> subprocess.CompletedProc
 
 
 def test_param_list_get_set_dump_like_ros2_param(probe, procs, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
     procs.node(NODE, "-p", "fps:=5.0", "-p", "width:=160", "-p", "height:=120")
     assert probe.spin_until(lambda: len(infos) >= 1, 30.0)
     wildcam = _tool(probe, procs)
@@ -67,18 +67,18 @@ def test_param_list_get_set_dump_like_ros2_param(probe, procs, tmp_path) -> None
 
 
 def test_topic_list_echo_hz_like_ros2_topic(probe, procs) -> None:  # type: ignore[no-untyped-def]
-    infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
     procs.node(NODE, "-p", "fps:=10.0", "-p", "width:=160", "-p", "height:=120")
     assert probe.spin_until(lambda: len(infos) >= 1, 30.0)
     wildcam = _tool(probe, procs)
     listed = wildcam("topic", "list", "-t")
-    assert "/camera/camera_info [sensor_msgs/msg/CameraInfo]" in listed.stdout, listed.stdout
-    echoed = wildcam("topic", "echo", "/camera/camera_info", "--once")
+    assert "/camera/small/camera_info [sensor_msgs/msg/CameraInfo]" in listed.stdout, listed.stdout
+    echoed = wildcam("topic", "echo", "/camera/small/camera_info", "--once")
     assert echoed.returncode == 0, echoed.stderr
     message = yaml.safe_load(echoed.stdout.split("---")[0])
     assert (message["width"], message["height"]) == (160, 120)
     assert echoed.stdout.rstrip().endswith("---")
-    hz = wildcam("topic", "hz", "camera/camera_info", "sensor_msgs/msg/CameraInfo",
+    hz = wildcam("topic", "hz", "camera/small/camera_info", "sensor_msgs/msg/CameraInfo",
                   "--duration", "4")
     assert hz.returncode == 0, hz.stderr
     rates = [float(line.split(":")[1]) for line in hz.stdout.splitlines()

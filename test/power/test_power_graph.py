@@ -162,3 +162,40 @@ def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no
     keys = {kv.key for s in summaries for kv in s.values}
     assert {"j_per_h.node.camera_driver", "average_power_w", "projected_battery_h"} <= keys
     print(f"48 h simulated in {elapsed:.1f} s wall; modes {got}")
+
+
+def test_a_parameter_set_by_hand_is_kept_and_reported_until_cleared(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from wildcam.srv import ClearOverrides
+
+    diags = probe.collect(DiagnosticArray, "/diagnostics")
+    procs.node(*CAMERA)
+    procs.node(*MANAGER)
+    _wait_param(probe, "camera_driver", "fps", 5.0, 30.0)  # the normal mode's set arrived
+    assert probe.set_parameters("camera_driver", fps=2.0)[0].successful  # ros2 param set
+
+    def reported() -> dict[str, str]:
+        for array in reversed(diags):
+            for status in array.status:
+                if status.name.endswith("power_manager"):
+                    return {kv.key: kv.value for kv in status.values
+                            if kv.key.startswith("manual_override.")}
+        return {}
+    assert probe.spin_until(lambda: reported() == {"manual_override.camera_driver.fps": "2.0"},
+                            10.0), reported()
+    # Verification (every second here) and a mode change keep it.
+    assert probe.set_parameters("power_manager", override_mode="aggressive")[0].successful
+    assert probe.spin_until(lambda: bool(diags) and any(
+        kv.key == "mode" and kv.value == "aggressive" for s in diags[-1].status
+        for kv in s.values), 10.0)
+    probe.spin_for(2.5)
+    assert _get(probe, "camera_driver", "fps") == 2.0
+
+    client = probe.node.create_client(ClearOverrides, "/power_manager/clear_overrides")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(ClearOverrides.Request(node="camera_driver"))
+    assert probe.spin_until(future.done, 10.0)
+    assert list(future.result().cleared) == ["camera_driver.fps"]
+    _wait_param(probe, "camera_driver", "fps", 10.0, 10.0)  # the aggressive mode's value
+    assert probe.spin_until(lambda: reported() == {}, 10.0)

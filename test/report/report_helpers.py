@@ -96,7 +96,7 @@ def write_known_run(directory: Path) -> KnownRun:
                          build(store, msgtype, header=header(index), **values)))
 
     for k in range(FRAMES):
-        add(k, "/camera/camera_info", "sensor_msgs/msg/CameraInfo", width=640, height=480)
+        add(k, "/camera/small/camera_info", "sensor_msgs/msg/CameraInfo", width=640, height=480)
     for event, (first, last) in MOTION.items():
         for k in range(first, last + 1):
             add(k, "/motion/events", "wildcam/msg/MotionEvent", event_id=event,

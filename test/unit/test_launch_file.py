@@ -60,12 +60,19 @@ def description(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorded:
         "ament_index_python.packages": {"get_package_share_directory": lambda _: str(tmp_path)},
         "launch": {"LaunchDescription": Recorded},
         "launch.actions": {n: type(n, (Recorded,), {}) for n in
-                           ("DeclareLaunchArgument", "GroupAction", "SetEnvironmentVariable")},
+                           ("DeclareLaunchArgument", "EmitEvent", "GroupAction",
+                            "RegisterEventHandler", "SetEnvironmentVariable")},
         "launch.conditions": {"IfCondition": IfCondition},
+        "launch.event_handlers": {"OnProcessStart": type("OnProcessStart", (Recorded,), {})},
+        "launch.events": {"matches_action": lambda action: ("matches", action)},
         "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration,
                                  "PythonExpression": PythonExpression},
         "launch_ros.actions": {"Node": type("Node", (Recorded,), {}),
+                               "LifecycleNode": type("LifecycleNode", (Recorded,), {}),
                                "PushRosNamespace": Recorded},
+        "launch_ros.event_handlers": {
+            "OnStateTransition": type("OnStateTransition", (Recorded,), {})},
+        "launch_ros.events.lifecycle": {"ChangeState": type("ChangeState", (Recorded,), {})},
         "launch_ros.parameter_descriptions": {"ParameterValue": Recorded},
     }
     for name, attrs in modules.items():
@@ -85,9 +92,12 @@ def _arguments(description: Recorded, **given: str) -> dict[str, str]:
     return {**declared, **given}
 
 
+def _group(description: Recorded) -> list[Recorded]:
+    return next(a for a in description.args[0] if type(a).__name__ == "GroupAction").args[0]
+
+
 def _nodes(description: Recorded) -> list[Recorded]:
-    group = next(a for a in description.args[0] if type(a).__name__ == "GroupAction")
-    return [n for n in group.args[0] if type(n).__name__ == "Node"]
+    return [n for n in _group(description) if type(n).__name__ in ("Node", "LifecycleNode")]
 
 
 def _started(description: Recorded, **given: str) -> set[str]:
@@ -136,3 +146,27 @@ def test_middleware_environment_is_left_alone_unless_asked(description: Recorded
     asked = _arguments(description, discovery_range="SUBNET")
     assert [a.args[0] for a in env_actions if evaluate(a.kwargs["condition"], asked)] == [
         "ROS_AUTOMATIC_DISCOVERY_RANGE"]
+
+
+def test_the_camera_is_a_managed_node_configured_at_each_start_and_activated_once(
+        description: Recorded) -> None:
+    from lifecycle_msgs.msg import Transition
+
+    camera = next(n for n in _nodes(description) if n.kwargs["name"] == "camera_driver")
+    assert type(camera).__name__ == "LifecycleNode"
+    assert camera.kwargs["parameters"][1]["autostart"] is False  # the launch file drives it
+    assert all(type(n).__name__ == "Node" for n in _nodes(description) if n is not camera)
+    handlers = {type(h.args[0]).__name__: h.args[0] for h in _group(description)
+                if type(h).__name__ == "RegisterEventHandler"}
+    on_start, on_inactive = handlers["OnProcessStart"], handlers["OnStateTransition"]
+    assert on_start.kwargs["target_action"] is camera  # every start, a respawn too
+    assert on_inactive.kwargs["target_lifecycle_node"] is camera
+    # Only after configuring: the power manager's sleep (a deactivation) is not undone.
+    assert (on_inactive.kwargs["start_state"], on_inactive.kwargs["goal_state"]) == (
+        "configuring", "inactive")
+    for handler, key, transition in ((on_start, "on_start", Transition.TRANSITION_CONFIGURE),
+                                     (on_inactive, "entities", Transition.TRANSITION_ACTIVATE)):
+        (emit,) = handler.kwargs[key]
+        event = emit.kwargs["event"]
+        assert event.kwargs["transition_id"] == transition
+        assert event.kwargs["lifecycle_node_matcher"] == ("matches", camera)

@@ -178,7 +178,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     gen.add_argument("--full-frames", action="store_true",
                      help="also write camera/image_raw (bgr8)")
     gen.add_argument("--reduce-factor", type=_positive_int, default=4,
-                     help="camera/image_small is the frame reduced by this factor")
+                     help="camera/small/image_raw is the frame reduced by this factor")
     gen.add_argument("--storage", choices=_STORAGES, default=DEFAULT_STORAGE,
                      help=f"storage plugin (default {DEFAULT_STORAGE}, as ros2 bag)")
     gen.add_argument("--ground-truth", default=None,

@@ -1,9 +1,10 @@
 """Write a bag of the deterministic synthetic scene, with the scene's ground truth beside it.
 
-Per frame the bag holds ``/camera/image_small`` (``mono8``, the frame reduced by
+Per frame the bag holds ``/camera/small/image_raw`` (``mono8``, the frame reduced by
 :func:`wildcam.motion.reduce.reduce_frame`, exactly what the camera node publishes for the
-motion gate), ``/camera/camera_info`` (full-frame size, ``binning`` = the reduction factor, as
-REP-104 describes a reduced stream) and, with ``full_frames``, ``/camera/image_raw`` (``bgr8``).
+motion gate), ``/camera/small/camera_info`` (full-frame size, ``binning`` = the reduction factor,
+as REP-104 describes a reduced stream) and, with ``full_frames``, ``/camera/image_raw``
+(``bgr8``) with its ``/camera/camera_info``.
 Header stamps are a fixed epoch plus ``index / fps``; bag timestamps are the same instants in
 nanoseconds, so the same scene always gives the same messages. They are serialized by rclpy
 itself (no ``rclpy.init`` needed), so the bytes are those a node would publish — including
@@ -44,8 +45,8 @@ from wildcam.ros.qos import SENSOR_PUB
 __all__ = ["EPOCH_NS", "GenerateResult", "TOPICS", "generate", "preset_scene", "truncate_scene"]
 
 EPOCH_NS = 1_700_000_000 * 1_000_000_000  # bag time of frame 0 (2023-11-14 22:13:20 UTC)
-TOPICS = {"small": "/camera/image_small", "info": "/camera/camera_info",
-          "raw": "/camera/image_raw"}
+TOPICS = {"small": "/camera/small/image_raw", "info": "/camera/small/camera_info",
+          "raw": "/camera/image_raw", "raw_info": "/camera/camera_info"}
 _IMAGE = "sensor_msgs/msg/Image"
 _INFO = "sensor_msgs/msg/CameraInfo"
 
@@ -100,7 +101,8 @@ def preset_scene(name: str, seed: int = 0, duration_s: float | None = None) -> S
 
 
 def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
-             full_frames: bool = False, reduce_factor: int = 4, frame_id: str = "camera",
+             full_frames: bool = False, reduce_factor: int = 4,
+             frame_id: str = "camera_optical_frame",
              ground_truth: Path | None = None) -> GenerateResult:
     """Render ``scene`` into a new bag directory ``output`` and write its ground truth.
 
@@ -130,6 +132,8 @@ def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
         if full_frames:
             conns["raw"] = writer.add_connection(TOPICS["raw"], _IMAGE, typestore=store,
                                                  offered_qos_profiles=qos)
+            conns["raw_info"] = writer.add_connection(TOPICS["raw_info"], _INFO, typestore=store,
+                                                      offered_qos_profiles=qos)
         for index in range(synthetic.n_frames):
             stamp_ns = EPOCH_NS + round(index * 1e9 / scene.fps)
             stamp = _time(stamp_ns)
@@ -140,6 +144,7 @@ def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
                    "info": camera_info(width, height, stamp, frame_id, binning=reduce_factor)}
             if full_frames:
                 out["raw"] = image_to_msg(frame, stamp, frame_id)
+                out["raw_info"] = camera_info(width, height, stamp, frame_id)
             for key, msg in out.items():
                 writer.write(conns[key], stamp_ns, serialize_message(msg))
                 messages += 1

@@ -23,6 +23,8 @@ Image = npt.NDArray[np.uint8]
 """An HxWx3 BGR uint8 image (the only image layout sources hand out)."""
 
 MAX_SIDE = 8192
+MAX_CAPTURE_AGE_S = 10.0
+"""A capture time further back than this is not believed (a driver with another clock)."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,21 @@ class Frame:
 
     ``stamp`` is in seconds of the source's own clock (file position, index / fps, wall time for
     a live device); ``index`` counts frames handed out by the source, starting at 0.
+    ``captured_at`` is when the sensor captured the frame on the monotonic clock
+    (``time.monotonic()``), where the source knows it (a live device); ``None`` otherwise.
     """
 
     image: Image
     stamp: float
     index: int
+    captured_at: float | None = None
+
+    def age_s(self, now_monotonic: float) -> float:
+        """Seconds between the capture and ``now_monotonic`` (0 when unknown or implausible)."""
+        if self.captured_at is None:
+            return 0.0
+        age = now_monotonic - self.captured_at
+        return age if 0.0 <= age <= MAX_CAPTURE_AGE_S else 0.0
 
     def __post_init__(self) -> None:
         img = self.image

@@ -43,11 +43,27 @@ class CameraConfig:
     seed: int = param(0, "Seed of the synthetic scene.", min=0, max=2**31 - 1, read_only=True)
     loop: bool = param(False, "Restart a file, folder or synthetic scene at its end.",
                        read_only=True)
-    frame_id: str = param("camera", "frame_id of published headers.", read_only=True)
+    frame_id: str = param("camera_optical_frame", "frame_id of published headers: the "
+                          "camera's optical frame (REP-103: z forward, x right, y down).",
+                          read_only=True)
+    camera_info_url: str = param("", "Calibration file in camera_calibration's YAML format "
+                                 "(file:///path, package://pkg/path or a path; '' = "
+                                 "uncalibrated): fills D, K, R, P of both camera_info topics.",
+                                 read_only=True)
+    hardware_id: str = param("", "hardware_id of the node's /diagnostics statuses (e.g. the "
+                             "camera's serial number; '' = source:uri).", read_only=True)
+    compressed: bool = param(False, "Also publish each full frame JPEG-compressed on "
+                             "camera/image_raw/compressed (live).")
+    jpeg_quality: int = param(80, "JPEG quality of camera/image_raw/compressed (live).", min=1,
+                              max=100)
     fps: float = param(10.0, "Capture rate (live).", min=0.1, max=60.0)
     width: int = param(640, "Full-frame width in pixels (live).", min=16, max=4096)
     height: int = param(480, "Full-frame height in pixels (live).", min=16, max=4096)
-    enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep.")
+    enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep: the "
+                          "node deactivates itself (lifecycle) and releases the device.")
+    autostart: bool = param(True, "Configure and activate the managed node at start; false "
+                            "leaves the transitions to a lifecycle manager (the launch file).",
+                            read_only=True)
     trigger_mode: bool = param(False, "Capture only bursts started by camera/trigger, camera "
                                "closed in between (watch state; live).")
     burst_frames: int = param(10, "Frames captured per trigger in trigger mode.", min=1, max=1000)
@@ -55,9 +71,11 @@ class CameraConfig:
     release_after_s: float = param(2.0, "Seconds the source stays open after a burst's last "
                                    "frame before it is released (trigger mode).", min=0.0,
                                    max=3600.0)
-    reduce_factor: int = param(4, "Downscale factor of the grey stream for the motion gate.",
+    reduce_factor: int = param(4, "Downscale factor of the grey stream camera/small/image_raw "
+                               "for the motion gate (binning of camera/small/camera_info).",
                                min=1, max=16)
-    full_frames: str = param("motion", "When full frames are published on camera/image_raw.",
+    full_frames: str = param("motion", "When full frames are published on camera/image_raw "
+                             "(with camera/camera_info).",
                              choices=FULL_FRAME_POLICIES)
     pre_event_frames: int = param(5, "Full frames before a motion event that are released.",
                                   min=0, max=100)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 
-from wildcam.camera.base import Frame, SourceBase, check_resolution
+from wildcam.camera.base import MAX_CAPTURE_AGE_S, Frame, SourceBase, check_resolution
 from wildcam.errors import ConfigError, SourceError
 
 __all__ = ["V4L2Source"]
@@ -18,7 +18,9 @@ class V4L2Source(SourceBase):
 
     The driver may pick the nearest mode it supports; frames are resized to the requested size
     so callers always get what they asked for (a size of 0 keeps the driver's mode). Stamps are
-    wall-clock seconds at read time.
+    wall-clock seconds at read time; ``captured_at`` is the driver's buffer timestamp
+    (``CAP_PROP_POS_MSEC``: V4L2 stamps buffers on the monotonic clock when the sensor delivered
+    them), or the moment the grab returned if the driver gives none that is plausible.
     """
 
     name = "device"
@@ -52,12 +54,18 @@ class V4L2Source(SourceBase):
         """Grab one frame; a failed grab raises SourceError (callers may retry)."""
         self._check_open()
         try:
-            ok, image = self._cap.read()
+            ok = self._cap.grab()
+            grabbed = time.monotonic()
+            buffer_ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+            image = self._cap.retrieve()[1] if ok else None
         except cv2.error as err:
             raise SourceError(f"camera device {self._device!r}: {err}") from err
         if not ok or image is None:
             raise SourceError(f"camera device {self._device!r}: read failed")
-        frame = Frame(self._fit(image), time.time(), self._index)
+        captured = buffer_ms / 1000.0
+        if not 0.0 <= grabbed - captured <= MAX_CAPTURE_AGE_S:
+            captured = grabbed
+        frame = Frame(self._fit(image), time.time(), self._index, captured)
         self._index += 1
         return frame
 

@@ -1,36 +1,51 @@
 """camera_driver: captures frames and publishes a reduced grey stream plus full frames on motion.
 
-Topics: publishes ``camera/image_small`` (mono8, reduced), ``camera/camera_info`` (full sensor
-size, binning = reduction), ``camera/image_raw`` (bgr8, only around motion by default);
-subscribes ``camera/trigger`` (wildcam/Trigger, e.g. a PIR edge) and ``motion/events``.
+Topics, one stream per namespace as image_proc's outputs are: ``camera/small/image_raw`` (mono8,
+reduced, every captured frame) with ``camera/small/camera_info`` (full sensor size, binning =
+reduction, REP-104); ``camera/image_raw`` (bgr8, only around motion by default) with
+``camera/camera_info`` and, with ``compressed``, ``camera/image_raw/compressed`` (JPEG). The
+calibration of both infos comes from ``camera_info_url``. Stamps are capture times (the
+driver's buffer time for a live device); ``frame_id`` is the optical frame. Subscribes
+``camera/trigger`` (wildcam/Trigger, e.g. a PIR edge) and ``motion/events``.
 ``fps``, ``width``/``height``, ``enabled`` and the trigger settings take effect immediately.
 The source is held only while it is needed (:class:`~wildcam.camera.capture.CaptureControl`):
-released when disabled (sleep) and between trigger bursts (watch), reopened on the next one.
+released between trigger bursts (watch) and reopened on the next one.
+
+A managed (lifecycle) node, as usb_cam and camera_ros are: configure opens the device, activate
+starts the capture, deactivate stops it and releases the device. With ``autostart`` (default) it
+configures and activates itself; the launch file sets it false and drives the transitions. The
+power manager's sleep (``enabled`` false) deactivates it; waking (``enabled`` true) activates it
+again, unless a lifecycle manager deactivated it.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
+from typing import Any
 
-from rclpy.node import Node
+from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.publisher import Publisher
 from rclpy.time import Time
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from wildcam.camera.base import CameraSource, Frame
+from wildcam.camera.calibration import load_calibration
 from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
 from wildcam.camera.registry import make_source
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
 from wildcam.msg import MotionEvent, Trigger
-from wildcam.ros.convert import camera_info, image_to_msg
+from wildcam.ros.convert import camera_info, compressed_image, image_to_msg
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.qos import EVENTS, SENSOR_PUB
+from wildcam.ros.qos import EVENTS, OVERRIDABLE, SENSOR_PUB, own
 from wildcam.ros.runner import main_for
 
 
-class CameraDriver(Node):
+class CameraDriver(LifecycleNode):
     """The camera: one source, a capture timer, a ring buffer of full frames."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -38,6 +53,9 @@ class CameraDriver(Node):
         self.health = Health(self)
         self.params = ParameterBinding(self, CameraConfig, self.on_parameters)
         cfg = self.params.config
+        self.health.hardware_id = cfg.hardware_id or f"{cfg.source}:{cfg.uri or 'default'}"
+        self.small_status = self.health.topic("camera/small/image_raw", self._expected_rate)
+        self.full_status = self.health.topic("camera/image_raw")
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.source: CameraSource | None = None
         self.finished = False
@@ -45,15 +63,79 @@ class CameraDriver(Node):
         self.control = CaptureControl()
         self.scene_clock = SceneClock()
         self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
-        self.pub_small = self.create_publisher(Image, "camera/image_small", SENSOR_PUB)
-        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", SENSOR_PUB)
-        self.pub_raw = self.create_publisher(Image, "camera/image_raw", SENSOR_PUB)
+        # Read once at start (read-only): a missing or malformed file is a configuration error.
+        self.calibration = load_calibration(cfg.camera_info_url)
+        self.pub_small = self._publisher(Image, "camera/small/image_raw")
+        self.pub_small_info = self._publisher(CameraInfo, "camera/small/camera_info")
+        self.pub_raw = self._publisher(Image, "camera/image_raw")
+        self.pub_info = self._publisher(CameraInfo, "camera/camera_info")
+        self.pub_compressed = self._publisher(CompressedImage, "camera/image_raw/compressed")
         self.create_subscription(Trigger, "camera/trigger", self.health.guard("trigger")(
             self.trigger_callback), 10)
         self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
-            self.motion_callback), EVENTS)
+            self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
         self.timer = self.create_timer(self.control.period_s(cfg), self.health.guard("capture")(
             self.capture_callback))
+        self.timer.cancel()  # runs while active
+        self.asleep = False  # deactivated by sleep (enabled false), activated when woken
+        self._entered("unconfigured")
+        if cfg.autostart:
+            self.trigger_configure()
+            self.asleep = not cfg.enabled
+            if cfg.enabled:
+                self.trigger_activate()
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Configure opens the device (when enabled; a failed open is retried while active)."""
+        if self.params.config.enabled and self.source is None:
+            self._open()
+        return self._entered("inactive")
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Activate streams: the capture timer runs."""
+        self.timer.reset()
+        return self._entered("active")
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Deactivate stops capturing and releases the device."""
+        self.timer.cancel()
+        self._close()
+        return self._entered("inactive")
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Back to unconfigured: the device stays closed."""
+        self._close()
+        return self._entered("unconfigured")
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Finalized: nothing runs, the device is closed."""
+        self.timer.cancel()
+        self._close()
+        return self._entered("finalized")
+
+    def _entered(self, label: str) -> TransitionCallbackReturn:
+        self.lifecycle = self.health.values["lifecycle"] = label
+        return TransitionCallbackReturn.SUCCESS
+
+    def _follow_enabled(self, enabled: bool) -> None:
+        """Sleep (``enabled`` false) deactivates; waking activates what sleep deactivated."""
+        if not enabled and self.lifecycle == "active":
+            self.asleep = True
+            self.trigger_deactivate()
+        elif enabled and self.asleep:
+            self.asleep = False
+            if self.lifecycle == "inactive":
+                self.trigger_activate()
+
+    def _publisher(self, msg_type: type[Any], topic: str) -> Publisher:
+        return self.create_publisher(msg_type, topic, own(SENSOR_PUB),
+                                     qos_overriding_options=OVERRIDABLE)
+
+    def _expected_rate(self) -> tuple[float, float] | None:
+        """Streaming (warm): the capture rate; asleep or between trigger bursts: none."""
+        cfg = self.params.config
+        streaming = self.lifecycle == "active" and cfg.enabled and not cfg.trigger_mode
+        return (cfg.fps, cfg.fps) if streaming else None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -62,7 +144,10 @@ class CameraDriver(Node):
         """Apply live changes at once: rate, size, gate settings, holding the device."""
         if self.control.period_s(new) != self.control.period_s(old):
             self.timer.timer_period_ns = int(1e9 * self.control.period_s(new))
-            self.timer.reset()
+            if self.lifecycle == "active":
+                self.timer.reset()
+        if new.enabled != old.enabled:
+            self._follow_enabled(new.enabled)
         self._release_if_idle()
         if (new.width, new.height) != (old.width, old.height) and self.source is not None:
             self.source.set_resolution(new.width, new.height)
@@ -90,8 +175,12 @@ class CameraDriver(Node):
         return self.source
 
     def _release_if_idle(self) -> None:
-        """Close the source when the camera no longer needs it (sleep, or watch between bursts)."""
-        if self.source is not None and not self.control.hold(self.params.config, self._now()):
+        """Close the source when the camera no longer needs it (watch between bursts)."""
+        if not self.control.hold(self.params.config, self._now()):
+            self._close()
+
+    def _close(self) -> None:
+        if self.source is not None:
             self.source.close()
             self.source = None
             self.health.values["device"] = "released"
@@ -118,16 +207,32 @@ class CameraDriver(Node):
         if frame is None:
             return
         with self.meter.measure("capture"):
-            stamp = self.get_clock().now()
+            stamp = self._capture_stamp(frame)
             header_stamp = stamp.to_msg()
             small = reduce_frame(frame.image, cfg.reduce_factor)
-            height, width = frame.image.shape[:2]
             self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
-            self.pub_info.publish(camera_info(width, height, header_stamp, cfg.frame_id,
-                                              cfg.reduce_factor))
+            self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
+            self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
             self.health.count("frames")
             self._publish_full(self.gate.push(stamp.nanoseconds, frame,
                                               force=self.control.in_burst))
+
+    def _capture_stamp(self, frame: Frame) -> Time:
+        """The node-clock time the frame was captured: now, less its age where the source
+        knows when the sensor took it."""
+        now = self.get_clock().now()
+        age_ns = int(frame.age_s(time.monotonic()) * 1e9)
+        return Time(nanoseconds=max(0, now.nanoseconds - age_ns), clock_type=now.clock_type)
+
+    def _info(self, frame: Frame, stamp: TimeMsg, binning: int) -> CameraInfo:
+        cal = self.calibration
+        if cal is not None:
+            self.health.values["calibration"] = "applied" if cal.matches(
+                frame.width, frame.height) else (f"{cal.width}x{cal.height} does not match "
+                                                 f"{frame.width}x{frame.height} frames: "
+                                                 "published uncalibrated")
+        return camera_info(frame.width, frame.height, stamp, self.params.config.frame_id,
+                           binning, cal)
 
     def _read(self, source: CameraSource) -> Frame | None:
         """One frame, or None at the end of the stream; a failing source is closed."""
@@ -144,16 +249,21 @@ class CameraDriver(Node):
         return frame
 
     def _publish_full(self, items: list[tuple[int, Frame]]) -> None:
-        frame_id = self.params.config.frame_id
+        cfg = self.params.config
         for key, frame in items:
-            self.pub_raw.publish(image_to_msg(frame.image, Time(nanoseconds=key).to_msg(),
-                                              frame_id))
+            stamp = Time(nanoseconds=key).to_msg()
+            self.pub_raw.publish(image_to_msg(frame.image, stamp, cfg.frame_id))
+            self.pub_info.publish(self._info(frame, stamp, 1))
+            if cfg.compressed:
+                self.pub_compressed.publish(compressed_image(frame.image, stamp, cfg.frame_id,
+                                                             cfg.jpeg_quality))
+            self.full_status.tick(key * 1e-9, self._now())
             self.health.count("full_frames")
 
     def trigger_callback(self, msg: Trigger) -> None:
         """A trigger (PIR edge) fired: open if closed and capture the burst's first full frame at
         once; the timer takes the rest (at ``burst_fps`` in trigger mode)."""
-        if not msg.active:
+        if not msg.active or self.lifecycle != "active":
             return
         self.health.count("triggers")
         if self.control.trigger(self.params.config):
@@ -167,8 +277,7 @@ class CameraDriver(Node):
 
     def destroy_node(self) -> None:
         """Release the camera with the node."""
-        if self.source is not None:
-            self.source.close()
+        self._close()
         super().destroy_node()
 
 

@@ -3,7 +3,9 @@
 Subscribes ``motion/events`` and ``camera/image_raw``; pairs each frame with its event (see
 :mod:`wildcam.cascade.pairing`), runs :class:`~wildcam.cascade.runner.Cascade` on the event's
 regions and publishes a ``detections`` array for each frame decided "animal" (after smoothing
-over the event), ``energy`` per stage and ``/diagnostics``. Frames of a settled event are
+over the event), the same in vision_msgs' shape on ``detections/vision`` with the crop on
+``detections/thumbnail`` (same stamp), the models on the latched ``detections/info``
+(:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``. Frames of a settled event are
 skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's uploads are
 the frames that decided it and the re-checks. Changing a model parameter loads
 and checks the new file inside the parameter call: a bad file is refused with the reason and
@@ -36,14 +38,15 @@ from wildcam.cascade.loader import LAZY_STAGE, RELOAD_ALL, load_stages, stages_t
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
 from wildcam.errors import ConfigError, InputError, ModelError
-from wildcam.msg import Detection, DetectionArray, MotionEvent
+from wildcam.msg import Detection, Detection2DArray, DetectionArray, MotionEvent, VisionInfo
 from wildcam.params import build_config
 from wildcam.ros.convert import msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.ros.qos import EVENTS, IMAGE_SUB, LATCHED, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
+from wildcam.ros.vision import detection2d_array, vision_info
 
 MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model", "stage3_lazy"}
 THUMBNAIL_SIDE = 256
@@ -64,6 +67,8 @@ class CascadeDetector(Node):
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.cascade = Cascade({}, cfg, self.measure)
         self._pending: tuple[CascadeConfig, dict[int, StageModel | None]] | None = None
+        self.pub_info = self.create_publisher(VisionInfo, "detections/info", LATCHED)
+        self.models_version = 0
         try:
             self._install(load_stages(cfg, check_lazy_io=False))  # a cold start skips it
         except (ModelError, ConfigError) as err:
@@ -71,11 +76,16 @@ class CascadeDetector(Node):
             self.get_logger().error(f"cannot load models: {err}")
         self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
         self.add_on_set_parameters_callback(self.check_models)
-        self.pub = self.create_publisher(DetectionArray, "detections", EVENTS)
+        self.pub = self.create_publisher(DetectionArray, "detections", own(EVENTS),
+                                         qos_overriding_options=OVERRIDABLE)
+        self.pub_vision = self.create_publisher(Detection2DArray, "detections/vision",
+                                                own(EVENTS), qos_overriding_options=OVERRIDABLE)
+        self.pub_thumbnail = self.create_publisher(CompressedImage, "detections/thumbnail",
+                                                   own(EVENTS), qos_overriding_options=OVERRIDABLE)
         self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
-            self.motion_callback), EVENTS)
+            self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
         self.create_subscription(Image, "camera/image_raw", self.health.guard("image")(
-            self.image_callback), SENSOR_SUB)
+            self.image_callback), own(IMAGE_SUB), qos_overriding_options=OVERRIDABLE)
         self.create_timer(UNLOAD_CHECK_S, self.unload_unneeded)
 
     @contextmanager
@@ -94,6 +104,16 @@ class CascadeDetector(Node):
             self.cascade.set_model(stage, model)
             self.health.values[f"stage{stage}_model"] = model.model_id if model else "(disabled)"
         self.health.degraded("" if self.cascade.models else "every stage is disabled")
+        self._publish_info()
+
+    def _publish_info(self) -> None:
+        """The models now, latched on detections/info (VisionInfo's shape)."""
+        self.models_version += 1
+        info = vision_info({s: m.model_id for s, m in self.cascade.models.items()},
+                           self.params.config.manifest or "models/manifest.json",
+                           self.models_version)
+        info.header.stamp = self.get_clock().now().to_msg()
+        self.pub_info.publish(info)
 
     def check_models(self, params: list[Parameter]) -> SetParametersResult:
         """Load and verify changed models before the change is accepted (refused if bad)."""
@@ -165,10 +185,17 @@ class CascadeDetector(Node):
                 outcome = self.cascade.process(image, event.rois, event.event_id,
                                                item.closes, stamp_s)
                 if outcome.publish:
-                    self.pub.publish(self._detections(item, image, outcome))
+                    self._publish(self._detections(item, image, outcome))
             for name in outcome.counters():
                 self.health.count(name)
             self._event_ended(outcome.ended)
+
+    def _publish(self, msg: DetectionArray) -> None:
+        """One frame's detections on each detections topic."""
+        self.pub.publish(msg)
+        self.pub_vision.publish(detection2d_array(msg))
+        if msg.thumbnail.data:
+            self.pub_thumbnail.publish(msg.thumbnail)
 
     def _event_ended(self, state: EventState | None) -> None:
         if state is not None:

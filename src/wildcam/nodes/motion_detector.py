@@ -1,6 +1,7 @@
 """motion_detector: the cheap background-motion gate on the camera's reduced grey stream.
 
-Subscribes ``camera/image_small`` (mono8) and ``camera/camera_info`` (full-frame size);
+Subscribes ``camera/small/image_raw`` (mono8) and ``camera/small/camera_info`` (full-frame size;
+sensor-data QoS);
 publishes ``motion/events`` (wildcam/MotionEvent, regions in full-frame pixels) for every frame
 inside a motion event and for frames flagged as an illumination change or IR switch. The camera
 driver answers event starts with the buffered full frames, so the cascade gets what it needs.
@@ -21,7 +22,7 @@ from wildcam.ros.convert import msg_to_image, rois_to_msgs
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.qos import EVENTS, SENSOR_SUB
+from wildcam.ros.qos import EVENTS, IMAGE_SUB, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
 
 
@@ -31,15 +32,19 @@ class MotionDetector(Node):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("motion_detector", **kwargs)
         self.health = Health(self)
+        self.frame_status = self.health.topic("camera/small/image_raw")
+        self.event_status = self.health.topic("motion/events")
         self.params = ParameterBinding(self, MotionConfig, self.on_parameters)
         self.meter = EnergyMeter(self, self.params.config.power_profile)
         self.gate: MotionGate | None = None
         self.full_size: tuple[int, int] | None = None
-        self.pub = self.create_publisher(MotionEvent, "motion/events", EVENTS)
-        self.create_subscription(CameraInfo, "camera/camera_info", self.health.guard("camera_info")(
-            self.info_callback), SENSOR_SUB)
-        self.create_subscription(Image, "camera/image_small", self.health.guard("image")(
-            self.image_callback), SENSOR_SUB)
+        self.pub = self.create_publisher(MotionEvent, "motion/events", own(EVENTS),
+                                         qos_overriding_options=OVERRIDABLE)
+        self.create_subscription(CameraInfo, "camera/small/camera_info", self.health.guard(
+            "camera_info")(self.info_callback), own(IMAGE_SUB),
+            qos_overriding_options=OVERRIDABLE)
+        self.create_subscription(Image, "camera/small/image_raw", self.health.guard("image")(
+            self.image_callback), own(IMAGE_SUB), qos_overriding_options=OVERRIDABLE)
 
     def on_parameters(self, old: MotionConfig, new: MotionConfig) -> None:
         """Thresholds change live; the learnt background is kept."""
@@ -60,13 +65,15 @@ class MotionDetector(Node):
     def image_callback(self, msg: Image) -> None:
         """One reduced frame through the gate."""
         if msg.encoding != "mono8":
-            raise InputError(f"camera/image_small must be mono8, got {msg.encoding!r}")
+            raise InputError(f"camera/small/image_raw must be mono8, got {msg.encoding!r}")
         small = msg_to_image(msg)
+        stamp_s = Time.from_msg(msg.header.stamp).nanoseconds * 1e-9
+        self.frame_status.tick(stamp_s, self.get_clock().now().nanoseconds * 1e-9)
         if self.gate is None:
             self.health.count("frames_before_camera_info")
             return
         with self.meter.measure("motion"):
-            result = self.gate.update(small, Time.from_msg(msg.header.stamp).nanoseconds * 1e-9)
+            result = self.gate.update(small, stamp_s)
         self.health.count("frames")
         if result.event_started:
             self.health.count("events")
@@ -85,6 +92,7 @@ class MotionDetector(Node):
                             frame_width=self.full_size[0] if self.full_size else 0,
                             frame_height=self.full_size[1] if self.full_size else 0)
         self.pub.publish(event)
+        self.event_status.tick(stamp_s, self.get_clock().now().nanoseconds * 1e-9)
 
 
 def main() -> int:

@@ -7,34 +7,40 @@ high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uplo
 (wildcam/PowerState, latched: mode, device state and the reason of every change),
 ``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
 time and energy by device state, average power, projected battery life, lifetime budget spent,
-and the power measured from the battery's voltage x current against the modelled one) and
-``/diagnostics``. The policy and the per-mode parameter sets come from
-``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
+and the power measured from the battery's voltage x current against the modelled one; the same
+status goes into ``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The
+policy and the per-mode parameter sets come from ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
 retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
-nothing of modes or states, only their own parameters. Entering sleep arms the RTC wake alarm
-(``rtc_backend``) with the policy's wake time and calls its sleep (a halt on a real board).
+nothing of modes or states, only their own parameters. A value someone sets by hand on one of
+those parameters (``ros2 param set /camera_driver fps 2.0``, seen on ``/parameter_events``) is a
+manual override: kept (pushed again after a restart) and listed in ``/diagnostics`` until
+released with the ``~/clear_overrides`` service (wildcam/srv/ClearOverrides). Entering sleep
+arms the RTC wake alarm (``rtc_backend``) with the policy's wake time and calls its sleep (a
+halt on a real board).
 Mode, state and the lifetime budget spent are saved to ``state_file`` and resumed at start.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from functools import partial
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterEvent
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import qos_profile_parameter_events
 from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
 from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
+from wildcam.power.apply import same_value
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
 from wildcam.power.policy import MODES, load_policy
@@ -52,14 +58,9 @@ from wildcam.ros.power import (
 )
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.runner import main_for
+from wildcam.srv import ClearOverrides
 
 _PUSH_PERIOD_S = 0.25  # wall: graph watch, parameter calls, timeouts
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b)
-    return bool(a == b) and type(a) is type(b)
 
 
 class PowerManager(Node):
@@ -102,6 +103,9 @@ class PowerManager(Node):
             "summary")(self.summary_callback))
         self.create_timer(_PUSH_PERIOD_S, self.health.guard("push")(self.push_callback),
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.create_subscription(ParameterEvent, "/parameter_events", self.health.guard(
+            "parameter_event")(self.parameter_event_callback), qos_profile_parameter_events)
+        self.create_service(ClearOverrides, "~/clear_overrides", self.clear_overrides_callback)
         self.publish_state()
 
     def _now(self) -> float:
@@ -190,6 +194,35 @@ class PowerManager(Node):
         self.health.values.update(mode=policy.mode, reason=policy.reason,
                                   device_state=state.state, device_state_reason=state.reason)
 
+    def parameter_event_callback(self, msg: ParameterEvent) -> None:
+        """A managed parameter changed to a value this node did not push: a manual override."""
+        node = msg.node.rsplit("/", 1)[-1]
+        if msg.node != f"{self.get_namespace().rstrip('/')}/{node}":
+            return
+        managed = self.core.policy_file.managed(node)
+        for param in msg.changed_parameters:
+            value = parameter_value_to_python(param.value)
+            if self.core.plan.changed(node, param.name, value, param.name in managed):
+                self.get_logger().warning(
+                    f"manual override: {node}.{param.name}={value!r} is kept until cleared "
+                    f"(service {self.get_fully_qualified_name()}/clear_overrides)")
+        self._report_overrides()
+
+    def clear_overrides_callback(self, request: ClearOverrides.Request,
+                                 response: ClearOverrides.Response) -> ClearOverrides.Response:
+        """Release manual overrides: the nodes get the policy's values again."""
+        response.cleared = self.core.plan.clear(time.monotonic(), request.node,
+                                                request.parameter)
+        self.get_logger().info(f"manual overrides cleared: {response.cleared or 'none held'}")
+        self._report_overrides()
+        return response
+
+    def _report_overrides(self) -> None:
+        for key in [k for k in self.health.values if k.startswith("manual_override.")]:
+            del self.health.values[key]
+        self.health.values.update({f"manual_override.{k}": repr(v)
+                                   for k, v in self.core.plan.overrides().items()})
+
     def _client(self, node: str) -> AsyncParameterClient:
         if node not in self._param_clients:
             self._param_clients[node] = AsyncParameterClient(self, node)
@@ -237,15 +270,16 @@ class PowerManager(Node):
     def _verify(self) -> None:
         """Ask every node said to be ok for its values; a difference (restart) pushes again."""
         for item in self.core.plan.nodes.values():
-            if item.state == "ok" and item.desired:
-                future = self._client(item.node).get_parameters(list(item.desired))
-                future.add_done_callback(partial(self._verify_done, item.node, item.desired))
+            pushed = item.pushed()
+            if item.state == "ok" and pushed:
+                future = self._client(item.node).get_parameters(list(pushed))
+                future.add_done_callback(partial(self._verify_done, item.node, pushed))
 
     def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
         if future.cancelled() or future.exception() or future.result() is None:
             return
         values = [parameter_value_to_python(v) for v in future.result().values]
-        if not all(_same(v, d) for v, d in zip(values, desired.values(), strict=False)):
+        if not all(same_value(v, d) for v, d in zip(values, desired.values(), strict=False)):
             self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
             self.core.plan.mismatch(node, time.monotonic())
 
@@ -257,10 +291,12 @@ class PowerManager(Node):
             ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}")]
         pairs += modelled_vs_measured(summary, self.measured, self._now())
         self.save()
-        self.pub_summary.publish(DiagnosticStatus(
-            level=DiagnosticStatus.OK, name="power_manager/energy", message=self.core.policy.mode,
-            values=[KeyValue(key=k, value=v) for k, v in pairs]))
-        self.health.values.update({f"energy.{k}": v for k, v in pairs})
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.OK, name=f"{self.get_fully_qualified_name()}: energy",
+            message=self.core.policy.mode, hardware_id=self.health.hardware_id,
+            values=[KeyValue(key=k, value=v) for k, v in pairs])
+        self.pub_summary.publish(status)
+        self.health.extra["energy"] = status  # in /diagnostics too, beside the node's status
 
 
 def main() -> int:

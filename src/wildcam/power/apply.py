@@ -6,15 +6,31 @@ The ROS side (:mod:`wildcam.nodes.power_manager`) does the calls; this decides w
 for every parameter (*ok*); a refused or unanswered call is retried with exponential backoff up
 to ``max_attempts`` times (*failed*, with the reasons). A mode change, the node reappearing
 (restart) or a verification that finds other values makes it pending again.
+
+A value set by hand (through the parameter service, by anyone but the power manager: a
+parameter event with a value the plan never sent) is a *manual override*: it is held in place of
+the policy's value through mode and state changes and restarts, until :meth:`ApplyPlan.clear`
+releases it; then the node gets the policy's value again.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ApplyPlan", "NodeApply"]
+__all__ = ["ApplyPlan", "NodeApply", "same_value"]
+
+_SENT_KEPT = 4  # values remembered per parameter: pushes may overtake each other's events
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Parameter values equal (floats within rounding; an int never equals a bool)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b)
+    return bool(a == b) and type(a) is type(b)
 
 
 @dataclass
@@ -28,6 +44,13 @@ class NodeApply:
     next_try_s: float = 0.0
     error: str = ""
     applied_count: int = 0
+    held: dict[str, Any] = field(default_factory=dict)  # manual overrides: left alone
+    sent: dict[str, deque[Any]] = field(default_factory=dict)  # recent values pushed
+
+    def pushed(self) -> dict[str, Any]:
+        """What the plan pushes and verifies: the desired values with the manual overrides on
+        top (so a node that restarts gets its override back)."""
+        return {**self.desired, **self.held}
 
 
 class ApplyPlan:
@@ -76,13 +99,51 @@ class ApplyPlan:
         calls = []
         for item in self.nodes.values():
             if item.state == "pending" and now_s >= item.next_try_s and ready(item.node):
-                if not item.desired:
+                values = item.pushed()
+                if not values:
                     item.state = "ok"
                     continue
                 item.state = "in_flight"
                 item.attempts += 1
-                calls.append((item.node, dict(item.desired)))
+                for name, value in values.items():
+                    item.sent.setdefault(name, deque(maxlen=_SENT_KEPT)).append(value)
+                calls.append((item.node, values))
         return calls
+
+    def changed(self, node: str, name: str, value: Any, managed: bool) -> bool:
+        """A parameter event: ``node``'s ``name`` is now ``value``. True when that is a new
+        manual override: a parameter the policy sets on the node (``managed``) changed, after the
+        node took its first set, to a value the plan did not send and does not want."""
+        item = self.nodes.get(node)
+        if item is None or not managed or item.applied_count == 0:
+            return False  # before the first push: start-up configuration, not an override
+        if any(same_value(value, v) for v in item.sent.get(name, ())):
+            return False  # the event of one of our pushes
+        if name not in item.held and same_value(value, item.desired.get(name, None)):
+            return False  # by hand, but what the policy wants anyway
+        new = name not in item.held or not same_value(item.held[name], value)
+        item.held[name] = value
+        return new
+
+    def clear(self, now_s: float, node: str = "", name: str = "") -> list[str]:
+        """Release manual overrides (``''``: every node / every parameter); the nodes concerned
+        get their current set again. Returns the released ``node.parameter`` names."""
+        released = []
+        for item in self.nodes.values():
+            if node and item.node != node:
+                continue
+            names = [n for n in item.held if not name or n == name]
+            for n in names:
+                del item.held[n]
+                released.append(f"{item.node}.{n}")
+            if names and item.state != "absent":
+                self._pending(item, now_s)
+        return sorted(released)
+
+    def overrides(self) -> dict[str, Any]:
+        """``node.parameter`` -> value of every manual override held now."""
+        return {f"{item.node}.{k}": v for item in self.nodes.values()
+                for k, v in sorted(item.held.items())}
 
     def result(self, node: str, now_s: float, refused: Mapping[str, str] | None) -> None:
         """A call finished: ``refused`` maps refused parameters to reasons (None: no answer)."""

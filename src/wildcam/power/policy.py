@@ -144,6 +144,11 @@ class PolicyFile:
         return tuple(sorted({n for sets in (*self.modes.values(), *self.states.values())
                              for n in sets}))
 
+    def managed(self, node: str) -> frozenset[str]:
+        """The parameters of ``node`` that some mode or state sets."""
+        return frozenset(k for sets in (*self.modes.values(), *self.states.values())
+                         for k in sets.get(node, {}))
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PolicyFile:
         """Validate the file's mapping: known sections, modes and states, scalar values, and

@@ -5,10 +5,10 @@ the scene's ground truth (animal visits, weather, nights), the gateway's listing
 received and the always-on baseline the energy is compared with.
 
 Every time in :class:`RunData` is in **scene seconds** from the first camera frame. The k-th
-``camera/camera_info`` message in the bag is scene frame k (the camera reads the scene frame by
-frame), so a message that carries a frame's header stamp (motion events, detections, items at
-the gateway) maps to that frame exactly; any other message is placed by its bag (receive) time,
-interpolated between the frames received around it. With a compressed day, scene seconds turn
+``camera/small/camera_info`` message in the bag is scene frame k (the camera reads the scene
+frame by frame), so a message that carries a frame's header stamp (motion events, detections,
+items at the gateway) maps to that frame exactly; any other message is placed by its bag
+(receive) time, interpolated between the frames received around it. With a compressed day, scene seconds turn
 into a time of day through :class:`Timebase`.
 """
 
@@ -58,7 +58,7 @@ TOPICS = {
     "detections": "/detections",
     "energy": "/energy",
     "upload": "/uploader/status",
-    "info": "/camera/camera_info",
+    "info": "/camera/small/camera_info",
 }
 """The topics a run records (bag topic names) and the report reads."""
 
@@ -484,8 +484,8 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
     visits, nights, rain = truth_from_scene(scene)
     notes: list[str] = []
     if not frames:
-        notes.append("no camera/camera_info in the bag: times are bag seconds from the first "
-                     "message")
+        notes.append("no camera/small/camera_info in the bag: times are bag seconds from the "
+                     "first message")
     for name, topic in TOPICS.items():
         if name != "info" and not topics[topic]:
             notes.append(f"no {topic} messages in the bag")

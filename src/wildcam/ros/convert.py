@@ -6,14 +6,16 @@ from collections.abc import Iterable
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 
+from wildcam.camera.calibration import Calibration
 from wildcam.errors import InputError
 
 __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_SIDE",
     "camera_info",
+    "compressed_image",
     "image_to_msg",
     "msg_to_image",
     "roi_to_xywh",
@@ -87,19 +89,40 @@ def msg_to_image(msg: Image) -> np.ndarray:
     return image
 
 
-def camera_info(width: int, height: int, stamp: Time, frame_id: str,
-                binning: int = 1) -> CameraInfo:
-    """A ``CameraInfo`` with geometry only (uncalibrated: K, P zero as REP-104 allows).
+def camera_info(width: int, height: int, stamp: Time, frame_id: str, binning: int = 1,
+                calibration: Calibration | None = None) -> CameraInfo:
+    """A ``CameraInfo`` for ``width`` x ``height`` frames.
 
     ``binning`` > 1 marks a reduced stream: ``width``/``height`` stay the full sensor size, as
-    REP-104 specifies, and the image is ``width/binning`` × ``height/binning``.
+    REP-104 specifies, and the image is ``width/binning`` x ``height/binning``. With a
+    ``calibration`` made for this size, D, K, R and P are filled in (full-resolution values, as
+    REP-104 has them under binning); otherwise K and P stay zero (uncalibrated, REP-104).
     """
     info = CameraInfo()
     info.header.stamp = stamp
     info.header.frame_id = frame_id
     info.width, info.height = width, height
     info.binning_x = info.binning_y = binning if binning > 1 else 0
+    if calibration is not None and calibration.matches(width, height):
+        info.distortion_model = calibration.distortion_model
+        info.d = list(calibration.d)
+        info.k, info.r, info.p = calibration.k, calibration.r, calibration.p
     return info
+
+
+def compressed_image(image: np.ndarray, stamp: Time, frame_id: str,
+                     quality: int) -> CompressedImage:
+    """A BGR image as image_transport's ``compressed`` JPEG (``format`` as compressed_image_
+    transport writes it, so its subscribers decode it)."""
+    import cv2  # only the camera driver compresses; the other users of this module need no OpenCV
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise InputError(f"cannot JPEG-encode an image of shape {image.shape}")
+    msg = CompressedImage(format="bgr8; jpeg compressed bgr8", data=data.tobytes())
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    return msg
 
 
 def rois_to_msgs(boxes: Iterable[tuple[int, int, int, int]]) -> list[RegionOfInterest]:

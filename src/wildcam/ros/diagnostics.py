@@ -2,7 +2,9 @@
 
 Each node owns one :class:`Health`. Message callbacks are wrapped with :meth:`Health.guard`: an
 exception is logged (throttled), counted under the callback's name and remembered as the last
-error; the node keeps running. ``/diagnostics`` carries the counters once per period.
+error; the node keeps running. ``/diagnostics`` carries the counters once per period, and one
+status per watched topic (:meth:`Health.topic`: frequency and timestamp status, named
+``<node>: <topic> topic status`` as diagnostic_updater's topic diagnostics are).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
 from wildcam.errors import WildcamError
+from wildcam.topic_status import Expected, TopicStatus
 
 __all__ = ["Health"]
 
@@ -27,7 +30,9 @@ class Health:
 
     def __init__(self, node: Node, period_s: float = 1.0, hardware_id: str = "wildcam") -> None:
         self._node = node
-        self._hardware_id = hardware_id
+        self.hardware_id = hardware_id
+        self.topics: dict[str, TopicStatus] = {}
+        self.extra: dict[str, DiagnosticStatus] = {}  # further statuses, by name
         self.counters: Counter[str] = Counter()
         self.values: dict[str, str] = {}
         self.last_error = ""
@@ -75,11 +80,25 @@ class Health:
         values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
         values += [KeyValue(key=k, value=v) for k, v in sorted(self.values.items())]
         return DiagnosticStatus(level=level, name=self._node.get_fully_qualified_name(),
-                                message=message, hardware_id=self._hardware_id, values=values)
+                                message=message, hardware_id=self.hardware_id, values=values)
+
+    def topic(self, name: str, expected: Expected = lambda: None) -> TopicStatus:
+        """Watch topic ``name``: tick the returned status for each message (``expected``: the
+        acceptable rate now, see :class:`~wildcam.topic_status.TopicStatus`)."""
+        self.topics[name] = TopicStatus(expected)
+        return self.topics[name]
 
     def publish(self) -> None:
         """Publish the status now."""
+        now = self._node.get_clock().now()
         msg = DiagnosticArray()
-        msg.header.stamp = self._node.get_clock().now().to_msg()
+        msg.header.stamp = now.to_msg()
         msg.status = [self.status()]
+        for name, topic in self.topics.items():
+            report = topic.report(now.nanoseconds * 1e-9)
+            msg.status.append(DiagnosticStatus(
+                level=bytes([report.level]), name=f"{self._node.get_fully_qualified_name()}: "
+                f"{name} topic status", message=report.message, hardware_id=self.hardware_id,
+                values=[KeyValue(key=k, value=v) for k, v in report.values]))
+        msg.status += [self.extra[name] for name in sorted(self.extra)]
         self._pub.publish(msg)

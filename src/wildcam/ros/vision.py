@@ -1,0 +1,46 @@
+"""wildcam's detections in vision_msgs' shape.
+
+``vision_msgs`` has no wheel on PyPI, so ``msg/`` defines the same messages with the same field
+names (``Detection2DArray``, ``Detection2D``, ``BoundingBox2D``, ``ObjectHypothesisWithPose``,
+``VisionInfo``); a consumer written for vision_msgs reads them field for field. The cascade
+publishes ``detections/vision`` (a :func:`detection2d_array` of each ``detections`` message),
+the crop of the best box on ``detections/thumbnail`` under the same stamp, and the models on the
+latched ``detections/info`` (:func:`vision_info`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wildcam.msg import (
+    BoundingBox2D,
+    Detection2D,
+    Detection2DArray,
+    DetectionArray,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+    VisionInfo,
+)
+
+__all__ = ["detection2d_array", "vision_info"]
+
+
+def detection2d_array(msg: DetectionArray) -> Detection2DArray:
+    """The vision_msgs-shaped array of one frame's detections (same header)."""
+    out = Detection2DArray(header=msg.header)
+    for det in msg.detections:
+        box = BoundingBox2D(size_x=det.size_x, size_y=det.size_y)
+        box.center.position.x, box.center.position.y = det.center_x, det.center_y
+        hypothesis = ObjectHypothesis(class_id=det.class_id, score=det.score)
+        out.detections.append(Detection2D(
+            header=msg.header, id=det.id, bbox=box,
+            results=[ObjectHypothesisWithPose(hypothesis=hypothesis)]))
+    return out
+
+
+def vision_info(models: Mapping[int, str], manifest: str, version: int) -> VisionInfo:
+    """What the detections come from: the model of each stage, the manifest and how many times
+    the models changed."""
+    method = "wildcam cascade: " + ", ".join(
+        f"stage {stage} {model}" for stage, model in sorted(models.items()))
+    return VisionInfo(method=method, database_location=manifest, database_version=version)
