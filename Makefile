@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test test-extras bench lock clean models
+.PHONY: setup build run test test-extras lint bench lock clean models
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -68,7 +68,16 @@ test-extras: $(STAMP_VENV)
 	       >build/chromium-install.log 2>&1; } \
 	  || echo "note: chromium/chromedriver not installed; the browser test will skip"
 
-test: $(STAMP_BUILD) test-extras
+# Lint and types (configured in pyproject.toml): ruff's rules and its formatter over the Python
+# sources, mypy over src/.
+LINTED := src test bench tools
+
+lint: $(STAMP_VENV)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+test: $(STAMP_BUILD) test-extras lint
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)
 
 bench: $(STAMP_BUILD)

@@ -95,12 +95,12 @@ class Supervisor:
         env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,
                                              start_new_session=True, preexec_fn=_die_with_parent)
             print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True, preexec_fn=_die_with_parent)
 
@@ -260,7 +260,7 @@ def clean_shared_memory(env: dict[str, str]) -> None:
     path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     tool = shutil.which("fastdds", path=path)
     if tool is not None:
-        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},  # noqa: S603
+        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                        timeout=30)
     clean_port_files()

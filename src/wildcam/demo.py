@@ -217,7 +217,7 @@ class LocalGateway:
         self.url = ""
         self._log_path = log
         with log.open("wb") as sink:
-            self.process = subprocess.Popen(  # noqa: S603 - stopped at exit at the latest
+            self.process = subprocess.Popen(  # stopped at exit at the latest
                 [sys.executable, "-m", "wildcam.cli", "gateway", "--host", "127.0.0.1",
                  "--port", "0", "--store", str(directory / "gateway"), "--token-file",
                  str(self.token_file)], stdout=sink, stderr=subprocess.STDOUT,

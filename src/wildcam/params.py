@@ -45,8 +45,8 @@ class ParamSpec:
         return ""
 
 
-def param_metadata(description: str, *, min: float | None = None,  # noqa: A002
-                   max: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
+def param_metadata(description: str, *, min: float | None = None,
+                   max: float | None = None, choices: tuple[str, ...] | None = None,
                    read_only: bool = False, text_default: str | None = None) -> dict[str, Any]:
     """The field metadata :func:`param` attaches (for classes that add metadata of their own).
 
@@ -57,8 +57,8 @@ def param_metadata(description: str, *, min: float | None = None,  # noqa: A002
                    "read_only": read_only, "text_default": text_default}}
 
 
-def param(default: Any, description: str, *, min: float | None = None,  # noqa: A002
-          max: float | None = None, choices: tuple[str, ...] | None = None,  # noqa: A002
+def param(default: Any, description: str, *, min: float | None = None,
+          max: float | None = None, choices: tuple[str, ...] | None = None,
           read_only: bool = False) -> Any:
     """A dataclass field that is also a declared parameter."""
     return dataclasses.field(default=default, metadata=param_metadata(

@@ -168,7 +168,8 @@ def test_swaying_vegetation_is_suppressed_but_a_new_animal_is_still_seen(
     for i, s in enumerate(shifts[400:]):
         paint = painter(int(s))
 
-        def with_animal(img: npt.NDArray[np.float32], i: int = i) -> None:
+        def with_animal(img: npt.NDArray[np.float32], i: int = i,
+                        paint: Callable[[npt.NDArray[np.float32]], None] = paint) -> None:
             paint(img)
             img[80:95, 10 + 3 * i:25 + 3 * i] = 220.0
 

@@ -55,7 +55,9 @@ class _Rosbag2McapWriter(McapWriter):
 
 
 class _Writer(Writer):
-    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+    # rosbags looks its writers up in this class attribute; the MCAP one is replaced
+    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS,  # noqa: RUF012
+                       StoragePlugin.MCAP: _Rosbag2McapWriter}
 
 
 def bag_writer(output: Path, storage: str = DEFAULT_STORAGE) -> Writer:

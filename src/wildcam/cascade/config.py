@@ -2,7 +2,8 @@
 
 The model ids name entries of the manifest (``default`` takes the manifest's default model for
 that stage, ``""`` disables the stage); each model's confidence band comes from the manifest
-unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's lever: the highest
+unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's
+lever: the highest
 stage the cascade may call. A region whose score stays inside a model's uncertain band at the
 last allowed stage is decided by ``decision_threshold``. Frames of one motion event are smoothed
 with an exponential average of their per-frame presence, and an event whose frames agree

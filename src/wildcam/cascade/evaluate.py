@@ -365,7 +365,7 @@ def average_precision(predictions: Mapping[int, Sequence[tuple[float, Box]]],
                      for s, b in preds), key=lambda t: -t[0])
     used = {i: [False] * len(b) for i, b in gt.items()}
     hits = []
-    for _score_, image, box in ranked:
+    for _, image, box in ranked:
         best, best_j = iou, -1
         for j, truth in enumerate(gt[image]):
             overlap = box.iou(truth)

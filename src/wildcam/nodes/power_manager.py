@@ -160,7 +160,7 @@ class PowerManager(Node):
         try:
             self.rtc.arm(state.wake_at_s)
             self.save()  # the halt may come at once: the state must be on disk first
-            getattr(self.rtc, "sleep")()
+            self.rtc.sleep()
             self.health.values["rtc"] = f"sleeping until {state.wake_at_s}"
         except WildcamError as err:
             self.health.error("sleep", f"cannot sleep: {err}")

@@ -24,7 +24,8 @@ device whose PIR powers it up, the same with the boot time as latency; or, with
 ``burst_on_wake``, the power controller captures a burst on the PIR edge while the SoC boots,
 and the SoC only analyses and sends it (decision + upload time at idle plus one busy core) and
 goes back to sleep, with no warm hold. Asleep otherwise: "asleep". When the mode policy is
-critical the camera is trigger-only: warm becomes watch ("power mode" misses). An empty battery misses the rest
+critical the camera is trigger-only: warm becomes watch ("power mode" misses). An empty battery
+misses the rest
 ("battery empty").
 
 **Battery.** Stored energy (capacity x depth of discharge) gains the harvest (refused below the

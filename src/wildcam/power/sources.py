@@ -327,7 +327,7 @@ class BagSource:
             for conn, stamp, raw in messages(reader, conns):
                 try:
                     msg = store.deserialize_cdr(raw, conn.msgtype)
-                except Exception as err:  # noqa: BLE001 - rosbags raises many kinds
+                except Exception as err:  # rosbags raises many kinds
                     raise BagError(f"cannot decode {conn.topic} in {bag}: {err}") from err
                 if conn.msgtype.endswith("BatteryState"):
                     battery.append((stamp, _from_battery_msg(msg)))
@@ -366,12 +366,12 @@ class BagSource:
 
 def _from_battery_msg(msg: object) -> PowerReading:
     get = lambda name: float(getattr(msg, name))  # noqa: E731
-    status = int(getattr(msg, "power_supply_status"))
+    status = int(msg.power_supply_status)
     charging = {1: True, 4: True, 2: False, 3: False}.get(status)  # CHARGING, FULL, DIS-, NOT_
     return PowerReading(percentage=get("percentage"), voltage=get("voltage"),
                         current=get("current"), charge_ah=get("charge"),
                         capacity_ah=get("capacity"), design_capacity_ah=get("design_capacity"),
-                        charging=charging, present=bool(getattr(msg, "present")),
+                        charging=charging, present=bool(msg.present),
                         battery_temperature_c=get("temperature"))
 
 

@@ -387,7 +387,7 @@ def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
         for conn, bag_ns, raw in messages(reader, conns):
             try:
                 out[conn.topic].append((bag_ns, store.deserialize_cdr(raw, conn.msgtype)))
-            except Exception as err:  # noqa: BLE001 - rosbags raises many kinds on bad CDR
+            except Exception as err:  # rosbags raises many kinds on bad CDR
                 raise InputError(f"{bag}: cannot decode a {conn.msgtype} message on "
                                  f"{conn.topic}: {err}") from err
     for records in out.values():

@@ -18,13 +18,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator  # noqa: E402
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
-from wildcam.report.data import RunData  # noqa: E402
-from wildcam.report.metrics import STAGES, detected_times, mode_changes  # noqa: E402
+from wildcam.report.data import RunData
+from wildcam.report.metrics import STAGES, detected_times, mode_changes
 
 __all__ = ["FIGURES", "FigureSpec", "draw_all", "draw_figure", "hold_rule"]
 

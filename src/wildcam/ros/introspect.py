@@ -47,7 +47,7 @@ def message_to_data(msg: Any) -> Any:
         return msg if len(msg) <= TRUNCATE else msg[:TRUNCATE] + "..."
     if hasattr(msg, "__len__"):  # sequences, arrays, bytes
         items = [message_to_data(v) for v in list(msg)[:TRUNCATE]]
-        return items + ["..."] if len(msg) > TRUNCATE else items
+        return [*items, "..."] if len(msg) > TRUNCATE else items
     if hasattr(msg, "item"):  # numpy scalars
         return msg.item()
     return msg

@@ -131,7 +131,8 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "",
         "Crop dataset (`wildcam/training/crops.py`): regions around the teacher's animal boxes "
         "(the synthetic scene: its truth boxes), jittered like motion ROIs; "
-        "random regions elsewhere; the whole frame; copy-paste of animal patches onto empty backgrounds; hard "
+        "random regions elsewhere; the whole frame; copy-paste of animal patches onto empty "
+        "backgrounds; hard "
         "negatives: synthetic vegetation/rain/snow/IR switches, road traffic, IR-look "
         "(grey + sensor noise), illumination jumps and rain streaks. Soft labels: the teacher's "
         "score mapped so its presence threshold is 0.5, times the share of the animal inside "
