@@ -179,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wildcam`` command.
 
     Exit codes of every verb: 0 success, 1 the run itself failed, 2 bad input or configuration
-    (a :class:`~wildcam.errors.WildcamError` says which: one line on stderr, no traceback).
+    (a :class:`~wildcam.errors.WildcamError` says which: one line on stderr, no traceback; so
+    does an ``OSError`` on a named file). Verbs raise; none prints its own errors.
     """
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
@@ -192,9 +193,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except WildcamError as err:
-        print(f"wildcam {args.command}: {err}", file=sys.stderr)
+        print(f"wildcam {_verb(args)}: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # a file named on the command line (--file, --out, --store): bad input
+        print(f"wildcam {_verb(args)}: {err.strerror or err}: {err.filename}", file=sys.stderr)
+        return EXIT_USAGE
     return code
+
+
+def _verb(args: argparse.Namespace) -> str:
+    """The verb and subcommand run, e.g. ``bag info`` (``bag_command`` holds ``info``)."""
+    sub = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 from wildcam.cascade.config import STAGE3_INPUTS, CascadeConfig
@@ -19,7 +18,7 @@ from wildcam.cascade.evaluate import (
     load_coco,
     load_csv,
 )
-from wildcam.errors import ConfigError, WildcamError
+from wildcam.errors import ConfigError, InputError, as_input_error
 
 __all__ = ["print_report", "register", "run_eval"]
 
@@ -74,9 +73,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from wildcam.cascade.loader import load_stages
 
     if args.labels is None and args.coco is None:
-        print("wildcam eval: give --labels CSV and/or --coco JSON", file=sys.stderr)
-        return 2
-    try:
+        raise InputError("give --labels CSV and/or --coco JSON")
+    with as_input_error():
         items: list[LabelledImage] = []
         if args.labels is not None:
             items += load_csv(args.labels, args.images)
@@ -95,13 +93,9 @@ def run_eval(args: argparse.Namespace) -> int:
                                **bands)
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         if not models:
-            print("wildcam eval: every stage is disabled", file=sys.stderr)
-            return 2
+            raise ConfigError("every stage is disabled")
         energy, energy_text = _energy(args)
         report = evaluate(items, models, config, energy)
-    except (WildcamError, ValueError) as err:
-        print(f"wildcam eval: {err}", file=sys.stderr)
-        return 2
     report.config["energy_model"] = energy_text
     report.config.update(bands)
     print_report(report)
@@ -110,11 +104,7 @@ def run_eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     if args.md_json is not None:
-        try:
-            _write_md(args, report, config)
-        except WildcamError as err:
-            print(f"wildcam eval: {err}", file=sys.stderr)
-            return 2
+        _write_md(args, report, config)
         print(f"wrote {args.md_json}")
     return 0
 

@@ -23,7 +23,6 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +31,6 @@ from wildcam.params import parse_assignments
 from wildcam.upload.config import default_state_dir
 
 __all__ = ["register"]
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except WildcamError as err:
-            print(f"wildcam gateway: {err}", file=sys.stderr)
-            return err.exit_code
-        except OSError as err:  # a file named on the command line (--file, --out, --store)
-            print(f"wildcam gateway: {err.strerror or err}: {err.filename or ''}",
-                  file=sys.stderr)
-            return 2
-    return run
 
 
 def _token_file(args: argparse.Namespace) -> str:
@@ -175,13 +160,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     help="largest update file")
     gw.add_argument("--cert", default="", help="TLS certificate (PEM): serve HTTPS")
     gw.add_argument("--key", default="", help="TLS private key (PEM)")
-    gw.set_defaults(func=_guarded(_serve))
+    gw.set_defaults(func=_serve)
     sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
 
     key = sub.add_parser("keygen", help="create an Ed25519 key pair for signing updates")
     key.add_argument("--out", required=True, help="directory to write the key pair to")
     key.add_argument("--name", default="wildcam-ota", help="file name stem")
-    key.set_defaults(func=_guarded(_keygen))
+    key.set_defaults(func=_keygen)
 
     client = argparse.ArgumentParser(add_help=False)
     client.add_argument("--url", default="http://127.0.0.1:8470", help="gateway base URL")
@@ -203,10 +188,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      "stage1_model=ID, ...)")
     pub.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
                      help="parameter to set on a node (JSON scalar or text)")
-    pub.set_defaults(func=_guarded(_publish))
+    pub.set_defaults(func=_publish)
 
     lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
-    lst.set_defaults(func=_guarded(_list))
+    lst.set_defaults(func=_list)
 
     exp = sub.add_parser("export", help="write what the store holds as a Camtrap DP 1.0.2 "
                          "package (and MegaDetector JSON, hard examples); reads --store")
@@ -228,4 +213,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     exp.add_argument("--specs", default="", help="the camtrap-dp-1.0.2 folder (default: "
                      "$WILDCAM_SPECS or ../shared/specs)")
     exp.add_argument("--no-validate", action="store_true", help="skip the validation")
-    exp.set_defaults(func=_guarded(_export))
+    exp.set_defaults(func=_export)
