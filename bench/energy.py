@@ -81,7 +81,8 @@ from wildcam.demo import RunOptions, run_demo, run_scene
 from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES
-from wildcam.report.data import DAY_S, TruthVisit
+from wildcam.report.data import TruthVisit
+from wildcam.types import DAY_S
 from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, Summary, recalled
 
 SLACK_S = 1.0  # the report's tolerance at both ends of a visit

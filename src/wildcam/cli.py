@@ -12,6 +12,7 @@ from typing import Any
 
 from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
 from wildcam.rosenv import ros_environment
+from wildcam.types import PRESET_NAMES, SOURCE_KINDS
 
 __all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "checked_apart", "main"]
 
@@ -112,7 +113,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
                          "source), recorded, with a live progress line and out/report.html")
     run.add_argument("--preset", default="day",
-                     choices=("default", "empty", "nuisance", "day"),
+                     choices=PRESET_NAMES,
                      help="synthetic scene: day (24 h compressed, the default), default (a "
                      "short clip), empty (no animals), nuisance (moving vegetation, no animals)")
     run.add_argument("--seed", type=int, default=0,
@@ -126,7 +127,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                      help="scene seconds the day preset compresses 24 h into (default 240)")
     run.add_argument("--out", default="out", help="where the bag, logs and report go")
     run.add_argument("--source", default="synthetic",
-                     choices=("synthetic", "file", "folder", "device"),
+                     choices=SOURCE_KINDS,
                      help="camera source; file/folder/device play --uri (no ground truth)")
     run.add_argument("--uri", default="", help="video file, image folder or V4L2 device")
     run.add_argument("--gateway-url", default="",

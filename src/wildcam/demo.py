@@ -59,13 +59,13 @@ from wildcam.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, TransportError,
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import parse_assignments
 from wildcam.rosenv import claim_domain, config_dir, ros_environment
+from wildcam.types import DAY_S
 
 if TYPE_CHECKING:
     from wildcam.report.data import RunData
 
 __all__ = ["RunOptions", "node_overrides", "run_demo", "run_scene"]
 
-DAY_S = 86400.0
 START_EPOCH = 1_782_000_000  # 2026-06-21 00:00 UTC: midsummer midnight, the day's reference
 SETTLE_S = 20.0  # at most this long after the last frame for the queue and energy to drain
 
@@ -91,14 +91,14 @@ class RunOptions:
 
 def run_scene(options: RunOptions) -> SceneConfig:
     """The scene a synthetic run plays (the preset, its day length, cut to ``duration_s``)."""
-    from wildcam.bags.generate import preset_scene, truncate_scene
+    from wildcam.camera.presets import scene_preset, truncate_scene
 
     if options.preset == "day":
-        scene = preset_scene("day", options.seed, options.day_length_s)
+        scene = scene_preset("day", options.seed, options.day_length_s)
     else:
         if options.day_length_s is not None:
             raise ConfigError("--day-length applies to the day preset only")
-        scene = preset_scene(options.preset, options.seed)
+        scene = scene_preset(options.preset, options.seed)
     if options.duration_s is not None:
         scene = truncate_scene(scene, options.duration_s)
     return scene

@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 from wildcam.errors import ConfigError
 
-__all__ = ["ParamSpec", "build_config", "check_ranges", "param", "param_metadata", "param_specs",
-           "parse_assignments"]
+__all__ = ["DEFAULT_PROFILE", "ParamSpec", "build_config", "check_ranges", "param",
+           "param_metadata", "param_specs", "parse_assignments", "power_profile_dir",
+           "power_profile_names",
+           "power_profile_param"]
 
 T = TypeVar("T")
 _KEY = "wildcam.param"
@@ -63,6 +66,31 @@ def param(default: Any, description: str, *, min: float | None = None,
     """A dataclass field that is also a declared parameter."""
     return dataclasses.field(default=default, metadata=param_metadata(
         description, min=min, max=max, choices=choices, read_only=read_only))
+
+
+DEFAULT_PROFILE = "rpi4b"
+"""The device power profile of every node unless its ``power_profile`` parameter names another."""
+
+
+def power_profile_dir() -> Path:
+    """``config/power_profiles`` of the package (:mod:`wildcam.power.profile` loads them)."""
+    from wildcam.rosenv import config_dir
+
+    return config_dir() / "power_profiles"
+
+
+def power_profile_names() -> tuple[str, ...]:
+    """The device power profiles shipped in :func:`power_profile_dir`, sorted."""
+    try:
+        return tuple(sorted(p.stem for p in power_profile_dir().glob("*.yaml")))
+    except FileNotFoundError:
+        return (DEFAULT_PROFILE,)
+
+
+def power_profile_param() -> Any:
+    """The ``power_profile`` field every node's config class declares."""
+    return param(DEFAULT_PROFILE, "Device power profile of the energy reports "
+                 "(config/power_profiles/<name>.yaml; live).", choices=power_profile_names())
 
 
 def param_specs(cls: type) -> tuple[ParamSpec, ...]:

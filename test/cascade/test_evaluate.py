@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wildcam import cli
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade import loader
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother
@@ -55,7 +55,7 @@ def test_unsure_escalates_until_confident() -> None:
 
 def test_band_edges() -> None:
     # c_low is unsure (escalates), c_high is a confident animal.
-    cascade, models = three(0.2, 0.1, 0.5)
+    cascade, _models = three(0.2, 0.1, 0.5)
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 2
     cascade, _models = three(0.19999, 0.9, 0.9)
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 1

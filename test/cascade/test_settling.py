@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import FakeModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother, FrameOutcome

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion import MotionConfig, MotionGate, chroma, reduce_frame
 

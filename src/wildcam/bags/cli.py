@@ -16,10 +16,10 @@ from pathlib import Path
 
 from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES
 from wildcam.errors import InputError
+from wildcam.types import PRESET_NAMES
 
-__all__ = ["PRESET_NAMES", "register"]
+__all__ = ["register"]
 
-PRESET_NAMES = ("default", "empty", "nuisance", "day")
 _STORAGES = tuple(sorted(STORAGES))
 
 
@@ -71,9 +71,10 @@ def _generate(args: argparse.Namespace) -> int:
     """Write a synthetic-scene bag and its ground truth."""
     import dataclasses
 
-    from wildcam.bags.generate import generate, preset_scene
+    from wildcam.bags.generate import generate
+    from wildcam.camera.presets import scene_preset
 
-    scene = preset_scene(args.preset, args.seed, args.duration)
+    scene = scene_preset(args.preset, args.seed, args.duration)
     changes = {name: value for name, value in
                (("width", args.width), ("height", args.height), ("fps", args.fps))
                if value is not None}

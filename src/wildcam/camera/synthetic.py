@@ -25,7 +25,8 @@ import numpy as np
 from wildcam.camera import _draw
 from wildcam.camera._draw import U8, Layer, Plant
 from wildcam.camera._sprites import GAITS, Sprite, draw_sprite
-from wildcam.camera.base import Box, Frame, Image, SourceBase, check_resolution
+from wildcam.camera.base import Frame, SourceBase, check_resolution
+from wildcam.types import Box, Image
 from wildcam.camera.presets import (
     day_scene,
     default_scene,

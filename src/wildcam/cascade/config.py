@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wildcam.errors import ConfigError
-from wildcam.params import check_ranges, param
-from wildcam.power.profile import power_profile_param
+from wildcam.params import check_ranges, param, power_profile_param
 
 __all__ = ["DEFAULT_MODEL", "GRAPH_OPTIMIZATIONS", "STAGE3_INPUTS", "CascadeConfig"]
 

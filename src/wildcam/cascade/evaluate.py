@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
 from wildcam.errors import ConfigError, ModelError

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.runner import FrameDecision
 from wildcam.errors import StorageError
 

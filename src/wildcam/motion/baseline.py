@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.motion.config import Polygon
 
 __all__ = ["blob_rois", "find_blobs", "grow_still", "rasterise_masks"]

@@ -28,7 +28,7 @@ from rclpy.parameter import Parameter
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel

@@ -56,12 +56,12 @@ from wildcam.power.policy import ModePolicy, PolicyConfig, PolicyInputs, load_po
 from wildcam.power.profile import PowerProfile, load_profile
 from wildcam.power.solar import SolarConfig, clearsky_poa_w_m2, hourly_harvest_w
 from wildcam.power.states import StateConfig, StateInputs, StatePolicy, capabilities
+from wildcam.types import DAY_S
 
 __all__ = ["DIEL_PATTERNS", "MISS_REASONS", "POLICIES", "SHIPPED", "Activity", "Climate",
            "Constant", "LifetimeResult", "LifetimeScenario", "MeasuredCosts", "constants_table",
            "policy_config", "run_battery_line", "scenario", "simulate", "summary_line"]
 
-DAY_S = 86400.0
 MISS_REASONS = ("asleep", "waking", "pir miss", "power mode", "battery empty", "not detected")
 POLICIES = ("always_warm", "pir_wake", "scheduled", "adaptive")
 _RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results"

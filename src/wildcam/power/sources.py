@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Protocol
 
 from wildcam.errors import BagError, ConfigError
-from wildcam.params import check_ranges, param
+from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.power.battery import Environment, SimBattery, parse_windows
-from wildcam.power.profile import load_profile, power_profile_param
+from wildcam.power.profile import load_profile
 
 __all__ = ["BACKENDS", "PLAUSIBLE", "BagSource", "FixedSource", "PowerReading", "PowerSource",
            "PowerSourceConfig", "SimulatedSource", "SysfsSource", "checked_reading",

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.truth import GroundTruth, load_ground_truth
 from wildcam.errors import InputError, WildcamError
+from wildcam.types import DAY_S
 
 __all__ = [
     "Baseline",
@@ -62,7 +63,6 @@ TOPICS = {
 }
 """The topics a run records (bag topic names) and the report reads."""
 
-DAY_S = 86400.0
 _FRAME_KEY = re.compile(r"^(\d{10,})-")
 
 

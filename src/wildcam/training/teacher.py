@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import InputSpec, ModelEntry
 from wildcam.cascade.onnx_models import OnnxDetector, letterbox, normalise

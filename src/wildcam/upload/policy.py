@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wildcam.errors import ConfigError
+from wildcam.types import DAY_S
 
 __all__ = ["Decision", "EnergyBudget", "PolicyParams", "PowerFacts", "decide", "in_windows",
            "parse_windows"]
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-DAY_S = 86400.0
 
 
 def parse_windows(text: str) -> tuple[tuple[int, int], ...]:
