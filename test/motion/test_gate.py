@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import cv2
@@ -251,7 +252,7 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
     scene: SmallScene, gate: MotionGate
 ) -> None:
     scene.warm(gate)
-    gate.reconfigure(gate.config.replace(event_start_frames=1, event_end_frames=2,
+    gate.reconfigure(dataclasses.replace(gate.config, event_start_frames=1, event_end_frames=2,
                                          pixel_threshold=25))
     still = gate.update(scene.frame(), scene.clock)
     assert not still.recalibrating and not still.motion
@@ -262,7 +263,7 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
     # A dim square (difference 20) is motion at threshold 18 but not at 25.
     dim = scene.with_square(60, 60, value=float(scene.background[60:72, 60:72].max() + 40))
     assert [r.motion for r in scene.feed(gate, [dim, dim])] == [False, True]
-    gate.reconfigure(gate.config.replace(pixel_threshold=254))
+    gate.reconfigure(dataclasses.replace(gate.config, pixel_threshold=254))
     bright = scene.with_square(90, 60)
     assert not any(r.motion for r in scene.feed(gate, [bright, bright, bright]))
 
@@ -271,7 +272,7 @@ def test_reconfigure_with_a_new_downscale_accepts_the_new_frame_size(
     scene: SmallScene, gate: MotionGate
 ) -> None:
     scene.warm(gate)
-    gate.reconfigure(gate.config.replace(downscale=8))
+    gate.reconfigure(dataclasses.replace(gate.config, downscale=8))
     half = scene.frame()[::2, ::2].copy()
     first = gate.update(half, scene.clock)
     assert first.recalibrating  # new size: model restarted

@@ -26,8 +26,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.parameter import Parameter, parameter_value_to_python
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
@@ -50,6 +48,7 @@ from wildcam.ros.power import (
     stored_wh,
 )
 from wildcam.ros.qos import EVENTS, LATCHED
+from wildcam.ros.remote_params import RemoteParameters, reported_values
 from wildcam.ros.runner import main_for
 
 _PUSH_PERIOD_S = 0.25  # wall: graph watch, parameter calls, timeouts
@@ -76,7 +75,7 @@ class PowerManager(Node):
         self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
                                               sleep_command=cfg.sleep_command), self._now)
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
-        self._param_clients: dict[str, AsyncParameterClient] = {}
+        self.remote = RemoteParameters(self)
         self._in_flight: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
         self._present: set[str] = set()
@@ -185,11 +184,6 @@ class PowerManager(Node):
         self.health.values.update(mode=policy.mode, reason=policy.reason,
                                   device_state=state.state, device_state_reason=state.reason)
 
-    def _client(self, node: str) -> AsyncParameterClient:
-        if node not in self._param_clients:
-            self._param_clients[node] = AsyncParameterClient(self, node)
-        return self._param_clients[node]
-
     def push_callback(self) -> None:
         """Watch the graph, time out calls, make the calls that are due, verify now and then."""
         wall, plan = time.monotonic(), self.core.plan
@@ -205,11 +199,10 @@ class PowerManager(Node):
             if wall - started > self.core.config.call_timeout_s:
                 del self._in_flight[node]
                 plan.result(node, wall, None)
-        for node, values in plan.due(wall, ready=lambda n: self._client(n).services_are_ready()):
+        for node, values in plan.due(wall, ready=self.remote.ready):
             token = next(self._tokens)
             self._in_flight[node] = (token, wall)
-            future = self._client(node).set_parameters(
-                [Parameter(k, value=v) for k, v in values.items()])
+            future = self.remote.set(node, values)
             future.add_done_callback(partial(self._set_done, node, token, list(values)))
         if wall - self._last_verify >= self.core.config.verify_period_s:
             self._last_verify = wall
@@ -233,14 +226,14 @@ class PowerManager(Node):
         """Ask every node said to be ok for its values; a difference (restart) pushes again."""
         for item in self.core.plan.nodes.values():
             if item.state == "ok" and item.desired:
-                future = self._client(item.node).get_parameters(list(item.desired))
+                future = self.remote.get(item.node, list(item.desired))
                 future.add_done_callback(partial(self._verify_done, item.node, item.desired))
 
     def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
         if future.cancelled() or future.exception() or future.result() is None:
             return
-        values = [parameter_value_to_python(v) for v in future.result().values]
-        if not all(_same(v, d) for v, d in zip(values, desired.values(), strict=False)):
+        values = reported_values(list(desired), future.result())
+        if not all(_same(values.get(k), d) for k, d in desired.items()):
             self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
             self.core.plan.mismatch(node, time.monotonic())
 

@@ -17,7 +17,7 @@ __all__ = ["register"]
 
 
 def _rtc_sleep(args: argparse.Namespace) -> int:
-    config = RtcConfig(sysfs_root=args.sysfs_root, rtc=args.rtc, sleep_command=args.command,
+    config = RtcConfig(sysfs_root=args.sysfs_root, rtc=args.rtc, sleep_command=args.sleep_command,
                        min_sleep_s=args.min_sleep)
     if args.seconds < config.min_sleep_s:
         raise ConfigError(f"{args.seconds:.0f} s is less than --min-sleep "
@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("rtc-sleep", help="arm the RTC wake alarm SECONDS from now, then halt or "
                        "suspend (checks a trap's wake path; needs write access to wakealarm)")
     p.add_argument("seconds", type=float, help="seconds until the alarm")
-    p.add_argument("--command", default=RtcConfig.sleep_command,
+    p.add_argument("--command", dest="sleep_command", default=RtcConfig.sleep_command,
                    help="halt or suspend command; {seconds} and {epoch} are filled in "
                    "(default: %(default)s)")
     p.add_argument("--rtc", default=RtcConfig.rtc, help="RTC device (default: %(default)s)")
