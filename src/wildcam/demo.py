@@ -377,7 +377,7 @@ def _run(options: RunOptions) -> int:
             scene_file = tmp / "scene.json"
             scene_file.write_text(json.dumps(scene_to_dict(scene)))
             scene_uri = str(scene_file)
-            synthetic_scene.write_ground_truth(out / RUN_FILES["truth"])
+            SyntheticScene(scene).write_ground_truth(out / RUN_FILES["truth"])
         defaults = {k.removeprefix("/**/"): v["ros__parameters"]
                     for k, v in default_parameters().items()}
         wanted = _wanted(options, specs, scene_uri, fps, time_scale,
@@ -532,7 +532,7 @@ def _play(options: RunOptions, supervisor: Supervisor, bag: Path, total: int, fp
             monitor, lambda: recorder.result.counts.get(TOPICS["info"], 0), total,
             fps * options.speed, limit, spin, supervisor.poll, edges)
         for node in clocks:  # the day is over: the battery stops where the scene stopped
-            monitor.set_parameters(node, {"speed": 0.0}, spin, supervisor.poll, 10.0)
+            monitor.set_remote(node, {"speed": 0.0}, spin, supervisor.poll, 10.0)
         if failure is None:
             _settle(monitor, spin, supervisor.poll, total)
         monitor.progress(total, force=True)
@@ -569,10 +569,10 @@ def _start_day(monitor: Any, ready: Any, poll: Any, spin: Any,
             return failure
         spin()
     for node, speed in clocks.items():
-        failure = monitor.set_parameters(node, {"speed": speed}, spin, poll, 30.0)
+        failure = monitor.set_remote(node, {"speed": speed}, spin, poll, 30.0)
         if failure:
             return failure
-    return monitor.set_parameters("camera_driver", {"enabled": True}, spin, poll, 30.0)
+    return monitor.set_remote("camera_driver", {"enabled": True}, spin, poll, 30.0)
 
 
 def _watch(monitor: Any, frames: Any, total: int, scene_rate: float, limit_s: float,

@@ -49,10 +49,10 @@ def value_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         kind = _KIND.get(type(value[0]), "Byte") if value else "Byte"
         return f"{kind} array value is: {list(value)}"
-    kind = _KIND.get(type(value))
-    if kind is None:
+    scalar = _KIND.get(type(value))
+    if scalar is None:
         return "Parameter not set."
-    return f"{kind} value is: {value}"
+    return f"{scalar} value is: {value}"
 
 
 def parse_value(text: str) -> bool | int | float | str:

@@ -128,14 +128,14 @@ def check_ranges(config: object) -> None:
     for spec in param_specs(type(config), every=True):
         if spec.parsed:  # the class parses and checks its text form itself
             continue
-        value = getattr(config, spec.name)
+        value: Any = getattr(config, spec.name)
         if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
             object.__setattr__(config, spec.name, value)
         elif spec.type is int and isinstance(value, float) and value.is_integer():
             value = int(value)
             object.__setattr__(config, spec.name, value)
-        if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
+        if not _of_type(value, spec.type):
             raise ConfigError(f"{spec.name} must be {spec.type.__name__}, "
                               f"got {type(value).__name__} {value!r}")
         if spec.type is float and math.isnan(value):
@@ -144,6 +144,11 @@ def check_ranges(config: object) -> None:
             raise ConfigError(f"{spec.name}={value!r} is not one of {spec.range_text()}")
         if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
             raise ConfigError(f"{spec.name}={value!r} is outside {spec.range_text()}")
+
+
+def _of_type(value: Any, kind: type) -> bool:
+    """Whether ``value`` is a ``kind`` (a bool is no int here)."""
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
 def build_config(cls: type[T], values: Mapping[str, Any] | None = None, base: T | None = None) -> T:

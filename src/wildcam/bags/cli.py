@@ -3,8 +3,9 @@
 :func:`register` adds the command to the project's CLI (``wildcam.cli``); ``python -m
 wildcam.bags`` runs the same subcommands on their own. Handlers return an exit code: 0 on
 success; a :class:`~wildcam.errors.WildcamError` (a bad bag, a bad setting) goes to
-``wildcam.cli.main``, which prints it and exits with its code. The record and play handlers need the ROS environment of
-:func:`wildcam.rosenv.ros_environment` in ``os.environ`` (the CLIs apply it).
+``wildcam.cli.main``, which prints it and exits with its code. The record and play handlers
+need the ROS environment of :func:`wildcam.rosenv.ros_environment` in ``os.environ`` (the CLIs
+apply it).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
     bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
                                 description="Record, play, inspect and generate rosbag2 "

@@ -1,8 +1,8 @@
 """Camera sources: one Protocol, a backend per file, a registry keyed by name.
 
-``base`` holds :class:`Frame` and :class:`CameraSource` (boxes are :mod:`wildcam.types`); ``device``,
-``video``, ``folder``, ``synthetic`` and ``fake`` are the backends; ``registry`` opens one by
-name from node parameters. ``synthetic`` renders a deterministic camera-trap scene (``scene``
+``base`` holds :class:`Frame` and :class:`CameraSource` (boxes are :mod:`wildcam.types`);
+``device``, ``video``, ``folder``, ``synthetic`` and ``fake`` are the backends; ``registry``
+opens one by name from node parameters. ``synthetic`` renders a deterministic camera-trap scene (``scene``
 configures it, ``presets`` names a few) with exact ground truth (``truth``). Nothing here
 imports rclpy; each name is imported from its module when first used.
 """

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from wildcam.cascade.config import STAGE3_INPUTS, CascadeConfig
 from wildcam.cascade.evaluate import (
@@ -23,7 +24,7 @@ from wildcam.errors import ConfigError, InputError, as_input_error
 __all__ = ["print_report", "register", "run_eval"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
     p = sub.add_parser("eval", help="precision/recall, stage use, latency and energy of the "
                        "cascade on labelled images")
@@ -80,7 +81,7 @@ def run_eval(args: argparse.Namespace) -> int:
             items += load_csv(args.labels, args.images)
         if args.coco is not None:
             items += load_coco(args.coco, args.images)
-        bands = {}
+        bands: dict[str, Any] = {}
         for stage, low, high in args.band:
             if stage not in ("1", "2", "3"):
                 raise ConfigError(f"--band stage must be 1, 2 or 3, got {stage!r}")

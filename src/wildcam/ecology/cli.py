@@ -13,7 +13,7 @@ from wildcam.errors import InputError, WildcamError, as_input_error
 __all__ = ["export_store", "register", "run_detect", "run_exports"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``detect`` subcommand."""
     p = sub.add_parser("detect", help="run the cascade over a folder of images/videos, a video "
                        "or a bag; write MegaDetector batch-output JSON (Timelapse, AddaxAI)")

@@ -138,7 +138,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``gateway`` command to ``subparsers``."""
     gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
                                "update signing tools",

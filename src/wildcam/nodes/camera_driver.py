@@ -11,6 +11,7 @@ released when disabled (sleep) and between trigger bursts (watch), reopened on t
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 from rclpy.node import Node
 from rclpy.time import Time
@@ -33,7 +34,7 @@ from wildcam.ros.runner import main_for
 class CameraDriver(Node):
     """The camera: one source, a capture timer, a ring buffer of full frames."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("camera_driver", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, CameraConfig, self.on_parameters)

@@ -18,6 +18,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import cv2
 import numpy as np
@@ -51,7 +52,7 @@ Pixels = npt.NDArray[np.uint8]
 class CascadeDetector(Node):
     """Pairs frames with motion events and runs the cascade on them."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("cascade_detector", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, CascadeConfig, self.on_parameters,

@@ -63,7 +63,7 @@ def _same(a: Any, b: Any) -> bool:
 class PowerManager(Node):
     """Policy on the node clock; parameter pushes on the wall clock."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("power_manager", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)

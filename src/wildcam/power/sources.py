@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wildcam.errors import BagError, ConfigError
 from wildcam.params import check_ranges, param, power_profile_param
@@ -85,7 +85,7 @@ class PowerReading:
 def checked_reading(reading: PowerReading) -> tuple[PowerReading, tuple[str, ...]]:
     """``reading`` with every implausible value made unknown (NaN), and one line per value
     changed. NaN (already unknown) is left alone and not reported."""
-    changes: dict[str, float] = {}
+    changes: dict[str, Any] = {}
     problems: list[str] = []
     for name in PLAUSIBLE:
         value = getattr(reading, name)
@@ -326,7 +326,7 @@ class BagSource:
                 "sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
             for conn, stamp, raw in messages(reader, conns):
                 try:
-                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                    msg: Any = store.deserialize_cdr(raw, conn.msgtype)
                 except Exception as err:  # rosbags raises many kinds
                     raise BagError(f"cannot decode {conn.topic} in {bag}: {err}") from err
                 if conn.msgtype.endswith("BatteryState"):
@@ -343,7 +343,7 @@ class BagSource:
         self._start_s: float | None = None
 
     @staticmethod
-    def _at(items: list[tuple[int, object]], key: int) -> object | None:
+    def _at(items: Sequence[tuple[int, Any]], key: int) -> Any:
         i = bisect.bisect_right([s for s, _ in items], key) - 1
         return items[i][1] if i >= 0 else None
 
@@ -355,8 +355,8 @@ class BagSource:
         if self._loop:
             offset %= self._length
         key = self._t0 + offset
-        reading = self._at(self._battery, key)  # type: ignore[arg-type]
-        temp = self._at(self._temps, key)  # type: ignore[arg-type]
+        reading = self._at(self._battery, key)
+        temp = self._at(self._temps, key)
         base = reading if isinstance(reading, PowerReading) else PowerReading()
         return replace(base, temperature_c=float(temp) if temp is not None else NAN)
 
@@ -364,7 +364,7 @@ class BagSource:
         """Nothing to free (the bag was read at open)."""
 
 
-def _from_battery_msg(msg: object) -> PowerReading:
+def _from_battery_msg(msg: Any) -> PowerReading:
     get = lambda name: float(getattr(msg, name))  # noqa: E731
     status = int(msg.power_supply_status)
     charging = {1: True, 4: True, 2: False, 3: False}.get(status)  # CHARGING, FULL, DIS-, NOT_

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,8 @@ MODE_COLOURS = {"critical": "#d62728", "low_power": "#ff7f0e", "normal": "#2ca02
                 "aggressive": "#1f77b4"}
 NIGHT_COLOUR = "#20204030"
 DPI = 100
-OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0,
-           "fontsize": 8}
+OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                           "borderaxespad": 0.0, "fontsize": 8}
 """Legend placement: to the right of the plotting area, never over the data."""
 
 

@@ -91,8 +91,8 @@ class RunMonitor(Node):
         """Which nodes report energy (the run waits for their last period)."""
         self.energy_nodes[msg.node] = self.energy_nodes.get(msg.node, 0) + 1
 
-    def set_parameters(self, node: str, values: dict[str, object], spin: Callable[[], None],
-                       poll: Callable[[], str | None], timeout_s: float) -> str | None:
+    def set_remote(self, node: str, values: dict[str, object], spin: Callable[[], None],
+                   poll: Callable[[], str | None], timeout_s: float) -> str | None:
         """Set ``values`` on ``node`` through its parameter service; a failure or None.
 
         ``spin`` runs the executor this node is on; ``poll`` is the supervisor's, so a graph
@@ -107,9 +107,10 @@ class RunMonitor(Node):
         future = self.remote.set(node, values)
         while not future.done() and time.monotonic() < end:
             spin()
-        if not future.done():
+        reply = future.result() if future.done() else None
+        if reply is None:
             return f"{node} did not answer set_parameters"
-        refused = [r.reason for r in future.result().results if not r.successful]
+        refused = [r.reason for r in reply.results if not r.successful]
         return f"{node} refused {values}: {refused}" if refused else None
 
     def line(self, total: int) -> str:

@@ -7,6 +7,7 @@ implausible value becomes unknown and is reported.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from builtin_interfaces.msg import Time as TimeMsg
 from sensor_msgs.msg import BatteryState, Temperature
@@ -26,7 +27,8 @@ _BATTERY_FIELDS = {"percentage": "percentage", "voltage": "voltage", "current": 
 
 def checked_battery(msg: BatteryState) -> tuple[str, ...]:
     """Make every implausible field of ``msg`` NaN (unknown), in place; the problems."""
-    reading = PowerReading(**{f: float(getattr(msg, m)) for f, m in _BATTERY_FIELDS.items()})
+    values: dict[str, Any] = {f: float(getattr(msg, m)) for f, m in _BATTERY_FIELDS.items()}
+    reading = PowerReading(**values)
     checked, problems = checked_reading(reading)
     for field, name in _BATTERY_FIELDS.items():
         setattr(msg, name, getattr(checked, field))

@@ -54,12 +54,18 @@ def in_windows(windows: tuple[tuple[int, int], ...], unix_s: float) -> bool:
 class PolicyParams(Protocol):
     """The parameters :func:`decide` reads (an :class:`~wildcam.upload.config.UploaderConfig`)."""
 
-    enabled: bool
-    only_on_charger: bool
-    min_battery: float
-    daily_energy_budget_j: float
-    min_link_quality: float
-    windows: str
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def only_on_charger(self) -> bool: ...
+    @property
+    def min_battery(self) -> float: ...
+    @property
+    def daily_energy_budget_j(self) -> float: ...
+    @property
+    def min_link_quality(self) -> float: ...
+    @property
+    def windows(self) -> str: ...
 
 
 @dataclass(frozen=True)
