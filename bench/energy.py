@@ -77,7 +77,7 @@ from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import load_stages
 from wildcam.cascade.runner import Cascade, decides_animal
-from wildcam.demo import RunOptions, run_demo, run_scene
+from wildcam.run.main import RunOptions, run_demo, run_scene
 from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES

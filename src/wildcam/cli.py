@@ -72,7 +72,7 @@ def _bringup(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from wildcam.demo import run_demo
+    from wildcam.run.main import run_demo
 
     return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
                     duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wildcam.demo import CAMERA_HELD, RunOptions, _wanted, node_overrides, run_policy, run_scene
+from wildcam.run.main import CAMERA_HELD, RunOptions, _wanted, node_overrides, run_policy, run_scene
 from wildcam.errors import ConfigError
 from wildcam.graph import NodeSpec
 
