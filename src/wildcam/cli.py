@@ -72,13 +72,16 @@ def _bringup(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from wildcam.run.main import run_demo
+    from wildcam.run.main import run
+    from wildcam.run.plan import RunOptions
 
-    return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
-                    duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),
-                    source=args.source, uri=args.uri, gateway_url=args.gateway_url,
-                    token_file=args.token_file, params=tuple(args.param),
-                    keep_gateway=args.keep_gateway)
+    given = {"preset": args.preset, "seed": args.seed, "speed": args.speed,
+             "duration_s": args.duration, "day_length_s": args.day_length,
+             "out": Path(args.out) if args.out else None, "source": args.source, "uri": args.uri,
+             "gateway_url": args.gateway_url, "token_file": args.token_file,
+             "params": tuple(args.param) if args.param else None,
+             "keep_gateway": args.keep_gateway}
+    return run(RunOptions(**{k: v for k, v in given.items() if v is not None}))
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -110,32 +113,33 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "success, 1 the run failed, 2 bad input or configuration.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    # The run's defaults are RunOptions' (wildcam.run.plan): every flag is None unless given.
     run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
                          "source), recorded, with a live progress line and out/report.html")
-    run.add_argument("--preset", default="day",
+    run.add_argument("--preset",
                      choices=PRESET_NAMES,
                      help="synthetic scene: day (24 h compressed, the default), default (a "
                      "short clip), empty (no animals), nuisance (moving vegetation, no animals)")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=int,
                      help="random seed of the synthetic scene (same seed, same scene)")
-    run.add_argument("--speed", type=float, default=2.0,
+    run.add_argument("--speed", type=float,
                      help="scene seconds per wall second (the camera runs at speed × scene fps)")
-    run.add_argument("--duration", type=float, default=None,
+    run.add_argument("--duration", type=float,
                      help="scene seconds to play (default: the whole scene); with a real "
                      "source, wall seconds to run (default 60)")
-    run.add_argument("--day-length", type=float, default=None,
+    run.add_argument("--day-length", type=float,
                      help="scene seconds the day preset compresses 24 h into (default 240)")
-    run.add_argument("--out", default="out", help="where the bag, logs and report go")
-    run.add_argument("--source", default="synthetic",
+    run.add_argument("--out", help="where the bag, logs and report go")
+    run.add_argument("--source",
                      choices=SOURCE_KINDS,
                      help="camera source; file/folder/device play --uri (no ground truth)")
-    run.add_argument("--uri", default="", help="video file, image folder or V4L2 device")
-    run.add_argument("--gateway-url", default="",
+    run.add_argument("--uri", help="video file, image folder or V4L2 device")
+    run.add_argument("--gateway-url",
                      help="a remote gateway (default: start one on 127.0.0.1)")
-    run.add_argument("--token-file", default="", help="the remote gateway's bearer token file")
-    run.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+    run.add_argument("--token-file", help="the remote gateway's bearer token file")
+    run.add_argument("--param", action="append", metavar="NODE.NAME=VALUE",
                      help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
-    run.add_argument("--keep-gateway", action="store_true",
+    run.add_argument("--keep-gateway", action="store_true", default=None,
                      help="keep the local gateway serving the review page after the run, "
                      "until Ctrl-C")
     run.set_defaults(func=_run)

@@ -62,7 +62,7 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
                                      tmp_path: Path) -> None:
     from rosgraph_msgs.msg import Clock
 
-    from wildcam.run.main import START_EPOCH
+    from wildcam.run.plan import START_EPOCH
     from wildcam.types import DAY_S
     from wildcam.report import load_run, summarize
     from wildcam.report.states import state_changes
