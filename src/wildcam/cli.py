@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
+from wildcam.logs import to_terminal
 from wildcam.rosenv import ros_environment
 from wildcam.types import PRESET_NAMES, SOURCE_KINDS
 
@@ -60,8 +62,9 @@ def _bringup(args: argparse.Namespace) -> int:
         queue = own_queue_params(values, state)
         if queue is not None:
             files.append(queue)
-            print(f"[bringup] upload queue: {state / 'queue'} (this bringup's own; set "
-                  "uploader.queue_dir to choose one)", flush=True)
+            logging.getLogger("wildcam.bringup").info(
+                f"upload queue: {state / 'queue'} (this bringup's own; set uploader.queue_dir "
+                "to choose one)")
     if args.composed:
         code = run_composed(specs, files, args.namespace, args.use_sim_time)
         return EXIT_USAGE if code == EXIT_CONFIG else code
@@ -189,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
+    to_terminal()  # library logs: [part] message
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in CORE_COMMANDS else None).parse_args(argv)
