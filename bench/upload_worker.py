@@ -51,7 +51,7 @@ def poison_items(run: str, index: int, size: int) -> list[NewItem]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the worker; 0 when everything was delivered, 2 on a setup error."""
-    parser = argparse.ArgumentParser(prog="python -m wildcam.upload.worker",
+    parser = argparse.ArgumentParser(prog="bench/upload_worker.py",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--queue", required=True)
     parser.add_argument("--gateway", required=True)

@@ -14,7 +14,12 @@ from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport
 from wildcam.power.energy import StageEnergy
-from wildcam.power.sources import PowerReading, checked_reading, plausible
+from wildcam.power.sources import (
+    PowerReading,
+    charging_from_status,
+    checked_reading,
+    plausible,
+)
 
 __all__ = ["battery_msg", "charging_of", "checked_battery", "checked_temperature",
            "report_stages", "stored_wh", "temperature_msg"]
@@ -69,10 +74,7 @@ def temperature_msg(celsius: float, stamp: TimeMsg, frame_id: str = "soc") -> Te
 
 def charging_of(msg: BatteryState) -> bool | None:
     """Charging (or full on a charger), discharging, or unknown."""
-    return {BatteryState.POWER_SUPPLY_STATUS_CHARGING: True,
-            BatteryState.POWER_SUPPLY_STATUS_FULL: True,
-            BatteryState.POWER_SUPPLY_STATUS_DISCHARGING: False,
-            BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING: False}.get(msg.power_supply_status)
+    return charging_from_status(msg.power_supply_status)
 
 
 def stored_wh(msg: BatteryState) -> float:

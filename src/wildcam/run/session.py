@@ -22,7 +22,7 @@ from rosbags.rosbag2 import Writer
 from wildcam.bags.record import Recorder
 from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bringup import Supervisor, clean_shared_memory
-from wildcam.report.data import TOPICS
+from wildcam.report.bag import TOPICS
 from wildcam.rosenv import ros_environment
 from wildcam.ros.monitor import RunMonitor
 from wildcam.run.plan import RunOptions, Timing, role
