@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test test-extras lint bench lock clean models
+.PHONY: setup build run test test-extras lint bench lock clean models models-test
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -108,6 +108,11 @@ $(ZAMBA_WHEEL): | $(STAMP_TRAIN)
 models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
 	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
+
+# The training code's tests (test/training) in the training venv, torch included.
+models-test: $(STAMP_TRAIN)
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m pytest -p no:cacheprovider \
+	  --rootdir=$(CURDIR) -c $(CURDIR)/pytest.ini test/training
 
 lock: $(STAMP_VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in
