@@ -10,7 +10,6 @@ from typing import Any
 
 from wildcam.cascade.config import STAGE3_INPUTS, CascadeConfig
 from wildcam.cascade.evaluate import (
-    RPI4B_WATTS_PER_CORE,
     CoreWatts,
     EnergyFn,
     EvalReport,
@@ -54,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--power-profile", default="rpi4b",
                    help="device power profile for the energy model")
     p.add_argument("--watts-per-core", type=float, default=None,
-                   help=f"energy model without a profile: busy-core watts (Pi 4B: "
-                   f"{RPI4B_WATTS_PER_CORE} W) times host CPU seconds")
+                   help="energy model without a profile: busy-core watts (the rpi4b profile's "
+                   "active_core_w for a Pi 4B) times host CPU seconds")
     p.set_defaults(func=run_eval)
 
 
