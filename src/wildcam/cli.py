@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import os
@@ -78,13 +79,11 @@ def _run(args: argparse.Namespace) -> int:
     from wildcam.run.main import run
     from wildcam.run.plan import RunOptions
 
-    given = {"preset": args.preset, "seed": args.seed, "speed": args.speed,
-             "duration_s": args.duration, "day_length_s": args.day_length,
-             "out": Path(args.out) if args.out else None, "source": args.source, "uri": args.uri,
-             "gateway_url": args.gateway_url, "token_file": args.token_file,
-             "params": tuple(args.param) if args.param else None,
-             "keep_gateway": args.keep_gateway}
-    return run(RunOptions(**{k: v for k, v in given.items() if v is not None}))
+    fields = {f.name for f in dataclasses.fields(RunOptions)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if "params" in given:
+        given["params"] = tuple(given["params"])
+    return run(RunOptions(**given))
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -116,7 +115,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "success, 1 the run failed, 2 bad input or configuration.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    # The run's defaults are RunOptions' (wildcam.run.plan): every flag is None unless given.
+    # The run's defaults are RunOptions' (wildcam.run.plan): every flag is None unless given;
+    # each dest is the RunOptions field it sets.
     run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
                          "source), recorded, with a live progress line and out/report.html")
     run.add_argument("--preset",
@@ -127,12 +127,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                      help="random seed of the synthetic scene (same seed, same scene)")
     run.add_argument("--speed", type=float,
                      help="scene seconds per wall second (the camera runs at speed × scene fps)")
-    run.add_argument("--duration", type=float,
+    run.add_argument("--duration", type=float, dest="duration_s", metavar="DURATION",
                      help="scene seconds to play (default: the whole scene); with a real "
                      "source, wall seconds to run (default 60)")
-    run.add_argument("--day-length", type=float,
+    run.add_argument("--day-length", type=float, dest="day_length_s", metavar="DAY_LENGTH",
                      help="scene seconds the day preset compresses 24 h into (default 240)")
-    run.add_argument("--out", help="where the bag, logs and report go")
+    run.add_argument("--out", type=Path, help="where the bag, logs and report go")
     run.add_argument("--source",
                      choices=SOURCE_KINDS,
                      help="camera source; file/folder/device play --uri (no ground truth)")
@@ -140,7 +140,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--gateway-url",
                      help="a remote gateway (default: start one on 127.0.0.1)")
     run.add_argument("--token-file", help="the remote gateway's bearer token file")
-    run.add_argument("--param", action="append", metavar="NODE.NAME=VALUE",
+    run.add_argument("--param", action="append", dest="params", metavar="NODE.NAME=VALUE",
                      help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
     run.add_argument("--keep-gateway", action="store_true", default=None,
                      help="keep the local gateway serving the review page after the run, "
