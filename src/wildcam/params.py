@@ -21,8 +21,7 @@ from wildcam.errors import ConfigError
 
 __all__ = ["DEFAULT_PROFILE", "ParamSpec", "build_config", "check_ranges", "param",
            "param_metadata", "param_specs", "parse_assignments", "power_profile_dir",
-           "power_profile_names",
-           "power_profile_param"]
+           "power_profile_names", "power_profile_param"]
 
 T = TypeVar("T")
 _KEY = "wildcam.param"
