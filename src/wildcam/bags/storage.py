@@ -54,10 +54,11 @@ class _Rosbag2McapWriter(McapWriter):
         write_channel(self.chunk.bio, self.channels[-1], self.schemas)
 
 
+_STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+
+
 class _Writer(Writer):
-    # rosbags looks its writers up in this class attribute; the MCAP one is replaced
-    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS,  # noqa: RUF012
-                       StoragePlugin.MCAP: _Rosbag2McapWriter}
+    STORAGE_PLUGINS = _STORAGE_PLUGINS  # rosbags looks its writers up here: MCAP replaced
 
 
 def bag_writer(output: Path, storage: str = DEFAULT_STORAGE) -> Writer:

@@ -2,9 +2,9 @@
 
 ``base`` holds :class:`Frame` and :class:`CameraSource` (boxes are :mod:`wildcam.types`);
 ``device``, ``video``, ``folder``, ``synthetic`` and ``fake`` are the backends; ``registry``
-opens one by name from node parameters. ``synthetic`` renders a deterministic camera-trap scene (``scene``
-configures it, ``presets`` names a few) with exact ground truth (``truth``). Nothing here
-imports rclpy; each name is imported from its module when first used.
+opens one by name from node parameters. ``synthetic`` renders a deterministic camera-trap scene
+(``scene`` configures it, ``presets`` names a few) with exact ground truth (``truth``). Nothing
+here imports rclpy; each name is imported from its module when first used.
 """
 
 from __future__ import annotations
