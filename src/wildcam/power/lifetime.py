@@ -694,7 +694,7 @@ def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["
              burst_on_wake: bool | None = None, batch_s: float = float(SHIPPED["batch_s"]),
              schedule: str = "18:00-07:00", target_days: float = 365.0,
              warm_hold_s: float = 60.0, utc_offset_h: float = 0.0,
-             **fields: object) -> LifetimeScenario:
+             **fields: Any) -> LifetimeScenario:
     """A :class:`LifetimeScenario` for a named policy on a profile (other fields as given).
 
     ``burst_on_wake`` defaults to whether the profile's PIR powers it up (only a power
@@ -708,7 +708,7 @@ def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["
     return LifetimeScenario(
         profile=profile, burst_on_wake=burst, batch_s=batch_s if burst else 0.0,
         states=policy_config(policy, states.pir_wakes_from_off, schedule, target_days,
-                             warm_hold_s, utc_offset_h), **fields)  # type: ignore[arg-type]
+                             warm_hold_s, utc_offset_h), **fields)
 
 
 def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, Constant]:
