@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg srv cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test test-extras bench lock clean models
+.PHONY: setup build run test test-extras lint bench lock clean models models-test
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -73,7 +73,16 @@ test-extras: $(STAMP_VENV)
 	       >build/mosquitto-install.log 2>&1; } \
 	  || echo "note: mosquitto not installed; the fleet (MQTT broker) tests will skip"
 
-test: $(STAMP_BUILD) test-extras
+# Lint and types (configured in pyproject.toml): ruff's rules and its formatter over the Python
+# sources, mypy over src/.
+LINTED := src test bench tools
+
+lint: $(STAMP_VENV)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+test: $(STAMP_BUILD) test-extras lint
 	$(BIN)/python -m pytest test $(PYTEST_ARGS)
 
 bench: $(STAMP_BUILD)
@@ -104,6 +113,11 @@ $(ZAMBA_WHEEL): | $(STAMP_TRAIN)
 models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
 	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
+
+# The training code's tests (test/training) in the training venv, torch included.
+models-test: $(STAMP_TRAIN)
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m pytest -p no:cacheprovider \
+	  --rootdir=$(CURDIR) -c $(CURDIR)/pytest.ini test/training
 
 lock: $(STAMP_VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.in

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from _common import data_dir, single_thread, write_results
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import LabelledImage, evaluate, load_coco, read_image

@@ -1,6 +1,6 @@
 """Energy per day: the standard day through the real graph against an always-on baseline.
 
-**The run.** ``wildcam run``'s machinery (:func:`wildcam.demo.run_demo`) plays the day preset
+**The run.** ``wildcam run``'s machinery (:func:`wildcam.run.main.run`) plays the day preset
 (240 scene seconds at 10 fps = 24 simulated hours: IR night, dawn, day with breeze, a gusty
 spell and a rain shower, dusk, night again; six animal visits with ground truth) through the
 whole graph — camera, motion gate, cascade, uploader to a local gateway, power manager and
@@ -77,26 +77,26 @@ from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import load_stages
 from wildcam.cascade.runner import Cascade, decides_animal
-from wildcam.demo import RunOptions, run_demo, run_scene
+from wildcam.run.main import run
+from wildcam.run.plan import RunOptions, run_scene
 from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES
-from wildcam.report.data import DAY_S, TruthVisit
+from wildcam.report.data import TruthVisit
+from wildcam.types import DAY_S
 from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, Summary, recalled
 
 SLACK_S = 1.0  # the report's tolerance at both ends of a visit
 TARGET_RATIO = 20.0
 TARGET_RECALL_FRACTION = 0.95
-SIM_BATTERY_WH = 37.0  # wildcam.demo.SIM_BATTERY's capacity, when power/battery gives none
+SIM_BATTERY_WH = 37.0  # wildcam.run.plan.SIM_BATTERY's capacity, when power/battery gives none
 LOCALIZED_IOU = 0.3  # a baseline box "on the animal" for the localized recall
 ALWAYS_WARM = ("power_manager.override_state=warm",)  # the stack without device states
 
 
 def play_day(options: RunOptions) -> RunData:
     """Run the day through the graph into ``options.out`` and load what it recorded."""
-    more = {k: v for k, v in dataclasses.asdict(options).items()
-            if k not in ("preset", "seed", "speed", "duration_s")}
-    code = run_demo(options.preset, options.seed, options.speed, options.duration_s, **more)
+    code = run(options)
     if code != 0:
         raise SystemExit(f"bench/energy: the run failed (exit {code}); see {options.out}/logs")
     out = options.out
@@ -211,7 +211,7 @@ def device_states(options: RunOptions, warm: Summary) -> dict[str, float | int |
     if with_states is None or always is None:
         raise SystemExit("bench/energy: a run recorded no power/state")
     return {
-        "states_policy": "the day preset's device-state policy (wildcam.demo.DAY_STATES)",
+        "states_policy": "the day preset's device-state policy (wildcam.run.plan.DAY_STATES)",
         "states_event_recall": round(summary.event_recall or 0.0, 4),
         "states_visits_detected": summary.visits_detected,
         **{f"states_hours_{s}": round(with_states.hours.get(s, 0.0), 2)

@@ -20,7 +20,8 @@ the gateway spends on every request they manage to send still counts.
 
 ``authorised_rps_alone`` is the mean of a run before and one after the attack (the machine's
 load drifts, ``machine_load_1min``); ``gateway_cpu_cores_*`` is the CPU the gateway used during
-the first run alone and during the attack (well below 1: the gateway is not the bottleneck); ``authorised_rps_under_abuse`` is the rate during the attack; ``peak_rss_mb`` the gateway's
+the first run alone and during the attack (well below 1: the gateway is not the bottleneck);
+``authorised_rps_under_abuse`` is the rate during the attack; ``peak_rss_mb`` the gateway's
 peak resident memory (VmHWM) over the whole run. Goal: under abuse at least 0.8 of the rate
 alone, and peak RSS <= 300 MB. Every attack stops when the authorised run ends or after
 ``--max-s`` seconds.

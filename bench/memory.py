@@ -57,7 +57,7 @@ import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from _common import REPO, Value, write_results
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.camera.scene import SceneConfig, Visit, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig

@@ -1,6 +1,6 @@
 """Uploader throughput, memory and crash safety against a local gateway, durability on.
 
-Throughput: one ``python -m wildcam.upload.worker`` process stores 5,000 synthetic frames
+Throughput: one ``bench/upload_worker.py`` process stores 5,000 synthetic frames
 (10,000 items: metadata + a 2 KB thumbnail each) in its durable queue — every item fsync'd
 before it counts as stored — while its sender uploads them in batches to a gateway on
 127.0.0.1 that fsyncs before it acknowledges; the clock stops when the last item is
@@ -10,7 +10,7 @@ the baseline that shows what the fsyncs cost. ``rss_mb_start`` is the worker's r
 once set up, ``rss_mb_after_10k_items`` after the last acknowledgement.
 
 Crash safety: ``--trials`` (default 50) kill -9 trials of the worker at random moments during
-active upload on one queue (:mod:`wildcam.upload.crash`), then a drain; ``lost`` counts items a
+active upload on one queue (``bench/upload_crash.py``), then a drain; ``lost`` counts items a
 worker reported as stored that never reached the gateway, ``duplicates`` items stored twice
 (same key or same content), ``resends_deduplicated`` the resends the gateway recognised by
 idempotency key (the acknowledgements a kill cut off).
@@ -41,8 +41,9 @@ from pathlib import Path
 from _common import write_results
 
 from wildcam.gateway import Gateway, GatewayConfig
-from wildcam.upload.crash import (
+from upload_crash import (  # beside this file
     FULL_DISK_THUMBNAIL,
+    WORKER,
     CrashReport,
     run_full_disk_trials,
     run_trials,
@@ -55,7 +56,7 @@ def throughput(work: Path, name: str, frames: int, fsync: bool) -> dict[str, flo
     """One worker run of ``frames`` frames against a fresh gateway; rate and memory."""
     token = work / "token"
     with Gateway(GatewayConfig(store=work / f"gateway-{name}", token_file=token, port=0)) as gw:
-        cmd = [sys.executable, "-m", "wildcam.upload.worker", "--queue", str(work / name),
+        cmd = [sys.executable, str(WORKER), "--queue", str(work / name),
                "--gateway", gw.url, "--token-file", str(token), "--produce", str(frames),
                "--run", name, "--timeout", "600"] + ([] if fsync else ["--no-fsync"])
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

@@ -16,7 +16,8 @@ a device that sleeps in a halt adds it to ``cold_start_to_frame_s``. The synthet
 reopens from a kept scene; a V4L2 device's open time is not measured here.
 
 Keys: ``trigger_to_frame_ms_warm``, ``trigger_to_frame_ms_watch``, ``cold_start_to_frame_s``,
-``cold_start_to_decision_s`` (medians; ``*_p95`` and ``*_n`` beside them), goals and ``*_met``; what a cold start is made
+``cold_start_to_decision_s`` (medians; ``*_p95`` and ``*_n`` beside them), goals and ``*_met``;
+what a cold start is made
 of: the import time of the cascade node and of the camera node (paid before any work), the
 first frame to the first decision, of which the scene's deer takes ``scene_animal_enters_s``
 to walk in.
@@ -221,7 +222,7 @@ def main() -> None:
             listener.close()
     profile = load_profile("rpi4b")
     values: dict[str, float | int | str | bool] = {}
-    for name, unit, data in (("trigger_to_frame_ms_warm", "ms", warm),
+    for name, _unit, data in (("trigger_to_frame_ms_warm", "ms", warm),
                              ("trigger_to_frame_ms_watch", "ms", watch),
                              ("cold_start_to_frame_s", "s", cold_frame),
                              ("cold_start_to_decision_s", "s", cold_decision)):

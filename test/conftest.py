@@ -2,7 +2,8 @@
 
 ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` is set for the whole session before anything can
 import rclpy; graph tests take the ``ros_env`` fixture, which claims a free ``ROS_DOMAIN_ID``
-(process-safe, so concurrent runs never meet) and returns the environment for subprocesses; ``procs`` starts node processes in it and stops them
+(process-safe, so concurrent runs never meet) and returns the environment for subprocesses;
+``procs`` starts node processes in it and stops them
 afterwards, ``probe`` is an in-process node for waiting on topics and calling parameter services.
 """
 

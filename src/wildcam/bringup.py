@@ -21,6 +21,7 @@ This module imports no rclpy; the composed mode imports it when used.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -34,10 +35,13 @@ from pathlib import Path
 from wildcam.config_check import check_node_names
 from wildcam.errors import EXIT_FAILED, EXIT_NEEDS_OPERATOR, EXIT_USAGE, NO_RESPAWN
 from wildcam.graph import NODES, NodeSpec, node
+from wildcam.logs import to_terminal
 from wildcam.rosenv import config_dir, ros_environment, small_messages_environment
 
 __all__ = ["Child", "Supervisor", "clean_port_files", "clean_shared_memory", "node_command",
            "own_queue_params", "run_composed"]
+
+logger = logging.getLogger("wildcam.bringup")
 
 
 def node_command(spec: NodeSpec, params_file: Path | Sequence[Path], namespace: str = "",
@@ -86,6 +90,7 @@ class Supervisor:
         self._stop_requested = False
         self.exit_code = 0  # of run(): EXIT_FAILED or EXIT_USAGE once it gives up
         self.exits: list[tuple[str, int]] = []  # (node, exit code) of every unrequested exit
+        to_terminal()  # its lines: [bringup] ...
 
     def request_stop(self, *_: object) -> None:
         """Signal handler: ask the supervision loop to stop everything."""
@@ -95,12 +100,12 @@ class Supervisor:
         env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,
                                              start_new_session=True, preexec_fn=_die_with_parent)
-            print(f"[bringup] started {child.spec.name} (pid {child.process.pid})", flush=True)
+            logger.info(f"started {child.spec.name} (pid {child.process.pid})")
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=env,  # noqa: S603
+            child.process = subprocess.Popen(child.command, env=env,
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True, preexec_fn=_die_with_parent)
 
@@ -110,8 +115,8 @@ class Supervisor:
         self.exits.append((name, code))
         if code == EXIT_NEEDS_OPERATOR:
             child.next_start = float("inf")
-            print(f"[bringup] {name} exited with code {code}: it needs an operator (see its "
-                  f"log); not respawned", file=sys.stderr, flush=True)
+            logger.warning(f"{name} exited with code {code}: it needs an operator (see its log); "
+                           "not respawned")
             return None
         if code in NO_RESPAWN:
             self.exit_code = EXIT_USAGE
@@ -127,8 +132,7 @@ class Supervisor:
                     f"{self.restart_window_s:.0f} s (last exit code {code})")
         delay = min(self.backoff_max_s, self.backoff_s * 2 ** (len(child.restarts) - 1))
         child.next_start = now + delay
-        print(f"[bringup] {name} exited with code {code}; respawning in {delay:.1f} s",
-              file=sys.stderr, flush=True)
+        logger.warning(f"{name} exited with code {code}; respawning in {delay:.1f} s")
         return None
 
     def _last_line(self, child: Child) -> str:
@@ -180,7 +184,7 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if failure:
-            print(f"[bringup] giving up: {failure}", file=sys.stderr, flush=True)
+            logger.error(f"giving up: {failure}")
             return self.exit_code or EXIT_FAILED
         return 0
 
@@ -260,7 +264,7 @@ def clean_shared_memory(env: dict[str, str]) -> None:
     path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     tool = shutil.which("fastdds", path=path)
     if tool is not None:
-        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},  # noqa: S603
+        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                        timeout=30)
     clean_port_files()

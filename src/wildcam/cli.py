@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, InputError, WildcamError
+from wildcam.logs import to_terminal
 from wildcam.rosenv import ros_environment
+from wildcam.types import PRESET_NAMES, SOURCE_KINDS
 
 __all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "checked_apart", "main"]
 
@@ -59,8 +63,9 @@ def _bringup(args: argparse.Namespace) -> int:
         queue = own_queue_params(values, state)
         if queue is not None:
             files.append(queue)
-            print(f"[bringup] upload queue: {state / 'queue'} (this bringup's own; set "
-                  "uploader.queue_dir to choose one)", flush=True)
+            logging.getLogger("wildcam.bringup").info(
+                f"upload queue: {state / 'queue'} (this bringup's own; set uploader.queue_dir "
+                "to choose one)")
     if args.composed:
         code = run_composed(specs, files, args.namespace, args.use_sim_time)
         return EXIT_USAGE if code == EXIT_CONFIG else code
@@ -71,13 +76,14 @@ def _bringup(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from wildcam.demo import run_demo
+    from wildcam.run.main import run
+    from wildcam.run.plan import RunOptions
 
-    return run_demo(preset=args.preset, seed=args.seed, speed=args.speed,
-                    duration_s=args.duration, day_length_s=args.day_length, out=Path(args.out),
-                    source=args.source, uri=args.uri, gateway_url=args.gateway_url,
-                    token_file=args.token_file, params=tuple(args.param),
-                    keep_gateway=args.keep_gateway)
+    fields = {f.name for f in dataclasses.fields(RunOptions)}
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if "params" in given:
+        given["params"] = tuple(given["params"])
+    return run(RunOptions(**given))
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -109,32 +115,34 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "success, 1 the run failed, 2 bad input or configuration.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    # The run's defaults are RunOptions' (wildcam.run.plan): every flag is None unless given;
+    # each dest is the RunOptions field it sets.
     run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
                          "source), recorded, with a live progress line and out/report.html")
-    run.add_argument("--preset", default="day",
-                     choices=("default", "empty", "nuisance", "day"),
+    run.add_argument("--preset",
+                     choices=PRESET_NAMES,
                      help="synthetic scene: day (24 h compressed, the default), default (a "
                      "short clip), empty (no animals), nuisance (moving vegetation, no animals)")
-    run.add_argument("--seed", type=int, default=0,
+    run.add_argument("--seed", type=int,
                      help="random seed of the synthetic scene (same seed, same scene)")
-    run.add_argument("--speed", type=float, default=2.0,
+    run.add_argument("--speed", type=float,
                      help="scene seconds per wall second (the camera runs at speed × scene fps)")
-    run.add_argument("--duration", type=float, default=None,
+    run.add_argument("--duration", type=float, dest="duration_s", metavar="DURATION",
                      help="scene seconds to play (default: the whole scene); with a real "
                      "source, wall seconds to run (default 60)")
-    run.add_argument("--day-length", type=float, default=None,
+    run.add_argument("--day-length", type=float, dest="day_length_s", metavar="DAY_LENGTH",
                      help="scene seconds the day preset compresses 24 h into (default 240)")
-    run.add_argument("--out", default="out", help="where the bag, logs and report go")
-    run.add_argument("--source", default="synthetic",
-                     choices=("synthetic", "file", "folder", "device"),
+    run.add_argument("--out", type=Path, help="where the bag, logs and report go")
+    run.add_argument("--source",
+                     choices=SOURCE_KINDS,
                      help="camera source; file/folder/device play --uri (no ground truth)")
-    run.add_argument("--uri", default="", help="video file, image folder or V4L2 device")
-    run.add_argument("--gateway-url", default="",
+    run.add_argument("--uri", help="video file, image folder or V4L2 device")
+    run.add_argument("--gateway-url",
                      help="a remote gateway (default: start one on 127.0.0.1)")
-    run.add_argument("--token-file", default="", help="the remote gateway's bearer token file")
-    run.add_argument("--param", action="append", default=[], metavar="NODE.NAME=VALUE",
+    run.add_argument("--token-file", help="the remote gateway's bearer token file")
+    run.add_argument("--param", action="append", dest="params", metavar="NODE.NAME=VALUE",
                      help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
-    run.add_argument("--keep-gateway", action="store_true",
+    run.add_argument("--keep-gateway", action="store_true", default=None,
                      help="keep the local gateway serving the review page after the run, "
                      "until Ctrl-C")
     run.set_defaults(func=_run)
@@ -180,10 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wildcam`` command.
 
     Exit codes of every verb: 0 success, 1 the run itself failed, 2 bad input or configuration
-    (a :class:`~wildcam.errors.WildcamError` says which: one line on stderr, no traceback).
+    (a :class:`~wildcam.errors.WildcamError` says which: one line on stderr, no traceback; so
+    does an ``OSError`` on a named file). Verbs raise; none prints its own errors.
     """
     # Every ROS process started from here (bringup children, bag play/record) stays on this host.
     os.environ.update(ros_environment())
+    to_terminal()  # library logs: [part] message
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in CORE_COMMANDS else None).parse_args(argv)
@@ -193,9 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except WildcamError as err:
-        print(f"wildcam {args.command}: {err}", file=sys.stderr)
+        print(f"wildcam {_verb(args)}: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if err.filename is None:
+            raise
+        # a file named on the command line (--file, --out, --store): bad input
+        print(f"wildcam {_verb(args)}: {err.strerror or err}: {err.filename}", file=sys.stderr)
+        return EXIT_USAGE
     return code
+
+
+def _verb(args: argparse.Namespace) -> str:
+    """The verb and subcommand run, e.g. ``bag info`` (``bag_command`` holds ``info``)."""
+    sub = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
 
 
 if __name__ == "__main__":

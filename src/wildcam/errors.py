@@ -4,6 +4,7 @@
 
     WildcamError
      ├── ConfigError      a parameter or setting is out of range or inconsistent
+     │    └── NotInstalledError  the package's data (config, models) is not found
      ├── SourceError      a camera source cannot be opened or read
      ├── InputError       a message or file has malformed content (bad image, bad polygon)
      ├── BagError         a rosbag2 bag is missing, corrupt or truncated
@@ -11,7 +12,8 @@
      ├── StorageError     the on-disk queue or store cannot be written (full disk, corruption)
      ├── TransportError   an upload or download failed (network, HTTP status)
      ├── UpdateError      an over-the-air update is unsigned, badly signed or inconsistent
-     └── DeviceError      a hardware device (RTC, GPIO line, I2C sensor) is missing or misbehaves
+     ├── DeviceError      a hardware device (RTC, GPIO line, I2C sensor) is missing or misbehaves
+     └── BusyError        a shared resource of the machine (every test ROS domain) is taken
 
 I/O and third-party exceptions are converted into these where they arise
 (``raise SourceError(...) from err``) so callers handle one family.
@@ -27,9 +29,13 @@ respawn it (a person should look first) and keeps the other nodes running.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_USAGE",
-           "NO_RESPAWN", "BagError", "ConfigError", "DeviceError", "InputError", "ModelError",
-           "SourceError", "StorageError", "TransportError", "UpdateError", "WildcamError"]
+           "NO_RESPAWN", "BagError", "BusyError", "ConfigError", "DeviceError", "InputError",
+           "ModelError", "NotInstalledError", "SourceError", "StorageError", "TransportError",
+           "UpdateError", "WildcamError", "as_input_error"]
 
 
 EXIT_OK = 0
@@ -49,6 +55,11 @@ class WildcamError(Exception):
 
 class ConfigError(WildcamError, ValueError):
     """A parameter or setting is out of range or inconsistent."""
+
+
+class NotInstalledError(ConfigError, FileNotFoundError):
+    """The package's data directory (``config``, ``models``) is not found: not set up or
+    installed (``make setup``)."""
 
 
 class SourceError(WildcamError):
@@ -85,3 +96,22 @@ class UpdateError(WildcamError):
 
 class DeviceError(WildcamError):
     """A hardware device (RTC, GPIO line, I2C sensor) is missing, refuses or answers wrongly."""
+
+
+class BusyError(WildcamError, RuntimeError):
+    """A shared resource of the machine is taken by other runs (every ROS domain of the range
+    that runs and tests claim); trying again later may work."""
+
+    exit_code = EXIT_FAILED
+
+
+@contextlib.contextmanager
+def as_input_error() -> Iterator[None]:
+    """Raise a library's ``ValueError`` (a malformed number, file or document met while reading
+    what the user gave) as an :class:`InputError`; wildcam's own errors pass unchanged."""
+    try:
+        yield
+    except WildcamError:
+        raise
+    except ValueError as err:
+        raise InputError(str(err)) from err

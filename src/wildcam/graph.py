@@ -135,9 +135,9 @@ NODES: tuple[NodeSpec, ...] = (
         node_class="PowerSource",
         config="wildcam.power.sources:PowerSourceConfig",
         respawn=True,
-        summary="Battery and SoC temperature from sysfs, an INA219/INA260 current sensor (voltage, "
-        "current, counted charge), a simulated battery (drained by the reported energy, charged "
-        "by solar and charger windows), a bag, or fixed values.",
+        summary="Battery and SoC temperature from sysfs, an INA219/INA260 current sensor "
+        "(voltage, current, counted charge), a simulated battery (drained by the reported "
+        "energy, charged by solar and charger windows), a bag, or fixed values.",
         publishes=(("power/battery", "sensor_msgs/BatteryState"),
                    ("power/temperature", "sensor_msgs/Temperature"),
                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),

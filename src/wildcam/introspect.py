@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from wildcam.errors import InputError, WildcamError
+import itertools
 
 __all__ = ["dump_yaml", "full_name", "hz_text", "list_text", "parse_value", "register",
            "value_text"]
@@ -48,10 +49,10 @@ def value_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         kind = _KIND.get(type(value[0]), "Byte") if value else "Byte"
         return f"{kind} array value is: {list(value)}"
-    kind = _KIND.get(type(value))
-    if kind is None:
+    scalar = _KIND.get(type(value))
+    if scalar is None:
         return "Parameter not set."
-    return f"{kind} value is: {value}"
+    return f"{scalar} value is: {value}"
 
 
 def parse_value(text: str) -> bool | int | float | str:
@@ -77,7 +78,7 @@ def hz_text(stamps: Iterable[float]) -> str | None:
     times = sorted(stamps)
     if len(times) < 2:
         return None
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     mean = sum(gaps) / len(gaps)
     std = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
     rate = 1.0 / mean if mean > 0 else math.inf

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from wildcam.errors import BusyError, NotInstalledError
+
 __all__ = ["DOMAIN_RANGE", "PROFILE_VAR", "SHM_PROFILE", "SMALL_SHM_PROFILE", "claim_domain",
            "config_dir", "ros_environment", "share_dir", "small_messages_environment"]
 
@@ -45,11 +47,11 @@ def share_dir(name: str, marker: str) -> Path:
             get_package_share_directory,
         )
     except ImportError as err:
-        raise FileNotFoundError(f"cannot find wildcam's {name} directory") from err
+        raise NotInstalledError(f"cannot find wildcam's {name} directory") from err
     try:
         return Path(get_package_share_directory("wildcam")) / name
     except PackageNotFoundError as err:
-        raise FileNotFoundError(f"cannot find wildcam's {name} directory: {err}") from err
+        raise NotInstalledError(f"cannot find wildcam's {name} directory: {err}") from err
 
 
 def config_dir() -> Path:
@@ -106,4 +108,4 @@ def claim_domain(lock_dir: Path = Path("/tmp")) -> Iterator[int]:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
         return
-    raise RuntimeError(f"every ROS domain in {DOMAIN_RANGE} is claimed by another run")
+    raise BusyError(f"every ROS domain in {DOMAIN_RANGE} is claimed by another run")

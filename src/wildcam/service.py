@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wildcam.errors import ConfigError, WildcamError
+from wildcam.errors import ConfigError
 
 __all__ = ["ServiceSpec", "install_service", "register", "render_unit"]
 
@@ -102,24 +102,20 @@ def install_service(spec: ServiceSpec, prefix: Path, dry_run: bool = False) -> P
 
 
 def _install(args: argparse.Namespace) -> int:
-    try:
-        executable = Path(sys.executable).with_name("wildcam")
-        if not executable.is_file():
-            raise ConfigError(f"no wildcam executable next to {sys.executable}")
-        params = Path(args.params_file).expanduser().resolve() if args.params_file else \
-            _default_params()
-        spec = ServiceSpec(user=args.user, params_file=params, executable=executable,
-                           with_nodes=tuple(args.with_nodes), name=args.name)
-        prefix = Path(args.prefix)
-        if prefix.resolve() == Path("/") and not args.dry_run:
-            try:
-                pwd.getpwnam(spec.user)
-            except KeyError:
-                raise ConfigError(f"--user {spec.user!r} does not exist on this host") from None
-        path = install_service(spec, prefix, args.dry_run)
-    except WildcamError as err:
-        print(f"wildcam install-service: {err}", file=sys.stderr)
-        return 2
+    executable = Path(sys.executable).with_name("wildcam")
+    if not executable.is_file():
+        raise ConfigError(f"no wildcam executable next to {sys.executable}")
+    params = Path(args.params_file).expanduser().resolve() if args.params_file else \
+        _default_params()
+    spec = ServiceSpec(user=args.user, params_file=params, executable=executable,
+                       with_nodes=tuple(args.with_nodes), name=args.name)
+    prefix = Path(args.prefix)
+    if prefix.resolve() == Path("/") and not args.dry_run:
+        try:
+            pwd.getpwnam(spec.user)
+        except KeyError:
+            raise ConfigError(f"--user {spec.user!r} does not exist on this host") from None
+    path = install_service(spec, prefix, args.dry_run)
     if args.dry_run:
         print(f"# {path} (dry run: not written)")
         print(render_unit(spec), end="")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 from wildcam.camera.synthetic import SceneConfig, Visit, empty_scene
@@ -22,25 +22,23 @@ def small_scene(duration_s: float = 5.0, width: int = 320, height: int = 240) ->
 
 
 class BagTool:
-    """Runs ``python -m wildcam.bags ...`` in the test's ROS environment."""
+    """Runs ``python -m wildcam.bags ...`` through the test's process starter (the ``procs``
+    fixture: the test's ROS environment; at teardown SIGINT, a kill only for a straggler)."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir = env, log_dir
-        self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
+    def __init__(self, procs: Any) -> None:
+        self.procs = procs
+        self.names: dict[int, str] = {}  # pid -> log name
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         """Start a bag subcommand; its output goes to a log file (see :meth:`output`)."""
-        log = self.log_dir / f"bagtool{len(self.started)}.log"
-        with log.open("wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "wildcam.bags", *args],
-                                    env=self.env, stdout=sink, stderr=subprocess.STDOUT)
-        self.started.append((proc, log))
+        name = f"bagtool{len(self.names)}"
+        proc: subprocess.Popen[bytes] = self.procs.start(["-m", "wildcam.bags", *args], name)
+        self.names[proc.pid] = name
         return proc
 
     def output(self, proc: subprocess.Popen[bytes]) -> str:
         """What ``proc`` printed so far."""
-        log = next(path for p, path in self.started if p is proc)
-        return log.read_text(errors="replace")
+        return str(self.procs.log(self.names[proc.pid]))
 
     def wait_for_output(self, proc: subprocess.Popen[bytes], text: str, timeout_s: float) -> bool:
         """Wait until ``proc`` printed ``text`` (False on timeout or if it exited first)."""
@@ -52,13 +50,6 @@ class BagTool:
                 return text in self.output(proc)
             time.sleep(0.02)
         return False
-
-    def stop_all(self) -> None:
-        """Kill whatever is still running (a test stops its processes itself on success)."""
-        for proc, _ in self.started:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 def decode_mcap(bag: Path) -> tuple[dict[str, dict[str, str]], dict[str, list[object]]]:

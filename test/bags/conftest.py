@@ -1,13 +1,13 @@
 """Bag-test fixtures: small synthetic bags (generated once per session) and a test-side node.
 
-Graph fixtures start every process with the ``ros_env`` environment (loopback discovery, a
-domain of the test's own) and stop it at teardown, killing it if it does not stop in time.
+Bag tools run through the ``procs`` fixture (test/conftest.py): the ``ros_env`` environment
+(loopback discovery, a domain of the test's own), SIGINT at teardown, a kill only for a
+process that does not stop in time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,10 +33,6 @@ def generated(request: pytest.FixtureRequest, scene: SceneConfig,
 
 
 @pytest.fixture
-def bagtool(ros_env: dict[str, str], tmp_path: Path) -> Iterator[BagTool]:
-    """Starter for bag subprocesses; anything left running is killed afterwards."""
-    tool = BagTool(ros_env, tmp_path)
-    try:
-        yield tool
-    finally:
-        tool.stop_all()
+def bagtool(procs: Any) -> BagTool:
+    """Starter for bag subprocesses (stopped by ``procs`` afterwards)."""
+    return BagTool(procs)

@@ -40,7 +40,7 @@ def test_missing_path(tmp_path: Path) -> None:
 
 
 def test_directory_without_metadata(tmp_path: Path) -> None:
-    with pytest.raises(BagError, match="no metadata.yaml"):
+    with pytest.raises(BagError, match=r"no metadata\.yaml"):
         info(tmp_path)
 
 

@@ -11,7 +11,8 @@ from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import Reader, Writer
 
 from wildcam.bags import info, typestore
-from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate, preset_scene, truncate_scene
+from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate
+from wildcam.camera.presets import scene_preset, truncate_scene
 from wildcam.bags.typestore import msg_dir, wildcam_types
 from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
 from wildcam.motion.reduce import reduce_frame
@@ -200,12 +201,12 @@ def test_typestore_reads_the_package_messages() -> None:
 
 
 def test_truncated_preset_keeps_only_what_fits() -> None:
-    full = preset_scene("default")
-    cut = preset_scene("default", duration_s=40.0)
+    full = scene_preset("default")
+    cut = scene_preset("default", duration_s=40.0)
     assert cut.duration_s == 40.0
     assert cut.visits == tuple(v for v in full.visits if v.end_s <= 40.0) and cut.visits
     assert all(i.end_s <= 40.0 for i in (*cut.wind, *cut.rain, *cut.ir_night))
-    assert preset_scene("empty", duration_s=3.0).duration_s == 3.0
+    assert scene_preset("empty", duration_s=3.0).duration_s == 3.0
     assert truncate_scene(full, 500.0) == dataclasses.replace(full, duration_s=500.0)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wildcam.camera import Box, Frame
+from wildcam.camera import Frame
+from wildcam.types import Box
 from wildcam.errors import InputError
 
 

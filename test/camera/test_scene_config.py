@@ -61,7 +61,7 @@ def test_default_scene_has_what_the_benchmarks_expect() -> None:
     config = default_scene(seed=7)
     assert (config.width, config.height, config.fps, config.n_frames) == (640, 480, 10.0, 1200)
     assert len(config.visits) == 4 and len(config.wind) == 1 and len(config.rain) == 1
-    assert len(config.ir_night) == 1 and 0 < config.ir_night[0].start_s
+    assert len(config.ir_night) == 1 and config.ir_night[0].start_s > 0
     assert config.ir_night[0].end_s < config.duration_s  # IR goes on and off again
     assert config.seed == 7
 

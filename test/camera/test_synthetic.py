@@ -82,7 +82,7 @@ def test_rounded_layers_blend_within_one_grey_level_of_float_layers() -> None:
     alpha = cv2.GaussianBlur((rng.random((30, 40)) > 0.5).astype(np.float32), (5, 5), 0)
     colour = cv2.merge([alpha * float(v) for v in rng.uniform(0, 255, 3)])
     for layer in (Layer(colour, alpha), Layer(np.ascontiguousarray(colour[..., 1]), alpha)):
-        dst = rng.integers(0, 256, (50, 60) + layer.colour.shape[2:], dtype=np.uint8)
+        dst = rng.integers(0, 256, (50, 60, *layer.colour.shape[2:]), dtype=np.uint8)
         for x, y in ((10, 5), (-7, 30), (45, -12)):  # inside, and cut by two edges
             exact, fast = dst.copy(), dst.copy()
             layer.blend_onto(exact, x, y)

@@ -2,7 +2,8 @@
 
 Each classifier answers a constant logit whatever the crop, each detector one constant YOLOX
 row, so node tests know which stage decides: ``tiny_unsure`` (score 0.5, inside its band)
-escalates, ``tiny_sure`` (0.95) decides at stage 1, ``large`` boxes the whole of a 4:3 frame (score 0.81).
+escalates, ``tiny_sure`` (0.95) decides at stage 1, ``large`` boxes the whole of a 4:3 frame
+(score 0.81).
 ``tiny_truncated`` is a file cut short (its sha256 no longer matches) and ``large_mismatch``
 a file whose output is not the one its entry declares.
 """

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wildcam import cli
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade import loader
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
@@ -187,7 +187,11 @@ def test_eval_on_real_labelled_photos(shared_data: Path) -> None:
     items += [LabelledImage(p, True) for p in sorted((traps / "misc").iterdir())]
     report = evaluate(items, {1: FakeModel("t", 1, lambda _i, _b: 0.9)})
     assert report.images == 26 and not report.unreadable  # the WebP decodes too
-    assert report.row("cascade").recall == 1.0
+    # every photo was decided (the fake is sure of an animal everywhere) and reported in the
+    # batch output under its own path, failure-free
+    assert report.row("cascade").tp == 26 and report.row("cascade").fn == 0
+    assert [m.file for m in report.per_image] == [str(i.path) for i in items]
+    assert not any(m.failure for m in report.per_image)
 
 
 def test_a_model_failing_on_one_image_is_counted_not_fatal(labelled: Path) -> None:

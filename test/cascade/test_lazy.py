@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
 from wildcam.cascade.loader import load_stages, stages_to_reload

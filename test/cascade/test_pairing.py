@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.pairing import FramePairing, MotionInfo
 
 S = 1_000_000_000

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother
@@ -55,9 +55,9 @@ def test_unsure_escalates_until_confident() -> None:
 
 def test_band_edges() -> None:
     # c_low is unsure (escalates), c_high is a confident animal.
-    cascade, models = three(0.2, 0.1, 0.5)
+    cascade, _models = three(0.2, 0.1, 0.5)
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 2
-    cascade, models = three(0.19999, 0.9, 0.9)
+    cascade, _models = three(0.19999, 0.9, 0.9)
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 1
 
 
@@ -214,7 +214,7 @@ def test_process_publishes_once_the_event_is_an_animal() -> None:
 
 
 def test_band_overrides_change_who_decides() -> None:
-    cascade, models = three(0.5, 0.5, 0.99)
+    cascade, _models = three(0.5, 0.5, 0.99)
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 3
     cascade.configure(CascadeConfig(stage1_c_high=0.45))  # 0.5 now a confident animal
     region = cascade.run(FRAME, [LEFT]).regions[0]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import FakeModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother, FrameOutcome
@@ -65,7 +65,7 @@ def test_settle_frames_zero_analyses_every_frame() -> None:
 
 def test_settling_waits_for_the_smoothed_presence() -> None:
     # with a slow average, agreeing animal frames settle only once the event is an animal
-    cascade, models = cascade_of(Scores(s1=0.9), settle_frames=2, smoothing_alpha=0.1,
+    cascade, _models = cascade_of(Scores(s1=0.9), settle_frames=2, smoothing_alpha=0.1,
                                  recheck_s=0.0)
     outcomes = play(cascade, 10)
     first_skipped = next(i for i, o in enumerate(outcomes) if o.skipped)

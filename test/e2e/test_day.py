@@ -62,13 +62,14 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
                                      tmp_path: Path) -> None:
     from rosgraph_msgs.msg import Clock
 
-    from wildcam.demo import DAY_S, START_EPOCH
+    from wildcam.run.plan import START_EPOCH
+    from wildcam.types import DAY_S
     from wildcam.report import load_run, summarize
     from wildcam.report.states import state_changes
 
     out = tmp_path / "out"
     log = (tmp_path / "run.log").open("wb")
-    run = subprocess.Popen(  # noqa: S603
+    run = subprocess.Popen(
         [sys.executable, "-m", "wildcam.cli", "run", "--day-length", str(DAY_LENGTH_S),
          "--duration", str(PLAY_S), "--speed", str(SPEED), "--out", str(out)],
         env=ros_env, stdout=log, stderr=subprocess.STDOUT)
@@ -78,7 +79,7 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
         half = day_start + PLAY_S / 2 * DAY_S / DAY_LENGTH_S
 
         def halfway() -> bool:
-            return bool(clock) and clock[-1].clock.sec >= half or run.poll() is not None
+            return (bool(clock) and clock[-1].clock.sec >= half) or run.poll() is not None
         assert probe.spin_until(halfway, 150.0), "the run did not reach half-way"
         assert run.poll() is None, (tmp_path / "run.log").read_text()
         results = probe.set_parameters("power_manager", override_mode=FORCED)

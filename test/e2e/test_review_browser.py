@@ -74,7 +74,7 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
     out = tmp_path / "out"
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
-        run = subprocess.Popen(  # noqa: S603
+        run = subprocess.Popen(
             [sys.executable, "-m", "wildcam.cli", "run", "--day-length", "120", "--duration",
              "50", "--speed", "3", "--out", str(out), "--keep-gateway"],
             env=ros_env, stdout=log, stderr=subprocess.STDOUT)

@@ -39,7 +39,7 @@ def test_a_node_that_died_is_reported_before_the_summary_and_the_run_fails(
     out = tmp_path / "out"
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
-        run = subprocess.Popen(  # noqa: S603
+        run = subprocess.Popen(
             [sys.executable, "-m", "wildcam.cli", "run", "--preset", "default", "--duration",
              "16", "--speed", "2", "--out", str(out)],
             env=ros_env, stdout=log, stderr=subprocess.STDOUT)

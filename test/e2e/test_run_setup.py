@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from wildcam.demo import CAMERA_HELD, RunOptions, _wanted, node_overrides, run_policy, run_scene
+from wildcam.run.plan import (
+    CAMERA_HELD,
+    DAY_DEVICE,
+    Endpoints,
+    RunOptions,
+    Timing,
+    held_policy,
+    node_overrides,
+    node_parameters,
+    run_scene,
+    wanted_parameters,
+)
 from wildcam.errors import ConfigError
 from wildcam.graph import NodeSpec
 
@@ -30,17 +40,34 @@ def test_the_day_scene_is_compressed_and_cut() -> None:
         run_scene(RunOptions(preset="default", day_length_s=60.0))
 
 
-def test_values_by_role(tmp_path: Path) -> None:
+WHERE = Endpoints(scene_uri="scene.json", gateway_url="http://gw", token_file="tok",
+                  state_dir=Path("/state"), policy_file="policy.yaml")
+
+
+def test_values_by_role() -> None:
     options = RunOptions(speed=2.0, params=("battery.initial_soc=0.9", "up.enabled=false"))
-    wanted = _wanted(options, SPECS, "scene.json", 10.0, 360.0, 1e9, "http://gw", "tok",
-                     tmp_path)
+    wanted = wanted_parameters(options, SPECS, Timing(fps=10.0, frames=100, time_scale=360.0),
+                               WHERE)
     assert wanted["camera_driver"]["fps"] == 20.0 and wanted["camera_driver"]["enabled"] is False
-    assert wanted["clock_node"] == {"speed": 0.0, "start_time": 1e9}  # paused until the camera
+    # paused until the camera starts, at midsummer midnight (scene second 0, day start 0)
+    assert wanted["clock_node"] == {"speed": 0.0, "start_time": 1_782_000_000}
     assert wanted["battery"]["use_sim_time"] and wanted["manager"]["use_sim_time"]
     assert wanted["battery"]["initial_soc"] == 0.9  # --param has the last word
+    assert wanted["manager"]["state_file"] == "/state/power.json"
+    assert wanted["manager"]["policy_file"] == "policy.yaml"
     assert wanted["up"]["gateway_url"] == "http://gw" and wanted["up"]["enabled"] is False
     with pytest.raises(ConfigError):
-        _wanted(RunOptions(params=("no_dot=1",)), SPECS, "", 10.0, 1.0, 0.0, "", "", tmp_path)
+        wanted_parameters(RunOptions(params=("no_dot=1",)), SPECS, Timing(10.0, 1), WHERE)
+
+
+def test_the_day_runs_every_profiled_node_as_the_day_device() -> None:
+    defaults = {"camera_driver": {"fps": 10.0, "power_profile": "rpi4b"}, "battery": {}}
+    params, missing = node_parameters(RunOptions(), SPECS, defaults, {"battery": {"x": 1}})
+    assert params == {"camera_driver": {"fps": 10.0, "power_profile": DAY_DEVICE},
+                      "battery": {}}
+    assert missing == ["battery.x"]
+    params, _ = node_parameters(RunOptions(preset="default"), SPECS, defaults, {})
+    assert params["camera_driver"]["power_profile"] == "rpi4b"
 
 
 def test_overrides_keep_declared_parameters_and_name_the_rest() -> None:
@@ -52,8 +79,8 @@ def test_overrides_keep_declared_parameters_and_name_the_rest() -> None:
     assert missing == ["battery.time_scale", "ghost.x"]
 
 
-def test_run_policy_leaves_the_camera_to_the_scene(tmp_path: Path) -> None:
-    policy = yaml.safe_load(run_policy(tmp_path).read_text())
+def test_run_policy_leaves_the_camera_to_the_scene() -> None:
+    policy = held_policy()
     for sets in policy["modes"].values():
         assert not set(CAMERA_HELD) & set(sets.get("camera_driver", {}))
     assert policy["modes"]["low_power"]["cascade_detector"]["max_stage"] == 2  # the rest stays

@@ -134,7 +134,7 @@ def test_filters_and_refusals(store_dir: Path, tmp_path: Path, camtrap_specs: Pa
     assert len(read_package(tmp_path / "late").tables["media"]) == 1
     for args in (("--since", "tomorrow"), ("--device", "nobody")):
         code, _, err = _export(capsys, store_dir, tmp_path / "x", *args, specs=camtrap_specs)
-        assert code == 2 and err.startswith("wildcam gateway: "), err
+        assert code == 2 and err.startswith("wildcam gateway export: "), err
     code, _, err = cli(capsys, "gateway", "--store", str(tmp_path / "none"), "export",
                        "--camtrap-dp", str(tmp_path / "y"), "--specs", str(camtrap_specs))
     assert code == 2 and "not a gateway store" in err

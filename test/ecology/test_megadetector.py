@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.ecology.megadetector import (
     MdDetection,
     MdImage,
@@ -119,10 +119,11 @@ def test_detect_on_a_folder_of_real_images_and_a_video(mixed_folder: Path,
 
 
 def test_detect_on_a_bag(tmp_path: Path) -> None:
-    from wildcam.bags.generate import generate, preset_scene
+    from wildcam.bags.generate import generate
+    from wildcam.camera.presets import scene_preset
 
     bag = tmp_path / "bag"
-    generate(bag, preset_scene("default", duration_s=3.0), full_frames=True)
+    generate(bag, scene_preset("default", duration_s=3.0), full_frames=True)
     out = tmp_path / "bag.json"
     done = subprocess.run([*WILDCAM, "detect", str(bag), "--out", str(out), "--topic",
                            "/camera/image_raw", "--max-stage", "1"],

@@ -16,7 +16,7 @@ from wildcam.gateway import Gateway, GatewayConfig
 from wildcam.gateway.verdicts import VerdictStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ecology"))
-from ecology_helpers import fill_store  # type: ignore[import-not-found]  # noqa: E402
+from ecology_helpers import fill_store  # type: ignore[import-not-found]
 
 TOKEN = "review-test-token-0123456789"
 

@@ -1,4 +1,4 @@
-"""Graph tests start real ROS 2 nodes (fixtures ``procs`` and ``probe`` are in test/conftest.py)."""
+"""Graph tests start real ROS 2 nodes (fixtures ``procs`` and ``probe``: test/conftest.py)."""
 
 from __future__ import annotations
 

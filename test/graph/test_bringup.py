@@ -40,7 +40,7 @@ def _alive(pid: int) -> bool:
 
 
 def _zombie_shm_segments() -> list[str]:
-    """Fast DDS segment lock files that no live process holds (what `fastdds shm clean` removes)."""
+    """Fast DDS segment lock files no live process holds (what `fastdds shm clean` removes)."""
     import fcntl
     zombies = []
     for path in Path("/dev/shm").glob("fastdds_*_el"):

@@ -12,6 +12,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from wildcam.errors import EXIT_CONFIG
 from wildcam.msg import Trigger
 from wildcam.ros.qos import SENSOR_SUB
+import itertools
 
 pytestmark = pytest.mark.graph
 NODE = "wildcam.nodes.camera_driver"
@@ -23,7 +24,7 @@ def _set(probe, **values) -> list:  # type: ignore[no-untyped-def]
 
 def _median_period(infos: list, start: int) -> float:
     stamps = [Time.from_msg(m.header.stamp).nanoseconds * 1e-9 for m in infos[start:]]
-    return statistics.median(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    return statistics.median(b - a for a, b in itertools.pairwise(stamps))
 
 
 def test_live_fps_change_takes_effect(probe, procs) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.time import Time
 
 from wildcam.bags.generate import EPOCH_NS, generate
@@ -25,16 +26,28 @@ SCENE = SceneConfig(
 )
 
 
+def _frames_taken(diags: list[DiagnosticArray]) -> int:
+    """The motion detector's latest count of frames through the gate (0 before its report)."""
+    for array in reversed(diags):
+        for status in array.status:
+            if status.name.endswith("motion_detector"):
+                return next((int(kv.value) for kv in status.values if kv.key == "frames"), 0)
+    return 0
+
+
 def test_replayed_bag_events_match_ground_truth(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bag = generate(tmp_path / "scene.bag", SCENE).path
     events = probe.collect(MotionEvent, "motion/events", EVENTS)
+    diags = probe.collect(DiagnosticArray, "/diagnostics")
     procs.node("wildcam.nodes.motion_detector")
     assert probe.wait_matched("motion/events")  # before the first frame is played
     player = procs.start(["-m", "wildcam.cli", "bag", "play", str(bag), "--rate", "4",
                           "--wait-for-subscribers", "30"], "play")
     assert probe.spin_until(lambda: player.poll() is not None, 60.0), procs.log("play")
     assert player.returncode == 0, procs.log("play")
-    probe.spin_for(1.0)  # the last events in flight
+    # the detector has taken the last frame it was sent (its frame counter stops at the bag's
+    # frames unless some were dropped on the way): its events are out
+    probe.spin_until(lambda: _frames_taken(diags) >= SyntheticScene(SCENE).n_frames, 10.0)
 
     def scene_s(msg: MotionEvent) -> float:
         return (Time.from_msg(msg.header.stamp).nanoseconds - EPOCH_NS) * 1e-9

@@ -97,7 +97,8 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         for i in range(5, 8):
             pub.publish(detections(i, full=True))
         assert probe.spin_until(lambda: status and status[-1].queue_depth == 6, 10.0)
-        probe.spin_for(1.0)
+        mark = len(status)  # two more status reports: the policy keeps holding them
+        assert probe.spin_until(lambda: len(status) >= mark + 2, 10.0)
         assert gw.store.counters()["items"] == 15 and status[-1].queue_depth == 6
         assert list(status[-1].queue_depth_by_priority) == [3, 3, 0]  # no full frames queued
         power.publish(PowerState(mode=2, mode_name="normal", battery_percentage=0.5,

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.manifest import Manifest
 from wildcam.cascade.onnx_models import crop_square, letterbox, load_model

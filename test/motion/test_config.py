@@ -8,25 +8,31 @@ import pytest
 
 from wildcam.errors import ConfigError
 from wildcam.motion import MotionConfig, format_polygons, parse_polygons
+from wildcam.params import build_config, param_specs
+
+SPECS = param_specs(MotionConfig, every=True)
 
 
 def test_defaults_are_valid_and_within_their_ranges() -> None:
     config = MotionConfig()
-    for spec in MotionConfig.FIELDS:
+    for spec in SPECS:
         value = getattr(config, spec.name)
-        assert value == spec.default
+        assert value == (parse_polygons(spec.default) if spec.parsed else spec.default)
         if spec.min is not None:
             assert spec.min <= value <= spec.max, spec.name
 
 
 def test_fields_metadata_covers_every_field_once() -> None:
-    names = [spec.name for spec in MotionConfig.FIELDS]
-    assert names == [f.name for f in dataclasses.fields(MotionConfig)]
-    for spec in MotionConfig.FIELDS:
+    assert [spec.name for spec in SPECS] == [f.name for f in dataclasses.fields(MotionConfig)]
+    for spec in SPECS:
         assert spec.description.strip(), spec.name
-        assert spec.type in (int, float, bool, str, tuple), spec.name
+        assert spec.type in (int, float, bool, str), spec.name
         assert isinstance(spec.default, spec.type), spec.name
         assert (spec.min is None) == (spec.max is None), spec.name
+    # every field but downscale is a node parameter; units show in the description
+    assert [s.name for s in SPECS if not s.node] == ["downscale"]
+    threshold = next(s for s in SPECS if s.name == "pixel_threshold")
+    assert threshold.unit == "grey levels" and threshold.description.endswith("[grey levels]")
 
 
 @pytest.mark.parametrize(
@@ -63,13 +69,14 @@ def test_types_are_checked_and_whole_numbers_coerced() -> None:
     assert isinstance(config.activity_rate, float)
 
 
-def test_from_mapping_rejects_unknown_keys_and_replace_validates() -> None:
+def test_build_config_rejects_unknown_keys_and_validates_changes() -> None:
     with pytest.raises(ConfigError, match="no_such_knob"):
-        MotionConfig.from_mapping({"no_such_knob": 1})
-    config = MotionConfig().replace(pixel_threshold=30)
+        build_config(MotionConfig, {"no_such_knob": 1})
+    config = build_config(MotionConfig, {"pixel_threshold": 30})
     assert config.pixel_threshold == 30
     with pytest.raises(ConfigError, match="pixel_threshold"):
-        config.replace(pixel_threshold=-1)
+        build_config(MotionConfig, {"pixel_threshold": -1}, base=config)
+    assert build_config(MotionConfig, {"downscale": 8}, base=config).downscale == 8
 
 
 def test_masks_parse_format_round_trip_and_validation() -> None:
@@ -79,7 +86,7 @@ def test_masks_parse_format_round_trip_and_validation() -> None:
     assert len(polygons[1]) == 4
     assert parse_polygons(format_polygons(polygons)) == polygons
     assert MotionConfig(masks=text).masks == polygons  # type: ignore[arg-type]
-    assert MotionConfig.from_mapping({"masks": ""}).masks == ()
+    assert build_config(MotionConfig, {"masks": ""}).masks == ()
     with pytest.raises(ConfigError, match="masks"):
         MotionConfig(masks=(((0, 0), (1, 1)),))
     with pytest.raises(ConfigError, match="masks"):

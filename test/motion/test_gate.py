@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import cv2
@@ -9,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion import MotionConfig, MotionGate, chroma, reduce_frame
 
@@ -168,7 +169,8 @@ def test_swaying_vegetation_is_suppressed_but_a_new_animal_is_still_seen(
     for i, s in enumerate(shifts[400:]):
         paint = painter(int(s))
 
-        def with_animal(img: npt.NDArray[np.float32], i: int = i) -> None:
+        def with_animal(img: npt.NDArray[np.float32], i: int = i,
+                        paint: Callable[[npt.NDArray[np.float32]], None] = paint) -> None:
             paint(img)
             img[80:95, 10 + 3 * i:25 + 3 * i] = 220.0
 
@@ -250,7 +252,7 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
     scene: SmallScene, gate: MotionGate
 ) -> None:
     scene.warm(gate)
-    gate.reconfigure(gate.config.replace(event_start_frames=1, event_end_frames=2,
+    gate.reconfigure(dataclasses.replace(gate.config, event_start_frames=1, event_end_frames=2,
                                          pixel_threshold=25))
     still = gate.update(scene.frame(), scene.clock)
     assert not still.recalibrating and not still.motion
@@ -261,7 +263,7 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
     # A dim square (difference 20) is motion at threshold 18 but not at 25.
     dim = scene.with_square(60, 60, value=float(scene.background[60:72, 60:72].max() + 40))
     assert [r.motion for r in scene.feed(gate, [dim, dim])] == [False, True]
-    gate.reconfigure(gate.config.replace(pixel_threshold=254))
+    gate.reconfigure(dataclasses.replace(gate.config, pixel_threshold=254))
     bright = scene.with_square(90, 60)
     assert not any(r.motion for r in scene.feed(gate, [bright, bright, bright]))
 
@@ -270,7 +272,7 @@ def test_reconfigure_with_a_new_downscale_accepts_the_new_frame_size(
     scene: SmallScene, gate: MotionGate
 ) -> None:
     scene.warm(gate)
-    gate.reconfigure(gate.config.replace(downscale=8))
+    gate.reconfigure(dataclasses.replace(gate.config, downscale=8))
     half = scene.frame()[::2, ::2].copy()
     first = gate.update(half, scene.clock)
     assert first.recalibrating  # new size: model restarted

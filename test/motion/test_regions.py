@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.motion import rasterise_masks
 from wildcam.motion.regions import blob_rois, find_blobs, grow_still
 

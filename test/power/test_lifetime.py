@@ -162,7 +162,7 @@ def _energy_json(directory: Path, **changes: object) -> None:
 
 def test_costs_come_from_the_measured_files_and_wake_json_when_present(tmp_path: Path) -> None:
     zero = load_profile("pizero2w_mcu")
-    with pytest.raises(ConfigError, match="energy.json"):
+    with pytest.raises(ConfigError, match=r"energy\.json"):
         MeasuredCosts.load(zero, tmp_path)
     _energy_json(tmp_path)
     costs = MeasuredCosts.load(zero, tmp_path)

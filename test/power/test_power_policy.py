@@ -20,6 +20,7 @@ from wildcam.power.policy import (
     load_policy,
 )
 from wildcam.power.simulate import Scenario, simulate
+import itertools
 
 CFG = PolicyConfig(smoothing_s=0.0)  # thresholds 0.15 / 0.40 / 0.75, hysteresis 0.05
 
@@ -85,13 +86,13 @@ def test_noisy_gauge_does_not_flap() -> None:
     policy = ModePolicy(PolicyConfig(), now_s=0.0)  # shipped smoothing (600 s) and dwell
     modes = _run(policy, [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03)))
                           for t in range(6 * 3600)])
-    changes = sum(a != b for a, b in zip(modes, modes[1:], strict=False))
+    changes = sum(a != b for a, b in itertools.pairwise(modes))
     assert changes <= 1, changes
     # Without smoothing the dwell alone still bounds the changes to one per 15 min.
     raw = ModePolicy(PolicyConfig(smoothing_s=0.0), now_s=0.0)
     modes = _run(raw, [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03)))
                        for t in range(6 * 3600)])
-    assert sum(a != b for a, b in zip(modes, modes[1:], strict=False)) <= 6 * 4
+    assert sum(a != b for a, b in itertools.pairwise(modes)) <= 6 * 4
 
 
 def test_thermal_override_wins_over_battery_and_manual_override() -> None:
@@ -154,7 +155,7 @@ def test_cold_battery_is_derated() -> None:
 def _check_timeline(cfg: PolicyConfig, result) -> None:  # type: ignore[no-untyped-def]
     """Every change obeys the rules, judged from the recorded battery level and reason."""
     changes = result.changes
-    for prev, change in zip(changes, changes[1:], strict=False):
+    for prev, change in itertools.pairwise(changes):
         rank_from, rank_to = MODES.index(prev.mode), MODES.index(change.mode)
         charging = "charging" in change.reason
         if change.reason.startswith("critical"):

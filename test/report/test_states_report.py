@@ -9,7 +9,8 @@ import math
 import pytest
 
 from wildcam.power.profile import load_profile
-from wildcam.report.data import ModeSwitch, RunData, Timebase, TruthVisit, frame_indices
+from wildcam.report.bag import frame_indices
+from wildcam.report.data import ModeSwitch, RunData, Timebase, TruthVisit
 from wildcam.report.states import summarize_states
 
 MS = 1_000_000

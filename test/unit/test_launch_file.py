@@ -46,7 +46,7 @@ def evaluate(value: Any, arguments: dict[str, str]) -> Any:
     if isinstance(value, LaunchConfiguration):
         return arguments[value.args[0]]
     if isinstance(value, PythonExpression):
-        return eval("".join(str(evaluate(part, arguments)) for part in value.args[0]))  # noqa: S307
+        return eval("".join(str(evaluate(part, arguments)) for part in value.args[0]))
     if isinstance(value, IfCondition):
         return str(evaluate(value.args[0], arguments)).lower() in ("true", "1")
     if isinstance(value, list):

@@ -23,7 +23,7 @@ from wildcam.rosenv import (
 
 NEVER_IN_A_NODE = {"matplotlib", "aiohttp", "torch", "onnx", "rosbags", "pvlib",
                    "wildcam.report", "wildcam.gateway", "wildcam.bags", "wildcam.training",
-                   "wildcam.demo", "wildcam.camera.synthetic", "wildcam.camera.video",
+                   "wildcam.run", "wildcam.camera.synthetic", "wildcam.camera.video",
                    "wildcam.camera.device", "wildcam.cascade.evaluate"}
 ONLY_WHERE_USED = {"onnxruntime": {"cascade_detector"}, "cv2": {"camera_driver",
                    "motion_detector", "cascade_detector"},

@@ -85,15 +85,21 @@ def test_faults_back_off_without_busy_loop_and_lose_nothing(
         eng = engine(queue, proxy.url, token_file, backoff_base_s=0.05, backoff_max_s=0.4,
                      request_timeout_s=0.25, batch_max_items=8)
         proxy.set_mode(mode)
-        sender = SenderThread(eng).start()
-        time.sleep(1.5)  # a fault window of fixed length; attempts are counted, not timed
-        attempts = eng.counters.requests
-        # delays are drawn from [d/2, d] with d = 0.05, 0.1, 0.2, 0.4, 0.4 ...: at most ~9
-        # attempts fit in 1.5 s (slow answers make it fewer); a busy loop would make hundreds
-        assert 3 <= attempts <= 10, attempts
-        assert eng.counters.retries >= attempts - 1
-        assert eng.counters.last_error
+        for failures in range(1, 6):  # five attempts into the fault, each on the engine's time
+            requests, started = eng.counters.requests, time.monotonic()
+            delay = eng.step()
+            assert eng.counters.requests == requests + 1  # one attempt per step
+            assert eng.counters.retries == failures and eng.counters.last_error
+            # the backoff doubles from 0.05 s up to 0.4 s, with jitter in [d/2, d]
+            ceiling = min(0.4, 0.05 * 2 ** (failures - 1))
+            assert ceiling / 2 <= delay <= ceiling, (failures, delay)
+            # no busy loop: before the delay (counted from the attempt's start) has passed,
+            # a step sends nothing
+            if time.monotonic() - started < delay:
+                assert eng.step() > 0.0 and eng.counters.requests == requests + 1
+            time.sleep(max(0.0, started + delay - time.monotonic()))
         proxy.set_mode("pass")
+        sender = SenderThread(eng).start()
         assert wait_for(lambda: queue.stats().depth == 0, 10.0), eng.counters
         sender.stop()
         assert gateway_keys(gateway) == Counter(keys)

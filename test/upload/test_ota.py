@@ -52,9 +52,9 @@ class FakeNodes:
 
     def set(self, node: str, values: dict[str, Any]) -> None:
         self.calls.append((node, dict(values)))
-        if node == "cascade_detector" and values.get("manifest"):
-            if Path(values["manifest"]).read_bytes() != MODEL_OK:
-                raise UpdateError("model refused: sha256 does not match the manifest")
+        if (node == "cascade_detector" and values.get("manifest")
+                and Path(values["manifest"]).read_bytes() != MODEL_OK):
+            raise UpdateError("model refused: sha256 does not match the manifest")
         if node == "uploader" and float(values.get("quota_mb", 1.0)) <= 0:
             raise UpdateError("quota_mb=-1 is outside [0.01, 1000000.0]")
         self.params[node].update(values)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from wildcam.bags.cli import register
-from wildcam.rosenv import ros_environment
+from wildcam.cli import main as wildcam_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` as ``wildcam bag`` arguments and run the subcommand."""
-    # Discovery stays on this host; set before anything initialises rclpy.
-    os.environ.update(ros_environment())
-    parser = argparse.ArgumentParser(prog="python -m wildcam.bags")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bag", *(sys.argv[1:] if argv is None else argv)])
-    code: int = args.func(args)
-    return code
+    """Run ``argv`` as ``wildcam bag`` arguments (same errors and exit codes)."""
+    return wildcam_main(["bag", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

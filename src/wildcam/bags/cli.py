@@ -2,9 +2,10 @@
 
 :func:`register` adds the command to the project's CLI (``wildcam.cli``); ``python -m
 wildcam.bags`` runs the same subcommands on their own. Handlers return an exit code: 0 on
-success, 2 when a :class:`~wildcam.errors.WildcamError` (a bad bag, a bad setting) stops them,
-with the message on stderr. The record and play handlers need the ROS environment of
-:func:`wildcam.rosenv.ros_environment` in ``os.environ`` (the CLIs apply it).
+success; a :class:`~wildcam.errors.WildcamError` (a bad bag, a bad setting) goes to
+``wildcam.cli.main``, which prints it and exits with its code. The record and play handlers
+need the ROS environment of :func:`wildcam.rosenv.ros_environment` in ``os.environ`` (the CLIs
+apply it).
 """
 
 from __future__ import annotations
@@ -12,28 +13,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES
-from wildcam.errors import WildcamError
+from wildcam.errors import InputError
+from wildcam.types import PRESET_NAMES
 
-__all__ = ["PRESET_NAMES", "register"]
+__all__ = ["register"]
 
-PRESET_NAMES = ("default", "empty", "nuisance", "day")
 _STORAGES = tuple(sorted(STORAGES))
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn a WildcamError into a one-line message on stderr and its exit code (2: bad input)."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except WildcamError as err:
-            print(f"wildcam bag {args.bag_command}: {err}", file=sys.stderr)
-            return err.exit_code
-    run.__doc__ = handler.__doc__
-    return run
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -41,9 +29,7 @@ def _record(args: argparse.Namespace) -> int:
     from wildcam.bags.record import record
 
     if bool(args.all) == bool(args.topics):
-        print("wildcam bag record: name topics to record, or pass --all (not both)",
-              file=sys.stderr)
-        return 2
+        raise InputError("name topics to record, or pass --all (not both)")
     output = Path(args.output) if args.output else Path(
         dt.datetime.now().strftime("rosbag2_%Y_%m_%d-%H_%M_%S"))
 
@@ -86,9 +72,10 @@ def _generate(args: argparse.Namespace) -> int:
     """Write a synthetic-scene bag and its ground truth."""
     import dataclasses
 
-    from wildcam.bags.generate import generate, preset_scene
+    from wildcam.bags.generate import generate
+    from wildcam.camera.presets import scene_preset
 
-    scene = preset_scene(args.preset, args.seed, args.duration)
+    scene = scene_preset(args.preset, args.seed, args.duration)
     changes = {name: value for name, value in
                (("width", args.width), ("height", args.height), ("fps", args.fps))
                if value is not None}
@@ -96,8 +83,7 @@ def _generate(args: argparse.Namespace) -> int:
         try:
             scene = dataclasses.replace(scene, **changes)
         except TypeError as err:
-            print(f"wildcam bag generate: {err}", file=sys.stderr)
-            return 2
+            raise InputError(str(err)) from err
     result = generate(Path(args.output), scene, storage=args.storage,
                       full_frames=args.full_frames, reduce_factor=args.reduce_factor,
                       ground_truth=Path(args.ground_truth) if args.ground_truth else None)
@@ -120,7 +106,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bag`` command, with its subcommands, to ``subparsers``."""
     bag = subparsers.add_parser("bag", help="record, play, inspect and generate rosbag2 bags",
                                 description="Record, play, inspect and generate rosbag2 "
@@ -138,7 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="stop after this many seconds")
     rec.add_argument("--max-messages", type=_positive_int, default=None,
                      help="stop after this many messages in all")
-    rec.set_defaults(func=_guarded(_record))
+    rec.set_defaults(func=_record)
 
     ply = sub.add_parser("play", help="publish a bag's messages with their recorded timing")
     ply.add_argument("bag", help="bag directory (or .db3/.mcap file)")
@@ -153,7 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ply.add_argument("--wait-for-all-acked", type=float, default=None, metavar="SECONDS",
                      help="at the end, wait up to this long for reliable subscribers to "
                      "acknowledge the last messages (default 3.5; 0: do not wait)")
-    ply.set_defaults(func=_guarded(_play))
+    ply.set_defaults(func=_play)
 
     inf = sub.add_parser("info", help="print a bag's storage, duration and topics")
     inf.add_argument("bag", help="bag directory (or .db3/.mcap file)")
@@ -161,7 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help="trust the metadata; skip checking the storage files")
     inf.add_argument("--check", action="store_true",
                      help="also check every byte: MCAP chunk CRCs, every sqlite3 row decodes")
-    inf.set_defaults(func=_guarded(_info))
+    inf.set_defaults(func=_info)
 
     gen = sub.add_parser("generate", help="write a bag of the synthetic scene and its ground "
                          "truth")
@@ -183,4 +169,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                      help=f"storage plugin (default {DEFAULT_STORAGE}, as ros2 bag)")
     gen.add_argument("--ground-truth", default=None,
                      help="ground-truth JSON path (default: <output>/ground_truth.json)")
-    gen.set_defaults(func=_guarded(_generate))
+    gen.set_defaults(func=_generate)

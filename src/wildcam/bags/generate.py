@@ -14,7 +14,6 @@ message when decoded but not necessarily byte for byte.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,21 +27,13 @@ from wildcam.bags.session import qos_to_bag
 from wildcam.bags.storage import DEFAULT_STORAGE, STORAGES, bag_writer
 from wildcam.bags.typestore import typestore
 from wildcam.camera.scene import scene_to_dict
-from wildcam.camera.synthetic import (
-    Interval,
-    SceneConfig,
-    SyntheticScene,
-    day_scene,
-    default_scene,
-    empty_scene,
-    nuisance_scene,
-)
+from wildcam.camera.synthetic import SceneConfig, SyntheticScene
 from wildcam.errors import BagError, ConfigError
 from wildcam.motion.reduce import reduce_frame
 from wildcam.ros.convert import camera_info, image_to_msg
 from wildcam.ros.qos import SENSOR_PUB
 
-__all__ = ["EPOCH_NS", "GenerateResult", "TOPICS", "generate", "preset_scene", "truncate_scene"]
+__all__ = ["EPOCH_NS", "GenerateResult", "TOPICS", "generate"]
 
 EPOCH_NS = 1_700_000_000 * 1_000_000_000  # bag time of frame 0 (2023-11-14 22:13:20 UTC)
 TOPICS = {"small": "/camera/small/image_raw", "info": "/camera/small/camera_info",
@@ -60,44 +51,6 @@ class GenerateResult:
     frames: int
     message_count: int
     topics: tuple[str, ...]
-
-
-def truncate_scene(config: SceneConfig, duration_s: float) -> SceneConfig:
-    """``config`` cut to its first ``duration_s`` seconds.
-
-    Visits that would not end in time are dropped; weather and IR spans are clipped.
-    """
-    if not duration_s > 0:
-        raise ConfigError(f"duration must be > 0 s, got {duration_s}")
-    if duration_s >= config.duration_s:
-        return dataclasses.replace(config, duration_s=duration_s)
-
-    def clip(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
-        return tuple(s._replace(end_s=min(s.end_s, duration_s))
-                     for s in spans if s.start_s < duration_s)
-
-    return dataclasses.replace(
-        config, duration_s=duration_s,
-        visits=tuple(v for v in config.visits if v.end_s <= duration_s),
-        wind=clip(config.wind), rain=clip(config.rain), ir_night=clip(config.ir_night))
-
-
-def preset_scene(name: str, seed: int = 0, duration_s: float | None = None) -> SceneConfig:
-    """The named preset (``default``, ``empty``, ``nuisance``, ``day``), optionally shortened.
-
-    ``empty`` and ``day`` are built for ``duration_s``; ``default`` and ``nuisance`` are cut to
-    it with :func:`truncate_scene`.
-    """
-    if name == "empty":
-        return empty_scene(duration_s, seed) if duration_s else empty_scene(seed=seed)
-    if name == "day":
-        return day_scene(duration_s, seed) if duration_s else day_scene(seed=seed)
-    factories = {"default": default_scene, "nuisance": nuisance_scene}
-    if name not in factories:
-        raise ConfigError(f"unknown scene preset {name!r}; expected one of "
-                          f"{sorted([*factories, 'day', 'empty'])}")
-    config = factories[name](seed)
-    return truncate_scene(config, duration_s) if duration_s else config
 
 
 def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,

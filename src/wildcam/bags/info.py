@@ -186,7 +186,7 @@ def _decode_rows(path: Path) -> None:
         for n, (conn, stamp, raw) in enumerate(messages(reader)):
             try:
                 ensure_type(conn.msgtype, store).deserialize_cdr(raw, conn.msgtype)
-            except Exception as err:  # noqa: BLE001 - any decoding failure is corruption
+            except Exception as err:  # any decoding failure is corruption
                 raise BagError(f"corrupt sqlite3 storage {path}: message {n} on {conn.topic} "
                                f"at {stamp} does not decode as {conn.msgtype} "
                                f"({type(err).__name__})") from err

@@ -94,8 +94,8 @@ def ros_session() -> Iterator[Session]:
     try:
         yield Session(rclpy.get_default_context(), stop)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         if started:
             rclpy.try_shutdown()
 
@@ -108,7 +108,7 @@ def message_class(msgtype: str) -> type[Any]:
     package, kind, name = parts
     try:
         module = importlib.import_module(f"{package}.{kind}")
-        return getattr(module, name)  # type: ignore[no-any-return]
+        return getattr(module, name)
     except (ImportError, AttributeError) as err:
         raise BagError(f"message type {msgtype} is not installed in this Python environment "
                        f"(cannot import {package}.{kind}.{name}): {err}") from err

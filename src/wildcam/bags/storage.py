@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import apsw
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
@@ -33,7 +33,7 @@ __all__ = ["BAG_VERSION", "DEFAULT_STORAGE", "READ_ERRORS", "STORAGES", "STORAGE
 
 STORAGES: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 DEFAULT_STORAGE = "mcap"  # as `ros2 bag record` since Iron
-BAG_VERSION = 9  # rosbag2 metadata version written by Jazzy and later
+BAG_VERSION: Literal[9] = 9  # rosbag2 metadata version written by Jazzy and later
 
 
 class _Rosbag2McapWriter(McapWriter):
@@ -54,8 +54,11 @@ class _Rosbag2McapWriter(McapWriter):
         write_channel(self.chunk.bio, self.channels[-1], self.schemas)
 
 
+_STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+
+
 class _Writer(Writer):
-    STORAGE_PLUGINS = {**Writer.STORAGE_PLUGINS, StoragePlugin.MCAP: _Rosbag2McapWriter}
+    STORAGE_PLUGINS = _STORAGE_PLUGINS  # rosbags looks its writers up here: MCAP replaced
 
 
 def bag_writer(output: Path, storage: str = DEFAULT_STORAGE) -> Writer:

@@ -1,10 +1,10 @@
 """Camera sources: one Protocol, a backend per file, a registry keyed by name.
 
-``base`` holds :class:`Frame`, :class:`CameraSource` and :class:`Box`; ``device``,
-``video``, ``folder``, ``synthetic`` and ``fake`` are the backends; ``registry`` opens one by
-name from node parameters. ``synthetic`` renders a deterministic camera-trap scene (``scene``
-configures it, ``presets`` names a few) with exact ground truth (``truth``). Nothing here
-imports rclpy; each name is imported from its module when first used.
+``base`` holds :class:`Frame` and :class:`CameraSource` (boxes are :mod:`wildcam.types`);
+``device``, ``video``, ``folder``, ``synthetic`` and ``fake`` are the backends; ``registry``
+opens one by name from node parameters. ``synthetic`` renders a deterministic camera-trap scene
+(``scene`` configures it, ``presets`` names a few) with exact ground truth (``truth``). Nothing
+here imports rclpy; each name is imported from its module when first used.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from wildcam.lazy_exports import lazy_exports
 
 _EXPORTS = {
-    "base": ("Box", "CameraSource", "Frame", "Image", "SourceBase"),
+    "base": ("CameraSource", "Frame", "SourceBase"),
     "device": ("V4L2Source",),
     "fake": ("FakeSource",),
     "folder": ("IMAGE_SUFFIXES", "ImageFolderSource"),

@@ -9,6 +9,7 @@ blended every frame.
 from __future__ import annotations
 
 import math
+from typing import cast
 from dataclasses import dataclass
 
 import cv2
@@ -43,25 +44,28 @@ def background(rng: Rng, w: int, h: int) -> U8:
     img = np.empty((h, w, 3), np.float32)
     hz = max(2, int(HORIZON * h))
     t = np.linspace(0, 1, hz, dtype=np.float32)[:, None, None]
-    img[:hz] = (1 - t) * np.float32([205, 160, 120]) + t * np.float32([222, 208, 192])
+    img[:hz] = ((1 - t) * np.array([205, 160, 120], np.float32)
+                + t * np.array([222, 208, 192], np.float32))
     img[:hz] += 7 * smooth_noise(rng, hz, w, 0.2 * w)[..., None]
     t = np.linspace(0, 1, h - hz, dtype=np.float32)[:, None, None]
-    img[hz:] = (1 - t) * np.float32([100, 128, 118]) + t * np.float32([58, 98, 84])
-    img[hz:] += 16 * smooth_noise(rng, h - hz, w, 0.06 * w)[..., None] * np.float32([0.7, 1, 1.2])
+    img[hz:] = ((1 - t) * np.array([100, 128, 118], np.float32)
+                + t * np.array([58, 98, 84], np.float32))
+    img[hz:] += (16 * smooth_noise(rng, h - hz, w, 0.06 * w)[..., None]
+                 * np.array([0.7, 1, 1.2], np.float32))
     ys = np.arange(h, dtype=np.float32)[:, None]
     wobble = 0.015 * h * smooth_noise(rng, 1, w, 0.25 * w)
     top, bottom = TRAIL[0] * h + wobble, TRAIL[1] * h + wobble
     trail = np.clip(np.minimum(ys - top, bottom - ys) / (0.015 * h), 0, 1)
     trail *= 0.75 + 0.25 * np.clip(smooth_noise(rng, h, w, 0.05 * w), -1, 1)
-    img = img * (1 - trail[..., None]) + trail[..., None] * np.float32([108, 140, 160])
+    img = img * (1 - trail[..., None]) + trail[..., None] * np.array([108, 140, 160], np.float32)
     # Treeline: a dark ragged silhouette sitting on the horizon.
     crown = hz - 0.05 * h * (1.2 + smooth_noise(rng, 1, w, 0.04 * w)[0]).clip(0.2, 3)
     tree = (ys >= crown[None, :]) & (ys < hz + 2)
-    img[tree] = np.float32([52, 78, 58]) + 10 * rng.standard_normal((int(tree.sum()), 1))
+    img[tree] = np.array([52, 78, 58], np.float32) + 10 * rng.standard_normal((int(tree.sum()), 1))
     # A trunk at the left edge, from which the hanging foliage comes.
     x0, x1 = int(0.03 * w), int(0.09 * w)
     bark = 12 * smooth_noise(rng, int(0.8 * h), x1 - x0, 0.01 * w + 1)[..., None]
-    img[: int(0.8 * h), x0:x1] = np.float32([40, 55, 68]) + bark
+    img[: int(0.8 * h), x0:x1] = np.array([40, 55, 68], np.float32) + bark
     img += 4 * rng.standard_normal((h, w, 1)).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     for _ in range(int(w * h / 200)):  # static grass strokes on the ground
@@ -195,7 +199,7 @@ def _grass(rng: Rng, w: int, h: int, margin: int) -> Layer:
         x = rng.uniform(margin, w - margin)
         tall, lean = h * rng.uniform(0.35, 0.98), rng.uniform(-0.25, 0.25)
         pts = [(x + lean * tall * s * s, h - 1 - tall * s) for s in (0.0, 0.35, 0.7, 1.0)]
-        poly = np.int32([[int(px), int(py)] for px, py in pts])
+        poly = np.array([[int(px), int(py)] for px, py in pts], np.int32)
         shade = rng.uniform(0.6, 1.2)
         bgr = (45 * shade, 125 * shade, 105 * shade)
         width = int(rng.integers(1, 3))
@@ -212,7 +216,7 @@ def _foliage(rng: Rng, w: int, h: int, margin: int) -> Layer:
         x = rng.uniform(margin, w - margin)
         length, drift = h * rng.uniform(0.5, 0.95), rng.uniform(-0.3, 0.3) * w
         pts = [(x + drift * s * s, length * s) for s in np.linspace(0, 1, 12)]
-        poly = np.int32([[int(px), int(py)] for px, py in pts])
+        poly = np.array([[int(px), int(py)] for px, py in pts], np.int32)
         cv2.polylines(colour, [poly], False, (35, 50, 60), 2, cv2.LINE_AA)
         cv2.polylines(alpha, [poly], False, 1.0, 2, cv2.LINE_AA)
         for px, py in pts[2:]:
@@ -261,7 +265,7 @@ def ir_illumination(w: int, h: int) -> F32:
 def ir_reflectance(bgr: npt.NDArray[np.floating] | U8) -> F32:
     """IR reflectance (0..255 scale) from daylight colour: foliage reflects IR strongly."""
     b, g, r = (bgr[..., i].astype(np.float32) for i in range(3))
-    return 0.9 * luminance(bgr) + 1.6 * np.maximum(g - np.maximum(b, r), 0)
+    return cast(F32, 0.9 * luminance(bgr) + 1.6 * np.maximum(g - np.maximum(b, r), 0))
 
 
 def ir_layer(layer: Layer, illumination: float, boost: float = 1.5) -> Layer:

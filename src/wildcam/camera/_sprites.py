@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -66,7 +67,7 @@ class _Pen:
         cv2.line(self.mask, self._px(*a), self._px(*b), 255, thick)
 
     def poly(self, points: list[Point]) -> None:
-        cv2.fillPoly(self.mask, [np.int32([self._px(u, v) for u, v in points])], 255)
+        cv2.fillPoly(self.mask, [np.array([self._px(u, v) for u, v in points], np.int32)], 255)
 
 
 def _legs(pen: _Pen, hips: list[Point], phase: float, swing: float,
@@ -144,7 +145,7 @@ def draw_sprite(rng: Rng, species: str, w: int, h: int, band: F32, ir_band: F32)
     :data:`MIN_CONTRAST` (day) or :data:`MIN_IR_CONTRAST` (IR) grey levels from as much of
     that background as it can.
     """
-    base = np.float32(_COLOURS[species]) * np.float32(rng.uniform(0.85, 1.15, 3))
+    base = np.array(_COLOURS[species], np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
     texture = 1 + 0.13 * np.clip(smooth_noise(rng, h, w, max(2.0, 0.06 * w)), -2, 2)
     shade = np.linspace(1.1, 0.85, h, dtype=np.float32)[:, None]
     colour = (base * (texture * shade)[..., None]).astype(np.float32)
@@ -158,7 +159,7 @@ def draw_sprite(rng: Rng, species: str, w: int, h: int, band: F32, ir_band: F32)
     eye = max(1, h // 40)
     for k in range(GAITS):
         mask, (ex, ey) = _mask(species, w, h, 2 * math.pi * k / GAITS)
-        alpha = mask.astype(np.float32) / 255
+        alpha = cast(F32, mask.astype(np.float32) / 255)  # float32 at run time
         c = colour.copy()
         cv2.circle(c, (ex, ey), eye, (15, 15, 15), -1)
         day.append(Layer((c * alpha[..., None]).astype(np.float32), alpha))

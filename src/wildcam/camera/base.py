@@ -1,4 +1,5 @@
-"""The camera-source interface: frames, the source Protocol and full-frame boxes.
+"""The camera-source interface: frames and the source Protocol (boxes and the image alias are
+in :mod:`wildcam.types`).
 
 Every backend (V4L2 device, video file, image folder, synthetic scene, fake) yields
 :class:`Frame` records through the :class:`CameraSource` Protocol; :class:`SourceBase` gives
@@ -9,18 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import TracebackType
-from typing import NamedTuple, Protocol, Self, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from wildcam.errors import ConfigError, InputError, SourceError
+from wildcam.types import Image
 
-__all__ = ["Box", "CameraSource", "Frame", "Image", "SourceBase"]
-
-Image = npt.NDArray[np.uint8]
-"""An HxWx3 BGR uint8 image (the only image layout sources hand out)."""
+__all__ = ["CameraSource", "Frame", "SourceBase", "check_resolution"]
 
 MAX_SIDE = 8192
 MAX_CAPTURE_AGE_S = 10.0
@@ -159,38 +158,3 @@ def check_resolution(width: int, height: int) -> tuple[int, int]:
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
         raise ConfigError(f"resolution {width}x{height} out of range 1..{MAX_SIDE}")
     return int(width), int(height)
-
-
-class Box(NamedTuple):
-    """An axis-aligned box in full-frame pixels: top-left ``(x, y)``, size ``w`` x ``h``."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def area(self) -> int:
-        """Area in pixels (0 for an empty box)."""
-        return max(self.w, 0) * max(self.h, 0)
-
-    def iou(self, other: Box) -> float:
-        """Intersection over union with ``other`` (0.0 when both are empty)."""
-        ix = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
-        iy = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
-        inter = max(ix, 0) * max(iy, 0)
-        union = self.area + other.area - inter
-        return inter / union if union > 0 else 0.0
-
-    def scaled(self, sx: float, sy: float) -> Box:
-        """The box in a frame scaled by ``sx`` horizontally and ``sy`` vertically."""
-        x0, y0 = round(self.x * sx), round(self.y * sy)
-        x1, y1 = round((self.x + self.w) * sx), round((self.y + self.h) * sy)
-        return Box(x0, y0, x1 - x0, y1 - y0)
-
-    def clipped(self, width: int, height: int) -> Box:
-        """The part of the box inside a ``width`` x ``height`` frame (may be empty)."""
-        x0, y0 = min(max(self.x, 0), width), min(max(self.y, 0), height)
-        x1 = min(max(self.x + self.w, 0), width)
-        y1 = min(max(self.y + self.h, 0), height)
-        return Box(x0, y0, x1 - x0, y1 - y0)

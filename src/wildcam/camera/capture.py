@@ -23,9 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from wildcam.camera.base import Frame
-from wildcam.camera.registry import SOURCE_KINDS
-from wildcam.params import check_ranges, param
-from wildcam.power.profile import power_profile_param
+from wildcam.params import check_ranges, param, power_profile_param
+from wildcam.types import SOURCE_KINDS
 
 __all__ = ["FULL_FRAME_POLICIES", "CameraConfig", "CaptureControl", "FullFrameGate", "SceneClock",
            "TriggerBurst"]

@@ -6,6 +6,7 @@ fields (a visit's timing is in seconds and its size in frame fractions, so it ca
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -13,7 +14,7 @@ from wildcam.camera.scene import Interval, SceneConfig, Visit, daylight
 from wildcam.errors import ConfigError
 
 __all__ = ["IR_ON_BELOW", "PRESETS", "day_scene", "default_scene", "empty_scene",
-           "nuisance_scene", "scene_preset"]
+           "nuisance_scene", "scene_preset", "truncate_scene"]
 
 IR_ON_BELOW = 0.3
 """Daylight level under which the day scene's camera switches to IR."""
@@ -119,7 +120,7 @@ def day_scene(duration_s: float = 240.0, seed: int = 0) -> SceneConfig:
     )
 
 
-PRESETS: dict[str, Callable[[int], SceneConfig]] = {
+PRESETS: dict[str, Callable[[int], SceneConfig]] = {  # in the order of types.PRESET_NAMES
     "default": default_scene,
     "empty": lambda seed: empty_scene(seed=seed),
     "nuisance": nuisance_scene,
@@ -128,8 +129,35 @@ PRESETS: dict[str, Callable[[int], SceneConfig]] = {
 """Preset name -> ``factory(seed)``."""
 
 
-def scene_preset(name: str, seed: int = 0) -> SceneConfig:
-    """The preset called ``name`` (a key of :data:`PRESETS`) built with ``seed``."""
+def scene_preset(name: str, seed: int = 0, duration_s: float | None = None) -> SceneConfig:
+    """The preset called ``name`` (a key of :data:`PRESETS`) built with ``seed``, optionally
+    shortened: ``empty`` and ``day`` are built for ``duration_s``; ``default`` and ``nuisance``
+    are cut to it with :func:`truncate_scene`."""
     if name not in PRESETS:
         raise ConfigError(f"unknown scene preset {name!r}; known: {sorted(PRESETS)}")
-    return PRESETS[name](seed)
+    if duration_s and name == "empty":
+        return empty_scene(duration_s, seed)
+    if duration_s and name == "day":
+        return day_scene(duration_s, seed)
+    config = PRESETS[name](seed)
+    return truncate_scene(config, duration_s) if duration_s else config
+
+
+def truncate_scene(config: SceneConfig, duration_s: float) -> SceneConfig:
+    """``config`` cut to its first ``duration_s`` seconds.
+
+    Visits that would not end in time are dropped; weather and IR spans are clipped.
+    """
+    if not duration_s > 0:
+        raise ConfigError(f"duration must be > 0 s, got {duration_s}")
+    if duration_s >= config.duration_s:
+        return dataclasses.replace(config, duration_s=duration_s)
+
+    def clip(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
+        return tuple(s._replace(end_s=min(s.end_s, duration_s))
+                     for s in spans if s.start_s < duration_s)
+
+    return dataclasses.replace(
+        config, duration_s=duration_s,
+        visits=tuple(v for v in config.visits if v.end_s <= duration_s),
+        wind=clip(config.wind), rain=clip(config.rain), ir_night=clip(config.ir_night))

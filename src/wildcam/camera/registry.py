@@ -15,13 +15,13 @@ from wildcam.camera.base import CameraSource
 from wildcam.camera.presets import PRESETS, default_scene
 from wildcam.camera.scene import SceneConfig, load_scene
 from wildcam.errors import ConfigError
+from wildcam.types import SOURCE_KINDS
 
 if TYPE_CHECKING:
     from wildcam.camera.synthetic import SyntheticScene
 
 __all__ = ["DEFAULT_DEVICE", "SOURCE_KINDS", "make_source", "synthetic_config"]
 
-SOURCE_KINDS = ("synthetic", "file", "folder", "device")
 DEFAULT_DEVICE = "/dev/video0"
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from wildcam.camera import _draw
 from wildcam.camera._draw import U8, Layer, Plant
 from wildcam.camera._sprites import GAITS, Sprite, draw_sprite
-from wildcam.camera.base import Box, Frame, Image, SourceBase, check_resolution
+from wildcam.camera.base import Frame, SourceBase, check_resolution
+from wildcam.types import Box, Image
 from wildcam.camera.presets import (
     day_scene,
     default_scene,
@@ -394,8 +395,8 @@ def _displacement(plant: Plant, wind: float, t: float) -> float:
 def _sway(layer: Layer, plant: Plant, d: float) -> Layer:
     """The layer sheared: its free edge displaced by ``d`` pixels, its anchored edge fixed."""
     k = d / max(layer.shape[0] - 1, 1)
-    m = np.float32([[1, k, -d], [0, 1, 0]]) if plant.anchor == "bottom" \
-        else np.float32([[1, -k, 0], [0, 1, 0]])
+    m = np.array([[1, k, -d], [0, 1, 0]], np.float32) if plant.anchor == "bottom" \
+        else np.array([[1, -k, 0], [0, 1, 0]], np.float32)
     return layer.warped(m)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.camera.scene import Interval, SceneConfig, scene_from_dict, scene_to_dict
 from wildcam.errors import InputError
 

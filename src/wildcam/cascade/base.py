@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.errors import ConfigError
 
 __all__ = ["STAGES", "FakeModel", "RegionResult", "ScoredBox", "StageModel", "check_band"]

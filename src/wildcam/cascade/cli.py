@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
+from typing import Any
 
 from wildcam.cascade.config import STAGE3_INPUTS, CascadeConfig
 from wildcam.cascade.evaluate import (
-    RPI4B_WATTS_PER_CORE,
     CoreWatts,
     EnergyFn,
     EvalReport,
@@ -19,12 +18,12 @@ from wildcam.cascade.evaluate import (
     load_coco,
     load_csv,
 )
-from wildcam.errors import ConfigError, WildcamError
+from wildcam.errors import ConfigError, InputError, as_input_error
 
 __all__ = ["print_report", "register", "run_eval"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
     p = sub.add_parser("eval", help="precision/recall, stage use, latency and energy of the "
                        "cascade on labelled images")
@@ -54,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--power-profile", default="rpi4b",
                    help="device power profile for the energy model")
     p.add_argument("--watts-per-core", type=float, default=None,
-                   help=f"energy model without a profile: busy-core watts (Pi 4B: "
-                   f"{RPI4B_WATTS_PER_CORE} W) times host CPU seconds")
+                   help="energy model without a profile: busy-core watts (the rpi4b profile's "
+                   "active_core_w for a Pi 4B) times host CPU seconds")
     p.set_defaults(func=run_eval)
 
 
@@ -74,15 +73,14 @@ def run_eval(args: argparse.Namespace) -> int:
     from wildcam.cascade.loader import load_stages
 
     if args.labels is None and args.coco is None:
-        print("wildcam eval: give --labels CSV and/or --coco JSON", file=sys.stderr)
-        return 2
-    try:
+        raise InputError("give --labels CSV and/or --coco JSON")
+    with as_input_error():
         items: list[LabelledImage] = []
         if args.labels is not None:
             items += load_csv(args.labels, args.images)
         if args.coco is not None:
             items += load_coco(args.coco, args.images)
-        bands = {}
+        bands: dict[str, Any] = {}
         for stage, low, high in args.band:
             if stage not in ("1", "2", "3"):
                 raise ConfigError(f"--band stage must be 1, 2 or 3, got {stage!r}")
@@ -95,13 +93,9 @@ def run_eval(args: argparse.Namespace) -> int:
                                **bands)
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         if not models:
-            print("wildcam eval: every stage is disabled", file=sys.stderr)
-            return 2
+            raise ConfigError("every stage is disabled")
         energy, energy_text = _energy(args)
         report = evaluate(items, models, config, energy)
-    except (WildcamError, ValueError) as err:
-        print(f"wildcam eval: {err}", file=sys.stderr)
-        return 2
     report.config["energy_model"] = energy_text
     report.config.update(bands)
     print_report(report)
@@ -110,11 +104,7 @@ def run_eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     if args.md_json is not None:
-        try:
-            _write_md(args, report, config)
-        except WildcamError as err:
-            print(f"wildcam eval: {err}", file=sys.stderr)
-            return 2
+        _write_md(args, report, config)
         print(f"wrote {args.md_json}")
     return 0
 

@@ -2,7 +2,8 @@
 
 The model ids name entries of the manifest (``default`` takes the manifest's default model for
 that stage, ``""`` disables the stage); each model's confidence band comes from the manifest
-unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's lever: the highest
+unless ``stageN_c_low`` / ``stageN_c_high`` override it. ``max_stage`` is the power manager's
+lever: the highest
 stage the cascade may call. A region whose score stays inside a model's uncertain band at the
 last allowed stage is decided by ``decision_threshold``. Frames of one motion event are smoothed
 with an exponential average of their per-frame presence, and an event whose frames agree
@@ -15,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wildcam.errors import ConfigError
-from wildcam.params import check_ranges, param
-from wildcam.power.profile import power_profile_param
+from wildcam.params import check_ranges, param, power_profile_param
 
 __all__ = ["DEFAULT_MODEL", "GRAPH_OPTIMIZATIONS", "STAGE3_INPUTS", "CascadeConfig"]
 

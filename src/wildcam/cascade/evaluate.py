@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
@@ -34,8 +34,8 @@ from wildcam.ecology.megadetector import MIN_CONF, MdImage, frame_detections
 from wildcam.errors import InputError, ModelError
 
 __all__ = [
-    "RPI4B_WATTS_PER_CORE",
     "CoreWatts",
+    "default_energy",
     "EvalReport",
     "LabelledImage",
     "Row",
@@ -45,21 +45,23 @@ __all__ = [
     "load_csv",
 ]
 
-RPI4B_WATTS_PER_CORE = 0.88
-"""Extra watts of one busy Cortex-A72 core of a Raspberry Pi 4B over idle: published bare-board
-measurements give about 2.7 W idle and 6.2-6.4 W with all four cores under stress-ng
-(Raspberry Pi Foundation product brief; Jeff Geerling's and Tom's Hardware power tests), i.e.
-(6.2 - 2.7) / 4 = 0.88 W per core. Used when no device power profile is given."""
-
 EnergyFn = Callable[[str, float], float]
 """``joules(stage_name, cpu_seconds)``: modelled energy of a stage's CPU time."""
+
+
+def default_energy() -> CoreWatts:
+    """Busy-core watts of the default device profile (a Pi 4B's Cortex-A72 core; its source
+    is in the profile's YAML) times this host's CPU seconds, without the device slowdown."""
+    from wildcam.power.profile import DEFAULT_PROFILE, load_profile
+
+    return CoreWatts(load_profile(DEFAULT_PROFILE).active_core_w)
 
 
 @dataclass(frozen=True)
 class CoreWatts:
     """The simplest energy model: busy-core watts times CPU seconds (times a device slowdown)."""
 
-    watts_per_core: float = RPI4B_WATTS_PER_CORE
+    watts_per_core: float
     slowdown: float = 1.0
 
     def __call__(self, stage: str, cpu_seconds: float) -> float:
@@ -279,7 +281,7 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
              config: CascadeConfig | None = None, energy: EnergyFn | None = None) -> EvalReport:
     """Score every image with every stage; decide each row; count, time and model energy."""
     config = config or CascadeConfig()
-    energy = energy or CoreWatts()
+    energy = energy or default_energy()
     stages = sorted(models)
     rows = _rows(stages, config.max_stage)
     replays = {s: _Replay(m.model_id, s, m.c_low, m.c_high) for s, m in models.items()}
@@ -365,7 +367,7 @@ def average_precision(predictions: Mapping[int, Sequence[tuple[float, Box]]],
                      for s, b in preds), key=lambda t: -t[0])
     used = {i: [False] * len(b) for i, b in gt.items()}
     hits = []
-    for _score_, image, box in ranked:
+    for _, image, box in ranked:
         best, best_j = iou, -1
         for j, truth in enumerate(gt[image]):
             overlap = box.iou(truth)

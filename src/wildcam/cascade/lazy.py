@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import ModelEntry
 from wildcam.cascade.onnx_models import (

@@ -228,7 +228,7 @@ class Manifest:
 
 
 def default_manifest_path() -> Path:
-    """The package's ``models/manifest.json`` (the source tree's, else the installed share copy)."""
+    """The package's ``models/manifest.json`` (the source tree's, else the installed copy)."""
     try:
         return share_dir("models", "manifest.json") / "manifest.json"
     except FileNotFoundError:

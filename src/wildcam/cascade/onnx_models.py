@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult, ScoredBox
 from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
 from wildcam.errors import ConfigError, ModelError

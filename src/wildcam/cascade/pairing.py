@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 
 __all__ = ["FramePairing", "MotionInfo", "Paired"]
 

@@ -2,7 +2,8 @@
 
 For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
 is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
-unless the config overrides it); in between the region escalates to the next enabled stage. Stage 3 (the large detector) sees either the whole frame
+unless the config overrides it); in between the region escalates to the next enabled stage. Stage
+3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
 calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
 that stage's score against ``decision_threshold``.
@@ -33,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
 from wildcam.errors import ConfigError, ModelError

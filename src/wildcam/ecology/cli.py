@@ -4,17 +4,16 @@ and the gateway store export behind ``wildcam gateway export``."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from wildcam.ecology.megadetector import MIN_CONF
-from wildcam.errors import InputError, WildcamError
+from wildcam.errors import InputError, WildcamError, as_input_error
 
 __all__ = ["export_store", "register", "run_detect", "run_exports"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``detect`` subcommand."""
     p = sub.add_parser("detect", help="run the cascade over a folder of images/videos, a video "
                        "or a bag; write MegaDetector batch-output JSON (Timelapse, AddaxAI)")
@@ -44,7 +43,7 @@ def run_detect(args: argparse.Namespace) -> int:
     from wildcam.ecology.detect import Detector, manifest_digest
     from wildcam.ecology.megadetector import write_batch_output
 
-    try:
+    with as_input_error():
         config = CascadeConfig(manifest=args.manifest, max_stage=args.max_stage,
                                decision_threshold=args.decision_threshold,
                                onnx_threads=args.threads)
@@ -53,9 +52,6 @@ def run_detect(args: argparse.Namespace) -> int:
                             min_conf=args.min_conf, video_every=max(args.every, 0))
         doc = detector.run(args.input, args.topic)
         write_batch_output(args.out, doc)
-    except (WildcamError, ValueError) as err:
-        print(f"wildcam detect: {err}", file=sys.stderr)
-        return 2
     images = doc["images"]
     failed = sum(1 for i in images if i.get("failure"))
     boxes = sum(len(i["detections"] or ()) for i in images)

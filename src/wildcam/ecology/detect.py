@@ -17,7 +17,7 @@ from typing import Any
 
 import cv2
 
-from wildcam.camera.base import Image
+from wildcam.types import Image
 from wildcam.camera.folder import IMAGE_SUFFIXES
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig

@@ -9,7 +9,8 @@ Camtrap DP (:func:`camtrap_package`):
   thumbnail crop), ``captureMethod: activityDetection``, UTC timestamps with their zone, file
   paths into the package's ``media/`` folder;
 - media-level observations, one per box (normalised on the media file: the full frame, or the
-  thumbnail, which is the crop of the best box), and one event-level observation per event: ``classificationMethod: machine``,
+  thumbnail, which is the crop of the best box), and one event-level observation per event:
+  ``classificationMethod: machine``,
   ``classifiedBy`` the model id and the sha256 its manifest records,
   ``classificationProbability`` the score; a reviewed event's event-level observation is the
   person's (``classificationMethod: human``: correct keeps the class, wrong makes it blank,

@@ -80,6 +80,10 @@ class Frame:
         is that box's crop, so the best box is ``(0, 0, 1, 1)``). None when there is no
         image, its size is unknown, or the box lies outside it.
         """
+        ox: float
+        oy: float
+        width: float
+        height: float
         if self.full_frame and self.size is not None:
             ox, oy, (width, height) = 0.0, 0.0, self.size
         elif self.thumbnail and self.detections:

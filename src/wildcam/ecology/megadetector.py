@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.runner import FrameDecision
 from wildcam.errors import StorageError
 
@@ -125,7 +125,7 @@ def batch_output(images: Iterable[MdImage], detector: str,
     return {"info": info, "detection_categories": categories, "images": entries}
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) \
         and math.isfinite(value)
 

@@ -28,7 +28,6 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +36,6 @@ from wildcam.params import parse_assignments
 from wildcam.upload.config import default_state_dir
 
 __all__ = ["register"]
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except WildcamError as err:
-            print(f"wildcam gateway: {err}", file=sys.stderr)
-            return err.exit_code
-        except OSError as err:  # a file named on the command line (--file, --out, --store)
-            print(f"wildcam gateway: {err.strerror or err}: {err.filename or ''}",
-                  file=sys.stderr)
-            return 2
-    return run
 
 
 def _token_file(args: argparse.Namespace) -> str:
@@ -211,7 +196,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``gateway`` command to ``subparsers``."""
     gw = subparsers.add_parser("gateway", help="the ingest gateway (HTTP server) and the "
                                "update signing tools",
@@ -233,13 +218,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     help="largest update file")
     gw.add_argument("--cert", default="", help="TLS certificate (PEM): serve HTTPS")
     gw.add_argument("--key", default="", help="TLS private key (PEM)")
-    gw.set_defaults(func=_guarded(_serve))
+    gw.set_defaults(func=_serve)
     sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
 
     key = sub.add_parser("keygen", help="create an Ed25519 key pair for signing updates")
     key.add_argument("--out", required=True, help="directory to write the key pair to")
     key.add_argument("--name", default="wildcam-ota", help="file name stem")
-    key.set_defaults(func=_guarded(_keygen))
+    key.set_defaults(func=_keygen)
 
     client = argparse.ArgumentParser(add_help=False)
     client.add_argument("--url", default="http://127.0.0.1:8470", help="gateway base URL")
@@ -267,7 +252,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "staged: the first --share of it (the rest with `rollout`)")
     pub.add_argument("--share", type=float, default=1.0,
                      help="with --group: the share of the group offered first (0-1]")
-    pub.set_defaults(func=_guarded(_publish))
+    pub.set_defaults(func=_publish)
 
     dev = sub.add_parser("device", help="the device registry: per-device tokens (reads "
                          "--store)")
@@ -285,17 +270,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rev.add_argument("id", help="device id")
     dls = dsub.add_parser("list", help="the registered devices, JSON lines")
     dls.add_argument("--group", default="", help="only this group")
-    dev.set_defaults(func=_guarded(_device))
+    dev.set_defaults(func=_device)
 
     roll = sub.add_parser("rollout", help="widen a staged group rollout (reads --store)")
     roll.add_argument("update_id", help="the published update")
     roll.add_argument("--share", type=float, required=True, help="share of the group (0-1]")
     roll.add_argument("--resume", action="store_true",
                       help="resume a rollout a device's failure halted")
-    roll.set_defaults(func=_guarded(_rollout))
+    roll.set_defaults(func=_rollout)
 
     lst = sub.add_parser("list", parents=[client], help="print the stored items (JSON lines)")
-    lst.set_defaults(func=_guarded(_list))
+    lst.set_defaults(func=_list)
 
     exp = sub.add_parser("export", help="write what the store holds as a Camtrap DP 1.0.2 "
                          "package (and MegaDetector JSON, hard examples); reads --store")
@@ -317,4 +302,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     exp.add_argument("--specs", default="", help="the camtrap-dp-1.0.2 folder (default: "
                      "$WILDCAM_SPECS or ../shared/specs)")
     exp.add_argument("--no-validate", action="store_true", help="skip the validation")
-    exp.set_defaults(func=_guarded(_export))
+    exp.set_defaults(func=_export)

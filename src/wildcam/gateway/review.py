@@ -45,7 +45,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _STYLE = """body{font:14px system-ui,sans-serif;margin:1em 2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
 .events{display:flex;flex-wrap:wrap;gap:1em}.event{border:1px solid #ccc;padding:.5em;width:330px}
-.pic{position:relative;display:inline-block}.pic img{max-width:320px;max-height:240px;display:block}
+.pic{position:relative;display:inline-block}
+.pic img{max-width:320px;max-height:240px;display:block}
 .box{position:absolute;border:2px solid #e33;box-sizing:border-box}
 .verdict{font-weight:bold}form.inline{display:inline}"""
 

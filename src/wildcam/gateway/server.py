@@ -22,7 +22,8 @@ updates that target it, and once revoked it is 401 at the next request::
 Hostile clients (see :class:`ConnectionGuard`): at most ``max_connections`` connections are
 open; at the cap a new connection takes the place of the oldest one that never sent a valid
 token (so slow or idle strangers cannot crowd devices out), and is closed at once only when
-every open connection has authenticated; a connection that has not sent a complete request head within
+every open connection has authenticated; a connection that has not sent a complete request head
+within
 ``header_timeout_s`` (after connecting or after its previous answer) is closed; a request body
 that stalls for ``body_timeout_s`` is 408. The token is checked before any byte of the body is
 read or decompressed, and nothing is written to disk for a request without a valid token (the

@@ -5,8 +5,8 @@ green channel, about 160 px wide), fed to :class:`MotionGate.update`, and the
 :class:`MotionResult` says whether there was motion, where (full-frame ROIs), whether the
 illumination jumped or the camera switched to IR, and which motion event is open.
 :class:`Mog2Gate` is OpenCV's MOG2 behind the same :class:`Gate` interface, as the baseline
-for benchmarks. Every threshold is a :class:`MotionConfig` field; ``MotionConfig.FIELDS``
-carries their ranges and descriptions for parameter declaration.
+for benchmarks. Every threshold is a :class:`MotionConfig` field, declared with its range, unit
+and description by :func:`wildcam.params.param`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from wildcam.motion.base import Gate, MotionResult
 from wildcam.motion.baseline import MOG2_FACTOR, Mog2Gate
 from wildcam.motion.config import (
     AUTO_SMALL_WIDTH,
-    FieldSpec,
     MotionConfig,
     Polygon,
     format_polygons,
@@ -30,7 +29,6 @@ __all__ = [
     "AUTO_SMALL_WIDTH",
     "EventState",
     "EventTracker",
-    "FieldSpec",
     "Gate",
     "MOG2_FACTOR",
     "Mog2Gate",

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.motion.config import MotionConfig
 
 __all__ = ["Gate", "MotionResult"]

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
@@ -29,6 +29,19 @@ MOG2_FACTOR = 4
 
 class Mog2Gate:
     """MOG2 on the quarter-scale grey frame, with the motion gate's blob and event logic."""
+
+    # Buffers, masks and areas for the current small-frame size, set by _setup.
+    _fg: npt.NDArray[np.uint8]
+    _still: npt.NDArray[np.uint8]
+    _prev_still: npt.NDArray[np.uint8]
+    _scratch: npt.NDArray[np.uint8]
+    _scratch2: npt.NDArray[np.uint8]
+    _any_mask: bool
+    _keep: npt.NDArray[np.uint8]
+    _inv_pixels: float
+    _min_area: int
+    _slow_path_at: float
+    _kernel: npt.NDArray[np.uint8] | None
 
     def __init__(
         self,

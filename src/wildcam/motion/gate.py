@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
@@ -75,6 +75,26 @@ _SPREAD = np.ones((3, 3), np.uint8)  # vegetation map dilation: stronger wind re
 
 class MotionGate:
     """Decide per small grey frame whether anything moved, and where (full-frame ROIs)."""
+
+    # The model and its buffers, (re)allocated for each small-frame size by _allocate.
+    _bg: npt.NDArray[np.float32]
+    _bg8: Gray
+    _bg_mean: float
+    _lo: Gray
+    _hi: Gray
+    _thr: Gray
+    _norm: Gray
+    _still: Gray
+    _prev_still: Gray
+    _mask: Gray
+    _scratch: Gray
+    _scratch2: Gray
+    _base_spare: Gray
+    _base_last: Gray
+    _held_spare: Gray
+    _held_last: Gray
+    _act: npt.NDArray[np.float32]
+    _recal_left: int
 
     def __init__(self, config: MotionConfig, full_size: tuple[int, int]) -> None:
         """Create a gate for frames reduced from ``full_size`` = ``(width, height)`` pixels."""

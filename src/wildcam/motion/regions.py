@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.motion.config import Polygon
 
 __all__ = ["blob_rois", "find_blobs", "grow_still", "rasterise_masks"]
@@ -160,8 +160,8 @@ def blob_rois(
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     if len(boxes) > max_rois:
         rest = boxes[max_rois - 1:]
-        boxes = boxes[:max_rois - 1] + [[min(b[0] for b in rest), min(b[1] for b in rest),
-                                        max(b[2] for b in rest), max(b[3] for b in rest)]]
+        boxes = [*boxes[:max_rois - 1], [min(b[0] for b in rest), min(b[1] for b in rest),
+                                         max(b[2] for b in rest), max(b[3] for b in rest)]]
     return tuple(
         Box(int(x0), int(y0), int(np.ceil(x1)) - int(x0), int(np.ceil(y1)) - int(y0))
         for x0, y0, x1, y1 in boxes

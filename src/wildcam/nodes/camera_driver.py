@@ -48,7 +48,7 @@ from wildcam.ros.runner import main_for
 class CameraDriver(LifecycleNode):
     """The camera: one source, a capture timer, a ring buffer of full frames."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("camera_driver", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, CameraConfig, self.on_parameters)

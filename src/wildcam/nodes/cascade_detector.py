@@ -18,19 +18,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
@@ -39,7 +38,6 @@ from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
 from wildcam.errors import ConfigError, InputError, ModelError
 from wildcam.msg import Detection, Detection2DArray, DetectionArray, MotionEvent, VisionInfo
-from wildcam.params import build_config
 from wildcam.ros.convert import msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -57,16 +55,16 @@ Pixels = npt.NDArray[np.uint8]
 class CascadeDetector(Node):
     """Pairs frames with motion events and runs the cascade on them."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("cascade_detector", **kwargs)
         self.health = Health(self)
-        self.params = ParameterBinding(self, CascadeConfig, self.on_parameters)
+        self.params = ParameterBinding(self, CascadeConfig, self.on_parameters,
+                                       prepare=self.check_models)
         cfg = self.params.config
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.calls: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.cascade = Cascade({}, cfg, self.measure)
-        self._pending: tuple[CascadeConfig, dict[int, StageModel | None]] | None = None
         self.pub_info = self.create_publisher(VisionInfo, "detections/info", LATCHED)
         self.models_version = 0
         try:
@@ -75,7 +73,6 @@ class CascadeDetector(Node):
             self.health.degraded(f"no models: {err}")
             self.get_logger().error(f"cannot load models: {err}")
         self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
-        self.add_on_set_parameters_callback(self.check_models)
         self.pub = self.create_publisher(DetectionArray, "detections", own(EVENTS),
                                          qos_overriding_options=OVERRIDABLE)
         self.pub_vision = self.create_publisher(Detection2DArray, "detections/vision",
@@ -115,28 +112,25 @@ class CascadeDetector(Node):
         info.header.stamp = self.get_clock().now().to_msg()
         self.pub_info.publish(info)
 
-    def check_models(self, params: list[Parameter]) -> SetParametersResult:
-        """Load and verify changed models before the change is accepted (refused if bad)."""
-        changes = {p.name: p.value for p in params if p.name in MODEL_PARAMS}
-        if not changes:
-            return SetParametersResult(successful=True)
-        old = self.params.config
+    def check_models(self, old: CascadeConfig, new: CascadeConfig) -> Callable[[], None] | None:
+        """Load and verify changed models before the change is accepted (refused if bad); the
+        binding installs them when the change is applied."""
+        if all(getattr(old, k) == getattr(new, k) for k in MODEL_PARAMS):
+            return None
         try:
-            new = build_config(CascadeConfig, changes, base=old)
-            self._pending = (new, load_stages(new, stages_to_reload(old, new)))
+            models = load_stages(new, stages_to_reload(old, new))
         except (ModelError, ConfigError) as err:
             self.health.error("model_refused", str(err))
-            return SetParametersResult(successful=False, reason=f"model refused: {err}")
-        return SetParametersResult(successful=True)
+            raise ModelError(f"model refused: {err}") from err
 
-    def on_parameters(self, old: CascadeConfig, new: CascadeConfig) -> None:
-        """Install checked models; apply cap, thresholds and smoothing at once."""
-        pending, self._pending = self._pending, None
-        if pending is not None and all(getattr(pending[0], k) == getattr(new, k)
-                                       for k in MODEL_PARAMS):
-            self._install(pending[1])
+        def install() -> None:
+            self._install(models)
             self.get_logger().info("models: " + ", ".join(
                 f"{s}={m.model_id}" for s, m in sorted(self.cascade.models.items())))
+        return install
+
+    def on_parameters(self, old: CascadeConfig, new: CascadeConfig) -> None:
+        """Apply cap, thresholds and smoothing at once (checked models are installed first)."""
         self.cascade.configure(new)
         if new.power_profile != old.power_profile:
             self.meter.set_profile(new.power_profile)

@@ -10,6 +10,8 @@ Every threshold is a live parameter.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
@@ -29,7 +31,7 @@ from wildcam.ros.runner import main_for
 class MotionDetector(Node):
     """Feeds each small frame to a :class:`MotionGate` and publishes what it finds."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("motion_detector", **kwargs)
         self.health = Health(self)
         self.frame_status = self.health.topic("camera/small/image_raw")

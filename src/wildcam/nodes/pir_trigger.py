@@ -12,6 +12,7 @@ every few seconds: a missing sensor never takes the graph down.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from rclpy.node import Node
 from rclpy.time import Time
@@ -29,7 +30,7 @@ _RETRY_S = (5.0, 60.0)  # wall seconds before the next attempt after a failure: 
 class PirTrigger(Node):
     """One PIR backend read by a thread; edges become triggers."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("pir_trigger", **kwargs)
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None

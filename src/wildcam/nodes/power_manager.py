@@ -31,8 +31,7 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterEvent
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.parameter import Parameter, parameter_value_to_python
-from rclpy.parameter_client import AsyncParameterClient
+from rclpy.parameter import parameter_value_to_python
 from rclpy.qos import qos_profile_parameter_events
 from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
@@ -57,6 +56,7 @@ from wildcam.ros.power import (
     stored_wh,
 )
 from wildcam.ros.qos import EVENTS, LATCHED
+from wildcam.ros.remote_params import RemoteParameters, reported_values
 from wildcam.ros.runner import main_for
 from wildcam.srv import ClearOverrides
 
@@ -66,7 +66,7 @@ _PUSH_PERIOD_S = 0.25  # wall: graph watch, parameter calls, timeouts
 class PowerManager(Node):
     """Policy on the node clock; parameter pushes on the wall clock."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("power_manager", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
@@ -78,7 +78,7 @@ class PowerManager(Node):
         self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
                                               sleep_command=cfg.sleep_command), self._now)
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
-        self._param_clients: dict[str, AsyncParameterClient] = {}
+        self.remote = RemoteParameters(self)
         self._in_flight: dict[str, tuple[int, float]] = {}
         self._tokens = itertools.count()
         self._present: set[str] = set()
@@ -168,7 +168,7 @@ class PowerManager(Node):
         try:
             self.rtc.arm(state.wake_at_s)
             self.save()  # the halt may come at once: the state must be on disk first
-            getattr(self.rtc, "sleep")(batch_s=state.batch_s or 0.0)
+            self.rtc.sleep(batch_s=state.batch_s or 0.0)
             self.health.values["rtc"] = (f"sleeping until {state.wake_at_s}, bursts held up "
                                          f"to {state.batch_s or 0.0:.0f} s")
         except WildcamError as err:
@@ -223,11 +223,6 @@ class PowerManager(Node):
         self.health.values.update({f"manual_override.{k}": repr(v)
                                    for k, v in self.core.plan.overrides().items()})
 
-    def _client(self, node: str) -> AsyncParameterClient:
-        if node not in self._param_clients:
-            self._param_clients[node] = AsyncParameterClient(self, node)
-        return self._param_clients[node]
-
     def push_callback(self) -> None:
         """Watch the graph, time out calls, make the calls that are due, verify now and then."""
         wall, plan = time.monotonic(), self.core.plan
@@ -243,11 +238,10 @@ class PowerManager(Node):
             if wall - started > self.core.config.call_timeout_s:
                 del self._in_flight[node]
                 plan.result(node, wall, None)
-        for node, values in plan.due(wall, ready=lambda n: self._client(n).services_are_ready()):
+        for node, values in plan.due(wall, ready=self.remote.ready):
             token = next(self._tokens)
             self._in_flight[node] = (token, wall)
-            future = self._client(node).set_parameters(
-                [Parameter(k, value=v) for k, v in values.items()])
+            future = self.remote.set(node, values)
             future.add_done_callback(partial(self._set_done, node, token, list(values)))
         if wall - self._last_verify >= self.core.config.verify_period_s:
             self._last_verify = wall
@@ -272,14 +266,14 @@ class PowerManager(Node):
         for item in self.core.plan.nodes.values():
             pushed = item.pushed()
             if item.state == "ok" and pushed:
-                future = self._client(item.node).get_parameters(list(pushed))
+                future = self.remote.get(item.node, list(pushed))
                 future.add_done_callback(partial(self._verify_done, item.node, pushed))
 
     def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
         if future.cancelled() or future.exception() or future.result() is None:
             return
-        values = [parameter_value_to_python(v) for v in future.result().values]
-        if not all(same_value(v, d) for v, d in zip(values, desired.values(), strict=False)):
+        values = reported_values(list(desired), future.result())
+        if not all(same_value(values.get(k), d) for k, d in desired.items()):
             self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
             self.core.plan.mismatch(node, time.monotonic())
 

@@ -9,6 +9,7 @@ Unknown values are NaN in BatteryState; an unknown temperature is not published.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, Temperature
@@ -30,7 +31,7 @@ from wildcam.ros.runner import main_for
 class PowerSource(Node):
     """One backend, read every ``period_s`` of the node clock."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("power_source", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, PowerSourceConfig, self.on_parameters)

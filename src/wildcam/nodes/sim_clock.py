@@ -7,6 +7,7 @@ Its own timer runs on the steady wall clock, so it ticks even when started with 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -26,7 +27,7 @@ CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 class SimClock(Node):
     """Publishes :class:`SimTime` at ``rate_hz`` wall."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_clock", **kwargs)
         self.params = ParameterBinding(self, SimClockConfig, self.on_parameters)
         cfg = self.params.config

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
@@ -46,7 +47,7 @@ SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed up
 class Uploader(Node):
     """Queue on arrival, send in the background, report."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("uploader", **kwargs)
         self.health = Health(self)
         self.params = ParameterBinding(self, UploaderConfig, self.on_parameters)

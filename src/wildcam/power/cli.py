@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from wildcam.errors import ConfigError
 from wildcam.power.battery import Environment, parse_windows
 from wildcam.power.policy import MODES, load_policy
 from wildcam.power.profile import DEFAULT_PROFILE, load_profile
@@ -22,20 +20,16 @@ __all__ = ["register"]
 
 
 def _power_sim(args: argparse.Namespace) -> int:
-    try:
-        scenario = Scenario(
-            environment=Environment(solar_peak_w=args.solar_peak_w, sunrise_h=args.sunrise,
-                                    sunset_h=args.sunset, chargers=parse_windows(args.chargers),
-                                    ambient_mean_c=args.ambient_c,
-                                    ambient_amplitude_c=args.ambient_swing_c),
-            capacity_wh=args.capacity_wh, initial_soc=args.soc,
-            idle_w=load_profile(args.profile).idle_w, start_s=args.start_hour * 3600.0,
-            hours=args.hours, gauge_noise=args.noise,
-            mode_load_w={**DEFAULT_MODE_LOAD_W, **dict(args.load)})
-        result = simulate(load_policy(args.policy).policy, scenario)
-    except ConfigError as err:
-        print(f"wildcam power-sim: {err}", file=sys.stderr)
-        return 2
+    scenario = Scenario(
+        environment=Environment(solar_peak_w=args.solar_peak_w, sunrise_h=args.sunrise,
+                                sunset_h=args.sunset, chargers=parse_windows(args.chargers),
+                                ambient_mean_c=args.ambient_c,
+                                ambient_amplitude_c=args.ambient_swing_c),
+        capacity_wh=args.capacity_wh, initial_soc=args.soc,
+        idle_w=load_profile(args.profile).idle_w, start_s=args.start_hour * 3600.0,
+        hours=args.hours, gauge_noise=args.noise,
+        mode_load_w={**DEFAULT_MODE_LOAD_W, **dict(args.load)})
+    result = simulate(load_policy(args.policy).policy, scenario)
     rows = [{"hour": round((c.t_s - scenario.start_s) / 3600.0, 2), "mode": c.mode,
              "battery": round(c.battery, 3), "reason": c.reason} for c in result.changes]
     hours = {k: round(v, 2) for k, v in result.time_in_mode_h().items()}

@@ -44,7 +44,7 @@ def open_bus(bus: int) -> I2cBus:
     from smbus2 import SMBus
 
     try:
-        return SMBus(bus)  # type: ignore[no-any-return]
+        return SMBus(bus)
     except OSError as err:
         raise DeviceError(f"cannot open I2C bus {bus} (/dev/i2c-{bus}): {err}; on a Pi enable "
                           f"I2C with raspi-config or dtparam=i2c_arm=on") from err

@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,12 +58,12 @@ from wildcam.power.policy import ModePolicy, PolicyConfig, PolicyInputs, load_po
 from wildcam.power.profile import PowerProfile, load_profile
 from wildcam.power.solar import SolarConfig, clearsky_poa_w_m2, hourly_harvest_w
 from wildcam.power.states import StateConfig, StateInputs, StatePolicy, capabilities
+from wildcam.types import DAY_S
 
 __all__ = ["DIEL_PATTERNS", "MISS_REASONS", "POLICIES", "SHIPPED", "Activity", "Climate",
            "Constant", "LifetimeResult", "LifetimeScenario", "MeasuredCosts", "constants_table",
            "policy_config", "run_battery_line", "scenario", "simulate", "summary_line"]
 
-DAY_S = 86400.0
 MISS_REASONS = ("asleep", "waking", "pir miss", "power mode", "battery empty", "not detected")
 POLICIES = ("always_warm", "pir_wake", "scheduled", "adaptive")
 _RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results"
@@ -717,7 +718,7 @@ def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["
              over_budget_batch_s: float = float(SHIPPED["over_budget_batch_s"]),
              schedule: str = "18:00-07:00", target_days: float = 365.0,
              warm_hold_s: float = 60.0, utc_offset_h: float = 0.0,
-             **fields: object) -> LifetimeScenario:
+             **fields: Any) -> LifetimeScenario:
     """A :class:`LifetimeScenario` for a named policy on a profile (other fields as given).
 
     ``burst_on_wake`` defaults to whether the profile's PIR powers it up (only a power
@@ -733,7 +734,7 @@ def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["
         profile=profile, burst_on_wake=burst,
         states=policy_config(policy, states.pir_wakes_from_off, schedule, target_days,
                              warm_hold_s, utc_offset_h, batch_s, over_budget_batch_s),
-        **fields)  # type: ignore[arg-type]
+        **fields)
 
 
 def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, Constant]:

@@ -24,7 +24,9 @@ def plot_soc(runs: Mapping[str, LifetimeResult], start: dt.datetime, path: Path)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for label, run in runs.items():
         days = [start + dt.timedelta(days=d + 1) for d in range(len(run.soc_daily))]
-        ax.plot(days, [100 * s for s in run.soc_daily], label=label)
+        percent = [100 * s for s in run.soc_daily]
+        # matplotlib plots dates through its units registry, which its stubs do not know
+        ax.plot(days, percent, label=label)  # type: ignore[arg-type]
     ax.set_ylabel("state of charge (%)")
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from wildcam.params import check_ranges, param
+from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.power.aggregate import EnergyAggregator, EnergySummary, projected_life_h
 from wildcam.power.apply import ApplyPlan
 from wildcam.power.durable import DurableState
@@ -32,7 +32,7 @@ from wildcam.power.policy import (
     PolicyInputs,
     cold_usable_fraction,
 )
-from wildcam.power.profile import load_profile, power_profile_param
+from wildcam.power.profile import load_profile
 from wildcam.power.state_energy import StateLedger, state_costs
 from wildcam.power.states import (
     DEVICE_STATES,

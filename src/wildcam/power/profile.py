@@ -31,21 +31,20 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from wildcam.errors import ConfigError
-from wildcam.params import param
-from wildcam.rosenv import config_dir
+from wildcam.params import DEFAULT_PROFILE
+from wildcam.params import power_profile_dir as profile_dir
+from wildcam.params import power_profile_names as profile_names
 
 __all__ = ["CAPTURE_BASIS_FPS", "DEFAULT_PROFILE", "PROFILE_NAMES", "SLEEP_KINDS",
            "WAKE_SOURCES", "LinkProfile", "PowerProfile", "PowerStates", "check_profile",
-           "load_profile", "power_profile_param", "profile_dir", "profile_names",
+           "load_profile", "profile_dir", "profile_names",
            "states_markdown"]
 
-DEFAULT_PROFILE = "rpi4b"
 _NAME = re.compile(r"^[a-z0-9_]+$")
 #: What can wake a device from its off/sleep state: the RTC alarm, a PIR edge, a timer of the
 #: controller that switches the SoC's power.
@@ -227,19 +226,6 @@ class PowerProfile:
             raise ConfigError(f"bad power profile {data.get('name', '?')!r}: {err}") from err
 
 
-def profile_dir() -> Path:
-    """``config/power_profiles`` of the package."""
-    return config_dir() / "power_profiles"
-
-
-def profile_names() -> tuple[str, ...]:
-    """The profiles shipped in :func:`profile_dir`, sorted."""
-    try:
-        return tuple(sorted(p.stem for p in profile_dir().glob("*.yaml")))
-    except FileNotFoundError:
-        return (DEFAULT_PROFILE,)
-
-
 #: Profiles known when this module was imported (the choices of every ``power_profile`` param).
 PROFILE_NAMES = profile_names()
 
@@ -263,12 +249,6 @@ def load_profile(name: str = DEFAULT_PROFILE) -> PowerProfile:
     if profile.name != name:
         raise ConfigError(f"power profile {path} names itself {profile.name!r}")
     return profile
-
-
-def power_profile_param() -> Any:
-    """The ``power_profile`` field every node's config class declares (:mod:`wildcam.params`)."""
-    return param(DEFAULT_PROFILE, "Device power profile of the energy reports "
-                 "(config/power_profiles/<name>.yaml; live).", choices=PROFILE_NAMES)
 
 
 def check_profile(name: str) -> str:

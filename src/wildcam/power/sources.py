@@ -4,7 +4,8 @@
                ``/sys/class/thermal`` (SoC temperature);
 ``simulated``  a :class:`~wildcam.power.battery.SimBattery` drained by the energy the stack
                reports (:meth:`SimulatedSource.draw`) and charged by solar and charger windows;
-``bag``        replays ``sensor_msgs/BatteryState`` and ``Temperature`` from a rosbag2 bag;
+``bag``        replays ``sensor_msgs/BatteryState`` and ``Temperature`` from a rosbag2 bag
+               (:mod:`wildcam.bags.power`: it sits with the bag tools);
 ``fixed``      constant readings (a trap without a gauge; tests);
 ``ina219``,    a TI current/voltage sensor on I2C in the battery's output: voltage, current,
 ``ina260``     and the charge counted from them (:mod:`wildcam.power.ina`).
@@ -19,21 +20,20 @@ device to critical (or keep it out of critical) by itself.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from wildcam.errors import BagError, ConfigError
-from wildcam.params import check_ranges, param
+from wildcam.errors import ConfigError
+from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.power.battery import Environment, SimBattery, parse_windows
-from wildcam.power.profile import load_profile, power_profile_param
+from wildcam.power.profile import load_profile
 
-__all__ = ["BACKENDS", "PLAUSIBLE", "BagSource", "FixedSource", "PowerReading", "PowerSource",
-           "PowerSourceConfig", "SimulatedSource", "SysfsSource", "checked_reading",
-           "make_power_source", "plausible"]
+__all__ = ["BACKENDS", "PLAUSIBLE", "FixedSource", "PowerReading", "PowerSource",
+           "PowerSourceConfig", "SimulatedSource", "SysfsSource", "charging_from_status",
+           "checked_reading", "make_power_source", "plausible"]
 
 NAN = math.nan
 
@@ -82,10 +82,16 @@ class PowerReading:
         return self.charge_ah * self.voltage
 
 
+def charging_from_status(status: int) -> bool | None:
+    """``sensor_msgs/BatteryState.power_supply_status`` as the charging flag: charging or full
+    (on a charger) is charging, discharging or not charging is not, anything else unknown."""
+    return {1: True, 4: True, 2: False, 3: False}.get(status)  # CHARGING, FULL, DIS-, NOT_
+
+
 def checked_reading(reading: PowerReading) -> tuple[PowerReading, tuple[str, ...]]:
     """``reading`` with every implausible value made unknown (NaN), and one line per value
     changed. NaN (already unknown) is left alone and not reported."""
-    changes: dict[str, float] = {}
+    changes: dict[str, Any] = {}
     problems: list[str] = []
     for name in PLAUSIBLE:
         value = getattr(reading, name)
@@ -307,74 +313,6 @@ class SimulatedSource:
         """Nothing to free."""
 
 
-# --- bag replay ---------------------------------------------------------------------------------
-
-class BagSource:
-    """Replays battery and temperature messages of a bag, relative to the first read."""
-
-    name = "bag"
-
-    def __init__(self, bag: str | Path, loop: bool = True) -> None:
-        from wildcam.bags.storage import messages, open_bag  # rosbags only when replaying
-        from wildcam.bags.typestore import typestore
-
-        store = typestore()
-        battery: list[tuple[int, PowerReading]] = []
-        temps: list[tuple[int, float]] = []
-        with open_bag(Path(bag)) as reader:
-            conns = [c for c in reader.connections if c.msgtype in (
-                "sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
-            for conn, stamp, raw in messages(reader, conns):
-                try:
-                    msg = store.deserialize_cdr(raw, conn.msgtype)
-                except Exception as err:  # noqa: BLE001 - rosbags raises many kinds
-                    raise BagError(f"cannot decode {conn.topic} in {bag}: {err}") from err
-                if conn.msgtype.endswith("BatteryState"):
-                    battery.append((stamp, _from_battery_msg(msg)))
-                else:
-                    temps.append((stamp, float(msg.temperature)))
-        if not battery and not temps:
-            raise BagError(f"bag {bag} holds no BatteryState or Temperature messages")
-        starts = [s for s, _ in battery[:1]] + [s for s, _ in temps[:1]]
-        self._t0, self._loop = min(starts), loop
-        end = max([s for s, _ in battery[-1:]] + [s for s, _ in temps[-1:]])
-        self._length = max(1, end - self._t0 + 1)
-        self._battery, self._temps = battery, temps
-        self._start_s: float | None = None
-
-    @staticmethod
-    def _at(items: list[tuple[int, object]], key: int) -> object | None:
-        i = bisect.bisect_right([s for s, _ in items], key) - 1
-        return items[i][1] if i >= 0 else None
-
-    def read(self, now_s: float) -> PowerReading:
-        """The latest recorded values at ``now_s`` relative to the first call."""
-        if self._start_s is None:
-            self._start_s = now_s
-        offset = int((now_s - self._start_s) * 1e9)
-        if self._loop:
-            offset %= self._length
-        key = self._t0 + offset
-        reading = self._at(self._battery, key)  # type: ignore[arg-type]
-        temp = self._at(self._temps, key)  # type: ignore[arg-type]
-        base = reading if isinstance(reading, PowerReading) else PowerReading()
-        return replace(base, temperature_c=float(temp) if temp is not None else NAN)
-
-    def close(self) -> None:
-        """Nothing to free (the bag was read at open)."""
-
-
-def _from_battery_msg(msg: object) -> PowerReading:
-    get = lambda name: float(getattr(msg, name))  # noqa: E731
-    status = int(getattr(msg, "power_supply_status"))
-    charging = {1: True, 4: True, 2: False, 3: False}.get(status)  # CHARGING, FULL, DIS-, NOT_
-    return PowerReading(percentage=get("percentage"), voltage=get("voltage"),
-                        current=get("current"), charge_ah=get("charge"),
-                        capacity_ah=get("capacity"), design_capacity_ah=get("design_capacity"),
-                        charging=charging, present=bool(getattr(msg, "present")),
-                        battery_temperature_c=get("temperature"))
-
-
 # --- fixed --------------------------------------------------------------------------------------
 
 class FixedSource:
@@ -400,6 +338,12 @@ class FixedSource:
         """Nothing to free."""
 
 
+def _bag_source(config: PowerSourceConfig) -> PowerSource:
+    from wildcam.bags.power import BagSource  # a bag tool: rosbags only when replaying
+
+    return BagSource(config.bag, config.bag_loop)
+
+
 def _ina_source(config: PowerSourceConfig) -> PowerSource:
     from wildcam.power.ina import InaSource  # smbus2 only where a sensor is read
 
@@ -409,7 +353,7 @@ def _ina_source(config: PowerSourceConfig) -> PowerSource:
 BACKENDS: dict[str, Callable[[PowerSourceConfig], PowerSource]] = {
     "sysfs": lambda c: SysfsSource(c.sysfs_root, c.battery_name, c.thermal_zone),
     "simulated": SimulatedSource,
-    "bag": lambda c: BagSource(c.bag, c.bag_loop),
+    "bag": _bag_source,
     "fixed": FixedSource,
     "ina219": _ina_source,
     "ina260": _ina_source,

@@ -53,13 +53,13 @@ from wildcam.params import check_ranges, param
 from wildcam.power.policy import cold_usable_fraction
 from wildcam.power.profile import PowerStates
 from wildcam.upload.policy import in_windows, parse_windows
+from wildcam.types import DAY_S
 
 __all__ = ["DEVICE_STATES", "BudgetStatus", "LifetimeBudget", "StateConfig",
            "StateDecision", "StateInputs", "StatePolicy", "capabilities", "parse_schedule",
            "Schedule"]
 
 DEVICE_STATES = ("sleep", "watch", "warm")
-DAY_S = 86400.0
 _FALLBACK = {"sleep": "watch", "watch": "warm"}
 
 

@@ -9,14 +9,13 @@ figure from that same RunData.
 
 from __future__ import annotations
 
+from wildcam.report.bag import TOPICS, load_run
 from wildcam.report.data import (
-    TOPICS,
     Baseline,
     RunData,
     Timebase,
     load_baseline,
     load_gateway_listing,
-    load_run,
 )
 from wildcam.report.figures import FIGURES
 from wildcam.report.html import REPORT_NAME, build_report, render_html

@@ -12,7 +12,7 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.errors import ModelError
 
 __all__ = ["measure_stage3_joules"]

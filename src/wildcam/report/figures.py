@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator  # noqa: E402
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
-from wildcam.report.data import RunData  # noqa: E402
-from wildcam.report.metrics import STAGES, detected_times, mode_changes  # noqa: E402
+from wildcam.report.data import RunData
+from wildcam.report.metrics import STAGES, detected_times, mode_changes
 
 __all__ = ["FIGURES", "FigureSpec", "draw_all", "draw_figure", "hold_rule"]
 
@@ -32,8 +33,8 @@ MODE_COLOURS = {"critical": "#d62728", "low_power": "#ff7f0e", "normal": "#2ca02
                 "aggressive": "#1f77b4"}
 NIGHT_COLOUR = "#20204030"
 DPI = 100
-OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0,
-           "fontsize": 8}
+OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
+                           "borderaxespad": 0.0, "fontsize": 8}
 """Legend placement: to the right of the plotting area, never over the data."""
 
 

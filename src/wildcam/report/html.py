@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
@@ -29,7 +30,7 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], table_id: str) -> str:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], table_id: str) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
                    for row in rows)

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from wildcam.evaluation import score_events
-from wildcam.report.data import DAY_S, Baseline, ModeSwitch, RunData, TruthVisit
+from wildcam.report.data import Baseline, ModeSwitch, RunData, TruthVisit
 from wildcam.report.states import StateSummary, summarize_states
+from wildcam.types import DAY_S
 
 __all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "VisitScore", "detected_times",
            "estimate_baseline", "mode_changes", "recalled", "summarize", "visit_scores"]

@@ -19,13 +19,13 @@ from typing import Any
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from wildcam.bags.session import message_class, ros_session
 from wildcam.errors import EXIT_FAILED, InputError, WildcamError
 from wildcam.introspect import full_name, hz_text, parse_value
+from wildcam.ros.remote_params import RemoteParameters, reported_values
 
 __all__ = ["Introspector", "message_to_data", "open_introspector"]
 
@@ -47,7 +47,7 @@ def message_to_data(msg: Any) -> Any:
         return msg if len(msg) <= TRUNCATE else msg[:TRUNCATE] + "..."
     if hasattr(msg, "__len__"):  # sequences, arrays, bytes
         items = [message_to_data(v) for v in list(msg)[:TRUNCATE]]
-        return items + ["..."] if len(msg) > TRUNCATE else items
+        return [*items, "..."] if len(msg) > TRUNCATE else items
     if hasattr(msg, "item"):  # numpy scalars
         return msg.item()
     return msg
@@ -59,6 +59,7 @@ class Introspector:
     def __init__(self, timeout_s: float, ok: Callable[[], bool] = rclpy.ok) -> None:
         self.timeout_s, self.ok = timeout_s, ok  # ok() turns false on Ctrl-C
         self.node = Node(f"_wildcam_cli_{os.getpid()}")
+        self.remote = RemoteParameters(self.node)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
 
@@ -104,12 +105,11 @@ class Introspector:
         return list(self._settled(read))
 
     def _client(self, node: str) -> AsyncParameterClient:
-        client = AsyncParameterClient(self.node, full_name(node))
-        if not self.spin_until(lambda: client.services_are_ready()):
+        name = full_name(node)
+        if not self.spin_until(lambda: self.remote.ready(name)):
             known = self.node_names()
-            raise InputError(f"node {full_name(node)} not found (nodes: "
-                             f"{', '.join(known) or 'none'})")
-        return client
+            raise InputError(f"node {name} not found (nodes: {', '.join(known) or 'none'})")
+        return self.remote.client(name)
 
     def _call(self, future: Any, what: str) -> Any:
         if not self.spin_until(future.done) or future.result() is None:
@@ -123,9 +123,9 @@ class Introspector:
 
     def get_params(self, node: str, names: list[str]) -> dict[str, Any]:
         """Values of ``names`` on ``node``; :class:`InputError` for a name it does not have."""
-        reply = self._call(self._client(node).get_parameters(names), f"get {node}")
-        values = {n: parameter_value_to_python(v) for n, v in zip(names, reply.values)
-                  if v.type != 0}  # PARAMETER_NOT_SET; a node may also answer fewer values
+        self._client(node)
+        values = reported_values(names, self._call(self.remote.get(full_name(node), names),
+                                                   f"get {node}"))
         missing = [n for n in names if n not in values]
         if missing:
             raise InputError(f"node {full_name(node)} has no parameter(s) {missing}")
@@ -134,11 +134,8 @@ class Introspector:
     def set_param(self, node: str, name: str, text: str) -> None:
         """Set one parameter from its text; :class:`InputError` with the node's reason when
         it is refused. An integer given for a floating-point parameter becomes a float."""
-        current = self.get_params(node, [name])[name]
-        value = parse_value(text)
-        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        reply = self._call(self._client(node).set_parameters([Parameter(name, value=value)]),
+        current = self.get_params(node, [name])
+        reply = self._call(self.remote.set(full_name(node), {name: parse_value(text)}, current),
                            f"set {node}")
         result = reply.results[0]
         if not result.successful:

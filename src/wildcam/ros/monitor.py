@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 
 from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import BatteryState
 
@@ -29,6 +27,7 @@ from wildcam.msg import (
     UploadStatus,
 )
 from wildcam.ros.qos import LATCHED
+from wildcam.ros.remote_params import RemoteParameters
 
 __all__ = ["RunMonitor"]
 
@@ -45,6 +44,7 @@ class RunMonitor(Node):
         self.battery = math.nan
         self.queue: int | None = None
         self.energy_nodes: dict[str, int] = {}  # node -> reports received
+        self.remote = RemoteParameters(self)
         self._last_progress = 0.0
         self._tty = sys.stdout.isatty()
         best_effort = qos_profile_sensor_data
@@ -91,26 +91,26 @@ class RunMonitor(Node):
         """Which nodes report energy (the run waits for their last period)."""
         self.energy_nodes[msg.node] = self.energy_nodes.get(msg.node, 0) + 1
 
-    def set_parameters(self, node: str, values: dict[str, object], spin: Callable[[], None],
-                       poll: Callable[[], str | None], timeout_s: float) -> str | None:
+    def set_remote(self, node: str, values: dict[str, object], spin: Callable[[], None],
+                   poll: Callable[[], str | None], timeout_s: float) -> str | None:
         """Set ``values`` on ``node`` through its parameter service; a failure or None.
 
         ``spin`` runs the executor this node is on; ``poll`` is the supervisor's, so a graph
         that fails is noticed while waiting.
         """
         end = time.monotonic() + timeout_s
-        client = AsyncParameterClient(self, node)
-        while not client.services_are_ready():
+        while not self.remote.ready(node):
             failure = poll()
             if failure or time.monotonic() > end:
                 return failure or f"the parameter service of {node} did not appear in time"
             spin()
-        future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+        future = self.remote.set(node, values)
         while not future.done() and time.monotonic() < end:
             spin()
-        if not future.done():
+        reply = future.result() if future.done() else None
+        if reply is None:
             return f"{node} did not answer set_parameters"
-        refused = [r.reason for r in future.result().results if not r.successful]
+        refused = [r.reason for r in reply.results if not r.successful]
         return f"{node} refused {values}: {refused}" if refused else None
 
     def line(self, total: int) -> str:

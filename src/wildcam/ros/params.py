@@ -4,6 +4,9 @@ Every field made with :func:`wildcam.params.param` becomes a parameter with a de
 (description, integer/floating-point range, read-only). A ``set_parameters`` call is checked
 against the same dataclass validation as start-up, so an out-of-range or inconsistent value is
 refused with the reason through the parameter service, and the node sees only valid configs.
+A node whose check needs I/O (the cascade loading its model files) gives a ``prepare`` hook: it
+runs inside the parameter call, may refuse the change, and what it prepared is committed just
+before ``on_change``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from wildcam.errors import ConfigError
+from wildcam.errors import WildcamError
 from wildcam.params import ParamSpec, build_config, param_specs
 
 __all__ = ["ParameterBinding", "descriptor"]
@@ -50,19 +53,29 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     return desc
 
 
+Commit = Callable[[], None]
+
+
 class ParameterBinding(Generic[T]):
     """The parameters of one config class on one node.
 
-    ``config`` is always the current validated config. ``on_change(old, new)`` runs after an
-    accepted ``set_parameters``; it should not raise (exceptions are logged, not propagated).
+    ``config`` is always the current validated config. ``prepare(old, new)``, when given, runs
+    while a ``set_parameters`` call is checked, after the values passed validation: it does the
+    checks that need I/O and raises a :class:`~wildcam.errors.WildcamError` to refuse the change
+    (its message is the reason), or returns what to commit once the change is accepted (or
+    None). ``on_change(old, new)`` runs after an accepted ``set_parameters``, after that commit;
+    it should not raise (exceptions are logged, not propagated).
     """
 
     def __init__(self, node: Node, cls: type[T],
-                 on_change: Callable[[T, T], None] | None = None) -> None:
+                 on_change: Callable[[T, T], None] | None = None,
+                 prepare: Callable[[T, T], Commit | None] | None = None) -> None:
         self._node = node
         self._cls = cls
         self._specs = {s.name: s for s in param_specs(cls)}
         self._on_change = on_change
+        self._prepare = prepare
+        self._prepared: tuple[T, Commit] | None = None
         values = {}
         for spec in self._specs.values():
             declared = node.declare_parameter(spec.name, spec.default, descriptor(spec))
@@ -79,9 +92,11 @@ class ParameterBinding(Generic[T]):
         if not changes:
             return SetParametersResult(successful=True)
         try:
-            build_config(self._cls, changes, base=self.config)
-        except ConfigError as err:
+            new = build_config(self._cls, changes, base=self.config)
+            commit = self._prepare(self.config, new) if self._prepare is not None else None
+        except WildcamError as err:
             return SetParametersResult(successful=False, reason=str(err))
+        self._prepared = (new, commit) if commit is not None else None
         return SetParametersResult(successful=True)
 
     def _apply(self, params: list[Parameter]) -> None:
@@ -90,6 +105,9 @@ class ParameterBinding(Generic[T]):
             return
         old = self.config
         self.config = build_config(self._cls, changes, base=old)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] == self.config:
+            prepared[1]()
         if self._on_change is not None:
             try:
                 self._on_change(old, self.config)

@@ -7,13 +7,19 @@ implausible value becomes unknown and is reported.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from builtin_interfaces.msg import Time as TimeMsg
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.msg import EnergyReport
 from wildcam.power.energy import StageEnergy
-from wildcam.power.sources import PowerReading, checked_reading, plausible
+from wildcam.power.sources import (
+    PowerReading,
+    charging_from_status,
+    checked_reading,
+    plausible,
+)
 
 __all__ = ["battery_msg", "charging_of", "checked_battery", "checked_temperature",
            "report_stages", "stored_wh", "temperature_msg"]
@@ -26,7 +32,8 @@ _BATTERY_FIELDS = {"percentage": "percentage", "voltage": "voltage", "current": 
 
 def checked_battery(msg: BatteryState) -> tuple[str, ...]:
     """Make every implausible field of ``msg`` NaN (unknown), in place; the problems."""
-    reading = PowerReading(**{f: float(getattr(msg, m)) for f, m in _BATTERY_FIELDS.items()})
+    values: dict[str, Any] = {f: float(getattr(msg, m)) for f, m in _BATTERY_FIELDS.items()}
+    reading = PowerReading(**values)
     checked, problems = checked_reading(reading)
     for field, name in _BATTERY_FIELDS.items():
         setattr(msg, name, getattr(checked, field))
@@ -67,10 +74,7 @@ def temperature_msg(celsius: float, stamp: TimeMsg, frame_id: str = "soc") -> Te
 
 def charging_of(msg: BatteryState) -> bool | None:
     """Charging (or full on a charger), discharging, or unknown."""
-    return {BatteryState.POWER_SUPPLY_STATUS_CHARGING: True,
-            BatteryState.POWER_SUPPLY_STATUS_FULL: True,
-            BatteryState.POWER_SUPPLY_STATUS_DISCHARGING: False,
-            BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING: False}.get(msg.power_supply_status)
+    return charging_from_status(msg.power_supply_status)
 
 
 def stored_wh(msg: BatteryState) -> float:

@@ -2,7 +2,9 @@
 
 Both use a ``SingleThreadedExecutor`` (rclpy's multi-threaded one collapses under load), exit 0
 on SIGINT/SIGTERM, and apply the installation's ROS settings (RMW, ament prefix) before
-``rclpy.init``, leaving discovery and the DDS profile to the deployment.
+``rclpy.init``, leaving discovery and the DDS profile to the deployment. While the nodes spin,
+the library modules' :mod:`logging` records go to the (first) node's ROS logger
+(:func:`wildcam.logs.routed_to_ros`), so they reach ``/rosout`` too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from wildcam.errors import (
     WildcamError,
 )
 from wildcam.graph import NODES
+from wildcam.logs import routed_to_ros
 from wildcam.params import param_specs
 from wildcam.rosenv import ros_environment
 
@@ -82,7 +85,8 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
             executor.add_node(nodes[-1])
             node.get_logger().info(f"started (pid {os.getpid()})")  # every log has a first line
         if code == 0:
-            executor.spin()
+            with routed_to_ros(nodes[0].get_logger()):  # library logs reach /rosout too
+                executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError:

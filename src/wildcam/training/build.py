@@ -10,6 +10,7 @@ Writes ``large_{fp32,int8}.onnx``, ``medium_{fp32,int8}.onnx``, ``tiny_{fp32,int
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -154,8 +155,8 @@ def _student(name: str, stage: int, model: Student, train_set: CropSet, eval_set
         rec["c_low"], rec["c_high"] = c_low, c_high
         sess = session(path, 1)
         rec["metrics"] = _metrics(scores, truth, c_low, c_high)
-        rec["latency_ms"] = latency_ms(lambda s=sess: s.run(None, {"image": x}), repeats=200,
-                                       warmup=20)
+        rec["latency_ms"] = latency_ms(functools.partial(sess.run, None, {"image": x}),
+                                       repeats=200, warmup=20)
         rec["eval_scores"] = scores
         records.append(rec)
         log(f"{name} {precision}: {rec['metrics']} band [{c_low}, {c_high}) "

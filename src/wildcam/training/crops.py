@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.cascade.base import ScoredBox
 from wildcam.cascade.onnx_models import crop_square
 from wildcam.training.data import Frame

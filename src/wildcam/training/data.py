@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wildcam.camera.base import Box, Image
+from wildcam.types import Box, Image
 from wildcam.camera.synthetic import SyntheticScene, default_scene, empty_scene, nuisance_scene
 
 __all__ = ["EVAL_PERCENT", "Frame", "load_frames"]

@@ -109,14 +109,12 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         lines.append(f"| {sz} | {s['average_precision']} | {s['camera_trap_recall']} | "
                      f"{s['metrics_at_present']['f1']} | {s['max_empty_score']} | "
                      f"{_m(s['macs'])} | {s['fp32_ms']} ms |")
+    verdict = (f"passed it and costs {s_chosen['macs'] / s_other['macs']:.2f}x the MACs of 640."
+               if size == 416 else "failed it.")
     lines += [
         "",
         f"Chosen: **{size}**. Rule: the smaller input is kept only if its average precision is "
-        "within 0.01 of the larger's and its camera-trap recall within 0.05; 416 passed it and "
-        f"costs {s_chosen['macs'] / s_other['macs']:.2f}x the MACs of 640."
-        if size == 416 else
-        f"Chosen: **{size}**. Rule: the smaller input is kept only if its average precision is "
-        "within 0.01 of the larger's and its camera-trap recall within 0.05; 416 failed it.",
+        f"within 0.01 of the larger's and its camera-trap recall within 0.05; 416 {verdict}",
         "",
         f"int8: static QDQ (onnxruntime.quantization, per-channel int8 weights, uint8 "
         f"activations, MinMax calibration on {summary['calibration']['frames']} training "
@@ -131,7 +129,8 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "",
         "Crop dataset (`wildcam/training/crops.py`): regions around the teacher's animal boxes "
         "(the synthetic scene: its truth boxes), jittered like motion ROIs; "
-        "random regions elsewhere; the whole frame; copy-paste of animal patches onto empty backgrounds; hard "
+        "random regions elsewhere; the whole frame; copy-paste of animal patches onto empty "
+        "backgrounds; hard "
         "negatives: synthetic vegetation/rain/snow/IR switches, road traffic, IR-look "
         "(grey + sensor noise), illumination jumps and rain streaks. Soft labels: the teacher's "
         "score mapped so its presence threshold is 0.5, times the share of the animal inside "

@@ -9,6 +9,7 @@ fp32 on presence.
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from wildcam.camera.base import Box
+from wildcam.types import Box
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import InputSpec, ModelEntry
 from wildcam.cascade.onnx_models import OnnxDetector, letterbox, normalise
@@ -172,7 +173,7 @@ def build_teacher(wheel: Path, frames: Sequence[Frame], work: Path, out: Path,
         scores = [teacher.label(f).score for f in known]
         truth = [bool(f.animal) for f in known]
         x = _input(known[0], size)
-        ms = latency_ms(lambda s=sess, x=x: s.run(None, {"images": x}), repeats=15)
+        ms = latency_ms(functools.partial(sess.run, None, {"images": x}), repeats=15)
         report["sizes"][size] = {
             "parity_max_score_diff": worst, "parity_max_box_diff_px": worst_box,
             "metrics_at_present": presence_metrics(scores, truth, PRESENT),

@@ -163,7 +163,7 @@ class Head(nn.Module):
             reg_feat = self.reg_convs[k](x)
             reg_out = self.reg_preds[k](reg_feat)
             obj_out = self.obj_preds[k](reg_feat)
-            b, _, h, w = x.shape
+            h, w = x.shape[2:]
             pred = torch.cat((reg_out, obj_out.sigmoid(), cls_out.sigmoid()), dim=1)
             pred = pred.flatten(2).permute(0, 2, 1)  # [B, h*w, 5+C]
             ys = torch.arange(h, dtype=x.dtype, device=x.device)
@@ -192,5 +192,5 @@ def load_megadetector_lite(checkpoint: str, num_classes: int = 1) -> YoloxTiny:
     """Build the network and load the zamba checkpoint (``{"model": state_dict}``) strictly."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     model = YoloxTiny(num_classes)
-    model.load_state_dict(state["model"] if "model" in state else state, strict=True)
+    model.load_state_dict(state.get("model", state), strict=True)
     return model.eval()

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wildcam.errors import ConfigError
-from wildcam.params import check_ranges, param
-from wildcam.power.profile import power_profile_param
+from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.upload.link import LINK_BACKENDS, parse_link_profile
 from wildcam.upload.policy import parse_windows
 

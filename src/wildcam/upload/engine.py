@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from wildcam.errors import StorageError, TransportError
@@ -245,7 +246,8 @@ class SenderThread:
     def __init__(self, engine: UploadEngine,
                  periodic: list[tuple[float, Callable[[], None]]] | None = None) -> None:
         self.engine = engine
-        self._periodic = [[period, 0.0, func] for period, func in (periodic or [])]
+        self._periodic: list[list[Any]] = [[period, 0.0, func]
+                                           for period, func in (periodic or [])]
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)

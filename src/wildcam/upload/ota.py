@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wildcam.errors import EXIT_NEEDS_OPERATOR, TransportError, UpdateError
 from wildcam.fileio import fsync_directory, private_dir, write_durably
 
-if TYPE_CHECKING:  # cryptography is imported where keys are used: a node without OTA never loads it
+# cryptography is imported where keys are used: a node without OTA never loads it
+if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
         Ed25519PublicKey,

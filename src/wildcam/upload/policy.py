@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wildcam.errors import ConfigError
+from wildcam.types import DAY_S
 
 __all__ = ["Decision", "EnergyBudget", "PolicyParams", "PowerFacts", "decide", "in_windows",
            "parse_windows"]
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-DAY_S = 86400.0
 
 
 def parse_windows(text: str) -> tuple[tuple[int, int], ...]:
@@ -54,12 +54,18 @@ def in_windows(windows: tuple[tuple[int, int], ...], unix_s: float) -> bool:
 class PolicyParams(Protocol):
     """The parameters :func:`decide` reads (an :class:`~wildcam.upload.config.UploaderConfig`)."""
 
-    enabled: bool
-    only_on_charger: bool
-    min_battery: float
-    daily_energy_budget_j: float
-    min_link_quality: float
-    windows: str
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def only_on_charger(self) -> bool: ...
+    @property
+    def min_battery(self) -> float: ...
+    @property
+    def daily_energy_budget_j(self) -> float: ...
+    @property
+    def min_link_quality(self) -> float: ...
+    @property
+    def windows(self) -> str: ...
 
 
 @dataclass(frozen=True)

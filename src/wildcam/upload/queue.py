@@ -497,6 +497,7 @@ class DurableQueue:
                     if used + size > self.quota_bytes:
                         refused.append(item.key)
                         continue
+                    data: bytes | None
                     name, data = "", item.payload
                     if size > self.inline_max_bytes:
                         name, data = _blob_name(item.key), None

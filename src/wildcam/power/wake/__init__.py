@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from wildcam.errors import ConfigError
 from wildcam.power.wake.base import Clock, WakeEvent, WakeSource
@@ -43,6 +43,14 @@ BACKENDS: dict[str, Callable[[Any, Clock], WakeSource]] = {
     "gpiod_pir": lambda c, clock: GpiodPir(c, clock),
     "simulated_pir": _simulated_pir,
 }
+
+
+@overload
+def make_wake_source(config: RtcConfig, clock: Clock = ...) -> SysfsRtc | SimulatedRtc: ...
+
+
+@overload
+def make_wake_source(config: PirConfig, clock: Clock = ...) -> WakeSource: ...
 
 
 def make_wake_source(config: RtcConfig | PirConfig, clock: Clock = time.time) -> WakeSource:

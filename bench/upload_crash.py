@@ -1,13 +1,13 @@
 """Kill -9 trials of the uploader worker during active upload (used by the crash test and the
 benchmark).
 
-Each trial starts ``python -m wildcam.upload.worker`` on the same queue directory, lets it
+Each trial starts ``python bench/upload_worker.py`` on the same queue directory, lets it
 store and upload frames, and SIGKILLs it after a random number of stored items plus a random
 delay. After the last trial one more worker drains the queue. :func:`verify` then checks that
 every key the workers reported as stored is at the gateway exactly once, that nothing else is
 there, and that no content was stored twice under different keys.
 
-With ``poison_every`` the workers also queue poison items (:func:`~wildcam.upload.worker.
+With ``poison_every`` the workers also queue poison items (:func:`upload_worker.
 poison_items`): they must end in the dead-letter table, never at the gateway, and never hold
 the rest back. :func:`run_full_disk_trials` runs workers on a small file system that fills up
 (while the gateway is unreachable, then taken by another writer) and checks the queue drains.
@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from upload_worker import synthetic_frame  # beside this file
 from wildcam.upload.items import items_for_frame
-from wildcam.upload.worker import synthetic_frame
+
+WORKER = Path(__file__).with_name("upload_worker.py")
 
 __all__ = ["FULL_DISK_THUMBNAIL", "CrashReport", "run_full_disk_trials", "run_trials",
            "verify"]
@@ -51,7 +53,7 @@ class CrashReport:
 
 
 def _worker(queue: Path, url: str, token: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "wildcam.upload.worker", "--queue", str(queue),
+    return [sys.executable, str(WORKER), "--queue", str(queue),
             "--gateway", url, "--token-file", str(token), *extra]
 
 

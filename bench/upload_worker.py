@@ -1,6 +1,6 @@
 """A headless uploader process: the node's queue and sender without ROS.
 
-``python -m wildcam.upload.worker --queue DIR --gateway URL --token-file F [--produce N]``
+``python bench/upload_worker.py --queue DIR --gateway URL --token-file F [--produce N]``
 stores ``N`` synthetic frames (metadata + thumbnail each; a line ``stored <key>`` is printed
 and flushed only after the queue acknowledged the item as stored) while the sender uploads, and
 exits once everything is acknowledged by the gateway. Crash tests ``kill -9`` it at random
@@ -51,7 +51,7 @@ def poison_items(run: str, index: int, size: int) -> list[NewItem]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the worker; 0 when everything was delivered, 2 on a setup error."""
-    parser = argparse.ArgumentParser(prog="python -m wildcam.upload.worker",
+    parser = argparse.ArgumentParser(prog="bench/upload_worker.py",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--queue", required=True)
     parser.add_argument("--gateway", required=True)

@@ -1,0 +1,1 @@
+"""``wildcam run``: the whole graph plays a compressed day; a report says what happened."""
