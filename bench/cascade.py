@@ -36,9 +36,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import data_dir, single_thread, write_results
 
-from wildcam.types import Box, Image
+from _common import data_dir, single_thread, write_results
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import LabelledImage, evaluate, load_coco, read_image
@@ -47,10 +46,13 @@ from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.runner import Cascade
 from wildcam.motion import MotionConfig, MotionGate, reduce_frame
 from wildcam.power.profile import load_profile
+from wildcam.types import Box, Image
 
 EMPTY_CLIPS = {
     # Road clips without any animal: frames evenly spread over each clip.
-    "bgslibrary/video.avi": 12, "bgslibrary/video02.avi": 12, "bgslibrary/video03.avi": 12,
+    "bgslibrary/video.avi": 12,
+    "bgslibrary/video02.avi": 12,
+    "bgslibrary/video03.avi": 12,
 }
 EMPTY_FIRST_FRAMES = (
     # Camera-trap clips whose first frame shows no animal (checked by eye at 3x size); the
@@ -64,8 +66,13 @@ EMPTY_FIRST_FRAMES = (
     "Ta_cam17_691988_643179_20161119__PICT0026.AVI",
     "Gas_Vid20_0786029_0808836_20130725__EK000018.AVI",
 )
-TARGETS = {"int8_speedup": 2.0, "tiny_ms": 0.5, "medium_ms": 3.0, "recall_ratio": 0.95,
-           "large_call_fraction": 0.25}
+TARGETS = {
+    "int8_speedup": 2.0,
+    "tiny_ms": 0.5,
+    "medium_ms": 3.0,
+    "recall_ratio": 0.95,
+    "large_call_fraction": 0.25,
+}
 
 
 def median_ms(call: Callable[[], object], repeats: int, warmup: int = 3) -> float:
@@ -123,16 +130,23 @@ def animal_images(data: Path) -> list[LabelledImage]:
     traps = data / "camera_traps"
     items = load_coco(traps / "ena24" / "coco_annotations.json")
     for sub in ("misc", "buow"):
-        items += [LabelledImage(p, True) for p in sorted((traps / sub).iterdir())
-                  if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]
+        items += [
+            LabelledImage(p, True)
+            for p in sorted((traps / sub).iterdir())
+            if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
+        ]
     return items
 
 
-def clip_events(data: Path, models: dict[int, StageModel], config: CascadeConfig,
-                max_frames: int) -> dict[str, float | int]:
+def clip_events(
+    data: Path, models: dict[int, StageModel], config: CascadeConfig, max_frames: int
+) -> dict[str, float | int]:
     """Motion events of the real clips: the cascade beside the large model alone."""
-    counts = {f"{source}_{key}": 0 for source in ("zamba", "road")
-              for key in ("events", "large_calls", "cascade_animal", "large_animal")}
+    counts = {
+        f"{source}_{key}": 0
+        for source in ("zamba", "road")
+        for key in ("events", "large_calls", "cascade_animal", "large_animal")
+    }
     frames = frames_large = 0
     number = 0
     for clip in sorted((data / "videos").glob("*/*")):
@@ -152,8 +166,9 @@ def clip_events(data: Path, models: dict[int, StageModel], config: CascadeConfig
             motion = MotionConfig()
             if gate is None:
                 gate = MotionGate(motion, (frame.shape[1], frame.shape[0]))
-            result = gate.update(reduce_frame(frame, motion.factor_for(frame.shape[1])),
-                                 index / fps)
+            result = gate.update(
+                reduce_frame(frame, motion.factor_for(frame.shape[1])), index / fps
+            )
             if result.event_id is None:
                 continue
             if result.event_id not in ids:
@@ -174,22 +189,33 @@ def clip_events(data: Path, models: dict[int, StageModel], config: CascadeConfig
             if mine is not None and theirs is not None:
                 _count(counts, source, event in reached, mine.animal, theirs.animal)
     events = counts["zamba_events"] + counts["road_events"]
-    out: dict[str, float | int] = {"clip_events": events, "clip_event_frames": frames,
-                                   "clip_frame_large_call_fraction": round(frames_large / frames, 4)
-                                   if frames else 0.0}
-    out["clip_large_call_fraction"] = round(
-        (counts["zamba_large_calls"] + counts["road_large_calls"]) / events, 4) if events else 0.0
+    out: dict[str, float | int] = {
+        "clip_events": events,
+        "clip_event_frames": frames,
+        "clip_frame_large_call_fraction": round(frames_large / frames, 4) if frames else 0.0,
+    }
+    out["clip_large_call_fraction"] = (
+        round((counts["zamba_large_calls"] + counts["road_large_calls"]) / events, 4)
+        if events
+        else 0.0
+    )
     for source in ("zamba", "road"):
         n = counts[f"{source}_events"]
         out[f"clip_{source}_events"] = n
         for who in ("cascade", "large"):
-            out[f"clip_{source}_{who}_animal_share"] = \
+            out[f"clip_{source}_{who}_animal_share"] = (
                 round(counts[f"{source}_{who}_animal"] / n, 4) if n else 0.0
+            )
     return out
 
 
-def _count(counts: dict[str, int], source: str, large_called: bool, cascade_animal: bool,
-           large_animal: bool) -> None:
+def _count(
+    counts: dict[str, int],
+    source: str,
+    large_called: bool,
+    cascade_animal: bool,
+    large_animal: bool,
+) -> None:
     counts[f"{source}_events"] += 1
     counts[f"{source}_large_calls"] += large_called
     counts[f"{source}_cascade_animal"] += cascade_animal
@@ -201,8 +227,12 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="real-data folder (default ../shared/data)")
     parser.add_argument("--manifest", default=None, help="model manifest (default: the package's)")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per model")
-    parser.add_argument("--clip-frames", type=int, default=240,
-                        help="frames read from each clip for the motion-event run")
+    parser.add_argument(
+        "--clip-frames",
+        type=int,
+        default=240,
+        help="frames read from each clip for the motion-event run",
+    )
     args = parser.parse_args()
     single_thread()
     data = data_dir(args.data)
@@ -246,7 +276,8 @@ def main() -> None:
     results: dict[str, float | int | str | bool | None] = {
         **{k: round(v, 4) for k, v in speed.items()},
         "int8_speedup": round(speed["large_fp32_ms"] / speed["large_int8_ms"], 3),
-        "images_animal": report.animals, "images_empty": report.images - report.animals,
+        "images_animal": report.animals,
+        "images_empty": report.images - report.animals,
         "images_unreadable": len(report.unreadable),
         "cascade_recall": round(cascade.recall, 4),
         "large_only_recall": round(large.recall, 4),
@@ -254,7 +285,8 @@ def main() -> None:
         "large_only_precision": round(large.precision, 4),
         "large_fp32_only_recall": round(fp32_row.recall, 4),
         "large_fp32_only_precision": round(fp32_row.precision, 4),
-        "cascade_f1": round(cascade.f1, 4), "large_only_f1": round(large.f1, 4),
+        "cascade_f1": round(cascade.f1, 4),
+        "large_only_f1": round(large.f1, 4),
         "cascade_empty_false_alarm_rate": round(cascade.fp / max(cascade.fp + cascade.tn, 1), 4),
         "large_only_empty_false_alarm_rate": round(large.fp / max(large.fp + large.tn, 1), 4),
         "recall_ratio": round(recall_ratio, 4),
@@ -266,16 +298,18 @@ def main() -> None:
         "large_only_mj_per_image_rpi4b": round(float(lg["energy_mj"]), 3),  # type: ignore[arg-type]
         **clips,
         "models": f"tiny={tiny.model_id} medium={medium.model_id} "
-                  f"large={large_int8.model_id}/{large_fp32.model_id}",
+        f"large={large_int8.model_id}/{large_fp32.model_id}",
     }
-    results.update({
-        "target_int8_speedup_met": results["int8_speedup"] >= TARGETS["int8_speedup"],  # type: ignore[operator]
-        "target_tiny_ms_met": speed["tiny_int8_ms"] <= TARGETS["tiny_ms"],
-        "target_medium_ms_met": speed["medium_int8_ms"] <= TARGETS["medium_ms"],
-        "target_recall_ratio_met": bool(recall_ratio >= TARGETS["recall_ratio"]),
-        "target_large_call_fraction_met":
-            cascade.fraction_reaching(3) <= TARGETS["large_call_fraction"],
-    })
+    results.update(
+        {
+            "target_int8_speedup_met": results["int8_speedup"] >= TARGETS["int8_speedup"],  # type: ignore[operator]
+            "target_tiny_ms_met": speed["tiny_int8_ms"] <= TARGETS["tiny_ms"],
+            "target_medium_ms_met": speed["medium_int8_ms"] <= TARGETS["medium_ms"],
+            "target_recall_ratio_met": bool(recall_ratio >= TARGETS["recall_ratio"]),
+            "target_large_call_fraction_met": cascade.fraction_reaching(3)
+            <= TARGETS["large_call_fraction"],
+        }
+    )
     write_results("cascade", results)
 
 

@@ -71,20 +71,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from _common import REPO, print_table, single_thread, write_results
-
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import load_stages
 from wildcam.cascade.runner import Cascade, decides_animal
-from wildcam.run.main import run
-from wildcam.run.plan import RunOptions, run_scene
 from wildcam.power.profile import load_profile
 from wildcam.report import RunData, load_run, summarize
 from wildcam.report.cli import RUN_FILES
 from wildcam.report.data import TruthVisit
-from wildcam.types import DAY_S
 from wildcam.report.metrics import ANALYSIS_STAGES, STAGES, Summary, recalled
+from wildcam.run.main import run
+from wildcam.run.plan import RunOptions, run_scene
+from wildcam.types import DAY_S
 
 SLACK_S = 1.0  # the report's tolerance at both ends of a visit
 TARGET_RATIO = 20.0
@@ -101,9 +100,12 @@ def play_day(options: RunOptions) -> RunData:
         raise SystemExit(f"bench/energy: the run failed (exit {code}); see {options.out}/logs")
     out = options.out
     files = {role: out / name for role, name in RUN_FILES.items()}
-    return load_run(out / "bag", run_scene(options),
-                    gateway=files["gateway"] if files["gateway"].is_file() else None,
-                    baseline=files["baseline"] if files["baseline"].is_file() else None)
+    return load_run(
+        out / "bag",
+        run_scene(options),
+        gateway=files["gateway"] if files["gateway"].is_file() else None,
+        baseline=files["baseline"] if files["baseline"].is_file() else None,
+    )
 
 
 def visit_frames(scene: SceneConfig, visits: tuple[TruthVisit, ...], n_frames: int) -> list[int]:
@@ -116,12 +118,16 @@ def visit_frames(scene: SceneConfig, visits: tuple[TruthVisit, ...], n_frames: i
     return sorted(inside)
 
 
-def empty_frames(scene: SceneConfig, visits: tuple[TruthVisit, ...], n_frames: int,
-                 count: int) -> list[int]:
+def empty_frames(
+    scene: SceneConfig, visits: tuple[TruthVisit, ...], n_frames: int, count: int
+) -> list[int]:
     """``count`` frames evenly spread over the day, each more than 2 s from any visit."""
     margin = 2.0
-    free = [i for i in range(n_frames)
-            if not any(v.start_s - margin <= i / scene.fps <= v.end_s + margin for v in visits)]
+    free = [
+        i
+        for i in range(n_frames)
+        if not any(v.start_s - margin <= i / scene.fps <= v.end_s + margin for v in visits)
+    ]
     step = max(1, len(free) // max(1, count))
     return free[::step][:count]
 
@@ -154,9 +160,11 @@ class AlwaysOn:
         truth = scene.truth(index).boxes
         c_low, c_high = self.band
         threshold = self.cascade.config.decision_threshold
-        localized = any(decides_animal(b.score, c_low, c_high, threshold)
-                        and any(b.box.iou(t) >= LOCALIZED_IOU for t in truth)
-                        for b in region.boxes)
+        localized = any(
+            decides_animal(b.score, c_low, c_high, threshold)
+            and any(b.box.iou(t) >= LOCALIZED_IOU for t in truth)
+            for b in region.boxes
+        )
         return region.animal, region.animal and localized
 
     def joules_per_call(self) -> float:
@@ -164,8 +172,9 @@ class AlwaysOn:
         return self.profile.cpu_joules(statistics.fmean(self.cpu_s))
 
 
-def measure_baseline(scene: SceneConfig, run: RunData, empty_count: int
-                     ) -> dict[str, float | int | str]:
+def measure_baseline(
+    scene: SceneConfig, run: RunData, empty_count: int
+) -> dict[str, float | int | str]:
     """Recall, false-frame rate and per-call cost of the always-on model on the run's scene."""
     synthetic = SyntheticScene(scene)
     always = AlwaysOn()
@@ -174,10 +183,12 @@ def measure_baseline(scene: SceneConfig, run: RunData, empty_count: int
     in_visits = visit_frames(scene, run.visits, run.frames)
     decided = {i: always.decide(synthetic, i) for i in in_visits}
     found = recalled(run.visits, [i / scene.fps for i, (a, _) in decided.items() if a], SLACK_S)
-    on_animal = recalled(run.visits, [i / scene.fps for i, (_, on) in decided.items() if on],
-                         SLACK_S)
-    strict = [i for i in in_visits
-              if any(v.start_s <= i / scene.fps <= v.end_s for v in run.visits)]
+    on_animal = recalled(
+        run.visits, [i / scene.fps for i, (_, on) in decided.items() if on], SLACK_S
+    )
+    strict = [
+        i for i in in_visits if any(v.start_s <= i / scene.fps <= v.end_s for v in run.visits)
+    ]
     empties = empty_frames(scene, run.visits, run.frames, empty_count)
     false = sum(always.decide(synthetic, i)[0] for i in empties)
     false_rate = false / len(empties) if empties else 0.0
@@ -190,12 +201,17 @@ def measure_baseline(scene: SceneConfig, run: RunData, empty_count: int
         "baseline_visits_detected": len(found),
         "baseline_event_recall": round(len(found) / n_visits, 4) if n_visits else 1.0,
         "baseline_event_recall_localized": round(len(on_animal) / n_visits, 4)
-        if n_visits else 1.0,
+        if n_visits
+        else 1.0,
         "baseline_visit_frames": len(in_visits),
-        "baseline_visit_frame_hit_rate": round(
-            sum(decided[i][0] for i in strict) / len(strict), 4) if strict else 0.0,
+        "baseline_visit_frame_hit_rate": round(sum(decided[i][0] for i in strict) / len(strict), 4)
+        if strict
+        else 0.0,
         "baseline_visit_frame_localized_rate": round(
-            sum(decided[i][1] for i in strict) / len(strict), 4) if strict else 0.0,
+            sum(decided[i][1] for i in strict) / len(strict), 4
+        )
+        if strict
+        else 0.0,
         "baseline_empty_frames": len(empties),
         "baseline_false_frame_rate": round(false_rate, 4),
         "baseline_false_frames_per_day": round(false_rate * scene.fps * DAY_S, 1),
@@ -214,13 +230,16 @@ def device_states(options: RunOptions, warm: Summary) -> dict[str, float | int |
         "states_policy": "the day preset's device-state policy (wildcam.run.plan.DAY_STATES)",
         "states_event_recall": round(summary.event_recall or 0.0, 4),
         "states_visits_detected": summary.visits_detected,
-        **{f"states_hours_{s}": round(with_states.hours.get(s, 0.0), 2)
-           for s in ("warm", "watch", "sleep")},
+        **{
+            f"states_hours_{s}": round(with_states.hours.get(s, 0.0), 2)
+            for s in ("warm", "watch", "sleep")
+        },
         **{f"states_missed_{why.replace(' ', '_')}": n for why, n in with_states.missed.items()},
         "states_board_average_w": round(with_states.average_w, 3),
         "always_warm_board_average_w": round(always.average_w, 3),
         "board_energy_ratio_states": round(always.average_w / with_states.average_w, 2)
-        if with_states.average_w > 0 else 0.0,
+        if with_states.average_w > 0
+        else 0.0,
     }
 
 
@@ -229,22 +248,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="scene seed")
     parser.add_argument("--speed", type=float, default=2.0, help="scene seconds per wall second")
-    parser.add_argument("--empty-frames", type=int, default=150,
-                        help="frames away from any visit for the baseline's false-frame rate")
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench-energy",
-                        help="the run's directory (bag, logs, report)")
+    parser.add_argument(
+        "--empty-frames",
+        type=int,
+        default=150,
+        help="frames away from any visit for the baseline's false-frame rate",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "build" / "bench-energy",
+        help="the run's directory (bag, logs, report)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     single_thread()
     started = time.monotonic()
-    options = RunOptions(preset="day", seed=args.seed, speed=args.speed, out=args.out,
-                         params=ALWAYS_WARM)
+    options = RunOptions(
+        preset="day", seed=args.seed, speed=args.speed, out=args.out, params=ALWAYS_WARM
+    )
     scene = run_scene(options)
     run = play_day(options)
     run_wall_s = time.monotonic() - started
     summary = summarize(run, SLACK_S)
-    states = device_states(dataclasses.replace(options, out=args.out / "states", params=()),
-                           summary)
+    states = device_states(
+        dataclasses.replace(options, out=args.out / "states", params=()), summary
+    )
     per_day = DAY_S / run.duration_s  # run joules -> joules per day at the scene's rate
     stages = run.joules_by_stage()
     stage_j = sum(stages.values())
@@ -265,17 +294,20 @@ def main(argv: list[str] | None = None) -> int:
     def days(joules_per_day: float) -> float:
         return round(battery_j / (idle_w * DAY_S + joules_per_day), 3)
 
-    report_stage3 = (run.baseline.joules_by_stage.get("cascade_stage3", 0.0) / run.frames
-                     if run.baseline is not None and run.frames else None)
+    report_stage3 = (
+        run.baseline.joules_by_stage.get("cascade_stage3", 0.0) / run.frames
+        if run.baseline is not None and run.frames
+        else None
+    )
     results: dict[str, float | int | str | bool | None] = {
         "scene": f"day preset (seed {args.seed}): {scene.duration_s:g} s at {scene.fps:g} fps "
-                 f"= 24 simulated h, {len(scene.visits)} visits, played at {args.speed:g}x "
-                 "through the whole graph",
+        f"= 24 simulated h, {len(scene.visits)} visits, played at {args.speed:g}x "
+        "through the whole graph",
         "profile": ",".join(sorted({e.profile for e in run.energy})),
         "frames": run.frames,
         "run_wall_s": round(run_wall_s, 1),
         "per_day_basis": f"run joules x {per_day:g}: a camera at {scene.fps:g} fps for 24 h, "
-                         "the compressed day's activity repeated",
+        "the compressed day's activity repeated",
         "stages_counted": "capture, motion, cascade_stage1-3, encode, upload (idle apart)",
         "run_stage_joules": round(stage_j, 3),
         "joules_per_day": round(stage_j * per_day, 1),
@@ -287,16 +319,20 @@ def main(argv: list[str] | None = None) -> int:
         "visits": summary.visits,
         "visits_detected": summary.visits_detected,
         "event_recall_source": "items received by the gateway"
-        if summary.detected_source == "gateway" else "cascade detections in the recording",
+        if summary.detected_source == "gateway"
+        else "cascade detections in the recording",
         "event_recall": round(summary.event_recall, 4),
-        "cascade_event_recall": round(len(recalled(
-            run.visits, [d.t_s for d in run.detections], SLACK_S)) / len(run.visits), 4)
-        if run.visits else 1.0,
+        "cascade_event_recall": round(
+            len(recalled(run.visits, [d.t_s for d in run.detections], SLACK_S)) / len(run.visits),
+            4,
+        )
+        if run.visits
+        else 1.0,
         "motion_visits_recalled": summary.motion_visits_recalled,
         "false_uploads": summary.false_uploads,
         **base,
         "baseline_rule": "cascade with stage 3 only on the whole frame: animal if score >= "
-                         "c_high, or inside [c_low, c_high) and >= decision_threshold",
+        "c_high, or inside [c_low, c_high) and >= decision_threshold",
         "baseline_joules_per_day": round(base_j * per_day, 1),
         "baseline_analysis_joules_per_day": round(base_stage3_j * per_day, 1),
         "analysis_joules_per_day": round(analysis_j * per_day, 1),
@@ -318,12 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results)
     else:
         write_results("energy", results)
-    print(f"stage energy {results['joules_per_day']} J/day vs always-on "
-          f"{results['baseline_joules_per_day']} J/day -> {results['energy_ratio_vs_baseline']}x "
-          f"(analysis alone {results['analysis_energy_ratio']}x); event recall "
-          f"{results['event_recall']} vs {results['baseline_event_recall']}; battery "
-          f"{results['projected_battery_days']} vs {results['baseline_projected_battery_days']} "
-          f"days (+{results['idle_joules_per_day']} J/day idle)")
+    print(
+        f"stage energy {results['joules_per_day']} J/day vs always-on "
+        f"{results['baseline_joules_per_day']} J/day -> {results['energy_ratio_vs_baseline']}x "
+        f"(analysis alone {results['analysis_energy_ratio']}x); event recall "
+        f"{results['event_recall']} vs {results['baseline_event_recall']}; battery "
+        f"{results['projected_battery_days']} vs {results['baseline_projected_battery_days']} "
+        f"days (+{results['idle_joules_per_day']} J/day idle)"
+    )
     return 0
 
 

@@ -51,9 +51,9 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from _common import cpu_seconds, peak_rss_mb, write_results
 from paho.mqtt.enums import CallbackAPIVersion
 
+from _common import cpu_seconds, peak_rss_mb, write_results
 from wildcam.fleet.broker import OPERATOR, Mosquitto
 from wildcam.fleet.protocol import Topics, encode, event_payload, status_payload
 from wildcam.gateway.devices import DeviceRegistry
@@ -77,8 +77,9 @@ def subscriber(port: int, ready: Any, stop: Any, out: str) -> None:
     """The operator's side: every status and event, once per key, with its delay."""
     seen: dict[str, float] = {}
     deliveries = [0]
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-operator",
-                         clean_session=False)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id="bench-operator", clean_session=False
+    )
     client.username_pw_set(OPERATOR, OPERATOR_PASSWORD)
 
     def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -89,8 +90,9 @@ def subscriber(port: int, ready: Any, stop: Any, out: str) -> None:
         if doc["key"] not in seen:
             seen[doc["key"]] = (time.time() - doc["sent"]) * 1000.0
 
-    client.on_connect = lambda c, *_: c.subscribe([("wildcam/+/status", 1),
-                                                   ("wildcam/+/events", 1)])
+    client.on_connect = lambda c, *_: c.subscribe(
+        [("wildcam/+/status", 1), ("wildcam/+/events", 1)]
+    )
     client.on_subscribe = lambda *_: ready.set()
     client.on_message = on_message
     client.connect("127.0.0.1", port, 60)
@@ -103,18 +105,26 @@ def subscriber(port: int, ready: Any, stop: Any, out: str) -> None:
 class Trap:
     """One simulated trap: its MQTT client (driven by the worker's selector) and schedule."""
 
-    def __init__(self, device: str, password: str, token: str, rng: random.Random,
-                 status_period_s: float, event_period_s: float, start: float) -> None:
+    def __init__(
+        self,
+        device: str,
+        password: str,
+        token: str,
+        rng: random.Random,
+        status_period_s: float,
+        event_period_s: float,
+        start: float,
+    ) -> None:
         self.device, self.token, self.topics = device, token, Topics("wildcam", device)
-        self.status_period_s, self.event_period_s, self.rng = status_period_s, \
-            event_period_s, rng
+        self.status_period_s, self.event_period_s, self.rng = status_period_s, event_period_s, rng
         self.next_status = start + rng.uniform(0, status_period_s)
         self.next_event = start + rng.expovariate(1 / event_period_s)
         self.seq = 0
         self.pending: dict[int, str] = {}
         self.acked: list[str] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device,
-                                  clean_session=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=device, clean_session=False
+        )
         self.client.username_pw_set(device, password)
         self.client.will_set(self.topics.availability, b"offline", qos=1, retain=True)
         self.client.on_publish = self.on_publish
@@ -131,42 +141,79 @@ class Trap:
 
     def status(self, now: float) -> None:
         self.seq += 1
-        self.publish(self.topics.status, status_payload(
-            self.device, self.seq, now, battery_pct=80.0, mode="normal", state="watch",
-            charging=False, queue_depth=0, last_detection=None, energy_j=1.0,
-            average_power_w=0.5, projected_battery_h=900.0, software="bench",
-            models=["tiny"]), retain=True)
+        self.publish(
+            self.topics.status,
+            status_payload(
+                self.device,
+                self.seq,
+                now,
+                battery_pct=80.0,
+                mode="normal",
+                state="watch",
+                charging=False,
+                queue_depth=0,
+                last_detection=None,
+                energy_j=1.0,
+                average_power_w=0.5,
+                projected_battery_h=900.0,
+                software="bench",
+                models=["tiny"],
+            ),
+            retain=True,
+        )
 
     def event(self, now: float) -> bytes:
         """Publish a detection event; the upload batch of the same frame."""
         stamp_ns = int(now * 1e9)
         thumb = os.urandom(THUMBNAIL_BYTES)
         det = DetectionInfo("0", "deer", 0.9, 1, "tiny", (50.0, 60.0, 20.0, 30.0))
-        frame = FrameDetections(stamp_ns, "camera", self.seq, (det,), thumbnail=thumb,
-                                extra={"device": {"id": self.device}})
+        frame = FrameDetections(
+            stamp_ns,
+            "camera",
+            self.seq,
+            (det,),
+            thumbnail=thumb,
+            extra={"device": {"id": self.device}},
+        )
         items = items_for_frame(frame, False)
-        self.publish(self.topics.events, event_payload(
-            self.device, f"{stamp_ns}-{self.seq}", now, self.seq,
-            [{"class_id": "deer", "score": 0.9}]))
+        self.publish(
+            self.topics.events,
+            event_payload(
+                self.device,
+                f"{stamp_ns}-{self.seq}",
+                now,
+                self.seq,
+                [{"class_id": "deer", "score": 0.9}],
+            ),
+        )
         return encode_batch([Record(it.header(), it.payload) for it in items])
 
 
-def traps_worker(port: int, url: str, creds: list[tuple[str, str, str]], args: Any,
-                 out: str) -> None:
+def traps_worker(
+    port: int, url: str, creds: list[tuple[str, str, str]], args: Any, out: str
+) -> None:
     """Drive ``creds``' traps for the run: MQTT on this thread, uploads on an asyncio thread."""
     os.nice(19)
     rng = random.Random(hash(creds[0][0]) & 0xFFFF)
     start = time.time() + args.ramp_s
-    traps = [Trap(d, p, t, random.Random(rng.random()), args.status_period_s,
-                  args.event_period_s, start) for d, p, t in creds]
+    traps = [
+        Trap(
+            d, p, t, random.Random(rng.random()), args.status_period_s, args.event_period_s, start
+        )
+        for d, p, t in creds
+    ]
     sel = selectors.DefaultSelector()
     loop = asyncio.new_event_loop()
     uploads: dict[str, Any] = {"latency_ms": [], "acked": [], "failed": 0, "requests": 0}
     clients: dict[str, httpx.AsyncClient] = {}
 
     async def upload(trap: Trap, body: bytes) -> None:
-        client = clients.setdefault(trap.device, httpx.AsyncClient(
-            base_url=url, timeout=30, headers={"Authorization": f"Bearer {trap.token}"}))
+        client = clients.setdefault(
+            trap.device,
+            httpx.AsyncClient(
+                base_url=url, timeout=30, headers={"Authorization": f"Bearer {trap.token}"}
+            ),
+        )
         for _ in range(5):  # the uploader retries; keys make a resend harmless
             t0 = time.perf_counter()
             try:
@@ -176,8 +223,11 @@ def traps_worker(port: int, url: str, creds: list[tuple[str, str, str]], args: A
             uploads["latency_ms"].append((time.perf_counter() - t0) * 1000)
             uploads["requests"] += 1
             if r.status_code == 200:
-                uploads["acked"] += [[x["key"], trap.device] for x in r.json()["results"]
-                                     if x["status"] in ("stored", "duplicate")]
+                uploads["acked"] += [
+                    [x["key"], trap.device]
+                    for x in r.json()["results"]
+                    if x["status"] in ("stored", "duplicate")
+                ]
                 return
         uploads["failed"] += 1
 
@@ -202,8 +252,9 @@ def traps_worker(port: int, url: str, creds: list[tuple[str, str, str]], args: A
                 trap.status(now)
             if now >= trap.next_event:
                 trap.next_event += trap.rng.expovariate(1 / trap.event_period_s)
-                futures.append(asyncio.run_coroutine_threadsafe(
-                    upload(trap, trap.event(now)), loop))
+                futures.append(
+                    asyncio.run_coroutine_threadsafe(upload(trap, trap.event(now)), loop)
+                )
             if trap.client.want_write():
                 trap.client.loop_write()
         if now - last_misc >= 1.0:
@@ -222,9 +273,15 @@ def traps_worker(port: int, url: str, creds: list[tuple[str, str, str]], args: A
             future.result(timeout=max(1.0, drain_end + 30 - time.time()))
         except Exception:  # noqa: BLE001 - counted as failed below
             uploads["failed"] += 1
-    Path(out).write_text(json.dumps({
-        "mqtt_acked": [k for t in traps for k in t.acked],
-        "mqtt_unacked": sum(len(t.pending) for t in traps), **uploads}))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "mqtt_acked": [k for t in traps for k in t.acked],
+                "mqtt_unacked": sum(len(t.pending) for t in traps),
+                **uploads,
+            }
+        )
+    )
     for trap in traps:
         trap.client.disconnect()
 
@@ -252,9 +309,22 @@ def main() -> int:
         broker = Mosquitto(work / "broker", {OPERATOR: OPERATOR_PASSWORD, **passwords}).start()
         (work / "token").write_text("bench-shared-token-0123456789abcdef\n")
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "wildcam.cli", "gateway", "--port", "0", "--store",
-             str(work / "store"), "--token-file", str(work / "token")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "gateway",
+                "--port",
+                "0",
+                "--store",
+                str(work / "store"),
+                "--token-file",
+                str(work / "token"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert gateway.stdout is not None and gateway.stderr is not None
             found = re.search(r"serving (http://127\.0\.0\.1:\d+)", gateway.stdout.readline())
@@ -262,23 +332,46 @@ def main() -> int:
                 raise SystemExit(f"gateway did not start: {gateway.stderr.read()[-500:]}")
             url = found.group(1)
             ready, stop = mp.Event(), mp.Event()
-            sub = mp.Process(target=subscriber, args=(broker.port, ready, stop,
-                                                      str(work / "sub.json")))
+            sub = mp.Process(
+                target=subscriber, args=(broker.port, ready, stop, str(work / "sub.json"))
+            )
             sub.start()
             if not ready.wait(30):
                 raise SystemExit("subscriber did not subscribe")
             assert broker.proc is not None
             cpu0 = {"broker": cpu_seconds(broker.proc.pid), "gateway": cpu_seconds(gateway.pid)}
-            solo = argparse.Namespace(**{**vars(args), "ramp_s": 0.5, "status_period_s": 0.2,
-                                         "event_period_s": 1.0, "duration_s": args.baseline_s})
-            traps_worker(broker.port, url, [("solo", passwords["solo"], tokens["solo"])], solo,
-                         str(work / "solo.json"))
+            solo = argparse.Namespace(
+                **{
+                    **vars(args),
+                    "ramp_s": 0.5,
+                    "status_period_s": 0.2,
+                    "event_period_s": 1.0,
+                    "duration_s": args.baseline_s,
+                }
+            )
+            traps_worker(
+                broker.port,
+                url,
+                [("solo", passwords["solo"], tokens["solo"])],
+                solo,
+                str(work / "solo.json"),
+            )
             wall0 = time.monotonic()
             fleet = devices[:-1]
-            shares = [fleet[i::args.workers] for i in range(args.workers)]
-            workers = [mp.Process(target=traps_worker, args=(
-                broker.port, url, [(d, passwords[d], tokens[d]) for d in share], args,
-                str(work / f"w{n}.json"))) for n, share in enumerate(shares)]
+            shares = [fleet[i :: args.workers] for i in range(args.workers)]
+            workers = [
+                mp.Process(
+                    target=traps_worker,
+                    args=(
+                        broker.port,
+                        url,
+                        [(d, passwords[d], tokens[d]) for d in share],
+                        args,
+                        str(work / f"w{n}.json"),
+                    ),
+                )
+                for n, share in enumerate(shares)
+            ]
             for w in workers:
                 w.start()
             for w in workers:
@@ -286,10 +379,11 @@ def main() -> int:
                 if w.is_alive():
                     w.kill()
             wall = time.monotonic() - wall0
-            cores = {"broker": (cpu_seconds(broker.proc.pid) - cpu0["broker"]) / wall,
-                     "gateway": (cpu_seconds(gateway.pid) - cpu0["gateway"]) / wall}
-            peaks = {"broker": peak_rss_mb(broker.proc.pid),
-                     "gateway": peak_rss_mb(gateway.pid)}
+            cores = {
+                "broker": (cpu_seconds(broker.proc.pid) - cpu0["broker"]) / wall,
+                "gateway": (cpu_seconds(gateway.pid) - cpu0["gateway"]) / wall,
+            }
+            peaks = {"broker": peak_rss_mb(broker.proc.pid), "gateway": peak_rss_mb(gateway.pid)}
             time.sleep(2.0)  # the last deliveries reach the subscriber
             stop.set()
             sub.join(30)
@@ -316,34 +410,40 @@ def main() -> int:
     failed_uploads = sum(r["failed"] for r in results)
     unacked = sum(r["mqtt_unacked"] for r in results)
     lost = lost_mqtt + lost_http + failed_uploads + unacked
-    write_results("fleet", {
-        "devices": args.devices,
-        "duration_s": args.duration_s,
-        "status_period_s": args.status_period_s,
-        "event_period_s": args.event_period_s,
-        "messages": len(mqtt_acked) + len(http_acked),
-        "mqtt_messages": len(mqtt_acked),
-        "mqtt_redeliveries": int(received["deliveries"]) - len(seen),
-        "gateway_items": len(http_acked),
-        "gateway_requests": sum(r["requests"] for r in results),
-        "lost": lost,
-        "duplicates_stored": len(stored) - len({i["sha256"] for i in stored}),
-        "misattributed": misattributed,
-        "gateway_p99_ms": round(percentile(gateway_ms, 0.99), 1),
-        "gateway_p50_ms": round(percentile(gateway_ms, 0.50), 1),
-        "broker_p99_ms": round(percentile(broker_ms, 0.99), 1),
-        "broker_p50_ms": round(percentile(broker_ms, 0.50), 1),
-        "gateway_p99_ms_alone": round(percentile(alone["latency_ms"], 0.99), 1),
-        "broker_p99_ms_alone": round(percentile(broker_alone_ms, 0.99), 1),
-        "broker_cpu_cores": round(cores["broker"], 3),
-        "gateway_cpu_cores": round(cores["gateway"], 3),
-        "broker_peak_rss_mb": round(peaks["broker"], 1),
-        "gateway_peak_rss_mb": round(peaks["gateway"], 1),
-        "machine_load_1min": round(os.getloadavg()[0], 2),
-        "target_p99_ms": 1000,
-        "meets_targets": bool(lost == 0 and percentile(gateway_ms, 0.99) < 1000
-                              and percentile(broker_ms, 0.99) < 1000),
-    })
+    write_results(
+        "fleet",
+        {
+            "devices": args.devices,
+            "duration_s": args.duration_s,
+            "status_period_s": args.status_period_s,
+            "event_period_s": args.event_period_s,
+            "messages": len(mqtt_acked) + len(http_acked),
+            "mqtt_messages": len(mqtt_acked),
+            "mqtt_redeliveries": int(received["deliveries"]) - len(seen),
+            "gateway_items": len(http_acked),
+            "gateway_requests": sum(r["requests"] for r in results),
+            "lost": lost,
+            "duplicates_stored": len(stored) - len({i["sha256"] for i in stored}),
+            "misattributed": misattributed,
+            "gateway_p99_ms": round(percentile(gateway_ms, 0.99), 1),
+            "gateway_p50_ms": round(percentile(gateway_ms, 0.50), 1),
+            "broker_p99_ms": round(percentile(broker_ms, 0.99), 1),
+            "broker_p50_ms": round(percentile(broker_ms, 0.50), 1),
+            "gateway_p99_ms_alone": round(percentile(alone["latency_ms"], 0.99), 1),
+            "broker_p99_ms_alone": round(percentile(broker_alone_ms, 0.99), 1),
+            "broker_cpu_cores": round(cores["broker"], 3),
+            "gateway_cpu_cores": round(cores["gateway"], 3),
+            "broker_peak_rss_mb": round(peaks["broker"], 1),
+            "gateway_peak_rss_mb": round(peaks["gateway"], 1),
+            "machine_load_1min": round(os.getloadavg()[0], 2),
+            "target_p99_ms": 1000,
+            "meets_targets": bool(
+                lost == 0
+                and percentile(gateway_ms, 0.99) < 1000
+                and percentile(broker_ms, 0.99) < 1000
+            ),
+        },
+    )
     return 0
 
 

@@ -46,8 +46,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from _common import cpu_seconds, peak_rss_mb, write_results
 
+from _common import cpu_seconds, peak_rss_mb, write_results
 from wildcam.upload.wire import Record, encode_batch
 
 TOKEN = "bench-abuse-token-0123456789abcdef"
@@ -59,20 +59,39 @@ def batch(n: int) -> bytes:
     records = []
     for i in range(4):
         key = f"b{n}-{i}"
-        records += [Record({"key": f"{key}-m", "kind": "metadata", "priority": 0,
-                            "score": 0.9, "class_id": "deer", "meta": {"n": n}},
-                           os.urandom(600)),
-                    Record({"key": f"{key}-t", "kind": "thumbnail", "priority": 1,
-                            "score": 0.9, "class_id": "deer", "meta": {"n": n}},
-                           os.urandom(2048))]
+        records += [
+            Record(
+                {
+                    "key": f"{key}-m",
+                    "kind": "metadata",
+                    "priority": 0,
+                    "score": 0.9,
+                    "class_id": "deer",
+                    "meta": {"n": n},
+                },
+                os.urandom(600),
+            ),
+            Record(
+                {
+                    "key": f"{key}-t",
+                    "kind": "thumbnail",
+                    "priority": 1,
+                    "score": 0.9,
+                    "class_id": "deer",
+                    "meta": {"n": n},
+                },
+                os.urandom(2048),
+            ),
+        ]
     return encode_batch(records)
 
 
 def authorised(url: str, requests: int, first: int) -> float:
     """Requests per second of ``requests`` authorised batches."""
     bodies = [batch(first + i) for i in range(requests)]
-    with httpx.Client(base_url=url, timeout=30,
-                      headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    with httpx.Client(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
         client.get("/v1/health")
         start = time.perf_counter()
         for body in bodies:
@@ -166,9 +185,22 @@ def main() -> int:
         token = work / "token"
         token.write_text(TOKEN + "\n")
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "wildcam.cli", "gateway", "--port", "0", "--store",
-             str(work / "store"), "--token-file", str(token)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "gateway",
+                "--port",
+                "0",
+                "--store",
+                str(work / "store"),
+                "--token-file",
+                str(token),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert gateway.stdout is not None
             line = gateway.stdout.readline()
@@ -177,20 +209,21 @@ def main() -> int:
                 raise SystemExit(f"gateway did not start: {line} {gateway.stderr.read()}")
             url, port = found.group(1), int(found.group(2))
             authorised(url, 20, 10**6)  # warm up
-            before, cores_alone = timed(gateway.pid,
-                                        lambda: authorised(url, args.requests, 0))
+            before, cores_alone = timed(gateway.pid, lambda: authorised(url, args.requests, 0))
             stop = mp.Event()
             flood_n, slow_n, bomb_n = mp.Value("l", 0), mp.Value("l", 0), mp.Value("l", 0)
-            attackers = [mp.Process(target=flood, args=(url, stop, flood_n)),
-                         mp.Process(target=slow, args=(port, stop, slow_n)),
-                         mp.Process(target=bombs, args=(url, stop, bomb_n, False)),
-                         *[mp.Process(target=bombs, args=(url, stop, bomb_n, True))
-                           for _ in range(4)]]
+            attackers = [
+                mp.Process(target=flood, args=(url, stop, flood_n)),
+                mp.Process(target=slow, args=(port, stop, slow_n)),
+                mp.Process(target=bombs, args=(url, stop, bomb_n, False)),
+                *[mp.Process(target=bombs, args=(url, stop, bomb_n, True)) for _ in range(4)],
+            ]
             for proc in attackers:
                 proc.start()
             time.sleep(2.0)  # let the attack build up (slow sockets open, floods running)
-            under, cores_under = timed(gateway.pid,
-                                       lambda: authorised(url, args.requests, args.requests))
+            under, cores_under = timed(
+                gateway.pid, lambda: authorised(url, args.requests, args.requests)
+            )
             stop.set()
             for proc in attackers:
                 proc.join(30)
@@ -200,33 +233,37 @@ def main() -> int:
             after = authorised(url, args.requests, 2 * args.requests)
             alone = (before + after) / 2  # alone before and after the attack: load drifts
             peak = peak_rss_mb(gateway.pid)
-            stats = httpx.get(f"{url}/v1/stats",
-                              headers={"Authorization": f"Bearer {TOKEN}"}).json()
+            stats = httpx.get(
+                f"{url}/v1/stats", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()
         finally:
             gateway.terminate()
             gateway.wait(30)
     ratio = under / alone
-    write_results("gateway_abuse", {
-        "requests_per_run": args.requests,
-        "items_per_request": 8,
-        "authorised_rps_alone": round(alone, 1),
-        "authorised_rps_under_abuse": round(under, 1),
-        "under_abuse_ratio": round(ratio, 3),
-        "peak_rss_mb": round(peak, 1),
-        "gateway_cpu_cores_alone": round(cores_alone, 2),
-        "gateway_cpu_cores_under_abuse": round(cores_under, 2),
-        "machine_load_1min": round(os.getloadavg()[0], 2),
-        "flood_requests": int(flood_n.value),
-        "slow_opened": int(slow_n.value),
-        "bombs_sent": int(bomb_n.value),
-        "gateway_unauthorized": int(stats.get("unauthorized", 0)),
-        "gateway_too_large": int(stats.get("too_large", 0)),
-        "gateway_connections_refused": int(stats.get("connections_refused", 0)),
-        "gateway_header_timeouts": int(stats.get("header_timeouts", 0)),
-        "target_ratio": 0.8,
-        "target_peak_rss_mb": 300,
-        "meets_targets": bool(ratio >= 0.8 and peak <= 300),
-    })
+    write_results(
+        "gateway_abuse",
+        {
+            "requests_per_run": args.requests,
+            "items_per_request": 8,
+            "authorised_rps_alone": round(alone, 1),
+            "authorised_rps_under_abuse": round(under, 1),
+            "under_abuse_ratio": round(ratio, 3),
+            "peak_rss_mb": round(peak, 1),
+            "gateway_cpu_cores_alone": round(cores_alone, 2),
+            "gateway_cpu_cores_under_abuse": round(cores_under, 2),
+            "machine_load_1min": round(os.getloadavg()[0], 2),
+            "flood_requests": int(flood_n.value),
+            "slow_opened": int(slow_n.value),
+            "bombs_sent": int(bomb_n.value),
+            "gateway_unauthorized": int(stats.get("unauthorized", 0)),
+            "gateway_too_large": int(stats.get("too_large", 0)),
+            "gateway_connections_refused": int(stats.get("connections_refused", 0)),
+            "gateway_header_timeouts": int(stats.get("header_timeouts", 0)),
+            "target_ratio": 0.8,
+            "target_peak_rss_mb": 300,
+            "meets_targets": bool(ratio >= 0.8 and peak <= 300),
+        },
+    )
     return 0
 
 

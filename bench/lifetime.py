@@ -42,10 +42,17 @@ import time
 import numpy as np
 
 from _common import RESULTS, write_results
-
 from wildcam.power.cells import battery_preset
-from wildcam.power.lifetime import (POLICIES, SHIPPED, Activity, LifetimeResult,
-                                    LifetimeScenario, constants_table, scenario, simulate)
+from wildcam.power.lifetime import (
+    POLICIES,
+    SHIPPED,
+    Activity,
+    LifetimeResult,
+    LifetimeScenario,
+    constants_table,
+    scenario,
+    simulate,
+)
 from wildcam.power.lifetime_plot import plot_pareto, plot_soc
 from wildcam.power.profile import PROFILE_NAMES, load_profile
 from wildcam.power.solar import SolarConfig, hourly_harvest_w
@@ -55,8 +62,9 @@ START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TARGET_DAYS, TARGET_CAPTURE, TARGET_ALERT_S, TARGET_WALL_S = 365, 0.95, 300.0, 30.0
 
 
-def binding(sc: LifetimeScenario, shipped: LifetimeResult,
-            solar: SolarConfig) -> dict[str, float | str]:
+def binding(
+    sc: LifetimeScenario, shipped: LifetimeResult, solar: SolarConfig
+) -> dict[str, float | str]:
     """What binds capture: the PIR's share caps a PIR-woken trap; seeing what the PIR misses
     needs the camera warm (and its IR on) over the night window, against what the pack allows
     per day for a year and what the panel harvests in the darkest month."""
@@ -66,14 +74,14 @@ def binding(sc: LifetimeScenario, shipped: LifetimeResult,
     warm_night_w = states.warm_w + shipped.constants["warm_stage_w"].value + states.ir_w
     harvest = hourly_harvest_w(solar, START, TARGET_DAYS) * 3600.0
     months = np.array([(START + dt.timedelta(hours=h)).month for h in range(len(harvest))])
-    per_month = [harvest[months == m].sum() / (np.sum(months == m) / 24.0)
-                 for m in np.unique(months)]
+    per_month = [
+        harvest[months == m].sum() / (np.sum(months == m) / 24.0) for m in np.unique(months)
+    ]
     return {
         "capture_ceiling_pir_woken": sc.activity.pir_share,
         "warm_night_w": round(warm_night_w, 3),
         "warm_night_j_per_day": round(warm_night_w * night_h * 3600.0),
-        "allowed_j_per_day_88wh_365d": round(battery_preset("li18650x7").capacity_j
-                                             / TARGET_DAYS),
+        "allowed_j_per_day_88wh_365d": round(battery_preset("li18650x7").capacity_j / TARGET_DAYS),
         "harvest_j_per_day_darkest_month_10w_52n": round(min(per_month)),
         "harvest_j_per_day_brightest_month_10w_52n": round(max(per_month)),
     }
@@ -84,26 +92,43 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     bench_t0 = time.perf_counter()
-    work = dict(battery="li18650x7", start=START,
-                activity=Activity(events_per_day=17.0, pattern="nocturnal", seed=args.seed))
-    solar10 = SolarConfig(latitude=52.0, longitude=0.0, panel_w=10.0, tilt_deg=60.0,
-                          azimuth_deg=180.0, seed=args.seed)
+    work = dict(
+        battery="li18650x7",
+        start=START,
+        activity=Activity(events_per_day=17.0, pattern="nocturnal", seed=args.seed),
+    )
+    solar10 = SolarConfig(
+        latitude=52.0,
+        longitude=0.0,
+        panel_w=10.0,
+        tilt_deg=60.0,
+        azimuth_deg=180.0,
+        seed=args.seed,
+    )
 
     shipped_sc = scenario(days=2 * TARGET_DAYS, **work)
     shipped = simulate(shipped_sc)
     warm_pi4 = simulate(scenario("rpi4b", "always_warm", days=TARGET_DAYS, **work))
     # Goal 3: the shipped PIR-wake configuration and the adaptive one (warm in the night
     # window while the harvest allows); the better energy-neutral one counts, both are written.
-    sunny_runs = {p: (sc, simulate(sc)) for p in ("pir_wake", "adaptive")
-                  for sc in [scenario(policy=p, days=TARGET_DAYS, solar=solar10, **work)]}
-    neutral_runs = [p for p, (_, r) in sunny_runs.items()
-                    if r.energy_neutral and not r.reached_critical]
-    sunny_policy = max(neutral_runs or list(sunny_runs),
-                       key=lambda p: sunny_runs[p][1].capture_share_alive)
+    sunny_runs = {
+        p: (sc, simulate(sc))
+        for p in ("pir_wake", "adaptive")
+        for sc in [scenario(policy=p, days=TARGET_DAYS, solar=solar10, **work)]
+    }
+    neutral_runs = [
+        p for p, (_, r) in sunny_runs.items() if r.energy_neutral and not r.reached_critical
+    ]
+    sunny_policy = max(
+        neutral_runs or list(sunny_runs), key=lambda p: sunny_runs[p][1].capture_share_alive
+    )
     sunny_sc, sunny = sunny_runs[sunny_policy]
 
-    days = shipped.days_until_empty if shipped.days_until_empty is not None \
+    days = (
+        shipped.days_until_empty
+        if shipped.days_until_empty is not None
         else float(shipped.days_simulated)
+    )
     capture = shipped.capture_share_alive
     alert = shipped.alert_percentile_s(50)
     neutral = sunny.energy_neutral and not sunny.reached_critical
@@ -111,9 +136,9 @@ def main() -> None:
     values: dict[str, float | int | str | bool | None] = {
         "shipped_configuration": ", ".join(f"{k}={v}" for k, v in SHIPPED.items()),
         "workload": "7x18650 (li18650x7), 17 events/day nocturnal, visits log-normal median "
-                    "20 s, PIR sees 0.9, from 2026-11-01",
+        "20 s, PIR sees 0.9, from 2026-11-01",
         "capture_basis": "captured / visits an always-warm trap with power captures (the warm "
-                         "graph's measured recall), while the battery lasted",
+        "graph's measured recall), while the battery lasted",
         "days_88wh_17ev_no_solar": round(days, 1),
         "days_88wh_energy_neutral_over_730": shipped.energy_neutral,
         "capture_vs_always_warm_88wh": round(capture, 4),
@@ -122,24 +147,34 @@ def main() -> None:
         "j_per_captured_event_88wh": round(shipped.j_per_captured_event, 1),
         "bytes_per_week_88wh": round(shipped.bytes_per_week),
         **{f"missed_{k.replace(' ', '_')}_88wh": v for k, v in shipped.missed.items()},
-        **{f"j_per_day_{k}_88wh": round(v / alive, 1)
-           for k, v in sorted(shipped.energy_by_kind_j.items())},
+        **{
+            f"j_per_day_{k}_88wh": round(v / alive, 1)
+            for k, v in sorted(shipped.energy_by_kind_j.items())
+        },
         "j_per_day_self_discharge_88wh": round(shipped.self_discharge_j / alive, 1),
         "wakes_per_day_88wh": round(shipped.wakes / alive, 2),
-        "alert_within_300s_share_88wh": round(float(np.mean(
-            np.asarray(shipped.alert_s) <= TARGET_ALERT_S)), 4) if shipped.alert_s else None,
+        "alert_within_300s_share_88wh": round(
+            float(np.mean(np.asarray(shipped.alert_s) <= TARGET_ALERT_S)), 4
+        )
+        if shipped.alert_s
+        else None,
         **binding(shipped_sc, shipped, solar10),
         "goal_days_met": days >= TARGET_DAYS,
         "goal_capture_met": capture >= TARGET_CAPTURE,
         "goal_alert_met": alert <= TARGET_ALERT_S,
         "always_warm_pi4b_days_88wh": round(warm_pi4.days_until_empty or TARGET_DAYS, 2),
-        "always_warm_pi4b_j_per_day": round(warm_pi4.total_load_j / (
-            warm_pi4.days_until_empty or TARGET_DAYS)),
+        "always_warm_pi4b_j_per_day": round(
+            warm_pi4.total_load_j / (warm_pi4.days_until_empty or TARGET_DAYS)
+        ),
         "policy_10w_52n": sunny_policy,
-        **{f"capture_10w_52n_{p}": round(r.capture_share_alive, 4)
-           for p, (_, r) in sunny_runs.items()},
-        **{f"energy_neutral_10w_52n_{p}": r.energy_neutral and not r.reached_critical
-           for p, (_, r) in sunny_runs.items()},
+        **{
+            f"capture_10w_52n_{p}": round(r.capture_share_alive, 4)
+            for p, (_, r) in sunny_runs.items()
+        },
+        **{
+            f"energy_neutral_10w_52n_{p}": r.energy_neutral and not r.reached_critical
+            for p, (_, r) in sunny_runs.items()
+        },
         "energy_neutral_10w_52n": neutral,
         "min_soc_10w_52n": round(sunny.min_soc, 4),
         "reached_critical_10w_52n": sunny.reached_critical,
@@ -150,9 +185,11 @@ def main() -> None:
         "sim_wall_s": round(sunny.sim_wall_s, 3),
         "goal_sim_wall_met": sunny.sim_wall_s <= TARGET_WALL_S,
     }
-    runs: dict[str, LifetimeResult] = {"shipped (no solar)": shipped,
-                                       f"{sunny_policy}, 10 W panel": sunny,
-                                       "Pi 4B always warm": warm_pi4}
+    runs: dict[str, LifetimeResult] = {
+        "shipped (no solar)": shipped,
+        f"{sunny_policy}, 10 W panel": sunny,
+        "Pi 4B always warm": warm_pi4,
+    }
     points = []
     for profile in PROFILE_NAMES:
         for policy in POLICIES:
@@ -161,23 +198,33 @@ def main() -> None:
             points.append((profile, policy, life, r.capture_share_alive, r.energy_neutral))
             values[f"pareto_{profile}_{policy}_days"] = round(life, 1)
             values[f"pareto_{profile}_{policy}_capture"] = round(r.capture_share_alive, 4)
-    for batch in (0.0, 1800.0, 43200.0):   # a fixed hold, whatever the budget
-        r = simulate(scenario(batch_s=batch, over_budget_batch_s=batch, days=TARGET_DAYS,
-                              **work))
-        points.append(("pizero2w_mcu + burst", f"pir_wake, batch {batch / 60:g} min",
-                       r.days_until_empty or float(TARGET_DAYS), r.capture_share_alive,
-                       r.energy_neutral))
+    for batch in (0.0, 1800.0, 43200.0):  # a fixed hold, whatever the budget
+        r = simulate(scenario(batch_s=batch, over_budget_batch_s=batch, days=TARGET_DAYS, **work))
+        points.append(
+            (
+                "pizero2w_mcu + burst",
+                f"pir_wake, batch {batch / 60:g} min",
+                r.days_until_empty or float(TARGET_DAYS),
+                r.capture_share_alive,
+                r.energy_neutral,
+            )
+        )
         values[f"pareto_shipped_batch_{int(batch)}s_days"] = round(
-            r.days_until_empty or float(TARGET_DAYS), 1)
+            r.days_until_empty or float(TARGET_DAYS), 1
+        )
         values[f"pareto_shipped_batch_{int(batch)}s_median_alert_s"] = round(
-            r.alert_percentile_s(50), 1)
+            r.alert_percentile_s(50), 1
+        )
     plot_soc(runs, START, RESULTS / "lifetime_soc.png")
     plot_pareto(points, TARGET_DAYS, RESULTS / "lifetime_pareto.png")
     constants = constants_table(shipped_sc, shipped) | {
-        f"10w.{k}": v for k, v in constants_table(sunny_sc, sunny).items()
-        if k.startswith("solar.")}
-    values["constants"] = "; ".join(f"{k}={c.value:.6g} [{c.source}]"
-                                    for k, c in constants.items())
+        f"10w.{k}": v
+        for k, v in constants_table(sunny_sc, sunny).items()
+        if k.startswith("solar.")
+    }
+    values["constants"] = "; ".join(
+        f"{k}={c.value:.6g} [{c.source}]" for k, c in constants.items()
+    )
     values["bench_wall_s"] = round(time.perf_counter() - bench_t0, 1)
     write_results("lifetime", values)
 

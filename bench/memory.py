@@ -55,9 +55,8 @@ import psutil
 import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
-from _common import REPO, Value, write_results
 
-from wildcam.types import Box
+from _common import REPO, Value, write_results
 from wildcam.camera.scene import SceneConfig, Visit, scene_to_dict
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
@@ -65,18 +64,21 @@ from wildcam.cascade.loader import load_stages
 from wildcam.docs import default_parameters
 from wildcam.graph import NODES
 from wildcam.rosenv import claim_domain, ros_environment, small_messages_environment
+from wildcam.types import Box
 
 MB = 1024 * 1024
 GOAL_COMPOSED_MB = 200.0
 GOAL_BRINGUP_MB = 450.0
 BEFORE_REF = "e12319a"
 """The commit before the memory work (lazy imports, lazy stage 3, lean ONNX Runtime)."""
-SCENE = SceneConfig(seed=3, duration_s=20.0, visits=(
-    Visit(6.0, 6.0, species="deer", size=0.35, direction="left_to_right"),))
+SCENE = SceneConfig(
+    seed=3,
+    duration_s=20.0,
+    visits=(Visit(6.0, 6.0, species="deer", size=0.35, direction="left_to_right"),),
+)
 SETTLE_S = 3.0
 """Seconds after the event closed before the per-process figures are read."""
-EAGER: dict[str, Value] = {"stage3_lazy": False, "onnx_mem_arena": True,
-                          "onnx_mem_pattern": True}
+EAGER: dict[str, Value] = {"stage3_lazy": False, "onnx_mem_arena": True, "onnx_mem_pattern": True}
 IDLE_UNLOAD_S = 8.0
 """``stage3_idle_unload_s`` of this code's run (the default is longer): after the figures with
 stage 3 loaded, the run waits for it to be dropped and records the ``*_stage3_dropped_*``
@@ -86,8 +88,9 @@ figures."""
 def _clip(path: Path) -> Path:
     """:data:`SCENE` rendered into an MJPG file at its frame rate."""
     scene = SyntheticScene(SCENE)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), SCENE.fps,
-                             (scene.width, scene.height))
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"MJPG"), SCENE.fps, (scene.width, scene.height)
+    )
     for index in range(scene.n_frames):
         writer.write(scene.render(index))
     writer.release()
@@ -103,12 +106,19 @@ def _params(folder: Path, cascade: dict[str, Value], clip: Path | None) -> Path:
         scene.write_text(yaml.safe_dump(scene_to_dict(SCENE)))
     params = default_parameters()
     params["/**/camera_driver"]["ros__parameters"].update(
-        source="file" if clip else "synthetic", uri=str(clip or scene), loop=True)
+        source="file" if clip else "synthetic", uri=str(clip or scene), loop=True
+    )
     params["/**/cascade_detector"]["ros__parameters"].update(
-        manifest=str(REPO / "models" / "manifest.json"), stage1_c_low=0.0, stage1_c_high=1.0,
-        stage2_c_low=0.0, stage2_c_high=1.0, **cascade)
+        manifest=str(REPO / "models" / "manifest.json"),
+        stage1_c_low=0.0,
+        stage1_c_high=1.0,
+        stage2_c_low=0.0,
+        stage2_c_high=1.0,
+        **cascade,
+    )
     params["/**/uploader"]["ros__parameters"].update(
-        queue_dir=str(folder / "queue"), ota_dir=str(folder / "ota"))
+        queue_dir=str(folder / "queue"), ota_dir=str(folder / "ota")
+    )
     params["/**/power_source"]["ros__parameters"].update(backend="simulated")
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -135,11 +145,14 @@ class Watch:
 
     def event_done(self) -> bool:
         """Stage 3 ran and a motion event closed."""
-        return (self.count("stage3_frames") > 0
-                and self.count("events_animal") + self.count("events_empty") > 0)
+        return (
+            self.count("stage3_frames") > 0
+            and self.count("events_animal") + self.count("events_empty") > 0
+        )
 
-    def spin_until(self, done: Callable[[], bool], timeout_s: float,
-                   alive: Callable[[], bool]) -> bool:
+    def spin_until(
+        self, done: Callable[[], bool], timeout_s: float, alive: Callable[[], bool]
+    ) -> bool:
         end = time.monotonic() + timeout_s
         while time.monotonic() < end and alive():
             rclpy.spin_once(self.node, timeout_sec=0.2)
@@ -171,8 +184,6 @@ def _usage(proc: psutil.Process) -> Usage:
     return Usage(full.rss / MB, full.pss / MB, full.uss / MB, peak)
 
 
-
-
 def _name(proc: psutil.Process) -> str:
     cmd = proc.cmdline()
     for spec in NODES:
@@ -195,28 +206,42 @@ class Run:
     stage3_dropped: dict[str, Usage] | None = None
 
 
-def _run(watch: Watch, env: dict[str, str], params: Path, composed: bool, log: Path,
-         timeout_s: float, wait_drop: bool) -> Run:
+def _run(
+    watch: Watch,
+    env: dict[str, str],
+    params: Path,
+    composed: bool,
+    log: Path,
+    timeout_s: float,
+    wait_drop: bool,
+) -> Run:
     """Start the graph, wait for a stage-3 event (and with ``wait_drop`` for stage 3 to be
     dropped again); return each process's usage."""
     watch.values.clear()
     flags = ["--composed"] if composed else ["--log-level", "warn"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "wildcam.cli", "bringup", "--params-file",
-                                 str(params), *flags], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wildcam.cli", "bringup", "--params-file", str(params), *flags],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
+
         def alive() -> bool:
             return proc.poll() is None
 
         if not watch.spin_until(watch.event_done, timeout_s, alive):
-            raise SystemExit(f"no stage-3 motion event within {timeout_s:.0f} s (counters "
-                             f"{watch.values}); log:\n{log.read_text(errors='replace')[-3000:]}")
+            raise SystemExit(
+                f"no stage-3 motion event within {timeout_s:.0f} s (counters "
+                f"{watch.values}); log:\n{log.read_text(errors='replace')[-3000:]}"
+            )
         watch.spin_until(lambda: False, SETTLE_S, alive)
         run = Run(_usages(proc.pid), watch.count("stage3_frames"))
         if wait_drop:
-            if not watch.spin_until(lambda: watch.values.get("stage3_loaded") == "false",
-                                    timeout_s, alive):
+            if not watch.spin_until(
+                lambda: watch.values.get("stage3_loaded") == "false", timeout_s, alive
+            ):
                 raise SystemExit(f"stage 3 was not dropped (counters {watch.values})")
             run.stage3_dropped = _usages(proc.pid)
         return run
@@ -248,13 +273,20 @@ print(json.dumps(out))
 
 def _composed_steps(env: dict[str, str], params: Path) -> dict[str, float]:
     """RSS (MB) each node adds to one process, in table order, at start-up."""
-    done = subprocess.run([sys.executable, "-c", _STEPS, str(params)], check=True,
-                          env=small_messages_environment(env),  # as run_composed has it
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _STEPS, str(params)],
+        check=True,
+        env=small_messages_environment(env),  # as run_composed has it
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     marks = json.loads(done.stdout.strip().splitlines()[-1])
     names = list(marks)
-    return {name: (marks[name] - marks[names[i - 1]]) / MB if i else marks[name] / MB
-            for i, name in enumerate(names)}
+    return {
+        name: (marks[name] - marks[names[i - 1]]) / MB if i else marks[name] / MB
+        for i, name in enumerate(names)
+    }
 
 
 def _stage3_load_ms() -> float:
@@ -268,8 +300,9 @@ def _stage3_load_ms() -> float:
 
 def _baseline_src(ref: str, folder: Path) -> Path:
     """``ref``'s ``src`` (and the ``config`` it reads), unpacked into ``folder``."""
-    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, "src", "config"],
-                          check=True, capture_output=True).stdout
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src", "config"], check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(folder, filter="data")
     return folder / "src"
@@ -284,7 +317,8 @@ def _record(out: dict[str, Value], prefix: str, composed: Run, bringup: Run) -> 
     procs = bringup.after_event
     for kind in ("rss", "pss", "uss"):
         out[f"{prefix}bringup_total_{kind}_mb"] = round(
-            sum(getattr(u, kind) for u in procs.values()), 1)
+            sum(getattr(u, kind) for u in procs.values()), 1
+        )
     out[f"{prefix}bringup_processes"] = len(procs)
     for name, u in procs.items():
         for kind in ("rss", "pss", "uss", "peak"):
@@ -295,17 +329,26 @@ def _record(out: dict[str, Value], prefix: str, composed: Run, bringup: Run) -> 
         [process] = composed.stage3_dropped.values()
         out[f"{prefix}composed_stage3_dropped_rss_mb"] = round(process.rss, 1)
         out[f"{prefix}bringup_total_stage3_dropped_rss_mb"] = round(
-            sum(u.rss for u in bringup.stage3_dropped.values()), 1)
+            sum(u.rss for u in bringup.stage3_dropped.values()), 1
+        )
         out[f"{prefix}bringup_cascade_detector_stage3_dropped_rss_mb"] = round(
-            bringup.stage3_dropped["cascade_detector"].rss, 1)
+            bringup.stage3_dropped["cascade_detector"].rss, 1
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline-ref", default=BEFORE_REF,
-                        help="git ref of the code before the change ('' skips that baseline)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds to wait for the stage-3 event per run")
+    parser.add_argument(
+        "--baseline-ref",
+        default=BEFORE_REF,
+        help="git ref of the code before the change ('' skips that baseline)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the stage-3 event per run",
+    )
     args = parser.parse_args()
     out: dict[str, Value] = {}
     with tempfile.TemporaryDirectory() as tmp, claim_domain() as domain:
@@ -315,16 +358,28 @@ def main() -> None:
         watch = Watch()
         try:
             clip = _clip(folder / "deer.avi")
-            variants = [("", {"stage3_idle_unload_s": IDLE_UNLOAD_S}, env, clip),
-                        ("eager_", EAGER, env, clip), ("synthetic_", {}, env, None)]
+            variants = [
+                ("", {"stage3_idle_unload_s": IDLE_UNLOAD_S}, env, clip),
+                ("eager_", EAGER, env, clip),
+                ("synthetic_", {}, env, None),
+            ]
             if args.baseline_ref:
                 src = _baseline_src(args.baseline_ref, folder / "before")
                 variants.append(("before_", {}, {**env, "PYTHONPATH": str(src)}, clip))
             for prefix, cascade, run_env, source in variants:
                 params = _params(folder / (prefix or "ours"), cascade, source)
-                runs = [_run(watch, run_env, params, composed,
-                             folder / f"{prefix}composed-{composed}.log", args.timeout,
-                             wait_drop=not prefix) for composed in (True, False)]
+                runs = [
+                    _run(
+                        watch,
+                        run_env,
+                        params,
+                        composed,
+                        folder / f"{prefix}composed-{composed}.log",
+                        args.timeout,
+                        wait_drop=not prefix,
+                    )
+                    for composed in (True, False)
+                ]
                 _record(out, prefix, *runs)
             steps = _composed_steps(env, _params(folder / "steps", {}, clip))
         finally:
@@ -338,8 +393,10 @@ def main() -> None:
     out["bringup_met"] = float(out["bringup_total_rss_mb"]) <= GOAL_BRINGUP_MB  # type: ignore[arg-type]
     out["baseline_ref"] = args.baseline_ref
     out["stage3_idle_unload_s"] = IDLE_UNLOAD_S
-    out["scene"] = ("a deer's visit, 640x480 at 10 fps, 20 s looping, played from an MJPG "
-                    "file; every stage's band [0, 1)")
+    out["scene"] = (
+        "a deer's visit, 640x480 at 10 fps, 20 s looping, played from an MJPG "
+        "file; every stage's band [0, 1)"
+    )
     write_results("memory", out)
 
 

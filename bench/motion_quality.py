@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-from _common import data_dir, print_table, write_results
 
+from _common import data_dir, print_table, write_results
 from wildcam.camera.presets import day_scene, default_scene, nuisance_scene
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.synthetic import SyntheticScene
@@ -46,15 +46,19 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".asf", ".mov", ".mkv"}
 
 def ours(config: MotionConfig) -> GateFactory:
     """Factory of our gate and its reduction factor for a full frame size."""
+
     def make(size: tuple[int, int]) -> tuple[Gate, int]:
         return MotionGate(config, size), config.factor_for(size[0])
+
     return make
 
 
 def mog2(config: MotionConfig) -> GateFactory:
     """Factory of the MOG2 baseline (quarter scale; full scale for tiny clips)."""
+
     def make(size: tuple[int, int]) -> tuple[Gate, int]:
         return Mog2Gate(config, size), MOG2_FACTOR if size[0] >= 320 else 1
+
     return make
 
 
@@ -90,8 +94,11 @@ class EventLog:
         return self.events
 
 
-def run_stream(frames: Iterable[tuple[npt.NDArray[np.uint8], float]], size: tuple[int, int],
-               factories: dict[str, GateFactory]) -> dict[str, EventLog]:
+def run_stream(
+    frames: Iterable[tuple[npt.NDArray[np.uint8], float]],
+    size: tuple[int, int],
+    factories: dict[str, GateFactory],
+) -> dict[str, EventLog]:
     """Feed one stream of BGR frames to every gate; return each gate's event log."""
     made = {name: make(size) for name, make in factories.items()}
     logs = {name: EventLog() for name in factories}
@@ -110,11 +117,13 @@ def scene_frames(scene: SyntheticScene) -> Iterator[tuple[npt.NDArray[np.uint8],
         yield scene.render(i), scene.stamp(i)
 
 
-def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
-              verbose: bool = False) -> dict[str, float | int]:
+def synthetic(
+    seeds: list[int], factories: dict[str, GateFactory], day_s: float, verbose: bool = False
+) -> dict[str, float | int]:
     """Recall and false events per hour over the preset scenes for every gate."""
     scenes: list[tuple[str, Callable[[int], SceneConfig]]] = [
-        ("default", default_scene), ("nuisance", nuisance_scene),
+        ("default", default_scene),
+        ("nuisance", nuisance_scene),
         ("day", lambda seed: day_scene(day_s, seed)),
     ]
     visits = {name: 0 for name in factories}
@@ -135,8 +144,9 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
             stamps = logs["ours"].switch_stamps
             switches += len(true_switches)
             found += sum(any(i.start_s <= t < i.end_s for t in stamps) for i in true_switches)
-            spurious += sum(not any(i.start_s <= t < i.end_s for i in true_switches)
-                            for t in stamps)
+            spurious += sum(
+                not any(i.start_s <= t < i.end_s for i in true_switches) for t in stamps
+            )
             for name, log in logs.items():
                 in_events[name] += sum(b - a for a, b in log.events)
                 score = score_events(log.events, truth, slack_s=0.0)
@@ -151,8 +161,10 @@ def synthetic(seeds: list[int], factories: dict[str, GateFactory], day_s: float,
                 per_scene[f"{name}_{label}_s{seed}_false"] = len(wrong)
                 per_scene[f"{name}_{label}_s{seed}_missed"] = len(truth) - hit
                 if verbose and wrong:
-                    print(f"{name} {label} seed {seed}: false events at "
-                          + ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in wrong))
+                    print(
+                        f"{name} {label} seed {seed}: false events at "
+                        + ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in wrong)
+                    )
     out: dict[str, float | int] = {}
     for name in factories:
         prefix = "" if name == "ours" else f"{name}_"
@@ -208,8 +220,12 @@ def decode_problem(path: Path) -> str | None:
     interpreter on some files (heap corruption on ``bgslibrary/demo.avi`` with OpenCV 5.0).
     """
     try:
-        done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return "decoding timed out"
     if done.returncode != 0:

@@ -45,21 +45,26 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import numpy.typing as npt
-from _common import print_table, single_thread, write_results
 
+from _common import print_table, single_thread, write_results
 from wildcam.camera.presets import default_scene, empty_scene
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.motion import MOG2_FACTOR, Mog2Gate, MotionConfig, MotionGate, reduce_frame
 
 SIZES = {"vga": (640, 480), "hd720": (1280, 720)}
 #: Key label -> (scene, cache regime). "hot" is the headline (no label in the keys).
-PASSES = {"hot": ("default", "hot"), "cold": ("default", "cold"),
-          "pipeline": ("default", "pipeline"), "empty": ("empty", "hot")}
+PASSES = {
+    "hot": ("default", "hot"),
+    "cold": ("default", "cold"),
+    "pipeline": ("default", "pipeline"),
+    "empty": ("empty", "hot"),
+}
 Frames = list[npt.NDArray[np.uint8]]
 
 
-def one_pass(scene: SyntheticScene, frames: Frames | None, warmup: int, regime: str,
-             limit: int | None) -> dict[str, npt.NDArray[np.float64]]:
+def one_pass(
+    scene: SyntheticScene, frames: Frames | None, warmup: int, regime: str, limit: int | None
+) -> dict[str, npt.NDArray[np.float64]]:
     """Time every frame once through both gates; microseconds per frame.
 
     ``frames`` is the pre-rendered sequence (``hot``, ``cold``); the ``pipeline`` regime
@@ -74,8 +79,9 @@ def one_pass(scene: SyntheticScene, frames: Frames | None, warmup: int, regime: 
     small_mog = np.empty((-(-size[1] // MOG2_FACTOR), -(-size[0] // MOG2_FACTOR)), np.uint8)
     n = scene.n_frames if frames is None else len(frames)
     n = n if limit is None else min(limit, n)
-    cols: dict[str, list[float]] = {k: [] for k in ("ours", "ours_update", "mog2",
-                                                    "mog2_update", "motion")}
+    cols: dict[str, list[float]] = {
+        k: [] for k in ("ours", "ours_update", "mog2", "mog2_update", "motion")
+    }
     clock = time.perf_counter_ns
     for k in range(n):
         if frames is None:
@@ -104,8 +110,9 @@ def one_pass(scene: SyntheticScene, frames: Frames | None, warmup: int, regime: 
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
-def summarise(name: str, label: str,
-              runs: list[dict[str, npt.NDArray[np.float64]]]) -> dict[str, float]:
+def summarise(
+    name: str, label: str, runs: list[dict[str, npt.NDArray[np.float64]]]
+) -> dict[str, float]:
     """Statistics of the least-disturbed run (lowest median for ours), under the keys.
 
     Ours and MOG2 ran interleaved in each run, so their figures (and the speedup) come from
@@ -133,7 +140,8 @@ def summarise(name: str, label: str,
             if moving.any():
                 out[f"{base}_motion_us_median"] = us(np.median(data[moving]))
     out[f"{name}{suffix}_speedup_vs_mog2"] = round(
-        out[f"mog2_quarter_{name}{suffix}_us_median"] / out[f"{name}{suffix}_us_median"], 2)
+        out[f"mog2_quarter_{name}{suffix}_us_median"] / out[f"{name}{suffix}_us_median"], 2
+    )
     if label in ("hot", "empty"):
         out[f"{name}{suffix}_motion_frame_share"] = round(float(np.mean(moving)), 3)
     return out
@@ -173,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, size in SIZES.items():
         scenes = {
-            "default": SyntheticScene(replace(default_scene(0), width=size[0],
-                                              height=size[1])),
-            "empty": SyntheticScene(replace(empty_scene(60.0, 0), width=size[0],
-                                            height=size[1])),
+            "default": SyntheticScene(replace(default_scene(0), width=size[0], height=size[1])),
+            "empty": SyntheticScene(replace(empty_scene(60.0, 0), width=size[0], height=size[1])),
         }
-        frames = {label: [scene.render(i) for i in range(args.limit or scene.n_frames)]
-                  for label, scene in scenes.items()}
+        frames = {
+            label: [scene.render(i) for i in range(args.limit or scene.n_frames)]
+            for label, scene in scenes.items()
+        }
         results[f"{name}_frames_timed"] = len(frames["default"]) - args.warmup
         runs: dict[str, list[dict[str, npt.NDArray[np.float64]]]] = {p: [] for p in PASSES}
         for _ in range(args.repeats):
@@ -188,10 +196,15 @@ def main(argv: list[str] | None = None) -> int:
                 gc.collect()
                 gc.disable()
                 try:
-                    runs[label].append(one_pass(
-                        scenes[scene_name],
-                        None if regime == "pipeline" else frames[scene_name],
-                        args.warmup, regime, args.limit))
+                    runs[label].append(
+                        one_pass(
+                            scenes[scene_name],
+                            None if regime == "pipeline" else frames[scene_name],
+                            args.warmup,
+                            regime,
+                            args.limit,
+                        )
+                    )
                 finally:
                     gc.enable()
         for label in PASSES:
@@ -206,15 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         write_results("motion_speed", results)
     for name in SIZES:
-        print(f"{name}: ours {results[f'{name}_us_median']} us, MOG2 "
-              f"{results[f'mog2_quarter_{name}_us_median']} us -> "
-              f"{results[f'{name}_speedup_vs_mog2']}x (hot); cold "
-              f"{results[f'{name}_cold_us_median']} vs "
-              f"{results[f'mog2_quarter_{name}_cold_us_median']} us; pipeline "
-              f"{results[f'{name}_pipeline_us_median']} vs "
-              f"{results[f'mog2_quarter_{name}_pipeline_us_median']} us; empty scene "
-              f"{results[f'{name}_empty_us_median']} vs "
-              f"{results[f'mog2_quarter_{name}_empty_us_median']} us")
+        print(
+            f"{name}: ours {results[f'{name}_us_median']} us, MOG2 "
+            f"{results[f'mog2_quarter_{name}_us_median']} us -> "
+            f"{results[f'{name}_speedup_vs_mog2']}x (hot); cold "
+            f"{results[f'{name}_cold_us_median']} vs "
+            f"{results[f'mog2_quarter_{name}_cold_us_median']} us; pipeline "
+            f"{results[f'{name}_pipeline_us_median']} vs "
+            f"{results[f'mog2_quarter_{name}_pipeline_us_median']} us; empty scene "
+            f"{results[f'{name}_empty_us_median']} vs "
+            f"{results[f'mog2_quarter_{name}_empty_us_median']} us"
+        )
     return 0
 
 

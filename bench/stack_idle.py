@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import write_results
 
+from _common import write_results
 from wildcam.docs import default_parameters
 from wildcam.rosenv import claim_domain, ros_environment
 
@@ -37,7 +37,8 @@ def _cpu_seconds(pid: int) -> float:
 def _measure(full_frames: str, seconds: float, warmup_s: float) -> float:
     params = default_parameters()
     params["/**/camera_driver"]["ros__parameters"].update(
-        uri="empty", fps=10.0, width=640, height=480, loop=True, full_frames=full_frames)
+        uri="empty", fps=10.0, width=640, height=480, loop=True, full_frames=full_frames
+    )
     with tempfile.TemporaryDirectory() as tmp, claim_domain() as domain:
         path = Path(tmp) / "idle.yaml"
         path.write_text(yaml.safe_dump(params))
@@ -45,8 +46,20 @@ def _measure(full_frames: str, seconds: float, warmup_s: float) -> float:
         log = Path(tmp) / "bringup.log"
         with open(log, "w") as out:
             bringup = subprocess.Popen(
-                [sys.executable, "-m", "wildcam.cli", "bringup", "--params-file", str(path),
-                 "--log-level", "warn"], env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "wildcam.cli",
+                    "bringup",
+                    "--params-file",
+                    str(path),
+                    "--log-level",
+                    "warn",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             sink = None
             if full_frames == "always":  # someone must take the full frames for them to flow
                 sink = subprocess.Popen([sys.executable, "-c", _SINK], env=env)
@@ -89,12 +102,18 @@ def main() -> None:
     args = parser.parse_args()
     ours = _measure("motion", args.seconds, args.warmup)
     baseline = _measure("always", args.seconds, args.warmup)
-    write_results("stack_idle", {
-        "cpu_fraction_of_one_core": round(ours, 4),
-        "always_full_frames_cpu_fraction": round(baseline, 4),
-        "target_cpu_fraction_of_one_core": 0.05,
-        "seconds": args.seconds, "fps": 10.0, "width": 640, "height": 480,
-    })
+    write_results(
+        "stack_idle",
+        {
+            "cpu_fraction_of_one_core": round(ours, 4),
+            "always_full_frames_cpu_fraction": round(baseline, 4),
+            "target_cpu_fraction_of_one_core": 0.05,
+            "seconds": args.seconds,
+            "fps": 10.0,
+            "width": 640,
+            "height": 480,
+        },
+    )
 
 
 if __name__ == "__main__":

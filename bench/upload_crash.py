@@ -31,8 +31,7 @@ from wildcam.upload.items import items_for_frame
 
 WORKER = Path(__file__).with_name("upload_worker.py")
 
-__all__ = ["FULL_DISK_THUMBNAIL", "CrashReport", "run_full_disk_trials", "run_trials",
-           "verify"]
+__all__ = ["FULL_DISK_THUMBNAIL", "CrashReport", "run_full_disk_trials", "run_trials", "verify"]
 
 FULL_DISK_THUMBNAIL = 30_000  # bytes: a few dozen frames fill the small file system
 
@@ -53,21 +52,52 @@ class CrashReport:
 
 
 def _worker(queue: Path, url: str, token: Path, *extra: str) -> list[str]:
-    return [sys.executable, str(WORKER), "--queue", str(queue),
-            "--gateway", url, "--token-file", str(token), *extra]
+    return [
+        sys.executable,
+        str(WORKER),
+        "--queue",
+        str(queue),
+        "--gateway",
+        url,
+        "--token-file",
+        str(token),
+        *extra,
+    ]
 
 
-def run_trials(queue: Path, url: str, token: Path, trials: int, seed: int = 0,
-               frames: int = 40, poison_every: int = 0, first: int = 0) -> CrashReport:
+def run_trials(
+    queue: Path,
+    url: str,
+    token: Path,
+    trials: int,
+    seed: int = 0,
+    frames: int = 40,
+    poison_every: int = 0,
+    first: int = 0,
+) -> CrashReport:
     """Run ``trials`` kill -9 trials (runs ``trial<first>`` on), then drain; the stored keys
     (not yet verified)."""
     rng = random.Random(seed)
     report = CrashReport(trials=trials)
     extra = ["--poison-every", str(poison_every)] if poison_every else []
     for trial in range(first, first + trials):
-        proc = subprocess.Popen(_worker(queue, url, token, "--produce", str(frames),
-                                        "--run", f"trial{trial}", "--batch", "8", *extra),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            _worker(
+                queue,
+                url,
+                token,
+                "--produce",
+                str(frames),
+                "--run",
+                f"trial{trial}",
+                "--batch",
+                "8",
+                *extra,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stdout is not None
         kill_after = rng.randint(1, 2 * frames - 10)  # items stored before the kill, at least
         seen = 0
@@ -92,14 +122,16 @@ def run_trials(queue: Path, url: str, token: Path, trials: int, seed: int = 0,
 
 
 def _drain(queue: Path, url: str, token: Path) -> None:
-    drain = subprocess.run(_worker(queue, url, token, "--produce", "0"), capture_output=True,
-                           text=True, timeout=120)
+    drain = subprocess.run(
+        _worker(queue, url, token, "--produce", "0"), capture_output=True, text=True, timeout=120
+    )
     if drain.returncode != 0:
         raise AssertionError(f"drain failed: {drain.stdout[-500:]} {drain.stderr[-2000:]}")
 
 
-def run_full_disk_trials(disk: Path, url: str, token: Path, trials: int, seed: int = 0,
-                         frames: int = 60, first: int = 0) -> CrashReport:
+def run_full_disk_trials(
+    disk: Path, url: str, token: Path, trials: int, seed: int = 0, frames: int = 60, first: int = 0
+) -> CrashReport:
     """``trials`` times: a worker fills the small file system ``disk`` while the gateway is
     unreachable and is killed -9 at a random moment; another writer takes the space left;
     then a worker must drain the queue to the gateway at ``url``. The stored keys."""
@@ -108,10 +140,22 @@ def run_full_disk_trials(disk: Path, url: str, token: Path, trials: int, seed: i
     queue, filler = disk / "queue", disk / "other-writer"
     dead = "http://127.0.0.1:9"  # discard port: nothing listens, the link is down
     for trial in range(first, first + trials):
-        proc = subprocess.Popen(_worker(queue, dead, token, "--produce", str(frames), "--run",
-                                        f"trial{trial}", "--thumbnail-bytes",
-                                        str(FULL_DISK_THUMBNAIL)),
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            _worker(
+                queue,
+                dead,
+                token,
+                "--produce",
+                str(frames),
+                "--run",
+                f"trial{trial}",
+                "--thumbnail-bytes",
+                str(FULL_DISK_THUMBNAIL),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stdout is not None
         kill_after = rng.randint(frames // 2, frames)  # puts tried before the kill
         seen = 0
@@ -144,19 +188,30 @@ def run_full_disk_trials(disk: Path, url: str, token: Path, trials: int, seed: i
     return report
 
 
-def verify(report: CrashReport, gateway_items: list[dict[str, Any]], runs: int,
-           frames: int = 40, first: int = 0, thumbnail_bytes: int = 2048) -> CrashReport:
+def verify(
+    report: CrashReport,
+    gateway_items: list[dict[str, Any]],
+    runs: int,
+    frames: int = 40,
+    first: int = 0,
+    thumbnail_bytes: int = 2048,
+) -> CrashReport:
     """Fill ``lost``, ``duplicates``, ``unexpected`` and ``poison_delivered`` from the
     gateway's listing (runs ``trial<first>`` to ``trial<first + runs - 1>``)."""
-    possible = {it.key for trial in range(first, first + runs) for i in range(frames)
-                for it in items_for_frame(synthetic_frame(f"trial{trial}", i, thumbnail_bytes),
-                                          False)}
+    possible = {
+        it.key
+        for trial in range(first, first + runs)
+        for i in range(frames)
+        for it in items_for_frame(synthetic_frame(f"trial{trial}", i, thumbnail_bytes), False)
+    }
     possible |= report.poison
     keys = Counter(i["key"] for i in gateway_items)
     contents = Counter(i["sha256"] for i in gateway_items)
     report.poison_delivered = sorted(report.poison & set(keys))
     report.lost = sorted(report.stored - report.poison - set(keys))
-    report.duplicates = sorted({k for k, n in keys.items() if n > 1} |
-                               {i["key"] for i in gateway_items if contents[i["sha256"]] > 1})
+    report.duplicates = sorted(
+        {k for k, n in keys.items() if n > 1}
+        | {i["key"] for i in gateway_items if contents[i["sha256"]] > 1}
+    )
     report.unexpected = sorted(set(keys) - possible)
     return report

@@ -34,25 +34,39 @@ def synthetic_frame(run: str, index: int, thumbnail_bytes: int = 2048) -> FrameD
     """A deterministic frame ``index`` of ``run`` (payloads are pseudo-random bytes)."""
     seed = f"{run}:{index}".encode()
     thumb = (seed * (thumbnail_bytes // len(seed) + 1))[:thumbnail_bytes]
-    return FrameDetections(stamp_ns=1_000_000_000 * (index + 1), frame_id=run, event_id=index,
-                           detections=(DetectionInfo("0", "deer", 0.5 + (index % 50) / 100, 1,
-                                                     "fake", (10.0, 20.0, 30.0, 40.0)),),
-                           thumbnail=thumb)
+    return FrameDetections(
+        stamp_ns=1_000_000_000 * (index + 1),
+        frame_id=run,
+        event_id=index,
+        detections=(
+            DetectionInfo(
+                "0", "deer", 0.5 + (index % 50) / 100, 1, "fake", (10.0, 20.0, 30.0, 40.0)
+            ),
+        ),
+        thumbnail=thumb,
+    )
 
 
 def poison_items(run: str, index: int, size: int) -> list[NewItem]:
     """The poison items of frame ``index``: one the gateway refuses (too large), one that is
     invalid on the wire (dead-lettered when queued)."""
     data = random.Random(f"{run}:{index}").randbytes(size)
-    return [NewItem(key=f"poison-{run}-{index}", kind="thumbnail", payload=data, score=0.99),
-            NewItem(key=f"poison-invalid-{run}-{index}", kind="thumbnail", payload=b"x",
-                    class_id="c" * 65536)]
+    return [
+        NewItem(key=f"poison-{run}-{index}", kind="thumbnail", payload=data, score=0.99),
+        NewItem(
+            key=f"poison-invalid-{run}-{index}",
+            kind="thumbnail",
+            payload=b"x",
+            class_id="c" * 65536,
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the worker; 0 when everything was delivered, 2 on a setup error."""
-    parser = argparse.ArgumentParser(prog="bench/upload_worker.py",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bench/upload_worker.py", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--queue", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--token-file", required=True)
@@ -67,15 +81,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poison-bytes", type=int, default=300_000)
     args = parser.parse_args(argv)
     try:
-        cfg = build_config(UploaderConfig, {
-            "gateway_url": args.gateway, "token_file": args.token_file, "queue_dir": args.queue,
-            "batch_max_items": args.batch, "backoff_base_s": 0.05, "backoff_max_s": 0.5,
-            "idle_period_s": 0.05, "link_backend": "simulated", "compression": "none"})
-        queue = DurableQueue(cfg.queue_path, int(cfg.quota_mb * 1024 * 1024), cfg.ttl_s,
-                             fsync=not args.no_fsync)
+        cfg = build_config(
+            UploaderConfig,
+            {
+                "gateway_url": args.gateway,
+                "token_file": args.token_file,
+                "queue_dir": args.queue,
+                "batch_max_items": args.batch,
+                "backoff_base_s": 0.05,
+                "backoff_max_s": 0.5,
+                "idle_period_s": 0.05,
+                "link_backend": "simulated",
+                "compression": "none",
+            },
+        )
+        queue = DurableQueue(
+            cfg.queue_path, int(cfg.quota_mb * 1024 * 1024), cfg.ttl_s, fsync=not args.no_fsync
+        )
         transport = make_transport(cfg)
-        engine = UploadEngine(queue, transport, make_link(cfg, transport), cfg,
-                              energy=lambda n: 0.0)
+        engine = UploadEngine(
+            queue, transport, make_link(cfg, transport), cfg, energy=lambda n: 0.0
+        )
     except WildcamError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
@@ -103,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.01)
     left = queue.waiting()
     sender.stop()
-    out.write(f"done left={left} seconds={time.perf_counter() - start:.4f} "
-              f"rss_kb={_rss_kb()}\n")
+    out.write(f"done left={left} seconds={time.perf_counter() - start:.4f} rss_kb={_rss_kb()}\n")
     out.flush()
     return 0 if left == 0 else 1
 

@@ -38,11 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from _common import write_results
 
 ANIMAL_ENTERS_S = 1.0  # scene seconds after the first frame: part of every time to a decision
-GOALS = {"trigger_to_frame_ms_warm": 100.0, "trigger_to_frame_ms_watch": 400.0,
-         "cold_start_to_decision_s": 3.0}
+GOALS = {
+    "trigger_to_frame_ms_warm": 100.0,
+    "trigger_to_frame_ms_watch": 400.0,
+    "cold_start_to_decision_s": 3.0,
+}
 
 
 def _p95(values: list[float]) -> float:
@@ -53,9 +57,12 @@ def _p95(values: list[float]) -> float:
 def _scene(path: Path) -> None:
     from wildcam.camera.scene import SceneConfig, Visit, scene_to_dict
 
-    scene = SceneConfig(seed=3, duration_s=600.0, visits=(
-        Visit(ANIMAL_ENTERS_S, 30.0, "deer", 0.35, "left_to_right", 0.3, 0.85),),
-        illumination_drift=0.0)
+    scene = SceneConfig(
+        seed=3,
+        duration_s=600.0,
+        visits=(Visit(ANIMAL_ENTERS_S, 30.0, "deer", 0.35, "left_to_right", 0.3, 0.85),),
+        illumination_drift=0.0,
+    )
     path.write_text(json.dumps(scene_to_dict(scene)))
 
 
@@ -64,13 +71,15 @@ def _params(tmp: Path, scene: Path) -> Path:
 
     params = default_parameters()
     params["/**/camera_driver"]["ros__parameters"].update(
-        uri=str(scene), fps=10.0, release_after_s=0.2, burst_frames=3, burst_fps=10.0,
-        loop=True)
-    params["/**/uploader"]["ros__parameters"].update(queue_dir=str(tmp / "queue"),
-                                                     ota_dir=str(tmp / "ota"))
+        uri=str(scene), fps=10.0, release_after_s=0.2, burst_frames=3, burst_fps=10.0, loop=True
+    )
+    params["/**/uploader"]["ros__parameters"].update(
+        queue_dir=str(tmp / "queue"), ota_dir=str(tmp / "ota")
+    )
     params["/**/power_source"]["ros__parameters"].update(backend="fixed", fixed_percentage=0.8)
     params["/**/power_manager"]["ros__parameters"].update(
-        state_file=str(tmp / "power.json"), update_period_s=0.1)
+        state_file=str(tmp / "power.json"), update_period_s=0.1
+    )
     path = tmp / "wake.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
@@ -127,8 +136,12 @@ class _Listener:
 
         def pushed() -> bool:
             got = camera.get_parameters(["trigger_mode"])
-            return (self.spin_until(got.done, 2.0) and got.result() is not None and
-                    parameter_value_to_python(got.result().values[0]) is camera_trigger_mode)
+            return (
+                self.spin_until(got.done, 2.0)
+                and got.result() is not None
+                and parameter_value_to_python(got.result().values[0]) is camera_trigger_mode
+            )
+
         assert self.spin_until(pushed, 30.0), f"the {state} state never reached the camera"
 
     def trigger_latency_ms(self, settle_s: float) -> float:
@@ -152,12 +165,26 @@ class _Listener:
         rclpy.try_shutdown()
 
 
-def _bringup(params: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], float]:
+def _bringup(
+    params: Path, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], float]:
     with open(log, "wb") as out:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "wildcam.cli", "bringup", "--params-file",
-                                 str(params), "--log-level", "warn"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "bringup",
+                "--params-file",
+                str(params),
+                "--log-level",
+                "warn",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     return proc, started
 
 
@@ -172,8 +199,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _import_s(module: str, env: dict[str, str]) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return float(out.stdout.strip())
 
 
@@ -190,23 +223,24 @@ def main() -> None:
     cold_decision: list[float] = []
     warm: list[float] = []
     watch: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="wildcam-wake-") as tmp_name, \
-            claim_domain() as domain:
+    with tempfile.TemporaryDirectory(prefix="wildcam-wake-") as tmp_name, claim_domain() as domain:
         tmp = Path(tmp_name)
         env = {**ros_environment(domain), "HOME": str(tmp)}
         os.environ.update(ROS_DOMAIN_ID=str(domain))
         scene = tmp / "scene.json"
         _scene(scene)
         params = _params(tmp, scene)
-        imports = {m: _import_s(f"wildcam.nodes.{m}", env)
-                   for m in ("cascade_detector", "camera_driver")}
+        imports = {
+            m: _import_s(f"wildcam.nodes.{m}", env) for m in ("cascade_detector", "camera_driver")
+        }
         listener = _Listener()
         try:
             for i in range(args.cold_starts):
                 listener.first.clear()
                 proc, started = _bringup(params, env, tmp / f"bringup{i}.log")
-                ok = listener.spin_until(lambda: {"frame", "decision"} <= set(listener.first),
-                                         120.0)
+                ok = listener.spin_until(
+                    lambda: {"frame", "decision"} <= set(listener.first), 120.0
+                )
                 assert ok, (tmp / f"bringup{i}.log").read_text()[-3000:]
                 cold_frame.append(listener.first["frame"] - started)
                 cold_decision.append(listener.first["decision"] - started)
@@ -222,27 +256,32 @@ def main() -> None:
             listener.close()
     profile = load_profile("rpi4b")
     values: dict[str, float | int | str | bool] = {}
-    for name, _unit, data in (("trigger_to_frame_ms_warm", "ms", warm),
-                             ("trigger_to_frame_ms_watch", "ms", watch),
-                             ("cold_start_to_frame_s", "s", cold_frame),
-                             ("cold_start_to_decision_s", "s", cold_decision)):
+    for name, _unit, data in (
+        ("trigger_to_frame_ms_warm", "ms", warm),
+        ("trigger_to_frame_ms_watch", "ms", watch),
+        ("cold_start_to_frame_s", "s", cold_frame),
+        ("cold_start_to_decision_s", "s", cold_decision),
+    ):
         values[name] = round(statistics.median(data), 4)  # the median
         values[f"{name}_p95"] = round(_p95(data), 4)
         values[f"{name}_n"] = len(data)
         if name in GOALS:
             values[f"{name}_goal"] = GOALS[name]
             values[f"{name}_met"] = statistics.median(data) <= GOALS[name]
-    values.update({
-        "first_frame_to_decision_s_median": round(statistics.median(
-            d - f for d, f in zip(cold_decision, cold_frame, strict=True)), 4),
-        "scene_animal_enters_s": ANIMAL_ENTERS_S,
-        "import_cascade_node_s": round(imports["cascade_detector"], 3),
-        "import_camera_node_s": round(imports["camera_driver"], 3),
-        "os_boot_to_first_frame_s_modelled": profile.states.boot_s,
-        "os_boot_source": f"config/power_profiles/{profile.name}.yaml states.boot_s "
-                          "(ASSUMPTION there, with how to measure it)",
-        "note": "host x86-64, synthetic source (reopened from a kept scene); provisional",
-    })
+    values.update(
+        {
+            "first_frame_to_decision_s_median": round(
+                statistics.median(d - f for d, f in zip(cold_decision, cold_frame, strict=True)), 4
+            ),
+            "scene_animal_enters_s": ANIMAL_ENTERS_S,
+            "import_cascade_node_s": round(imports["cascade_detector"], 3),
+            "import_camera_node_s": round(imports["camera_driver"], 3),
+            "os_boot_to_first_frame_s_modelled": profile.states.boot_s,
+            "os_boot_source": f"config/power_profiles/{profile.name}.yaml states.boot_s "
+            "(ASSUMPTION there, with how to measure it)",
+            "note": "host x86-64, synthetic source (reopened from a kept scene); provisional",
+        }
+    )
     write_results("wake", values)
 
 

@@ -68,8 +68,10 @@ def camtrap_specs() -> Path:
 
     path = specs_dir()
     if path is None:
-        pytest.skip("Camtrap DP 1.0.2 specs not found: set WILDCAM_SPECS or place them at "
-                    "../shared/specs/camtrap-dp-1.0.2")
+        pytest.skip(
+            "Camtrap DP 1.0.2 specs not found: set WILDCAM_SPECS or place them at "
+            "../shared/specs/camtrap-dp-1.0.2"
+        )
     return path
 
 
@@ -102,7 +104,9 @@ class Probe:
         Messages published before the match are lost on volatile topics; tests wait here
         before they make something happen.
         """
-        subs = [s for s in self.node.subscriptions if s.topic_name.lstrip("/") == topic.lstrip("/")]
+        subs = [
+            s for s in self.node.subscriptions if s.topic_name.lstrip("/") == topic.lstrip("/")
+        ]
         assert subs, f"the probe has no subscription on {topic}"
         return self.spin_until(lambda: all(s.get_publisher_count() > 0 for s in subs), timeout_s)
 
@@ -166,8 +170,9 @@ class Processes:
     def start(self, args: list[str], name: str = "proc") -> subprocess.Popen[bytes]:
         """Start ``python args...``; output goes to ``<tmp>/<name>.log``."""
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, *args], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         self.started.append(proc)
         return proc
 

@@ -15,8 +15,9 @@ import pytest
 launch_pytest = pytest.importorskip(
     "launch_pytest",
     reason="launch_pytest is not installable here (only from a ROS 2 install, e.g. "
-           "apt install ros-kilted-launch-pytest); test/graph/test_bringup.py covers the same "
-           "scenario")
+    "apt install ros-kilted-launch-pytest); test/graph/test_bringup.py covers the same "
+    "scenario",
+)
 launch = pytest.importorskip("launch")
 launch_description_sources = pytest.importorskip("launch.launch_description_sources")
 
@@ -34,10 +35,12 @@ pytestmark = pytest.mark.launch
 def launch_description():  # type: ignore[no-untyped-def]
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     source = launch_description_sources.PythonLaunchDescriptionSource(str(LAUNCH_FILE))
-    return launch.LaunchDescription([
-        launch.actions.IncludeLaunchDescription(source),
-        launch_pytest.actions.ReadyToTest(),
-    ])
+    return launch.LaunchDescription(
+        [
+            launch.actions.IncludeLaunchDescription(source),
+            launch_pytest.actions.ReadyToTest(),
+        ]
+    )
 
 
 @pytest.mark.launch(fixture=launch_description)
@@ -50,6 +53,7 @@ def test_launch_brings_up_every_node_and_frames_flow() -> None:
     node.create_subscription(CameraInfo, "camera/small/camera_info", frames.append, SENSOR_SUB)
     try:
         import time
+
         end = time.monotonic() + 30.0
         names: set[str] = set()
         expected = {n.name for n in NODES if not n.on_request}  # sim_clock etc. need their arg

@@ -12,9 +12,12 @@ SKIP = {"pip", "setuptools", "wheel", "wildcam"}
 
 
 def main() -> None:
-    rows = {f"{d.metadata['Name']}=={d.version}" for d in distributions()
-            if (d.read_text("INSTALLER") or "").strip() == "pip"
-            and d.metadata["Name"].lower() not in SKIP}
+    rows = {
+        f"{d.metadata['Name']}=={d.version}"
+        for d in distributions()
+        if (d.read_text("INSTALLER") or "").strip() == "pip"
+        and d.metadata["Name"].lower() not in SKIP
+    }
     print("# Exact versions of everything `make setup` installs (regenerate: make lock).")
     print("\n".join(sorted(rows, key=str.lower)))
 

@@ -38,14 +38,26 @@ from wildcam.graph import NODES, NodeSpec, node
 from wildcam.logs import to_terminal
 from wildcam.rosenv import config_dir, ros_environment, small_messages_environment
 
-__all__ = ["Child", "Supervisor", "clean_port_files", "clean_shared_memory", "node_command",
-           "own_queue_params", "run_composed"]
+__all__ = [
+    "Child",
+    "Supervisor",
+    "clean_port_files",
+    "clean_shared_memory",
+    "node_command",
+    "own_queue_params",
+    "run_composed",
+]
 
 logger = logging.getLogger("wildcam.bringup")
 
 
-def node_command(spec: NodeSpec, params_file: Path | Sequence[Path], namespace: str = "",
-                 use_sim_time: bool = False, log_level: str = "info") -> list[str]:
+def node_command(
+    spec: NodeSpec,
+    params_file: Path | Sequence[Path],
+    namespace: str = "",
+    use_sim_time: bool = False,
+    log_level: str = "info",
+) -> list[str]:
     """The command line that starts one node as its own process (later files override)."""
     files = [params_file] if isinstance(params_file, Path) else list(params_file)
     cmd = [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
@@ -73,15 +85,26 @@ class Child:
 class Supervisor:
     """Starts, watches, respawns and stops the node processes."""
 
-    def __init__(self, specs: Sequence[NodeSpec], params_file: Path | Sequence[Path], *,
-                 namespace: str = "", use_sim_time: bool = False,
-                 env: dict[str, str] | None = None,
-                 max_restarts: int = 5, restart_window_s: float = 60.0,
-                 backoff_s: float = 0.5, backoff_max_s: float = 10.0,
-                 stop_timeout_s: float = 10.0, log_level: str = "info",
-                 log_dir: Path | None = None) -> None:
-        self.children = [Child(s, node_command(s, params_file, namespace, use_sim_time, log_level))
-                         for s in specs]
+    def __init__(
+        self,
+        specs: Sequence[NodeSpec],
+        params_file: Path | Sequence[Path],
+        *,
+        namespace: str = "",
+        use_sim_time: bool = False,
+        env: dict[str, str] | None = None,
+        max_restarts: int = 5,
+        restart_window_s: float = 60.0,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        stop_timeout_s: float = 10.0,
+        log_level: str = "info",
+        log_dir: Path | None = None,
+    ) -> None:
+        self.children = [
+            Child(s, node_command(s, params_file, namespace, use_sim_time, log_level))
+            for s in specs
+        ]
         self.env = env if env is not None else ros_environment()
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
@@ -100,14 +123,20 @@ class Supervisor:
         env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
-            child.process = subprocess.Popen(child.command, env=env,
-                                             start_new_session=True, preexec_fn=_die_with_parent)
+            child.process = subprocess.Popen(
+                child.command, env=env, start_new_session=True, preexec_fn=_die_with_parent
+            )
             logger.info(f"started {child.spec.name} (pid {child.process.pid})")
             return
         with (self.log_dir / f"{child.spec.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(child.command, env=env,
-                                             stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True, preexec_fn=_die_with_parent)
+            child.process = subprocess.Popen(
+                child.command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
 
     def _on_exit(self, child: Child, code: int, now: float) -> str | None:
         """Handle a child that exited; return a failure reason to give up, else None."""
@@ -115,21 +144,27 @@ class Supervisor:
         self.exits.append((name, code))
         if code == EXIT_NEEDS_OPERATOR:
             child.next_start = float("inf")
-            logger.warning(f"{name} exited with code {code}: it needs an operator (see its log); "
-                           "not respawned")
+            logger.warning(
+                f"{name} exited with code {code}: it needs an operator (see its log); "
+                "not respawned"
+            )
             return None
         if code in NO_RESPAWN:
             self.exit_code = EXIT_USAGE
             said = self._last_line(child)
-            return (f"{name} cannot start with this configuration (exit code {code}; not "
-                    f"respawned: it would fail the same way again)" + (f": {said}" if said else ""))
+            return (
+                f"{name} cannot start with this configuration (exit code {code}; not "
+                f"respawned: it would fail the same way again)" + (f": {said}" if said else "")
+            )
         self.exit_code = EXIT_FAILED  # if this is the end
         if not child.spec.respawn:
             return f"{name} exited with code {code} and does not respawn"
         child.restarts = [t for t in child.restarts if now - t < self.restart_window_s] + [now]
         if len(child.restarts) > self.max_restarts:
-            return (f"{name} failed {len(child.restarts)} times within "
-                    f"{self.restart_window_s:.0f} s (last exit code {code})")
+            return (
+                f"{name} failed {len(child.restarts)} times within "
+                f"{self.restart_window_s:.0f} s (last exit code {code})"
+            )
         delay = min(self.backoff_max_s, self.backoff_s * 2 ** (len(child.restarts) - 1))
         child.next_start = now + delay
         logger.warning(f"{name} exited with code {code}; respawning in {delay:.1f} s")
@@ -169,7 +204,9 @@ class Supervisor:
 
     def run(self, duration_s: float | None = None) -> int:
         """Supervise until a signal, ``duration_s`` elapsed, or a node keeps failing."""
-        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+        }
         failure: str | None = None
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
@@ -191,8 +228,11 @@ class Supervisor:
     def stop(self) -> None:
         """Stop every child: SIGINT, then SIGTERM, then SIGKILL; clean zombie SHM files."""
         running = [c.process for c in self.children if c.process is not None]
-        for sig, wait_s in ((signal.SIGINT, self.stop_timeout_s), (signal.SIGTERM, 3.0),
-                            (signal.SIGKILL, 3.0)):
+        for sig, wait_s in (
+            (signal.SIGINT, self.stop_timeout_s),
+            (signal.SIGTERM, 3.0),
+            (signal.SIGKILL, 3.0),
+        ):
             running = [p for p in running if p.poll() is None]
             for proc in running:
                 proc.send_signal(sig)
@@ -209,6 +249,7 @@ def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if bringup itself dies (no orphans)."""
     try:
         import ctypes
+
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -222,8 +263,11 @@ def _mapped_files() -> set[str]:
             text = maps.read_text(errors="replace")
         except OSError:  # gone, or another user's
             continue
-        found.update(line.split(None, 5)[5] for line in text.splitlines()
-                     if line.count(" ") >= 5 and "/fastdds_port" in line)
+        found.update(
+            line.split(None, 5)[5]
+            for line in text.splitlines()
+            if line.count(" ") >= 5 and "/fastdds_port" in line
+        )
     return found
 
 
@@ -236,12 +280,16 @@ def clean_port_files(shm_dir: Path = Path("/dev/shm"), settle_s: float = 0.2) ->
     left to that tool. A port is removed only when it is unmapped and unlocked twice,
     ``settle_s`` apart, so a process that is opening it right now keeps it.
     """
+
     def unused() -> set[Path]:
         mapped = _mapped_files()
-        return {port for port in shm_dir.glob("fastdds_port*")
-                if port.name.removeprefix("fastdds_port").isdigit()
-                and not any((shm_dir / f"{port.name}{s}").exists() for s in ("_el", "_sl"))
-                and not {str(port), str(shm_dir / f"sem.{port.name}_mutex")} & mapped}
+        return {
+            port
+            for port in shm_dir.glob("fastdds_port*")
+            if port.name.removeprefix("fastdds_port").isdigit()
+            and not any((shm_dir / f"{port.name}{s}").exists() for s in ("_el", "_sl"))
+            and not {str(port), str(shm_dir / f"sem.{port.name}_mutex")} & mapped
+        }
 
     candidates = unused()
     if candidates:
@@ -264,14 +312,23 @@ def clean_shared_memory(env: dict[str, str]) -> None:
     path = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     tool = shutil.which("fastdds", path=path)
     if tool is not None:
-        subprocess.run([tool, "shm", "clean"], env={**env, "PATH": path},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                       timeout=30)
+        subprocess.run(
+            [tool, "shm", "clean"],
+            env={**env, "PATH": path},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=30,
+        )
     clean_port_files()
 
 
-def run_composed(specs: Sequence[NodeSpec], params_file: Path | Sequence[Path],
-                 namespace: str = "", use_sim_time: bool = False) -> int:
+def run_composed(
+    specs: Sequence[NodeSpec],
+    params_file: Path | Sequence[Path],
+    namespace: str = "",
+    use_sim_time: bool = False,
+) -> int:
     """Run every node in this process on one SingleThreadedExecutor.
 
     Its nodes share one DDS participant, which delivers between them inside the process, so
@@ -305,8 +362,11 @@ def select(names: Sequence[str] | None, extra: Sequence[str] = ()) -> list[NodeS
     """
     check_node_names(names or (), "--nodes")
     check_node_names(extra, "--with")
-    specs = [spec for spec in NODES if spec.name in names] if names else [
-        spec for spec in NODES if not spec.on_request]
+    specs = (
+        [spec for spec in NODES if spec.name in names]
+        if names
+        else [spec for spec in NODES if not spec.on_request]
+    )
     return specs + [node(n) for n in extra if node(n) not in specs]
 
 
@@ -324,6 +384,9 @@ def own_queue_params(values: dict[str, dict[str, object]], state_dir: Path) -> P
         return None
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "queue_params.yaml"
-    path.write_text(yaml.safe_dump({"/**/uploader": {"ros__parameters": {
-        "queue_dir": str(state_dir / "queue")}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"/**/uploader": {"ros__parameters": {"queue_dir": str(state_dir / "queue")}}}
+        )
+    )
     return path

@@ -21,9 +21,17 @@ __all__ = ["CORE_COMMANDS", "PLUGINS", "build_parser", "checked_apart", "main"]
 
 CORE_COMMANDS = ("run", "bringup", "docs")
 """Subcommands defined here."""
-PLUGINS = ("wildcam.cascade.cli", "wildcam.ecology.cli", "wildcam.gateway.cli", "wildcam.power.cli",
-           "wildcam.power.wake.cli", "wildcam.service", "wildcam.introspect", "wildcam.bags.cli",
-           "wildcam.report.cli")
+PLUGINS = (
+    "wildcam.cascade.cli",
+    "wildcam.ecology.cli",
+    "wildcam.gateway.cli",
+    "wildcam.power.cli",
+    "wildcam.power.wake.cli",
+    "wildcam.service",
+    "wildcam.introspect",
+    "wildcam.bags.cli",
+    "wildcam.report.cli",
+)
 """Modules whose ``register(subparsers)`` adds the other subcommands (eval, detect, gateway,
 power-sim, lifetime, rtc-sleep, install-service, param, topic, bag, report)."""
 
@@ -37,8 +45,9 @@ def checked_apart(files: Sequence[Path], specs: Sequence[Any]) -> dict[str, dict
     from wildcam.config_check import check_sources
 
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        values: dict[str, dict[str, Any]] = pool.apply(check_sources, (list(files),),
-                                                       {"nodes": list(specs)})
+        values: dict[str, dict[str, Any]] = pool.apply(
+            check_sources, (list(files),), {"nodes": list(specs)}
+        )
     return values
 
 
@@ -65,13 +74,20 @@ def _bringup(args: argparse.Namespace) -> int:
             files.append(queue)
             logging.getLogger("wildcam.bringup").info(
                 f"upload queue: {state / 'queue'} (this bringup's own; set uploader.queue_dir "
-                "to choose one)")
+                "to choose one)"
+            )
     if args.composed:
         code = run_composed(specs, files, args.namespace, args.use_sim_time)
         return EXIT_USAGE if code == EXIT_CONFIG else code
-    supervisor = Supervisor(specs, files, namespace=args.namespace,
-                            use_sim_time=args.use_sim_time, max_restarts=args.max_restarts,
-                            backoff_s=args.backoff, log_level=args.log_level)
+    supervisor = Supervisor(
+        specs,
+        files,
+        namespace=args.namespace,
+        use_sim_time=args.use_sim_time,
+        max_restarts=args.max_restarts,
+        backoff_s=args.backoff,
+        log_level=args.log_level,
+    )
     return supervisor.run(args.duration)
 
 
@@ -110,64 +126,123 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     (``wildcam bringup`` supervising a trap for months) leaves them unimported.
     """
     parser = argparse.ArgumentParser(
-        prog="wildcam", description="wildcam command line: run the demo, bring up the graph, "
+        prog="wildcam",
+        description="wildcam command line: run the demo, bring up the graph, "
         "inspect and set parameters and topics, bag tools, reports, docs. Exit codes: 0 "
-        "success, 1 the run failed, 2 bad input or configuration.")
+        "success, 1 the run failed, 2 bad input or configuration.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     # The run's defaults are RunOptions' (wildcam.run.plan): every flag is None unless given;
     # each dest is the RunOptions field it sets.
-    run = sub.add_parser("run", help="the whole graph on a compressed synthetic day (or a real "
-                         "source), recorded, with a live progress line and out/report.html")
-    run.add_argument("--preset",
-                     choices=PRESET_NAMES,
-                     help="synthetic scene: day (24 h compressed, the default), default (a "
-                     "short clip), empty (no animals), nuisance (moving vegetation, no animals)")
-    run.add_argument("--seed", type=int,
-                     help="random seed of the synthetic scene (same seed, same scene)")
-    run.add_argument("--speed", type=float,
-                     help="scene seconds per wall second (the camera runs at speed × scene fps)")
-    run.add_argument("--duration", type=float, dest="duration_s", metavar="DURATION",
-                     help="scene seconds to play (default: the whole scene); with a real "
-                     "source, wall seconds to run (default 60)")
-    run.add_argument("--day-length", type=float, dest="day_length_s", metavar="DAY_LENGTH",
-                     help="scene seconds the day preset compresses 24 h into (default 240)")
+    run = sub.add_parser(
+        "run",
+        help="the whole graph on a compressed synthetic day (or a real "
+        "source), recorded, with a live progress line and out/report.html",
+    )
+    run.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        help="synthetic scene: day (24 h compressed, the default), default (a "
+        "short clip), empty (no animals), nuisance (moving vegetation, no animals)",
+    )
+    run.add_argument(
+        "--seed", type=int, help="random seed of the synthetic scene (same seed, same scene)"
+    )
+    run.add_argument(
+        "--speed",
+        type=float,
+        help="scene seconds per wall second (the camera runs at speed × scene fps)",
+    )
+    run.add_argument(
+        "--duration",
+        type=float,
+        dest="duration_s",
+        metavar="DURATION",
+        help="scene seconds to play (default: the whole scene); with a real "
+        "source, wall seconds to run (default 60)",
+    )
+    run.add_argument(
+        "--day-length",
+        type=float,
+        dest="day_length_s",
+        metavar="DAY_LENGTH",
+        help="scene seconds the day preset compresses 24 h into (default 240)",
+    )
     run.add_argument("--out", type=Path, help="where the bag, logs and report go")
-    run.add_argument("--source",
-                     choices=SOURCE_KINDS,
-                     help="camera source; file/folder/device play --uri (no ground truth)")
+    run.add_argument(
+        "--source",
+        choices=SOURCE_KINDS,
+        help="camera source; file/folder/device play --uri (no ground truth)",
+    )
     run.add_argument("--uri", help="video file, image folder or V4L2 device")
-    run.add_argument("--gateway-url",
-                     help="a remote gateway (default: start one on 127.0.0.1)")
+    run.add_argument("--gateway-url", help="a remote gateway (default: start one on 127.0.0.1)")
     run.add_argument("--token-file", help="the remote gateway's bearer token file")
-    run.add_argument("--param", action="append", dest="params", metavar="NODE.NAME=VALUE",
-                     help="set a node parameter (repeatable), e.g. power_source.backend=sysfs")
-    run.add_argument("--keep-gateway", action="store_true", default=None,
-                     help="keep the local gateway serving the review page after the run, "
-                     "until Ctrl-C")
+    run.add_argument(
+        "--param",
+        action="append",
+        dest="params",
+        metavar="NODE.NAME=VALUE",
+        help="set a node parameter (repeatable), e.g. power_source.backend=sysfs",
+    )
+    run.add_argument(
+        "--keep-gateway",
+        action="store_true",
+        default=None,
+        help="keep the local gateway serving the review page after the run, until Ctrl-C",
+    )
     run.set_defaults(func=_run)
 
     bring = sub.add_parser("bringup", help="start the node table's graph (as ros2 launch would)")
-    bring.add_argument("--params-file", default="", help="parameters YAML (default: the package's)")
-    bring.add_argument("--namespace", default="",
-                       help="ROS namespace of every node (default: none)")
-    bring.add_argument("--use-sim-time", action="store_true",
-                       help="nodes follow /clock (start sim_clock too, or play a bag with --clock)")
-    bring.add_argument("--composed", action="store_true",
-                       help="all nodes in one process on one SingleThreadedExecutor")
-    bring.add_argument("--nodes", nargs="*", help="start only these nodes of the table (default: "
-                       "all but the on-request ones: sim_clock, pir_trigger, mqtt_bridge)")
-    bring.add_argument("--with", dest="with_nodes", action="append", default=[], metavar="NODE",
-                       help="also start this on-request node (repeatable), e.g. pir_trigger or "
-                       "mqtt_bridge")
+    bring.add_argument(
+        "--params-file", default="", help="parameters YAML (default: the package's)"
+    )
+    bring.add_argument(
+        "--namespace", default="", help="ROS namespace of every node (default: none)"
+    )
+    bring.add_argument(
+        "--use-sim-time",
+        action="store_true",
+        help="nodes follow /clock (start sim_clock too, or play a bag with --clock)",
+    )
+    bring.add_argument(
+        "--composed",
+        action="store_true",
+        help="all nodes in one process on one SingleThreadedExecutor",
+    )
+    bring.add_argument(
+        "--nodes",
+        nargs="*",
+        help="start only these nodes of the table (default: "
+        "all but the on-request ones: sim_clock, pir_trigger, mqtt_bridge)",
+    )
+    bring.add_argument(
+        "--with",
+        dest="with_nodes",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="also start this on-request node (repeatable), e.g. pir_trigger or mqtt_bridge",
+    )
     bring.add_argument("--duration", type=float, default=None, help="stop after N seconds")
-    bring.add_argument("--max-restarts", type=int, default=5,
-                       help="respawns of one node within 60 s before giving up (exit 1)")
-    bring.add_argument("--backoff", type=float, default=0.5,
-                       help="first respawn delay in seconds; doubles per failure, at most 10 s")
-    bring.add_argument("--log-level", default="info",
-                       choices=("debug", "info", "warn", "error", "fatal"),
-                       help="the nodes' ROS log level (default: info)")
+    bring.add_argument(
+        "--max-restarts",
+        type=int,
+        default=5,
+        help="respawns of one node within 60 s before giving up (exit 1)",
+    )
+    bring.add_argument(
+        "--backoff",
+        type=float,
+        default=0.5,
+        help="first respawn delay in seconds; doubles per failure, at most 10 s",
+    )
+    bring.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warn", "error", "fatal"),
+        help="the nodes' ROS log level (default: info)",
+    )
     bring.set_defaults(func=_bringup)
 
     docs = sub.add_parser("docs", help="print the node/topic/parameter tables")

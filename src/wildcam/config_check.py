@@ -21,8 +21,14 @@ from wildcam.errors import ConfigError
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import ParamSpec, build_config, param_specs
 
-__all__ = ["QOS_OVERRIDES", "ROS_BUILTIN", "check_node_names", "check_sources", "check_values",
-           "read_params_file"]
+__all__ = [
+    "QOS_OVERRIDES",
+    "ROS_BUILTIN",
+    "check_node_names",
+    "check_sources",
+    "check_values",
+    "read_params_file",
+]
 
 Values = dict[str, dict[str, Any]]  # node -> {parameter: value}
 
@@ -43,14 +49,14 @@ def _suggest(word: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def check_node_names(names: Iterable[str], where: str,
-                     nodes: Sequence[NodeSpec] = NODES) -> None:
+def check_node_names(names: Iterable[str], where: str, nodes: Sequence[NodeSpec] = NODES) -> None:
     """Raise :class:`ConfigError` for a name that is no node of the table."""
     known = [n.name for n in nodes]
     for name in names:
         if name not in known:
-            raise ConfigError(f"{where}: no node {name!r}{_suggest(name, known)}; "
-                              f"nodes: {', '.join(known)}")
+            raise ConfigError(
+                f"{where}: no node {name!r}{_suggest(name, known)}; nodes: {', '.join(known)}"
+            )
 
 
 def _node_of(key: str) -> str | None:
@@ -106,20 +112,26 @@ def check_values(node: NodeSpec, values: Mapping[str, Any], where: str) -> None:
             continue
         spec = specs.get(name)
         if spec is None:
-            raise ConfigError(f"{where}: {node.name} has no parameter {name!r}"
-                              f"{_suggest(name, specs)}")
+            raise ConfigError(
+                f"{where}: {node.name} has no parameter {name!r}{_suggest(name, specs)}"
+            )
         bad = not _type_ok(spec.type, value)
         if not bad and spec.choices:
             bad = value not in spec.choices
         elif not bad and spec.type in (int, float):
-            bad = ((spec.min is not None and value < spec.min)
-                   or (spec.max is not None and value > spec.max))
+            bad = (spec.min is not None and value < spec.min) or (
+                spec.max is not None and value > spec.max
+            )
         if bad:
             raise ConfigError(f"{where}: {node.name}.{name}={value!r}: allowed: {_allowed(spec)}")
 
 
-def check_sources(files: Sequence[Path] = (), params: Mapping[str, Mapping[str, Any]] | None
-                  = None, nodes: Sequence[NodeSpec] = NODES, flag: str = "--param") -> Values:
+def check_sources(
+    files: Sequence[Path] = (),
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    nodes: Sequence[NodeSpec] = NODES,
+    flag: str = "--param",
+) -> Values:
     """Check parameters files (in order) then ``params`` (node -> values from ``flag``) for
     ``nodes``; return the merged values per node (only what the sources set)."""
     by_name = {n.name: n for n in NODES}
@@ -127,13 +139,17 @@ def check_sources(files: Sequence[Path] = (), params: Mapping[str, Mapping[str, 
     merged: Values = {}
     origins: dict[str, list[str]] = {}  # node -> the sources that set its values
     layers: list[tuple[str, str | None, Mapping[str, Any]]] = [
-        (str(path), node, values) for path in files for node, values in read_params_file(path)]
+        (str(path), node, values) for path in files for node, values in read_params_file(path)
+    ]
     layers += [(flag, node, values) for node, values in (params or {}).items()]
     for where, node_name, values in layers:
         if node_name is None:  # a wildcard section: each name must belong to some node
             for name, value in values.items():
-                owners = [n for n in nodes if _ros_owned(name) or name in
-                          {s.name for s in param_specs(n.config_type())}]
+                owners = [
+                    n
+                    for n in nodes
+                    if _ros_owned(name) or name in {s.name for s in param_specs(n.config_type())}
+                ]
                 if not owners:
                     raise ConfigError(f"{where}: no node declares parameter {name!r}")
                 for owner in owners:
@@ -149,8 +165,9 @@ def check_sources(files: Sequence[Path] = (), params: Mapping[str, Mapping[str, 
     for node_name, values in merged.items():
         spec = by_name[node_name]
         try:
-            build_config(spec.config_type(), {k: v for k, v in values.items()
-                                              if not _ros_owned(k)})
+            build_config(
+                spec.config_type(), {k: v for k, v in values.items() if not _ros_owned(k)}
+            )
         except ConfigError as err:
             where = ", ".join(dict.fromkeys(origins[node_name]))
             raise ConfigError(f"{where}: {node_name}: {err}") from err

@@ -33,30 +33,41 @@ def _cell(text: str) -> str:
 
 def _param_row(p: ParamSpec) -> str:
     live = "no (read-only)" if p.read_only else "yes"
-    return f"| `{p.name}` | {p.type.__name__} | {_cell(_value(p.default))} " \
-           f"| {_cell(p.range_text()) or '—'} | {live} | {_cell(p.description)} |"
+    return (
+        f"| `{p.name}` | {p.type.__name__} | {_cell(_value(p.default))} "
+        f"| {_cell(p.range_text()) or '—'} | {live} | {_cell(p.description)} |"
+    )
 
 
 def node_tables() -> str:
     """Markdown: the node table, then each node's topics and parameters."""
     lines = ["| node | executable | respawn | what it does |", "|---|---|---|---|"]
-    lines += [f"| `{n.name}` | `ros2 run wildcam {n.executable}` | {'yes' if n.respawn else 'no'} "
-              f"| {n.summary} |" for n in NODES]
+    lines += [
+        f"| `{n.name}` | `ros2 run wildcam {n.executable}` | {'yes' if n.respawn else 'no'} "
+        f"| {n.summary} |"
+        for n in NODES
+    ]
     for n in NODES:
         lines += ["", f"### `{n.name}`", "", "| direction | topic | type |", "|---|---|---|"]
         lines += [f"| publishes | `{t}` | `{ty}` |" for t, ty in n.publishes]
         lines += [f"| subscribes | `{t}` | `{ty}` |" for t, ty in n.subscribes]
-        lines += ["", "| parameter | type | default | range | live | description |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| parameter | type | default | range | live | description |",
+            "|---|---|---|---|---|---|",
+        ]
         lines += [_param_row(p) for p in param_specs(n.config_type())]
     return "\n".join(lines)
 
 
 def default_parameters() -> dict[str, dict[str, dict[str, Any]]]:
     """The default parameters file's content: ``{"/**/node": {"ros__parameters": {...}}}``."""
-    return {f"/**/{n.name}": {"ros__parameters": {p.name: p.default
-                                                   for p in param_specs(n.config_type())}}
-            for n in NODES}
+    return {
+        f"/**/{n.name}": {
+            "ros__parameters": {p.name: p.default for p in param_specs(n.config_type())}
+        }
+        for n in NODES
+    }
 
 
 def update_readme(readme: Path) -> bool:

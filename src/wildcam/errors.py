@@ -32,10 +32,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_USAGE",
-           "NO_RESPAWN", "BagError", "BusyError", "ConfigError", "DeviceError", "InputError",
-           "ModelError", "NotInstalledError", "SourceError", "StorageError", "TransportError",
-           "UpdateError", "WildcamError", "as_input_error"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_NEEDS_OPERATOR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "NO_RESPAWN",
+    "BagError",
+    "BusyError",
+    "ConfigError",
+    "DeviceError",
+    "InputError",
+    "ModelError",
+    "NotInstalledError",
+    "SourceError",
+    "StorageError",
+    "TransportError",
+    "UpdateError",
+    "WildcamError",
+    "as_input_error",
+]
 
 
 EXIT_OK = 0

@@ -39,8 +39,9 @@ def _overlaps(a: Span, b: Span, slack_s: float) -> bool:
     return a[0] <= b[1] + slack_s and b[0] <= a[1] + slack_s
 
 
-def score_events(detected: Sequence[Span], visits: Sequence[Span],
-                 slack_s: float = 1.0) -> EventScore:
+def score_events(
+    detected: Sequence[Span], visits: Sequence[Span], slack_s: float = 1.0
+) -> EventScore:
     """Score ``detected`` ``(start, end)`` spans against ground-truth ``visits`` (seconds)."""
     recalled = sum(any(_overlaps(v, d, slack_s) for d in detected) for v in visits)
     false_spans = tuple(d for d in detected if not any(_overlaps(d, v, slack_s) for v in visits))

@@ -70,14 +70,18 @@ NODES: tuple[NodeSpec, ...] = (
         respawn=True,
         summary="Captures frames (V4L2, video file, image folder or synthetic scene); publishes a "
         "reduced grey stream always and full frames only around motion.",
-        publishes=(("camera/small/image_raw", "sensor_msgs/Image"),
-                   ("camera/small/camera_info", "sensor_msgs/CameraInfo"),
-                   ("camera/image_raw", "sensor_msgs/Image"),
-                   ("camera/camera_info", "sensor_msgs/CameraInfo"),
-                   ("camera/image_raw/compressed", "sensor_msgs/CompressedImage"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("camera/trigger", "wildcam/Trigger"),
-                    ("motion/events", "wildcam/MotionEvent")),
+        publishes=(
+            ("camera/small/image_raw", "sensor_msgs/Image"),
+            ("camera/small/camera_info", "sensor_msgs/CameraInfo"),
+            ("camera/image_raw", "sensor_msgs/Image"),
+            ("camera/camera_info", "sensor_msgs/CameraInfo"),
+            ("camera/image_raw/compressed", "sensor_msgs/CompressedImage"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("camera/trigger", "wildcam/Trigger"),
+            ("motion/events", "wildcam/MotionEvent"),
+        ),
     ),
     NodeSpec(
         name="motion_detector",
@@ -88,10 +92,14 @@ NODES: tuple[NodeSpec, ...] = (
         respawn=True,
         summary="Cheap background-motion gate on the reduced stream; publishes motion events "
         "with regions in full-frame pixels.",
-        publishes=(("motion/events", "wildcam/MotionEvent"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("camera/small/image_raw", "sensor_msgs/Image"),
-                    ("camera/small/camera_info", "sensor_msgs/CameraInfo")),
+        publishes=(
+            ("motion/events", "wildcam/MotionEvent"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("camera/small/image_raw", "sensor_msgs/Image"),
+            ("camera/small/camera_info", "sensor_msgs/CameraInfo"),
+        ),
     ),
     NodeSpec(
         name="cascade_detector",
@@ -102,14 +110,18 @@ NODES: tuple[NodeSpec, ...] = (
         respawn=True,
         summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
         "only while unsure to the medium and the large model; smoothed per motion event.",
-        publishes=(("detections", "wildcam/DetectionArray"),
-                   ("detections/vision", "wildcam/Detection2DArray"),
-                   ("detections/thumbnail", "sensor_msgs/CompressedImage"),
-                   ("detections/info", "wildcam/VisionInfo"),
-                   ("energy", "wildcam/EnergyReport"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("motion/events", "wildcam/MotionEvent"),
-                    ("camera/image_raw", "sensor_msgs/Image")),
+        publishes=(
+            ("detections", "wildcam/DetectionArray"),
+            ("detections/vision", "wildcam/Detection2DArray"),
+            ("detections/thumbnail", "sensor_msgs/CompressedImage"),
+            ("detections/info", "wildcam/VisionInfo"),
+            ("energy", "wildcam/EnergyReport"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("motion/events", "wildcam/MotionEvent"),
+            ("camera/image_raw", "sensor_msgs/Image"),
+        ),
     ),
     NodeSpec(
         name="uploader",
@@ -121,12 +133,16 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Store-and-forward uploader: detections go into a durable on-disk queue first, "
         "then to the gateway in batches when power, time window, link and energy budget allow; "
         "applies signed over-the-air updates.",
-        publishes=(("uploader/status", "wildcam/UploadStatus"),
-                   ("energy", "wildcam/EnergyReport"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("detections", "wildcam/DetectionArray"),
-                    ("power/state", "wildcam/PowerState"),
-                    ("uploader/check_updates", "std_msgs/Empty")),
+        publishes=(
+            ("uploader/status", "wildcam/UploadStatus"),
+            ("energy", "wildcam/EnergyReport"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("detections", "wildcam/DetectionArray"),
+            ("power/state", "wildcam/PowerState"),
+            ("uploader/check_updates", "std_msgs/Empty"),
+        ),
     ),
     NodeSpec(
         name="power_source",
@@ -138,9 +154,11 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Battery and SoC temperature from sysfs, an INA219/INA260 current sensor "
         "(voltage, current, counted charge), a simulated battery (drained by the reported "
         "energy, charged by solar and charger windows), a bag, or fixed values.",
-        publishes=(("power/battery", "sensor_msgs/BatteryState"),
-                   ("power/temperature", "sensor_msgs/Temperature"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        publishes=(
+            ("power/battery", "sensor_msgs/BatteryState"),
+            ("power/temperature", "sensor_msgs/Temperature"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
         subscribes=(("energy", "wildcam/EnergyReport"),),
     ),
     NodeSpec(
@@ -155,15 +173,19 @@ NODES: tuple[NodeSpec, ...] = (
         "triggers and a lifetime target); pushes their parameters to every node; arms the RTC "
         "and sleeps; energy by state and stage, projected battery life; state kept across a "
         "sleep.",
-        publishes=(("power/state", "wildcam/PowerState"),
-                   ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("power/battery", "sensor_msgs/BatteryState"),
-                    ("power/temperature", "sensor_msgs/Temperature"),
-                    ("energy", "wildcam/EnergyReport"),
-                    ("camera/trigger", "wildcam/Trigger"),
-                    ("detections", "wildcam/DetectionArray"),
-                    ("uploader/status", "wildcam/UploadStatus")),
+        publishes=(
+            ("power/state", "wildcam/PowerState"),
+            ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("power/battery", "sensor_msgs/BatteryState"),
+            ("power/temperature", "sensor_msgs/Temperature"),
+            ("energy", "wildcam/EnergyReport"),
+            ("camera/trigger", "wildcam/Trigger"),
+            ("detections", "wildcam/DetectionArray"),
+            ("uploader/status", "wildcam/UploadStatus"),
+        ),
     ),
     NodeSpec(
         name="sim_clock",
@@ -186,8 +208,10 @@ NODES: tuple[NodeSpec, ...] = (
         respawn=True,
         summary="A PIR on a GPIO line (libgpiod) or a simulated one: each edge becomes a "
         "camera/trigger stamped with the edge time, with a hold-off against re-triggers.",
-        publishes=(("camera/trigger", "wildcam/Trigger"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
+        publishes=(
+            ("camera/trigger", "wildcam/Trigger"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
         on_request=True,
     ),
     NodeSpec(
@@ -200,13 +224,17 @@ NODES: tuple[NodeSpec, ...] = (
         summary="The trap on the fleet's MQTT broker: retained status, detection events, "
         "commands (mode, allow-listed parameters, status now, check for updates) with "
         "acknowledgements, Home Assistant discovery, a last will; through a durable outbox.",
-        publishes=(("uploader/check_updates", "std_msgs/Empty"),
-                   ("/diagnostics", "diagnostic_msgs/DiagnosticArray")),
-        subscribes=(("power/state", "wildcam/PowerState"),
-                    ("uploader/status", "wildcam/UploadStatus"),
-                    ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
-                    ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
-                    ("detections", "wildcam/DetectionArray")),
+        publishes=(
+            ("uploader/check_updates", "std_msgs/Empty"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+        ),
+        subscribes=(
+            ("power/state", "wildcam/PowerState"),
+            ("uploader/status", "wildcam/UploadStatus"),
+            ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
+            ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
+            ("detections", "wildcam/DetectionArray"),
+        ),
         on_request=True,
     ),
 )

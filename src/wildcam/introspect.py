@@ -10,6 +10,7 @@ and window, every second.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,10 +19,16 @@ from typing import Any
 import yaml
 
 from wildcam.errors import InputError, WildcamError
-import itertools
 
-__all__ = ["dump_yaml", "full_name", "hz_text", "list_text", "parse_value", "register",
-           "value_text"]
+__all__ = [
+    "dump_yaml",
+    "full_name",
+    "hz_text",
+    "list_text",
+    "parse_value",
+    "register",
+    "value_text",
+]
 
 
 def full_name(node: str) -> str:
@@ -67,8 +74,12 @@ def parse_value(text: str) -> bool | int | float | str:
 def dump_yaml(nodes: Mapping[str, Mapping[str, Any]]) -> str:
     """``param dump``: ``/**/<node>: ros__parameters: {...}`` for each node, the form
     ``--params-file`` (and ``wildcam bringup --params-file``) reads; names sorted."""
-    data = {f"/**/{node.strip('/').rsplit('/', 1)[-1]}": {"ros__parameters": {
-        name: values[name] for name in sorted(values)}} for node, values in nodes.items()}
+    data = {
+        f"/**/{node.strip('/').rsplit('/', 1)[-1]}": {
+            "ros__parameters": {name: values[name] for name in sorted(values)}
+        }
+        for node, values in nodes.items()
+    }
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -82,8 +93,10 @@ def hz_text(stamps: Iterable[float]) -> str | None:
     mean = sum(gaps) / len(gaps)
     std = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
     rate = 1.0 / mean if mean > 0 else math.inf
-    return (f"average rate: {rate:.3f}\n\tmin: {min(gaps):.3f}s max: {max(gaps):.3f}s "
-            f"std dev: {std:.5f}s window: {len(times)}")
+    return (
+        f"average rate: {rate:.3f}\n\tmin: {min(gaps):.3f}s max: {max(gaps):.3f}s "
+        f"std dev: {std:.5f}s window: {len(times)}"
+    )
 
 
 def _param(args: argparse.Namespace) -> int:
@@ -122,13 +135,21 @@ def _topic(args: argparse.Namespace) -> int:
                 print(f"{name} [{', '.join(types)}]" if args.show_types else name)
             return 0
         if args.topic_command == "echo":
+
             def write(msg: Any) -> None:
-                print(yaml.safe_dump(message_to_data(msg), sort_keys=False), end="---\n",
-                      flush=True)
+                print(
+                    yaml.safe_dump(message_to_data(msg), sort_keys=False), end="---\n", flush=True
+                )
+
             tool.echo(args.topic_name, args.message_type, 1 if args.once else args.times, write)
             return 0
-        received = tool.hz(args.topic_name, args.message_type, args.window, args.duration,
-                           lambda text: print(text, flush=True))
+        received = tool.hz(
+            args.topic_name,
+            args.message_type,
+            args.window,
+            args.duration,
+            lambda text: print(text, flush=True),
+        )
         if received < 2:
             print("no new messages", flush=True)
     return 0
@@ -137,47 +158,82 @@ def _topic(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``param`` and ``topic`` to the ``wildcam`` subcommands."""
     timeout = argparse.ArgumentParser(add_help=False)
-    timeout.add_argument("--timeout", type=float, default=5.0,
-                         help="seconds to wait for discovery and for each answer (default 5)")
-    param = sub.add_parser("param", help="list, get, set and dump node parameters (as ros2 "
-                           "param does)", description="Node parameters, as ros2 param: list, "
-                           "get, set, dump.")
+    timeout.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for discovery and for each answer (default 5)",
+    )
+    param = sub.add_parser(
+        "param",
+        help="list, get, set and dump node parameters (as ros2 param does)",
+        description="Node parameters, as ros2 param: list, get, set, dump.",
+    )
     psub = param.add_subparsers(dest="param_command", required=True, metavar="SUBCOMMAND")
-    p = psub.add_parser("list", parents=[timeout], help="parameter names of a node (default: "
-                        "of every node)")
+    p = psub.add_parser(
+        "list", parents=[timeout], help="parameter names of a node (default: of every node)"
+    )
     p.add_argument("node", nargs="?", default="", help="node name, e.g. /camera_driver")
     p = psub.add_parser("get", parents=[timeout], help="print one parameter's value")
     p.add_argument("node", help="node name, e.g. /camera_driver")
     p.add_argument("name", help="parameter name")
-    p = psub.add_parser("set", parents=[timeout], help="set one parameter (the node checks it "
-                        "and says why it refuses)")
+    p = psub.add_parser(
+        "set",
+        parents=[timeout],
+        help="set one parameter (the node checks it and says why it refuses)",
+    )
     p.add_argument("node", help="node name, e.g. /camera_driver")
     p.add_argument("name", help="parameter name")
     p.add_argument("value", help="the value, read as YAML: true, 3, 0.5, text")
-    p = psub.add_parser("dump", parents=[timeout], help="print the parameters as the YAML "
-                        "--params-file reads (default: of every node)")
+    p = psub.add_parser(
+        "dump",
+        parents=[timeout],
+        help="print the parameters as the YAML --params-file reads (default: of every node)",
+    )
     p.add_argument("node", nargs="?", default="", help="node name, e.g. /camera_driver")
     param.set_defaults(func=_param)
 
-    topic = sub.add_parser("topic", help="list, echo and measure the rate of topics (as ros2 "
-                           "topic does)", description="Topics, as ros2 topic: list, echo, hz.")
+    topic = sub.add_parser(
+        "topic",
+        help="list, echo and measure the rate of topics (as ros2 topic does)",
+        description="Topics, as ros2 topic: list, echo, hz.",
+    )
     tsub = topic.add_subparsers(dest="topic_command", required=True, metavar="SUBCOMMAND")
     t = tsub.add_parser("list", parents=[timeout], help="every topic seen")
     t.add_argument("-t", "--show-types", action="store_true", help="print each topic's type")
-    for verb, text in (("echo", "print the messages of a topic as YAML"),
-                       ("hz", "print the rate a topic is published at, every second")):
+    for verb, text in (
+        ("echo", "print the messages of a topic as YAML"),
+        ("hz", "print the rate a topic is published at, every second"),
+    ):
         t = tsub.add_parser(verb, parents=[timeout], help=text)
         t.add_argument("topic_name", help="topic name, e.g. /camera/camera_info")
-        t.add_argument("message_type", nargs="?", default="",
-                       help="message type, e.g. sensor_msgs/msg/CameraInfo (default: the "
-                       "type the graph publishes it with)")
+        t.add_argument(
+            "message_type",
+            nargs="?",
+            default="",
+            help="message type, e.g. sensor_msgs/msg/CameraInfo (default: the "
+            "type the graph publishes it with)",
+        )
         if verb == "echo":
             t.add_argument("--once", action="store_true", help="print one message and exit")
-            t.add_argument("--times", type=int, default=None,
-                           help="print this many messages and exit (default: until Ctrl-C)")
+            t.add_argument(
+                "--times",
+                type=int,
+                default=None,
+                help="print this many messages and exit (default: until Ctrl-C)",
+            )
         else:
-            t.add_argument("--window", "-w", type=int, default=10000,
-                           help="messages the rate is computed over (default 10000)")
-            t.add_argument("--duration", type=float, default=None,
-                           help="stop after this many seconds (default: until Ctrl-C)")
+            t.add_argument(
+                "--window",
+                "-w",
+                type=int,
+                default=10000,
+                help="messages the rate is computed over (default 10000)",
+            )
+            t.add_argument(
+                "--duration",
+                type=float,
+                default=None,
+                help="stop after this many seconds (default: until Ctrl-C)",
+            )
     topic.set_defaults(func=_topic)

@@ -19,9 +19,19 @@ from typing import Any, TypeVar, get_type_hints
 
 from wildcam.errors import ConfigError
 
-__all__ = ["DEFAULT_PROFILE", "ParamSpec", "build_config", "check_ranges", "param",
-           "param_metadata", "param_specs", "parse_assignments", "power_profile_dir",
-           "power_profile_names", "power_profile_param"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "ParamSpec",
+    "build_config",
+    "check_ranges",
+    "param",
+    "param_metadata",
+    "param_specs",
+    "parse_assignments",
+    "power_profile_dir",
+    "power_profile_names",
+    "power_profile_param",
+]
 
 T = TypeVar("T")
 _KEY = "wildcam.param"
@@ -48,34 +58,70 @@ class ParamSpec:
         if self.choices:
             return " | ".join(self.choices)
         if self.min is not None or self.max is not None:
-            return f"[{self.min if self.min is not None else '-inf'}, " \
-                   f"{self.max if self.max is not None else 'inf'}]"
+            return (
+                f"[{self.min if self.min is not None else '-inf'}, "
+                f"{self.max if self.max is not None else 'inf'}]"
+            )
         return ""
 
 
-def param_metadata(description: str, *, min: float | None = None,
-                   max: float | None = None, choices: tuple[str, ...] | None = None,
-                   read_only: bool = False, unit: str = "", node: bool = True,
-                   text_default: str | None = None) -> dict[str, Any]:
+def param_metadata(
+    description: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    read_only: bool = False,
+    unit: str = "",
+    node: bool = True,
+    text_default: str | None = None,
+) -> dict[str, Any]:
     """The field metadata :func:`param` attaches (for classes that add metadata of their own).
 
     ``unit`` is appended to the description (``"... [grey levels]"``). ``text_default`` marks a
     field whose parameter is a string the class parses itself (e.g. polygons); it is that
     parameter's default.
     """
-    return {_KEY: {"description": f"{description} [{unit}]" if unit else description,
-                   "min": min, "max": max, "choices": choices, "read_only": read_only,
-                   "unit": unit, "node": node, "text_default": text_default}}
+    return {
+        _KEY: {
+            "description": f"{description} [{unit}]" if unit else description,
+            "min": min,
+            "max": max,
+            "choices": choices,
+            "read_only": read_only,
+            "unit": unit,
+            "node": node,
+            "text_default": text_default,
+        }
+    }
 
 
-def param(default: Any, description: str, *, min: float | None = None,
-          max: float | None = None, choices: tuple[str, ...] | None = None,
-          read_only: bool = False, unit: str = "", node: bool = True,
-          text_default: str | None = None) -> Any:
+def param(
+    default: Any,
+    description: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    read_only: bool = False,
+    unit: str = "",
+    node: bool = True,
+    text_default: str | None = None,
+) -> Any:
     """A dataclass field that is also a declared parameter (see :func:`param_metadata`)."""
-    return dataclasses.field(default=default, metadata=param_metadata(
-        description, min=min, max=max, choices=choices, read_only=read_only, unit=unit,
-        node=node, text_default=text_default))
+    return dataclasses.field(
+        default=default,
+        metadata=param_metadata(
+            description,
+            min=min,
+            max=max,
+            choices=choices,
+            read_only=read_only,
+            unit=unit,
+            node=node,
+            text_default=text_default,
+        ),
+    )
 
 
 DEFAULT_PROFILE = "rpi4b"
@@ -99,8 +145,11 @@ def power_profile_names() -> tuple[str, ...]:
 
 def power_profile_param() -> Any:
     """The ``power_profile`` field every node's config class declares."""
-    return param(DEFAULT_PROFILE, "Device power profile of the energy reports "
-                 "(config/power_profiles/<name>.yaml; live).", choices=power_profile_names())
+    return param(
+        DEFAULT_PROFILE,
+        "Device power profile of the energy reports (config/power_profiles/<name>.yaml; live).",
+        choices=power_profile_names(),
+    )
 
 
 def param_specs(cls: type, every: bool = False) -> tuple[ParamSpec, ...]:
@@ -114,8 +163,9 @@ def param_specs(cls: type, every: bool = False) -> tuple[ParamSpec, ...]:
             continue
         text_default = meta.pop("text_default")
         if text_default is not None:
-            specs.append(ParamSpec(name=f.name, type=str, default=text_default, parsed=True,
-                                   **meta))
+            specs.append(
+                ParamSpec(name=f.name, type=str, default=text_default, parsed=True, **meta)
+            )
         else:
             specs.append(ParamSpec(name=f.name, type=hints[f.name], default=f.default, **meta))
     return tuple(specs)
@@ -135,13 +185,16 @@ def check_ranges(config: object) -> None:
             value = int(value)
             object.__setattr__(config, spec.name, value)
         if not _of_type(value, spec.type):
-            raise ConfigError(f"{spec.name} must be {spec.type.__name__}, "
-                              f"got {type(value).__name__} {value!r}")
+            raise ConfigError(
+                f"{spec.name} must be {spec.type.__name__}, got {type(value).__name__} {value!r}"
+            )
         if spec.type is float and math.isnan(value):
             raise ConfigError(f"{spec.name} must be a number, got nan")
         if spec.choices and value not in spec.choices:
             raise ConfigError(f"{spec.name}={value!r} is not one of {spec.range_text()}")
-        if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        if (spec.min is not None and value < spec.min) or (
+            spec.max is not None and value > spec.max
+        ):
             raise ConfigError(f"{spec.name}={value!r} is outside {spec.range_text()}")
 
 
@@ -150,7 +203,9 @@ def _of_type(value: Any, kind: type) -> bool:
     return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
-def build_config(cls: type[T], values: Mapping[str, Any] | None = None, base: T | None = None) -> T:
+def build_config(
+    cls: type[T], values: Mapping[str, Any] | None = None, base: T | None = None
+) -> T:
     """Validate ``values`` (over ``base`` or the defaults) into a frozen ``cls`` instance.
 
     Unknown names are rejected. Classes may add cross-field checks in ``__post_init__``; they are
@@ -185,6 +240,7 @@ def parse_assignments(items: Iterable[str], flag: str = "--param") -> dict[str, 
         if not (sep and dot and node and name):
             raise ConfigError(f"{flag} {item!r}: expected node.param=value")
         value = yaml.safe_load(text)
-        out.setdefault(node, {})[name] = value if isinstance(value, (bool, int, float, str)) \
-            else text
+        out.setdefault(node, {})[name] = (
+            value if isinstance(value, (bool, int, float, str)) else text
+        )
     return out

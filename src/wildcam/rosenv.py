@@ -16,8 +16,17 @@ from pathlib import Path
 
 from wildcam.errors import BusyError, NotInstalledError
 
-__all__ = ["DOMAIN_RANGE", "PROFILE_VAR", "SHM_PROFILE", "SMALL_SHM_PROFILE", "claim_domain",
-           "config_dir", "ros_environment", "share_dir", "small_messages_environment"]
+__all__ = [
+    "DOMAIN_RANGE",
+    "PROFILE_VAR",
+    "SHM_PROFILE",
+    "SMALL_SHM_PROFILE",
+    "claim_domain",
+    "config_dir",
+    "ros_environment",
+    "share_dir",
+    "small_messages_environment",
+]
 
 PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
 SHM_PROFILE = "fastdds_shm.xml"
@@ -37,8 +46,10 @@ def share_dir(name: str, marker: str) -> Path:
     ``colcon build``), then through the ament index, as nav2 finds its maps.
     """
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / name,  # source checkout: src/wildcam/rosenv.py
-                      here.parents[4] / "share" / "wildcam" / name):  # lib/pythonX/site-packages
+    for candidate in (
+        here.parents[2] / name,  # source checkout: src/wildcam/rosenv.py
+        here.parents[4] / "share" / "wildcam" / name,
+    ):  # lib/pythonX/site-packages
         if (candidate / marker).is_file():
             return candidate
     try:
@@ -59,8 +70,9 @@ def config_dir() -> Path:
     return share_dir("config", "wildcam.yaml")
 
 
-def ros_environment(domain_id: int | None = None, base: Mapping[str, str] | None = None,
-                    shm_profile: bool = True) -> dict[str, str]:
+def ros_environment(
+    domain_id: int | None = None, base: Mapping[str, str] | None = None, shm_profile: bool = True
+) -> dict[str, str]:
     """Return ``base`` (default: ``os.environ``) with wildcam's ROS settings applied.
 
     ``ROS_AUTOMATIC_DISCOVERY_RANGE`` is always forced to LOCALHOST unless the caller's

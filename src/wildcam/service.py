@@ -48,13 +48,17 @@ class ServiceSpec:
         if not _UNIT_NAME.match(self.name):
             raise ConfigError(f"--name {self.name!r} is not a valid unit name")
         if not self.params_file.is_absolute() or not self.params_file.is_file():
-            raise ConfigError(f"parameters file {self.params_file} not found (give a path to "
-                              f"the deployment's YAML)")
+            raise ConfigError(
+                f"parameters file {self.params_file} not found (give a path to "
+                f"the deployment's YAML)"
+            )
         on_request = {n.name for n in NODES if n.on_request}
         for name in self.with_nodes:
             if name not in on_request:
-                raise ConfigError(f"--with {name!r}: not an on-request node; one of "
-                                  f"{', '.join(sorted(on_request))}")
+                raise ConfigError(
+                    f"--with {name!r}: not an on-request node; one of "
+                    f"{', '.join(sorted(on_request))}"
+                )
 
 
 def render_unit(spec: ServiceSpec) -> str:
@@ -105,10 +109,16 @@ def _install(args: argparse.Namespace) -> int:
     executable = Path(sys.executable).with_name("wildcam")
     if not executable.is_file():
         raise ConfigError(f"no wildcam executable next to {sys.executable}")
-    params = Path(args.params_file).expanduser().resolve() if args.params_file else \
-        _default_params()
-    spec = ServiceSpec(user=args.user, params_file=params, executable=executable,
-                       with_nodes=tuple(args.with_nodes), name=args.name)
+    params = (
+        Path(args.params_file).expanduser().resolve() if args.params_file else _default_params()
+    )
+    spec = ServiceSpec(
+        user=args.user,
+        params_file=params,
+        executable=executable,
+        with_nodes=tuple(args.with_nodes),
+        name=args.name,
+    )
     prefix = Path(args.prefix)
     if prefix.resolve() == Path("/") and not args.dry_run:
         try:
@@ -121,8 +131,10 @@ def _install(args: argparse.Namespace) -> int:
         print(render_unit(spec), end="")
     else:
         print(f"wrote {path}")
-    print(f"next, as root:\n  systemctl daemon-reload\n  systemctl enable --now "
-          f"{spec.name}.service\n  journalctl -u {spec.name} -f    # its log")
+    print(
+        f"next, as root:\n  systemctl daemon-reload\n  systemctl enable --now "
+        f"{spec.name}.service\n  journalctl -u {spec.name} -f    # its log"
+    )
     return 0
 
 
@@ -134,16 +146,35 @@ def _default_params() -> Path:
 
 def register(sub: Any) -> None:
     """Add ``install-service`` to the ``wildcam`` subcommands."""
-    p = sub.add_parser("install-service", help="write a systemd unit that starts the graph at "
-                       "boot (a halted trap woken by its RTC or PIR comes back by itself)")
-    p.add_argument("--prefix", default="/", help="root to install under (default /: "
-                   "/etc/systemd/system/NAME.service)")
-    p.add_argument("--user", default=getpass.getuser(), help="user the graph runs as "
-                   "(default: you; on a Pi one in the gpio, i2c and video groups)")
-    p.add_argument("--params-file", default="", help="the deployment's parameters YAML "
-                   "(default: the package's config/wildcam.yaml)")
-    p.add_argument("--with", dest="with_nodes", action="append", default=[], metavar="NODE",
-                   help="also start this on-request node (repeatable), e.g. pir_trigger")
+    p = sub.add_parser(
+        "install-service",
+        help="write a systemd unit that starts the graph at "
+        "boot (a halted trap woken by its RTC or PIR comes back by itself)",
+    )
+    p.add_argument(
+        "--prefix",
+        default="/",
+        help="root to install under (default /: /etc/systemd/system/NAME.service)",
+    )
+    p.add_argument(
+        "--user",
+        default=getpass.getuser(),
+        help="user the graph runs as "
+        "(default: you; on a Pi one in the gpio, i2c and video groups)",
+    )
+    p.add_argument(
+        "--params-file",
+        default="",
+        help="the deployment's parameters YAML (default: the package's config/wildcam.yaml)",
+    )
+    p.add_argument(
+        "--with",
+        dest="with_nodes",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="also start this on-request node (repeatable), e.g. pir_trigger",
+    )
     p.add_argument("--name", default="wildcam", help="unit name (default wildcam)")
     p.add_argument("--dry-run", action="store_true", help="print the unit, write nothing")
     p.set_defaults(func=_install)

@@ -39,9 +39,14 @@ class TopicStatus:
     warn (diagnostic_updater's defaults -1 s and 5 s).
     """
 
-    def __init__(self, expected: Expected = lambda: None, window: int = 5,
-                 tolerance: float = 0.1, min_delay_s: float = -1.0,
-                 max_delay_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        expected: Expected = lambda: None,
+        window: int = 5,
+        tolerance: float = 0.1,
+        min_delay_s: float = -1.0,
+        max_delay_s: float = 5.0,
+    ) -> None:
         self.expected = expected
         self.tolerance = tolerance
         self.min_delay_s, self.max_delay_s = min_delay_s, max_delay_s
@@ -66,23 +71,29 @@ class TopicStatus:
         first_s, first_count = self._history[0]
         events, window_s = self.count - first_count, now_s - first_s
         rate = events / window_s if window_s > 0 else 0.0
-        values = [("events in window", str(events)), ("events since startup", str(self.count)),
-                  ("duration of window (s)", f"{window_s:.2f}"),
-                  ("actual frequency (Hz)", f"{rate:.2f}")]
+        values = [
+            ("events in window", str(events)),
+            ("events since startup", str(self.count)),
+            ("duration of window (s)", f"{window_s:.2f}"),
+            ("actual frequency (Hz)", f"{rate:.2f}"),
+        ]
         found = [self._frequency(rate, events, window_s, values), self._stamps(values)]
         level = max(lv for lv, _ in found)
         message = "; ".join(msg for lv, msg in found if lv == level and msg)
         self._delays, self._zero_stamps = [], 0
         return TopicReport(level, message, tuple(values))
 
-    def _frequency(self, rate: float, events: int, window_s: float,
-                   values: list[tuple[str, str]]) -> tuple[int, str]:
+    def _frequency(
+        self, rate: float, events: int, window_s: float, values: list[tuple[str, str]]
+    ) -> tuple[int, str]:
         expected = self.expected()
         if expected is None:
             return OK, "no rate expected now"
         low, high = expected
-        values += [("minimum acceptable frequency (Hz)", f"{low:.2f}"),
-                   ("maximum acceptable frequency (Hz)", f"{high:.2f}")]
+        values += [
+            ("minimum acceptable frequency (Hz)", f"{low:.2f}"),
+            ("maximum acceptable frequency (Hz)", f"{high:.2f}"),
+        ]
         if window_s <= 0:
             return OK, "desired frequency not measured yet"
         if events == 0:
@@ -95,8 +106,10 @@ class TopicStatus:
 
     def _stamps(self, values: list[tuple[str, str]]) -> tuple[int, str]:
         if self._delays:
-            values += [("earliest timestamp delay (s)", f"{min(self._delays):.3f}"),
-                       ("latest timestamp delay (s)", f"{max(self._delays):.3f}")]
+            values += [
+                ("earliest timestamp delay (s)", f"{min(self._delays):.3f}"),
+                ("latest timestamp delay (s)", f"{max(self._delays):.3f}"),
+            ]
         if self._zero_stamps:
             return ERROR, "zero timestamp seen"
         if any(d < self.min_delay_s for d in self._delays):

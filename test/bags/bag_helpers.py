@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from wildcam.camera.synthetic import SceneConfig, Visit, empty_scene
 
 FPS = 10.0

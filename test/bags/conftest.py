@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
 
 from wildcam.bags.generate import GenerateResult, generate
 from wildcam.camera.synthetic import SceneConfig
-
-from bag_helpers import BagTool, small_scene  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +23,9 @@ def scene() -> SceneConfig:
 
 
 @pytest.fixture(scope="session", params=["sqlite3", "mcap"])
-def generated(request: pytest.FixtureRequest, scene: SceneConfig,
-              tmp_path_factory: pytest.TempPathFactory) -> GenerateResult:
+def generated(
+    request: pytest.FixtureRequest, scene: SceneConfig, tmp_path_factory: pytest.TempPathFactory
+) -> GenerateResult:
     """The scene as a bag in each storage; the mcap one also holds full frames."""
     storage = str(request.param)
     out = tmp_path_factory.mktemp(f"gen_{storage}") / "bag"

@@ -10,10 +10,10 @@ from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
 from wildcam.bags import info, typestore
-from wildcam.bags.play import play
-from wildcam.bags.record import record
 from wildcam.bags.__main__ import main
 from wildcam.bags.generate import GenerateResult
+from wildcam.bags.play import play
+from wildcam.bags.record import record
 from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bags.typestore import ensure_type
 from wildcam.errors import BagError, ConfigError
@@ -66,9 +66,16 @@ def test_overwritten_storage(copy: Path) -> None:
         info(copy)
 
 
-@pytest.mark.parametrize("text", ["::: [not yaml", "just: a mapping\n",
-                                  "rosbag2_bagfile_information: {version: 9}\n",
-                                  "rosbag2_bagfile_information: 17\n", "\xff\xfe binary"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "::: [not yaml",
+        "just: a mapping\n",
+        "rosbag2_bagfile_information: {version: 9}\n",
+        "rosbag2_bagfile_information: 17\n",
+        "\xff\xfe binary",
+    ],
+)
 def test_garbage_metadata(copy: Path, text: str) -> None:
     (copy / "metadata.yaml").write_text(text, encoding="latin-1")
     with pytest.raises(BagError, match="metadata"):
@@ -91,8 +98,9 @@ def test_metadata_promising_more_messages_than_stored(copy: Path) -> None:
 
 def _foreign_bag(path: Path) -> Path:
     with Writer(path, version=9) as writer:
-        conn = writer.add_connection("/thing", "nope_msgs/msg/Thing", msgdef="int32 x\n",
-                                     rihs01="RIHS01_" + "0" * 64)
+        conn = writer.add_connection(
+            "/thing", "nope_msgs/msg/Thing", msgdef="int32 x\n", rihs01="RIHS01_" + "0" * 64
+        )
         writer.write(conn, 1, b"\x00\x01\x00\x00\x05\x00\x00\x00")
     return path
 
@@ -110,11 +118,15 @@ def test_unknown_message_type(tmp_path: Path) -> None:
 def test_types_missing_from_the_store_load_from_installed_msg_files() -> None:
     empty = get_typestore(Stores.EMPTY)
     ensure_type("sensor_msgs/msg/CameraInfo", empty)
-    assert {"sensor_msgs/msg/RegionOfInterest", "std_msgs/msg/Header",
-            "builtin_interfaces/msg/Time"} <= set(empty.fielddefs)  # dependencies too
+    assert {
+        "sensor_msgs/msg/RegionOfInterest",
+        "std_msgs/msg/Header",
+        "builtin_interfaces/msg/Time",
+    } <= set(empty.fielddefs)  # dependencies too
     kilted = get_typestore(Stores.ROS2_KILTED)
     assert empty.hash_rihs01("sensor_msgs/msg/CameraInfo") == kilted.hash_rihs01(
-        "sensor_msgs/msg/CameraInfo")
+        "sensor_msgs/msg/CameraInfo"
+    )
 
 
 def test_play_rejects_unknown_topics_and_bad_settings(generated: GenerateResult) -> None:
@@ -124,8 +136,9 @@ def test_play_rejects_unknown_topics_and_bad_settings(generated: GenerateResult)
         play(generated.path, rate=0.0)
 
 
-def test_ros_tools_refuse_wide_discovery(generated: GenerateResult, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ros_tools_refuse_wide_discovery(
+    generated: GenerateResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
     with pytest.raises(ConfigError, match="ROS_AUTOMATIC_DISCOVERY_RANGE"):
         play(generated.path)
@@ -140,7 +153,8 @@ def test_record_refuses_an_existing_output(tmp_path: Path) -> None:
 
 
 def test_cli_reports_bag_errors_with_exit_code_2(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["info", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "wildcam bag info:" in err and str(tmp_path / "nope") in err
@@ -148,17 +162,40 @@ def test_cli_reports_bag_errors_with_exit_code_2(
 
 def test_cli_generate_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli_bag"
-    assert main(["generate", "-o", str(out), "--preset", "empty", "--duration", "1",
-                 "--width", "64", "--height", "48", "--fps", "5", "--storage", "mcap",
-                 "--full-frames"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "-o",
+                str(out),
+                "--preset",
+                "empty",
+                "--duration",
+                "1",
+                "--width",
+                "64",
+                "--height",
+                "48",
+                "--fps",
+                "5",
+                "--storage",
+                "mcap",
+                "--full-frames",
+            ]
+        )
+        == 0
+    )
     assert (out / "ground_truth.json").is_file()
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "mcap" in text and "/camera/image_raw" in text
-    assert info(out).counts() == {"/camera/camera_info": 5, "/camera/image_raw": 5,
-                                  "/camera/small/camera_info": 5,
-                                  "/camera/small/image_raw": 5}
+    assert info(out).counts() == {
+        "/camera/camera_info": 5,
+        "/camera/image_raw": 5,
+        "/camera/small/camera_info": 5,
+        "/camera/small/image_raw": 5,
+    }
     assert main(["generate", "-o", str(out)]) == 2  # exists already
 
 
@@ -178,6 +215,7 @@ def test_flipped_bytes_inside_message_data_fail_info_check_and_play(copy: Path) 
         storage.write_bytes(bytes(data))
     else:
         import sqlite3
+
         db = sqlite3.connect(storage)
         db.execute("UPDATE messages SET data = X'0001' WHERE id = 3")
         db.commit()
@@ -193,8 +231,13 @@ def test_an_mcap_without_crcs_cannot_pass_the_check(tmp_path: Path) -> None:
     store = get_typestore(Stores.ROS2_KILTED)
     with Writer(tmp_path / "bag", version=BAG_VERSION, storage_plugin=STORAGES["mcap"]) as writer:
         conn = writer.add_connection("/x", "std_msgs/msg/String", typestore=store)
-        writer.write(conn, 1, store.serialize_cdr(store.types["std_msgs/msg/String"](data="a"),
-                                                  "std_msgs/msg/String"))
+        writer.write(
+            conn,
+            1,
+            store.serialize_cdr(
+                store.types["std_msgs/msg/String"](data="a"), "std_msgs/msg/String"
+            ),
+        )
     info(tmp_path / "bag")  # readable
     with pytest.raises(BagError, match="without a CRC"):
         info(tmp_path / "bag", check=True)

@@ -7,40 +7,45 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rclpy.serialization import serialize_message
-from rosbags.rosbag2 import Reader, Writer
-
-from wildcam.bags import info, typestore
-from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate
-from wildcam.camera.presets import scene_preset, truncate_scene
-from wildcam.bags.typestore import msg_dir, wildcam_types
-from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
-from wildcam.motion.reduce import reduce_frame
-
 from bag_helpers import (  # type: ignore[import-not-found]
     FPS,
     decode_mcap,
     installed_type_hash,
     small_scene,
 )
+from rclpy.serialization import serialize_message
+from rosbags.rosbag2 import Reader, Writer
+
+from wildcam.bags import info, typestore
+from wildcam.bags.generate import EPOCH_NS, GenerateResult, generate
+from wildcam.bags.typestore import msg_dir, wildcam_types
+from wildcam.camera.presets import scene_preset, truncate_scene
+from wildcam.camera.synthetic import SceneConfig, SyntheticScene, load_ground_truth
+from wildcam.motion.reduce import reduce_frame
 
 N_FRAMES = 50  # 5 s at 10 fps
 
 
 def test_mcap_decodes_with_an_independent_reader_and_carries_rosbag2_metadata(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     bag = generate(tmp_path / "bag", small_scene(2.0, 64, 48), full_frames=True).path
     assert bag.joinpath("bag.mcap").is_file()  # MCAP is the default, as for ros2 bag
     metadata, decoded = decode_mcap(bag)
     assert {t: len(m) for t, m in decoded.items()} == {
-        "/camera/small/image_raw": 20, "/camera/small/camera_info": 20, "/camera/image_raw": 20,
-        "/camera/camera_info": 20}
+        "/camera/small/image_raw": 20,
+        "/camera/small/camera_info": 20,
+        "/camera/image_raw": 20,
+        "/camera/camera_info": 20,
+    }
     raw = decoded["/camera/image_raw"][0]
     assert (raw.width, raw.height, raw.encoding, len(raw.data)) == (64, 48, "bgr8", 64 * 48 * 3)
-    types = {"/camera/small/image_raw": "sensor_msgs/msg/Image",
-             "/camera/image_raw": "sensor_msgs/msg/Image",
-             "/camera/small/camera_info": "sensor_msgs/msg/CameraInfo",
-             "/camera/camera_info": "sensor_msgs/msg/CameraInfo"}
+    types = {
+        "/camera/small/image_raw": "sensor_msgs/msg/Image",
+        "/camera/image_raw": "sensor_msgs/msg/Image",
+        "/camera/small/camera_info": "sensor_msgs/msg/CameraInfo",
+        "/camera/camera_info": "sensor_msgs/msg/CameraInfo",
+    }
     for topic, msgtype in types.items():
         assert metadata[topic]["topic_type_hash"] == installed_type_hash(msgtype)
         assert "reliability" in metadata[topic]["offered_qos_profiles"]
@@ -66,8 +71,9 @@ def test_info_counts_types_and_times(generated: GenerateResult) -> None:
     assert "/camera/small/image_raw" in text and "sensor_msgs/msg/Image" in text and "50" in text
 
 
-def test_ground_truth_is_written_inside_the_bag(generated: GenerateResult,
-                                                 scene: SceneConfig) -> None:
+def test_ground_truth_is_written_inside_the_bag(
+    generated: GenerateResult, scene: SceneConfig
+) -> None:
     assert generated.ground_truth == generated.path / "ground_truth.json"
     truth = load_ground_truth(generated.ground_truth)
     assert truth.config == scene
@@ -82,8 +88,9 @@ def test_ground_truth_to_a_given_path(tmp_path: Path) -> None:
     assert not (tmp_path / "bag" / "ground_truth.json").exists()
 
 
-def test_messages_decode_to_the_rendered_frames(generated: GenerateResult,
-                                                scene: SceneConfig) -> None:
+def test_messages_decode_to_the_rendered_frames(
+    generated: GenerateResult, scene: SceneConfig
+) -> None:
     store = typestore()
     rendered = SyntheticScene(scene)
     seen: dict[str, int] = {}
@@ -119,8 +126,14 @@ def _decoded(bag: Path) -> list[tuple[object, ...]]:
     with Reader(bag) as reader:
         for conn, stamp, raw in reader.messages():
             msg = store.deserialize_cdr(raw, conn.msgtype)
-            fields = (conn.topic, stamp, msg.header.stamp.sec, msg.header.stamp.nanosec,
-                      msg.width, msg.height)
+            fields = (
+                conn.topic,
+                stamp,
+                msg.header.stamp.sec,
+                msg.header.stamp.nanosec,
+                msg.width,
+                msg.height,
+            )
             if conn.msgtype == "sensor_msgs/msg/Image":
                 fields += (msg.encoding, msg.step, bytes(msg.data))
             else:
@@ -150,34 +163,64 @@ def test_output_that_exists_is_refused(tmp_path: Path) -> None:
 def test_wildcam_types_round_trip_with_their_definitions(tmp_path: Path) -> None:
     """Our messages, serialized by rclpy, decode with the typestore the bag was written with."""
     from sensor_msgs.msg import RegionOfInterest
+
     from wildcam.msg import Detection, DetectionArray, MotionEvent, PowerState
 
-    event = MotionEvent(event_id=7, event_started=True, changed_fraction=0.25,
-                        frame_width=640, frame_height=480,
-                        rois=[RegionOfInterest(x_offset=10, y_offset=20, width=30, height=40)])
+    event = MotionEvent(
+        event_id=7,
+        event_started=True,
+        changed_fraction=0.25,
+        frame_width=640,
+        frame_height=480,
+        rois=[RegionOfInterest(x_offset=10, y_offset=20, width=30, height=40)],
+    )
     event.header.frame_id = "camera"
-    detections = DetectionArray(event_id=7, detections=[
-        Detection(id="a", center_x=1.5, center_y=2.5, size_x=3.0, size_y=4.0, class_id="fox",
-                  score=0.9, stage=2, model_id="m2")])
+    detections = DetectionArray(
+        event_id=7,
+        detections=[
+            Detection(
+                id="a",
+                center_x=1.5,
+                center_y=2.5,
+                size_x=3.0,
+                size_y=4.0,
+                class_id="fox",
+                score=0.9,
+                stage=2,
+                model_id="m2",
+            )
+        ],
+    )
     detections.thumbnail.format = "jpeg"
     detections.thumbnail.data = b"\xff\xd8\xff"
-    power = PowerState(mode=PowerState.MODE_LOW_POWER, mode_name="low_power",
-                       battery_percentage=float("nan"), charging=True)
+    power = PowerState(
+        mode=PowerState.MODE_LOW_POWER,
+        mode_name="low_power",
+        battery_percentage=float("nan"),
+        charging=True,
+    )
     store = typestore()
     bag = tmp_path / "own"
     with Writer(bag, version=9) as writer:
-        for topic, msg, msgtype in (("/motion/events", event, "wildcam/msg/MotionEvent"),
-                                    ("/detections", detections, "wildcam/msg/DetectionArray"),
-                                    ("/power/state", power, "wildcam/msg/PowerState")):
+        for topic, msg, msgtype in (
+            ("/motion/events", event, "wildcam/msg/MotionEvent"),
+            ("/detections", detections, "wildcam/msg/DetectionArray"),
+            ("/power/state", power, "wildcam/msg/PowerState"),
+        ):
             conn = writer.add_connection(topic, msgtype, typestore=store)
             writer.write(conn, 1, serialize_message(msg))
     with Reader(bag) as reader:
-        decoded = {c.topic: store.deserialize_cdr(raw, c.msgtype)
-                   for c, _, raw in reader.messages()}
+        decoded = {
+            c.topic: store.deserialize_cdr(raw, c.msgtype) for c, _, raw in reader.messages()
+        }
         definitions = {c.topic: c.msgdef.data for c in reader.connections}
     got = decoded["/motion/events"]
     assert (got.event_id, got.event_started, got.frame_width, got.header.frame_id) == (
-        7, True, 640, "camera")
+        7,
+        True,
+        640,
+        "camera",
+    )
     assert got.changed_fraction == pytest.approx(0.25)
     assert [(r.x_offset, r.y_offset, r.width, r.height) for r in got.rois] == [(10, 20, 30, 40)]
     (det,) = decoded["/detections"].detections
@@ -210,7 +253,6 @@ def test_truncated_preset_keeps_only_what_fits() -> None:
     assert truncate_scene(full, 500.0) == dataclasses.replace(full, duration_s=500.0)
 
 
-
 def test_vision_shaped_detections_round_trip_and_hash_as_rosidl_does(tmp_path: Path) -> None:
     """The vision_msgs-shaped messages (nested relative types, geometry_msgs inside) go into an
     MCAP bag, decode with the independent reader, and carry rosidl's type hash."""
@@ -218,20 +260,32 @@ def test_vision_shaped_detections_round_trip_and_hash_as_rosidl_does(tmp_path: P
     from wildcam.msg import Detection, DetectionArray
     from wildcam.ros.vision import detection2d_array
 
-    source = DetectionArray(detections=[Detection(id="0", center_x=50.0, center_y=40.0,
-                                                  size_x=20.0, size_y=10.0, class_id="animal",
-                                                  score=0.75)])
+    source = DetectionArray(
+        detections=[
+            Detection(
+                id="0",
+                center_x=50.0,
+                center_y=40.0,
+                size_x=20.0,
+                size_y=10.0,
+                class_id="animal",
+                score=0.75,
+            )
+        ]
+    )
     source.header.frame_id = "camera_optical_frame"
     bag = tmp_path / "vision"
     writer = bag_writer(bag, "mcap")
     writer.open()
-    conn = writer.add_connection("/detections/vision", "wildcam/msg/Detection2DArray",
-                                 typestore=typestore())
+    conn = writer.add_connection(
+        "/detections/vision", "wildcam/msg/Detection2DArray", typestore=typestore()
+    )
     writer.write(conn, 1, serialize_message(detection2d_array(source)))
     writer.close()
     metadata, decoded = decode_mcap(bag)
     assert metadata["/detections/vision"]["topic_type_hash"] == installed_type_hash(
-        "wildcam/msg/Detection2DArray")
+        "wildcam/msg/Detection2DArray"
+    )
     ((got,),) = decoded.values()
     (det,) = got.detections
     assert (det.bbox.center.position.x, det.bbox.size_y, det.id) == (50.0, 10.0, "0")

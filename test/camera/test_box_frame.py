@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from wildcam.camera import Frame
-from wildcam.types import Box
 from wildcam.errors import InputError
+from wildcam.types import Box
 
 
 def test_box_area_and_iou() -> None:

@@ -55,14 +55,17 @@ def test_ost_yaml_parses_and_round_trips(tmp_path: Path) -> None:
     assert load_calibration("") is None and resolve_url("") is None
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("[1, 2]", "a mapping"),
-    (":\n  - [", "not YAML"),
-    (OST_YAML.replace("image_width: 640", "image_width: -1"), "image_width"),
-    (OST_YAML.replace("rows: 3\n  cols: 4", "rows: 4\n  cols: 4"), "projection_matrix"),
-    (OST_YAML.replace("[1, 0, 0, 0, 1, 0, 0, 0, 1]", "[1, 0]"), "rectification_matrix"),
-    (OST_YAML.replace("430.2", "wide"), "not a number"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[1, 2]", "a mapping"),
+        (":\n  - [", "not YAML"),
+        (OST_YAML.replace("image_width: 640", "image_width: -1"), "image_width"),
+        (OST_YAML.replace("rows: 3\n  cols: 4", "rows: 4\n  cols: 4"), "projection_matrix"),
+        (OST_YAML.replace("[1, 0, 0, 0, 1, 0, 0, 0, 1]", "[1, 0]"), "rectification_matrix"),
+        (OST_YAML.replace("430.2", "wide"), "not a number"),
+    ],
+)
 def test_malformed_calibration_names_the_problem(text: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         parse_calibration(text)
@@ -84,8 +87,7 @@ def test_camera_info_carries_the_calibration_only_at_its_size() -> None:
 
     cal = parse_calibration(OST_YAML)
     info = camera_info(640, 480, Time(sec=3), "camera_optical_frame", 4, cal)
-    assert (info.binning_x, info.binning_y, info.header.frame_id) == (4, 4,
-                                                                      "camera_optical_frame")
+    assert (info.binning_x, info.binning_y, info.header.frame_id) == (4, 4, "camera_optical_frame")
     assert list(info.k) == list(cal.k) and list(info.p) == list(cal.p)
     assert list(info.d) == list(cal.d) and info.distortion_model == "plumb_bob"
     other = camera_info(320, 240, Time(sec=3), "camera_optical_frame", 1, cal)
@@ -98,4 +100,3 @@ def test_capture_age_is_believed_only_when_plausible() -> None:
     assert Frame(pixels, 0.0, 0, captured_at=99.75).age_s(100.0) == pytest.approx(0.25)
     assert Frame(pixels, 0.0, 0, captured_at=101.0).age_s(100.0) == 0.0  # in the future
     assert Frame(pixels, 0.0, 0, captured_at=100.0 - 2 * MAX_CAPTURE_AGE_S).age_s(100.0) == 0.0
-

@@ -19,11 +19,10 @@ from wildcam.camera import (
 from wildcam.errors import ConfigError, SourceError
 
 
-
-def open_source(kind: str, uri: str = "", width: int = 320, height: int = 240,
-                seed: int = 0) -> CameraSource:
-    return make_source(kind, uri=uri, width=width, height=height, fps=10.0, seed=seed,
-                       loop=False)
+def open_source(
+    kind: str, uri: str = "", width: int = 320, height: int = 240, seed: int = 0
+) -> CameraSource:
+    return make_source(kind, uri=uri, width=width, height=height, fps=10.0, seed=seed, loop=False)
 
 
 def test_kinds() -> None:
@@ -66,10 +65,14 @@ def test_folder_source_is_resized_to_the_parameters(tmp_path: Path) -> None:
     assert frame is not None and frame.image.shape == (240, 320, 3)
 
 
-@pytest.mark.parametrize(("kind", "uri"), [
-    ("file", "/nonexistent/clip.mp4"), ("folder", "/nonexistent/frames"),
-    ("device", "/dev/video99"),
-])
+@pytest.mark.parametrize(
+    ("kind", "uri"),
+    [
+        ("file", "/nonexistent/clip.mp4"),
+        ("folder", "/nonexistent/frames"),
+        ("device", "/dev/video99"),
+    ],
+)
 def test_unopenable_sources_raise_source_error(kind: str, uri: str) -> None:
     with pytest.raises(SourceError):
         open_source(kind, uri)

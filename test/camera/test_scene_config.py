@@ -28,25 +28,34 @@ from wildcam.camera.scene import daylight
 from wildcam.errors import ConfigError
 
 
-@pytest.mark.parametrize("changes", [
-    {"fps": 0.0},
-    {"width": 8},
-    {"duration_s": -1.0},
-    {"sensor_noise_sigma": 50.0},
-    {"drift_period_s": 10.0},
-    {"wind": (Interval(1.0, 5.0, 0.5), Interval(4.0, 6.0, 0.5))},  # overlap
-    {"rain": (Interval(1.0, 5.0, 0.5, "hail"),)},
-    {"ir_night": (Interval(50.0, 70.0),)},  # past the end
-    {"visits": (Visit(55.0, 10.0),)},  # past the end
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"fps": 0.0},
+        {"width": 8},
+        {"duration_s": -1.0},
+        {"sensor_noise_sigma": 50.0},
+        {"drift_period_s": 10.0},
+        {"wind": (Interval(1.0, 5.0, 0.5), Interval(4.0, 6.0, 0.5))},  # overlap
+        {"rain": (Interval(1.0, 5.0, 0.5, "hail"),)},
+        {"ir_night": (Interval(50.0, 70.0),)},  # past the end
+        {"visits": (Visit(55.0, 10.0),)},  # past the end
+    ],
+)
 def test_invalid_configs_raise_config_error(changes: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         replace(SceneConfig(duration_s=60.0), **changes)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"species": "unicorn"}, {"direction": "upwards"}, {"size": 0.0}, {"speed": -1.0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"species": "unicorn"},
+        {"direction": "upwards"},
+        {"size": 0.0},
+        {"speed": -1.0},
+    ],
+)
 def test_invalid_visits_raise_config_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         Visit(1.0, 5.0, **kwargs)
@@ -123,7 +132,8 @@ def test_load_scene_from_yaml(tmp_path: Path) -> None:
         " direction: right_to_left, speed: 0.3}\n"
         "wind: [{start_s: 1, end_s: 8, strength: 0.5}]\n"
         "rain: [[10, 14, 0.4, snow]]\n"
-        "ir_night: [[15, 20]]\n")
+        "ir_night: [[15, 20]]\n"
+    )
     config = load_scene(path)
     assert config.visits == (Visit(2.0, 9.0, "fox", 0.2, "right_to_left", 0.3),)
     assert config.rain == (Interval(10.0, 14.0, 0.4, "snow"),)

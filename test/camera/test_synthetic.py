@@ -16,8 +16,8 @@ from wildcam.camera import (
     SyntheticSource,
     load_ground_truth,
     load_scene,
+    synthetic,
 )
-from wildcam.camera import synthetic
 from wildcam.camera._draw import Layer, Plant
 from wildcam.camera.synthetic import MIN_VISIBLE
 
@@ -30,8 +30,9 @@ def frame_at(scene: SyntheticScene, t: float) -> int:
     return round(t * scene.config.fps)
 
 
-def test_same_config_renders_identical_bytes_in_any_order(config: SceneConfig,
-                                                          scene: SyntheticScene) -> None:
+def test_same_config_renders_identical_bytes_in_any_order(
+    config: SceneConfig, scene: SyntheticScene
+) -> None:
     indices = [0, 57, 140, 230, 299]
     forward = [scene.render(i).tobytes() for i in indices]
     again = SyntheticScene(config)
@@ -40,7 +41,8 @@ def test_same_config_renders_identical_bytes_in_any_order(config: SceneConfig,
 
 
 def test_windy_frames_are_the_same_bytes_in_any_order_and_after_evictions(
-        config: SceneConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    config: SceneConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Frames 40..130 span calm, wind, rain and back: vegetation patches are drawn, reused
     # and (with a two-patch cache) evicted and drawn again in a different order.
     indices = list(range(40, 131, 3))
@@ -63,8 +65,12 @@ def test_clumps_of_overlapping_plants_render_as_if_blended_in_order() -> None:
 
     # a and b overlap; c, met before b, overlaps neither but lies inside their joint
     # rectangle; d stands apart
-    plants = [plant(2, 4, 20, 14, 200.0, "bottom"), plant(25, 2, 8, 8, 150.0, "bottom"),
-              plant(14, 12, 20, 16, 90.0, "top"), plant(40, 20, 16, 20, 120.0, "bottom")]
+    plants = [
+        plant(2, 4, 20, 14, 200.0, "bottom"),
+        plant(25, 2, 8, 8, 150.0, "bottom"),
+        plant(14, 12, 20, 16, 90.0, "top"),
+        plant(40, 20, 16, 20, 120.0, "bottom"),
+    ]
     clumps = synthetic._clumps(plants, 64, 48)
     assert sorted(c.members for c in clumps) == [(0, 1, 2), (3,)]
     bare = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -89,12 +95,13 @@ def test_rounded_layers_blend_within_one_grey_level_of_float_layers() -> None:
             layer.rounded().blend_onto(fast, x, y)
             assert np.abs(exact.astype(int) - fast.astype(int)).max() <= 1
             uncovered = np.ones(dst.shape[:2], bool)
-            uncovered[max(y, 0):y + 30, max(x, 0):x + 40] = False
+            uncovered[max(y, 0) : y + 30, max(x, 0) : x + 40] = False
             assert np.array_equal(fast[uncovered], dst[uncovered])
 
 
-def test_different_seed_renders_different_frames(config: SceneConfig,
-                                                 scene: SyntheticScene) -> None:
+def test_different_seed_renders_different_frames(
+    config: SceneConfig, scene: SyntheticScene
+) -> None:
     other = SyntheticScene(replace(config, seed=config.seed + 1))
     for i in (0, 100):
         diff = np.abs(scene.render(i).astype(int) - other.render(i).astype(int))
@@ -128,7 +135,8 @@ def _fully_tracked(scene: SyntheticScene, i: int) -> bool:
 
 
 def test_animal_pixels_differ_from_the_empty_scene_only_inside_their_boxes(
-        config: SceneConfig, scene: SyntheticScene) -> None:
+    config: SceneConfig, scene: SyntheticScene
+) -> None:
     empty = SyntheticScene(replace(config, visits=()))
     frames = [i for i in range(0, scene.n_frames, 7) if _fully_tracked(scene, i)]
     assert len(frames) > 20
@@ -136,18 +144,18 @@ def test_animal_pixels_differ_from_the_empty_scene_only_inside_their_boxes(
         changed = np.any(scene.render(i) != empty.render(i), axis=2)
         inside = np.zeros_like(changed)
         for box in scene.truth(i).boxes:
-            box_changed = changed[box.y:box.y + box.h, box.x:box.x + box.w]
+            box_changed = changed[box.y : box.y + box.h, box.x : box.x + box.w]
             at_edge = box.x == 0 or box.x + box.w == scene.width
             assert box_changed.mean() > (0.1 if at_edge else 0.3), (i, box)
             x0, y0 = max(box.x - 2, 0), max(box.y - 2, 0)
-            inside[y0:box.y + box.h + 2, x0:box.x + box.w + 2] = True
+            inside[y0 : box.y + box.h + 2, x0 : box.x + box.w + 2] = True
         assert not changed[~inside].any(), i
 
 
 @pytest.mark.parametrize(("ir", "minimum"), [(False, 25.0), (True, 15.0)])
-def test_animals_stand_out_from_the_local_background(config: SceneConfig,
-                                                     scene: SyntheticScene, ir: bool,
-                                                     minimum: float) -> None:
+def test_animals_stand_out_from_the_local_background(
+    config: SceneConfig, scene: SyntheticScene, ir: bool, minimum: float
+) -> None:
     empty = SyntheticScene(replace(config, visits=()))
     contrasts = []
     for i in range(0, scene.n_frames, 3):
@@ -208,8 +216,15 @@ def test_nuisance_intervals_are_as_configured(scene: SyntheticScene) -> None:
     assert spans["snow"] == (Interval(18.5, 20.0, 0.5, "snow"),)
     assert spans["ir"] == (Interval(22.0, 27.0),)
     assert [(s.start_s, s.end_s) for s in spans["ir_switch"]] == [(21.5, 22.5), (26.5, 27.5)]
-    for t, expected in ((1.0, set()), (6.0, {"wind"}), (15.0, {"rain"}), (19.0, {"snow"}),
-                        (21.6, {"ir_switch"}), (22.3, {"ir", "ir_switch"}), (24.0, {"ir"})):
+    for t, expected in (
+        (1.0, set()),
+        (6.0, {"wind"}),
+        (15.0, {"rain"}),
+        (19.0, {"snow"}),
+        (21.6, {"ir_switch"}),
+        (22.3, {"ir", "ir_switch"}),
+        (24.0, {"ir"}),
+    ):
         assert scene.truth(frame_at(scene, t)).nuisances == expected, t
 
 
@@ -223,8 +238,9 @@ def test_wind_sways_only_the_vegetation(config: SceneConfig, scene: SyntheticSce
         assert cv2.dilate(moved.astype(np.uint8), np.ones((9, 9), np.uint8)).mean() < 0.35
 
 
-def test_rain_streaks_cover_the_frame_and_move_every_frame(config: SceneConfig,
-                                                          scene: SyntheticScene) -> None:
+def test_rain_streaks_cover_the_frame_and_move_every_frame(
+    config: SceneConfig, scene: SyntheticScene
+) -> None:
     dry = SyntheticScene(replace(config, rain=(), visits=()))
     wet = SyntheticScene(replace(config, visits=()))
     i = frame_at(scene, 15.0)
@@ -237,8 +253,17 @@ def test_rain_streaks_cover_the_frame_and_move_every_frame(config: SceneConfig,
 
 
 def test_illumination_drifts_slowly(config: SceneConfig) -> None:
-    drifting = SyntheticScene(replace(config, visits=(), wind=(), rain=(), ir_night=(),
-                                      illumination_drift=0.1, drift_period_s=120.0))
+    drifting = SyntheticScene(
+        replace(
+            config,
+            visits=(),
+            wind=(),
+            rain=(),
+            ir_night=(),
+            illumination_drift=0.1,
+            drift_period_s=120.0,
+        )
+    )
     means = np.array([luma(drifting.render(i)).mean() for i in range(0, 300, 10)])
     assert np.ptp(means) / means.mean() > 0.04  # it does drift over 30 s ...
     assert np.abs(np.diff(means)).max() / means.mean() < 0.02  # ... but slowly

@@ -33,13 +33,18 @@ def _model(batch: int | str, size: int, out_name: str, constant: np.ndarray) -> 
         helper.make_node("Add", ["nothing", "constant"], [out_name]),
     ]
     ones = [1] * (constant.ndim - 1)
-    inits = [numpy_helper.from_array(np.array([-1, *ones], np.int64), "flat"),
-             numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
-             numpy_helper.from_array(constant.astype(np.float32), "constant")]
+    inits = [
+        numpy_helper.from_array(np.array([-1, *ones], np.int64), "flat"),
+        numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+        numpy_helper.from_array(constant.astype(np.float32), "constant"),
+    ]
     graph = helper.make_graph(
-        nodes, "fake", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
-                                                      [batch, 3, size, size])],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape)], inits)
+        nodes,
+        "fake",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, size, size])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape)],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -47,21 +52,48 @@ def _model(batch: int | str, size: int, out_name: str, constant: np.ndarray) -> 
 
 
 def _classifier_entry(model_id: str, stage: int, file: str, data: bytes) -> dict[str, Any]:
-    return {"id": model_id, "file": file, "sha256": hashlib.sha256(data).hexdigest(),
-            "stage": stage, "kind": "classifier", "precision": "fp32",
-            "input": {"name": "image", "shape": ["N", 3, 32, 32], "scale": 1 / 255,
-                      "resize": "square_crop", "context": 0.1},
-            "outputs": [{"name": "logit", "shape": ["N", 1]}], "decoding": "sigmoid_logit",
-            "classes": ["animal"], "c_low": 0.2, "c_high": 0.8}
+    return {
+        "id": model_id,
+        "file": file,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "stage": stage,
+        "kind": "classifier",
+        "precision": "fp32",
+        "input": {
+            "name": "image",
+            "shape": ["N", 3, 32, 32],
+            "scale": 1 / 255,
+            "resize": "square_crop",
+            "context": 0.1,
+        },
+        "outputs": [{"name": "logit", "shape": ["N", 1]}],
+        "decoding": "sigmoid_logit",
+        "classes": ["animal"],
+        "c_low": 0.2,
+        "c_high": 0.8,
+    }
 
 
 def _detector_entry(model_id: str, file: str, data: bytes) -> dict[str, Any]:
-    return {"id": model_id, "file": file, "sha256": hashlib.sha256(data).hexdigest(),
-            "stage": 3, "kind": "detector", "precision": "fp32",
-            "input": {"name": "image", "shape": [1, 3, 64, 64], "resize": "letterbox",
-                      "pad_value": 114},
-            "outputs": [{"name": "output", "shape": [1, 1, 6]}], "decoding": "yolox",
-            "classes": ["animal"], "c_low": 0.3, "c_high": 0.6}
+    return {
+        "id": model_id,
+        "file": file,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "stage": 3,
+        "kind": "detector",
+        "precision": "fp32",
+        "input": {
+            "name": "image",
+            "shape": [1, 3, 64, 64],
+            "resize": "letterbox",
+            "pad_value": 114,
+        },
+        "outputs": [{"name": "output", "shape": [1, 1, 6]}],
+        "decoding": "yolox",
+        "classes": ["animal"],
+        "c_low": 0.3,
+        "c_high": 0.6,
+    }
 
 
 def write_fake_manifest(folder: Path) -> Path:
@@ -70,18 +102,31 @@ def write_fake_manifest(folder: Path) -> Path:
     unsure = _model("N", 32, "logit", np.zeros((1, 1)))
     sure = _model("N", 32, "logit", np.full((1, 1), np.log(0.95 / 0.05)))
     large = _model(1, 64, "output", np.array([[DETECTION]]))
-    files = {"tiny_unsure.onnx": unsure, "tiny_sure.onnx": sure, "large.onnx": large,
-             "tiny_truncated.onnx": sure[: len(sure) // 2], "large_mismatch.onnx": large}
+    files = {
+        "tiny_unsure.onnx": unsure,
+        "tiny_sure.onnx": sure,
+        "large.onnx": large,
+        "tiny_truncated.onnx": sure[: len(sure) // 2],
+        "large_mismatch.onnx": large,
+    }
     for name, data in files.items():
         (folder / name).write_bytes(data)
     mismatch = _detector_entry("large_mismatch", "large_mismatch.onnx", large)
     mismatch["outputs"] = [{"name": "boxes", "shape": [1, 1, 6]}]
     truncated = _classifier_entry("tiny_truncated", 1, "tiny_truncated.onnx", sure)
-    models = [_classifier_entry("tiny_unsure", 1, "tiny_unsure.onnx", unsure),
-              _classifier_entry("tiny_sure", 1, "tiny_sure.onnx", sure), truncated,
-              _detector_entry("large", "large.onnx", large), mismatch]
-    manifest = {"format": "wildcam-models", "version": 1,
-                "defaults": {"1": "tiny_unsure", "3": "large"}, "models": models}
+    models = [
+        _classifier_entry("tiny_unsure", 1, "tiny_unsure.onnx", unsure),
+        _classifier_entry("tiny_sure", 1, "tiny_sure.onnx", sure),
+        truncated,
+        _detector_entry("large", "large.onnx", large),
+        mismatch,
+    ]
+    manifest = {
+        "format": "wildcam-models",
+        "version": 1,
+        "defaults": {"1": "tiny_unsure", "3": "large"},
+        "models": models,
+    }
     path = folder / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1))
     return path

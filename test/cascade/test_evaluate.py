@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from wildcam import cli
-from wildcam.types import Box
 from wildcam.cascade import loader
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
@@ -24,13 +23,14 @@ from wildcam.cascade.evaluate import (
     read_image,
 )
 from wildcam.errors import InputError, ModelError
+from wildcam.types import Box
 
 ANIMAL = Box(40, 30, 50, 40)
 
 
 def redness(image: np.ndarray, region: Box) -> float:
     """Share of strongly red pixels in the region, scaled so an animal square scores high."""
-    patch = image[region.y:region.y + region.h, region.x:region.x + region.w].astype(int)
+    patch = image[region.y : region.y + region.h, region.x : region.x + region.w].astype(int)
     red = (patch[..., 2] > 150) & (patch[..., 1] < 80)
     return float(min(1.0, red.mean() * 8))
 
@@ -48,8 +48,9 @@ class RedDetector:
             if len(xs) < 20:
                 out.append(RegionResult(region, 0.01))
                 continue
-            box = ScoredBox(Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1,
-                                int(np.ptp(ys)) + 1), 0.95)
+            box = ScoredBox(
+                Box(int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1), 0.95
+            )
             out.append(RegionResult(region, 0.95, (box,)))
         return out
 
@@ -58,8 +59,11 @@ def fake_models() -> dict[int, object]:
     # Scores: animal 8 * 2000 / 19200 = 0.83, smudge 8 * 9 / 19200 = 0.004, empty 0. Stage 1 is
     # unsure about anything a little red, stage 2 is sure of the animals only, stage 3 ignores
     # the smudge.
-    return {1: FakeModel("t", 1, redness, 0.001, 0.99),
-            2: FakeModel("m", 2, redness, 0.002, 0.8), 3: RedDetector()}
+    return {
+        1: FakeModel("t", 1, redness, 0.001, 0.99),
+        2: FakeModel("m", 2, redness, 0.002, 0.8),
+        3: RedDetector(),
+    }
 
 
 def scene(animal: bool, smudge: bool = False, seed: int = 0) -> np.ndarray:
@@ -67,7 +71,7 @@ def scene(animal: bool, smudge: bool = False, seed: int = 0) -> np.ndarray:
     image = rng.integers(60, 120, (120, 160, 3), dtype=np.uint8)
     image[..., 2] //= 2
     if animal:
-        image[ANIMAL.y:ANIMAL.y + ANIMAL.h, ANIMAL.x:ANIMAL.x + ANIMAL.w] = (20, 20, 220)
+        image[ANIMAL.y : ANIMAL.y + ANIMAL.h, ANIMAL.x : ANIMAL.x + ANIMAL.w] = (20, 20, 220)
     if smudge:  # a few red pixels: stage 1 and 2 unsure or wrong, stage 3 not
         image[5:8, 5:8] = (20, 20, 220)
     return image
@@ -94,19 +98,28 @@ def labelled(tmp_path: Path) -> Path:
 
 
 def test_csv_labels_resolve_paths_and_merge_boxes(tmp_path: Path) -> None:
-    (tmp_path / "l.csv").write_text("path,animal,x,y,w,h\na.png,1,1,2,3,4\na.png,1,5,6,7,8\n"
-                                    "b.png,0,,,,\n")
+    (tmp_path / "l.csv").write_text(
+        "path,animal,x,y,w,h\na.png,1,1,2,3,4\na.png,1,5,6,7,8\nb.png,0,,,,\n"
+    )
     items = load_csv(tmp_path / "l.csv")
-    assert items == [LabelledImage(tmp_path / "a.png", True, (Box(1, 2, 3, 4), Box(5, 6, 7, 8))),
-                     LabelledImage(tmp_path / "b.png", False, ())]
+    assert items == [
+        LabelledImage(tmp_path / "a.png", True, (Box(1, 2, 3, 4), Box(5, 6, 7, 8))),
+        LabelledImage(tmp_path / "b.png", False, ()),
+    ]
     (tmp_path / "plain.csv").write_text("path,animal\nx.jpg,1\n")
     assert load_csv(tmp_path / "plain.csv", Path("/data")) == [
-        LabelledImage(Path("/data/x.jpg"), True, None)]
+        LabelledImage(Path("/data/x.jpg"), True, None)
+    ]
 
 
-@pytest.mark.parametrize(("text", "message"), [("file,label\na,1\n", "columns"),
-                                               ("path,animal\na,maybe\n", "1/0"),
-                                               ("path,animal\n,1\n", "empty path")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("file,label\na,1\n", "columns"),
+        ("path,animal\na,maybe\n", "1/0"),
+        ("path,animal\n,1\n", "empty path"),
+    ],
+)
 def test_bad_csv_is_an_input_error(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "l.csv").write_text(text)
     with pytest.raises(InputError, match=message):
@@ -140,27 +153,51 @@ def test_evaluate_rows_counts_and_costs(labelled: Path) -> None:
     alone3 = report.row("stage3 alone")
     assert alone3.ap50 == pytest.approx(1.0) and alone3.precision == 1.0
     assert cascade.joules == pytest.approx(cascade.cpu_s) and cascade.cpu_s > 0
-    assert cascade.wall_s < report.row("stage3 alone").wall_s + report.row("stage2 alone").wall_s \
-        + report.row("stage1 alone").wall_s + 1e-9
+    assert (
+        cascade.wall_s
+        < report.row("stage3 alone").wall_s
+        + report.row("stage2 alone").wall_s
+        + report.row("stage1 alone").wall_s
+        + 1e-9
+    )
     assert cascade.ap50 == pytest.approx(0.0)  # stage-2 boxes are the whole frame
 
 
 def test_average_precision_matches_hand_computation() -> None:
     truth = [(0, [Box(0, 0, 10, 10)]), (1, [Box(0, 0, 10, 10), Box(50, 50, 10, 10)])]
-    preds = {0: [(0.9, Box(0, 0, 10, 10)), (0.8, Box(30, 30, 5, 5))],
-             1: [(0.7, Box(51, 50, 10, 10))], 2: [(0.99, Box(0, 0, 1, 1))]}
+    preds = {
+        0: [(0.9, Box(0, 0, 10, 10)), (0.8, Box(30, 30, 5, 5))],
+        1: [(0.7, Box(51, 50, 10, 10))],
+        2: [(0.99, Box(0, 0, 1, 1))],
+    }
     # ranks: hit (P=1, R=1/3), miss, hit (P=2/3, R=2/3); image 2 takes no part.
     assert average_precision(preds, truth) == pytest.approx(1 / 3 + (1 / 3) * (2 / 3))
     assert average_precision({}, [(0, [])]) != average_precision({}, [(0, [])])  # nan
 
 
-def test_cli_eval_prints_and_writes_json(labelled: Path, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_eval_prints_and_writes_json(
+    labelled: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr(loader, "load_stages", lambda config: fake_models())
     out = tmp_path / "out" / "report.json"
-    code = cli.main(["eval", "--labels", str(labelled), "--json", str(out),
-                     "--watts-per-core", "0.88", "--band", "1", "-1", "0.5"])
+    code = cli.main(
+        [
+            "eval",
+            "--labels",
+            str(labelled),
+            "--json",
+            str(out),
+            "--watts-per-core",
+            "0.88",
+            "--band",
+            "1",
+            "-1",
+            "0.5",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "cascade" in text and "broken.png" in text and "2 unreadable" in text
@@ -173,8 +210,9 @@ def test_cli_eval_prints_and_writes_json(labelled: Path, tmp_path: Path,
     assert cli.main(["eval", "--labels", str(labelled), "--band", "4", "0", "1"]) == 2
 
 
-def test_cli_eval_refuses_missing_labels(capsys: pytest.CaptureFixture[str],
-                                         tmp_path: Path) -> None:
+def test_cli_eval_refuses_missing_labels(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert cli.main(["eval", "--images", str(tmp_path)]) == 2
     assert cli.main(["eval", "--labels", str(tmp_path / "none.csv")]) == 2
     assert "cannot read labels" in capsys.readouterr().err
@@ -215,8 +253,12 @@ def test_cli_eval_with_the_shipped_models(shared_data: Path, tmp_path: Path) -> 
     cv2.imwrite(str(folder / "empty.png"), scene(False))
     (folder / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     traps = shared_data / "camera_traps"
-    rows = ["path,animal", "imgs/empty.png,0", "imgs/bad.jpg,1",
-            *(f"{p},1" for p in sorted((traps / "misc").iterdir()))]
+    rows = [
+        "path,animal",
+        "imgs/empty.png,0",
+        "imgs/bad.jpg,1",
+        *(f"{p},1" for p in sorted((traps / "misc").iterdir())),
+    ]
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "report.json"
     assert cli.main(["eval", "--labels", str(tmp_path / "labels.csv"), "--json", str(out)]) == 0

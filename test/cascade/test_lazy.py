@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_fakes import write_fake_manifest  # test-local helper
 
-from wildcam.types import Box
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
 from wildcam.cascade.loader import load_stages, stages_to_reload
@@ -17,8 +17,7 @@ from wildcam.cascade.manifest import Manifest
 from wildcam.cascade.onnx_models import RuntimeOptions
 from wildcam.cascade.runner import Cascade
 from wildcam.errors import ModelError
-
-from onnx_fakes import write_fake_manifest  # test-local helper
+from wildcam.types import Box
 
 IMAGE = np.full((240, 320, 3), 90, np.uint8)
 ROIS = [Box(100, 80, 60, 50)]
@@ -78,8 +77,9 @@ def test_stage3_is_dropped_when_capped_or_idle_and_comes_back(manifest: Path) ->
     assert model.unload_unneeded(max_stage=2, idle_unload_s=600.0) and not model.loaded
 
 
-def test_a_bad_file_is_refused_at_once_and_a_replaced_one_at_first_use(manifest: Path,
-                                                                        tmp_path: Path) -> None:
+def test_a_bad_file_is_refused_at_once_and_a_replaced_one_at_first_use(
+    manifest: Path, tmp_path: Path
+) -> None:
     mismatch = CascadeConfig(manifest=str(manifest), stage3_model="large_mismatch")
     with pytest.raises(ModelError, match="does not match"):
         load_stages(mismatch)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from onnx_fakes import write_fake_manifest  # test-local helper
 
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import load_stages, stages_to_reload
 from wildcam.errors import ConfigError, ModelError
-
-from onnx_fakes import write_fake_manifest  # test-local helper
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +21,24 @@ def test_defaults_and_disabled_stages(manifest: str) -> None:
     models = load_stages(CascadeConfig(manifest=manifest))
     assert models[2] is None  # the manifest names no default for stage 2
     assert (models[1].model_id, models[3].model_id) == ("tiny_unsure", "large")  # type: ignore[union-attr]
-    only = load_stages(CascadeConfig(manifest=manifest, stage1_model="", stage3_model="large"),
-                       {1, 3})
+    only = load_stages(
+        CascadeConfig(manifest=manifest, stage1_model="", stage3_model="large"), {1, 3}
+    )
     assert only[1] is None and set(only) == {1, 3}
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"stage1_model": "large"}, "stage 3 model"),
-    ({"stage1_model": "tiny_truncated"}, "sha256"),
-    ({"stage3_model": "large_mismatch"}, "does not match"),
-    ({"stage2_model": "ghost"}, "no model 'ghost'"),
-])
-def test_bad_models_raise_model_error(manifest: str, changes: dict[str, str],
-                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"stage1_model": "large"}, "stage 3 model"),
+        ({"stage1_model": "tiny_truncated"}, "sha256"),
+        ({"stage3_model": "large_mismatch"}, "does not match"),
+        ({"stage2_model": "ghost"}, "no model 'ghost'"),
+    ],
+)
+def test_bad_models_raise_model_error(
+    manifest: str, changes: dict[str, str], message: str
+) -> None:
     with pytest.raises(ModelError, match=message):
         load_stages(CascadeConfig(manifest=manifest, **changes))
 

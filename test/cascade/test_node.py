@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time as TimeMsg
 from diagnostic_msgs.msg import DiagnosticArray
+from onnx_fakes import write_fake_manifest  # test-local helper
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
@@ -26,13 +27,16 @@ from wildcam.ros.convert import image_to_msg
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_PUB
 
-from onnx_fakes import write_fake_manifest  # test-local helper
-
 pytestmark = pytest.mark.graph
 
-SCENE = SceneConfig(seed=5, width=320, height=240, fps=10.0, duration_s=14.0,
-                    visits=(Visit(4.0, 6.0, species="deer", size=0.4,
-                                  direction="left_to_right"),))
+SCENE = SceneConfig(
+    seed=5,
+    width=320,
+    height=240,
+    fps=10.0,
+    duration_s=14.0,
+    visits=(Visit(4.0, 6.0, species="deer", size=0.4, direction="left_to_right"),),
+)
 # The node takes full frames best effort (sensor-data QoS); this test counts every frame, so it
 # makes them reliable through the QoS override parameter, as a deployment may.
 RELIABLE = ("-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable")
@@ -43,8 +47,9 @@ def _counters(diags: list) -> dict[str, int]:  # type: ignore[type-arg]
     for array in diags:
         for status in array.status:
             if status.name.endswith("cascade_detector"):
-                values.update({kv.key: int(kv.value) for kv in status.values
-                               if kv.value.isdigit()})
+                values.update(
+                    {kv.key: int(kv.value) for kv in status.values if kv.value.isdigit()}
+                )
     return values
 
 
@@ -56,11 +61,24 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
     energy = probe.collect(EnergyReport, "energy", ENERGY_QOS)
     diags = probe.collect(DiagnosticArray, "/diagnostics")
     procs.node("wildcam.nodes.motion_detector")
-    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}",
-               "-p", "pre_event_s:=0.5")
+    procs.node(
+        "wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}", "-p", "pre_event_s:=0.5"
+    )
     assert probe.wait_matched("detections") and probe.wait_matched("motion/events")
-    player = procs.start(["-m", "wildcam.cli", "bag", "play", str(bag), "--rate", "2",
-                          "--wait-for-subscribers", "30"], "play")
+    player = procs.start(
+        [
+            "-m",
+            "wildcam.cli",
+            "bag",
+            "play",
+            str(bag),
+            "--rate",
+            "2",
+            "--wait-for-subscribers",
+            "30",
+        ],
+        "play",
+    )
     assert probe.spin_until(lambda: player.poll() is not None, 60.0), procs.log("play")
     assert player.returncode == 0, procs.log("play")
     in_event = {Time.from_msg(e.header.stamp).nanoseconds for e in events if e.event_id}
@@ -70,8 +88,11 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
         counters = _counters(diags)
         handled = counters.get("frames_analysed", 0) + counters.get("frames_skipped", 0)
         closed = counters.get("events_animal", 0) + counters.get("events_empty", 0)
-        return (handled >= len(in_event) - 2 and closed >= len(starts)
-                and len(detections) == counters.get("frames_animal", -1))
+        return (
+            handled >= len(in_event) - 2
+            and closed >= len(starts)
+            and len(detections) == counters.get("frames_animal", -1)
+        )
 
     assert probe.spin_until(done, 20.0), (_counters(diags), procs.log("cascade_detector"))
     counters = _counters(diags)
@@ -92,8 +113,9 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
             assert (det.stage, det.model_id, det.score) == (1, "tiny_unsure", 0.5)
             assert 0 < det.size_x * det.size_y < 320 * 240
     assert {d.detections[0].stage for d in detections} == {1, 3}
-    thumb = cv2.imdecode(np.frombuffer(bytes(detections[0].thumbnail.data), np.uint8),
-                         cv2.IMREAD_COLOR)
+    thumb = cv2.imdecode(
+        np.frombuffer(bytes(detections[0].thumbnail.data), np.uint8), cv2.IMREAD_COLOR
+    )
     assert thumb is not None and max(thumb.shape[:2]) <= 256
     # Each event settles after its first frames: the rest are skipped but for the re-checks,
     # so the uploader gets the deciding frames and the re-checks, not every frame.
@@ -103,8 +125,13 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
     assert len(starts) * (defaults.settle_frames - 1) <= len(detections) < len(in_event) / 4
 
     def metered(stage: str) -> int:
-        return sum(s.count for r in energy if r.node == "cascade_detector"
-                   for s in r.stages if s.stage == stage)
+        return sum(
+            s.count
+            for r in energy
+            if r.node == "cascade_detector"
+            for s in r.stages
+            if s.stage == stage
+        )
 
     # energy reports (the motion detector sends its own) come every 10 s of the node's clock
     assert probe.spin_until(lambda: metered("cascade_stage3") > 0, 25.0)
@@ -129,10 +156,16 @@ class Feeder:
         self.count += 1
         stamp = _stamp(self.count)
         self.frames.publish(image_to_msg(self.image, stamp, "camera"))
-        self.events.publish(MotionEvent(
-            event_id=1, event_started=self.count == 1, frame_width=320, frame_height=240,
-            rois=[RegionOfInterest(x_offset=100, y_offset=80, width=60, height=50)],
-            header=image_to_msg(self.image, stamp, "camera").header))
+        self.events.publish(
+            MotionEvent(
+                event_id=1,
+                event_started=self.count == 1,
+                frame_width=320,
+                frame_height=240,
+                rois=[RegionOfInterest(x_offset=100, y_offset=80, width=60, height=50)],
+                header=image_to_msg(self.image, stamp, "camera").header,
+            )
+        )
 
 
 def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -143,18 +176,33 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
     infos = probe.collect(VisionInfo, "detections/info", LATCHED)
     feeder = Feeder(probe)
     # every frame decides alone and is analysed: one event stays unsettled and untrusted
-    procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}", *RELIABLE,
-               "-p", "smoothing_alpha:=1.0", "-p", "settle_frames:=0",
-               "-p", "stage3_trust_s:=0.0")
+    procs.node(
+        "wildcam.nodes.cascade_detector",
+        "-p",
+        f"manifest:={manifest}",
+        *RELIABLE,
+        "-p",
+        "smoothing_alpha:=1.0",
+        "-p",
+        "settle_frames:=0",
+        "-p",
+        "stage3_trust_s:=0.0",
+    )
     assert probe.wait_matched("detections")
-    assert probe.spin_until(lambda: feeder.frames.get_subscription_count() > 0
-                            and feeder.events.get_subscription_count() > 0, 30.0)
+    assert probe.spin_until(
+        lambda: (
+            feeder.frames.get_subscription_count() > 0
+            and feeder.events.get_subscription_count() > 0
+        ),
+        30.0,
+    )
 
     def next_detection() -> tuple[int, str]:
         seen = len(detections)
         feeder.frame()
-        assert probe.spin_until(lambda: len(detections) > seen, 20.0), \
-            procs.log("cascade_detector")
+        assert probe.spin_until(lambda: len(detections) > seen, 20.0), procs.log(
+            "cascade_detector"
+        )
         det = detections[-1].detections[0]
         return det.stage, det.model_id
 
@@ -163,9 +211,15 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
     assert probe.spin_until(lambda: bool(vision) and bool(thumbnails), 10.0)
     det, shaped = detections[-1], vision[-1]
     assert shaped.header == det.header == thumbnails[-1].header
-    assert [(d.bbox.center.position.x, d.bbox.size_x, d.results[0].hypothesis.class_id,
-             d.results[0].hypothesis.score) for d in shaped.detections] == [
-        (d.center_x, d.size_x, d.class_id, d.score) for d in det.detections]
+    assert [
+        (
+            d.bbox.center.position.x,
+            d.bbox.size_x,
+            d.results[0].hypothesis.class_id,
+            d.results[0].hypothesis.score,
+        )
+        for d in shaped.detections
+    ] == [(d.center_x, d.size_x, d.class_id, d.score) for d in det.detections]
     assert bytes(thumbnails[-1].data) == bytes(det.thumbnail.data)
     assert "stage 1 tiny_unsure" in infos[-1].method and infos[-1].database_location
 
@@ -175,17 +229,20 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
     assert probe.spin_until(lambda: "stage 1 tiny_sure" in infos[-1].method, 10.0)
     assert infos[-1].database_version == infos[0].database_version + 1
 
-    for name, value, reason in [("stage1_model", "tiny_truncated", "sha256"),
-                                ("stage3_model", "large_mismatch", "output 'boxes' missing"),
-                                ("stage1_model", "large", "stage 3 model"),
-                                ("stage2_model", "nothing_here", "no model 'nothing_here'"),
-                                ("manifest", str(tmp_path / "none.json"), "cannot read")]:
+    for name, value, reason in [
+        ("stage1_model", "tiny_truncated", "sha256"),
+        ("stage3_model", "large_mismatch", "output 'boxes' missing"),
+        ("stage1_model", "large", "stage 3 model"),
+        ("stage2_model", "nothing_here", "no model 'nothing_here'"),
+        ("manifest", str(tmp_path / "none.json"), "cannot read"),
+    ]:
         [result] = probe.set_parameters("cascade_detector", **{name: value})
         assert not result.successful and reason in result.reason, result.reason
         assert next_detection() == (1, "tiny_sure")  # the previous models keep serving
 
     # The power manager's lever: stage 1 unsure again, capped at stage 1 it decides alone.
-    results = probe.set_parameters("cascade_detector", stage1_model="tiny_unsure",
-                                   max_stage=1, decision_threshold=0.4)
+    results = probe.set_parameters(
+        "cascade_detector", stage1_model="tiny_unsure", max_stage=1, decision_threshold=0.4
+    )
     assert all(r.successful for r in results), [r.reason for r in results]
     assert next_detection() == (1, "tiny_unsure")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from wildcam.types import Box
 from wildcam.cascade.pairing import FramePairing, MotionInfo
+from wildcam.types import Box
 
 S = 1_000_000_000
 ROI = (Box(1, 2, 3, 4),)
 
 
-def event(t: float, event_id: int = 1, started: bool = False, ended: bool = False,
-          rois: tuple[Box, ...] = ROI) -> MotionInfo:
+def event(
+    t: float,
+    event_id: int = 1,
+    started: bool = False,
+    ended: bool = False,
+    rois: tuple[Box, ...] = ROI,
+) -> MotionInfo:
     return MotionInfo(round(t * S), event_id, rois, started, ended)
 
 
@@ -39,7 +44,7 @@ def test_pre_event_frames_join_the_open_event() -> None:
 
 def test_frames_no_event_will_claim_are_dropped() -> None:
     pairing: FramePairing[str] = FramePairing(pre_event_s=0.5)
-    pairing.frame(5 * S, "quiet")         # no event will ever name it
+    pairing.frame(5 * S, "quiet")  # no event will ever name it
     pairing.frame(round(9.8 * S), "pre")  # waits: its event may still come
     paired, _ = pairing.event(event(10.0, started=True))
     assert [p.frame for p in paired] == ["pre"] and pairing.dropped == 1

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.types import Box
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother
 from wildcam.errors import ConfigError, ModelError
+from wildcam.types import Box
 
 FRAME = np.zeros((480, 640, 3), np.uint8)
 LEFT, RIGHT = Box(10, 10, 100, 100), Box(400, 200, 120, 120)
@@ -71,12 +71,16 @@ def test_only_unsure_regions_escalate() -> None:
     assert stage2.calls == 1  # the confident region never reached stage 2
 
 
-@pytest.mark.parametrize(("max_stage", "s_last", "threshold", "animal"), [
-    (1, 0.55, 0.5, True), (1, 0.45, 0.5, False), (2, 0.7, 0.75, False), (2, 0.7, 0.6, True)])
-def test_max_stage_caps_and_threshold_decides(max_stage: int, s_last: float, threshold: float,
-                                              animal: bool) -> None:
-    cascade, models = three(s_last, s_last, 0.99, max_stage=max_stage,
-                            decision_threshold=threshold)
+@pytest.mark.parametrize(
+    ("max_stage", "s_last", "threshold", "animal"),
+    [(1, 0.55, 0.5, True), (1, 0.45, 0.5, False), (2, 0.7, 0.75, False), (2, 0.7, 0.6, True)],
+)
+def test_max_stage_caps_and_threshold_decides(
+    max_stage: int, s_last: float, threshold: float, animal: bool
+) -> None:
+    cascade, models = three(
+        s_last, s_last, 0.99, max_stage=max_stage, decision_threshold=threshold
+    )
     region = cascade.run(FRAME, [LEFT]).regions[0]
     assert region.stage == max_stage and region.capped and region.animal is animal
     assert all(m.calls == 0 for m in models[max_stage:])
@@ -132,8 +136,10 @@ class FrameDetector:
 
     def predict(self, image: np.ndarray, regions: list[Box]) -> list[RegionResult]:
         self.regions_seen += regions
-        return [RegionResult(r, max((b.score for b in self.boxes), default=0.0), self.boxes)
-                for r in regions]
+        return [
+            RegionResult(r, max((b.score for b in self.boxes), default=0.0), self.boxes)
+            for r in regions
+        ]
 
 
 def test_stage3_on_full_frame_matches_boxes_to_regions() -> None:
@@ -146,8 +152,10 @@ def test_stage3_on_full_frame_matches_boxes_to_regions() -> None:
     assert decision.regions[1].boxes == (animal,)
     assert decision.detections() == [(animal, decision.regions[1])]
 
-    region_mode = Cascade({1: fixed(0.5, 1), 3: FrameDetector((animal,))},  # type: ignore[dict-item]
-                          CascadeConfig(stage3_input="region"))
+    region_mode = Cascade(
+        {1: fixed(0.5, 1), 3: FrameDetector((animal,))},  # type: ignore[dict-item]
+        CascadeConfig(stage3_input="region"),
+    )
     region_mode.run(FRAME, [LEFT, RIGHT])
     assert region_mode.models[3].regions_seen == [LEFT, RIGHT]  # type: ignore[attr-defined]
 
@@ -164,6 +172,7 @@ def test_model_answering_wrong_count_is_a_model_error() -> None:
     class Broken(FakeModel):
         def predict(self, image, regions):  # type: ignore[no-untyped-def]
             return []
+
     cascade = Cascade({1: Broken("b", 1, lambda _i, _b: 0.0)})
     with pytest.raises(ModelError, match="0 results for 1"):
         cascade.run(FRAME, [LEFT])

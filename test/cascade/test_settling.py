@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from wildcam.types import Box
 from wildcam.cascade.base import FakeModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import Cascade, EventSmoother, FrameOutcome
 from wildcam.errors import ConfigError
+from wildcam.types import Box
 
 FRAME = np.zeros((240, 320, 3), np.uint8)
 ROI = Box(40, 40, 80, 60)
@@ -29,17 +29,21 @@ class Scores:
         return FakeModel(f"fake{stage}", stage, lambda _i, _b: self.scores[f"s{stage}"])
 
 
-def cascade_of(scores: Scores, stages: tuple[int, ...] = (1,),
-               **config: object) -> tuple[Cascade, dict[int, FakeModel]]:
+def cascade_of(
+    scores: Scores, stages: tuple[int, ...] = (1,), **config: object
+) -> tuple[Cascade, dict[int, FakeModel]]:
     models = {s: scores.model(s) for s in stages}
     return Cascade(models, CascadeConfig(**config)), models  # type: ignore[arg-type]
 
 
-def play(cascade: Cascade, frames: int, start: int = 0,
-         last_ends: bool = False) -> list[FrameOutcome]:
+def play(
+    cascade: Cascade, frames: int, start: int = 0, last_ends: bool = False
+) -> list[FrameOutcome]:
     """Frames ``start .. start + frames - 1`` of event 1 at ``FPS``, moving in ``ROI``."""
-    return [cascade.process(FRAME, [ROI], 1, last_ends and i == start + frames - 1,
-                            stamp_s=i / FPS) for i in range(start, start + frames)]
+    return [
+        cascade.process(FRAME, [ROI], 1, last_ends and i == start + frames - 1, stamp_s=i / FPS)
+        for i in range(start, start + frames)
+    ]
 
 
 def test_agreeing_frames_settle_and_later_frames_are_skipped() -> None:
@@ -65,8 +69,9 @@ def test_settle_frames_zero_analyses_every_frame() -> None:
 
 def test_settling_waits_for_the_smoothed_presence() -> None:
     # with a slow average, agreeing animal frames settle only once the event is an animal
-    cascade, _models = cascade_of(Scores(s1=0.9), settle_frames=2, smoothing_alpha=0.1,
-                                 recheck_s=0.0)
+    cascade, _models = cascade_of(
+        Scores(s1=0.9), settle_frames=2, smoothing_alpha=0.1, recheck_s=0.0
+    )
     outcomes = play(cascade, 10)
     first_skipped = next(i for i, o in enumerate(outcomes) if o.skipped)
     assert first_skipped == 7  # 1 - 0.9**7 is the first presence >= 0.5
@@ -168,8 +173,9 @@ def test_a_stage3_animal_spares_stage3_for_unsure_regions_of_its_event() -> None
     assert alone_models[3].calls == 25
 
 
-@pytest.mark.parametrize("case", ["stage3_background", "other_event", "no_stamp",
-                                  "confident_below"])
+@pytest.mark.parametrize(
+    "case", ["stage3_background", "other_event", "no_stamp", "confident_below"]
+)
 def test_trust_needs_a_stage3_animal_of_the_same_event_in_time(case: str) -> None:
     scores = Scores(s1=0.5, s2=0.5, s3=0.05 if case == "stage3_background" else 0.95)
     cascade, models = cascade_of(scores, (1, 2, 3), settle_frames=0, stage3_trust_s=5.0)

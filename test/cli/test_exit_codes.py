@@ -22,8 +22,9 @@ NO_GATEWAY = "http://127.0.0.1:9"  # discard port: nothing listens there
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     if not WILDCAM.is_file():
         pytest.skip(f"{WILDCAM} is not installed (run make setup)")
-    return subprocess.run([str(WILDCAM), *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(WILDCAM), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 CASES = [
@@ -40,19 +41,47 @@ CASES = [
     ("detect", ["{tmp}/missing", "--out", "{tmp}/d.json"], 2, "missing does not exist"),
     ("lifetime", ["--days", "0"], 2, "days >= 1"),
     ("lifetime", ["--profile", "rpi9"], 2, "invalid choice: 'rpi9'"),
-    ("install-service", ["--params-file", "{tmp}/missing.yaml", "--dry-run"], 2,
-     "missing.yaml not found"),
+    (
+        "install-service",
+        ["--params-file", "{tmp}/missing.yaml", "--dry-run"],
+        2,
+        "missing.yaml not found",
+    ),
     ("rtc-sleep", ["60", "--dry-run"], 0, "would write 0, then the alarm"),
-    ("rtc-sleep", ["120", "--rtc", "rtc9", "--sysfs-root", "{tmp}", "--command", "true"], 2,
-     "wildcam rtc-sleep: "),
+    (
+        "rtc-sleep",
+        ["120", "--rtc", "rtc9", "--sysfs-root", "{tmp}", "--command", "true"],
+        2,
+        "wildcam rtc-sleep: ",
+    ),
     ("gateway", ["keygen", "--out", "{tmp}/keys"], 0, "public key"),
-    ("gateway", ["list", "--url", NO_GATEWAY, "--token-file", "{tmp}/missing"], 2,
-     "token file"),
-    ("gateway", ["list", "--url", NO_GATEWAY, "--token-file", "{tmp}/token"], 1,
-     "Connection refused"),
-    ("gateway", ["publish", "--url", NO_GATEWAY, "--token-file", "{tmp}/token", "--key",
-                 "{tmp}/k", "--update-id", "u", "--version", "1", "--file",
-                 "m.onnx={tmp}/missing.onnx"], 2, "No such file or directory: {tmp}/missing.onnx"),
+    ("gateway", ["list", "--url", NO_GATEWAY, "--token-file", "{tmp}/missing"], 2, "token file"),
+    (
+        "gateway",
+        ["list", "--url", NO_GATEWAY, "--token-file", "{tmp}/token"],
+        1,
+        "Connection refused",
+    ),
+    (
+        "gateway",
+        [
+            "publish",
+            "--url",
+            NO_GATEWAY,
+            "--token-file",
+            "{tmp}/token",
+            "--key",
+            "{tmp}/k",
+            "--update-id",
+            "u",
+            "--version",
+            "1",
+            "--file",
+            "m.onnx={tmp}/missing.onnx",
+        ],
+        2,
+        "No such file or directory: {tmp}/missing.onnx",
+    ),
     ("power-sim", ["--hours", "1"], 0, "hours in mode"),
     ("power-sim", ["--capacity-wh", "-1"], 2, "capacity_wh"),
     ("power-sim", ["--policy", "{tmp}/missing.yaml"], 2, "missing.yaml"),
@@ -77,10 +106,14 @@ def test_every_verb_has_a_case() -> None:
     assert {c[0] for c in CASES} == _verbs()
 
 
-@pytest.mark.parametrize(("verb", "args", "code", "said"), CASES,
-                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
-def test_exit_code(verb: str, args: list[str], code: int, said: str, ros_env: dict[str, str],
-                   tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("verb", "args", "code", "said"),
+    CASES,
+    ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_exit_code(
+    verb: str, args: list[str], code: int, said: str, ros_env: dict[str, str], tmp_path: Path
+) -> None:
     (tmp_path / "token").write_text("a-well-formed-device-token\n")
     result = _run([verb, *(a.format(tmp=tmp_path) for a in args)], ros_env, tmp_path)
     output = result.stdout + result.stderr

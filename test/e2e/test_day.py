@@ -53,26 +53,41 @@ def _get(probe: Any, node: str, names: list[str]) -> dict[str, Any]:
     assert client.wait_for_services(timeout_sec=10.0), f"{node} parameter services"
     future = client.get_parameters(names)
     assert probe.spin_until(future.done, 10.0), f"{node} did not answer get_parameters"
-    return {n: parameter_value_to_python(v)
-            for n, v in zip(names, future.result().values, strict=True)}
+    return {
+        n: parameter_value_to_python(v) for n, v in zip(names, future.result().values, strict=True)
+    }
 
 
 @pytest.mark.skipif(bool(_missing()), reason=f"nodes missing from the node table: {_missing()}")
-def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
-                                     tmp_path: Path) -> None:
+def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any, tmp_path: Path) -> None:
     from rosgraph_msgs.msg import Clock
 
-    from wildcam.run.plan import START_EPOCH
-    from wildcam.types import DAY_S
     from wildcam.report import load_run, summarize
     from wildcam.report.states import state_changes
+    from wildcam.run.plan import START_EPOCH
+    from wildcam.types import DAY_S
 
     out = tmp_path / "out"
     log = (tmp_path / "run.log").open("wb")
     run = subprocess.Popen(
-        [sys.executable, "-m", "wildcam.cli", "run", "--day-length", str(DAY_LENGTH_S),
-         "--duration", str(PLAY_S), "--speed", str(SPEED), "--out", str(out)],
-        env=ros_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "wildcam.cli",
+            "run",
+            "--day-length",
+            str(DAY_LENGTH_S),
+            "--duration",
+            str(PLAY_S),
+            "--speed",
+            str(SPEED),
+            "--out",
+            str(out),
+        ],
+        env=ros_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         clock = probe.collect(Clock, "/clock")
         day_start = START_EPOCH + 4.5 / 24 * DAY_S  # the day preset starts at 04:30
@@ -80,6 +95,7 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
 
         def halfway() -> bool:
             return (bool(clock) and clock[-1].clock.sec >= half) or run.poll() is not None
+
         assert probe.spin_until(halfway, 150.0), "the run did not reach half-way"
         assert run.poll() is None, (tmp_path / "run.log").read_text()
         results = probe.set_parameters("power_manager", override_mode=FORCED)
@@ -87,9 +103,9 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
         expected = _policy(FORCED)
         for node in ("cascade_detector", "uploader"):
             wanted = expected.get(node, {})
-            assert probe.spin_until(
-                lambda n=node, w=wanted: _get(probe, n, list(w)) == w, 10.0), \
+            assert probe.spin_until(lambda n=node, w=wanted: _get(probe, n, list(w)) == w, 10.0), (
                 f"{node} parameters are not the {FORCED} set {wanted}"
+            )
         code = run.wait(timeout=240)
     finally:
         if run.poll() is None:
@@ -105,8 +121,9 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any,
     assert summary.visits >= 2
     assert summary.detected_source == "gateway"
     assert summary.event_recall >= 0.9, output
-    assert summary.false_uploads is not None and summary.false_uploads <= FALSE_UPLOAD_BOUND, \
+    assert summary.false_uploads is not None and summary.false_uploads <= FALSE_UPLOAD_BOUND, (
         output
+    )
     forced = [m for m in data.modes if m.manual_override and m.mode_name == FORCED]
     assert forced, [(m.mode_name, m.reason) for m in data.modes]
     assert PLAY_S * 0.3 < forced[0].t_s < PLAY_S, forced[0]  # mid-run, in scene time

@@ -22,15 +22,24 @@ import pytest
 pytestmark = pytest.mark.graph
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
 
 
 def _browser_missing() -> str:
     if CHROMIUM is None or CHROMEDRIVER is None:
-        return ("Debian's chromium and chromium-driver are not installed (make test installs "
-                "them with apt-get when it runs as root)")
+        return (
+            "Debian's chromium and chromium-driver are not installed (make test installs "
+            "them with apt-get when it runs as root)"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -47,8 +56,12 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     options.binary_location = str(CHROMIUM)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(
-        executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")))
+    driver = webdriver.Chrome(
+        options=options,
+        service=Service(
+            executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")
+        ),
+    )
     driver.set_page_load_timeout(60)
     try:
         yield driver
@@ -67,22 +80,40 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
 
 
 @pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missing() or "ok")
-def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
-                                  browser: Any) -> None:
+def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     out = tmp_path / "out"
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         run = subprocess.Popen(
-            [sys.executable, "-m", "wildcam.cli", "run", "--day-length", "120", "--duration",
-             "50", "--speed", "3", "--out", str(out), "--keep-gateway"],
-            env=ros_env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "run",
+                "--day-length",
+                "120",
+                "--duration",
+                "50",
+                "--speed",
+                "3",
+                "--out",
+                str(out),
+                "--keep-gateway",
+            ],
+            env=ros_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
+
         def serving() -> re.Match[str] | None:
             assert run.poll() is None, log_path.read_text(errors="replace")
-            return re.search(r"review page: (\S+) \(token in (\S+)\); the gateway keeps",
-                             log_path.read_text(errors="replace"))
+            return re.search(
+                r"review page: (\S+) \(token in (\S+)\); the gateway keeps",
+                log_path.read_text(errors="replace"),
+            )
 
         found = _wait(serving, 300.0, "the day run to finish and keep its gateway")
         url, token = found.group(1), Path(found.group(2)).read_text().strip()
@@ -97,9 +128,13 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
         assert events, browser.page_source
         assert browser.find_element(By.ID, "devices").find_elements(By.TAG_NAME, "tr")[1:]
         image = events[0].find_element(By.TAG_NAME, "img")
-        _wait(lambda: browser.execute_script(
-            "return arguments[0].complete && arguments[0].naturalWidth > 0", image), 10.0,
-            "the event's image to load")
+        _wait(
+            lambda: browser.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0", image
+            ),
+            10.0,
+            "the event's image to load",
+        )
         assert events[0].find_elements(By.CSS_SELECTOR, ".box"), "no box drawn"
         device = events[0].get_attribute("data-device")
         event = events[0].get_attribute("data-event")
@@ -108,9 +143,25 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path,
 
         package = tmp_path / "dp"
         done = subprocess.run(
-            [sys.executable, "-m", "wildcam.cli", "gateway", "--store", str(out / "gateway"),
-             "export", "--camtrap-dp", str(package), "--location", "0,0"],
-            capture_output=True, text=True, timeout=120, check=False, env=ros_env)
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "gateway",
+                "--store",
+                str(out / "gateway"),
+                "export",
+                "--camtrap-dp",
+                str(package),
+                "--location",
+                "0,0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=ros_env,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         with (package / "observations.csv").open(newline="") as fh:
             rows = list(csv.DictReader(fh))

@@ -33,20 +33,37 @@ def _node_pid(run_pid: int, module: str) -> int | None:
 
 
 def test_a_node_that_died_is_reported_before_the_summary_and_the_run_fails(
-        ros_env: dict[str, str], probe: Any, tmp_path: Path) -> None:
+    ros_env: dict[str, str], probe: Any, tmp_path: Path
+) -> None:
     from sensor_msgs.msg import CameraInfo
 
     out = tmp_path / "out"
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         run = subprocess.Popen(
-            [sys.executable, "-m", "wildcam.cli", "run", "--preset", "default", "--duration",
-             "16", "--speed", "2", "--out", str(out)],
-            env=ros_env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "wildcam.cli",
+                "run",
+                "--preset",
+                "default",
+                "--duration",
+                "16",
+                "--speed",
+                "2",
+                "--out",
+                str(out),
+            ],
+            env=ros_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             frames = probe.collect(CameraInfo, "camera/small/camera_info")
-            assert probe.spin_until(lambda: len(frames) >= 20 or run.poll() is not None,
-                                    120.0), log_path.read_text()
+            assert probe.spin_until(lambda: len(frames) >= 20 or run.poll() is not None, 120.0), (
+                log_path.read_text()
+            )
             victim = _node_pid(run.pid, "wildcam.nodes.power_source")
             assert victim is not None, _children(run.pid)
             os.kill(victim, signal.SIGKILL)

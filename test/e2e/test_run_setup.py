@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from wildcam.errors import ConfigError
+from wildcam.graph import NodeSpec
 from wildcam.run.plan import (
     CAMERA_HELD,
     DAY_DEVICE,
@@ -18,18 +20,28 @@ from wildcam.run.plan import (
     run_scene,
     wanted_parameters,
 )
-from wildcam.errors import ConfigError
-from wildcam.graph import NodeSpec
 
 
 def _spec(name: str, publishes: tuple[str, ...]) -> NodeSpec:
-    return NodeSpec(name=name, executable=name, module="m", node_class="C", config="m:C",
-                    respawn=True, summary="", publishes=tuple((t, "x/Y") for t in publishes))
+    return NodeSpec(
+        name=name,
+        executable=name,
+        module="m",
+        node_class="C",
+        config="m:C",
+        respawn=True,
+        summary="",
+        publishes=tuple((t, "x/Y") for t in publishes),
+    )
 
 
-SPECS = [_spec("camera_driver", ("camera/camera_info",)), _spec("clock_node", ("/clock",)),
-         _spec("battery", ("power/battery",)), _spec("manager", ("power/state",)),
-         _spec("up", ("uploader/status",))]
+SPECS = [
+    _spec("camera_driver", ("camera/camera_info",)),
+    _spec("clock_node", ("/clock",)),
+    _spec("battery", ("power/battery",)),
+    _spec("manager", ("power/state",)),
+    _spec("up", ("uploader/status",)),
+]
 
 
 def test_the_day_scene_is_compressed_and_cut() -> None:
@@ -40,14 +52,20 @@ def test_the_day_scene_is_compressed_and_cut() -> None:
         run_scene(RunOptions(preset="default", day_length_s=60.0))
 
 
-WHERE = Endpoints(scene_uri="scene.json", gateway_url="http://gw", token_file="tok",
-                  state_dir=Path("/state"), policy_file="policy.yaml")
+WHERE = Endpoints(
+    scene_uri="scene.json",
+    gateway_url="http://gw",
+    token_file="tok",
+    state_dir=Path("/state"),
+    policy_file="policy.yaml",
+)
 
 
 def test_values_by_role() -> None:
     options = RunOptions(speed=2.0, params=("battery.initial_soc=0.9", "up.enabled=false"))
-    wanted = wanted_parameters(options, SPECS, Timing(fps=10.0, frames=100, time_scale=360.0),
-                               WHERE)
+    wanted = wanted_parameters(
+        options, SPECS, Timing(fps=10.0, frames=100, time_scale=360.0), WHERE
+    )
     assert wanted["camera_driver"]["fps"] == 20.0 and wanted["camera_driver"]["enabled"] is False
     # paused until the camera starts, at midsummer midnight (scene second 0, day start 0)
     assert wanted["clock_node"] == {"speed": 0.0, "start_time": 1_782_000_000}
@@ -63,8 +81,7 @@ def test_values_by_role() -> None:
 def test_the_day_runs_every_profiled_node_as_the_day_device() -> None:
     defaults = {"camera_driver": {"fps": 10.0, "power_profile": "rpi4b"}, "battery": {}}
     params, missing = node_parameters(RunOptions(), SPECS, defaults, {"battery": {"x": 1}})
-    assert params == {"camera_driver": {"fps": 10.0, "power_profile": DAY_DEVICE},
-                      "battery": {}}
+    assert params == {"camera_driver": {"fps": 10.0, "power_profile": DAY_DEVICE}, "battery": {}}
     assert missing == ["battery.x"]
     params, _ = node_parameters(RunOptions(preset="default"), SPECS, defaults, {})
     assert params["camera_driver"]["power_profile"] == "rpi4b"
@@ -72,9 +89,14 @@ def test_the_day_runs_every_profiled_node_as_the_day_device() -> None:
 
 def test_overrides_keep_declared_parameters_and_name_the_rest() -> None:
     defaults = {"battery": {"initial_soc": 0.6}, "camera_driver": {"fps": 10.0}}
-    kept, missing = node_overrides(SPECS, defaults, {
-        "battery": {"initial_soc": 0.4, "time_scale": 360.0, "use_sim_time": True},
-        "ghost": {"x": 1}})
+    kept, missing = node_overrides(
+        SPECS,
+        defaults,
+        {
+            "battery": {"initial_soc": 0.4, "time_scale": 360.0, "use_sim_time": True},
+            "ghost": {"x": 1},
+        },
+    )
     assert kept == {"battery": {"initial_soc": 0.4, "use_sim_time": True}}
     assert missing == ["battery.time_scale", "ghost.x"]
 

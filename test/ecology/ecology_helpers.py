@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[2]
 MD_VALIDATOR = REPO / "build" / "md-validator"
 
@@ -41,8 +40,10 @@ def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
 def md_validate(path: Path, image_base: Path | None = None) -> dict[str, Any]:
     """The MegaDetector project's validator's verdict on ``path`` (errors, warnings)."""
     if not (MD_VALIDATOR / ".installed").is_file():
-        pytest.skip("the megadetector validator is not installed in build/md-validator "
-                    "(make test-extras installs it from PyPI)")
+        pytest.skip(
+            "the megadetector validator is not installed in build/md-validator "
+            "(make test-extras installs it from PyPI)"
+        )
     env = {**os.environ, "PYTHONPATH": str(MD_VALIDATOR)}
     args = [sys.executable, "-c", _VALIDATE, str(path)] + ([str(image_base)] if image_base else [])
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -62,10 +63,20 @@ def jpeg(width: int, height: int, shade: int = 120) -> bytes:
     return bytes(data)
 
 
-DEVICE_A = {"id": "trap-a", "location": "51.5,4.7,30", "camera_model": "Pi Camera 3",
-            "camera_height_m": 0.6, "setup_by": "Ann"}
-DEVICE_B = {"id": "trap-b", "location": "51.2,5.6", "camera_model": "Pi Camera 3",
-            "camera_height_m": 0.0, "setup_by": ""}
+DEVICE_A = {
+    "id": "trap-a",
+    "location": "51.5,4.7,30",
+    "camera_model": "Pi Camera 3",
+    "camera_height_m": 0.6,
+    "setup_by": "Ann",
+}
+DEVICE_B = {
+    "id": "trap-b",
+    "location": "51.2,5.6",
+    "camera_model": "Pi Camera 3",
+    "camera_height_m": 0.0,
+    "setup_by": "",
+}
 T0_NS = 1_782_000_000 * 10**9 + 6 * 3600 * 10**9  # 2026-06-21 06:00 UTC
 
 
@@ -91,18 +102,39 @@ def fill_store(directory: Path) -> None:
     records = []
     for device, offset_s, event, dets, full in frames:
         frame = FrameDetections(
-            stamp_ns=T0_NS + offset_s * 10**9, frame_id="camera", event_id=event,
-            detections=dets, thumbnail=jpeg(int(dets[0].box[2]), int(dets[0].box[3])),
+            stamp_ns=T0_NS + offset_s * 10**9,
+            frame_id="camera",
+            event_id=event,
+            detections=dets,
+            thumbnail=jpeg(int(dets[0].box[2]), int(dets[0].box[3])),
             full_frame=jpeg(640, 480) if full else b"",
-            extra={"device": device, "status": {"battery": 0.8 - offset_s / 36000,
-                                                "mode": "normal", "state": "warm",
-                                                "queue_depth": 3, "projected_battery_h": 120.0}})
+            extra={
+                "device": device,
+                "status": {
+                    "battery": 0.8 - offset_s / 36000,
+                    "mode": "normal",
+                    "state": "warm",
+                    "queue_depth": 3,
+                    "projected_battery_h": 120.0,
+                },
+            },
+        )
         for item in items_for_frame(frame, send_full_frames=True):
-            records.append(Record({"key": item.key, "kind": item.kind, "priority": 0,
-                                   "score": item.score, "class_id": item.class_id,
-                                   "content_type": item.content_type,
-                                   "sha256": hashlib.sha256(item.payload).hexdigest(),
-                                   "meta": item.meta}, item.payload))
+            records.append(
+                Record(
+                    {
+                        "key": item.key,
+                        "kind": item.kind,
+                        "priority": 0,
+                        "score": item.score,
+                        "class_id": item.class_id,
+                        "content_type": item.content_type,
+                        "sha256": hashlib.sha256(item.payload).hexdigest(),
+                        "meta": item.meta,
+                    },
+                    item.payload,
+                )
+            )
     store = GatewayStore(directory)
     try:
         results = store.ingest(records)

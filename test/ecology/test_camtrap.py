@@ -32,8 +32,9 @@ def test_the_official_example_round_trips(camtrap_specs: Path, tmp_path: Path) -
     assert again.tables == example.tables
     kept = {k: v for k, v in example.metadata.items() if k != "resources"}
     assert {k: v for k, v in again.metadata.items() if k != "resources"} == kept
-    assert [r["name"] for r in again.metadata["resources"]] == \
-        [r["name"] for r in example.metadata["resources"]]
+    assert [r["name"] for r in again.metadata["resources"]] == [
+        r["name"] for r in example.metadata["resources"]
+    ]
 
 
 def _rewrite(path: Path, column: str, value: str) -> None:

@@ -22,9 +22,10 @@ from wildcam.cascade.evaluate import load_csv
 from wildcam.ecology.camtrap import read_package, validate_package
 from wildcam.ecology.frames import collect, devices, events, jpeg_size
 from wildcam.ecology.megadetector import check_batch_output
+from wildcam.errors import InputError
 from wildcam.gateway.store import GatewayStore
 from wildcam.gateway.verdicts import Verdict, VerdictStore
-from wildcam.errors import InputError
+
 
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
@@ -33,10 +34,21 @@ def store_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def _export(capsys: Any, store_dir: Path, out: Path, *extra: str,
-            specs: Path) -> tuple[int, str, str]:
-    return cli(capsys, "gateway", "--store", str(store_dir), "export", "--camtrap-dp", str(out),
-               "--specs", str(specs), *extra)
+def _export(
+    capsys: Any, store_dir: Path, out: Path, *extra: str, specs: Path
+) -> tuple[int, str, str]:
+    return cli(
+        capsys,
+        "gateway",
+        "--store",
+        str(store_dir),
+        "export",
+        "--camtrap-dp",
+        str(out),
+        "--specs",
+        str(specs),
+        *extra,
+    )
 
 
 def test_frames_events_and_devices(store_dir: Path) -> None:
@@ -50,28 +62,40 @@ def test_frames_events_and_devices(store_dir: Path) -> None:
     assert len(full) == 2 and all(f.size == (640, 480) for f in full)
     grouped = events(frames)
     assert [(e.device, e.key, len(e.frames)) for e in grouped] == [
-        ("trap-a", "e1", 3), ("trap-b", "e1", 1), ("trap-a", "e2", 1)]
+        ("trap-a", "e1", 3),
+        ("trap-b", "e1", 1),
+        ("trap-a", "e2", 1),
+    ]
     a = grouped[0]
     assert a.best.full_frame and a.score == pytest.approx(0.9)
     assert a.best.media_box(a.best.detections[0]) == (0.375, 0.375, 0.25, 0.25)  # centre 320,240
     thumb = a.frames[0]  # thumbnail only: its best box is the whole thumbnail
     assert thumb.media_box(thumb.detections[0]) == (0.0, 0.0, 1.0, 1.0)
     status = {d.device: d for d in devices(frames)}
-    assert status["trap-a"].frames == 4 and status["trap-a"].status["battery"] == \
-        pytest.approx(0.7)
+    assert status["trap-a"].frames == 4 and status["trap-a"].status["battery"] == pytest.approx(
+        0.7
+    )
     assert status["trap-b"].deployment["location"] == "51.2,5.6"
 
 
-def test_camtrap_export_is_valid_and_carries_the_verdicts(store_dir: Path, tmp_path: Path,
-                                                         camtrap_specs: Path,
-                                                         capsys: Any) -> None:
+def test_camtrap_export_is_valid_and_carries_the_verdicts(
+    store_dir: Path, tmp_path: Path, camtrap_specs: Path, capsys: Any
+) -> None:
     verdicts = VerdictStore(store_dir)
     verdicts.put(Verdict("trap-a", "e1", "wrong", reviewer="Ann"))
     verdicts.put(Verdict("trap-b", "e1", "species", "Vulpes vulpes", reviewer="Bob"))
     verdicts.close()
     out, md, hard = tmp_path / "dp", tmp_path / "md.json", tmp_path / "hard"
-    code, stdout, stderr = _export(capsys, store_dir, out, "--md-json", str(md),
-                                   "--hard-examples", str(hard), specs=camtrap_specs)
+    code, stdout, stderr = _export(
+        capsys,
+        store_dir,
+        out,
+        "--md-json",
+        str(md),
+        "--hard-examples",
+        str(hard),
+        specs=camtrap_specs,
+    )
     assert code == 0, stdout + stderr
     assert "valid Camtrap DP 1.0.2" in stdout
     assert validate_package(out, camtrap_specs) == []
@@ -103,9 +127,11 @@ def test_camtrap_export_is_valid_and_carries_the_verdicts(store_dir: Path, tmp_p
     assert all(o["classificationMethod"] == "machine" for o in boxes)
     full_box = [o for o in boxes if o.get("classificationProbability") == "0.9"]
     assert [(o["bboxX"], o["bboxY"], o["bboxWidth"], o["bboxHeight"]) for o in full_box] == [
-        ("0.375", "0.375", "0.25", "0.25")]
+        ("0.375", "0.375", "0.25", "0.25")
+    ]
     assert json.loads((out / "datapackage.json").read_text())["taxonomic"] == [
-        {"scientificName": "Vulpes vulpes"}]
+        {"scientificName": "Vulpes vulpes"}
+    ]
 
     doc = json.loads(md.read_text())
     assert check_batch_output(doc) == [] and len(doc["images"]) == 5
@@ -121,28 +147,56 @@ def test_camtrap_export_is_valid_and_carries_the_verdicts(store_dir: Path, tmp_p
     assert fox and all(r["species"] == "Vulpes vulpes" and r["animal"] == "1" for r in fox)
 
 
-def test_filters_and_refusals(store_dir: Path, tmp_path: Path, camtrap_specs: Path,
-                              capsys: Any) -> None:
-    code, _, err = _export(capsys, store_dir, tmp_path / "b", "--device", "trap-b",
-                           specs=camtrap_specs)
+def test_filters_and_refusals(
+    store_dir: Path, tmp_path: Path, camtrap_specs: Path, capsys: Any
+) -> None:
+    code, _, err = _export(
+        capsys, store_dir, tmp_path / "b", "--device", "trap-b", specs=camtrap_specs
+    )
     assert code == 0, err
-    assert {d["cameraID"] for d in read_package(tmp_path / "b").tables["deployments"]} == \
-        {"trap-b"}
-    code, _, err = _export(capsys, store_dir, tmp_path / "late", "--since",
-                           "2026-06-21T06:30:00", specs=camtrap_specs)
+    assert {d["cameraID"] for d in read_package(tmp_path / "b").tables["deployments"]} == {
+        "trap-b"
+    }
+    code, _, err = _export(
+        capsys, store_dir, tmp_path / "late", "--since", "2026-06-21T06:30:00", specs=camtrap_specs
+    )
     assert code == 0, err
     assert len(read_package(tmp_path / "late").tables["media"]) == 1
     for args in (("--since", "tomorrow"), ("--device", "nobody")):
         code, _, err = _export(capsys, store_dir, tmp_path / "x", *args, specs=camtrap_specs)
         assert code == 2 and err.startswith("wildcam gateway export: "), err
-    code, _, err = cli(capsys, "gateway", "--store", str(tmp_path / "none"), "export",
-                       "--camtrap-dp", str(tmp_path / "y"), "--specs", str(camtrap_specs))
+    code, _, err = cli(
+        capsys,
+        "gateway",
+        "--store",
+        str(tmp_path / "none"),
+        "export",
+        "--camtrap-dp",
+        str(tmp_path / "y"),
+        "--specs",
+        str(camtrap_specs),
+    )
     assert code == 2 and "not a gateway store" in err
     # a subprocess shows what a user sees: the message, exit 2, no traceback
-    done = subprocess.run([sys.executable, "-m", "wildcam.cli", "gateway", "--store",
-                           str(store_dir), "export", "--camtrap-dp", str(tmp_path / "z"),
-                           "--since", "tomorrow"], capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wildcam.cli",
+            "gateway",
+            "--store",
+            str(store_dir),
+            "export",
+            "--camtrap-dp",
+            str(tmp_path / "z"),
+            "--since",
+            "tomorrow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
 
 
@@ -164,7 +218,10 @@ def test_a_device_without_location_needs_one(tmp_path: Path) -> None:
 
 
 def test_verdicts_are_checked() -> None:
-    for bad in (Verdict("d", "e", "maybe"), Verdict("d", "e", "species", "  "),
-                Verdict("", "e", "correct")):
+    for bad in (
+        Verdict("d", "e", "maybe"),
+        Verdict("d", "e", "species", "  "),
+        Verdict("", "e", "correct"),
+    ):
         with pytest.raises(InputError):
             bad.check()

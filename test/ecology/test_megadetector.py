@@ -13,8 +13,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from ecology_helpers import cli, md_validate  # type: ignore[import-not-found]
 
-from wildcam.types import Box
 from wildcam.ecology.megadetector import (
     MdDetection,
     MdImage,
@@ -22,47 +22,65 @@ from wildcam.ecology.megadetector import (
     check_batch_output,
     normalised_box,
 )
-from ecology_helpers import cli, md_validate  # type: ignore[import-not-found]
+from wildcam.types import Box
 
 WILDCAM = [sys.executable, "-m", "wildcam.cli"]
 
 
 def _doc() -> dict:
-    return batch_output([
-        MdImage("a/animal.jpg", (MdDetection("animal", 0.91, (0.1, 0.2, 0.3, 0.4)),)),
-        MdImage("empty.jpg"),
-        MdImage("broken.jpg", failure="Failure image access"),
-        MdImage("clip.mp4", (MdDetection("animal", 0.7, (0.0, 0.0, 0.5, 0.5), 10),
-                             MdDetection("deer", 0.6, (0.5, 0.5, 0.5, 0.5), 20)),
-                frame_rate=10.0, frames_processed=(0, 10, 20)),
-    ], "wildcam-cascade[test]")
+    return batch_output(
+        [
+            MdImage("a/animal.jpg", (MdDetection("animal", 0.91, (0.1, 0.2, 0.3, 0.4)),)),
+            MdImage("empty.jpg"),
+            MdImage("broken.jpg", failure="Failure image access"),
+            MdImage(
+                "clip.mp4",
+                (
+                    MdDetection("animal", 0.7, (0.0, 0.0, 0.5, 0.5), 10),
+                    MdDetection("deer", 0.6, (0.5, 0.5, 0.5, 0.5), 20),
+                ),
+                frame_rate=10.0,
+                frames_processed=(0, 10, 20),
+            ),
+        ],
+        "wildcam-cascade[test]",
+    )
 
 
 def test_document_follows_the_format_rules() -> None:
     doc = _doc()
     assert check_batch_output(doc) == []
     assert doc["info"]["format_version"] == "1.4" and float(doc["info"]["format_version"]) >= 1.3
-    assert doc["detection_categories"] == {"1": "animal", "2": "person", "3": "vehicle",
-                                           "4": "deer"}
+    assert doc["detection_categories"] == {
+        "1": "animal",
+        "2": "person",
+        "3": "vehicle",
+        "4": "deer",
+    }
     animal, empty, broken, clip = doc["images"]
     assert animal["detections"] == [{"category": "1", "conf": 0.91, "bbox": [0.1, 0.2, 0.3, 0.4]}]
     assert empty["detections"] == [] and "failure" not in empty
-    assert broken == {"file": "broken.jpg", "failure": "Failure image access",
-                      "detections": None}
+    assert broken == {"file": "broken.jpg", "failure": "Failure image access", "detections": None}
     assert clip["frame_rate"] == 10.0 and clip["frames_processed"] == [0, 10, 20]
     assert [d["frame_number"] for d in clip["detections"]] == [10, 20]
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    (lambda d: d["info"].update(format_version=1.4), "format_version"),
-    (lambda d: d["images"][0]["detections"][0].update(category="9"), "category"),
-    (lambda d: d["images"][0]["detections"][0].update(conf=1), "conf"),
-    (lambda d: d["images"][0]["detections"][0].update(bbox=[0.8, 0.2, 0.3, 0.4]), "normalised"),
-    (lambda d: d["images"][1].update(detections=None), "detections must be a list"),
-    (lambda d: d["images"][2].update(detections=[]), "failure"),
-    (lambda d: d["images"][3].pop("frame_rate"), "frame_rate"),
-    (lambda d: d["images"][3]["detections"][0].pop("frame_number"), "frame_number"),
-])
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (lambda d: d["info"].update(format_version=1.4), "format_version"),
+        (lambda d: d["images"][0]["detections"][0].update(category="9"), "category"),
+        (lambda d: d["images"][0]["detections"][0].update(conf=1), "conf"),
+        (
+            lambda d: d["images"][0]["detections"][0].update(bbox=[0.8, 0.2, 0.3, 0.4]),
+            "normalised",
+        ),
+        (lambda d: d["images"][1].update(detections=None), "detections must be a list"),
+        (lambda d: d["images"][2].update(detections=[]), "failure"),
+        (lambda d: d["images"][3].pop("frame_rate"), "frame_rate"),
+        (lambda d: d["images"][3]["detections"][0].pop("frame_number"), "frame_number"),
+    ],
+)
 def test_rule_breaks_are_found(breakage, expected: str) -> None:
     doc = _doc()
     breakage(doc)
@@ -96,11 +114,15 @@ def mixed_folder(shared_data: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def test_detect_on_a_folder_of_real_images_and_a_video(mixed_folder: Path,
-                                                        tmp_path: Path) -> None:
+def test_detect_on_a_folder_of_real_images_and_a_video(mixed_folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "detections.json"
-    done = subprocess.run([*WILDCAM, "detect", str(mixed_folder), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*WILDCAM, "detect", str(mixed_folder), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text())
     assert check_batch_output(doc) == []
@@ -125,9 +147,23 @@ def test_detect_on_a_bag(tmp_path: Path) -> None:
     bag = tmp_path / "bag"
     generate(bag, scene_preset("default", duration_s=3.0), full_frames=True)
     out = tmp_path / "bag.json"
-    done = subprocess.run([*WILDCAM, "detect", str(bag), "--out", str(out), "--topic",
-                           "/camera/image_raw", "--max-stage", "1"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            *WILDCAM,
+            "detect",
+            str(bag),
+            "--out",
+            str(out),
+            "--topic",
+            "/camera/image_raw",
+            "--max-stage",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text())
     assert check_batch_output(doc) == []
@@ -141,8 +177,9 @@ def test_detect_on_a_bag(tmp_path: Path) -> None:
 def test_detect_refuses_what_it_cannot_read(tmp_path: Path, capsys: Any) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     for target in (tmp_path / "missing", tmp_path / "notes.txt", tmp_path):
-        code, _, err = cli(capsys, "detect", str(target), "--out", str(tmp_path / "x.json"),
-                           "--max-stage", "1")
+        code, _, err = cli(
+            capsys, "detect", str(target), "--out", str(tmp_path / "x.json"), "--max-stage", "1"
+        )
         assert code == 2 and err.startswith("wildcam detect: "), err
     assert not (tmp_path / "x.json").exists()
 
@@ -150,9 +187,22 @@ def test_detect_refuses_what_it_cannot_read(tmp_path: Path, capsys: Any) -> None
 def test_eval_writes_the_per_image_file(shared_data: Path, tmp_path: Path) -> None:
     folder = shared_data / "camera_traps/ena24"
     out = tmp_path / "eval-md.json"
-    done = subprocess.run([*WILDCAM, "eval", "--coco", str(folder / "coco_annotations.json"),
-                           "--md-json", str(out), "--max-stage", "2"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            *WILDCAM,
+            "eval",
+            "--coco",
+            str(folder / "coco_annotations.json"),
+            "--md-json",
+            str(out),
+            "--max-stage",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text())
     assert check_batch_output(doc) == []
@@ -170,8 +220,13 @@ def test_corrupt_image_in_a_tmp_folder_is_a_failure_entry(tmp_path: Path) -> Non
     cv2.imwrite(str(folder / "grey.png"), image)
     (folder / "cut.png").write_bytes((folder / "grey.png").read_bytes()[:40])
     out = tmp_path / "o.json"
-    done = subprocess.run([*WILDCAM, "detect", str(folder), "--out", str(out), "--max-stage",
-                           "1"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [*WILDCAM, "detect", str(folder), "--out", str(out), "--max-stage", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     files = {i["file"]: i for i in json.loads(out.read_text())["images"]}
     assert files["cut.png"]["failure"] and files["grey.png"]["detections"] is not None

@@ -16,8 +16,10 @@ from wildcam.fleet.broker import Mosquitto, find_mosquitto
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A running broker (skips with the reason when Mosquitto is not installed)."""
     if find_mosquitto() is None:
-        pytest.skip("mosquitto is not installed (make test installs it with apt-get where it "
-                    "can: Debian package mosquitto)")
+        pytest.skip(
+            "mosquitto is not installed (make test installs it with apt-get where it "
+            "can: Debian package mosquitto)"
+        )
     broker = Mosquitto(tmp_path / "broker", PASSWORDS).start()
     try:
         yield broker

@@ -14,20 +14,29 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from wildcam.fleet.broker import OPERATOR
 
-PASSWORDS = {OPERATOR: "operator-secret-0123", "trap1": "trap1-secret-0123",
-             "trap2": "trap2-secret-0123"}
+PASSWORDS = {
+    OPERATOR: "operator-secret-0123",
+    "trap1": "trap1-secret-0123",
+    "trap2": "trap2-secret-0123",
+}
 
 
 class Watcher:
     """An MQTT client collecting what arrives on its subscriptions (persistent session, QoS 1,
     reconnecting by itself)."""
 
-    def __init__(self, port: int, user: str = OPERATOR, client_id: str = "watcher",
-                 topics: tuple[str, ...] = ("wildcam/#",)) -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str = OPERATOR,
+        client_id: str = "watcher",
+        topics: tuple[str, ...] = ("wildcam/#",),
+    ) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
+        )
         self.client.username_pw_set(user, PASSWORDS[user])
         self.client.reconnect_delay_set(0.05, 0.5)
         self.topics = topics

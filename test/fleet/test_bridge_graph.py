@@ -21,16 +21,33 @@ pytestmark = pytest.mark.graph
 
 
 def frame(i: int, thumbnail_bytes: int) -> DetectionArray:
-    msg = DetectionArray(event_id=i, detections=[Detection(
-        id="0", center_x=50.0, center_y=60.0, size_x=20.0, size_y=30.0, class_id="animal",
-        score=0.9, stage=1, model_id="tiny-v1")])
+    msg = DetectionArray(
+        event_id=i,
+        detections=[
+            Detection(
+                id="0",
+                center_x=50.0,
+                center_y=60.0,
+                size_x=20.0,
+                size_y=30.0,
+                class_id="animal",
+                score=0.9,
+                stage=1,
+                model_id="tiny-v1",
+            )
+        ],
+    )
     msg.header.stamp = seconds_to_time(100.0 + i)
     msg.thumbnail = CompressedImage(format="jpeg", data=bytes([i]) * thumbnail_bytes)
     return msg
 
 
-def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: Mosquitto,  # type: ignore[no-untyped-def]
-                                                         tmp_path: Path) -> None:
+def test_bridge_status_events_commands_through_the_graph(
+    probe,
+    procs,
+    broker: Mosquitto,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     watcher = Watcher(broker.port, topics=("wildcam/#", "homeassistant/#"))
     assert watcher.subscribed.wait(10)
     password = tmp_path / "mqtt.password"
@@ -38,16 +55,34 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
     states = probe.collect(PowerState, "power/state", LATCHED)
     detections = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
     procs.node("wildcam.nodes.power_manager", "-p", "verify_period_s:=1.0")
-    procs.node("wildcam.nodes.mqtt_bridge", "-p", f"broker_port:={broker.port}",
-               "-p", "device_id:=trap1", "-p", f"password_file:={password}",
-               "-p", f"outbox_dir:={tmp_path / 'outbox'}", "-p", "status_period_s:=1.0",
-               "-p", "thumbnail_max_bytes:=4000", "-p", "poll_s:=0.05")
+    procs.node(
+        "wildcam.nodes.mqtt_bridge",
+        "-p",
+        f"broker_port:={broker.port}",
+        "-p",
+        "device_id:=trap1",
+        "-p",
+        f"password_file:={password}",
+        "-p",
+        f"outbox_dir:={tmp_path / 'outbox'}",
+        "-p",
+        "status_period_s:=1.0",
+        "-p",
+        "thumbnail_max_bytes:=4000",
+        "-p",
+        "poll_s:=0.05",
+    )
     try:
-        assert wait_for(lambda: watcher.payloads("wildcam/trap1/availability")[-1:] ==
-                        [b"online"], 60), procs.log("mqtt_bridge")
+        assert wait_for(
+            lambda: watcher.payloads("wildcam/trap1/availability")[-1:] == [b"online"], 60
+        ), procs.log("mqtt_bridge")
         # Home Assistant discovery: battery, queue depth, mode (select), detections (event)
-        for topic in ("sensor/trap1/battery", "sensor/trap1/queue_depth", "select/trap1/mode",
-                      "event/trap1/detection"):
+        for topic in (
+            "sensor/trap1/battery",
+            "sensor/trap1/queue_depth",
+            "select/trap1/mode",
+            "event/trap1/detection",
+        ):
             assert wait_for(lambda t=topic: bool(watcher.docs(f"homeassistant/{t}/config")))
         select = watcher.docs("homeassistant/select/trap1/mode/config")[-1]
         assert select["command_topic"] == "wildcam/trap1/cmd" and "low_power" in select["options"]
@@ -69,26 +104,39 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
         assert wait_for(lambda: watcher.docs("/status")[-1]["last_detection"] is not None)
 
         # bad commands: refused with a reason, nothing changes
-        bad = [b"not json", b'["a list"]', b'{"id": "b1", "command": "reboot"}',
-               b'{"id": "b2", "command": "mode", "mode": "turbo"}',
-               b'{"id": "b3", "command": "set", "params": {"camera_driver.fps": 30}}',
-               b'{"id": "b4", "command": "mode", "mode": "low_power", "extra": 1}',
-               b'{"id": "' + b"x" * 100 + b'", "command": "status"}']
+        bad = [
+            b"not json",
+            b'["a list"]',
+            b'{"id": "b1", "command": "reboot"}',
+            b'{"id": "b2", "command": "mode", "mode": "turbo"}',
+            b'{"id": "b3", "command": "set", "params": {"camera_driver.fps": 30}}',
+            b'{"id": "b4", "command": "mode", "mode": "low_power", "extra": 1}',
+            b'{"id": "' + b"x" * 100 + b'", "command": "status"}',
+        ]
         for payload in bad:
             watcher.publish("wildcam/trap1/cmd", payload)
         assert wait_for(lambda: len(watcher.docs("/ack")) >= len(bad))
         acks = watcher.docs("/ack")
         assert all(not a["ok"] and a["result"].startswith("refused: ") for a in acks), acks
         reasons = " ".join(a["result"] for a in acks)
-        for why in ("not JSON", "JSON object", "command must be one of", "mode must be one of",
-                    "not on the allow-list", "unexpected field", "id must be"):
+        for why in (
+            "not JSON",
+            "JSON object",
+            "command must be one of",
+            "mode must be one of",
+            "not on the allow-list",
+            "unexpected field",
+            "id must be",
+        ):
             assert why in reasons, (why, reasons)
         assert probe.get_parameter("power_manager", "override_mode") == ""
         assert states[-1].mode_name == "normal"
 
         # a good command changes the mode through the graph, and is acknowledged
-        watcher.publish("wildcam/trap1/cmd", json.dumps(
-            {"id": "m1", "command": "mode", "mode": "low_power"}).encode())
+        watcher.publish(
+            "wildcam/trap1/cmd",
+            json.dumps({"id": "m1", "command": "mode", "mode": "low_power"}).encode(),
+        )
         assert wait_for(lambda: any(a["id"] == "m1" for a in watcher.docs("/ack")))
         ack = next(a for a in watcher.docs("/ack") if a["id"] == "m1")
         assert ack["ok"] and ack["command"] == "mode", ack
@@ -96,9 +144,12 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
         assert probe.get_parameter("power_manager", "override_mode") == "low_power"
         assert wait_for(lambda: watcher.docs("/status")[-1]["mode"] == "low_power", 30)
         # an allow-listed parameter, and "send status now"
-        watcher.publish("wildcam/trap1/cmd", json.dumps(
-            {"id": "s1", "command": "set",
-             "params": {"power_manager.override_state": "warm"}}).encode())
+        watcher.publish(
+            "wildcam/trap1/cmd",
+            json.dumps(
+                {"id": "s1", "command": "set", "params": {"power_manager.override_state": "warm"}}
+            ).encode(),
+        )
         watcher.publish("wildcam/trap1/cmd", b'{"id": "n1", "command": "status"}')
         watcher.publish("wildcam/trap1/cmd", b'{"id": "u0", "command": "check_updates"}')
         assert wait_for(lambda: {"s1", "n1", "u0"} <= {a["id"] for a in watcher.docs("/ack")})
@@ -111,7 +162,8 @@ def test_bridge_status_events_commands_through_the_graph(probe, procs, broker: M
 
 
 def test_check_for_updates_reaches_the_uploader_with_its_own_device_token(  # type: ignore[no-untyped-def]
-        probe, procs, broker: Mosquitto, tmp_path: Path) -> None:
+    probe, procs, broker: Mosquitto, tmp_path: Path
+) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile
 
@@ -126,38 +178,80 @@ def test_check_for_updates_reaches_the_uploader_with_its_own_device_token(  # ty
     (tmp_path / "shared.token").write_text("graph-shared-token-0123456789\n")
     private, public = generate_keys(tmp_path / "keys")
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics", QoSProfile(depth=50))
-    with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=tmp_path / "shared.token",
-                               port=0, operator_token_file=tmp_path / "operator.token")) as gw:
+    with Gateway(
+        GatewayConfig(
+            store=tmp_path / "gw",
+            token_file=tmp_path / "shared.token",
+            port=0,
+            operator_token_file=tmp_path / "operator.token",
+        )
+    ) as gw:
         (tmp_path / "trap1.token").write_text(gw.devices.add("trap1", group="woods") + "\n")
-        procs.node("wildcam.nodes.uploader", "-p", f"gateway_url:={gw.url}",
-                   "-p", f"token_file:={tmp_path / 'trap1.token'}",
-                   "-p", f"queue_dir:={tmp_path / 'queue'}", "-p", "link_backend:=simulated",
-                   "-p", f"ota_public_key:={public}", "-p", "ota_period_s:=1000000.0")
-        procs.node("wildcam.nodes.mqtt_bridge", "-p", f"broker_port:={broker.port}",
-                   "-p", "device_id:=trap1", "-p", f"password_file:={password}",
-                   "-p", f"outbox_dir:={tmp_path / 'outbox'}", "-p", "poll_s:=0.05")
+        procs.node(
+            "wildcam.nodes.uploader",
+            "-p",
+            f"gateway_url:={gw.url}",
+            "-p",
+            f"token_file:={tmp_path / 'trap1.token'}",
+            "-p",
+            f"queue_dir:={tmp_path / 'queue'}",
+            "-p",
+            "link_backend:=simulated",
+            "-p",
+            f"ota_public_key:={public}",
+            "-p",
+            "ota_period_s:=1000000.0",
+        )
+        procs.node(
+            "wildcam.nodes.mqtt_bridge",
+            "-p",
+            f"broker_port:={broker.port}",
+            "-p",
+            "device_id:=trap1",
+            "-p",
+            f"password_file:={password}",
+            "-p",
+            f"outbox_dir:={tmp_path / 'outbox'}",
+            "-p",
+            "poll_s:=0.05",
+        )
 
         def synced_once() -> bool:  # the uploader's check at start is done
-            return any(kv.key == "ota_last" for a in diagnostics for s in a.status
-                       if s.name.endswith("uploader") for kv in s.values)
+            return any(
+                kv.key == "ota_last"
+                for a in diagnostics
+                for s in a.status
+                if s.name.endswith("uploader")
+                for kv in s.values
+            )
 
         assert probe.spin_until(synced_once, 60.0), procs.log("uploader")
-        manifest = build_manifest("quota-woods", {}, params={"uploader": {"quota_mb": 77.0}},
-                                  version=1)
+        manifest = build_manifest(
+            "quota-woods", {}, params={"uploader": {"quota_mb": 77.0}}, version=1
+        )
         operator = HttpTransport(gw.url, str(tmp_path / "operator.token"))
-        operator.post_json("/v1/updates", {
-            "manifest": base64.b64encode(manifest).decode(), "group": "woods", "share": 1.0,
-            "signature": base64.b64encode(sign_manifest(manifest, load_private_key(
-                private))).decode()})
+        operator.post_json(
+            "/v1/updates",
+            {
+                "manifest": base64.b64encode(manifest).decode(),
+                "group": "woods",
+                "share": 1.0,
+                "signature": base64.b64encode(
+                    sign_manifest(manifest, load_private_key(private))
+                ).decode(),
+            },
+        )
         operator.close()
-        assert wait_for(lambda: watcher.payloads("wildcam/trap1/availability")[-1:] ==
-                        [b"online"], 60), procs.log("mqtt_bridge")
+        assert wait_for(
+            lambda: watcher.payloads("wildcam/trap1/availability")[-1:] == [b"online"], 60
+        ), procs.log("mqtt_bridge")
         watcher.publish("wildcam/trap1/cmd", b'{"id": "u1", "command": "check_updates"}')
         assert wait_for(lambda: any(a["id"] == "u1" for a in watcher.docs("/ack")), 30)
         ack = next(a for a in watcher.docs("/ack") if a["id"] == "u1")
         assert ack["ok"], ack
-        assert probe.spin_until(lambda: probe.get_parameter("uploader", "quota_mb") == 77.0,
-                                30.0), procs.log("uploader")
+        assert probe.spin_until(
+            lambda: probe.get_parameter("uploader", "quota_mb") == 77.0, 30.0
+        ), procs.log("uploader")
         assert probe.spin_until(lambda: bool(gw.devices.reports("quota-woods")), 10.0)
         assert gw.devices.reports("quota-woods")[0]["device"] == "trap1"
         assert gw.devices.reports("quota-woods")[0]["status"] == "applied"

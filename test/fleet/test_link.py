@@ -22,10 +22,19 @@ TOPICS = Topics("wildcam", "trap1")
 
 
 def settings(port: int, password: str = PASSWORDS["trap1"], **kw: object) -> LinkSettings:
-    return LinkSettings(host="127.0.0.1", port=port, client_id="trap1",
-                        will_topic=TOPICS.availability, command_topic=TOPICS.cmd,
-                        username="trap1", password=password, backoff_base_s=0.05,
-                        backoff_max_s=0.5, poll_s=0.05, **kw)  # type: ignore[arg-type]
+    return LinkSettings(
+        host="127.0.0.1",
+        port=port,
+        client_id="trap1",
+        will_topic=TOPICS.availability,
+        command_topic=TOPICS.cmd,
+        username="trap1",
+        password=password,
+        backoff_base_s=0.05,
+        backoff_max_s=0.5,
+        poll_s=0.05,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def outbox(tmp_path: Path) -> DurableQueue:
@@ -34,8 +43,9 @@ def outbox(tmp_path: Path) -> DurableQueue:
 
 def put_events(queue: DurableQueue, start: int, n: int) -> list[str]:
     keys = [f"trap1-e-{i}" for i in range(start, start + n)]
-    queue.put([outbox_item(k, TOPICS.events, {"key": k, "n": i})
-               for i, k in enumerate(keys, start)])
+    queue.put(
+        [outbox_item(k, TOPICS.events, {"key": k, "n": i}) for i, k in enumerate(keys, start)]
+    )
     return keys
 
 
@@ -47,7 +57,8 @@ def unique_keys(watcher: Watcher) -> tuple[set[str], int]:
 
 
 def test_outbox_arrives_exactly_once_across_a_broker_restart(
-        tmp_path: Path, broker: Mosquitto, watcher: Watcher) -> None:
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
     queue = outbox(tmp_path)
     link = MqttLink(settings(broker.port), queue, lambda _: None).start()
     try:
@@ -72,7 +83,8 @@ def test_outbox_arrives_exactly_once_across_a_broker_restart(
 
 
 def test_a_dead_trap_is_marked_offline_by_its_last_will(
-        tmp_path: Path, broker: Mosquitto, watcher: Watcher) -> None:
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -83,7 +95,8 @@ def test_a_dead_trap_is_marked_offline_by_its_last_will(
         f"username='trap1', password='{PASSWORDS['trap1']}', poll_s=0.05)\n"
         f"q = DurableQueue(Path(r'{tmp_path / 'q'}'), 1 << 20, 60.0)\n"
         "MqttLink(s, q, lambda _: None).start()\n"
-        "time.sleep(120)\n")
+        "time.sleep(120)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script])
     try:
         assert wait_for(lambda: watcher.payloads(TOPICS.availability)[-1:] == [b"online"])
@@ -95,8 +108,9 @@ def test_a_dead_trap_is_marked_offline_by_its_last_will(
         proc.wait(10)
 
 
-def test_a_device_cannot_write_or_read_another_devices_topics(broker: Mosquitto,
-                                                             watcher: Watcher) -> None:
+def test_a_device_cannot_write_or_read_another_devices_topics(
+    broker: Mosquitto, watcher: Watcher
+) -> None:
     results: dict[int, bool] = {}
     got: list[str] = []
     trap1 = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="trap1", protocol=mqtt.MQTTv5)
@@ -109,9 +123,16 @@ def test_a_device_cannot_write_or_read_another_devices_topics(broker: Mosquitto,
         assert wait_for(trap1.is_connected, 10)
         trap1.subscribe("wildcam/trap2/cmd", 1)
         trap1.subscribe("wildcam/trap1/cmd", 1)
-        forged = [trap1.publish(t, b'{"key":"forged"}', qos=1).mid for t in (
-            "wildcam/trap2/status", "wildcam/trap2/events", "wildcam/trap2/availability",
-            "homeassistant/sensor/trap2/battery/config", "wildcam/other/status")]
+        forged = [
+            trap1.publish(t, b'{"key":"forged"}', qos=1).mid
+            for t in (
+                "wildcam/trap2/status",
+                "wildcam/trap2/events",
+                "wildcam/trap2/availability",
+                "homeassistant/sensor/trap2/battery/config",
+                "wildcam/other/status",
+            )
+        ]
         own = trap1.publish("wildcam/trap1/status", b'{"key":"own"}', qos=1).mid
         assert wait_for(lambda: len(results) == len(forged) + 1)
         # MQTT 5: the broker answers each forged publish "not authorized"; the own one succeeds
@@ -131,8 +152,9 @@ def test_a_device_cannot_write_or_read_another_devices_topics(broker: Mosquitto,
 def test_wrong_credentials_are_retried_with_backoff(tmp_path: Path, broker: Mosquitto) -> None:
     queue = outbox(tmp_path)
     put_events(queue, 0, 3)
-    link = MqttLink(settings(broker.port, password="wrong-password"), queue,
-                    lambda _: None).start()
+    link = MqttLink(
+        settings(broker.port, password="wrong-password"), queue, lambda _: None
+    ).start()
     try:
         assert wait_for(lambda: link.counters.failures >= 3)
         assert "refused" in link.counters.last_error and not link.counters.connected
@@ -142,8 +164,7 @@ def test_wrong_credentials_are_retried_with_backoff(tmp_path: Path, broker: Mosq
         queue.close()
 
 
-def test_commands_reach_the_callback(tmp_path: Path, broker: Mosquitto,
-                                     watcher: Watcher) -> None:
+def test_commands_reach_the_callback(tmp_path: Path, broker: Mosquitto, watcher: Watcher) -> None:
     queue = outbox(tmp_path)
     received: list[bytes] = []
     link = MqttLink(settings(broker.port), queue, received.append).start()

@@ -30,24 +30,34 @@ def operator_token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def gateway(tmp_path: Path, token_file: Path, operator_token_file: Path) -> Iterator[Gateway]:
-    with Gateway(GatewayConfig(store=tmp_path / "store", token_file=token_file, port=0,
-                               max_body_mb=0.5, max_update_mb=1.0,
-                               operator_token_file=operator_token_file,
-                               auth_failure_delay_s=0.01,
-                               header_timeout_s=1.0, body_timeout_s=1.0,
-                               max_connections=32)) as gw:
+    with Gateway(
+        GatewayConfig(
+            store=tmp_path / "store",
+            token_file=token_file,
+            port=0,
+            max_body_mb=0.5,
+            max_update_mb=1.0,
+            operator_token_file=operator_token_file,
+            auth_failure_delay_s=0.01,
+            header_timeout_s=1.0,
+            body_timeout_s=1.0,
+            max_connections=32,
+        )
+    ) as gw:
         yield gw
 
 
 @pytest.fixture
 def operator(gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {OPERATOR}"},
-                      timeout=10) as c:
+    with httpx.Client(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {OPERATOR}"}, timeout=10
+    ) as c:
         yield c
 
 
 @pytest.fixture
 def client(gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {TOKEN}"},
-                      timeout=10) as c:
+    with httpx.Client(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as c:
         yield c

@@ -20,7 +20,6 @@ from wildcam.gateway import Gateway, GatewayStore
 from wildcam.upload.wire import MAGIC, Record, encode_batch
 
 
-
 @pytest.fixture
 def token(token_file: Path) -> str:
     return token_file.read_text().strip()
@@ -29,6 +28,7 @@ def token(token_file: Path) -> str:
 def raw_record(header: dict, payload: bytes = b"x") -> bytes:
     """One record with a header exactly as given (no size/digest filled in)."""
     import hashlib
+
     head = dict(header, size=len(payload), sha256=hashlib.sha256(payload).hexdigest())
     raw = json.dumps(head).encode()
     return struct.pack(">I", len(raw)) + raw + payload
@@ -39,27 +39,47 @@ def good(key: str) -> bytes:
 
 
 def disk_state(directory: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in directory.rglob("*") if p.is_file()}
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_malformed_fields_are_invalid_per_record_never_500(client: httpx.Client) -> None:
-    body = MAGIC + good("ok1") + raw_record(
-        {"key": "big-priority", "kind": "thumbnail", "priority": 2**70}) + raw_record(
-        {"key": "str-priority", "kind": "thumbnail", "priority": "high"}) + raw_record(
-        {"key": "nan-score", "kind": "thumbnail", "score": float("nan")}) + raw_record(
-        {"key": "deep-meta", "kind": "thumbnail", "meta": json.loads("[" * 50 + "]" * 50)
-         and {"a": json.loads("[" * 50 + "]" * 50)}}) + raw_record(
-        {"key": "long-class", "kind": "thumbnail", "class_id": "c" * 1000}) + good("ok2")
+    body = (
+        MAGIC
+        + good("ok1")
+        + raw_record({"key": "big-priority", "kind": "thumbnail", "priority": 2**70})
+        + raw_record({"key": "str-priority", "kind": "thumbnail", "priority": "high"})
+        + raw_record({"key": "nan-score", "kind": "thumbnail", "score": float("nan")})
+        + raw_record(
+            {
+                "key": "deep-meta",
+                "kind": "thumbnail",
+                "meta": json.loads("[" * 50 + "]" * 50) and {"a": json.loads("[" * 50 + "]" * 50)},
+            }
+        )
+        + raw_record({"key": "long-class", "kind": "thumbnail", "class_id": "c" * 1000})
+        + good("ok2")
+    )
     r = client.post("/v1/items", content=body)
     assert r.status_code == 200, r.text
     status = {x["key"]: x["status"] for x in r.json()["results"]}
-    assert status == {"ok1": "stored", "big-priority": "invalid", "str-priority": "invalid",
-                      "nan-score": "invalid", "deep-meta": "invalid", "long-class": "invalid",
-                      "ok2": "stored"}
+    assert status == {
+        "ok1": "stored",
+        "big-priority": "invalid",
+        "str-priority": "invalid",
+        "nan-score": "invalid",
+        "deep-meta": "invalid",
+        "long-class": "invalid",
+        "ok2": "stored",
+    }
     # no transaction was left open: the next request is served normally
-    assert client.post("/v1/items", content=MAGIC + good("ok3")).json()["results"][0][
-        "status"] == "stored"
+    assert (
+        client.post("/v1/items", content=MAGIC + good("ok3")).json()["results"][0]["status"]
+        == "stored"
+    )
 
 
 def test_unparseable_headers_and_bad_gzip_are_400(client: httpx.Client) -> None:
@@ -74,14 +94,18 @@ def test_unparseable_headers_and_bad_gzip_are_400(client: httpx.Client) -> None:
 
 
 def test_unauthenticated_requests_read_nothing_and_write_nothing(
-        gateway: Gateway, client: httpx.Client) -> None:
+    gateway: Gateway, client: httpx.Client
+) -> None:
     client.post("/v1/items", content=MAGIC + good("first"))
     before = disk_state(gateway.config.store)
     bomb = gzip.compress(bytes(64 * 1024 * 1024), 9)  # 64 MiB of zeros, ~64 KiB on the wire
     with httpx.Client(base_url=gateway.url, timeout=10) as anonymous:
         for i in range(20):
-            r = anonymous.post("/v1/items", content=bomb if i % 2 else MAGIC + good("x"),
-                               headers={"Content-Encoding": "gzip"} if i % 2 else {})
+            r = anonymous.post(
+                "/v1/items",
+                content=bomb if i % 2 else MAGIC + good("x"),
+                headers={"Content-Encoding": "gzip"} if i % 2 else {},
+            )
             assert r.status_code == 401
     assert disk_state(gateway.config.store) == before
     assert client.get("/v1/stats").json()["unauthorized"] == 20
@@ -107,8 +131,9 @@ def _closed_by_server(sock: socket.socket, within_s: float) -> bool:
         return True
 
 
-def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway, client: httpx.Client,
-                                                     token: str) -> None:
+def test_slow_headers_and_stalled_bodies_are_cut_off(
+    gateway: Gateway, client: httpx.Client, token: str
+) -> None:
     slow = socket.create_connection(("127.0.0.1", gateway.port))
     slow.sendall(b"POST /v1/items HTTP/1.1\r\nHost: x\r\n")
     closed = False
@@ -123,8 +148,10 @@ def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway, client: h
             break
     assert closed  # header_timeout_s is 1 s in the fixture
     stalled = socket.create_connection(("127.0.0.1", gateway.port))
-    stalled.sendall(f"POST /v1/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-                    "Content-Length: 1000\r\n\r\nWCB1".encode())
+    stalled.sendall(
+        f"POST /v1/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Length: 1000\r\n\r\nWCB1".encode()
+    )
     try:
         stalled.settimeout(10.0)
         assert b" 408 " in stalled.recv(4096).split(b"\r\n")[0] + b" "
@@ -135,16 +162,18 @@ def test_slow_headers_and_stalled_bodies_are_cut_off(gateway: Gateway, client: h
     assert stats["header_timeouts"] >= 1
 
 
-def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(gateway: Gateway,
-                                                                  token: str) -> None:
+def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(
+    gateway: Gateway, token: str
+) -> None:
     idle = [socket.create_connection(("127.0.0.1", gateway.port)) for _ in range(32)]
     try:
         deadline = time.monotonic() + 5
         while len(gateway.guard.deadlines) < 32 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(gateway.guard.deadlines) == 32  # the cap, all strangers
-        with httpx.Client(base_url=gateway.url, timeout=5,
-                          headers={"Authorization": f"Bearer {token}"}) as device:
+        with httpx.Client(
+            base_url=gateway.url, timeout=5, headers={"Authorization": f"Bearer {token}"}
+        ) as device:
             assert device.get("/v1/stats").status_code == 200  # took a stranger's place
             assert gateway.guard.evicted >= 1
             assert _closed_by_server(idle[0], 5.0)  # the oldest stranger went
@@ -160,8 +189,8 @@ def test_strangers_cannot_crowd_devices_out_at_the_connection_cap(gateway: Gatew
 def test_crash_leftovers_are_cleaned_at_start_and_files_are_private(tmp_path: Path) -> None:
     store = GatewayStore(tmp_path / "s", inline_max_bytes=10)
     from wildcam.upload.wire import decode_batch
-    store.ingest(list(decode_batch(encode_batch([Record({"key": "k", "kind": "t"},
-                                                        b"L" * 100)]))))
+
+    store.ingest(list(decode_batch(encode_batch([Record({"key": "k", "kind": "t"}, b"L" * 100)]))))
     store.close()
     blobs = tmp_path / "s" / "blobs"
     (blobs / ".tmp-deadbeef-1").write_bytes(b"half a payload")

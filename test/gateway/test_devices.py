@@ -22,34 +22,60 @@ TOKEN = "gateway-test-token-0123456789"  # the shared token (conftest)
 
 def post_item(gateway: Gateway, token: str, key: str) -> httpx.Response:
     body = encode_batch([Record({"key": key, "kind": "metadata"}, key.encode())])
-    return httpx.post(f"{gateway.url}/v1/items", content=body,
-                      headers={"Authorization": f"Bearer {token}"})
+    return httpx.post(
+        f"{gateway.url}/v1/items", content=body, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def publish(operator: httpx.Client, update_id: str, **target: object) -> httpx.Response:
     manifest = build_manifest(update_id, {}, params={"uploader": {"quota_mb": 10}}, version=1)
-    return operator.post("/v1/updates", json={
-        "manifest": base64.b64encode(manifest).decode(),
-        "signature": base64.b64encode(b"s" * 64).decode(), **target})
+    return operator.post(
+        "/v1/updates",
+        json={
+            "manifest": base64.b64encode(manifest).decode(),
+            "signature": base64.b64encode(b"s" * 64).decode(),
+            **target,
+        },
+    )
 
 
 def offered(gateway: Gateway, token: str) -> list[str]:
-    r = httpx.get(f"{gateway.url}/v1/updates?after=0",
-                  headers={"Authorization": f"Bearer {token}"})
+    r = httpx.get(
+        f"{gateway.url}/v1/updates?after=0", headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 200
     return [u["update_id"] for u in r.json()["updates"]]
 
 
 def wildcam(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wildcam.cli", "gateway", *args],
-                          check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wildcam.cli", "gateway", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-def test_cli_issues_rotates_revokes_and_items_are_attributed(gateway: Gateway,
-                                                             tmp_path: Path) -> None:
+def test_cli_issues_rotates_revokes_and_items_are_attributed(
+    gateway: Gateway, tmp_path: Path
+) -> None:
     store = str(gateway.config.store)
-    added = wildcam("--store", store, "device", "add", "trap-01", "--site", "north",
-                    "--group", "woods", "--profile", "rpi5", "--battery", "37Wh")
+    added = wildcam(
+        "--store",
+        store,
+        "device",
+        "add",
+        "trap-01",
+        "--site",
+        "north",
+        "--group",
+        "woods",
+        "--profile",
+        "rpi5",
+        "--battery",
+        "37Wh",
+    )
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
     assert len(token) >= 40
@@ -57,12 +83,17 @@ def test_cli_issues_rotates_revokes_and_items_are_attributed(gateway: Gateway,
     assert token not in (gateway.config.store / "gateway.db").read_bytes().decode("latin-1")
     assert post_item(gateway, token, "a1").json()["results"][0]["status"] == "stored"
     assert post_item(gateway, TOKEN, "shared1").status_code == 200  # the shared token still works
-    items = {i["key"]: i["device"] for i in httpx.get(
-        f"{gateway.url}/v1/items", headers={"Authorization": f"Bearer {TOKEN}"}).json()["items"]}
+    items = {
+        i["key"]: i["device"]
+        for i in httpx.get(
+            f"{gateway.url}/v1/items", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()["items"]
+    }
     assert items == {"a1": "trap-01", "shared1": ""}
 
-    rotated = wildcam("--store", store, "device", "rotate", "trap-01", "--token-out",
-                      str(tmp_path / "t1"))
+    rotated = wildcam(
+        "--store", store, "device", "rotate", "trap-01", "--token-out", str(tmp_path / "t1")
+    )
     assert rotated.returncode == 0, rotated.stderr
     new = (tmp_path / "t1").read_text().strip()
     assert (tmp_path / "t1").stat().st_mode & 0o777 == 0o600
@@ -73,15 +104,22 @@ def test_cli_issues_rotates_revokes_and_items_are_attributed(gateway: Gateway,
     assert post_item(gateway, new, "a3").status_code == 401  # the next request
     listed = wildcam("--store", store, "device", "list")
     assert '"id":"trap-01"' in listed.stdout and '"revoked":null' not in listed.stdout
-    keys = [i["key"] for i in httpx.get(f"{gateway.url}/v1/items", headers={
-        "Authorization": f"Bearer {TOKEN}"}).json()["items"]]
+    keys = [
+        i["key"]
+        for i in httpx.get(
+            f"{gateway.url}/v1/items", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()["items"]
+    ]
     assert keys == ["a1", "shared1", "a2"]
 
 
 def test_cli_refuses_bad_input_with_a_reason(gateway: Gateway) -> None:
     store = str(gateway.config.store)
-    for args, reason in ((["add", "bad/id"], "device id"), (["rotate", "nobody"], "no device"),
-                         (["add", "x1", "--group", "a b"], "group")):
+    for args, reason in (
+        (["add", "bad/id"], "device id"),
+        (["rotate", "nobody"], "no device"),
+        (["add", "x1", "--group", "a b"], "group"),
+    ):
         done = wildcam("--store", store, "device", *args)
         assert done.returncode == 2 and reason in done.stderr and "Traceback" not in done.stderr
     assert wildcam("--store", store, "device", "add", "x2").returncode == 0
@@ -90,7 +128,8 @@ def test_cli_refuses_bad_input_with_a_reason(gateway: Gateway) -> None:
 
 
 def test_updates_target_a_device_or_a_staged_share_of_a_group(
-        gateway: Gateway, operator: httpx.Client) -> None:
+    gateway: Gateway, operator: httpx.Client
+) -> None:
     registry = gateway.devices
     tokens = {f"d{i}": registry.add(f"d{i}", group="woods") for i in range(10)}
     tokens["solo"] = registry.add("solo", group="field")
@@ -105,41 +144,63 @@ def test_updates_target_a_device_or_a_staged_share_of_a_group(
     first = [d for d in members if in_rollout("stage", d, members, 0.3)]
     assert len(first) == 3
     for device, token in tokens.items():
-        expected = (["for-solo"] if device == "solo" else []) \
-            + (["stage"] if device in first else []) + ["everyone"]
+        expected = (
+            (["for-solo"] if device == "solo" else [])
+            + (["stage"] if device in first else [])
+            + ["everyone"]
+        )
         assert offered(gateway, token) == expected, device
     assert offered(gateway, TOKEN) == ["everyone"]  # the shared token: untargeted only
 
     # the first stage applies; one device fails: the rollout halts for the group
-    ok = httpx.post(f"{gateway.url}/v1/updates/report", json={
-        "update_id": "stage", "status": "applied"},
-        headers={"Authorization": f"Bearer {tokens[first[0]]}"})
+    ok = httpx.post(
+        f"{gateway.url}/v1/updates/report",
+        json={"update_id": "stage", "status": "applied"},
+        headers={"Authorization": f"Bearer {tokens[first[0]]}"},
+    )
     assert ok.json() == {"recorded": True, "halted": False}
-    failed = httpx.post(f"{gateway.url}/v1/updates/report", json={
-        "update_id": "stage", "status": "failed", "reason": "cascade_detector refused"},
-        headers={"Authorization": f"Bearer {tokens[first[1]]}"})
+    failed = httpx.post(
+        f"{gateway.url}/v1/updates/report",
+        json={"update_id": "stage", "status": "failed", "reason": "cascade_detector refused"},
+        headers={"Authorization": f"Bearer {tokens[first[1]]}"},
+    )
     assert failed.json() == {"recorded": True, "halted": True}
     assert all("stage" not in offered(gateway, tokens[d]) for d in members)
     # widening a halted rollout needs --resume
     widen = wildcam("--store", str(gateway.config.store), "rollout", "stage", "--share", "1")
     assert widen.returncode == 2 and "halted" in widen.stderr
-    widen = wildcam("--store", str(gateway.config.store), "rollout", "stage", "--share", "1",
-                    "--resume")
+    widen = wildcam(
+        "--store", str(gateway.config.store), "rollout", "stage", "--share", "1", "--resume"
+    )
     assert widen.returncode == 0, widen.stderr
     assert "cascade_detector refused" in widen.stdout  # the reports are shown
     # every device of the group is offered it now, except those that reported on it
     for device in members:
         assert ("stage" in offered(gateway, tokens[device])) == (device not in first[:2])
     # bad reports and reports from the shared token are refused
-    assert httpx.post(f"{gateway.url}/v1/updates/report", json={"update_id": "stage",
-                      "status": "maybe"}, headers={"Authorization": f"Bearer {tokens['d1']}"}
-                      ).status_code == 400
-    assert httpx.post(f"{gateway.url}/v1/updates/report", json={"update_id": "stage",
-                      "status": "failed"}, headers={"Authorization": f"Bearer {TOKEN}"}
-                      ).status_code == 403
+    assert (
+        httpx.post(
+            f"{gateway.url}/v1/updates/report",
+            json={"update_id": "stage", "status": "maybe"},
+            headers={"Authorization": f"Bearer {tokens['d1']}"},
+        ).status_code
+        == 400
+    )
+    assert (
+        httpx.post(
+            f"{gateway.url}/v1/updates/report",
+            json={"update_id": "stage", "status": "failed"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).status_code
+        == 403
+    )
     # the device list is the operator's
-    assert httpx.get(f"{gateway.url}/v1/devices",
-                     headers={"Authorization": f"Bearer {tokens['d1']}"}).status_code == 403
+    assert (
+        httpx.get(
+            f"{gateway.url}/v1/devices", headers={"Authorization": f"Bearer {tokens['d1']}"}
+        ).status_code
+        == 403
+    )
     assert len(operator.get("/v1/devices").json()["devices"]) == 11
 
 
@@ -162,7 +223,8 @@ def test_rollout_share_rounds_up(share: float, expected: int) -> None:
 
 
 def test_a_device_failing_an_update_halts_the_rollout_end_to_end(
-        gateway: Gateway, operator: httpx.Client, tmp_path: Path) -> None:
+    gateway: Gateway, operator: httpx.Client, tmp_path: Path
+) -> None:
     from wildcam.upload.ota import OtaClient, generate_keys, load_public_key
     from wildcam.upload.transport import HttpTransport
 

@@ -47,8 +47,12 @@ def test_nothing_without_logging_in(filled: Gateway) -> None:
         assert anon.get("/review/login").status_code == 200
         sha = next(i["sha256"] for i in filled.store.items() if i["kind"] == "thumbnail")
         assert anon.get(f"/review/media/{sha}").status_code == 401
-        assert anon.post("/review/verdict", data={"device": "trap-a", "event": "e1",
-                                                  "verdict": "wrong"}).status_code == 401
+        assert (
+            anon.post(
+                "/review/verdict", data={"device": "trap-a", "event": "e1", "verdict": "wrong"}
+            ).status_code
+            == 401
+        )
         bearer = {"Authorization": f"Bearer {TOKEN}"}  # the API token is no session
         assert anon.get("/review/", headers=bearer).status_code == 303
         wrong = anon.post("/review/login", data={"token": "x" * 30})
@@ -63,7 +67,7 @@ def test_page_shows_devices_events_and_filters(filled: Gateway) -> None:
         page = client.get("/review/").text
         assert page.count("class='event'") == 3 and "3 of 3 events" in page
         assert "trap-a" in page and "trap-b" in page
-        devices = page[page.index("id='devices'"):page.index("</table>")]
+        devices = page[page.index("id='devices'") : page.index("</table>")]
         assert "70%" in devices and "normal / warm" in devices and "5.0 days" in devices
         assert "class='box'" in page and "left:37.50%;top:37.50%;width:25.00%;" in page
         image = re.search(r"src='(/review/media/[0-9a-f]{64})'", page)
@@ -84,14 +88,24 @@ def test_verdicts_are_stored(filled: Gateway, tmp_path: Path) -> None:
         page = client.get("/review/").text
         csrf = re.search(r"name='csrf' value='([0-9a-f]+)'", page).group(1)
         form = {"device": "trap-a", "event": "e1", "csrf": csrf, "back": "/review/?device="}
-        assert client.post("/review/verdict", data={**form, "verdict": "wrong",
-                                                    "csrf": "0" * 64}).status_code == 403
+        assert (
+            client.post(
+                "/review/verdict", data={**form, "verdict": "wrong", "csrf": "0" * 64}
+            ).status_code
+            == 403
+        )
         answer = client.post("/review/verdict", data={**form, "verdict": "wrong"})
         assert answer.status_code == 303 and answer.headers["location"] == "/review/?device="
-        assert client.post("/review/verdict", data={**form, "verdict": "species",
-                                                    "species": ""}).status_code == 400
-        client.post("/review/verdict", data={**form, "event": "e2", "verdict": "species",
-                                             "species": "Vulpes vulpes"})
+        assert (
+            client.post(
+                "/review/verdict", data={**form, "verdict": "species", "species": ""}
+            ).status_code
+            == 400
+        )
+        client.post(
+            "/review/verdict",
+            data={**form, "event": "e2", "verdict": "species", "species": "Vulpes vulpes"},
+        )
         assert "verdict: wrong" in client.get("/review/").text
         client.post("/review/logout")
         assert client.get("/review/").status_code == 303

@@ -42,6 +42,7 @@ def _alive(pid: int) -> bool:
 def _zombie_shm_segments() -> list[str]:
     """Fast DDS segment lock files no live process holds (what `fastdds shm clean` removes)."""
     import fcntl
+
     zombies = []
     for path in Path("/dev/shm").glob("fastdds_*_el"):
         try:
@@ -61,10 +62,14 @@ def _orphan_ports(domain: int) -> list[str]:
 
     mapped = _mapped_files()
     base = 7400 + 250 * domain
-    return [p.name for p in Path("/dev/shm").glob("fastdds_port*")
-            if p.name.removeprefix("fastdds_port").isdigit()
-            and base <= int(p.name.removeprefix("fastdds_port")) < base + 250
-            and not Path(f"{p}_el").exists() and str(p) not in mapped]
+    return [
+        p.name
+        for p in Path("/dev/shm").glob("fastdds_port*")
+        if p.name.removeprefix("fastdds_port").isdigit()
+        and base <= int(p.name.removeprefix("fastdds_port")) < base + 250
+        and not Path(f"{p}_el").exists()
+        and str(p) not in mapped
+    ]
 
 
 def _graph_nodes(probe) -> set[str]:  # type: ignore[no-untyped-def]
@@ -109,20 +114,34 @@ def test_a_bad_parameters_file_stops_bringup_before_any_node_starts(ros_env, tmp
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(params))
     result = subprocess.run(
-        [sys.executable, "-m", "wildcam.cli", "bringup", "--nodes", "camera_driver",
-         "--params-file", str(path)], env=ros_env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "wildcam.cli",
+            "bringup",
+            "--nodes",
+            "camera_driver",
+            "--params-file",
+            str(path),
+        ],
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip() == (f"wildcam bringup: {path}: camera_driver.fps=1000.0: "
-                                     "allowed: float in [0.1, 60.0]")
+    assert result.stderr.strip() == (
+        f"wildcam bringup: {path}: camera_driver.fps=1000.0: allowed: float in [0.1, 60.0]"
+    )
     assert "started" not in result.stdout  # nothing was started, nothing respawned
 
 
 def test_each_node_logs_to_its_own_file_and_the_uploader_gets_its_own_queue(  # type: ignore[no-untyped-def]
-        probe, procs, tmp_path) -> None:
+    probe, procs, tmp_path
+) -> None:
     home = tmp_path / "home"
     procs.env["HOME"] = str(home)
-    procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "uploader", "power_source"],
-                "bringup")
+    procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "uploader", "power_source"], "bringup")
     assert probe.spin_until(lambda: "upload queue:" in procs.log("bringup"), 30.0)
     queue = Path(re.search(r"upload queue: (\S+)", procs.log("bringup")).group(1))
     assert queue.parent.parent == home / ".local" / "state" / "wildcam" / "bringup"
@@ -135,13 +154,21 @@ def test_each_node_logs_to_its_own_file_and_the_uploader_gets_its_own_queue(  # 
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    sup = Supervisor([node("camera_driver"), node("motion_detector")],
-                     Path(default_params_file()), env=procs.env, log_dir=logs)
+    sup = Supervisor(
+        [node("camera_driver"), node("motion_detector")],
+        Path(default_params_file()),
+        env=procs.env,
+        log_dir=logs,
+    )
     sup.start()
     try:
-        assert probe.spin_until(lambda: all(
-            "started (pid" in (logs / f"{n}.log").read_text(errors="replace")
-            for n in ("camera_driver", "motion_detector")), 30.0)
+        assert probe.spin_until(
+            lambda: all(
+                "started (pid" in (logs / f"{n}.log").read_text(errors="replace")
+                for n in ("camera_driver", "motion_detector")
+            ),
+            30.0,
+        )
     finally:
         sup.stop()
     assert "[camera_driver]" in (logs / "camera_driver.log").read_text()  # its own lines only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 
 import pytest
@@ -12,7 +13,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from wildcam.errors import EXIT_CONFIG
 from wildcam.msg import Trigger
 from wildcam.ros.qos import SENSOR_SUB
-import itertools
 
 pytestmark = pytest.mark.graph
 NODE = "wildcam.nodes.camera_driver"
@@ -51,11 +51,24 @@ def test_out_of_range_and_read_only_parameters_are_refused(probe, procs) -> None
 
 def test_trigger_mode_captures_one_burst_per_trigger(probe, procs) -> None:  # type: ignore[no-untyped-def]
     infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
-    procs.node(NODE, "-p", "fps:=20.0", "-p", "trigger_mode:=true", "-p", "burst_frames:=7",
-               "-p", "width:=160", "-p", "height:=120")
+    procs.node(
+        NODE,
+        "-p",
+        "fps:=20.0",
+        "-p",
+        "trigger_mode:=true",
+        "-p",
+        "burst_frames:=7",
+        "-p",
+        "width:=160",
+        "-p",
+        "height:=120",
+    )
     trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
     assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 20.0)
-    assert probe.spin_until(lambda: probe.node.count_publishers("camera/small/camera_info") > 0, 10.0)
+    assert probe.spin_until(
+        lambda: probe.node.count_publishers("camera/small/camera_info") > 0, 10.0
+    )
     probe.spin_for(1.0)  # at most the first frame (the sensor check) without a trigger
     mark = len(infos)
     assert mark <= 1
@@ -75,12 +88,18 @@ def test_full_frames_only_flow_around_motion(probe, procs) -> None:  # type: ign
 
 def test_missing_device_degrades_without_crashing(probe, procs) -> None:  # type: ignore[no-untyped-def]
     diags = probe.collect(DiagnosticArray, "/diagnostics")
-    proc = procs.node(NODE, "-p", "source:=device", "-p", "uri:=/dev/video99",
-                      "-p", "reopen_period_s:=0.2")
+    proc = procs.node(
+        NODE, "-p", "source:=device", "-p", "uri:=/dev/video99", "-p", "reopen_period_s:=0.2"
+    )
 
     def degraded() -> bool:
-        return any(s.level == DiagnosticStatus.ERROR and "no camera" in s.message
-                   for d in diags for s in d.status if s.name.endswith("camera_driver"))
+        return any(
+            s.level == DiagnosticStatus.ERROR and "no camera" in s.message
+            for d in diags
+            for s in d.status
+            if s.name.endswith("camera_driver")
+        )
+
     assert probe.spin_until(degraded, 20.0)
     assert proc.poll() is None, "the node must keep running without its camera"
 
@@ -113,13 +132,27 @@ def _camera_values(diags: list) -> dict[str, str] | None:  # type: ignore[type-a
 def test_trigger_in_watch_state_opens_bursts_full_frames_and_releases(probe, procs) -> None:  # type: ignore[no-untyped-def]
     raw = probe.collect(Image, "camera/image_raw", SENSOR_SUB)
     diags = probe.collect(DiagnosticArray, "/diagnostics")
-    procs.node(NODE, "-p", "trigger_mode:=true", "-p", "burst_frames:=5", "-p", "burst_fps:=20.0",
-               "-p", "release_after_s:=0.2", "-p", "width:=160", "-p", "height:=120")
+    procs.node(
+        NODE,
+        "-p",
+        "trigger_mode:=true",
+        "-p",
+        "burst_frames:=5",
+        "-p",
+        "burst_fps:=20.0",
+        "-p",
+        "release_after_s:=0.2",
+        "-p",
+        "width:=160",
+        "-p",
+        "height:=120",
+    )
     trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
     assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 20.0)
     # The first frame after enabling checks the sensor; then the camera is closed.
-    assert probe.spin_until(lambda: (_camera_values(diags) or {}).get("device") == "released",
-                            10.0)
+    assert probe.spin_until(
+        lambda: (_camera_values(diags) or {}).get("device") == "released", 10.0
+    )
     assert raw == [] and _camera_values(diags).get("opens") == "1"
     for burst in (1, 2):
         sent = probe.node.get_clock().now()
@@ -130,24 +163,35 @@ def test_trigger_in_watch_state_opens_bursts_full_frames_and_releases(probe, pro
         stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in raw[-5:]]
         assert stamps == sorted(stamps) and stamps[0] >= sent.nanoseconds
         assert raw[-1].width == 160 and raw[-1].encoding == "bgr8"  # full frames
-        assert probe.spin_until(lambda b=burst: (_camera_values(diags) or {}).get("opens")
-                                == str(b + 1) and (_camera_values(diags) or {}).get("device")
-                                == "released", 10.0)
+        assert probe.spin_until(
+            lambda b=burst: (
+                (_camera_values(diags) or {}).get("opens") == str(b + 1)
+                and (_camera_values(diags) or {}).get("device") == "released"
+            ),
+            10.0,
+        )
     probe.spin_for(0.5)
     assert len(raw) == 10, "no frame outside the bursts"
 
 
 def test_one_stream_per_namespace_with_calibration_compression_and_qos_override(
-        probe, procs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    probe, procs, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage
 
     from wildcam.camera.calibration import Calibration, calibration_to_yaml
 
-    cal = Calibration(camera_name="trap", width=160, height=120, distortion_model="plumb_bob",
-                      k=(110.0, 0.0, 80.0, 0.0, 110.0, 60.0, 0.0, 0.0, 1.0), d=(-0.3, 0.1, 0.0,
-                      0.0, 0.0), r=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
-                      p=(100.0, 0.0, 80.0, 0.0, 0.0, 100.0, 60.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+    cal = Calibration(
+        camera_name="trap",
+        width=160,
+        height=120,
+        distortion_model="plumb_bob",
+        k=(110.0, 0.0, 80.0, 0.0, 110.0, 60.0, 0.0, 0.0, 1.0),
+        d=(-0.3, 0.1, 0.0, 0.0, 0.0),
+        r=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+        p=(100.0, 0.0, 80.0, 0.0, 0.0, 100.0, 60.0, 0.0, 0.0, 0.0, 1.0, 0.0),
+    )
     url = tmp_path / "ost.yaml"
     url.write_text(calibration_to_yaml(cal))
     small_infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
@@ -155,18 +199,33 @@ def test_one_stream_per_namespace_with_calibration_compression_and_qos_override(
     infos = probe.collect(CameraInfo, "camera/camera_info", SENSOR_SUB)
     jpegs = probe.collect(CompressedImage, "camera/image_raw/compressed", SENSOR_SUB)
     diags = probe.collect(DiagnosticArray, "/diagnostics")
-    procs.node(NODE, "-p", "fps:=10.0", "-p", "width:=160", "-p", "height:=120",
-               "-p", "hardware_id:=trap-07",
-               "-p", "full_frames:=always", "-p", "compressed:=true",
-               "-p", f"camera_info_url:=file://{url}",
-               "-p", "qos_overrides./camera/small/image_raw.publisher.reliability:=best_effort")
+    procs.node(
+        NODE,
+        "-p",
+        "fps:=10.0",
+        "-p",
+        "width:=160",
+        "-p",
+        "height:=120",
+        "-p",
+        "hardware_id:=trap-07",
+        "-p",
+        "full_frames:=always",
+        "-p",
+        "compressed:=true",
+        "-p",
+        f"camera_info_url:=file://{url}",
+        "-p",
+        "qos_overrides./camera/small/image_raw.publisher.reliability:=best_effort",
+    )
     assert probe.spin_until(lambda: len(jpegs) >= 3 and len(infos) >= 3, 20.0)
     small, full = small_infos[-1], infos[-1]
     assert (small.width, small.height, small.binning_x) == (160, 120, 4)  # REP-104
     assert (full.width, full.height, full.binning_x) == (160, 120, 0)
     assert list(small.k) == list(full.k) == list(cal.k) and small.distortion_model == "plumb_bob"
     assert {m.header.frame_id for m in (small, full, raw[-1], jpegs[-1])} == {
-        "camera_optical_frame"}
+        "camera_optical_frame"
+    }
     # Each full frame comes with its camera_info and its JPEG under the same stamp.
     stamps = {Time.from_msg(m.header.stamp).nanoseconds for m in raw}
     assert {Time.from_msg(m.header.stamp).nanoseconds for m in jpegs} <= stamps
@@ -186,6 +245,7 @@ def test_one_stream_per_namespace_with_calibration_compression_and_qos_override(
         values = {kv.key: kv.value for kv in found[-1].values} if found else {}
         measured = float(values.get("actual frequency (Hz)", 0)) > 0
         return found[-1] if measured and "latest timestamp delay (s)" in values else None
+
     assert probe.spin_until(lambda: topic_status() is not None, 10.0)
     status = topic_status()
     values = {kv.key: kv.value for kv in status.values}
@@ -196,7 +256,8 @@ def test_one_stream_per_namespace_with_calibration_compression_and_qos_override(
 
 
 def test_a_missing_calibration_file_stops_the_node_as_a_configuration_error(
-        procs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    procs, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     proc = procs.node(NODE, "-p", f"camera_info_url:=file://{tmp_path}/missing.yaml")
     assert proc.wait(timeout=30) == EXIT_CONFIG
 
@@ -220,12 +281,12 @@ def _lifecycle(probe, transition: str | None = None) -> str:  # type: ignore[no-
     return str(future.result().current_state.label)
 
 
-def test_managed_node_configure_opens_activate_streams_deactivate_releases(
-        probe, procs) -> None:  # type: ignore[no-untyped-def]
+def test_managed_node_configure_opens_activate_streams_deactivate_releases(probe, procs) -> None:  # type: ignore[no-untyped-def]
     small = probe.collect(Image, "camera/small/image_raw", SENSOR_SUB)
     diags = probe.collect(DiagnosticArray, "/diagnostics")
-    procs.node(NODE, "-p", "autostart:=false", "-p", "fps:=20.0", "-p", "width:=160",
-               "-p", "height:=120")
+    procs.node(
+        NODE, "-p", "autostart:=false", "-p", "fps:=20.0", "-p", "width:=160", "-p", "height:=120"
+    )
     assert _lifecycle(probe) == "unconfigured"
     assert _lifecycle(probe, "configure") == "inactive"
     assert probe.spin_until(lambda: (_camera_values(diags) or {}).get("device") == "open", 10.0)
@@ -234,8 +295,9 @@ def test_managed_node_configure_opens_activate_streams_deactivate_releases(
     assert _lifecycle(probe, "activate") == "active"
     assert probe.spin_until(lambda: len(small) >= 5, 10.0)
     assert _lifecycle(probe, "deactivate") == "inactive"
-    assert probe.spin_until(lambda: (_camera_values(diags) or {}).get("device") == "released",
-                            10.0)
+    assert probe.spin_until(
+        lambda: (_camera_values(diags) or {}).get("device") == "released", 10.0
+    )
     probe.spin_for(0.5)  # frames already in flight
     mark = len(small)
     probe.spin_for(1.0)

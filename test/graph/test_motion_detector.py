@@ -16,8 +16,11 @@ NODE = "wildcam.nodes.motion_detector"
 # The node's image subscriptions are best effort (sensor-data QoS): frames published before it
 # matched the test's publisher would be lost. These tests count every frame, so they make them
 # reliable through the QoS override parameters, as a deployment would.
-RELIABLE = [arg for topic in ("image_raw", "camera_info") for arg in (
-    "-p", f"qos_overrides./camera/small/{topic}.subscription.reliability:=reliable")]
+RELIABLE = [
+    arg
+    for topic in ("image_raw", "camera_info")
+    for arg in ("-p", f"qos_overrides./camera/small/{topic}.subscription.reliability:=reliable")
+]
 
 
 def _counters(diags: list) -> dict[str, str]:
@@ -37,8 +40,12 @@ class Feeder:
         self.image = probe.node.create_publisher(Image, "camera/small/image_raw", SENSOR_PUB)
         self.info = probe.node.create_publisher(CameraInfo, "camera/small/camera_info", SENSOR_PUB)
         self.t = 100.0
-        assert probe.spin_until(lambda: self.image.get_subscription_count() > 0
-                                and self.info.get_subscription_count() > 0, 20.0)
+        assert probe.spin_until(
+            lambda: (
+                self.image.get_subscription_count() > 0 and self.info.get_subscription_count() > 0
+            ),
+            20.0,
+        )
 
     def frame(self, small: np.ndarray) -> None:
         self.t += 0.1
@@ -61,21 +68,25 @@ def test_malformed_images_are_counted_and_the_node_keeps_working(probe, procs) -
     good = _background()
     for _ in range(3):
         feed.frame(good)
-    bad = [Image(height=120, width=160, encoding="mono8", step=160, data=bytes(100)),  # size
-           Image(height=120, width=160, encoding="yuv422", step=320, data=bytes(38400)),
-           Image(height=0, width=0, encoding="mono8", step=0, data=b""),
-           Image(height=100000, width=100000, encoding="mono8", step=100000, data=b"")]
+    bad = [
+        Image(height=120, width=160, encoding="mono8", step=160, data=bytes(100)),  # size
+        Image(height=120, width=160, encoding="yuv422", step=320, data=bytes(38400)),
+        Image(height=0, width=0, encoding="mono8", step=0, data=b""),
+        Image(height=100000, width=100000, encoding="mono8", step=100000, data=b""),
+    ]
     for msg in bad:
         msg.header.stamp = seconds_to_time(feed.t)
         feed.image.publish(msg)
     for _ in range(5):
         feed.frame(good)
+
     def seen() -> int:  # the first frame may overtake its camera_info (two topics)
         counters = _counters(diags)
         return int(counters.get("frames", 0)) + int(counters.get("frames_before_camera_info", 0))
 
-    assert probe.spin_until(lambda: _counters(diags).get("image") == "4" and seen() == 8, 15.0), \
+    assert probe.spin_until(lambda: _counters(diags).get("image") == "4" and seen() == 8, 15.0), (
         _counters(diags)
+    )
     # the five good frames after the malformed ones all went through the gate (under load the
     # first frames may overtake their camera_info and be counted apart)
     assert int(_counters(diags)["frames"]) >= 5
@@ -92,7 +103,7 @@ def test_moving_square_makes_an_event_and_thresholds_are_live(probe, procs) -> N
         feed.frame(background)
     for step in range(8):
         frame = background.copy()
-        frame[40:70, 10 + 10 * step:40 + 10 * step] = 220
+        frame[40:70, 10 + 10 * step : 40 + 10 * step] = 220
         feed.frame(frame)
     assert probe.spin_until(lambda: any(e.event_started for e in events), 10.0)
     started = next(e for e in events if e.event_started)

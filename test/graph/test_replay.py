@@ -18,9 +18,15 @@ from wildcam.ros.qos import EVENTS
 pytestmark = pytest.mark.graph
 
 SCENE = SceneConfig(
-    seed=3, width=640, height=480, fps=10.0, duration_s=40.0,
-    visits=(Visit(5.0, 8.0, species="deer", size=0.35, direction="left_to_right"),
-            Visit(27.0, 7.0, species="fox", size=0.2, direction="right_to_left")),
+    seed=3,
+    width=640,
+    height=480,
+    fps=10.0,
+    duration_s=40.0,
+    visits=(
+        Visit(5.0, 8.0, species="deer", size=0.35, direction="left_to_right"),
+        Visit(27.0, 7.0, species="fox", size=0.2, direction="right_to_left"),
+    ),
     wind=(Interval(14.0, 24.0, strength=0.8),),
     ir_night=(Interval(19.0, 40.0),),
 )
@@ -41,8 +47,20 @@ def test_replayed_bag_events_match_ground_truth(probe, procs, tmp_path: Path) ->
     diags = probe.collect(DiagnosticArray, "/diagnostics")
     procs.node("wildcam.nodes.motion_detector")
     assert probe.wait_matched("motion/events")  # before the first frame is played
-    player = procs.start(["-m", "wildcam.cli", "bag", "play", str(bag), "--rate", "4",
-                          "--wait-for-subscribers", "30"], "play")
+    player = procs.start(
+        [
+            "-m",
+            "wildcam.cli",
+            "bag",
+            "play",
+            str(bag),
+            "--rate",
+            "4",
+            "--wait-for-subscribers",
+            "30",
+        ],
+        "play",
+    )
     assert probe.spin_until(lambda: player.poll() is not None, 60.0), procs.log("play")
     assert player.returncode == 0, procs.log("play")
     # the detector has taken the last frame it was sent (its frame counter stops at the bag's

@@ -27,8 +27,13 @@ def _tool(probe, procs):  # type: ignore[no-untyped-def]
 
 
 def _wildcam(probe, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    proc = subprocess.Popen([str(WILDCAM), *args, "--timeout", "10"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(WILDCAM), *args, "--timeout", "10"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert probe.spin_until(lambda: proc.poll() is not None, 60.0), args
     out, err = proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -45,12 +50,15 @@ def test_param_list_get_set_dump_like_ros2_param(probe, procs, tmp_path) -> None
     assert wildcam("param", "list", "/camera_driver").stdout.startswith("  ")
     got = wildcam("param", "get", "/camera_driver", "fps")
     assert got.stdout.strip() == "Double value is: 5.0", got.stderr
-    assert wildcam("param", "get", "camera_driver", "source").stdout.strip() \
+    assert (
+        wildcam("param", "get", "camera_driver", "source").stdout.strip()
         == "String value is: synthetic"
+    )
     done = wildcam("param", "set", "/camera_driver", "fps", "2")  # int for a double
     assert (done.returncode, done.stdout.strip()) == (0, "Set parameter successful")
-    assert wildcam("param", "get", "/camera_driver", "fps").stdout.strip() \
-        == "Double value is: 2.0"
+    assert (
+        wildcam("param", "get", "/camera_driver", "fps").stdout.strip() == "Double value is: 2.0"
+    )
     refused = wildcam("param", "set", "/camera_driver", "fps", "1000")
     assert refused.returncode == 2 and "Setting parameter failed" in refused.stderr
     assert "fps" in refused.stderr and "Traceback" not in refused.stderr
@@ -78,19 +86,28 @@ def test_topic_list_echo_hz_like_ros2_topic(probe, procs) -> None:  # type: igno
     message = yaml.safe_load(echoed.stdout.split("---")[0])
     assert (message["width"], message["height"]) == (160, 120)
     assert echoed.stdout.rstrip().endswith("---")
-    hz = wildcam("topic", "hz", "camera/small/camera_info", "sensor_msgs/msg/CameraInfo",
-                  "--duration", "4")
+    hz = wildcam(
+        "topic", "hz", "camera/small/camera_info", "sensor_msgs/msg/CameraInfo", "--duration", "4"
+    )
     assert hz.returncode == 0, hz.stderr
-    rates = [float(line.split(":")[1]) for line in hz.stdout.splitlines()
-             if line.startswith("average rate:")]
+    rates = [
+        float(line.split(":")[1])
+        for line in hz.stdout.splitlines()
+        if line.startswith("average rate:")
+    ]
     assert rates and all(1.0 < r < 20.0 for r in rates), hz.stdout  # about 10 Hz
     assert "\tmin: " in hz.stdout and "window: " in hz.stdout
 
 
 @pytest.mark.parametrize("bad", ["fps:=1000.0", "fps:=abc", "fsp:=2.0"])
 def test_a_node_refuses_a_bad_configuration_with_exit_config(ros_env, bad: str) -> None:  # type: ignore[no-untyped-def]
-    result = subprocess.run([sys.executable, "-m", NODE, "--ros-args", "-p", bad],
-                            env=ros_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", NODE, "--ros-args", "-p", bad],
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == EXIT_CONFIG, result.stderr
     assert "cannot start CameraDriver (configuration error)" in result.stderr
     assert bad.split(":=")[0] in result.stderr
@@ -99,13 +116,33 @@ def test_a_node_refuses_a_bad_configuration_with_exit_config(ros_env, bad: str) 
 
 def test_a_node_names_the_parameters_file_it_refuses(ros_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({
-        "/**/camera_driver": {"ros__parameters": {"fps": 1000.0}},
-        "/**": {"ros__parameters": {"pixel_threshold": 18}},  # another node's: not ours
-        "/**/motion_detector": {"ros__parameters": {"pixel_threshold": -1}}}))  # not ours
-    result = subprocess.run([sys.executable, "-m", NODE, "--ros-args", "-r",
-                             "__node:=camera_driver", "--params-file", str(path)],
-                            env=ros_env, capture_output=True, text=True, timeout=60)
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "/**/camera_driver": {"ros__parameters": {"fps": 1000.0}},
+                "/**": {"ros__parameters": {"pixel_threshold": 18}},  # another node's: not ours
+                "/**/motion_detector": {"ros__parameters": {"pixel_threshold": -1}},
+            }
+        )
+    )  # not ours
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            NODE,
+            "--ros-args",
+            "-r",
+            "__node:=camera_driver",
+            "--params-file",
+            str(path),
+        ],
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == EXIT_CONFIG
-    assert result.stderr.strip() == (f"wildcam: configuration error: {path}: "
-                                     "camera_driver.fps=1000.0: allowed: float in [0.1, 60.0]")
+    assert result.stderr.strip() == (
+        f"wildcam: configuration error: {path}: "
+        "camera_driver.fps=1000.0: allowed: float in [0.1, 60.0]"
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from motion_frames import FULL, SmallScene  # test-local helpers
 
 from wildcam.motion import MotionConfig, MotionGate
-
-from motion_frames import FULL, SmallScene  # test-local helpers
 
 
 @pytest.fixture
@@ -20,8 +19,10 @@ def scene() -> SmallScene:
 @pytest.fixture
 def make_gate() -> Callable[..., MotionGate]:
     """Factory: ``make_gate(**config_changes)`` gives a gate for a 640x480 camera."""
+
     def make(**changes: object) -> MotionGate:
         return MotionGate(MotionConfig(**changes), FULL)  # type: ignore[arg-type]
+
     return make
 
 

@@ -32,8 +32,12 @@ class SmallScene:
         self.noise = noise
         self.clock = 0.0
 
-    def frame(self, gain: float = 1.0, offset: float = 0.0,
-              paint: Callable[[npt.NDArray[np.float32]], None] | None = None) -> Frame:
+    def frame(
+        self,
+        gain: float = 1.0,
+        offset: float = 0.0,
+        paint: Callable[[npt.NDArray[np.float32]], None] | None = None,
+    ) -> Frame:
         """One noisy frame of the background, optionally scaled and painted on."""
         img = self.background * gain + offset
         if paint is not None:
@@ -42,11 +46,14 @@ class SmallScene:
         img = img + self.rng.normal(0.0, self.noise, img.shape).astype(np.float32)
         return np.clip(img, 0, 255).astype(np.uint8)
 
-    def with_square(self, x: int, y: int, size: int = 12, value: float = 230.0,
-                    **kwargs: float) -> Frame:
+    def with_square(
+        self, x: int, y: int, size: int = 12, value: float = 230.0, **kwargs: float
+    ) -> Frame:
         """A frame with a bright ``size`` square at small-frame ``(x, y)``."""
+
         def paint(img: npt.NDArray[np.float32]) -> None:
-            img[y:y + size, x:x + size] = value
+            img[y : y + size, x : x + size] = value
+
         return self.frame(paint=paint, **kwargs)
 
     def feed(self, gate: Gate, frames: Iterable[Frame]) -> list[MotionResult]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wildcam.motion import Gate, Mog2Gate, MotionConfig
-
 from motion_frames import FULL, SmallScene  # test-local helpers
+
+from wildcam.motion import Gate, Mog2Gate, MotionConfig
 
 
 def test_mog2_baseline_detects_a_moving_square_and_is_quiet_on_a_still_scene(

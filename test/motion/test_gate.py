@@ -9,12 +9,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+from motion_frames import FULL, SmallScene  # test-local helpers
 
-from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion import MotionConfig, MotionGate, chroma, reduce_frame
-
-from motion_frames import FULL, SmallScene  # test-local helpers
+from wildcam.types import Box
 
 MakeGate = Callable[..., MotionGate]
 SCALE = FULL[0] // 160
@@ -147,8 +146,10 @@ def leaves(scene: SmallScene) -> Callable[[int], Callable[[npt.NDArray[np.float3
 
     def painter(shift: int) -> Callable[[npt.NDArray[np.float32]], None]:
         def paint(img: npt.NDArray[np.float32]) -> None:
-            img[10:50, 100:140] = texture[20:60, 40 + shift:80 + shift]
+            img[10:50, 100:140] = texture[20:60, 40 + shift : 80 + shift]
+
         return paint
+
     return painter
 
 
@@ -169,10 +170,13 @@ def test_swaying_vegetation_is_suppressed_but_a_new_animal_is_still_seen(
     for i, s in enumerate(shifts[400:]):
         paint = painter(int(s))
 
-        def with_animal(img: npt.NDArray[np.float32], i: int = i,
-                        paint: Callable[[npt.NDArray[np.float32]], None] = paint) -> None:
+        def with_animal(
+            img: npt.NDArray[np.float32],
+            i: int = i,
+            paint: Callable[[npt.NDArray[np.float32]], None] = paint,
+        ) -> None:
             paint(img)
-            img[80:95, 10 + 3 * i:25 + 3 * i] = 220.0
+            img[80:95, 10 + 3 * i : 25 + 3 * i] = 220.0
 
         result = gate.update(scene.frame(paint=with_animal), scene.clock)
         scene.clock += 0.1
@@ -185,8 +189,11 @@ def test_swaying_vegetation_is_suppressed_but_a_new_animal_is_still_seen(
 def test_texture_tolerance_absorbs_most_of_a_one_pixel_shift(make_gate: MakeGate) -> None:
     rng = np.random.default_rng(5)
     cells = rng.integers(60, 160, (30, 40)).astype(np.uint8)
-    texture = cv2.GaussianBlur(cv2.resize(cells, (160, 120), interpolation=cv2.INTER_NEAREST)
-                               .astype(np.float32), (0, 0), 1.0)
+    texture = cv2.GaussianBlur(
+        cv2.resize(cells, (160, 120), interpolation=cv2.INTER_NEAREST).astype(np.float32),
+        (0, 0),
+        1.0,
+    )
 
     def frame(shift: int) -> npt.NDArray[np.uint8]:
         noisy = np.roll(texture, shift, axis=0) + rng.normal(0, 2.0, texture.shape)
@@ -252,12 +259,16 @@ def test_reconfigure_keeps_the_background_and_applies_new_values(
     scene: SmallScene, gate: MotionGate
 ) -> None:
     scene.warm(gate)
-    gate.reconfigure(dataclasses.replace(gate.config, event_start_frames=1, event_end_frames=2,
-                                         pixel_threshold=25))
+    gate.reconfigure(
+        dataclasses.replace(
+            gate.config, event_start_frames=1, event_end_frames=2, pixel_threshold=25
+        )
+    )
     still = gate.update(scene.frame(), scene.clock)
     assert not still.recalibrating and not still.motion
-    results = scene.feed(gate, [scene.with_square(40, 40), scene.with_square(41, 40),
-                                scene.frame(), scene.frame()])
+    results = scene.feed(
+        gate, [scene.with_square(40, 40), scene.with_square(41, 40), scene.frame(), scene.frame()]
+    )
     assert results[1].motion and results[1].event_started
     assert results[3].event_ended
     # A dim square (difference 20) is motion at threshold 18 but not at 25.

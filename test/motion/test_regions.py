@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.types import Box
 from wildcam.motion import rasterise_masks
 from wildcam.motion.regions import blob_rois, find_blobs, grow_still
+from wildcam.types import Box
 
 
 def test_rasterise_scales_full_frame_polygons_to_the_small_frame() -> None:
@@ -43,8 +43,14 @@ def test_find_blobs_with_previous_frame_keeps_persistent_blobs_at_full_extent() 
     before = np.zeros_like(now)
     before[40:50, 54:74] = 255
     scratch, scratch2 = np.empty_like(now), np.empty_like(now)
-    blobs = find_blobs(cv2.bitwise_not(now), np.ones((2, 2), np.uint8), 8, scratch, scratch2,
-                       cv2.bitwise_not(before))
+    blobs = find_blobs(
+        cv2.bitwise_not(now),
+        np.ones((2, 2), np.uint8),
+        8,
+        scratch,
+        scratch2,
+        cv2.bitwise_not(before),
+    )
     assert len(blobs) == 1
     x, y, w, h, _ = blobs[0]
     assert (x, y, x + w, y + h) == (60, 40, 80, 50)  # the leading edge (74..80) included
@@ -59,7 +65,6 @@ def test_blob_rois_scale_pad_clip_and_merge() -> None:
     assert rois[0].w > rois[1].w  # largest first
     many = [(10 * i, 0, 3, 3, 9) for i in range(10)]
     assert len(blob_rois(many, (120, 160), (640, 480), padding=0.0, max_rois=3)) == 3
-
 
 
 @pytest.mark.parametrize("shape", [(1, 2), (1, 3), (1, 4), (2, 2), (3, 3)])

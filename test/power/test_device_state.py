@@ -17,7 +17,6 @@ from wildcam.power.policy import PolicyFile, load_policy
 from wildcam.power.profile import load_profile
 from wildcam.power.state_energy import StateCosts, StateLedger, state_costs
 
-
 MIDNIGHT = 1_782_000_000.0  # 2026-06-21 00:00 UTC
 HOUR = 3600.0
 
@@ -35,15 +34,20 @@ def test_state_sets_go_on_top_of_the_mode_and_leaving_restores_it() -> None:
 
 def test_a_state_value_no_mode_sets_is_refused() -> None:
     with pytest.raises(ConfigError, match="every mode must set"):
-        PolicyFile.from_mapping({"modes": {"normal": {"camera_driver": {"fps": 5.0}}},
-                                 "states": {"watch": {"camera_driver": {"trigger_mode": True}}}})
+        PolicyFile.from_mapping(
+            {
+                "modes": {"normal": {"camera_driver": {"fps": 5.0}}},
+                "states": {"watch": {"camera_driver": {"trigger_mode": True}}},
+            }
+        )
     with pytest.raises(ConfigError, match="unknown device state"):
         PolicyFile.from_mapping({"states": {"doze": {}}})
 
 
 def test_ledger_integrates_state_power_and_transitions() -> None:
-    costs = StateCosts({"warm": 3.0, "watch": 2.0, "sleep": 0.5}, enter_sleep_j=10.0,
-                       leave_sleep_j=90.0)
+    costs = StateCosts(
+        {"warm": 3.0, "watch": 2.0, "sleep": 0.5}, enter_sleep_j=10.0, leave_sleep_j=90.0
+    )
     ledger = StateLedger(costs, "warm", 0.0)
     ledger.advance(100.0, "watch")
     ledger.advance(200.0, "sleep")
@@ -85,8 +89,13 @@ def _core(tmp_path: Path, saved: DurableState | None = None, **config: object) -
 
 def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) -> None:
     """rpi5 (RTC and PIR): asleep outside the night window, warm in it, warm after a trigger."""
-    core = _core(tmp_path, power_profile="rpi5", schedule="20:00-06:00", warm_hold_s=600.0,
-                 check_period_s=4 * HOUR)
+    core = _core(
+        tmp_path,
+        power_profile="rpi5",
+        schedule="20:00-06:00",
+        warm_hold_s=600.0,
+        check_period_s=4 * HOUR,
+    )
     _, state = core.step(MIDNIGHT + 1 * HOUR, 0.0)
     assert state.state == "warm" and "active window" in state.reason
     assert core.desired()["camera_driver"]["trigger_mode"] is False
@@ -94,8 +103,9 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
     assert state.changed and state.state == "sleep" and "outside" in state.reason
     assert state.wake_at_s == MIDNIGHT + 11 * HOUR  # the next check, before the window opens
     assert core.desired()["camera_driver"]["enabled"] is False
-    assert all(item.desired == core.desired().get(item.node, {})
-               for item in core.plan.nodes.values())
+    assert all(
+        item.desired == core.desired().get(item.node, {}) for item in core.plan.nodes.values()
+    )
     _, state = core.step(MIDNIGHT + 19 * HOUR, 0.0)
     assert state.wake_at_s == MIDNIGHT + 20 * HOUR  # the window's start
     assert not core.on_trigger(MIDNIGHT + 19.5 * HOUR)  # halted: the PIR edges are lost
@@ -131,42 +141,53 @@ def test_a_pir_that_switches_the_power_wakes_the_sleeping_device(tmp_path: Path)
     assert state.state == "warm" and "trigger" in state.reason
 
 
-def test_the_sleep_decision_tells_the_controller_how_long_to_hold_bursts(
-        tmp_path: Path) -> None:
+def test_the_sleep_decision_tells_the_controller_how_long_to_hold_bursts(tmp_path: Path) -> None:
     """pizero2w_mcu asleep: bursts held batch_s within the lifetime budget, longer over it."""
-    hold = {"power_profile": "pizero2w_mcu", "idle_state": "sleep", "outside_state": "sleep",
-            "over_budget_state": "sleep", "batch_s": 240.0, "over_budget_batch_s": 7200.0,
-            "battery_capacity_wh": 37.0}
+    hold = {
+        "power_profile": "pizero2w_mcu",
+        "idle_state": "sleep",
+        "outside_state": "sleep",
+        "over_budget_state": "sleep",
+        "batch_s": 240.0,
+        "over_budget_batch_s": 7200.0,
+        "battery_capacity_wh": 37.0,
+    }
     easy = _core(tmp_path, **hold)
     easy.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
     state = easy.step(MIDNIGHT + HOUR, 0.0)[1]
     assert (state.state, state.batch_s) == ("sleep", 240.0)
-    tight = _core(tmp_path, target_days=3650.0, **hold)   # the warm first hour: over budget
+    tight = _core(tmp_path, target_days=3650.0, **hold)  # the warm first hour: over budget
     tight.on_battery(MIDNIGHT, 0.9, False, 20.0, 33.3)
     state = tight.step(MIDNIGHT + HOUR, 0.0)[1]
     assert (state.state, state.batch_s) == ("sleep", 7200.0)
 
 
 def test_started_again_after_a_sleep_the_device_is_up_and_sleeps_again_when_done(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Saved asleep, then running: a wake. The sleep and the boot count; the policy's next
     sleep is a change (so the node sleeps), after the queued uploads went out."""
-    asleep = {"power_profile": "pizero2w_mcu", "idle_state": "sleep", "outside_state": "sleep",
-              "over_budget_state": "sleep"}
+    asleep = {
+        "power_profile": "pizero2w_mcu",
+        "idle_state": "sleep",
+        "outside_state": "sleep",
+        "over_budget_state": "sleep",
+    }
     core = _core(tmp_path, **asleep)
     assert core.step(MIDNIGHT + HOUR, 0.0)[1].state == "sleep"
     saved = core.durable(MIDNIGHT + HOUR)
     states = load_profile("pizero2w_mcu").states
-    woken = _core(tmp_path, saved=saved, **asleep)     # created at MIDNIGHT: 1 h "earlier"
+    woken = _core(tmp_path, saved=saved, **asleep)  # created at MIDNIGHT: 1 h "earlier"
     assert woken.state.state == "watch" and woken.state.reason == "woke from sleep"
     assert woken.ledger.wakes == 1 and woken.ledger.transitions_j == states.boot_j
-    later = _core(tmp_path, saved=dataclasses.replace(saved, saved_at_s=MIDNIGHT - 10 * HOUR),
-                  **asleep)
+    later = _core(
+        tmp_path, saved=dataclasses.replace(saved, saved_at_s=MIDNIGHT - 10 * HOUR), **asleep
+    )
     assert later.ledger.joules["sleep"] == pytest.approx(10 * HOUR * states.off_w)
     woken.on_upload_status(MIDNIGHT + 10, queue_depth=3, link_up=True)
     state = woken.step(MIDNIGHT + 20, 0.0)[1]
     assert state.state == "watch" and "uploads pending" in state.reason
-    woken.on_upload_status(MIDNIGHT + 30, queue_depth=3, link_up=False)   # cannot send: sleep
+    woken.on_upload_status(MIDNIGHT + 30, queue_depth=3, link_up=False)  # cannot send: sleep
     state = woken.step(MIDNIGHT + 40, 0.0)[1]
     assert state.state == "sleep" and state.changed
     woken.on_upload_status(MIDNIGHT + 50, queue_depth=0, link_up=True)
@@ -195,8 +216,7 @@ def test_a_restart_resumes_mode_state_and_budget(tmp_path: Path) -> None:
     core = _core(tmp_path, override_state="watch")
     core.step(MIDNIGHT + HOUR, 0.0)
     before = core.durable(MIDNIGHT + 2 * HOUR)
-    assert before.budget_spent_j == pytest.approx(
-        2 * HOUR * load_profile("rpi4b").states.idle_w)
+    assert before.budget_spent_j == pytest.approx(2 * HOUR * load_profile("rpi4b").states.idle_w)
     save_state(tmp_path / "state.json", before)
     saved, _ = load_state(tmp_path / "state.json")
     again = _core(tmp_path, saved=saved)

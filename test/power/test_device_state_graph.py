@@ -16,12 +16,24 @@ from wildcam.msg import DetectionArray, PowerState, Trigger, UploadStatus
 from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_SUB
 
 pytestmark = pytest.mark.graph
-CAMERA = ("wildcam.nodes.camera_driver", "-p", "width:=160", "-p", "height:=120",
-          "-p", "uri:=empty", "-p", "burst_frames:=4", "-p", "burst_fps:=20.0")
+CAMERA = (
+    "wildcam.nodes.camera_driver",
+    "-p",
+    "width:=160",
+    "-p",
+    "height:=120",
+    "-p",
+    "uri:=empty",
+    "-p",
+    "burst_frames:=4",
+    "-p",
+    "burst_fps:=20.0",
+)
 
 
 def _uploader_test_helpers():  # type: ignore[no-untyped-def]
     import importlib.util
+
     path = Path(__file__).parents[1] / "graph" / "test_uploader.py"
     spec = importlib.util.spec_from_file_location("wildcam_test_uploader", path)
     assert spec is not None and spec.loader is not None
@@ -31,14 +43,23 @@ def _uploader_test_helpers():  # type: ignore[no-untyped-def]
 
 
 def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type: ignore[no-untyped-def]
-        probe, procs, tmp_path: Path) -> None:
+    probe, procs, tmp_path: Path
+) -> None:
     states = probe.collect(PowerState, "power/state", LATCHED)
     raw = probe.collect(Image, "camera/image_raw", SENSOR_SUB)
     procs.node(*CAMERA)
     # Ten years on 37 Wh: far more than the warm board may spend, so the policy watches.
-    procs.node("wildcam.nodes.power_manager", "-p", "update_period_s:=0.2",
-               "-p", "target_days:=3650.0", "-p", "battery_capacity_wh:=37.0",
-               "-p", f"state_file:={tmp_path / 'state.json'}")
+    procs.node(
+        "wildcam.nodes.power_manager",
+        "-p",
+        "update_period_s:=0.2",
+        "-p",
+        "target_days:=3650.0",
+        "-p",
+        "battery_capacity_wh:=37.0",
+        "-p",
+        f"state_file:={tmp_path / 'state.json'}",
+    )
     battery = probe.node.create_publisher(BatteryState, "power/battery", 10)
     trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
     assert probe.spin_until(lambda: battery.get_subscription_count() > 0, 30.0)
@@ -46,12 +67,14 @@ def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type:
     def watching() -> bool:
         battery.publish(BatteryState(percentage=0.9, present=True))
         return bool(states) and states[-1].device_state == "watch"
+
     assert probe.spin_until(watching, 30.0), [s.device_state_reason for s in states]
     assert "lifetime budget" in states[-1].device_state_reason
     assert states[-1].mode_name == "normal"  # the mode goes on beside the state
     helpers = _uploader_test_helpers()
-    assert probe.spin_until(lambda: helpers.get_param(probe, "camera_driver", "trigger_mode")
-                            is True, 20.0), "the watch state's camera set was not pushed"
+    assert probe.spin_until(
+        lambda: helpers.get_param(probe, "camera_driver", "trigger_mode") is True, 20.0
+    ), "the watch state's camera set was not pushed"
     probe.spin_for(0.5)
     assert raw == [], "watch: no frame without a trigger"
     trigger.publish(Trigger(source=Trigger.SOURCE_PIR, active=True))
@@ -61,19 +84,37 @@ def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type:
 
 
 def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  # type: ignore[no-untyped-def]
-        probe, procs, tmp_path: Path) -> None:
+    probe, procs, tmp_path: Path
+) -> None:
     helpers = _uploader_test_helpers()
     token = tmp_path / "token"
     token.write_text("graph-test-token-0123456789\n")
-    manager = ("wildcam.nodes.power_manager", "-p", "update_period_s:=0.2",
-               "-p", "summary_period_s:=0.5", "-p", f"state_file:={tmp_path / 'state.json'}")
+    manager = (
+        "wildcam.nodes.power_manager",
+        "-p",
+        "update_period_s:=0.2",
+        "-p",
+        "summary_period_s:=0.5",
+        "-p",
+        f"state_file:={tmp_path / 'state.json'}",
+    )
     states = probe.collect(PowerState, "power/state", LATCHED)
     status = probe.collect(UploadStatus, "uploader/status")
     summaries = probe.collect(DiagnosticStatus, "power/energy_summary")
     with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
-        uploader = ("wildcam.nodes.uploader", "-p", f"gateway_url:={gw.url}",
-                    "-p", f"token_file:={token}", "-p", f"queue_dir:={tmp_path / 'queue'}",
-                    "-p", "link_backend:=simulated", "-p", "idle_period_s:=0.1")
+        uploader = (
+            "wildcam.nodes.uploader",
+            "-p",
+            f"gateway_url:={gw.url}",
+            "-p",
+            f"token_file:={token}",
+            "-p",
+            f"queue_dir:={tmp_path / 'queue'}",
+            "-p",
+            "link_backend:=simulated",
+            "-p",
+            "idle_period_s:=0.1",
+        )
         procs.node(*uploader)
         procs.node(*manager)
         assert probe.spin_until(lambda: bool(states), 30.0)
@@ -83,8 +124,9 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         pub = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         # The sleep set disables the uploader: what is detected now waits in the queue.
-        assert probe.spin_until(lambda: helpers.get_param(probe, "uploader", "enabled")
-                                is False, 20.0)
+        assert probe.spin_until(
+            lambda: helpers.get_param(probe, "uploader", "enabled") is False, 20.0
+        )
         for i in range(4):
             pub.publish(helpers.detections(i, full=False))
         assert probe.spin_until(lambda: status and status[-1].queue_depth == 8, 15.0)
@@ -96,6 +138,7 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
                 if "budget_spent_j" in values:
                     return float(values["budget_spent_j"])
             return math.nan
+
         assert probe.spin_until(lambda: budget() > 0, 10.0)
         procs.stop_all()  # the halt
         spent = budget()
@@ -114,7 +157,8 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         assert probe.spin_until(lambda: states[-1].device_state == "warm", 10.0)
         assert states[-1].mode_name == "aggressive"
         assert probe.spin_until(lambda: budget() >= spent, 10.0)
-        assert probe.spin_until(lambda: gw.store.counters().get("items", 0) == 8, 30.0), \
-            procs.log("uploader")
+        assert probe.spin_until(lambda: gw.store.counters().get("items", 0) == 8, 30.0), procs.log(
+            "uploader"
+        )
         kinds = sorted(i["kind"] for i in gw.store.items())
         assert kinds == ["metadata"] * 4 + ["thumbnail"] * 4

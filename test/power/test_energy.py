@@ -6,25 +6,47 @@ import pytest
 
 from wildcam.errors import ConfigError
 from wildcam.power.energy import EnergyLedger
-from wildcam.power.profile import (CAPTURE_BASIS_FPS, PROFILE_NAMES, LinkProfile, PowerProfile,
-                                   PowerStates, load_profile)
+from wildcam.power.profile import (
+    CAPTURE_BASIS_FPS,
+    PROFILE_NAMES,
+    LinkProfile,
+    PowerProfile,
+    PowerStates,
+    load_profile,
+)
 
 
 def _states(**changes: object) -> PowerStates:
     values: dict[str, object] = dict(
-        off_w=0.01, suspend_w=None, idle_w=1.0, camera_standby_w=0.1, camera_streaming_w=0.25,
-        ir_w=1.0, boot_s=20.0, boot_j=40.0, resume_s=20.0, resume_j=40.0, shutdown_s=5.0,
-        shutdown_j=5.0, wake_sources=("rtc",), sleep_kind="halt")
+        off_w=0.01,
+        suspend_w=None,
+        idle_w=1.0,
+        camera_standby_w=0.1,
+        camera_streaming_w=0.25,
+        ir_w=1.0,
+        boot_s=20.0,
+        boot_j=40.0,
+        resume_s=20.0,
+        resume_j=40.0,
+        shutdown_s=5.0,
+        shutdown_j=5.0,
+        wake_sources=("rtc",),
+        sleep_kind="halt",
+    )
     values.update(changes)
     return PowerStates(**values)  # type: ignore[arg-type]
 
 
 def _profile(**changes: object) -> PowerProfile:
     values: dict[str, object] = dict(
-        name="t", states=_states(camera_streaming_w=5.0), active_core_w=2.0, slowdown=3.0,
+        name="t",
+        states=_states(camera_streaming_w=5.0),
+        active_core_w=2.0,
+        slowdown=3.0,
         capture_j_per_frame=0.5,
         links={"wifi": LinkProfile(4.0), "lte": LinkProfile(10.0, tail_s=10.0, tail_w=1.0)},
-        upload_link="wifi")
+        upload_link="wifi",
+    )
     values.update(changes)
     return PowerProfile(**values)  # type: ignore[arg-type]
 
@@ -55,7 +77,7 @@ def test_every_profile_describes_the_whole_device_in_its_power_states() -> None:
     # the Pi 4B has no RTC: nothing wakes it at a set time; the Pi 5's RTC alarm does
     assert not pi4.states.can_sleep and pi4.states.can_watch
     assert pi5.states.can_sleep and "rtc" in pi5.states.wake_sources
-    assert pi5.states.off_w <= 0.01 < pi4.states.off_w       # POWER_OFF_ON_HALT=1 vs default
+    assert pi5.states.off_w <= 0.01 < pi4.states.off_w  # POWER_OFF_ON_HALT=1 vs default
     assert not pi5.states.pir_wakes_from_off
     # the controller-switched Zero sleeps at sub-milliwatt and wakes on a PIR edge
     assert mcu.states.sleep_kind == "power_cut" and mcu.states.pir_wakes_from_off
@@ -78,8 +100,11 @@ def test_every_profile_constant_has_a_source_or_is_an_assumption() -> None:
                 break
             value = line.split("#")[0].partition(":")[2].strip()
             if inside and value.replace(".", "", 1).isdigit():
-                commented = "#" in line or lines[i - 1].strip().startswith("#") or any(
-                    lines[j].strip().startswith("#") for j in range(max(0, i - 3), i))
+                commented = (
+                    "#" in line
+                    or lines[i - 1].strip().startswith("#")
+                    or any(lines[j].strip().startswith("#") for j in range(max(0, i - 3), i))
+                )
                 assert commented, f"{name}.yaml: {line.strip()} has no source comment"
 
 
@@ -102,10 +127,17 @@ def test_power_states_validation() -> None:
     with pytest.raises(ConfigError, match="counted once"):
         _profile(capture_j_per_frame=0.1)
     with pytest.raises(ConfigError, match="states"):
-        PowerProfile.from_mapping({"name": "x", "active_core_w": 1.0, "slowdown": 1.0,
-                                   "capture_j_per_frame": 0.025, "upload_link": "wifi",
-                                   "links": {"wifi": {"j_per_mb": 1.0}},
-                                   "states": {"idle_w": 1.0}})
+        PowerProfile.from_mapping(
+            {
+                "name": "x",
+                "active_core_w": 1.0,
+                "slowdown": 1.0,
+                "capture_j_per_frame": 0.025,
+                "upload_link": "wifi",
+                "links": {"wifi": {"j_per_mb": 1.0}},
+                "states": {"idle_w": 1.0},
+            }
+        )
 
 
 @pytest.mark.parametrize("name", ["nope", "../rpi4b", "RPI4B"])

@@ -12,8 +12,16 @@ import pytest
 
 from wildcam.errors import ConfigError
 from wildcam.power.cells import BATTERIES, battery_preset
-from wildcam.power.lifetime import (MISS_REASONS, Activity, Climate, LifetimeScenario,
-                                    MeasuredCosts, constants_table, scenario, simulate)
+from wildcam.power.lifetime import (
+    MISS_REASONS,
+    Activity,
+    Climate,
+    LifetimeScenario,
+    MeasuredCosts,
+    constants_table,
+    scenario,
+    simulate,
+)
 from wildcam.power.profile import load_profile
 from wildcam.power.solar import SolarConfig, clearsky_poa_w_m2, hourly_harvest_w
 
@@ -26,19 +34,21 @@ def test_solar_matches_pvlib_clear_sky_totals_for_a_known_site_and_day() -> None
     import pvlib
 
     site = SolarConfig(latitude=52.0, longitude=0.0, altitude_m=50.0, tilt_deg=0.0)
-    ours_wh = clearsky_poa_w_m2(site, MIDSUMMER, 1).sum()   # hourly means -> Wh/m²
+    ours_wh = clearsky_poa_w_m2(site, MIDSUMMER, 1).sum()  # hourly means -> Wh/m²
     minutes = pd.date_range(MIDSUMMER, periods=24 * 60, freq="1min")
     ghi = pvlib.location.Location(52.0, 0.0, tz="UTC", altitude=50.0).get_clearsky(
-        minutes, model="ineichen")["ghi"]
+        minutes, model="ineichen"
+    )["ghi"]
     pvlib_wh = float(ghi.sum()) / 60.0
     assert ours_wh == pytest.approx(pvlib_wh, rel=0.02)
-    assert 6000 < pvlib_wh < 9000     # a clear midsummer day at 52 N: ~7-8 kWh/m²
+    assert 6000 < pvlib_wh < 9000  # a clear midsummer day at 52 N: ~7-8 kWh/m²
     # a panel under a clear sky delivers rated W x POA / 1000 x the controller's efficiency
     panel = dataclasses.replace(site, panel_w=10.0, controller_efficiency=0.5, clearness=CLEAR)
     harvest_wh = hourly_harvest_w(panel, MIDSUMMER, 1).sum()
     assert harvest_wh == pytest.approx(10.0 * ours_wh / 1000.0 * 0.5, rel=0.01)
-    winter = clearsky_poa_w_m2(dataclasses.replace(site, tilt_deg=60.0),
-                               dt.datetime(2026, 12, 21, tzinfo=dt.UTC), 1).sum()
+    winter = clearsky_poa_w_m2(
+        dataclasses.replace(site, tilt_deg=60.0), dt.datetime(2026, 12, 21, tzinfo=dt.UTC), 1
+    ).sum()
     assert 0 < winter < ours_wh
 
 
@@ -48,7 +58,7 @@ def test_clouds_are_seeded_and_follow_the_monthly_clearness() -> None:
     c = hourly_harvest_w(SolarConfig(panel_w=10.0, seed=2), MIDSUMMER, 60)
     clear = hourly_harvest_w(SolarConfig(panel_w=10.0, clearness=CLEAR), MIDSUMMER, 60)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert 0.35 < a.sum() / clear.sum() < 0.75     # June/July clearness 0.55 by default
+    assert 0.35 < a.sum() / clear.sum() < 0.75  # June/July clearness 0.55 by default
     with pytest.raises(ConfigError, match="clearness"):
         SolarConfig(clearness=(0.5,) * 11)
 
@@ -59,8 +69,11 @@ def _run(**changes: object) -> tuple[LifetimeScenario, object]:
 
 
 def test_battery_bookkeeping_energy_in_equals_out_plus_change_in_charge() -> None:
-    for changes in ({}, {"solar": SolarConfig(panel_w=10.0)},
-                    {"battery": "lead_acid_12v7ah", "solar": SolarConfig(panel_w=5.0)}):
+    for changes in (
+        {},
+        {"solar": SolarConfig(panel_w=10.0)},
+        {"battery": "lead_acid_12v7ah", "solar": SolarConfig(panel_w=5.0)},
+    ):
         _, r = _run(**changes)
         out = r.total_load_j + r.self_discharge_j + (r.store_end_j - r.store_start_j)
         assert r.harvest_in_j == pytest.approx(out, rel=1e-9, abs=1e-6)
@@ -88,9 +101,9 @@ def test_cold_cells_refuse_charge_and_deliver_less() -> None:
     sun = SolarConfig(panel_w=10.0, clearness=CLEAR)
     _, cold = _run(policy="always_warm", climate=frozen, solar=sun, initial_soc=0.5)
     _, warm = _run(policy="always_warm", climate=mild, initial_soc=0.5)
-    assert cold.harvest_in_j == 0.0        # Li-ion: no charging below 0 °C
+    assert cold.harvest_in_j == 0.0  # Li-ion: no charging below 0 °C
     assert cold.days_until_empty is not None and warm.days_until_empty is not None
-    assert cold.days_until_empty < warm.days_until_empty   # the cold locks energy away
+    assert cold.days_until_empty < warm.days_until_empty  # the cold locks energy away
     assert battery_preset("li18650x7").usable_fraction(-20.0) < 1.0
     with pytest.raises(ConfigError, match="unknown battery"):
         battery_preset("potato")
@@ -143,19 +156,24 @@ def test_outside_the_windows_only_a_pir_that_powers_the_device_up_is_heard() -> 
 def test_the_state_policy_holds_bursts_longer_only_when_over_the_lifetime_budget() -> None:
     """The controller's hold comes from the real StatePolicy: a target the battery cannot
     reach at one boot per PIR event puts it over budget, and the bursts wait for one boot."""
-    hold: dict[str, object] = {"policy": "pir_wake", "batch_s": 240.0,
-                               "over_budget_batch_s": 43200.0, "days": 20}
-    _, easy = _run(target_days=0.0, **hold)           # no target: never over budget
-    _, tight = _run(target_days=3650.0, **hold)       # ten years on one pack: over budget
+    hold: dict[str, object] = {
+        "policy": "pir_wake",
+        "batch_s": 240.0,
+        "over_budget_batch_s": 43200.0,
+        "days": 20,
+    }
+    _, easy = _run(target_days=0.0, **hold)  # no target: never over budget
+    _, tight = _run(target_days=3650.0, **hold)  # ten years on one pack: over budget
     assert easy.alert_percentile_s(95) < 600.0 < tight.alert_percentile_s(50)
     assert tight.wakes < easy.wakes / 2
     assert tight.total_load_j < easy.total_load_j
-    assert tight.captured == pytest.approx(easy.captured, rel=0.05)   # held, not lost
+    assert tight.captured == pytest.approx(easy.captured, rel=0.05)  # held, not lost
 
 
 def _energy_json(directory: Path, **changes: object) -> None:
-    data = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" /
-                       "energy.json").read_text())
+    data = json.loads(
+        (Path(__file__).resolve().parents[2] / "bench" / "results" / "energy.json").read_text()
+    )
     data.update(changes)
     (directory / "energy.json").write_text(json.dumps(data))
 
@@ -168,9 +186,16 @@ def test_costs_come_from_the_measured_files_and_wake_json_when_present(tmp_path:
     costs = MeasuredCosts.load(zero, tmp_path)
     assert "energy.json" in costs.event_j.source and costs.event_j.value > 0
     assert costs.watch_latency_s.source.startswith("ASSUMPTION: wake.json absent")
-    (tmp_path / "wake.json").write_text(json.dumps({
-        "trigger_to_frame_ms_warm": 20.0, "trigger_to_frame_ms_watch": 150.0,
-        "first_frame_to_decision_s_median": 1.5, "scene_animal_enters_s": 1.0}))
+    (tmp_path / "wake.json").write_text(
+        json.dumps(
+            {
+                "trigger_to_frame_ms_warm": 20.0,
+                "trigger_to_frame_ms_watch": 150.0,
+                "first_frame_to_decision_s_median": 1.5,
+                "scene_animal_enters_s": 1.0,
+            }
+        )
+    )
     costs = MeasuredCosts.load(zero, tmp_path)
     assert costs.watch_latency_s.value == pytest.approx(0.15 * zero.slowdown)
     assert costs.decision_s.value == pytest.approx(0.5 * zero.slowdown)
@@ -186,20 +211,30 @@ def test_costs_come_from_the_measured_files_and_wake_json_when_present(tmp_path:
 def test_constants_name_their_sources() -> None:
     sc, r = _run(days=5)
     table = constants_table(sc, r)
-    assert {"profile.boot_j", "battery.capacity_wh", "graph.event_j",
-            "activity.pir_share"} <= set(table)
+    assert {"profile.boot_j", "battery.capacity_wh", "graph.event_j", "activity.pir_share"} <= set(
+        table
+    )
     assert all(c.source for c in table.values())
 
 
 def test_cli_explains_inputs_runs_every_policy_and_plots(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wildcam.cli import main
 
     with pytest.raises(SystemExit):
         main(["lifetime", "--help"])
     text = capsys.readouterr().out
-    for word in ("--panel-w", "--battery", "--events-per-day", "--pattern", "--pir-share",
-                 "--clearness", "energy.json", "wake.json"):
+    for word in (
+        "--panel-w",
+        "--battery",
+        "--events-per-day",
+        "--pattern",
+        "--pir-share",
+        "--clearness",
+        "energy.json",
+        "wake.json",
+    ):
         assert word in text
     assert main(["lifetime", "--days", "10", "--policy", "all", "--plot", str(tmp_path)]) == 0
     out = capsys.readouterr().out

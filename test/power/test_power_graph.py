@@ -22,8 +22,15 @@ from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.qos import LATCHED
 
 pytestmark = pytest.mark.graph
-CAMERA = ("wildcam.nodes.camera_driver", "-p", "width:=160", "-p", "height:=120",
-          "-p", "uri:=empty")
+CAMERA = (
+    "wildcam.nodes.camera_driver",
+    "-p",
+    "width:=160",
+    "-p",
+    "height:=120",
+    "-p",
+    "uri:=empty",
+)
 MANAGER = ("wildcam.nodes.power_manager", "-p", "verify_period_s:=1.0")
 
 
@@ -40,8 +47,9 @@ def _get(probe, node: str, name: str) -> Any:  # type: ignore[no-untyped-def]
 def _wait_param(probe, node: str, name: str, value: Any, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
     """Poll ``node``'s parameter service until ``name`` is ``value``; return the seconds taken."""
     start = time.monotonic()
-    assert probe.spin_until(lambda: _get(probe, node, name) == value, timeout_s), \
+    assert probe.spin_until(lambda: _get(probe, node, name) == value, timeout_s), (
         f"{node}.{name} never became {value!r} (is {_get(probe, node, name)!r})"
+    )
     return time.monotonic() - start
 
 
@@ -94,13 +102,20 @@ def test_thermal_override_wins(probe, procs) -> None:  # type: ignore[no-untyped
     procs.node(*CAMERA)
     procs.node(*MANAGER, "-p", "override_mode:=aggressive")
     assert probe.spin_until(lambda: bool(states) and states[-1].mode_name == "aggressive", 30.0)
-    assert probe.spin_until(lambda: temperature.get_subscription_count() > 0
-                            and battery.get_subscription_count() > 0, 10.0)
+    assert probe.spin_until(
+        lambda: temperature.get_subscription_count() > 0 and battery.get_subscription_count() > 0,
+        10.0,
+    )
     _wait_param(probe, "camera_driver", "fps", 10.0, 30.0)
 
     def hot() -> bool:
-        battery.publish(BatteryState(percentage=0.95, present=True,
-                                     power_supply_status=BatteryState.POWER_SUPPLY_STATUS_CHARGING))
+        battery.publish(
+            BatteryState(
+                percentage=0.95,
+                present=True,
+                power_supply_status=BatteryState.POWER_SUPPLY_STATUS_CHARGING,
+            )
+        )
         temperature.publish(Temperature(temperature=82.0))
         return states[-1].mode_name == "low_power"
 
@@ -110,11 +125,20 @@ def test_thermal_override_wins(probe, procs) -> None:  # type: ignore[no-untyped
 
 
 START = 1_700_006_400.0 + 18 * 3600.0  # an 18:00 UTC
-SCENARIO = Scenario(environment=Environment(solar_peak_w=25.0, sunrise_h=6.0, sunset_h=20.0,
-                                            ambient_mean_c=12.0, ambient_amplitude_c=8.0),
-                    capacity_wh=40.0, initial_soc=0.5, start_s=START, hours=48.0,
-                    mode_load_w={m: 0.0 for m in ("critical", "low_power", "normal",
-                                                  "aggressive")})
+SCENARIO = Scenario(
+    environment=Environment(
+        solar_peak_w=25.0,
+        sunrise_h=6.0,
+        sunset_h=20.0,
+        ambient_mean_c=12.0,
+        ambient_amplitude_c=8.0,
+    ),
+    capacity_wh=40.0,
+    initial_soc=0.5,
+    start_s=START,
+    hours=48.0,
+    mode_load_w={m: 0.0 for m in ("critical", "low_power", "normal", "aggressive")},
+)
 
 
 def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no-untyped-def]
@@ -124,14 +148,29 @@ def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no
     reports = probe.collect(EnergyReport, "energy", ENERGY_QOS)
     summaries = probe.collect(DiagnosticStatus, "power/energy_summary")
     clock: list[Clock] = []
-    probe.node.create_subscription(Clock, "/clock", lambda m: clock[:1].clear() or clock.append(m),
-                                   1)
+    probe.node.create_subscription(
+        Clock, "/clock", lambda m: clock[:1].clear() or clock.append(m), 1
+    )
     sim = ("-p", "use_sim_time:=true")
     procs.node("wildcam.nodes.sim_clock", "-p", "speed:=0.0", "-p", f"start_time:={START}")
-    procs.node("wildcam.nodes.power_source", *sim, "-p", "backend:=simulated",
-               "-p", "capacity_wh:=40.0", "-p", "initial_soc:=0.5", "-p", "solar_peak_w:=25.0",
-               "-p", "ambient_mean_c:=12.0", "-p", "ambient_amplitude_c:=8.0",
-               "-p", "period_s:=60.0")
+    procs.node(
+        "wildcam.nodes.power_source",
+        *sim,
+        "-p",
+        "backend:=simulated",
+        "-p",
+        "capacity_wh:=40.0",
+        "-p",
+        "initial_soc:=0.5",
+        "-p",
+        "solar_peak_w:=25.0",
+        "-p",
+        "ambient_mean_c:=12.0",
+        "-p",
+        "ambient_amplitude_c:=8.0",
+        "-p",
+        "period_s:=60.0",
+    )
     procs.node(*MANAGER, *sim, "-p", "stale_after_s:=3600.0")
     procs.node(*CAMERA, *sim)
     # Start the clock once everyone listens to it.
@@ -150,14 +189,17 @@ def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no
     # power/state also carries device-state changes (low battery: watch); compare the modes.
     changes = [s for i, s in enumerate(states) if i == 0 or states[i - 1].mode_name != s.mode_name]
     got = [s.mode_name for s in changes]
-    assert got == expected.modes(), (got, [(round((c.t_s - START) / 3600, 1), c.mode, c.reason)
-                                          for c in expected.changes])
+    assert got == expected.modes(), (
+        got,
+        [(round((c.t_s - START) / 3600, 1), c.mode, c.reason) for c in expected.changes],
+    )
     for state, want in zip(changes[1:], expected.changes[1:], strict=False):
         t = Time.from_msg(state.header.stamp).nanoseconds * 1e-9
         assert abs(t - want.t_s) < 1.5 * 3600.0, (state.mode_name, (t - want.t_s) / 3600)
     # The camera's energy reports cover simulated periods; the manager aggregates them.
-    capture = [s for r in reports if r.node == "camera_driver" for s in r.stages
-               if s.stage == "capture"]
+    capture = [
+        s for r in reports if r.node == "camera_driver" for s in r.stages if s.stage == "capture"
+    ]
     assert capture and all(s.joules >= s.count * 0.025 for s in capture)
     keys = {kv.key for s in summaries for kv in s.values}
     assert {"j_per_h.node.camera_driver", "average_power_w", "projected_battery_h"} <= keys
@@ -179,16 +221,29 @@ def test_a_parameter_set_by_hand_is_kept_and_reported_until_cleared(probe, procs
         for array in reversed(diags):
             for status in array.status:
                 if status.name.endswith("power_manager"):
-                    return {kv.key: kv.value for kv in status.values
-                            if kv.key.startswith("manual_override.")}
+                    return {
+                        kv.key: kv.value
+                        for kv in status.values
+                        if kv.key.startswith("manual_override.")
+                    }
         return {}
-    assert probe.spin_until(lambda: reported() == {"manual_override.camera_driver.fps": "2.0"},
-                            10.0), reported()
+
+    assert probe.spin_until(
+        lambda: reported() == {"manual_override.camera_driver.fps": "2.0"}, 10.0
+    ), reported()
     # Verification (every second here) and a mode change keep it.
     assert probe.set_parameters("power_manager", override_mode="aggressive")[0].successful
-    assert probe.spin_until(lambda: bool(diags) and any(
-        kv.key == "mode" and kv.value == "aggressive" for s in diags[-1].status
-        for kv in s.values), 10.0)
+    assert probe.spin_until(
+        lambda: (
+            bool(diags)
+            and any(
+                kv.key == "mode" and kv.value == "aggressive"
+                for s in diags[-1].status
+                for kv in s.values
+            )
+        ),
+        10.0,
+    )
     probe.spin_for(2.5)
     assert _get(probe, "camera_driver", "fps") == 2.0
 

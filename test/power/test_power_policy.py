@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -20,7 +21,6 @@ from wildcam.power.policy import (
     load_policy,
 )
 from wildcam.power.simulate import Scenario, simulate
-import itertools
 
 CFG = PolicyConfig(smoothing_s=0.0)  # thresholds 0.15 / 0.40 / 0.75, hysteresis 0.05
 
@@ -37,15 +37,18 @@ def test_shipped_policy_file_names_every_mode_and_node() -> None:
     assert pf.params_for("critical")["uploader"]["enabled"] is False
 
 
-@pytest.mark.parametrize("bad", [
-    {"policy": {"thresholds": {"low_power": 0.5, "normal": 0.4, "aggressive": 0.75}}},
-    {"policy": {"hot_c": 60.0, "hot_clear_c": 65.0}},
-    {"policy": {"min_dwell_s": {"normal": 10}}},
-    {"policy": {"bogus": 1}},
-    {"modes": {"turbo": {}}},
-    {"modes": {"normal": {"camera_driver": {"fps": [1, 2]}}}},
-    {"extra": {}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"policy": {"thresholds": {"low_power": 0.5, "normal": 0.4, "aggressive": 0.75}}},
+        {"policy": {"hot_c": 60.0, "hot_clear_c": 65.0}},
+        {"policy": {"min_dwell_s": {"normal": 10}}},
+        {"policy": {"bogus": 1}},
+        {"modes": {"turbo": {}}},
+        {"modes": {"normal": {"camera_driver": {"fps": [1, 2]}}}},
+        {"extra": {}},
+    ],
+)
 def test_bad_policy_files_are_refused(bad: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError):
         PolicyFile.from_mapping(bad)
@@ -84,14 +87,17 @@ def test_noisy_gauge_does_not_flap() -> None:
     """A gauge hovering on the normal threshold with 3 % noise, sampled every second for 6 h."""
     rng = random.Random(1)
     policy = ModePolicy(PolicyConfig(), now_s=0.0)  # shipped smoothing (600 s) and dwell
-    modes = _run(policy, [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03)))
-                          for t in range(6 * 3600)])
+    modes = _run(
+        policy,
+        [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03))) for t in range(6 * 3600)],
+    )
     changes = sum(a != b for a, b in itertools.pairwise(modes))
     assert changes <= 1, changes
     # Without smoothing the dwell alone still bounds the changes to one per 15 min.
     raw = ModePolicy(PolicyConfig(smoothing_s=0.0), now_s=0.0)
-    modes = _run(raw, [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03)))
-                       for t in range(6 * 3600)])
+    modes = _run(
+        raw, [(float(t), PolicyInputs(battery=0.40 + rng.gauss(0, 0.03))) for t in range(6 * 3600)]
+    )
     assert sum(a != b for a, b in itertools.pairwise(modes)) <= 6 * 4
 
 
@@ -172,11 +178,21 @@ def _check_timeline(cfg: PolicyConfig, result) -> None:  # type: ignore[no-untyp
 
 
 SCENARIO = Scenario(
-    environment=Environment(solar_peak_w=25.0, sunrise_h=6.0, sunset_h=20.0,
-                            ambient_mean_c=12.0, ambient_amplitude_c=8.0),
-    capacity_wh=40.0, initial_soc=0.5, start_s=18 * 3600.0, hours=48.0,
+    environment=Environment(
+        solar_peak_w=25.0,
+        sunrise_h=6.0,
+        sunset_h=20.0,
+        ambient_mean_c=12.0,
+        ambient_amplitude_c=8.0,
+    ),
+    capacity_wh=40.0,
+    initial_soc=0.5,
+    start_s=18 * 3600.0,
+    hours=48.0,
     mode_load_w={"critical": 0.0, "low_power": 0.2, "normal": 0.5, "aggressive": 1.0},
-    gauge_noise=0.02, seed=3)
+    gauge_noise=0.02,
+    seed=3,
+)
 
 
 def test_48_hour_scenario_follows_the_policy() -> None:
@@ -197,8 +213,10 @@ def test_48_hour_scenario_follows_the_policy() -> None:
 
 def test_hot_afternoons_are_throttled_in_the_simulation() -> None:
     hot_env = Environment(solar_peak_w=25.0, ambient_mean_c=45.0, ambient_amplitude_c=10.0)
-    result = simulate(load_policy().policy, Scenario(environment=hot_env, capacity_wh=40.0,
-                                                     initial_soc=0.9, hours=48.0))
+    result = simulate(
+        load_policy().policy,
+        Scenario(environment=hot_env, capacity_wh=40.0, initial_soc=0.9, hours=48.0),
+    )
     thermal = [c for c in result.changes if c.reason.startswith("thermal")]
     assert thermal and all(c.mode == "low_power" and c.temperature_c >= 70.0 for c in thermal)
     assert all(mode != "aggressive" or temp < 70.0 for _, mode, _, temp in result.samples)

@@ -33,8 +33,15 @@ def test_charger_windows_parse_and_wrap_past_midnight() -> None:
 
 
 def test_environment_solar_curve_and_ambient() -> None:
-    env = Environment(solar_peak_w=10.0, sunrise_h=6.0, sunset_h=18.0, ambient_mean_c=10.0,
-                      ambient_amplitude_c=5.0, warmest_h=15.0, utc_offset_h=2.0)
+    env = Environment(
+        solar_peak_w=10.0,
+        sunrise_h=6.0,
+        sunset_h=18.0,
+        ambient_mean_c=10.0,
+        ambient_amplitude_c=5.0,
+        warmest_h=15.0,
+        utc_offset_h=2.0,
+    )
     assert hour_of_day(10 * 3600.0, 2.0) == pytest.approx(12.0)
     assert env.solar_w(10 * 3600.0) == pytest.approx(10.0)  # local noon
     assert env.solar_w(2 * 3600.0) == 0.0
@@ -44,12 +51,17 @@ def test_environment_solar_curve_and_ambient() -> None:
 def test_battery_integrates_idle_load_draws_and_charge() -> None:
     bat = SimBattery(capacity_wh=10.0, soc=0.5, idle_w=1.0)
     bat.advance(0.0)
-    bat.draw(3600.0)                       # 1 Wh reported by the stack
-    bat.advance(3600.0)                    # 1 h at 1 W idle
+    bat.draw(3600.0)  # 1 Wh reported by the stack
+    bat.advance(3600.0)  # 1 h at 1 W idle
     assert bat.soc == pytest.approx(0.3)
     assert bat.load_w_now == pytest.approx(2.0) and not bat.charging
-    sunny = SimBattery(capacity_wh=10.0, soc=0.5, idle_w=1.0, charge_efficiency=0.5,
-                       environment=Environment(chargers=parse_windows("0-24@4")))
+    sunny = SimBattery(
+        capacity_wh=10.0,
+        soc=0.5,
+        idle_w=1.0,
+        charge_efficiency=0.5,
+        environment=Environment(chargers=parse_windows("0-24@4")),
+    )
     sunny.advance(0.0)
     sunny.advance(3600.0)
     assert sunny.soc == pytest.approx(0.6) and sunny.charging
@@ -70,9 +82,18 @@ def _sysfs(root: Path, battery: dict[str, str], thermal: str | None = "45500") -
 
 
 def test_sysfs_reads_a_charge_based_gauge(tmp_path: Path) -> None:
-    root = _sysfs(tmp_path, {"status": "Discharging", "capacity": "42", "voltage_now": "3700000",
-                             "current_now": "500000", "charge_now": "2000000",
-                             "charge_full": "5000000", "present": "1"})
+    root = _sysfs(
+        tmp_path,
+        {
+            "status": "Discharging",
+            "capacity": "42",
+            "voltage_now": "3700000",
+            "current_now": "500000",
+            "charge_now": "2000000",
+            "charge_full": "5000000",
+            "present": "1",
+        },
+    )
     r = SysfsSource(root).read(0.0)
     assert r.percentage == pytest.approx(0.42) and r.voltage == pytest.approx(3.7)
     assert r.current == pytest.approx(-0.5) and r.charging is False and r.present
@@ -81,8 +102,16 @@ def test_sysfs_reads_a_charge_based_gauge(tmp_path: Path) -> None:
 
 
 def test_sysfs_energy_gauge_without_capacity_and_unknown_fields(tmp_path: Path) -> None:
-    root = _sysfs(tmp_path, {"status": "Unknown", "voltage_now": "4000000",
-                             "energy_now": "8000000", "energy_full": "16000000"}, thermal=None)
+    root = _sysfs(
+        tmp_path,
+        {
+            "status": "Unknown",
+            "voltage_now": "4000000",
+            "energy_now": "8000000",
+            "energy_full": "16000000",
+        },
+        thermal=None,
+    )
     r = SysfsSource(root).read(0.0)
     assert r.percentage == pytest.approx(0.5) and r.charge_ah == pytest.approx(2.0)
     assert r.charging is None and math.isnan(r.temperature_c) and math.isnan(r.current)
@@ -94,9 +123,15 @@ def test_sysfs_without_battery_is_unknown_not_zero(tmp_path: Path) -> None:
 
 
 def test_simulated_source_drains_reported_energy_and_heats_with_load() -> None:
-    cfg = PowerSourceConfig(backend="simulated", capacity_wh=10.0, initial_soc=0.5,
-                            solar_peak_w=0.0, extra_load_w=0.15, ambient_amplitude_c=0.0,
-                            self_heating_c_per_w=10.0)  # rpi4b idle 2.85 W + 0.15 W = 3 W
+    cfg = PowerSourceConfig(
+        backend="simulated",
+        capacity_wh=10.0,
+        initial_soc=0.5,
+        solar_peak_w=0.0,
+        extra_load_w=0.15,
+        ambient_amplitude_c=0.0,
+        self_heating_c_per_w=10.0,
+    )  # rpi4b idle 2.85 W + 0.15 W = 3 W
     source = make_power_source(cfg)
     assert isinstance(source, SimulatedSource)
     source.read(0.0)
@@ -109,8 +144,9 @@ def test_simulated_source_drains_reported_energy_and_heats_with_load() -> None:
 
 def test_fixed_source_sentinels_are_unknown() -> None:
     assert math.isnan(FixedSource(PowerSourceConfig(backend="fixed")).read(0.0).percentage)
-    r = FixedSource(PowerSourceConfig(backend="fixed", fixed_percentage=0.3,
-                                      fixed_temperature_c=20.0)).read(0.0)
+    r = FixedSource(
+        PowerSourceConfig(backend="fixed", fixed_percentage=0.3, fixed_temperature_c=20.0)
+    ).read(0.0)
     assert r.percentage == 0.3 and r.temperature_c == 20.0
 
 
@@ -169,18 +205,28 @@ def test_bag_source_replays_battery_and_temperature(tmp_path: Path) -> None:
     store, bag = typestore(), tmp_path / "power_bag"
     with Writer(bag, version=BAG_VERSION) as writer:
         conns = {}
-        for topic, msgtype in (("power/battery", "sensor_msgs/msg/BatteryState"),
-                               ("power/temperature", "sensor_msgs/msg/Temperature")):
+        for topic, msgtype in (
+            ("power/battery", "sensor_msgs/msg/BatteryState"),
+            ("power/temperature", "sensor_msgs/msg/Temperature"),
+        ):
             msgdef, _ = store.generate_msgdef(msgtype, ros_version=2)
-            conns[topic] = writer.add_connection(topic, msgtype, msgdef=msgdef,
-                                                 rihs01=store.hash_rihs01(msgtype))
+            conns[topic] = writer.add_connection(
+                topic, msgtype, msgdef=msgdef, rihs01=store.hash_rihs01(msgtype)
+            )
         t0 = 1_000_000_000_000
         for i, pct in enumerate((0.9, 0.8, 0.7)):
-            msg = BatteryState(percentage=pct, voltage=math.nan, present=True,
-                               power_supply_status=BatteryState.POWER_SUPPLY_STATUS_DISCHARGING)
+            msg = BatteryState(
+                percentage=pct,
+                voltage=math.nan,
+                present=True,
+                power_supply_status=BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,
+            )
             writer.write(conns["power/battery"], t0 + i * 10**10, serialize_message(msg))
-        writer.write(conns["power/temperature"], t0 + 5 * 10**9,
-                     serialize_message(Temperature(temperature=41.0)))
+        writer.write(
+            conns["power/temperature"],
+            t0 + 5 * 10**9,
+            serialize_message(Temperature(temperature=41.0)),
+        )
     source = make_power_source(PowerSourceConfig(backend="bag", bag=str(bag), bag_loop=True))
     first = source.read(500.0)
     assert first.percentage == pytest.approx(0.9) and math.isnan(first.temperature_c)
@@ -199,9 +245,9 @@ def test_implausible_readings_are_unknown_and_reported() -> None:
         reading, problems = checked_reading(PowerReading(percentage=bad, voltage=3.9))
         assert math.isnan(reading.percentage) and reading.voltage == 3.9
         assert len(problems) == 1 and "percentage" in problems[0]
-    reading, problems = checked_reading(PowerReading(percentage=0.5, voltage=-3.0,
-                                                     temperature_c=1e6,
-                                                     battery_temperature_c=-300.0))
+    reading, problems = checked_reading(
+        PowerReading(percentage=0.5, voltage=-3.0, temperature_c=1e6, battery_temperature_c=-300.0)
+    )
     assert reading.percentage == 0.5 and math.isnan(reading.voltage)
     assert math.isnan(reading.temperature_c) and math.isnan(reading.battery_temperature_c)
     assert len(problems) == 3

@@ -48,7 +48,8 @@ def rtc_tree(root: Path, since_epoch: int | None) -> Path:
 
 
 def test_rtc_alarm_is_set_in_rtc_seconds_and_the_halt_command_gets_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The RTC runs 3600 s ahead of the system clock (local time zone): the alarm follows it.
     rtc = rtc_tree(tmp_path, int(NOW) + 3600)
     writes: list[str] = []
@@ -61,20 +62,23 @@ def test_rtc_alarm_is_set_in_rtc_seconds_and_the_halt_command_gets_them(
 
     commands: list[list[str]] = []
     clock = FakeClock()
-    config = RtcConfig(sysfs_root=str(tmp_path), sleep_command="rtcwake -m mem -s {seconds} "
-                       "--note {epoch} --hold {batch_s}")
+    config = RtcConfig(
+        sysfs_root=str(tmp_path),
+        sleep_command="rtcwake -m mem -s {seconds} --note {epoch} --hold {batch_s}",
+    )
     source = SysfsRtc(config, clock, runner=lambda argv: commands.append(list(argv)) or 0)
     monkeypatch.setattr(Path, "write_text", spy)
     source.arm(NOW + 600.4)
     monkeypatch.undo()
     alarm = int(NOW) + 3600 + 601
-    assert writes == ["0", str(alarm)]                   # cleared first (EBUSY otherwise)
+    assert writes == ["0", str(alarm)]  # cleared first (EBUSY otherwise)
     assert (rtc / "wakealarm").read_text().strip() == str(alarm)
     assert source.wake_at_s == pytest.approx(NOW + 600.4)
     clock.t += 0.4
     source.sleep(batch_s=239.6)
-    assert commands == [["rtcwake", "-m", "mem", "-s", "600", "--note", str(alarm), "--hold",
-                         "240"]]
+    assert commands == [
+        ["rtcwake", "-m", "mem", "-s", "600", "--note", str(alarm), "--hold", "240"]
+    ]
     assert source.poll() == []
     clock.t = NOW + 601
     assert source.poll() == [WakeEvent(NOW + 600.4, "rtc")]
@@ -168,14 +172,16 @@ def test_gpiod_pir_requests_the_line_and_stamps_edges_on_the_callers_clock() -> 
         calls.append((path, consumer, config))
         return request
 
-    config = PirConfig(chip="/dev/gpiochip4", line="23", bias="pull_up", active_low=True,
-                       debounce_ms=20.0)
-    pir = GpiodPir(config, clock=FakeClock(), request_lines=request_lines,
-                   monotonic_ns=lambda: 10_000_000_000)
-    assert pir.poll(0.1) == []                                   # not armed yet
+    config = PirConfig(
+        chip="/dev/gpiochip4", line="23", bias="pull_up", active_low=True, debounce_ms=20.0
+    )
+    pir = GpiodPir(
+        config, clock=FakeClock(), request_lines=request_lines, monotonic_ns=lambda: 10_000_000_000
+    )
+    assert pir.poll(0.1) == []  # not armed yet
     pir.arm()
-    pir.arm()                                                    # once
-    (path, consumer, lines), = calls
+    pir.arm()  # once
+    ((path, consumer, lines),) = calls
     settings = lines[23]
     assert path == "/dev/gpiochip4" and consumer == "wildcam-pir"
     assert settings.edge_detection == Edge.BOTH and settings.bias == Bias.PULL_UP
@@ -184,8 +190,10 @@ def test_gpiod_pir_requests_the_line_and_stamps_edges_on_the_callers_clock() -> 
     events = pir.poll(0.25)
     assert request.waits == [0.25]
     # Edges 1.0 s and 0.5 s before the monotonic "now" land 1.0 s and 0.5 s before the clock.
-    assert events == [WakeEvent(pytest.approx(NOW - 1.0), "pir", True),
-                      WakeEvent(pytest.approx(NOW - 0.5), "pir", False)]
+    assert events == [
+        WakeEvent(pytest.approx(NOW - 1.0), "pir", True),
+        WakeEvent(pytest.approx(NOW - 0.5), "pir", False),
+    ]
     assert pir.poll(0.0) == []
     pir.close()
     assert request.released and pir.poll(0.0) == []
@@ -220,18 +228,17 @@ def test_simulated_pir_reports_due_edges_only_while_armed() -> None:
     clock = FakeClock(100.0)
     pir = SimulatedPir(clock, [(101.0, True), (103.0, False)])
     pir.push(102.0, True)
-    assert pir.poll() == []                                      # disarmed: nothing, nothing due
+    assert pir.poll() == []  # disarmed: nothing, nothing due
     pir.arm()
     clock.t = 102.5
     assert pir.poll() == [WakeEvent(101.0, "pir"), WakeEvent(102.0, "pir")]
     pir.disarm()
     clock.t = 104.0
-    assert pir.poll() == []                                      # dropped while disarmed
+    assert pir.poll() == []  # dropped while disarmed
     # Configured edges count from the first nonzero clock reading (a simulated clock reads 0
     # until its first /clock).
     sim = FakeClock(0.0)
-    source = make_wake_source(PirConfig(backend="simulated_pir", simulated_edges="1-2, 0.5"),
-                              sim)
+    source = make_wake_source(PirConfig(backend="simulated_pir", simulated_edges="1-2, 0.5"), sim)
     source.arm()
     assert source.poll() == []
     sim.t = 10.0
@@ -254,14 +261,20 @@ def test_rtc_sleep_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     rtc = rtc_tree(tmp_path, None)
     marker = tmp_path / "halted"
-    argv = ["rtc-sleep", "600", "--sysfs-root", str(tmp_path),
-            "--command", f"touch {marker}-{{seconds}}"]
+    argv = [
+        "rtc-sleep",
+        "600",
+        "--sysfs-root",
+        str(tmp_path),
+        "--command",
+        f"touch {marker}-{{seconds}}",
+    ]
     assert main([*argv, "--dry-run"]) == 0
     assert "would write 0" in capsys.readouterr().out
     assert (rtc / "wakealarm").read_text().strip() == "" and not list(tmp_path.glob("halted*"))
     assert main(argv) == 0
     alarm = int((rtc / "wakealarm").read_text())
-    assert 598 <= alarm - time.time() <= 602          # armed against the wall clock
+    assert 598 <= alarm - time.time() <= 602  # armed against the wall clock
     assert [p.name for p in tmp_path.glob("halted*")] in (["halted-600"], ["halted-599"])
     assert main(["rtc-sleep", "10", "--sysfs-root", str(tmp_path)]) == 2
     assert "less than --min-sleep" in capsys.readouterr().err

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from report_helpers import SCENE, KnownRun, write_known_run  # type: ignore[import-not-found]
 
 from wildcam.camera.scene import SceneConfig
-
-from report_helpers import SCENE, KnownRun, write_known_run  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="session")
@@ -19,4 +18,3 @@ def known_run(tmp_path_factory: pytest.TempPathFactory) -> KnownRun:
 def scene() -> SceneConfig:
     """The scene of the known run."""
     return SCENE
-

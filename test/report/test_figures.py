@@ -9,18 +9,16 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from report_helpers import SCENE, KnownRun  # type: ignore[import-not-found]
 
 from wildcam.report import FIGURES, RunData, load_run
 from wildcam.report.data import ModeSwitch
 from wildcam.report.figures import draw_figure, energy_series, hold_rule
 
-from report_helpers import SCENE, KnownRun  # type: ignore[import-not-found]
-
 
 @pytest.fixture(scope="module")
 def run(known_run: KnownRun) -> RunData:
-    return load_run(known_run.bag, SCENE, gateway=known_run.gateway,
-                    baseline=None, fps=None)
+    return load_run(known_run.bag, SCENE, gateway=known_run.gateway, baseline=None, fps=None)
 
 
 def _drawn(run: RunData, name: str) -> tuple[Figure, Axes]:
@@ -61,8 +59,8 @@ def test_battery_figure_legend_names_modes_and_night_off_the_data(run: RunData) 
         box = note.get_window_extent()
         assert area.x0 - 1 <= box.x0 and box.x1 <= area.x1 + 1, note.get_text()
     assert [t.get_text() for t in ax.get_xticklabels()][:1] and all(
-        label.get_text().endswith(":00") for label in ax.get_xticklabels()
-        if label.get_text())
+        label.get_text().endswith(":00") for label in ax.get_xticklabels() if label.get_text()
+    )
 
 
 def test_energy_figure_is_linear_with_idle_shares_and_the_baseline(run: RunData) -> None:
@@ -72,7 +70,8 @@ def test_energy_figure_is_linear_with_idle_shares_and_the_baseline(run: RunData)
     assert stages[0] == "board idle" and "capture" in stages
     joules, base = energy_series(run)
     assert run.idle_w is not None and joules["board idle"] == pytest.approx(
-        run.idle_w * run.duration_s)
+        run.idle_w * run.duration_s
+    )
     assert base is not None and base["board idle"] == joules["board idle"]
     labels = _legend_outside(fig, ax)
     assert [label.split(":")[0] for label in labels] == ["this run", "always-on baseline"]

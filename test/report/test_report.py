@@ -10,13 +10,6 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-
-from wildcam.camera.synthetic import SyntheticScene
-from wildcam.cli import main
-from wildcam.errors import BagError, InputError
-from wildcam.report import FIGURES, Baseline, RunData, build_report, load_run, summarize
-from wildcam.report.data import Timebase
-
 from report_helpers import (  # type: ignore[import-not-found]
     CAPACITY_AH,
     DETECTION_FRAMES,
@@ -28,6 +21,12 @@ from report_helpers import (  # type: ignore[import-not-found]
     VOLTAGE,
     KnownRun,
 )
+
+from wildcam.camera.synthetic import SyntheticScene
+from wildcam.cli import main
+from wildcam.errors import BagError, InputError
+from wildcam.report import FIGURES, Baseline, RunData, build_report, load_run, summarize
+from wildcam.report.data import Timebase
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,12 +40,15 @@ def run(known_run: KnownRun) -> RunData:
 def test_times_map_to_scene_frames(run: RunData) -> None:
     assert run.frames == FRAMES and run.duration_s == pytest.approx(FRAMES / FPS)
     assert [(m.event_id, m.start_s, m.end_s) for m in run.motion] == [
-        (e, pytest.approx(a / FPS), pytest.approx(b / FPS)) for e, (a, b) in MOTION.items()]
+        (e, pytest.approx(a / FPS), pytest.approx(b / FPS)) for e, (a, b) in MOTION.items()
+    ]
     assert [d.t_s for d in run.detections] == [pytest.approx(k / FPS) for k in DETECTION_FRAMES]
     assert [(m.mode_name, m.t_s) for m in run.modes] == [
-        (name, pytest.approx(k / FPS, abs=0.01)) for k, _, name, _ in MODES]
+        (name, pytest.approx(k / FPS, abs=0.01)) for k, _, name, _ in MODES
+    ]
     assert sorted({i.t_s for i in run.gateway or ()}) == [
-        pytest.approx(k / FPS) for k in sorted(DETECTION_FRAMES)]
+        pytest.approx(k / FPS) for k in sorted(DETECTION_FRAMES)
+    ]
 
 
 def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun) -> None:
@@ -55,7 +57,9 @@ def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun
     assert summary.event_recall == pytest.approx(known_run.recall)
     assert summary.detected_source == "gateway"
     assert (summary.false_uploads, summary.false_upload_bytes) == (
-        known_run.false_uploads, known_run.false_upload_bytes)
+        known_run.false_uploads,
+        known_run.false_upload_bytes,
+    )
     assert summary.motion_events == 3 and summary.false_motion_events == 1
     # The expected figures are worked out by hand from the known input (report_helpers: six
     # energy reports of capture 1.0 + motion 0.5 + stage 1 0.2 + upload 0.3 J, one stage-3
@@ -70,8 +74,11 @@ def test_summary_numbers_equal_the_known_input(run: RunData, known_run: KnownRun
     # 26640 J / (2.85 W x 86400 s + 18576 J) per day
     assert summary.projected_battery_days == pytest.approx(0.10060, rel=1e-4)
     assert summary.mode_switches == len(MODES) - 1
-    assert summary.lifetime.endswith("PIR wake; wildcam lifetime)") and "no solar" in \
-        summary.lifetime and "with a 10 W panel" in summary.lifetime
+    assert (
+        summary.lifetime.endswith("PIR wake; wildcam lifetime)")
+        and "no solar" in summary.lifetime
+        and "with a 10 W panel" in summary.lifetime
+    )
     # always-on: stage 3 (0.9 J per call measured) on all 600 frames = 540 J, capture and
     # upload as the run had them (6 x 1.3 J)
     assert summary.baseline_total_j == pytest.approx(547.8)
@@ -120,8 +127,9 @@ def test_timebase_of_a_compressed_day() -> None:
 def test_battery_without_capacity_projects_nothing(run: RunData) -> None:
     import dataclasses
 
-    no_capacity = dataclasses.replace(run, battery=tuple(
-        dataclasses.replace(b, capacity_ah=math.nan) for b in run.battery))
+    no_capacity = dataclasses.replace(
+        run, battery=tuple(dataclasses.replace(b, capacity_ah=math.nan) for b in run.battery)
+    )
     summary = summarize(no_capacity)
     assert summary.projected_battery_days is None and summary.baseline_battery_days is None
     assert "no battery capacity" in summary.projection_basis
@@ -139,13 +147,24 @@ def test_bad_inputs_raise_wildcam_errors(known_run: KnownRun, tmp_path: Path) ->
         load_run(known_run.bag, SCENE, gateway=bad)
 
 
-def test_report_command(known_run: KnownRun, tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command(
+    known_run: KnownRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     truth = tmp_path / "truth.json"
     SyntheticScene(SCENE).write_ground_truth(truth)
     out = tmp_path / "out"
-    code = main(["report", str(known_run.bag), "--truth", str(truth), "--gateway",
-                 str(known_run.gateway), "--out", str(out)])
+    code = main(
+        [
+            "report",
+            str(known_run.bag),
+            "--truth",
+            str(truth),
+            "--gateway",
+            str(known_run.gateway),
+            "--out",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert (out / "report.html").is_file() and all((out / f.name).is_file() for f in FIGURES)

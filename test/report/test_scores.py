@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from report_helpers import DETECTION_FRAMES, FPS, MOTION, SCENE, KnownRun  # type: ignore[import-not-found]
 
 from wildcam.report import RunData, build_report, load_run, summarize
 from wildcam.report.data import TruthVisit
 from wildcam.report.metrics import visit_scores
-
-from report_helpers import DETECTION_FRAMES, FPS, MOTION, SCENE, KnownRun  # type: ignore[import-not-found]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +21,11 @@ def run(known_run: KnownRun) -> RunData:
 
 
 def test_coverage_is_the_share_of_the_visit_inside_motion_events() -> None:
-    visits = [TruthVisit(10.0, 20.0, "deer"), TruthVisit(30.0, 34.0, "fox"),
-              TruthVisit(50.0, 52.0, "bird")]
+    visits = [
+        TruthVisit(10.0, 20.0, "deer"),
+        TruthVisit(30.0, 34.0, "fox"),
+        TruthVisit(50.0, 52.0, "bird"),
+    ]
     spans = [(8.0, 12.0), (11.0, 15.0), (18.0, 25.0), (33.0, 40.0)]  # overlaps count once
     scores = visit_scores(visits, spans, times=[9.5, 14.0, 35.0], slack_s=1.0)
     assert [s.coverage for s in scores] == [pytest.approx(0.7), pytest.approx(0.25), 0.0]
@@ -57,5 +59,6 @@ def test_summary_json_holds_the_same_scores(run: RunData, tmp_path: Path) -> Non
     summary = summarize(run)
     assert data["event_recall"] == pytest.approx(summary.event_recall)
     assert [v["coverage"] for v in data["visit_scores"]] == [
-        pytest.approx(v.coverage) for v in summary.visit_scores]
+        pytest.approx(v.coverage) for v in summary.visit_scores
+    ]
     assert data["visit_scores"][2]["first_detection_s"] is None

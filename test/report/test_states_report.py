@@ -28,12 +28,26 @@ def _switch(t_s: float, state: str, reason: str = "") -> ModeSwitch:
 
 def test_time_energy_and_missed_visits_by_state() -> None:
     # One scene second is an hour: warm 2 h, watch 4 h, sleep 6 h, warm again 12 h.
-    run = RunData(duration_s=24.0, fps=10.0, frames=0, timebase=Timebase(3600.0, 0.0),
-                  visits=(TruthVisit(1.0, 1.5, "deer"), TruthVisit(3.0, 3.5, "fox"),
-                          TruthVisit(5.8, 6.5, "deer"), TruthVisit(8.0, 9.0, "fox")),
-                  modes=(_switch(0.0, "warm"), _switch(1.0, "warm"), _switch(2.0, "watch"),
-                         _switch(6.0, "sleep"), _switch(12.0, "warm")),
-                  profile="rpi5")
+    run = RunData(
+        duration_s=24.0,
+        fps=10.0,
+        frames=0,
+        timebase=Timebase(3600.0, 0.0),
+        visits=(
+            TruthVisit(1.0, 1.5, "deer"),
+            TruthVisit(3.0, 3.5, "fox"),
+            TruthVisit(5.8, 6.5, "deer"),
+            TruthVisit(8.0, 9.0, "fox"),
+        ),
+        modes=(
+            _switch(0.0, "warm"),
+            _switch(1.0, "warm"),
+            _switch(2.0, "watch"),
+            _switch(6.0, "sleep"),
+            _switch(12.0, "warm"),
+        ),
+        profile="rpi5",
+    )
     states = summarize_states(run, detected=[run.visits[0]])
     assert states is not None
     assert states.hours == {"sleep": 6.0, "watch": 4.0, "warm": 14.0}

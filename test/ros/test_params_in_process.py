@@ -66,16 +66,17 @@ def _answer(probe: Any, future: Any) -> Any:
 def test_as_declared_makes_ints_floats_where_the_parameter_is_a_float() -> None:
     # from the node table: camera_driver.fps is a float, reduce_factor an int
     assert as_declared("/camera_driver", {"fps": 5, "reduce_factor": 4, "enabled": True}) == {
-        "fps": 5.0, "reduce_factor": 4, "enabled": True}
+        "fps": 5.0,
+        "reduce_factor": 4,
+        "enabled": True,
+    }
     assert isinstance(as_declared("camera_driver", {"fps": 5})["fps"], float)
     # from the values the node reported (any node, in the table or not)
-    assert as_declared("other", {"x": 2, "y": 2}, current={"x": 0.5, "y": 1}) == {
-        "x": 2.0, "y": 2}
+    assert as_declared("other", {"x": 2, "y": 2}, current={"x": 0.5, "y": 1}) == {"x": 2.0, "y": 2}
     assert as_declared("not_in_the_table", {"x": 2}) == {"x": 2}
 
 
-def test_the_remote_client_converts_and_the_binding_validates(probe: Any,
-                                                              target: Target) -> None:
+def test_the_remote_client_converts_and_the_binding_validates(probe: Any, target: Target) -> None:
     remote = RemoteParameters(probe.node)
     assert probe.spin_until(lambda: remote.ready("target"), 10.0)
     # an int for the float parameter: converted by the reported type, accepted

@@ -66,14 +66,17 @@ def test_augmentations_keep_the_crop_a_bgr_image_and_change_it(augment) -> None:
 
 
 def test_ir_look_is_grey() -> None:
-    out = ir_look(np.random.default_rng(1), np.dstack([np.full((32, 32), v, np.uint8)
-                                                       for v in (40, 120, 200)]))
+    out = ir_look(
+        np.random.default_rng(1),
+        np.dstack([np.full((32, 32), v, np.uint8) for v in (40, 120, 200)]),
+    )
     assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
 
 
 def test_the_teacher_network_answers_one_row_per_cell_of_its_three_strides() -> None:
-    torch = pytest.importorskip("torch", reason="torch lives in the training venv only "
-                                "(make models-test)")
+    torch = pytest.importorskip(
+        "torch", reason="torch lives in the training venv only (make models-test)"
+    )
     from wildcam.training.yolox import YoloxTiny
 
     model = YoloxTiny(num_classes=1).eval()

@@ -13,8 +13,14 @@ from wildcam.graph import node
 
 
 def _supervise(tmp_path: Path, code: int) -> tuple[Supervisor, str | None]:
-    sup = Supervisor([node("uploader")], tmp_path / "params.yaml", env={},
-                     backoff_s=0.01, backoff_max_s=0.01, max_restarts=50)
+    sup = Supervisor(
+        [node("uploader")],
+        tmp_path / "params.yaml",
+        env={},
+        backoff_s=0.01,
+        backoff_max_s=0.01,
+        max_restarts=50,
+    )
     sup.children[0].command = [sys.executable, "-c", f"raise SystemExit({code})"]
     failure = None
     starts = 0

@@ -70,7 +70,9 @@ def test_warm_streams_holds_the_device_and_a_trigger_marks_a_burst() -> None:
     assert all(control.capture(WARM, t / 10) for t in range(5))
     assert not control.in_burst
     assert control.trigger(WARM)
-    bursts = [control.capture(WARM, 1.0) and control.in_burst for _ in range(WARM.burst_frames + 2)]
+    bursts = [
+        control.capture(WARM, 1.0) and control.in_burst for _ in range(WARM.burst_frames + 2)
+    ]
     assert bursts == [True] * WARM.burst_frames + [False, False]
     assert control.hold(WARM, 100.0)
     assert control.period_s(WARM) == pytest.approx(0.1)

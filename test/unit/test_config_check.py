@@ -26,22 +26,41 @@ def test_the_shipped_defaults_pass_and_merge_per_node(tmp_path: Path) -> None:
     assert merged["uploader"]["queue_dir"] == ""
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ({"camera_drivr": {"fps": 2.0}}, "--param: no node 'camera_drivr' (did you mean "
-                                     "'camera_driver'?)"),
-    ({"camera_driver": {"fsp": 2.0}}, "--param: camera_driver has no parameter 'fsp' (did you "
-                                      "mean 'fps'?)"),
-    ({"camera_driver": {"fps": "abc"}}, "--param: camera_driver.fps='abc': allowed: float in "
-                                        "[0.1, 60.0]"),
-    ({"camera_driver": {"fps": 1000.0}}, "camera_driver.fps=1000.0: allowed: float in "
-                                         "[0.1, 60.0]"),
-    ({"camera_driver": {"width": 2.5}}, "camera_driver.width=2.5: allowed: int"),
-    ({"camera_driver": {"enabled": 1}}, "camera_driver.enabled=1: allowed: bool"),
-    ({"camera_driver": {"source": "webcam"}}, "camera_driver.source='webcam': allowed: str in "),
-    ({"power_source": {"use_sim_time": "yes"}}, "power_source.use_sim_time='yes': allowed: bool"),
-])
-def test_each_mistake_is_one_line_naming_node_parameter_and_range(values: dict,  # type: ignore[type-arg]
-                                                                   expected: str) -> None:
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"camera_drivr": {"fps": 2.0}},
+            "--param: no node 'camera_drivr' (did you mean 'camera_driver'?)",
+        ),
+        (
+            {"camera_driver": {"fsp": 2.0}},
+            "--param: camera_driver has no parameter 'fsp' (did you mean 'fps'?)",
+        ),
+        (
+            {"camera_driver": {"fps": "abc"}},
+            "--param: camera_driver.fps='abc': allowed: float in [0.1, 60.0]",
+        ),
+        (
+            {"camera_driver": {"fps": 1000.0}},
+            "camera_driver.fps=1000.0: allowed: float in [0.1, 60.0]",
+        ),
+        ({"camera_driver": {"width": 2.5}}, "camera_driver.width=2.5: allowed: int"),
+        ({"camera_driver": {"enabled": 1}}, "camera_driver.enabled=1: allowed: bool"),
+        (
+            {"camera_driver": {"source": "webcam"}},
+            "camera_driver.source='webcam': allowed: str in ",
+        ),
+        (
+            {"power_source": {"use_sim_time": "yes"}},
+            "power_source.use_sim_time='yes': allowed: bool",
+        ),
+    ],
+)
+def test_each_mistake_is_one_line_naming_node_parameter_and_range(
+    values: dict,  # type: ignore[type-arg]
+    expected: str,
+) -> None:
     with pytest.raises(ConfigError) as err:
         check_sources(params=values)
     assert expected in str(err.value) and "\n" not in str(err.value)
@@ -49,8 +68,11 @@ def test_each_mistake_is_one_line_naming_node_parameter_and_range(values: dict, 
 
 def test_a_file_mistake_names_the_file(tmp_path: Path) -> None:
     path = _file(tmp_path, {"/**/motion_detector": {"ros__parameters": {"pixel_threshold": -4}}})
-    with pytest.raises(ConfigError, match=rf"^{path}: motion_detector.pixel_threshold=-4: "
-                                          r"allowed: int in \["):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^{path}: motion_detector.pixel_threshold=-4: "
+        r"allowed: int in \[",
+    ):
         check_sources([path])
 
 
@@ -69,8 +91,9 @@ def test_cross_field_rules_are_checked_on_the_merged_values(tmp_path: Path) -> N
 
 
 def test_wildcard_sections_apply_to_every_node_that_declares_the_name(tmp_path: Path) -> None:
-    path = _file(tmp_path, {"/**": {"ros__parameters": {"power_profile": "pizero2w",
-                                                        "use_sim_time": True}}})
+    path = _file(
+        tmp_path, {"/**": {"ros__parameters": {"power_profile": "pizero2w", "use_sim_time": True}}}
+    )
     merged = check_sources([path])
     assert merged["camera_driver"]["power_profile"] == "pizero2w"
     assert all(v["use_sim_time"] is True for v in merged.values())
@@ -78,11 +101,17 @@ def test_wildcard_sections_apply_to_every_node_that_declares_the_name(tmp_path: 
         check_sources([_file(tmp_path, {"/**": {"ros__parameters": {"nonsense": 1}}})])
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("[unclosed", "not valid YAML"),
-    ("- a\n- b\n", "expected '/**/<node>: ros__parameters"),
-    ("/**/camera_driver: {fps: 2.0}\n", "section '/**/camera_driver' has no 'ros__parameters'"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[unclosed", "not valid YAML"),
+        ("- a\n- b\n", "expected '/**/<node>: ros__parameters"),
+        (
+            "/**/camera_driver: {fps: 2.0}\n",
+            "section '/**/camera_driver' has no 'ros__parameters'",
+        ),
+    ],
+)
 def test_malformed_files_are_refused(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -27,13 +27,16 @@ def test_rgb8_comes_back_as_bgr_and_padded_rows_are_cropped() -> None:
     assert np.array_equal(msg_to_image(msg), rgb[:, :, ::-1])
 
 
-@pytest.mark.parametrize(("fields", "needle"), [
-    ({"encoding": "yuv422"}, "unsupported image encoding"),
-    ({"height": 0}, "outside 1..8192"),
-    ({"width": 100000}, "outside 1..8192"),
-    ({"step": 2}, "step 2 shorter than a row"),
-    ({"data": bytes(11)}, "data holds 11 bytes"),
-])
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"encoding": "yuv422"}, "unsupported image encoding"),
+        ({"height": 0}, "outside 1..8192"),
+        ({"width": 100000}, "outside 1..8192"),
+        ({"step": 2}, "step 2 shorter than a row"),
+        ({"data": bytes(11)}, "data holds 11 bytes"),
+    ],
+)
 def test_malformed_images_raise_input_error(fields: dict, needle: str) -> None:
     base = {"height": 3, "width": 4, "encoding": "mono8", "step": 4, "data": bytes(12)}
     with pytest.raises(InputError, match=needle):

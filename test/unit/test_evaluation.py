@@ -6,8 +6,11 @@ from wildcam.evaluation import score_events
 
 
 def test_overlap_recalls_and_strays_are_false_events() -> None:
-    score = score_events(detected=[(1.0, 3.0), (10.0, 11.0), (20.0, 21.0)],
-                         visits=[(2.0, 5.0), (9.0, 12.0), (30.0, 31.0)], slack_s=0.5)
+    score = score_events(
+        detected=[(1.0, 3.0), (10.0, 11.0), (20.0, 21.0)],
+        visits=[(2.0, 5.0), (9.0, 12.0), (30.0, 31.0)],
+        slack_s=0.5,
+    )
     assert (score.visits, score.recalled, score.detected, score.false_events) == (3, 2, 3, 1)
     assert abs(score.recall - 2 / 3) < 1e-9
 

@@ -59,19 +59,31 @@ def description(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorded:
     modules = {
         "ament_index_python.packages": {"get_package_share_directory": lambda _: str(tmp_path)},
         "launch": {"LaunchDescription": Recorded},
-        "launch.actions": {n: type(n, (Recorded,), {}) for n in
-                           ("DeclareLaunchArgument", "EmitEvent", "GroupAction",
-                            "RegisterEventHandler", "SetEnvironmentVariable")},
+        "launch.actions": {
+            n: type(n, (Recorded,), {})
+            for n in (
+                "DeclareLaunchArgument",
+                "EmitEvent",
+                "GroupAction",
+                "RegisterEventHandler",
+                "SetEnvironmentVariable",
+            )
+        },
         "launch.conditions": {"IfCondition": IfCondition},
         "launch.event_handlers": {"OnProcessStart": type("OnProcessStart", (Recorded,), {})},
         "launch.events": {"matches_action": lambda action: ("matches", action)},
-        "launch.substitutions": {"LaunchConfiguration": LaunchConfiguration,
-                                 "PythonExpression": PythonExpression},
-        "launch_ros.actions": {"Node": type("Node", (Recorded,), {}),
-                               "LifecycleNode": type("LifecycleNode", (Recorded,), {}),
-                               "PushRosNamespace": Recorded},
+        "launch.substitutions": {
+            "LaunchConfiguration": LaunchConfiguration,
+            "PythonExpression": PythonExpression,
+        },
+        "launch_ros.actions": {
+            "Node": type("Node", (Recorded,), {}),
+            "LifecycleNode": type("LifecycleNode", (Recorded,), {}),
+            "PushRosNamespace": Recorded,
+        },
         "launch_ros.event_handlers": {
-            "OnStateTransition": type("OnStateTransition", (Recorded,), {})},
+            "OnStateTransition": type("OnStateTransition", (Recorded,), {})
+        },
         "launch_ros.events.lifecycle": {"ChangeState": type("ChangeState", (Recorded,), {})},
         "launch_ros.parameter_descriptions": {"ParameterValue": Recorded},
     }
@@ -86,8 +98,11 @@ def description(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorded:
 
 
 def _arguments(description: Recorded, **given: str) -> dict[str, str]:
-    declared = {a.args[0]: a.kwargs["default_value"] for a in description.args[0]
-                if type(a).__name__ == "DeclareLaunchArgument"}
+    declared = {
+        a.args[0]: a.kwargs["default_value"]
+        for a in description.args[0]
+        if type(a).__name__ == "DeclareLaunchArgument"
+    }
     assert set(given) <= set(declared), f"undeclared: {set(given) - set(declared)}"
     return {**declared, **given}
 
@@ -102,8 +117,11 @@ def _nodes(description: Recorded) -> list[Recorded]:
 
 def _started(description: Recorded, **given: str) -> set[str]:
     args = _arguments(description, **given)
-    return {n.kwargs["name"] for n in _nodes(description)
-            if n.kwargs["condition"] is None or evaluate(n.kwargs["condition"], args)}
+    return {
+        n.kwargs["name"]
+        for n in _nodes(description)
+        if n.kwargs["condition"] is None or evaluate(n.kwargs["condition"], args)
+    }
 
 
 def test_default_launch_starts_every_node_but_those_on_request(description: Recorded) -> None:
@@ -112,7 +130,8 @@ def test_default_launch_starts_every_node_but_those_on_request(description: Reco
 
 def test_camera_false_leaves_the_camera_out_for_a_replayed_bag(description: Recorded) -> None:
     assert _started(description, camera="false") == (
-        {n.name for n in NODES if not n.on_request} - {"camera_driver"})
+        {n.name for n in NODES if not n.on_request} - {"camera_driver"}
+    )
 
 
 def test_each_on_request_node_has_its_own_argument(description: Recorded) -> None:
@@ -120,11 +139,18 @@ def test_each_on_request_node_has_its_own_argument(description: Recorded) -> Non
         assert spec.name in _started(description, **{spec.name: "true"})
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({}, False), ({"use_sim_time": "true"}, True), ({"sim_clock": "true"}, True),
-    ({"sim_clock": "True", "use_sim_time": "false"}, True)])
-def test_sim_clock_implies_sim_time(description: Recorded, given: dict[str, str],
-                                    expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, False),
+        ({"use_sim_time": "true"}, True),
+        ({"sim_clock": "true"}, True),
+        ({"sim_clock": "True", "use_sim_time": "false"}, True),
+    ],
+)
+def test_sim_clock_implies_sim_time(
+    description: Recorded, given: dict[str, str], expected: bool
+) -> None:
     args = _arguments(description, **given)
     for node in _nodes(description):
         sim_time = node.kwargs["parameters"][1]["use_sim_time"]
@@ -137,35 +163,45 @@ def test_respawn_is_capped(description: Recorded) -> None:
 
 
 def test_middleware_environment_is_left_alone_unless_asked(description: Recorded) -> None:
-    env_actions = [a for a in description.args[0]
-                   if type(a).__name__ == "SetEnvironmentVariable"]
-    assert {a.args[0] for a in env_actions} == {"FASTDDS_DEFAULT_PROFILES_FILE",
-                                                "ROS_AUTOMATIC_DISCOVERY_RANGE"}
+    env_actions = [a for a in description.args[0] if type(a).__name__ == "SetEnvironmentVariable"]
+    assert {a.args[0] for a in env_actions} == {
+        "FASTDDS_DEFAULT_PROFILES_FILE",
+        "ROS_AUTOMATIC_DISCOVERY_RANGE",
+    }
     defaults = _arguments(description)
     assert not any(evaluate(a.kwargs["condition"], defaults) for a in env_actions)
     asked = _arguments(description, discovery_range="SUBNET")
     assert [a.args[0] for a in env_actions if evaluate(a.kwargs["condition"], asked)] == [
-        "ROS_AUTOMATIC_DISCOVERY_RANGE"]
+        "ROS_AUTOMATIC_DISCOVERY_RANGE"
+    ]
 
 
 def test_the_camera_is_a_managed_node_configured_at_each_start_and_activated_once(
-        description: Recorded) -> None:
+    description: Recorded,
+) -> None:
     from lifecycle_msgs.msg import Transition
 
     camera = next(n for n in _nodes(description) if n.kwargs["name"] == "camera_driver")
     assert type(camera).__name__ == "LifecycleNode"
     assert camera.kwargs["parameters"][1]["autostart"] is False  # the launch file drives it
     assert all(type(n).__name__ == "Node" for n in _nodes(description) if n is not camera)
-    handlers = {type(h.args[0]).__name__: h.args[0] for h in _group(description)
-                if type(h).__name__ == "RegisterEventHandler"}
+    handlers = {
+        type(h.args[0]).__name__: h.args[0]
+        for h in _group(description)
+        if type(h).__name__ == "RegisterEventHandler"
+    }
     on_start, on_inactive = handlers["OnProcessStart"], handlers["OnStateTransition"]
     assert on_start.kwargs["target_action"] is camera  # every start, a respawn too
     assert on_inactive.kwargs["target_lifecycle_node"] is camera
     # Only after configuring: the power manager's sleep (a deactivation) is not undone.
     assert (on_inactive.kwargs["start_state"], on_inactive.kwargs["goal_state"]) == (
-        "configuring", "inactive")
-    for handler, key, transition in ((on_start, "on_start", Transition.TRANSITION_CONFIGURE),
-                                     (on_inactive, "entities", Transition.TRANSITION_ACTIVATE)):
+        "configuring",
+        "inactive",
+    )
+    for handler, key, transition in (
+        (on_start, "on_start", Transition.TRANSITION_CONFIGURE),
+        (on_inactive, "entities", Transition.TRANSITION_ACTIVATE),
+    ):
         (emit,) = handler.kwargs[key]
         event = emit.kwargs["event"]
         assert event.kwargs["transition_id"] == transition

@@ -25,14 +25,17 @@ def test_library_records_go_to_the_node_logger_while_routed() -> None:
         logging.getLogger("wildcam.upload").error("upload step failed: %s", "boom")
         logging.getLogger("wildcam.upload").warning("item %s dead-lettered", "k1")
         logging.getLogger("wildcam.gateway").info("stored")
-    assert ros.lines == [("error", "[upload] upload step failed: boom"),
-                         ("warning", "[upload] item k1 dead-lettered"),
-                         ("info", "[gateway] stored")]
+    assert ros.lines == [
+        ("error", "[upload] upload step failed: boom"),
+        ("warning", "[upload] item k1 dead-lettered"),
+        ("info", "[gateway] stored"),
+    ]
     assert ROOT.handlers == before  # restored afterwards
 
 
 def test_the_terminal_gets_information_on_stdout_and_problems_on_stderr(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     to_terminal()
     to_terminal()  # once per process, however often asked
     logging.getLogger("wildcam.bringup").info("started camera_driver (pid 12)")

@@ -21,25 +21,54 @@ from wildcam.rosenv import (
     small_messages_environment,
 )
 
-NEVER_IN_A_NODE = {"matplotlib", "aiohttp", "torch", "onnx", "rosbags", "pvlib",
-                   "wildcam.report", "wildcam.gateway", "wildcam.bags", "wildcam.training",
-                   "wildcam.run", "wildcam.camera.synthetic", "wildcam.camera.video",
-                   "wildcam.camera.device", "wildcam.cascade.evaluate"}
-ONLY_WHERE_USED = {"onnxruntime": {"cascade_detector"}, "cv2": {"camera_driver",
-                   "motion_detector", "cascade_detector"},
-                   "httpx": {"uploader"}, "sqlite3": {"uploader", "mqtt_bridge"},
-                   "paho": {"mqtt_bridge"}}
+NEVER_IN_A_NODE = {
+    "matplotlib",
+    "aiohttp",
+    "torch",
+    "onnx",
+    "rosbags",
+    "pvlib",
+    "wildcam.report",
+    "wildcam.gateway",
+    "wildcam.bags",
+    "wildcam.training",
+    "wildcam.run",
+    "wildcam.camera.synthetic",
+    "wildcam.camera.video",
+    "wildcam.camera.device",
+    "wildcam.cascade.evaluate",
+}
+ONLY_WHERE_USED = {
+    "onnxruntime": {"cascade_detector"},
+    "cv2": {"camera_driver", "motion_detector", "cascade_detector"},
+    "httpx": {"uploader"},
+    "sqlite3": {"uploader", "mqtt_bridge"},
+    "paho": {"mqtt_bridge"},
+}
 """Module -> the nodes that may import it; signatures (cryptography) only when OTA is on."""
 # The supervisor reads the parameters file (yaml) to check the configuration before it starts.
-SUPERVISOR_NEVER = {"rclpy", "numpy", "cv2", "onnxruntime", "httpx", "cryptography",
-                    *NEVER_IN_A_NODE}
+SUPERVISOR_NEVER = {
+    "rclpy",
+    "numpy",
+    "cv2",
+    "onnxruntime",
+    "httpx",
+    "cryptography",
+    *NEVER_IN_A_NODE,
+}
 
 
 def _imported(code: str) -> set[str]:
     """The top-level packages and wildcam modules in ``sys.modules`` after running ``code``."""
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, env=ros_environment(), timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=ros_environment(),
+        timeout=120,
+    ).stdout
     names = json.loads(out.strip().splitlines()[-1])
     return {n for n in names if n.startswith("wildcam.")} | {n.split(".")[0] for n in names}
 
@@ -55,9 +84,11 @@ def test_a_node_module_imports_only_what_its_node_uses(spec) -> None:  # type: i
 
 
 def test_the_bringup_supervisor_imports_next_to_nothing() -> None:
-    modules = _imported("from wildcam.cli import build_parser, checked_apart\n"
-                        "build_parser('bringup')\nfrom wildcam.bringup import default_params_file,"
-                        " select\nchecked_apart([default_params_file()], select(None))")
+    modules = _imported(
+        "from wildcam.cli import build_parser, checked_apart\n"
+        "build_parser('bringup')\nfrom wildcam.bringup import default_params_file,"
+        " select\nchecked_apart([default_params_file()], select(None))"
+    )
     assert "wildcam.bringup" in modules and not modules & SUPERVISOR_NEVER
     every = _imported("from wildcam.cli import build_parser\nbuild_parser()")
     assert {"wildcam.cascade.cli", "wildcam.gateway.cli"} <= every  # help still lists them
@@ -70,14 +101,16 @@ def test_nodes_without_images_get_the_small_shared_memory_segment() -> None:
     own = {**env, PROFILE_VAR: "/etc/my_profile.xml"}
     assert small_messages_environment(own) == own  # a profile of the user's own is kept
     assert node("camera_driver").publishes_images
-    assert not any(node(n).publishes_images for n in ("motion_detector", "cascade_detector",
-                                                      "uploader", "power_manager"))
+    assert not any(
+        node(n).publishes_images
+        for n in ("motion_detector", "cascade_detector", "uploader", "power_manager")
+    )
 
 
 def test_the_small_profile_differs_only_in_its_segment_size() -> None:
     def body(name: str) -> str:
         text = (Path(config_dir()) / name).read_text()
-        return text[text.index("-->"):]
+        return text[text.index("-->") :]
 
     small, large = body(SMALL_SHM_PROFILE), body(SHM_PROFILE)
     assert "<segment_size>2097152</segment_size>" in small

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_every_node_module_and_config_class_exists() -> None:
     import importlib
+
     for spec in NODES:
         module = importlib.import_module(spec.module)
         assert hasattr(module, spec.node_class) and callable(module.main)
@@ -36,8 +37,12 @@ def test_readme_node_section_is_generated_from_the_table() -> None:
 
 
 def test_cmake_installs_one_executable_per_table_entry() -> None:
-    out = subprocess.run([sys.executable, str(REPO / "src" / "wildcam" / "graph.py"),
-                          "--executables"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(REPO / "src" / "wildcam" / "graph.py"), "--executables"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.split() == [f"{n.executable}:{n.module}" for n in NODES]
     lib = Path(sys.prefix) / "lib" / "wildcam"
     if lib.is_dir():  # built into this venv by `make`
@@ -46,8 +51,12 @@ def test_cmake_installs_one_executable_per_table_entry() -> None:
 
 def test_launch_file_is_driven_by_the_node_table_and_documents_its_arguments() -> None:
     tree = ast.parse((REPO / "launch" / "wildcam.launch.py").read_text())
-    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-                and n.module == "wildcam.graph" for a in n.names}
+    imported = {
+        a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == "wildcam.graph"
+        for a in n.names
+    }
     assert "NODES" in imported
     declared = {}
     for call in ast.walk(tree):

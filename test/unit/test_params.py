@@ -29,14 +29,17 @@ def test_specs_follow_declaration_order_and_metadata() -> None:
     assert specs[2].range_text() == "a | b"
 
 
-@pytest.mark.parametrize(("values", "needle"), [
-    ({"rate": 3.0}, "rate=3.0 is outside [0.5, 2.0]"),
-    ({"count": 0}, "count=0 is outside [1, 5]"),
-    ({"mode": "c"}, "mode='c' is not one of a | b"),
-    ({"on": 1}, "on must be bool"),
-    ({"count": True}, "count must be int"),
-    ({"nope": 1}, "unknown parameter(s) ['nope']"),
-])
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ({"rate": 3.0}, "rate=3.0 is outside [0.5, 2.0]"),
+        ({"count": 0}, "count=0 is outside [1, 5]"),
+        ({"mode": "c"}, "mode='c' is not one of a | b"),
+        ({"on": 1}, "on must be bool"),
+        ({"count": True}, "count must be int"),
+        ({"nope": 1}, "unknown parameter(s) ['nope']"),
+    ],
+)
 def test_bad_values_are_refused_naming_the_field(values: dict, needle: str) -> None:
     with pytest.raises(ConfigError) as err:
         build_config(Example, values)
@@ -51,12 +54,20 @@ def test_ints_are_accepted_for_floats_and_base_is_kept() -> None:
 
 
 def test_parse_assignments_groups_by_node_and_reads_values_as_ros_does() -> None:
-    parsed = parse_assignments(["camera_driver.fps=2", "uploader.enabled=false",
-                                "uploader.gateway_url=https://gw:8470",
-                                "cascade_detector.qos.depth=0.5", "uploader.enabled=true"])
-    assert parsed == {"camera_driver": {"fps": 2},
-                      "uploader": {"enabled": True, "gateway_url": "https://gw:8470"},
-                      "cascade_detector": {"qos.depth": 0.5}}
+    parsed = parse_assignments(
+        [
+            "camera_driver.fps=2",
+            "uploader.enabled=false",
+            "uploader.gateway_url=https://gw:8470",
+            "cascade_detector.qos.depth=0.5",
+            "uploader.enabled=true",
+        ]
+    )
+    assert parsed == {
+        "camera_driver": {"fps": 2},
+        "uploader": {"enabled": True, "gateway_url": "https://gw:8470"},
+        "cascade_detector": {"qos.depth": 0.5},
+    }
     for bad in ("fps=2", "camera_driver.fps", ".fps=2", "camera_driver.=2"):
         with pytest.raises(ConfigError, match="--param"):
             parse_assignments([bad])

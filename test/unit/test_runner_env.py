@@ -18,11 +18,23 @@ print(json.dumps({k: os.environ.get(k) for k in (
 
 
 def _env_after_start(**given: str) -> dict[str, str | None]:
-    keep = {k: v for k, v in os.environ.items()
-            if k not in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE",
-                         "RMW_IMPLEMENTATION")}
-    out = subprocess.run([sys.executable, "-c", CODE], env={**keep, **given},
-                         capture_output=True, text=True, check=True).stdout
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "ROS_AUTOMATIC_DISCOVERY_RANGE",
+            "FASTDDS_DEFAULT_PROFILES_FILE",
+            "RMW_IMPLEMENTATION",
+        )
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CODE],
+        env={**keep, **given},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     result: dict[str, str | None] = json.loads(out)
     return result
 
@@ -35,6 +47,8 @@ def test_node_process_sets_no_profile_and_no_discovery_range() -> None:
 
 
 def test_node_process_keeps_what_the_deployment_set() -> None:
-    given = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "OFF",
-             "FASTDDS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml"}
+    given = {
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "OFF",
+        "FASTDDS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml",
+    }
     assert _env_after_start(**given) == {**given, "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}

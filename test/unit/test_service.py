@@ -20,12 +20,27 @@ def params(tmp_path: Path) -> Path:
     return path
 
 
-def test_unit_written_under_the_prefix(tmp_path: Path, params: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_unit_written_under_the_prefix(
+    tmp_path: Path, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    assert main(["install-service", "--prefix", str(root), "--params-file", str(params),
-                 "--user", "root", "--with", "pir_trigger"]) == 0
+    assert (
+        main(
+            [
+                "install-service",
+                "--prefix",
+                str(root),
+                "--params-file",
+                str(params),
+                "--user",
+                "root",
+                "--with",
+                "pir_trigger",
+            ]
+        )
+        == 0
+    )
     unit = root / "etc" / "systemd" / "system" / "wildcam.service"
     text = unit.read_text()
     wildcam = Path(sys.executable).with_name("wildcam")
@@ -33,35 +48,55 @@ def test_unit_written_under_the_prefix(tmp_path: Path, params: Path,
     assert "User=root\n" in text and "Restart=on-failure\n" in text
     assert "After=time-sync.target network.target\n" in text
     assert "WantedBy=multi-user.target\n" in text
-    assert "network-online" not in text            # a trap without a link still starts
+    assert "network-online" not in text  # a trap without a link still starts
     out = capsys.readouterr().out
     assert f"wrote {unit}" in out and "systemctl enable --now wildcam.service" in out
     analyze = shutil.which("systemd-analyze")
     if analyze:  # systemd's own check of the unit, where this host has it
-        result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                                timeout=60, check=False)
+        result = subprocess.run(
+            [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+        )
         assert result.returncode == 0, result.stderr
 
 
-def test_dry_run_prints_and_writes_nothing(tmp_path: Path, params: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["install-service", "--prefix", str(tmp_path), "--params-file", str(params),
-                 "--user", "pi", "--name", "trap1", "--dry-run"]) == 0
+def test_dry_run_prints_and_writes_nothing(
+    tmp_path: Path, params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "install-service",
+                "--prefix",
+                str(tmp_path),
+                "--params-file",
+                str(params),
+                "--user",
+                "pi",
+                "--name",
+                "trap1",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "trap1.service (dry run: not written)" in out and "User=pi" in out
     assert not (tmp_path / "etc").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--params-file", "/no/such.yaml"], "parameters file /no/such.yaml not found"),
-    (["--user", "Bad User"], "not a valid login name"),
-    (["--with", "camera_driver"], "not an on-request node"),
-    (["--name", "a/b"], "not a valid unit name"),
-    (["--prefix", "/no/such/root"], "is not a directory"),
-])
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, params: Path, args: list[str],
-                                         message: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params-file", "/no/such.yaml"], "parameters file /no/such.yaml not found"),
+        (["--user", "Bad User"], "not a valid login name"),
+        (["--with", "camera_driver"], "not an on-request node"),
+        (["--name", "a/b"], "not a valid unit name"),
+        (["--prefix", "/no/such/root"], "is not a directory"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, params: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = {"--prefix": str(tmp_path), "--params-file": str(params), "--user": "root"}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     argv = ["install-service"] + [w for kv in base.items() for w in kv]
@@ -78,6 +113,8 @@ def test_bringup_with_adds_on_request_nodes(capsys: pytest.CaptureFixture[str]) 
     default = [n.name for n in NODES if not n.on_request]
     assert [s.name for s in select(None, ["pir_trigger"])] == [*default, "pir_trigger"]
     assert [s.name for s in select(["camera_driver", "pir_trigger"], ["pir_trigger"])] == [
-        "camera_driver", "pir_trigger"]
+        "camera_driver",
+        "pir_trigger",
+    ]
     assert main(["bringup", "--with", "no_such_node", "--duration", "0"]) == 2
     assert "no node 'no_such_node'" in capsys.readouterr().err

@@ -13,15 +13,22 @@ from wildcam.graph import node
 
 
 def _supervisor(tmp_path: Path, code: int, said: str) -> Supervisor:
-    sup = Supervisor([node("camera_driver")], tmp_path / "unused.yaml", env={},
-                     max_restarts=2, backoff_s=0.01, log_dir=tmp_path)
+    sup = Supervisor(
+        [node("camera_driver")],
+        tmp_path / "unused.yaml",
+        env={},
+        max_restarts=2,
+        backoff_s=0.01,
+        log_dir=tmp_path,
+    )
     script = f"import sys; print({said!r}, file=sys.stderr); sys.exit({code})"
     sup.children[0].command = [sys.executable, "-c", script]
     return sup
 
 
 def test_a_configuration_error_stops_at_once_with_the_node_s_message(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sup = _supervisor(tmp_path, EXIT_CONFIG, "wildcam: cannot start CameraDriver: fps=1000")
     assert sup.run(duration_s=30.0) == EXIT_USAGE
     assert sup.exits == [("camera_driver", EXIT_CONFIG)]  # started once, not respawned
@@ -31,7 +38,8 @@ def test_a_configuration_error_stops_at_once_with_the_node_s_message(
 
 
 def test_a_node_that_keeps_failing_is_respawned_then_given_up(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sup = _supervisor(tmp_path, 1, "crashed")
     assert sup.run(duration_s=60.0) == EXIT_FAILED
     assert sup.exits == [("camera_driver", 1)] * 3
@@ -46,7 +54,8 @@ def test_bringup_gives_the_uploader_a_queue_of_its_own(tmp_path: Path) -> None:
     path = own_queue_params({}, tmp_path / "state")
     assert path is not None
     assert yaml.safe_load(path.read_text()) == {
-        "/**/uploader": {"ros__parameters": {"queue_dir": str(tmp_path / "state" / "queue")}}}
+        "/**/uploader": {"ros__parameters": {"queue_dir": str(tmp_path / "state" / "queue")}}
+    }
     assert own_queue_params({"uploader": {"queue_dir": "/data/q"}}, tmp_path / "x") is None
 
 

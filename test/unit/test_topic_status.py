@@ -5,8 +5,9 @@ from __future__ import annotations
 from wildcam.topic_status import ERROR, OK, WARN, TopicReport, TopicStatus
 
 
-def _run(status: TopicStatus, rate_hz: float, seconds: int, start_s: float = 0.0,
-         delay_s: float = 0.05) -> TopicReport:
+def _run(
+    status: TopicStatus, rate_hz: float, seconds: int, start_s: float = 0.0, delay_s: float = 0.05
+) -> TopicReport:
     """Tick at ``rate_hz`` for ``seconds``, reporting once a second like Health does; the last
     report."""
     n = int(rate_hz)
@@ -48,7 +49,9 @@ def test_stamp_delays_since_the_last_report() -> None:
     values = dict(report.values)
     assert report.level == OK
     assert (values["earliest timestamp delay (s)"], values["latest timestamp delay (s)"]) == (
-        "0.100", "0.500")
+        "0.100",
+        "0.500",
+    )
     status.tick(3.0, 10.0)  # 7 s old: a capture stamp far in the past
     assert status.report(11.0).message == "timestamps too far in past seen"
     status.tick(12.5, 11.0)

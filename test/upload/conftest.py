@@ -26,7 +26,14 @@ def operator_token_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def gateway(tmp_path: Path, token_file: Path, operator_token_file: Path) -> Iterator[Gateway]:
-    with Gateway(GatewayConfig(store=tmp_path / "gateway", token_file=token_file, port=0,
-                               max_body_mb=1.0, operator_token_file=operator_token_file,
-                               auth_failure_delay_s=0.01)) as gw:
+    with Gateway(
+        GatewayConfig(
+            store=tmp_path / "gateway",
+            token_file=token_file,
+            port=0,
+            max_body_mb=1.0,
+            operator_token_file=operator_token_file,
+            auth_failure_delay_s=0.01,
+        )
+    ) as gw:
         yield gw

@@ -59,8 +59,9 @@ class FaultProxy:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close(self) -> None:
@@ -84,6 +85,7 @@ class FaultProxy:
             for task in asyncio.all_tasks():
                 if task is not asyncio.current_task():
                     task.cancel()
+
         self._call(cancel_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
@@ -96,8 +98,10 @@ class FaultProxy:
                 mode = self.mode
                 self.requests[mode] += 1
                 if mode == "503":
-                    writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n"
-                                 b"Connection: close\r\n\r\nbusy.")
+                    writer.write(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n"
+                        b"Connection: close\r\n\r\nbusy."
+                    )
                     await writer.drain()
                     writer.close()
                     return

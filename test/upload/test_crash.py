@@ -11,14 +11,14 @@ from wildcam.upload.queue import DurableQueue
 
 # The crash harness and its worker live with the uploader benchmark, which runs them too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from upload_crash import run_trials, verify  # type: ignore[import-not-found]  # noqa: E402
-
+from upload_crash import run_trials, verify  # type: ignore[import-not-found]
 
 TRIALS = 10
 
 
 def test_kill9_during_upload_loses_and_duplicates_nothing(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     report = run_trials(tmp_path / "queue", gateway.url, token_file, TRIALS, seed=1)
     report = verify(report, gateway.store.items(limit=100000), TRIALS)
     assert report.killed_with_queue == TRIALS  # each worker really was killed mid-run

@@ -10,14 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fault_proxy import FaultProxy  # test-local helpers
+from upload_helpers import drain, engine, frame, item
 
 from wildcam.gateway import Gateway
 from wildcam.upload.engine import SenderThread
 from wildcam.upload.items import items_for_frame
 from wildcam.upload.queue import DurableQueue, NewItem
-
-from fault_proxy import FaultProxy  # test-local helpers
-from upload_helpers import drain, engine, frame, item
 
 
 def fill(queue: DurableQueue, frames: int, full: int = 0) -> list[str]:
@@ -41,7 +40,8 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
 
 
 def test_everything_is_sent_and_deleted_only_after_acknowledgement(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     queue = DurableQueue(tmp_path / "q", 10**8, 3600)
     keys = fill(queue, 30)
     eng = engine(queue, gateway.url, token_file, batch_max_items=16)
@@ -56,7 +56,8 @@ def test_everything_is_sent_and_deleted_only_after_acknowledgement(
 
 
 def test_lost_acknowledgement_is_resent_and_stored_once(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     proxy = FaultProxy(gateway.port)
     try:
         queue = DurableQueue(tmp_path / "q", 10**8, 3600)
@@ -77,13 +78,21 @@ def test_lost_acknowledgement_is_resent_and_stored_once(
 
 @pytest.mark.parametrize("mode", ["down", "503", "slow", "reset"])
 def test_faults_back_off_without_busy_loop_and_lose_nothing(
-        tmp_path: Path, gateway: Gateway, token_file: Path, mode: str) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path, mode: str
+) -> None:
     proxy = FaultProxy(gateway.port, delay_s=0.6)
     try:
         queue = DurableQueue(tmp_path / "q", 10**8, 3600)
         keys = fill(queue, 20)
-        eng = engine(queue, proxy.url, token_file, backoff_base_s=0.05, backoff_max_s=0.4,
-                     request_timeout_s=0.25, batch_max_items=8)
+        eng = engine(
+            queue,
+            proxy.url,
+            token_file,
+            backoff_base_s=0.05,
+            backoff_max_s=0.4,
+            request_timeout_s=0.25,
+            batch_max_items=8,
+        )
         proxy.set_mode(mode)
         for failures in range(1, 6):  # five attempts into the fault, each on the engine's time
             requests, started = eng.counters.requests, time.monotonic()
@@ -109,7 +118,8 @@ def test_faults_back_off_without_busy_loop_and_lose_nothing(
 
 
 def test_wrong_token_is_401_backs_off_reports_and_recovers(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     wrong = tmp_path / "wrong-token"
     wrong.write_text("not-the-token-at-all-000\n")
     queue = DurableQueue(tmp_path / "q", 10**8, 3600)
@@ -128,13 +138,16 @@ def test_wrong_token_is_401_backs_off_reports_and_recovers(
 
 
 def test_oversize_batches_are_split_and_an_oversize_item_is_set_aside(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     queue = DurableQueue(tmp_path / "q", 10**9, 3600)
     queue.put([item(f"m{i}", "metadata", 10) for i in range(4)])
     queue.put([item(f"t{i}", "thumbnail", 1) for i in range(12)])
     big = os.urandom(1_200_000)  # the gateway's limit is 1 MB; incompressible
-    queue.put([NewItem(key=f"p{i}", kind="thumbnail", payload=os.urandom(200_000))
-               for i in range(8)] + [NewItem(key="huge", kind="thumbnail", payload=big)])
+    queue.put(
+        [NewItem(key=f"p{i}", kind="thumbnail", payload=os.urandom(200_000)) for i in range(8)]
+        + [NewItem(key="huge", kind="thumbnail", payload=big)]
+    )
     eng = engine(queue, gateway.url, token_file, batch_max_kb=100_000, batch_max_items=64)
     for _ in range(40):
         if queue.waiting() == 0:
@@ -157,8 +170,9 @@ def test_policy_holds_the_radio(tmp_path: Path, gateway: Gateway, token_file: Pa
     eng.config = engine(queue, gateway.url, token_file, batch_min_items=10).config
     eng.step()
     assert eng.counters.held.startswith("batching") and eng.counters.requests == 0
-    eng.config = engine(queue, gateway.url, token_file, batch_max_items=2,
-                        daily_energy_budget_j=1e-9).config
+    eng.config = engine(
+        queue, gateway.url, token_file, batch_max_items=2, daily_energy_budget_j=1e-9
+    ).config
     drain(eng)
     assert eng.counters.requests == 1 and "budget" in eng.counters.held
     eng.config = engine(queue, gateway.url, token_file, link_profile="10:0.1").config

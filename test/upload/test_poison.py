@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from upload_helpers import engine, frame, item  # test-local helpers
 
 from wildcam.errors import StorageError
 from wildcam.gateway import Gateway
 from wildcam.upload.items import DetectionInfo, FrameDetections, items_for_frame
 from wildcam.upload.queue import DurableQueue, NewItem, QueueDamagedError
-
-from upload_helpers import engine, frame, item  # test-local helpers
 
 
 def gateway_keys(gw: Gateway) -> Counter[str]:
@@ -35,7 +34,8 @@ def run_until_empty(eng, queue: DurableQueue, max_steps: int = 300) -> int:  # t
 
 
 def test_poison_items_are_dead_lettered_and_never_block_the_rest(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     queue = DurableQueue(tmp_path / "q", 10**8, 3600)
     keys = list(queue.put([item(f"k{i:02d}", score=0.9 - i / 100) for i in range(20)]).stored)
     # rows an older uploader queued before the limits existed: a 70 KiB class (the gateway
@@ -60,10 +60,17 @@ def test_poison_items_are_dead_lettered_and_never_block_the_rest(
 def test_bad_detections_are_dropped_one_by_one_not_the_frame(tmp_path: Path) -> None:
     good = DetectionInfo("0", "deer", 0.9, 1, "m", (1.0, 2.0, 3.0, 4.0))
     frame_ = FrameDetections(
-        stamp_ns=5, frame_id="cam", event_id=1, thumbnail=b"jpeg",
-        detections=(good, DetectionInfo("1", "deer", math.nan, 1, "m", (1.0, 2.0, 3.0, 4.0)),
-                    DetectionInfo("2", "fox", 0.99, 1, "m", (math.inf, 2.0, 3.0, 4.0)),
-                    DetectionInfo("3", "x" * 65536, 0.95, 1, "m", (1.0, 2.0, 3.0, 4.0))))
+        stamp_ns=5,
+        frame_id="cam",
+        event_id=1,
+        thumbnail=b"jpeg",
+        detections=(
+            good,
+            DetectionInfo("1", "deer", math.nan, 1, "m", (1.0, 2.0, 3.0, 4.0)),
+            DetectionInfo("2", "fox", 0.99, 1, "m", (math.inf, 2.0, 3.0, 4.0)),
+            DetectionInfo("3", "x" * 65536, 0.95, 1, "m", (1.0, 2.0, 3.0, 4.0)),
+        ),
+    )
     items = items_for_frame(frame_, False)
     meta = json.loads(items[0].payload)
     assert [d["id"] for d in meta["detections"]] == ["0"] and items[0].class_id == "deer"
@@ -71,12 +78,15 @@ def test_bad_detections_are_dropped_one_by_one_not_the_frame(tmp_path: Path) -> 
     assert len(queue.put(items).stored) == 2  # metadata and thumbnail: the frame is kept
 
 
-def test_an_item_that_breaks_the_wire_limits_is_dead_lettered_when_queued(
-        tmp_path: Path) -> None:
+def test_an_item_that_breaks_the_wire_limits_is_dead_lettered_when_queued(tmp_path: Path) -> None:
     queue = DurableQueue(tmp_path / "q", 10**6, 3600)
-    result = queue.put([item("ok"), NewItem(key="huge-class", kind="thumbnail", payload=b"x",
-                                            class_id="c" * 65536),
-                        NewItem(key="nan", kind="thumbnail", payload=b"y", score=math.nan)])
+    result = queue.put(
+        [
+            item("ok"),
+            NewItem(key="huge-class", kind="thumbnail", payload=b"x", class_id="c" * 65536),
+            NewItem(key="nan", kind="thumbnail", payload=b"y", score=math.nan),
+        ]
+    )
     assert result.stored == ("ok",) and set(result.invalid) == {"huge-class", "nan"}
     assert queue.stats().dead_letters == 2 and queue.waiting() == 1
 
@@ -94,7 +104,8 @@ class AckFails(DurableQueue):
 
 
 def test_no_resend_while_acknowledgements_cannot_be_recorded(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     queue = AckFails(tmp_path / "q", 10**8, 3600)
     keys = list(queue.put([item(f"k{i}") for i in range(6)]).stored)
     queue.failures = 5
@@ -110,8 +121,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB tmpfs (needs root and mount rights; skipped otherwise)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -121,9 +135,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_full_disk_drains_once_the_gateway_acknowledges(
-        small_disk: Path, gateway: Gateway, token_file: Path) -> None:
-    queue = DurableQueue(small_disk / "q", 10**9, 3600, inline_max_bytes=16 * 1024,
-                         reserve_bytes=256 * 1024)
+    small_disk: Path, gateway: Gateway, token_file: Path
+) -> None:
+    queue = DurableQueue(
+        small_disk / "q", 10**9, 3600, inline_max_bytes=16 * 1024, reserve_bytes=256 * 1024
+    )
     stored: list[str] = []
     with pytest.raises(StorageError, match="disk full"):
         for i in range(200):  # 3 MiB / 40 KiB: full long before the bound

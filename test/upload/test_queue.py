@@ -7,12 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from upload_helpers import frame, item  # test-local helpers
 
 from wildcam.errors import StorageError
 from wildcam.upload.items import items_for_frame
 from wildcam.upload.queue import BlobFiles, DurableQueue
-
-from upload_helpers import frame, item  # test-local helpers
 
 
 def keys(batch: list) -> list[str]:  # type: ignore[type-arg]
@@ -21,8 +20,14 @@ def keys(batch: list) -> list[str]:  # type: ignore[type-arg]
 
 def test_sending_order_is_class_then_rarity_then_score(tmp_path: Path) -> None:
     q = DurableQueue(tmp_path / "q", 10**6, 3600)
-    q.put([item("full", "full_frame", score=0.99), item("thumb-low", score=0.2),
-           item("meta", "metadata", score=0.1), item("thumb-high", score=0.9)])
+    q.put(
+        [
+            item("full", "full_frame", score=0.99),
+            item("thumb-low", score=0.2),
+            item("meta", "metadata", score=0.1),
+            item("thumb-high", score=0.9),
+        ]
+    )
     q.put([item(f"deer{i}", score=0.95) for i in range(3)])
     q.put([item("lynx", score=0.3, class_id="lynx")])  # rare class goes before common ones
     order = keys(q.next_batch(100, 10**6))
@@ -62,9 +67,15 @@ def test_same_frame_twice_is_one_item(tmp_path: Path) -> None:
 
 def test_quota_evicts_lowest_priority_first_and_counts(tmp_path: Path) -> None:
     q = DurableQueue(tmp_path / "q", 1000, 3600)
-    q.put([item("m1", "metadata", 200), item("t1", "thumbnail", 200, score=0.9),
-           item("t2", "thumbnail", 200, score=0.4), item("f1", "full_frame", 200, score=0.99),
-           item("f2", "full_frame", 200, score=0.1)])
+    q.put(
+        [
+            item("m1", "metadata", 200),
+            item("t1", "thumbnail", 200, score=0.9),
+            item("t2", "thumbnail", 200, score=0.4),
+            item("f1", "full_frame", 200, score=0.99),
+            item("f2", "full_frame", 200, score=0.1),
+        ]
+    )
     result = q.put([item("m2", "metadata", 200)])
     assert result.evicted == ("f2",)  # the full frame with the lowest score
     result = q.put([item("m3", "metadata", 200), item("m4", "metadata", 200)])

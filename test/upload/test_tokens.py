@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from upload_helpers import engine, item  # test-local helpers
 
 from wildcam.errors import ConfigError
 from wildcam.gateway import Gateway
@@ -12,16 +13,24 @@ from wildcam.gateway.server import load_token
 from wildcam.upload.queue import DurableQueue
 from wildcam.upload.tokens import read_token
 
-from upload_helpers import engine, item  # test-local helpers
-
 SECRET = "s3cret-token-value-0123456789"
 
 
-@pytest.mark.parametrize("content", [f"{SECRET}\nsecond line\n", f"{SECRET}\n\n",
-                                     f" {SECRET}", f"{SECRET} trailing", "short", "",
-                                     f"{SECRET}\x00"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"{SECRET}\nsecond line\n",
+        f"{SECRET}\n\n",
+        f" {SECRET}",
+        f"{SECRET} trailing",
+        "short",
+        "",
+        f"{SECRET}\x00",
+    ],
+)
 def test_anything_but_one_token_is_a_clear_error_without_the_content(
-        tmp_path: Path, content: str) -> None:
+    tmp_path: Path, content: str
+) -> None:
     path = tmp_path / "token"
     path.write_text(content)
     with pytest.raises(ConfigError) as err:
@@ -39,7 +48,8 @@ def test_one_token_with_or_without_a_line_ending_is_read(tmp_path: Path) -> None
 
 
 def test_a_token_file_with_a_second_line_never_reaches_the_status(
-        tmp_path: Path, gateway: Gateway, token_file: Path) -> None:
+    tmp_path: Path, gateway: Gateway, token_file: Path
+) -> None:
     bad = tmp_path / "bad-token"
     bad.write_text(token_file.read_text().strip() + "\nleaked-second-line\n")
     queue = DurableQueue(tmp_path / "q", 10**6, 3600)

@@ -6,13 +6,12 @@ import math
 import random
 
 import pytest
+from upload_helpers import config  # test-local helpers
 
 from wildcam.errors import ConfigError, TransportError
 from wildcam.upload.link import GatewayProbe, SimulatedLink, parse_link_profile
 from wildcam.upload.policy import EnergyBudget, PowerFacts, decide, in_windows, parse_windows
 from wildcam.upload.transport import Backoff
-
-from upload_helpers import config  # test-local helpers
 
 NOON = 1_700_000_000 - 1_700_000_000 % 86400 + 12 * 3600  # a UTC noon
 
@@ -89,7 +88,7 @@ def test_backoff_is_exponential_jittered_capped_and_never_zero() -> None:
     backoff = Backoff(1.0, 30.0, random.Random(1))
     delays = [backoff.failure() for _ in range(10)]
     for n, delay in enumerate(delays):
-        ceiling = min(30.0, 2.0 ** n)
+        ceiling = min(30.0, 2.0**n)
         assert ceiling / 2 <= delay <= ceiling
     assert len(set(delays)) == len(delays)  # jitter
     backoff.success()

@@ -22,8 +22,7 @@ from wildcam.errors import BagError
 
 __all__ = ["check_mcap", "seal_bag", "seal_mcap"]
 
-_COMPRESSION = {"": CompressionType.NONE, "zstd": CompressionType.ZSTD,
-                "lz4": CompressionType.LZ4}
+_COMPRESSION = {"": CompressionType.NONE, "zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4}
 
 
 def seal_mcap(path: Path) -> None:
@@ -45,26 +44,37 @@ def seal_mcap(path: Path) -> None:
                     pending.append(rec)
                 for item in pending:
                     if isinstance(item, Header):
-                        writer = Writer(out, compression=compression, enable_crcs=True,
-                                        enable_data_crcs=True)
+                        writer = Writer(
+                            out, compression=compression, enable_crcs=True, enable_data_crcs=True
+                        )
                         writer.start(profile=item.profile, library=item.library)
                     elif writer is None:
                         continue
                     elif isinstance(item, Schema):
-                        schemas[item.id] = writer.register_schema(item.name, item.encoding,
-                                                                  item.data)
+                        schemas[item.id] = writer.register_schema(
+                            item.name, item.encoding, item.data
+                        )
                     elif isinstance(item, Channel):
                         channels[item.id] = writer.register_channel(
-                            item.topic, item.message_encoding, schemas.get(item.schema_id, 0),
-                            dict(item.metadata))
+                            item.topic,
+                            item.message_encoding,
+                            schemas.get(item.schema_id, 0),
+                            dict(item.metadata),
+                        )
                     elif isinstance(item, Message):
-                        writer.add_message(channels[item.channel_id], item.log_time, item.data,
-                                           item.publish_time, item.sequence)
+                        writer.add_message(
+                            channels[item.channel_id],
+                            item.log_time,
+                            item.data,
+                            item.publish_time,
+                            item.sequence,
+                        )
                     elif isinstance(item, Metadata):
                         writer.add_metadata(item.name, dict(item.metadata))
                     elif isinstance(item, Attachment):
-                        writer.add_attachment(item.log_time, item.create_time, item.name,
-                                              item.media_type, item.data)
+                        writer.add_attachment(
+                            item.log_time, item.create_time, item.name, item.media_type, item.data
+                        )
                     elif isinstance(item, DataEnd):
                         break
                 pending.clear()
@@ -91,8 +101,9 @@ def check_mcap(path: Path) -> int:
     chunks = with_crc = 0
     try:
         with open(path, "rb") as fh:
-            for rec in StreamReader(fh, skip_magic=False, emit_chunks=True,
-                                    validate_crcs=True).records:
+            for rec in StreamReader(
+                fh, skip_magic=False, emit_chunks=True, validate_crcs=True
+            ).records:
                 if isinstance(rec, Chunk):
                     chunks += 1
                     with_crc += rec.uncompressed_crc != 0
@@ -100,6 +111,8 @@ def check_mcap(path: Path) -> int:
     except (McapError, OSError, ValueError) as err:
         raise BagError(f"corrupt MCAP storage {path}: {err}") from err
     if chunks and with_crc < chunks:
-        raise BagError(f"MCAP storage {path} has {chunks - with_crc} of {chunks} chunk(s) "
-                       f"without a CRC: it cannot be checked")
+        raise BagError(
+            f"MCAP storage {path} has {chunks - with_crc} of {chunks} chunk(s) "
+            f"without a CRC: it cannot be checked"
+        )
     return chunks

@@ -33,11 +33,15 @@ from wildcam.motion.reduce import reduce_frame
 from wildcam.ros.convert import camera_info, image_to_msg
 from wildcam.ros.qos import SENSOR_PUB
 
-__all__ = ["EPOCH_NS", "GenerateResult", "TOPICS", "generate"]
+__all__ = ["EPOCH_NS", "TOPICS", "GenerateResult", "generate"]
 
 EPOCH_NS = 1_700_000_000 * 1_000_000_000  # bag time of frame 0 (2023-11-14 22:13:20 UTC)
-TOPICS = {"small": "/camera/small/image_raw", "info": "/camera/small/camera_info",
-          "raw": "/camera/image_raw", "raw_info": "/camera/camera_info"}
+TOPICS = {
+    "small": "/camera/small/image_raw",
+    "info": "/camera/small/camera_info",
+    "raw": "/camera/image_raw",
+    "raw_info": "/camera/camera_info",
+}
 _IMAGE = "sensor_msgs/msg/Image"
 _INFO = "sensor_msgs/msg/CameraInfo"
 
@@ -53,10 +57,15 @@ class GenerateResult:
     topics: tuple[str, ...]
 
 
-def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
-             full_frames: bool = False, reduce_factor: int = 4,
-             frame_id: str = "camera_optical_frame",
-             ground_truth: Path | None = None) -> GenerateResult:
+def generate(
+    output: Path,
+    scene: SceneConfig,
+    storage: str = DEFAULT_STORAGE,
+    full_frames: bool = False,
+    reduce_factor: int = 4,
+    frame_id: str = "camera_optical_frame",
+    ground_truth: Path | None = None,
+) -> GenerateResult:
     """Render ``scene`` into a new bag directory ``output`` and write its ground truth.
 
     The ground truth goes to ``ground_truth`` (default ``<output>/ground_truth.json``).
@@ -78,23 +87,31 @@ def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
         writer.open()
         writer.set_custom_data("wildcam.scene", json.dumps(scene_to_dict(scene), sort_keys=True))
         writer.set_custom_data("wildcam.reduce_factor", str(reduce_factor))
-        conns = {"small": writer.add_connection(TOPICS["small"], _IMAGE, typestore=store,
-                                                offered_qos_profiles=qos),
-                 "info": writer.add_connection(TOPICS["info"], _INFO, typestore=store,
-                                               offered_qos_profiles=qos)}
+        conns = {
+            "small": writer.add_connection(
+                TOPICS["small"], _IMAGE, typestore=store, offered_qos_profiles=qos
+            ),
+            "info": writer.add_connection(
+                TOPICS["info"], _INFO, typestore=store, offered_qos_profiles=qos
+            ),
+        }
         if full_frames:
-            conns["raw"] = writer.add_connection(TOPICS["raw"], _IMAGE, typestore=store,
-                                                 offered_qos_profiles=qos)
-            conns["raw_info"] = writer.add_connection(TOPICS["raw_info"], _INFO, typestore=store,
-                                                      offered_qos_profiles=qos)
+            conns["raw"] = writer.add_connection(
+                TOPICS["raw"], _IMAGE, typestore=store, offered_qos_profiles=qos
+            )
+            conns["raw_info"] = writer.add_connection(
+                TOPICS["raw_info"], _INFO, typestore=store, offered_qos_profiles=qos
+            )
         for index in range(synthetic.n_frames):
             stamp_ns = EPOCH_NS + round(index * 1e9 / scene.fps)
             stamp = _time(stamp_ns)
             frame = synthetic.render(index)
             height, width = frame.shape[:2]
             small = reduce_frame(frame, reduce_factor)
-            out = {"small": image_to_msg(small, stamp, frame_id),
-                   "info": camera_info(width, height, stamp, frame_id, binning=reduce_factor)}
+            out = {
+                "small": image_to_msg(small, stamp, frame_id),
+                "info": camera_info(width, height, stamp, frame_id, binning=reduce_factor),
+            }
             if full_frames:
                 out["raw"] = image_to_msg(frame, stamp, frame_id)
                 out["raw_info"] = camera_info(width, height, stamp, frame_id)
@@ -115,8 +132,13 @@ def generate(output: Path, scene: SceneConfig, storage: str = DEFAULT_STORAGE,
         synthetic.write_ground_truth(truth)
     except OSError as err:
         raise BagError(f"cannot write ground truth {truth}: {err}") from err
-    return GenerateResult(path=output, ground_truth=truth, frames=synthetic.n_frames,
-                          message_count=messages, topics=tuple(TOPICS[k] for k in conns))
+    return GenerateResult(
+        path=output,
+        ground_truth=truth,
+        frames=synthetic.n_frames,
+        message_count=messages,
+        topics=tuple(TOPICS[k] for k in conns),
+    )
 
 
 def _time(stamp_ns: int) -> Time:

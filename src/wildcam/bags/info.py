@@ -121,9 +121,18 @@ def info(bag: Path, verify: bool = True, check: bool = False) -> BagInfo:
             elif path.suffix == ".db3":
                 _decode_rows(path)
     size = sum(f.stat().st_size for f in files if f.exists())
-    return BagInfo(path=bag, storage_id=storage_id, files=files, size_bytes=size,
-                   message_count=count, start_ns=start, end_ns=end, topics=topics,
-                   compression=compression, ros_distro=distro)
+    return BagInfo(
+        path=bag,
+        storage_id=storage_id,
+        files=files,
+        size_bytes=size,
+        message_count=count,
+        start_ns=start,
+        end_ns=end,
+        topics=topics,
+        compression=compression,
+        ros_distro=distro,
+    )
 
 
 def _topics(reader: Reader) -> list[TopicInfo]:
@@ -138,16 +147,18 @@ def _topics(reader: Reader) -> list[TopicInfo]:
             for conn in conns:
                 assert isinstance(conn.ext, ConnectionExtRosbag2)
                 offered.extend(conn.ext.offered_qos_profiles)
-        topics.append(TopicInfo(
-            name=name,
-            msgtype=topic.msgtype or "/".join(sorted({c.msgtype for c in conns})),
-            message_count=topic.msgcount,
-            serialization_format=fmt,
-            offered_qos=tuple(offered),
-            type_hash=conns[0].digest if conns else "",
-            has_definition=topic.msgdef.format != MessageDefinitionFormat.NONE
-            and bool(topic.msgdef.data),
-        ))
+        topics.append(
+            TopicInfo(
+                name=name,
+                msgtype=topic.msgtype or "/".join(sorted({c.msgtype for c in conns})),
+                message_count=topic.msgcount,
+                serialization_format=fmt,
+                offered_qos=tuple(offered),
+                type_hash=conns[0].digest if conns else "",
+                has_definition=topic.msgdef.format != MessageDefinitionFormat.NONE
+                and bool(topic.msgdef.data),
+            )
+        )
     return topics
 
 
@@ -174,9 +185,11 @@ def _verify(bag: Path, files: tuple[Path, ...], topics: tuple[TopicInfo, ...]) -
     for topic in topics:
         have = stored.get(topic.name, 0)
         if have != topic.message_count:
-            raise BagError(f"bag {bag} is truncated or inconsistent: metadata counts "
-                           f"{topic.message_count} messages on {topic.name}, the storage files "
-                           f"hold {have}")
+            raise BagError(
+                f"bag {bag} is truncated or inconsistent: metadata counts "
+                f"{topic.message_count} messages on {topic.name}, the storage files "
+                f"hold {have}"
+            )
 
 
 def _decode_rows(path: Path) -> None:
@@ -187,15 +200,18 @@ def _decode_rows(path: Path) -> None:
             try:
                 ensure_type(conn.msgtype, store).deserialize_cdr(raw, conn.msgtype)
             except Exception as err:  # any decoding failure is corruption
-                raise BagError(f"corrupt sqlite3 storage {path}: message {n} on {conn.topic} "
-                               f"at {stamp} does not decode as {conn.msgtype} "
-                               f"({type(err).__name__})") from err
+                raise BagError(
+                    f"corrupt sqlite3 storage {path}: message {n} on {conn.topic} "
+                    f"at {stamp} does not decode as {conn.msgtype} "
+                    f"({type(err).__name__})"
+                ) from err
 
 
 def _quick_check(path: Path) -> None:
     try:
-        conn = apsw.Connection(f"file:{path}?immutable=1",
-                               flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+        conn = apsw.Connection(
+            f"file:{path}?immutable=1", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
+        )
         try:
             rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
         finally:
@@ -229,20 +245,22 @@ def format_info(summary: BagInfo) -> str:
         f"Duration:     {summary.duration_s:.3f} s",
     ]
     if summary.message_count:
-        lines += [f"Start:        {_stamp(summary.start_ns)}",
-                  f"End:          {_stamp(summary.end_ns)}"]
+        lines += [
+            f"Start:        {_stamp(summary.start_ns)}",
+            f"End:          {_stamp(summary.end_ns)}",
+        ]
     lines.append(f"Messages:     {summary.message_count}")
     if summary.compression:
         lines.append(f"Compression:  {summary.compression}")
     header = ("Topic", "Type", "Count", "Serialization")
-    rows = [(t.name, t.msgtype, str(t.message_count), t.serialization_format)
-            for t in summary.topics]
+    rows = [
+        (t.name, t.msgtype, str(t.message_count), t.serialization_format) for t in summary.topics
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines.append("")
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]),
-                 row[3]]
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3]]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

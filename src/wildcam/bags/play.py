@@ -24,8 +24,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import Connection, ConnectionExtRosbag2
 from rosgraph_msgs.msg import Clock
 
-from wildcam.bags.storage import READ_ERRORS, messages, open_bag
 from wildcam.bags.session import Session, message_class, qos_from_bag, ros_session
+from wildcam.bags.storage import READ_ERRORS, messages, open_bag
 from wildcam.errors import BagError, ConfigError
 
 __all__ = ["ACK_TIMEOUT_S", "CLOCK_TOPIC", "PlayResult", "play"]
@@ -52,8 +52,9 @@ def _normalise(topic: str) -> str:
     return topic if topic.startswith("/") else f"/{topic}"
 
 
-def _select(connections: list[Connection], topics: list[str] | None,
-            bag: Path) -> dict[str, list[Connection]]:
+def _select(
+    connections: list[Connection], topics: list[str] | None, bag: Path
+) -> dict[str, list[Connection]]:
     """Group the connections to play by topic; :class:`BagError` for topics the bag lacks."""
     by_topic: dict[str, list[Connection]] = {}
     for conn in connections:
@@ -73,15 +74,21 @@ def _publishers(node: Node, selected: dict[str, list[Connection]], bag: Path) ->
         types = {c.msgtype for c in conns}
         if len(types) != 1:
             raise BagError(f"topic {topic} in {bag} holds several types {sorted(types)}")
-        offered = [q for c in conns if isinstance(c.ext, ConnectionExtRosbag2)
-                   for q in c.ext.offered_qos_profiles]
-        publishers[topic] = node.create_publisher(message_class(types.pop()), topic,
-                                                  qos_from_bag(offered))
+        offered = [
+            q
+            for c in conns
+            if isinstance(c.ext, ConnectionExtRosbag2)
+            for q in c.ext.offered_qos_profiles
+        ]
+        publishers[topic] = node.create_publisher(
+            message_class(types.pop()), topic, qos_from_bag(offered)
+        )
     return publishers
 
 
-def _wait_for_subscribers(session: Session, publishers: dict[str, Any],
-                          timeout_s: float) -> list[str]:
+def _wait_for_subscribers(
+    session: Session, publishers: dict[str, Any], timeout_s: float
+) -> list[str]:
     """Wait (at most ``timeout_s``) for a subscriber on every topic; return those still without."""
     end = time.monotonic() + timeout_s
     waiting = [t for t, p in publishers.items() if p.get_subscription_count() == 0]
@@ -132,10 +139,18 @@ class _Pacer:
         return False
 
 
-def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | None = None,
-         start_offset_s: float = 0.0, clock: bool = False, wait_for_subscribers_s: float = 0.0,
-         clock_hz: float = 40.0, wait_for_all_acked_s: float = ACK_TIMEOUT_S,
-         on_ready: Callable[[Node], None] | None = None) -> PlayResult:
+def play(
+    bag: Path,
+    rate: float = 1.0,
+    loop: bool = False,
+    topics: list[str] | None = None,
+    start_offset_s: float = 0.0,
+    clock: bool = False,
+    wait_for_subscribers_s: float = 0.0,
+    clock_hz: float = 40.0,
+    wait_for_all_acked_s: float = ACK_TIMEOUT_S,
+    on_ready: Callable[[Node], None] | None = None,
+) -> PlayResult:
     """Publish the messages of ``bag`` with their recorded timing scaled by ``rate``.
 
     ``topics`` limits playback to those topics (BagError if the bag lacks one);
@@ -167,26 +182,42 @@ def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | N
         for topic_conns in selected.values():
             message_class(topic_conns[0].msgtype)  # fail on unknown types before starting ROS
         with ros_session() as session:
-            node = Node("wildcam_bag_player", enable_rosout=False,
-                        start_parameter_services=False)
+            node = Node("wildcam_bag_player", enable_rosout=False, start_parameter_services=False)
             try:
                 publishers = _publishers(node, selected, bag)
-                clock_pub = node.create_publisher(
-                    Clock, CLOCK_TOPIC,
-                    QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)) if clock else None
+                clock_pub = (
+                    node.create_publisher(
+                        Clock,
+                        CLOCK_TOPIC,
+                        QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
+                    )
+                    if clock
+                    else None
+                )
                 result.counts = {t: 0 for t in publishers}
                 if on_ready is not None:
                     on_ready(node)
                 if wait_for_subscribers_s > 0:
-                    result.unmatched = _wait_for_subscribers(session, publishers,
-                                                             wait_for_subscribers_s)
+                    result.unmatched = _wait_for_subscribers(
+                        session, publishers, wait_for_subscribers_s
+                    )
                     for topic in result.unmatched:
                         node.get_logger().warning(
-                            f"no subscriber on {topic} after {wait_for_subscribers_s} s; playing")
+                            f"no subscriber on {topic} after {wait_for_subscribers_s} s; playing"
+                        )
                 if not empty:
-                    _run(session, reader, selected, publishers, clock_pub, result,
-                         start=bag_start + int(round(start_offset_s * 1e9)), rate=rate,
-                         loop=loop, clock_hz=clock_hz)
+                    _run(
+                        session,
+                        reader,
+                        selected,
+                        publishers,
+                        clock_pub,
+                        result,
+                        start=bag_start + int(round(start_offset_s * 1e9)),
+                        rate=rate,
+                        loop=loop,
+                        clock_hz=clock_hz,
+                    )
                 if session.ok():  # interrupted: leave at once
                     _wait_acked(session, [*publishers.values()], wait_for_all_acked_s)
             except (KeyboardInterrupt, ExternalShutdownException):
@@ -197,9 +228,19 @@ def play(bag: Path, rate: float = 1.0, loop: bool = False, topics: list[str] | N
     return result
 
 
-def _run(session: Session, reader: Any, selected: dict[str, list[Connection]],
-         publishers: dict[str, Any], clock_pub: Any | None, result: PlayResult, *,
-         start: int, rate: float, loop: bool, clock_hz: float) -> None:
+def _run(
+    session: Session,
+    reader: Any,
+    selected: dict[str, list[Connection]],
+    publishers: dict[str, Any],
+    clock_pub: Any | None,
+    result: PlayResult,
+    *,
+    start: int,
+    rate: float,
+    loop: bool,
+    clock_hz: float,
+) -> None:
     conns = [c for cs in selected.values() for c in cs]
     pacer = _Pacer(session, rate, clock_pub, clock_hz)
     while session.ok():

@@ -30,8 +30,11 @@ class BagSource:
         battery: list[tuple[int, PowerReading]] = []
         temps: list[tuple[int, float]] = []
         with open_bag(Path(bag)) as reader:
-            conns = [c for c in reader.connections if c.msgtype in (
-                "sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")]
+            conns = [
+                c
+                for c in reader.connections
+                if c.msgtype in ("sensor_msgs/msg/BatteryState", "sensor_msgs/msg/Temperature")
+            ]
             for conn, stamp, raw in messages(reader, conns):
                 try:
                     msg: Any = store.deserialize_cdr(raw, conn.msgtype)
@@ -76,10 +79,14 @@ def _from_battery_msg(msg: Any) -> PowerReading:
     def get(name: str) -> float:
         return float(getattr(msg, name))
 
-    return PowerReading(percentage=get("percentage"), voltage=get("voltage"),
-                        current=get("current"), charge_ah=get("charge"),
-                        capacity_ah=get("capacity"), design_capacity_ah=get("design_capacity"),
-                        charging=charging_from_status(int(msg.power_supply_status)),
-                        present=bool(msg.present), battery_temperature_c=get("temperature"))
-
-
+    return PowerReading(
+        percentage=get("percentage"),
+        voltage=get("voltage"),
+        current=get("current"),
+        charge_ah=get("charge"),
+        capacity_ah=get("capacity"),
+        design_capacity_ah=get("design_capacity"),
+        charging=charging_from_status(int(msg.power_supply_status)),
+        present=bool(msg.present),
+        battery_temperature_c=get("temperature"),
+    )

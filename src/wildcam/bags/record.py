@@ -63,9 +63,14 @@ class Recorder(Node):
     by the caller, who closes it.
     """
 
-    def __init__(self, writer: Writer, topics: list[str] | None = None,
-                 max_messages: int | None = None, discovery_period_s: float = 0.25,
-                 node_name: str = "wildcam_bag_recorder") -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        topics: list[str] | None = None,
+        max_messages: int | None = None,
+        discovery_period_s: float = 0.25,
+        node_name: str = "wildcam_bag_recorder",
+    ) -> None:
         super().__init__(node_name, enable_rosout=False, start_parameter_services=False)
         self._writer = writer
         self._wanted = None if topics is None else {self.resolve_topic_name(t) for t in topics}
@@ -115,9 +120,11 @@ class Recorder(Node):
         self.get_logger().warning(f"not recording {topic}: {why}")
 
     def _subscribe(self, topic: str, msgtype: str) -> None:
-        publishers = [p for p in self.get_publishers_info_by_topic(topic)
-                      if (p.node_name, p.node_namespace) != (self.get_name(),
-                                                             self.get_namespace())]
+        publishers = [
+            p
+            for p in self.get_publishers_info_by_topic(topic)
+            if (p.node_name, p.node_namespace) != (self.get_name(), self.get_namespace())
+        ]
         if not publishers:
             return  # only subscribers (or our own /parameter_events) so far: look again later
         try:
@@ -132,30 +139,38 @@ class Recorder(Node):
         if published.startswith("RIHS01_") and published != store.hash_rihs01(msgtype):
             self.get_logger().warning(
                 f"{msgtype}: publisher type hash {published} differs from the embedded "
-                f"definition's {store.hash_rihs01(msgtype)}")
+                f"definition's {store.hash_rihs01(msgtype)}"
+            )
         try:
             msgdef, _ = store.generate_msgdef(msgtype, ros_version=2)
             connection = self._writer.add_connection(
-                topic, msgtype, msgdef=msgdef, rihs01=store.hash_rihs01(msgtype),
-                offered_qos_profiles=offered)
+                topic,
+                msgtype,
+                msgdef=msgdef,
+                rihs01=store.hash_rihs01(msgtype),
+                offered_qos_profiles=offered,
+            )
         except (WriterError, TypesysError, KeyError) as err:
             self._skip(topic, f"cannot add it to the bag: {err}")
             return
         # Match every publisher: best effort if any offers only that, transient local only if
         # all keep history for late joiners (as rosbag2's QoS adaptation does).
-        reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                       for p in publishers)
-        latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                      for p in publishers)
+        reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
+        latched = all(
+            p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers
+        )
         qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST, depth=RECORD_DEPTH,
+            history=HistoryPolicy.KEEP_LAST,
+            depth=RECORD_DEPTH,
             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+        )
         self._connections[topic] = connection
         self.result.counts[topic] = 0
         self.result.types[topic] = msgtype
         self._subscriptions_by_topic[topic] = self.create_subscription(
-            cls, topic, self._message_callback_for(connection), qos, raw=True)
+            cls, topic, self._message_callback_for(connection), qos, raw=True
+        )
         self._unmatched.add(topic)
         self.get_logger().info(f"recording {topic} [{msgtype}]")
 
@@ -170,12 +185,18 @@ class Recorder(Node):
                 raise BagError(f"cannot write to {self._writer.path}: {err}") from err
             self.result.message_count += 1
             self.result.counts[connection.topic] += 1
+
         return message_callback
 
 
-def record(output: Path, topics: list[str] | None = None, storage: str = DEFAULT_STORAGE,
-           duration_s: float | None = None, max_messages: int | None = None,
-           on_ready: Callable[[Recorder], None] | None = None) -> RecordResult:
+def record(
+    output: Path,
+    topics: list[str] | None = None,
+    storage: str = DEFAULT_STORAGE,
+    duration_s: float | None = None,
+    max_messages: int | None = None,
+    on_ready: Callable[[Recorder], None] | None = None,
+) -> RecordResult:
     """Record ``topics`` (None: every topic discovered) into a new bag directory ``output``.
 
     Stops after ``duration_s`` seconds, after ``max_messages`` messages, or on SIGINT/SIGTERM,

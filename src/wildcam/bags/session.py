@@ -57,7 +57,8 @@ def require_local_discovery() -> None:
         raise ConfigError(
             f"ROS_AUTOMATIC_DISCOVERY_RANGE is {value!r}; refusing to start ROS with discovery "
             f"beyond this host (set it to one of {ALLOWED_DISCOVERY_RANGES}, e.g. by applying "
-            "wildcam.rosenv.ros_environment() to os.environ)")
+            "wildcam.rosenv.ros_environment() to os.environ)"
+        )
 
 
 @dataclass
@@ -110,8 +111,10 @@ def message_class(msgtype: str) -> type[Any]:
         module = importlib.import_module(f"{package}.{kind}")
         return getattr(module, name)
     except (ImportError, AttributeError) as err:
-        raise BagError(f"message type {msgtype} is not installed in this Python environment "
-                       f"(cannot import {package}.{kind}.{name}): {err}") from err
+        raise BagError(
+            f"message type {msgtype} is not installed in this Python environment "
+            f"(cannot import {package}.{kind}.{name}): {err}"
+        ) from err
 
 
 def _time_to_bag(duration: Duration) -> QosTime:
@@ -150,7 +153,10 @@ def qos_from_bag(offered: list[Qos], min_depth: int = 100) -> QoSProfile:
             reliability = ReliabilityPolicy.BEST_EFFORT
         if all(q.durability == QosDurability.TRANSIENT_LOCAL for q in offered):
             durability = DurabilityPolicy.TRANSIENT_LOCAL
-        depth = max([min_depth] + [q.depth for q in offered
-                                   if q.history == QosHistory.KEEP_LAST])
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      reliability=reliability, durability=durability)
+        depth = max([min_depth] + [q.depth for q in offered if q.history == QosHistory.KEEP_LAST])
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=reliability,
+        durability=durability,
+    )

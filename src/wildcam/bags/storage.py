@@ -28,8 +28,18 @@ from wildcam.errors import BagError
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection, ConnectionExtRosbag2
 
-__all__ = ["BAG_VERSION", "DEFAULT_STORAGE", "READ_ERRORS", "STORAGES", "STORAGE_SUFFIXES",
-           "bag_files", "bag_writer", "messages", "open_bag", "read_metadata"]
+__all__ = [
+    "BAG_VERSION",
+    "DEFAULT_STORAGE",
+    "READ_ERRORS",
+    "STORAGES",
+    "STORAGE_SUFFIXES",
+    "bag_files",
+    "bag_writer",
+    "messages",
+    "open_bag",
+    "read_metadata",
+]
 
 STORAGES: dict[str, StoragePlugin] = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 DEFAULT_STORAGE = "mcap"  # as `ros2 bag record` since Iron
@@ -43,13 +53,22 @@ class _Rosbag2McapWriter(McapWriter):
 
     def add_connection(self, connection: Connection, offered_qos_profiles: str) -> None:
         metadata = BytesIO()
-        for key, value in (("offered_qos_profiles", offered_qos_profiles),
-                           ("topic_type_hash", connection.digest)):
+        for key, value in (
+            ("offered_qos_profiles", offered_qos_profiles),
+            ("topic_type_hash", connection.digest),
+        ):
             write_string(metadata, key)
             write_string(metadata, value)
         ext = cast("ConnectionExtRosbag2", connection.ext)
-        self.channels.append(Channel(connection.id, connection.msgtype, connection.topic,
-                                     ext.serialization_format, metadata.getvalue()))
+        self.channels.append(
+            Channel(
+                connection.id,
+                connection.msgtype,
+                connection.topic,
+                ext.serialization_format,
+                metadata.getvalue(),
+            )
+        )
         self.channel_stats[connection.id] = 0
         write_channel(self.chunk.bio, self.channels[-1], self.schemas)
 
@@ -65,11 +84,24 @@ def bag_writer(output: Path, storage: str = DEFAULT_STORAGE) -> Writer:
     """An unopened rosbag2 writer for ``output`` (``storage``: a key of :data:`STORAGES`)."""
     return _Writer(output, version=BAG_VERSION, storage_plugin=STORAGES[storage])
 
+
 # What the storage plugins raise on damaged input (besides ReaderError).
 READ_ERRORS: tuple[type[BaseException], ...] = (
-    ReaderError, TypesysError, apsw.Error, sqlite3.Error, OSError, EOFError, struct.error,
-    ValueError, KeyError, IndexError, TypeError, OverflowError, AssertionError,
-    UnicodeDecodeError, YAMLError,
+    ReaderError,
+    TypesysError,
+    apsw.Error,
+    sqlite3.Error,
+    OSError,
+    EOFError,
+    struct.error,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    OverflowError,
+    AssertionError,
+    UnicodeDecodeError,
+    YAMLError,
 )
 STORAGE_SUFFIXES = {".db3": "sqlite3", ".mcap": "mcap"}
 
@@ -133,8 +165,9 @@ def open_bag(bag: Path) -> Iterator[Reader]:
             pass
 
 
-def messages(reader: Reader, connections: Collection[Connection] = (),
-             start: int | None = None) -> Iterator[tuple[Connection, int, bytes]]:
+def messages(
+    reader: Reader, connections: Collection[Connection] = (), start: int | None = None
+) -> Iterator[tuple[Connection, int, bytes]]:
     """Yield ``(connection, timestamp_ns, raw)`` like ``reader.messages``; errors: BagError."""
     try:
         yield from reader.messages(connections, start=start)

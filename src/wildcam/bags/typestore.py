@@ -79,8 +79,9 @@ def wildcam_types(directory: Path | None = None) -> Typesdict:
     types: Typesdict = {}
     for path in sorted(directory.glob("*.msg")):
         try:
-            types.update(get_types_from_msg(path.read_text(encoding="utf-8"),
-                                            f"{PACKAGE}/msg/{path.stem}"))
+            types.update(
+                get_types_from_msg(path.read_text(encoding="utf-8"), f"{PACKAGE}/msg/{path.stem}")
+            )
         except (OSError, TypesysError) as err:
             raise BagError(f"cannot parse message definition {path}: {err}") from err
     if not types:
@@ -98,8 +99,9 @@ def typestore() -> Typestore:
     try:
         store.register(wildcam_types())
     except TypesysError as err:
-        raise BagError(f"wildcam message definitions conflict with the {STORE.value} store: "
-                       f"{err}") from err
+        raise BagError(
+            f"wildcam message definitions conflict with the {STORE.value} store: {err}"
+        ) from err
     return store
 
 
@@ -134,8 +136,10 @@ def _load_installed(msgtype: str, store: Typestore, found: Typesdict) -> None:
         if path.is_file():
             break
     else:
-        raise BagError(f"unknown message type {msgtype}: not in the {STORE.value} typestore and "
-                       f"no {package}/msg/{name}.msg under {[str(p) for p in _ament_prefixes()]}")
+        raise BagError(
+            f"unknown message type {msgtype}: not in the {STORE.value} typestore and "
+            f"no {package}/msg/{name}.msg under {[str(p) for p in _ament_prefixes()]}"
+        )
     try:
         parsed = get_types_from_msg(path.read_text(encoding="utf-8"), msgtype)
     except (OSError, TypesysError) as err:

@@ -9,8 +9,8 @@ blended every frame.
 from __future__ import annotations
 
 import math
-from typing import cast
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -44,14 +44,19 @@ def background(rng: Rng, w: int, h: int) -> U8:
     img = np.empty((h, w, 3), np.float32)
     hz = max(2, int(HORIZON * h))
     t = np.linspace(0, 1, hz, dtype=np.float32)[:, None, None]
-    img[:hz] = ((1 - t) * np.array([205, 160, 120], np.float32)
-                + t * np.array([222, 208, 192], np.float32))
+    img[:hz] = (1 - t) * np.array([205, 160, 120], np.float32) + t * np.array(
+        [222, 208, 192], np.float32
+    )
     img[:hz] += 7 * smooth_noise(rng, hz, w, 0.2 * w)[..., None]
     t = np.linspace(0, 1, h - hz, dtype=np.float32)[:, None, None]
-    img[hz:] = ((1 - t) * np.array([100, 128, 118], np.float32)
-                + t * np.array([58, 98, 84], np.float32))
-    img[hz:] += (16 * smooth_noise(rng, h - hz, w, 0.06 * w)[..., None]
-                 * np.array([0.7, 1, 1.2], np.float32))
+    img[hz:] = (1 - t) * np.array([100, 128, 118], np.float32) + t * np.array(
+        [58, 98, 84], np.float32
+    )
+    img[hz:] += (
+        16
+        * smooth_noise(rng, h - hz, w, 0.06 * w)[..., None]
+        * np.array([0.7, 1, 1.2], np.float32)
+    )
     ys = np.arange(h, dtype=np.float32)[:, None]
     wobble = 0.015 * h * smooth_noise(rng, 1, w, 0.25 * w)
     top, bottom = TRAIL[0] * h + wobble, TRAIL[1] * h + wobble
@@ -92,15 +97,18 @@ class Layer:
 
     def flipped(self) -> Layer:
         """The layer mirrored left to right."""
-        return Layer(np.ascontiguousarray(self.colour[:, ::-1]),
-                     np.ascontiguousarray(self.alpha[:, ::-1]))
+        return Layer(
+            np.ascontiguousarray(self.colour[:, ::-1]), np.ascontiguousarray(self.alpha[:, ::-1])
+        )
 
     def warped(self, m: F32) -> Layer:
         """The layer under the affine map ``m`` (destination to source), same size."""
         h, w = self.shape
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        return Layer(cv2.warpAffine(self.colour, m, (w, h), flags=flags),
-                     cv2.warpAffine(self.alpha, m, (w, h), flags=flags))
+        return Layer(
+            cv2.warpAffine(self.colour, m, (w, h), flags=flags),
+            cv2.warpAffine(self.alpha, m, (w, h), flags=flags),
+        )
 
     def blend_onto(self, dst: U8, x: int, y: int) -> None:
         """Composite onto ``dst`` (HxWx3 or HxW, like the colour) with top-left ``(x, y)``."""
@@ -144,8 +152,9 @@ class Layer8:
         cv2.add(roi, self.colour[inside], dst=roi)
 
 
-def _overlap(shape: tuple[int, ...], dst: U8, x: int,
-             y: int) -> tuple[U8, tuple[slice, slice]] | None:
+def _overlap(
+    shape: tuple[int, ...], dst: U8, x: int, y: int
+) -> tuple[U8, tuple[slice, slice]] | None:
     """The part of ``dst`` a ``shape`` layer at ``(x, y)`` covers, and that part of the layer."""
     h, w = shape[:2]
     x0, y0 = max(x, 0), max(y, 0)
@@ -182,8 +191,10 @@ def _bush(rng: Rng, w: int, h: int, margin: int) -> Layer:
         ang, rad = rng.uniform(math.pi, 2 * math.pi), math.sqrt(rng.uniform(0, 1))
         px, py = cx + rx * rad * math.cos(ang), min(cy + ry * rad * math.sin(ang), h - 2.0)
         py += rng.uniform(0, 0.4) * (h - py)
-        axes = (max(1, int(leaf * rng.uniform(0.6, 1.3))),
-                max(1, int(leaf * rng.uniform(0.3, 0.7))))
+        axes = (
+            max(1, int(leaf * rng.uniform(0.6, 1.3))),
+            max(1, int(leaf * rng.uniform(0.3, 0.7))),
+        )
         shade = rng.uniform(0.6, 1.3) * (1.1 - 0.4 * py / h)
         bgr = (35 * shade, 112 * shade, 62 * shade)
         centre, angle = (int(px), int(py)), float(rng.uniform(0, 180))
@@ -224,8 +235,9 @@ def _foliage(rng: Rng, w: int, h: int, margin: int) -> Layer:
                 c = (int(px + rng.normal(0, leaf)), int(py + rng.normal(0, leaf)))
                 axes = (max(1, int(leaf * rng.uniform(0.7, 1.2))), max(1, int(leaf * 0.45)))
                 shade, angle = rng.uniform(0.6, 1.3), float(rng.uniform(0, 180))
-                cv2.ellipse(colour, c, axes, angle, 0, 360, (40 * shade, 120 * shade,
-                                                               75 * shade), -1)
+                cv2.ellipse(
+                    colour, c, axes, angle, 0, 360, (40 * shade, 120 * shade, 75 * shade), -1
+                )
                 cv2.ellipse(alpha, c, axes, angle, 0, 360, 1.0, -1)
     return _layer(colour, alpha)
 
@@ -235,9 +247,12 @@ def vegetation(rng: Rng, w: int, h: int) -> list[Plant]:
     plants = []
     hz = HORIZON * h
     specs = (  # kind, left, base (y of the anchor edge), width, height (frame fractions)
-        ("bush", 0.10, 0.66, 0.20, 0.22), ("bush", 0.48, HORIZON + 0.08, 0.14, 0.12),
-        ("bush", 0.80, 0.70, 0.18, 0.20), ("grass", -0.02, 1.0, 0.26, 0.26),
-        ("grass", 0.72, 1.0, 0.30, 0.22), ("foliage", 0.55, 0.0, 0.36, 0.30),
+        ("bush", 0.10, 0.66, 0.20, 0.22),
+        ("bush", 0.48, HORIZON + 0.08, 0.14, 0.12),
+        ("bush", 0.80, 0.70, 0.18, 0.20),
+        ("grass", -0.02, 1.0, 0.26, 0.26),
+        ("grass", 0.72, 1.0, 0.30, 0.22),
+        ("foliage", 0.55, 0.0, 0.36, 0.30),
     )
     draw = {"bush": _bush, "grass": _grass, "foliage": _foliage}
     sway = {"bush": 0.06, "grass": 0.12, "foliage": 0.09}
@@ -248,9 +263,17 @@ def vegetation(rng: Rng, w: int, h: int) -> list[Plant]:
         pw = int(fw * w) + 2 * margin
         layer = draw[kind](rng, pw, ph, margin)
         top = 0 if kind == "foliage" else int(max(base * h, hz) - ph)
-        plants.append(Plant(int(left * w) - margin, top, layer,
-                            "top" if kind == "foliage" else "bottom", amp,
-                            float(rng.uniform(0.35, 0.8)), float(rng.uniform(0, 2 * math.pi))))
+        plants.append(
+            Plant(
+                int(left * w) - margin,
+                top,
+                layer,
+                "top" if kind == "foliage" else "bottom",
+                amp,
+                float(rng.uniform(0.35, 0.8)),
+                float(rng.uniform(0, 2 * math.pi)),
+            )
+        )
     return plants
 
 
@@ -285,8 +308,9 @@ def precipitation(rng: Rng, w: int, h: int, kind: str, intensity: float) -> U8:
     if kind == "snow":
         for _ in range(int(area * 1.2e-3 * intensity)):
             c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            cv2.circle(tex, c, int(rng.integers(1, 4)), int(rng.integers(90, 200)), -1,
-                       cv2.LINE_AA)
+            cv2.circle(
+                tex, c, int(rng.integers(1, 4)), int(rng.integers(90, 200)), -1, cv2.LINE_AA
+            )
     else:
         slant = rng.uniform(-0.25, 0.25)
         for _ in range(int(area * 1.6e-3 * intensity)):

@@ -44,8 +44,11 @@ class Sprite:
     def flipped(self) -> Sprite:
         """The sprite facing left."""
         w = self.size[0]
-        return Sprite(tuple(a.flipped() for a in self.day), tuple(a.flipped() for a in self.ir),
-                      tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.boxes))
+        return Sprite(
+            tuple(a.flipped() for a in self.day),
+            tuple(a.flipped() for a in self.ir),
+            tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.boxes),
+        )
 
 
 class _Pen:
@@ -70,8 +73,7 @@ class _Pen:
         cv2.fillPoly(self.mask, [np.array([self._px(u, v) for u, v in points], np.int32)], 255)
 
 
-def _legs(pen: _Pen, hips: list[Point], phase: float, swing: float,
-          width: float) -> None:
+def _legs(pen: _Pen, hips: list[Point], phase: float, swing: float, width: float) -> None:
     for i, (hu, hv) in enumerate(hips):
         # Diagonal pairs move together, as in a walk.
         p = phase + (0 if i in (0, 3) else math.pi)
@@ -170,6 +172,12 @@ def draw_sprite(rng: Rng, species: str, w: int, h: int, band: F32, ir_band: F32)
         if xs.size == 0:  # a sprite a few pixels across: take the whole box
             boxes.append((0, 0, w, h))
         else:
-            boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                          int(ys.max() - ys.min() + 1)))
+            boxes.append(
+                (
+                    int(xs.min()),
+                    int(ys.min()),
+                    int(xs.max() - xs.min() + 1),
+                    int(ys.max() - ys.min() + 1),
+                )
+            )
     return Sprite(tuple(day), tuple(ir), tuple(boxes))

@@ -22,8 +22,13 @@ import yaml
 
 from wildcam.errors import ConfigError
 
-__all__ = ["Calibration", "calibration_to_yaml", "load_calibration", "parse_calibration",
-           "resolve_url"]
+__all__ = [
+    "Calibration",
+    "calibration_to_yaml",
+    "load_calibration",
+    "parse_calibration",
+    "resolve_url",
+]
 
 _MATRICES = {  # YAML key -> (field, rows, cols); cols None: any length (D)
     "camera_matrix": ("k", 3, 3),
@@ -69,16 +74,20 @@ def resolve_url(url: str) -> Path | None:
                 get_package_share_directory,
             )
         except ImportError as err:
-            raise ConfigError(f"camera_info_url {url!r}: no ament index to find "
-                              f"package {parsed.netloc!r}") from err
+            raise ConfigError(
+                f"camera_info_url {url!r}: no ament index to find package {parsed.netloc!r}"
+            ) from err
         try:
             share = Path(get_package_share_directory(parsed.netloc))
         except PackageNotFoundError as err:
-            raise ConfigError(f"camera_info_url {url!r}: package {parsed.netloc!r} "
-                              "not found") from err
+            raise ConfigError(
+                f"camera_info_url {url!r}: package {parsed.netloc!r} not found"
+            ) from err
         return share / unquote(parsed.path).lstrip("/")
-    raise ConfigError(f"camera_info_url {url!r}: unsupported scheme {parsed.scheme!r} "
-                      "(file://, package:// or a path)")
+    raise ConfigError(
+        f"camera_info_url {url!r}: unsupported scheme {parsed.scheme!r} "
+        "(file://, package:// or a path)"
+    )
 
 
 def load_calibration(url: str) -> Calibration | None:
@@ -90,8 +99,9 @@ def load_calibration(url: str) -> Calibration | None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(f"camera_info_url {url!r}: cannot read {path}: "
-                          f"{err.strerror or err}") from err
+        raise ConfigError(
+            f"camera_info_url {url!r}: cannot read {path}: {err.strerror or err}"
+        ) from err
     try:
         return parse_calibration(text)
     except ConfigError as err:
@@ -107,17 +117,25 @@ def parse_calibration(text: str) -> Calibration:
     if not isinstance(doc, dict):
         raise ConfigError("a calibration file is a mapping (image_width, camera_matrix, ...)")
     width, height = _positive_int(doc, "image_width"), _positive_int(doc, "image_height")
-    matrices = {field: _matrix(doc, key, rows, cols)
-                for key, (field, rows, cols) in _MATRICES.items()}
-    return Calibration(camera_name=str(doc.get("camera_name", "")), width=width, height=height,
-                       distortion_model=str(doc.get("distortion_model", "plumb_bob")),
-                       **matrices)
+    matrices = {
+        field: _matrix(doc, key, rows, cols) for key, (field, rows, cols) in _MATRICES.items()
+    }
+    return Calibration(
+        camera_name=str(doc.get("camera_name", "")),
+        width=width,
+        height=height,
+        distortion_model=str(doc.get("distortion_model", "plumb_bob")),
+        **matrices,
+    )
 
 
 def calibration_to_yaml(cal: Calibration) -> str:
     """The camera_calibration YAML of ``cal`` (what :func:`parse_calibration` reads back)."""
-    doc: dict[str, Any] = {"image_width": cal.width, "image_height": cal.height,
-                           "camera_name": cal.camera_name}
+    doc: dict[str, Any] = {
+        "image_width": cal.width,
+        "image_height": cal.height,
+        "camera_name": cal.camera_name,
+    }
     for key, (field, rows, cols) in _MATRICES.items():
         data = list(getattr(cal, field))
         if key == "distortion_coefficients":
@@ -139,11 +157,13 @@ def _matrix(doc: dict[str, Any], key: str, rows: int, cols: int | None) -> tuple
         raise ConfigError(f"{key} must be a mapping with rows, cols and a data list")
     data = entry["data"]
     if entry.get("rows") != rows or (cols is not None and entry.get("cols") != cols):
-        raise ConfigError(f"{key} must be {rows}x{cols or 'N'}, "
-                          f"got {entry.get('rows')}x{entry.get('cols')}")
+        raise ConfigError(
+            f"{key} must be {rows}x{cols or 'N'}, got {entry.get('rows')}x{entry.get('cols')}"
+        )
     if len(data) != rows * (cols if cols is not None else entry.get("cols", len(data))):
-        raise ConfigError(f"{key} has {len(data)} values for {entry.get('rows')}x"
-                          f"{entry.get('cols')}")
+        raise ConfigError(
+            f"{key} has {len(data)} values for {entry.get('rows')}x{entry.get('cols')}"
+        )
     try:
         return tuple(float(v) for v in data)
     except (TypeError, ValueError) as err:

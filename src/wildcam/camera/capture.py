@@ -26,8 +26,14 @@ from wildcam.camera.base import Frame
 from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.types import SOURCE_KINDS
 
-__all__ = ["FULL_FRAME_POLICIES", "CameraConfig", "CaptureControl", "FullFrameGate", "SceneClock",
-           "TriggerBurst"]
+__all__ = [
+    "FULL_FRAME_POLICIES",
+    "CameraConfig",
+    "CaptureControl",
+    "FullFrameGate",
+    "SceneClock",
+    "TriggerBurst",
+]
 
 FULL_FRAME_POLICIES = ("motion", "always", "never")
 
@@ -37,51 +43,91 @@ class CameraConfig:
     """The camera driver's parameters (ROS parameters of the ``camera_driver`` node)."""
 
     source: str = param("synthetic", "Frame source kind.", choices=SOURCE_KINDS, read_only=True)
-    uri: str = param("", "Device path/index, video file, image folder, or synthetic preset "
-                     "(default|empty|nuisance|day; '' = default).", read_only=True)
+    uri: str = param(
+        "",
+        "Device path/index, video file, image folder, or synthetic preset "
+        "(default|empty|nuisance|day; '' = default).",
+        read_only=True,
+    )
     seed: int = param(0, "Seed of the synthetic scene.", min=0, max=2**31 - 1, read_only=True)
-    loop: bool = param(False, "Restart a file, folder or synthetic scene at its end.",
-                       read_only=True)
-    frame_id: str = param("camera_optical_frame", "frame_id of published headers: the "
-                          "camera's optical frame (REP-103: z forward, x right, y down).",
-                          read_only=True)
-    camera_info_url: str = param("", "Calibration file in camera_calibration's YAML format "
-                                 "(file:///path, package://pkg/path or a path; '' = "
-                                 "uncalibrated): fills D, K, R, P of both camera_info topics.",
-                                 read_only=True)
-    hardware_id: str = param("", "hardware_id of the node's /diagnostics statuses (e.g. the "
-                             "camera's serial number; '' = source:uri).", read_only=True)
-    compressed: bool = param(False, "Also publish each full frame JPEG-compressed on "
-                             "camera/image_raw/compressed (live).")
-    jpeg_quality: int = param(80, "JPEG quality of camera/image_raw/compressed (live).", min=1,
-                              max=100)
+    loop: bool = param(
+        False, "Restart a file, folder or synthetic scene at its end.", read_only=True
+    )
+    frame_id: str = param(
+        "camera_optical_frame",
+        "frame_id of published headers: the "
+        "camera's optical frame (REP-103: z forward, x right, y down).",
+        read_only=True,
+    )
+    camera_info_url: str = param(
+        "",
+        "Calibration file in camera_calibration's YAML format "
+        "(file:///path, package://pkg/path or a path; '' = "
+        "uncalibrated): fills D, K, R, P of both camera_info topics.",
+        read_only=True,
+    )
+    hardware_id: str = param(
+        "",
+        "hardware_id of the node's /diagnostics statuses (e.g. the "
+        "camera's serial number; '' = source:uri).",
+        read_only=True,
+    )
+    compressed: bool = param(
+        False,
+        "Also publish each full frame JPEG-compressed on camera/image_raw/compressed (live).",
+    )
+    jpeg_quality: int = param(
+        80, "JPEG quality of camera/image_raw/compressed (live).", min=1, max=100
+    )
     fps: float = param(10.0, "Capture rate (live).", min=0.1, max=60.0)
     width: int = param(640, "Full-frame width in pixels (live).", min=16, max=4096)
     height: int = param(480, "Full-frame height in pixels (live).", min=16, max=4096)
-    enabled: bool = param(True, "Capture at all (live); false puts the camera to sleep: the "
-                          "node deactivates itself (lifecycle) and releases the device.")
-    autostart: bool = param(True, "Configure and activate the managed node at start; false "
-                            "leaves the transitions to a lifecycle manager (the launch file).",
-                            read_only=True)
-    trigger_mode: bool = param(False, "Capture only bursts started by camera/trigger, camera "
-                               "closed in between (watch state; live).")
+    enabled: bool = param(
+        True,
+        "Capture at all (live); false puts the camera to sleep: the "
+        "node deactivates itself (lifecycle) and releases the device.",
+    )
+    autostart: bool = param(
+        True,
+        "Configure and activate the managed node at start; false "
+        "leaves the transitions to a lifecycle manager (the launch file).",
+        read_only=True,
+    )
+    trigger_mode: bool = param(
+        False,
+        "Capture only bursts started by camera/trigger, camera "
+        "closed in between (watch state; live).",
+    )
     burst_frames: int = param(10, "Frames captured per trigger in trigger mode.", min=1, max=1000)
     burst_fps: float = param(10.0, "Capture rate of a trigger burst (live).", min=0.1, max=60.0)
-    release_after_s: float = param(2.0, "Seconds the source stays open after a burst's last "
-                                   "frame before it is released (trigger mode).", min=0.0,
-                                   max=3600.0)
-    reduce_factor: int = param(4, "Downscale factor of the grey stream camera/small/image_raw "
-                               "for the motion gate (binning of camera/small/camera_info).",
-                               min=1, max=16)
-    full_frames: str = param("motion", "When full frames are published on camera/image_raw "
-                             "(with camera/camera_info).",
-                             choices=FULL_FRAME_POLICIES)
-    pre_event_frames: int = param(5, "Full frames before a motion event that are released.",
-                                  min=0, max=100)
-    post_event_frames: int = param(5, "Full frames released after a motion event ends.",
-                                   min=0, max=100)
-    reopen_period_s: float = param(2.0, "Seconds between attempts to reopen a failed source.",
-                                   min=0.1, max=600.0)
+    release_after_s: float = param(
+        2.0,
+        "Seconds the source stays open after a burst's last "
+        "frame before it is released (trigger mode).",
+        min=0.0,
+        max=3600.0,
+    )
+    reduce_factor: int = param(
+        4,
+        "Downscale factor of the grey stream camera/small/image_raw "
+        "for the motion gate (binning of camera/small/camera_info).",
+        min=1,
+        max=16,
+    )
+    full_frames: str = param(
+        "motion",
+        "When full frames are published on camera/image_raw (with camera/camera_info).",
+        choices=FULL_FRAME_POLICIES,
+    )
+    pre_event_frames: int = param(
+        5, "Full frames before a motion event that are released.", min=0, max=100
+    )
+    post_event_frames: int = param(
+        5, "Full frames released after a motion event ends.", min=0, max=100
+    )
+    reopen_period_s: float = param(
+        2.0, "Seconds between attempts to reopen a failed source.", min=0.1, max=600.0
+    )
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
@@ -230,7 +276,7 @@ class FullFrameGate:
             self._open = True
             keys = [k for k, _ in self._ring]
             first = next((i for i, k in enumerate(keys) if k >= key), len(keys))
-            return self._release(list(self._ring)[max(0, first - self.pre_frames):])
+            return self._release(list(self._ring)[max(0, first - self.pre_frames) :])
         if ended and self._open:
             self._open = False
             self._post_left = self.post_frames

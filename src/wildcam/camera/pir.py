@@ -60,8 +60,9 @@ class PirOutcome:
     reason: str
 
 
-def pir_outcomes(scene: SceneConfig, spans: Sequence[Interval | None],
-                 model: PirModel = PirModel()) -> tuple[PirOutcome, ...]:
+def pir_outcomes(
+    scene: SceneConfig, spans: Sequence[Interval | None], model: PirModel = PirModel()
+) -> tuple[PirOutcome, ...]:
     """The PIR's view of each visit of ``scene``; ``spans[k]`` is when visit ``k`` is in view
     (the ground truth's event; None: never in view)."""
     rng = np.random.default_rng([scene.seed, 11])
@@ -69,8 +70,9 @@ def pir_outcomes(scene: SceneConfig, spans: Sequence[Interval | None],
     for k, (visit, span) in enumerate(zip(scene.visits, spans, strict=True)):
         draw = float(rng.random())  # one draw per visit, used or not: seeds stay aligned
         start = span.start_s if span is not None else visit.start_s
-        light = (daylight(scene.day_start + start / scene.day_length_s)
-                 if scene.day_length_s else 0.0)
+        light = (
+            daylight(scene.day_start + start / scene.day_length_s) if scene.day_length_s else 0.0
+        )
         contrast = SPECIES_HEAT.get(visit.species, 1.0) * (1.0 - model.day_loss * light)
         if span is None:
             reason = "never in view"
@@ -84,6 +86,9 @@ def pir_outcomes(scene: SceneConfig, spans: Sequence[Interval | None],
             reason = ""
         on = start + model.latency_s
         off = span.end_s if span is not None else visit.end_s
-        out.append(PirOutcome(k, visit.species, not reason and on < off, on, off, contrast,
-                              reason or "noticed"))
+        out.append(
+            PirOutcome(
+                k, visit.species, not reason and on < off, on, off, contrast, reason or "noticed"
+            )
+        )
     return tuple(out)

@@ -13,8 +13,16 @@ from collections.abc import Callable
 from wildcam.camera.scene import Interval, SceneConfig, Visit, daylight
 from wildcam.errors import ConfigError
 
-__all__ = ["IR_ON_BELOW", "PRESETS", "day_scene", "default_scene", "empty_scene",
-           "nuisance_scene", "scene_preset", "truncate_scene"]
+__all__ = [
+    "IR_ON_BELOW",
+    "PRESETS",
+    "day_scene",
+    "default_scene",
+    "empty_scene",
+    "nuisance_scene",
+    "scene_preset",
+    "truncate_scene",
+]
 
 IR_ON_BELOW = 0.3
 """Daylight level under which the day scene's camera switches to IR."""
@@ -22,8 +30,15 @@ IR_ON_BELOW = 0.3
 _W, _H = 640, 480
 
 
-def _visit(start_s: float, species: str, size: float, direction: str, speed: float,
-           pause_s: float, ground_y: float = 0.8) -> Visit:
+def _visit(
+    start_s: float,
+    species: str,
+    size: float,
+    direction: str,
+    speed: float,
+    pause_s: float,
+    ground_y: float = 0.8,
+) -> Visit:
     """A visit whose duration is the walk across plus ``pause_s`` standing still."""
     probe = Visit(start_s, 1.0, species, size, direction, speed, ground_y)
     walk = probe.crossing_s(_W, _H)
@@ -50,8 +65,12 @@ def default_scene(seed: int = 0) -> SceneConfig:
 
 def empty_scene(duration_s: float = 60.0, seed: int = 0) -> SceneConfig:
     """No animals, no weather: sensor noise and a light breeze in the vegetation."""
-    return SceneConfig(seed=seed, duration_s=duration_s,
-                       wind=(Interval(0.0, duration_s, 0.15),), illumination_drift=0.0)
+    return SceneConfig(
+        seed=seed,
+        duration_s=duration_s,
+        wind=(Interval(0.0, duration_s, 0.15),),
+        illumination_drift=0.0,
+    )
 
 
 def nuisance_scene(seed: int = 0) -> SceneConfig:
@@ -95,12 +114,14 @@ def day_scene(duration_s: float = 240.0, seed: int = 0) -> SceneConfig:
         raise ConfigError(f"day_scene needs duration_s >= 60, got {duration_s}")
     d = duration_s
     start = 4.5 / 24
-    plan = ((0.05, "fox", 0.15, "left_to_right", 0.18),
-            (0.28, "deer", 0.3, "right_to_left", 0.13),
-            (0.42, "bird", 0.07, "left_to_right", 0.22),
-            (0.55, "deer", 0.26, "left_to_right", 0.12),
-            (0.66, "fox", 0.17, "right_to_left", 0.16),
-            (0.86, "deer", 0.3, "left_to_right", 0.12))
+    plan = (
+        (0.05, "fox", 0.15, "left_to_right", 0.18),
+        (0.28, "deer", 0.3, "right_to_left", 0.13),
+        (0.42, "bird", 0.07, "left_to_right", 0.22),
+        (0.55, "deer", 0.26, "left_to_right", 0.12),
+        (0.66, "fox", 0.17, "right_to_left", 0.16),
+        (0.86, "deer", 0.3, "left_to_right", 0.12),
+    )
     visits = []
     for frac, species, size, direction, speed in plan:
         v = _visit(0.0, species, size, direction, speed, pause_s=min(0.02 * d, 6.0))
@@ -110,8 +131,11 @@ def day_scene(duration_s: float = 240.0, seed: int = 0) -> SceneConfig:
         seed=seed,
         duration_s=d,
         visits=tuple(visits),
-        wind=(Interval(0.2 * d, 0.38 * d, 0.25), Interval(0.38 * d, 0.5 * d, 0.9),
-              Interval(0.5 * d, 0.75 * d, 0.3)),
+        wind=(
+            Interval(0.2 * d, 0.38 * d, 0.25),
+            Interval(0.38 * d, 0.5 * d, 0.9),
+            Interval(0.5 * d, 0.75 * d, 0.3),
+        ),
         rain=(Interval(0.6 * d, 0.7 * d, 0.6, "rain"),),
         ir_night=_ir_spans(d, start),
         illumination_drift=0.02,
@@ -154,10 +178,15 @@ def truncate_scene(config: SceneConfig, duration_s: float) -> SceneConfig:
         return dataclasses.replace(config, duration_s=duration_s)
 
     def clip(spans: tuple[Interval, ...]) -> tuple[Interval, ...]:
-        return tuple(s._replace(end_s=min(s.end_s, duration_s))
-                     for s in spans if s.start_s < duration_s)
+        return tuple(
+            s._replace(end_s=min(s.end_s, duration_s)) for s in spans if s.start_s < duration_s
+        )
 
     return dataclasses.replace(
-        config, duration_s=duration_s,
+        config,
+        duration_s=duration_s,
         visits=tuple(v for v in config.visits if v.end_s <= duration_s),
-        wind=clip(config.wind), rain=clip(config.rain), ir_night=clip(config.ir_night))
+        wind=clip(config.wind),
+        rain=clip(config.rain),
+        ir_night=clip(config.ir_night),
+    )

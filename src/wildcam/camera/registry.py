@@ -35,8 +35,9 @@ def synthetic_config(uri: str, seed: int) -> SceneConfig:
     if uri in PRESETS:
         return PRESETS[uri](seed)
     if not Path(uri).is_file():
-        raise ConfigError(f"synthetic uri {uri!r} is neither a preset {sorted(PRESETS)} "
-                          "nor a scene file")
+        raise ConfigError(
+            f"synthetic uri {uri!r} is neither a preset {sorted(PRESETS)} nor a scene file"
+        )
     return load_scene(uri)
 
 
@@ -49,8 +50,9 @@ def _scene(config: SceneConfig) -> SyntheticScene:
     return SyntheticScene(config)
 
 
-def make_source(kind: str, *, uri: str, width: int, height: int, fps: float, seed: int,
-                loop: bool) -> CameraSource:
+def make_source(
+    kind: str, *, uri: str, width: int, height: int, fps: float, seed: int, loop: bool
+) -> CameraSource:
     """Open the backend ``kind`` (one of :data:`SOURCE_KINDS`).
 
     ``uri`` is the device path or number, video file, image folder or synthetic scene (see

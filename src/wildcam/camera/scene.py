@@ -19,9 +19,9 @@ from wildcam.errors import ConfigError
 
 __all__ = [
     "DIRECTIONS",
-    "Interval",
     "PRECIPITATION",
     "SPECIES",
+    "Interval",
     "SceneConfig",
     "Visit",
     "daylight",
@@ -130,8 +130,10 @@ class SceneConfig:
 
     def __post_init__(self) -> None:
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed!r} must be >= 0")
-        _check(16 <= self.width <= MAX_SIDE and 16 <= self.height <= MAX_SIDE,
-               f"size {self.width}x{self.height} not in 16..{MAX_SIDE}")
+        _check(
+            16 <= self.width <= MAX_SIDE and 16 <= self.height <= MAX_SIDE,
+            f"size {self.width}x{self.height} not in 16..{MAX_SIDE}",
+        )
         _check(0 < self.fps <= 120, f"fps {self.fps} not in (0, 120]")
         _check(0 < self.duration_s <= 7 * 86400, f"duration_s {self.duration_s} out of range")
         _check(0 <= self.illumination_drift <= 0.5, "illumination_drift not in [0, 0.5]")
@@ -151,8 +153,10 @@ class SceneConfig:
     def _check_spans(self, name: str, spans: tuple[Interval, ...]) -> None:
         prev_end = 0.0
         for i in sorted(spans):
-            _check(0 <= i.start_s < i.end_s <= self.duration_s + 1e-9,
-                   f"{name} interval {tuple(i)} not inside [0, {self.duration_s}]")
+            _check(
+                0 <= i.start_s < i.end_s <= self.duration_s + 1e-9,
+                f"{name} interval {tuple(i)} not inside [0, {self.duration_s}]",
+            )
             _check(0 <= i.strength <= 1, f"{name} strength {i.strength} not in [0, 1]")
             _check(i.start_s >= prev_end, f"{name} intervals overlap at {i.start_s}")
             prev_end = i.end_s
@@ -194,8 +198,12 @@ def _interval(item: Any, where: str) -> Interval:
     _check(isinstance(item, (list, tuple)) and 2 <= len(item) <= 4, f"{where}: bad interval")
     try:
         start, end, *rest = item
-        return Interval(float(start), float(end), float(rest[0]) if rest else 1.0,
-                        str(rest[1]) if len(rest) > 1 else "")
+        return Interval(
+            float(start),
+            float(end),
+            float(rest[0]) if rest else 1.0,
+            str(rest[1]) if len(rest) > 1 else "",
+        )
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: bad interval {item!r}") from err
 
@@ -211,13 +219,17 @@ def scene_from_dict(data: dict[str, Any]) -> SceneConfig:
         kwargs[name] = tuple(_interval(i, name) for i in data.get(name) or ())
     visit_keys = {f.name for f in fields(Visit)}
     for item in data.get("visits") or ():
-        _check(isinstance(item, dict) and not set(item) - visit_keys,
-               f"visit {item!r}: expected a mapping with keys from {sorted(visit_keys)}")
+        _check(
+            isinstance(item, dict) and not set(item) - visit_keys,
+            f"visit {item!r}: expected a mapping with keys from {sorted(visit_keys)}",
+        )
     for name in ("seed", "width", "height"):
         if name in kwargs:
             value = kwargs[name]
-            _check(isinstance(value, int) and not isinstance(value, bool),
-                   f"{name} must be an integer, got {value!r}")
+            _check(
+                isinstance(value, int) and not isinstance(value, bool),
+                f"{name} must be an integer, got {value!r}",
+            )
     try:
         kwargs["visits"] = tuple(Visit(**item) for item in data.get("visits") or ())
         return SceneConfig(**kwargs)

@@ -26,7 +26,6 @@ from wildcam.camera import _draw
 from wildcam.camera._draw import U8, Layer, Plant
 from wildcam.camera._sprites import GAITS, Sprite, draw_sprite
 from wildcam.camera.base import Frame, SourceBase, check_resolution
-from wildcam.types import Box, Image
 from wildcam.camera.presets import (
     day_scene,
     default_scene,
@@ -36,14 +35,15 @@ from wildcam.camera.presets import (
 )
 from wildcam.camera.scene import Interval, SceneConfig, Visit, daylight
 from wildcam.camera.truth import FrameTruth, GroundTruth, load_ground_truth, write_ground_truth
+from wildcam.types import Box, Image
 
 # The scene's config types, presets and truth records are re-exported so that one import of
 # this module is enough to build, render and score a scene.
 __all__ = [
+    "MIN_VISIBLE",
     "FrameTruth",
     "GroundTruth",
     "Interval",
-    "MIN_VISIBLE",
     "SceneConfig",
     "SyntheticScene",
     "SyntheticSource",
@@ -81,19 +81,26 @@ class SyntheticScene:
         self._plants = _draw.vegetation(np.random.default_rng([seed, 2]), w, h)
         light = _draw.ir_illumination(w, h)
         bare_ir = np.clip(12 + light * _draw.ir_reflectance(bare), 0, 255).astype(np.uint8)
-        ir_plants = [_draw.ir_layer(p.layer, float(light[min(p.y + p.layer.shape[0] // 2, h - 1),
-                                                          min(max(p.x, 0), w - 1)]))
-                     for p in self._plants]
+        ir_plants = [
+            _draw.ir_layer(
+                p.layer,
+                float(light[min(p.y + p.layer.shape[0] // 2, h - 1), min(max(p.x, 0), w - 1)]),
+            )
+            for p in self._plants
+        ]
         clumps = _clumps(self._plants, w, h)
         self._day = _Look(bare, self._plants, [p.layer for p in self._plants], clumps)
         self._ir = _Look(bare_ir, self._plants, ir_plants, clumps)
         self._sprites = [self._sprite(k, v) for k, v in enumerate(c.visits)]
-        self._sprite_layers = [(tuple(a.rounded() for a in s.day),
-                                tuple(a.rounded() for a in s.ir)) for s in self._sprites]
+        self._sprite_layers = [
+            (tuple(a.rounded() for a in s.day), tuple(a.rounded() for a in s.ir))
+            for s in self._sprites
+        ]
         self._lock = threading.Lock()  # the looks' canvases are shared by every render
         for j, spell in enumerate(c.rain):
-            tex = _draw.precipitation(np.random.default_rng([seed, 4, j]), 2 * w, 2 * h,
-                                      spell.kind, spell.strength)
+            tex = _draw.precipitation(
+                np.random.default_rng([seed, 4, j]), 2 * w, 2 * h, spell.kind, spell.strength
+            )
             self._day.precip.append(cv2.merge([tex, tex, tex]))
             self._ir.precip.append(tex)
         # A frame's noise is a window of this pool at a random offset: a view, not a draw.
@@ -101,13 +108,15 @@ class SyntheticScene:
         # operations (exactly the saturated sum, as one of the two is 0 at every pixel).
         n = w * h * 3
         self._noise_offsets = max(65536, min(n, 1 << 20))
-        noise = np.rint(np.random.default_rng([seed, 5]).standard_normal(n + self._noise_offsets)
-                        * c.sensor_noise_sigma)
-        self._noise = ((_saturated(noise), _saturated(-noise))
-                       if c.sensor_noise_sigma > 0 else None)
+        noise = np.rint(
+            np.random.default_rng([seed, 5]).standard_normal(n + self._noise_offsets)
+            * c.sensor_noise_sigma
+        )
+        self._noise = (_saturated(noise), _saturated(-noise)) if c.sensor_noise_sigma > 0 else None
         self._drift_phase = float(np.random.default_rng([seed, 7]).uniform(0, 2 * math.pi))
-        self._switches = sorted({t for i in c.ir_night for t in (i.start_s, i.end_s)
-                                 if 0 < t < c.duration_s})
+        self._switches = sorted(
+            {t for i in c.ir_night for t in (i.start_s, i.end_s) if 0 < t < c.duration_s}
+        )
         self.nuisance_intervals = self._nuisance_intervals()
         self.visit_spans = self._visit_spans()
         """When each visit's animal is in view, in visit order (None: never)."""
@@ -128,8 +137,9 @@ class SyntheticScene:
         rows = slice(max(0, ground - sh), max(1, min(ground, self.height)))
         band = _draw.luminance(self._day.rest[rows])
         ir_band = self._ir.rest[rows].astype(np.float32)
-        sprite = draw_sprite(np.random.default_rng([self.config.seed, 3, k]), visit.species,
-                             sw, sh, band, ir_band)
+        sprite = draw_sprite(
+            np.random.default_rng([self.config.seed, 3, k]), visit.species, sw, sh, band, ir_band
+        )
         return sprite if visit.direction == "left_to_right" else sprite.flipped()
 
     # --- time-dependent state -----------------------------------------------------------------
@@ -181,8 +191,9 @@ class SyntheticScene:
 
     def _gain(self, t: float, ir: bool) -> float:
         c = self.config
-        gain = 1 + c.illumination_drift * math.sin(2 * math.pi * t / c.drift_period_s
-                                                    + self._drift_phase)
+        gain = 1 + c.illumination_drift * math.sin(
+            2 * math.pi * t / c.drift_period_s + self._drift_phase
+        )
         if c.day_length_s and not ir:  # the illuminator makes IR frames independent of daylight
             gain *= daylight(c.day_start + t / c.day_length_s)
         k = bisect.bisect_right(self._switches, t)
@@ -198,13 +209,16 @@ class SyntheticScene:
         if not 0 <= index < self.n_frames:
             raise IndexError(f"frame {index} outside 0..{self.n_frames - 1}")
         t = self.stamp(index)
-        noise_at, oy, ox = _frame_draws(c.seed, index,
-                                        (self._noise_offsets, self.height, self.width))
+        noise_at, oy, ox = _frame_draws(
+            c.seed, index, (self._noise_offsets, self.height, self.width)
+        )
         ir = self.ir_at(t)
         look = self._ir if ir else self._day
         wind = self._wind_at(t)
-        steps = [round(_displacement(p, wind, t) / SWAY_STEP_PX) if wind > 0 else 0
-                 for p in self._plants]
+        steps = [
+            round(_displacement(p, wind, t) / SWAY_STEP_PX) if wind > 0 else 0
+            for p in self._plants
+        ]
         with self._lock:
             canvas = look.vegetation(steps).copy()
         for k, (day, night) in enumerate(self._sprite_layers):
@@ -217,11 +231,12 @@ class SyntheticScene:
             cv2.convertScaleAbs(canvas, dst=canvas, alpha=gain)
         for j, spell in enumerate(c.rain):
             if spell.contains(t):
-                win = look.precip[j][oy:oy + self.height, ox:ox + self.width]
+                win = look.precip[j][oy : oy + self.height, ox : ox + self.width]
                 cv2.add(canvas, win, dst=canvas)
         if self._noise is not None:
-            up, down = (a[noise_at:noise_at + canvas.size].reshape(canvas.shape)
-                        for a in self._noise)
+            up, down = (
+                a[noise_at : noise_at + canvas.size].reshape(canvas.shape) for a in self._noise
+            )
             cv2.add(canvas, up, dst=canvas)
             cv2.subtract(canvas, down, dst=canvas)
         return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR) if ir else canvas
@@ -234,37 +249,59 @@ class SyntheticScene:
             raise IndexError(f"frame {index} outside 0..{self.n_frames - 1}")
         t = self.stamp(index)
         animals = self._animal_boxes(t)
-        nuisances = frozenset(name for name, spans in self.nuisance_intervals.items()
-                              if any(s.contains(t) for s in spans))
-        return FrameTruth(index, t, tuple(b for _, b in animals),
-                          tuple(self.config.visits[k].species for k, _ in animals),
-                          nuisances, self.ir_at(t))
+        nuisances = frozenset(
+            name
+            for name, spans in self.nuisance_intervals.items()
+            if any(s.contains(t) for s in spans)
+        )
+        return FrameTruth(
+            index,
+            t,
+            tuple(b for _, b in animals),
+            tuple(self.config.visits[k].species for k, _ in animals),
+            nuisances,
+            self.ir_at(t),
+        )
 
     def _visit_spans(self) -> tuple[Interval | None, ...]:
         fps, spans = self.config.fps, []
         for k, v in enumerate(self.config.visits):
-            frames = [i for i in range(math.floor(v.start_s * fps),
-                                       min(math.ceil(v.end_s * fps) + 1, self.n_frames))
-                      if any(j == k for j, _ in self._animal_boxes(self.stamp(i)))]
-            spans.append(Interval(self.stamp(frames[0]), self.stamp(frames[-1] + 1), 1.0,
-                                  v.species) if frames else None)
+            frames = [
+                i
+                for i in range(
+                    math.floor(v.start_s * fps), min(math.ceil(v.end_s * fps) + 1, self.n_frames)
+                )
+                if any(j == k for j, _ in self._animal_boxes(self.stamp(i)))
+            ]
+            spans.append(
+                Interval(self.stamp(frames[0]), self.stamp(frames[-1] + 1), 1.0, v.species)
+                if frames
+                else None
+            )
         return tuple(spans)
 
     def _nuisance_intervals(self) -> dict[str, tuple[Interval, ...]]:
         c = self.config
-        switches = tuple(Interval(max(t - IR_SWITCH_HALF_S, 0.0),
-                                  min(t + IR_SWITCH_HALF_S, c.duration_s))
-                         for t in self._switches)
-        return {"wind": tuple(i for i in c.wind if i.strength > 0),
-                "rain": tuple(i for i in c.rain if i.kind == "rain"),
-                "snow": tuple(i for i in c.rain if i.kind == "snow"),
-                "ir_switch": switches,
-                "ir": c.ir_night}
+        switches = tuple(
+            Interval(max(t - IR_SWITCH_HALF_S, 0.0), min(t + IR_SWITCH_HALF_S, c.duration_s))
+            for t in self._switches
+        )
+        return {
+            "wind": tuple(i for i in c.wind if i.strength > 0),
+            "rain": tuple(i for i in c.rain if i.kind == "rain"),
+            "snow": tuple(i for i in c.rain if i.kind == "snow"),
+            "ir_switch": switches,
+            "ir": c.ir_night,
+        }
 
     def ground_truth(self) -> GroundTruth:
         """The whole scene's truth."""
-        return GroundTruth(self.config, tuple(self.truth(i) for i in range(self.n_frames)),
-                           self.events, dict(self.nuisance_intervals))
+        return GroundTruth(
+            self.config,
+            tuple(self.truth(i) for i in range(self.n_frames)),
+            self.events,
+            dict(self.nuisance_intervals),
+        )
 
     def write_ground_truth(self, path: str | Path) -> None:
         """Write config, per-frame truth, events and nuisance intervals as JSON."""
@@ -298,9 +335,10 @@ def _clumps(plants: list[Plant], w: int, h: int) -> list[_Clump]:
             for g in hit:
                 groups.remove(g)
                 a, b = g.rect, clump.rect
-                clump = _Clump(tuple(sorted(g.members + clump.members)),
-                               (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
-                                max(a[3], b[3])))
+                clump = _Clump(
+                    tuple(sorted(g.members + clump.members)),
+                    (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])),
+                )
         groups.append(clump)
     return groups
 
@@ -316,8 +354,9 @@ class _Look:
     patches of each clump at recently used displacements are kept, drawn on a miss.
     """
 
-    def __init__(self, bare: U8, plants: list[Plant], layers: list[Layer],
-                 clumps: list[_Clump]) -> None:
+    def __init__(
+        self, bare: U8, plants: list[Plant], layers: list[Layer], clumps: list[_Clump]
+    ) -> None:
         self.bare = bare
         self.plants = list(zip(plants, layers))
         self.rest = bare.copy()  # the plants at rest
@@ -395,8 +434,11 @@ def _displacement(plant: Plant, wind: float, t: float) -> float:
 def _sway(layer: Layer, plant: Plant, d: float) -> Layer:
     """The layer sheared: its free edge displaced by ``d`` pixels, its anchored edge fixed."""
     k = d / max(layer.shape[0] - 1, 1)
-    m = np.array([[1, k, -d], [0, 1, 0]], np.float32) if plant.anchor == "bottom" \
+    m = (
+        np.array([[1, k, -d], [0, 1, 0]], np.float32)
+        if plant.anchor == "bottom"
         else np.array([[1, -k, 0], [0, 1, 0]], np.float32)
+    )
     return layer.warped(m)
 
 
@@ -419,8 +461,7 @@ class SyntheticSource(SourceBase):
         """Rebuild the scene at ``width`` x ``height`` (ConfigError if the scene rejects it)."""
         size = check_resolution(width, height)
         if size != (self.scene.width, self.scene.height):
-            self.scene = SyntheticScene(replace(self.scene.config, width=size[0],
-                                                height=size[1]))
+            self.scene = SyntheticScene(replace(self.scene.config, width=size[0], height=size[1]))
         self._size = size
 
     def seek(self, index: int) -> None:
@@ -433,8 +474,9 @@ class SyntheticSource(SourceBase):
         n = self.scene.n_frames
         if self._index >= n and not self._loop:
             return None
-        frame = Frame(self.scene.render(self._index % n), self._index / self.scene.config.fps,
-                      self._index)
+        frame = Frame(
+            self.scene.render(self._index % n), self._index / self.scene.config.fps, self._index
+        )
         self._index += 1
         return frame
 

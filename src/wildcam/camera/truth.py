@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wildcam.types import Box
 from wildcam.camera.scene import Interval, SceneConfig, scene_from_dict, scene_to_dict
 from wildcam.errors import InputError
+from wildcam.types import Box
 
 __all__ = [
     "FORMAT",
+    "NUISANCES",
     "FrameTruth",
     "GroundTruth",
-    "NUISANCES",
     "load_ground_truth",
     "write_ground_truth",
 ]
@@ -46,17 +46,26 @@ class FrameTruth:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"index": self.index, "stamp": self.stamp,
-                "boxes": [list(b) for b in self.boxes], "species": list(self.species),
-                "nuisances": sorted(self.nuisances), "ir": self.ir}
+        return {
+            "index": self.index,
+            "stamp": self.stamp,
+            "boxes": [list(b) for b in self.boxes],
+            "species": list(self.species),
+            "nuisances": sorted(self.nuisances),
+            "ir": self.ir,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FrameTruth:
         """Inverse of :meth:`to_dict`."""
-        return cls(int(data["index"]), float(data["stamp"]),
-                   tuple(Box(*(int(v) for v in b)) for b in data["boxes"]),
-                   tuple(str(s) for s in data["species"]),
-                   frozenset(str(n) for n in data["nuisances"]), bool(data["ir"]))
+        return cls(
+            int(data["index"]),
+            float(data["stamp"]),
+            tuple(Box(*(int(v) for v in b)) for b in data["boxes"]),
+            tuple(str(s) for s in data["species"]),
+            frozenset(str(n) for n in data["nuisances"]),
+            bool(data["ir"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,9 @@ class GroundTruth:
 
 
 def _interval(data: dict[str, Any]) -> Interval:
-    return Interval(float(data["start_s"]), float(data["end_s"]), float(data["strength"]),
-                    str(data["kind"]))
+    return Interval(
+        float(data["start_s"]), float(data["end_s"]), float(data["strength"]), str(data["kind"])
+    )
 
 
 def write_ground_truth(truth: GroundTruth, path: str | Path) -> None:
@@ -82,8 +92,9 @@ def write_ground_truth(truth: GroundTruth, path: str | Path) -> None:
         "config": scene_to_dict(truth.config),
         "frames": [f.to_dict() for f in truth.frames],
         "events": [e._asdict() for e in truth.events],
-        "nuisance_intervals": {k: [i._asdict() for i in v]
-                               for k, v in truth.nuisance_intervals.items()},
+        "nuisance_intervals": {
+            k: [i._asdict() for i in v] for k, v in truth.nuisance_intervals.items()
+        },
     }
     Path(path).write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
 
@@ -101,8 +112,10 @@ def load_ground_truth(path: str | Path) -> GroundTruth:
             config=scene_from_dict(data["config"]),
             frames=tuple(FrameTruth.from_dict(f) for f in data["frames"]),
             events=tuple(_interval(e) for e in data["events"]),
-            nuisance_intervals={str(k): tuple(_interval(i) for i in v)
-                                for k, v in data["nuisance_intervals"].items()},
+            nuisance_intervals={
+                str(k): tuple(_interval(i) for i in v)
+                for k, v in data["nuisance_intervals"].items()
+            },
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:  # ConfigError too
         raise InputError(f"malformed ground truth {path}: {err!r}") from err

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from wildcam.types import Box, Image
 from wildcam.errors import ConfigError
+from wildcam.types import Box, Image
 
 __all__ = ["STAGES", "FakeModel", "RegionResult", "ScoredBox", "StageModel", "check_band"]
 
@@ -69,8 +69,9 @@ class StageModel(Protocol):
 def check_band(c_low: float, c_high: float) -> None:
     """Raise :class:`ConfigError` unless ``0 <= c_low <= c_high <= 1``."""
     if not 0.0 <= c_low <= c_high <= 1.0:
-        raise ConfigError(f"confidence band needs 0 <= c_low <= c_high <= 1, "
-                          f"got c_low={c_low}, c_high={c_high}")
+        raise ConfigError(
+            f"confidence band needs 0 <= c_low <= c_high <= 1, got c_low={c_low}, c_high={c_high}"
+        )
 
 
 @dataclass

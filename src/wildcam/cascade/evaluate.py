@@ -15,31 +15,31 @@ images, and images a model fails on, are counted and listed, never fatal.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
 from wildcam.ecology.megadetector import MIN_CONF, MdImage, frame_detections
 from wildcam.errors import InputError, ModelError
+from wildcam.types import Box, Image
 
 __all__ = [
     "CoreWatts",
-    "default_energy",
     "EvalReport",
     "LabelledImage",
     "Row",
     "average_precision",
+    "default_energy",
     "evaluate",
     "load_coco",
     "load_csv",
@@ -145,8 +145,9 @@ def load_coco(path: Path, images_dir: Path | None = None) -> list[LabelledImage]
             boxes[int(ann["image_id"])].append(Box(round(x), round(y), round(w), round(h)))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise InputError(f"cannot read COCO annotations {path}: {err}") from err
-    return [LabelledImage(base / name, bool(boxes[i]), tuple(boxes[i]))
-            for i, name in images.items()]
+    return [
+        LabelledImage(base / name, bool(boxes[i]), tuple(boxes[i])) for i, name in images.items()
+    ]
 
 
 def read_image(path: Path) -> Image | None:
@@ -230,13 +231,24 @@ class Row:
     def as_dict(self) -> dict[str, object]:
         """The row's figures, means per image."""
         n = max(self.images, 1)
-        return {"name": self.name, "stages": list(self.stages), "max_stage": self.max_stage,
-                "images": self.images, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "tn": self.tn, "precision": self.precision, "recall": self.recall,
-                "f1": self.f1,
-                "fraction_reaching": {str(s): self.fraction_reaching(s) for s in (1, 2, 3)},
-                "latency_ms": 1000 * self.wall_s / n, "cpu_ms": 1000 * self.cpu_s / n,
-                "energy_mj": 1000 * self.joules / n, "ap50": self.ap50}
+        return {
+            "name": self.name,
+            "stages": list(self.stages),
+            "max_stage": self.max_stage,
+            "images": self.images,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "fraction_reaching": {str(s): self.fraction_reaching(s) for s in (1, 2, 3)},
+            "latency_ms": 1000 * self.wall_s / n,
+            "cpu_ms": 1000 * self.cpu_s / n,
+            "energy_mj": 1000 * self.joules / n,
+            "ap50": self.ap50,
+        }
 
 
 @dataclass
@@ -255,11 +267,16 @@ class EvalReport:
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"images": self.images, "animals": self.animals,
-                "empty": self.images - self.animals, "unreadable": len(self.unreadable),
-                "unreadable_files": self.unreadable,
-                "models": {str(k): v for k, v in self.models.items()}, "config": self.config,
-                "rows": [r.as_dict() for r in self.rows]}
+        return {
+            "images": self.images,
+            "animals": self.animals,
+            "empty": self.images - self.animals,
+            "unreadable": len(self.unreadable),
+            "unreadable_files": self.unreadable,
+            "models": {str(k): v for k, v in self.models.items()},
+            "config": self.config,
+            "rows": [r.as_dict() for r in self.rows],
+        }
 
     def row(self, name: str) -> Row:
         """The row called ``name``."""
@@ -270,23 +287,34 @@ def _rows(stages: Sequence[int], max_stage: int) -> list[Row]:
     rows = [Row(f"stage{s} alone", (s,), s) for s in stages]
     allowed = [s for s in stages if s <= max_stage]
     for cap in allowed[1:]:
-        rows.append(Row(f"cascade <= {cap}" if cap < allowed[-1] else "cascade",
-                        tuple(s for s in allowed if s <= cap), cap))
+        rows.append(
+            Row(
+                f"cascade <= {cap}" if cap < allowed[-1] else "cascade",
+                tuple(s for s in allowed if s <= cap),
+                cap,
+            )
+        )
     if len(allowed) == 1:
         rows.append(Row("cascade", tuple(allowed), allowed[0]))
     return rows
 
 
-def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
-             config: CascadeConfig | None = None, energy: EnergyFn | None = None) -> EvalReport:
+def evaluate(
+    items: Iterable[LabelledImage],
+    models: Mapping[int, StageModel],
+    config: CascadeConfig | None = None,
+    energy: EnergyFn | None = None,
+) -> EvalReport:
     """Score every image with every stage; decide each row; count, time and model energy."""
     config = config or CascadeConfig()
     energy = energy or default_energy()
     stages = sorted(models)
     rows = _rows(stages, config.max_stage)
     replays = {s: _Replay(m.model_id, s, m.c_low, m.c_high) for s, m in models.items()}
-    cascades = [Cascade({s: replays[s] for s in row.stages},
-                        _capped(config, row.max_stage)) for row in rows]
+    cascades = [
+        Cascade({s: replays[s] for s in row.stages}, _capped(config, row.max_stage))
+        for row in rows
+    ]
     predictions: dict[str, dict[int, list[tuple[float, Box]]]] = {r.name: {} for r in rows}
     truths: list[tuple[int, tuple[Box, ...]]] = []
     unreadable: list[str] = []
@@ -315,16 +343,28 @@ def evaluate(items: Iterable[LabelledImage], models: Mapping[int, StageModel],
             decision = cascade.run(image, [whole])
             _score(row, decision, item.animal, calls, energy)
             if row is rows[-1]:  # the whole cascade
-                per_image.append(MdImage(str(item.path), tuple(frame_detections(
-                    decision, whole.w, whole.h, MIN_CONF))))
+                per_image.append(
+                    MdImage(
+                        str(item.path),
+                        tuple(frame_detections(decision, whole.w, whole.h, MIN_CONF)),
+                    )
+                )
             if item.boxes is not None:
-                predictions[row.name][count - 1] = [(b.score, b.box)
-                                                    for b, _ in decision.detections()]
+                predictions[row.name][count - 1] = [
+                    (b.score, b.box) for b, _ in decision.detections()
+                ]
     if truths:
         for row in rows:
             row.ap50 = average_precision(predictions[row.name], truths)
-    return EvalReport(rows, count, animals, unreadable, _config_dict(config),
-                      {s: m.model_id for s, m in models.items()}, per_image)
+    return EvalReport(
+        rows,
+        count,
+        animals,
+        unreadable,
+        _config_dict(config),
+        {s: m.model_id for s, m in models.items()},
+        per_image,
+    )
 
 
 def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
@@ -337,8 +377,9 @@ def _timed(model: StageModel, image: Image, whole: Box) -> _Call:
     return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu)
 
 
-def _score(row: Row, decision: FrameDecision, truth: bool, calls: Mapping[int, _Call],
-           energy: EnergyFn) -> None:
+def _score(
+    row: Row, decision: FrameDecision, truth: bool, calls: Mapping[int, _Call], energy: EnergyFn
+) -> None:
     said = decision.animal
     row.tp += said and truth
     row.fp += said and not truth
@@ -351,8 +392,11 @@ def _score(row: Row, decision: FrameDecision, truth: bool, calls: Mapping[int, _
         row.joules += energy(STAGE_NAMES[stage], calls[stage].cpu_s)
 
 
-def average_precision(predictions: Mapping[int, Sequence[tuple[float, Box]]],
-                      truths: Sequence[tuple[int, Sequence[Box]]], iou: float = 0.5) -> float:
+def average_precision(
+    predictions: Mapping[int, Sequence[tuple[float, Box]]],
+    truths: Sequence[tuple[int, Sequence[Box]]],
+    iou: float = 0.5,
+) -> float:
     """Class-agnostic box AP at ``iou`` (all-point interpolated, as PASCAL VOC 2010+).
 
     ``predictions`` maps an image index to ``(score, box)`` pairs, ``truths`` lists
@@ -363,8 +407,10 @@ def average_precision(predictions: Mapping[int, Sequence[tuple[float, Box]]],
     total = sum(len(b) for b in gt.values())
     if total == 0:
         return math.nan
-    ranked = sorted(((s, i, b) for i, preds in predictions.items() if i in gt
-                     for s, b in preds), key=lambda t: -t[0])
+    ranked = sorted(
+        ((s, i, b) for i, preds in predictions.items() if i in gt for s, b in preds),
+        key=lambda t: -t[0],
+    )
     used = {i: [False] * len(b) for i, b in gt.items()}
     hits = []
     for _, image, box in ranked:

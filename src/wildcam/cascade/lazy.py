@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import ModelEntry
 from wildcam.cascade.onnx_models import (
@@ -32,6 +31,7 @@ from wildcam.cascade.onnx_models import (
     load_model,
     read_checked,
 )
+from wildcam.types import Box, Image
 
 __all__ = ["LazyModel", "check_model", "release_memory"]
 
@@ -48,8 +48,9 @@ def release_memory() -> None:
         pass
 
 
-def check_model(entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions,
-                io: bool = True) -> None:
+def check_model(
+    entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions, io: bool = True
+) -> None:
     """Check ``entry``'s file as :func:`load_model` does, keeping nothing loaded.
 
     Without ``io`` only its sha256 is checked (a start-up that should not pay for a session);
@@ -60,8 +61,9 @@ def check_model(entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions,
     if not io:
         read_checked(entry, manifest_dir)
         return
-    cheap = dataclasses.replace(options, graph_optimization="disable", mem_arena=False,
-                                mem_pattern=False)
+    cheap = dataclasses.replace(
+        options, graph_optimization="disable", mem_arena=False, mem_pattern=False
+    )
     load_model(entry, manifest_dir, cheap)
     release_memory()
 
@@ -73,8 +75,13 @@ class LazyModel:
     :meth:`predict` (None before the first).
     """
 
-    def __init__(self, entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        entry: ModelEntry,
+        manifest_dir: Path,
+        options: RuntimeOptions,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.entry = entry
         self.model_id = entry.model_id
         self.stage = entry.stage

@@ -17,11 +17,24 @@ from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
 
-__all__ = ["LAZY_STAGE", "RELOAD_ALL", "load_stages", "manifest_path", "resolve",
-           "runtime_options", "stages_to_reload"]
+__all__ = [
+    "LAZY_STAGE",
+    "RELOAD_ALL",
+    "load_stages",
+    "manifest_path",
+    "resolve",
+    "runtime_options",
+    "stages_to_reload",
+]
 
-RELOAD_ALL = ("manifest", "onnx_threads", "graph_optimization", "execution_provider",
-              "onnx_mem_arena", "onnx_mem_pattern")
+RELOAD_ALL = (
+    "manifest",
+    "onnx_threads",
+    "graph_optimization",
+    "execution_provider",
+    "onnx_mem_arena",
+    "onnx_mem_pattern",
+)
 """Settings whose change reloads every stage."""
 LAZY_STAGE = 3
 """The stage ``stage3_lazy`` loads on first need (the large detector)."""
@@ -34,10 +47,13 @@ def manifest_path(config: CascadeConfig) -> Path:
 
 def runtime_options(config: CascadeConfig) -> RuntimeOptions:
     """ONNX Runtime session settings of the config (ConfigError if the provider is missing)."""
-    return RuntimeOptions(threads=config.onnx_threads,
-                          graph_optimization=config.graph_optimization,
-                          execution_provider=config.execution_provider,
-                          mem_arena=config.onnx_mem_arena, mem_pattern=config.onnx_mem_pattern)
+    return RuntimeOptions(
+        threads=config.onnx_threads,
+        graph_optimization=config.graph_optimization,
+        execution_provider=config.execution_provider,
+        mem_arena=config.onnx_mem_arena,
+        mem_pattern=config.onnx_mem_pattern,
+    )
 
 
 def resolve(manifest: Manifest, stage: int, model_id: str) -> ModelEntry | None:
@@ -50,8 +66,10 @@ def resolve(manifest: Manifest, stage: int, model_id: str) -> ModelEntry | None:
         return None
     entry = manifest.default_for(stage) if model_id == DEFAULT_MODEL else manifest.entry(model_id)
     if entry.stage != stage:
-        raise ModelError(f"model {entry.model_id!r} is a stage {entry.stage} model; "
-                         f"it cannot serve stage {stage}")
+        raise ModelError(
+            f"model {entry.model_id!r} is a stage {entry.stage} model; "
+            f"it cannot serve stage {stage}"
+        )
     return entry
 
 
@@ -63,8 +81,9 @@ def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
     return lazy | {s for s in STAGES if old.model_id(s) != new.model_id(s)}
 
 
-def load_stages(config: CascadeConfig, stages: set[int] | None = None, *,
-                check_lazy_io: bool = True) -> dict[int, StageModel | None]:
+def load_stages(
+    config: CascadeConfig, stages: set[int] | None = None, *, check_lazy_io: bool = True
+) -> dict[int, StageModel | None]:
     """Load the configured model of each of ``stages`` (all by default); None = disabled.
 
     With ``stage3_lazy`` stage 3's file is checked now (its sha256; also its inputs and outputs

@@ -31,8 +31,16 @@ from wildcam.cascade.base import STAGES, check_band
 from wildcam.errors import ConfigError, ModelError
 from wildcam.rosenv import share_dir
 
-__all__ = ["DECODINGS", "FORMAT", "RESIZES", "InputSpec", "Manifest", "ModelEntry",
-           "OutputSpec", "default_manifest_path"]
+__all__ = [
+    "DECODINGS",
+    "FORMAT",
+    "RESIZES",
+    "InputSpec",
+    "Manifest",
+    "ModelEntry",
+    "OutputSpec",
+    "default_manifest_path",
+]
 
 FORMAT = "wildcam-models"
 VERSION = 1
@@ -67,8 +75,9 @@ class InputSpec:
         """Input ``(height, width)`` in pixels."""
         h, w = self.shape[2], self.shape[3]
         if not isinstance(h, int) or not isinstance(w, int):
-            raise ModelError(f"input {self.name!r} needs a fixed height and width, "
-                             f"got {self.shape}")
+            raise ModelError(
+                f"input {self.name!r} needs a fixed height and width, got {self.shape}"
+            )
         return h, w
 
 
@@ -107,25 +116,36 @@ class ModelEntry:
         try:
             inp = data["input"]
             spec = InputSpec(
-                name=str(inp["name"]), shape=_shape(inp["shape"]),
-                layout=str(inp.get("layout", "NCHW")), color=str(inp.get("color", "RGB")),
+                name=str(inp["name"]),
+                shape=_shape(inp["shape"]),
+                layout=str(inp.get("layout", "NCHW")),
+                color=str(inp.get("color", "RGB")),
                 scale=float(inp.get("scale", 1.0)),
                 mean=_triple(inp.get("mean", (0.0, 0.0, 0.0))),
                 std=_triple(inp.get("std", (1.0, 1.0, 1.0))),
                 resize=str(inp.get("resize", "square_crop")),
-                context=float(inp.get("context", 0.0)), pad_value=int(inp.get("pad_value", 0)))
+                context=float(inp.get("context", 0.0)),
+                pad_value=int(inp.get("pad_value", 0)),
+            )
             entry = cls(
-                model_id=str(data["id"]), file=str(data["file"]), sha256=str(data["sha256"]),
-                stage=int(data["stage"]), kind=str(data["kind"]),
-                precision=str(data.get("precision", "fp32")), input=spec,
-                outputs=tuple(OutputSpec(str(o["name"]), _shape(o["shape"]))
-                              for o in data["outputs"]),
+                model_id=str(data["id"]),
+                file=str(data["file"]),
+                sha256=str(data["sha256"]),
+                stage=int(data["stage"]),
+                kind=str(data["kind"]),
+                precision=str(data.get("precision", "fp32")),
+                input=spec,
+                outputs=tuple(
+                    OutputSpec(str(o["name"]), _shape(o["shape"])) for o in data["outputs"]
+                ),
                 decoding=str(data["decoding"]),
                 classes=tuple(str(c) for c in data.get("classes", ("animal",))),
-                c_low=float(data["c_low"]), c_high=float(data["c_high"]),
+                c_low=float(data["c_low"]),
+                c_high=float(data["c_high"]),
                 nms_iou=float(data.get("nms_iou", 0.45)),
                 min_score=float(data.get("min_score", 0.05)),
-                info={k: v for k, v in data.items() if k not in _PARSED})
+                info={k: v for k, v in data.items() if k not in _PARSED},
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise ModelError(f"manifest entry {mid!r} is malformed: {err!r}") from err
         entry.validate()
@@ -156,8 +176,22 @@ class ModelEntry:
             raise ModelError(f"manifest entry {self.model_id!r}: " + "; ".join(problems))
 
 
-_PARSED = {"id", "file", "sha256", "stage", "kind", "precision", "input", "outputs", "decoding",
-           "classes", "c_low", "c_high", "nms_iou", "min_score"}
+_PARSED = {
+    "id",
+    "file",
+    "sha256",
+    "stage",
+    "kind",
+    "precision",
+    "input",
+    "outputs",
+    "decoding",
+    "classes",
+    "c_low",
+    "c_high",
+    "nms_iou",
+    "min_score",
+}
 
 
 def _shape(dims: Any) -> tuple[Dim, ...]:
@@ -203,8 +237,9 @@ class Manifest:
         defaults: dict[int, str] = {}
         for stage, mid in dict(data.get("defaults", {})).items():
             if mid not in entries or entries[mid].stage != int(stage):
-                raise ModelError(f"{p}: default for stage {stage} is {mid!r}, "
-                                 "not a model of that stage")
+                raise ModelError(
+                    f"{p}: default for stage {stage} is {mid!r}, not a model of that stage"
+                )
             defaults[int(stage)] = str(mid)
         return cls(p, entries, defaults)
 
@@ -213,8 +248,9 @@ class Manifest:
         try:
             return self.entries[model_id]
         except KeyError:
-            raise ModelError(f"no model {model_id!r} in {self.path}; "
-                             f"known: {sorted(self.entries)}") from None
+            raise ModelError(
+                f"no model {model_id!r} in {self.path}; known: {sorted(self.entries)}"
+            ) from None
 
     def default_for(self, stage: int) -> ModelEntry:
         """The default model of ``stage`` (1, 2 or 3)."""

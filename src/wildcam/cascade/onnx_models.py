@@ -25,14 +25,24 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from wildcam.types import Box, Image
 from wildcam.cascade.base import RegionResult, ScoredBox
 from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
 from wildcam.errors import ConfigError, ModelError
+from wildcam.types import Box, Image
 
-__all__ = ["GRAPH_OPTIMIZATIONS", "OnnxClassifier", "OnnxDetector", "RuntimeOptions",
-           "crop_square", "letterbox", "load_model", "normalise", "read_checked", "sha256_of",
-           "square_box"]
+__all__ = [
+    "GRAPH_OPTIMIZATIONS",
+    "OnnxClassifier",
+    "OnnxDetector",
+    "RuntimeOptions",
+    "crop_square",
+    "letterbox",
+    "load_model",
+    "normalise",
+    "read_checked",
+    "sha256_of",
+    "square_box",
+]
 
 F32 = npt.NDArray[np.float32]
 
@@ -72,12 +82,16 @@ class RuntimeOptions:
         if not 0 <= self.threads <= 64:
             raise ConfigError(f"onnx threads must be 0..64, got {self.threads}")
         if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
-            raise ConfigError(f"graph_optimization {self.graph_optimization!r} not in "
-                              f"{sorted(GRAPH_OPTIMIZATIONS)}")
+            raise ConfigError(
+                f"graph_optimization {self.graph_optimization!r} not in "
+                f"{sorted(GRAPH_OPTIMIZATIONS)}"
+            )
         available = ort.get_available_providers()
         if self.execution_provider not in available:
-            raise ConfigError(f"execution provider {self.execution_provider!r} is not available "
-                              f"here; available: {available}")
+            raise ConfigError(
+                f"execution provider {self.execution_provider!r} is not available "
+                f"here; available: {available}"
+            )
 
     def session_options(self) -> ort.SessionOptions:
         """The ``SessionOptions`` these settings stand for (sequential, quiet)."""
@@ -114,8 +128,9 @@ def _resize(image: Image, width: int, height: int) -> Image:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def crop_square(image: Image, region: Box, size: int, context: float,
-                pad_value: int = 0) -> tuple[Image, Box]:
+def crop_square(
+    image: Image, region: Box, size: int, context: float, pad_value: int = 0
+) -> tuple[Image, Box]:
     """A ``size`` x ``size`` BGR crop of the square around ``region``, and that square.
 
     Only the part of the square inside the frame is resized; the rest is ``pad_value``.
@@ -128,8 +143,9 @@ def crop_square(image: Image, region: Box, size: int, context: float,
     x0, y0 = round((inside.x - sq.x) * s), round((inside.y - sq.y) * s)
     x1, y1 = round((inside.x + inside.w - sq.x) * s), round((inside.y + inside.h - sq.y) * s)
     if x1 > x0 and y1 > y0:
-        out[y0:y1, x0:x1] = _resize(image[inside.y:inside.y + inside.h,
-                                          inside.x:inside.x + inside.w], x1 - x0, y1 - y0)
+        out[y0:y1, x0:x1] = _resize(
+            image[inside.y : inside.y + inside.h, inside.x : inside.x + inside.w], x1 - x0, y1 - y0
+        )
     return out, sq
 
 
@@ -194,9 +210,11 @@ class OnnxClassifier(_OnnxModel):
         spec = self.entry.input
         results: list[RegionResult] = []
         for start in range(0, len(regions), self._max_batch):
-            chunk = regions[start:start + self._max_batch]
-            crops, squares = zip(*(crop_square(image, r, self._width, spec.context,
-                                               spec.pad_value) for r in chunk), strict=True)
+            chunk = regions[start : start + self._max_batch]
+            crops, squares = zip(
+                *(crop_square(image, r, self._width, spec.context, spec.pad_value) for r in chunk),
+                strict=True,
+            )
             outs = self._run(normalise(crops, spec))
             scores = _sigmoid(outs[0].reshape(len(chunk), -1)[:, 0])
             for i, region in enumerate(chunk):
@@ -245,7 +263,7 @@ class OnnxDetector(_OnnxModel):
             if area.w < MIN_CROP_PX or area.h < MIN_CROP_PX:
                 results.append(RegionResult(region, 0.0))
                 continue
-            patch = image[area.y:area.y + area.h, area.x:area.x + area.w]
+            patch = image[area.y : area.y + area.h, area.x : area.x + area.w]
             boxed, ratio = letterbox(patch, self._width, spec.pad_value)
             rows = self._run(normalise([boxed], spec))[0][0]
             boxes = self._decode(rows, ratio, area, w, h)
@@ -253,8 +271,9 @@ class OnnxDetector(_OnnxModel):
             results.append(RegionResult(region, best, tuple(boxes)))
         return results
 
-    def _decode(self, rows: np.ndarray, ratio: float, area: Box, w: int,
-                h: int) -> list[ScoredBox]:
+    def _decode(
+        self, rows: np.ndarray, ratio: float, area: Box, w: int, h: int
+    ) -> list[ScoredBox]:
         scores = rows[:, 4] * rows[:, 5:].max(axis=1)
         keep = scores >= self.entry.min_score
         if not np.any(keep):
@@ -265,8 +284,13 @@ class OnnxDetector(_OnnxModel):
         xywh[:, 1] = (rows[:, 1] - rows[:, 3] / 2) / ratio + area.y
         xywh[:, 2] = rows[:, 2] / ratio
         xywh[:, 3] = rows[:, 3] / ratio
-        idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.entry.min_score,
-                               self.entry.nms_iou, top_k=MAX_BOXES)
+        idx = cv2.dnn.NMSBoxes(
+            xywh.tolist(),
+            scores.tolist(),
+            self.entry.min_score,
+            self.entry.nms_iou,
+            top_k=MAX_BOXES,
+        )
         out = []
         for i in sorted(np.asarray(idx).reshape(-1).tolist(), key=lambda k: -scores[k]):
             x, y, bw, bh = xywh[i]
@@ -310,11 +334,13 @@ def _check_io(entry: ModelEntry, session: ort.InferenceSession, path: Path) -> N
         if spec.name not in outputs:
             problems.append(f"output {spec.name!r} missing (has {sorted(outputs)})")
         elif not _same_shape(outputs[spec.name], spec.shape):
-            problems.append(f"output {spec.name!r} shape {outputs[spec.name]} != "
-                            f"{list(spec.shape)}")
+            problems.append(
+                f"output {spec.name!r} shape {outputs[spec.name]} != {list(spec.shape)}"
+            )
     if problems:
-        raise ModelError(f"{path} does not match manifest entry {entry.model_id!r}: "
-                         + "; ".join(problems))
+        raise ModelError(
+            f"{path} does not match manifest entry {entry.model_id!r}: " + "; ".join(problems)
+        )
 
 
 def read_checked(entry: ModelEntry, manifest_dir: Path) -> bytes:
@@ -326,14 +352,17 @@ def read_checked(entry: ModelEntry, manifest_dir: Path) -> bytes:
         raise ModelError(f"cannot read model file {path}: {err}") from err
     digest = sha256_of(data)
     if digest != entry.sha256:
-        raise ModelError(f"{path}: sha256 {digest[:16]}... does not match the manifest's "
-                         f"{entry.sha256[:16]}... for {entry.model_id!r} (corrupt, truncated or "
-                         "replaced file)")
+        raise ModelError(
+            f"{path}: sha256 {digest[:16]}... does not match the manifest's "
+            f"{entry.sha256[:16]}... for {entry.model_id!r} (corrupt, truncated or "
+            "replaced file)"
+        )
     return data
 
 
-def load_model(entry: ModelEntry, manifest_dir: Path,
-               options: RuntimeOptions | None = None) -> OnnxClassifier | OnnxDetector:
+def load_model(
+    entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions | None = None
+) -> OnnxClassifier | OnnxDetector:
     """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
 
     The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
@@ -343,8 +372,9 @@ def load_model(entry: ModelEntry, manifest_dir: Path,
     path = Path(manifest_dir) / entry.file
     data = read_checked(entry, manifest_dir)
     try:
-        session = ort.InferenceSession(data, sess_options=options.session_options(),
-                                       providers=[options.execution_provider])
+        session = ort.InferenceSession(
+            data, sess_options=options.session_options(), providers=[options.execution_provider]
+        )
     except Exception as err:  # onnxruntime's Fail/InvalidGraph/... are not importable types
         raise ModelError(f"{path}: ONNX Runtime cannot load it: {err}") from err
     _check_io(entry, session, path)

@@ -59,8 +59,9 @@ class _Open:
 class FramePairing(Generic[T]):
     """The waiting frames, the recent events and the open event."""
 
-    def __init__(self, max_frames: int = 30, pre_event_s: float = 1.5,
-                 max_events: int = 512) -> None:
+    def __init__(
+        self, max_frames: int = 30, pre_event_s: float = 1.5, max_events: int = 512
+    ) -> None:
         self.max_frames, self.max_events = max_frames, max_events
         self.pre_event_ns = round(pre_event_s * 1e9)
         self._frames: OrderedDict[int, T] = OrderedDict()

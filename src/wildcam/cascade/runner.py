@@ -34,20 +34,20 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from wildcam.types import Box, Image
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
 from wildcam.errors import ConfigError, ModelError
+from wildcam.types import Box, Image
 
 __all__ = [
     "STAGE_NAMES",
     "Cascade",
-    "decides_animal",
     "EventSmoother",
     "EventState",
     "FrameDecision",
     "FrameOutcome",
     "RegionDecision",
+    "decides_animal",
 ]
 
 STAGE_NAMES = {1: "cascade_stage1", 2: "cascade_stage2", 3: "cascade_stage3"}
@@ -176,12 +176,18 @@ class FrameOutcome:
         if self.skipped:
             return ["frames_skipped"]
         decision = self.decision
-        flags = {"frames_analysed": True, "frames_rechecked": self.recheck,
-                 "frames_stage3_trusted": decision.trusted, "frames_animal": self.publish,
-                 "frames_suppressed": decision.animal and not self.publish,
-                 "frames_background": not decision.animal}
-        return [*(name for name, on in flags.items() if on),
-                *(f"stage{stage}_frames" for stage in sorted(decision.stages_run))]
+        flags = {
+            "frames_analysed": True,
+            "frames_rechecked": self.recheck,
+            "frames_stage3_trusted": decision.trusted,
+            "frames_animal": self.publish,
+            "frames_suppressed": decision.animal and not self.publish,
+            "frames_background": not decision.animal,
+        }
+        return [
+            *(name for name, on in flags.items() if on),
+            *(f"stage{stage}_frames" for stage in sorted(decision.stages_run)),
+        ]
 
 
 NOT_ANALYSED = FrameDecision((), frozenset())
@@ -228,8 +234,7 @@ class EventSmoother:
                 self._events.popitem(last=False)
         return state
 
-    def due(self, event_id: int, stamp_s: float | None = None,
-            rois: Sequence[Box] = ()) -> bool:
+    def due(self, event_id: int, stamp_s: float | None = None, rois: Sequence[Box] = ()) -> bool:
         """Whether a frame of ``event_id`` stamped ``stamp_s``, moving in ``rois``, must be
         analysed."""
         state = self._events.get(event_id)
@@ -248,8 +253,13 @@ class EventSmoother:
         state.skipped += 1
         return state
 
-    def update(self, event_id: int, frame_presence: float, stamp_s: float | None = None,
-               rois: Sequence[Box] = ()) -> EventState:
+    def update(
+        self,
+        event_id: int,
+        frame_presence: float,
+        stamp_s: float | None = None,
+        rois: Sequence[Box] = (),
+    ) -> EventState:
         """Fold one analysed frame's presence (0..1) into event ``event_id``; return its state."""
         state = self.state(event_id)
         animal = frame_presence >= 0.5
@@ -260,12 +270,16 @@ class EventSmoother:
         agrees = bool(state.streak) and animal == state.last_animal
         state.streak = state.streak + 1 if agrees else 1
         state.last_animal = animal
-        state.checked_rois = ((*state.checked_rois, *rois) if agrees else
-                              tuple(rois))[-MAX_CHECKED_ROIS:]
+        state.checked_rois = ((*state.checked_rois, *rois) if agrees else tuple(rois))[
+            -MAX_CHECKED_ROIS:
+        ]
         if state.settled is not None and animal != state.settled:
             state.settled = None  # a re-check disagreed
-        elif (state.settled is None and 0 < self.settle_frames <= state.streak
-              and animal == (state.presence >= self.threshold)):
+        elif (
+            state.settled is None
+            and 0 < self.settle_frames <= state.streak
+            and animal == (state.presence >= self.threshold)
+        ):
             state.settled = animal
         state.checked_s = stamp_s if state.settled is not None else None
         return state
@@ -288,8 +302,12 @@ class Cascade:
     :meth:`configure` applies a new one live.
     """
 
-    def __init__(self, models: Mapping[int, StageModel], config: CascadeConfig | None = None,
-                 measure: Measure | None = None) -> None:
+    def __init__(
+        self,
+        models: Mapping[int, StageModel],
+        config: CascadeConfig | None = None,
+        measure: Measure | None = None,
+    ) -> None:
         self._models: dict[int, StageModel] = {}
         for stage, model in models.items():
             self.set_model(stage, model)
@@ -319,8 +337,9 @@ class Cascade:
             self._models.pop(stage, None)
             return
         if model.stage != stage:
-            raise ModelError(f"model {model.model_id!r} is a stage {model.stage} model, "
-                             f"not stage {stage}")
+            raise ModelError(
+                f"model {model.model_id!r} is a stage {model.stage} model, not stage {stage}"
+            )
         check_band(model.c_low, model.c_high)
         self._models[stage] = model
 
@@ -328,8 +347,9 @@ class Cascade:
         """Enabled stages at or below ``max_stage``, cheapest first."""
         return sorted(s for s in self._models if s <= self.config.max_stage)
 
-    def run(self, image: Image, rois: Sequence[Box] = (),
-            trust_animal: bool = False) -> FrameDecision:
+    def run(
+        self, image: Image, rois: Sequence[Box] = (), trust_animal: bool = False
+    ) -> FrameDecision:
         """Decide every region of ``image`` (the whole frame when ``rois`` is empty).
 
         With ``trust_animal`` a region still unsure when stage 3 is next is decided an animal
@@ -339,8 +359,9 @@ class Cascade:
         """
         stages = self.allowed_stages()
         if not stages:
-            raise ConfigError(f"no stage model enabled at or below max_stage="
-                              f"{self.config.max_stage}")
+            raise ConfigError(
+                f"no stage model enabled at or below max_stage={self.config.max_stage}"
+            )
         height, width = image.shape[:2]
         regions = [r for r in (Box(*b).clipped(width, height) for b in rois) if r.area > 0]
         regions = regions or [Box(0, 0, width, height)]
@@ -354,9 +375,15 @@ class Cascade:
                 for index in [i for i in pending if i in scored]:
                     previous, result = scored[index]
                     decided[index] = RegionDecision(
-                        region=regions[index], animal=True, score=result.score,
-                        stage=previous.stage, model_id=previous.model_id, boxes=result.boxes,
-                        path=paths[index], trusted=True)
+                        region=regions[index],
+                        animal=True,
+                        score=result.score,
+                        stage=previous.stage,
+                        model_id=previous.model_id,
+                        boxes=result.boxes,
+                        path=paths[index],
+                        trusted=True,
+                    )
                 pending = [i for i in pending if i not in decided]
             if not pending:
                 break
@@ -373,17 +400,29 @@ class Cascade:
                 if unsure and not last:
                     still.append(index)
                     continue
-                animal = decides_animal(result.score, c_low, c_high,
-                                        self.config.decision_threshold)
+                animal = decides_animal(
+                    result.score, c_low, c_high, self.config.decision_threshold
+                )
                 decided[index] = RegionDecision(
-                    region=regions[index], animal=animal, score=result.score, stage=stage,
-                    model_id=model.model_id, boxes=result.boxes, path=paths[index],
-                    capped=unsure)
+                    region=regions[index],
+                    animal=animal,
+                    score=result.score,
+                    stage=stage,
+                    model_id=model.model_id,
+                    boxes=result.boxes,
+                    path=paths[index],
+                    capped=unsure,
+                )
             pending = still
         return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
 
-    def skip(self, rois: Sequence[Box], event_id: int, event_ended: bool = False,
-             stamp_s: float | None = None) -> FrameOutcome | None:
+    def skip(
+        self,
+        rois: Sequence[Box],
+        event_id: int,
+        event_ended: bool = False,
+        stamp_s: float | None = None,
+    ) -> FrameOutcome | None:
         """The outcome of a frame that need not be analysed (its event is settled and no
         re-check is due), counted as skipped; None when the frame must be analysed.
 
@@ -395,8 +434,14 @@ class Cascade:
         ended = self.smoother.end(event_id) if event_ended else None
         return FrameOutcome(NOT_ANALYSED, state, False, ended, skipped=True)
 
-    def process(self, image: Image, rois: Sequence[Box], event_id: int = 0,
-                event_ended: bool = False, stamp_s: float | None = None) -> FrameOutcome:
+    def process(
+        self,
+        image: Image,
+        rois: Sequence[Box],
+        event_id: int = 0,
+        event_ended: bool = False,
+        stamp_s: float | None = None,
+    ) -> FrameOutcome:
         """:meth:`run` one frame of motion event ``event_id`` and smooth it over the event.
 
         ``event_id`` 0 means no event: the frame decides alone. ``stamp_s`` is the frame's
@@ -422,22 +467,28 @@ class Cascade:
     def _trusts(self, state: EventState, stamp_s: float | None) -> bool:
         """Whether ``state``'s event saw stage 3 decide an animal within ``stage3_trust_s``."""
         confirmed = state.stage3_animal_s
-        return (stamp_s is not None and confirmed is not None
-                and 0.0 <= stamp_s - confirmed < self.config.stage3_trust_s)
+        return (
+            stamp_s is not None
+            and confirmed is not None
+            and 0.0 <= stamp_s - confirmed < self.config.stage3_trust_s
+        )
 
     def end_event(self, event_id: int) -> EventState | None:
         """Close an event whose last frame was not analysed; its final state, if it had frames."""
         return self.smoother.end(event_id)
 
-    def _predict(self, stage: int, model: StageModel, image: Image,
-                 regions: list[Box]) -> list[RegionResult]:
+    def _predict(
+        self, stage: int, model: StageModel, image: Image, regions: list[Box]
+    ) -> list[RegionResult]:
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
         with self.measure(STAGE_NAMES[stage]):
             results = model.predict(image, [whole] if full_frame else regions)
         if len(results) != (1 if full_frame else len(regions)):
-            raise ModelError(f"model {model.model_id!r} answered {len(results)} results for "
-                             f"{1 if full_frame else len(regions)} regions")
+            raise ModelError(
+                f"model {model.model_id!r} answered {len(results)} results for "
+                f"{1 if full_frame else len(regions)} regions"
+            )
         if full_frame:
             return [_match(results[0], region) for region in regions]
         return results

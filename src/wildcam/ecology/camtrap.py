@@ -24,11 +24,22 @@ from typing import Any
 
 from wildcam.errors import InputError, StorageError
 
-__all__ = ["PROFILE_URL", "TABLES", "CamtrapPackage", "read_package", "schema_url",
-           "specs_dir", "table_fields", "validate_package", "write_package"]
+__all__ = [
+    "PROFILE_URL",
+    "TABLES",
+    "CamtrapPackage",
+    "read_package",
+    "schema_url",
+    "specs_dir",
+    "table_fields",
+    "validate_package",
+    "write_package",
+]
 
 VERSION = "1.0.2"
-PROFILE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
+PROFILE_URL = (
+    f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
+)
 TABLES = ("deployments", "media", "observations")
 
 
@@ -42,8 +53,10 @@ def specs_dir() -> Path | None:
     ``../shared/specs/camtrap-dp-1.0.2`` beside the source checkout or the working
     directory; None if absent."""
     roots = [Path(os.environ["WILDCAM_SPECS"])] if os.environ.get("WILDCAM_SPECS") else []
-    roots += [Path(__file__).resolve().parents[3].parent / "shared" / "specs",
-              Path.cwd().parent / "shared" / "specs"]
+    roots += [
+        Path(__file__).resolve().parents[3].parent / "shared" / "specs",
+        Path.cwd().parent / "shared" / "specs",
+    ]
     for root in roots:
         if (root / f"camtrap-dp-{VERSION}" / "camtrap-dp-profile.json").is_file():
             return root / f"camtrap-dp-{VERSION}"
@@ -81,8 +94,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_package(directory: Path, package: CamtrapPackage, fields: Mapping[str, Sequence[str]]
-                  ) -> Path:
+def write_package(
+    directory: Path, package: CamtrapPackage, fields: Mapping[str, Sequence[str]]
+) -> Path:
     """Write ``package`` into ``directory`` (``fields``: each table's columns, in order).
 
     The descriptor keeps the package's extra resources and points its three tables at the
@@ -91,9 +105,17 @@ def write_package(directory: Path, package: CamtrapPackage, fields: Mapping[str,
     descriptor = dict(package.metadata)
     others = [r for r in descriptor.get("resources", []) if r.get("name") not in TABLES]
     descriptor["resources"] = [
-        {"name": t, "path": f"{t}.csv", "profile": "tabular-data-resource", "format": "csv",
-         "mediatype": "text/csv", "encoding": "utf-8", "schema": schema_url(t)}
-        for t in TABLES] + others
+        {
+            "name": t,
+            "path": f"{t}.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": schema_url(t),
+        }
+        for t in TABLES
+    ] + others
     descriptor["profile"] = PROFILE_URL
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -108,8 +130,9 @@ def write_package(directory: Path, package: CamtrapPackage, fields: Mapping[str,
                         raise InputError(f"{table}: fields not in the schema: {sorted(unknown)}")
                     writer.writerow([_cell(row.get(c)) for c in columns])
         path = directory / "datapackage.json"
-        path.write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     except OSError as err:
         raise StorageError(f"cannot write the package in {directory}: {err}") from err
     return path
@@ -122,8 +145,9 @@ def read_package(directory: Path) -> CamtrapPackage:
     for table in TABLES:
         try:
             with (directory / f"{table}.csv").open(newline="", encoding="utf-8") as fh:
-                tables[table] = [{k: v for k, v in row.items() if v != ""}
-                                 for row in csv.DictReader(fh)]
+                tables[table] = [
+                    {k: v for k, v in row.items() if v != ""} for row in csv.DictReader(fh)
+                ]
         except (OSError, csv.Error, UnicodeDecodeError) as err:
             raise InputError(f"cannot read {directory / table}.csv: {err}") from err
     return CamtrapPackage(metadata, tables)
@@ -136,14 +160,16 @@ def _offline_profile(specs: Path) -> dict[str, Any]:
 
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items()
-                    if not (k == "$ref" and str(v).startswith("http"))}
+            return {
+                k: strip(v)
+                for k, v in node.items()
+                if not (k == "$ref" and str(v).startswith("http"))
+            }
         if isinstance(node, list):
             return [strip(v) for v in node]
         return node
 
-    return {"$schema": profile.get("$schema"), "$defs": profile.get("$defs", {}),
-            **strip(part)}
+    return {"$schema": profile.get("$schema"), "$defs": profile.get("$defs", {}), **strip(part)}
 
 
 def validate_package(directory: Path, specs: Path) -> list[str]:
@@ -152,13 +178,17 @@ def validate_package(directory: Path, specs: Path) -> list[str]:
     import jsonschema
 
     descriptor = _load_json(directory / "datapackage.json")
-    problems = [f"datapackage.json: {'/'.join(map(str, e.absolute_path)) or '(root)'}: "
-                f"{e.message}" for e in sorted(
-                    jsonschema.Draft7Validator(_offline_profile(specs)).iter_errors(descriptor),
-                    key=lambda e: list(map(str, e.absolute_path)))]
+    problems = [
+        f"datapackage.json: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in sorted(
+            jsonschema.Draft7Validator(_offline_profile(specs)).iter_errors(descriptor),
+            key=lambda e: list(map(str, e.absolute_path)),
+        )
+    ]
     if descriptor.get("profile") != PROFILE_URL:
-        problems.append(f"datapackage.json: profile is {descriptor.get('profile')!r}, "
-                        f"not {PROFILE_URL}")
+        problems.append(
+            f"datapackage.json: profile is {descriptor.get('profile')!r}, not {PROFILE_URL}"
+        )
     local = dict(descriptor)
     local.pop("profile", None)  # the remote profile URL is checked above, not fetched
     resources = []
@@ -168,8 +198,7 @@ def validate_package(directory: Path, specs: Path) -> list[str]:
             continue
         if resource.get("schema") != schema_url(name):
             problems.append(f"resource {name}: schema is not {schema_url(name)}")
-        resources.append({**resource,
-                          "schema": _load_json(specs / f"{name}-table-schema.json")})
+        resources.append({**resource, "schema": _load_json(specs / f"{name}-table-schema.json")})
     missing = set(TABLES) - {r["name"] for r in resources}
     problems += [f"resource {name} is missing" for name in sorted(missing)]
     local["resources"] = resources

@@ -15,22 +15,49 @@ __all__ = ["export_store", "register", "run_detect", "run_exports"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``detect`` subcommand."""
-    p = sub.add_parser("detect", help="run the cascade over a folder of images/videos, a video "
-                       "or a bag; write MegaDetector batch-output JSON (Timelapse, AddaxAI)")
-    p.add_argument("input", type=Path, help="image folder (searched recursively), video, "
-                   "image, or rosbag2 bag")
-    p.add_argument("--out", type=Path, default=Path("detections.json"),
-                   help="output JSON (default: %(default)s)")
+    p = sub.add_parser(
+        "detect",
+        help="run the cascade over a folder of images/videos, a video "
+        "or a bag; write MegaDetector batch-output JSON (Timelapse, AddaxAI)",
+    )
+    p.add_argument(
+        "input",
+        type=Path,
+        help="image folder (searched recursively), video, image, or rosbag2 bag",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("detections.json"),
+        help="output JSON (default: %(default)s)",
+    )
     p.add_argument("--manifest", default="", help="model manifest (default: the package's)")
-    p.add_argument("--max-stage", type=int, default=3, choices=(1, 2, 3),
-                   help="last cascade stage to run (default: %(default)s)")
-    p.add_argument("--decision-threshold", type=float, default=0.5,
-                   help="score at which a region inside a stage's uncertain band is an animal "
-                   "(default: %(default)s)")
-    p.add_argument("--min-conf", type=float, default=MIN_CONF,
-                   help="leave out boxes scored below this (default: %(default)s)")
-    p.add_argument("--every", type=int, default=0,
-                   help="analyse every Nth video frame (default 0: about one per second)")
+    p.add_argument(
+        "--max-stage",
+        type=int,
+        default=3,
+        choices=(1, 2, 3),
+        help="last cascade stage to run (default: %(default)s)",
+    )
+    p.add_argument(
+        "--decision-threshold",
+        type=float,
+        default=0.5,
+        help="score at which a region inside a stage's uncertain band is an animal "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--min-conf",
+        type=float,
+        default=MIN_CONF,
+        help="leave out boxes scored below this (default: %(default)s)",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=0,
+        help="analyse every Nth video frame (default 0: about one per second)",
+    )
     p.add_argument("--topic", default="", help="bag: only this image topic")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.set_defaults(func=run_detect)
@@ -44,19 +71,29 @@ def run_detect(args: argparse.Namespace) -> int:
     from wildcam.ecology.megadetector import write_batch_output
 
     with as_input_error():
-        config = CascadeConfig(manifest=args.manifest, max_stage=args.max_stage,
-                               decision_threshold=args.decision_threshold,
-                               onnx_threads=args.threads)
+        config = CascadeConfig(
+            manifest=args.manifest,
+            max_stage=args.max_stage,
+            decision_threshold=args.decision_threshold,
+            onnx_threads=args.threads,
+        )
         models = {s: m for s, m in load_stages(config).items() if m is not None}
-        detector = Detector(models, config, manifest_digest(manifest_path(config)),
-                            min_conf=args.min_conf, video_every=max(args.every, 0))
+        detector = Detector(
+            models,
+            config,
+            manifest_digest(manifest_path(config)),
+            min_conf=args.min_conf,
+            video_every=max(args.every, 0),
+        )
         doc = detector.run(args.input, args.topic)
         write_batch_output(args.out, doc)
     images = doc["images"]
     failed = sum(1 for i in images if i.get("failure"))
     boxes = sum(len(i["detections"] or ()) for i in images)
-    print(f"{len(images)} file(s), {failed} unreadable, {boxes} box(es) >= {args.min_conf}; "
-          f"detector {doc['info']['detector']}\nwrote {args.out}")
+    print(
+        f"{len(images)} file(s), {failed} unreadable, {boxes} box(es) >= {args.min_conf}; "
+        f"detector {doc['info']['detector']}\nwrote {args.out}"
+    )
     return 0
 
 
@@ -75,10 +112,19 @@ def _since_ns(text: str) -> int:
     return int(when.timestamp() * 1e9)
 
 
-def export_store(store_dir: Path, out: Path, specs: Path, since: str = "", device: str = "",
-                 md_json: str = "", hard: str = "", location: str = "",
-                 title: str = "wildcam camera-trap detections",
-                 contributors: Sequence[str] = (), manifest: str = "") -> list[str]:
+def export_store(
+    store_dir: Path,
+    out: Path,
+    specs: Path,
+    since: str = "",
+    device: str = "",
+    md_json: str = "",
+    hard: str = "",
+    location: str = "",
+    title: str = "wildcam camera-trap detections",
+    contributors: Sequence[str] = (),
+    manifest: str = "",
+) -> list[str]:
     """Export a gateway store (read offline; a running gateway may share it): the Camtrap DP
     package in ``out``, optionally MegaDetector JSON and hard examples. Lines to print."""
     from wildcam.cascade.manifest import Manifest, default_manifest_path
@@ -95,17 +141,22 @@ def export_store(store_dir: Path, out: Path, specs: Path, since: str = "", devic
         hashes = {e.model_id: e.sha256 for e in models.entries.values()}
     except WildcamError:
         hashes = {}
-    options = ExportOptions(title=title, contributors=contributors, location=location,
-                            model_hashes=hashes)
+    options = ExportOptions(
+        title=title, contributors=contributors, location=location, model_hashes=hashes
+    )
     store, verdicts = GatewayStore(store_dir), VerdictStore(store_dir)
     try:
         frames = collect(store, _since_ns(since), device)
         reviewed = verdicts.all()
         path = write_camtrap(out, frames, reviewed, options, specs, store.blob)
-        tables = {t: sum(1 for _ in (out / f"{t}.csv").open(encoding="utf-8")) - 1
-                  for t in ("deployments", "media", "observations")}
-        lines = [f"wrote {path} ({', '.join(f'{n} {t}' for t, n in tables.items())}; "
-                 f"{len(reviewed)} reviewed event(s))"]
+        tables = {
+            t: sum(1 for _ in (out / f"{t}.csv").open(encoding="utf-8")) - 1
+            for t in ("deployments", "media", "observations")
+        }
+        lines = [
+            f"wrote {path} ({', '.join(f'{n} {t}' for t, n in tables.items())}; "
+            f"{len(reviewed)} reviewed event(s))"
+        ]
         if md_json:
             write_batch_output(Path(md_json), md_output(frames, options))
             lines.append(f"wrote {md_json} (MegaDetector batch output, files relative to {out})")
@@ -127,15 +178,23 @@ def run_exports(out: Path, store_dir: Path, location: str = "") -> list[str]:
 
     specs = specs_dir()
     if specs is None:
-        return ["camtrap-dp: skipped, the Camtrap DP 1.0.2 specification is not found (set "
-                "WILDCAM_SPECS)"]
+        return [
+            "camtrap-dp: skipped, the Camtrap DP 1.0.2 specification is not found (set "
+            "WILDCAM_SPECS)"
+        ]
     shutil.rmtree(out / "camtrap-dp", ignore_errors=True)
     try:
-        lines = export_store(store_dir, out / "camtrap-dp", specs, location=location,
-                             md_json=str(out / "detections.json"))
+        lines = export_store(
+            store_dir,
+            out / "camtrap-dp",
+            specs,
+            location=location,
+            md_json=str(out / "detections.json"),
+        )
     except WildcamError as err:
         return [f"camtrap-dp: not written: {err}"]
     problems = validate_package(out / "camtrap-dp", specs)
     lines += [f"camtrap-dp: INVALID: {p}" for p in problems[:10]] or [
-        "camtrap-dp: valid Camtrap DP 1.0.2"]
+        "camtrap-dp: valid Camtrap DP 1.0.2"
+    ]
     return lines

@@ -17,7 +17,6 @@ from typing import Any
 
 import cv2
 
-from wildcam.types import Image
 from wildcam.camera.folder import IMAGE_SUFFIXES
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
@@ -33,6 +32,7 @@ from wildcam.ecology.megadetector import (
     frame_detections,
 )
 from wildcam.errors import InputError, ModelError, WildcamError
+from wildcam.types import Image
 
 __all__ = ["Detector", "input_kind", "manifest_digest"]
 
@@ -83,8 +83,9 @@ class Detector:
 
     def _decide(self, image: Image, frame_number: int | None = None) -> list[MdDetection]:
         height, width = image.shape[:2]
-        return frame_detections(self.cascade.run(image), width, height, self.min_conf,
-                                frame_number)
+        return frame_detections(
+            self.cascade.run(image), width, height, self.min_conf, frame_number
+        )
 
     def image(self, path: Path, name: str) -> MdImage:
         """One still image (a failure entry when it cannot be read or scored)."""
@@ -122,8 +123,7 @@ class Detector:
             capture.release()
         if not processed:
             return MdImage(name, failure=UNREADABLE)
-        return MdImage(name, tuple(detections), frame_rate=rate,
-                       frames_processed=tuple(processed))
+        return MdImage(name, tuple(detections), frame_rate=rate, frames_processed=tuple(processed))
 
     def bag(self, path: Path, name: str, topic: str = "") -> list[MdImage]:
         """Each image topic of a bag (or only ``topic``) as one video-like entry."""
@@ -133,11 +133,16 @@ class Detector:
         store = typestore()
         out = []
         with open_bag(path) as reader:
-            connections = [c for c in reader.connections if c.msgtype in IMAGE_TOPICS
-                           and (not topic or c.topic.lstrip("/") == topic.lstrip("/"))]
+            connections = [
+                c
+                for c in reader.connections
+                if c.msgtype in IMAGE_TOPICS
+                and (not topic or c.topic.lstrip("/") == topic.lstrip("/"))
+            ]
             if not connections:
-                raise InputError(f"bag {path} has no image topic"
-                                 + (f" {topic!r}" if topic else ""))
+                raise InputError(
+                    f"bag {path} has no image topic" + (f" {topic!r}" if topic else "")
+                )
             for conn in connections:
                 detections: list[MdDetection] = []
                 stamps: list[int] = []
@@ -148,8 +153,14 @@ class Detector:
                         detections += self._decide(image, number)
                 span_s = (stamps[-1] - stamps[0]) * 1e-9 if len(stamps) > 1 else 0.0
                 rate = (len(stamps) - 1) / span_s if span_s > 0 else 1.0
-                out.append(MdImage(f"{name}#{conn.topic}", tuple(detections), frame_rate=rate,
-                                   frames_processed=tuple(range(len(stamps)))))
+                out.append(
+                    MdImage(
+                        f"{name}#{conn.topic}",
+                        tuple(detections),
+                        frame_rate=rate,
+                        frames_processed=tuple(range(len(stamps))),
+                    )
+                )
         return out
 
     def run(self, path: Path, topic: str = "") -> dict[str, Any]:
@@ -164,8 +175,11 @@ class Detector:
         else:
             images = [self._one(path, path.name)]
         name, metadata = cascade_detector_info(
-            [self.models[s].model_id for s in sorted(self.models)], self.manifest_sha,
-            self.config.decision_threshold, self.min_conf)
+            [self.models[s].model_id for s in sorted(self.models)],
+            self.manifest_sha,
+            self.config.decision_threshold,
+            self.min_conf,
+        )
         return batch_output(images, name, metadata)
 
     def _one(self, path: Path, name: str) -> MdImage:

@@ -39,8 +39,7 @@ from wildcam.gateway.verdicts import Verdict
 
 __all__ = ["ExportOptions", "camtrap_package", "hard_examples", "md_output", "write_camtrap"]
 
-OBSERVATION_TYPES = {"animal": "animal", "person": "human", "human": "human",
-                     "vehicle": "vehicle"}
+OBSERVATION_TYPES = {"animal": "animal", "person": "human", "human": "human", "vehicle": "vehicle"}
 
 
 def _iso(ns: int | float) -> str:
@@ -54,10 +53,14 @@ def _hash(*parts: object) -> str:
 class ExportOptions:
     """What the package says about itself and the models (see ``wildcam gateway export``)."""
 
-    def __init__(self, title: str = "wildcam camera-trap detections",
-                 contributors: Sequence[str] = (), location: str = "",
-                 model_hashes: Mapping[str, str] | None = None,
-                 sampling_design: str = "opportunistic") -> None:
+    def __init__(
+        self,
+        title: str = "wildcam camera-trap detections",
+        contributors: Sequence[str] = (),
+        location: str = "",
+        model_hashes: Mapping[str, str] | None = None,
+        sampling_design: str = "opportunistic",
+    ) -> None:
         self.title = title
         self.contributors = tuple(contributors)
         self.location = location
@@ -84,83 +87,130 @@ def _deployments(frames: Sequence[Frame], options: ExportOptions) -> list[dict[s
         facts = members[0].deployment
         where = str(facts.get("location") or options.location)
         if not where:
-            raise InputError(f"device {members[0].device!r} sent no location: set its "
-                             "uploader's location parameter, or give --location LAT,LON")
+            raise InputError(
+                f"device {members[0].device!r} sent no location: set its "
+                "uploader's location parameter, or give --location LAT,LON"
+            )
         lat, lon, unc = parse_location(where)
         height = facts.get("camera_height_m")
-        rows.append({
-            "deploymentID": dep_id, "locationID": _hash(round(lat, 5), round(lon, 5)),
-            "latitude": lat, "longitude": lon, "coordinateUncertainty": unc,
-            "deploymentStart": _iso(min(f.stamp_ns for f in members)),
-            "deploymentEnd": _iso(max(f.stamp_ns for f in members)),
-            "setupBy": str(facts.get("setup_by") or "") or None,
-            "cameraID": members[0].device,
-            "cameraModel": str(facts.get("camera_model") or "") or None,
-            "cameraHeight": float(height) if isinstance(height, (int, float)) and height > 0
-            else None,
-            "deploymentComments": "wildcam motion gate and model cascade; deployment facts "
-                                  "as the device's uploader sent them"})
+        rows.append(
+            {
+                "deploymentID": dep_id,
+                "locationID": _hash(round(lat, 5), round(lon, 5)),
+                "latitude": lat,
+                "longitude": lon,
+                "coordinateUncertainty": unc,
+                "deploymentStart": _iso(min(f.stamp_ns for f in members)),
+                "deploymentEnd": _iso(max(f.stamp_ns for f in members)),
+                "setupBy": str(facts.get("setup_by") or "") or None,
+                "cameraID": members[0].device,
+                "cameraModel": str(facts.get("camera_model") or "") or None,
+                "cameraHeight": float(height)
+                if isinstance(height, (int, float)) and height > 0
+                else None,
+                "deploymentComments": "wildcam motion gate and model cascade; deployment facts "
+                "as the device's uploader sent them",
+            }
+        )
     return rows
 
 
-def _event_observation(event: Event, dep_id: str, verdict: Verdict | None,
-                       options: ExportOptions) -> dict[str, Any]:
+def _event_observation(
+    event: Event, dep_id: str, verdict: Verdict | None, options: ExportOptions
+) -> dict[str, Any]:
     best = event.best
     top = max(best.detections, key=lambda d: d.score, default=None)
     row: dict[str, Any] = {
-        "observationID": f"{event.device}-{event.key}", "deploymentID": dep_id,
-        "eventID": f"{event.device}-{event.key}", "eventStart": _iso(event.start_ns),
-        "eventEnd": _iso(event.end_ns), "observationLevel": "event"}
+        "observationID": f"{event.device}-{event.key}",
+        "deploymentID": dep_id,
+        "eventID": f"{event.device}-{event.key}",
+        "eventStart": _iso(event.start_ns),
+        "eventEnd": _iso(event.end_ns),
+        "observationLevel": "event",
+    }
     if verdict is not None:
-        kind = "blank" if verdict.verdict == "wrong" else (
-            "animal" if verdict.verdict == "species" or top is None
-            else OBSERVATION_TYPES.get(top.class_id, "unclassified"))
-        row.update(observationType=kind, classificationMethod="human",
-                   classifiedBy=verdict.reviewer or "gateway reviewer",
-                   classificationTimestamp=_iso(verdict.at * 1e9),
-                   scientificName=verdict.species or None,
-                   count=None if kind == "blank" else 1,
-                   observationComments=f"review verdict: {verdict.verdict}")
+        kind = (
+            "blank"
+            if verdict.verdict == "wrong"
+            else (
+                "animal"
+                if verdict.verdict == "species" or top is None
+                else OBSERVATION_TYPES.get(top.class_id, "unclassified")
+            )
+        )
+        row.update(
+            observationType=kind,
+            classificationMethod="human",
+            classifiedBy=verdict.reviewer or "gateway reviewer",
+            classificationTimestamp=_iso(verdict.at * 1e9),
+            scientificName=verdict.species or None,
+            count=None if kind == "blank" else 1,
+            observationComments=f"review verdict: {verdict.verdict}",
+        )
     elif top is None:
         row.update(observationType="blank", classificationMethod="machine")
     else:
-        row.update(observationType=OBSERVATION_TYPES.get(top.class_id, "unclassified"),
-                   classificationMethod="machine", classifiedBy=options.classified_by(
-                       top.model_id), classificationProbability=round(event.score, 4),
-                   count=1)
+        row.update(
+            observationType=OBSERVATION_TYPES.get(top.class_id, "unclassified"),
+            classificationMethod="machine",
+            classifiedBy=options.classified_by(top.model_id),
+            classificationProbability=round(event.score, 4),
+            count=1,
+        )
     return row
 
 
-def _media_rows(frame: Frame, dep_id: str, event_id: str, options: ExportOptions
-                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _media_rows(
+    frame: Frame, dep_id: str, event_id: str, options: ExportOptions
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     stamp = _iso(frame.stamp_ns)
-    media = {"mediaID": frame.frame, "deploymentID": dep_id,
-             "captureMethod": "activityDetection", "timestamp": stamp,
-             "filePath": f"media/{frame.frame}.jpg", "filePublic": False,
-             "fileName": f"{frame.frame}.jpg", "fileMediatype": "image/jpeg",
-             "mediaComments": "full frame" if frame.full_frame
-             else "thumbnail: crop of the best box"}
+    media = {
+        "mediaID": frame.frame,
+        "deploymentID": dep_id,
+        "captureMethod": "activityDetection",
+        "timestamp": stamp,
+        "filePath": f"media/{frame.frame}.jpg",
+        "filePublic": False,
+        "fileName": f"{frame.frame}.jpg",
+        "fileMediatype": "image/jpeg",
+        "mediaComments": "full frame" if frame.full_frame else "thumbnail: crop of the best box",
+    }
     observations = []
-    base = {"deploymentID": dep_id, "mediaID": frame.frame, "eventID": event_id,
-            "eventStart": stamp, "eventEnd": stamp, "observationLevel": "media",
-            "classificationMethod": "machine"}
+    base = {
+        "deploymentID": dep_id,
+        "mediaID": frame.frame,
+        "eventID": event_id,
+        "eventStart": stamp,
+        "eventEnd": stamp,
+        "observationLevel": "media",
+        "classificationMethod": "machine",
+    }
     for index, det in enumerate(sorted(frame.detections, key=lambda d: -d.score)):
         box = frame.media_box(det)
-        observations.append({
-            **base, "observationID": f"{frame.frame}-{index}",
-            "observationType": OBSERVATION_TYPES.get(det.class_id, "unclassified"), "count": 1,
-            "bboxX": box[0] if box else None, "bboxY": box[1] if box else None,
-            "bboxWidth": box[2] if box else None, "bboxHeight": box[3] if box else None,
-            "classifiedBy": options.classified_by(det.model_id),
-            "classificationProbability": round(det.score, 4)})
+        observations.append(
+            {
+                **base,
+                "observationID": f"{frame.frame}-{index}",
+                "observationType": OBSERVATION_TYPES.get(det.class_id, "unclassified"),
+                "count": 1,
+                "bboxX": box[0] if box else None,
+                "bboxY": box[1] if box else None,
+                "bboxWidth": box[2] if box else None,
+                "bboxHeight": box[3] if box else None,
+                "classifiedBy": options.classified_by(det.model_id),
+                "classificationProbability": round(det.score, 4),
+            }
+        )
     if not observations:
-        observations.append({**base, "observationID": f"{frame.frame}-0",
-                             "observationType": "blank"})
+        observations.append(
+            {**base, "observationID": f"{frame.frame}-0", "observationType": "blank"}
+        )
     return media, observations
 
 
-def camtrap_package(frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], Verdict],
-                    options: ExportOptions) -> tuple[CamtrapPackage, dict[str, str]]:
+def camtrap_package(
+    frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], Verdict], options: ExportOptions
+) -> tuple[CamtrapPackage, dict[str, str]]:
     """The package of ``frames`` and the media files it needs (``filePath`` -> blob sha256)."""
     if not frames:
         raise InputError("the gateway holds no frames (for these filters): nothing to export")
@@ -177,35 +227,55 @@ def camtrap_package(frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], 
             sha = frame.media
             if not sha:
                 continue
-            media, obs = _media_rows(frame, _deployment_id(frame), f"{event.device}-"
-                                     f"{event.key}", options)
+            media, obs = _media_rows(
+                frame, _deployment_id(frame), f"{event.device}-{event.key}", options
+            )
             media_rows.append(media)
             observations += obs
             files[media["filePath"]] = sha
     lats = [d["latitude"] for d in deployments]
     lons = [d["longitude"] for d in deployments]
-    ring = [[min(lons), min(lats)], [max(lons), min(lats)], [max(lons), max(lats)],
-            [min(lons), max(lats)], [min(lons), min(lats)]]
-    spatial = ({"type": "Point", "coordinates": [lons[0], lats[0]]} if len(set(lats)) == 1
-               and len(set(lons)) == 1 else {"type": "Polygon", "coordinates": [ring]})
-    people = sorted({v.reviewer for v in verdicts.values() if v.reviewer}
-                    | set(options.contributors))
+    ring = [
+        [min(lons), min(lats)],
+        [max(lons), min(lats)],
+        [max(lons), max(lats)],
+        [min(lons), max(lats)],
+        [min(lons), min(lats)],
+    ]
+    spatial = (
+        {"type": "Point", "coordinates": [lons[0], lats[0]]}
+        if len(set(lats)) == 1 and len(set(lons)) == 1
+        else {"type": "Polygon", "coordinates": [ring]}
+    )
+    people = sorted(
+        {v.reviewer for v in verdicts.values() if v.reviewer} | set(options.contributors)
+    )
     metadata = {
         "name": "wildcam-export",
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "wildcam:" + ",".join(
-            sorted(d["deploymentID"] for d in deployments)))),
+        "id": str(
+            uuid.uuid5(
+                uuid.NAMESPACE_URL,
+                "wildcam:" + ",".join(sorted(d["deploymentID"] for d in deployments)),
+            )
+        ),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "title": options.title,
         "description": "Detections of wildcam camera traps (motion gate and on-device model "
-                       "cascade) as received by the wildcam gateway, with reviewers' verdicts.",
+        "cascade) as received by the wildcam gateway, with reviewers' verdicts.",
         "contributors": [{"title": p, "role": "contributor"} for p in people]
         or [{"title": "wildcam gateway operator", "role": "contact"}],
-        "project": {"title": options.title, "samplingDesign": options.sampling_design,
-                    "captureMethod": ["activityDetection"], "individualAnimals": False,
-                    "observationLevel": ["media", "event"]},
+        "project": {
+            "title": options.title,
+            "samplingDesign": options.sampling_design,
+            "captureMethod": ["activityDetection"],
+            "individualAnimals": False,
+            "observationLevel": ["media", "event"],
+        },
         "spatial": spatial,
-        "temporal": {"start": min(d["deploymentStart"] for d in deployments)[:10],
-                     "end": max(d["deploymentEnd"] for d in deployments)[:10]},
+        "temporal": {
+            "start": min(d["deploymentStart"] for d in deployments)[:10],
+            "end": max(d["deploymentEnd"] for d in deployments)[:10],
+        },
         "taxonomic": [{"scientificName": t} for t in sorted(taxa)],
         "sources": [{"title": "wildcam gateway"}],
     }
@@ -213,9 +283,14 @@ def camtrap_package(frames: Sequence[Frame], verdicts: Mapping[tuple[str, str], 
     return CamtrapPackage(metadata, tables), files
 
 
-def write_camtrap(directory: Path, frames: Sequence[Frame],
-                  verdicts: Mapping[tuple[str, str], Verdict], options: ExportOptions,
-                  specs: Path, blob: Any) -> Path:
+def write_camtrap(
+    directory: Path,
+    frames: Sequence[Frame],
+    verdicts: Mapping[tuple[str, str], Verdict],
+    options: ExportOptions,
+    specs: Path,
+    blob: Any,
+) -> Path:
     """Write the package and its media (``blob(sha)`` -> bytes) into ``directory``."""
     package, files = camtrap_package(frames, verdicts, options)
     write_package(directory, package, {t: table_fields(specs, t) for t in package.tables})
@@ -237,8 +312,12 @@ def _copy_blobs(directory: Path, files: Mapping[str, str], blob: Any) -> None:
             raise StorageError(f"cannot write {path}: {err}") from err
 
 
-def hard_examples(directory: Path, frames: Iterable[Frame],
-                  verdicts: Mapping[tuple[str, str], Verdict], blob: Any) -> int:
+def hard_examples(
+    directory: Path,
+    frames: Iterable[Frame],
+    verdicts: Mapping[tuple[str, str], Verdict],
+    blob: Any,
+) -> int:
     """Write the reviewed events' frames and ``labels.csv``; the number of rows written."""
     rows, files = [], {}
     for event in events(frames):
@@ -251,10 +330,18 @@ def hard_examples(directory: Path, frames: Iterable[Frame],
                 continue
             rel = f"images/{frame.frame}.jpg"
             files[rel] = sha
-            common = {"path": rel, "verdict": verdict.verdict, "species": verdict.species,
-                      "event": f"{event.device}-{event.key}", "device": event.device}
-            boxes = [b for b in (frame.media_box(d) for d in frame.detections) if b] \
-                if verdict.verdict != "wrong" else []
+            common = {
+                "path": rel,
+                "verdict": verdict.verdict,
+                "species": verdict.species,
+                "event": f"{event.device}-{event.key}",
+                "device": event.device,
+            }
+            boxes = (
+                [b for b in (frame.media_box(d) for d in frame.detections) if b]
+                if verdict.verdict != "wrong"
+                else []
+            )
             if not boxes:
                 rows.append({**common, "animal": int(verdict.verdict != "wrong")})
             size = frame.size if frame.full_frame else None
@@ -289,10 +376,18 @@ def md_output(frames: Sequence[Frame], options: ExportOptions) -> dict[str, Any]
     for frame in frames:
         if not frame.media:
             continue
-        dets = [MdDetection(d.class_id, d.score, box) for d in frame.detections
-                if d.score >= MIN_CONF and (box := frame.media_box(d)) is not None]
+        dets = [
+            MdDetection(d.class_id, d.score, box)
+            for d in frame.detections
+            if d.score >= MIN_CONF and (box := frame.media_box(d)) is not None
+        ]
         images.append(MdImage(f"media/{frame.frame}.jpg", tuple(dets)))
     models = sorted({d.model_id for f in frames for d in f.detections})
-    return batch_output(images, "wildcam-cascade[" + "+".join(models) + "]",
-                        {"model_sha256": {m: options.model_hashes.get(m, "") for m in models},
-                         "source": "wildcam gateway"})
+    return batch_output(
+        images,
+        "wildcam-cascade[" + "+".join(models) + "]",
+        {
+            "model_sha256": {m: options.model_hashes.get(m, "") for m in models},
+            "source": "wildcam gateway",
+        },
+    )

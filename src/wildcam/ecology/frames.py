@@ -16,8 +16,17 @@ from typing import Any, Protocol
 
 from wildcam.errors import InputError
 
-__all__ = ["Detection", "DeviceStatus", "Event", "Frame", "collect", "devices", "events",
-           "jpeg_size", "parse_location"]
+__all__ = [
+    "Detection",
+    "DeviceStatus",
+    "Event",
+    "Frame",
+    "collect",
+    "devices",
+    "events",
+    "jpeg_size",
+    "parse_location",
+]
 
 UNNAMED = "unnamed"
 """Device id of frames whose uploader sent none."""
@@ -96,8 +105,12 @@ class Frame:
         x1, y1 = min(max(x - ox + w, 0.0), width), min(max(y - oy + h, 0.0), height)
         if x1 <= x0 or y1 <= y0:
             return None
-        return (round(x0 / width, 4), round(y0 / height, 4), round((x1 - x0) / width, 4),
-                round((y1 - y0) / height, 4))
+        return (
+            round(x0 / width, 4),
+            round(y0 / height, 4),
+            round((x1 - x0) / width, 4),
+            round((y1 - y0) / height, 4),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,10 +164,10 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     while pos + 9 < len(data):
         if data[pos] != 0xFF:
             return None
-        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height = int.from_bytes(data[pos + 5:pos + 7], "big")
-            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
             return (width, height) if width and height else None
         pos += 2 + length
     return None
@@ -198,9 +211,16 @@ def collect(store: ItemSource, since_ns: int = 0, device: str = "") -> list[Fram
         payload = store.blob(item["sha256"])
         try:
             meta = json.loads(payload or b"")
-            dets = tuple(Detection(str(d["class_id"]), float(d["score"]),
-                                   _center_to_corner(d["box"]), int(d.get("stage", 0)),
-                                   str(d.get("model_id", ""))) for d in meta["detections"])
+            dets = tuple(
+                Detection(
+                    str(d["class_id"]),
+                    float(d["score"]),
+                    _center_to_corner(d["box"]),
+                    int(d.get("stage", 0)),
+                    str(d.get("model_id", "")),
+                )
+                for d in meta["detections"]
+            )
             stamp_ns = int(meta["stamp_ns"])
         except (ValueError, KeyError, TypeError):
             continue  # not a frame's metadata
@@ -210,13 +230,21 @@ def collect(store: ItemSource, since_ns: int = 0, device: str = "") -> list[Fram
             continue
         keys = meta.get("images") if isinstance(meta.get("images"), dict) else {}
         full = images.get(str(keys.get("full_frame", "")), "")
-        frames.append(Frame(
-            frame=str(meta.get("frame", item["key"])), device=name, stamp_ns=stamp_ns,
-            event_id=int(meta.get("event_id", 0)), detections=dets,
-            thumbnail=images.get(str(keys.get("thumbnail", "")), ""), full_frame=full,
-            size=jpeg_size(store.blob(full) or b"") if full else None, deployment=deployment,
-            status=meta.get("status") if isinstance(meta.get("status"), dict) else {},
-            received=float(item["received"])))
+        frames.append(
+            Frame(
+                frame=str(meta.get("frame", item["key"])),
+                device=name,
+                stamp_ns=stamp_ns,
+                event_id=int(meta.get("event_id", 0)),
+                detections=dets,
+                thumbnail=images.get(str(keys.get("thumbnail", "")), ""),
+                full_frame=full,
+                size=jpeg_size(store.blob(full) or b"") if full else None,
+                deployment=deployment,
+                status=meta.get("status") if isinstance(meta.get("status"), dict) else {},
+                received=float(item["received"]),
+            )
+        )
     frames.sort(key=lambda f: (f.stamp_ns, f.device, f.frame))
     return frames
 
@@ -226,8 +254,10 @@ def events(frames: Iterable[Frame]) -> list[Event]:
     groups: dict[tuple[str, str], list[Frame]] = {}
     for frame in frames:
         groups.setdefault((frame.device, frame.event_key), []).append(frame)
-    out = [Event(dev, key, tuple(sorted(fs, key=lambda f: f.stamp_ns)))
-           for (dev, key), fs in groups.items()]
+    out = [
+        Event(dev, key, tuple(sorted(fs, key=lambda f: f.stamp_ns)))
+        for (dev, key), fs in groups.items()
+    ]
     return sorted(out, key=lambda e: (e.start_ns, e.device, e.key))
 
 
@@ -241,5 +271,7 @@ def devices(frames: Iterable[Frame]) -> list[DeviceStatus]:
             latest[frame.device] = frame
         contact[frame.device] = max(contact.get(frame.device, 0.0), frame.received)
         counts[frame.device] = counts.get(frame.device, 0) + 1
-    return [DeviceStatus(d, contact[d], counts[d], f.status, f.deployment)
-            for d, f in sorted(latest.items())]
+    return [
+        DeviceStatus(d, contact[d], counts[d], f.status, f.deployment)
+        for d, f in sorted(latest.items())
+    ]

@@ -23,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from wildcam.types import Box
 from wildcam.cascade.runner import FrameDecision
 from wildcam.errors import StorageError
+from wildcam.types import Box
 
 __all__ = [
     "CATEGORIES",
@@ -34,9 +34,9 @@ __all__ = [
     "MdDetection",
     "MdImage",
     "batch_output",
+    "cascade_detector_info",
     "category_id",
     "check_batch_output",
-    "cascade_detector_info",
     "frame_detections",
     "normalised_box",
     "write_batch_output",
@@ -51,8 +51,22 @@ CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
 MIN_CONF = 0.05
 """Boxes scored below this are left out (``wildcam detect --min-conf``, ``wildcam eval``)."""
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".asf", ".wmv", ".m4v", ".mpg",
-                            ".mpeg", ".webm", ".mts", ".m2ts"})
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".asf",
+        ".wmv",
+        ".m4v",
+        ".mpg",
+        ".mpeg",
+        ".webm",
+        ".mts",
+        ".m2ts",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +93,12 @@ class MdImage:
 def normalised_box(box: Box, width: int, height: int) -> tuple[float, float, float, float]:
     """``box`` (pixels) as ``(x_min, y_min, w, h)`` fractions of the frame, clipped to it."""
     clipped = box.clipped(width, height)
-    return (round(clipped.x / width, 4), round(clipped.y / height, 4),
-            round(clipped.w / width, 4), round(clipped.h / height, 4))
+    return (
+        round(clipped.x / width, 4),
+        round(clipped.y / height, 4),
+        round(clipped.w / width, 4),
+        round(clipped.h / height, 4),
+    )
 
 
 def category_id(name: str, categories: dict[str, str]) -> str:
@@ -93,9 +111,12 @@ def category_id(name: str, categories: dict[str, str]) -> str:
     return key
 
 
-def batch_output(images: Iterable[MdImage], detector: str,
-                 detector_metadata: Mapping[str, Any] | None = None,
-                 completed: datetime | None = None) -> dict[str, Any]:
+def batch_output(
+    images: Iterable[MdImage],
+    detector: str,
+    detector_metadata: Mapping[str, Any] | None = None,
+    completed: datetime | None = None,
+) -> dict[str, Any]:
     """The batch-output document of ``images`` (``detector`` names the cascade and models)."""
     categories = dict(CATEGORIES)
     entries = []
@@ -106,9 +127,11 @@ def batch_output(images: Iterable[MdImage], detector: str,
         else:
             dets = []
             for det in sorted(image.detections, key=lambda d: (d.frame_number or 0, -d.conf)):
-                item: dict[str, Any] = {"category": category_id(det.class_name, categories),
-                                        "conf": round(float(det.conf), 4),
-                                        "bbox": [float(v) for v in det.bbox]}
+                item: dict[str, Any] = {
+                    "category": category_id(det.class_name, categories),
+                    "conf": round(float(det.conf), 4),
+                    "bbox": [float(v) for v in det.bbox],
+                }
                 if det.frame_number is not None:
                     item["frame_number"] = int(det.frame_number)
                 dets.append(item)
@@ -118,26 +141,30 @@ def batch_output(images: Iterable[MdImage], detector: str,
             entry["frames_processed"] = list(image.frames_processed or ())
         entries.append(entry)
     when = (completed or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
-    info: dict[str, Any] = {"format_version": FORMAT_VERSION, "detector": detector,
-                            "detection_completion_time": when}
+    info: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "detector": detector,
+        "detection_completion_time": when,
+    }
     if detector_metadata:
         info["detector_metadata"] = dict(detector_metadata)
     return {"info": info, "detection_categories": categories, "images": entries}
 
 
 def _number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_detection(det: Any, where: str, categories: Mapping[str, Any],
-                     video: bool) -> list[str]:
+def _check_detection(
+    det: Any, where: str, categories: Mapping[str, Any], video: bool
+) -> list[str]:
     if not isinstance(det, dict):
         return [f"{where}: a detection is not an object"]
     problems = []
     if det.get("category") not in categories:
-        problems.append(f"{where}: category {det.get('category')!r} is not in "
-                        "detection_categories")
+        problems.append(
+            f"{where}: category {det.get('category')!r} is not in detection_categories"
+        )
     conf = det.get("conf")
     if not isinstance(conf, float) or not 0.0 <= conf <= 1.0:
         problems.append(f"{where}: conf {conf!r} is not a float in [0, 1]")
@@ -147,8 +174,9 @@ def _check_detection(det: Any, where: str, categories: Mapping[str, Any],
     else:
         x, y, w, h = bbox
         if min(x, y, w, h) < 0 or x + w > 1.0001 or y + h > 1.0001:
-            problems.append(f"{where}: bbox {bbox} is not normalised [x_min, y_min, w, h] "
-                            "inside the image")
+            problems.append(
+                f"{where}: bbox {bbox} is not normalised [x_min, y_min, w, h] inside the image"
+            )
     if video:
         number = det.get("frame_number")
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
@@ -163,8 +191,11 @@ def check_batch_output(doc: Any) -> list[str]:
     problems = []
     info = doc.get("info")
     try:
-        if not isinstance(info, dict) or not isinstance(info.get("format_version"), str) \
-                or float(info["format_version"]) < 1.3:
+        if (
+            not isinstance(info, dict)
+            or not isinstance(info.get("format_version"), str)
+            or float(info["format_version"]) < 1.3
+        ):
             problems.append("info.format_version must be a string-formatted float >= 1.3")
     except ValueError:
         problems.append("info.format_version is not a string-formatted float")
@@ -173,8 +204,10 @@ def check_batch_output(doc: Any) -> list[str]:
         return [*problems, "detection_categories is missing"]
     for key, name in categories.items():
         if not (key.isdigit() and isinstance(name, str) and name.strip()):
-            problems.append(f"detection category {key!r}: {name!r} is not a non-negative "
-                            "string-formatted int with a name")
+            problems.append(
+                f"detection category {key!r}: {name!r} is not a non-negative "
+                "string-formatted int with a name"
+            )
     images = doc.get("images")
     if not isinstance(images, list):
         return [*problems, "images is not a list"]
@@ -214,8 +247,13 @@ def write_batch_output(path: Path, doc: Mapping[str, Any]) -> None:
         raise StorageError(f"cannot write {path}: {err}") from err
 
 
-def frame_detections(decision: FrameDecision, width: int, height: int, min_conf: float,
-                     frame_number: int | None = None) -> list[MdDetection]:
+def frame_detections(
+    decision: FrameDecision,
+    width: int,
+    height: int,
+    min_conf: float,
+    frame_number: int | None = None,
+) -> list[MdDetection]:
     """Every box the deciding stages scored at or above ``min_conf``, normalised."""
     out = []
     for region in decision.regions:
@@ -223,16 +261,26 @@ def frame_detections(decision: FrameDecision, width: int, height: int, min_conf:
         pairs = [(b.box, b.score) for b in boxes] or [(region.region, region.score)]
         for box, score in pairs:
             if score >= min_conf and Box(*box).clipped(width, height).area > 0:
-                out.append(MdDetection("animal", float(score),
-                                       normalised_box(Box(*box), width, height), frame_number))
+                out.append(
+                    MdDetection(
+                        "animal",
+                        float(score),
+                        normalised_box(Box(*box), width, height),
+                        frame_number,
+                    )
+                )
     return out
 
 
-def cascade_detector_info(model_ids: Sequence[str], manifest_sha: str, threshold: float,
-                          min_conf: float = MIN_CONF) -> tuple[str, dict[str, Any]]:
+def cascade_detector_info(
+    model_ids: Sequence[str], manifest_sha: str, threshold: float, min_conf: float = MIN_CONF
+) -> tuple[str, dict[str, Any]]:
     """``info.detector`` (the cascade's model ids and its manifest's hash) and
     ``info.detector_metadata`` (the decision threshold and the lowest score kept)."""
     name = f"wildcam-cascade[{'+'.join(model_ids)}]@manifest-sha256:{manifest_sha[:12]}"
-    return name, {"typical_detection_threshold": threshold,
-                  "conservative_detection_threshold": min_conf,
-                  "models": list(model_ids), "manifest_sha256": manifest_sha}
+    return name, {
+        "typical_detection_threshold": threshold,
+        "conservative_detection_threshold": min_conf,
+        "models": list(model_ids),
+        "manifest_sha256": manifest_sha,
+    }

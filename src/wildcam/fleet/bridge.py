@@ -64,9 +64,15 @@ class DeviceFacts:
 class BridgeCore:
     """Facts in, outbox items out; commands through ``actions``."""
 
-    def __init__(self, topics: Topics, outbox: DurableQueue, actions: Actions,
-                 allowed: frozenset[str], clock: Callable[[], float],
-                 thumbnail_max_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        outbox: DurableQueue,
+        actions: Actions,
+        allowed: frozenset[str],
+        clock: Callable[[], float],
+        thumbnail_max_bytes: int = 0,
+    ) -> None:
         self.topics, self.outbox, self.actions = topics, outbox, actions
         self.allowed = allowed
         self.clock = clock
@@ -84,33 +90,70 @@ class BridgeCore:
             self._status_seq += 1
             f = self.facts
             doc = status_payload(
-                self.topics.device, self._status_seq, self.clock(), battery_pct=f.battery_pct,
-                mode=f.mode, state=f.state, charging=f.charging, queue_depth=f.queue_depth,
-                last_detection=f.last_detection, energy_j=f.energy_j,
-                average_power_w=f.average_power_w, projected_battery_h=f.projected_battery_h,
-                software=__version__, models=sorted(f.models), ota_last=f.ota_last)
+                self.topics.device,
+                self._status_seq,
+                self.clock(),
+                battery_pct=f.battery_pct,
+                mode=f.mode,
+                state=f.state,
+                charging=f.charging,
+                queue_depth=f.queue_depth,
+                last_detection=f.last_detection,
+                energy_j=f.energy_j,
+                average_power_w=f.average_power_w,
+                projected_battery_h=f.projected_battery_h,
+                software=__version__,
+                models=sorted(f.models),
+                ota_last=f.ota_last,
+            )
         self.outbox.put([outbox_item(doc["key"], self.topics.status, doc, retain=True)])
         return str(doc["key"])
 
-    def queue_event(self, frame_key: str, stamp_s: float, event_id: int,
-                    detections: list[dict[str, Any]], thumbnail: bytes) -> str:
+    def queue_event(
+        self,
+        frame_key: str,
+        stamp_s: float,
+        event_id: int,
+        detections: list[dict[str, Any]],
+        thumbnail: bytes,
+    ) -> str:
         """Put a detection event in the outbox (and remember it as the last detection)."""
-        doc = event_payload(self.topics.device, frame_key, stamp_s, event_id, detections,
-                            thumbnail, self.thumbnail_max_bytes)
+        doc = event_payload(
+            self.topics.device,
+            frame_key,
+            stamp_s,
+            event_id,
+            detections,
+            thumbnail,
+            self.thumbnail_max_bytes,
+        )
         with self._lock:
-            self.facts.last_detection = {"stamp": doc["stamp"], "class_id": doc["class_id"],
-                                         "score": doc["score"], "event_id": event_id}
-            self.facts.models.update(str(d.get("model_id", "")) for d in detections
-                                     if d.get("model_id"))
-        self.outbox.put([outbox_item(doc["key"], self.topics.events, doc,
-                                     kind="thumbnail" if "thumbnail_jpeg_b64" in doc
-                                     else "metadata")])
+            self.facts.last_detection = {
+                "stamp": doc["stamp"],
+                "class_id": doc["class_id"],
+                "score": doc["score"],
+                "event_id": event_id,
+            }
+            self.facts.models.update(
+                str(d.get("model_id", "")) for d in detections if d.get("model_id")
+            )
+        self.outbox.put(
+            [
+                outbox_item(
+                    doc["key"],
+                    self.topics.events,
+                    doc,
+                    kind="thumbnail" if "thumbnail_jpeg_b64" in doc else "metadata",
+                )
+            ]
+        )
         return str(doc["key"])
 
     def _run(self, cmd: Command) -> str:
         if cmd.command == "mode":
-            self.actions.set_params("power_manager", {
-                "override_mode": "" if cmd.mode == "auto" else cmd.mode})
+            self.actions.set_params(
+                "power_manager", {"override_mode": "" if cmd.mode == "auto" else cmd.mode}
+            )
             return f"mode {cmd.mode}" + (" (the policy decides)" if cmd.mode == "auto" else "")
         if cmd.command == "set":
             by_node: dict[str, dict[str, Scalar]] = {}
@@ -129,17 +172,25 @@ class BridgeCore:
         try:
             cmd = parse_command(payload, self.allowed)
         except CommandError as err:
-            ack = ack_payload(self.topics.device, err.command_id, err.command, False,
-                              f"refused: {err.reason}", nonce=time.monotonic_ns())
+            ack = ack_payload(
+                self.topics.device,
+                err.command_id,
+                err.command,
+                False,
+                f"refused: {err.reason}",
+                nonce=time.monotonic_ns(),
+            )
         else:
             ack = self.acks.get(cmd.id)
             if ack is None:
                 try:
-                    ack = ack_payload(self.topics.device, cmd.id, cmd.command, True,
-                                      self._run(cmd))
+                    ack = ack_payload(
+                        self.topics.device, cmd.id, cmd.command, True, self._run(cmd)
+                    )
                 except WildcamError as err:
-                    ack = ack_payload(self.topics.device, cmd.id, cmd.command, False,
-                                      f"failed: {err}")
+                    ack = ack_payload(
+                        self.topics.device, cmd.id, cmd.command, False, f"failed: {err}"
+                    )
                 self.acks.first(cmd.id, ack)
         self.outbox.put([outbox_item(ack["key"], self.topics.ack, ack)])
         return ack

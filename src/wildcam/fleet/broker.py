@@ -43,7 +43,8 @@ def find_mosquitto() -> str | None:
     """The broker's executable (Debian installs it in /usr/sbin), or None."""
     return shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)),
-        None)
+        None,
+    )
 
 
 def free_port() -> int:
@@ -57,27 +58,37 @@ def password_line(user: str, password: str) -> str:
     """One line of a Mosquitto password file."""
     salt = secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ITERATIONS)
-    return (f"{user}:$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}$"
-            f"{base64.b64encode(digest).decode()}")
+    return (
+        f"{user}:$7${PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}$"
+        f"{base64.b64encode(digest).decode()}"
+    )
 
 
 def acl_text(prefix: str = "wildcam", discovery_prefix: str = "homeassistant") -> str:
     """The ACL file: each device under its own prefix, the operator reads all and commands."""
-    return (f"pattern write {prefix}/%u/#\n"
-            f"pattern read {prefix}/%u/cmd\n"
-            f"pattern write {discovery_prefix}/+/%u/+/config\n\n"
-            f"user {OPERATOR}\n"
-            f"topic read {prefix}/#\n"
-            f"topic write {prefix}/+/cmd\n"
-            f"topic read {discovery_prefix}/#\n")
+    return (
+        f"pattern write {prefix}/%u/#\n"
+        f"pattern read {prefix}/%u/cmd\n"
+        f"pattern write {discovery_prefix}/+/%u/+/config\n\n"
+        f"user {OPERATOR}\n"
+        f"topic read {prefix}/#\n"
+        f"topic write {prefix}/+/cmd\n"
+        f"topic read {discovery_prefix}/#\n"
+    )
 
 
 class Mosquitto:
     """A Mosquitto broker on ``127.0.0.1:port`` with a generated configuration, in
     ``directory`` (password file, ACL, persistence, log); ``stop``/``start`` keep its state."""
 
-    def __init__(self, directory: Path, users: Mapping[str, str], port: int = 0,
-                 executable: str | None = None, extra: str = "") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        users: Mapping[str, str],
+        port: int = 0,
+        executable: str | None = None,
+        extra: str = "",
+    ) -> None:
         exe = executable or find_mosquitto()
         if exe is None:
             raise ConfigError("mosquitto is not installed (Debian: apt-get install mosquitto)")
@@ -86,7 +97,8 @@ class Mosquitto:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.port = port or free_port()
         (self.directory / "passwd").write_text(
-            "".join(password_line(u, p) + "\n" for u, p in users.items()))
+            "".join(password_line(u, p) + "\n" for u, p in users.items())
+        )
         (self.directory / "acl").write_text(acl_text())
         for name in ("passwd", "acl"):
             os.chmod(self.directory / name, 0o600)
@@ -103,19 +115,24 @@ class Mosquitto:
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
             + ("user root\n" if os.geteuid() == 0 else "")  # do not drop to user mosquitto
-            + extra)
+            + extra
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> Mosquitto:
         """Start the broker; returns once it accepts connections."""
-        self.proc = subprocess.Popen([self.executable, "-c", str(self.config)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [self.executable, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise ConfigError(f"mosquitto exited ({self.proc.returncode}): {err[-500:]} "
-                                  f"{self.log()[-500:]}")
+                raise ConfigError(
+                    f"mosquitto exited ({self.proc.returncode}): {err[-500:]} {self.log()[-500:]}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return self

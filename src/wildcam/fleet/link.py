@@ -84,11 +84,17 @@ class LinkCounters:
     inflight: dict[int, str] = field(default_factory=dict)
 
 
-def outbox_item(key: str, topic: str, doc: dict[str, Any], retain: bool = False,
-                kind: str = "metadata") -> NewItem:
+def outbox_item(
+    key: str, topic: str, doc: dict[str, Any], retain: bool = False, kind: str = "metadata"
+) -> NewItem:
     """An outbox item: ``doc`` (JSON) to publish on ``topic``."""
-    return NewItem(key=key, kind=kind, payload=encode(doc), content_type="application/json",
-                   meta={"topic": topic, "retain": retain})
+    return NewItem(
+        key=key,
+        kind=kind,
+        payload=encode(doc),
+        content_type="application/json",
+        meta={"topic": topic, "retain": retain},
+    )
 
 
 def read_password(path: str) -> str:
@@ -107,8 +113,13 @@ class MqttLink:
     """Drains ``outbox`` to the broker and hands commands to ``on_command`` (called on the
     link's thread with the raw payload)."""
 
-    def __init__(self, settings: LinkSettings, outbox: DurableQueue,
-                 on_command: Callable[[bytes], object], rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: LinkSettings,
+        outbox: DurableQueue,
+        on_command: Callable[[bytes], object],
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings
         self.outbox = outbox
         self.on_command = on_command
@@ -139,8 +150,9 @@ class MqttLink:
 
     # -- paho callbacks (the link's thread) --------------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if reason.is_failure:
             self._dropped = True
             self._refusal = f"broker refused the connection: {reason}"
@@ -156,12 +168,14 @@ class MqttLink:
         self._backoff.success()
         log.info("connected to %s:%d", s.host, s.port)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         self._dropped = True
 
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    properties: Any) -> None:
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
         key = self.counters.inflight.pop(mid, None)
         if key is None:
             return
@@ -181,20 +195,29 @@ class MqttLink:
         s = self.settings
         v5 = s.protocol == "5"
         if v5:  # MQTT 5 has no clean_session: clean_start is given to connect()
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
-                                 protocol=mqtt.MQTTv5)
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5
+            )
         else:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
-                                 protocol=mqtt.MQTTv311, clean_session=False)
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=s.client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_publish, client.on_message = self._on_publish, self._on_message
         client.will_set(s.will_topic, b"offline", qos=1, retain=True)
         if s.username:
             client.username_pw_set(s.username, s.password or None)
         if s.tls:
-            client.tls_set(ca_certs=s.ca_file or None, certfile=s.cert_file or None,
-                           keyfile=s.key_file or None, cert_reqs=ssl.CERT_REQUIRED,
-                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_set(
+                ca_certs=s.ca_file or None,
+                certfile=s.cert_file or None,
+                keyfile=s.key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         if v5:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -244,8 +267,12 @@ class MqttLink:
         for item in self.outbox.next_batch(len(inflight) + room, 1 << 30):
             if item.key in sending:
                 continue
-            info = client.publish(str(item.meta.get("topic")), item.payload, qos=1,
-                                  retain=bool(item.meta.get("retain")))
+            info = client.publish(
+                str(item.meta.get("topic")),
+                item.payload,
+                qos=1,
+                retain=bool(item.meta.get("retain")),
+            )
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._dropped = True
                 return
@@ -260,8 +287,7 @@ class MqttLink:
             try:
                 self._client = self._new_client()
             except (OSError, ssl.SSLError, ValueError) as err:
-                self._drop(f"cannot connect to {self.settings.host}:{self.settings.port}: "
-                           f"{err}")
+                self._drop(f"cannot connect to {self.settings.host}:{self.settings.port}: {err}")
                 return
         rc = self._client.loop(timeout=self.settings.poll_s)
         if rc != mqtt.MQTT_ERR_SUCCESS or self._dropped:
@@ -287,8 +313,7 @@ class MqttLink:
                 if self._ready:
                     self._client.loop(timeout=0.1)  # the last acknowledgements
                     self._record()
-                    self._client.publish(self.settings.will_topic, b"offline", qos=1,
-                                         retain=True)
+                    self._client.publish(self.settings.will_topic, b"offline", qos=1, retain=True)
                     self._client.loop(timeout=0.1)
                 self._client.disconnect()
             except (OSError, ValueError):

@@ -31,9 +31,23 @@ from typing import Any
 
 from wildcam.errors import InputError
 
-__all__ = ["COMMANDS", "MAX_COMMAND_BYTES", "MODES", "Command", "CommandError", "Deduplicator",
-           "Topics", "ack_payload", "discovery_documents", "encode", "event_payload",
-           "parse_allow_list", "parse_command", "status_payload", "valid_level"]
+__all__ = [
+    "COMMANDS",
+    "MAX_COMMAND_BYTES",
+    "MODES",
+    "Command",
+    "CommandError",
+    "Deduplicator",
+    "Topics",
+    "ack_payload",
+    "discovery_documents",
+    "encode",
+    "event_payload",
+    "parse_allow_list",
+    "parse_command",
+    "status_payload",
+    "valid_level",
+]
 
 MODES = ("critical", "low_power", "normal", "aggressive")  # wildcam.power.policy.MODES
 COMMANDS = ("mode", "set", "status", "check_updates")
@@ -64,8 +78,10 @@ class Topics:
     def __post_init__(self) -> None:
         for what, value in (("topic prefix", self.prefix), ("device id", self.device)):
             if not valid_level(value):
-                raise InputError(f"{what} {value!r}: 1-64 characters of A-Z a-z 0-9 _ -, "
-                                 "starting with a letter or digit")
+                raise InputError(
+                    f"{what} {value!r}: 1-64 characters of A-Z a-z 0-9 _ -, "
+                    "starting with a letter or digit"
+                )
 
     def _t(self, leaf: str) -> str:
         return f"{self.prefix}/{self.device}/{leaf}"
@@ -100,33 +116,67 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 3)
 
 
-def status_payload(device: str, seq: int, stamp_s: float, *, battery_pct: float | None,
-                   mode: str, state: str, charging: bool, queue_depth: int | None,
-                   last_detection: dict[str, Any] | None, energy_j: float | None,
-                   average_power_w: float | None, projected_battery_h: float | None,
-                   software: str, models: list[str], ota_last: str = "") -> dict[str, Any]:
+def status_payload(
+    device: str,
+    seq: int,
+    stamp_s: float,
+    *,
+    battery_pct: float | None,
+    mode: str,
+    state: str,
+    charging: bool,
+    queue_depth: int | None,
+    last_detection: dict[str, Any] | None,
+    energy_j: float | None,
+    average_power_w: float | None,
+    projected_battery_h: float | None,
+    software: str,
+    models: list[str],
+    ota_last: str = "",
+) -> dict[str, Any]:
     """The retained status document (``key`` is ``<device>-s-<seq>``)."""
-    return {"key": f"{device}-s-{seq}", "device": device, "stamp": round(stamp_s, 3),
-            "battery_pct": _finite(battery_pct), "mode": mode, "state": state,
-            "charging": charging, "queue_depth": queue_depth, "last_detection": last_detection,
-            "energy_j": _finite(energy_j), "average_power_w": _finite(average_power_w),
-            "projected_battery_h": _finite(projected_battery_h), "software": software,
-            "models": sorted(models), "ota_last": ota_last}
+    return {
+        "key": f"{device}-s-{seq}",
+        "device": device,
+        "stamp": round(stamp_s, 3),
+        "battery_pct": _finite(battery_pct),
+        "mode": mode,
+        "state": state,
+        "charging": charging,
+        "queue_depth": queue_depth,
+        "last_detection": last_detection,
+        "energy_j": _finite(energy_j),
+        "average_power_w": _finite(average_power_w),
+        "projected_battery_h": _finite(projected_battery_h),
+        "software": software,
+        "models": sorted(models),
+        "ota_last": ota_last,
+    }
 
 
-def event_payload(device: str, frame_key: str, stamp_s: float, event_id: int,
-                  detections: list[dict[str, Any]], thumbnail: bytes = b"",
-                  thumbnail_max_bytes: int = 0) -> dict[str, Any]:
+def event_payload(
+    device: str,
+    frame_key: str,
+    stamp_s: float,
+    event_id: int,
+    detections: list[dict[str, Any]],
+    thumbnail: bytes = b"",
+    thumbnail_max_bytes: int = 0,
+) -> dict[str, Any]:
     """A detection event; the JPEG thumbnail (base64) only when it is at most
     ``thumbnail_max_bytes`` (0: never). ``key`` is ``<device>-e-<frame_key>`` (the frame's
     upload key: the same frame is the same event, whichever path it took)."""
     best = max(detections, key=lambda d: float(d.get("score", 0.0)), default=None)
     doc: dict[str, Any] = {
-        "key": f"{device}-e-{frame_key}", "device": device, "event_type": "detection",
-        "stamp": round(stamp_s, 3), "event_id": event_id,
+        "key": f"{device}-e-{frame_key}",
+        "device": device,
+        "event_type": "detection",
+        "stamp": round(stamp_s, 3),
+        "event_id": event_id,
         "class_id": best.get("class_id", "") if best else "",
         "score": round(float(best.get("score", 0.0)), 4) if best else 0.0,
-        "detections": detections}
+        "detections": detections,
+    }
     if thumbnail and 0 < len(thumbnail) <= thumbnail_max_bytes:
         doc["thumbnail_jpeg_b64"] = base64.b64encode(thumbnail).decode()
     elif thumbnail:
@@ -186,8 +236,11 @@ def parse_command(payload: bytes, allowed: frozenset[str]) -> Command:
     name = doc.get("command")
     if name not in COMMANDS:
         raise CommandError(f"command must be one of {list(COMMANDS)}", command_id)
-    extra = set(doc) - {"id", "command", *({"mode"} if name == "mode" else
-                                           {"params"} if name == "set" else set())}
+    extra = set(doc) - {
+        "id",
+        "command",
+        *({"mode"} if name == "mode" else {"params"} if name == "set" else set()),
+    }
     if extra:
         raise CommandError(f"unexpected field(s) {sorted(extra)} for {name}", command_id, name)
     if name == "mode":
@@ -209,47 +262,95 @@ def parse_command(payload: bytes, allowed: frozenset[str]) -> Command:
     return Command(command_id, str(name))
 
 
-def ack_payload(device: str, command_id: str, command: str, ok: bool, result: str,
-                nonce: int = 0) -> dict[str, Any]:
+def ack_payload(
+    device: str, command_id: str, command: str, ok: bool, result: str, nonce: int = 0
+) -> dict[str, Any]:
     """The acknowledgement of one command (``key`` is ``<device>-a-<id>``; a command without a
     readable id is acknowledged with ``id`` '' under the key ``<device>-a-anon-<nonce>``)."""
     key = f"{device}-a-{command_id}" if command_id else f"{device}-a-anon-{nonce}"
-    return {"key": key, "device": device, "id": command_id,
-            "command": command, "ok": ok, "result": result[:500]}
+    return {
+        "key": key,
+        "device": device,
+        "id": command_id,
+        "command": command,
+        "ok": ok,
+        "result": result[:500],
+    }
 
 
-def discovery_documents(topics: Topics, discovery_prefix: str, name: str, model: str,
-                        software: str) -> list[tuple[str, dict[str, Any]]]:
+def discovery_documents(
+    topics: Topics, discovery_prefix: str, name: str, model: str, software: str
+) -> list[tuple[str, dict[str, Any]]]:
     """Home Assistant MQTT discovery: battery and queue depth (sensors), mode (a select that
     sends a ``mode`` command) and detections (an event). (topic, document) pairs, retained."""
     dev = topics.device
-    device = {"identifiers": [f"wildcam_{dev}"], "name": name or dev, "manufacturer": "wildcam",
-              "model": model, "sw_version": software}
-    common = {"availability_topic": topics.availability, "payload_available": "online",
-              "payload_not_available": "offline", "device": device}
+    device = {
+        "identifiers": [f"wildcam_{dev}"],
+        "name": name or dev,
+        "manufacturer": "wildcam",
+        "model": model,
+        "sw_version": software,
+    }
+    common = {
+        "availability_topic": topics.availability,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device,
+    }
 
     def topic(component: str, obj: str) -> str:
         return f"{discovery_prefix}/{component}/{dev}/{obj}/config"
 
     return [
-        (topic("sensor", "battery"), {
-            **common, "name": "Battery", "unique_id": f"wildcam_{dev}_battery",
-            "state_topic": topics.status, "value_template": "{{ value_json.battery_pct }}",
-            "unit_of_measurement": "%", "device_class": "battery",
-            "state_class": "measurement"}),
-        (topic("sensor", "queue_depth"), {
-            **common, "name": "Upload queue", "unique_id": f"wildcam_{dev}_queue_depth",
-            "state_topic": topics.status, "value_template": "{{ value_json.queue_depth }}",
-            "unit_of_measurement": "items", "state_class": "measurement"}),
-        (topic("select", "mode"), {
-            **common, "name": "Mode", "unique_id": f"wildcam_{dev}_mode",
-            "state_topic": topics.status, "value_template": "{{ value_json.mode }}",
-            "command_topic": topics.cmd, "options": [*MODES, "auto"],
-            "command_template": '{"id": "ha-{{ now().timestamp() | int }}", '
-                                '"command": "mode", "mode": "{{ value }}"}'}),
-        (topic("event", "detection"), {
-            **common, "name": "Detection", "unique_id": f"wildcam_{dev}_detection",
-            "state_topic": topics.events, "event_types": ["detection"]}),
+        (
+            topic("sensor", "battery"),
+            {
+                **common,
+                "name": "Battery",
+                "unique_id": f"wildcam_{dev}_battery",
+                "state_topic": topics.status,
+                "value_template": "{{ value_json.battery_pct }}",
+                "unit_of_measurement": "%",
+                "device_class": "battery",
+                "state_class": "measurement",
+            },
+        ),
+        (
+            topic("sensor", "queue_depth"),
+            {
+                **common,
+                "name": "Upload queue",
+                "unique_id": f"wildcam_{dev}_queue_depth",
+                "state_topic": topics.status,
+                "value_template": "{{ value_json.queue_depth }}",
+                "unit_of_measurement": "items",
+                "state_class": "measurement",
+            },
+        ),
+        (
+            topic("select", "mode"),
+            {
+                **common,
+                "name": "Mode",
+                "unique_id": f"wildcam_{dev}_mode",
+                "state_topic": topics.status,
+                "value_template": "{{ value_json.mode }}",
+                "command_topic": topics.cmd,
+                "options": [*MODES, "auto"],
+                "command_template": '{"id": "ha-{{ now().timestamp() | int }}", '
+                '"command": "mode", "mode": "{{ value }}"}',
+            },
+        ),
+        (
+            topic("event", "detection"),
+            {
+                **common,
+                "name": "Detection",
+                "unique_id": f"wildcam_{dev}_detection",
+                "state_topic": topics.events,
+                "event_types": ["detection"],
+            },
+        ),
     ]
 
 

@@ -31,8 +31,16 @@ from typing import Any
 
 from wildcam.errors import ConfigError, StorageError
 
-__all__ = ["DEVICE_SCHEMA", "REPORT_STATUSES", "Device", "DeviceRegistry", "in_rollout",
-           "offered", "token_digest", "valid_device_id"]
+__all__ = [
+    "DEVICE_SCHEMA",
+    "REPORT_STATUSES",
+    "Device",
+    "DeviceRegistry",
+    "in_rollout",
+    "offered",
+    "token_digest",
+    "valid_device_id",
+]
 
 REPORT_STATUSES = ("applied", "failed")
 
@@ -75,13 +83,15 @@ def token_digest(token: str) -> str:
 
 def in_rollout(update_id: str, device_id: str, group_members: list[str], share: float) -> bool:
     """Whether ``device_id`` is in the first ``share`` of its group for ``update_id``."""
-    order = sorted(group_members,
-                   key=lambda d: hashlib.sha256(f"{update_id}/{d}".encode()).hexdigest())
-    return device_id in order[:math.ceil(max(0.0, min(1.0, share)) * len(order))]
+    order = sorted(
+        group_members, key=lambda d: hashlib.sha256(f"{update_id}/{d}".encode()).hexdigest()
+    )
+    return device_id in order[: math.ceil(max(0.0, min(1.0, share)) * len(order))]
 
 
-def offered(update: dict[str, Any], device: Device | None, group_members: list[str],
-            reported: bool) -> bool:
+def offered(
+    update: dict[str, Any], device: Device | None, group_members: list[str], reported: bool
+) -> bool:
     """Whether ``update`` (a row of the store's updates) is offered to ``device`` (None: the
     shared token, which gets untargeted updates only). Nothing is offered twice to a device
     that reported on it."""
@@ -93,8 +103,11 @@ def offered(update: dict[str, Any], device: Device | None, group_members: list[s
         return False
     if update["target_device"]:
         return bool(update["target_device"] == device.id)
-    return (device.group == update["target_group"] and not update["halted"]
-            and in_rollout(update["update_id"], device.id, group_members, update["share"]))
+    return (
+        device.group == update["target_group"]
+        and not update["halted"]
+        and in_rollout(update["update_id"], device.id, group_members, update["share"])
+    )
 
 
 @dataclass(frozen=True)
@@ -123,8 +136,9 @@ class DeviceRegistry:
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False,
-                                       timeout=10.0)
+            self._db = sqlite3.connect(
+                db_path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(DEVICE_SCHEMA)
@@ -136,8 +150,10 @@ class DeviceRegistry:
         """The registry of the gateway store in directory ``store`` (which must exist)."""
         db = Path(store) / "gateway.db"
         if not db.is_file():
-            raise ConfigError(f"no gateway store in {store} (run `wildcam gateway --store "
-                              f"{store}` once, or give --store)")
+            raise ConfigError(
+                f"no gateway store in {store} (run `wildcam gateway --store "
+                f"{store}` once, or give --store)"
+            )
         return cls(db)
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
@@ -149,49 +165,81 @@ class DeviceRegistry:
             except sqlite3.Error as err:
                 raise StorageError(f"device registry write failed: {err}") from err
 
-    def add(self, device_id: str, name: str = "", site: str = "", group: str = "",
-            profile: str = "", battery: str = "") -> str:
+    def add(
+        self,
+        device_id: str,
+        name: str = "",
+        site: str = "",
+        group: str = "",
+        profile: str = "",
+        battery: str = "",
+    ) -> str:
         """Register a device; its new token (shown once)."""
         if not valid_device_id(device_id):
-            raise ConfigError(f"device id {device_id!r}: 1-64 characters of A-Z a-z 0-9 _ -, "
-                              "starting with a letter or digit")
-        for what, value in (("name", name), ("site", site), ("group", group),
-                            ("profile", profile), ("battery", battery)):
+            raise ConfigError(
+                f"device id {device_id!r}: 1-64 characters of A-Z a-z 0-9 _ -, "
+                "starting with a letter or digit"
+            )
+        for what, value in (
+            ("name", name),
+            ("site", site),
+            ("group", group),
+            ("profile", profile),
+            ("battery", battery),
+        ):
             if len(value) > _TEXT_MAX or any(c in value for c in "\n\r\0"):
-                raise ConfigError(f"device {what} must be one line of at most {_TEXT_MAX} "
-                                  "characters")
+                raise ConfigError(
+                    f"device {what} must be one line of at most {_TEXT_MAX} characters"
+                )
         if group and not valid_device_id(group):
             raise ConfigError(f"group {group!r}: 1-64 characters of A-Z a-z 0-9 _ -")
         if self.get(device_id) is not None:
-            raise ConfigError(f"device {device_id} is registered already (rotate its token "
-                              "instead)")
+            raise ConfigError(
+                f"device {device_id} is registered already (rotate its token instead)"
+            )
         token, now = secrets.token_urlsafe(32), time.time()
-        self._write("INSERT INTO devices (id, name, site, grp, profile, battery, token_sha256, "
-                    "created, rotated, revoked) VALUES (?,?,?,?,?,?,?,?,?,NULL)",
-                    (device_id, name or device_id, site, group, profile, battery,
-                     token_digest(token), now, now))
+        self._write(
+            "INSERT INTO devices (id, name, site, grp, profile, battery, token_sha256, "
+            "created, rotated, revoked) VALUES (?,?,?,?,?,?,?,?,?,NULL)",
+            (
+                device_id,
+                name or device_id,
+                site,
+                group,
+                profile,
+                battery,
+                token_digest(token),
+                now,
+                now,
+            ),
+        )
         return token
 
     def rotate(self, device_id: str) -> str:
         """A new token for ``device_id`` (the old one is refused from now; a revoked device is
         reinstated); the new token."""
         token = secrets.token_urlsafe(32)
-        if not self._write("UPDATE devices SET token_sha256 = ?, rotated = ?, revoked = NULL "
-                           "WHERE id = ?", (token_digest(token), time.time(), device_id)):
+        if not self._write(
+            "UPDATE devices SET token_sha256 = ?, rotated = ?, revoked = NULL WHERE id = ?",
+            (token_digest(token), time.time(), device_id),
+        ):
             raise ConfigError(f"no device {device_id}")
         return token
 
     def revoke(self, device_id: str) -> None:
         """Refuse ``device_id``'s token from the next request on."""
-        if not self._write("UPDATE devices SET revoked = ? WHERE id = ?",
-                           (time.time(), device_id)):
+        if not self._write(
+            "UPDATE devices SET revoked = ? WHERE id = ?", (time.time(), device_id)
+        ):
             raise ConfigError(f"no device {device_id}")
 
     def _rows(self, where: str, args: tuple[Any, ...]) -> list[Device]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, name, site, grp, profile, battery, created, rotated, revoked "
-                f"FROM devices {where}", args).fetchall()
+                f"FROM devices {where}",
+                args,
+            ).fetchall()
         return [Device(*row) for row in rows]
 
     def get(self, device_id: str) -> Device | None:
@@ -213,12 +261,20 @@ class DeviceRegistry:
     def report(self, update_id: str, device_id: str, status: str, reason: str) -> bool:
         """Record what ``device_id`` did with ``update_id`` (the latest report stands); a
         failure halts the update's group rollout. Whether this report halted it."""
-        self._write("INSERT OR REPLACE INTO update_reports (update_id, device, status, reason, "
-                    "at) VALUES (?,?,?,?,?)",
-                    (update_id, device_id, status, reason[:500], time.time()))
-        return status == "failed" and self._write(
-            "UPDATE updates SET halted = ? WHERE update_id = ? AND target_group != '' AND "
-            "halted = ''", (f"{device_id} failed: {reason}"[:500], update_id)) > 0
+        self._write(
+            "INSERT OR REPLACE INTO update_reports (update_id, device, status, reason, "
+            "at) VALUES (?,?,?,?,?)",
+            (update_id, device_id, status, reason[:500], time.time()),
+        )
+        return (
+            status == "failed"
+            and self._write(
+                "UPDATE updates SET halted = ? WHERE update_id = ? AND target_group != '' AND "
+                "halted = ''",
+                (f"{device_id} failed: {reason}"[:500], update_id),
+            )
+            > 0
+        )
 
     def set_rollout(self, update_id: str, share: float, resume: bool = False) -> int:
         """Widen (or narrow) the group rollout of ``update_id`` to ``share``, resuming a halted
@@ -231,17 +287,23 @@ class DeviceRegistry:
                 row = self._db.execute(
                     "SELECT update_id, manifest, signature, published, target_device, "
                     "target_group, halted FROM updates WHERE update_id = ? AND "
-                    "target_group != ''", (update_id,)).fetchone()
+                    "target_group != ''",
+                    (update_id,),
+                ).fetchone()
                 if row is None or (row[6] and not resume):
                     self._db.execute("ROLLBACK")
-                    raise ConfigError(f"no update {update_id} published to a group" if row is None
-                                      else f"the rollout of {update_id} is halted ({row[6]}): "
-                                      "resume it explicitly (--resume)")
+                    raise ConfigError(
+                        f"no update {update_id} published to a group"
+                        if row is None
+                        else f"the rollout of {update_id} is halted ({row[6]}): "
+                        "resume it explicitly (--resume)"
+                    )
                 self._db.execute("DELETE FROM updates WHERE update_id = ?", (update_id,))
                 seq = self._db.execute(
                     "INSERT INTO updates (update_id, manifest, signature, published, "
                     "target_device, target_group, share) VALUES (?,?,?,?,?,?,?)",
-                    (*row[:6], share)).lastrowid
+                    (*row[:6], share),
+                ).lastrowid
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 if self._db.in_transaction:
@@ -252,15 +314,19 @@ class DeviceRegistry:
     def reports(self, update_id: str) -> list[dict[str, Any]]:
         """Every device's report on ``update_id``."""
         with self._lock:
-            rows = self._db.execute("SELECT device, status, reason, at FROM update_reports "
-                                    "WHERE update_id = ? ORDER BY at", (update_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT device, status, reason, at FROM update_reports "
+                "WHERE update_id = ? ORDER BY at",
+                (update_id,),
+            ).fetchall()
         return [{"device": r[0], "status": r[1], "reason": r[2], "at": r[3]} for r in rows]
 
     def reported_by(self, device_id: str) -> set[str]:
         """The updates ``device_id`` reported on."""
         with self._lock:
-            rows = self._db.execute("SELECT update_id FROM update_reports WHERE device = ?",
-                                    (device_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT update_id FROM update_reports WHERE device = ?", (device_id,)
+            ).fetchall()
         return {r[0] for r in rows}
 
     def close(self) -> None:

@@ -56,12 +56,16 @@ def _time(seconds: float) -> str:
 
 
 def _page(title: str, body: str) -> web.Response:
-    return web.Response(text=f"<!doctype html><html><head><meta charset='utf-8'><title>"
-                        f"{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-                        f"{body}</body></html>", content_type="text/html",
-                        headers={"Cache-Control": "no-store",
-                                 "Content-Security-Policy": "default-src 'self'; "
-                                 "style-src 'unsafe-inline'"})
+    return web.Response(
+        text=f"<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"{body}</body></html>",
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'",
+        },
+    )
 
 
 def _devices_table(status: list[DeviceStatus]) -> str:
@@ -70,15 +74,34 @@ def _devices_table(status: list[DeviceStatus]) -> str:
         s = d.status
         battery = s.get("battery")
         life = s.get("projected_battery_h")
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-            d.device, f"{battery:.0%}" if isinstance(battery, (int, float)) else "?",
-            f"{s.get('mode', '?')} / {s.get('state') or '?'}", s.get("queue_depth", "?"),
-            _time(d.last_contact),
-            f"{life / 24:.1f} days" if isinstance(life, (int, float)) else "?", d.frames))
-            + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("device", "battery", "mode / state",
-                                             "queue depth", "last contact",
-                                             "projected lifetime", "frames"))
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(v))}</td>"
+                for v in (
+                    d.device,
+                    f"{battery:.0%}" if isinstance(battery, (int, float)) else "?",
+                    f"{s.get('mode', '?')} / {s.get('state') or '?'}",
+                    s.get("queue_depth", "?"),
+                    _time(d.last_contact),
+                    f"{life / 24:.1f} days" if isinstance(life, (int, float)) else "?",
+                    d.frames,
+                )
+            )
+            + "</tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "device",
+            "battery",
+            "mode / state",
+            "queue depth",
+            "last contact",
+            "projected lifetime",
+            "frames",
+        )
+    )
     return f"<h2>Devices</h2><table id='devices'><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -87,42 +110,69 @@ def _event_card(event: Event, verdict: Verdict | None, csrf: str, back: str) -> 
     boxes = "".join(
         f"<div class='box' style='left:{b[0]:.2%};top:{b[1]:.2%};width:{b[2]:.2%};"
         f"height:{b[3]:.2%}' title='{d.class_id} {d.score:.2f}'></div>"
-        for d in frame.detections if (b := frame.media_box(d)) is not None)
-    pic = (f"<div class='pic'><img alt='event image' src='{PREFIX}/media/{frame.media}'>"
-           f"{boxes}</div>") if frame.media else "<p>(no image uploaded)</p>"
-    full = "".join(f" <a href='{PREFIX}/media/{f.full_frame}'>full frame</a>"
-                   for f in event.frames if f.full_frame)
-    said = (f"<p class='verdict'>verdict: {html.escape(verdict.verdict)}"
-            f"{' (' + html.escape(verdict.species) + ')' if verdict.species else ''}</p>"
-            if verdict else "")
-    hidden = "".join(f"<input type='hidden' name='{k}' value='{html.escape(v, quote=True)}'>"
-                     for k, v in (("device", event.device), ("event", event.key),
-                                  ("csrf", csrf), ("back", back)))
-    buttons = "".join(f"<button name='verdict' value='{v}'>{v}</button>"
-                      for v in ("correct", "wrong"))
-    return (f"<div class='event' data-device='{html.escape(event.device, quote=True)}' "
-            f"data-event='{html.escape(event.key, quote=True)}'>"
-            f"<p>{html.escape(event.device)} · {_time(event.start_ns / 1e9)} · "
-            f"{len(event.frames)} frame(s) · {', '.join(event.classes) or 'nothing'} "
-            f"{event.score:.2f}</p>{pic}<p>{full}</p>{said}"
-            f"<form method='post' action='{PREFIX}/verdict'>{hidden}{buttons}"
-            f"<input name='species' placeholder='another species' size='14'>"
-            f"<button name='verdict' value='species'>species</button></form></div>")
+        for d in frame.detections
+        if (b := frame.media_box(d)) is not None
+    )
+    pic = (
+        (
+            f"<div class='pic'><img alt='event image' src='{PREFIX}/media/{frame.media}'>"
+            f"{boxes}</div>"
+        )
+        if frame.media
+        else "<p>(no image uploaded)</p>"
+    )
+    full = "".join(
+        f" <a href='{PREFIX}/media/{f.full_frame}'>full frame</a>"
+        for f in event.frames
+        if f.full_frame
+    )
+    said = (
+        f"<p class='verdict'>verdict: {html.escape(verdict.verdict)}"
+        f"{' (' + html.escape(verdict.species) + ')' if verdict.species else ''}</p>"
+        if verdict
+        else ""
+    )
+    hidden = "".join(
+        f"<input type='hidden' name='{k}' value='{html.escape(v, quote=True)}'>"
+        for k, v in (
+            ("device", event.device),
+            ("event", event.key),
+            ("csrf", csrf),
+            ("back", back),
+        )
+    )
+    buttons = "".join(
+        f"<button name='verdict' value='{v}'>{v}</button>" for v in ("correct", "wrong")
+    )
+    return (
+        f"<div class='event' data-device='{html.escape(event.device, quote=True)}' "
+        f"data-event='{html.escape(event.key, quote=True)}'>"
+        f"<p>{html.escape(event.device)} · {_time(event.start_ns / 1e9)} · "
+        f"{len(event.frames)} frame(s) · {', '.join(event.classes) or 'nothing'} "
+        f"{event.score:.2f}</p>{pic}<p>{full}</p>{said}"
+        f"<form method='post' action='{PREFIX}/verdict'>{hidden}{buttons}"
+        f"<input name='species' placeholder='another species' size='14'>"
+        f"<button name='verdict' value='species'>species</button></form></div>"
+    )
 
 
 def _filters(query: Any, names: list[str], classes: list[str]) -> str:
     def select(name: str, options: list[str]) -> str:
         chosen = query.get(name, "")
-        opts = "".join(f"<option{' selected' if o == chosen else ''}>{html.escape(o)}</option>"
-                       for o in ["", *options])
+        opts = "".join(
+            f"<option{' selected' if o == chosen else ''}>{html.escape(o)}</option>"
+            for o in ["", *options]
+        )
         return f"<label>{name} <select name='{name}'>{opts}</select></label> "
 
     date = html.escape(query.get("date", ""), quote=True)
     score = html.escape(query.get("min_score", ""), quote=True)
-    return (f"<form id='filters' method='get' action='{PREFIX}/'>{select('device', names)}"
-            f"<label>date <input type='date' name='date' value='{date}'></label> "
-            f"{select('class', classes)}<label>min score <input name='min_score' "
-            f"size='4' value='{score}'></label> <button>filter</button></form>")
+    return (
+        f"<form id='filters' method='get' action='{PREFIX}/'>{select('device', names)}"
+        f"<label>date <input type='date' name='date' value='{date}'></label> "
+        f"{select('class', classes)}<label>min score <input name='min_score' "
+        f"size='4' value='{score}'></label> <button>filter</button></form>"
+    )
 
 
 def _matches(event: Event, query: Any) -> bool:
@@ -131,10 +181,12 @@ def _matches(event: Event, query: Any) -> bool:
     except ValueError:
         raise web.HTTPBadRequest(text="min_score must be a number") from None
     day = datetime.fromtimestamp(event.start_ns / 1e9, timezone.utc).strftime("%Y-%m-%d")
-    return ((not query.get("device") or event.device == query["device"])
-            and (not query.get("date") or day == query["date"])
-            and (not query.get("class") or query["class"] in event.classes)
-            and event.score >= min_score)
+    return (
+        (not query.get("device") or event.device == query["device"])
+        and (not query.get("date") or day == query["date"])
+        and (not query.get("class") or query["class"] in event.classes)
+        and event.score >= min_score
+    )
 
 
 def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.Application:
@@ -163,12 +215,15 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
 
     async def login_form(request: web.Request) -> web.Response:
         failed = "<p>wrong token</p>" if request.query.get("failed") else ""
-        return _page("wildcam review: log in", f"<h1>wildcam review</h1>{failed}"
-                     f"<form method='post' action='{PREFIX}/login'><label>gateway token "
-                     "<input type='password' name='token' id='token' autocomplete='off'>"
-                     "</label> <label>your name (recorded with your verdicts) <input "
-                     "name='name' id='name' maxlength='100'></label> "
-                     "<button id='login'>log in</button></form>")
+        return _page(
+            "wildcam review: log in",
+            f"<h1>wildcam review</h1>{failed}"
+            f"<form method='post' action='{PREFIX}/login'><label>gateway token "
+            "<input type='password' name='token' id='token' autocomplete='off'>"
+            "</label> <label>your name (recorded with your verdicts) <input "
+            "name='name' id='name' maxlength='100'></label> "
+            "<button id='login'>log in</button></form>",
+        )
 
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
@@ -182,8 +237,15 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         sid = secrets.token_urlsafe(32)
         sessions[sid] = (now + SESSION_S, str(form.get("name", "")).strip()[:100])
         response = web.HTTPSeeOther(f"{PREFIX}/")
-        response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", path=PREFIX,
-                            secure=secure, max_age=int(SESSION_S))
+        response.set_cookie(
+            COOKIE,
+            sid,
+            httponly=True,
+            samesite="Strict",
+            path=PREFIX,
+            secure=secure,
+            max_age=int(SESSION_S),
+        )
         raise response
 
     async def logout(request: web.Request) -> web.Response:
@@ -200,25 +262,33 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         all_events = events(frames)
         shown = [e for e in reversed(all_events) if _matches(e, request.query)]
         back = f"{PREFIX}/?{urlencode(dict(request.query))}"
-        cards = "".join(_event_card(e, reviewed.get((e.device, e.key)), csrf_of(sid), back)
-                        for e in shown[:MAX_EVENTS])
+        cards = "".join(
+            _event_card(e, reviewed.get((e.device, e.key)), csrf_of(sid), back)
+            for e in shown[:MAX_EVENTS]
+        )
         status = devices(frames)
         classes = sorted({c for e in all_events for c in e.classes})
-        body = (f"<h1>wildcam review</h1><form method='post' action='{PREFIX}/logout'>"
-                f"<button>log out</button></form>{_devices_table(status)}<h2>Events</h2>"
-                f"{_filters(request.query, [d.device for d in status], classes)}"
-                f"<p id='count'>{len(shown)} of {len(all_events)} events"
-                f"{f', newest {MAX_EVENTS} shown' if len(shown) > MAX_EVENTS else ''}</p>"
-                f"<div class='events'>{cards}</div>")
+        body = (
+            f"<h1>wildcam review</h1><form method='post' action='{PREFIX}/logout'>"
+            f"<button>log out</button></form>{_devices_table(status)}<h2>Events</h2>"
+            f"{_filters(request.query, [d.device for d in status], classes)}"
+            f"<p id='count'>{len(shown)} of {len(all_events)} events"
+            f"{f', newest {MAX_EVENTS} shown' if len(shown) > MAX_EVENTS else ''}</p>"
+            f"<div class='events'>{cards}</div>"
+        )
         return _page("wildcam review", body)
 
     async def media(request: web.Request) -> web.Response:
-        data = await asyncio.get_running_loop().run_in_executor(None, store.blob,
-                                                                request.match_info["sha"])
+        data = await asyncio.get_running_loop().run_in_executor(
+            None, store.blob, request.match_info["sha"]
+        )
         if data is None or not data.startswith(b"\xff\xd8"):
             raise web.HTTPNotFound(text="no such image")
-        return web.Response(body=data, content_type="image/jpeg",
-                            headers={"Cache-Control": "private, max-age=3600"})
+        return web.Response(
+            body=data,
+            content_type="image/jpeg",
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
 
     async def verdict(request: web.Request) -> web.Response:
         sid = session(request)
@@ -226,9 +296,13 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         form = await request.post()
         if not hmac.compare_digest(str(form.get("csrf", "")), csrf_of(sid)):
             raise web.HTTPForbidden(text="stale form: reload the page")
-        given = Verdict(str(form.get("device", "")), str(form.get("event", "")),
-                        str(form.get("verdict", "")), str(form.get("species", "")),
-                        sessions[sid][1] or "gateway reviewer")
+        given = Verdict(
+            str(form.get("device", "")),
+            str(form.get("event", "")),
+            str(form.get("verdict", "")),
+            str(form.get("species", "")),
+            sessions[sid][1] or "gateway reviewer",
+        )
         try:
             await asyncio.get_running_loop().run_in_executor(None, verdicts.put, given)
         except InputError as err:
@@ -240,8 +314,15 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         verdicts.close()
 
     app = web.Application(middlewares=[login_required])
-    app.add_routes([web.get("/login", login_form), web.post("/login", login),
-                    web.post("/logout", logout), web.get("/", index),
-                    web.get("/media/{sha}", media), web.post("/verdict", verdict)])
+    app.add_routes(
+        [
+            web.get("/login", login_form),
+            web.post("/login", login),
+            web.post("/logout", logout),
+            web.get("/", index),
+            web.get("/media/{sha}", media),
+            web.post("/verdict", verdict),
+        ]
+    )
     app.on_cleanup.append(on_cleanup)
     return app

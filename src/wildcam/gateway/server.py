@@ -261,8 +261,10 @@ async def _read_limited(request: web.Request, limit: int, timeout_s: float) -> b
                     problem = web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=total)
                 elif total > MB and total > MAX_RATIO * consumed:
                     problem = web.HTTPRequestEntityTooLarge(
-                        text=f"compression ratio above {MAX_RATIO}", max_size=limit,
-                        actual_size=total)
+                        text=f"compression ratio above {MAX_RATIO}",
+                        max_size=limit,
+                        actual_size=total,
+                    )
                 else:
                     chunks.append(piece)
     except TimeoutError:
@@ -278,8 +280,9 @@ async def _read_limited(request: web.Request, limit: int, timeout_s: float) -> b
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status,
-                             dumps=lambda d: json.dumps(d, separators=(",", ":")))
+    return web.json_response(
+        data, status=status, dumps=lambda d: json.dumps(d, separators=(",", ":"))
+    )
 
 
 def _int_arg(request: web.Request, name: str, default: int) -> int:
@@ -289,13 +292,20 @@ def _int_arg(request: web.Request, name: str, default: int) -> int:
         raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
 
 
-def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
-             max_update_mb: float = 256.0, secure: bool = False, *,
-             operator_token: str = "",
-             guard: ConnectionGuard | None = None, body_timeout_s: float = 30.0,
-             refusals: Counter[str] | None = None,
-             auth_failure_delay_s: float = 0.0,
-             devices: DeviceRegistry | None = None) -> web.Application:
+def make_app(
+    store: GatewayStore,
+    token: str,
+    max_body_mb: float = 16.0,
+    max_update_mb: float = 256.0,
+    secure: bool = False,
+    *,
+    operator_token: str = "",
+    guard: ConnectionGuard | None = None,
+    body_timeout_s: float = 30.0,
+    refusals: Counter[str] | None = None,
+    auth_failure_delay_s: float = 0.0,
+    devices: DeviceRegistry | None = None,
+) -> web.Application:
     """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
     ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Registered devices
     (``devices``) authenticate with their own tokens. Refused requests are counted in
@@ -332,14 +342,16 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
                     refusals["unauthorized"] += 1
                     # jittered, so a flood's answers do not all come due at once
                     await asyncio.sleep(auth_failure_delay_s * random.uniform(0.5, 1.5))
-                    raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer",
-                                                        "Connection": "close"},
-                                               text="missing or wrong bearer token")
+                    raise web.HTTPUnauthorized(
+                        headers={"WWW-Authenticate": "Bearer", "Connection": "close"},
+                        text="missing or wrong bearer token",
+                    )
                 if guard is not None:
                     guard.trust(request.transport)
-                if not is_operator and (request.path == "/v1/devices" or (
-                        request.method == "POST" and request.path in ("/v1/blobs",
-                                                                      "/v1/updates"))):
+                if not is_operator and (
+                    request.path == "/v1/devices"
+                    or (request.method == "POST" and request.path in ("/v1/blobs", "/v1/updates"))
+                ):
                     refusals["forbidden"] += 1
                     raise web.HTTPForbidden(text="this needs the operator token")
             try:
@@ -364,20 +376,27 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
         except InputError as err:
             raise web.HTTPBadRequest(text=str(err)) from err
         source = request.get(DEVICE)
-        return _json({"results": await blocking(store.ingest, records,
-                                                source.id if source else "")})
+        return _json(
+            {"results": await blocking(store.ingest, records, source.id if source else "")}
+        )
 
     async def get_items(request: web.Request) -> web.Response:
-        items = await blocking(store.items, _int_arg(request, "after", 0),
-                               min(_int_arg(request, "limit", 1000), 10000))
+        items = await blocking(
+            store.items,
+            _int_arg(request, "after", 0),
+            min(_int_arg(request, "limit", 1000), 10000),
+        )
         return _json({"items": items})
 
     async def stats(request: web.Request) -> web.Response:
         counters = await blocking(store.counters)
         counters.update(refusals)
         if guard is not None:
-            counters.update(connections_refused=guard.refused, header_timeouts=guard.timed_out,
-                            connections_evicted=guard.evicted)
+            counters.update(
+                connections_refused=guard.refused,
+                header_timeouts=guard.timed_out,
+                connections_evicted=guard.evicted,
+            )
         return _json(counters)
 
     async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -401,46 +420,90 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
             parsed = json.loads(manifest)
             update_id = str(parsed["update_id"])
             files = parsed.get("files", [])
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
-                binascii.Error) as err:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            binascii.Error,
+        ) as err:
             raise web.HTTPBadRequest(text=f"not an update: {type(err).__name__}") from err
         if not valid_update_id(update_id):
             raise web.HTTPBadRequest(text="bad update_id")
         for entry in files if isinstance(files, list) else []:
-            if not isinstance(entry, dict) or \
-                    not await blocking(store.has_blob, str(entry.get("sha256", ""))):
+            if not isinstance(entry, dict) or not await blocking(
+                store.has_blob, str(entry.get("sha256", ""))
+            ):
                 raise web.HTTPBadRequest(text=f"update file not uploaded: {entry!r}"[:300])
-        target_device, group, share = doc.get("device", ""), doc.get("group", ""), \
-            doc.get("share", 1.0)
-        if not isinstance(target_device, str) or not isinstance(group, str) \
-                or (target_device and group) or isinstance(share, bool) \
-                or not isinstance(share, (int, float)) or not 0.0 < share <= 1.0:
-            raise web.HTTPBadRequest(text="target: a \"device\" or a \"group\" (strings), "
-                                     "\"share\" in (0, 1]")
+        target_device, group, share = (
+            doc.get("device", ""),
+            doc.get("group", ""),
+            doc.get("share", 1.0),
+        )
+        if (
+            not isinstance(target_device, str)
+            or not isinstance(group, str)
+            or (target_device and group)
+            or isinstance(share, bool)
+            or not isinstance(share, (int, float))
+            or not 0.0 < share <= 1.0
+        ):
+            raise web.HTTPBadRequest(
+                text='target: a "device" or a "group" (strings), "share" in (0, 1]'
+            )
         if (target_device or group) and devices is None:
             raise web.HTTPBadRequest(text="this gateway has no device registry")
-        if target_device and devices is not None \
-                and await blocking(devices.get, target_device) is None:
+        if (
+            target_device
+            and devices is not None
+            and await blocking(devices.get, target_device) is None
+        ):
             raise web.HTTPBadRequest(text=f"no registered device {target_device}"[:200])
         if group and devices is not None and not await blocking(devices.all, group):
             raise web.HTTPBadRequest(text=f"no registered device in group {group}"[:200])
-        seq = await blocking(lambda: store.publish_update(
-            update_id, manifest, signature, device=target_device, group=group,
-            share=float(share)))
+        seq = await blocking(
+            lambda: store.publish_update(
+                update_id,
+                manifest,
+                signature,
+                device=target_device,
+                group=group,
+                share=float(share),
+            )
+        )
         return _json({"seq": seq, "update_id": update_id})
 
     def offered_to(device: Device | None, after: int) -> list[dict[str, Any]]:
         reported = devices.reported_by(device.id) if devices and device else set()
-        return [u for u in store.updates(after) if offered(
-            u, device, [d.id for d in devices.all(u["target_group"])]
-            if devices and u["target_group"] else [], u["update_id"] in reported)]
+        return [
+            u
+            for u in store.updates(after)
+            if offered(
+                u,
+                device,
+                [d.id for d in devices.all(u["target_group"])]
+                if devices and u["target_group"]
+                else [],
+                u["update_id"] in reported,
+            )
+        ]
 
     async def get_updates(request: web.Request) -> web.Response:
         updates = await blocking(offered_to, request.get(DEVICE), _int_arg(request, "after", 0))
-        return _json({"updates": [
-            {"seq": u["seq"], "update_id": u["update_id"],
-             "manifest": base64.b64encode(u["manifest"]).decode(),
-             "signature": base64.b64encode(u["signature"]).decode()} for u in updates]})
+        return _json(
+            {
+                "updates": [
+                    {
+                        "seq": u["seq"],
+                        "update_id": u["update_id"],
+                        "manifest": base64.b64encode(u["manifest"]).decode(),
+                        "signature": base64.b64encode(u["signature"]).decode(),
+                    }
+                    for u in updates
+                ]
+            }
+        )
 
     async def post_report(request: web.Request) -> web.Response:
         source = request.get(DEVICE)
@@ -451,15 +514,20 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
             update_id, status, reason = doc["update_id"], doc["status"], doc.get("reason", "")
         except (ValueError, KeyError, TypeError, RecursionError) as err:
             raise web.HTTPBadRequest(text=f"not a report: {type(err).__name__}") from err
-        if not isinstance(update_id, str) or not valid_update_id(update_id) \
-                or status not in REPORT_STATUSES or not isinstance(reason, str):
-            raise web.HTTPBadRequest(text="a report is {\"update_id\", \"status\": "
-                                     f"{' | '.join(REPORT_STATUSES)}, \"reason\"}}")
+        if (
+            not isinstance(update_id, str)
+            or not valid_update_id(update_id)
+            or status not in REPORT_STATUSES
+            or not isinstance(reason, str)
+        ):
+            raise web.HTTPBadRequest(
+                text='a report is {"update_id", "status": '
+                f'{" | ".join(REPORT_STATUSES)}, "reason"}}'
+            )
         assert devices is not None  # a registered device authenticated
         halted = await blocking(devices.report, update_id, source.id, status, reason)
         if halted:
-            log.warning("rollout of %s halted: %s failed (%s)", update_id, source.id,
-                        reason[:200])
+            log.warning("rollout of %s halted: %s failed (%s)", update_id, source.id, reason[:200])
         return _json({"recorded": True, "halted": halted})
 
     async def get_devices(request: web.Request) -> web.Response:
@@ -470,12 +538,20 @@ def make_app(store: GatewayStore, token: str, max_body_mb: float = 16.0,
         pool.shutdown(wait=True)
 
     app = web.Application(middlewares=[auth], client_max_size=max(body_limit, update_limit))
-    app.add_routes([web.get("/v1/health", health), web.post("/v1/items", post_items),
-                    web.get("/v1/items", get_items), web.get("/v1/stats", stats),
-                    web.get("/v1/blobs/{sha}", get_blob), web.post("/v1/blobs", post_blob),
-                    web.post("/v1/updates", post_update), web.get("/v1/updates", get_updates),
-                    web.post("/v1/updates/report", post_report),
-                    web.get("/v1/devices", get_devices)])
+    app.add_routes(
+        [
+            web.get("/v1/health", health),
+            web.post("/v1/items", post_items),
+            web.get("/v1/items", get_items),
+            web.get("/v1/stats", stats),
+            web.get("/v1/blobs/{sha}", get_blob),
+            web.post("/v1/blobs", post_blob),
+            web.post("/v1/updates", post_update),
+            web.get("/v1/updates", get_updates),
+            web.post("/v1/updates/report", post_report),
+            web.get("/v1/devices", get_devices),
+        ]
+    )
     app.on_cleanup.append(on_cleanup)
     app.add_subapp(REVIEW_PREFIX, review_app(store, token, secure))
     return app
@@ -488,8 +564,11 @@ class Gateway:
         self.config = config
         self._token = load_token(config.token_file, create=create_token)
         # A missing operator token file gets a new random token: only who can read it publishes.
-        self._operator_token = "" if config.operator_token_file is None else \
-            load_token(config.operator_token_file, create=True)
+        self._operator_token = (
+            ""
+            if config.operator_token_file is None
+            else load_token(config.operator_token_file, create=True)
+        )
         if self._operator_token == self._token:
             raise ConfigError("the operator token must differ from the device token")
         self._ssl = config.ssl_context()
@@ -502,8 +581,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gateway",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="gateway", daemon=True)
 
     @property
     def url(self) -> str:
@@ -513,19 +591,37 @@ class Gateway:
 
     async def _start(self) -> int:
         cfg = self.config
-        app = make_app(self.store, self._token, cfg.max_body_mb, cfg.max_update_mb,
-                       operator_token=self._operator_token, guard=self.guard,
-                       body_timeout_s=cfg.body_timeout_s, refusals=self.refusals,
-                       auth_failure_delay_s=cfg.auth_failure_delay_s,
-                       secure=self._ssl is not None, devices=self.devices)
+        app = make_app(
+            self.store,
+            self._token,
+            cfg.max_body_mb,
+            cfg.max_update_mb,
+            operator_token=self._operator_token,
+            guard=self.guard,
+            body_timeout_s=cfg.body_timeout_s,
+            refusals=self.refusals,
+            auth_failure_delay_s=cfg.auth_failure_delay_s,
+            secure=self._ssl is not None,
+            devices=self.devices,
+        )
         # auto_decompress off: the app decompresses, after the token check, with caps.
-        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False,
-                                     lingering_time=1.0, keepalive_timeout=2 * cfg.header_timeout_s)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            auto_decompress=False,
+            lingering_time=1.0,
+            keepalive_timeout=2 * cfg.header_timeout_s,
+        )
         await self._runner.setup()
         assert self._runner.server is not None
         self._server = await asyncio.get_running_loop().create_server(
-            self.guard.factory(self._runner.server), cfg.host, cfg.port, ssl=self._ssl,
-            backlog=128, reuse_address=True)
+            self.guard.factory(self._runner.server),
+            cfg.host,
+            cfg.port,
+            ssl=self._ssl,
+            backlog=128,
+            reuse_address=True,
+        )
         self._sweeper = asyncio.get_running_loop().create_task(self.guard.sweep())
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -560,8 +656,11 @@ class Gateway:
         self.stop()
 
 
-def serve(config: GatewayConfig, create_token: bool = True,
-          ready: Callable[[Gateway], None] | None = None) -> int:
+def serve(
+    config: GatewayConfig,
+    create_token: bool = True,
+    ready: Callable[[Gateway], None] | None = None,
+) -> int:
     """Run a gateway in the foreground until SIGINT/SIGTERM."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -571,4 +670,3 @@ def serve(config: GatewayConfig, create_token: bool = True,
             ready(gateway)
         stop.wait()
     return 0
-

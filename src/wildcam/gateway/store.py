@@ -61,13 +61,23 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 # Columns added after the first release (a store made before gets them when it opens): the
 # device an item came from (its token's; '' = the shared token), and an update's target and
 # rollout (see wildcam.gateway.devices).
-_ADDED = (("items", "device", "TEXT NOT NULL DEFAULT ''"),
-          ("updates", "target_device", "TEXT NOT NULL DEFAULT ''"),
-          ("updates", "target_group", "TEXT NOT NULL DEFAULT ''"),
-          ("updates", "share", "REAL NOT NULL DEFAULT 1.0"),
-          ("updates", "halted", "TEXT NOT NULL DEFAULT ''"))
-_UPDATE_COLUMNS = ("seq", "update_id", "manifest", "signature", "target_device", "target_group",
-                   "share", "halted")
+_ADDED = (
+    ("items", "device", "TEXT NOT NULL DEFAULT ''"),
+    ("updates", "target_device", "TEXT NOT NULL DEFAULT ''"),
+    ("updates", "target_group", "TEXT NOT NULL DEFAULT ''"),
+    ("updates", "share", "REAL NOT NULL DEFAULT 1.0"),
+    ("updates", "halted", "TEXT NOT NULL DEFAULT ''"),
+)
+_UPDATE_COLUMNS = (
+    "seq",
+    "update_id",
+    "manifest",
+    "signature",
+    "target_device",
+    "target_group",
+    "share",
+    "halted",
+)
 
 
 class GatewayStore:
@@ -94,8 +104,9 @@ class GatewayStore:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             self._clean_up()
         except (OSError, sqlite3.Error) as err:
-            raise StorageError(f"cannot open the gateway store in {self.directory}: {err}") \
-                from err
+            raise StorageError(
+                f"cannot open the gateway store in {self.directory}: {err}"
+            ) from err
 
     def _referenced(self) -> set[str]:
         refs = {r[0] for r in self._db.execute("SELECT DISTINCT sha256 FROM items")}
@@ -151,8 +162,10 @@ class GatewayStore:
         return staged
 
     def _insert_blobs(self, staged: Sequence[tuple[str, bytes | None]]) -> None:
-        self._db.executemany("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?, ?)",
-                             [(sha, data) for sha, data in staged if data is not None])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?, ?)",
+            [(sha, data) for sha, data in staged if data is not None],
+        )
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` durably under its digest; the digest."""
@@ -191,8 +204,11 @@ class GatewayStore:
 
     def _count(self, name: str, n: int = 1) -> None:
         if n:
-            self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
-                             "DO UPDATE SET value = value + excluded.value", (name, n))
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET value = value + excluded.value",
+                (name, n),
+            )
 
     def count(self, name: str, n: int = 1) -> None:
         """Add to a persistent counter (e.g. refused requests)."""
@@ -219,22 +235,39 @@ class GatewayStore:
                 stored = duplicates = 0
                 for rec, (sha, _) in zip(good, staged, strict=True):
                     h = rec.header
-                    row = self._db.execute("SELECT sha256 FROM items WHERE key = ?",
-                                           (rec.key,)).fetchone()
+                    row = self._db.execute(
+                        "SELECT sha256 FROM items WHERE key = ?", (rec.key,)
+                    ).fetchone()
                     if row is not None:
                         status = "duplicate" if row[0] == sha else "conflict"
                         duplicates += 1
-                        results.append({"key": rec.key, "status": status,
-                                        "reason": "" if status == "duplicate"
-                                        else "key stored before with other content"})
+                        results.append(
+                            {
+                                "key": rec.key,
+                                "status": status,
+                                "reason": ""
+                                if status == "duplicate"
+                                else "key stored before with other content",
+                            }
+                        )
                         continue
                     self._db.execute(
                         "INSERT INTO items (key, sha256, size, kind, priority, score, class_id, "
                         "content_type, meta, received, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (rec.key, sha, len(rec.payload), str(h["kind"]),
-                         int(h.get("priority", 0)), float(h.get("score", 0.0)),
-                         str(h.get("class_id", "")), str(h.get("content_type", "")),
-                         json.dumps(h.get("meta", {}), separators=(",", ":")), now, device))
+                        (
+                            rec.key,
+                            sha,
+                            len(rec.payload),
+                            str(h["kind"]),
+                            int(h.get("priority", 0)),
+                            float(h.get("score", 0.0)),
+                            str(h.get("class_id", "")),
+                            str(h.get("content_type", "")),
+                            json.dumps(h.get("meta", {}), separators=(",", ":")),
+                            now,
+                            device,
+                        ),
+                    )
                     stored += 1
                     results.append({"key": rec.key, "status": "stored", "reason": ""})
                 self._count("stored", stored)
@@ -252,9 +285,22 @@ class GatewayStore:
             rows = self._db.execute(
                 "SELECT seq, key, sha256, size, kind, priority, score, class_id, content_type, "
                 "meta, received, device FROM items WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, limit)).fetchall()
-        names = ("seq", "key", "sha256", "size", "kind", "priority", "score", "class_id",
-                 "content_type", "meta", "received", "device")
+                (after, limit),
+            ).fetchall()
+        names = (
+            "seq",
+            "key",
+            "sha256",
+            "size",
+            "kind",
+            "priority",
+            "score",
+            "class_id",
+            "content_type",
+            "meta",
+            "received",
+            "device",
+        )
         out = [dict(zip(names, row, strict=True)) for row in rows]
         for item in out:
             item["meta"] = json.loads(item["meta"])
@@ -267,8 +313,16 @@ class GatewayStore:
             counters["items"] = int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
         return counters
 
-    def publish_update(self, update_id: str, manifest: bytes, signature: bytes, *,
-                       device: str = "", group: str = "", share: float = 1.0) -> int:
+    def publish_update(
+        self,
+        update_id: str,
+        manifest: bytes,
+        signature: bytes,
+        *,
+        device: str = "",
+        group: str = "",
+        share: float = 1.0,
+    ) -> int:
         """Record a published update for every device, one ``device`` or the first ``share``
         of ``group`` (see wildcam.gateway.devices); its sequence number (re-publishing an id
         replaces it)."""
@@ -279,7 +333,8 @@ class GatewayStore:
                 cur = self._db.execute(
                     "INSERT INTO updates (update_id, manifest, signature, published, "
                     "target_device, target_group, share) VALUES (?,?,?,?,?,?,?)",
-                    (update_id, manifest, signature, time.time(), device, group, share))
+                    (update_id, manifest, signature, time.time(), device, group, share),
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 if self._db.in_transaction:
@@ -291,8 +346,10 @@ class GatewayStore:
         """Published updates with ``seq > after``: seq, update_id, manifest, signature (bytes),
         target_device, target_group, share, halted."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(_UPDATE_COLUMNS)} FROM updates "
-                                    "WHERE seq > ? ORDER BY seq", (after,)).fetchall()
+            rows = self._db.execute(
+                f"SELECT {', '.join(_UPDATE_COLUMNS)} FROM updates WHERE seq > ? ORDER BY seq",
+                (after,),
+            ).fetchall()
         out = [dict(zip(_UPDATE_COLUMNS, r, strict=True)) for r in rows]
         for u in out:
             u["manifest"], u["signature"] = bytes(u["manifest"]), bytes(u["signature"])

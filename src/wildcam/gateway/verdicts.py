@@ -62,8 +62,9 @@ class VerdictStore:
         self._lock = threading.Lock()
         try:
             Path(directory).mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(Path(directory) / "verdicts.db", isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                Path(directory) / "verdicts.db", isolation_level=None, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -73,17 +74,31 @@ class VerdictStore:
     def put(self, verdict: Verdict) -> Verdict:
         """Store ``verdict`` (stamped now) durably; InputError when it is not valid."""
         verdict.check()
-        stamped = Verdict(verdict.device, verdict.event, verdict.verdict,
-                          verdict.species.strip() if verdict.verdict == "species" else "",
-                          verdict.reviewer, time.time())
-        row = (stamped.device, stamped.event, stamped.verdict, stamped.species,
-               stamped.reviewer, stamped.at)
+        stamped = Verdict(
+            verdict.device,
+            verdict.event,
+            verdict.verdict,
+            verdict.species.strip() if verdict.verdict == "species" else "",
+            verdict.reviewer,
+            time.time(),
+        )
+        row = (
+            stamped.device,
+            stamped.event,
+            stamped.verdict,
+            stamped.species,
+            stamped.reviewer,
+            stamped.at,
+        )
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute("INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?)", row)
-                self._db.execute("INSERT INTO history (device, event, verdict, species, "
-                                 "reviewer, at) VALUES (?,?,?,?,?,?)", row)
+                self._db.execute(
+                    "INSERT INTO history (device, event, verdict, species, "
+                    "reviewer, at) VALUES (?,?,?,?,?,?)",
+                    row,
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 if self._db.in_transaction:
@@ -94,8 +109,9 @@ class VerdictStore:
     def all(self) -> dict[tuple[str, str], Verdict]:
         """The current verdict of every reviewed event, by (device, event)."""
         with self._lock:
-            rows = self._db.execute("SELECT device, event, verdict, species, reviewer, at "
-                                    "FROM verdicts").fetchall()
+            rows = self._db.execute(
+                "SELECT device, event, verdict, species, reviewer, at FROM verdicts"
+            ).fetchall()
         return {(r[0], r[1]): Verdict(*r) for r in rows}
 
     def close(self) -> None:

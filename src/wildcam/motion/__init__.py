@@ -27,10 +27,10 @@ from wildcam.motion.regions import rasterise_masks
 
 __all__ = [
     "AUTO_SMALL_WIDTH",
+    "MOG2_FACTOR",
     "EventState",
     "EventTracker",
     "Gate",
-    "MOG2_FACTOR",
     "Mog2Gate",
     "MotionConfig",
     "MotionGate",

@@ -8,8 +8,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.types import Box
 from wildcam.motion.config import MotionConfig
+from wildcam.types import Box
 
 __all__ = ["Gate", "MotionResult"]
 

@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
 from wildcam.motion.events import EventTracker
 from wildcam.motion.regions import blob_rois, find_blobs, rasterise_masks
+from wildcam.types import Box
 
 __all__ = ["MOG2_FACTOR", "Mog2Gate"]
 
@@ -86,8 +86,10 @@ class Mog2Gate:
         """Process one quarter-scale grey frame (``chroma`` is accepted and ignored)."""
         if small_gray.shape != self._shape:
             if small_gray.ndim != 2 or small_gray.dtype != np.uint8:
-                raise InputError(f"expected a 2-D uint8 grey frame, got {small_gray.dtype} "
-                                 f"of shape {small_gray.shape}")
+                raise InputError(
+                    f"expected a 2-D uint8 grey frame, got {small_gray.dtype} "
+                    f"of shape {small_gray.shape}"
+                )
             if self._shape is not None:
                 self._mog = self._new_model()
             self._setup((int(small_gray.shape[0]), int(small_gray.shape[1])))
@@ -100,16 +102,26 @@ class Mog2Gate:
         still = cv2.bitwise_not(fg, dst=self._still)
         if changed >= self._slow_path_at:
             prev = self._prev_still if cfg.require_persistence else None
-            blobs = find_blobs(still, self._kernel, self._min_area, self._scratch,
-                               self._scratch2, prev)
+            blobs = find_blobs(
+                still, self._kernel, self._min_area, self._scratch, self._scratch2, prev
+            )
             if blobs:
-                rois = blob_rois(blobs, fg.shape, self._full_size, cfg.roi_padding,
-                                 cfg.max_rois)
+                rois = blob_rois(blobs, fg.shape, self._full_size, cfg.roi_padding, cfg.max_rois)
         self._still, self._prev_still = self._prev_still, still
         motion = bool(rois)
         state = self._events.step(motion)
-        return MotionResult(stamp, motion, rois, changed * self._inv_pixels, False, False,
-                            False, state.event_id, state.started, state.ended)
+        return MotionResult(
+            stamp,
+            motion,
+            rois,
+            changed * self._inv_pixels,
+            False,
+            False,
+            False,
+            state.event_id,
+            state.started,
+            state.ended,
+        )
 
     def _setup(self, shape: tuple[int, int]) -> None:
         """Buffers, masks and areas for small frames of ``shape``."""

@@ -27,8 +27,15 @@ _IDLE = EventState(None, False, False)
 class EventTracker:
     """Debounce a motion flag into events (see the module docstring)."""
 
-    __slots__ = ("_current", "_end_frames", "_last_id", "_quiet", "_run", "_start_frames",
-                 "_state")
+    __slots__ = (
+        "_current",
+        "_end_frames",
+        "_last_id",
+        "_quiet",
+        "_run",
+        "_start_frames",
+        "_state",
+    )
 
     def __init__(self, start_frames: int, end_frames: int) -> None:
         """Track events that open after ``start_frames`` and close after ``end_frames``."""

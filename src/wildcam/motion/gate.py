@@ -49,12 +49,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.types import Box
 from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
 from wildcam.motion.events import EventTracker
 from wildcam.motion.regions import blob_rois, find_blobs, rasterise_masks
+from wildcam.types import Box
 
 __all__ = ["MotionGate"]
 
@@ -137,8 +137,9 @@ class MotionGate:
         """Forget the background; the next frame re-initialises it (events are kept)."""
         self._shape = None
 
-    def update(self, small_gray: Gray, stamp: float, *,
-               chroma: float | None = None) -> MotionResult:
+    def update(
+        self, small_gray: Gray, stamp: float, *, chroma: float | None = None
+    ) -> MotionResult:
         """Process one reduced grey frame taken at ``stamp`` (seconds).
 
         ``chroma`` (optional, from :func:`~wildcam.motion.reduce.chroma`) is the colour
@@ -173,8 +174,18 @@ class MotionGate:
         if self._recal_left:
             self._recalibrate(small_gray, mean)
             state = self._events.step(False)
-            return MotionResult(stamp, False, (), 0.0, illumination, ir_switch, True,
-                                state.event_id, state.started, state.ended)
+            return MotionResult(
+                stamp,
+                False,
+                (),
+                0.0,
+                illumination,
+                ir_switch,
+                True,
+                state.event_id,
+                state.started,
+                state.ended,
+            )
 
         bg_mean = self._bg_mean
         gain = mean / bg_mean if bg_mean > 1.0 else 1.0
@@ -194,13 +205,24 @@ class MotionGate:
             self._upkeep(small_gray, src, mean, still, changed)
         motion = bool(rois)
         state = self._events.step(motion)
-        return MotionResult(stamp, motion, rois, changed * self._inv_pixels, False, False,
-                            False, state.event_id, state.started, state.ended)
+        return MotionResult(
+            stamp,
+            motion,
+            rois,
+            changed * self._inv_pixels,
+            False,
+            False,
+            False,
+            state.event_id,
+            state.started,
+            state.ended,
+        )
 
     # -- rare path ---------------------------------------------------------------------------
 
-    def _find_motion(self, small: Gray, src: Gray, gain: float,
-                     changed: int) -> tuple[Gray, int, tuple[Box, ...]]:
+    def _find_motion(
+        self, small: Gray, src: Gray, gain: float, changed: int
+    ) -> tuple[Gray, int, tuple[Box, ...]]:
         """Enough pixels changed to hold a blob: refine the gain if needed, look for blobs.
 
         Returns the (possibly re-normalised) frame, the changed-pixel count and the ROIs.
@@ -215,12 +237,16 @@ class MotionGate:
                 changed = self._pixels - cv2.countNonZero(self._still)
         # Rain and snow rarely change the same place in two frames running; animals do.
         prev = self._prev_still if cfg.require_persistence else None
-        blobs = find_blobs(self._still, self._kernel, cfg.min_blob_area, self._scratch,
-                           self._scratch2, prev)
+        blobs = find_blobs(
+            self._still, self._kernel, cfg.min_blob_area, self._scratch, self._scratch2, prev
+        )
         if not blobs:
             return src, changed, ()
-        return src, changed, blob_rois(blobs, small.shape, self._full_size, cfg.roi_padding,
-                                       cfg.max_rois)
+        return (
+            src,
+            changed,
+            blob_rois(blobs, small.shape, self._full_size, cfg.roi_padding, cfg.max_rois),
+        )
 
     def _recalibrate(self, small: Gray, mean: float) -> None:
         """Take the frame as the background (after an illumination change or at start)."""
@@ -254,8 +280,9 @@ class MotionGate:
             # meant to measure): still in this or the last sample = not changed in both (rain
             # and snow drop out); a pixel flickers when that set flips between samples.
             diff = cv2.absdiff(src, self._bg8, dst=self._scratch)
-            base = cv2.threshold(diff, self._base_thr, 255, cv2.THRESH_BINARY_INV,
-                                 dst=self._base_spare)[1]
+            base = cv2.threshold(
+                diff, self._base_thr, 255, cv2.THRESH_BINARY_INV, dst=self._base_spare
+            )[1]
             held = cv2.bitwise_or(base, self._base_last, dst=self._held_spare)
             flips = cv2.bitwise_xor(held, self._held_last, dst=self._scratch)
             cv2.accumulateWeighted(flips, self._act, self._act_rate)
@@ -371,8 +398,7 @@ class MotionGate:
             # boost = clip((activity - level) * boost / level, 0, boost), linear in between
             level = cfg.activity_level * 255.0
             gain = cfg.activity_boost / level
-            cv2.addWeighted(tmp, gain, tmp, 0.0, cfg.pixel_threshold + 0.5 - level * gain,
-                            dst=tmp)
+            cv2.addWeighted(tmp, gain, tmp, 0.0, cfg.pixel_threshold + 0.5 - level * gain, dst=tmp)
             cv2.max(tmp, cfg.pixel_threshold + 0.5, dst=tmp)
             cv2.min(tmp, cfg.pixel_threshold + 0.5 + cfg.activity_boost, dst=tmp)
             cv2.convertScaleAbs(tmp, dst=thr)

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from wildcam.types import Box
 from wildcam.motion.config import Polygon
+from wildcam.types import Box
 
 __all__ = ["blob_rois", "find_blobs", "grow_still", "rasterise_masks"]
 
@@ -55,16 +55,15 @@ def grow_still(
     """
     rows, width = kernel.shape
     if rows != 1 or width > 4 or not (still.flags.c_contiguous and out.flags.c_contiguous):
-        return cv2.dilate(still, kernel, dst=out, borderType=cv2.BORDER_CONSTANT,
-                          borderValue=255)
+        return cv2.dilate(still, kernel, dst=out, borderType=cv2.BORDER_CONSTANT, borderValue=255)
     lo = width // 2
     hi = width - 1 - lo
     flat, dst = still.reshape(-1), out.reshape(-1)
     n = flat.size
-    target = dst[lo:n - hi]
-    np.bitwise_or(flat[:n - width + 1], flat[1:n - width + 2], out=target)
+    target = dst[lo : n - hi]
+    np.bitwise_or(flat[: n - width + 1], flat[1 : n - width + 2], out=target)
     for j in range(2, width):
-        np.bitwise_or(target, flat[j:n - width + 1 + j], out=target)
+        np.bitwise_or(target, flat[j : n - width + 1 + j], out=target)
     out[:, :lo] = 255
     if hi:
         out[:, -hi:] = 255
@@ -114,7 +113,7 @@ def find_blobs(
         x, y, w, h = cv2.boundingRect(contour)
         if w * h < min_area:
             continue
-        area = cv2.countNonZero(held[y:y + h, x:x + w])
+        area = cv2.countNonZero(held[y : y + h, x : x + w])
         if area < min_area:
             continue
         if prev_still is not None:
@@ -154,14 +153,27 @@ def blob_rois(
     for x, y, w, h, _ in blobs:
         x0, y0, x1, y1 = x * sx, y * sy, (x + w) * sx, (y + h) * sy
         pad = padding * max(x1 - x0, y1 - y0)
-        boxes.append([max(0.0, x0 - pad), max(0.0, y0 - pad),
-                      min(float(full_w), x1 + pad), min(float(full_h), y1 + pad)])
+        boxes.append(
+            [
+                max(0.0, x0 - pad),
+                max(0.0, y0 - pad),
+                min(float(full_w), x1 + pad),
+                min(float(full_h), y1 + pad),
+            ]
+        )
     boxes = _merge_overlapping(boxes)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     if len(boxes) > max_rois:
-        rest = boxes[max_rois - 1:]
-        boxes = [*boxes[:max_rois - 1], [min(b[0] for b in rest), min(b[1] for b in rest),
-                                         max(b[2] for b in rest), max(b[3] for b in rest)]]
+        rest = boxes[max_rois - 1 :]
+        boxes = [
+            *boxes[: max_rois - 1],
+            [
+                min(b[0] for b in rest),
+                min(b[1] for b in rest),
+                max(b[2] for b in rest),
+                max(b[3] for b in rest),
+            ],
+        ]
     return tuple(
         Box(int(x0), int(y0), int(np.ceil(x1)) - int(x0), int(np.ceil(y1)) - int(y0))
         for x0, y0, x1, y1 in boxes
@@ -178,8 +190,7 @@ def _merge_overlapping(boxes: list[list[float]]) -> list[list[float]]:
             for j in range(i + 1, len(boxes)):
                 b = boxes[j]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]),
-                                max(a[2], b[2]), max(a[3], b[3])]
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
                     del boxes[j]
                     merged = True
                     break

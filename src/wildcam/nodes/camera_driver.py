@@ -70,12 +70,19 @@ class CameraDriver(LifecycleNode):
         self.pub_raw = self._publisher(Image, "camera/image_raw")
         self.pub_info = self._publisher(CameraInfo, "camera/camera_info")
         self.pub_compressed = self._publisher(CompressedImage, "camera/image_raw/compressed")
-        self.create_subscription(Trigger, "camera/trigger", self.health.guard("trigger")(
-            self.trigger_callback), 10)
-        self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
-            self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
-        self.timer = self.create_timer(self.control.period_s(cfg), self.health.guard("capture")(
-            self.capture_callback))
+        self.create_subscription(
+            Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
+        )
+        self.create_subscription(
+            MotionEvent,
+            "motion/events",
+            self.health.guard("motion")(self.motion_callback),
+            own(EVENTS),
+            qos_overriding_options=OVERRIDABLE,
+        )
+        self.timer = self.create_timer(
+            self.control.period_s(cfg), self.health.guard("capture")(self.capture_callback)
+        )
         self.timer.cancel()  # runs while active
         self.asleep = False  # deactivated by sleep (enabled false), activated when woken
         self._entered("unconfigured")
@@ -128,8 +135,9 @@ class CameraDriver(LifecycleNode):
                 self.trigger_activate()
 
     def _publisher(self, msg_type: type[Any], topic: str) -> Publisher:
-        return self.create_publisher(msg_type, topic, own(SENSOR_PUB),
-                                     qos_overriding_options=OVERRIDABLE)
+        return self.create_publisher(
+            msg_type, topic, own(SENSOR_PUB), qos_overriding_options=OVERRIDABLE
+        )
 
     def _expected_rate(self) -> tuple[float, float] | None:
         """Streaming (warm): the capture rate; asleep or between trigger bursts: none."""
@@ -153,8 +161,10 @@ class CameraDriver(LifecycleNode):
             self.source.set_resolution(new.width, new.height)
         self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
         self.meter.set_profile(new.power_profile)
-        self.get_logger().info(f"parameters applied: fps={new.fps} {new.width}x{new.height} "
-                               f"enabled={new.enabled} trigger_mode={new.trigger_mode}")
+        self.get_logger().info(
+            f"parameters applied: fps={new.fps} {new.width}x{new.height} "
+            f"enabled={new.enabled} trigger_mode={new.trigger_mode}"
+        )
 
     def _open(self) -> CameraSource | None:
         cfg = self.params.config
@@ -162,8 +172,15 @@ class CameraDriver(LifecycleNode):
         if now < self._retry_at:
             return None
         try:
-            self.source = make_source(cfg.source, uri=cfg.uri, width=cfg.width, height=cfg.height,
-                                      fps=cfg.fps, seed=cfg.seed, loop=cfg.loop)
+            self.source = make_source(
+                cfg.source,
+                uri=cfg.uri,
+                width=cfg.width,
+                height=cfg.height,
+                fps=cfg.fps,
+                seed=cfg.seed,
+                loop=cfg.loop,
+            )
         except WildcamError as err:
             self._retry_at = now + cfg.reopen_period_s
             self.health.degraded(f"no camera: {err}")
@@ -214,8 +231,9 @@ class CameraDriver(LifecycleNode):
             self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
             self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
             self.health.count("frames")
-            self._publish_full(self.gate.push(stamp.nanoseconds, frame,
-                                              force=self.control.in_burst))
+            self._publish_full(
+                self.gate.push(stamp.nanoseconds, frame, force=self.control.in_burst)
+            )
 
     def _capture_stamp(self, frame: Frame) -> Time:
         """The node-clock time the frame was captured: now, less its age where the source
@@ -227,12 +245,18 @@ class CameraDriver(LifecycleNode):
     def _info(self, frame: Frame, stamp: TimeMsg, binning: int) -> CameraInfo:
         cal = self.calibration
         if cal is not None:
-            self.health.values["calibration"] = "applied" if cal.matches(
-                frame.width, frame.height) else (f"{cal.width}x{cal.height} does not match "
-                                                 f"{frame.width}x{frame.height} frames: "
-                                                 "published uncalibrated")
-        return camera_info(frame.width, frame.height, stamp, self.params.config.frame_id,
-                           binning, cal)
+            self.health.values["calibration"] = (
+                "applied"
+                if cal.matches(frame.width, frame.height)
+                else (
+                    f"{cal.width}x{cal.height} does not match "
+                    f"{frame.width}x{frame.height} frames: "
+                    "published uncalibrated"
+                )
+            )
+        return camera_info(
+            frame.width, frame.height, stamp, self.params.config.frame_id, binning, cal
+        )
 
     def _read(self, source: CameraSource) -> Frame | None:
         """One frame, or None at the end of the stream; a failing source is closed."""
@@ -255,8 +279,9 @@ class CameraDriver(LifecycleNode):
             self.pub_raw.publish(image_to_msg(frame.image, stamp, cfg.frame_id))
             self.pub_info.publish(self._info(frame, stamp, 1))
             if cfg.compressed:
-                self.pub_compressed.publish(compressed_image(frame.image, stamp, cfg.frame_id,
-                                                             cfg.jpeg_quality))
+                self.pub_compressed.publish(
+                    compressed_image(frame.image, stamp, cfg.frame_id, cfg.jpeg_quality)
+                )
             self.full_status.tick(key * 1e-9, self._now())
             self.health.count("full_frames")
 

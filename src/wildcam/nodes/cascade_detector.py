@@ -5,11 +5,11 @@ Subscribes ``motion/events`` and ``camera/image_raw``; pairs each frame with its
 regions and publishes a ``detections`` array for each frame decided "animal" (after smoothing
 over the event), the same in vision_msgs' shape on ``detections/vision`` with the crop on
 ``detections/thumbnail`` (same stamp), the models on the latched ``detections/info``
-(:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``. Frames of a settled event are
-skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's uploads are
-the frames that decided it and the re-checks. Changing a model parameter loads
-and checks the new file inside the parameter call: a bad file is refused with the reason and
-the previous model keeps serving. With ``stage3_lazy`` the large model's session is created
+(:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``. Frames of a settled
+event are skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's
+uploads are the frames that decided it and the re-checks. Changing a model parameter loads and
+checks the new file inside the parameter call: a bad file is refused with the reason and the
+previous model keeps serving. With ``stage3_lazy`` the large model's session is created
 when a region first needs it and dropped while ``max_stage`` < 3 or after
 ``stage3_idle_unload_s`` unused (``stage3_loaded`` in the diagnostics).
 """
@@ -29,7 +29,6 @@ from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 
-from wildcam.types import Box
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
@@ -45,6 +44,7 @@ from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, IMAGE_SUB, LATCHED, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
 from wildcam.ros.vision import detection2d_array, vision_info
+from wildcam.types import Box
 
 MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model", "stage3_lazy"}
 THUMBNAIL_SIDE = 256
@@ -58,8 +58,9 @@ class CascadeDetector(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("cascade_detector", **kwargs)
         self.health = Health(self)
-        self.params = ParameterBinding(self, CascadeConfig, self.on_parameters,
-                                       prepare=self.check_models)
+        self.params = ParameterBinding(
+            self, CascadeConfig, self.on_parameters, prepare=self.check_models
+        )
         cfg = self.params.config
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.calls: Counter[str] = Counter()
@@ -73,16 +74,32 @@ class CascadeDetector(Node):
             self.health.degraded(f"no models: {err}")
             self.get_logger().error(f"cannot load models: {err}")
         self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
-        self.pub = self.create_publisher(DetectionArray, "detections", own(EVENTS),
-                                         qos_overriding_options=OVERRIDABLE)
-        self.pub_vision = self.create_publisher(Detection2DArray, "detections/vision",
-                                                own(EVENTS), qos_overriding_options=OVERRIDABLE)
-        self.pub_thumbnail = self.create_publisher(CompressedImage, "detections/thumbnail",
-                                                   own(EVENTS), qos_overriding_options=OVERRIDABLE)
-        self.create_subscription(MotionEvent, "motion/events", self.health.guard("motion")(
-            self.motion_callback), own(EVENTS), qos_overriding_options=OVERRIDABLE)
-        self.create_subscription(Image, "camera/image_raw", self.health.guard("image")(
-            self.image_callback), own(IMAGE_SUB), qos_overriding_options=OVERRIDABLE)
+        self.pub = self.create_publisher(
+            DetectionArray, "detections", own(EVENTS), qos_overriding_options=OVERRIDABLE
+        )
+        self.pub_vision = self.create_publisher(
+            Detection2DArray, "detections/vision", own(EVENTS), qos_overriding_options=OVERRIDABLE
+        )
+        self.pub_thumbnail = self.create_publisher(
+            CompressedImage,
+            "detections/thumbnail",
+            own(EVENTS),
+            qos_overriding_options=OVERRIDABLE,
+        )
+        self.create_subscription(
+            MotionEvent,
+            "motion/events",
+            self.health.guard("motion")(self.motion_callback),
+            own(EVENTS),
+            qos_overriding_options=OVERRIDABLE,
+        )
+        self.create_subscription(
+            Image,
+            "camera/image_raw",
+            self.health.guard("image")(self.image_callback),
+            own(IMAGE_SUB),
+            qos_overriding_options=OVERRIDABLE,
+        )
         self.create_timer(UNLOAD_CHECK_S, self.unload_unneeded)
 
     @contextmanager
@@ -106,9 +123,11 @@ class CascadeDetector(Node):
     def _publish_info(self) -> None:
         """The models now, latched on detections/info (VisionInfo's shape)."""
         self.models_version += 1
-        info = vision_info({s: m.model_id for s, m in self.cascade.models.items()},
-                           self.params.config.manifest or "models/manifest.json",
-                           self.models_version)
+        info = vision_info(
+            {s: m.model_id for s, m in self.cascade.models.items()},
+            self.params.config.manifest or "models/manifest.json",
+            self.models_version,
+        )
         info.header.stamp = self.get_clock().now().to_msg()
         self.pub_info.publish(info)
 
@@ -125,8 +144,11 @@ class CascadeDetector(Node):
 
         def install() -> None:
             self._install(models)
-            self.get_logger().info("models: " + ", ".join(
-                f"{s}={m.model_id}" for s, m in sorted(self.cascade.models.items())))
+            self.get_logger().info(
+                "models: "
+                + ", ".join(f"{s}={m.model_id}" for s, m in sorted(self.cascade.models.items()))
+            )
+
         return install
 
     def on_parameters(self, old: CascadeConfig, new: CascadeConfig) -> None:
@@ -149,9 +171,13 @@ class CascadeDetector(Node):
 
     def motion_callback(self, msg: MotionEvent) -> None:
         """A motion event: remember its regions; analyse the frames it pairs with."""
-        info = MotionInfo(Time.from_msg(msg.header.stamp).nanoseconds, msg.event_id,
-                          tuple(Box(*roi_to_xywh(r)) for r in msg.rois),
-                          msg.event_started, msg.event_ended)
+        info = MotionInfo(
+            Time.from_msg(msg.header.stamp).nanoseconds,
+            msg.event_id,
+            tuple(Box(*roi_to_xywh(r)) for r in msg.rois),
+            msg.event_started,
+            msg.event_ended,
+        )
         paired, ended = self.pairing.event(info)
         for event_id in ended:
             self._event_ended(self.cascade.end_event(event_id))
@@ -174,10 +200,10 @@ class CascadeDetector(Node):
             if outcome is None:
                 image = msg_to_image(item.frame)
                 if image.ndim != 3:
-                    raise InputError(f"camera/image_raw must be colour, got "
-                                     f"{item.frame.encoding}")
-                outcome = self.cascade.process(image, event.rois, event.event_id,
-                                               item.closes, stamp_s)
+                    raise InputError(f"camera/image_raw must be colour, got {item.frame.encoding}")
+                outcome = self.cascade.process(
+                    image, event.rois, event.event_id, item.closes, stamp_s
+                )
                 if outcome.publish:
                     self._publish(self._detections(item, image, outcome))
             for name in outcome.counters():
@@ -195,21 +221,31 @@ class CascadeDetector(Node):
         if state is not None:
             self.health.count("events_animal" if state.animal else "events_empty")
 
-    def _detections(self, item: Paired[Image], image: Pixels,
-                    outcome: FrameOutcome) -> DetectionArray:
+    def _detections(
+        self, item: Paired[Image], image: Pixels, outcome: FrameOutcome
+    ) -> DetectionArray:
         cfg = self.params.config
         msg = DetectionArray(header=item.frame.header, event_id=item.event.event_id)
         found = outcome.decision.detections()
         for n, (scored, decision) in enumerate(found):
             b = scored.box
-            msg.detections.append(Detection(
-                id=str(n), center_x=b.x + b.w / 2, center_y=b.y + b.h / 2, size_x=float(b.w),
-                size_y=float(b.h), class_id="animal", score=float(scored.score),
-                stage=decision.stage, model_id=decision.model_id))
+            msg.detections.append(
+                Detection(
+                    id=str(n),
+                    center_x=b.x + b.w / 2,
+                    center_y=b.y + b.h / 2,
+                    size_x=float(b.w),
+                    size_y=float(b.h),
+                    class_id="animal",
+                    score=float(scored.score),
+                    stage=decision.stage,
+                    model_id=decision.model_id,
+                )
+            )
         with self.meter.measure("encode"):
             if found:
                 b = found[0][0].box
-                crop = image[b.y:b.y + b.h, b.x:b.x + b.w]
+                crop = image[b.y : b.y + b.h, b.x : b.x + b.w]
                 msg.thumbnail = _jpeg(crop, cfg.jpeg_quality, item.frame.header, THUMBNAIL_SIDE)
             if cfg.attach_full_frame:
                 msg.full_frame = _jpeg(image, cfg.jpeg_quality, item.frame.header)
@@ -221,8 +257,11 @@ def _jpeg(image: Pixels, quality: int, header: object, side: int = 0) -> Compres
     h, w = image.shape[:2]
     if side and max(h, w) > side:
         scale = side / max(h, w)
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image,
+            (max(1, round(w * scale)), max(1, round(h * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise InputError("JPEG encoding failed")

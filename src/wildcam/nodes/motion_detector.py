@@ -40,13 +40,23 @@ class MotionDetector(Node):
         self.meter = EnergyMeter(self, self.params.config.power_profile)
         self.gate: MotionGate | None = None
         self.full_size: tuple[int, int] | None = None
-        self.pub = self.create_publisher(MotionEvent, "motion/events", own(EVENTS),
-                                         qos_overriding_options=OVERRIDABLE)
-        self.create_subscription(CameraInfo, "camera/small/camera_info", self.health.guard(
-            "camera_info")(self.info_callback), own(IMAGE_SUB),
-            qos_overriding_options=OVERRIDABLE)
-        self.create_subscription(Image, "camera/small/image_raw", self.health.guard("image")(
-            self.image_callback), own(IMAGE_SUB), qos_overriding_options=OVERRIDABLE)
+        self.pub = self.create_publisher(
+            MotionEvent, "motion/events", own(EVENTS), qos_overriding_options=OVERRIDABLE
+        )
+        self.create_subscription(
+            CameraInfo,
+            "camera/small/camera_info",
+            self.health.guard("camera_info")(self.info_callback),
+            own(IMAGE_SUB),
+            qos_overriding_options=OVERRIDABLE,
+        )
+        self.create_subscription(
+            Image,
+            "camera/small/image_raw",
+            self.health.guard("image")(self.image_callback),
+            own(IMAGE_SUB),
+            qos_overriding_options=OVERRIDABLE,
+        )
 
     def on_parameters(self, old: MotionConfig, new: MotionConfig) -> None:
         """Thresholds change live; the learnt background is kept."""
@@ -85,14 +95,19 @@ class MotionDetector(Node):
             self.health.count("ir_switches")
         if result.event_id is None and not (result.illumination_change or result.ir_switch):
             return
-        event = MotionEvent(header=msg.header, event_id=result.event_id or 0,
-                            event_started=result.event_started, event_ended=result.event_ended,
-                            rois=rois_to_msgs(result.rois),
-                            changed_fraction=float(result.changed_fraction),
-                            illumination_change=result.illumination_change,
-                            ir_switch=result.ir_switch, recalibrating=result.recalibrating,
-                            frame_width=self.full_size[0] if self.full_size else 0,
-                            frame_height=self.full_size[1] if self.full_size else 0)
+        event = MotionEvent(
+            header=msg.header,
+            event_id=result.event_id or 0,
+            event_started=result.event_started,
+            event_ended=result.event_ended,
+            rois=rois_to_msgs(result.rois),
+            changed_fraction=float(result.changed_fraction),
+            illumination_change=result.illumination_change,
+            ir_switch=result.ir_switch,
+            recalibrating=result.recalibrating,
+            frame_width=self.full_size[0] if self.full_size else 0,
+            frame_height=self.full_size[1] if self.full_size else 0,
+        )
         self.pub.publish(event)
         self.event_status.tick(stamp_s, self.get_clock().now().nanoseconds * 1e-9)
 

@@ -35,51 +35,98 @@ from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.upload.queue import DurableQueue
 
-_SUMMARY_KEYS = {"stage_total_j": "energy_j", "average_power_w": "average_power_w",
-                 "projected_battery_h": "projected_battery_h"}
+_SUMMARY_KEYS = {
+    "stage_total_j": "energy_j",
+    "average_power_w": "average_power_w",
+    "projected_battery_h": "projected_battery_h",
+}
 
 
 class MqttBridge(Node):
     """Device facts to the outbox, the outbox to the broker, commands to parameters."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("mqtt_bridge", **kwargs)
         self.link: MqttLink | None = None
         self.health = Health(self)
         self.params = ParameterBinding(self, BridgeConfig, self.on_parameters)
         cfg = self.params.config
-        self.outbox = DurableQueue(cfg.outbox_path, int(cfg.outbox_quota_mb * 1024 * 1024),
-                                   cfg.outbox_ttl_s)
+        self.outbox = DurableQueue(
+            cfg.outbox_path, int(cfg.outbox_quota_mb * 1024 * 1024), cfg.outbox_ttl_s
+        )
         self.topics = Topics(cfg.topic_prefix, cfg.device)
         self.applier = RosParameterApplier(self)
         self.check_pub = self.create_publisher(Empty, "uploader/check_updates", 10)
-        self.core = BridgeCore(self.topics, self.outbox, self, parse_allow_list(
-            cfg.allowed_params), self.now_s, cfg.thumbnail_max_bytes)
-        announce = tuple((t, encode(doc)) for t, doc in discovery_documents(
-            self.topics, cfg.discovery_prefix, cfg.device_name, "wildcam trap",
-            __version__)) if cfg.discovery else ()
+        self.core = BridgeCore(
+            self.topics,
+            self.outbox,
+            self,
+            parse_allow_list(cfg.allowed_params),
+            self.now_s,
+            cfg.thumbnail_max_bytes,
+        )
+        announce = (
+            tuple(
+                (t, encode(doc))
+                for t, doc in discovery_documents(
+                    self.topics, cfg.discovery_prefix, cfg.device_name, "wildcam trap", __version__
+                )
+            )
+            if cfg.discovery
+            else ()
+        )
         password = read_password(cfg.password_file) if cfg.password_file else ""
-        self.link = MqttLink(LinkSettings(
-            host=cfg.broker_host, port=cfg.broker_port, client_id=cfg.device,
-            will_topic=self.topics.availability, command_topic=self.topics.cmd,
-            protocol=cfg.protocol, username=cfg.username or (cfg.device if password else ""),
-            password=password, tls=cfg.tls, ca_file=cfg.ca_file, cert_file=cfg.cert_file,
-            key_file=cfg.key_file, keepalive_s=cfg.keepalive_s,
-            backoff_base_s=cfg.backoff_base_s, backoff_max_s=cfg.backoff_max_s,
-            max_inflight=cfg.max_inflight, poll_s=cfg.poll_s, announce=announce),
-            self.outbox, self.health.guard("command")(self.core.handle_command)).start()
-        self.create_subscription(PowerState, "power/state", self.health.guard("power")(
-            self.power_callback), LATCHED)
-        self.create_subscription(UploadStatus, "uploader/status", self.health.guard("upload")(
-            self.upload_callback), 10)
-        self.create_subscription(DiagnosticStatus, "power/energy_summary", self.health.guard(
-            "energy")(self.summary_callback), 10)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
-            "diagnostics")(self.diagnostics_callback), 10)
-        self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
-            self.detections_callback), EVENTS)
-        self.status_timer = self.create_timer(cfg.status_period_s, self.health.guard(
-            "status")(self.status_callback))
+        self.link = MqttLink(
+            LinkSettings(
+                host=cfg.broker_host,
+                port=cfg.broker_port,
+                client_id=cfg.device,
+                will_topic=self.topics.availability,
+                command_topic=self.topics.cmd,
+                protocol=cfg.protocol,
+                username=cfg.username or (cfg.device if password else ""),
+                password=password,
+                tls=cfg.tls,
+                ca_file=cfg.ca_file,
+                cert_file=cfg.cert_file,
+                key_file=cfg.key_file,
+                keepalive_s=cfg.keepalive_s,
+                backoff_base_s=cfg.backoff_base_s,
+                backoff_max_s=cfg.backoff_max_s,
+                max_inflight=cfg.max_inflight,
+                poll_s=cfg.poll_s,
+                announce=announce,
+            ),
+            self.outbox,
+            self.health.guard("command")(self.core.handle_command),
+        ).start()
+        self.create_subscription(
+            PowerState, "power/state", self.health.guard("power")(self.power_callback), LATCHED
+        )
+        self.create_subscription(
+            UploadStatus, "uploader/status", self.health.guard("upload")(self.upload_callback), 10
+        )
+        self.create_subscription(
+            DiagnosticStatus,
+            "power/energy_summary",
+            self.health.guard("energy")(self.summary_callback),
+            10,
+        )
+        self.create_subscription(
+            DiagnosticArray,
+            "/diagnostics",
+            self.health.guard("diagnostics")(self.diagnostics_callback),
+            10,
+        )
+        self.create_subscription(
+            DetectionArray,
+            "detections",
+            self.health.guard("detections")(self.detections_callback),
+            EVENTS,
+        )
+        self.status_timer = self.create_timer(
+            cfg.status_period_s, self.health.guard("status")(self.status_callback)
+        )
         self.create_timer(1.0, self.health.guard("link")(self.link_callback))
 
     def now_s(self) -> float:
@@ -148,12 +195,23 @@ class MqttBridge(Node):
             return
         stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
         detections: list[dict[str, Any]] = [
-            {"class_id": d.class_id, "score": round(float(d.score), 4), "stage": int(d.stage),
-             "model_id": d.model_id,
-             "box": [round(float(v), 1) for v in (d.center_x, d.center_y, d.size_x, d.size_y)]}
-            for d in msg.detections if math.isfinite(d.score)]
-        self.core.queue_event(f"{stamp_ns}-{msg.event_id}", stamp_ns * 1e-9, int(msg.event_id),
-                              detections, bytes(msg.thumbnail.data))
+            {
+                "class_id": d.class_id,
+                "score": round(float(d.score), 4),
+                "stage": int(d.stage),
+                "model_id": d.model_id,
+                "box": [round(float(v), 1) for v in (d.center_x, d.center_y, d.size_x, d.size_y)],
+            }
+            for d in msg.detections
+            if math.isfinite(d.score)
+        ]
+        self.core.queue_event(
+            f"{stamp_ns}-{msg.event_id}",
+            stamp_ns * 1e-9,
+            int(msg.event_id),
+            detections,
+            bytes(msg.thumbnail.data),
+        )
         self.health.count("events")
 
     def status_callback(self) -> None:
@@ -165,11 +223,18 @@ class MqttBridge(Node):
         assert self.link is not None
         c = self.link.counters
         stats = self.outbox.stats()
-        self.health.values.update({
-            "connected": str(c.connected), "connects": str(c.connects),
-            "link_failures": str(c.failures), "published": str(c.published),
-            "commands": str(c.commands), "outbox_depth": str(stats.depth),
-            "outbox_dead_letters": str(stats.dead_letters), "last_error": c.last_error})
+        self.health.values.update(
+            {
+                "connected": str(c.connected),
+                "connects": str(c.connects),
+                "link_failures": str(c.failures),
+                "published": str(c.published),
+                "commands": str(c.commands),
+                "outbox_depth": str(stats.depth),
+                "outbox_dead_letters": str(stats.dead_letters),
+                "last_error": c.last_error,
+            }
+        )
         self.health.degraded("" if c.connected else f"broker not connected: {c.last_error}")
 
     def destroy_node(self) -> None:

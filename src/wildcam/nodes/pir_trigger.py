@@ -34,7 +34,7 @@ class PirTrigger(Node):
         super().__init__("pir_trigger", **kwargs)
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
-        self.source: WakeSource | None = None   # destroy_node may run after a failed start
+        self.source: WakeSource | None = None  # destroy_node may run after a failed start
         self.health = Health(self)
         self.params = ParameterBinding(self, PirConfig, self.on_parameters)
         cfg = self.params.config
@@ -59,7 +59,7 @@ class PirTrigger(Node):
             armed = armed or bool(arm())
             if armed and publish():
                 delay = _RETRY_S[0]
-            else:                           # failures are logged and counted by the guards
+            else:  # failures are logged and counted by the guards
                 self._stop.wait(delay)
                 delay = min(_RETRY_S[1], 2 * delay)
 

@@ -9,9 +9,10 @@ high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uplo
 time and energy by device state, average power, projected battery life, lifetime budget spent,
 and the power measured from the battery's voltage x current against the modelled one; the same
 status goes into ``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The
-policy and the per-mode parameter sets come from ``config/power_policy.yaml``; they are applied through each node's parameter service, checked,
-retried, verified, and pushed again when a node (re)appears in the graph. The other nodes know
-nothing of modes or states, only their own parameters. A value someone sets by hand on one of
+policy and the per-mode parameter sets come from ``config/power_policy.yaml``; they are applied
+through each node's parameter service, checked, retried, verified, and pushed again when a node
+(re)appears in the graph. The other nodes know nothing of modes or states, only their own
+parameters. A value someone sets by hand on one of
 those parameters (``ros2 param set /camera_driver fps 2.0``, seen on ``/parameter_events``) is a
 manual override: kept (pushed again after a restart) and listed in ``/diagnostics`` until
 released with the ``~/clear_overrides`` service (wildcam/srv/ClearOverrides). Entering sleep
@@ -72,11 +73,13 @@ class PowerManager(Node):
         self.params = ParameterBinding(self, ManagerConfig, self.on_parameters)
         cfg = self.params.config
         saved, note = load_state(cfg.state_path())
-        self.get_logger().info(note + (f": mode {saved.mode}, device state {saved.device_state}"
-                                       if saved else ""))
+        self.get_logger().info(
+            note + (f": mode {saved.mode}, device state {saved.device_state}" if saved else "")
+        )
         self.core = ManagerCore(cfg, load_policy(cfg.policy_file), self._now(), saved=saved)
-        self.rtc = make_wake_source(RtcConfig(backend=cfg.rtc_backend,
-                                              sleep_command=cfg.sleep_command), self._now)
+        self.rtc = make_wake_source(
+            RtcConfig(backend=cfg.rtc_backend, sleep_command=cfg.sleep_command), self._now
+        )
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
         self.remote = RemoteParameters(self)
         self._in_flight: dict[str, tuple[int, float]] = {}
@@ -85,26 +88,47 @@ class PowerManager(Node):
         self._last_verify = time.monotonic()
         self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
         self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
-        self.create_subscription(BatteryState, "power/battery", self.health.guard("battery")(
-            self.battery_callback), 10)
-        self.create_subscription(Temperature, "power/temperature", self.health.guard(
-            "temperature")(self.temperature_callback), 10)
-        self.create_subscription(EnergyReport, "energy", self.health.guard("energy")(
-            self.energy_callback), ENERGY_QOS)
-        self.create_subscription(Trigger, "camera/trigger", self.health.guard("trigger")(
-            self.trigger_callback), 10)
-        self.create_subscription(DetectionArray, "detections", lambda _: self.core.on_animal(
-            self._now()), EVENTS)
-        self.create_subscription(UploadStatus, "uploader/status", lambda m: self.core
-                                 .on_upload_status(self._now(), m.queue_depth, m.link_up), 10)
-        self.update_timer = self.create_timer(cfg.update_period_s, self.health.guard("update")(
-            self.update_callback))
-        self.summary_timer = self.create_timer(cfg.summary_period_s, self.health.guard(
-            "summary")(self.summary_callback))
-        self.create_timer(_PUSH_PERIOD_S, self.health.guard("push")(self.push_callback),
-                          clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self.create_subscription(ParameterEvent, "/parameter_events", self.health.guard(
-            "parameter_event")(self.parameter_event_callback), qos_profile_parameter_events)
+        self.create_subscription(
+            BatteryState, "power/battery", self.health.guard("battery")(self.battery_callback), 10
+        )
+        self.create_subscription(
+            Temperature,
+            "power/temperature",
+            self.health.guard("temperature")(self.temperature_callback),
+            10,
+        )
+        self.create_subscription(
+            EnergyReport, "energy", self.health.guard("energy")(self.energy_callback), ENERGY_QOS
+        )
+        self.create_subscription(
+            Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
+        )
+        self.create_subscription(
+            DetectionArray, "detections", lambda _: self.core.on_animal(self._now()), EVENTS
+        )
+        self.create_subscription(
+            UploadStatus,
+            "uploader/status",
+            lambda m: self.core.on_upload_status(self._now(), m.queue_depth, m.link_up),
+            10,
+        )
+        self.update_timer = self.create_timer(
+            cfg.update_period_s, self.health.guard("update")(self.update_callback)
+        )
+        self.summary_timer = self.create_timer(
+            cfg.summary_period_s, self.health.guard("summary")(self.summary_callback)
+        )
+        self.create_timer(
+            _PUSH_PERIOD_S,
+            self.health.guard("push")(self.push_callback),
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
+        self.create_subscription(
+            ParameterEvent,
+            "/parameter_events",
+            self.health.guard("parameter_event")(self.parameter_event_callback),
+            qos_profile_parameter_events,
+        )
         self.create_service(ClearOverrides, "~/clear_overrides", self.clear_overrides_callback)
         self.publish_state()
 
@@ -114,8 +138,10 @@ class PowerManager(Node):
     def on_parameters(self, old: ManagerConfig, new: ManagerConfig) -> None:
         """A manual override takes effect at once; periods and state settings change live."""
         self.core.reconfigure(new, self._now())
-        for timer, period in ((self.update_timer, new.update_period_s),
-                              (self.summary_timer, new.summary_period_s)):
+        for timer, period in (
+            (self.update_timer, new.update_period_s),
+            (self.summary_timer, new.summary_period_s),
+        ):
             timer.timer_period_ns = int(period * 1e9)
             timer.reset()
         if (new.override_mode, new.override_state) != (old.override_mode, old.override_state):
@@ -127,8 +153,9 @@ class PowerManager(Node):
         for problem in checked_battery(msg):
             self.health.error("battery_input", problem)
         self.measured.add(self._now(), msg.voltage, msg.current)
-        self.core.on_battery(self._now(), msg.percentage, charging_of(msg), msg.temperature,
-                             stored_wh(msg))
+        self.core.on_battery(
+            self._now(), msg.percentage, charging_of(msg), msg.temperature, stored_wh(msg)
+        )
 
     def temperature_callback(self, msg: Temperature) -> None:
         """Latest SoC/board temperature (an implausible one is unknown)."""
@@ -141,8 +168,9 @@ class PowerManager(Node):
         """A PIR edge: the state policy goes warm while it is high (unless asleep and unable to
         wake on it)."""
         heard = self.core.on_trigger(self._now(), msg.active)
-        self.health.count(("triggers" if msg.active else "releases") if heard
-                          else "triggers_lost_asleep")
+        self.health.count(
+            ("triggers" if msg.active else "releases") if heard else "triggers_lost_asleep"
+        )
 
     def energy_callback(self, msg: EnergyReport) -> None:
         """One node's energy report."""
@@ -169,8 +197,9 @@ class PowerManager(Node):
             self.rtc.arm(state.wake_at_s)
             self.save()  # the halt may come at once: the state must be on disk first
             self.rtc.sleep(batch_s=state.batch_s or 0.0)
-            self.health.values["rtc"] = (f"sleeping until {state.wake_at_s}, bursts held up "
-                                         f"to {state.batch_s or 0.0:.0f} s")
+            self.health.values["rtc"] = (
+                f"sleeping until {state.wake_at_s}, bursts held up to {state.batch_s or 0.0:.0f} s"
+            )
         except WildcamError as err:
             self.health.error("sleep", f"cannot sleep: {err}")
 
@@ -184,15 +213,25 @@ class PowerManager(Node):
     def publish_state(self) -> None:
         """Publish the current mode and device state (latched)."""
         policy, inputs, state = self.core.policy, self.core.inputs(self._now()), self.core.state
-        msg = PowerState(mode=MODES.index(policy.mode), mode_name=policy.mode,
-                         reason=policy.reason, battery_percentage=inputs.battery,
-                         temperature=inputs.temperature_c, charging=bool(inputs.charging),
-                         manual_override=bool(inputs.override), device_state=state.state,
-                         device_state_reason=state.reason)
+        msg = PowerState(
+            mode=MODES.index(policy.mode),
+            mode_name=policy.mode,
+            reason=policy.reason,
+            battery_percentage=inputs.battery,
+            temperature=inputs.temperature_c,
+            charging=bool(inputs.charging),
+            manual_override=bool(inputs.override),
+            device_state=state.state,
+            device_state_reason=state.reason,
+        )
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_state.publish(msg)
-        self.health.values.update(mode=policy.mode, reason=policy.reason,
-                                  device_state=state.state, device_state_reason=state.reason)
+        self.health.values.update(
+            mode=policy.mode,
+            reason=policy.reason,
+            device_state=state.state,
+            device_state_reason=state.reason,
+        )
 
     def parameter_event_callback(self, msg: ParameterEvent) -> None:
         """A managed parameter changed to a value this node did not push: a manual override."""
@@ -205,14 +244,15 @@ class PowerManager(Node):
             if self.core.plan.changed(node, param.name, value, param.name in managed):
                 self.get_logger().warning(
                     f"manual override: {node}.{param.name}={value!r} is kept until cleared "
-                    f"(service {self.get_fully_qualified_name()}/clear_overrides)")
+                    f"(service {self.get_fully_qualified_name()}/clear_overrides)"
+                )
         self._report_overrides()
 
-    def clear_overrides_callback(self, request: ClearOverrides.Request,
-                                 response: ClearOverrides.Response) -> ClearOverrides.Response:
+    def clear_overrides_callback(
+        self, request: ClearOverrides.Request, response: ClearOverrides.Response
+    ) -> ClearOverrides.Response:
         """Release manual overrides: the nodes get the policy's values again."""
-        response.cleared = self.core.plan.clear(time.monotonic(), request.node,
-                                                request.parameter)
+        response.cleared = self.core.plan.clear(time.monotonic(), request.node, request.parameter)
         self.get_logger().info(f"manual overrides cleared: {response.cleared or 'none held'}")
         self._report_overrides()
         return response
@@ -220,14 +260,14 @@ class PowerManager(Node):
     def _report_overrides(self) -> None:
         for key in [k for k in self.health.values if k.startswith("manual_override.")]:
             del self.health.values[key]
-        self.health.values.update({f"manual_override.{k}": repr(v)
-                                   for k, v in self.core.plan.overrides().items()})
+        self.health.values.update(
+            {f"manual_override.{k}": repr(v) for k, v in self.core.plan.overrides().items()}
+        )
 
     def push_callback(self) -> None:
         """Watch the graph, time out calls, make the calls that are due, verify now and then."""
         wall, plan = time.monotonic(), self.core.plan
-        names = {n for n, ns in self.get_node_names_and_namespaces()
-                 if ns == self.get_namespace()}
+        names = {n for n, ns in self.get_node_names_and_namespaces() if ns == self.get_namespace()}
         for node in plan.nodes:
             if node in names and node not in self._present:
                 plan.seen(node, wall)
@@ -254,9 +294,15 @@ class PowerManager(Node):
             return  # timed out already, or superseded
         del self._in_flight[node]
         response = None if future.cancelled() or future.exception() else future.result()
-        refused = None if response is None else {
-            name: r.reason or "refused" for name, r in zip(names, response.results, strict=False)
-            if not r.successful}
+        refused = (
+            None
+            if response is None
+            else {
+                name: r.reason or "refused"
+                for name, r in zip(names, response.results, strict=False)
+                if not r.successful
+            }
+        )
         self.core.plan.result(node, time.monotonic(), refused)
         if refused:
             self.health.error("apply", f"{node}: {refused}")
@@ -280,15 +326,23 @@ class PowerManager(Node):
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
         summary, life_h = self.core.summary(self._now())
-        pairs = summary.as_pairs() + self.core.ledger.as_pairs() + [
-            ("projected_battery_h", f"{life_h:.2f}"),
-            ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}")]
+        pairs = (
+            summary.as_pairs()
+            + self.core.ledger.as_pairs()
+            + [
+                ("projected_battery_h", f"{life_h:.2f}"),
+                ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}"),
+            ]
+        )
         pairs += modelled_vs_measured(summary, self.measured, self._now())
         self.save()
         status = DiagnosticStatus(
-            level=DiagnosticStatus.OK, name=f"{self.get_fully_qualified_name()}: energy",
-            message=self.core.policy.mode, hardware_id=self.health.hardware_id,
-            values=[KeyValue(key=k, value=v) for k, v in pairs])
+            level=DiagnosticStatus.OK,
+            name=f"{self.get_fully_qualified_name()}: energy",
+            message=self.core.policy.mode,
+            hardware_id=self.health.hardware_id,
+            values=[KeyValue(key=k, value=v) for k, v in pairs],
+        )
         self.pub_summary.publish(status)
         self.health.extra["energy"] = status  # in /diagnostics too, beside the node's status
 

@@ -40,10 +40,13 @@ class PowerSource(Node):
         self.pub_battery = self.create_publisher(BatteryState, "power/battery", 10)
         self.pub_temperature = self.create_publisher(Temperature, "power/temperature", 10)
         if isinstance(self.source, SimulatedSource):
-            self.create_subscription(EnergyReport, "energy", self.health.guard("energy")(
-                self.energy_callback), ENERGY_QOS)
-        self.timer = self.create_timer(cfg.period_s, self.health.guard("read")(
-            self.read_callback))
+            self.create_subscription(
+                EnergyReport,
+                "energy",
+                self.health.guard("energy")(self.energy_callback),
+                ENERGY_QOS,
+            )
+        self.timer = self.create_timer(cfg.period_s, self.health.guard("read")(self.read_callback))
 
     def on_parameters(self, old: PowerSourceConfig, new: PowerSourceConfig) -> None:
         """Period and the simulated environment change live."""

@@ -20,8 +20,9 @@ from wildcam.ros.params import ParameterBinding
 from wildcam.ros.runner import main_for
 
 # As rclpy's TimeSource subscribes /clock.
-CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.VOLATILE)
+CLOCK_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+)
 
 
 class SimClock(Node):
@@ -33,8 +34,9 @@ class SimClock(Node):
         cfg = self.params.config
         self.time = SimTime(cfg.start_time or time.time())
         self.pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
-        self.timer = self.create_timer(1.0 / cfg.rate_hz, self.tick_callback,
-                                       clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.timer = self.create_timer(
+            1.0 / cfg.rate_hz, self.tick_callback, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        )
 
     def on_parameters(self, old: SimClockConfig, new: SimClockConfig) -> None:
         """Speed applies from the next tick; the publishing rate at once."""

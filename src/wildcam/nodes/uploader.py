@@ -39,8 +39,16 @@ from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_pub
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
 
-TRANSPORT_PARAMS = ("gateway_url", "token_file", "tls_verify", "ca_file", "request_timeout_s",
-                    "compression", "link_backend", "link_profile")
+TRANSPORT_PARAMS = (
+    "gateway_url",
+    "token_file",
+    "tls_verify",
+    "ca_file",
+    "request_timeout_s",
+    "compression",
+    "link_backend",
+    "link_profile",
+)
 SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed update may set them
 
 
@@ -55,32 +63,55 @@ class Uploader(Node):
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.queue = DurableQueue(cfg.queue_path, int(cfg.quota_mb * 1024 * 1024), cfg.ttl_s)
         if not cfg.tls_verify:
-            self.get_logger().warning("tls_verify is off: the gateway's certificate is "
-                                      "not checked")
+            self.get_logger().warning(
+                "tls_verify is off: the gateway's certificate is not checked"
+            )
         self.signed = SignedOnlyParameters(
-            RosParameterApplier(self), self.get_name(), SIGNED_ONLY,
+            RosParameterApplier(self),
+            self.get_name(),
+            SIGNED_ONLY,
             cfg.ota_path / "signed-parameters.json",
-            {k: getattr(cfg, k) for k in SIGNED_ONLY}, self.apply_signed)
+            {k: getattr(cfg, k) for k in SIGNED_ONLY},
+            self.apply_signed,
+        )
         self.effective = self.with_signed(cfg, self.signed.values)
         transport = make_transport(self.effective)
-        self.engine = UploadEngine(self.queue, transport, make_link(cfg, transport), cfg,
-                                   self.charge_transfer, policy_clock=self.now_s)
+        self.engine = UploadEngine(
+            self.queue,
+            transport,
+            make_link(cfg, transport),
+            cfg,
+            self.charge_transfer,
+            policy_clock=self.now_s,
+        )
         self.ota: OtaClient | None = None
         periodic = []
         if cfg.ota_public_key:
-            self.ota = OtaClient(transport, load_public_key(Path(cfg.ota_public_key).expanduser()),
-                                 cfg.ota_path, self.signed)
+            self.ota = OtaClient(
+                transport,
+                load_public_key(Path(cfg.ota_public_key).expanduser()),
+                cfg.ota_path,
+                self.signed,
+            )
             periodic.append((cfg.ota_period_s, self.ota_sync))
         self.pub = self.create_publisher(UploadStatus, "uploader/status", 10)
-        self.create_subscription(DetectionArray, "detections", self.health.guard("detections")(
-            self.detections_callback), EVENTS)
-        self.create_subscription(PowerState, "power/state", self.health.guard("power")(
-            self.power_callback), LATCHED)
+        self.create_subscription(
+            DetectionArray,
+            "detections",
+            self.health.guard("detections")(self.detections_callback),
+            EVENTS,
+        )
+        self.create_subscription(
+            PowerState, "power/state", self.health.guard("power")(self.power_callback), LATCHED
+        )
         # "check for updates" from the fleet (mqtt_bridge): the OTA check runs at the next turn
-        self.create_subscription(Empty, "uploader/check_updates", self.check_updates_callback,
-                                 10)
-        self.create_subscription(DiagnosticArray, "/diagnostics", self.health.guard(
-            "diagnostics")(self.diagnostics_callback), 10)
+        self.create_subscription(Empty, "uploader/check_updates", self.check_updates_callback, 10)
+        self.create_subscription(
+            DiagnosticArray,
+            "/diagnostics",
+            self.health.guard("diagnostics")(self.diagnostics_callback),
+            10,
+        )
         self.device_status: dict[str, object] = {}  # sent with each frame (review page)
         self.create_timer(1.0, self.health.guard("status")(self.status_callback))
         self.sender = SenderThread(self.engine, periodic).start()
@@ -139,14 +170,24 @@ class Uploader(Node):
     def detections_callback(self, msg: DetectionArray) -> None:
         """Store the frame's items durably, then let the sender know."""
         frame = FrameDetections(
-            stamp_ns=Time.from_msg(msg.header.stamp).nanoseconds, frame_id=msg.header.frame_id,
+            stamp_ns=Time.from_msg(msg.header.stamp).nanoseconds,
+            frame_id=msg.header.frame_id,
             event_id=msg.event_id,
-            detections=tuple(DetectionInfo(d.id, d.class_id, d.score, d.stage, d.model_id,
-                                           (d.center_x, d.center_y, d.size_x, d.size_y))
-                             for d in msg.detections),
-            thumbnail=bytes(msg.thumbnail.data), full_frame=bytes(msg.full_frame.data),
-            extra={"device": self.params.config.device(),
-                   "status": dict(self.device_status)})
+            detections=tuple(
+                DetectionInfo(
+                    d.id,
+                    d.class_id,
+                    d.score,
+                    d.stage,
+                    d.model_id,
+                    (d.center_x, d.center_y, d.size_x, d.size_y),
+                )
+                for d in msg.detections
+            ),
+            thumbnail=bytes(msg.thumbnail.data),
+            full_frame=bytes(msg.full_frame.data),
+            extra={"device": self.params.config.device(), "status": dict(self.device_status)},
+        )
         for det in frame.detections:
             problem = detection_problem(det)
             if problem:
@@ -167,11 +208,15 @@ class Uploader(Node):
     def power_callback(self, msg: PowerState) -> None:
         """The power manager's view: battery and charging."""
         battery = float(msg.battery_percentage)
-        self.engine.power = PowerFacts(battery if math.isfinite(battery) else math.nan,
-                                       bool(msg.charging))
-        self.device_status.update(battery=battery if math.isfinite(battery) else None,
-                                  mode=msg.mode_name, state=msg.device_state,
-                                  charging=bool(msg.charging))
+        self.engine.power = PowerFacts(
+            battery if math.isfinite(battery) else math.nan, bool(msg.charging)
+        )
+        self.device_status.update(
+            battery=battery if math.isfinite(battery) else None,
+            mode=msg.mode_name,
+            state=msg.device_state,
+            charging=bool(msg.charging),
+        )
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         """The power manager's projected battery life, for the device status."""
@@ -188,30 +233,44 @@ class Uploader(Node):
         stats = self.queue.stats()
         self.device_status["queue_depth"] = stats.depth
         c = self.engine.counters
-        msg = UploadStatus(queue_depth=stats.depth,
-                           queue_depth_by_priority=list(stats.depth_by_priority),
-                           queue_bytes=stats.bytes, items_sent=c.items_sent,
-                           bytes_sent=c.bytes_sent, retries=c.retries,
-                           evictions=stats.counters["evicted"] + stats.counters["refused"],
-                           joules_per_mb=c.joules_per_mb, link_up=c.link_up,
-                           last_error=c.last_error,
-                           dead_lettered=stats.counters["dead_lettered"])
+        msg = UploadStatus(
+            queue_depth=stats.depth,
+            queue_depth_by_priority=list(stats.depth_by_priority),
+            queue_bytes=stats.bytes,
+            items_sent=c.items_sent,
+            bytes_sent=c.bytes_sent,
+            retries=c.retries,
+            evictions=stats.counters["evicted"] + stats.counters["refused"],
+            joules_per_mb=c.joules_per_mb,
+            link_up=c.link_up,
+            last_error=c.last_error,
+            dead_lettered=stats.counters["dead_lettered"],
+        )
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub.publish(msg)
         values = self.health.values
         values.update({f"queue_{k}": str(v) for k, v in stats.counters.items()})
-        values.update({"queue_depth": str(stats.depth), "queue_bytes": str(stats.bytes),
-                       "queue_depth_by_priority": ",".join(map(str, stats.depth_by_priority)),
-                       "items_sent": str(c.items_sent), "bytes_sent": str(c.bytes_sent),
-                       "retries": str(c.retries), "requests": str(c.requests),
-                       "joules_per_mb": f"{c.joules_per_mb:.3f}", "held": c.held,
-                       "link_quality": f"{c.link_quality:.2f}",
-                       "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
-                       "last_upload_error": c.last_error,
-                       "dead_letters": str(stats.dead_letters),
-                       "last_dead_letter": next((f"{d.key}: {d.reason}" for d in
-                                                 self.queue.dead_letters(1)), ""),
-                       "reserve_held": str(stats.reserve_held)})
+        values.update(
+            {
+                "queue_depth": str(stats.depth),
+                "queue_bytes": str(stats.bytes),
+                "queue_depth_by_priority": ",".join(map(str, stats.depth_by_priority)),
+                "items_sent": str(c.items_sent),
+                "bytes_sent": str(c.bytes_sent),
+                "retries": str(c.retries),
+                "requests": str(c.requests),
+                "joules_per_mb": f"{c.joules_per_mb:.3f}",
+                "held": c.held,
+                "link_quality": f"{c.link_quality:.2f}",
+                "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
+                "last_upload_error": c.last_error,
+                "dead_letters": str(stats.dead_letters),
+                "last_dead_letter": next(
+                    (f"{d.key}: {d.reason}" for d in self.queue.dead_letters(1)), ""
+                ),
+                "reserve_held": str(stats.reserve_held),
+            }
+        )
 
     def destroy_node(self) -> None:
         """Stop the sender, close the queue (also after a start that failed half way: rclpy

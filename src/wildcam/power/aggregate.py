@@ -10,8 +10,13 @@ from dataclasses import dataclass
 
 from wildcam.power.energy import StageEnergy
 
-__all__ = ["EnergyAggregator", "EnergySummary", "MeasuredEnergy", "modelled_vs_measured",
-           "projected_life_h"]
+__all__ = [
+    "EnergyAggregator",
+    "EnergySummary",
+    "MeasuredEnergy",
+    "modelled_vs_measured",
+    "projected_life_h",
+]
 
 
 @dataclass(frozen=True)
@@ -23,17 +28,22 @@ class EnergySummary:
     j_per_h_by_node: dict[str, float]
     idle_w: float
     average_power_w: float
-    total_j: float                 # stage energy since start (idle not included)
+    total_j: float  # stage energy since start (idle not included)
 
     def as_pairs(self) -> list[tuple[str, str]]:
         """Flat ``(key, value)`` pairs for ``/diagnostics``."""
-        pairs = [("average_power_w", f"{self.average_power_w:.4f}"),
-                 ("idle_w", f"{self.idle_w:.4f}"), ("window_s", f"{self.span_s:.0f}"),
-                 ("stage_total_j", f"{self.total_j:.3f}")]
-        pairs += [(f"j_per_h.stage.{k}", f"{v:.3f}") for k, v in sorted(
-            self.j_per_h_by_stage.items())]
-        pairs += [(f"j_per_h.node.{k}", f"{v:.3f}") for k, v in sorted(
-            self.j_per_h_by_node.items())]
+        pairs = [
+            ("average_power_w", f"{self.average_power_w:.4f}"),
+            ("idle_w", f"{self.idle_w:.4f}"),
+            ("window_s", f"{self.span_s:.0f}"),
+            ("stage_total_j", f"{self.total_j:.3f}"),
+        ]
+        pairs += [
+            (f"j_per_h.stage.{k}", f"{v:.3f}") for k, v in sorted(self.j_per_h_by_stage.items())
+        ]
+        pairs += [
+            (f"j_per_h.node.{k}", f"{v:.3f}") for k, v in sorted(self.j_per_h_by_node.items())
+        ]
         return pairs
 
 
@@ -71,9 +81,14 @@ class EnergyAggregator:
                 by_node[node] += s.joules
         per_h = 3600.0 / span if span > 0 else math.nan
         stage_w = sum(by_stage.values()) / span if span > 0 else 0.0
-        return EnergySummary(span, {k: v * per_h for k, v in by_stage.items()},
-                             {k: v * per_h for k, v in by_node.items()}, idle_w,
-                             idle_w + stage_w, self.total_j)
+        return EnergySummary(
+            span,
+            {k: v * per_h for k, v in by_stage.items()},
+            {k: v * per_h for k, v in by_node.items()},
+            idle_w,
+            idle_w + stage_w,
+            self.total_j,
+        )
 
 
 def projected_life_h(remaining_wh: float, average_power_w: float) -> float:
@@ -94,20 +109,21 @@ class MeasuredEnergy:
 
     def __init__(self, window_s: float = 3600.0, max_gap_s: float = 60.0) -> None:
         self.window_s, self.max_gap_s = window_s, max_gap_s
-        self.drawn_j = 0.0          # discharge energy since start (charging intervals subtract)
-        self.net_ah = 0.0           # charge into the battery since start (negative: drawn)
+        self.drawn_j = 0.0  # discharge energy since start (charging intervals subtract)
+        self.net_ah = 0.0  # charge into the battery since start (negative: drawn)
         self.covered_s = 0.0
         self.gap_s = 0.0
         self._last_t: float | None = None
-        self._last: tuple[float, float] | None = None   # watts drawn, amperes (None: unknown)
+        self._last: tuple[float, float] | None = None  # watts drawn, amperes (None: unknown)
         self._intervals: deque[tuple[float, float, float]] = deque()  # end, seconds, joules
 
     def add(self, t_s: float, voltage: float, current: float) -> None:
         """One reading at ``t_s`` (node clock); a reading older than the last is ignored."""
         if self._last_t is not None and t_s <= self._last_t:
             return
-        sample = None if math.isnan(voltage) or math.isnan(current) else (
-            -voltage * current, current)
+        sample = (
+            None if math.isnan(voltage) or math.isnan(current) else (-voltage * current, current)
+        )
         if self._last_t is not None:
             dt = t_s - self._last_t
             if self._last is None or sample is None or dt > self.max_gap_s:
@@ -128,16 +144,19 @@ class MeasuredEnergy:
         return sum(j for _, _, j in self._intervals) / seconds if seconds > 0 else math.nan
 
 
-def modelled_vs_measured(modelled: EnergySummary, measured: MeasuredEnergy,
-                         now_s: float) -> list[tuple[str, str]]:
+def modelled_vs_measured(
+    modelled: EnergySummary, measured: MeasuredEnergy, now_s: float
+) -> list[tuple[str, str]]:
     """``/diagnostics`` pairs comparing the modelled average power (profile idle + the nodes'
     reported energy) with the measured one; empty while nothing was measured."""
     measured_w = measured.average_power_w(now_s)
     if math.isnan(measured_w):
         return []
     ratio = modelled.average_power_w / measured_w if measured_w > 0 else math.nan
-    return [("measured.average_power_w", f"{measured_w:.4f}"),
-            ("measured.total_j", f"{measured.drawn_j:.1f}"),
-            ("measured.covered_s", f"{measured.covered_s:.0f}"),
-            ("measured.gap_s", f"{measured.gap_s:.0f}"),
-            ("modelled_over_measured", f"{ratio:.3f}")]
+    return [
+        ("measured.average_power_w", f"{measured_w:.4f}"),
+        ("measured.total_j", f"{measured.drawn_j:.1f}"),
+        ("measured.covered_s", f"{measured.covered_s:.0f}"),
+        ("measured.gap_s", f"{measured.gap_s:.0f}"),
+        ("modelled_over_measured", f"{ratio:.3f}"),
+    ]

@@ -39,7 +39,7 @@ class NodeApply:
 
     node: str
     desired: dict[str, Any] = field(default_factory=dict)
-    state: str = "absent"          # absent | pending | in_flight | ok | failed
+    state: str = "absent"  # absent | pending | in_flight | ok | failed
     attempts: int = 0
     next_try_s: float = 0.0
     error: str = ""
@@ -56,8 +56,13 @@ class NodeApply:
 class ApplyPlan:
     """Per-node apply state for the current mode's parameter sets."""
 
-    def __init__(self, nodes: tuple[str, ...], max_attempts: int = 5,
-                 backoff_s: float = 0.5, backoff_max_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        nodes: tuple[str, ...],
+        max_attempts: int = 5,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+    ) -> None:
         self.nodes = {n: NodeApply(n) for n in nodes}
         self.max_attempts = max_attempts
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
@@ -90,8 +95,11 @@ class ApplyPlan:
         if item is not None and item.state == "ok":
             self._pending(item, now_s)
 
-    def due(self, now_s: float, ready: Callable[[str], bool] = lambda _: True,
-            ) -> list[tuple[str, dict[str, Any]]]:
+    def due(
+        self,
+        now_s: float,
+        ready: Callable[[str], bool] = lambda _: True,
+    ) -> list[tuple[str, dict[str, Any]]]:
         """The ``(node, params)`` calls to make now; they are marked in flight.
 
         A node whose parameter service is not ``ready`` yet waits without using an attempt.
@@ -142,8 +150,11 @@ class ApplyPlan:
 
     def overrides(self) -> dict[str, Any]:
         """``node.parameter`` -> value of every manual override held now."""
-        return {f"{item.node}.{k}": v for item in self.nodes.values()
-                for k, v in sorted(item.held.items())}
+        return {
+            f"{item.node}.{k}": v
+            for item in self.nodes.values()
+            for k, v in sorted(item.held.items())
+        }
 
     def result(self, node: str, now_s: float, refused: Mapping[str, str] | None) -> None:
         """A call finished: ``refused`` maps refused parameters to reasons (None: no answer)."""
@@ -154,14 +165,18 @@ class ApplyPlan:
             item.state, item.error = "ok", ""
             item.applied_count += 1
             return
-        item.error = ("no answer from the parameter service" if refused is None else
-                      "; ".join(f"{k}: {v}" for k, v in sorted(refused.items())))
+        item.error = (
+            "no answer from the parameter service"
+            if refused is None
+            else "; ".join(f"{k}: {v}" for k, v in sorted(refused.items()))
+        )
         if item.attempts >= self.max_attempts:
             item.state = "failed"
             return
         item.state = "pending"
-        item.next_try_s = now_s + min(self.backoff_max_s,
-                                      self.backoff_s * 2 ** (item.attempts - 1))
+        item.next_try_s = now_s + min(
+            self.backoff_max_s, self.backoff_s * 2 ** (item.attempts - 1)
+        )
 
     def report(self) -> dict[str, str]:
         """node -> ``state`` (with the error and attempts when not ok) for diagnostics."""

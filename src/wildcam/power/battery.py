@@ -97,7 +97,8 @@ class Environment:
         """Ambient temperature at ``t_s``."""
         hour = hour_of_day(t_s, self.utc_offset_h)
         return self.ambient_mean_c + self.ambient_amplitude_c * math.cos(
-            2 * math.pi * (hour - self.warmest_h) / 24.0)
+            2 * math.pi * (hour - self.warmest_h) / 24.0
+        )
 
 
 @dataclass
@@ -121,8 +122,10 @@ class SimBattery:
 
     def __post_init__(self) -> None:
         if self.capacity_wh <= 0 or not 0.0 <= self.soc <= 1.0:
-            raise ConfigError(f"battery needs capacity_wh > 0 and soc in [0, 1], got "
-                              f"{self.capacity_wh}, {self.soc}")
+            raise ConfigError(
+                f"battery needs capacity_wh > 0 and soc in [0, 1], got "
+                f"{self.capacity_wh}, {self.soc}"
+            )
 
     @property
     def capacity_j(self) -> float:

@@ -38,8 +38,11 @@ class DurableState:
 def save_state(path: Path, state: DurableState) -> None:
     """Write ``state`` to ``path`` atomically, readable by the owner only."""
     private_dir(path.parent)
-    write_durably(path, json.dumps({"version": VERSION, **asdict(state)}).encode(),
-                  path.with_name(f".{path.name}.tmp"))
+    write_durably(
+        path,
+        json.dumps({"version": VERSION, **asdict(state)}).encode(),
+        path.with_name(f".{path.name}.tmp"),
+    )
     fsync_directory(path.parent)
 
 
@@ -55,9 +58,14 @@ def _parse(path: Path) -> DurableState:
         state = DurableState(**{k: v for k, v in data.items() if k in names})
     except TypeError as err:
         raise InputError(f"power state {path}: {err}") from err
-    if not all(isinstance(getattr(state, k), str) for k in
-               ("mode", "mode_reason", "device_state", "device_state_reason")) or not isinstance(
-                   state.budget_spent_j, (int, float)) or state.budget_spent_j < 0:
+    if (
+        not all(
+            isinstance(getattr(state, k), str)
+            for k in ("mode", "mode_reason", "device_state", "device_state_reason")
+        )
+        or not isinstance(state.budget_spent_j, (int, float))
+        or state.budget_spent_j < 0
+    ):
         raise InputError(f"power state {path} has fields of the wrong type")
     return state
 

@@ -16,8 +16,15 @@ from wildcam.power.profile import PowerProfile
 
 __all__ = ["STAGES", "EnergyLedger", "StageEnergy"]
 
-STAGES = ("capture", "motion", "cascade_stage1", "cascade_stage2", "cascade_stage3", "encode",
-          "upload")
+STAGES = (
+    "capture",
+    "motion",
+    "cascade_stage1",
+    "cascade_stage2",
+    "cascade_stage3",
+    "encode",
+    "upload",
+)
 
 
 @dataclass(frozen=True)
@@ -32,10 +39,14 @@ class StageEnergy:
     nbytes: int = 0
 
     def __add__(self, other: StageEnergy) -> StageEnergy:
-        return replace(self, count=self.count + other.count,
-                       cpu_seconds=self.cpu_seconds + other.cpu_seconds,
-                       device_seconds=self.device_seconds + other.device_seconds,
-                       joules=self.joules + other.joules, nbytes=self.nbytes + other.nbytes)
+        return replace(
+            self,
+            count=self.count + other.count,
+            cpu_seconds=self.cpu_seconds + other.cpu_seconds,
+            device_seconds=self.device_seconds + other.device_seconds,
+            joules=self.joules + other.joules,
+            nbytes=self.nbytes + other.nbytes,
+        )
 
 
 class EnergyLedger:
@@ -75,8 +86,14 @@ class EnergyLedger:
         self._add(item)
         return item
 
-    def add_transfer(self, stage: str, nbytes: int, now_s: float,
-                     link: str | None = None, duration_s: float = 0.0) -> StageEnergy:
+    def add_transfer(
+        self,
+        stage: str,
+        nbytes: int,
+        now_s: float,
+        link: str | None = None,
+        duration_s: float = 0.0,
+    ) -> StageEnergy:
         """``nbytes`` went out on ``link`` (default: the profile's upload link) at ``now_s``."""
         p = self.profile
         spec = p.link(link)

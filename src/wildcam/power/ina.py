@@ -26,7 +26,7 @@ from wildcam.fileio import private_dir, write_durably
 from wildcam.power.aggregate import MeasuredEnergy
 from wildcam.power.sources import PowerReading, PowerSourceConfig
 
-__all__ = ["I2cBus", "INA219", "INA260", "InaSample", "InaSource", "open_bus"]
+__all__ = ["INA219", "INA260", "I2cBus", "InaSample", "InaSource", "open_bus"]
 
 
 class I2cBus(Protocol):
@@ -46,8 +46,10 @@ def open_bus(bus: int) -> I2cBus:
     try:
         return SMBus(bus)
     except OSError as err:
-        raise DeviceError(f"cannot open I2C bus {bus} (/dev/i2c-{bus}): {err}; on a Pi enable "
-                          f"I2C with raspi-config or dtparam=i2c_arm=on") from err
+        raise DeviceError(
+            f"cannot open I2C bus {bus} (/dev/i2c-{bus}): {err}; on a Pi enable "
+            f"I2C with raspi-config or dtparam=i2c_arm=on"
+        ) from err
 
 
 def _signed(word: int) -> int:
@@ -58,8 +60,8 @@ def _signed(word: int) -> int:
 class InaSample:
     """One reading: bus voltage, current through the shunt (positive from IN+ to IN-)."""
 
-    voltage: float   # V
-    current: float   # A; NaN when the chip reports an overflow
+    voltage: float  # V
+    current: float  # A; NaN when the chip reports an overflow
 
 
 class _Ina:
@@ -70,16 +72,18 @@ class _Ina:
         try:
             msb, lsb = self.bus.read_i2c_block_data(self.address, register, 2)
         except (OSError, ValueError) as err:
-            raise DeviceError(f"I2C read of register 0x{register:02x} at 0x{self.address:02x}"
-                              f": {err}") from err
+            raise DeviceError(
+                f"I2C read of register 0x{register:02x} at 0x{self.address:02x}: {err}"
+            ) from err
         return (msb << 8) | lsb
 
     def write(self, register: int, word: int) -> None:
         try:
             self.bus.write_i2c_block_data(self.address, register, [word >> 8, word & 0xFF])
         except OSError as err:
-            raise DeviceError(f"I2C write of register 0x{register:02x} at 0x{self.address:02x}"
-                              f": {err}") from err
+            raise DeviceError(
+                f"I2C write of register 0x{register:02x} at 0x{self.address:02x}: {err}"
+            ) from err
 
 
 class INA219(_Ina):
@@ -94,7 +98,7 @@ class INA219(_Ina):
 
     CONFIG, SHUNT, BUS, POWER, CURRENT, CALIBRATION = range(6)
     CONFIG_VALUE = 0x3FFF
-    MAX_SHUNT_V = 0.32     # PGA /8 full scale (configuration register, PG bits)
+    MAX_SHUNT_V = 0.32  # PGA /8 full scale (configuration register, PG bits)
 
     def __init__(self, bus: I2cBus, address: int, shunt_ohms: float, max_current_a: float) -> None:
         super().__init__(bus, address)
@@ -109,13 +113,17 @@ class INA219(_Ina):
     def calibration_for(cls, shunt_ohms: float, max_current_a: float) -> int:
         """The calibration register value; settings the chip cannot take are a ConfigError."""
         if max_current_a * shunt_ohms > cls.MAX_SHUNT_V + 1e-12:
-            raise ConfigError(f"max_current_a {max_current_a} A across {shunt_ohms} ohm is "
-                              f"{max_current_a * shunt_ohms:.3f} V, above the INA219's "
-                              f"{cls.MAX_SHUNT_V} V shunt range")
+            raise ConfigError(
+                f"max_current_a {max_current_a} A across {shunt_ohms} ohm is "
+                f"{max_current_a * shunt_ohms:.3f} V, above the INA219's "
+                f"{cls.MAX_SHUNT_V} V shunt range"
+            )
         cal = int(0.04096 / (max_current_a / 2**15 * shunt_ohms)) & 0xFFFE
         if not 2 <= cal <= 0xFFFE:
-            raise ConfigError(f"shunt_ohms {shunt_ohms} and max_current_a {max_current_a} "
-                              f"give INA219 calibration {cal}, outside 2..65534")
+            raise ConfigError(
+                f"shunt_ohms {shunt_ohms} and max_current_a {max_current_a} "
+                f"give INA219 calibration {cal}, outside 2..65534"
+            )
         return cal
 
     def sample(self) -> InaSample:
@@ -141,14 +149,18 @@ class INA260(_Ina):
         super().__init__(bus, address)
         maker, die = self.read(self.MANUFACTURER_ID), self.read(self.DIE_ID)
         if maker != 0x5449 or die >> 4 != 0x227:
-            raise DeviceError(f"no INA260 at 0x{address:02x}: IDs 0x{maker:04x}/0x{die:04x}, "
-                              f"expected 0x5449/0x227x")
+            raise DeviceError(
+                f"no INA260 at 0x{address:02x}: IDs 0x{maker:04x}/0x{die:04x}, "
+                f"expected 0x5449/0x227x"
+            )
         self.write(self.CONFIG, self.CONFIG_VALUE)
 
     def sample(self) -> InaSample:
         """Bus voltage and current."""
-        return InaSample(voltage=self.read(self.BUS) * 0.00125,
-                         current=_signed(self.read(self.CURRENT)) * 0.00125)
+        return InaSample(
+            voltage=self.read(self.BUS) * 0.00125,
+            current=_signed(self.read(self.CURRENT)) * 0.00125,
+        )
 
 
 class InaSource:
@@ -169,8 +181,9 @@ class InaSource:
 
     name = "ina"
 
-    def __init__(self, config: PowerSourceConfig,
-                 open_bus: Callable[[int], I2cBus] = open_bus) -> None:
+    def __init__(
+        self, config: PowerSourceConfig, open_bus: Callable[[int], I2cBus] = open_bus
+    ) -> None:
         self.config, self._open_bus = config, open_bus
         if config.backend == "ina219":
             INA219.calibration_for(config.shunt_ohms, config.max_current_a)
@@ -180,7 +193,7 @@ class InaSource:
         self.energy = MeasuredEnergy(max_gap_s=max(60.0, 5 * config.period_s))
         self.counter = Path(config.counter_file).expanduser() if config.counter_file else None
         self._charge_ah = self._load_counter()
-        self._counted_ah = 0.0          # the part of energy.net_ah already in _charge_ah
+        self._counted_ah = 0.0  # the part of energy.net_ah already in _charge_ah
         self._saved_t: float | None = None
 
     def _load_counter(self) -> float:
@@ -204,9 +217,13 @@ class InaSource:
             return
         try:
             private_dir(self.counter.parent)
-            write_durably(self.counter, json.dumps({"charge_ah": self.charge_ah(),
-                                                    "drawn_j": self.energy.drawn_j}).encode(),
-                          self.counter.with_suffix(".tmp"))
+            write_durably(
+                self.counter,
+                json.dumps(
+                    {"charge_ah": self.charge_ah(), "drawn_j": self.energy.drawn_j}
+                ).encode(),
+                self.counter.with_suffix(".tmp"),
+            )
         except OSError as err:
             raise DeviceError(f"cannot save the charge counter {self.counter}: {err}") from err
 
@@ -214,8 +231,11 @@ class InaSource:
         if self.chip is None:
             cfg = self.config
             self.bus = self._open_bus(cfg.i2c_bus)
-            self.chip = (INA260(self.bus, cfg.i2c_address) if cfg.backend == "ina260" else
-                         INA219(self.bus, cfg.i2c_address, cfg.shunt_ohms, cfg.max_current_a))
+            self.chip = (
+                INA260(self.bus, cfg.i2c_address)
+                if cfg.backend == "ina260"
+                else INA219(self.bus, cfg.i2c_address, cfg.shunt_ohms, cfg.max_current_a)
+            )
         return self.chip
 
     def _drop(self) -> None:
@@ -228,8 +248,8 @@ class InaSource:
         try:
             sample = self._chip().sample()
         except DeviceError:
-            self._drop()               # set up afresh at the next read (a re-plugged sensor)
-            self.energy.add(now_s, math.nan, math.nan)   # an unknown stretch, not integrated
+            self._drop()  # set up afresh at the next read (a re-plugged sensor)
+            self.energy.add(now_s, math.nan, math.nan)  # an unknown stretch, not integrated
             raise
         current = -sample.current
         self.energy.add(now_s, sample.voltage, current)
@@ -237,11 +257,16 @@ class InaSource:
             self._saved_t = now_s
             self.save_counter()
         charge = self.charge_ah()
-        return PowerReading(percentage=charge / self.capacity_ah, voltage=sample.voltage,
-                            current=current, charge_ah=charge, capacity_ah=self.capacity_ah,
-                            design_capacity_ah=self.capacity_ah,
-                            charging=None if math.isnan(current) else current > 0,
-                            present=True)
+        return PowerReading(
+            percentage=charge / self.capacity_ah,
+            voltage=sample.voltage,
+            current=current,
+            charge_ah=charge,
+            capacity_ah=self.capacity_ah,
+            design_capacity_ah=self.capacity_ah,
+            charging=None if math.isnan(current) else current > 0,
+            present=True,
+        )
 
     def close(self) -> None:
         """Save the counter and close the bus."""

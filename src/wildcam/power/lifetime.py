@@ -60,9 +60,24 @@ from wildcam.power.solar import SolarConfig, clearsky_poa_w_m2, hourly_harvest_w
 from wildcam.power.states import StateConfig, StateInputs, StatePolicy, capabilities
 from wildcam.types import DAY_S
 
-__all__ = ["DIEL_PATTERNS", "MISS_REASONS", "POLICIES", "SHIPPED", "Activity", "Climate",
-           "Constant", "LifetimeResult", "LifetimeScenario", "MeasuredCosts", "constants_table",
-           "policy_config", "run_battery_line", "scenario", "simulate", "summary_line"]
+__all__ = [
+    "DIEL_PATTERNS",
+    "MISS_REASONS",
+    "POLICIES",
+    "SHIPPED",
+    "Activity",
+    "Climate",
+    "Constant",
+    "LifetimeResult",
+    "LifetimeScenario",
+    "MeasuredCosts",
+    "constants_table",
+    "policy_config",
+    "run_battery_line",
+    "scenario",
+    "simulate",
+    "summary_line",
+]
 
 MISS_REASONS = ("asleep", "waking", "pir miss", "power mode", "battery empty", "not detected")
 POLICIES = ("always_warm", "pir_wake", "scheduled", "adaptive")
@@ -73,12 +88,84 @@ _RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results"
 #: as camera-trap activity studies draw them; measure: the hour histogram of your own trap's
 #: detections (the gateway listing).
 DIEL_PATTERNS: dict[str, tuple[float, ...]] = {
-    "nocturnal": (1, 1, 1, 1, 1, .6, .3, .1, .05, .05, .05, .05, .05, .05, .05, .05, .05, .1,
-                  .3, .6, 1, 1, 1, 1),
-    "crepuscular": (.2, .2, .2, .3, .6, 1, 1, .8, .4, .1, .05, .05, .05, .05, .05, .1, .2, .5,
-                    .9, 1, 1, .6, .3, .2),
-    "diurnal": (.02, .02, .02, .02, .02, .05, .2, .6, 1, 1, 1, 1, 1, 1, 1, 1, 1, .8, .5, .2,
-                .05, .02, .02, .02),
+    "nocturnal": (
+        1,
+        1,
+        1,
+        1,
+        1,
+        0.6,
+        0.3,
+        0.1,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.1,
+        0.3,
+        0.6,
+        1,
+        1,
+        1,
+        1,
+    ),
+    "crepuscular": (
+        0.2,
+        0.2,
+        0.2,
+        0.3,
+        0.6,
+        1,
+        1,
+        0.8,
+        0.4,
+        0.1,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        0.9,
+        1,
+        1,
+        0.6,
+        0.3,
+        0.2,
+    ),
+    "diurnal": (
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.02,
+        0.05,
+        0.2,
+        0.6,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        0.8,
+        0.5,
+        0.2,
+        0.05,
+        0.02,
+        0.02,
+        0.02,
+    ),
 }
 
 
@@ -94,7 +181,7 @@ class Constant:
 class Activity:
     """Seeded animal activity: Poisson events per day, diel pattern, visit lengths, PIR share."""
 
-    events_per_day: float = 17.0   # Whytock et al. 2021's median images per day (the issue)
+    events_per_day: float = 17.0  # Whytock et al. 2021's median images per day (the issue)
     pattern: str = "nocturnal"
     # ASSUMPTION: visit length log-normal, median 20 s, sigma 1.0 (a few seconds to minutes).
     # Measure: first to last detection per motion event in the day-run report or a trap's log.
@@ -107,15 +194,23 @@ class Activity:
 
     def __post_init__(self) -> None:
         if self.pattern not in DIEL_PATTERNS:
-            raise ConfigError(f"unknown diel pattern {self.pattern!r}; one of "
-                              f"{', '.join(DIEL_PATTERNS)}")
-        if self.events_per_day < 0 or self.visit_median_s <= 0 or self.visit_sigma < 0 \
-                or not 0.0 <= self.pir_share <= 1.0:
-            raise ConfigError("activity: events_per_day >= 0, visit_median_s > 0, "
-                              "visit_sigma >= 0 and pir_share in [0, 1] needed")
+            raise ConfigError(
+                f"unknown diel pattern {self.pattern!r}; one of {', '.join(DIEL_PATTERNS)}"
+            )
+        if (
+            self.events_per_day < 0
+            or self.visit_median_s <= 0
+            or self.visit_sigma < 0
+            or not 0.0 <= self.pir_share <= 1.0
+        ):
+            raise ConfigError(
+                "activity: events_per_day >= 0, visit_median_s > 0, "
+                "visit_sigma >= 0 and pir_share in [0, 1] needed"
+            )
 
-    def generate(self, start_s: float, days: int, utc_offset_h: float,
-                 recall: float) -> dict[str, np.ndarray]:
+    def generate(
+        self, start_s: float, days: int, utc_offset_h: float, recall: float
+    ) -> dict[str, np.ndarray]:
         """Event start times, visit lengths, and whether the PIR / the motion gate sees each."""
         rng = np.random.default_rng(self.seed)
         counts = rng.poisson(self.events_per_day, size=days)
@@ -125,9 +220,12 @@ class Activity:
         day = np.repeat(np.arange(days), counts)
         local_midnight = start_s + day * DAY_S - utc_offset_h * 3600.0
         t = np.sort(local_midnight + (hours + rng.random(n)) * 3600.0)
-        return {"t": t, "visit_s": rng.lognormal(math.log(self.visit_median_s),
-                                                 self.visit_sigma, size=n),
-                "pir": rng.random(n) < self.pir_share, "gate": rng.random(n) < recall}
+        return {
+            "t": t,
+            "visit_s": rng.lognormal(math.log(self.visit_median_s), self.visit_sigma, size=n),
+            "pir": rng.random(n) < self.pir_share,
+            "gate": rng.random(n) < recall,
+        }
 
 
 @dataclass(frozen=True)
@@ -143,11 +241,14 @@ class Climate:
 
     def at(self, t_s: float, utc_offset_h: float = 0.0) -> float:
         """Temperature at epoch ``t_s``."""
-        doy = (t_s / DAY_S) % 365.25   # day of year from 1 January 1970 (same phase each year)
+        doy = (t_s / DAY_S) % 365.25  # day of year from 1 January 1970 (same phase each year)
         hour = ((t_s / 3600.0) + utc_offset_h) % 24.0
-        return (self.mean_c - self.seasonal_amplitude_c * math.cos(
-            2 * math.pi * (doy - self.coldest_day_of_year) / 365.25)
-            + self.daily_amplitude_c * math.cos(2 * math.pi * (hour - 15.0) / 24.0))
+        return (
+            self.mean_c
+            - self.seasonal_amplitude_c
+            * math.cos(2 * math.pi * (doy - self.coldest_day_of_year) / 365.25)
+            + self.daily_amplitude_c * math.cos(2 * math.pi * (hour - 15.0) / 24.0)
+        )
 
 
 def _load_json(path: Path) -> dict[str, object] | None:
@@ -173,15 +274,15 @@ def _num(data: Mapping[str, object], key: str, path: Path) -> float:
 class MeasuredCosts:
     """Energy and latencies the real graph measured, scaled to a profile, each with its file."""
 
-    warm_stage_w: Constant      # capture CPU + motion gate per warm second (camera not included)
-    event_j: Constant           # cascade + encode + upload per captured event
+    warm_stage_w: Constant  # capture CPU + motion gate per warm second (camera not included)
+    event_j: Constant  # cascade + encode + upload per captured event
     bytes_per_event: Constant
-    gate_recall: Constant       # share of visits the warm graph detects
+    gate_recall: Constant  # share of visits the warm graph detects
     warm_latency_s: Constant
     watch_latency_s: Constant
-    decision_s: Constant        # first frame to the cascade's decision
+    decision_s: Constant  # first frame to the cascade's decision
     burst_decision_s: Constant  # a held burst's analysis: CPU-bound, not paced by the camera
-    upload_s: Constant          # decision to the alert at the gateway
+    upload_s: Constant  # decision to the alert at the gateway
 
     @classmethod
     def load(cls, profile: PowerProfile, results_dir: Path | None = None) -> MeasuredCosts:
@@ -190,8 +291,10 @@ class MeasuredCosts:
         epath, wpath = base_dir / "energy.json", base_dir / "wake.json"
         energy = _load_json(epath)
         if energy is None:
-            raise ConfigError(f"no {epath}: run bench/energy.py first (the lifetime model takes "
-                              "its per-event and per-warm-second energy from it)")
+            raise ConfigError(
+                f"no {epath}: run bench/energy.py first (the lifetime model takes "
+                "its per-event and per-warm-second energy from it)"
+            )
         base = load_profile(str(energy.get("profile", "rpi4b")))
         # Host CPU energy scales with slowdown x busy-core power; radio energy with J/MB.
         cpu = (profile.slowdown * profile.active_core_w) / (base.slowdown * base.active_core_w)
@@ -199,54 +302,90 @@ class MeasuredCosts:
         per_day = _num(energy, "joules_per_day", epath) / _num(energy, "run_stage_joules", epath)
         frames_day = _num(energy, "frames", epath) * per_day
         visits_day = _num(energy, "visits", epath) * per_day
-        camera_day = base.capture_j_per_frame * frames_day   # in warm_w already: taken out
-        warm_cpu = (_num(energy, "j_per_day_capture", epath) - camera_day
-                    + _num(energy, "j_per_day_motion", epath)) / DAY_S
-        analysis = sum(_num(energy, f"j_per_day_{k}", epath) for k in
-                       ("cascade_stage1", "cascade_stage2", "cascade_stage3", "encode"))
+        camera_day = base.capture_j_per_frame * frames_day  # in warm_w already: taken out
+        warm_cpu = (
+            _num(energy, "j_per_day_capture", epath)
+            - camera_day
+            + _num(energy, "j_per_day_motion", epath)
+        ) / DAY_S
+        analysis = sum(
+            _num(energy, f"j_per_day_{k}", epath)
+            for k in ("cascade_stage1", "cascade_stage2", "cascade_stage3", "encode")
+        )
         upload = _num(energy, "j_per_day_upload", epath)
         src = f"{epath.name} ({energy.get('profile')}, {energy.get('generated', '?')})"
         scale = f" x {cpu:.2f} ({profile.name}/{base.name} slowdown x core W)"
         wake = _load_json(wpath)
         if wake is not None:
             wsrc = f"{wpath.name} ({wake.get('generated', '?')}) x slowdown {profile.slowdown}"
-            warm_lat = Constant(_num(wake, "trigger_to_frame_ms_warm", wpath) / 1000.0
-                                * profile.slowdown, wsrc)
-            watch_lat = Constant(_num(wake, "trigger_to_frame_ms_watch", wpath) / 1000.0
-                                 * profile.slowdown, wsrc)
+            warm_lat = Constant(
+                _num(wake, "trigger_to_frame_ms_warm", wpath) / 1000.0 * profile.slowdown, wsrc
+            )
+            watch_lat = Constant(
+                _num(wake, "trigger_to_frame_ms_watch", wpath) / 1000.0 * profile.slowdown, wsrc
+            )
             # first frame to decision, less the bench scene's wait for its animal (scene time,
             # not work)
-            decision = Constant(max(0.0, _num(wake, "first_frame_to_decision_s_median", wpath)
-                                    - _num(wake, "scene_animal_enters_s", wpath))
-                                * profile.slowdown,
-                                wsrc + " (first frame to decision - animal's entry)")
+            decision = Constant(
+                max(
+                    0.0,
+                    _num(wake, "first_frame_to_decision_s_median", wpath)
+                    - _num(wake, "scene_animal_enters_s", wpath),
+                )
+                * profile.slowdown,
+                wsrc + " (first frame to decision - animal's entry)",
+            )
         else:
-            warm_lat = Constant(0.1, "ASSUMPTION: wake.json absent; the issue's warm goal "
-                                "(100 ms); measure with bench/wake.py")
-            watch_lat = Constant(0.4, "ASSUMPTION: wake.json absent; the issue's watch goal "
-                                 "(400 ms); measure with bench/wake.py")
-            decision = Constant(2.0, "ASSUMPTION: wake.json absent; first frame to decision "
-                                "~2 s on the device; measure with bench/wake.py")
+            warm_lat = Constant(
+                0.1,
+                "ASSUMPTION: wake.json absent; the issue's warm goal "
+                "(100 ms); measure with bench/wake.py",
+            )
+            watch_lat = Constant(
+                0.4,
+                "ASSUMPTION: wake.json absent; the issue's watch goal "
+                "(400 ms); measure with bench/wake.py",
+            )
+            decision = Constant(
+                2.0,
+                "ASSUMPTION: wake.json absent; first frame to decision "
+                "~2 s on the device; measure with bench/wake.py",
+            )
         return cls(
-            warm_stage_w=Constant(warm_cpu * cpu, f"{src}: (capture - camera per frame + "
-                                  f"motion) J/day / 86400{scale}"),
-            event_j=Constant(analysis / visits_day * cpu + upload / visits_day * radio,
-                             f"{src}: (cascade 1-3 + encode){scale} + upload x {radio:.2f} "
-                             "(J/MB ratio), per visit of the day run"),
-            bytes_per_event=Constant(upload / visits_day / base.link().j_per_mb * 1e6,
-                                     f"{src}: upload J per visit / {base.link().j_per_mb} J/MB "
-                                     "(upper bound: the radio tails are counted as bytes)"),
-            gate_recall=Constant(_num(energy, "event_recall", epath),
-                                 f"{src}: event_recall ({energy.get('visits')} visits)"),
-            warm_latency_s=warm_lat, watch_latency_s=watch_lat, decision_s=decision,
+            warm_stage_w=Constant(
+                warm_cpu * cpu,
+                f"{src}: (capture - camera per frame + motion) J/day / 86400{scale}",
+            ),
+            event_j=Constant(
+                analysis / visits_day * cpu + upload / visits_day * radio,
+                f"{src}: (cascade 1-3 + encode){scale} + upload x {radio:.2f} "
+                "(J/MB ratio), per visit of the day run",
+            ),
+            bytes_per_event=Constant(
+                upload / visits_day / base.link().j_per_mb * 1e6,
+                f"{src}: upload J per visit / {base.link().j_per_mb} J/MB "
+                "(upper bound: the radio tails are counted as bytes)",
+            ),
+            gate_recall=Constant(
+                _num(energy, "event_recall", epath),
+                f"{src}: event_recall ({energy.get('visits')} visits)",
+            ),
+            warm_latency_s=warm_lat,
+            watch_latency_s=watch_lat,
+            decision_s=decision,
             burst_decision_s=Constant(
                 analysis / visits_day * cpu / profile.active_core_w,
                 f"{src}: (cascade 1-3 + encode) J per visit{scale} / {profile.active_core_w} W "
                 "(one busy core): a held burst is read from storage as fast as the CPU goes, "
                 "so its decision takes the analysis CPU time (the live decision_s waits for "
-                "frames at the camera's rate)"),
-            upload_s=Constant(5.0, "ASSUMPTION: Wi-Fi association + batch upload ~5 s; "
-                              "measure: the uploader's link-up to acknowledgement time"))
+                "frames at the camera's rate)",
+            ),
+            upload_s=Constant(
+                5.0,
+                "ASSUMPTION: Wi-Fi association + batch upload ~5 s; "
+                "measure: the uploader's link-up to acknowledgement time",
+            ),
+        )
 
 
 #: ASSUMPTION: a burst on the PIR edge captured by the power controller's own low-power camera
@@ -258,10 +397,16 @@ BURST_S = Constant(3.0, "ASSUMPTION: controller camera burst length")
 BURST_CAMERA_W = Constant(0.5, "ASSUMPTION: controller camera module while capturing")
 
 
-def policy_config(name: str, states_pir_wakes: bool, schedule: str = "18:00-07:00",
-                  target_days: float = 365.0, warm_hold_s: float = 60.0,
-                  utc_offset_h: float = 0.0, batch_s: float = 0.0,
-                  over_budget_batch_s: float = 43200.0) -> StateConfig:
+def policy_config(
+    name: str,
+    states_pir_wakes: bool,
+    schedule: str = "18:00-07:00",
+    target_days: float = 365.0,
+    warm_hold_s: float = 60.0,
+    utc_offset_h: float = 0.0,
+    batch_s: float = 0.0,
+    over_budget_batch_s: float = 43200.0,
+) -> StateConfig:
     """The device-state settings of a named policy for the Pareto figure.
 
     ``always_warm``: warm all day; ``pir_wake``: rest in the cheapest state a PIR can end
@@ -271,19 +416,31 @@ def policy_config(name: str, states_pir_wakes: bool, schedule: str = "18:00-07:0
     budget. ``batch_s`` and ``over_budget_batch_s``: :class:`StateConfig`'s.
     """
     low = "sleep" if states_pir_wakes else "watch"
-    common = functools.partial(StateConfig, warm_hold_s=warm_hold_s, utc_offset_h=utc_offset_h,
-                               batch_s=batch_s, over_budget_batch_s=over_budget_batch_s)
+    common = functools.partial(
+        StateConfig,
+        warm_hold_s=warm_hold_s,
+        utc_offset_h=utc_offset_h,
+        batch_s=batch_s,
+        over_budget_batch_s=over_budget_batch_s,
+    )
     if name == "always_warm":
         return common(idle_state="warm", outside_state="warm")
     if name == "pir_wake":
-        return common(idle_state=low, over_budget_state=low, outside_state=low,
-                      target_days=target_days)
+        return common(
+            idle_state=low, over_budget_state=low, outside_state=low, target_days=target_days
+        )
     if name == "scheduled":
-        return common(schedule=schedule, idle_state="warm", over_budget_state=low,
-                      outside_state="sleep")
+        return common(
+            schedule=schedule, idle_state="warm", over_budget_state=low, outside_state="sleep"
+        )
     if name == "adaptive":
-        return common(schedule=schedule, idle_state="warm", over_budget_state=low,
-                      outside_state="sleep", target_days=target_days)
+        return common(
+            schedule=schedule,
+            idle_state="warm",
+            over_budget_state=low,
+            outside_state="sleep",
+            target_days=target_days,
+        )
     raise ConfigError(f"unknown policy {name!r}; one of {', '.join(POLICIES)}")
 
 
@@ -292,23 +449,26 @@ class LifetimeScenario:
     """Everything one simulated deployment needs."""
 
     profile: str = "pizero2w_mcu"
-    battery: str | BatteryPreset = "li18650x7"     # a preset's name, or a preset
+    battery: str | BatteryPreset = "li18650x7"  # a preset's name, or a preset
     states: StateConfig = field(default_factory=StateConfig)
-    modes: PolicyConfig | None = None       # None: the package's config/power_policy.yaml
+    modes: PolicyConfig | None = None  # None: the package's config/power_policy.yaml
     activity: Activity = field(default_factory=Activity)
     solar: SolarConfig = field(default_factory=SolarConfig)
     climate: Climate = field(default_factory=Climate)
     start: dt.datetime = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     days: int = 365
     initial_soc: float = 1.0
-    burst_on_wake: bool = False     # the states' batch_s / over_budget_batch_s apply with it
+    burst_on_wake: bool = False  # the states' batch_s / over_budget_batch_s apply with it
     results_dir: Path | None = None
 
     @property
     def preset(self) -> BatteryPreset:
         """The battery preset."""
-        return self.battery if isinstance(self.battery, BatteryPreset) \
+        return (
+            self.battery
+            if isinstance(self.battery, BatteryPreset)
             else battery_preset(self.battery)
+        )
 
     def __post_init__(self) -> None:
         if self.days < 1 or not 0.0 < self.initial_soc <= 1.0:
@@ -325,12 +485,12 @@ class LifetimeResult:
     days_until_empty: float | None
     soc_daily: list[float]
     events: int
-    detectable: int            # events an always-warm trap with power would capture
-    detectable_alive: int      # ... of those, before the battery emptied
+    detectable: int  # events an always-warm trap with power would capture
+    detectable_alive: int  # ... of those, before the battery emptied
     captured: int
     missed: dict[str, int]
     alert_s: list[float]
-    energy_by_kind_j: dict[str, float]   # warm, ir, watch, sleep, boot, shutdown, events, ...
+    energy_by_kind_j: dict[str, float]  # warm, ir, watch, sleep, boot, shutdown, events, ...
     total_load_j: float
     harvest_in_j: float
     harvest_spilled_j: float
@@ -379,10 +539,12 @@ class LifetimeResult:
         """Flat figures (JSON and the CLI's table)."""
         return {
             "days_simulated": self.days_simulated,
-            "days_until_empty": None if self.days_until_empty is None
+            "days_until_empty": None
+            if self.days_until_empty is None
             else round(self.days_until_empty, 1),
             "energy_neutral": self.energy_neutral,
-            "events": self.events, "captured": self.captured,
+            "events": self.events,
+            "captured": self.captured,
             "capture_vs_always_warm": round(self.capture_share, 4),
             "capture_vs_always_warm_while_alive": round(self.capture_share_alive, 4),
             **{f"missed_{k.replace(' ', '_')}": v for k, v in self.missed.items()},
@@ -390,7 +552,8 @@ class LifetimeResult:
             "p95_alert_s": round(self.alert_percentile_s(95), 1),
             "j_per_captured_event": round(self.j_per_captured_event, 1),
             "bytes_per_week": round(self.bytes_per_week),
-            "min_soc": round(self.min_soc, 4), "reached_critical": self.reached_critical,
+            "min_soc": round(self.min_soc, 4),
+            "reached_critical": self.reached_critical,
             "wakes": self.wakes,
             **{f"hours_{k}": round(v, 1) for k, v in self.time_in_state_h.items()},
             "sim_wall_s": round(self.sim_wall_s, 3),
@@ -415,7 +578,7 @@ class _Battery:
         spilled = max(0.0, stored - self.capacity_j)
         stored -= spilled
         taken = load_j
-        if stored < 0.0:           # could not supply it all: what was there went
+        if stored < 0.0:  # could not supply it all: what was there went
             taken += stored
             stored = 0.0
         self.stored = stored
@@ -458,21 +621,25 @@ class _Run:
         harvest_w = hourly_harvest_w(sc.solar, sc.start, sc.days)
         self.cum_harvest = np.concatenate([[0.0], np.cumsum(harvest_w * 3600.0)])
         self.night = _night_mask(sc.solar, sc.start, sc.days)
-        self.ev = sc.activity.generate(self.start_s, sc.days, self.off_h,
-                                       self.costs.gate_recall.value)
+        self.ev = sc.activity.generate(
+            self.start_s, sc.days, self.off_h, self.costs.gate_recall.value
+        )
         self.battery = _Battery(sc.preset, sc.initial_soc)
         self.policy = StatePolicy(sc.states, self.start_s)
         self.modes = ModePolicy(sc.modes or load_policy().policy, self.start_s)
         self.caps = capabilities(self.st)
-        self.power = {"warm": self.st.warm_w + self.costs.warm_stage_w.value,
-                      "watch": self.st.idle_w, "sleep": self.st.off_w}
+        self.power = {
+            "warm": self.st.warm_w + self.costs.warm_stage_w.value,
+            "watch": self.st.idle_w,
+            "sleep": self.st.off_w,
+        }
         self.time_in = dict.fromkeys(("warm", "watch", "sleep"), 0.0)
         self.energy: Counter[str] = Counter()
         self.missed: Counter[str] = Counter()
         self.alerts: list[float] = []
         self.soc_daily: list[float] = []
-        self.pending: list[float] = []     # bursts the controller holds for the next batch
-        self.hold_s = 0.0                  # how long it may hold them (armed at each sleep)
+        self.pending: list[float] = []  # bursts the controller holds for the next batch
+        self.hold_s = 0.0  # how long it may hold them (armed at each sleep)
         self.captured = self.wakes = 0
         self.bytes_sent = 0.0
         self.last_trigger = math.nan
@@ -482,7 +649,7 @@ class _Run:
         self.min_soc = self.battery.soc
         self.died_at: float | None = None
         self.next_day = self.start_s + DAY_S
-        self.processed = 0                 # events handled before the battery emptied
+        self.processed = 0  # events handled before the battery emptied
 
     # -- environment -------------------------------------------------------------------------
     def harvest_between(self, a: float, b: float) -> float:
@@ -503,16 +670,21 @@ class _Run:
             parts["ir"] += self.st.ir_w * dt_s
         self.energy.update(parts)
         self.time_in[state] += dt_s
-        alive = self.battery.step(dt_s, sum(parts.values()), self.harvest_between(a, b),
-                                  self.sc.climate.at(b, self.off_h))
+        alive = self.battery.step(
+            dt_s,
+            sum(parts.values()),
+            self.harvest_between(a, b),
+            self.sc.climate.at(b, self.off_h),
+        )
         self.min_soc = min(self.min_soc, self.battery.soc)
         while self.next_day <= b and len(self.soc_daily) < self.sc.days:
             self.soc_daily.append(self.battery.soc)
             self.next_day += DAY_S
         return alive
 
-    def capture(self, first_frame_s: float, te: float, extras: Counter[str],
-                burst: bool = False) -> None:
+    def capture(
+        self, first_frame_s: float, te: float, extras: Counter[str], burst: bool = False
+    ) -> None:
         """Count a captured event; ``first_frame_s``: its first frame (a held ``burst``: when
         its analysis starts)."""
         c = self.costs
@@ -535,18 +707,27 @@ class _Run:
         """Ask both policies at ``t``; set the state; return the RTC wake time when asleep."""
         temp = self.sc.climate.at(t, self.off_h)
         soc = self.battery.soc
-        self.mode = self.modes.update(t, PolicyInputs(
-            battery=soc, temperature_c=temp, battery_temperature_c=temp)).mode
+        self.mode = self.modes.update(
+            t, PolicyInputs(battery=soc, temperature_c=temp, battery_temperature_c=temp)
+        ).mode
         self.reached_critical |= self.mode == "critical"
         since = max(self.start_s, t - 7 * DAY_S)
         harvest = self.harvest_between(since, t) / max((t - since) / DAY_S, 1e-9)
-        d = self.policy.update(t, StateInputs(
-            battery=soc, temperature_c=temp, harvest_j_per_day=harvest,
-            last_trigger_s=self.last_trigger, spent_j=self.battery.load_j,
-            capacity_j=self.battery.capacity_j, **self.caps))
+        d = self.policy.update(
+            t,
+            StateInputs(
+                battery=soc,
+                temperature_c=temp,
+                harvest_j_per_day=harvest,
+                last_trigger_s=self.last_trigger,
+                spent_j=self.battery.load_j,
+                capacity_j=self.battery.capacity_j,
+                **self.caps,
+            ),
+        )
         new = d.state
         if new == "sleep" and self.state != "sleep" and self.sc.burst_on_wake:
-            self.hold_s = d.batch_s or 0.0   # what the controller is told at the sleep
+            self.hold_s = d.batch_s or 0.0  # what the controller is told at the sleep
         if self.mode == "critical" and new == "warm" and not self.held(t):
             # trigger-driven capture only: the camera closes
             new = "watch" if self.caps["can_watch"] and self.sc.states.watch_enabled else "warm"
@@ -554,8 +735,10 @@ class _Run:
         return d.wake_at_s
 
     def held(self, t: float) -> bool:
-        return not math.isnan(self.last_trigger) and \
-            t - self.last_trigger < self.sc.states.warm_hold_s
+        return (
+            not math.isnan(self.last_trigger)
+            and t - self.last_trigger < self.sc.states.warm_hold_s
+        )
 
     def horizon(self, t: float, wake_at: float | None) -> float:
         if self.state == "sleep":
@@ -608,15 +791,16 @@ class _Run:
         if not ok:
             self.missed["waking" if visit <= latency else "not detected"] += 1
         if controller:
-            extras["burst"] += BURST_S.value * (BURST_CAMERA_W.value
-                                                + (st.ir_w if self.is_night(te) else 0.0))
+            extras["burst"] += BURST_S.value * (
+                BURST_CAMERA_W.value + (st.ir_w if self.is_night(te) else 0.0)
+            )
             if ok and self.hold_s > 0 and not booting:
-                self.pending.append(te)     # analysed at the next batch wake
+                self.pending.append(te)  # analysed at the next batch wake
                 return False
             extras["processing"] += self.processing_j()
             if ok:
                 self.capture(max(te, t) + (0.0 if booting else st.boot_s), te, extras, True)
-            return not booting              # the PIR edge powers the SoC up
+            return not booting  # the PIR edge powers the SoC up
         if ok:
             self.capture(max(te + latency, t), te, extras)
         if booting:
@@ -640,7 +824,7 @@ class _Run:
                 if self.event(i - 1, t, extras):
                     seg_end, triggered = float(ev_t[i - 1]), True
                     break
-                if self.pending and self.state == "sleep":   # a held burst: batch wake
+                if self.pending and self.state == "sleep":  # a held burst: batch wake
                     horizon = seg_end = max(t, min(horizon, self.pending[0] + self.hold_s))
             alive = self.interval(t, seg_end, self.state, extras)
             t = seg_end
@@ -657,7 +841,7 @@ class _Run:
         self.wakes += 1
         end = min(t + self.st.boot_s, self.end_s)
         extras = Counter({"boot": self.st.boot_j - self.st.idle_w * (end - t)})
-        if self.pending:   # the batch: analyse every held burst, then send them at once
+        if self.pending:  # the batch: analyse every held burst, then send them at once
             extras["processing"] += self.processing_j(len(self.pending))
             analysed = end + (len(self.pending) - 1) * self.costs.burst_decision_s.value
             for te in self.pending:
@@ -667,7 +851,7 @@ class _Run:
         self.time_in["watch"] -= end - t
         self.energy["watch"] -= self.st.idle_w * (end - t)
         self.energy["boot"] += self.st.idle_w * (end - t)
-        self.state = "watch"    # up; the next decision says what now
+        self.state = "watch"  # up; the next decision says what now
         return alive
 
     def result(self, wall_s: float) -> LifetimeResult:
@@ -676,28 +860,42 @@ class _Run:
             self.missed["battery empty"] += len(ev["t"]) - self.processed + len(self.pending)
             self.soc_daily += [0.0] * (sc.days - len(self.soc_daily))
         else:
-            self.captured += len(self.pending)    # held on the controller at the end
+            self.captured += len(self.pending)  # held on the controller at the end
         while len(self.soc_daily) < sc.days:
             self.soc_daily.append(self.battery.soc)
-        constants = {f.name: getattr(self.costs, f.name)
-                     for f in dataclasses.fields(self.costs)}
+        constants = {f.name: getattr(self.costs, f.name) for f in dataclasses.fields(self.costs)}
         if sc.burst_on_wake:
-            constants.update(burst_latency_s=BURST_LATENCY_S, burst_s=BURST_S,
-                             burst_camera_w=BURST_CAMERA_W)
+            constants.update(
+                burst_latency_s=BURST_LATENCY_S, burst_s=BURST_S, burst_camera_w=BURST_CAMERA_W
+            )
         b = self.battery
         return LifetimeResult(
             days_simulated=sc.days,
-            days_until_empty=None if self.died_at is None
+            days_until_empty=None
+            if self.died_at is None
             else (self.died_at - self.start_s) / DAY_S,
-            soc_daily=self.soc_daily, events=len(ev["t"]), detectable=int(np.sum(ev["gate"])),
-            detectable_alive=int(np.sum(ev["gate"][:self.processed])),
-            captured=self.captured, missed={k: self.missed.get(k, 0) for k in MISS_REASONS},
-            alert_s=self.alerts, energy_by_kind_j=dict(self.energy), total_load_j=b.load_j,
-            harvest_in_j=b.harvest_j, harvest_spilled_j=b.spilled_j, self_discharge_j=b.leak_j,
-            store_start_j=b.start, store_end_j=b.stored,
+            soc_daily=self.soc_daily,
+            events=len(ev["t"]),
+            detectable=int(np.sum(ev["gate"])),
+            detectable_alive=int(np.sum(ev["gate"][: self.processed])),
+            captured=self.captured,
+            missed={k: self.missed.get(k, 0) for k in MISS_REASONS},
+            alert_s=self.alerts,
+            energy_by_kind_j=dict(self.energy),
+            total_load_j=b.load_j,
+            harvest_in_j=b.harvest_j,
+            harvest_spilled_j=b.spilled_j,
+            self_discharge_j=b.leak_j,
+            store_start_j=b.start,
+            store_end_j=b.stored,
             time_in_state_h={k: v / 3600.0 for k, v in self.time_in.items()},
-            wakes=self.wakes, min_soc=self.min_soc, reached_critical=self.reached_critical,
-            bytes_sent=self.bytes_sent, constants=constants, sim_wall_s=wall_s)
+            wakes=self.wakes,
+            min_soc=self.min_soc,
+            reached_critical=self.reached_critical,
+            bytes_sent=self.bytes_sent,
+            constants=constants,
+            sim_wall_s=wall_s,
+        )
 
 
 #: The best device configuration wildcam ships for long deployments: the controller-switched
@@ -709,16 +907,26 @@ class _Run:
 #: Whytock et al. 2021 report a 7.35 min median), 12 h while over it (Sentinel's batch period,
 #: the issue's reference: one boot for all the bursts of a night).
 SHIPPED: dict[str, str | bool | float] = {
-    "profile": "pizero2w_mcu", "policy": "pir_wake", "burst_on_wake": True, "batch_s": 240.0,
-    "over_budget_batch_s": 43200.0}
+    "profile": "pizero2w_mcu",
+    "policy": "pir_wake",
+    "burst_on_wake": True,
+    "batch_s": 240.0,
+    "over_budget_batch_s": 43200.0,
+}
 
 
-def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["policy"]),
-             burst_on_wake: bool | None = None, batch_s: float = float(SHIPPED["batch_s"]),
-             over_budget_batch_s: float = float(SHIPPED["over_budget_batch_s"]),
-             schedule: str = "18:00-07:00", target_days: float = 365.0,
-             warm_hold_s: float = 60.0, utc_offset_h: float = 0.0,
-             **fields: Any) -> LifetimeScenario:
+def scenario(
+    profile: str = str(SHIPPED["profile"]),
+    policy: str = str(SHIPPED["policy"]),
+    burst_on_wake: bool | None = None,
+    batch_s: float = float(SHIPPED["batch_s"]),
+    over_budget_batch_s: float = float(SHIPPED["over_budget_batch_s"]),
+    schedule: str = "18:00-07:00",
+    target_days: float = 365.0,
+    warm_hold_s: float = 60.0,
+    utc_offset_h: float = 0.0,
+    **fields: Any,
+) -> LifetimeScenario:
     """A :class:`LifetimeScenario` for a named policy on a profile (other fields as given).
 
     ``burst_on_wake`` defaults to whether the profile's PIR powers it up (only a power
@@ -728,13 +936,25 @@ def scenario(profile: str = str(SHIPPED["profile"]), policy: str = str(SHIPPED["
     states = load_profile(profile).states
     burst = states.pir_wakes_from_off if burst_on_wake is None else burst_on_wake
     if burst and not states.pir_wakes_from_off:
-        raise ConfigError(f"burst_on_wake needs a power controller whose PIR wakes the device; "
-                          f"{profile} has none")
+        raise ConfigError(
+            f"burst_on_wake needs a power controller whose PIR wakes the device; "
+            f"{profile} has none"
+        )
     return LifetimeScenario(
-        profile=profile, burst_on_wake=burst,
-        states=policy_config(policy, states.pir_wakes_from_off, schedule, target_days,
-                             warm_hold_s, utc_offset_h, batch_s, over_budget_batch_s),
-        **fields)
+        profile=profile,
+        burst_on_wake=burst,
+        states=policy_config(
+            policy,
+            states.pir_wakes_from_off,
+            schedule,
+            target_days,
+            warm_hold_s,
+            utc_offset_h,
+            batch_s,
+            over_budget_batch_s,
+        ),
+        **fields,
+    )
 
 
 def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, Constant]:
@@ -742,30 +962,48 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
     battery preset, or ASSUMPTION)."""
     prof = f"config/power_profiles/{sc.profile}.yaml (source beside each value)"
     st = load_profile(sc.profile).states
-    out = {f"profile.{f.name}": Constant(float(getattr(st, f.name)), prof)
-           for f in dataclasses.fields(st) if isinstance(getattr(st, f.name), (int, float))}
+    out = {
+        f"profile.{f.name}": Constant(float(getattr(st, f.name)), prof)
+        for f in dataclasses.fields(st)
+        if isinstance(getattr(st, f.name), (int, float))
+    }
     preset = sc.preset
     out["battery.capacity_wh"] = Constant(preset.capacity_wh, preset.source)
-    out["battery.self_discharge_per_month"] = Constant(preset.self_discharge_per_month,
-                                                       "as battery.capacity_wh")
-    out["battery.depth_of_discharge"] = Constant(preset.depth_of_discharge,
-                                                 "as battery.capacity_wh")
+    out["battery.self_discharge_per_month"] = Constant(
+        preset.self_discharge_per_month, "as battery.capacity_wh"
+    )
+    out["battery.depth_of_discharge"] = Constant(
+        preset.depth_of_discharge, "as battery.capacity_wh"
+    )
     policy = "the state policy's setting (StateConfig), SHIPPED says why these values"
-    out.update({f"policy.{k}": Constant(float(getattr(sc.states, k)), policy) for k in (
-        "target_days", "warm_hold_s", "batch_s", "over_budget_batch_s", "low_battery_soc",
-        "check_period_s")})
+    out.update(
+        {
+            f"policy.{k}": Constant(float(getattr(sc.states, k)), policy)
+            for k in (
+                "target_days",
+                "warm_hold_s",
+                "batch_s",
+                "over_budget_batch_s",
+                "low_battery_soc",
+                "check_period_s",
+            )
+        }
+    )
     a = sc.activity
-    out["activity.events_per_day"] = Constant(a.events_per_day, "scenario input (issue: "
-                                              "Whytock et al. 2021's median, 17)")
+    out["activity.events_per_day"] = Constant(
+        a.events_per_day, "scenario input (issue: Whytock et al. 2021's median, 17)"
+    )
     out["activity.visit_median_s"] = Constant(a.visit_median_s, "ASSUMPTION (Activity)")
     out["activity.visit_sigma"] = Constant(a.visit_sigma, "ASSUMPTION (Activity)")
     out["activity.pir_share"] = Constant(a.pir_share, "ASSUMPTION (Activity)")
     solar = sc.solar
     out["solar.panel_w"] = Constant(solar.panel_w, "scenario input")
-    out["solar.controller_efficiency"] = Constant(solar.controller_efficiency,
-                                                  "ASSUMPTION (SolarConfig)")
-    out["solar.mean_clearness"] = Constant(sum(solar.clearness) / 12, "ASSUMPTION (monthly, "
-                                           "DEFAULT_CLEARNESS_52N unless given)")
+    out["solar.controller_efficiency"] = Constant(
+        solar.controller_efficiency, "ASSUMPTION (SolarConfig)"
+    )
+    out["solar.mean_clearness"] = Constant(
+        sum(solar.clearness) / 12, "ASSUMPTION (monthly, DEFAULT_CLEARNESS_52N unless given)"
+    )
     c = sc.climate
     out["climate.mean_c"] = Constant(c.mean_c, "ASSUMPTION (Climate)")
     out["climate.seasonal_amplitude_c"] = Constant(c.seasonal_amplitude_c, "ASSUMPTION (Climate)")
@@ -774,21 +1012,38 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
 
 
 @functools.lru_cache(maxsize=8)
-def summary_line(profile: str, battery: str | BatteryPreset, events_per_day: float = 17.0,
-                 panel_w: float = 10.0, days: int = 365) -> str:
+def summary_line(
+    profile: str,
+    battery: str | BatteryPreset,
+    events_per_day: float = 17.0,
+    panel_w: float = 10.0,
+    days: int = 365,
+) -> str:
     """The lifetime model's answer for a profile and battery at a stated workload (17 events a
     day, nocturnal, the PIR-wake policy), without and with a ``panel_w`` panel at 52° N."""
     parts = []
     preset = battery if isinstance(battery, BatteryPreset) else battery_preset(battery)
     for watts in (0.0, panel_w):
-        r = simulate(scenario(profile, "pir_wake", battery=preset, days=days,
-                              activity=Activity(events_per_day=events_per_day),
-                              solar=SolarConfig(panel_w=watts, tilt_deg=60.0)))
-        life = f"energy-neutral over {days} days" if r.energy_neutral \
+        r = simulate(
+            scenario(
+                profile,
+                "pir_wake",
+                battery=preset,
+                days=days,
+                activity=Activity(events_per_day=events_per_day),
+                solar=SolarConfig(panel_w=watts, tilt_deg=60.0),
+            )
+        )
+        life = (
+            f"energy-neutral over {days} days"
+            if r.energy_neutral
             else f"{r.days_until_empty:.1f} days"
+        )
         parts.append(f"{life} {f'with a {watts:g} W panel at 52N' if watts else 'no solar'}")
-    return (f"{'; '.join(parts)} ({profile}, {preset.capacity_wh:.0f} Wh, {events_per_day:g} "
-            "events/day nocturnal, PIR wake; wildcam lifetime)")
+    return (
+        f"{'; '.join(parts)} ({profile}, {preset.capacity_wh:.0f} Wh, {events_per_day:g} "
+        "events/day nocturnal, PIR wake; wildcam lifetime)"
+    )
 
 
 def run_battery_line(profile: str | None, capacity_j: float | None) -> str:
@@ -798,8 +1053,11 @@ def run_battery_line(profile: str | None, capacity_j: float | None) -> str:
         return "n/a (no power profile or battery capacity in the run)"
     li = battery_preset("li18650x7")
     preset = dataclasses.replace(
-        li, name="run", capacity_wh=capacity_j / 3600.0,
-        source="the run's power/battery capacity; Li-ion behaviour as li18650x7")
+        li,
+        name="run",
+        capacity_wh=capacity_j / 3600.0,
+        source="the run's power/battery capacity; Li-ion behaviour as li18650x7",
+    )
     try:
         return summary_line(profile, preset)
     except ConfigError as err:

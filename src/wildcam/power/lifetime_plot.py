@@ -40,8 +40,9 @@ def plot_soc(runs: Mapping[str, LifetimeResult], start: dt.datetime, path: Path)
     return path
 
 
-def plot_pareto(points: Sequence[tuple[str, str, float, float, bool]], horizon_days: int,
-                path: Path) -> Path:
+def plot_pareto(
+    points: Sequence[tuple[str, str, float, float, bool]], horizon_days: int, path: Path
+) -> Path:
     """Capture share against days of life for ``(device, policy, days, capture,
     energy_neutral)`` points: colour per device, marker per policy; energy-neutral runs sit at
     the horizon, drawn hollow."""
@@ -56,16 +57,24 @@ def plot_pareto(points: Sequence[tuple[str, str, float, float, bool]], horizon_d
     fig, ax = plt.subplots(figsize=(8, 4.6))
     for device, policy, days, capture, neutral in points:
         colour = f"C{devices.index(device) % 10}"
-        ax.scatter([days], [capture], s=55, marker=markers[policies.index(policy) % len(markers)],
-                   facecolors="none" if neutral else colour, edgecolors=colour, linewidths=1.5)
+        ax.scatter(
+            [days],
+            [capture],
+            s=55,
+            marker=markers[policies.index(policy) % len(markers)],
+            facecolors="none" if neutral else colour,
+            edgecolors=colour,
+            linewidths=1.5,
+        )
     for i, device in enumerate(devices):
         ax.plot([], [], color=f"C{i % 10}", lw=5, label=device)
     for i, policy in enumerate(policies):
         ax.scatter([], [], color="grey", marker=markers[i % len(markers)], label=policy)
     ax.axvline(horizon_days, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
-    ax.set_xlabel(f"days until the battery is empty (hollow: energy-neutral over "
-                  f"{horizon_days} days)")
+    ax.set_xlabel(
+        f"days until the battery is empty (hollow: energy-neutral over {horizon_days} days)"
+    )
     ax.set_ylabel("events captured / always-warm trap")
     low = min((p[3] for p in points), default=0.0)
     ax.set_ylim(max(0.0, low - 0.1), 1.02)

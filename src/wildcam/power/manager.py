@@ -52,38 +52,71 @@ __all__ = ["ManagerConfig", "ManagerCore"]
 class ManagerConfig(StateConfig):
     """The ``power_manager`` node's parameters (the device-state policy's among them)."""
 
-    override_mode: str = param("", "Manual mode ('' = automatic policy); the thermal "
-                               "override still caps it (live).", choices=("", *MODES))
-    policy_file: str = param("", "Policy and per-mode parameter sets ('' = the package's "
-                             "config/power_policy.yaml).", read_only=True)
-    update_period_s: float = param(1.0, "Policy and push period (node clock).", min=0.01,
-                                   max=60.0)
-    verify_period_s: float = param(10.0, "Wall seconds between checks that every node still "
-                                   "holds its mode's values (catches restarts).", min=0.5,
-                                   max=3600.0)
-    call_timeout_s: float = param(2.0, "Wall seconds to wait for a parameter service answer.",
-                                  min=0.1, max=60.0)
-    max_attempts: int = param(5, "Attempts per node and push before it is reported failed.",
-                              min=1, max=100)
-    stale_after_s: float = param(120.0, "Battery or temperature older than this is unknown "
-                                 "(node clock).", min=1.0, max=86400.0)
-    battery_capacity_wh: float = param(0.0, "Battery capacity for the life projection (0 = "
-                                       "from BatteryState capacity x voltage).", min=0.0,
-                                       max=100000.0)
-    energy_window_s: float = param(3600.0, "Window of the energy rates (node clock).", min=10.0,
-                                   max=7 * 86400.0)
-    summary_period_s: float = param(10.0, "Period of the energy summary (node clock).",
-                                    min=0.1, max=3600.0)
-    override_state: str = param("", "Manual device state ('' = the state policy; live).",
-                                choices=("", *DEVICE_STATES))
-    state_file: str = param("", "Where mode, device state and lifetime budget survive a sleep "
-                            "('' = ~/.local/state/wildcam/power/state.json).", read_only=True)
-    rtc_backend: str = param("simulated_rtc", "What wakes the device from sleep: the Linux RTC "
-                             "alarm (rtc, then sleep_command halts it) or a simulated one.",
-                             choices=RTC_BACKENDS, read_only=True)
-    sleep_command: str = param("systemctl poweroff", "Halt or suspend command of the rtc "
-                               "backend ({seconds}, {epoch}: the time to the alarm; {batch_s}: "
-                               "the power controller's burst hold).", read_only=True)
+    override_mode: str = param(
+        "",
+        "Manual mode ('' = automatic policy); the thermal override still caps it (live).",
+        choices=("", *MODES),
+    )
+    policy_file: str = param(
+        "",
+        "Policy and per-mode parameter sets ('' = the package's config/power_policy.yaml).",
+        read_only=True,
+    )
+    update_period_s: float = param(1.0, "Policy and push period (node clock).", min=0.01, max=60.0)
+    verify_period_s: float = param(
+        10.0,
+        "Wall seconds between checks that every node still "
+        "holds its mode's values (catches restarts).",
+        min=0.5,
+        max=3600.0,
+    )
+    call_timeout_s: float = param(
+        2.0, "Wall seconds to wait for a parameter service answer.", min=0.1, max=60.0
+    )
+    max_attempts: int = param(
+        5, "Attempts per node and push before it is reported failed.", min=1, max=100
+    )
+    stale_after_s: float = param(
+        120.0,
+        "Battery or temperature older than this is unknown (node clock).",
+        min=1.0,
+        max=86400.0,
+    )
+    battery_capacity_wh: float = param(
+        0.0,
+        "Battery capacity for the life projection (0 = from BatteryState capacity x voltage).",
+        min=0.0,
+        max=100000.0,
+    )
+    energy_window_s: float = param(
+        3600.0, "Window of the energy rates (node clock).", min=10.0, max=7 * 86400.0
+    )
+    summary_period_s: float = param(
+        10.0, "Period of the energy summary (node clock).", min=0.1, max=3600.0
+    )
+    override_state: str = param(
+        "", "Manual device state ('' = the state policy; live).", choices=("", *DEVICE_STATES)
+    )
+    state_file: str = param(
+        "",
+        "Where mode, device state and lifetime budget survive a sleep "
+        "('' = ~/.local/state/wildcam/power/state.json).",
+        read_only=True,
+    )
+    rtc_backend: str = param(
+        "simulated_rtc",
+        "What wakes the device from sleep: the Linux RTC "
+        "alarm (rtc, then sleep_command halts it) or a simulated one.",
+        choices=RTC_BACKENDS,
+        read_only=True,
+    )
+    sleep_command: str = param(
+        "systemctl poweroff",
+        "Halt or suspend command of the rtc "
+        "backend ({seconds}, {epoch}: the time to the alarm; {batch_s}: "
+        "the power controller's burst hold).",
+        read_only=True,
+    )
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
@@ -92,8 +125,11 @@ class ManagerConfig(StateConfig):
 
     def state_path(self) -> Path:
         """The durable state file."""
-        return (Path(self.state_file).expanduser() if self.state_file
-                else default_state_dir() / "power" / "state.json")
+        return (
+            Path(self.state_file).expanduser()
+            if self.state_file
+            else default_state_dir() / "power" / "state.json"
+        )
 
 
 _STATE_FIELDS = frozenset(f.name for f in fields(StateConfig))
@@ -108,8 +144,13 @@ class _Latest:
 class ManagerCore:
     """State of the power manager; every method is called from the node's one thread."""
 
-    def __init__(self, config: ManagerConfig, policy_file: PolicyFile, now_s: float,
-                 saved: DurableState | None = None) -> None:
+    def __init__(
+        self,
+        config: ManagerConfig,
+        policy_file: PolicyFile,
+        now_s: float,
+        saved: DurableState | None = None,
+    ) -> None:
         self.config = config
         self.policy_file = policy_file
         self.policy = ModePolicy(policy_file.policy, now_s)
@@ -122,10 +163,13 @@ class ManagerCore:
         woke = saved is not None and saved.device_state == "sleep"
         if saved is not None:
             self.policy.mode, self.policy.reason = saved.mode, f"resumed: {saved.mode_reason}"
-            self.state = StateDecision("watch" if woke else saved.device_state,
-                                       "woke from sleep" if woke else
-                                       f"resumed: {saved.device_state_reason}", False, now_s,
-                                       None)
+            self.state = StateDecision(
+                "watch" if woke else saved.device_state,
+                "woke from sleep" if woke else f"resumed: {saved.device_state_reason}",
+                False,
+                now_s,
+                None,
+            )
             self.budget_before_j = saved.budget_spent_j
             if math.isfinite(saved.budget_start_s):
                 self.budget_start_s = saved.budget_start_s
@@ -137,24 +181,28 @@ class ManagerCore:
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
         self._pushed = False
         self._last_step_s = math.nan
-        slept_from = saved.saved_at_s if saved is not None and saved.saved_at_s <= now_s \
-            else now_s   # NaN (not saved) compares False
-        self.ledger = StateLedger(state_costs(load_profile(config.power_profile).states),
-                                  "sleep" if woke else self.state.state,
-                                  slept_from if woke else now_s)
+        slept_from = (
+            saved.saved_at_s if saved is not None and saved.saved_at_s <= now_s else now_s
+        )  # NaN (not saved) compares False
+        self.ledger = StateLedger(
+            state_costs(load_profile(config.power_profile).states),
+            "sleep" if woke else self.state.state,
+            slept_from if woke else now_s,
+        )
         if woke:
-            self.ledger.advance(now_s, "watch")   # asleep since the save, then the boot
+            self.ledger.advance(now_s, "watch")  # asleep since the save, then the boot
         self.energy = EnergyAggregator(config.energy_window_s)
         self.battery, self.temperature = _Latest(), _Latest()
         self.battery_temperature = _Latest()
         self.charging: bool | None = None
         self.remaining_wh = _Latest()
-        self.uploads_pending = _Latest()   # queue depth while the link is up (0 when down)
+        self.uploads_pending = _Latest()  # queue depth while the link is up (0 when down)
 
     def _state_policy(self, config: ManagerConfig, now_s: float) -> StatePolicy:
         """The state policy in the current state, its lifetime budget from its first start."""
-        return StatePolicy(config, now_s, initial=self.state.state,
-                           budget_start_s=self.budget_start_s)
+        return StatePolicy(
+            config, now_s, initial=self.state.state, budget_start_s=self.budget_start_s
+        )
 
     def reconfigure(self, config: ManagerConfig, now_s: float) -> None:
         """New parameters; a changed state setting restarts the state policy where it is."""
@@ -167,8 +215,10 @@ class ManagerCore:
         """A camera trigger (PIR edge) arrived: a trigger holds while the PIR output stays high
         (``active`` false ends it). False when the device sleeps and its PIR cannot wake it
         (halted, the edge is lost; in a simulated run the graph still hears it)."""
-        if self.state.state == "sleep" and not load_profile(
-                self.config.power_profile).states.pir_wakes_from_off:
+        if (
+            self.state.state == "sleep"
+            and not load_profile(self.config.power_profile).states.pir_wakes_from_off
+        ):
             return False
         self.pir_high = active
         self.last_trigger_s = now_s
@@ -179,8 +229,14 @@ class ManagerCore:
         alone does not: wind in the vegetation would keep the camera streaming)."""
         self.last_motion_s = now_s
 
-    def on_battery(self, now_s: float, percentage: float, charging: bool | None,
-                   battery_temperature_c: float, stored_wh: float) -> None:
+    def on_battery(
+        self,
+        now_s: float,
+        percentage: float,
+        charging: bool | None,
+        battery_temperature_c: float,
+        stored_wh: float,
+    ) -> None:
         """A BatteryState (NaN fields unknown); ``stored_wh`` from charge x voltage."""
         self.battery = _Latest(percentage, now_s)
         self.battery_temperature = _Latest(battery_temperature_c, now_s)
@@ -198,8 +254,9 @@ class ManagerCore:
         """A Temperature reading of the SoC/board."""
         self.temperature = _Latest(celsius, now_s)
 
-    def on_energy(self, now_s: float, node: str, period_s: float,
-                  stages: list[StageEnergy]) -> None:
+    def on_energy(
+        self, now_s: float, node: str, period_s: float, stages: list[StageEnergy]
+    ) -> None:
         """An EnergyReport."""
         self.energy.add(now_s, node, period_s, stages)
 
@@ -209,32 +266,39 @@ class ManagerCore:
     def inputs(self, now_s: float) -> PolicyInputs:
         """What the policy sees now (stale readings are unknown)."""
         fresh_battery = not math.isnan(self._fresh(self.battery, now_s))
-        return PolicyInputs(battery=self._fresh(self.battery, now_s),
-                            temperature_c=self._fresh(self.temperature, now_s),
-                            charging=self.charging if fresh_battery else None,
-                            battery_temperature_c=self._fresh(self.battery_temperature, now_s),
-                            override=self.config.override_mode)
+        return PolicyInputs(
+            battery=self._fresh(self.battery, now_s),
+            temperature_c=self._fresh(self.temperature, now_s),
+            charging=self.charging if fresh_battery else None,
+            battery_temperature_c=self._fresh(self.battery_temperature, now_s),
+            override=self.config.override_mode,
+        )
 
     def desired(self) -> dict[str, dict[str, Any]]:
         """node -> parameters of the current mode in the current device state."""
-        return {n: dict(v) for n, v in self.policy_file.params_for(
-            self.policy.mode, self.state.state).items()}
+        return {
+            n: dict(v)
+            for n, v in self.policy_file.params_for(self.policy.mode, self.state.state).items()
+        }
 
     def state_inputs(self, now_s: float) -> StateInputs:
         """What the state policy sees now: battery, triggers, the budget spent, capabilities."""
         battery = self._fresh(self.battery, now_s)
         stored = self._fresh(self.remaining_wh, now_s)
-        capacity_wh = (self.config.battery_capacity_wh or
-                       (stored / battery if battery > 0 else math.nan))
+        capacity_wh = self.config.battery_capacity_wh or (
+            stored / battery if battery > 0 else math.nan
+        )
         cells = self._fresh(self.battery_temperature, now_s)
         return StateInputs(
-            battery=battery, temperature_c=cells if not math.isnan(cells) else
-            self._fresh(self.temperature, now_s),
+            battery=battery,
+            temperature_c=cells if not math.isnan(cells) else self._fresh(self.temperature, now_s),
             last_trigger_s=now_s if self.pir_high else self.last_trigger_s,
-            last_motion_s=self.last_motion_s, spent_j=self.budget_spent_j(now_s),
+            last_motion_s=self.last_motion_s,
+            spent_j=self.budget_spent_j(now_s),
             capacity_j=capacity_wh * 3600.0,
-            busy=self._fresh(self.uploads_pending, now_s) > 0,   # unknown or stale: not busy
-            **capabilities(load_profile(self.config.power_profile).states))
+            busy=self._fresh(self.uploads_pending, now_s) > 0,  # unknown or stale: not busy
+            **capabilities(load_profile(self.config.power_profile).states),
+        )
 
     def _state(self, now_s: float) -> StateDecision:
         """The device state: the manual override, else the state policy."""
@@ -243,13 +307,18 @@ class ManagerCore:
             changed = override != self.state.state
             self.state_policy.state = override  # the policy goes on from there afterwards
             asleep = override == "sleep"
-            return StateDecision(override, f"manual override: {override}", changed,
-                                 now_s if changed else self.state.since_s,
-                                 now_s + self.config.check_period_s if asleep else None,
-                                 self.config.batch_s if asleep else None)
+            return StateDecision(
+                override,
+                f"manual override: {override}",
+                changed,
+                now_s if changed else self.state.since_s,
+                now_s + self.config.check_period_s if asleep else None,
+                self.config.batch_s if asleep else None,
+            )
         d = self.state_policy.update(now_s, self.state_inputs(now_s))
-        return StateDecision(d.state, d.reason, d.state != self.state.state, d.since_s,
-                             d.wake_at_s, d.batch_s)
+        return StateDecision(
+            d.state, d.reason, d.state != self.state.state, d.since_s, d.wake_at_s, d.batch_s
+        )
 
     def step(self, now_s: float, wall_s: float) -> tuple[Decision, StateDecision]:
         """Run the mode and the state policies; on a change of either, every node gets the
@@ -271,9 +340,15 @@ class ManagerCore:
 
     def durable(self, now_s: float) -> DurableState:
         """What must survive a sleep, as of ``now_s``."""
-        return DurableState(self.policy.mode, self.policy.reason, self.state.state,
-                            self.state.reason, self.budget_spent_j(now_s), now_s,
-                            self.budget_start_s)
+        return DurableState(
+            self.policy.mode,
+            self.policy.reason,
+            self.state.state,
+            self.state.reason,
+            self.budget_spent_j(now_s),
+            now_s,
+            self.budget_start_s,
+        )
 
     def summary(self, now_s: float) -> tuple[EnergySummary, float]:
         """The energy rates and the projected battery life in hours (NaN when unknown)."""
@@ -283,6 +358,8 @@ class ManagerCore:
             base_w = load_profile(self.config.power_profile).idle_w
         summary = self.energy.summary(now_s, base_w)
         remaining = self._fresh(self.remaining_wh, now_s) * cold_usable_fraction(
-            self._fresh(self.battery_temperature, now_s), self.policy.config.cold_start_c,
-            self.policy.config.cold_loss_per_c)
+            self._fresh(self.battery_temperature, now_s),
+            self.policy.config.cold_start_c,
+            self.policy.config.cold_loss_per_c,
+        )
         return summary, projected_life_h(remaining, summary.average_power_w)

@@ -36,8 +36,17 @@ import yaml
 from wildcam.errors import ConfigError
 from wildcam.rosenv import config_dir
 
-__all__ = ["MODES", "Decision", "ModePolicy", "PolicyConfig", "PolicyFile", "PolicyInputs",
-           "cold_usable_fraction", "load_policy", "mode_index"]
+__all__ = [
+    "MODES",
+    "Decision",
+    "ModePolicy",
+    "PolicyConfig",
+    "PolicyFile",
+    "PolicyInputs",
+    "cold_usable_fraction",
+    "load_policy",
+    "mode_index",
+]
 
 MODES = ("critical", "low_power", "normal", "aggressive")
 
@@ -50,8 +59,9 @@ def mode_index(mode: str) -> int:
         raise ConfigError(f"unknown mode {mode!r}; one of {', '.join(MODES)}") from None
 
 
-def cold_usable_fraction(temperature_c: float, start_c: float = 10.0,
-                         loss_per_c: float = 0.01, floor: float = 0.5) -> float:
+def cold_usable_fraction(
+    temperature_c: float, start_c: float = 10.0, loss_per_c: float = 0.01, floor: float = 0.5
+) -> float:
     """Share of the stored charge a Li-ion cell can deliver at ``temperature_c``.
 
     Linear loss below ``start_c`` (about 1 %/°C: ~80 % at -10 °C, typical Li-ion datasheets);
@@ -66,12 +76,19 @@ def cold_usable_fraction(temperature_c: float, start_c: float = 10.0,
 class PolicyConfig:
     """The ``policy`` section of ``config/power_policy.yaml``."""
 
-    thresholds: Mapping[str, float] = field(default_factory=lambda: {
-        "low_power": 0.15, "normal": 0.40, "aggressive": 0.75})
+    thresholds: Mapping[str, float] = field(
+        default_factory=lambda: {"low_power": 0.15, "normal": 0.40, "aggressive": 0.75}
+    )
     hysteresis: float = 0.05
     charging_bonus: float = 0.10
-    min_dwell_s: Mapping[str, float] = field(default_factory=lambda: {
-        "critical": 300.0, "low_power": 900.0, "normal": 900.0, "aggressive": 900.0})
+    min_dwell_s: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "critical": 300.0,
+            "low_power": 900.0,
+            "normal": 900.0,
+            "aggressive": 900.0,
+        }
+    )
     hot_c: float = 70.0
     hot_clear_c: float = 62.0
     hot_mode: str = "low_power"
@@ -87,15 +104,17 @@ class PolicyConfig:
         if not all(0.0 <= v <= 1.0 for v in levels) or levels != sorted(levels):
             raise ConfigError(f"policy thresholds must rise within [0, 1], got {levels}")
         if set(self.min_dwell_s) != set(MODES) or min(self.min_dwell_s.values()) < 0:
-            raise ConfigError(f"policy min_dwell_s must give every mode ({', '.join(MODES)}) "
-                              "a value >= 0")
+            raise ConfigError(
+                f"policy min_dwell_s must give every mode ({', '.join(MODES)}) a value >= 0"
+            )
         if self.smoothing_s < 0:
             raise ConfigError("policy smoothing_s must be >= 0")
         if not 0.0 <= self.hysteresis <= 0.5 or not 0.0 <= self.charging_bonus <= 0.5:
             raise ConfigError("policy hysteresis and charging_bonus must be in [0, 0.5]")
         if self.hot_clear_c >= self.hot_c:
-            raise ConfigError(f"policy hot_clear_c ({self.hot_clear_c}) must be below hot_c "
-                              f"({self.hot_c})")
+            raise ConfigError(
+                f"policy hot_clear_c ({self.hot_clear_c}) must be below hot_c ({self.hot_c})"
+            )
         mode_index(self.hot_mode)
         mode_index(self.initial_mode)
 
@@ -117,9 +136,12 @@ def _param_sets(data: Mapping[str, Any], section: str) -> dict[str, dict[str, di
     for name, nodes in sets.items():
         for node_name, values in (nodes or {}).items():
             if not isinstance(values, dict) or not all(
-                    isinstance(v, (bool, int, float, str)) for v in values.values()):
-                raise ConfigError(f"power policy: {section}.{name}.{node_name} must map "
-                                  "parameter names to scalar values")
+                isinstance(v, (bool, int, float, str)) for v in values.values()
+            ):
+                raise ConfigError(
+                    f"power policy: {section}.{name}.{node_name} must map "
+                    "parameter names to scalar values"
+                )
     return {m: {n: dict(v or {}) for n, v in (nodes or {}).items()} for m, nodes in sets.items()}
 
 
@@ -141,13 +163,15 @@ class PolicyFile:
 
     def nodes(self) -> tuple[str, ...]:
         """Every node some mode or state sets parameters on, sorted."""
-        return tuple(sorted({n for sets in (*self.modes.values(), *self.states.values())
-                             for n in sets}))
+        return tuple(
+            sorted({n for sets in (*self.modes.values(), *self.states.values()) for n in sets})
+        )
 
     def managed(self, node: str) -> frozenset[str]:
         """The parameters of ``node`` that some mode or state sets."""
-        return frozenset(k for sets in (*self.modes.values(), *self.states.values())
-                         for k in sets.get(node, {}))
+        return frozenset(
+            k for sets in (*self.modes.values(), *self.states.values()) for k in sets.get(node, {})
+        )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PolicyFile:
@@ -164,14 +188,22 @@ class PolicyFile:
             mode_index(mode)
         for state, nodes in states.items():
             if state not in DEVICE_STATES:
-                raise ConfigError(f"power policy: unknown device state {state!r}; one of "
-                                  f"{', '.join(DEVICE_STATES)}")
+                raise ConfigError(
+                    f"power policy: unknown device state {state!r}; one of "
+                    f"{', '.join(DEVICE_STATES)}"
+                )
             for node_name, values in nodes.items():
-                unset = sorted(f"{node_name}.{k}" for k in values for m in MODES
-                               if k not in modes.get(m, {}).get(node_name, {}))
+                unset = sorted(
+                    f"{node_name}.{k}"
+                    for k in values
+                    for m in MODES
+                    if k not in modes.get(m, {}).get(node_name, {})
+                )
                 if unset:
-                    raise ConfigError(f"power policy: states.{state} sets {unset[0]}, which "
-                                      "every mode must set too (leaving the state restores it)")
+                    raise ConfigError(
+                        f"power policy: states.{state} sets {unset[0]}, which "
+                        "every mode must set too (leaving the state restores it)"
+                    )
         return cls(PolicyConfig.from_mapping(data.get("policy") or {}), modes, states)
 
 
@@ -191,11 +223,11 @@ def load_policy(path: str | Path = "") -> PolicyFile:
 class PolicyInputs:
     """What the policy sees at one instant. NaN means unknown; ``charging`` None is unknown."""
 
-    battery: float = math.nan        # state of charge 0..1
+    battery: float = math.nan  # state of charge 0..1
     temperature_c: float = math.nan  # SoC/board: the thermal override
     charging: bool | None = None
     battery_temperature_c: float = math.nan  # cells: the cold derating (SoC's if unknown)
-    override: str = ""               # "" or a mode
+    override: str = ""  # "" or a mode
 
 
 @dataclass(frozen=True)
@@ -217,11 +249,11 @@ class ModePolicy:
         self.reason = "start"
         self.since_s = now_s
         self.hot = False
-        self.temperature_c = math.nan    # last known SoC temperature
-        self.battery: float = math.nan   # smoothed gauge reading
-        self.level: float = math.nan     # the smoothed reading after cold derating: what counts
+        self.temperature_c = math.nan  # last known SoC temperature
+        self.battery: float = math.nan  # smoothed gauge reading
+        self.level: float = math.nan  # the smoothed reading after cold derating: what counts
         self._battery_t = now_s
-        self.manual = False              # the current mode is the manual override's
+        self.manual = False  # the current mode is the manual override's
 
     def effective_battery(self, inputs: PolicyInputs) -> float:
         """State of charge the policy acts on: reported charge times the cold usable fraction."""
@@ -276,8 +308,11 @@ class ModePolicy:
             return inputs.override, f"manual override: {inputs.override}", True
         if math.isnan(inputs.battery):
             if self.manual:  # the override's mode says nothing about the battery
-                return (self.config.initial_mode, "override cleared, battery unknown: default "
-                        f"mode {self.config.initial_mode}", True)
+                return (
+                    self.config.initial_mode,
+                    f"override cleared, battery unknown: default mode {self.config.initial_mode}",
+                    True,
+                )
             return self.mode, "battery unknown: mode kept", False
         battery = self.level = self.effective_battery(inputs)
         text = f"battery {battery:.0%}"
@@ -304,8 +339,10 @@ class ModePolicy:
         cap = self.config.hot_mode
         if self.hot and mode_index(mode) > mode_index(cap):
             mode, immediate = cap, True
-            reason = (f"thermal override: {self.temperature_c:.1f} °C >= "
-                      f"{self.config.hot_c:.0f} °C (wanted: {reason})")
+            reason = (
+                f"thermal override: {self.temperature_c:.1f} °C >= "
+                f"{self.config.hot_c:.0f} °C (wanted: {reason})"
+            )
         dwell = self.config.min_dwell_s[self.mode]
         if (mode != self.mode or switching) and (immediate or now_s - self.since_s >= dwell):
             self.mode, self.reason, self.since_s, self.manual = mode, reason, now_s, manual

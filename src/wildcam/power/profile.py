@@ -40,10 +40,21 @@ from wildcam.params import DEFAULT_PROFILE
 from wildcam.params import power_profile_dir as profile_dir
 from wildcam.params import power_profile_names as profile_names
 
-__all__ = ["CAPTURE_BASIS_FPS", "DEFAULT_PROFILE", "PROFILE_NAMES", "SLEEP_KINDS",
-           "WAKE_SOURCES", "LinkProfile", "PowerProfile", "PowerStates", "check_profile",
-           "load_profile", "profile_dir", "profile_names",
-           "states_markdown"]
+__all__ = [
+    "CAPTURE_BASIS_FPS",
+    "DEFAULT_PROFILE",
+    "PROFILE_NAMES",
+    "SLEEP_KINDS",
+    "WAKE_SOURCES",
+    "LinkProfile",
+    "PowerProfile",
+    "PowerStates",
+    "check_profile",
+    "load_profile",
+    "profile_dir",
+    "profile_names",
+    "states_markdown",
+]
 
 _NAME = re.compile(r"^[a-z0-9_]+$")
 #: What can wake a device from its off/sleep state: the RTC alarm, a PIR edge, a timer of the
@@ -92,22 +103,31 @@ class PowerStates:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             if f.name not in ("wake_sources", "sleep_kind") and not (
-                    f.name == "suspend_w" and self.suspend_w is None):
+                f.name == "suspend_w" and self.suspend_w is None
+            ):
                 _check_number("power states", f.name, getattr(self, f.name))
         problem = ""
-        if set(self.wake_sources) - set(WAKE_SOURCES) \
-                or len(set(self.wake_sources)) != len(self.wake_sources):
-            problem = (f"wake_sources must be distinct names from {', '.join(WAKE_SOURCES)}, "
-                       f"got {list(self.wake_sources)}")
+        if set(self.wake_sources) - set(WAKE_SOURCES) or len(set(self.wake_sources)) != len(
+            self.wake_sources
+        ):
+            problem = (
+                f"wake_sources must be distinct names from {', '.join(WAKE_SOURCES)}, "
+                f"got {list(self.wake_sources)}"
+            )
         elif self.sleep_kind not in SLEEP_KINDS:
-            problem = f"sleep_kind must be one of {', '.join(SLEEP_KINDS)}, got {self.sleep_kind!r}"
+            problem = (
+                f"sleep_kind must be one of {', '.join(SLEEP_KINDS)}, got {self.sleep_kind!r}"
+            )
         elif (self.sleep_kind == "suspend") != (self.suspend_w is not None):
             problem = "suspend_w is given exactly when sleep_kind is 'suspend'"
-        elif self.suspend_w is None and (self.resume_s, self.resume_j) != (self.boot_s,
-                                                                           self.boot_j):
+        elif self.suspend_w is None and (self.resume_s, self.resume_j) != (
+            self.boot_s,
+            self.boot_j,
+        ):
             problem = "without suspend, resume_s/resume_j must equal boot_s/boot_j"
-        elif self.off_w > self.idle_w or (self.suspend_w is not None
-                                          and not self.off_w <= self.suspend_w <= self.idle_w):
+        elif self.off_w > self.idle_w or (
+            self.suspend_w is not None and not self.off_w <= self.suspend_w <= self.idle_w
+        ):
             problem = "states must order off_w <= suspend_w <= idle_w"
         elif self.camera_standby_w > self.camera_streaming_w:
             problem = "camera_standby_w must not exceed camera_streaming_w"
@@ -184,15 +204,19 @@ class PowerProfile:
             _check_number(f"power profile {self.name!r}", name, getattr(self, name))
         streaming_w = self.capture_j_per_frame * CAPTURE_BASIS_FPS
         if abs(streaming_w - self.states.camera_streaming_w) > 1e-3 * max(1.0, streaming_w):
-            raise ConfigError(f"power profile {self.name!r}: capture_j_per_frame x "
-                              f"{CAPTURE_BASIS_FPS:g} fps ({streaming_w:.4g} W) must equal "
-                              f"states.camera_streaming_w ({self.states.camera_streaming_w:g} W): "
-                              "the camera is counted once")
+            raise ConfigError(
+                f"power profile {self.name!r}: capture_j_per_frame x "
+                f"{CAPTURE_BASIS_FPS:g} fps ({streaming_w:.4g} W) must equal "
+                f"states.camera_streaming_w ({self.states.camera_streaming_w:g} W): "
+                "the camera is counted once"
+            )
         if self.slowdown <= 0 or self.cores < 1:
             raise ConfigError(f"power profile {self.name!r}: slowdown > 0 and cores >= 1 needed")
         if self.upload_link not in self.links:
-            raise ConfigError(f"power profile {self.name!r}: upload_link {self.upload_link!r} "
-                              f"is not one of its links {sorted(self.links)}")
+            raise ConfigError(
+                f"power profile {self.name!r}: upload_link {self.upload_link!r} "
+                f"is not one of its links {sorted(self.links)}"
+            )
 
     @property
     def idle_w(self) -> float:
@@ -209,8 +233,9 @@ class PowerProfile:
         try:
             return self.links[key]
         except KeyError:
-            raise ConfigError(f"power profile {self.name!r} has no link {key!r}; "
-                              f"known: {sorted(self.links)}") from None
+            raise ConfigError(
+                f"power profile {self.name!r} has no link {key!r}; known: {sorted(self.links)}"
+            ) from None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PowerProfile:
@@ -239,8 +264,9 @@ def load_profile(name: str = DEFAULT_PROFILE) -> PowerProfile:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"no power profile {name!r} (looked for {path}); "
-                          f"known: {', '.join(profile_names())}") from None
+        raise ConfigError(
+            f"no power profile {name!r} (looked for {path}); known: {', '.join(profile_names())}"
+        ) from None
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read power profile {path}: {err}") from err
     if not isinstance(data, dict):

@@ -15,10 +15,16 @@ __all__ = ["SimClockConfig", "SimTime"]
 class SimClockConfig:
     """The ``sim_clock`` node's parameters."""
 
-    speed: float = param(1.0, "Simulated seconds per wall second (live; 0 pauses).", min=0.0,
-                         max=1e6)
-    start_time: float = param(0.0, "Simulated epoch seconds at start (0 = the wall time now).",
-                              min=0.0, max=4e9, read_only=True)
+    speed: float = param(
+        1.0, "Simulated seconds per wall second (live; 0 pauses).", min=0.0, max=1e6
+    )
+    start_time: float = param(
+        0.0,
+        "Simulated epoch seconds at start (0 = the wall time now).",
+        min=0.0,
+        max=4e9,
+        read_only=True,
+    )
     rate_hz: float = param(20.0, "/clock messages per wall second (live).", min=1.0, max=1000.0)
 
     def __post_init__(self) -> None:

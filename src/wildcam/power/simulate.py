@@ -45,9 +45,9 @@ class Scenario:
     start_s: float = 0.0
     hours: float = 48.0
     step_s: float = 60.0
-    gauge_noise: float = 0.0       # standard deviation of the state-of-charge reading
+    gauge_noise: float = 0.0  # standard deviation of the state-of-charge reading
     seed: int = 0
-    overrides: tuple[tuple[float, float, str], ...] = ()   # (from_s, to_s, mode), relative
+    overrides: tuple[tuple[float, float, str], ...] = ()  # (from_s, to_s, mode), relative
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class SimResult:
     """The mode timeline (first entry: the initial mode) and one sample per step."""
 
     changes: list[ModeChange]
-    samples: list[tuple[float, str, float, float]]    # (t_s, mode, true soc, temperature)
+    samples: list[tuple[float, str, float, float]]  # (t_s, mode, true soc, temperature)
 
     def modes(self) -> list[str]:
         """The sequence of modes entered."""
@@ -86,15 +86,25 @@ def simulate(policy_config: PolicyConfig, scenario: Scenario) -> SimResult:
             battery.advance(t)
         load_w = sc.idle_w + sc.mode_load_w[policy.mode]
         temperature = sc.environment.ambient_c(t) + sc.self_heating_c_per_w * load_w
-        reading = min(1.0, max(0.0, battery.soc + rng.gauss(0.0, sc.gauge_noise))) \
-            if sc.gauge_noise else battery.soc
-        override = next((m for a, b, m in sc.overrides
-                         if a <= t - sc.start_s < b), "")
-        decision: Decision = policy.update(t, PolicyInputs(
-            battery=reading, temperature_c=temperature, charging=battery.charging,
-            battery_temperature_c=sc.environment.ambient_c(t), override=override))
+        reading = (
+            min(1.0, max(0.0, battery.soc + rng.gauss(0.0, sc.gauge_noise)))
+            if sc.gauge_noise
+            else battery.soc
+        )
+        override = next((m for a, b, m in sc.overrides if a <= t - sc.start_s < b), "")
+        decision: Decision = policy.update(
+            t,
+            PolicyInputs(
+                battery=reading,
+                temperature_c=temperature,
+                charging=battery.charging,
+                battery_temperature_c=sc.environment.ambient_c(t),
+                override=override,
+            ),
+        )
         if decision.changed:
-            changes.append(ModeChange(t, decision.mode, decision.reason, policy.level,
-                                      temperature))
+            changes.append(
+                ModeChange(t, decision.mode, decision.reason, policy.level, temperature)
+            )
         samples.append((t, policy.mode, battery.soc, temperature))
     return SimResult(changes, samples)

@@ -20,8 +20,13 @@ import numpy as np
 
 from wildcam.errors import ConfigError
 
-__all__ = ["DEFAULT_CLEARNESS_52N", "SolarConfig", "clearsky_poa_w_m2", "cloud_factors",
-           "hourly_harvest_w"]
+__all__ = [
+    "DEFAULT_CLEARNESS_52N",
+    "SolarConfig",
+    "clearsky_poa_w_m2",
+    "cloud_factors",
+    "hourly_harvest_w",
+]
 
 #: ASSUMPTION: monthly clearness (measured / clear-sky irradiation), January first, for a site at
 #: ~52° N in western Europe: ~0.35 in winter to ~0.55 in summer. Measure/replace: PVGIS monthly
@@ -36,9 +41,9 @@ class SolarConfig:
     latitude: float = 52.0
     longitude: float = 0.0
     altitude_m: float = 50.0
-    panel_w: float = 0.0           # rated (STC) watts; 0 = no panel
+    panel_w: float = 0.0  # rated (STC) watts; 0 = no panel
     tilt_deg: float = 35.0
-    azimuth_deg: float = 180.0     # 180 = facing south
+    azimuth_deg: float = 180.0  # 180 = facing south
     # ASSUMPTION: a small PWM/MPPT controller plus the cell's charge efficiency ~0.8 from panel
     # to stored energy. Measure: the INA sensor's coulombs in against the panel's output.
     controller_efficiency: float = 0.8
@@ -50,8 +55,9 @@ class SolarConfig:
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.latitude <= 90.0 or not -180.0 <= self.longitude <= 180.0:
-            raise ConfigError(f"site latitude/longitude out of range: {self.latitude}, "
-                              f"{self.longitude}")
+            raise ConfigError(
+                f"site latitude/longitude out of range: {self.latitude}, {self.longitude}"
+            )
         if self.panel_w < 0 or not 0.0 < self.controller_efficiency <= 1.0:
             raise ConfigError("panel_w must be >= 0 and controller_efficiency in (0, 1]")
         if not 0.0 <= self.tilt_deg <= 90.0 or not 0.0 <= self.azimuth_deg <= 360.0:
@@ -81,8 +87,14 @@ def clearsky_poa_w_m2(cfg: SolarConfig, start: dt.datetime, days: int) -> np.nda
     sky = site.get_clearsky(times, model="ineichen")
     sun = site.get_solarposition(times)
     poa = pvlib.irradiance.get_total_irradiance(
-        cfg.tilt_deg, cfg.azimuth_deg, sun["apparent_zenith"], sun["azimuth"],
-        sky["dni"], sky["ghi"], sky["dhi"])
+        cfg.tilt_deg,
+        cfg.azimuth_deg,
+        sun["apparent_zenith"],
+        sun["azimuth"],
+        sky["dni"],
+        sky["ghi"],
+        sky["dhi"],
+    )
     return np.nan_to_num(poa["poa_global"].to_numpy(dtype=float), nan=0.0).clip(min=0.0)
 
 

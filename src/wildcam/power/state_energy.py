@@ -43,10 +43,14 @@ def state_costs(states: PowerStates) -> StateCosts:
     suspend_w = states.suspend_w if states.sleep_kind == "suspend" else None
     suspend = suspend_w is not None
     return StateCosts(
-        power_w={"warm": states.idle_w, "watch": states.idle_w,
-                 "sleep": suspend_w if suspend_w is not None else states.off_w},
+        power_w={
+            "warm": states.idle_w,
+            "watch": states.idle_w,
+            "sleep": suspend_w if suspend_w is not None else states.off_w,
+        },
         enter_sleep_j=0.0 if suspend else states.shutdown_j,
-        leave_sleep_j=states.resume_j if suspend else states.boot_j)
+        leave_sleep_j=states.resume_j if suspend else states.boot_j,
+    )
 
 
 @dataclass
@@ -66,7 +70,8 @@ class StateLedger:
         dt = max(0.0, now_s - self.since_s)
         self.seconds[self.state] = self.seconds.get(self.state, 0.0) + dt
         self.joules[self.state] = self.joules.get(self.state, 0.0) + dt * self.costs.watts(
-            self.state)
+            self.state
+        )
         self.since_s = max(self.since_s, now_s)
         if state is not None and state != self.state:
             if state == "sleep":
@@ -90,6 +95,9 @@ class StateLedger:
         """Key/value pairs for the energy summary."""
         pairs = [(f"state_s.{s}", f"{self.seconds.get(s, 0.0):.1f}") for s in DEVICE_STATES]
         pairs += [(f"state_j.{s}", f"{self.joules.get(s, 0.0):.1f}") for s in DEVICE_STATES]
-        pairs += [("state_j.transitions", f"{self.transitions_j:.1f}"),
-                  ("state_wakes", str(self.wakes)), ("device_state", self.state)]
+        pairs += [
+            ("state_j.transitions", f"{self.transitions_j:.1f}"),
+            ("state_wakes", str(self.wakes)),
+            ("device_state", self.state),
+        ]
         return pairs

@@ -52,12 +52,21 @@ from wildcam.errors import ConfigError
 from wildcam.params import check_ranges, param
 from wildcam.power.policy import cold_usable_fraction
 from wildcam.power.profile import PowerStates
-from wildcam.upload.policy import in_windows, parse_windows
 from wildcam.types import DAY_S
+from wildcam.upload.policy import in_windows, parse_windows
 
-__all__ = ["DEVICE_STATES", "BudgetStatus", "LifetimeBudget", "StateConfig",
-           "StateDecision", "StateInputs", "StatePolicy", "capabilities", "parse_schedule",
-           "Schedule"]
+__all__ = [
+    "DEVICE_STATES",
+    "BudgetStatus",
+    "LifetimeBudget",
+    "Schedule",
+    "StateConfig",
+    "StateDecision",
+    "StateInputs",
+    "StatePolicy",
+    "capabilities",
+    "parse_schedule",
+]
 
 DEVICE_STATES = ("sleep", "watch", "warm")
 _FALLBACK = {"sleep": "watch", "watch": "warm"}
@@ -114,40 +123,86 @@ def _parse_date(text: str) -> dt.date:
 class StateConfig:
     """The device-state policy's settings (declared as the power manager's parameters)."""
 
-    schedule: str = param("", "Active windows in local time, 'HH:MM-HH:MM,...' (may wrap past "
-                          "midnight, e.g. '18:00-07:00'); '' = always active.")
-    utc_offset_h: float = param(0.0, "Local time offset from UTC of the schedule and service "
-                                "date (hours).", min=-14.0, max=14.0)
-    target_days: float = param(0.0, "Lifetime target: days from the policy's start the battery "
-                               "must last (0 = none; service_date wins).", min=0.0, max=3650.0)
-    service_date: str = param("", "Lifetime target as a local date YYYY-MM-DD the trap must "
-                              "reach (its midnight); '' = use target_days.")
-    warm_hold_s: float = param(60.0, "Stay warm this long after the last trigger or motion (s).",
-                               min=0.0, max=86400.0)
-    watch_enabled: bool = param(True, "A PIR or timer is fitted: the watch state (camera closed, "
-                                "trigger opens it) may be used.")
-    idle_state: str = param("warm", "State inside an active window with no recent trigger, "
-                            "within budget.", choices=DEVICE_STATES)
-    over_budget_state: str = param("watch", "State inside an active window when over the "
-                                   "lifetime budget or the battery is low.",
-                                   choices=("sleep", "watch"))
-    outside_state: str = param("sleep", "State outside the active windows (a window start wakes "
-                               "the device).", choices=DEVICE_STATES)
-    low_battery_soc: float = param(0.15, "Battery state of charge below which the policy acts "
-                                   "as over budget.", min=0.0, max=1.0)
-    budget_hysteresis: float = param(0.05, "Leave over-budget only when spending is this "
-                                     "fraction below the allowed rate.", min=0.0, max=0.5)
-    check_period_s: float = param(43200.0, "Longest sleep before the RTC wakes the device to "
-                                  "check battery and schedule (s); each check costs a boot.",
-                                  min=60.0, max=604800.0)
-    batch_s: float = param(0.0, "Asleep with a power controller that captures a burst on the "
-                           "PIR edge: it holds bursts up to this long before it powers the "
-                           "device up to analyse and send them together (s; 0 = at once).",
-                           min=0.0, max=86400.0)
-    over_budget_batch_s: float = param(43200.0, "The same while over the lifetime budget or "
-                                       "the battery is low (s): fewer boots, later alerts "
-                                       "(12 h: Sentinel's batch period).", min=0.0,
-                                       max=86400.0)
+    schedule: str = param(
+        "",
+        "Active windows in local time, 'HH:MM-HH:MM,...' (may wrap past "
+        "midnight, e.g. '18:00-07:00'); '' = always active.",
+    )
+    utc_offset_h: float = param(
+        0.0,
+        "Local time offset from UTC of the schedule and service date (hours).",
+        min=-14.0,
+        max=14.0,
+    )
+    target_days: float = param(
+        0.0,
+        "Lifetime target: days from the policy's start the battery "
+        "must last (0 = none; service_date wins).",
+        min=0.0,
+        max=3650.0,
+    )
+    service_date: str = param(
+        "",
+        "Lifetime target as a local date YYYY-MM-DD the trap must "
+        "reach (its midnight); '' = use target_days.",
+    )
+    warm_hold_s: float = param(
+        60.0, "Stay warm this long after the last trigger or motion (s).", min=0.0, max=86400.0
+    )
+    watch_enabled: bool = param(
+        True,
+        "A PIR or timer is fitted: the watch state (camera closed, trigger opens it) may be used.",
+    )
+    idle_state: str = param(
+        "warm",
+        "State inside an active window with no recent trigger, within budget.",
+        choices=DEVICE_STATES,
+    )
+    over_budget_state: str = param(
+        "watch",
+        "State inside an active window when over the lifetime budget or the battery is low.",
+        choices=("sleep", "watch"),
+    )
+    outside_state: str = param(
+        "sleep",
+        "State outside the active windows (a window start wakes the device).",
+        choices=DEVICE_STATES,
+    )
+    low_battery_soc: float = param(
+        0.15,
+        "Battery state of charge below which the policy acts as over budget.",
+        min=0.0,
+        max=1.0,
+    )
+    budget_hysteresis: float = param(
+        0.05,
+        "Leave over-budget only when spending is this fraction below the allowed rate.",
+        min=0.0,
+        max=0.5,
+    )
+    check_period_s: float = param(
+        43200.0,
+        "Longest sleep before the RTC wakes the device to "
+        "check battery and schedule (s); each check costs a boot.",
+        min=60.0,
+        max=604800.0,
+    )
+    batch_s: float = param(
+        0.0,
+        "Asleep with a power controller that captures a burst on the "
+        "PIR edge: it holds bursts up to this long before it powers the "
+        "device up to analyse and send them together (s; 0 = at once).",
+        min=0.0,
+        max=86400.0,
+    )
+    over_budget_batch_s: float = param(
+        43200.0,
+        "The same while over the lifetime budget or "
+        "the battery is low (s): fewer boots, later alerts "
+        "(12 h: Sentinel's batch period).",
+        min=0.0,
+        max=86400.0,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -172,23 +227,26 @@ class StateConfig:
 class StateInputs:
     """What the policy sees at one instant. NaN: unknown. Capabilities default to none."""
 
-    battery: float = math.nan            # state of charge 0..1
-    temperature_c: float = math.nan      # battery cells (cold derates the energy left)
+    battery: float = math.nan  # state of charge 0..1
+    temperature_c: float = math.nan  # battery cells (cold derates the energy left)
     harvest_j_per_day: float = math.nan  # expected harvest (solar, charger) per day
-    last_trigger_s: float = math.nan     # node-clock time of the last camera trigger
-    last_motion_s: float = math.nan      # ... of the last motion event
-    spent_j: float = math.nan            # energy spent since the policy started
-    capacity_j: float = math.nan         # battery capacity
-    can_sleep: bool = False              # a timed wake (RTC, timer) is fitted
-    can_watch: bool = False              # a trigger (PIR, timer) can call the closed camera
-    pir_wakes: bool = False              # a PIR edge powers the device up from sleep
-    busy: bool = False                   # work pending (uploads queued, link up): stay up
+    last_trigger_s: float = math.nan  # node-clock time of the last camera trigger
+    last_motion_s: float = math.nan  # ... of the last motion event
+    spent_j: float = math.nan  # energy spent since the policy started
+    capacity_j: float = math.nan  # battery capacity
+    can_sleep: bool = False  # a timed wake (RTC, timer) is fitted
+    can_watch: bool = False  # a trigger (PIR, timer) can call the closed camera
+    pir_wakes: bool = False  # a PIR edge powers the device up from sleep
+    busy: bool = False  # work pending (uploads queued, link up): stay up
 
 
 def capabilities(states: PowerStates) -> dict[str, bool]:
     """The capability fields of :class:`StateInputs` for a profile's power states."""
-    return {"can_sleep": states.can_sleep, "can_watch": states.can_watch,
-            "pir_wakes": states.pir_wakes_from_off}
+    return {
+        "can_sleep": states.can_sleep,
+        "can_watch": states.can_watch,
+        "pir_wakes": states.pir_wakes_from_off,
+    }
 
 
 @dataclass(frozen=True)
@@ -252,11 +310,17 @@ class StatePolicy:
     the caller so a woken device goes on with the same budget (default: ``now_s``).
     """
 
-    def __init__(self, config: StateConfig, now_s: float = 0.0, initial: str = "warm",
-                 budget_start_s: float | None = None) -> None:
+    def __init__(
+        self,
+        config: StateConfig,
+        now_s: float = 0.0,
+        initial: str = "warm",
+        budget_start_s: float | None = None,
+    ) -> None:
         if initial not in DEVICE_STATES:
-            raise ConfigError(f"unknown device state {initial!r}; one of "
-                              f"{', '.join(DEVICE_STATES)}")
+            raise ConfigError(
+                f"unknown device state {initial!r}; one of {', '.join(DEVICE_STATES)}"
+            )
         self.config = config
         self.schedule = config.parsed_schedule()
         start = now_s if budget_start_s is None else budget_start_s
@@ -282,10 +346,15 @@ class StatePolicy:
 
     def _possible(self, state: str, inputs: StateInputs, resting_in_window: bool) -> str:
         while True:
-            ok = (state == "warm"
-                  or (state == "watch" and inputs.can_watch and self.config.watch_enabled)
-                  or (state == "sleep" and inputs.can_sleep
-                      and (inputs.pir_wakes or not resting_in_window)))
+            ok = (
+                state == "warm"
+                or (state == "watch" and inputs.can_watch and self.config.watch_enabled)
+                or (
+                    state == "sleep"
+                    and inputs.can_sleep
+                    and (inputs.pir_wakes or not resting_in_window)
+                )
+            )
             if ok:
                 return state
             state = _FALLBACK[state]
@@ -293,28 +362,34 @@ class StatePolicy:
     def _propose(self, now_s: float, inputs: StateInputs) -> tuple[str, str]:
         c = self.config
         over = self._over_budget(now_s, inputs)
-        last = max((t for t in (inputs.last_trigger_s, inputs.last_motion_s)
-                    if not math.isnan(t)), default=math.nan)
-        low = self.low_battery = not math.isnan(inputs.battery) \
-            and inputs.battery < c.low_battery_soc
+        last = max(
+            (t for t in (inputs.last_trigger_s, inputs.last_motion_s) if not math.isnan(t)),
+            default=math.nan,
+        )
+        low = self.low_battery = (
+            not math.isnan(inputs.battery) and inputs.battery < c.low_battery_soc
+        )
         if not math.isnan(last) and 0.0 <= now_s - last < c.warm_hold_s:
             return "warm", f"trigger {now_s - last:.0f} s ago (hold {c.warm_hold_s:.0f} s)"
         if not self.schedule.active(now_s):
             return c.outside_state, "outside the active windows"
         if low:
-            return c.over_budget_state, f"battery {inputs.battery:.0%} below " \
-                                        f"{c.low_battery_soc:.0%}"
+            return (
+                c.over_budget_state,
+                f"battery {inputs.battery:.0%} below {c.low_battery_soc:.0%}",
+            )
         if over and self.last_budget is not None:
             b = self.last_budget
-            return c.over_budget_state, (f"over the lifetime budget: {b.spent_j_per_day:.0f} "
-                                         f"J/day spent, {b.allowed_j_per_day:.0f} allowed")
+            return c.over_budget_state, (
+                f"over the lifetime budget: {b.spent_j_per_day:.0f} "
+                f"J/day spent, {b.allowed_j_per_day:.0f} allowed"
+            )
         return c.idle_state, "active window, no recent trigger"
 
     def _wake_at(self, now_s: float) -> float:
         wake = now_s + self.config.check_period_s
         start = self.schedule.next_start_s(now_s)
-        return min(wake, start) if start is not None and not self.schedule.active(now_s) \
-            else wake
+        return min(wake, start) if start is not None and not self.schedule.active(now_s) else wake
 
     def update(self, now_s: float, inputs: StateInputs) -> StateDecision:
         """Advance to ``now_s`` with ``inputs``; return the (possibly new) state and its reason."""
@@ -331,8 +406,9 @@ class StatePolicy:
         self.reason = reason
         if state != "sleep":
             return StateDecision(state, reason, changed, self.since_s, None)
-        return StateDecision(state, reason, changed, self.since_s, self._wake_at(now_s),
-                             self.batch_hold_s())
+        return StateDecision(
+            state, reason, changed, self.since_s, self._wake_at(now_s), self.batch_hold_s()
+        )
 
     def batch_hold_s(self) -> float:
         """How long a power controller may hold PIR bursts before it wakes the device: longer

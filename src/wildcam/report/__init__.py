@@ -22,12 +22,12 @@ from wildcam.report.html import REPORT_NAME, build_report, render_html
 from wildcam.report.metrics import Summary, estimate_baseline, summarize
 
 __all__ = [
-    "Baseline",
     "FIGURES",
     "REPORT_NAME",
+    "TOPICS",
+    "Baseline",
     "RunData",
     "Summary",
-    "TOPICS",
     "Timebase",
     "build_report",
     "estimate_baseline",

@@ -134,8 +134,9 @@ def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
             try:
                 out[conn.topic].append((bag_ns, store.deserialize_cdr(raw, conn.msgtype)))
             except Exception as err:  # rosbags raises many kinds on bad CDR
-                raise InputError(f"{bag}: cannot decode a {conn.msgtype} message on "
-                                 f"{conn.topic}: {err}") from err
+                raise InputError(
+                    f"{bag}: cannot decode a {conn.msgtype} message on {conn.topic}: {err}"
+                ) from err
     for records in out.values():
         records.sort(key=lambda r: r[0])
     return out
@@ -149,8 +150,9 @@ def _float(value: float) -> float:
     return float(value) if value is not None and math.isfinite(value) else math.nan
 
 
-def _motion_spans(records: Iterable[tuple[int, Any]], clock: _Clock,
-                  end_s: float) -> tuple[MotionSpan, ...]:
+def _motion_spans(
+    records: Iterable[tuple[int, Any]], clock: _Clock, end_s: float
+) -> tuple[MotionSpan, ...]:
     opened: dict[int, float] = {}
     spans: list[MotionSpan] = []
     for bag_ns, msg in records:
@@ -171,9 +173,15 @@ def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
     stamp = _ns(msg.header.stamp)
     t = clock.at_stamp(stamp, bag_ns)
     assert t is not None
-    return DetectionRecord(t, stamp, int(msg.event_id), len(msg.detections),
-                           float(best.score) if best else math.nan,
-                           int(best.stage) if best else 0, str(best.model_id) if best else "")
+    return DetectionRecord(
+        t,
+        stamp,
+        int(msg.event_id),
+        len(msg.detections),
+        float(best.score) if best else math.nan,
+        int(best.stage) if best else 0,
+        str(best.model_id) if best else "",
+    )
 
 
 def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
@@ -186,9 +194,13 @@ def _gateway_item(item: Mapping[str, Any], clock: _Clock) -> GatewayItem:
     if t is None and isinstance(received, (int, float)):
         t = clock.at_bag(round(received * 1e9))
     size = item.get("size")
-    return GatewayItem(key=str(item.get("key", "")), kind=str(item.get("kind", "item")),
-                       size=int(size) if isinstance(size, (int, float)) else 0,
-                       stamp_ns=stamp, t_s=t)
+    return GatewayItem(
+        key=str(item.get("key", "")),
+        kind=str(item.get("kind", "item")),
+        size=int(size) if isinstance(size, (int, float)) else 0,
+        stamp_ns=stamp,
+        t_s=t,
+    )
 
 
 def _idle_w(profile: str) -> float | None:
@@ -200,10 +212,13 @@ def _idle_w(profile: str) -> float | None:
         return None
 
 
-def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | None,
-             gateway: str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
-             baseline: Baseline | str | Path | Mapping[str, Any] | None = None,
-             fps: float | None = None) -> RunData:
+def load_run(
+    bag: str | Path,
+    truth: GroundTruth | SceneConfig | str | Path | None,
+    gateway: str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
+    baseline: Baseline | str | Path | Mapping[str, Any] | None = None,
+    fps: float | None = None,
+) -> RunData:
     """Load a recorded run.
 
     ``truth`` is the scene (its config, or a ground-truth JSON file; None for a real camera:
@@ -218,41 +233,78 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
     topics = _read_bag(Path(bag))
     info = topics[TOPICS["info"]]
     all_ns = [ns for records in topics.values() for ns, _ in records]
-    clock = _Clock([(_ns(m.header.stamp), ns) for ns, m in info], fps,
-                   min(all_ns) if all_ns else 0)
+    clock = _Clock(
+        [(_ns(m.header.stamp), ns) for ns, m in info], fps, min(all_ns) if all_ns else 0
+    )
     frames = len(info)
     duration = max((clock.at_bag(ns) for ns in all_ns), default=0.0)
     if frames:  # the scene goes on after the last frame while the camera is closed
-        duration = max((clock.last_index + 1) / fps, min(duration, scene.duration_s)
-                       if truth is not None else 0.0)
+        duration = max(
+            (clock.last_index + 1) / fps,
+            min(duration, scene.duration_s) if truth is not None else 0.0,
+        )
     visits, nights, rain = truth_from_scene(scene)
     notes: list[str] = []
     if not frames:
-        notes.append("no camera/small/camera_info in the bag: times are bag seconds from the first "
-                     "message")
+        notes.append(
+            "no camera/small/camera_info in the bag: times are bag seconds from the first message"
+        )
     for name, topic in TOPICS.items():
         if name != "info" and not topics[topic]:
             notes.append(f"no {topic} messages in the bag")
 
-    modes = tuple(ModeSwitch(clock.at_bag(ns), int(m.mode), str(m.mode_name), str(m.reason),
-                             _float(m.battery_percentage), bool(m.charging),
-                             bool(m.manual_override), str(getattr(m, "device_state", "")),
-                             str(getattr(m, "device_state_reason", "")))
-                  for ns, m in topics[TOPICS["state"]])
-    battery = tuple(BatterySample(clock.at_bag(ns), _float(m.percentage), _float(m.voltage),
-                                  _float(m.capacity if math.isfinite(m.capacity)
-                                         and m.capacity > 0 else m.design_capacity),
-                                  charging_from_status(int(m.power_supply_status)) is True)
-                    for ns, m in topics[TOPICS["battery"]])
-    energy = tuple(EnergySample(clock.at_bag(ns), str(m.node), str(m.profile), float(m.period_s),
-                                tuple(StageJoules(str(s.stage), int(s.count),
-                                                  float(s.cpu_seconds), float(s.joules))
-                                      for s in m.stages))
-                   for ns, m in topics[TOPICS["energy"]])
-    uploads = tuple(UploadSample(clock.at_bag(ns), int(m.queue_depth), int(m.queue_bytes),
-                                 int(m.items_sent), int(m.bytes_sent), int(m.retries),
-                                 int(m.evictions), bool(m.link_up))
-                    for ns, m in topics[TOPICS["upload"]])
+    modes = tuple(
+        ModeSwitch(
+            clock.at_bag(ns),
+            int(m.mode),
+            str(m.mode_name),
+            str(m.reason),
+            _float(m.battery_percentage),
+            bool(m.charging),
+            bool(m.manual_override),
+            str(getattr(m, "device_state", "")),
+            str(getattr(m, "device_state_reason", "")),
+        )
+        for ns, m in topics[TOPICS["state"]]
+    )
+    battery = tuple(
+        BatterySample(
+            clock.at_bag(ns),
+            _float(m.percentage),
+            _float(m.voltage),
+            _float(
+                m.capacity if math.isfinite(m.capacity) and m.capacity > 0 else m.design_capacity
+            ),
+            charging_from_status(int(m.power_supply_status)) is True,
+        )
+        for ns, m in topics[TOPICS["battery"]]
+    )
+    energy = tuple(
+        EnergySample(
+            clock.at_bag(ns),
+            str(m.node),
+            str(m.profile),
+            float(m.period_s),
+            tuple(
+                StageJoules(str(s.stage), int(s.count), float(s.cpu_seconds), float(s.joules))
+                for s in m.stages
+            ),
+        )
+        for ns, m in topics[TOPICS["energy"]]
+    )
+    uploads = tuple(
+        UploadSample(
+            clock.at_bag(ns),
+            int(m.queue_depth),
+            int(m.queue_bytes),
+            int(m.items_sent),
+            int(m.bytes_sent),
+            int(m.retries),
+            int(m.evictions),
+            bool(m.link_up),
+        )
+        for ns, m in topics[TOPICS["upload"]]
+    )
     profiles = Counter(e.profile for e in energy if e.profile)
     profile = profiles.most_common(1)[0][0] if profiles else ""
     idle_w = _idle_w(profile) if profile else None
@@ -262,15 +314,26 @@ def load_run(bag: str | Path, truth: GroundTruth | SceneConfig | str | Path | No
     if gateway is not None:
         items = tuple(_gateway_item(i, clock) for i in load_gateway_listing(gateway))
     run = RunData(
-        duration_s=duration, fps=fps, frames=frames, timebase=Timebase.for_scene(scene),
+        duration_s=duration,
+        fps=fps,
+        frames=frames,
+        timebase=Timebase.for_scene(scene),
         has_truth=truth is not None,
         visits=tuple(v for v in visits if v.start_s < duration) if frames else visits,
-        nights=nights, rain=rain, modes=modes, battery=battery,
+        nights=nights,
+        rain=rain,
+        modes=modes,
+        battery=battery,
         motion=_motion_spans(topics[TOPICS["motion"]], clock, duration),
         detections=tuple(_detection(ns, m, clock) for ns, m in topics[TOPICS["detections"]]),
-        energy=energy, uploads=uploads, gateway=items, idle_w=idle_w, profile=profile,
+        energy=energy,
+        uploads=uploads,
+        gateway=items,
+        idle_w=idle_w,
+        profile=profile,
         source=str(bag),
-        notes=tuple(notes))
+        notes=tuple(notes),
+    )
     if isinstance(baseline, Baseline):
         chosen: Baseline | None = baseline
     elif baseline is not None:

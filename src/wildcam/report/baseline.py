@@ -12,15 +12,19 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from wildcam.types import Box, Image
 from wildcam.errors import ModelError
+from wildcam.types import Box, Image
 
 __all__ = ["measure_stage3_joules"]
 
 
-def measure_stage3_joules(frames: Sequence[Image], profile_name: str = "rpi4b",
-                          manifest: str = "", model_id: str = "default",
-                          warmup: int = 1) -> tuple[float, str]:
+def measure_stage3_joules(
+    frames: Sequence[Image],
+    profile_name: str = "rpi4b",
+    manifest: str = "",
+    model_id: str = "default",
+    warmup: int = 1,
+) -> tuple[float, str]:
     """Joules per stage-3 call on a whole frame and the model id measured.
 
     ``manifest`` and ``model_id`` as the cascade's parameters (``""``: the package's manifest;

@@ -13,8 +13,7 @@ from typing import Any
 
 __all__ = ["RUN_FILES", "find_beside", "print_summary", "register"]
 
-RUN_FILES = {"truth": "ground_truth.json", "gateway": "gateway.json",
-             "baseline": "baseline.json"}
+RUN_FILES = {"truth": "ground_truth.json", "gateway": "gateway.json", "baseline": "baseline.json"}
 """Files a run writes beside its bag, by role."""
 
 
@@ -38,15 +37,23 @@ def _report(args: argparse.Namespace) -> int:
     from wildcam.report import build_report, load_run, summarize
 
     bag = Path(args.bag)
-    paths = {role: Path(given) if given else find_beside(bag, RUN_FILES[role])
-             for role, given in (("truth", args.truth), ("gateway", args.gateway),
-                                 ("baseline", args.baseline))}
+    paths = {
+        role: Path(given) if given else find_beside(bag, RUN_FILES[role])
+        for role, given in (
+            ("truth", args.truth),
+            ("gateway", args.gateway),
+            ("baseline", args.baseline),
+        )
+    }
     if paths["truth"] is None:
-        print(f"wildcam report: no --truth given and no {RUN_FILES['truth']} beside {bag}: "
-              "visits are not scored")
+        print(
+            f"wildcam report: no --truth given and no {RUN_FILES['truth']} beside {bag}: "
+            "visits are not scored"
+        )
     # A missing or broken bag is a WildcamError: ``wildcam`` says so in one line, exit code 2.
-    run = load_run(bag, paths["truth"], gateway=paths["gateway"],
-                   baseline=paths["baseline"], fps=args.fps)
+    run = load_run(
+        bag, paths["truth"], gateway=paths["gateway"], baseline=paths["baseline"], fps=args.fps
+    )
     summary = summarize(run)
     page = build_report(run, Path(args.out), summary)
     print(f"wildcam report: {page}")
@@ -58,13 +65,27 @@ def register(sub: Any) -> None:
     """Add the ``report`` subcommand to the ``wildcam`` parser's subparsers."""
     rep = sub.add_parser("report", help="write report.html + PNG figures for a recorded run")
     rep.add_argument("bag", help="the run's bag directory")
-    rep.add_argument("--truth", default="", help="scene ground-truth JSON (default: "
-                     f"{RUN_FILES['truth']} beside the bag)")
-    rep.add_argument("--gateway", default="", help="gateway listing JSON (default: "
-                     f"{RUN_FILES['gateway']} beside the bag, if any)")
-    rep.add_argument("--baseline", default="", help="always-on baseline JSON (default: "
-                     f"{RUN_FILES['baseline']} beside the bag, else estimated from the run)")
-    rep.add_argument("--fps", type=float, default=None,
-                     help="the camera's frame rate (default: the scene's; 10 without truth)")
+    rep.add_argument(
+        "--truth",
+        default="",
+        help=f"scene ground-truth JSON (default: {RUN_FILES['truth']} beside the bag)",
+    )
+    rep.add_argument(
+        "--gateway",
+        default="",
+        help=f"gateway listing JSON (default: {RUN_FILES['gateway']} beside the bag, if any)",
+    )
+    rep.add_argument(
+        "--baseline",
+        default="",
+        help="always-on baseline JSON (default: "
+        f"{RUN_FILES['baseline']} beside the bag, else estimated from the run)",
+    )
+    rep.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="the camera's frame rate (default: the scene's; 10 without truth)",
+    )
     rep.add_argument("--out", default="out", help="output directory (default: out/)")
     rep.set_defaults(func=_report)

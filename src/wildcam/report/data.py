@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from wildcam.camera.scene import SceneConfig
 from wildcam.camera.truth import GroundTruth, load_ground_truth
 from wildcam.errors import InputError
@@ -40,7 +39,6 @@ __all__ = [
     "truth_from_scene",
     "truth_scene",
 ]
-
 
 
 @dataclass(frozen=True)
@@ -248,9 +246,12 @@ class RunData:
 
 # --- ground truth ---------------------------------------------------------------------------
 
-def truth_from_scene(scene: SceneConfig) -> tuple[tuple[TruthVisit, ...],
-                                                  tuple[tuple[float, float], ...],
-                                                  tuple[tuple[float, float], ...]]:
+
+def truth_from_scene(
+    scene: SceneConfig,
+) -> tuple[
+    tuple[TruthVisit, ...], tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]
+]:
     """Visits, IR nights and rain spells of a scene config."""
     visits = tuple(TruthVisit(v.start_s, v.end_s, v.species) for v in scene.visits)
     nights = tuple((i.start_s, i.end_s) for i in scene.ir_night)
@@ -267,6 +268,7 @@ def truth_scene(truth: GroundTruth | SceneConfig | str | Path) -> SceneConfig:
 
 # --- gateway listing and baseline files -----------------------------------------------------
 
+
 def _json(source: Any, what: str) -> Any:
     """``source`` parsed: read as JSON when it is a path, else as given."""
     if not isinstance(source, (str, Path)):
@@ -277,8 +279,9 @@ def _json(source: Any, what: str) -> Any:
         raise InputError(f"cannot read {what} {source}: {err}") from err
 
 
-def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
-                         ) -> list[dict[str, Any]]:
+def load_gateway_listing(
+    source: str | Path | Mapping[str, Any] | Sequence[Any],
+) -> list[dict[str, Any]]:
     """The items of a gateway listing: ``GET /v1/items``'s JSON, from a file or parsed.
 
     Accepts ``{"items": [...]}`` or the list itself; malformed input is InputError.
@@ -287,7 +290,7 @@ def load_gateway_listing(source: str | Path | Mapping[str, Any] | Sequence[Any]
     if isinstance(data, Mapping):
         data = data.get("items")
     if not isinstance(data, list) or not all(isinstance(i, Mapping) for i in data):
-        raise InputError("a gateway listing is a list of item objects (or {\"items\": [...]})")
+        raise InputError('a gateway listing is a list of item objects (or {"items": [...]})')
     return [dict(item) for item in data]
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -29,12 +29,20 @@ from wildcam.report.metrics import STAGES, detected_times, mode_changes
 
 __all__ = ["FIGURES", "FigureSpec", "draw_all", "draw_figure", "hold_rule"]
 
-MODE_COLOURS = {"critical": "#d62728", "low_power": "#ff7f0e", "normal": "#2ca02c",
-                "aggressive": "#1f77b4"}
+MODE_COLOURS = {
+    "critical": "#d62728",
+    "low_power": "#ff7f0e",
+    "normal": "#2ca02c",
+    "aggressive": "#1f77b4",
+}
 NIGHT_COLOUR = "#20204030"
 DPI = 100
-OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
-                           "borderaxespad": 0.0, "fontsize": 8}
+OUTSIDE: dict[str, Any] = {
+    "loc": "upper left",
+    "bbox_to_anchor": (1.01, 1.0),
+    "borderaxespad": 0.0,
+    "fontsize": 8,
+}
 """Legend placement: to the right of the plotting area, never over the data."""
 
 
@@ -65,8 +73,9 @@ def _frame(run: RunData, ax: Axes) -> None:
     ax.set_xlabel(_xlabel(run))
     if run.timebase.is_day:
         ax.xaxis.set_major_locator(MultipleLocator(6.0))  # 00:00, 06:00, 12:00, 18:00
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda h, _: f"{int(h) % 24:02d}:"
-                                                   f"{int(round(h % 1 * 60)) % 60:02d}"))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda h, _: f"{int(h) % 24:02d}:{int(round(h % 1 * 60)) % 60:02d}")
+        )
     ax.grid(True, alpha=0.3)
 
 
@@ -75,12 +84,22 @@ def _battery(run: RunData, ax: Axes) -> None:
     changes = mode_changes(run)
     for i, state in enumerate(changes):
         end = changes[i + 1].t_s if i + 1 < len(changes) else run.duration_s
-        ax.axvspan(_x(run, state.t_s), _x(run, end), alpha=0.15, lw=0,
-                   color=MODE_COLOURS.get(state.mode_name, "#7f7f7f"))
+        ax.axvspan(
+            _x(run, state.t_s),
+            _x(run, end),
+            alpha=0.15,
+            lw=0,
+            color=MODE_COLOURS.get(state.mode_name, "#7f7f7f"),
+        )
     levels = [(b.t_s, b.percentage * 100) for b in run.battery if math.isfinite(b.percentage)]
     if levels:
-        ax.plot([_x(run, t) for t, _ in levels], [p for _, p in levels], color="black",
-                lw=1.5, label="battery level")
+        ax.plot(
+            [_x(run, t) for t, _ in levels],
+            [p for _, p in levels],
+            color="black",
+            lw=1.5,
+            label="battery level",
+        )
     ax.set_ylim(0, 105)
     ax.set_ylabel("battery (%)")
     for i, state in enumerate(changes):
@@ -89,9 +108,15 @@ def _battery(run: RunData, ax: Axes) -> None:
         reason = state.reason if len(state.reason) <= 32 else state.reason[:31] + "…"
         lo, hi = ax.get_xlim()
         left = x > lo + 0.85 * (hi - lo)  # near the right edge: write to the left of the line
-        ax.annotate(f"{i + 1}: {state.mode_name}\n{reason}", (x, 100 - 12 * (i % 3)),
-                    fontsize=7, xytext=(-3 if left else 3, 0), textcoords="offset points",
-                    va="top", ha="right" if left else "left")
+        ax.annotate(
+            f"{i + 1}: {state.mode_name}\n{reason}",
+            (x, 100 - 12 * (i % 3)),
+            fontsize=7,
+            xytext=(-3 if left else 3, 0),
+            textcoords="offset points",
+            va="top",
+            ha="right" if left else "left",
+        )
     lines, labels = ax.get_legend_handles_labels()
     patches = [Patch(color=c, alpha=0.3) for c in MODE_COLOURS.values()]
     labels += [f"mode: {m}" for m in MODE_COLOURS]
@@ -106,14 +131,28 @@ def _timeline(run: RunData, ax: Axes) -> None:
     lanes = ["ground-truth visits", "motion events", "detections", "at the gateway"]
     for start, end in run.rain:
         ax.axvspan(_x(run, start), _x(run, end), color="#1f77b415", lw=0)
-    ax.broken_barh([(_x(run, v.start_s), _x(run, v.end_s) - _x(run, v.start_s))
-                    for v in run.visits], (3.6, 0.8), color="#2ca02c")
+    ax.broken_barh(
+        [(_x(run, v.start_s), _x(run, v.end_s) - _x(run, v.start_s)) for v in run.visits],
+        (3.6, 0.8),
+        color="#2ca02c",
+    )
     for v in run.visits:
         ax.annotate(v.species, (_x(run, v.start_s), 4.45), fontsize=7)
-    ax.broken_barh([(_x(run, m.start_s), max(_x(run, m.end_s) - _x(run, m.start_s), 1e-3))
-                    for m in run.motion], (2.6, 0.8), color="#ff7f0e")
-    ax.plot([_x(run, d.t_s) for d in run.detections], [2.0] * len(run.detections), "|",
-            color="#1f77b4", ms=12)
+    ax.broken_barh(
+        [
+            (_x(run, m.start_s), max(_x(run, m.end_s) - _x(run, m.start_s), 1e-3))
+            for m in run.motion
+        ],
+        (2.6, 0.8),
+        color="#ff7f0e",
+    )
+    ax.plot(
+        [_x(run, d.t_s) for d in run.detections],
+        [2.0] * len(run.detections),
+        "|",
+        color="#1f77b4",
+        ms=12,
+    )
     if run.gateway is not None:
         times, _ = detected_times(run)
         ax.plot([_x(run, t) for t in times], [1.0] * len(times), "|", color="#9467bd", ms=12)
@@ -151,11 +190,24 @@ def _energy(run: RunData, ax: Axes) -> None:
         ax.set_title("no always-on baseline available", fontsize=9)
     for label, values, colour, offset in series:
         total = sum(values.values())
-        bars = ax.barh([i + offset for i in y], [values.get(n, 0.0) for n in names],
-                       height=0.4, color=colour, label=f"{label}: {total:.1f} J")
-        ax.bar_label(bars, [f"{values[n]:.1f} J ({values[n] / total:.0%})"
-                            if values.get(n, 0.0) > 0 and total > 0 else "" for n in names],
-                     fontsize=7, padding=2)
+        bars = ax.barh(
+            [i + offset for i in y],
+            [values.get(n, 0.0) for n in names],
+            height=0.4,
+            color=colour,
+            label=f"{label}: {total:.1f} J",
+        )
+        ax.bar_label(
+            bars,
+            [
+                f"{values[n]:.1f} J ({values[n] / total:.0%})"
+                if values.get(n, 0.0) > 0 and total > 0
+                else ""
+                for n in names
+            ],
+            fontsize=7,
+            padding=2,
+        )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xscale("linear")
@@ -186,15 +238,21 @@ def hold_rule(mode: str) -> str | None:
 def _uploads(run: RunData, ax: Axes) -> None:
     _frame(run, ax)
     xs = [_x(run, u.t_s) for u in run.uploads]
-    ax.step(xs, [u.queue_depth for u in run.uploads], where="post", color="#ff7f0e",
-            label="items waiting in the queue")
+    ax.step(
+        xs,
+        [u.queue_depth for u in run.uploads],
+        where="post",
+        color="#ff7f0e",
+        label="items waiting in the queue",
+    )
     ax.set_ylabel("items waiting")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     most = max((u.queue_depth for u in run.uploads), default=0)
     ax.set_ylim(0, max(1.0, most * 1.3))  # headroom for the hold annotations
     right = ax.twinx()
-    right.plot(xs, [u.bytes_sent / 1e3 for u in run.uploads], color="#1f77b4",
-               label="sent so far (kB)")
+    right.plot(
+        xs, [u.bytes_sent / 1e3 for u in run.uploads], color="#1f77b4", label="sent so far (kB)"
+    )
     right.set_ylabel("sent so far (kB)")
     right.set_ylim(bottom=0)
     changes = mode_changes(run)
@@ -205,37 +263,59 @@ def _uploads(run: RunData, ax: Axes) -> None:
         if rule is None or not waiting or max(waiting) == 0:
             continue
         ax.axvspan(_x(run, state.t_s), _x(run, end), color="#ff7f0e", alpha=0.08, lw=0)
-        ax.annotate(f"held: {rule}", (_x(run, state.t_s), max(waiting)), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points", va="bottom")
+        ax.annotate(
+            f"held: {rule}",
+            (_x(run, state.t_s), max(waiting)),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+            va="bottom",
+        )
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], **{**OUTSIDE, "bbox_to_anchor": (1.08,
-                                                                                   1.0)})
+    ax.legend(lines[0] + more[0], lines[1] + more[1], **{**OUTSIDE, "bbox_to_anchor": (1.08, 1.0)})
     if not run.uploads:
         ax.text(0.5, 0.5, "no uploader/status messages", transform=ax.transAxes, ha="center")
 
 
 FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec("battery.png", "Battery and power mode",
-               "Look for the black battery line falling at night and rising with the sun, and "
-               "the background colour (the power mode) stepping down before the battery runs "
-               "low; each numbered dashed line is a mode switch, with its reason in the table "
-               "below.", _battery),
-    FigureSpec("timeline.png", "Visits, motion, detections",
-               "Look for each green ground-truth visit to have orange motion and blue "
-               "detection marks under it, and for marks where there was no visit (false "
-               "alarms); grey is night (infrared), blue is rain.", _timeline, height=3.5),
-    FigureSpec("energy.png", "Energy by stage",
-               "Look at which bars are longest: the share of each stage in the run's energy "
-               "(board idle included), beside the always-on baseline, which runs the large "
-               "model on every frame without the motion gate and keeps this run's capture, "
-               "upload and idle energy (it would capture, upload and idle the same).", _energy,
-               height=4.5),
-    FigureSpec("uploads.png", "Upload queue and bytes sent",
-               "Look for the orange count of waiting items to fall back to zero as the sent "
-               "line rises; where it stays up, the shaded span says which power-mode rule held "
-               "the items (for example low_power uploads only on a charger).", _uploads,
-               height=3.5),
+    FigureSpec(
+        "battery.png",
+        "Battery and power mode",
+        "Look for the black battery line falling at night and rising with the sun, and "
+        "the background colour (the power mode) stepping down before the battery runs "
+        "low; each numbered dashed line is a mode switch, with its reason in the table "
+        "below.",
+        _battery,
+    ),
+    FigureSpec(
+        "timeline.png",
+        "Visits, motion, detections",
+        "Look for each green ground-truth visit to have orange motion and blue "
+        "detection marks under it, and for marks where there was no visit (false "
+        "alarms); grey is night (infrared), blue is rain.",
+        _timeline,
+        height=3.5,
+    ),
+    FigureSpec(
+        "energy.png",
+        "Energy by stage",
+        "Look at which bars are longest: the share of each stage in the run's energy "
+        "(board idle included), beside the always-on baseline, which runs the large "
+        "model on every frame without the motion gate and keeps this run's capture, "
+        "upload and idle energy (it would capture, upload and idle the same).",
+        _energy,
+        height=4.5,
+    ),
+    FigureSpec(
+        "uploads.png",
+        "Upload queue and bytes sent",
+        "Look for the orange count of waiting items to fall back to zero as the sent "
+        "line rises; where it stays up, the shaded span says which power-mode rule held "
+        "the items (for example low_power uploads only on a charger).",
+        _uploads,
+        height=3.5,
+    ),
 )
 """Every figure of the report, in page order."""
 

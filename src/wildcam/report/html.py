@@ -32,20 +32,27 @@ figcaption { color: #555; font-size: 0.9em; }
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], table_id: str) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f'<table id="{table_id}"><tr>{head}</tr>{body}</table>'
 
 
 def render_html(run: RunData, summary: Summary) -> str:
     """The page for ``run``: summary table, every figure of FIGURES, mode switches, notes."""
     tb = run.timebase
-    span = (f"{tb.clock(0.0)} to {tb.clock(run.duration_s)} simulated "
-            f"({summary.simulated_h:.1f} h in {run.duration_s:.0f} s of scene, "
-            f"{run.frames} frames)" if tb.is_day else f"{run.duration_s:.1f} s of scene")
+    span = (
+        f"{tb.clock(0.0)} to {tb.clock(run.duration_s)} simulated "
+        f"({summary.simulated_h:.1f} h in {run.duration_s:.0f} s of scene, "
+        f"{run.frames} frames)"
+        if tb.is_day
+        else f"{run.duration_s:.1f} s of scene"
+    )
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        "<title>wildcam day report</title>", f"<style>{_STYLE}</style></head><body>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>wildcam day report</title>",
+        f"<style>{_STYLE}</style></head><body>",
         "<h1>wildcam day report</h1>",
         f"<p>{escape(span)}. Source: <code>{escape(run.source)}</code>. Generated "
         f"{escape(dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
@@ -55,30 +62,67 @@ def render_html(run: RunData, summary: Summary) -> str:
     if run.baseline is not None:
         parts.append(f"<p>Baseline: {escape(run.baseline.description)}.</p>")
     for spec in FIGURES:
-        parts.append(f'<figure id="{escape(spec.name.removesuffix(".png"))}">'
-                     f"<h2>{escape(spec.title)}</h2>"
-                     f'<img src="{escape(spec.name)}" alt="{escape(spec.title)}">'
-                     f"<figcaption>{escape(spec.caption)}</figcaption></figure>")
-    switches = [(str(i + 1), tb.clock(s.t_s), s.mode_name, s.reason or "(no reason given)",
-                 "yes" if s.manual_override else "no")
-                for i, s in enumerate(mode_changes(run))]
-    parts += ["<h2>Mode switches</h2>",
-              _table(("#", "time", "mode", "reason", "manual override"), switches, "modes")
-              if switches else "<p>No power/state messages were recorded.</p>"]
-    states = [(str(i + 1), tb.clock(s.t_s), s.device_state, s.device_state_reason)
-              for i, s in enumerate(state_changes(run))]
+        parts.append(
+            f'<figure id="{escape(spec.name.removesuffix(".png"))}">'
+            f"<h2>{escape(spec.title)}</h2>"
+            f'<img src="{escape(spec.name)}" alt="{escape(spec.title)}">'
+            f"<figcaption>{escape(spec.caption)}</figcaption></figure>"
+        )
+    switches = [
+        (
+            str(i + 1),
+            tb.clock(s.t_s),
+            s.mode_name,
+            s.reason or "(no reason given)",
+            "yes" if s.manual_override else "no",
+        )
+        for i, s in enumerate(mode_changes(run))
+    ]
+    parts += [
+        "<h2>Mode switches</h2>",
+        _table(("#", "time", "mode", "reason", "manual override"), switches, "modes")
+        if switches
+        else "<p>No power/state messages were recorded.</p>",
+    ]
+    states = [
+        (str(i + 1), tb.clock(s.t_s), s.device_state, s.device_state_reason)
+        for i, s in enumerate(state_changes(run))
+    ]
     if states:
-        parts += ["<h2>Device states</h2>",
-                  _table(("#", "time", "state", "reason"), states, "states")]
-    visits = [(tb.clock(v.start_s), tb.clock(v.end_s), v.species, f"{v.coverage:.0%}",
-               "never" if v.first_detection_s is None else f"{v.first_detection_s:.1f} s")
-              for v in summary.visit_scores]
-    parts += ["<h2>Ground-truth visits</h2>",
-              _table(("from", "to", "species", "inside motion events",
-                      "first detection after the start (scene time)"), visits, "visits")]
+        parts += [
+            "<h2>Device states</h2>",
+            _table(("#", "time", "state", "reason"), states, "states"),
+        ]
+    visits = [
+        (
+            tb.clock(v.start_s),
+            tb.clock(v.end_s),
+            v.species,
+            f"{v.coverage:.0%}",
+            "never" if v.first_detection_s is None else f"{v.first_detection_s:.1f} s",
+        )
+        for v in summary.visit_scores
+    ]
+    parts += [
+        "<h2>Ground-truth visits</h2>",
+        _table(
+            (
+                "from",
+                "to",
+                "species",
+                "inside motion events",
+                "first detection after the start (scene time)",
+            ),
+            visits,
+            "visits",
+        ),
+    ]
     if run.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(
-            f'<li class="note">{escape(n)}</li>' for n in run.notes) + "</ul>")
+        parts.append(
+            "<h2>Notes</h2><ul>"
+            + "".join(f'<li class="note">{escape(n)}</li>' for n in run.notes)
+            + "</ul>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

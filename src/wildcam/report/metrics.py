@@ -30,11 +30,28 @@ from wildcam.report.data import Baseline, ModeSwitch, RunData, TruthVisit
 from wildcam.report.states import StateSummary, summarize_states
 from wildcam.types import DAY_S
 
-__all__ = ["PROCESSING_STAGES", "STAGES", "Summary", "VisitScore", "detected_times",
-           "estimate_baseline", "mode_changes", "recalled", "summarize", "visit_scores"]
+__all__ = [
+    "PROCESSING_STAGES",
+    "STAGES",
+    "Summary",
+    "VisitScore",
+    "detected_times",
+    "estimate_baseline",
+    "mode_changes",
+    "recalled",
+    "summarize",
+    "visit_scores",
+]
 
-STAGES = ("capture", "motion", "cascade_stage1", "cascade_stage2", "cascade_stage3", "encode",
-          "upload")
+STAGES = (
+    "capture",
+    "motion",
+    "cascade_stage1",
+    "cascade_stage2",
+    "cascade_stage3",
+    "encode",
+    "upload",
+)
 """The stages every node reports under (contracts), in pipeline order."""
 
 PROCESSING_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "encode"})
@@ -100,8 +117,10 @@ class Summary:
         """Every field and derived score, for ``summary.json``."""
         data = asdict(self)
         data.update(event_recall=self.event_recall, energy_ratio=self.energy_ratio)
-        return {k: None if isinstance(v, float) and not math.isfinite(v) else v
-                for k, v in data.items()}  # strict JSON: no NaN or Infinity
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in data.items()
+        }  # strict JSON: no NaN or Infinity
 
     def _visit_rows(self) -> list[tuple[str, str]]:
         scores = self.visit_scores
@@ -110,13 +129,21 @@ class Summary:
         cover = [v.coverage for v in scores]
         delays = [v.first_detection_s for v in scores if v.first_detection_s is not None]
         missed = len(scores) - len(delays)
-        first = (f"median {_median(delays):.1f} s after the visit starts (max "
-                 f"{max(delays):.1f} s)" if delays else "no visit was detected")
+        first = (
+            f"median {_median(delays):.1f} s after the visit starts (max {max(delays):.1f} s)"
+            if delays
+            else "no visit was detected"
+        )
         if missed and delays:
             first += f"; {missed} visit{'' if missed == 1 else 's'} never detected"
-        return [("visit coverage by motion events", f"median {_median(cover):.0%} of each visit "
-                 f"inside motion events (lowest {min(cover):.0%})"),
-                ("time to first detection", first)]
+        return [
+            (
+                "visit coverage by motion events",
+                f"median {_median(cover):.0%} of each visit "
+                f"inside motion events (lowest {min(cover):.0%})",
+            ),
+            ("time to first detection", first),
+        ]
 
     @property
     def energy_ratio(self) -> float | None:
@@ -127,6 +154,7 @@ class Summary:
 
     def rows(self) -> list[tuple[str, str]]:
         """(metric, value) pairs of the table, formatted."""
+
         def num(v: float | None, fmt: str, unit: str = "") -> str:
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 return "n/a"
@@ -138,30 +166,51 @@ class Summary:
         elif not self.visits:
             recall = "n/a (no animal visits in the ground truth)"
         else:
-            recall = (f"{num(self.event_recall, '.2f')} ({self.visits_detected}/{self.visits} "
-                      f"visits detected {via})")
+            recall = (
+                f"{num(self.event_recall, '.2f')} ({self.visits_detected}/{self.visits} "
+                f"visits detected {via})"
+            )
         rows = [
             ("event recall", recall),
-            ("motion events", f"{self.motion_events} ({self.motion_visits_recalled}/"
-                              f"{self.visits} visits covered, {self.false_motion_events} "
-                              f"with no animal)"),
+            (
+                "motion events",
+                f"{self.motion_events} ({self.motion_visits_recalled}/"
+                f"{self.visits} visits covered, {self.false_motion_events} "
+                f"with no animal)",
+            ),
             *self._visit_rows(),
-            ("detections (frames decided animal)", f"{self.detections} (decided per motion "
-             "event: a frame may score below the threshold alone)"),
-            ("items at the gateway", "n/a" if self.gateway_items is None
-             else str(self.gateway_items)),
-            ("false uploads", "n/a" if self.false_uploads is None
-             else f"{self.false_uploads} ({self.false_upload_bytes or 0} bytes)"),
-            ("joules per detected visit", num(self.joules_per_detected_visit, '.1f', " J")),
-            ("processing energy", f"{self.total_j:.1f} J over {self.simulated_h:.2f} "
-                                  f"simulated h ({num(self.joules_per_day, '.0f', ' J')} per "
-                                  "real day at the scene's frame rate)"),
+            (
+                "detections (frames decided animal)",
+                f"{self.detections} (decided per motion "
+                "event: a frame may score below the threshold alone)",
+            ),
+            (
+                "items at the gateway",
+                "n/a" if self.gateway_items is None else str(self.gateway_items),
+            ),
+            (
+                "false uploads",
+                "n/a"
+                if self.false_uploads is None
+                else f"{self.false_uploads} ({self.false_upload_bytes or 0} bytes)",
+            ),
+            ("joules per detected visit", num(self.joules_per_detected_visit, ".1f", " J")),
+            (
+                "processing energy",
+                f"{self.total_j:.1f} J over {self.simulated_h:.2f} "
+                f"simulated h ({num(self.joules_per_day, '.0f', ' J')} per "
+                "real day at the scene's frame rate)",
+            ),
             ("battery life (lifetime model)", self.lifetime or "n/a"),
-            ("always-on baseline", "n/a" if self.baseline_total_j is None else
-             f"{self.baseline_total_j:.1f} J; battery "
-             f"{num(self.baseline_battery_days, '.2f', ' days')}; "
-             f"{num(self.energy_ratio, '.1f', '×')} the run's energy, "
-             f"{num(self.analysis_ratio, '.0f', '×')} its analysis (motion gate + cascade)"),
+            (
+                "always-on baseline",
+                "n/a"
+                if self.baseline_total_j is None
+                else f"{self.baseline_total_j:.1f} J; battery "
+                f"{num(self.baseline_battery_days, '.2f', ' days')}; "
+                f"{num(self.energy_ratio, '.1f', '×')} the run's energy, "
+                f"{num(self.analysis_ratio, '.0f', '×')} its analysis (motion gate + cascade)",
+            ),
             ("mode switches", str(self.mode_switches)),
         ]
         return rows + (self.states.rows() if self.states is not None else [])
@@ -187,8 +236,9 @@ def _inside(t: float, visits: Sequence[TruthVisit], slack_s: float) -> bool:
     return any(v.start_s - slack_s <= t <= v.end_s + slack_s for v in visits)
 
 
-def recalled(visits: Sequence[TruthVisit], times: Sequence[float],
-             slack_s: float = 1.0) -> list[TruthVisit]:
+def recalled(
+    visits: Sequence[TruthVisit], times: Sequence[float], slack_s: float = 1.0
+) -> list[TruthVisit]:
     """The visits with at least one of ``times`` inside (with ``slack_s`` at both ends)."""
     ordered = np.sort(np.asarray(times, dtype=np.float64))
     found = []
@@ -199,8 +249,9 @@ def recalled(visits: Sequence[TruthVisit], times: Sequence[float],
     return found
 
 
-def estimate_baseline(run: RunData, stage3_j_per_call: float | None = None,
-                      measured_on: str = "") -> Baseline | None:
+def estimate_baseline(
+    run: RunData, stage3_j_per_call: float | None = None, measured_on: str = ""
+) -> Baseline | None:
     """Always-on: the large model (stage 3) on every captured frame, no motion gate.
 
     Capture, upload and any non-pipeline stage (idle) cost what they cost in the run; stage 3
@@ -218,9 +269,11 @@ def estimate_baseline(run: RunData, stage3_j_per_call: float | None = None,
         measured_on = "measured in this run's stage-3 calls"
     stages = {k: v for k, v in joules.items() if k not in PROCESSING_STAGES}
     stages["cascade_stage3"] = stage3_j_per_call * run.frames
-    return Baseline(f"always-on: the stage-3 model on all {run.frames} frames "
-                    f"({stage3_j_per_call:.3f} J per call, {measured_on}), no motion gate",
-                    stages)
+    return Baseline(
+        f"always-on: the stage-3 model on all {run.frames} frames "
+        f"({stage3_j_per_call:.3f} J per call, {measured_on}), no motion gate",
+        stages,
+    )
 
 
 def _capacity_j(run: RunData) -> float | None:
@@ -234,8 +287,7 @@ def _capacity_j(run: RunData) -> float | None:
 
 def _analysis_ratio(run: RunData) -> float | None:
     """The baseline's large model on every frame over the run's motion gate + cascade."""
-    analysis = sum(j for stage, j in run.joules_by_stage().items()
-                   if stage in ANALYSIS_STAGES)
+    analysis = sum(j for stage, j in run.joules_by_stage().items() if stage in ANALYSIS_STAGES)
     if run.baseline is None or analysis <= 0:
         return None
     return run.baseline.joules_by_stage.get("cascade_stage3", 0.0) / analysis
@@ -261,18 +313,27 @@ def _covered_s(start: float, end: float, spans: Sequence[tuple[float, float]]) -
     return covered
 
 
-def visit_scores(visits: Sequence[TruthVisit], spans: Sequence[tuple[float, float]],
-                 times: Sequence[float], slack_s: float = 1.0) -> tuple[VisitScore, ...]:
+def visit_scores(
+    visits: Sequence[TruthVisit],
+    spans: Sequence[tuple[float, float]],
+    times: Sequence[float],
+    slack_s: float = 1.0,
+) -> tuple[VisitScore, ...]:
     """Coverage by the motion ``spans`` and delay to the first of ``times`` of each visit
     (a detection up to ``slack_s`` early counts as at the start)."""
     scores = []
     for v in visits:
         length = v.end_s - v.start_s
         inside = [t for t in times if v.start_s - slack_s <= t <= v.end_s + slack_s]
-        scores.append(VisitScore(
-            v.start_s, v.end_s, v.species,
-            _covered_s(v.start_s, v.end_s, spans) / length if length > 0 else 0.0,
-            max(0.0, min(inside) - v.start_s) if inside else None))
+        scores.append(
+            VisitScore(
+                v.start_s,
+                v.end_s,
+                v.species,
+                _covered_s(v.start_s, v.end_s, spans) / length if length > 0 else 0.0,
+                max(0.0, min(inside) - v.start_s) if inside else None,
+            )
+        )
     return tuple(scores)
 
 
@@ -282,8 +343,13 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
     found = recalled(run.visits, times, slack_s)
     spans = [(m.start_s, m.end_s) for m in run.motion]
     motion = score_events(spans, [(v.start_s, v.end_s) for v in run.visits], slack_s)
-    false_items = None if run.gateway is None or not run.has_truth else [
-        i for i in run.gateway if i.t_s is not None and not _inside(i.t_s, run.visits, slack_s)]
+    false_items = (
+        None
+        if run.gateway is None or not run.has_truth
+        else [
+            i for i in run.gateway if i.t_s is not None and not _inside(i.t_s, run.visits, slack_s)
+        ]
+    )
     total = float(sum(run.joules_by_stage().values()))
     simulated_s = run.timebase.simulated_s(run.duration_s)
     per_day = _per_day(run, total)
@@ -298,29 +364,39 @@ def summarize(run: RunData, slack_s: float = 1.0) -> Summary:
         basis = "no battery capacity in power/battery"
     else:
         idle = board_w * DAY_S
-        basis = (f"{capacity / 3600:.1f} Wh, no charging, {board_w:.2f} W {board} + "
-                 "the processing")
+        basis = f"{capacity / 3600:.1f} Wh, no charging, {board_w:.2f} W {board} + the processing"
         if per_day is not None and idle + per_day > 0:
             projected = capacity / (idle + per_day)
             base_per_day = _per_day(run, baseline_total) if baseline_total else None
             if base_per_day is not None:
                 base_days = capacity / (idle + base_per_day)
     return Summary(
-        has_truth=run.has_truth, visits=len(run.visits), visits_detected=len(found), detected_source=source,
-        motion_events=len(run.motion), motion_visits_recalled=motion.recalled,
-        false_motion_events=motion.false_events, detections=len(run.detections),
+        has_truth=run.has_truth,
+        visits=len(run.visits),
+        visits_detected=len(found),
+        detected_source=source,
+        motion_events=len(run.motion),
+        motion_visits_recalled=motion.recalled,
+        false_motion_events=motion.false_events,
+        detections=len(run.detections),
         gateway_items=None if run.gateway is None else len(run.gateway),
         false_uploads=None if false_items is None else len(false_items),
         false_upload_bytes=None if false_items is None else sum(i.size for i in false_items),
         total_j=total,
         joules_per_detected_visit=total / len(found) if found else None,
-        simulated_h=simulated_s / 3600.0, joules_per_day=per_day, battery_capacity_j=capacity,
-        projected_battery_days=projected, projection_basis=basis,
-        baseline_total_j=baseline_total, baseline_battery_days=base_days,
+        simulated_h=simulated_s / 3600.0,
+        joules_per_day=per_day,
+        battery_capacity_j=capacity,
+        projected_battery_days=projected,
+        projection_basis=basis,
+        baseline_total_j=baseline_total,
+        baseline_battery_days=base_days,
         analysis_ratio=_analysis_ratio(run),
         mode_switches=len(mode_changes(run)) - 1 if run.modes else 0,
         visit_scores=visit_scores(run.visits, spans, times, slack_s),
-        lifetime=_lifetime(run, capacity), states=states)
+        lifetime=_lifetime(run, capacity),
+        states=states,
+    )
 
 
 def _lifetime(run: RunData, capacity_j: float | None) -> str:

@@ -34,13 +34,19 @@ class StateSummary:
     def rows(self) -> list[tuple[str, str]]:
         """(metric, value) pairs for the summary table."""
         hours = ", ".join(f"{s} {self.hours.get(s, 0.0):.1f} h" for s in reversed(DEVICE_STATES))
-        joules = ", ".join(f"{s} {self.joules.get(s, 0.0) / 1000:.1f} kJ"
-                           for s in reversed(DEVICE_STATES))
+        joules = ", ".join(
+            f"{s} {self.joules.get(s, 0.0) / 1000:.1f} kJ" for s in reversed(DEVICE_STATES)
+        )
         missed = ", ".join(f"{n} {why}" for why, n in sorted(self.missed.items())) or "none"
-        return [("device states", f"{hours}; {self.wakes} wake(s) from sleep"),
-                ("board energy by state", f"{joules}, boots/shutdowns "
-                 f"{self.transitions_j / 1000:.2f} kJ (modelled; average {self.average_w:.2f} W)"),
-                ("visits missed by state", missed)]
+        return [
+            ("device states", f"{hours}; {self.wakes} wake(s) from sleep"),
+            (
+                "board energy by state",
+                f"{joules}, boots/shutdowns "
+                f"{self.transitions_j / 1000:.2f} kJ (modelled; average {self.average_w:.2f} W)",
+            ),
+            ("visits missed by state", missed),
+        ]
 
 
 def state_changes(run: RunData) -> list[ModeSwitch]:
@@ -92,6 +98,11 @@ def summarize_states(run: RunData, detected: Sequence[TruthVisit]) -> StateSumma
     ledger.advance(sim(run.duration_s))
     missed = Counter(_why(v, spans) for v in run.visits if v not in detected)
     average = ledger.average_w()
-    return StateSummary({s: v / 3600.0 for s, v in ledger.seconds.items()}, dict(ledger.joules),
-                        ledger.transitions_j, ledger.wakes,
-                        average if not math.isnan(average) else 0.0, dict(missed))
+    return StateSummary(
+        {s: v / 3600.0 for s, v in ledger.seconds.items()},
+        dict(ledger.joules),
+        ledger.transitions_j,
+        ledger.wakes,
+        average if not math.isnan(average) else 0.0,
+        dict(missed),
+    )

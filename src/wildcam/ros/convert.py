@@ -55,8 +55,11 @@ def image_to_msg(image: np.ndarray, stamp: Time, frame_id: str) -> Image:
     msg.height, msg.width = int(image.shape[0]), int(image.shape[1])
     msg.encoding = "mono8" if image.ndim == 2 else "bgr8"
     msg.is_bigendian = 0
-    msg.step = int(image.strides[0]) if image.flags.c_contiguous else msg.width * (
-        1 if image.ndim == 2 else 3)
+    msg.step = (
+        int(image.strides[0])
+        if image.flags.c_contiguous
+        else msg.width * (1 if image.ndim == 2 else 3)
+    )
     msg.data = np.ascontiguousarray(image).tobytes()
     return msg
 
@@ -68,8 +71,9 @@ def msg_to_image(msg: Image) -> np.ndarray:
     step/size that does not match the declared geometry. ``rgb8`` is returned as BGR.
     """
     if msg.encoding not in _ENCODINGS:
-        raise InputError(f"unsupported image encoding {msg.encoding!r}; "
-                         f"expected one of {sorted(_ENCODINGS)}")
+        raise InputError(
+            f"unsupported image encoding {msg.encoding!r}; expected one of {sorted(_ENCODINGS)}"
+        )
     channels, dtype = _ENCODINGS[msg.encoding]
     h, w = msg.height, msg.width
     if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE):
@@ -89,8 +93,14 @@ def msg_to_image(msg: Image) -> np.ndarray:
     return image
 
 
-def camera_info(width: int, height: int, stamp: Time, frame_id: str, binning: int = 1,
-                calibration: Calibration | None = None) -> CameraInfo:
+def camera_info(
+    width: int,
+    height: int,
+    stamp: Time,
+    frame_id: str,
+    binning: int = 1,
+    calibration: Calibration | None = None,
+) -> CameraInfo:
     """A ``CameraInfo`` for ``width`` x ``height`` frames.
 
     ``binning`` > 1 marks a reduced stream: ``width``/``height`` stay the full sensor size, as
@@ -110,8 +120,9 @@ def camera_info(width: int, height: int, stamp: Time, frame_id: str, binning: in
     return info
 
 
-def compressed_image(image: np.ndarray, stamp: Time, frame_id: str,
-                     quality: int) -> CompressedImage:
+def compressed_image(
+    image: np.ndarray, stamp: Time, frame_id: str, quality: int
+) -> CompressedImage:
     """A BGR image as image_transport's ``compressed`` JPEG (``format`` as compressed_image_
     transport writes it, so its subscribers decode it)."""
     import cv2  # only the camera driver compresses; the other users of this module need no OpenCV
@@ -127,8 +138,10 @@ def compressed_image(image: np.ndarray, stamp: Time, frame_id: str,
 
 def rois_to_msgs(boxes: Iterable[tuple[int, int, int, int]]) -> list[RegionOfInterest]:
     """Convert ``(x, y, w, h)`` boxes to ``RegionOfInterest`` messages."""
-    return [RegionOfInterest(x_offset=int(x), y_offset=int(y), width=int(w), height=int(h))
-            for x, y, w, h in boxes]
+    return [
+        RegionOfInterest(x_offset=int(x), y_offset=int(y), width=int(w), height=int(h))
+        for x, y, w, h in boxes
+    ]
 
 
 def roi_to_xywh(roi: RegionOfInterest) -> tuple[int, int, int, int]:

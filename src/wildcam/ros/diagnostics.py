@@ -56,6 +56,7 @@ class Health:
 
     def guard(self, name: str) -> Callable[[F], F]:
         """Decorator: exceptions in the callback become :meth:`error` under ``name``."""
+
         def wrap(func: F) -> F:
             @functools.wraps(func)
             def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -66,7 +67,9 @@ class Health:
                 except Exception as err:  # noqa: BLE001 - callbacks never crash the node
                     self.error(name, f"unexpected {type(err).__name__}: {err}")
                 return None
+
             return guarded  # type: ignore[return-value]
+
         return wrap
 
     def status(self) -> DiagnosticStatus:
@@ -79,8 +82,13 @@ class Health:
             level, message = DiagnosticStatus.OK, "ok"
         values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
         values += [KeyValue(key=k, value=v) for k, v in sorted(self.values.items())]
-        return DiagnosticStatus(level=level, name=self._node.get_fully_qualified_name(),
-                                message=message, hardware_id=self.hardware_id, values=values)
+        return DiagnosticStatus(
+            level=level,
+            name=self._node.get_fully_qualified_name(),
+            message=message,
+            hardware_id=self.hardware_id,
+            values=values,
+        )
 
     def topic(self, name: str, expected: Expected = lambda: None) -> TopicStatus:
         """Watch topic ``name``: tick the returned status for each message (``expected``: the
@@ -96,9 +104,14 @@ class Health:
         msg.status = [self.status()]
         for name, topic in self.topics.items():
             report = topic.report(now.nanoseconds * 1e-9)
-            msg.status.append(DiagnosticStatus(
-                level=bytes([report.level]), name=f"{self._node.get_fully_qualified_name()}: "
-                f"{name} topic status", message=report.message, hardware_id=self.hardware_id,
-                values=[KeyValue(key=k, value=v) for k, v in report.values]))
+            msg.status.append(
+                DiagnosticStatus(
+                    level=bytes([report.level]),
+                    name=f"{self._node.get_fully_qualified_name()}: {name} topic status",
+                    message=report.message,
+                    hardware_id=self.hardware_id,
+                    values=[KeyValue(key=k, value=v) for k, v in report.values],
+                )
+            )
         msg.status += [self.extra[name] for name in sorted(self.extra)]
         self._pub.publish(msg)

@@ -30,17 +30,26 @@ __all__ = ["ENERGY_QOS", "EnergyMeter", "report_msg"]
 
 REPORT_PERIOD_S = 10.0
 # Reports are few and each one is energy the power manager must not miss.
-ENERGY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
-                        reliability=ReliabilityPolicy.RELIABLE)
+ENERGY_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=20, reliability=ReliabilityPolicy.RELIABLE
+)
 
 
-def report_msg(node_name: str, profile: str, period_s: float,
-               stages: list[StageEnergy]) -> EnergyReport:
+def report_msg(
+    node_name: str, profile: str, period_s: float, stages: list[StageEnergy]
+) -> EnergyReport:
     """The ``EnergyReport`` for one period (header stamp left to the caller)."""
     msg = EnergyReport(node=node_name, profile=profile, period_s=float(period_s))
-    msg.stages = [StageEnergyMsg(stage=s.stage, count=s.count, cpu_seconds=s.cpu_seconds,
-                                 device_seconds=s.device_seconds, joules=s.joules)
-                  for s in stages]
+    msg.stages = [
+        StageEnergyMsg(
+            stage=s.stage,
+            count=s.count,
+            cpu_seconds=s.cpu_seconds,
+            device_seconds=s.device_seconds,
+            joules=s.joules,
+        )
+        for s in stages
+    ]
     return msg
 
 
@@ -70,8 +79,9 @@ class EnergyMeter:
         finally:
             self.ledger.add_cpu(stage, time.thread_time() - start, count)
 
-    def add_transfer(self, stage: str, nbytes: int, link: str | None = None,
-                     duration_s: float = 0.0) -> StageEnergy:
+    def add_transfer(
+        self, stage: str, nbytes: int, link: str | None = None, duration_s: float = 0.0
+    ) -> StageEnergy:
         """Charge ``nbytes`` sent on ``link`` (default: the profile's upload link)."""
         now = self._clock.now().nanoseconds * 1e-9
         return self.ledger.add_transfer(stage, nbytes, now, link, duration_s)

@@ -41,8 +41,9 @@ class NoAnswerError(WildcamError):
 def message_to_data(msg: Any) -> Any:
     """A message as plain data for YAML (long arrays and strings cut at :data:`TRUNCATE`)."""
     if hasattr(msg, "get_fields_and_field_types"):
-        return {name: message_to_data(getattr(msg, name))
-                for name in msg.get_fields_and_field_types()}
+        return {
+            name: message_to_data(getattr(msg, name)) for name in msg.get_fields_and_field_types()
+        }
     if isinstance(msg, str):
         return msg if len(msg) <= TRUNCATE else msg[:TRUNCATE] + "..."
     if hasattr(msg, "__len__"):  # sequences, arrays, bytes
@@ -80,8 +81,9 @@ class Introspector:
 
     def _others(self) -> bool:
         """Whether discovery has found any node besides this one."""
-        return any(name != self.node.get_name()
-                   for name, _ in self.node.get_node_names_and_namespaces())
+        return any(
+            name != self.node.get_name() for name, _ in self.node.get_node_names_and_namespaces()
+        )
 
     def _settled(self, read: Callable[[], Any], quiet_s: float = 1.5) -> Any:
         """``read()`` once discovery has settled: another node was found and the answer
@@ -99,9 +101,14 @@ class Introspector:
 
     def node_names(self) -> list[str]:
         """Full names of the visible nodes (hidden ``_`` nodes left out), sorted."""
+
         def read() -> list[str]:
-            return sorted(f"{ns.rstrip('/')}/{name}" for name, ns in
-                          self.node.get_node_names_and_namespaces() if not name.startswith("_"))
+            return sorted(
+                f"{ns.rstrip('/')}/{name}"
+                for name, ns in self.node.get_node_names_and_namespaces()
+                if not name.startswith("_")
+            )
+
         return list(self._settled(read))
 
     def _client(self, node: str) -> AsyncParameterClient:
@@ -124,8 +131,9 @@ class Introspector:
     def get_params(self, node: str, names: list[str]) -> dict[str, Any]:
         """Values of ``names`` on ``node``; :class:`InputError` for a name it does not have."""
         self._client(node)
-        values = reported_values(names, self._call(self.remote.get(full_name(node), names),
-                                                   f"get {node}"))
+        values = reported_values(
+            names, self._call(self.remote.get(full_name(node), names), f"get {node}")
+        )
         missing = [n for n in names if n not in values]
         if missing:
             raise InputError(f"node {full_name(node)} has no parameter(s) {missing}")
@@ -135,16 +143,22 @@ class Introspector:
         """Set one parameter from its text; :class:`InputError` with the node's reason when
         it is refused. An integer given for a floating-point parameter becomes a float."""
         current = self.get_params(node, [name])
-        reply = self._call(self.remote.set(full_name(node), {name: parse_value(text)}, current),
-                           f"set {node}")
+        reply = self._call(
+            self.remote.set(full_name(node), {name: parse_value(text)}, current), f"set {node}"
+        )
         result = reply.results[0]
         if not result.successful:
             raise InputError(f"Setting parameter failed: {result.reason or 'refused'}")
 
     def topics(self) -> list[tuple[str, list[str]]]:
         """(topic, types) of every topic seen, sorted."""
-        return list(self._settled(lambda: sorted(
-            (t, list(types)) for t, types in self.node.get_topic_names_and_types())))
+        return list(
+            self._settled(
+                lambda: sorted(
+                    (t, list(types)) for t, types in self.node.get_topic_names_and_types()
+                )
+            )
+        )
 
     def _topic(self, topic: str, msgtype: str) -> tuple[str, type, QoSProfile]:
         name = topic if topic.startswith("/") else "/" + topic
@@ -156,19 +170,23 @@ class Introspector:
                 raise InputError(f"topic {name} not found; give its type to wait for it")
             msgtype = found[0]
         publishers = self.node.get_publishers_info_by_topic(name)
-        latched = bool(publishers) and all(p.qos_profile.durability ==
-                                           DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched
-                         else DurabilityPolicy.VOLATILE)
+        latched = bool(publishers) and all(
+            p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers
+        )
+        qos = QoSProfile(
+            depth=10,
+            reliability=ReliabilityPolicy.BEST_EFFORT,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+        )
         try:
             cls = message_class(msgtype)
         except WildcamError as err:
             raise InputError(str(err)) from err
         return name, cls, qos
 
-    def echo(self, topic: str, msgtype: str, times: int | None,
-             write: Callable[[Any], None]) -> int:
+    def echo(
+        self, topic: str, msgtype: str, times: int | None, write: Callable[[Any], None]
+    ) -> int:
         """Hand each message of ``topic`` to ``write`` until ``times`` arrived or the session
         stops; the number written."""
         name, cls, qos = self._topic(topic, msgtype)
@@ -184,8 +202,14 @@ class Introspector:
             self.executor.spin_once(timeout_sec=0.1)
         return count[0]
 
-    def hz(self, topic: str, msgtype: str, window: int, duration_s: float | None,
-           write: Callable[[str], None]) -> int:
+    def hz(
+        self,
+        topic: str,
+        msgtype: str,
+        window: int,
+        duration_s: float | None,
+        write: Callable[[str], None],
+    ) -> int:
         """Print the rate of ``topic`` every second over the last ``window`` messages until
         ``duration_s`` passed (None: until stopped); the messages received."""
         name, cls, qos = self._topic(topic, msgtype)

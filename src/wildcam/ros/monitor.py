@@ -49,13 +49,14 @@ class RunMonitor(Node):
         self._tty = sys.stdout.isatty()
         best_effort = qos_profile_sensor_data
         self.create_subscription(MotionEvent, "motion/events", self.event_callback, best_effort)
-        self.create_subscription(DetectionArray, "detections", self.detection_callback,
-                                 best_effort)
+        self.create_subscription(
+            DetectionArray, "detections", self.detection_callback, best_effort
+        )
         self.create_subscription(PowerState, "power/state", self.state_callback, LATCHED)
-        self.create_subscription(BatteryState, "power/battery", self.battery_callback,
-                                 best_effort)
-        self.create_subscription(UploadStatus, "uploader/status", self.upload_callback,
-                                 best_effort)
+        self.create_subscription(BatteryState, "power/battery", self.battery_callback, best_effort)
+        self.create_subscription(
+            UploadStatus, "uploader/status", self.upload_callback, best_effort
+        )
         self.create_subscription(EnergyReport, "energy", self.energy_callback, best_effort)
         self.pub_trigger = self.create_publisher(Trigger, "camera/trigger", 10)
 
@@ -91,8 +92,14 @@ class RunMonitor(Node):
         """Which nodes report energy (the run waits for their last period)."""
         self.energy_nodes[msg.node] = self.energy_nodes.get(msg.node, 0) + 1
 
-    def set_remote(self, node: str, values: dict[str, object], spin: Callable[[], None],
-                   poll: Callable[[], str | None], timeout_s: float) -> str | None:
+    def set_remote(
+        self,
+        node: str,
+        values: dict[str, object],
+        spin: Callable[[], None],
+        poll: Callable[[], str | None],
+        timeout_s: float,
+    ) -> str | None:
         """Set ``values`` on ``node`` through its parameter service; a failure or None.
 
         ``spin`` runs the executor this node is on; ``poll`` is the supervisor's, so a graph
@@ -117,10 +124,12 @@ class RunMonitor(Node):
         """The progress line: simulated time, mode, battery, events, detections, queue."""
         battery = "—" if math.isnan(self.battery) else f"{self.battery * 100:.0f}%"
         queue = "—" if self.queue is None else str(self.queue)
-        return (f"{self._clock_text(self.frames / self.fps)}  mode {self.mode:<10} "
-                f"state {self.state:<5}  "
-                f"battery {battery:>4}  events {self.events:3d}  detections "
-                f"{self.detections:4d}  queue {queue:>3}  frame {self.frames}/{total}")
+        return (
+            f"{self._clock_text(self.frames / self.fps)}  mode {self.mode:<10} "
+            f"state {self.state:<5}  "
+            f"battery {battery:>4}  events {self.events:3d}  detections "
+            f"{self.detections:4d}  queue {queue:>3}  frame {self.frames}/{total}"
+        )
 
     def progress(self, total: int, force: bool = False) -> None:
         """Refresh the line (twice a second on a terminal; a line per 10 s when piped)."""

@@ -42,14 +42,20 @@ _TYPES: dict[type, int] = {
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """The ``ParameterDescriptor`` for one parameter spec."""
     desc = ParameterDescriptor(
-        name=spec.name, type=_TYPES[spec.type], read_only=spec.read_only,
+        name=spec.name,
+        type=_TYPES[spec.type],
+        read_only=spec.read_only,
         description=spec.description,
-        additional_constraints=f"one of {spec.range_text()}" if spec.choices else "")
+        additional_constraints=f"one of {spec.range_text()}" if spec.choices else "",
+    )
     if spec.type is int and spec.min is not None and spec.max is not None:
-        desc.integer_range = [IntegerRange(from_value=int(spec.min), to_value=int(spec.max), step=0)]
+        desc.integer_range = [
+            IntegerRange(from_value=int(spec.min), to_value=int(spec.max), step=0)
+        ]
     elif spec.type is float and spec.min is not None and spec.max is not None:
-        desc.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min), to_value=float(spec.max), step=0.0)]
+        desc.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.min), to_value=float(spec.max), step=0.0)
+        ]
     return desc
 
 
@@ -67,9 +73,13 @@ class ParameterBinding(Generic[T]):
     it should not raise (exceptions are logged, not propagated).
     """
 
-    def __init__(self, node: Node, cls: type[T],
-                 on_change: Callable[[T, T], None] | None = None,
-                 prepare: Callable[[T, T], Commit | None] | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        cls: type[T],
+        on_change: Callable[[T, T], None] | None = None,
+        prepare: Callable[[T, T], Commit | None] | None = None,
+    ) -> None:
         self._node = node
         self._cls = cls
         self._specs = {s.name: s for s in param_specs(cls)}
@@ -112,4 +122,6 @@ class ParameterBinding(Generic[T]):
             try:
                 self._on_change(old, self.config)
             except Exception as err:  # noqa: BLE001 - a callback must never take the node down
-                self._node.get_logger().error(f"applying parameters {sorted(changes)} failed: {err}")
+                self._node.get_logger().error(
+                    f"applying parameters {sorted(changes)} failed: {err}"
+                )

@@ -21,13 +21,25 @@ from wildcam.power.sources import (
     plausible,
 )
 
-__all__ = ["battery_msg", "charging_of", "checked_battery", "checked_temperature",
-           "report_stages", "stored_wh", "temperature_msg"]
+__all__ = [
+    "battery_msg",
+    "charging_of",
+    "checked_battery",
+    "checked_temperature",
+    "report_stages",
+    "stored_wh",
+    "temperature_msg",
+]
 
-_BATTERY_FIELDS = {"percentage": "percentage", "voltage": "voltage", "current": "current",
-                   "charge_ah": "charge", "capacity_ah": "capacity",
-                   "design_capacity_ah": "design_capacity",
-                   "battery_temperature_c": "temperature"}
+_BATTERY_FIELDS = {
+    "percentage": "percentage",
+    "voltage": "voltage",
+    "current": "current",
+    "charge_ah": "charge",
+    "capacity_ah": "capacity",
+    "design_capacity_ah": "design_capacity",
+    "battery_temperature_c": "temperature",
+}
 
 
 def checked_battery(msg: BatteryState) -> tuple[str, ...]:
@@ -46,21 +58,29 @@ def checked_temperature(celsius: float) -> tuple[float, str]:
         return celsius, ""
     return math.nan, f"temperature_c={celsius!r} is implausible: treated as unknown"
 
-_STATUS = {True: BatteryState.POWER_SUPPLY_STATUS_CHARGING,
-           False: BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,
-           None: BatteryState.POWER_SUPPLY_STATUS_UNKNOWN}
+
+_STATUS = {
+    True: BatteryState.POWER_SUPPLY_STATUS_CHARGING,
+    False: BatteryState.POWER_SUPPLY_STATUS_DISCHARGING,
+    None: BatteryState.POWER_SUPPLY_STATUS_UNKNOWN,
+}
 
 
 def battery_msg(reading: PowerReading, stamp: TimeMsg, frame_id: str = "battery") -> BatteryState:
     """The ``BatteryState`` of a reading (unknown fields NaN, status UNKNOWN)."""
-    msg = BatteryState(voltage=reading.voltage, temperature=reading.battery_temperature_c,
-                       current=reading.current, charge=reading.charge_ah,
-                       capacity=reading.capacity_ah, design_capacity=reading.design_capacity_ah,
-                       percentage=reading.percentage,
-                       power_supply_status=_STATUS[reading.charging],
-                       power_supply_health=BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN,
-                       power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN,
-                       present=reading.present)
+    msg = BatteryState(
+        voltage=reading.voltage,
+        temperature=reading.battery_temperature_c,
+        current=reading.current,
+        charge=reading.charge_ah,
+        capacity=reading.capacity_ah,
+        design_capacity=reading.design_capacity_ah,
+        percentage=reading.percentage,
+        power_supply_status=_STATUS[reading.charging],
+        power_supply_health=BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN,
+        power_supply_technology=BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN,
+        present=reading.present,
+    )
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
     return msg
 
@@ -86,5 +106,7 @@ def stored_wh(msg: BatteryState) -> float:
 
 def report_stages(msg: EnergyReport) -> list[StageEnergy]:
     """The ledger records of an ``EnergyReport``."""
-    return [StageEnergy(s.stage, s.count, s.cpu_seconds, s.device_seconds, s.joules)
-            for s in msg.stages]
+    return [
+        StageEnergy(s.stage, s.count, s.cpu_seconds, s.device_seconds, s.joules)
+        for s in msg.stages
+    ]

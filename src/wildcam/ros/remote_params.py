@@ -47,20 +47,27 @@ def _table_floats(node: str) -> frozenset[str]:
     return frozenset()
 
 
-def as_declared(node: str, values: Mapping[str, Any],
-                current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def as_declared(
+    node: str, values: Mapping[str, Any], current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``values`` with an int made a float where the parameter is a float: as ``current`` (the
     node's reported values) says, else as the node table declares ``node``'s parameters."""
-    floats = ({k for k, v in current.items() if isinstance(v, float)} if current is not None
-              else _table_floats(node.rsplit("/", 1)[-1]))
-    return {k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool) else v
-            for k, v in values.items()}
+    floats = (
+        {k for k, v in current.items() if isinstance(v, float)}
+        if current is not None
+        else _table_floats(node.rsplit("/", 1)[-1])
+    )
+    return {
+        k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in values.items()
+    }
 
 
 def reported_values(names: Sequence[str], reply: Any) -> dict[str, Any]:
     """The values of a ``GetParameters`` reply by name; a name the node lacks is left out."""
-    return {n: parameter_value_to_python(v) for n, v in zip(names, reply.values)
-            if v.type != 0}  # PARAMETER_NOT_SET; a node may also answer fewer values
+    return {
+        n: parameter_value_to_python(v) for n, v in zip(names, reply.values) if v.type != 0
+    }  # PARAMETER_NOT_SET; a node may also answer fewer values
 
 
 class RemoteParameters:
@@ -84,13 +91,21 @@ class RemoteParameters:
         """Ask for ``names``' values (read the reply with :func:`reported_values`)."""
         return self.client(name).get_parameters(list(names))
 
-    def set(self, name: str, values: Mapping[str, Any], current: Mapping[str, Any] | None = None,
-            atomically: bool = False) -> Future:
+    def set(
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        current: Mapping[str, Any] | None = None,
+        atomically: bool = False,
+    ) -> Future:
         """Ask to set ``values`` (converted by :func:`as_declared`), one by one or all at once."""
         params = [Parameter(k, value=v) for k, v in as_declared(name, values, current).items()]
         client = self.client(name)
-        return client.set_parameters_atomically(params) if atomically else \
-            client.set_parameters(params)
+        return (
+            client.set_parameters_atomically(params)
+            if atomically
+            else client.set_parameters(params)
+        )
 
 
 class RosParameterApplier:
@@ -115,8 +130,7 @@ class RosParameterApplier:
     def get(self, node: str, names: list[str]) -> dict[str, Scalar]:
         """Current values (UpdateError if a name is not declared)."""
         if node == self.node.get_name():
-            params = [self.node.get_parameter(n) for n in names
-                      if self.node.has_parameter(n)]
+            params = [self.node.get_parameter(n) for n in names if self.node.has_parameter(n)]
             found = {p.name: p.value for p in params}
         else:
             self._ready(node)
@@ -131,10 +145,12 @@ class RosParameterApplier:
         current = self.get(node, list(values))
         if node == self.node.get_name():
             result = self.node.set_parameters_atomically(
-                [Parameter(k, value=v) for k, v in as_declared(node, values, current).items()])
+                [Parameter(k, value=v) for k, v in as_declared(node, values, current).items()]
+            )
         else:
-            reply = self._wait(self.remote.set(node, values, current, atomically=True),
-                               f"set {node}")
+            reply = self._wait(
+                self.remote.set(node, values, current, atomically=True), f"set {node}"
+            )
             result = reply.result
         if not result.successful:
             raise UpdateError(result.reason or "refused")

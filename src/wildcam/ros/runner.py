@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 from wildcam.config_check import ROS_BUILTIN, check_values, read_params_file
@@ -76,11 +76,19 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
             except (WildcamError, ParameterException) as err:
                 _discard(node, built)
                 config = isinstance(err, (ConfigError, ParameterException))
-                print(f"wildcam: cannot start {cls.__name__}"
-                      f"{' (configuration error)' if config else ''}: {err}",
-                      file=sys.stderr, flush=True)
-                code = (EXIT_CONFIG if config else EXIT_NEEDS_OPERATOR
-                        if getattr(err, "exit_code", None) == EXIT_NEEDS_OPERATOR else EXIT_FAILED)
+                print(
+                    f"wildcam: cannot start {cls.__name__}"
+                    f"{' (configuration error)' if config else ''}: {err}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                code = (
+                    EXIT_CONFIG
+                    if config
+                    else EXIT_NEEDS_OPERATOR
+                    if getattr(err, "exit_code", None) == EXIT_NEEDS_OPERATOR
+                    else EXIT_FAILED
+                )
                 break
             executor.add_node(nodes[-1])
             node.get_logger().info(f"started (pid {os.getpid()})")  # every log has a first line
@@ -127,8 +135,9 @@ def _check_params_files(classes: Sequence[type[Node]], args: Sequence[str]) -> N
         for path in files:
             for node, values in read_params_file(path):
                 if node is None:  # a /** section: the names this node declares
-                    check_values(spec, {k: v for k, v in values.items() if k in declared},
-                                 str(path))
+                    check_values(
+                        spec, {k: v for k, v in values.items() if k in declared}, str(path)
+                    )
                 elif node == name:
                     check_values(spec, values, str(path))
 
@@ -139,8 +148,11 @@ def _refuse_undeclared(node: Node) -> None:
     section meant for every node, as ROS allows."""
     given = getattr(node, "_parameter_overrides", {})  # rclpy keeps the overrides there
     known = {s.name for spec in NODES for s in param_specs(spec.config_type())}
-    unknown = sorted(n for n in given if not node.has_parameter(n) and n not in known
-                     and not n.startswith("qos_overrides."))
+    unknown = sorted(
+        n
+        for n in given
+        if not node.has_parameter(n) and n not in known and not n.startswith("qos_overrides.")
+    )
     if unknown:
         raise ConfigError(f"{node.get_name()} has no parameter(s) {unknown}")
 

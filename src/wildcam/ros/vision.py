@@ -32,9 +32,14 @@ def detection2d_array(msg: DetectionArray) -> Detection2DArray:
         box = BoundingBox2D(size_x=det.size_x, size_y=det.size_y)
         box.center.position.x, box.center.position.y = det.center_x, det.center_y
         hypothesis = ObjectHypothesis(class_id=det.class_id, score=det.score)
-        out.detections.append(Detection2D(
-            header=msg.header, id=det.id, bbox=box,
-            results=[ObjectHypothesisWithPose(hypothesis=hypothesis)]))
+        out.detections.append(
+            Detection2D(
+                header=msg.header,
+                id=det.id,
+                bbox=box,
+                results=[ObjectHypothesisWithPose(hypothesis=hypothesis)],
+            )
+        )
     return out
 
 
@@ -42,5 +47,6 @@ def vision_info(models: Mapping[int, str], manifest: str, version: int) -> Visio
     """What the detections come from: the model of each stage, the manifest and how many times
     the models changed."""
     method = "wildcam cascade: " + ", ".join(
-        f"stage {stage} {model}" for stage, model in sorted(models.items()))
+        f"stage {stage} {model}" for stage, model in sorted(models.items())
+    )
     return VisionInfo(method=method, database_location=manifest, database_version=version)

@@ -34,10 +34,24 @@ class LocalGateway:
         self._log_path = log
         with log.open("wb") as sink:
             self.process = subprocess.Popen(  # stopped at exit at the latest
-                [sys.executable, "-m", "wildcam.cli", "gateway", "--host", "127.0.0.1",
-                 "--port", "0", "--store", str(directory / "gateway"), "--token-file",
-                 str(self.token_file)], stdout=sink, stderr=subprocess.STDOUT,
-                env=ros_environment())
+                [
+                    sys.executable,
+                    "-m",
+                    "wildcam.cli",
+                    "gateway",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--store",
+                    str(directory / "gateway"),
+                    "--token-file",
+                    str(self.token_file),
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=ros_environment(),
+            )
         atexit.register(self.stop)
 
     def wait_ready(self, timeout_s: float = 30.0) -> str | None:
@@ -50,8 +64,10 @@ class LocalGateway:
                 self.url = found.group(1)
                 return None
             if self.process.poll() is not None:
-                return (f"the gateway exited with code {self.process.returncode} (see "
-                        f"{self._log_path})")
+                return (
+                    f"the gateway exited with code {self.process.returncode} (see "
+                    f"{self._log_path})"
+                )
             time.sleep(0.1)
         return "the gateway did not start in time"
 

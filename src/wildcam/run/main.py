@@ -114,14 +114,20 @@ def _run(options: RunOptions) -> int:
     bag, logs = out / "bag", out / "logs"
     if scene is not None:
         wall = scene.duration_s / options.speed
-        print(f"wildcam run: {options.preset!r} scene (seed {options.seed}), "
-              f"{scene.duration_s:.0f} s at {fps:g} fps"
-              + (f" = {scene.duration_s * time_.time_scale / 3600:.0f} simulated hours"
-                 if time_.time_scale != 1.0 else "")
-              + f", played at {options.speed:g}x (~{wall:.0f} s); {len(scene.visits)} animal "
-              f"visit{'' if len(scene.visits) == 1 else 's'} in the ground truth")
-    print(f"graph: {', '.join(s.name for s in specs)}" + (" (simulated clock)" if sim_time
-                                                           else ""))
+        print(
+            f"wildcam run: {options.preset!r} scene (seed {options.seed}), "
+            f"{scene.duration_s:.0f} s at {fps:g} fps"
+            + (
+                f" = {scene.duration_s * time_.time_scale / 3600:.0f} simulated hours"
+                if time_.time_scale != 1.0
+                else ""
+            )
+            + f", played at {options.speed:g}x (~{wall:.0f} s); {len(scene.visits)} animal "
+            f"visit{'' if len(scene.visits) == 1 else 's'} in the ground truth"
+        )
+    print(
+        f"graph: {', '.join(s.name for s in specs)}" + (" (simulated clock)" if sim_time else "")
+    )
     listing: list[Any] | None = None
     with tempfile.TemporaryDirectory(prefix="wildcam-run-") as tmp_name:
         tmp = Path(tmp_name)
@@ -145,31 +151,51 @@ def _run(options: RunOptions) -> int:
             policy = tmp / "power_policy.yaml"
             policy.write_text(yaml.safe_dump(held_policy(), sort_keys=False))
             policy_file = str(policy)
-        defaults = {k.removeprefix("/**/"): v["ros__parameters"]
-                    for k, v in default_parameters().items()}
-        wanted = wanted_parameters(options, specs, time_, Endpoints(
-            scene_uri=scene_uri, gateway_url=gateway_url, token_file=token_file,
-            state_dir=tmp / "state", policy_file=policy_file))
+        defaults = {
+            k.removeprefix("/**/"): v["ros__parameters"] for k, v in default_parameters().items()
+        }
+        wanted = wanted_parameters(
+            options,
+            specs,
+            time_,
+            Endpoints(
+                scene_uri=scene_uri,
+                gateway_url=gateway_url,
+                token_file=token_file,
+                state_dir=tmp / "state",
+                policy_file=policy_file,
+            ),
+        )
         params, missing = node_parameters(options, specs, defaults, wanted)
         if missing:
             print(f"note: the graph declares no {', '.join(missing)}; running without")
         if scene is None:  # a real source runs at the camera's own rate
             fps = float(params["camera_driver"]["fps"])
         params_file = tmp / "wildcam_run.yaml"
-        params_file.write_text(yaml.safe_dump(
-            {f"/**/{node}": {"ros__parameters": values} for node, values in params.items()},
-            sort_keys=False))
-        supervisor = Supervisor(specs, params_file, env=ros_environment(), log_level="info",
-                                log_dir=logs)
+        params_file.write_text(
+            yaml.safe_dump(
+                {f"/**/{node}": {"ros__parameters": values} for node, values in params.items()},
+                sort_keys=False,
+            )
+        )
+        supervisor = Supervisor(
+            specs, params_file, env=ros_environment(), log_level="info", log_dir=logs
+        )
         try:
-            failure = play(options, supervisor, bag, time_, fps, clock_text(scene),
-                           pir_edges(options, synthetic_scene))
+            failure = play(
+                options,
+                supervisor,
+                bag,
+                time_,
+                fps,
+                clock_text(scene),
+                pir_edges(options, synthetic_scene),
+            )
             if gateway is not None or options.token_file:
                 try:
                     listing = fetch_listing(gateway_url, Path(token_file))
                 except Exception as err:  # noqa: BLE001 - any HTTP/IO failure: report without
-                    print(f"wildcam run: cannot list the gateway's items: {err}",
-                          file=sys.stderr)
+                    print(f"wildcam run: cannot list the gateway's items: {err}", file=sys.stderr)
         finally:
             if gateway is not None and not options.keep_gateway:
                 gateway.stop()  # else at the end (or at exit: LocalGateway registers it)
@@ -182,15 +208,20 @@ def _run(options: RunOptions) -> int:
         print(f"wildcam run: {failure or 'nothing was recorded'}", file=sys.stderr)
         return EXIT_FAILED
     for name, code in supervisor.exits:  # said before the summary: its numbers are affected
-        print(f"wildcam run: node {name} died during the run (exit code {code}; see "
-              f"{logs / (name + '.log')})", file=sys.stderr)
+        print(
+            f"wildcam run: node {name} died during the run (exit code {code}; see "
+            f"{logs / (name + '.log')})",
+            file=sys.stderr,
+        )
     if failure:
         print(f"wildcam run: {failure}", file=sys.stderr)
     report_run(out, scene, listing, fps, params.get("cascade_detector", {}), started)
     if gateway is not None:
         exports_and_review(options, out, gateway)
     if failure or supervisor.exits:
-        print("wildcam run: the run failed (see above); the report covers what was recorded",
-              file=sys.stderr)
+        print(
+            "wildcam run: the run failed (see above); the report covers what was recorded",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return 0

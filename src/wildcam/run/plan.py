@@ -31,10 +31,25 @@ from wildcam.params import parse_assignments
 from wildcam.rosenv import config_dir
 from wildcam.types import DAY_S
 
-__all__ = ["CAMERA_HELD", "DAY_DEVICE", "DAY_STATES", "SIM_BATTERY", "START_EPOCH",
-           "WARM_HOLD_SCENE_S", "Endpoints", "RunOptions", "Timing", "held_policy",
-           "node_overrides", "node_parameters", "role", "run_scene", "run_specs", "timing",
-           "wanted_parameters"]
+__all__ = [
+    "CAMERA_HELD",
+    "DAY_DEVICE",
+    "DAY_STATES",
+    "SIM_BATTERY",
+    "START_EPOCH",
+    "WARM_HOLD_SCENE_S",
+    "Endpoints",
+    "RunOptions",
+    "Timing",
+    "held_policy",
+    "node_overrides",
+    "node_parameters",
+    "role",
+    "run_scene",
+    "run_specs",
+    "timing",
+    "wanted_parameters",
+]
 
 START_EPOCH = 1_782_000_000  # 2026-06-21 00:00 UTC: midsummer midnight, the day's reference
 
@@ -130,8 +145,12 @@ def timing(scene: SceneConfig | None) -> Timing:
     frames = scene.n_frames
     if not scene.day_length_s:
         return Timing(fps=scene.fps, frames=frames)
-    return Timing(fps=scene.fps, frames=frames, time_scale=DAY_S / scene.day_length_s,
-                  day_start=scene.day_start)
+    return Timing(
+        fps=scene.fps,
+        frames=frames,
+        time_scale=DAY_S / scene.day_length_s,
+        day_start=scene.day_start,
+    )
 
 
 def role(spec: NodeSpec, topic: str, direction: str = "publishes") -> bool:
@@ -155,8 +174,9 @@ def held_policy() -> dict[str, Any]:
     return data
 
 
-def wanted_parameters(options: RunOptions, specs: Sequence[NodeSpec], time: Timing,
-                      where: Endpoints) -> dict[str, dict[str, Any]]:
+def wanted_parameters(
+    options: RunOptions, specs: Sequence[NodeSpec], time: Timing, where: Endpoints
+) -> dict[str, dict[str, Any]]:
     """The values the run needs per node, by role (found through the node table's topics).
 
     With a simulated clock, the power source and manager run on it at ``time_scale`` ×
@@ -164,11 +184,16 @@ def wanted_parameters(options: RunOptions, specs: Sequence[NodeSpec], time: Timi
     motion gate, cascade and uploader run on wall time at ``speed`` × the scene's rate.
     """
     sim_time = any(role(s, "clock") for s in specs)
-    camera: dict[str, Any] = {"source": options.source, "uri": where.scene_uri, "loop": False,
-                              "enabled": False}  # woken up once the recorder listens
+    camera: dict[str, Any] = {
+        "source": options.source,
+        "uri": where.scene_uri,
+        "loop": False,
+        "enabled": False,
+    }  # woken up once the recorder listens
     if options.synthetic:
-        camera.update(seed=options.seed, fps=time.fps * options.speed,
-                      burst_fps=time.fps * options.speed)
+        camera.update(
+            seed=options.seed, fps=time.fps * options.speed, burst_fps=time.fps * options.speed
+        )
     wanted: dict[str, dict[str, Any]] = {"camera_driver": camera}
     start_time = START_EPOCH + time.day_start * DAY_S
     for spec in specs:
@@ -176,29 +201,41 @@ def wanted_parameters(options: RunOptions, specs: Sequence[NodeSpec], time: Timi
         if role(spec, "clock"):  # paused until the camera starts (see RunSession)
             values.update(speed=0.0, start_time=start_time)
         if role(spec, "power/battery"):
-            values.update(use_sim_time=sim_time, period_s=max(1.0, time.time_scale / 3),
-                          **(SIM_BATTERY if options.synthetic else {}))
+            values.update(
+                use_sim_time=sim_time,
+                period_s=max(1.0, time.time_scale / 3),
+                **(SIM_BATTERY if options.synthetic else {}),
+            )
         if role(spec, "power/state"):
-            values.update(use_sim_time=sim_time,
-                          update_period_s=min(60.0, max(1.0, time.time_scale / 6)),
-                          stale_after_s=max(120.0, time.time_scale), summary_period_s=600.0,
-                          state_file=str(where.state_dir / "power.json"))
+            values.update(
+                use_sim_time=sim_time,
+                update_period_s=min(60.0, max(1.0, time.time_scale / 6)),
+                stale_after_s=max(120.0, time.time_scale),
+                summary_period_s=600.0,
+                state_file=str(where.state_dir / "power.json"),
+            )
             if where.policy_file:
                 values.update(policy_file=where.policy_file)
             if options.day:
                 values.update(DAY_STATES, warm_hold_s=WARM_HOLD_SCENE_S * time.time_scale)
         if role(spec, "uploader/status"):
-            values.update(gateway_url=where.gateway_url, token_file=where.token_file,
-                          queue_dir=str(where.state_dir / "queue"),
-                          ota_dir=str(where.state_dir / "ota"), batch_max_wait_s=2.0)
+            values.update(
+                gateway_url=where.gateway_url,
+                token_file=where.token_file,
+                queue_dir=str(where.state_dir / "queue"),
+                ota_dir=str(where.state_dir / "ota"),
+                batch_max_wait_s=2.0,
+            )
     for node, values in parse_assignments(options.params).items():
         wanted.setdefault(node, {}).update(values)
     return wanted
 
 
-def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str, Any]],
-                   wanted: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]],
-                                                                     list[str]]:
+def node_overrides(
+    specs: Sequence[NodeSpec],
+    defaults: Mapping[str, Mapping[str, Any]],
+    wanted: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Keep the ``wanted`` parameter values each node declares; list the ones it lacks.
 
     ``wanted`` maps node name -> {param: value}; ``defaults`` is the node's declared parameters.
@@ -216,10 +253,12 @@ def node_overrides(specs: Sequence[NodeSpec], defaults: Mapping[str, Mapping[str
     return kept, missing
 
 
-def node_parameters(options: RunOptions, specs: Sequence[NodeSpec],
-                    defaults: Mapping[str, Mapping[str, Any]],
-                    wanted: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[str, Any]],
-                                                                      list[str]]:
+def node_parameters(
+    options: RunOptions,
+    specs: Sequence[NodeSpec],
+    defaults: Mapping[str, Mapping[str, Any]],
+    wanted: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Every node's parameters for the run (its defaults, then what the run wants that it
     declares; the day preset runs every node with a power profile as the Pi 5), and the wanted
     values no node declares."""

@@ -23,8 +23,8 @@ from wildcam.bags.record import Recorder
 from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bringup import Supervisor, clean_shared_memory
 from wildcam.report.bag import TOPICS
-from wildcam.rosenv import ros_environment
 from wildcam.ros.monitor import RunMonitor
+from wildcam.rosenv import ros_environment
 from wildcam.run.plan import RunOptions, Timing, role
 
 __all__ = ["SETTLE_S", "RunSession", "play"]
@@ -39,8 +39,9 @@ class RunSession:
     """Recorder and monitor on one executor while the supervisor's graph runs (a context
     manager: entering starts the graph, leaving stops it and closes the bag)."""
 
-    def __init__(self, supervisor: Supervisor, bag: Path, fps: float,
-                 clock: Callable[[float], str]) -> None:
+    def __init__(
+        self, supervisor: Supervisor, bag: Path, fps: float, clock: Callable[[float], str]
+    ) -> None:
         self.supervisor = supervisor
         specs = [child.spec for child in supervisor.children]
         published = {t.lstrip("/") for s in specs for t, _ in s.publishes}
@@ -61,8 +62,12 @@ class RunSession:
         self.supervisor.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.supervisor.stop()
         end = time.monotonic() + 1.0  # what the middleware already holds goes into the bag
         while rclpy.ok() and time.monotonic() < end:
@@ -100,13 +105,18 @@ class RunSession:
             self.spin()
         # The camera first: the power manager, paused with its clock, has pushed nothing yet, so
         # this is start-up configuration to it, not a manual override it would keep.
-        failure = self.monitor.set_remote("camera_driver", {"enabled": True}, self.spin, poll, 30.0)
+        failure = self.monitor.set_remote(
+            "camera_driver", {"enabled": True}, self.spin, poll, 30.0
+        )
         for node, speed in clocks.items():
-            failure = failure or self.monitor.set_remote(node, {"speed": speed}, self.spin, poll, 30.0)
+            failure = failure or self.monitor.set_remote(
+                node, {"speed": speed}, self.spin, poll, 30.0
+            )
         return failure
 
-    def watch(self, total: int, scene_rate: float, limit_s: float,
-              edges: Edges = ()) -> str | None:
+    def watch(
+        self, total: int, scene_rate: float, limit_s: float, edges: Edges = ()
+    ) -> str | None:
         """Show progress until the scene's ``total`` frames have played (or ``limit_s`` passes
         with a real source); publish the scene's PIR ``edges`` on the way; a failure or None.
 
@@ -129,8 +139,14 @@ class RunSession:
             else:
                 monitor.frames = self.recorder.result.counts.get(TOPICS["info"], 0)
             if now >= deadline:
-                return (f"only {monitor.frames} of {total} frames were played in "
-                        f"{limit_s:.0f} s; the report covers those") if total else None
+                return (
+                    (
+                        f"only {monitor.frames} of {total} frames were played in "
+                        f"{limit_s:.0f} s; the report covers those"
+                    )
+                    if total
+                    else None
+                )
             self.spin()
             failure = self.supervisor.poll()
             if failure:
@@ -151,8 +167,15 @@ class RunSession:
             monitor.progress(total)
 
 
-def play(options: RunOptions, supervisor: Supervisor, bag: Path, time_: Timing, fps: float,
-         clock: Callable[[float], str], edges: Edges = ()) -> str | None:
+def play(
+    options: RunOptions,
+    supervisor: Supervisor,
+    bag: Path,
+    time_: Timing,
+    fps: float,
+    clock: Callable[[float], str],
+    edges: Edges = (),
+) -> str | None:
     """Start the graph, record and show progress until the scene ends; a failure or None."""
     failure: str | None = None
     total = time_.frames
@@ -161,12 +184,14 @@ def play(options: RunOptions, supervisor: Supervisor, bag: Path, time_: Timing, 
             day_speed = options.speed * time_.time_scale if total else 1.0  # real source: 1
             clocks = {name: day_speed for name in session.clocks}
             failure = session.start_day(clocks)
-            limit = options.wall_limit_s or (total / (fps * options.speed) * 1.5 + 60.0
-                                             if total else options.duration_s or 60.0)
+            limit = options.wall_limit_s or (
+                total / (fps * options.speed) * 1.5 + 60.0 if total else options.duration_s or 60.0
+            )
             failure = failure or session.watch(total, fps * options.speed, limit, edges)
             for node in clocks:  # the day is over: the battery stops where the scene stopped
-                session.monitor.set_remote(node, {"speed": 0.0}, session.spin, supervisor.poll,
-                                           10.0)
+                session.monitor.set_remote(
+                    node, {"speed": 0.0}, session.spin, supervisor.poll, 10.0
+                )
             if failure is None:
                 session.settle(total)
             session.monitor.progress(total, force=True)

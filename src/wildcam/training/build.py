@@ -44,14 +44,21 @@ __all__ = ["bands", "main"]
 MIT = "MIT"
 CALIB_CROPS = 250
 """Training crops that calibrate the students' int8 activations."""
-STUDENT_PROVENANCE = ("trained by wildcam.training (make models) on crops of the real frames in "
-                      "shared/data (ENA24, zamba and animl-py examples, bgslibrary clips; MIT) "
-                      "and the synthetic scene, distilled from the stage-3 teacher "
-                      "(MegaDetector-Lite, zamba, MIT)")
+STUDENT_PROVENANCE = (
+    "trained by wildcam.training (make models) on crops of the real frames in "
+    "shared/data (ENA24, zamba and animl-py examples, bgslibrary clips; MIT) "
+    "and the synthetic scene, distilled from the stage-3 teacher "
+    "(MegaDetector-Lite, zamba, MIT)"
+)
 
 
-def bands(scores: np.ndarray, truth: np.ndarray, miss: float = 0.03, precision: float = 0.95,
-          support: int = 20) -> tuple[float, float]:
+def bands(
+    scores: np.ndarray,
+    truth: np.ndarray,
+    miss: float = 0.03,
+    precision: float = 0.95,
+    support: int = 20,
+) -> tuple[float, float]:
     """The confidence band ``[c_low, c_high)`` from held-out scores and truth.
 
     ``c_low``: at most ``miss`` of the animals score below it. ``c_high``: the lowest threshold
@@ -81,8 +88,9 @@ def _frame_animals(frames: Sequence[Frame], labeller: teach.Teacher) -> list[lis
             targets = [ScoredBox(b, 1.0) for b in f.boxes]
         elif f.animal and targets:  # an animal is known to be there: the teacher's best box is it
             best = max(targets, key=lambda b: b.score)
-            targets = [ScoredBox(b.box, max(b.score, 0.8) if b is best else b.score)
-                       for b in targets]
+            targets = [
+                ScoredBox(b.box, max(b.score, 0.8) if b is best else b.score) for b in targets
+            ]
         out.append(targets)
     return out
 
@@ -97,42 +105,77 @@ def _metrics(scores: np.ndarray, truth: np.ndarray, c_low: float, c_high: float)
     return m
 
 
-def _student_record(model_id: str, path: Path, stage: int, model: Student, precision: str,
-                    c_low: float, c_high: float) -> dict[str, Any]:
+def _student_record(
+    model_id: str,
+    path: Path,
+    stage: int,
+    model: Student,
+    precision: str,
+    c_low: float,
+    c_high: float,
+) -> dict[str, Any]:
     size = model.arch.size
     outputs = [{"name": "logit", "shape": ["N", 1]}]
     if model.arch.box_head:
         outputs.append({"name": "box", "shape": ["N", 4]})
     return {
-        "id": model_id, "file": path.name, "sha256": sha256_file(path), "stage": stage,
+        "id": model_id,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "stage": stage,
         "kind": "classifier_box" if model.arch.box_head else "classifier",
         "precision": precision,
-        "input": {"name": "image", "shape": ["N", 3, size, size], "layout": "NCHW",
-                  "color": "RGB", "scale": 1 / 255, "mean": [MEAN] * 3, "std": [STD] * 3,
-                  "resize": "square_crop", "context": CONTEXT, "pad_value": 0},
+        "input": {
+            "name": "image",
+            "shape": ["N", 3, size, size],
+            "layout": "NCHW",
+            "color": "RGB",
+            "scale": 1 / 255,
+            "mean": [MEAN] * 3,
+            "std": [STD] * 3,
+            "resize": "square_crop",
+            "context": CONTEXT,
+            "pad_value": 0,
+        },
         "outputs": outputs,
         "decoding": "sigmoid_logit_box" if model.arch.box_head else "sigmoid_logit",
-        "classes": ["animal"], "c_low": c_low, "c_high": c_high,
+        "classes": ["animal"],
+        "c_low": c_low,
+        "c_high": c_high,
     }
 
 
 def _inputs(crops: np.ndarray, spec: InputSpec) -> np.ndarray:
     """Stored crops resized to ``spec``'s input and normalised (as the runtime does)."""
     size = spec.size[0]
-    return normalise([c if c.shape[0] == size else
-                      cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops],
-                     spec)
+    return normalise(
+        [
+            c if c.shape[0] == size else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)
+            for c in crops
+        ],
+        spec,
+    )
 
 
 def _onnx_scores(path: Path, spec: InputSpec, crops: np.ndarray) -> np.ndarray:
     sess = session(path, 2)
-    logits = [sess.run(["logit"], {"image": _inputs(crops[i:i + 64], spec)})[0][:, 0]
-              for i in range(0, len(crops), 64)]
+    logits = [
+        sess.run(["logit"], {"image": _inputs(crops[i : i + 64], spec)})[0][:, 0]
+        for i in range(0, len(crops), 64)
+    ]
     return 1 / (1 + np.exp(-np.concatenate(logits)))
 
 
-def _student(name: str, stage: int, model: Student, train_set: CropSet, eval_set: CropSet,
-             out: Path, seed: int, log: Any) -> list[dict[str, Any]]:
+def _student(
+    name: str,
+    stage: int,
+    model: Student,
+    train_set: CropSet,
+    eval_set: CropSet,
+    out: Path,
+    seed: int,
+    log: Any,
+) -> list[dict[str, Any]]:
     """Export fp32, quantise int8, measure both; return their manifest records."""
     size = model.arch.size
     fp32 = out / f"{name}_fp32.onnx"
@@ -140,10 +183,11 @@ def _student(name: str, stage: int, model: Student, train_set: CropSet, eval_set
     outputs = ["logit", "box"] if model.arch.box_head else ["logit"]
     export_onnx(model, (1, 3, size, size), fp32, "image", outputs, dynamic_batch=True)
     rng = np.random.default_rng(seed)
-    pick = rng.choice(len(train_set.images), size=min(CALIB_CROPS, len(train_set.images)),
-                      replace=False)
+    pick = rng.choice(
+        len(train_set.images), size=min(CALIB_CROPS, len(train_set.images)), replace=False
+    )
     spec = ModelEntry.from_dict(_student_record(name, fp32, stage, model, "fp32", 0, 1)).input
-    calib = [_inputs(train_set.images[i:i + 1], spec) for i in np.sort(pick)]
+    calib = [_inputs(train_set.images[i : i + 1], spec) for i in np.sort(pick)]
     quantize_int8(fp32, int8, "image", calib, exclude_markers=("logit", "box"))
     truth = eval_set.labels >= 0.5
     records = []
@@ -155,12 +199,14 @@ def _student(name: str, stage: int, model: Student, train_set: CropSet, eval_set
         rec["c_low"], rec["c_high"] = c_low, c_high
         sess = session(path, 1)
         rec["metrics"] = _metrics(scores, truth, c_low, c_high)
-        rec["latency_ms"] = latency_ms(functools.partial(sess.run, None, {"image": x}),
-                                       repeats=200, warmup=20)
+        rec["latency_ms"] = latency_ms(
+            functools.partial(sess.run, None, {"image": x}), repeats=200, warmup=20
+        )
         rec["eval_scores"] = scores
         records.append(rec)
-        log(f"{name} {precision}: {rec['metrics']} band [{c_low}, {c_high}) "
-            f"{rec['latency_ms']} ms")
+        log(
+            f"{name} {precision}: {rec['metrics']} band [{c_low}, {c_high}) {rec['latency_ms']} ms"
+        )
     for rec in records:
         rec["params"] = count_params(model)
         rec["macs"] = count_macs(model, (1, 3, size, size))
@@ -168,10 +214,18 @@ def _student(name: str, stage: int, model: Student, train_set: CropSet, eval_set
     return records
 
 
-def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple[int, int, int],
-        log: Any = None) -> dict[str, Any]:
+def run(
+    data: Path,
+    wheel: Path,
+    out: Path,
+    work: Path,
+    seed: int,
+    epochs: tuple[int, int, int],
+    log: Any = None,
+) -> dict[str, Any]:
     t0 = time.monotonic()
     if log is None:
+
         def log(line: str) -> None:
             print(f"[{time.monotonic() - t0:6.0f} s] {line}", flush=True)
 
@@ -185,9 +239,11 @@ def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple
     animals = _frame_animals(frames, labeller)
     crops = build_crops(frames, animals, teach.PRESENT, seed)
     train_set, eval_set = crops.subset("train"), crops.subset("eval")
-    log(f"crops: {len(train_set.labels)} train ({int((train_set.labels >= 0.5).sum())} animal), "
+    log(
+        f"crops: {len(train_set.labels)} train ({int((train_set.labels >= 0.5).sum())} animal), "
         f"{len(eval_set.labels)} eval ({int((eval_set.labels >= 0.5).sum())} animal); "
-        f"{time.monotonic() - t0:.0f} s")
+        f"{time.monotonic() - t0:.0f} s"
+    )
 
     e_tiny, e_medium, e_tune = epochs
     seed_everything(seed)
@@ -201,9 +257,11 @@ def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple
     before = predict(medium, eval_set.images)
     pruning: dict[str, Any] = {
         "keep": 0.5,
-        "before": {"params": count_params(medium),
-                   "macs": count_macs(medium, (1, 3, MEDIUM.size, MEDIUM.size)),
-                   **_metrics(before, truth, 0.5, 0.5)},
+        "before": {
+            "params": count_params(medium),
+            "macs": count_macs(medium, (1, 3, MEDIUM.size, MEDIUM.size)),
+            **_metrics(before, truth, 0.5, 0.5),
+        },
     }
     slim = prune(medium, 0.5)
     pruned_raw = predict(slim, eval_set.images)
@@ -211,10 +269,13 @@ def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple
     seed_everything(seed)
     slim = train(slim, train_set, e_tune, seed + 1, lr=1e-3, log=lambda s: log("pruned" + s))
     after = predict(slim, eval_set.images)
-    pruning["after"] = {"params": count_params(slim),
-                        "macs": count_macs(slim, (1, 3, MEDIUM.size, MEDIUM.size)),
-                        "widths": slim.widths, "widths_before": medium.widths,
-                        **_metrics(after, truth, 0.5, 0.5)}
+    pruning["after"] = {
+        "params": count_params(slim),
+        "macs": count_macs(slim, (1, 3, MEDIUM.size, MEDIUM.size)),
+        "widths": slim.widths,
+        "widths_before": medium.widths,
+        **_metrics(after, truth, 0.5, 0.5),
+    }
     log(f"pruning: {pruning}")
     medium_records = _student("medium", 2, slim, train_set, eval_set, out, seed, log)
     log(f"medium done; {time.monotonic() - t0:.0f} s")
@@ -224,20 +285,33 @@ def run(data: Path, wheel: Path, out: Path, work: Path, seed: int, epochs: tuple
     for rec in records:
         rec["provenance"] = teach.PROVENANCE if rec["stage"] == 3 else STUDENT_PROVENANCE
         rec["licence"] = MIT
-    manifest = {"format": FORMAT, "version": VERSION,
-                "defaults": {"1": "tiny_int8", "2": "medium_int8", "3": "large_int8"},
-                "models": [{k: v for k, v in r.items() if k != "eval_scores"} for r in records]}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "defaults": {"1": "tiny_int8", "2": "medium_int8", "3": "large_int8"},
+        "models": [{k: v for k, v in r.items() if k != "eval_scores"} for r in records],
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     Manifest.load(out / "manifest.json")  # the file just written parses
-    summary = {"seed": seed, "epochs": list(epochs), "frames": len(frames),
-               "calibration": {"frames": teach.CALIB_FRAMES, "crops": CALIB_CROPS},
-               "crops": {"train": len(train_set.labels), "eval": len(eval_set.labels),
-                         "train_animal": int((train_set.labels >= 0.5).sum()),
-                         "eval_animal": int((eval_set.labels >= 0.5).sum()),
-                         "kinds": {str(k): int(n) for k, n in
-                                   zip(*np.unique(crops.kinds, return_counts=True), strict=True)}},
-               "teacher": {k: v for k, v in large.items() if not k.startswith("eval_")},
-               "pruning": pruning, "build_seconds": round(time.monotonic() - t0)}
+    summary = {
+        "seed": seed,
+        "epochs": list(epochs),
+        "frames": len(frames),
+        "calibration": {"frames": teach.CALIB_FRAMES, "crops": CALIB_CROPS},
+        "crops": {
+            "train": len(train_set.labels),
+            "eval": len(eval_set.labels),
+            "train_animal": int((train_set.labels >= 0.5).sum()),
+            "eval_animal": int((eval_set.labels >= 0.5).sum()),
+            "kinds": {
+                str(k): int(n)
+                for k, n in zip(*np.unique(crops.kinds, return_counts=True), strict=True)
+            },
+        },
+        "teacher": {k: v for k, v in large.items() if not k.startswith("eval_")},
+        "pruning": pruning,
+        "build_seconds": round(time.monotonic() - t0),
+    }
     (work / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     write_model_card(out / "README.md", manifest, summary)
     log(f"wrote {out}/manifest.json and README.md in {time.monotonic() - t0:.0f} s")
@@ -252,11 +326,19 @@ def _large_records(large: dict[str, Any], out: Path) -> list[dict[str, Any]]:
         path = out / f"large_{precision}.onnx"
         scores = np.asarray(large[f"eval_scores_{precision}"])
         # the last stage decides: one threshold, nothing left unsure
-        rec = teach.detector_record(f"large_{precision}", path.name, sha256_file(path), size,
-                                    precision, teach.PRESENT, teach.PRESENT)
+        rec = teach.detector_record(
+            f"large_{precision}",
+            path.name,
+            sha256_file(path),
+            size,
+            precision,
+            teach.PRESENT,
+            teach.PRESENT,
+        )
         rec["metrics"] = _metrics(scores, truth, teach.PRESENT, teach.PRESENT)
-        rec["metrics"].update(teach.presence_metrics(scores.tolist(), truth.tolist(),
-                                                     teach.PRESENT))
+        rec["metrics"].update(
+            teach.presence_metrics(scores.tolist(), truth.tolist(), teach.PRESENT)
+        )
         rec["latency_ms"] = large[f"{precision}_ms"]
         rec["params"] = large["params"]
         rec["macs"] = large["sizes"][size]["macs"]
@@ -272,8 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--work", type=Path, default=Path("build/models-work"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, nargs=3, default=(30, 12, 6),
-                        metavar=("TINY", "MEDIUM", "FINETUNE"))
+    parser.add_argument(
+        "--epochs", type=int, nargs=3, default=(30, 12, 6), metavar=("TINY", "MEDIUM", "FINETUNE")
+    )
     args = parser.parse_args(argv)
     run(args.data, args.wheel, args.out, args.work, args.seed, tuple(args.epochs))
     return 0

@@ -25,8 +25,17 @@ from torch import nn
 
 from wildcam.cascade.onnx_models import RuntimeOptions
 
-__all__ = ["count_macs", "count_params", "export_onnx", "latency_ms", "quantize_int8",
-           "seed_everything", "session", "sha256_file", "tail_nodes"]
+__all__ = [
+    "count_macs",
+    "count_params",
+    "export_onnx",
+    "latency_ms",
+    "quantize_int8",
+    "seed_everything",
+    "session",
+    "sha256_file",
+    "tail_nodes",
+]
 
 CALIB_CHUNK = 8
 """Calibration batches whose activations are held at once (bounds memory on the 640 input)."""
@@ -63,8 +72,11 @@ def count_macs(model: nn.Module, shape: Sequence[int]) -> int:
         elif isinstance(m, nn.Linear):
             total += out.numel() * m.in_features
 
-    hooks = [m.register_forward_hook(conv_hook) for m in model.modules()
-             if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        m.register_forward_hook(conv_hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -75,17 +87,31 @@ def count_macs(model: nn.Module, shape: Sequence[int]) -> int:
     return int(total // shape[0])
 
 
-def export_onnx(model: nn.Module, shape: Sequence[int], path: Path, input_name: str,
-                output_names: Sequence[str], dynamic_batch: bool) -> None:
+def export_onnx(
+    model: nn.Module,
+    shape: Sequence[int],
+    path: Path,
+    input_name: str,
+    output_names: Sequence[str],
+    dynamic_batch: bool,
+) -> None:
     """Export ``model`` (eval mode) to ``path`` as one self-contained ONNX file (opset 18)."""
     model.eval()
     dummy = torch.zeros(*shape)
-    dynamic = ({input_name: {0: "N"}, **{n: {0: "N"} for n in output_names}}
-               if dynamic_batch else None)
+    dynamic = (
+        {input_name: {0: "N"}, **{n: {0: "N"} for n in output_names}} if dynamic_batch else None
+    )
     with torch.no_grad():
-        torch.onnx.export(model, (dummy,), str(path), input_names=[input_name],
-                          output_names=list(output_names), opset_version=18,
-                          dynamic_axes=dynamic, dynamo=False)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            input_names=[input_name],
+            output_names=list(output_names),
+            opset_version=18,
+            dynamic_axes=dynamic,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     proto.producer_name = "wildcam"
@@ -123,9 +149,14 @@ def tail_nodes(path: Path, markers: Sequence[str]) -> list[str]:
     return names
 
 
-def quantize_int8(fp32: Path, int8: Path, input_name: str, batches: Sequence[np.ndarray],
-                  exclude_markers: Sequence[str] = (),
-                  method: CalibrationMethod = CalibrationMethod.MinMax) -> None:
+def quantize_int8(
+    fp32: Path,
+    int8: Path,
+    input_name: str,
+    batches: Sequence[np.ndarray],
+    exclude_markers: Sequence[str] = (),
+    method: CalibrationMethod = CalibrationMethod.MinMax,
+) -> None:
     """Static QDQ int8 (per-channel weights, uint8 activations) calibrated on ``batches``.
 
     Nodes named with one of ``exclude_markers``, and everything after them, stay float.
@@ -136,14 +167,22 @@ def quantize_int8(fp32: Path, int8: Path, input_name: str, batches: Sequence[np.
     pre = int8.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
     try:
-        quantize_static(str(pre), str(int8), _Reader(input_name, batches),
-                        quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=method,
-                        nodes_to_exclude=tail_nodes(pre, exclude_markers),
-                        extra_options={"ActivationSymmetric": False,
-                                       "WeightSymmetric": True,
-                                       "CalibMaxIntermediateOutputs": CALIB_CHUNK})
+        quantize_static(
+            str(pre),
+            str(int8),
+            _Reader(input_name, batches),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=method,
+            nodes_to_exclude=tail_nodes(pre, exclude_markers),
+            extra_options={
+                "ActivationSymmetric": False,
+                "WeightSymmetric": True,
+                "CalibMaxIntermediateOutputs": CALIB_CHUNK,
+            },
+        )
     finally:
         pre.unlink(missing_ok=True)
     proto = onnx.load(str(int8))
@@ -155,8 +194,9 @@ def quantize_int8(fp32: Path, int8: Path, input_name: str, batches: Sequence[np.
 def session(path: Path, threads: int = 1) -> ort.InferenceSession:
     """A CPU session with the runtime's settings (:class:`RuntimeOptions`)."""
     options = RuntimeOptions(threads=threads)
-    return ort.InferenceSession(str(path), sess_options=options.session_options(),
-                                providers=[options.execution_provider])
+    return ort.InferenceSession(
+        str(path), sess_options=options.session_options(), providers=[options.execution_provider]
+    )
 
 
 def latency_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:

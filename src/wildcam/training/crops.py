@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from wildcam.types import Box, Image
 from wildcam.cascade.base import ScoredBox
 from wildcam.cascade.onnx_models import crop_square
 from wildcam.training.data import Frame
+from wildcam.types import Box, Image
 
 __all__ = ["CONTEXT", "CROP", "CropSet", "build_crops", "teacher_to_target"]
 
@@ -53,8 +53,14 @@ class CropSet:
 
     def subset(self, split: str) -> CropSet:
         m = self.split == split
-        return CropSet(self.images[m], self.labels[m], self.boxes[m], self.kinds[m],
-                       self.sources[m], self.split[m])
+        return CropSet(
+            self.images[m],
+            self.labels[m],
+            self.boxes[m],
+            self.kinds[m],
+            self.sources[m],
+            self.split[m],
+        )
 
 
 def teacher_to_target(score: float, present: float) -> float:
@@ -82,9 +88,15 @@ def _label(square: Box, animals: Sequence[ScoredBox]) -> tuple[float, np.ndarray
             clipped = a.box.clipped(square.x + square.w, square.y + square.h)
             x0, y0 = max(clipped.x, square.x), max(clipped.y, square.y)
             x1, y1 = clipped.x + clipped.w, clipped.y + clipped.h
-            box = np.array([((x0 + x1) / 2 - square.x) / square.w,
-                            ((y0 + y1) / 2 - square.y) / square.h,
-                            (x1 - x0) / square.w, (y1 - y0) / square.h], np.float32)
+            box = np.array(
+                [
+                    ((x0 + x1) / 2 - square.x) / square.w,
+                    ((y0 + y1) / 2 - square.y) / square.h,
+                    (x1 - x0) / square.w,
+                    (y1 - y0) / square.h,
+                ],
+                np.float32,
+            )
     return best, np.clip(box, 0.0, 1.0)
 
 
@@ -126,8 +138,14 @@ def rain(rng: np.random.Generator, crop: Image) -> Image:
     for _ in range(n):
         x, y = rng.uniform(0, CROP), rng.uniform(-10, CROP)
         length = rng.uniform(6, 20)
-        cv2.line(out, (int(x), int(y)), (int(x + dx * length), int(y + length)),
-                 (210, 210, 210), 1, cv2.LINE_AA)
+        cv2.line(
+            out,
+            (int(x), int(y)),
+            (int(x + dx * length), int(y + length)),
+            (210, 210, 210),
+            1,
+            cv2.LINE_AA,
+        )
     return cv2.addWeighted(crop, 0.5, out, 0.5, 0)
 
 
@@ -142,24 +160,37 @@ def _paste(rng: np.random.Generator, background: Image, patch: Image) -> tuple[I
         patch = patch[:, ::-1]
     x, y = int(rng.integers(0, max(w - pw, 1))), int(rng.integers(0, max(h - ph, 1)))
     mask = np.zeros((ph, pw), np.float32)
-    cv2.ellipse(mask, (pw // 2, ph // 2), (max(pw // 2 - 1, 1), max(ph // 2 - 1, 1)), 0, 0, 360,
-                1.0, -1)
+    cv2.ellipse(
+        mask, (pw // 2, ph // 2), (max(pw // 2 - 1, 1), max(ph // 2 - 1, 1)), 0, 0, 360, 1.0, -1
+    )
     mask = cv2.GaussianBlur(mask, (0, 0), max(min(pw, ph) / 12, 1.0))[..., None]
     out = background.copy()
-    roi = out[y:y + ph, x:x + pw].astype(np.float32)
-    out[y:y + ph, x:x + pw] = (roi * (1 - mask) + patch * mask).astype(np.uint8)
+    roi = out[y : y + ph, x : x + pw].astype(np.float32)
+    out[y : y + ph, x : x + pw] = (roi * (1 - mask) + patch * mask).astype(np.uint8)
     return out, Box(x, y, pw, ph)
 
 
-def build_crops(frames: Sequence[Frame], animals: Sequence[Sequence[ScoredBox]],
-                present: float, seed: int, per_frame: int = 6,
-                pastes: int = 900) -> CropSet:
+def build_crops(
+    frames: Sequence[Frame],
+    animals: Sequence[Sequence[ScoredBox]],
+    present: float,
+    seed: int,
+    per_frame: int = 6,
+    pastes: int = 900,
+) -> CropSet:
     """Crops of every frame (``animals[i]``: frame i's animal boxes with *targets* 0..1)."""
     rng = np.random.default_rng(seed)
     images, labels, boxes, kinds, sources, splits = [], [], [], [], [], []
 
-    def add(image: Image, region: Box, found: Sequence[ScoredBox], kind: str, source: str,
-            split: str, look: str = "") -> None:
+    def add(
+        image: Image,
+        region: Box,
+        found: Sequence[ScoredBox],
+        kind: str,
+        source: str,
+        split: str,
+        look: str = "",
+    ) -> None:
         crop, square = crop_square(image, region, CROP, CONTEXT)
         label, box = _label(square, found)
         if look == "ir":
@@ -184,16 +215,34 @@ def build_crops(frames: Sequence[Frame], animals: Sequence[Sequence[ScoredBox]],
             if a.score >= 0.5:
                 for _ in range(JITTERS.get(frame.source, 3)):
                     look = "ir" if rng.random() < 0.2 else ""
-                    add(frame.image, _jitter(rng, a.box, w, h), found, "animal", frame.source,
-                        split, look)
+                    add(
+                        frame.image,
+                        _jitter(rng, a.box, w, h),
+                        found,
+                        "animal",
+                        frame.source,
+                        split,
+                        look,
+                    )
                 if split == "train" and a.box.w >= 24 and a.box.h >= 24:
-                    patches.append((frame.image[a.box.y:a.box.y + a.box.h,
-                                                a.box.x:a.box.x + a.box.w], a.score))
+                    patches.append(
+                        (
+                            frame.image[a.box.y : a.box.y + a.box.h, a.box.x : a.box.x + a.box.w],
+                            a.score,
+                        )
+                    )
         if not found or max(a.score for a in found) < 0.05:
             backgrounds.append(frame)
         # the whole frame is a region too (a large motion ROI, or an event without one)
-        add(frame.image, Box(0, 0, w, h), found, "frame", frame.source, split,
-            "ir" if rng.random() < 0.15 else "")
+        add(
+            frame.image,
+            Box(0, 0, w, h),
+            found,
+            "frame",
+            frame.source,
+            split,
+            "ir" if rng.random() < 0.15 else "",
+        )
         for _ in range(per_frame if frame.source != "cats_dogs" else 2):
             look = rng.choice(["", "", "ir", "jump", "rain"])
             kind = "synthetic" if frame.source == "synthetic" else "background"
@@ -206,9 +255,21 @@ def build_crops(frames: Sequence[Frame], animals: Sequence[Sequence[ScoredBox]],
         pasted, where = _paste(rng, bg.image, patch)
         h, w = pasted.shape[:2]
         look = "ir" if rng.random() < 0.2 else ""
-        add(pasted, _jitter(rng, where, w, h), [ScoredBox(where, score)], "paste", bg.source,
-            "train", look)
+        add(
+            pasted,
+            _jitter(rng, where, w, h),
+            [ScoredBox(where, score)],
+            "paste",
+            bg.source,
+            "train",
+            look,
+        )
 
-    return CropSet(np.stack(images), np.asarray(labels, np.float32),
-                   np.stack(boxes).astype(np.float32), np.asarray(kinds), np.asarray(sources),
-                   np.asarray(splits))
+    return CropSet(
+        np.stack(images),
+        np.asarray(labels, np.float32),
+        np.stack(boxes).astype(np.float32),
+        np.asarray(kinds),
+        np.asarray(sources),
+        np.asarray(splits),
+    )

@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wildcam.types import Box, Image
 from wildcam.camera.synthetic import SyntheticScene, default_scene, empty_scene, nuisance_scene
+from wildcam.types import Box, Image
 
 __all__ = ["EVAL_PERCENT", "Frame", "load_frames"]
 
@@ -118,17 +118,25 @@ def _clips(root: Path) -> Iterator[Frame]:
 
 
 def _synthetic(seed: int) -> Iterator[Frame]:
-    for name, config, step in (("default", default_scene(seed), 3.0),
-                               ("nuisance", nuisance_scene(seed), 4.0),
-                               ("empty", empty_scene(40.0, seed), 8.0)):
+    for name, config, step in (
+        ("default", default_scene(seed), 3.0),
+        ("nuisance", nuisance_scene(seed), 4.0),
+        ("empty", empty_scene(40.0, seed), 8.0),
+    ):
         scene = SyntheticScene(config)
         fps = scene.n_frames / config.duration_s
         for k in range(int(config.duration_s / step)):
             index = min(int(k * step * fps), scene.n_frames - 1)
             truth = scene.truth(index)
             key = f"synthetic/{name}#{index}"
-            yield Frame(key, f"synthetic/{name}/{k // 5}", "synthetic", scene.render(index),
-                        bool(truth.boxes), tuple(truth.boxes))
+            yield Frame(
+                key,
+                f"synthetic/{name}/{k // 5}",
+                "synthetic",
+                scene.render(index),
+                bool(truth.boxes),
+                tuple(truth.boxes),
+            )
 
 
 def load_frames(root: Path, seed: int = 0) -> list[Frame]:

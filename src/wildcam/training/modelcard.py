@@ -40,11 +40,13 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         lines.append(
             f"| `{r['id']}` | {r['stage']} | {shape[2]}x{shape[3]} | {_m(r['params'])} | "
             f"{_m(r['macs'])} | {_mb(r['file_bytes'])} | {r['latency_ms']} ms | "
-            f"{m['precision']} | {m['recall']} | {m['f1']} | [{r['c_low']}, {r['c_high']}) |")
+            f"{m['precision']} | {m['recall']} | {m['f1']} | [{r['c_low']}, {r['c_high']}) |"
+        )
     lines += [
         "",
-        "Default per stage: " + ", ".join(f"stage {k} `{v}`" for k, v in
-                                           manifest["defaults"].items()) + ".",
+        "Default per stage: "
+        + ", ".join(f"stage {k} `{v}`" for k, v in manifest["defaults"].items())
+        + ".",
         "",
         "## Evaluation set",
         "",
@@ -73,14 +75,16 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
     ]
     for r in models:
         m = r["metrics"]
-        lines.append(f"| `{r['id']}` | {m['average_precision']} | {m['confident_fraction']} | "
-                     f"{m['confident_accuracy']} |")
+        lines.append(
+            f"| `{r['id']}` | {m['average_precision']} | {m['confident_fraction']} | "
+            f"{m['confident_accuracy']} |"
+        )
     s_chosen, s_other = t["sizes"][size], t["sizes"][other]
     lines += [
         "",
         "## Stage 3: MegaDetector-Lite (teacher)",
         "",
-        "YOLOX-tiny (depth 0.33, width 0.375, one class \"animal\"), rebuilt in "
+        'YOLOX-tiny (depth 0.33, width 0.375, one class "animal"), rebuilt in '
         "`wildcam/training/yolox.py`; weights `yolox_tiny_640_20220528.pth` from the PyPI wheel "
         "`zamba==2.7.2` (drivendataorg/zamba, **MIT licence**; the network design is YOLOX by "
         "Megvii, Apache-2.0). Input `images` [1, 3, S, S], RGB float 0-255, letterboxed "
@@ -106,11 +110,16 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
     ]
     for sz in (640, 416):
         s = t["sizes"][sz]
-        lines.append(f"| {sz} | {s['average_precision']} | {s['camera_trap_recall']} | "
-                     f"{s['metrics_at_present']['f1']} | {s['max_empty_score']} | "
-                     f"{_m(s['macs'])} | {s['fp32_ms']} ms |")
-    verdict = (f"passed it and costs {s_chosen['macs'] / s_other['macs']:.2f}x the MACs of 640."
-               if size == 416 else "failed it.")
+        lines.append(
+            f"| {sz} | {s['average_precision']} | {s['camera_trap_recall']} | "
+            f"{s['metrics_at_present']['f1']} | {s['max_empty_score']} | "
+            f"{_m(s['macs'])} | {s['fp32_ms']} ms |"
+        )
+    verdict = (
+        f"passed it and costs {s_chosen['macs'] / s_other['macs']:.2f}x the MACs of 640."
+        if size == 416
+        else "failed it."
+    )
     lines += [
         "",
         f"Chosen: **{size}**. Rule: the smaller input is kept only if its average precision is "
@@ -156,10 +165,14 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "|---|---|---|---|---|---|---|",
     ]
     p = summary["pruning"]
-    for name, row in (("before pruning", p["before"]), ("after pruning + fine-tuning",
-                                                          p["after"])):
-        lines.append(f"| {name} | {_m(row['params'])} | {_m(row['macs'])} | {row['precision']} | "
-                     f"{row['recall']} | {row['f1']} | {row['average_precision']} |")
+    for name, row in (
+        ("before pruning", p["before"]),
+        ("after pruning + fine-tuning", p["after"]),
+    ):
+        lines.append(
+            f"| {name} | {_m(row['params'])} | {_m(row['macs'])} | {row['precision']} | "
+            f"{row['recall']} | {row['f1']} | {row['average_precision']} |"
+        )
     a = p["after_prune_no_tuning"]
     lines += [
         "",

@@ -22,8 +22,18 @@ from torch import Tensor, nn
 
 from wildcam.training.crops import CropSet
 
-__all__ = ["MEAN", "MEDIUM", "STD", "TINY", "Arch", "Student", "predict", "prune", "to_tensor",
-           "train"]
+__all__ = [
+    "MEAN",
+    "MEDIUM",
+    "STD",
+    "TINY",
+    "Arch",
+    "Student",
+    "predict",
+    "prune",
+    "to_tensor",
+    "train",
+]
 
 MEAN, STD = 0.5, 0.25
 """Input normalisation: RGB / 255, then (x - MEAN) / STD."""
@@ -41,13 +51,21 @@ class Arch:
 
 
 TINY = Arch(96, 16, ((24, 2), (32, 2), (48, 1), (64, 2), (96, 1), (128, 2), (160, 1)), False)
-MEDIUM = Arch(128, 32, ((64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (384, 2),
-                        (384, 1)), True, hidden=128)
+MEDIUM = Arch(
+    128,
+    32,
+    ((64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (384, 2), (384, 1)),
+    True,
+    hidden=128,
+)
 
 
 def _cbr(cin: int, cout: int, k: int, stride: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class Student(nn.Module):
@@ -61,15 +79,17 @@ class Student(nn.Module):
         layers: list[nn.Module] = [_cbr(3, widths[0], 3, 2)]
         for i, (_, stride) in enumerate(arch.blocks):
             cin, cout = widths[i], widths[i + 1]
-            layers.append(nn.Sequential(_cbr(cin, cin, 3, stride, groups=cin),
-                                        _cbr(cin, cout, 1, 1)))
+            layers.append(
+                nn.Sequential(_cbr(cin, cin, 3, stride, groups=cin), _cbr(cin, cout, 1, 1))
+            )
         self.features = nn.Sequential(*layers)
         last = widths[-1]
         if arch.box_head:
             self.reduce = _cbr(last, 32, 1, 1)
             grid = arch.size // 32
-            self.fc = nn.Sequential(nn.Flatten(), nn.Linear(32 * grid * grid, arch.hidden),
-                                    nn.ReLU6(inplace=True))
+            self.fc = nn.Sequential(
+                nn.Flatten(), nn.Linear(32 * grid * grid, arch.hidden), nn.ReLU6(inplace=True)
+            )
             self.logit = nn.Linear(arch.hidden + last, 1)
             self.box = nn.Linear(arch.hidden, 4)
         else:
@@ -87,8 +107,9 @@ class Student(nn.Module):
 def to_tensor(images_bgr: np.ndarray, size: int) -> Tensor:
     """BGR uint8 crops ``[N, H, W, 3]`` to the students' normalised RGB NCHW input."""
     if images_bgr.shape[1] != size:
-        images_bgr = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)
-                               for im in images_bgr])
+        images_bgr = np.stack(
+            [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images_bgr]
+        )
     x = images_bgr[..., ::-1].astype(np.float32) / 255.0
     return torch.from_numpy(np.ascontiguousarray(((x - MEAN) / STD).transpose(0, 3, 1, 2)))
 
@@ -103,8 +124,15 @@ def _augment(x: Tensor, box: Tensor, gen: torch.Generator) -> tuple[Tensor, Tens
     return x * gain, box
 
 
-def train(model: Student, data: CropSet, epochs: int, seed: int, lr: float = 3e-3,
-          batch: int = 64, log: Callable[[str], None] = print) -> Student:
+def train(
+    model: Student,
+    data: CropSet,
+    epochs: int,
+    seed: int,
+    lr: float = 3e-3,
+    batch: int = 64,
+    log: Callable[[str], None] = print,
+) -> Student:
     """Distil ``data``'s soft labels (and boxes) into ``model``; AdamW, cosine schedule."""
     gen = torch.Generator().manual_seed(seed)
     x_all = to_tensor(data.images, model.arch.size)
@@ -112,8 +140,7 @@ def train(model: Student, data: CropSet, epochs: int, seed: int, lr: float = 3e-
     b_all = torch.from_numpy(data.boxes)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(x_all) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     # positives are rarer than backgrounds: weight them up to balance the loss
     pos = float((y_all >= 0.5).float().mean())
     w_pos = min(max((1 - pos) / max(pos, 1e-3), 1.0), 4.0)
@@ -122,7 +149,7 @@ def train(model: Student, data: CropSet, epochs: int, seed: int, lr: float = 3e-
         order = torch.randperm(len(x_all), generator=gen)
         total = 0.0
         for start in range(0, len(order), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             x, box_t = _augment(x_all[idx], b_all[idx], gen)
             y = y_all[idx]
             weight = torch.where(y >= 0.5, w_pos, 1.0)
@@ -147,7 +174,7 @@ def predict(model: Student, images_bgr: np.ndarray) -> np.ndarray:
     out = []
     with torch.no_grad():
         for start in range(0, len(images_bgr), 256):
-            r = model(to_tensor(images_bgr[start:start + 256], model.arch.size))
+            r = model(to_tensor(images_bgr[start : start + 256], model.arch.size))
             out.append(torch.sigmoid(r[0] if isinstance(r, tuple) else r)[:, 0].numpy())
     return np.concatenate(out)
 

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from wildcam.types import Box
 from wildcam.cascade.base import RegionResult
 from wildcam.cascade.manifest import InputSpec, ModelEntry
 from wildcam.cascade.onnx_models import OnnxDetector, letterbox, normalise
@@ -35,9 +34,18 @@ from wildcam.training.common import (
 )
 from wildcam.training.data import Frame
 from wildcam.training.yolox import load_megadetector_lite
+from wildcam.types import Box
 
-__all__ = ["CHECKPOINT", "PRESENT", "Teacher", "average_precision", "build_teacher",
-           "detector_record", "extract_weights", "presence_metrics"]
+__all__ = [
+    "CHECKPOINT",
+    "PRESENT",
+    "Teacher",
+    "average_precision",
+    "build_teacher",
+    "detector_record",
+    "extract_weights",
+    "presence_metrics",
+]
 
 CHECKPOINT = "zamba/object_detection/yolox/assets/yolox_tiny_640_20220528.pth"
 KWARGS = "zamba/object_detection/yolox/assets/yolox_tiny_640_20220528_model_kwargs.json"
@@ -49,9 +57,11 @@ CALIB_FRAMES = 30
 """Training frames that calibrate the int8 activations."""
 PAD = 0
 """Letterbox padding (zamba pads with black)."""
-PROVENANCE = ("MegaDetector-Lite (YOLOX-tiny, one class 'animal') weights from the PyPI wheel "
-              "zamba==2.7.2, " + CHECKPOINT + " (drivendataorg/zamba, MIT licence); network "
-              "rebuilt in wildcam.training.yolox, exported and quantised by wildcam.training")
+PROVENANCE = (
+    "MegaDetector-Lite (YOLOX-tiny, one class 'animal') weights from the PyPI wheel "
+    "zamba==2.7.2, " + CHECKPOINT + " (drivendataorg/zamba, MIT licence); network "
+    "rebuilt in wildcam.training.yolox, exported and quantised by wildcam.training"
+)
 
 
 def extract_weights(wheel: Path, out: Path) -> tuple[Path, dict[str, Any]]:
@@ -63,18 +73,36 @@ def extract_weights(wheel: Path, out: Path) -> tuple[Path, dict[str, Any]]:
     return out / CHECKPOINT, kwargs
 
 
-def detector_record(model_id: str, file: str, sha: str, size: int, precision: str,
-                    c_low: float, c_high: float) -> dict[str, Any]:
+def detector_record(
+    model_id: str, file: str, sha: str, size: int, precision: str, c_low: float, c_high: float
+) -> dict[str, Any]:
     """The manifest fields the runtime needs for a YOLOX detector of input ``size``."""
     return {
-        "id": model_id, "file": file, "sha256": sha, "stage": 3, "kind": "detector",
+        "id": model_id,
+        "file": file,
+        "sha256": sha,
+        "stage": 3,
+        "kind": "detector",
         "precision": precision,
-        "input": {"name": "images", "shape": [1, 3, size, size], "layout": "NCHW",
-                  "color": "RGB", "scale": 1.0, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
-                  "resize": "letterbox", "context": 0.1, "pad_value": PAD},
+        "input": {
+            "name": "images",
+            "shape": [1, 3, size, size],
+            "layout": "NCHW",
+            "color": "RGB",
+            "scale": 1.0,
+            "mean": [0.0, 0.0, 0.0],
+            "std": [1.0, 1.0, 1.0],
+            "resize": "letterbox",
+            "context": 0.1,
+            "pad_value": PAD,
+        },
         "outputs": [{"name": "output", "shape": [1, n_anchors(size), 6]}],
-        "decoding": "yolox", "classes": ["animal"], "c_low": c_low, "c_high": c_high,
-        "nms_iou": 0.45, "min_score": 0.05,
+        "decoding": "yolox",
+        "classes": ["animal"],
+        "c_low": c_low,
+        "c_high": c_high,
+        "nms_iou": 0.45,
+        "min_score": 0.05,
     }
 
 
@@ -102,8 +130,9 @@ class Teacher:
         return self.cache[frame.key]
 
 
-def presence_metrics(scores: Sequence[float], truth: Sequence[bool],
-                     threshold: float) -> dict[str, float]:
+def presence_metrics(
+    scores: Sequence[float], truth: Sequence[bool], threshold: float
+) -> dict[str, float]:
     """Precision, recall, F1 and accuracy of ``score >= threshold`` against ``truth``."""
     s = np.asarray(scores) >= threshold
     t = np.asarray(truth, bool)
@@ -111,9 +140,14 @@ def presence_metrics(scores: Sequence[float], truth: Sequence[bool],
     p = tp / (tp + fp) if tp + fp else 1.0
     r = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4),
-            "accuracy": round(float(np.mean(s == t)), 4), "n": len(t),
-            "positives": int(t.sum())}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "accuracy": round(float(np.mean(s == t)), 4),
+        "n": len(t),
+        "positives": int(t.sum()),
+    }
 
 
 def average_precision(scores: Sequence[float], truth: Sequence[bool]) -> float:
@@ -134,12 +168,14 @@ def _input(frame: Frame, size: int) -> np.ndarray:
 
 def detector_spec(size: int) -> InputSpec:
     """The detector's input spec at ``size`` (as in its manifest record)."""
-    return ModelEntry.from_dict(detector_record("x", "x.onnx", "0" * 64, size, "fp32",
-                                                0.0, 1.0)).input
+    return ModelEntry.from_dict(
+        detector_record("x", "x.onnx", "0" * 64, size, "fp32", 0.0, 1.0)
+    ).input
 
 
-def build_teacher(wheel: Path, frames: Sequence[Frame], work: Path, out: Path,
-                  log: Any = print) -> tuple[dict[str, Any], Teacher]:
+def build_teacher(
+    wheel: Path, frames: Sequence[Frame], work: Path, out: Path, log: Any = print
+) -> tuple[dict[str, Any], Teacher]:
     """Export, check, choose the size, quantise; write ``large_fp32.onnx`` / ``large_int8.onnx``.
 
     Returns the figures for the model card (parity, per-size accuracy and latency, choice) and
@@ -157,7 +193,7 @@ def build_teacher(wheel: Path, frames: Sequence[Frame], work: Path, out: Path,
         sess = session(path, 1)
         # parity: torch vs ONNX on real frames (scores; boxes where something is found)
         worst = worst_box = 0.0
-        for f in known[::max(len(known) // 6, 1)][:6]:
+        for f in known[:: max(len(known) // 6, 1)][:6]:
             x = _input(f, size)
             with torch.no_grad():
                 ref = net(torch.from_numpy(x)).numpy()[0]
@@ -167,41 +203,51 @@ def build_teacher(wheel: Path, frames: Sequence[Frame], work: Path, out: Path,
             if found.any():
                 worst_box = max(worst_box, float(np.abs(ref[found, :4] - got[found, :4]).max()))
         if worst > 1e-3 or worst_box > 0.5:
-            raise RuntimeError(f"ONNX export at {size} disagrees with torch: score diff {worst}, "
-                               f"box diff {worst_box} px")
+            raise RuntimeError(
+                f"ONNX export at {size} disagrees with torch: score diff {worst}, "
+                f"box diff {worst_box} px"
+            )
         teachers[size] = teacher = Teacher.open(path, size, threads=2)
         scores = [teacher.label(f).score for f in known]
         truth = [bool(f.animal) for f in known]
         x = _input(known[0], size)
         ms = latency_ms(functools.partial(sess.run, None, {"images": x}), repeats=15)
         report["sizes"][size] = {
-            "parity_max_score_diff": worst, "parity_max_box_diff_px": worst_box,
+            "parity_max_score_diff": worst,
+            "parity_max_box_diff_px": worst_box,
             "metrics_at_present": presence_metrics(scores, truth, PRESENT),
             "average_precision": average_precision(scores, truth),
             "camera_trap_recall": presence_metrics(
                 [s for s, f in zip(scores, known, strict=True) if f.source in TRAPS],
-                [True for f in known if f.source in TRAPS], PRESENT)["recall"],
-            "max_empty_score": round(max((s for s, t in zip(scores, truth, strict=True)
-                                          if not t), default=0.0), 4),
-            "fp32_ms": ms, "macs": count_macs(net, (1, 3, size, size)),
+                [True for f in known if f.source in TRAPS],
+                PRESENT,
+            )["recall"],
+            "max_empty_score": round(
+                max((s for s, t in zip(scores, truth, strict=True) if not t), default=0.0), 4
+            ),
+            "fp32_ms": ms,
+            "macs": count_macs(net, (1, 3, size, size)),
         }
         log(f"teacher {size}: {report['sizes'][size]}")
 
     big, small = report["sizes"][640], report["sizes"][416]
     # the smaller (cheaper) input only if it ranks frames as well (average precision within
     # 0.01) and finds as many camera-trap animals (recall within 0.05)
-    keep_small = (small["average_precision"] >= big["average_precision"] - 0.01
-                  and small["camera_trap_recall"] >= big["camera_trap_recall"] - 0.05)
+    keep_small = (
+        small["average_precision"] >= big["average_precision"] - 0.01
+        and small["camera_trap_recall"] >= big["camera_trap_recall"] - 0.05
+    )
     size = 416 if keep_small else 640
     report["chosen_size"] = size
     fp32 = out / "large_fp32.onnx"
     fp32.write_bytes((work / f"large_{size}_fp32.onnx").read_bytes())
 
     calib = [f for f in frames if f.split == "train"]
-    calib = calib[::max(len(calib) // CALIB_FRAMES, 1)][:CALIB_FRAMES]
+    calib = calib[:: max(len(calib) // CALIB_FRAMES, 1)][:CALIB_FRAMES]
     int8 = out / "large_int8.onnx"
-    quantize_int8(fp32, int8, "images", [_input(f, size) for f in calib],
-                  exclude_markers=("_preds",))
+    quantize_int8(
+        fp32, int8, "images", [_input(f, size) for f in calib], exclude_markers=("_preds",)
+    )
     s32, s8 = session(fp32, 1), session(int8, 1)
     x = _input(known[0], size)
     report["fp32_ms"] = latency_ms(lambda: s32.run(None, {"images": x}), repeats=15)
@@ -211,13 +257,17 @@ def build_teacher(wheel: Path, frames: Sequence[Frame], work: Path, out: Path,
     a = [t32.label(f).score for f in evalset]
     b = [t8.label(f).score for f in evalset]
     report["int8_vs_fp32"] = {
-        "presence_agreement": round(float(np.mean((np.asarray(a) >= PRESENT)
-                                                  == (np.asarray(b) >= PRESENT))), 4),
+        "presence_agreement": round(
+            float(np.mean((np.asarray(a) >= PRESENT) == (np.asarray(b) >= PRESENT))), 4
+        ),
         "max_score_diff": round(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))), 4),
-        "n": len(a)}
+        "n": len(a),
+    }
     report["eval_scores_fp32"] = a
     report["eval_scores_int8"] = b
     report["eval_truth"] = [bool(f.animal) for f in evalset]
-    log(f"teacher chosen {size}: fp32 {report['fp32_ms']} ms, int8 {report['int8_ms']} ms, "
-        f"int8 vs fp32 {report['int8_vs_fp32']}")
+    log(
+        f"teacher chosen {size}: fp32 {report['fp32_ms']} ms, int8 {report['int8_ms']} ms, "
+        f"int8 vs fp32 {report['int8_vs_fp32']}"
+    )
     return report, t32

@@ -101,8 +101,11 @@ class CSPDarknet(nn.Module):
         self.dark2 = nn.Sequential(BaseConv(c, c * 2, 3, 2), CSPLayer(c * 2, c * 2, d))
         self.dark3 = nn.Sequential(BaseConv(c * 2, c * 4, 3, 2), CSPLayer(c * 4, c * 4, d * 3))
         self.dark4 = nn.Sequential(BaseConv(c * 4, c * 8, 3, 2), CSPLayer(c * 8, c * 8, d * 3))
-        self.dark5 = nn.Sequential(BaseConv(c * 8, c * 16, 3, 2), SPPBottleneck(c * 16, c * 16),
-                                   CSPLayer(c * 16, c * 16, d, shortcut=False))
+        self.dark5 = nn.Sequential(
+            BaseConv(c * 8, c * 16, 3, 2),
+            SPPBottleneck(c * 16, c * 16),
+            CSPLayer(c * 16, c * 16, d, shortcut=False),
+        )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         x3 = self.dark3(self.dark2(self.stem(x)))
@@ -147,10 +150,12 @@ class Head(nn.Module):
         hidden = int(256 * WIDTH)
         ins = [int(ch * WIDTH) for ch in (256, 512, 1024)]
         self.stems = nn.ModuleList([BaseConv(c, hidden, 1) for c in ins])
-        self.cls_convs = nn.ModuleList([nn.Sequential(BaseConv(hidden, hidden, 3),
-                                                      BaseConv(hidden, hidden, 3)) for _ in ins])
-        self.reg_convs = nn.ModuleList([nn.Sequential(BaseConv(hidden, hidden, 3),
-                                                      BaseConv(hidden, hidden, 3)) for _ in ins])
+        self.cls_convs = nn.ModuleList(
+            [nn.Sequential(BaseConv(hidden, hidden, 3), BaseConv(hidden, hidden, 3)) for _ in ins]
+        )
+        self.reg_convs = nn.ModuleList(
+            [nn.Sequential(BaseConv(hidden, hidden, 3), BaseConv(hidden, hidden, 3)) for _ in ins]
+        )
         self.cls_preds = nn.ModuleList([nn.Conv2d(hidden, num_classes, 1) for _ in ins])
         self.reg_preds = nn.ModuleList([nn.Conv2d(hidden, 4, 1) for _ in ins])
         self.obj_preds = nn.ModuleList([nn.Conv2d(hidden, 1, 1) for _ in ins])

@@ -20,8 +20,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from wildcam.errors import StorageError, TransportError
 from wildcam.upload.config import UploaderConfig
@@ -61,9 +61,14 @@ class EngineCounters:
 
 def make_transport(config: UploaderConfig) -> HttpTransport:
     """The gateway transport the config names."""
-    return HttpTransport(config.gateway_url, config.token_file, tls_verify=config.tls_verify,
-                         ca_file=config.ca_file, timeout_s=config.request_timeout_s,
-                         compression=config.compression)
+    return HttpTransport(
+        config.gateway_url,
+        config.token_file,
+        tls_verify=config.tls_verify,
+        ca_file=config.ca_file,
+        timeout_s=config.request_timeout_s,
+        compression=config.compression,
+    )
 
 
 def make_link(config: UploaderConfig, transport: HttpTransport) -> LinkQuality:
@@ -80,10 +85,17 @@ class UploadEngine:
     time (Unix seconds; the node's clock under simulation) the windows and budget use.
     """
 
-    def __init__(self, queue: DurableQueue, transport: HttpTransport, link: LinkQuality,
-                 config: UploaderConfig, energy: Callable[[int], float], *,
-                 policy_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        queue: DurableQueue,
+        transport: HttpTransport,
+        link: LinkQuality,
+        config: UploaderConfig,
+        energy: Callable[[int], float],
+        *,
+        policy_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.queue = queue
         self.transport = transport
         self._link = link
@@ -229,8 +241,12 @@ class UploadEngine:
         c.bytes_sent += result.body_bytes
         c.link_up, c.held = True, "sending"
         if result.unanswered:
-            return self._failed(now, TransportError(
-                f"gateway did not take {len(result.unanswered)} item(s) of the batch"))
+            return self._failed(
+                now,
+                TransportError(
+                    f"gateway did not take {len(result.unanswered)} item(s) of the batch"
+                ),
+            )
         self._backoff.success()
         self._batch_cap = min(cfg.batch_max_items, self._batch_cap * 2)
         return 0.0
@@ -243,11 +259,13 @@ class SenderThread:
     Exceptions never end the thread: they are logged and counted as the last error.
     """
 
-    def __init__(self, engine: UploadEngine,
-                 periodic: list[tuple[float, Callable[[], None]]] | None = None) -> None:
+    def __init__(
+        self, engine: UploadEngine, periodic: list[tuple[float, Callable[[], None]]] | None = None
+    ) -> None:
         self.engine = engine
-        self._periodic: list[list[Any]] = [[period, 0.0, func]
-                                           for period, func in (periodic or [])]
+        self._periodic: list[list[Any]] = [
+            [period, 0.0, func] for period, func in (periodic or [])
+        ]
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)

@@ -74,8 +74,12 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
     score = best.score if best else 0.0
     class_id = best.class_id if best else ""
     digest = hashlib.sha256()
-    for part in (str(frame.stamp_ns), frame.frame_id, str(frame.event_id),
-                 repr([(d.id, d.score, d.box) for d in detections])):
+    for part in (
+        str(frame.stamp_ns),
+        frame.frame_id,
+        str(frame.event_id),
+        repr([(d.id, d.score, d.box) for d in detections]),
+    ):
         digest.update(part.encode())
         digest.update(b"\0")
     base = f"{frame.stamp_ns}-{digest.hexdigest()[:16]}"
@@ -83,15 +87,48 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
     images = {"thumbnail": frame.thumbnail}
     if send_full_frames:
         images["full_frame"] = frame.full_frame
-    items = [NewItem(key=f"{base}-{kind[0]}", kind=kind, payload=data, score=score,
-                     class_id=class_id, content_type="image/jpeg", meta=tag)
-             for kind, data in images.items() if data]
-    meta = {"frame": base, "stamp_ns": frame.stamp_ns, "frame_id": frame.frame_id,
-            "event_id": frame.event_id, "images": {it.kind: it.key for it in items},
-            "detections": [{"id": d.id, "class_id": d.class_id, "score": d.score,
-                            "stage": d.stage, "model_id": d.model_id, "box": list(d.box)}
-                           for d in detections], **frame.extra}
+    items = [
+        NewItem(
+            key=f"{base}-{kind[0]}",
+            kind=kind,
+            payload=data,
+            score=score,
+            class_id=class_id,
+            content_type="image/jpeg",
+            meta=tag,
+        )
+        for kind, data in images.items()
+        if data
+    ]
+    meta = {
+        "frame": base,
+        "stamp_ns": frame.stamp_ns,
+        "frame_id": frame.frame_id,
+        "event_id": frame.event_id,
+        "images": {it.kind: it.key for it in items},
+        "detections": [
+            {
+                "id": d.id,
+                "class_id": d.class_id,
+                "score": d.score,
+                "stage": d.stage,
+                "model_id": d.model_id,
+                "box": list(d.box),
+            }
+            for d in detections
+        ],
+        **frame.extra,
+    }
     payload = json.dumps(meta, separators=(",", ":")).encode()
-    return [NewItem(key=f"{base}-m", kind="metadata", payload=payload, score=score,
-                    class_id=class_id, content_type="application/json", meta=tag),
-            *items]
+    return [
+        NewItem(
+            key=f"{base}-m",
+            kind="metadata",
+            payload=payload,
+            score=score,
+            class_id=class_id,
+            content_type="application/json",
+            meta=tag,
+        ),
+        *items,
+    ]

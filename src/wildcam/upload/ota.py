@@ -54,11 +54,26 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
-__all__ = ["CASCADE_NODE", "CASCADE_PARAMS", "FORMAT", "MAX_VERSION", "InstalledRecordError",
-           "OtaClient", "ParameterApplier", "SignedOnlyParameters",
-           "Update", "UpdateFile", "build_manifest", "generate_keys", "install_files",
-           "load_private_key", "load_public_key", "sign_manifest", "valid_update_id",
-           "verify_update"]
+__all__ = [
+    "CASCADE_NODE",
+    "CASCADE_PARAMS",
+    "FORMAT",
+    "MAX_VERSION",
+    "InstalledRecordError",
+    "OtaClient",
+    "ParameterApplier",
+    "SignedOnlyParameters",
+    "Update",
+    "UpdateFile",
+    "build_manifest",
+    "generate_keys",
+    "install_files",
+    "load_private_key",
+    "load_public_key",
+    "sign_manifest",
+    "valid_update_id",
+    "verify_update",
+]
 
 FORMAT = "wildcam-update/1"
 CASCADE_NODE = "cascade_detector"
@@ -120,10 +135,18 @@ def generate_keys(directory: Path, name: str = "wildcam-ota") -> tuple[Path, Pat
     public = directory / f"{name}.pub"
     fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return private, public
 
 
@@ -155,16 +178,26 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def build_manifest(update_id: str, files: Mapping[str, bytes],
-                   cascade: Mapping[str, str] | None = None,
-                   params: Mapping[str, Mapping[str, Scalar]] | None = None, *,
-                   version: int) -> bytes:
+def build_manifest(
+    update_id: str,
+    files: Mapping[str, bytes],
+    cascade: Mapping[str, str] | None = None,
+    params: Mapping[str, Mapping[str, Scalar]] | None = None,
+    *,
+    version: int,
+) -> bytes:
     """The manifest bytes of update ``version`` with ``files`` (relative path -> content)."""
-    doc = {"format": FORMAT, "update_id": update_id, "version": version,
-           "files": [{"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
-                     for p, d in sorted(files.items())],
-           "cascade": dict(cascade or {}),
-           "params": {n: dict(v) for n, v in (params or {}).items()}}
+    doc = {
+        "format": FORMAT,
+        "update_id": update_id,
+        "version": version,
+        "files": [
+            {"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+            for p, d in sorted(files.items())
+        ],
+        "cascade": dict(cascade or {}),
+        "params": {n: dict(v) for n, v in (params or {}).items()},
+    }
     manifest = json.dumps(doc, indent=1, sort_keys=True).encode()
     _parse(manifest)  # the operator hears about a bad manifest before the device does
     return manifest
@@ -196,8 +229,7 @@ def _parse(manifest: bytes) -> Update:
     if not isinstance(update_id, str) or not valid_update_id(update_id):
         raise UpdateError(f"bad update_id {update_id!r}")
     version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) \
-            or not 1 <= version < MAX_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < MAX_VERSION:
         raise UpdateError(f"version must be an integer in [1, 2**53), not {version!r}")
     files: list[UpdateFile] = []
     total = 0
@@ -217,7 +249,8 @@ def _parse(manifest: bytes) -> Update:
         raise UpdateError(f"update is {total} bytes, more than {MAX_UPDATE_BYTES}")
     cascade = doc.get("cascade", {})
     if not isinstance(cascade, dict) or not all(
-            k in CASCADE_PARAMS and isinstance(v, str) for k, v in cascade.items()):
+        k in CASCADE_PARAMS and isinstance(v, str) for k, v in cascade.items()
+    ):
         raise UpdateError(f"cascade section may only set {CASCADE_PARAMS} to strings")
     if "manifest" in cascade and cascade["manifest"] not in {f.path for f in files}:
         raise UpdateError(f"cascade manifest {cascade['manifest']!r} is not a file of the update")
@@ -225,12 +258,18 @@ def _parse(manifest: bytes) -> Update:
     if not isinstance(params, dict):
         raise UpdateError("params is not an object")
     for node, values in params.items():
-        if not _NODE.match(str(node)) or not isinstance(values, dict) or not all(
+        if (
+            not _NODE.match(str(node))
+            or not isinstance(values, dict)
+            or not all(
                 isinstance(k, str) and isinstance(v, (bool, int, float, str))
-                for k, v in values.items()):
+                for k, v in values.items()
+            )
+        ):
             raise UpdateError(f"params for {node!r} must map names to scalars")
-    return Update(update_id, version, tuple(files), dict(cascade),
-                  {n: dict(v) for n, v in params.items()})
+    return Update(
+        update_id, version, tuple(files), dict(cascade), {n: dict(v) for n, v in params.items()}
+    )
 
 
 def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> Update:
@@ -243,8 +282,7 @@ def verify_update(manifest: bytes, signature: bytes, key: Ed25519PublicKey) -> U
     try:
         key.verify(signature, manifest)
     except InvalidSignature:
-        raise UpdateError("bad signature (not signed by the configured key, or altered)") \
-            from None
+        raise UpdateError("bad signature (not signed by the configured key, or altered)") from None
     return _parse(manifest)
 
 
@@ -256,8 +294,9 @@ def _file_digest(path: Path) -> tuple[int, str]:
     return path.stat().st_size, digest.hexdigest()
 
 
-def install_files(update: Update, fetch: Callable[[UpdateFile, Path], None],
-                  ota_dir: Path) -> Path:
+def install_files(
+    update: Update, fetch: Callable[[UpdateFile, Path], None], ota_dir: Path
+) -> Path:
     """Fetch, check and install the update's files; the install directory.
 
     ``fetch(entry, path)`` writes the file (mode 0600, fsync'd; at most ``entry.size`` bytes)
@@ -275,8 +314,10 @@ def install_files(update: Update, fetch: Callable[[UpdateFile, Path], None],
             fetch(entry, path)
             size, digest = _file_digest(path)
             if size != entry.size:
-                raise UpdateError(f"{entry.path}: truncated or wrong size ({size} bytes, "
-                                  f"manifest says {entry.size})")
+                raise UpdateError(
+                    f"{entry.path}: truncated or wrong size ({size} bytes, "
+                    f"manifest says {entry.size})"
+                )
             if digest != entry.sha256:
                 raise UpdateError(f"{entry.path}: content does not match the manifest sha256")
         private_dir(target.parent)
@@ -304,9 +345,15 @@ class SignedOnlyParameters:
     before any), for the node to apply over its parameters at start.
     """
 
-    def __init__(self, inner: ParameterApplier, node: str, names: frozenset[str], path: Path,
-                 current: Mapping[str, Scalar],
-                 on_change: Callable[[dict[str, Scalar]], None]) -> None:
+    def __init__(
+        self,
+        inner: ParameterApplier,
+        node: str,
+        names: frozenset[str],
+        path: Path,
+        current: Mapping[str, Scalar],
+        on_change: Callable[[dict[str, Scalar]], None],
+    ) -> None:
         self.inner, self.node, self.names, self.path = inner, node, names, path
         self._current = dict(current)
         self._on_change = on_change
@@ -316,13 +363,17 @@ class SignedOnlyParameters:
                 doc = json.loads(path.read_text())
             except (OSError, ValueError) as err:
                 raise InstalledRecordError(f"cannot read {path}: {err}") from err
-            if not isinstance(doc, dict) or not set(doc) <= names or not all(
-                    isinstance(v, (bool, int, float, str)) for v in doc.values()):
+            if (
+                not isinstance(doc, dict)
+                or not set(doc) <= names
+                or not all(isinstance(v, (bool, int, float, str)) for v in doc.values())
+            ):
                 raise InstalledRecordError(f"{path} may only set {sorted(names)} to scalars")
             self.values = doc
 
-    def _split(self, node: str, values: Mapping[str, Scalar]
-               ) -> tuple[dict[str, Scalar], dict[str, Scalar]]:
+    def _split(
+        self, node: str, values: Mapping[str, Scalar]
+    ) -> tuple[dict[str, Scalar], dict[str, Scalar]]:
         own = {k: v for k, v in values.items() if node == self.node and k in self.names}
         return own, {k: v for k, v in values.items() if k not in own}
 
@@ -371,8 +422,13 @@ class OtaClient:
     (``current.manifest``/``current.sig``), verified with the public key at start.
     """
 
-    def __init__(self, transport: _Fetcher, public_key: Ed25519PublicKey, ota_dir: Path,
-                 applier: ParameterApplier) -> None:
+    def __init__(
+        self,
+        transport: _Fetcher,
+        public_key: Ed25519PublicKey,
+        ota_dir: Path,
+        applier: ParameterApplier,
+    ) -> None:
         self.transport = transport
         self.public_key = public_key
         self.ota_dir = private_dir(Path(ota_dir))
@@ -386,12 +442,15 @@ class OtaClient:
         current = self.ota_dir / "current.manifest"
         if current.exists():
             try:
-                update = verify_update(current.read_bytes(),
-                                       (self.ota_dir / "current.sig").read_bytes(), public_key)
+                update = verify_update(
+                    current.read_bytes(), (self.ota_dir / "current.sig").read_bytes(), public_key
+                )
             except (OSError, UpdateError) as err:
-                raise InstalledRecordError(f"installed update record {current} cannot be "
-                                           f"verified ({err}); refusing to guess the "
-                                           f"installed version") from err
+                raise InstalledRecordError(
+                    f"installed update record {current} cannot be "
+                    f"verified ({err}); refusing to guess the "
+                    f"installed version"
+                ) from err
             self.installed_version = update.version
 
     @property
@@ -434,8 +493,10 @@ class OtaClient:
                 signature = base64.b64decode(entry.get("signature", ""), validate=True)
                 update = verify_update(manifest, signature, self.public_key)
                 if update.version <= self.installed_version:
-                    raise UpdateError(f"version {update.version} is not newer than the "
-                                      f"installed version {self.installed_version}")
+                    raise UpdateError(
+                        f"version {update.version} is not newer than the "
+                        f"installed version {self.installed_version}"
+                    )
                 self.apply(update)
                 self._record_installed(manifest, signature, update.version)
             except (KeyError, TypeError, binascii.Error) as err:
@@ -454,8 +515,12 @@ class OtaClient:
             self.state["last_result"] = result
             applied = result.startswith("applied")
             self.state.setdefault("unreported", []).append(
-                {"update_id": update_id, "status": "applied" if applied else "failed",
-                 "reason": "" if applied else result.split(": ", 1)[-1]})
+                {
+                    "update_id": update_id,
+                    "status": "applied" if applied else "failed",
+                    "reason": "" if applied else result.split(": ", 1)[-1],
+                }
+            )
             self._save()
             lines.append(result)
         if lines:
@@ -467,6 +532,7 @@ class OtaClient:
             self.transport.download(f"/v1/blobs/{entry.sha256}", path, entry.size)
         except TransportError as err:
             raise UpdateError(f"{entry.path}: cannot fetch ({err})") from err
+
     def apply(self, update: Update) -> None:
         """Install and apply a verified update, all or nothing."""
         install = install_files(update, self._fetch, self.ota_dir) if update.files else None

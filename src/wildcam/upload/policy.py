@@ -15,8 +15,15 @@ from typing import Protocol
 from wildcam.errors import ConfigError
 from wildcam.types import DAY_S
 
-__all__ = ["Decision", "EnergyBudget", "PolicyParams", "PowerFacts", "decide", "in_windows",
-           "parse_windows"]
+__all__ = [
+    "Decision",
+    "EnergyBudget",
+    "PolicyParams",
+    "PowerFacts",
+    "decide",
+    "in_windows",
+    "parse_windows",
+]
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -107,8 +114,13 @@ class EnergyBudget:
         self.spent_j += joules
 
 
-def decide(params: PolicyParams, unix_s: float, power: PowerFacts, spent_today_j: float,
-           link_quality: float | None = None) -> Decision:
+def decide(
+    params: PolicyParams,
+    unix_s: float,
+    power: PowerFacts,
+    spent_today_j: float,
+    link_quality: float | None = None,
+) -> Decision:
     """May the uploader send now? ``link_quality`` None means not measured yet (not checked)."""
     if not params.enabled:
         return Decision(False, "disabled")

@@ -55,13 +55,31 @@ from wildcam.errors import EXIT_NEEDS_OPERATOR, StorageError
 from wildcam.fileio import fsync_directory, private_dir, write_durably
 from wildcam.upload.wire import header_problem
 
-__all__ = ["KINDS", "PRIORITY", "BlobFiles", "DeadLetter", "DurableQueue", "NewItem",
-           "PutResult", "QueueDamagedError", "QueueStats", "QueuedItem"]
+__all__ = [
+    "KINDS",
+    "PRIORITY",
+    "BlobFiles",
+    "DeadLetter",
+    "DurableQueue",
+    "NewItem",
+    "PutResult",
+    "QueueDamagedError",
+    "QueueStats",
+    "QueuedItem",
+]
 
 PRIORITY = {"metadata": 0, "thumbnail": 1, "full_frame": 2}
 KINDS = tuple(PRIORITY)
-COUNTERS = ("stored", "acked", "evicted", "refused", "expired", "dead_lettered", "lost",
-            "recovered")
+COUNTERS = (
+    "stored",
+    "acked",
+    "evicted",
+    "refused",
+    "expired",
+    "dead_lettered",
+    "lost",
+    "recovered",
+)
 RESERVE_BYTES = 1024 * 1024  # room for the deletions of a full batch's acknowledgement
 _BLOB_MAGIC = b"WCQ1"
 _LEN = struct.Struct(">I")
@@ -78,6 +96,7 @@ def _create_private(path: Path) -> None:
     """Create ``path`` empty with mode 0600, or make the existing file 0600."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     os.chmod(path, 0o600)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -133,9 +152,15 @@ class NewItem:
 
     def header(self) -> dict[str, Any]:
         """The item's wire header (without size and digest)."""
-        return {"key": self.key, "kind": self.kind, "priority": self.priority,
-                "score": self.score, "class_id": self.class_id,
-                "content_type": self.content_type, "meta": self.meta}
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "priority": self.priority,
+            "score": self.score,
+            "class_id": self.class_id,
+            "content_type": self.content_type,
+            "meta": self.meta,
+        }
 
 
 @dataclass(frozen=True)
@@ -250,10 +275,10 @@ def _parse_blob(raw: bytes) -> tuple[dict[str, Any] | None, bytes]:
         return None, raw
     (hlen,) = _LEN.unpack_from(raw, 4)
     try:
-        header = json.loads(raw[8:8 + hlen])
+        header = json.loads(raw[8 : 8 + hlen])
     except (ValueError, RecursionError):
         return None, raw
-    return (header if isinstance(header, dict) else None), raw[8 + hlen:]
+    return (header if isinstance(header, dict) else None), raw[8 + hlen :]
 
 
 def _is_disk_full(err: BaseException) -> bool:
@@ -269,10 +294,18 @@ class DurableQueue:
     turns durability off (benchmarks only: a crash may then lose acknowledged items).
     """
 
-    def __init__(self, directory: Path, quota_bytes: int, ttl_s: float, *, fsync: bool = True,
-                 clock: Callable[[], float] = time.time,
-                 blobs: BlobFiles | None = None, inline_max_bytes: int = 64 * 1024,
-                 reserve_bytes: int = RESERVE_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        quota_bytes: int,
+        ttl_s: float,
+        *,
+        fsync: bool = True,
+        clock: Callable[[], float] = time.time,
+        blobs: BlobFiles | None = None,
+        inline_max_bytes: int = 64 * 1024,
+        reserve_bytes: int = RESERVE_BYTES,
+    ) -> None:
         self.directory = Path(directory)
         self.quota_bytes = int(quota_bytes)
         self.ttl_s = float(ttl_s)
@@ -300,7 +333,8 @@ class DurableQueue:
                 f"upload queue index in {self.directory} was {damage}: recovered "
                 f"{counters['recovered']} item(s) from payload files, {counters['lost']} "
                 f"unreadable; items kept inside the old index (up to {inline_max_bytes} bytes "
-                f"each) cannot be recovered or counted; the old index is in {aside}")
+                f"each) cannot be recovered or counted; the old index is in {aside}"
+            )
 
     # -- opening and recovery -------------------------------------------------------------------
     def _connect(self) -> None:
@@ -347,8 +381,9 @@ class DurableQueue:
 
     def _set_aside(self, damage: str) -> Path:
         assert self._aside is not None
-        (self._aside / "REASON").write_text(f"index {damage}; payload files recovered into a "
-                                            f"new index\n")
+        (self._aside / "REASON").write_text(
+            f"index {damage}; payload files recovered into a new index\n"
+        )
         return self._aside
 
     def _recover(self) -> None:
@@ -378,17 +413,31 @@ class DurableQueue:
 
     def _reinsert(self, name: str, header: dict[str, Any], payload: bytes) -> bool:
         digest = hashlib.sha256(payload).hexdigest()
-        if header.get("sha256") != digest or header.get("kind") not in PRIORITY \
-                or header_problem(header):
+        if (
+            header.get("sha256") != digest
+            or header.get("kind") not in PRIORITY
+            or header_problem(header)
+        ):
             return False
         if self._db.execute("SELECT 1 FROM items WHERE key = ?", (header["key"],)).fetchone():
             return False
         self._db.execute(
             "INSERT INTO items (key, kind, priority, score, class_id, created, size, sha256, "
             "content_type, meta, blob, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
-            (header["key"], header["kind"], PRIORITY[header["kind"]], float(header["score"]),
-             header["class_id"], self._clock(), len(payload), digest, header["content_type"],
-             json.dumps(header["meta"], separators=(",", ":")), name))
+            (
+                header["key"],
+                header["kind"],
+                PRIORITY[header["kind"]],
+                float(header["score"]),
+                header["class_id"],
+                self._clock(),
+                len(payload),
+                digest,
+                header["content_type"],
+                json.dumps(header["meta"], separators=(",", ":")),
+                name,
+            ),
+        )
         return True
 
     # -- the reserve ----------------------------------------------------------------------------
@@ -409,8 +458,9 @@ class DurableQueue:
             self._reserve.unlink(missing_ok=True)
             if err.errno in _DISK_FULL:
                 return False
-            raise StorageError(f"cannot create the queue's reserve {self._reserve}: "
-                               f"{err}") from err
+            raise StorageError(
+                f"cannot create the queue's reserve {self._reserve}: {err}"
+            ) from err
 
     # -- internals ------------------------------------------------------------------------------
     def _scalar(self, sql: str, args: Sequence[Any] = ()) -> int:
@@ -418,30 +468,45 @@ class DurableQueue:
 
     def _count(self, name: str, n: int) -> None:
         if n:
-            self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
-                             "DO UPDATE SET value = value + excluded.value", (name, n))
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET value = value + excluded.value",
+                (name, n),
+            )
 
     def _victim(self, priority: int, score: float) -> tuple[int, str, int, str] | None:
         """The least important stored item that ranks below (priority, score), if any."""
         row = self._db.execute(
             "SELECT id, key, size, blob FROM items WHERE priority > ? OR "
             "(priority = ? AND score < ?) ORDER BY priority DESC, score ASC, id ASC LIMIT 1",
-            (priority, priority, score)).fetchone()
+            (priority, priority, score),
+        ).fetchone()
         return None if row is None else (int(row[0]), str(row[1]), int(row[2]), str(row[3]))
 
-    def _dead(self, key: str, kind: str, class_id: str, size: int, digest: str, reason: str,
-              created: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO dead_letter (key, kind, class_id, size, sha256, "
-                         "reason, created, dead_at) VALUES (?,?,?,?,?,?,?,?)",
-                         (key, kind, class_id[:128], size, digest, reason[:500], created,
-                          self._clock()))
+    def _dead(
+        self,
+        key: str,
+        kind: str,
+        class_id: str,
+        size: int,
+        digest: str,
+        reason: str,
+        created: float,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO dead_letter (key, kind, class_id, size, sha256, "
+            "reason, created, dead_at) VALUES (?,?,?,?,?,?,?,?)",
+            (key, kind, class_id[:128], size, digest, reason[:500], created, self._clock()),
+        )
         self._count("dead_lettered", 1)
 
     def _move_to_dead_letter(self, key: str, reason: str) -> tuple[int, str] | None:
         """Move the row of ``key`` (in the open transaction) to the dead-letter table; its
         (size, payload file name), or None when there is no such row."""
-        row = self._db.execute("SELECT id, kind, class_id, size, sha256, created, blob FROM "
-                               "items WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute(
+            "SELECT id, kind, class_id, size, sha256, created, blob FROM items WHERE key = ?",
+            (key,),
+        ).fetchone()
         if row is None:
             return None
         self._db.execute("DELETE FROM items WHERE id = ?", (row[0],))
@@ -466,16 +531,20 @@ class DurableQueue:
         now = self._clock()
         with self._lock:
             if not self._take_reserve():
-                raise StorageError(f"upload queue disk full in {self.directory}: no room for "
-                                   f"the {self.reserve_bytes}-byte reserve; {len(items)} "
-                                   f"item(s) not stored")
+                raise StorageError(
+                    f"upload queue disk full in {self.directory}: no room for "
+                    f"the {self.reserve_bytes}-byte reserve; {len(items)} "
+                    f"item(s) not stored"
+                )
             used = self._used
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for item in items:
-                    if self._db.execute("SELECT 1 FROM items WHERE key = ? UNION ALL SELECT 1 "
-                                        "FROM dead_letter WHERE key = ?",
-                                        (item.key, item.key)).fetchone():
+                    if self._db.execute(
+                        "SELECT 1 FROM items WHERE key = ? UNION ALL SELECT 1 "
+                        "FROM dead_letter WHERE key = ?",
+                        (item.key, item.key),
+                    ).fetchone():
                         duplicates.append(item.key)
                         continue
                     size = len(item.payload)
@@ -483,8 +552,15 @@ class DurableQueue:
                     problem = header_problem(item.header())
                     if problem:
                         invalid[item.key[:128]] = problem
-                        self._dead(item.key[:128], item.kind, item.class_id, size, digest,
-                                   f"invalid when queued: {problem}", now)
+                        self._dead(
+                            item.key[:128],
+                            item.kind,
+                            item.class_id,
+                            size,
+                            digest,
+                            f"invalid when queued: {problem}",
+                            now,
+                        )
                         continue
                     while used + size > self.quota_bytes:
                         victim = self._victim(item.priority, item.score)
@@ -506,12 +582,26 @@ class DurableQueue:
                     self._db.execute(
                         "INSERT INTO items (key, kind, priority, score, class_id, created, size, "
                         "sha256, content_type, meta, blob, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (item.key, item.kind, item.priority, float(item.score), item.class_id,
-                         now, size, digest, item.content_type,
-                         json.dumps(item.meta, separators=(",", ":")), name, data))
+                        (
+                            item.key,
+                            item.kind,
+                            item.priority,
+                            float(item.score),
+                            item.class_id,
+                            now,
+                            size,
+                            digest,
+                            item.content_type,
+                            json.dumps(item.meta, separators=(",", ":")),
+                            name,
+                            data,
+                        ),
+                    )
                     self._db.execute(
                         "INSERT INTO classes (class_id, seen) VALUES (?, 1) ON CONFLICT(class_id)"
-                        " DO UPDATE SET seen = seen + 1", (item.class_id,))
+                        " DO UPDATE SET seen = seen + 1",
+                        (item.class_id,),
+                    )
                     used += size
                     stored.append(item.key)
                 self._count("stored", len(stored))
@@ -526,18 +616,21 @@ class DurableQueue:
                 for name in written:
                     self.blobs.remove(name)
                 if _is_disk_full(err):
-                    raise StorageError(f"upload queue disk full in {self.directory}: {err}; "
-                                       f"{len(items)} item(s) not stored") from err
-                raise StorageError(f"upload queue write failed in {self.directory}: "
-                                   f"{err}") from err
+                    raise StorageError(
+                        f"upload queue disk full in {self.directory}: {err}; "
+                        f"{len(items)} item(s) not stored"
+                    ) from err
+                raise StorageError(
+                    f"upload queue write failed in {self.directory}: {err}"
+                ) from err
             self._used = used
             for name in filter(None, unlink):
                 self.blobs.remove(name)
-        return PutResult(tuple(stored), tuple(refused), tuple(evicted), tuple(duplicates),
-                         invalid)
+        return PutResult(tuple(stored), tuple(refused), tuple(evicted), tuple(duplicates), invalid)
 
-    def next_batch(self, max_items: int, max_bytes: int,
-                   max_priority: int = 2) -> list[QueuedItem]:
+    def next_batch(
+        self, max_items: int, max_bytes: int, max_priority: int = 2
+    ) -> list[QueuedItem]:
         """The next items to send, in sending order, payloads loaded (at least one item when
         any is waiting, even if it alone exceeds ``max_bytes``)."""
         with self._lock:
@@ -547,37 +640,55 @@ class DurableQueue:
                 "LEFT JOIN classes c ON c.class_id = i.class_id "
                 "WHERE i.rejected = '' AND i.priority <= ? "
                 "ORDER BY i.priority ASC, COALESCE(c.seen, 0) ASC, i.score DESC, i.id ASC "
-                "LIMIT ?", (max_priority, max_items)).fetchall()
+                "LIMIT ?",
+                (max_priority, max_items),
+            ).fetchall()
             batch: list[QueuedItem] = []
             total = 0
             for row in rows:
                 if batch and total + row[11] > max_bytes:
                     break
                 try:
-                    payload = bytes(row[12]) if not row[10] \
-                        else _parse_blob(self.blobs.read(row[10]))[1]
+                    payload = (
+                        bytes(row[12]) if not row[10] else _parse_blob(self.blobs.read(row[10]))[1]
+                    )
                 except OSError as err:
-                    raise StorageError(f"payload of queued item {row[1]} unreadable: "
-                                       f"{err}") from err
+                    raise StorageError(
+                        f"payload of queued item {row[1]} unreadable: {err}"
+                    ) from err
                 total += len(payload)
-                batch.append(QueuedItem(id=row[0], key=row[1], kind=row[2], priority=row[3],
-                                        score=row[4], class_id=row[5], created=row[6],
-                                        sha256=row[7], content_type=row[8],
-                                        meta=json.loads(row[9]), payload=payload))
+                batch.append(
+                    QueuedItem(
+                        id=row[0],
+                        key=row[1],
+                        kind=row[2],
+                        priority=row[3],
+                        score=row[4],
+                        class_id=row[5],
+                        created=row[6],
+                        sha256=row[7],
+                        content_type=row[8],
+                        meta=json.loads(row[9]),
+                        payload=payload,
+                    )
+                )
             return batch
 
     def oldest_waiting(self, max_priority: int = 2) -> float | None:
         """Creation time of the oldest sendable item."""
         with self._lock:
-            row = self._db.execute("SELECT MIN(created) FROM items WHERE rejected = '' "
-                                   "AND priority <= ?", (max_priority,)).fetchone()
+            row = self._db.execute(
+                "SELECT MIN(created) FROM items WHERE rejected = '' AND priority <= ?",
+                (max_priority,),
+            ).fetchone()
         return None if row[0] is None else float(row[0])
 
     def waiting(self, max_priority: int = 2) -> int:
         """Number of sendable items."""
         with self._lock:
-            return self._scalar("SELECT COUNT(*) FROM items WHERE rejected = '' "
-                                "AND priority <= ?", (max_priority,))
+            return self._scalar(
+                "SELECT COUNT(*) FROM items WHERE rejected = '' AND priority <= ?", (max_priority,)
+            )
 
     def _write(self, change: Callable[[], list[tuple[int, str]]]) -> list[tuple[int, str]]:
         """Run ``change`` (deletions; returns (size, payload file) per deleted row) in one
@@ -611,11 +722,13 @@ class DurableQueue:
 
     def _delete(self, where: str, args: Sequence[Any], counter: str) -> int:
         def change() -> list[tuple[int, str]]:
-            rows = self._db.execute(f"SELECT id, blob, size FROM items WHERE {where}",
-                                    args).fetchall()
+            rows = self._db.execute(
+                f"SELECT id, blob, size FROM items WHERE {where}", args
+            ).fetchall()
             self._db.executemany("DELETE FROM items WHERE id = ?", [(r[0],) for r in rows])
             self._count(counter, len(rows))
             return [(int(r[2]), str(r[1])) for r in rows]
+
         return len(self._write(change))
 
     def ack(self, keys: Sequence[str]) -> int:
@@ -633,17 +746,21 @@ class DurableQueue:
     def dead_letter(self, key: str, reason: str) -> bool:
         """Move an item the gateway will never take (invalid, too large, key conflict) to the
         dead-letter table with ``reason``; its payload is dropped. False for an unknown key."""
+
         def change() -> list[tuple[int, str]]:
             moved = self._move_to_dead_letter(key, reason or "refused by the gateway")
             return [] if moved is None else [moved]
+
         return bool(self._write(change))
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The latest dead letters, newest first."""
         with self._lock:
-            rows = self._db.execute("SELECT key, kind, class_id, size, reason, dead_at FROM "
-                                    "dead_letter ORDER BY dead_at DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT key, kind, class_id, size, reason, dead_at FROM "
+                "dead_letter ORDER BY dead_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [DeadLetter(*row) for row in rows]
 
     def stats(self) -> QueueStats:
@@ -651,14 +768,19 @@ class DurableQueue:
         with self._lock:
             depth = [0, 0, 0]
             for priority, n in self._db.execute(
-                    "SELECT priority, COUNT(*) FROM items WHERE rejected = '' GROUP BY priority"):
+                "SELECT priority, COUNT(*) FROM items WHERE rejected = '' GROUP BY priority"
+            ):
                 depth[int(priority)] = int(n)
             dead = self._scalar("SELECT COUNT(*) FROM dead_letter")
             counters = {name: 0 for name in COUNTERS}
             counters.update(dict(self._db.execute("SELECT name, value FROM counters")))
-            return QueueStats(depth_by_priority=(depth[0], depth[1], depth[2]),
-                              bytes=self._used, dead_letters=dead, counters=counters,
-                              reserve_held=self.reserve_bytes <= 0 or self._reserve.exists())
+            return QueueStats(
+                depth_by_priority=(depth[0], depth[1], depth[2]),
+                bytes=self._used,
+                dead_letters=dead,
+                counters=counters,
+                reserve_held=self.reserve_bytes <= 0 or self._reserve.exists(),
+            )
 
     def check(self) -> list[str]:
         """Consistency problems (empty when sound): SQLite integrity, rows vs payload files,

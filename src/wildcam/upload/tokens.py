@@ -24,12 +24,16 @@ def _parse_token(text: str, where: str) -> str:
     """The one token in ``text`` (the content of ``where``)."""
     body = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
     if "\n" in body or "\r" in body:
-        raise ConfigError(f"token file {where} must hold one token on one line "
-                          f"(it has {len(body.splitlines())} lines)")
+        raise ConfigError(
+            f"token file {where} must hold one token on one line "
+            f"(it has {len(body.splitlines())} lines)"
+        )
     if not _TOKEN.match(body):
-        raise ConfigError(f"token file {where} does not hold a token: expected 16-512 "
-                          f"characters of A-Z a-z 0-9 . _ ~ + / = - ({len(body)} characters "
-                          f"found)")
+        raise ConfigError(
+            f"token file {where} does not hold a token: expected 16-512 "
+            f"characters of A-Z a-z 0-9 . _ ~ + / = - ({len(body)} characters "
+            f"found)"
+        )
     return body
 
 

@@ -42,8 +42,9 @@ class HttpStatusError(TransportError):
         self.status = status
         # A refusal of what was sent (credential, request) is bad input; a timeout, throttling
         # or server error means the run failed.
-        self.exit_code = EXIT_USAGE if 400 <= status < 500 and status not in (408, 429) \
-            else EXIT_FAILED
+        self.exit_code = (
+            EXIT_USAGE if 400 <= status < 500 and status not in (408, 429) else EXIT_FAILED
+        )
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,28 @@ def _verify(tls_verify: bool, ca_file: str) -> ssl.SSLContext | bool:
 class HttpTransport:
     """Talks to one gateway. ``transport`` (an httpx transport) is for tests."""
 
-    def __init__(self, base_url: str, token_file: str = "", *, tls_verify: bool = True,
-                 ca_file: str = "", timeout_s: float = 10.0, compression: str = "gzip",
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token_file: str = "",
+        *,
+        tls_verify: bool = True,
+        ca_file: str = "",
+        timeout_s: float = 10.0,
+        compression: str = "gzip",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.compression = compression
         self.last_request_bytes = 0  # body size of the latest batch (radio energy on failure)
         self._token = TokenFile(token_file)
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout_s,
-                                    verify=_verify(tls_verify, ca_file), transport=transport,
-                                    headers={"User-Agent": "wildcam-uploader"})
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            verify=_verify(tls_verify, ca_file),
+            transport=transport,
+            headers={"User-Agent": "wildcam-uploader"},
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -119,13 +132,17 @@ class HttpTransport:
         try:
             response = self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as err:  # the message names the URL, never the headers
-            raise TransportError(redact(f"{method} {self.base_url}{path}: "
-                                        f"{type(err).__name__}: {err}", token)) from None
+            raise TransportError(
+                redact(f"{method} {self.base_url}{path}: {type(err).__name__}: {err}", token)
+            ) from None
         if response.status_code >= 400:
             text = redact(response.text[:200].strip(), token)
-            raise HttpStatusError(response.status_code, f"{method} {path}: HTTP "
-                                  f"{response.status_code} {response.reason_phrase} "
-                                  f"{text}".strip())
+            raise HttpStatusError(
+                response.status_code,
+                f"{method} {path}: HTTP "
+                f"{response.status_code} {response.reason_phrase} "
+                f"{text}".strip(),
+            )
         return response
 
     def probe(self) -> float:
@@ -136,10 +153,22 @@ class HttpTransport:
 
     def send(self, items: Sequence[QueuedItem]) -> SendResult:
         """Post one batch; the keys the gateway acknowledged (stored or already stored)."""
-        records = [Record({"key": it.key, "kind": it.kind, "priority": it.priority,
-                           "score": it.score, "class_id": it.class_id,
-                           "content_type": it.content_type, "sha256": it.sha256,
-                           "meta": it.meta}, it.payload) for it in items]
+        records = [
+            Record(
+                {
+                    "key": it.key,
+                    "kind": it.kind,
+                    "priority": it.priority,
+                    "score": it.score,
+                    "class_id": it.class_id,
+                    "content_type": it.content_type,
+                    "sha256": it.sha256,
+                    "meta": it.meta,
+                },
+                it.payload,
+            )
+            for it in items
+        ]
         body = encode_batch(records)
         headers = {"Content-Type": "application/x-wildcam-batch"}
         if self.compression == "gzip":
@@ -159,8 +188,9 @@ class HttpTransport:
 
     def post_bytes(self, path: str, data: bytes) -> Any:
         """POST raw bytes; the JSON answer."""
-        response = self._request("POST", path, content=data,
-                                 headers={"Content-Type": "application/octet-stream"})
+        response = self._request(
+            "POST", path, content=data, headers={"Content-Type": "application/octet-stream"}
+        )
         return response.json()
 
     def post_json(self, path: str, doc: Any) -> Any:
@@ -193,12 +223,16 @@ class HttpTransport:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         digest, total = hashlib.sha256(), 0
         try:
-            with self._client.stream("GET", path, headers=headers) as response, \
-                    os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
-                              "wb") as fh:
+            with (
+                self._client.stream("GET", path, headers=headers) as response,
+                os.fdopen(
+                    os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"
+                ) as fh,
+            ):
                 if response.status_code >= 400:
-                    raise HttpStatusError(response.status_code,
-                                          f"GET {path}: HTTP {response.status_code}")
+                    raise HttpStatusError(
+                        response.status_code, f"GET {path}: HTTP {response.status_code}"
+                    )
                 for chunk in response.iter_bytes(64 * 1024):
                     total += len(chunk)
                     if total > max_bytes:
@@ -209,8 +243,9 @@ class HttpTransport:
                 os.fsync(fh.fileno())
         except httpx.HTTPError as err:
             target.unlink(missing_ok=True)
-            raise TransportError(redact(f"GET {self.base_url}{path}: {type(err).__name__}: "
-                                        f"{err}", token)) from None
+            raise TransportError(
+                redact(f"GET {self.base_url}{path}: {type(err).__name__}: {err}", token)
+            ) from None
         except BaseException:
             target.unlink(missing_ok=True)
             raise

@@ -28,8 +28,21 @@ from typing import Any
 
 from wildcam.errors import InputError
 
-__all__ = ["ACKED", "MAGIC", "REFUSED", "MAX_HEADER", "MAX_META_BYTES", "MAX_META_DEPTH", "MAX_PRIORITY",
-           "MAX_TEXT", "Record", "decode_batch", "encode_batch", "header_problem", "valid_key"]
+__all__ = [
+    "ACKED",
+    "MAGIC",
+    "MAX_HEADER",
+    "MAX_META_BYTES",
+    "MAX_META_DEPTH",
+    "MAX_PRIORITY",
+    "MAX_TEXT",
+    "REFUSED",
+    "Record",
+    "decode_batch",
+    "encode_batch",
+    "header_problem",
+    "valid_key",
+]
 
 MAGIC = b"WCB1"
 ACKED = frozenset({"stored", "duplicate"})
@@ -52,8 +65,7 @@ def _depth(value: Any, limit: int) -> int:
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def header_problem(header: dict[str, Any]) -> str:
@@ -66,8 +78,11 @@ def header_problem(header: dict[str, Any]) -> str:
         if not isinstance(value, str) or len(value) > MAX_TEXT or (name == "kind" and not value):
             return f"{name} must be a string of at most {MAX_TEXT} characters"
     priority = header.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool) \
-            or not 0 <= priority <= MAX_PRIORITY:
+    if (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or not 0 <= priority <= MAX_PRIORITY
+    ):
         return f"priority must be an integer in [0, {MAX_PRIORITY}]"
     if not _finite_number(header.get("score", 0.0)):
         return "score must be a finite number"
@@ -116,8 +131,11 @@ def encode_batch(records: Sequence[Record]) -> bytes:
     """The body of a batch of ``records`` (sizes and digests filled in)."""
     parts = [MAGIC]
     for rec in records:
-        header = dict(rec.header, size=len(rec.payload),
-                      sha256=rec.header.get("sha256") or hashlib.sha256(rec.payload).hexdigest())
+        header = dict(
+            rec.header,
+            size=len(rec.payload),
+            sha256=rec.header.get("sha256") or hashlib.sha256(rec.payload).hexdigest(),
+        )
         raw = json.dumps(header, separators=(",", ":")).encode()
         parts += [_LEN.pack(len(raw)), raw, rec.payload]
     return b"".join(parts)
@@ -137,12 +155,15 @@ def decode_batch(body: bytes) -> Iterator[Record]:
         if hlen > MAX_HEADER or pos + hlen > len(body):
             raise InputError("truncated or oversized record header")
         try:
-            header = json.loads(bytes(view[pos:pos + hlen]))
+            header = json.loads(bytes(view[pos : pos + hlen]))
         except (ValueError, RecursionError) as err:
             raise InputError(f"record header is not JSON: {type(err).__name__}") from err
         pos += hlen
-        if not isinstance(header, dict) or not isinstance(header.get("size"), int) \
-                or header["size"] < 0:
+        if (
+            not isinstance(header, dict)
+            or not isinstance(header.get("size"), int)
+            or header["size"] < 0
+        ):
             raise InputError("record header without a size")
         end = pos + header["size"]
         if end > len(body):

@@ -28,9 +28,23 @@ from wildcam.power.wake.pir import (
 )
 from wildcam.power.wake.rtc import RTC_BACKENDS, RtcConfig, SimulatedRtc, SysfsRtc, run_command
 
-__all__ = ["BACKENDS", "PIR_BACKENDS", "RTC_BACKENDS", "Clock", "GpiodPir", "HoldOff",
-           "PirConfig", "RtcConfig", "SimulatedPir", "SimulatedRtc", "SysfsRtc", "WakeEvent",
-           "WakeSource", "make_wake_source", "run_command"]
+__all__ = [
+    "BACKENDS",
+    "PIR_BACKENDS",
+    "RTC_BACKENDS",
+    "Clock",
+    "GpiodPir",
+    "HoldOff",
+    "PirConfig",
+    "RtcConfig",
+    "SimulatedPir",
+    "SimulatedRtc",
+    "SysfsRtc",
+    "WakeEvent",
+    "WakeSource",
+    "make_wake_source",
+    "run_command",
+]
 
 
 def _simulated_pir(config: PirConfig, clock: Clock) -> SimulatedPir:
@@ -58,6 +72,7 @@ def make_wake_source(config: RtcConfig | PirConfig, clock: Clock = time.time) ->
     try:
         factory = BACKENDS[config.backend]
     except KeyError:
-        raise ConfigError(f"unknown wake source {config.backend!r}; one of "
-                          f"{', '.join(BACKENDS)}") from None
+        raise ConfigError(
+            f"unknown wake source {config.backend!r}; one of {', '.join(BACKENDS)}"
+        ) from None
     return factory(config, clock)

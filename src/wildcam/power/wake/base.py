@@ -17,9 +17,9 @@ Clock = Callable[[], float]
 class WakeEvent:
     """Something that wakes the trap: a PIR edge or an RTC alarm that went off."""
 
-    t_s: float            # when it happened, on the source's clock
-    source: str           # "pir" or "rtc"
-    active: bool = True   # False: the PIR output went inactive (end of its pulse)
+    t_s: float  # when it happened, on the source's clock
+    source: str  # "pir" or "rtc"
+    active: bool = True  # False: the PIR output went inactive (end of its pulse)
 
 
 class WakeSource(Protocol):

@@ -25,8 +25,15 @@ from wildcam.errors import ConfigError, DeviceError
 from wildcam.params import check_ranges, param
 from wildcam.power.wake.base import Clock, WakeEvent
 
-__all__ = ["PIR_BACKENDS", "GpiodPir", "HoldOff", "PirConfig", "SimulatedPir",
-           "edge_time_s", "parse_edges"]
+__all__ = [
+    "PIR_BACKENDS",
+    "GpiodPir",
+    "HoldOff",
+    "PirConfig",
+    "SimulatedPir",
+    "edge_time_s",
+    "parse_edges",
+]
 
 PIR_BACKENDS = ("gpiod_pir", "simulated_pir")
 BIASES = ("pull_down", "pull_up", "disabled", "as_is")
@@ -36,26 +43,53 @@ BIASES = ("pull_down", "pull_up", "disabled", "as_is")
 class PirConfig:
     """The ``pir_trigger`` node's parameters."""
 
-    backend: str = param("gpiod_pir", "PIR on a GPIO line (libgpiod) or a simulated one fed "
-                         "with edge times.", choices=PIR_BACKENDS, read_only=True)
+    backend: str = param(
+        "gpiod_pir",
+        "PIR on a GPIO line (libgpiod) or a simulated one fed with edge times.",
+        choices=PIR_BACKENDS,
+        read_only=True,
+    )
     chip: str = param("/dev/gpiochip0", "GPIO chip device of the PIR line.", read_only=True)
-    line: str = param("17", "Line offset or name on the chip (BCM number on a Pi: 17 = "
-                      "header pin 11).", read_only=True)
-    bias: str = param("pull_down", "Internal bias of the line (a PIR drives its output; the "
-                      "pull-down keeps an unplugged line inactive).", choices=BIASES,
-                      read_only=True)
+    line: str = param(
+        "17",
+        "Line offset or name on the chip (BCM number on a Pi: 17 = header pin 11).",
+        read_only=True,
+    )
+    bias: str = param(
+        "pull_down",
+        "Internal bias of the line (a PIR drives its output; the "
+        "pull-down keeps an unplugged line inactive).",
+        choices=BIASES,
+        read_only=True,
+    )
     active_low: bool = param(False, "The PIR output is active low.", read_only=True)
-    both_edges: bool = param(True, "Also report the end of each PIR pulse (active false).",
-                             read_only=True)
-    debounce_ms: float = param(5.0, "Kernel debounce period of the line.", min=0.0,
-                               max=1000.0, read_only=True)
-    hold_off_s: float = param(1.0, "Rising edges sooner than this after the last published "
-                              "one are dropped (PIR re-triggers).", min=0.0, max=3600.0)
-    simulated_edges: str = param("", "Simulated PIR: 'on[-off], ...' in seconds after the "
-                                 "node started (node clock; with use_sim_time, after the "
-                                 "first /clock), e.g. '5-8, 20'.", read_only=True)
-    wait_s: float = param(0.5, "Longest wait for edges before the reader checks for shutdown "
-                          "(wall).", min=0.01, max=10.0, read_only=True)
+    both_edges: bool = param(
+        True, "Also report the end of each PIR pulse (active false).", read_only=True
+    )
+    debounce_ms: float = param(
+        5.0, "Kernel debounce period of the line.", min=0.0, max=1000.0, read_only=True
+    )
+    hold_off_s: float = param(
+        1.0,
+        "Rising edges sooner than this after the last published "
+        "one are dropped (PIR re-triggers).",
+        min=0.0,
+        max=3600.0,
+    )
+    simulated_edges: str = param(
+        "",
+        "Simulated PIR: 'on[-off], ...' in seconds after the "
+        "node started (node clock; with use_sim_time, after the "
+        "first /clock), e.g. '5-8, 20'.",
+        read_only=True,
+    )
+    wait_s: float = param(
+        0.5,
+        "Longest wait for edges before the reader checks for shutdown (wall).",
+        min=0.01,
+        max=10.0,
+        read_only=True,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -117,11 +151,16 @@ class GpiodPir:
 
     name = "gpiod_pir"
 
-    def __init__(self, config: PirConfig, clock: Clock = time.time,
-                 request_lines: Callable[..., Any] | None = None,
-                 monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        config: PirConfig,
+        clock: Clock = time.time,
+        request_lines: Callable[..., Any] | None = None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         import gpiod  # only where a PIR is read
-        from gpiod.line import Bias, Clock as EventClock, Direction, Edge
+        from gpiod.line import Bias, Direction, Edge
+        from gpiod.line import Clock as EventClock
 
         self.config, self.clock, self.monotonic_ns = config, clock, monotonic_ns
         self._gpiod = gpiod
@@ -130,9 +169,11 @@ class GpiodPir:
         self.settings = gpiod.LineSettings(
             direction=Direction.INPUT,
             edge_detection=Edge.BOTH if config.both_edges else Edge.RISING,
-            bias=Bias[config.bias.upper()], active_low=config.active_low,
+            bias=Bias[config.bias.upper()],
+            active_low=config.active_low,
             debounce_period=timedelta(milliseconds=config.debounce_ms),
-            event_clock=EventClock.MONOTONIC)
+            event_clock=EventClock.MONOTONIC,
+        )
         self._request: Any = None
 
     def arm(self, wake_at_s: float | None = None) -> None:
@@ -140,11 +181,13 @@ class GpiodPir:
         if self._request is not None:
             return
         try:
-            self._request = self._request_lines(self.config.chip, consumer="wildcam-pir",
-                                                config={self.line: self.settings})
+            self._request = self._request_lines(
+                self.config.chip, consumer="wildcam-pir", config={self.line: self.settings}
+            )
         except (OSError, ValueError) as err:
-            raise DeviceError(f"cannot request PIR line {self.config.line} on "
-                              f"{self.config.chip}: {err}") from err
+            raise DeviceError(
+                f"cannot request PIR line {self.config.line} on {self.config.chip}: {err}"
+            ) from err
 
     def disarm(self) -> None:
         """Release the line."""
@@ -164,8 +207,10 @@ class GpiodPir:
             raise DeviceError(f"reading PIR line {self.config.line}: {err}") from err
         mono, now = self.monotonic_ns(), self.clock()
         rising = self._gpiod.EdgeEvent.Type.RISING_EDGE
-        return [WakeEvent(edge_time_s(e.timestamp_ns, mono, now), "pir",
-                          e.event_type == rising) for e in events]
+        return [
+            WakeEvent(edge_time_s(e.timestamp_ns, mono, now), "pir", e.event_type == rising)
+            for e in events
+        ]
 
     def close(self) -> None:
         """Release the line."""
@@ -181,8 +226,12 @@ class SimulatedPir:
 
     name = "simulated_pir"
 
-    def __init__(self, clock: Clock = time.time, edges: Iterable[tuple[float, bool]] = (),
-                 relative: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock = time.time,
+        edges: Iterable[tuple[float, bool]] = (),
+        relative: bool = False,
+    ) -> None:
         self.clock = clock
         self._pending = sorted(edges)
         self._relative = relative
@@ -218,7 +267,7 @@ class SimulatedPir:
             if due or time.monotonic() >= end:
                 break
             time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-        self._pending = self._pending[len(due):]
+        self._pending = self._pending[len(due) :]
         return [WakeEvent(t, "pir", active) for t, active in due] if self.armed else []
 
     def close(self) -> None:

@@ -25,8 +25,7 @@ from wildcam.errors import ConfigError, DeviceError
 from wildcam.params import check_ranges, param
 from wildcam.power.wake.base import Clock, WakeEvent
 
-__all__ = ["RTC_BACKENDS", "CommandRunner", "RtcConfig", "SimulatedRtc", "SysfsRtc",
-           "run_command"]
+__all__ = ["RTC_BACKENDS", "CommandRunner", "RtcConfig", "SimulatedRtc", "SysfsRtc", "run_command"]
 
 RTC_BACKENDS = ("rtc", "simulated_rtc")
 
@@ -46,31 +45,47 @@ def run_command(argv: Sequence[str]) -> int:
 class RtcConfig:
     """Settings of the RTC wake alarm (the power manager's sleep state uses them)."""
 
-    backend: str = param("rtc", "RTC wake alarm: the Linux sysfs RTC or a simulated one.",
-                         choices=RTC_BACKENDS, read_only=True)
-    sysfs_root: str = param("/sys", "Root of sysfs (tests point it at a fake tree).",
-                            read_only=True)
+    backend: str = param(
+        "rtc",
+        "RTC wake alarm: the Linux sysfs RTC or a simulated one.",
+        choices=RTC_BACKENDS,
+        read_only=True,
+    )
+    sysfs_root: str = param(
+        "/sys", "Root of sysfs (tests point it at a fake tree).", read_only=True
+    )
     rtc: str = param("rtc0", "RTC device under /sys/class/rtc.", read_only=True)
     sleep_command: str = param(
-        "systemctl poweroff", "Command that halts or suspends once the alarm is set; "
+        "systemctl poweroff",
+        "Command that halts or suspends once the alarm is set; "
         "{seconds} and {epoch} are replaced by the time to the alarm and its epoch time, "
         "{batch_s} by how long a power controller may hold PIR bursts before it powers the "
         "device up (e.g. 'rtcwake -m mem -s {seconds}', 'systemctl suspend').",
-        read_only=True)
-    min_sleep_s: float = param(60.0, "Shortest sleep worth a halt: an alarm sooner than this "
-                               "is refused (RTCs with minute alarms; shutdown and boot take "
-                               "tens of seconds).", min=0.0, max=86400.0, read_only=True)
+        read_only=True,
+    )
+    min_sleep_s: float = param(
+        60.0,
+        "Shortest sleep worth a halt: an alarm sooner than this "
+        "is refused (RTCs with minute alarms; shutdown and boot take "
+        "tens of seconds).",
+        min=0.0,
+        max=86400.0,
+        read_only=True,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)
         if "/" in self.rtc or not self.rtc:
             raise ConfigError(f"rtc={self.rtc!r} is not a device name like rtc0")
         try:
-            words = [w.format(seconds=1, epoch=1, batch_s=1)
-                     for w in shlex.split(self.sleep_command)]
+            words = [
+                w.format(seconds=1, epoch=1, batch_s=1) for w in shlex.split(self.sleep_command)
+            ]
         except (ValueError, KeyError, IndexError) as err:
-            raise ConfigError(f"sleep_command {self.sleep_command!r}: {err!r} (only {{seconds}}, "
-                              f"{{epoch}} and {{batch_s}} are filled in)") from None
+            raise ConfigError(
+                f"sleep_command {self.sleep_command!r}: {err!r} (only {{seconds}}, "
+                f"{{epoch}} and {{batch_s}} are filled in)"
+            ) from None
         if not words:
             raise ConfigError("sleep_command is empty")
 
@@ -80,12 +95,13 @@ class SysfsRtc:
 
     name = "rtc"
 
-    def __init__(self, config: RtcConfig, clock: Clock = time.time,
-                 runner: CommandRunner = run_command) -> None:
+    def __init__(
+        self, config: RtcConfig, clock: Clock = time.time, runner: CommandRunner = run_command
+    ) -> None:
         self.config, self.clock, self.runner = config, clock, runner
         self.dir = Path(config.sysfs_root) / "class" / "rtc" / config.rtc
-        self._alarm_epoch: int | None = None   # RTC seconds
-        self._wake_at_s: float | None = None   # clock seconds
+        self._alarm_epoch: int | None = None  # RTC seconds
+        self._wake_at_s: float | None = None  # clock seconds
 
     def _rtc_now(self) -> float:
         """The RTC's own seconds (``since_epoch``), else the clock's."""
@@ -97,8 +113,10 @@ class SysfsRtc:
     def _write(self, value: int) -> None:
         path = self.dir / "wakealarm"
         if not path.exists():
-            raise DeviceError(f"{path} does not exist: no RTC {self.config.rtc} with a wake "
-                              f"alarm (wrong rtc, or the RTC driver has no alarm support)")
+            raise DeviceError(
+                f"{path} does not exist: no RTC {self.config.rtc} with a wake "
+                f"alarm (wrong rtc, or the RTC driver has no alarm support)"
+            )
         try:
             path.write_text(f"{value}\n")
         except OSError as err:
@@ -122,9 +140,11 @@ class SysfsRtc:
             raise ConfigError("the RTC alarm needs a wake time")
         now = self.clock()
         if wake_at_s - now < self.config.min_sleep_s:
-            raise ConfigError(f"wake time {wake_at_s:.0f} is {wake_at_s - now:.0f} s away; "
-                              f"the RTC alarm needs at least min_sleep_s="
-                              f"{self.config.min_sleep_s:.0f} s")
+            raise ConfigError(
+                f"wake time {wake_at_s:.0f} is {wake_at_s - now:.0f} s away; "
+                f"the RTC alarm needs at least min_sleep_s="
+                f"{self.config.min_sleep_s:.0f} s"
+            )
         alarm = math.ceil(self._rtc_now() + (wake_at_s - now))
         self._write(0)
         self._write(alarm)
@@ -149,8 +169,10 @@ class SysfsRtc:
         if self._alarm_epoch is None or self._wake_at_s is None:
             raise ConfigError("arm the RTC alarm before sleeping: nothing would wake the trap")
         seconds = max(0, math.ceil(self._wake_at_s - self.clock()))
-        argv = [word.format(seconds=seconds, epoch=self._alarm_epoch, batch_s=round(batch_s))
-                for word in shlex.split(self.config.sleep_command)]
+        argv = [
+            word.format(seconds=seconds, epoch=self._alarm_epoch, batch_s=round(batch_s))
+            for word in shlex.split(self.config.sleep_command)
+        ]
         code = self.runner(argv)
         if code != 0:
             raise DeviceError(f"{shlex.join(argv)} exited with status {code}")
@@ -182,15 +204,16 @@ class SimulatedRtc:
         self.wake_at_s: float | None = None
         self.sleeping = False
         self.sleeps: list[tuple[float, float]] = []  # (went to sleep, alarm time)
-        self.batch_s = 0.0                           # the burst hold of the last sleep
+        self.batch_s = 0.0  # the burst hold of the last sleep
 
     def arm(self, wake_at_s: float | None = None) -> None:
         """Record the alarm (the same checks as the real RTC)."""
         if wake_at_s is None:
             raise ConfigError("the RTC alarm needs a wake time")
         if wake_at_s - self.clock() < self.config.min_sleep_s:
-            raise ConfigError(f"wake time is less than min_sleep_s="
-                              f"{self.config.min_sleep_s:.0f} s away")
+            raise ConfigError(
+                f"wake time is less than min_sleep_s={self.config.min_sleep_s:.0f} s away"
+            )
         self.wake_at_s = wake_at_s
 
     def disarm(self) -> None:
