@@ -83,7 +83,8 @@ class BridgeConfig:
     )
     outbox_dir: str = param(
         "",
-        "Durable outbox of telemetry, events and acks ('' = ~/.local/state/wildcam/mqtt).",
+        "Durable outbox of telemetry, events and acks, and the ids of the commands run "
+        "('' = ~/.local/state/wildcam/mqtt).",
         read_only=True,
     )
     outbox_quota_mb: float = param(16.0, "Disk quota of the outbox.", min=0.1, max=100000.0)
