@@ -267,3 +267,25 @@ def test_a_command_id_is_remembered_across_a_bridge_restart(
         assert actions.calls == [("power_manager", {"override_mode": ""})]  # r2 only
     finally:
         close(core, link)
+
+
+def test_a_publish_the_acl_refuses_is_dead_lettered_with_mqtt5_and_lost_with_311(
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
+    assert settings(broker.port).protocol == "5"  # the default
+    for protocol, dead_letters in (("5", 1), ("3.1.1", 0)):
+        queue = DurableQueue(tmp_path / protocol, 1 << 20, 3600.0)
+        key = f"forged-{protocol}"
+        queue.put([outbox_item(key, "wildcam/trap2/status", {"key": key}, retain=True)])
+        link = MqttLink(settings(broker.port, protocol=protocol), queue, lambda _: None).start()
+        try:
+            assert wait_for(lambda q=queue: q.stats().depth == 0)
+            # MQTT 5: the broker's "not authorized" dead-letters it (counted, kept as a record);
+            # 3.1.1: the broker acknowledges it as if delivered, and drops it
+            assert queue.stats().dead_letters == dead_letters
+            if dead_letters:
+                assert "not authorized" in queue.dead_letters()[0].reason.lower()
+        finally:
+            link.stop()
+            queue.close()
+    assert watcher.docs("trap2/status") == []
