@@ -133,6 +133,12 @@ def test_status_and_events_go_to_the_outbox_with_keys(
     assert len({k1, k2, k3}) == 3 and set(items) == {k3, "t1-e-5-1"}
     assert outbox.stats().counters["superseded"] == 2
     assert items[k3].meta == {"topic": "wildcam/t1/status", "retain": True}
+    # a status the quota refuses leaves the older one waiting
+    outbox.ack(["t1-e-5-1"])
+    outbox.quota_bytes = outbox.stats().bytes + 10
+    assert core.queue_status() != k3
+    assert [i.key for i in outbox.next_batch(100, 1 << 30)] == [k3]
+    assert outbox.stats().counters["refused"] == 1
     event = json.loads(items["t1-e-5-1"].payload)
     assert event["thumbnail_jpeg_b64"] == "MTIz" and event["event_type"] == "detection"
     assert core.facts.last_detection == {

@@ -5,9 +5,9 @@ that a reported failure halts."""
 from __future__ import annotations
 
 import base64
-import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -273,50 +273,30 @@ def test_a_store_from_before_gets_the_new_columns(tmp_path: Path) -> None:
 
 
 def test_device_tokens_only_refuses_the_shared_token_once_devices_are_registered(
-    tmp_path: Path,
+    tmp_path: Path, gateway_cli: Callable[..., str]
 ) -> None:
     store = tmp_path / "store"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wildcam.cli",
-            "gateway",
-            "--port",
-            "0",
-            "--store",
-            str(store),
-            "--device-tokens-only",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        assert "refused once a device is registered" in line, proc.stderr.read()  # type: ignore[union-attr]
-        url = line.split()[3]
-        shared = (store / "token").read_text().strip()
-        operator = (store / "operator.token").read_text().strip()
+    line = gateway_cli(store, "--device-tokens-only")
+    assert "refused once a device is registered" in line
+    url = line.split()[3]
+    shared = (store / "token").read_text().strip()
+    operator = (store / "operator.token").read_text().strip()
 
-        def post(token: str, key: str) -> httpx.Response:
-            body = encode_batch([Record({"key": key, "kind": "metadata"}, key.encode())])
-            return httpx.post(
-                f"{url}/v1/items", content=body, headers={"Authorization": f"Bearer {token}"}
-            )
+    def post(token: str, key: str) -> httpx.Response:
+        body = encode_batch([Record({"key": key, "kind": "metadata"}, key.encode())])
+        return httpx.post(
+            f"{url}/v1/items", content=body, headers={"Authorization": f"Bearer {token}"}
+        )
 
-        assert post(shared, "s0").status_code == 200  # no device yet: a single-trap set-up
-        added = wildcam("--store", str(store), "device", "add", "trap-01")
-        assert added.returncode == 0, added.stderr
-        assert post(shared, "s1").status_code == 401  # at once, no restart
-        assert post(added.stdout.strip(), "a1").status_code == 200
-        # revoking every device does not let the shared token back in
-        assert wildcam("--store", str(store), "device", "revoke", "trap-01").returncode == 0
-        assert post(shared, "s2").status_code == 401
-        as_operator = {"Authorization": f"Bearer {operator}"}
-        items = httpx.get(f"{url}/v1/items", headers=as_operator).json()["items"]
-        assert {i["key"]: i["device"] for i in items} == {"s0": "", "a1": "trap-01"}
-        assert httpx.get(f"{url}/v1/stats", headers=as_operator).json()["shared_token"] == 2
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+    assert post(shared, "s0").status_code == 200  # no device yet: a single-trap set-up
+    added = wildcam("--store", str(store), "device", "add", "trap-01")
+    assert added.returncode == 0, added.stderr
+    assert post(shared, "s1").status_code == 401  # at once, no restart
+    assert post(added.stdout.strip(), "a1").status_code == 200
+    # revoking every device does not let the shared token back in
+    assert wildcam("--store", str(store), "device", "revoke", "trap-01").returncode == 0
+    assert post(shared, "s2").status_code == 401
+    as_operator = {"Authorization": f"Bearer {operator}"}
+    items = httpx.get(f"{url}/v1/items", headers=as_operator).json()["items"]
+    assert {i["key"]: i["device"] for i in items} == {"s0": "", "a1": "trap-01"}
+    assert httpx.get(f"{url}/v1/stats", headers=as_operator).json()["shared_token"] == 2

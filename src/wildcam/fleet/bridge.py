@@ -82,14 +82,14 @@ class BridgeCore:
         self.clock = clock
         self.thumbnail_max_bytes = thumbnail_max_bytes
         self.facts = DeviceFacts()
-        self._lock = threading.Lock()  # facts and the status counter: executor vs. link thread
+        self._lock = threading.Lock()  # facts and the status: executor vs. link thread
         # wall-clock milliseconds: status keys keep increasing across restarts (the node's clock
         # may be simulated and start at 0)
         self._status_seq = time.time_ns() // 1_000_000
 
     def queue_status(self) -> str:
         """Put the current status in the outbox (retained); its key."""
-        with self._lock:
+        with self._lock:  # also orders the put and supersede of concurrent calls
             self._status_seq += 1
             f = self.facts
             doc = status_payload(
@@ -109,11 +109,12 @@ class BridgeCore:
                 models=sorted(f.models),
                 ota_last=f.ota_last,
             )
-        key = str(doc["key"])
-        self.outbox.put([outbox_item(key, self.topics.status, doc, retain=True)])
-        # a status is state, not an event: like the broker's retained message, the outbox keeps
-        # only the latest (stored first, so a crash in between leaves two, never none)
-        self.outbox.supersede(status_key_prefix(self.topics.device), key)
+            key = str(doc["key"])
+            # A status is state, not an event: like the broker's retained message, the outbox
+            # keeps only the latest. The new one is stored first (a crash in between leaves two,
+            # not none); when the quota refused it, the older one stays.
+            if self.outbox.put([outbox_item(key, self.topics.status, doc, retain=True)]).stored:
+                self.outbox.supersede(status_key_prefix(self.topics.device), key)
         return key
 
     def queue_event(
