@@ -1,15 +1,15 @@
 """A fleet on one machine: simulated traps against one Mosquitto broker and one gateway.
 
-Each simulated trap is a lightweight client speaking the bridge's and the uploader's protocols,
-not a ROS graph: an MQTT 3.1.1 connection of its own (its device id as user and client id,
-persistent session, last will; the broker's ACL keeps it to its own prefix) publishing the
-retained status (:func:`wildcam.fleet.protocol.status_payload`) every ``--status-period-s``
-and, per detection, a QoS 1 event (:func:`~wildcam.fleet.protocol.event_payload`) and an upload
-to the gateway with its own registered token (``POST /v1/items``: the frame's metadata and a
+Each simulated trap is a lightweight client speaking the bridge's and the uploader's protocols, not
+a ROS graph: an MQTT 5 connection of its own (the bridge's default; its device id as user and
+client id, persistent session, last will; the broker's ACL keeps it to its own prefix) publishing
+the retained status (:func:`wildcam.fleet.protocol.status_payload`) every ``--status-period-s``
+and, per detection, a QoS 1 event (:func:`~wildcam.fleet.protocol.event_payload`) and an upload to
+the gateway with its own registered token (``POST /v1/items``: the frame's metadata and a
 thumbnail, :func:`wildcam.upload.items.items_for_frame`), over an HTTP connection of its own.
-Detections arrive as a Poisson process of mean interval ``--event-period-s`` per trap
-(ASSUMPTION: 600 s, 6 an hour, a busy site; the lifetime model's nocturnal site sees 17 a day;
-measure a site's rate from its gateway store). Traps connect spread over ``--ramp-s``.
+Detections arrive as a Poisson process of mean interval ``--event-period-s`` per trap (ASSUMPTION:
+600 s, 6 an hour, a busy site; the lifetime model's nocturnal site sees 17 a day; measure a site's
+rate from its gateway store). Traps connect spread over ``--ramp-s``.
 
 An operator-side subscriber (persistent session, QoS 1) receives every status and event and
 keeps one per key; a message is *lost* when its publish was acknowledged by the broker (or its
@@ -55,6 +55,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from _common import cpu_seconds, peak_rss_mb, write_results
 from wildcam.fleet.broker import OPERATOR, Mosquitto
+from wildcam.fleet.link import session_properties
 from wildcam.fleet.protocol import Topics, encode, event_payload, status_payload
 from wildcam.gateway.devices import DeviceRegistry
 from wildcam.gateway.store import GatewayStore
@@ -123,7 +124,7 @@ class Trap:
         self.pending: dict[int, str] = {}
         self.acked: list[str] = []
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=device, clean_session=False
+            CallbackAPIVersion.VERSION2, client_id=device, protocol=mqtt.MQTTv5
         )
         self.client.username_pw_set(device, password)
         self.client.will_set(self.topics.availability, b"offline", qos=1, retain=True)
@@ -235,7 +236,9 @@ def traps_worker(
     futures = []
     for trap in traps:  # connects spread over the ramp
         time.sleep(args.ramp_s / len(traps))
-        trap.client.connect("127.0.0.1", port, 60)
+        trap.client.connect(
+            "127.0.0.1", port, 60, clean_start=False, properties=session_properties()
+        )
         sock = trap.client.socket()
         assert sock is not None, f"{trap.device} is not connected"
         sel.register(sock, selectors.EVENT_READ, trap)

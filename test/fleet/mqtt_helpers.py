@@ -1,5 +1,5 @@
 """Test-local helpers of the fleet tests: the broker's users, an MQTT watcher, waiting on a
-condition."""
+condition, the bridge's actions faked."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from wildcam.errors import UpdateError
 from wildcam.fleet.broker import OPERATOR
 
 PASSWORDS = {
@@ -77,3 +78,20 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+class FakeActions:
+    """The bridge's actions, recorded (or refused with ``refuse``)."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.calls: list[tuple[str, dict[str, object]]] = []
+        self.refuse = refuse
+
+    def set_params(self, node: str, values: dict[str, object]) -> None:
+        if self.refuse:
+            raise UpdateError(self.refuse)
+        self.calls.append((node, values))
+
+    def check_updates(self) -> str:
+        self.calls.append(("check_updates", {}))
+        return "checking"

@@ -1,6 +1,8 @@
 """The device's MQTT link against a real Mosquitto: the outbox arrives exactly once (by key)
-across a broker restart, the last will marks a dead trap offline, the ACL keeps a device to its
-own topics, and wrong credentials are retried with backoff."""
+across a broker restart, while only the latest status waits; a command id is remembered across a
+bridge restart; the last will marks a dead trap offline, the ACL keeps a device to its own
+topics (a refused publish is dead-lettered with MQTT 5, lost with 3.1.1), and wrong credentials
+are retried with backoff."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import sys
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from mqtt_helpers import PASSWORDS, Watcher, wait_for  # test-local helpers
+from mqtt_helpers import PASSWORDS, FakeActions, Watcher, wait_for  # test-local helpers
 from paho.mqtt.enums import CallbackAPIVersion
 
+from wildcam.fleet.bridge import BridgeCore
 from wildcam.fleet.broker import Mosquitto
+from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.link import LinkSettings, MqttLink, outbox_item
 from wildcam.fleet.protocol import Deduplicator, Topics
 from wildcam.upload.queue import DurableQueue
@@ -176,3 +180,112 @@ def test_commands_reach_the_callback(tmp_path: Path, broker: Mosquitto, watcher:
     finally:
         link.stop()
         queue.close()
+
+
+def bridge(tmp_path: Path, port: int) -> tuple[BridgeCore, MqttLink, FakeActions]:
+    """The bridge without ROS: its logic and link over an outbox and command log in
+    ``tmp_path`` (what the node builds)."""
+    actions = FakeActions()
+    core = BridgeCore(
+        TOPICS,
+        outbox(tmp_path),
+        CommandLog(tmp_path / "outbox" / "commands.db"),
+        actions,
+        frozenset(),
+        lambda: 1000.0,
+    )
+    return core, MqttLink(settings(port), core.outbox, core.handle_command).start(), actions
+
+
+def close(core: BridgeCore, link: MqttLink) -> None:
+    link.stop()
+    core.outbox.close()
+    core.commands.close()
+
+
+def test_only_the_latest_status_waits_while_events_and_acks_all_arrive_once(
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
+    core, link, _ = bridge(tmp_path, broker.port)
+    try:
+        core.facts.battery_pct = 95.0
+        core.queue_status()
+        assert wait_for(lambda: [d["battery_pct"] for d in watcher.docs("/status")] == [95.0])
+        broker.stop()
+        assert wait_for(lambda: not link.counters.connected, 10)
+        events, acks = [], []
+        for i in range(5):  # while the broker is away
+            core.facts.battery_pct = 90.0 - i
+            core.queue_status()
+            events.append(core.queue_event(f"f{i}", 100.0 + i, i, [{"class_id": "deer"}], b""))
+            if i < 2:
+                acks.append(core.handle_command(b'{"id": "s%d", "command": "status"}' % i)["key"])
+        # 5 events, 2 acks, and of the 7 statuses (2 on request) only the latest
+        assert core.outbox.stats().depth == 5 + 2 + 1
+        assert core.outbox.stats().counters["superseded"] == 6
+        broker.start()
+        assert wait_for(lambda: core.outbox.stats().depth == 0, 60)
+        assert wait_for(lambda: unique_keys(watcher)[0] == set(events))
+        assert wait_for(lambda: {d["key"] for d in watcher.docs("/ack")} == set(acks))
+        # no status from while the broker was away but the latest (95 again: the retained one
+        # redelivered to the watcher when it resubscribed)
+        assert wait_for(lambda: any(d["battery_pct"] == 86.0 for d in watcher.docs("/status")))
+        assert {d["battery_pct"] for d in watcher.docs("/status")} <= {95.0, 86.0}
+        fresh = Watcher(broker.port, client_id="fresh", topics=(TOPICS.status,))
+        try:  # what the broker retained for a new subscriber is the latest
+            assert wait_for(lambda: bool(fresh.docs("/status")), 10)
+            assert fresh.docs("/status")[-1]["battery_pct"] == 86.0
+        finally:
+            fresh.close()
+    finally:
+        close(core, link)
+
+
+def test_a_command_id_is_remembered_across_a_bridge_restart(
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
+    command = b'{"id": "r1", "command": "mode", "mode": "low_power"}'
+
+    def acks(command_id: str) -> list[dict[str, object]]:
+        return [a for a in watcher.docs("/ack") if a["id"] == command_id]
+
+    core, link, actions = bridge(tmp_path, broker.port)
+    try:
+        assert wait_for(lambda: watcher.payloads(TOPICS.availability)[-1:] == [b"online"])
+        watcher.publish(TOPICS.cmd, command)
+        assert wait_for(lambda: len(acks("r1")) == 1)
+        assert actions.calls == [("power_manager", {"override_mode": "low_power"})]
+    finally:
+        close(core, link)
+    core, link, actions = bridge(tmp_path, broker.port)  # the bridge restarted
+    try:
+        assert wait_for(lambda: watcher.payloads(TOPICS.availability)[-1:] == [b"online"])
+        watcher.publish(TOPICS.cmd, command)  # the same id again
+        watcher.publish(TOPICS.cmd, b'{"id": "r2", "command": "mode", "mode": "auto"}')
+        assert wait_for(lambda: len(acks("r1")) == 2 and len(acks("r2")) == 1)
+        assert acks("r1")[1] == acks("r1")[0]  # its first acknowledgement, not run again
+        assert actions.calls == [("power_manager", {"override_mode": ""})]  # r2 only
+    finally:
+        close(core, link)
+
+
+def test_a_publish_the_acl_refuses_is_dead_lettered_with_mqtt5_and_lost_with_311(
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
+    assert settings(broker.port).protocol == "5"  # the default
+    for protocol, dead_letters in (("5", 1), ("3.1.1", 0)):
+        queue = DurableQueue(tmp_path / protocol, 1 << 20, 3600.0)
+        key = f"forged-{protocol}"
+        queue.put([outbox_item(key, "wildcam/trap2/status", {"key": key}, retain=True)])
+        link = MqttLink(settings(broker.port, protocol=protocol), queue, lambda _: None).start()
+        try:
+            assert wait_for(lambda q=queue: q.stats().depth == 0)
+            # MQTT 5: the broker's "not authorized" dead-letters it (counted, kept as a record);
+            # 3.1.1: the broker acknowledges it as if delivered, and drops it
+            assert queue.stats().dead_letters == dead_letters
+            if dead_letters:
+                assert "not authorized" in queue.dead_letters()[0].reason.lower()
+        finally:
+            link.stop()
+            queue.close()
+    assert watcher.docs("trap2/status") == []

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from mqtt_helpers import FakeActions  # test-local helpers
 
-from wildcam.errors import ConfigError, UpdateError
+from wildcam.errors import ConfigError
 from wildcam.fleet.bridge import BridgeCore
 from wildcam.fleet.broker import acl_text, password_line
+from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.config import BridgeConfig
 from wildcam.fleet.protocol import (
     CommandError,
@@ -25,26 +27,18 @@ from wildcam.upload.queue import DurableQueue
 ALLOWED = frozenset({"uploader.quota_mb", "power_manager.override_state"})
 
 
-class FakeActions:
-    def __init__(self, refuse: str = "") -> None:
-        self.calls: list[tuple[str, dict[str, object]]] = []
-        self.refuse = refuse
-
-    def set_params(self, node: str, values: dict[str, object]) -> None:
-        if self.refuse:
-            raise UpdateError(self.refuse)
-        self.calls.append((node, values))
-
-    def check_updates(self) -> str:
-        self.calls.append(("check_updates", {}))
-        return "checking"
-
-
 @pytest.fixture
 def outbox(tmp_path: Path) -> DurableQueue:
     queue = DurableQueue(tmp_path / "outbox", 1 << 24, 3600.0)
     yield queue  # type: ignore[misc]
     queue.close()
+
+
+@pytest.fixture
+def commands(tmp_path: Path) -> CommandLog:
+    log = CommandLog(tmp_path / "commands.db")
+    yield log  # type: ignore[misc]
+    log.close()
 
 
 def sent(queue: DurableQueue) -> list[tuple[str, dict[str, object]]]:
@@ -72,9 +66,11 @@ def test_bad_commands_are_refused_with_the_reason(payload: bytes, why: str) -> N
         parse_command(payload, ALLOWED)
 
 
-def test_a_command_runs_once_per_id_and_refusals_change_nothing(outbox: DurableQueue) -> None:
+def test_a_command_runs_once_per_id_and_refusals_change_nothing(
+    outbox: DurableQueue, commands: CommandLog
+) -> None:
     actions = FakeActions()
-    core = BridgeCore(Topics("wildcam", "t1"), outbox, actions, ALLOWED, lambda: 1000.0)
+    core = BridgeCore(Topics("wildcam", "t1"), outbox, commands, actions, ALLOWED, lambda: 1000.0)
     good = b'{"id": "c1", "command": "mode", "mode": "auto"}'
     first = core.handle_command(good)
     again = core.handle_command(good)  # a QoS 1 redelivery
@@ -99,10 +95,13 @@ def test_a_command_runs_once_per_id_and_refusals_change_nothing(outbox: DurableQ
     ]
 
 
-def test_a_node_refusal_is_acknowledged_as_failed(outbox: DurableQueue) -> None:
+def test_a_node_refusal_is_acknowledged_as_failed(
+    outbox: DurableQueue, commands: CommandLog
+) -> None:
     core = BridgeCore(
         Topics("wildcam", "t1"),
         outbox,
+        commands,
         FakeActions("quota_mb out of range"),
         ALLOWED,
         lambda: 1000.0,
@@ -113,10 +112,13 @@ def test_a_node_refusal_is_acknowledged_as_failed(outbox: DurableQueue) -> None:
     assert not ack["ok"] and ack["result"] == "failed: quota_mb out of range"
 
 
-def test_status_and_events_go_to_the_outbox_with_keys(outbox: DurableQueue) -> None:
+def test_status_and_events_go_to_the_outbox_with_keys(
+    outbox: DurableQueue, commands: CommandLog
+) -> None:
     core = BridgeCore(
         Topics("wildcam", "t1"),
         outbox,
+        commands,
         FakeActions(),
         ALLOWED,
         lambda: 1000.0,
@@ -124,10 +126,19 @@ def test_status_and_events_go_to_the_outbox_with_keys(outbox: DurableQueue) -> N
     )
     core.facts.battery_pct, core.facts.mode = 55.0, "normal"
     k1, k2 = core.queue_status(), core.queue_status()
-    assert k1 != k2
     core.queue_event("5-1", 5.0, 1, [{"class_id": "deer", "score": 0.8, "model_id": "m"}], b"123")
+    k3 = core.queue_status()
     items = {i.key: i for i in outbox.next_batch(100, 1 << 30)}
-    assert items[k1].meta == {"topic": "wildcam/t1/status", "retain": True}
+    # a status is state: only the latest waits (the event stays)
+    assert len({k1, k2, k3}) == 3 and set(items) == {k3, "t1-e-5-1"}
+    assert outbox.stats().counters["superseded"] == 2
+    assert items[k3].meta == {"topic": "wildcam/t1/status", "retain": True}
+    # a status the quota refuses leaves the older one waiting
+    outbox.ack(["t1-e-5-1"])
+    outbox.quota_bytes = outbox.stats().bytes + 10
+    assert core.queue_status() != k3
+    assert [i.key for i in outbox.next_batch(100, 1 << 30)] == [k3]
+    assert outbox.stats().counters["refused"] == 1
     event = json.loads(items["t1-e-5-1"].payload)
     assert event["thumbnail_jpeg_b64"] == "MTIz" and event["event_type"] == "detection"
     assert core.facts.last_detection == {
@@ -166,3 +177,21 @@ def test_config_and_broker_files() -> None:
         build_config(BridgeConfig, {"cert_file": "c.pem"})
     assert "pattern write wildcam/%u/#" in acl_text()
     assert password_line("u", "p").startswith("u:$7$101$")
+
+
+def test_the_command_log_survives_reopening_and_is_bounded_in_age_and_count(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+    log = CommandLog(tmp_path / "c.db", capacity=3, max_age_s=100.0, clock=lambda: now[0])
+    log.record("a", {"ok": True, "result": "first"})
+    log.close()
+    log = CommandLog(tmp_path / "c.db", capacity=3, max_age_s=100.0, clock=lambda: now[0])
+    assert log.get("a") == {"ok": True, "result": "first"}  # after a restart
+    now[0] += 101.0
+    assert log.get("a") is None  # past the age limit: a reused id runs again
+    for i in range(5):
+        now[0] += 1.0
+        log.record(f"b{i}", {"i": i})
+    assert len(log) == 3 and log.get("b1") is None and log.get("b4") == {"i": 4}
+    log.close()

@@ -1,8 +1,12 @@
-"""Gateway test fixtures: a gateway on a free loopback port, its token, a raw client."""
+"""Gateway test fixtures: a gateway on a free loopback port, its token, a raw client, the
+``wildcam gateway`` command."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -61,3 +65,28 @@ def client(gateway: Gateway) -> Iterator[httpx.Client]:
         base_url=gateway.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
     ) as c:
         yield c
+
+
+@pytest.fixture
+def gateway_cli() -> Iterator[Callable[..., str]]:
+    """Starts ``wildcam gateway --port 0 --store STORE ARGS...``; the line it prints when it
+    serves. Each is stopped with SIGINT at the end and must exit 0."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(store: Path, *args: str) -> str:
+        command = ["gateway", "--port", "0", "--store", str(store), *args]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wildcam.cli", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "serving http://127.0.0.1:" in line, proc.stderr.read()  # type: ignore[union-attr]
+        return line
+
+    yield start
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0

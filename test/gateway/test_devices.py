@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -269,3 +270,33 @@ def test_a_store_from_before_gets_the_new_columns(tmp_path: Path) -> None:
         assert store.updates()[0]["share"] == 0.5
     finally:
         store.close()
+
+
+def test_device_tokens_only_refuses_the_shared_token_once_devices_are_registered(
+    tmp_path: Path, gateway_cli: Callable[..., str]
+) -> None:
+    store = tmp_path / "store"
+    line = gateway_cli(store, "--device-tokens-only")
+    assert "refused once a device is registered" in line
+    url = line.split()[3]
+    shared = (store / "token").read_text().strip()
+    operator = (store / "operator.token").read_text().strip()
+
+    def post(token: str, key: str) -> httpx.Response:
+        body = encode_batch([Record({"key": key, "kind": "metadata"}, key.encode())])
+        return httpx.post(
+            f"{url}/v1/items", content=body, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    assert post(shared, "s0").status_code == 200  # no device yet: a single-trap set-up
+    added = wildcam("--store", str(store), "device", "add", "trap-01")
+    assert added.returncode == 0, added.stderr
+    assert post(shared, "s1").status_code == 401  # at once, no restart
+    assert post(added.stdout.strip(), "a1").status_code == 200
+    # revoking every device does not let the shared token back in
+    assert wildcam("--store", str(store), "device", "revoke", "trap-01").returncode == 0
+    assert post(shared, "s2").status_code == 401
+    as_operator = {"Authorization": f"Bearer {operator}"}
+    items = httpx.get(f"{url}/v1/items", headers=as_operator).json()["items"]
+    assert {i["key"]: i["device"] for i in items} == {"s0": "", "a1": "trap-01"}
+    assert httpx.get(f"{url}/v1/stats", headers=as_operator).json()["shared_token"] == 2

@@ -10,9 +10,7 @@ import hashlib
 import ipaddress
 import json
 import os
-import signal
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -216,31 +214,13 @@ def test_tls_is_served_and_verified_by_default(tmp_path: Path, token_file: Path)
         assert HttpTransport(gw.url, str(token_file), tls_verify=False).probe() >= 0.0
 
 
-def test_wildcam_gateway_command_serves_on_a_free_port(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wildcam.cli",
-            "gateway",
-            "--port",
-            "0",
-            "--store",
-            str(tmp_path / "store"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        assert "serving http://127.0.0.1:" in line, proc.stderr.read()  # type: ignore[union-attr]
-        url = line.split()[3]
-        token = (tmp_path / "store" / "token").read_text().strip()
-        assert oct((tmp_path / "store" / "token").stat().st_mode & 0o777) == "0o600"
-        assert token not in line
-        r = httpx.get(f"{url}/v1/stats", headers={"Authorization": f"Bearer {token}"})
-        assert r.json()["items"] == 0
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+def test_wildcam_gateway_command_serves_on_a_free_port(
+    tmp_path: Path, gateway_cli: Callable[..., str]
+) -> None:
+    line = gateway_cli(tmp_path / "store")
+    url = line.split()[3]
+    token = (tmp_path / "store" / "token").read_text().strip()
+    assert oct((tmp_path / "store" / "token").stat().st_mode & 0o777) == "0o600"
+    assert token not in line
+    r = httpx.get(f"{url}/v1/stats", headers={"Authorization": f"Bearer {token}"})
+    assert r.json()["items"] == 0

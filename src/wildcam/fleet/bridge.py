@@ -4,7 +4,9 @@ status and event messages in the durable outbox, and runs commands through :clas
 
 A command is parsed first (:func:`~wildcam.fleet.protocol.parse_command`): a refused one changes
 nothing and is acknowledged ``ok: false`` with the reason. A command whose id was seen before (a
-QoS 1 redelivery) is not run again; its first acknowledgement is queued again.
+QoS 1 redelivery, also after a restart: :class:`~wildcam.fleet.commands.CommandLog`) is not run
+again; its first acknowledgement is queued again. The outbox keeps only the latest status (it is
+state, retained on the broker); events and acknowledgements each wait until the broker has them.
 """
 
 from __future__ import annotations
@@ -17,16 +19,17 @@ from typing import Any, Protocol
 
 from wildcam import __version__
 from wildcam.errors import WildcamError
+from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.link import outbox_item
 from wildcam.fleet.protocol import (
     Command,
     CommandError,
-    Deduplicator,
     Scalar,
     Topics,
     ack_payload,
     event_payload,
     parse_command,
+    status_key_prefix,
     status_payload,
 )
 from wildcam.upload.queue import DurableQueue
@@ -68,25 +71,25 @@ class BridgeCore:
         self,
         topics: Topics,
         outbox: DurableQueue,
+        commands: CommandLog,
         actions: Actions,
         allowed: frozenset[str],
         clock: Callable[[], float],
         thumbnail_max_bytes: int = 0,
     ) -> None:
-        self.topics, self.outbox, self.actions = topics, outbox, actions
+        self.topics, self.outbox, self.commands, self.actions = topics, outbox, commands, actions
         self.allowed = allowed
         self.clock = clock
         self.thumbnail_max_bytes = thumbnail_max_bytes
         self.facts = DeviceFacts()
-        self.acks = Deduplicator(1000)
-        self._lock = threading.Lock()  # facts and the status counter: executor vs. link thread
+        self._lock = threading.Lock()  # facts and the status: executor vs. link thread
         # wall-clock milliseconds: status keys keep increasing across restarts (the node's clock
         # may be simulated and start at 0)
         self._status_seq = time.time_ns() // 1_000_000
 
     def queue_status(self) -> str:
         """Put the current status in the outbox (retained); its key."""
-        with self._lock:
+        with self._lock:  # also orders the put and supersede of concurrent calls
             self._status_seq += 1
             f = self.facts
             doc = status_payload(
@@ -106,8 +109,13 @@ class BridgeCore:
                 models=sorted(f.models),
                 ota_last=f.ota_last,
             )
-        self.outbox.put([outbox_item(doc["key"], self.topics.status, doc, retain=True)])
-        return str(doc["key"])
+            key = str(doc["key"])
+            # A status is state, not an event: like the broker's retained message, the outbox
+            # keeps only the latest. The new one is stored first (a crash in between leaves two,
+            # not none); when the quota refused it, the older one stays.
+            if self.outbox.put([outbox_item(key, self.topics.status, doc, retain=True)]).stored:
+                self.outbox.supersede(status_key_prefix(self.topics.device), key)
+        return key
 
     def queue_event(
         self,
@@ -181,8 +189,10 @@ class BridgeCore:
                 nonce=time.monotonic_ns(),
             )
         else:
-            ack = self.acks.get(cmd.id)
-            if ack is None:
+            seen = self.commands.get(cmd.id)
+            if seen is not None:
+                ack = seen
+            else:
                 try:
                     ack = ack_payload(
                         self.topics.device, cmd.id, cmd.command, True, self._run(cmd)
@@ -191,6 +201,6 @@ class BridgeCore:
                     ack = ack_payload(
                         self.topics.device, cmd.id, cmd.command, False, f"failed: {err}"
                     )
-                self.acks.first(cmd.id, ack)
+                self.commands.record(cmd.id, ack)
         self.outbox.put([outbox_item(ack["key"], self.topics.ack, ack)])
         return ack

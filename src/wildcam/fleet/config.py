@@ -28,7 +28,10 @@ class BridgeConfig:
         1883, "MQTT broker port (8883 is the usual TLS port).", min=1, max=65535, read_only=True
     )
     protocol: str = param(
-        "3.1.1", "MQTT protocol version.", choices=("3.1.1", "5"), read_only=True
+        "5",
+        "MQTT protocol version (with 3.1.1 a publish the broker's ACL refuses is lost silently).",
+        choices=("3.1.1", "5"),
+        read_only=True,
     )
     tls: bool = param(
         False, "Connect with TLS (the broker's certificate is verified).", read_only=True
@@ -83,7 +86,8 @@ class BridgeConfig:
     )
     outbox_dir: str = param(
         "",
-        "Durable outbox of telemetry, events and acks ('' = ~/.local/state/wildcam/mqtt).",
+        "Durable outbox of telemetry, events and acks, and the ids of the commands run "
+        "('' = ~/.local/state/wildcam/mqtt).",
         read_only=True,
     )
     outbox_quota_mb: float = param(16.0, "Disk quota of the outbox.", min=0.1, max=100000.0)

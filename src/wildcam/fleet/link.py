@@ -39,7 +39,7 @@ from wildcam.fleet.protocol import encode
 from wildcam.upload.backoff import Backoff
 from wildcam.upload.queue import DurableQueue, NewItem
 
-__all__ = ["LinkCounters", "LinkSettings", "MqttLink", "outbox_item"]
+__all__ = ["LinkCounters", "LinkSettings", "MqttLink", "outbox_item", "session_properties"]
 
 log = logging.getLogger("wildcam.fleet")
 SESSION_EXPIRY_S = 7 * 86400  # MQTT 5: the broker keeps the session (queued commands) a week
@@ -54,7 +54,7 @@ class LinkSettings:
     client_id: str
     will_topic: str
     command_topic: str
-    protocol: str = "3.1.1"
+    protocol: str = "5"
     username: str = ""
     password: str = ""
     tls: bool = False
@@ -95,6 +95,13 @@ def outbox_item(
         content_type="application/json",
         meta={"topic": topic, "retain": retain},
     )
+
+
+def session_properties() -> Properties:
+    """MQTT 5 CONNECT properties of a trap: the broker keeps its session ``SESSION_EXPIRY_S``."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    return props
 
 
 def read_password(path: str) -> str:
@@ -219,9 +226,9 @@ class MqttLink:
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
         if v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
-            client.connect(s.host, s.port, s.keepalive_s, clean_start=False, properties=props)
+            client.connect(
+                s.host, s.port, s.keepalive_s, clean_start=False, properties=session_properties()
+            )
         else:
             client.connect(s.host, s.port, s.keepalive_s)
         return client

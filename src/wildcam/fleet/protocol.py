@@ -45,6 +45,7 @@ __all__ = [
     "event_payload",
     "parse_allow_list",
     "parse_command",
+    "status_key_prefix",
     "status_payload",
     "valid_level",
 ]
@@ -116,6 +117,11 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 3)
 
 
+def status_key_prefix(device: str) -> str:
+    """What every status key of ``device`` starts with (and no other key of it)."""
+    return f"{device}-s-"
+
+
 def status_payload(
     device: str,
     seq: int,
@@ -136,7 +142,7 @@ def status_payload(
 ) -> dict[str, Any]:
     """The retained status document (``key`` is ``<device>-s-<seq>``)."""
     return {
-        "key": f"{device}-s-{seq}",
+        "key": f"{status_key_prefix(device)}{seq}",
         "device": device,
         "stamp": round(stamp_s, 3),
         "battery_pct": _finite(battery_pct),

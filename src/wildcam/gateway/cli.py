@@ -3,7 +3,7 @@
 ::
 
     wildcam gateway [--store DIR] [--port 8470] [--token-file FILE] [--cert C --key K]
-                    [--operator-token-file FILE]
+                    [--operator-token-file FILE] [--device-tokens-only]
     wildcam gateway keygen --out DIR                  # Ed25519 pair for signing updates
     wildcam gateway publish --url URL --token-file OPERATOR_TOKEN --key DIR/wildcam-ota.key \\
         --update-id ID --version N [--file PATH=LOCAL ...] [--cascade NAME=VALUE ...] \\
@@ -59,12 +59,15 @@ def _serve(args: argparse.Namespace) -> int:
         max_update_mb=args.max_update_mb,
         certfile=Path(args.cert) if args.cert else None,
         keyfile=Path(args.key) if args.key else None,
+        device_tokens_only=args.device_tokens_only,
     )
 
     def ready(gateway: Any) -> None:
         print(
             f"wildcam gateway: serving {gateway.url} (store {store}, token file "
-            f"{config.token_file}); review page {gateway.url}/review/",
+            f"{config.token_file}"
+            + ("; refused once a device is registered" if config.device_tokens_only else "")
+            + f"); review page {gateway.url}/review/",
             flush=True,
         )
 
@@ -277,6 +280,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gw.add_argument("--max-update-mb", type=float, default=256.0, help="largest update file")
     gw.add_argument("--cert", default="", help="TLS certificate (PEM): serve HTTPS")
     gw.add_argument("--key", default="", help="TLS private key (PEM)")
+    gw.add_argument(
+        "--device-tokens-only",
+        action="store_true",
+        help="refuse the shared token (401) once any device is registered: a fleet runs on "
+        "per-device tokens only",
+    )
     gw.set_defaults(func=_serve)
     sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
 

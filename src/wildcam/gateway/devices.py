@@ -253,6 +253,12 @@ class DeviceRegistry:
             return self._rows("WHERE grp = ? ORDER BY id", (group,))
         return self._rows("ORDER BY id", ())
 
+    def any_registered(self) -> bool:
+        """Whether any device was ever registered (revoked ones count: revoking every trap must
+        not let the shared token back in)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM devices LIMIT 1").fetchone() is not None
+
     def authenticate(self, token: str) -> Device | None:
         """The active device whose token is ``token`` (None: unknown or revoked)."""
         found = self._rows("WHERE token_sha256 = ? AND revoked IS NULL", (token_digest(token),))

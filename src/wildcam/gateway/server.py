@@ -4,7 +4,9 @@ Routes (every one but ``/v1/health`` needs ``Authorization: Bearer <token>``; a 
 token is 401, compared in constant time; publishing needs the operator's token, a device token
 gets 403). A device token is the shared one (``token_file``) or a registered device's own
 (:mod:`wildcam.gateway.devices`): its items are stored under that device's id, it is offered the
-updates that target it, and once revoked it is 401 at the next request::
+updates that target it, and once revoked it is 401 at the next request. With
+``device_tokens_only`` the shared token is 401 as soon as one device is registered (counted as
+``shared_token`` in ``/v1/stats``), so a fleet runs on per-device tokens only::
 
     GET  /v1/health                 liveness (the uploaders' link probe)
     POST /v1/items                  a batch (wildcam.upload.wire) -> per-key results
@@ -101,6 +103,7 @@ class GatewayConfig:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     auth_failure_delay_s: float = 1.0
+    device_tokens_only: bool = False  # refuse the shared token once a device is registered
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server TLS context when a certificate and key are given."""
@@ -305,10 +308,12 @@ def make_app(
     refusals: Counter[str] | None = None,
     auth_failure_delay_s: float = 0.0,
     devices: DeviceRegistry | None = None,
+    device_tokens_only: bool = False,
 ) -> web.Application:
     """The aiohttp application over ``store``. Publishing (``POST /v1/blobs``,
     ``POST /v1/updates``) needs ``operator_token`` ('' = nobody may publish). Registered devices
-    (``devices``) authenticate with their own tokens. Refused requests are counted in
+    (``devices``) authenticate with their own tokens; with ``device_tokens_only`` the shared
+    ``token`` is refused once any device is registered. Refused requests are counted in
     ``refusals`` (in memory: an unauthenticated flood writes nothing)."""
     device = f"Bearer {token}".encode()
     operator = f"Bearer {operator_token}".encode() if operator_token else b""
@@ -333,7 +338,11 @@ def make_app(
             if request.path != "/v1/health" and not request.path.startswith(f"{REVIEW_PREFIX}/"):
                 given = request.headers.get("Authorization", "").encode()
                 is_operator = bool(operator) and hmac.compare_digest(given, operator)
-                known = is_operator or hmac.compare_digest(given, device)
+                shared = not is_operator and hmac.compare_digest(given, device)
+                if shared and device_tokens_only and devices and devices.any_registered():
+                    refusals["shared_token"] += 1  # a trap still on the shared token
+                    shared = False
+                known = is_operator or shared
                 if not known and devices is not None and given.startswith(b"Bearer "):
                     found = devices.authenticate(given[7:].decode("latin-1"))
                     if found is not None:
@@ -603,6 +612,7 @@ class Gateway:
             auth_failure_delay_s=cfg.auth_failure_delay_s,
             secure=self._ssl is not None,
             devices=self.devices,
+            device_tokens_only=cfg.device_tokens_only,
         )
         # auto_decompress off: the app decompresses, after the token check, with caps.
         self._runner = web.AppRunner(

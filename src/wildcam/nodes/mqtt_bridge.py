@@ -24,6 +24,7 @@ from std_msgs.msg import Empty
 from wildcam import __version__
 from wildcam.errors import WildcamError
 from wildcam.fleet.bridge import BridgeCore
+from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.config import BridgeConfig
 from wildcam.fleet.link import LinkSettings, MqttLink, read_password
 from wildcam.fleet.protocol import Scalar, Topics, discovery_documents, encode, parse_allow_list
@@ -54,12 +55,14 @@ class MqttBridge(Node):
         self.outbox = DurableQueue(
             cfg.outbox_path, int(cfg.outbox_quota_mb * 1024 * 1024), cfg.outbox_ttl_s
         )
+        self.commands = CommandLog(cfg.outbox_path / "commands.db")
         self.topics = Topics(cfg.topic_prefix, cfg.device)
         self.applier = RosParameterApplier(self)
         self.check_pub = self.create_publisher(Empty, "uploader/check_updates", 10)
         self.core = BridgeCore(
             self.topics,
             self.outbox,
+            self.commands,
             self,
             parse_allow_list(cfg.allowed_params),
             self.now_s,
@@ -238,11 +241,13 @@ class MqttBridge(Node):
         self.health.degraded("" if c.connected else f"broker not connected: {c.last_error}")
 
     def destroy_node(self) -> None:
-        """Stop the link (announcing offline), close the outbox."""
+        """Stop the link (announcing offline), close the outbox and the command log."""
         if self.link is not None:
             self.link.stop()
         if hasattr(self, "outbox"):
             self.outbox.close()
+        if hasattr(self, "commands"):
+            self.commands.close()
         super().destroy_node()
 
 

@@ -79,6 +79,7 @@ COUNTERS = (
     "dead_lettered",
     "lost",
     "recovered",
+    "superseded",
 )
 RESERVE_BYTES = 1024 * 1024  # room for the deletions of a full batch's acknowledgement
 _BLOB_MAGIC = b"WCQ1"
@@ -738,6 +739,13 @@ class DurableQueue:
             return 0
         marks = ",".join("?" * len(keys))
         return self._delete(f"key IN ({marks})", list(keys), "acked")
+
+    def supersede(self, key_prefix: str, keep: str) -> int:
+        """Drop the waiting items whose key starts with ``key_prefix``, all but ``keep``: for
+        state (a status), where only the latest matters; the number dropped (``superseded``)."""
+        return self._delete(
+            "substr(key, 1, ?) = ? AND key != ?", (len(key_prefix), key_prefix, keep), "superseded"
+        )
 
     def expire(self) -> int:
         """Drop items older than the TTL; the number dropped."""
