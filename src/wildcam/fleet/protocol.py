@@ -11,7 +11,7 @@ Topics, under ``<prefix>/<device>/`` (``prefix`` is ``wildcam`` unless configure
 
 Every JSON payload the device sends has a ``key``: MQTT QoS 1 delivers at least once, and the
 device resends what it was not acknowledged after a reconnect, so consumers keep what they saw
-by key (:class:`Deduplicator`) and get each message exactly once. Commands carry an ``id``; a
+by key and get each message exactly once. Commands carry an ``id``; a
 command seen again (a redelivery) is acknowledged again with the first result, not run twice.
 
 Home Assistant discovery (:func:`discovery_documents`) goes to
@@ -25,7 +25,6 @@ import base64
 import json
 import math
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +36,6 @@ __all__ = [
     "MODES",
     "Command",
     "CommandError",
-    "Deduplicator",
     "Topics",
     "ack_payload",
     "discovery_documents",
@@ -358,26 +356,3 @@ def discovery_documents(
             },
         ),
     ]
-
-
-class Deduplicator:
-    """The keys seen lately (at most ``capacity``, oldest forgotten first): what a consumer of
-    at-least-once messages keeps to act on each once."""
-
-    def __init__(self, capacity: int = 10000) -> None:
-        self.capacity = capacity
-        self._seen: OrderedDict[str, Any] = OrderedDict()
-
-    def first(self, key: str, value: Any = None) -> bool:
-        """Whether ``key`` is new (and remember it with ``value``)."""
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return False
-        self._seen[key] = value
-        if len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
-        return True
-
-    def get(self, key: str) -> Any:
-        """What was remembered with ``key``."""
-        return self._seen.get(key)
