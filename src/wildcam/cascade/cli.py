@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(default 0.5)")
     p.add_argument("--stage3-input", default="frame", choices=STAGE3_INPUTS,
                    help="what the last stage sees: the whole frame or the motion region")
+    p.add_argument("--stage3-flip", action="store_true",
+                   help="test-time flip: stage 3 also sees the mirrored image (2 calls)")
+    p.add_argument("--stage3-tiles", action="store_true",
+                   help="stage 3 also sees 2x2 overlapping tiles at native resolution (5 calls)")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument("--power-profile", default="rpi4b",
                    help="device power profile for the energy model")
@@ -91,7 +95,8 @@ def run_eval(args: argparse.Namespace) -> int:
                                stage2_model=args.stage2, stage3_model=args.stage3,
                                max_stage=args.max_stage,
                                decision_threshold=args.decision_threshold,
-                               stage3_input=args.stage3_input, onnx_threads=args.threads,
+                               stage3_input=args.stage3_input, stage3_flip=args.stage3_flip,
+                               stage3_tiles=args.stage3_tiles, onnx_threads=args.threads,
                                **bands)
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         if not models:
