@@ -142,3 +142,37 @@ def test_the_cascade_uses_the_views_for_stage_3_only() -> None:
     tiled = Cascade({1: tiny, 3: large}, CascadeConfig(stage3_tiles=True))
     assert tiled.run(FRAME, []).animal
     assert tiny.calls == 2 and large.calls == 1 + 5
+
+
+def test_grey_frames_count_as_night() -> None:
+    from wildcam.cascade.realdata import is_night
+
+    grey = np.repeat(np.random.default_rng(2).integers(0, 255, (60, 80, 1), np.uint8), 3, 2)
+    colour = grey.copy()
+    colour[..., 2] = 255 - colour[..., 2]
+    assert is_night(grey) and not is_night(colour)
+
+
+def test_real_items_keep_the_held_back_sources_in_test(shared_data: Path,
+                                                       tmp_path: Path) -> None:
+    from wildcam.cascade.realdata import real_items
+
+    items = real_items(shared_data, tmp_path)
+    roles = {i.group: i.role for i in items}
+    assert all(r == "test" for g, r in roles.items() if g.startswith("camera_traps/serengeti/"))
+    test = [i for i in items if i.role == "test"]
+    assert any(i.item.animal for i in test) and any(not i.item.animal for i in test)
+    assert {"train", "calib", "test"} <= set(roles.values())
+    assert all(i.item.path.is_file() for i in items if not i.item.animal)
+
+
+def test_the_model_card_section_replaces_itself(tmp_path: Path) -> None:
+    from wildcam.cascade.calibrate import write_card_section
+
+    card = tmp_path / "README.md"
+    card.write_text("# card\n\nbody\n")
+    write_card_section(card, "<!-- x:start -->\nfirst\n<!-- x:end -->\n")
+    write_card_section(card, "<!-- x:start -->\nsecond\n<!-- x:end -->\n")
+    text = card.read_text()
+    assert text.startswith("# card\n\nbody\n") and "second" in text and "first" not in text
+    assert text.count("<!-- x:start -->") == 1
