@@ -2,16 +2,16 @@
 
     python -m wildcam.cascade.calibrate --data ../shared/data --manifest models/manifest.json
 
-For each model of a calibrated stage, its raw score on each real frame (the whole frame as the region, as
+The large model's raw score on each real camera-trap frame (the whole frame as the region, as
 ``wildcam eval`` and ``bench/cascade.py`` see a still) is fitted with Platt scaling (a
 temperature and a bias on the logit, :func:`wildcam.cascade.scores.fit_platt`), both classes
-weighted equally: a calibrated score of 0.7 means 70 % for a 50 % prior of an animal. Each
-band ``[c_low, c_high)`` that ``make models`` chose (kept as ``build_band``) is mapped through
-the same monotone scaling, so the cascade decides exactly as before and only the scores change
-meaning. (Bands chosen afresh on the calibrated real frames were tried: with 12 camera-trap
-animals in the ``calib`` split a 3 %-miss ``c_low`` is a single frame's score, and they lost
-recall; see ``models/README.md``.) The result goes into the manifest (``calibration``, ``c_low``,
-``c_high``); the model files are not touched.
+weighted equally: a calibrated score of 0.7 means 70 % for a 50 % prior of an animal. Its
+threshold from ``make models`` (kept as ``build_band``) is mapped through the same monotone
+scaling, so the cascade decides exactly as before and only the score changes meaning. (A
+threshold chosen afresh on the calibrated frames, and student bands chosen on the 26 whole
+``calib`` frames, were tried: with 12 camera-trap animals there a 3 %-miss ``c_low`` is one
+frame's score, and they lost recall.) The result goes into the manifest (``calibration``,
+``c_low``, ``c_high``); the model files are not touched.
 
 Frames: the large model was trained elsewhere (MegaDetector-Lite), so the camera-trap frames of
 the ``train`` and ``calib`` groups calibrate it; the ``test`` groups
@@ -43,11 +43,11 @@ __all__ = ["CALIBRATES", "calibrate_manifest", "card_section", "main",
            "write_card_section"]
 
 CALIBRATES = {3: ("train", "calib")}
-"""The roles whose frames calibrate each stage's models. Only the large model, which decides
+"""The roles whose frames calibrate each stage's models: only the large model's, which decides
 (its score is the confidence a user sees on most detections) and was never trained on these
 frames. The students' whole-frame scores carry almost no information on the 26 ``calib`` frames
-(fitted slopes 0.13-0.17, the medium model's negative), since they were trained on region crops:
-calibrating them needs the ``calib`` split's crops inside ``make models``; not done yet."""
+(fitted slopes 0.13-0.17, the medium model's negative): they work on region crops, so their
+calibration belongs in ``make models``, on the ``calib`` groups' crops (not done yet)."""
 
 
 def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> np.ndarray:
@@ -93,18 +93,19 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         "`train` and `calib` splits) is Platt-scaled, `p = sigmoid(a * "
         "logit(raw) + b)` (temperature `1/a`), both classes weighted equally, so `p` is the "
         "probability of an animal for a 50 % prior; ECE (expected calibration error, 10 bins, "
-        "classes weighted equally) on the frames it was fitted on, raw -> calibrated. Each band "
-        "above (chosen on training crops) is mapped through the same monotone scaling, so the "
-        "cascade decides as before; only the scores now read as probabilities. Nothing is "
+        "classes weighted equally) on the frames it was fitted on, raw -> calibrated. Its "
+        "threshold above (the teacher's presence threshold) is mapped through the same "
+        "monotone scaling, so stage 3 decides as before; only its score now reads as a "
+        "probability. Nothing is "
         "fitted on the held-back `test` split. The students stay uncalibrated: on whole frames "
         "of the `calib` split (12 camera-trap animals, 14 empty frames) their scores carry "
         "almost no information (fitted slopes 0.13-0.17, the medium model's negative), as they "
-        "were trained on region crops; their calibration belongs in `make models`, on the "
-        "`calib` split's crops (not done yet)."), "",
+        "work on region crops; their calibration belongs in `make models`, on the `calib` "
+        "groups' crops (not done yet)."), "",
         "| id | frames (animals) | a | b | ECE raw -> calibrated | band [c_low, c_high) |",
         "|---|---|---|---|---|---|"]
     for model in record["models"]:
-        if "calibration" not in model:
+        if model["stage"] not in CALIBRATES:
             continue
         c = model["calibration"]
         lines.append(f"| `{model['id']}` | {c['frames']} ({c['animals']}) | {c['a']} | "
