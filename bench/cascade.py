@@ -45,8 +45,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import REPO, data_dir, single_thread, write_results
 
+from _common import REPO, data_dir, single_thread, write_results
 from wildcam.bags.generate import preset_scene
 from wildcam.camera.base import Box
 from wildcam.camera.synthetic import SyntheticScene
@@ -63,7 +63,7 @@ from wildcam.motion import MotionConfig, MotionGate, reduce_frame
 from wildcam.power.profile import load_profile
 
 Value = float | int | str | bool | None
-OPENCV = REPO / "build" / "opencv-doc" / "usr" / "share" / "doc" / "opencv-doc" / "examples" / "data"
+OPENCV = REPO / "build/opencv-doc/usr/share/doc/opencv-doc/examples/data"
 """Where ``make opencv-clips`` unpacks OpenCV's sample clips (held-back empty frames)."""
 TARGETS = {"int8_speedup": 2.0, "tiny_ms": 0.5, "medium_ms": 3.0, "recall": 0.90,
            "precision": 0.90, "large_call_fraction": 0.30, "clip_large_call_fraction": 0.25,

@@ -29,8 +29,9 @@ def test_platt_recovers_a_known_scaling() -> None:
     truth = rng.uniform(size=raw.size) < platt(raw, true_a, true_b)
     a, b = fit_platt(raw, truth, balanced=False, l2=0.0)
     assert a == pytest.approx(true_a, abs=0.1) and b == pytest.approx(true_b, abs=0.15)
-    assert expected_calibration_error(platt(raw, a, b), truth, balanced=False) < \
-        expected_calibration_error(raw, truth, balanced=False)
+    assert expected_calibration_error(
+        platt(raw, a, b), truth, balanced=False
+    ) < expected_calibration_error(raw, truth, balanced=False)
 
 
 def test_platt_stays_finite_on_separable_samples() -> None:
@@ -54,11 +55,13 @@ def test_identity_scaling_leaves_scores_alone() -> None:
 
 def test_ece_of_a_perfect_and_of_an_overconfident_score() -> None:
     truth = np.array([True] * 70 + [False] * 30)
-    assert expected_calibration_error(np.full(100, 0.7), truth, balanced=False) \
-        == pytest.approx(0.0)
+    assert expected_calibration_error(np.full(100, 0.7), truth, balanced=False) == pytest.approx(
+        0.0
+    )
     assert expected_calibration_error(np.where(truth, 1.0, 0.0), truth) == pytest.approx(0.0)
-    assert expected_calibration_error(np.full(100, 0.99), truth, balanced=False) \
-        == pytest.approx(0.29)
+    assert expected_calibration_error(np.full(100, 0.99), truth, balanced=False) == pytest.approx(
+        0.29
+    )
 
 
 def test_bands_hold_the_miss_and_precision_rules() -> None:
@@ -101,8 +104,11 @@ def test_calibrated_scores_reach_the_results() -> None:
     image = np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8)
     region = [Box(10, 10, 80, 80)]
     raw = load_model(raw_entry, manifest.directory).predict(image, region)[0].score
-    scaled = load_model(dataclasses.replace(tiny, calibration=(0.5, 1.0)),
-                        manifest.directory).predict(image, region)[0].score
+    scaled = (
+        load_model(dataclasses.replace(tiny, calibration=(0.5, 1.0)), manifest.directory)
+        .predict(image, region)[0]
+        .score
+    )
     assert scaled == pytest.approx(float(platt([raw], 0.5, 1.0)[0]), abs=1e-5)
 
 
@@ -153,8 +159,7 @@ def test_grey_frames_count_as_night() -> None:
     assert is_night(grey) and not is_night(colour)
 
 
-def test_real_items_keep_the_held_back_sources_in_test(shared_data: Path,
-                                                       tmp_path: Path) -> None:
+def test_real_items_keep_the_held_back_sources_in_test(shared_data: Path, tmp_path: Path) -> None:
     from wildcam.cascade.realdata import real_items
 
     items = real_items(shared_data, tmp_path)

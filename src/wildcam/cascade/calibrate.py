@@ -39,8 +39,7 @@ from wildcam.cascade.scores import expected_calibration_error, fit_platt, platt
 from wildcam.cascade.splits import HELD_BACK_SOURCES
 from wildcam.errors import InputError
 
-__all__ = ["CALIBRATES", "calibrate_manifest", "card_section", "main",
-           "write_card_section"]
+__all__ = ["CALIBRATES", "calibrate_manifest", "card_section", "main", "write_card_section"]
 
 CALIBRATES = {3: ("train", "calib")}
 """The roles whose frames calibrate each stage's models: only the large model's, which decides
@@ -51,8 +50,9 @@ calibration belongs in ``make models``, on the ``calib`` groups' crops (not done
 
 
 def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> np.ndarray:
-    model = load_model(dataclasses.replace(entry, calibration=(1.0, 0.0)), directory,
-                       RuntimeOptions(threads=1))
+    model = load_model(
+        dataclasses.replace(entry, calibration=(1.0, 0.0)), directory, RuntimeOptions(threads=1)
+    )
     out = []
     for real in items:
         image = read_image(real.item.path)
@@ -62,8 +62,9 @@ def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -
     return np.asarray(out, np.float64)
 
 
-def calibrate_entry(entry: ModelEntry, directory: Path,
-                    items: Sequence[RealItem]) -> dict[str, Any]:
+def calibrate_entry(
+    entry: ModelEntry, directory: Path, items: Sequence[RealItem]
+) -> dict[str, Any]:
     """The fields ``calibration``, ``c_low`` and ``c_high`` of ``entry``, fitted on ``items``."""
     chosen = [i for i in items if i.role in CALIBRATES[entry.stage]]
     truth = np.asarray([i.item.animal for i in chosen], bool)
@@ -71,14 +72,23 @@ def calibrate_entry(entry: ModelEntry, directory: Path,
     a, b = fit_platt(raw, truth)
     calibrated = platt(raw, a, b)
     band = entry.info.get("build_band", (entry.c_low, entry.c_high))
-    c_low, c_high = (round(float(platt([v], a, b)[0]), 4) if 0.0 < v < 1.0 else float(v)
-                     for v in band)
-    return {"calibration": {
-        "a": round(a, 5), "b": round(b, 5), "prior": 0.5, "roles": list(CALIBRATES[entry.stage]),
-        "frames": len(chosen), "animals": int(truth.sum()),
-        "ece_raw": round(expected_calibration_error(raw, truth), 4),
-        "ece": round(expected_calibration_error(calibrated, truth), 4)},
-        "c_low": c_low, "c_high": c_high}
+    c_low, c_high = (
+        round(float(platt([v], a, b)[0]), 4) if 0.0 < v < 1.0 else float(v) for v in band
+    )
+    return {
+        "calibration": {
+            "a": round(a, 5),
+            "b": round(b, 5),
+            "prior": 0.5,
+            "roles": list(CALIBRATES[entry.stage]),
+            "frames": len(chosen),
+            "animals": int(truth.sum()),
+            "ece_raw": round(expected_calibration_error(raw, truth), 4),
+            "ece": round(expected_calibration_error(calibrated, truth), 4),
+        },
+        "c_low": c_low,
+        "c_high": c_high,
+    }
 
 
 CARD_START, CARD_END = "<!-- calibration:start -->", "<!-- calibration:end -->"
@@ -87,33 +97,44 @@ CARD_START, CARD_END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
     """The model card's section on the real-frame calibration and the held-back split."""
     lines = [
-        CARD_START, "## Calibration on real frames", "",
-        ("Written by `python -m wildcam.cascade.calibrate` (the last step of `make models`). "
-        "The large model's raw score on whole real camera-trap frames it never trained on (the "
-        "`train` and `calib` splits) is Platt-scaled, `p = sigmoid(a * "
-        "logit(raw) + b)` (temperature `1/a`), both classes weighted equally, so `p` is the "
-        "probability of an animal for a 50 % prior; ECE (expected calibration error, 10 bins, "
-        "classes weighted equally) on the frames it was fitted on, raw -> calibrated. Its "
-        "threshold above (the teacher's presence threshold) is mapped through the same "
-        "monotone scaling, so stage 3 decides as before; only its score now reads as a "
-        "probability. Nothing is "
-        "fitted on the held-back `test` split. The students stay uncalibrated: on whole frames "
-        "of the `calib` split (12 camera-trap animals, 14 empty frames) their scores carry "
-        "almost no information (fitted slopes 0.13-0.17, the medium model's negative), as they "
-        "work on region crops; their calibration belongs in `make models`, on the `calib` "
-        "groups' crops (not done yet)."), "",
+        CARD_START,
+        "## Calibration on real frames",
+        "",
+        (
+            "Written by `python -m wildcam.cascade.calibrate` (the last step of "
+            "`make models`). The large model's raw score on whole real camera-trap frames it "
+            "never trained on (the `train` and `calib` splits) is Platt-scaled, "
+            "`p = sigmoid(a * logit(raw) + b)` (temperature `1/a`), both classes weighted "
+            "equally, so `p` is the probability of an animal for a 50 % prior; ECE (expected "
+            "calibration error, 10 bins, classes weighted equally) on the frames it was fitted "
+            "on, raw -> calibrated. Its threshold above (the teacher's presence threshold) is "
+            "mapped through the same monotone scaling, so stage 3 decides as before; only its "
+            "score now reads as a probability. Nothing is fitted on the held-back `test` split. "
+            "The students stay uncalibrated: on whole frames of the `calib` split (12 "
+            "camera-trap animals, 14 empty frames) their scores carry almost no information "
+            "(fitted slopes 0.13-0.17, the medium model's negative), as they work on region "
+            "crops; their calibration belongs in `make models`, on the `calib` groups' crops "
+            "(not done yet)."
+        ),
+        "",
         "| id | frames (animals) | a | b | ECE raw -> calibrated | band [c_low, c_high) |",
-        "|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|",
+    ]
     for model in record["models"]:
         if model["stage"] not in CALIBRATES:
             continue
         c = model["calibration"]
-        lines.append(f"| `{model['id']}` | {c['frames']} ({c['animals']}) | {c['a']} | "
-                     f"{c['b']} | {c['ece_raw']} -> {c['ece']} | "
-                     f"[{model['c_low']}, {model['c_high']}) |")
-    lines += ["", f"Held back (`test` split, {len(held_back)} files or clips, never trained or "
-              "tuned on; `wildcam.cascade.splits`): " + ", ".join(f"`{g}`" for g in held_back)
-              + ".", CARD_END]
+        lines.append(
+            f"| `{model['id']}` | {c['frames']} ({c['animals']}) | {c['a']} | "
+            f"{c['b']} | {c['ece_raw']} -> {c['ece']} | "
+            f"[{model['c_low']}, {model['c_high']}) |"
+        )
+    lines += [
+        "",
+        f"Held back (`test` split, {len(held_back)} files or clips, never trained or "
+        "tuned on; `wildcam.cascade.splits`): " + ", ".join(f"`{g}`" for g in held_back) + ".",
+        CARD_END,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +170,8 @@ def calibrate_manifest(path: Path, data: Path, log: Any = print) -> dict[str, An
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     Manifest.load(path)  # the file just written parses
     held_back = [f"{source}*" for source in HELD_BACK_SOURCES] + sorted(
-        {i.group for i in items if i.role == "test" and not i.group.startswith(HELD_BACK_SOURCES)})
+        {i.group for i in items if i.role == "test" and not i.group.startswith(HELD_BACK_SOURCES)}
+    )
     write_card_section(path.parent / "README.md", card_section(record, held_back))
     return record
 

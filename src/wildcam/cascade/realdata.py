@@ -25,13 +25,21 @@ from wildcam.camera.base import Image
 from wildcam.cascade.evaluate import LabelledImage, load_coco
 from wildcam.cascade.splits import Role, role
 
-__all__ = ["EMPTY_CLIPS", "EMPTY_FIRST_FRAMES", "OPENCV_CLIPS", "RealItem", "is_night",
-           "real_items"]
+__all__ = [
+    "EMPTY_CLIPS",
+    "EMPTY_FIRST_FRAMES",
+    "OPENCV_CLIPS",
+    "RealItem",
+    "is_night",
+    "real_items",
+]
 
 STILL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 EMPTY_CLIPS = {
     # Road clips without any animal: frames evenly spread over each clip.
-    "bgslibrary/video.avi": 12, "bgslibrary/video02.avi": 12, "bgslibrary/video03.avi": 12,
+    "bgslibrary/video.avi": 12,
+    "bgslibrary/video02.avi": 12,
+    "bgslibrary/video03.avi": 12,
 }
 EMPTY_FIRST_FRAMES = (
     # Camera-trap clips whose first frame shows no animal (checked by eye at 3x size); the
@@ -70,15 +78,18 @@ class RealItem:
 def is_night(image: Image) -> bool:
     """Whether ``image`` is a grey (infrared) frame."""
     small = image[::8, ::8].astype(np.int16)
-    spread = (np.abs(small[..., 0] - small[..., 1]) + np.abs(small[..., 1] - small[..., 2]))
+    spread = np.abs(small[..., 0] - small[..., 1]) + np.abs(small[..., 1] - small[..., 2])
     return float(spread.mean()) / 2 < GREY_SPREAD
 
 
 def _stills(folder: Path, group: str) -> list[RealItem]:
     if not folder.is_dir():
         return []
-    return [RealItem(LabelledImage(p, True), f"{group}/{p.name}") for p in sorted(folder.iterdir())
-            if p.suffix.lower() in STILL_SUFFIXES]
+    return [
+        RealItem(LabelledImage(p, True), f"{group}/{p.name}")
+        for p in sorted(folder.iterdir())
+        if p.suffix.lower() in STILL_SUFFIXES
+    ]
 
 
 def _frames(clip: Path, count: int, first_only: bool = False) -> Iterable[tuple[int, Image]]:
@@ -98,13 +109,16 @@ def _frames(clip: Path, count: int, first_only: bool = False) -> Iterable[tuple[
 def real_items(data: Path, folder: Path, opencv: Path | None = None) -> list[RealItem]:
     """Every labelled real frame; empty clip frames are written as PNG files into ``folder``."""
     traps = data / "camera_traps"
-    items = [RealItem(i, f"camera_traps/ena24/{i.path.name}")
-             for i in load_coco(traps / "ena24" / "coco_annotations.json")]
+    items = [
+        RealItem(i, f"camera_traps/ena24/{i.path.name}")
+        for i in load_coco(traps / "ena24" / "coco_annotations.json")
+    ]
     for sub in ("misc", "buow", "serengeti"):
         items += _stills(traps / sub, f"camera_traps/{sub}")
     items += _stills(traps / "squirrels" / "images", "camera_traps/squirrels")
-    items += _stills(data.parent / "specs" / "camtrap-dp-1.0.2" / "example" / "media",
-                     "camtrap-dp")
+    items += _stills(
+        data.parent / "specs" / "camtrap-dp-1.0.2" / "example" / "media", "camtrap-dp"
+    )
 
     def empty(clip: Path, group: str, count: int, first_only: bool = False) -> None:
         for index, frame in _frames(clip, count, first_only):

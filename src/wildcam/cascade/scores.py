@@ -36,8 +36,13 @@ def _weights(truth: Floats, balanced: bool) -> Floats:
     return np.where(truth > 0, 0.5 / max(pos, 1.0), 0.5 / max(truth.size - pos, 1.0))
 
 
-def fit_platt(scores: npt.ArrayLike, truth: npt.ArrayLike, balanced: bool = True,
-              l2: float = 1e-2, steps: int = 100) -> tuple[float, float]:
+def fit_platt(
+    scores: npt.ArrayLike,
+    truth: npt.ArrayLike,
+    balanced: bool = True,
+    l2: float = 1e-2,
+    steps: int = 100,
+) -> tuple[float, float]:
     """``(a, b)`` minimising the (class-balanced) log loss of :func:`platt` on the samples.
 
     Damped Newton steps on the two parameters with a small L2 pull towards ``(1, 0)`` (the raw
@@ -57,7 +62,8 @@ def fit_platt(scores: npt.ArrayLike, truth: npt.ArrayLike, balanced: bool = True
     def loss(theta: Floats) -> float:
         z = features @ theta
         return float(w @ (np.logaddexp(0.0, z) - y * z)) + l2 / 2 * float(
-            np.sum((theta - prior) ** 2))
+            np.sum((theta - prior) ** 2)
+        )
 
     theta = prior.copy()
     for _ in range(steps):
@@ -74,8 +80,9 @@ def fit_platt(scores: npt.ArrayLike, truth: npt.ArrayLike, balanced: bool = True
     return float(theta[0]), float(theta[1])
 
 
-def expected_calibration_error(probs: npt.ArrayLike, truth: npt.ArrayLike, bins: int = 10,
-                               balanced: bool = True) -> float:
+def expected_calibration_error(
+    probs: npt.ArrayLike, truth: npt.ArrayLike, bins: int = 10, balanced: bool = True
+) -> float:
     """ECE: the weighted mean, over ``bins`` equal-width bins of the score, of
     ``|share of animals - mean score|`` (Guo et al. 2017, "On Calibration of Modern Neural
     Networks"). ``balanced`` weighs both classes equally (the 50 % prior the calibration
@@ -96,8 +103,13 @@ def expected_calibration_error(probs: npt.ArrayLike, truth: npt.ArrayLike, bins:
     return total / float(w.sum())
 
 
-def bands(scores: npt.ArrayLike, truth: npt.ArrayLike, miss: float = 0.03,
-          precision: float = 0.95, support: int = 20) -> tuple[float, float]:
+def bands(
+    scores: npt.ArrayLike,
+    truth: npt.ArrayLike,
+    miss: float = 0.03,
+    precision: float = 0.95,
+    support: int = 20,
+) -> tuple[float, float]:
     """The confidence band ``[c_low, c_high)`` from scores and truth not trained on.
 
     ``c_low``: at most ``miss`` of the animals score below it. ``c_high``: the lowest threshold

@@ -54,16 +54,20 @@ def _flipped(model: StageModel, image: Image, regions: Sequence[Box]) -> list[Re
     return out
 
 
-def _tiled(model: StageModel, image: Image, regions: Sequence[Box],
-           flip: bool) -> list[RegionResult]:
+def _tiled(
+    model: StageModel, image: Image, regions: Sequence[Box], flip: bool
+) -> list[RegionResult]:
     views = [[region, *tiles_of(region)] for region in regions]
     flat = [v for group in views for v in group]
     answers = _flipped(model, image, flat) if flip else model.predict(image, flat)
     out = []
     for k, region in enumerate(regions):
-        mine = answers[k * 5:(k + 1) * 5]
-        out.append(RegionResult(region, max(r.score for r in mine),
-                                _suppress([s for r in mine for s in r.boxes])))
+        mine = answers[k * 5 : (k + 1) * 5]
+        out.append(
+            RegionResult(
+                region, max(r.score for r in mine), _suppress([s for r in mine for s in r.boxes])
+            )
+        )
     return out
 
 
@@ -76,8 +80,13 @@ def _suppress(boxes: list[ScoredBox], iou: float = 0.5) -> tuple[ScoredBox, ...]
     return tuple(kept)
 
 
-def predict_views(model: StageModel, image: Image, regions: Sequence[Box], flip: bool = False,
-                  tiles: bool = False) -> list[RegionResult]:
+def predict_views(
+    model: StageModel,
+    image: Image,
+    regions: Sequence[Box],
+    flip: bool = False,
+    tiles: bool = False,
+) -> list[RegionResult]:
     """``model``'s results for ``regions`` of ``image``, with the views asked for."""
     if tiles:
         return _tiled(model, image, regions, flip)

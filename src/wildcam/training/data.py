@@ -26,9 +26,12 @@ import numpy as np
 
 from wildcam.camera.base import Box, Image
 from wildcam.camera.synthetic import SyntheticScene, default_scene, empty_scene, nuisance_scene
-from wildcam.cascade.splits import training_split
+from wildcam.cascade.splits import TRAIN_HOLDOUT_PERCENT, training_split
 
-__all__ = ["Frame", "load_frames"]
+__all__ = ["EVAL_PERCENT", "Frame", "load_frames"]
+
+EVAL_PERCENT = TRAIN_HOLDOUT_PERCENT
+"""Share of groups (percent) in the evaluation split (:mod:`wildcam.cascade.splits`)."""
 
 MAX_SIDE = 1280
 """Stills are scaled down to this longest side on loading (boxes scaled with them)."""
