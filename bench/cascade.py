@@ -225,8 +225,6 @@ def synthetic_day(models: Mapping[int, StageModel], config: CascadeConfig,
         result = gate.update(reduce_frame(frame, motion.factor_for(frame.shape[1])), stamp)
         if result.event_id is None:
             continue
-        if cascade.skip(result.rois, result.event_id, result.event_ended, stamp) is not None:
-            continue
         step = cascade.process(frame, result.rois, result.event_id, result.event_ended, stamp)
         if step.publish:
             published.append(stamp)
