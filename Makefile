@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 SOURCES := $(shell find src msg srv cmake launch config -type f -not -path '*/__pycache__/*') \
            CMakeLists.txt package.xml
 
-.PHONY: setup build run test test-extras lint bench lock clean models models-test
+.PHONY: setup build run test test-extras lint bench lock clean models models-test opencv-clips
 .DEFAULT_GOAL := run
 
 setup: $(STAMP_BUILD)
@@ -110,9 +110,22 @@ $(ZAMBA_WHEEL): | $(STAMP_TRAIN)
 	$(TRAIN_VENV)/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
 	  zamba==2.7.2 -d $(dir $@)
 
+# After the build, every model's scores and bands are calibrated on real frames the students
+# never trained on (wildcam.cascade.calibrate; the held-back test split stays untouched).
 models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
 	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.cascade.calibrate \
+	  --data $(WILDCAM_DATA) --manifest models/manifest.json
+
+# Optional held-back empty frames for bench/cascade.py: OpenCV's sample clips of people walking
+# (vtest.avi) and a tree in the wind (tree.avi), from Debian's opencv-doc package.
+OPENCV_CLIPS := build/opencv-doc/usr/share/doc/opencv-doc/examples/data
+opencv-clips:
+	mkdir -p build/opencv-doc
+	cd build/opencv-doc && apt-get download opencv-doc && dpkg-deb --fsys-tarfile opencv-doc_*.deb \
+	  | tar -x --wildcards '*/examples/data/vtest.avi' '*/examples/data/tree.avi' \
+	  && rm -f opencv-doc_*.deb
 
 # The training code's tests (test/training) in the training venv, torch included.
 models-test: $(STAMP_TRAIN)

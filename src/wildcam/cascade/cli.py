@@ -82,6 +82,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=STAGE3_INPUTS,
         help="what the last stage sees: the whole frame or the motion region",
     )
+    p.add_argument(
+        "--stage3-flip",
+        action="store_true",
+        help="test-time flip: stage 3 also sees the mirrored image (2 calls)",
+    )
+    p.add_argument(
+        "--stage3-tiles",
+        action="store_true",
+        help="stage 3 also sees 2x2 overlapping tiles at native resolution (5 calls)",
+    )
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument(
         "--power-profile", default="rpi4b", help="device power profile for the energy model"
@@ -132,6 +142,8 @@ def run_eval(args: argparse.Namespace) -> int:
             max_stage=args.max_stage,
             decision_threshold=args.decision_threshold,
             stage3_input=args.stage3_input,
+            stage3_flip=args.stage3_flip,
+            stage3_tiles=args.stage3_tiles,
             onnx_threads=args.threads,
             **bands,
         )

@@ -93,6 +93,18 @@ class CascadeConfig:
         "What the large model sees: the whole frame once, or each still-unsure region.",
         choices=STAGE3_INPUTS,
     )
+    stage3_flip: bool = param(
+        False,
+        "Test-time flip: the large model also sees the mirrored frame or region and "
+        "the two scores are averaged (two calls per view; see bench/results/cascade.json for "
+        "energy per image).",
+    )
+    stage3_tiles: bool = param(
+        False,
+        "SAHI-style tiles: the large model also sees the 2x2 overlapping tiles of the "
+        "frame or region at native resolution (small, distant animals); the best score and "
+        "the merged boxes count (five calls per view).",
+    )
     smoothing_alpha: float = param(
         0.4,
         "Weight of the newest frame in the exponential average of per-frame presence "

@@ -29,6 +29,7 @@ import numpy as np
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
+from wildcam.cascade.views import predict_views
 from wildcam.ecology.megadetector import MIN_CONF, MdImage, frame_detections
 from wildcam.errors import InputError, ModelError
 from wildcam.types import Box, Image
@@ -264,6 +265,8 @@ class EvalReport:
     per_image: list[MdImage] = field(default_factory=list)
     """The whole cascade's boxes per image (MegaDetector batch-output entries; unreadable
     images as failures), file names as the labels give them."""
+    scores: list[tuple[bool, dict[int, float]]] = field(default_factory=list)
+    """Each decided image's truth and every stage's score on it (for calibration figures)."""
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -319,6 +322,7 @@ def evaluate(
     truths: list[tuple[int, tuple[Box, ...]]] = []
     unreadable: list[str] = []
     per_image: list[MdImage] = []
+    scores: list[tuple[bool, dict[int, float]]] = []
     count = animals = 0
     for item in items:
         image = read_image(item.path)
@@ -328,13 +332,14 @@ def evaluate(
             continue
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         try:
-            calls = {s: _timed(m, image, whole) for s, m in models.items()}
+            calls = {s: _timed(m, image, whole, config) for s, m in models.items()}
         except ModelError as err:
             unreadable.append(f"{item.path} ({err})")
             per_image.append(MdImage(str(item.path), failure=f"Failure inference: {err}"))
             continue
         count += 1
         animals += item.animal
+        scores.append((item.animal, {s: call.result.score for s, call in calls.items()}))
         for stage, call in calls.items():
             replays[stage].answer = call.result
         if item.boxes is not None:
@@ -364,16 +369,21 @@ def evaluate(
         _config_dict(config),
         {s: m.model_id for s, m in models.items()},
         per_image,
+        scores,
     )
 
 
 def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
-    return dataclasses.replace(config, max_stage=cap)
+    # the stored stage-3 answers already hold its extra views (see _timed)
+    return dataclasses.replace(config, max_stage=cap, stage3_flip=False, stage3_tiles=False)
 
 
-def _timed(model: StageModel, image: Image, whole: Box) -> _Call:
+def _timed(model: StageModel, image: Image, whole: Box, config: CascadeConfig) -> _Call:
     wall, cpu = time.perf_counter(), time.thread_time()
-    result = model.predict(image, [whole])[0]
+    if model.stage == 3:
+        result = predict_views(model, image, [whole], config.stage3_flip, config.stage3_tiles)[0]
+    else:
+        result = model.predict(image, [whole])[0]
     return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu)
 
 
@@ -434,5 +444,5 @@ def average_precision(
 
 
 def _config_dict(config: CascadeConfig) -> dict[str, object]:
-    keys = ("max_stage", "decision_threshold", "stage3_input")
+    keys = ("max_stage", "decision_threshold", "stage3_input", "stage3_flip", "stage3_tiles")
     return {k: getattr(config, k) for k in keys}

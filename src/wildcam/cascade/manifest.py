@@ -107,6 +107,10 @@ class ModelEntry:
     c_high: float
     nms_iou: float = 0.45
     min_score: float = 0.05
+    calibration: tuple[float, float] = (1.0, 0.0)
+    """Platt scaling ``(a, b)`` of the raw score (:func:`wildcam.cascade.scores.platt`), fitted
+    on real frames by ``wildcam.cascade.calibrate``; ``(1, 0)`` leaves it raw. The band is in
+    calibrated scores."""
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -144,6 +148,7 @@ class ModelEntry:
                 c_high=float(data["c_high"]),
                 nms_iou=float(data.get("nms_iou", 0.45)),
                 min_score=float(data.get("min_score", 0.05)),
+                calibration=_platt(data.get("calibration")),
                 info={k: v for k, v in data.items() if k not in _PARSED},
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -192,6 +197,15 @@ _PARSED = {
     "nms_iou",
     "min_score",
 }
+
+
+def _platt(record: Any) -> tuple[float, float]:
+    if record is None:
+        return 1.0, 0.0
+    a, b = float(record["a"]), float(record["b"])
+    if not (0.0 < a < 100.0 and -100.0 < b < 100.0):
+        raise ValueError(f"calibration a={a}, b={b} out of range (0 < a < 100, |b| < 100)")
+    return a, b
 
 
 def _shape(dims: Any) -> tuple[Dim, ...]:

@@ -27,6 +27,7 @@ import onnxruntime as ort
 
 from wildcam.cascade.base import RegionResult, ScoredBox
 from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
+from wildcam.cascade.scores import platt
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
 
@@ -195,6 +196,10 @@ class _OnnxModel:
         batch = entry.input.shape[0]
         self._max_batch = 64 if isinstance(batch, str) else int(batch)
 
+    def _calibrated(self, scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Raw scores mapped by the entry's Platt scaling (the probability the band is in)."""
+        return platt(scores, *self.entry.calibration)
+
     def _run(self, batch: F32) -> list[np.ndarray]:
         try:
             return list(self._session.run(self._outputs, {self._input: batch}))
@@ -216,7 +221,7 @@ class OnnxClassifier(_OnnxModel):
                 strict=True,
             )
             outs = self._run(normalise(crops, spec))
-            scores = _sigmoid(outs[0].reshape(len(chunk), -1)[:, 0])
+            scores = self._calibrated(_sigmoid(outs[0].reshape(len(chunk), -1)[:, 0]))
             for i, region in enumerate(chunk):
                 score = float(scores[i])
                 boxes: tuple[ScoredBox, ...] = ()
@@ -267,7 +272,11 @@ class OnnxDetector(_OnnxModel):
             boxed, ratio = letterbox(patch, self._width, spec.pad_value)
             rows = self._run(normalise([boxed], spec))[0][0]
             boxes = self._decode(rows, ratio, area, w, h)
-            best = boxes[0].score if boxes else float((rows[:, 4] * rows[:, 5]).max(initial=0.0))
+            best = (
+                boxes[0].score
+                if boxes
+                else float(self._calibrated((rows[:, 4] * rows[:, 5]).max(initial=0.0)))
+            )
             results.append(RegionResult(region, best, tuple(boxes)))
         return results
 
@@ -292,11 +301,12 @@ class OnnxDetector(_OnnxModel):
             top_k=MAX_BOXES,
         )
         out = []
+        calibrated = self._calibrated(scores)
         for i in sorted(np.asarray(idx).reshape(-1).tolist(), key=lambda k: -scores[k]):
             x, y, bw, bh = xywh[i]
             box = Box(round(x), round(y), round(bw), round(bh)).clipped(w, h)
             if box.area:
-                out.append(ScoredBox(box, float(scores[i])))
+                out.append(ScoredBox(box, float(calibrated[i])))
         return out
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.views import predict_views
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
 
@@ -297,9 +298,10 @@ class EventSmoother:
 class Cascade:
     """Runs the enabled stage models on a frame's regions; smooths decisions per event.
 
-    ``models`` maps stage number to model (a missing stage is disabled). ``config`` supplies
-    ``max_stage``, ``decision_threshold``, ``stage3_input`` and the smoothing settings;
-    :meth:`configure` applies a new one live.
+        ``models`` maps stage number to model (a missing stage is disabled). ``config`` supplies
+        ``max_stage``, ``decision_threshold``, ``stage3_input``, the stage-3 views
+    (``stage3_flip``, ``stage3_tiles``: :mod:`wildcam.cascade.views`) and the smoothing settings;
+        :meth:`configure` applies a new one live.
     """
 
     def __init__(
@@ -482,8 +484,14 @@ class Cascade:
     ) -> list[RegionResult]:
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
+        asked = [whole] if full_frame else regions
         with self.measure(STAGE_NAMES[stage]):
-            results = model.predict(image, [whole] if full_frame else regions)
+            if stage == 3:
+                results = predict_views(
+                    model, image, asked, self.config.stage3_flip, self.config.stage3_tiles
+                )
+            else:
+                results = model.predict(image, asked)
         if len(results) != (1 if full_frame else len(regions)):
             raise ModelError(
                 f"model {model.model_id!r} answered {len(results)} results for "

@@ -23,6 +23,7 @@ import numpy as np
 from wildcam.cascade.base import ScoredBox
 from wildcam.cascade.manifest import FORMAT, VERSION, InputSpec, Manifest, ModelEntry
 from wildcam.cascade.onnx_models import normalise
+from wildcam.cascade.scores import bands
 from wildcam.training import teacher as teach
 from wildcam.training.common import (
     count_macs,
@@ -39,7 +40,7 @@ from wildcam.training.data import Frame, load_frames
 from wildcam.training.modelcard import write_model_card
 from wildcam.training.students import MEAN, MEDIUM, STD, TINY, Student, predict, prune, train
 
-__all__ = ["bands", "main"]
+__all__ = ["main"]
 
 MIT = "MIT"
 CALIB_CROPS = 250
@@ -50,30 +51,6 @@ STUDENT_PROVENANCE = (
     "and the synthetic scene, distilled from the stage-3 teacher "
     "(MegaDetector-Lite, zamba, MIT)"
 )
-
-
-def bands(
-    scores: np.ndarray,
-    truth: np.ndarray,
-    miss: float = 0.03,
-    precision: float = 0.95,
-    support: int = 20,
-) -> tuple[float, float]:
-    """The confidence band ``[c_low, c_high)`` from held-out scores and truth.
-
-    ``c_low``: at most ``miss`` of the animals score below it. ``c_high``: the lowest threshold
-    from which up at least ``precision`` of the (at least ``support``) crops are animals; 1.0
-    (never confident) if there is none.
-    """
-    pos = np.sort(scores[truth])
-    c_low = float(pos[int(np.floor(miss * len(pos)))]) if len(pos) else 0.5
-    order = np.argsort(-scores, kind="stable")
-    hits = np.cumsum(truth[order])
-    count = np.arange(1, len(order) + 1)
-    ok = (count >= support) & (hits >= precision * count)
-    c_high = float(scores[order][np.flatnonzero(ok)[-1]]) if ok.any() else 1.0
-    c_high = round(c_high, 3)
-    return min(round(c_low, 3), c_high), c_high
 
 
 def _frame_animals(frames: Sequence[Frame], labeller: teach.Teacher) -> list[list[ScoredBox]]:

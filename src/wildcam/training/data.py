@@ -8,13 +8,15 @@ The boxes shipped with ENA24 (``coco_annotations.json``, ``md_annotations.json``
 (fixed boxes near the image centre, nowhere near the animals), so only its presence labels are
 used; the teacher finds the boxes.
 
-Every frame belongs to a *group* (a still's file, a clip's file, a synthetic preset); a stable hash
-of the group puts about 30 % of groups in the evaluation split, so no clip is on both sides.
+Every frame belongs to a *group* (a still's file, a clip's file, a synthetic preset);
+:func:`wildcam.cascade.splits.training_split` (a stable hash of the group) puts about 30 % of
+groups in the evaluation split, so no clip is on both sides. Half of those groups later calibrate
+the cascade and half are held back for testing (:mod:`wildcam.cascade.splits`); the held-back
+sources there (Serengeti, squirrels, Camtrap DP, OpenCV clips) are never read here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,14 @@ import cv2
 import numpy as np
 
 from wildcam.camera.synthetic import SyntheticScene, default_scene, empty_scene, nuisance_scene
+from wildcam.cascade.splits import TRAIN_HOLDOUT_PERCENT, training_split
 from wildcam.types import Box, Image
 
 __all__ = ["EVAL_PERCENT", "Frame", "load_frames"]
 
-EVAL_PERCENT = 30
+EVAL_PERCENT = TRAIN_HOLDOUT_PERCENT
+"""Share of groups (percent) in the evaluation split (:mod:`wildcam.cascade.splits`)."""
+
 MAX_SIDE = 1280
 """Stills are scaled down to this longest side on loading (boxes scaled with them)."""
 UNREADABLE = {"demo.avi"}
@@ -51,8 +56,7 @@ class Frame:
 
     @property
     def split(self) -> str:
-        digest = hashlib.sha256(self.group.encode()).digest()
-        return "eval" if int.from_bytes(digest[:4], "big") % 100 < EVAL_PERCENT else "train"
+        return training_split(self.group)
 
 
 def _shrink(image: Image) -> Image:

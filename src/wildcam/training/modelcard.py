@@ -31,7 +31,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "machine, ONNX Runtime CPU, one thread, median of repeated single calls (batch 1).",
         "",
         "| id | stage | input | params | MACs | file | latency | precision | recall | F1 | "
-        "band [c_low, c_high) |",
+        "band on training crops [c_low, c_high) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in models:
@@ -62,7 +62,8 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "(confident background), from `c_high` up at least 95 % are animals (confident animal); "
         "the stage-3 band is a single threshold (it decides). A band of `c_high` 1.0 means the "
         "model is never confident that an animal is there: it only rejects (and escalates the "
-        "rest).",
+        "rest). `wildcam.cascade.calibrate` replaces these bands with ones chosen on calibrated "
+        'scores of real frames (see "Calibration on real frames" below).',
         "",
         "The teacher's held-out empty frames are road traffic and the synthetic scene, on which "
         "MegaDetector-Lite often fires (cars, drawn vegetation: 0.17-0.7 at 640); its precision "

@@ -1,0 +1,95 @@
+"""More views of the same frame for the large detector: test-time flip and SAHI-style tiles.
+
+* ``flip``: the detector also sees the mirrored frame; a region's score is the mean of the two
+  views' scores (averaging keeps the scores calibrated-ish; taking the maximum would raise every
+  empty frame's score too), its boxes those of the better view, mirrored back.
+* ``tiles``: besides the region itself, the detector sees the 2 x 2 overlapping tiles of the
+  region (each half its size plus :data:`TILE_OVERLAP`) at the frame's native resolution, so
+  small and distant animals cover twice as many input pixels (about what a 1280 input gives at
+  640); a region's score is the best over the views, its boxes the union (SAHI's merge).
+
+Each view is one more detector call (flip x2, tiles x5, both x10), all inside the stage's energy
+meter. Works with any :class:`~wildcam.cascade.base.StageModel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from wildcam.cascade.base import RegionResult, ScoredBox, StageModel
+from wildcam.types import Box, Image
+
+__all__ = ["TILE_OVERLAP", "predict_views", "tiles_of"]
+
+TILE_OVERLAP = 0.2
+"""Each tile reaches this share of its side past the region's middle (SAHI's default overlap
+ratio is 0.2)."""
+
+
+def tiles_of(region: Box) -> list[Box]:
+    """The 2 x 2 overlapping tiles of ``region``."""
+    tw = min(round(region.w * (0.5 + TILE_OVERLAP / 2)), region.w)
+    th = min(round(region.h * (0.5 + TILE_OVERLAP / 2)), region.h)
+    xs = (region.x, region.x + region.w - tw)
+    ys = (region.y, region.y + region.h - th)
+    return [Box(x, y, tw, th) for y in ys for x in xs]
+
+
+def _mirror(box: Box, width: int) -> Box:
+    return Box(width - box.x - box.w, box.y, box.w, box.h)
+
+
+def _flipped(model: StageModel, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+    width = int(image.shape[1])
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    plain = model.predict(image, regions)
+    flipped = model.predict(mirrored, [_mirror(r, width) for r in regions])
+    out = []
+    for region, a, b in zip(regions, plain, flipped, strict=True):
+        back = tuple(ScoredBox(_mirror(s.box, width), s.score) for s in b.boxes)
+        boxes = a.boxes if a.score >= b.score else back
+        out.append(RegionResult(region, (a.score + b.score) / 2, boxes))
+    return out
+
+
+def _tiled(
+    model: StageModel, image: Image, regions: Sequence[Box], flip: bool
+) -> list[RegionResult]:
+    views = [[region, *tiles_of(region)] for region in regions]
+    flat = [v for group in views for v in group]
+    answers = _flipped(model, image, flat) if flip else model.predict(image, flat)
+    out = []
+    for k, region in enumerate(regions):
+        mine = answers[k * 5 : (k + 1) * 5]
+        out.append(
+            RegionResult(
+                region, max(r.score for r in mine), _suppress([s for r in mine for s in r.boxes])
+            )
+        )
+    return out
+
+
+def _suppress(boxes: list[ScoredBox], iou: float = 0.5) -> tuple[ScoredBox, ...]:
+    """Greedy non-maximum suppression of the views' boxes, best first."""
+    kept: list[ScoredBox] = []
+    for candidate in sorted(boxes, key=lambda s: -s.score):
+        if all(candidate.box.iou(k.box) < iou for k in kept):
+            kept.append(candidate)
+    return tuple(kept)
+
+
+def predict_views(
+    model: StageModel,
+    image: Image,
+    regions: Sequence[Box],
+    flip: bool = False,
+    tiles: bool = False,
+) -> list[RegionResult]:
+    """``model``'s results for ``regions`` of ``image``, with the views asked for."""
+    if tiles:
+        return _tiled(model, image, regions, flip)
+    if flip:
+        return _flipped(model, image, regions)
+    return model.predict(image, regions)

@@ -1,0 +1,183 @@
+"""Score calibration (Platt, ECE, bands), the data splits, and the stage-3 views, without ROS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wildcam.cascade.base import FakeModel
+from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.runner import Cascade
+from wildcam.cascade.scores import bands, expected_calibration_error, fit_platt, logit, platt
+from wildcam.cascade.splits import HELD_BACK_SOURCES, role, training_split
+from wildcam.cascade.views import predict_views, tiles_of
+from wildcam.errors import ModelError
+from wildcam.types import Box
+
+FRAME = np.zeros((480, 640, 3), np.uint8)
+
+
+def test_platt_recovers_a_known_scaling() -> None:
+    rng = np.random.default_rng(0)
+    true_a, true_b = 0.5, -1.0
+    raw = rng.uniform(0.01, 0.99, 4000)
+    truth = rng.uniform(size=raw.size) < platt(raw, true_a, true_b)
+    a, b = fit_platt(raw, truth, balanced=False, l2=0.0)
+    assert a == pytest.approx(true_a, abs=0.1) and b == pytest.approx(true_b, abs=0.15)
+    assert expected_calibration_error(
+        platt(raw, a, b), truth, balanced=False
+    ) < expected_calibration_error(raw, truth, balanced=False)
+
+
+def test_platt_stays_finite_on_separable_samples() -> None:
+    raw = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    a, b = fit_platt(raw, raw > 0.5)
+    assert 0 < a < 100 and abs(b) < 100
+    assert platt([0.9], a, b)[0] > 0.5 > platt([0.1], a, b)[0]
+
+
+def test_platt_needs_both_classes_and_matching_lengths() -> None:
+    with pytest.raises(ValueError, match="both classes"):
+        fit_platt([0.2, 0.4], [True, True])
+    with pytest.raises(ValueError, match="one length"):
+        fit_platt([0.2, 0.4], [True])
+
+
+def test_identity_scaling_leaves_scores_alone() -> None:
+    assert platt([0.0, 0.3, 1.0], 1.0, 0.0).tolist() == [0.0, 0.3, 1.0]
+    assert logit([0.5])[0] == 0.0
+
+
+def test_ece_of_a_perfect_and_of_an_overconfident_score() -> None:
+    truth = np.array([True] * 70 + [False] * 30)
+    assert expected_calibration_error(np.full(100, 0.7), truth, balanced=False) == pytest.approx(
+        0.0
+    )
+    assert expected_calibration_error(np.where(truth, 1.0, 0.0), truth) == pytest.approx(0.0)
+    assert expected_calibration_error(np.full(100, 0.99), truth, balanced=False) == pytest.approx(
+        0.29
+    )
+
+
+def test_bands_hold_the_miss_and_precision_rules() -> None:
+    scores = np.linspace(0, 1, 101)
+    truth = scores >= 0.4
+    c_low, c_high = bands(scores, truth, miss=0.0, precision=1.0, support=5)
+    assert (c_low, c_high) == (0.4, 0.4)
+    assert bands(scores, np.zeros(101, bool), support=5)[1] == 1.0
+
+
+def test_held_back_sources_are_always_test_and_train_is_the_old_split() -> None:
+    for prefix in HELD_BACK_SOURCES:
+        assert role(prefix + "anything.jpg") == "test"
+    groups = [f"camera_traps/buow/IMG_{k}.JPG" for k in range(400)]
+    roles = [role(g) for g in groups]
+    assert all((r == "train") == (training_split(g) == "train") for g, r in zip(groups, roles))
+    share = {r: roles.count(r) / len(roles) for r in ("train", "calib", "test")}
+    assert 0.6 < share["train"] < 0.8 and share["calib"] > 0.08 and share["test"] > 0.08
+
+
+def test_manifest_reads_and_checks_a_calibration(tmp_path: Path) -> None:
+    record = json.loads(default_manifest_path().read_text())
+    record["models"][0]["calibration"] = {"a": 0.5, "b": 0.25}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(record))
+    entry = Manifest.load(path).entry(record["models"][0]["id"])
+    assert entry.calibration == (0.5, 0.25)
+    record["models"][0]["calibration"] = {"a": -1.0, "b": 0.0}
+    path.write_text(json.dumps(record))
+    with pytest.raises(ModelError, match="calibration"):
+        Manifest.load(path)
+
+
+def test_calibrated_scores_reach_the_results() -> None:
+    from wildcam.cascade.onnx_models import load_model
+
+    manifest = Manifest.load(default_manifest_path())
+    tiny: ModelEntry = manifest.default_for(1)
+    raw_entry = dataclasses.replace(tiny, calibration=(1.0, 0.0))
+    image = np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8)
+    region = [Box(10, 10, 80, 80)]
+    raw = load_model(raw_entry, manifest.directory).predict(image, region)[0].score
+    scaled = (
+        load_model(dataclasses.replace(tiny, calibration=(0.5, 1.0)), manifest.directory)
+        .predict(image, region)[0]
+        .score
+    )
+    assert scaled == pytest.approx(float(platt([raw], 0.5, 1.0)[0]), abs=1e-5)
+
+
+def test_tiles_cover_the_region_with_overlap() -> None:
+    region = Box(100, 50, 400, 300)
+    tiles = tiles_of(region)
+    assert len(tiles) == 4
+    assert all(t.w == 240 and t.h == 180 for t in tiles)
+    assert min(t.x for t in tiles) == 100 and max(t.x + t.w for t in tiles) == 500
+    assert tiles[0].iou(tiles[1]) > 0
+
+
+def test_flip_averages_the_mirrored_view() -> None:
+    # the score depends on where the region lies: left half 0.8, right half 0.2
+    model = FakeModel("d", 3, lambda _img, box: 0.8 if box.x < 320 else 0.2)
+    left = Box(10, 10, 100, 100)
+    [result] = predict_views(model, FRAME, [left], flip=True)
+    assert result.score == pytest.approx(0.5) and model.calls == 2
+    assert result.boxes[0].box == left
+
+
+def test_tiles_take_the_best_view_and_count_five_calls() -> None:
+    # only a tile (smaller than the whole frame) sees the animal
+    model = FakeModel("d", 3, lambda _img, box: 0.9 if box.w < 640 else 0.1)
+    whole = Box(0, 0, 640, 480)
+    [result] = predict_views(model, FRAME, [whole], tiles=True)
+    assert result.score == 0.9 and model.calls == 5
+    [both] = predict_views(model, FRAME, [whole], flip=True, tiles=True)
+    assert both.score == 0.9 and model.calls == 15
+
+
+def test_the_cascade_uses_the_views_for_stage_3_only() -> None:
+    tiny = FakeModel("t", 1, lambda _img, _box: 0.5)
+    large = FakeModel("l", 3, lambda _img, box: 0.9 if box.w < 640 else 0.1, 0.5, 0.5)
+    plain = Cascade({1: tiny, 3: large}, CascadeConfig())
+    assert not plain.run(FRAME, []).animal
+    tiled = Cascade({1: tiny, 3: large}, CascadeConfig(stage3_tiles=True))
+    assert tiled.run(FRAME, []).animal
+    assert tiny.calls == 2 and large.calls == 1 + 5
+
+
+def test_grey_frames_count_as_night() -> None:
+    from wildcam.cascade.realdata import is_night
+
+    grey = np.repeat(np.random.default_rng(2).integers(0, 255, (60, 80, 1), np.uint8), 3, 2)
+    colour = grey.copy()
+    colour[..., 2] = 255 - colour[..., 2]
+    assert is_night(grey) and not is_night(colour)
+
+
+def test_real_items_keep_the_held_back_sources_in_test(shared_data: Path, tmp_path: Path) -> None:
+    from wildcam.cascade.realdata import real_items
+
+    items = real_items(shared_data, tmp_path)
+    roles = {i.group: i.role for i in items}
+    assert all(r == "test" for g, r in roles.items() if g.startswith("camera_traps/serengeti/"))
+    test = [i for i in items if i.role == "test"]
+    assert any(i.item.animal for i in test) and any(not i.item.animal for i in test)
+    assert {"train", "calib", "test"} <= set(roles.values())
+    assert all(i.item.path.is_file() for i in items if not i.item.animal)
+
+
+def test_the_model_card_section_replaces_itself(tmp_path: Path) -> None:
+    from wildcam.cascade.calibrate import write_card_section
+
+    card = tmp_path / "README.md"
+    card.write_text("# card\n\nbody\n")
+    write_card_section(card, "<!-- x:start -->\nfirst\n<!-- x:end -->\n")
+    write_card_section(card, "<!-- x:start -->\nsecond\n<!-- x:end -->\n")
+    text = card.read_text()
+    assert text.startswith("# card\n\nbody\n") and "second" in text and "first" not in text
+    assert text.count("<!-- x:start -->") == 1
