@@ -181,3 +181,40 @@ def test_the_model_card_section_replaces_itself(tmp_path: Path) -> None:
     text = card.read_text()
     assert text.startswith("# card\n\nbody\n") and "second" in text and "first" not in text
     assert text.count("<!-- x:start -->") == 1
+
+
+def _groups(wanted: str, count: int) -> list[str]:
+    names = (f"camera_traps/site{k}/IMG_{k}.jpg" for k in range(10_000))
+    return [g for g in names if role(g) == wanted][:count]
+
+
+@pytest.mark.parametrize("check_agrees", [True, False])
+def test_a_scaling_is_kept_only_if_it_lowers_the_error_on_frames_it_never_saw(
+    monkeypatch: pytest.MonkeyPatch, check_agrees: bool
+) -> None:
+    """Fitted on ``train``, checked on ``calib``: where the check frames behave like the fitted
+    ones the scaling is kept, where they contradict it the raw score stays."""
+    from wildcam.cascade import calibrate
+    from wildcam.cascade.evaluate import LabelledImage
+    from wildcam.cascade.realdata import RealItem
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(size=200) < 0.5
+    # raw scores far too timid: animals at 0.55-0.65, empty frames at 0.35-0.45
+    timid = np.where(truth, rng.uniform(0.55, 0.65, 200), rng.uniform(0.35, 0.45, 200))
+    items = [
+        RealItem(LabelledImage(Path(g), bool(t)), g)
+        for g, t in zip(_groups("train", 200) + _groups("calib", 200), [*truth, *truth])
+    ]
+    check = timid if check_agrees else 1.0 - timid  # contradicting frames: inverted scores
+    scores = {"train": timid, "calib": check}
+    monkeypatch.setattr(
+        calibrate, "_raw_scores", lambda _e, _d, chosen: scores[chosen[0].role][: len(chosen)]
+    )
+    entry = Manifest.load(default_manifest_path()).entry("large_int8")
+    fields = calibrate.calibrate_entry(entry, Path("."), items)["calibration"]
+    assert fields["kept"] is check_agrees
+    if check_agrees:
+        assert fields["a"] > 1.0 and fields["ece_fitted"] < fields["ece_raw"]
+    else:
+        assert (fields["a"], fields["b"]) == (1.0, 0.0)
