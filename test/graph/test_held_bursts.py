@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
+from test_uploader import _onnx_fakes  # test/graph is on sys.path (pytest's prepend import)
 
 from wildcam.camera import FakeController
 from wildcam.camera.held_store import pending_frames
@@ -47,18 +48,6 @@ def _write_bursts(held: Path, count: int, frames: int) -> list[int]:
         controller.write(start + b * 60 * 10**9, burst)
         stamps += [s for s, _ in burst]
     return stamps
-
-
-def _onnx_fakes():  # type: ignore[no-untyped-def]
-    """The cascade tests' constant ONNX models (test/cascade/onnx_fakes.py)."""
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "cascade" / "onnx_fakes.py"
-    spec = importlib.util.spec_from_file_location("wildcam_test_onnx_fakes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stamp_ns(msg: object) -> int:
@@ -124,8 +113,7 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
             f"state_file:={state_file}",
         )
         assert probe.wait_matched("detections", 30.0)
-        # The camera last: the graph is up when the held frames go out (on a real boot the
-        # power manager keeps the device up for them whatever starts first).
+        # The camera last, as a boot may bring it: the manager saw the held frames on disk.
         procs.node(
             "wildcam.nodes.camera_driver",
             "-p",
@@ -162,6 +150,7 @@ def test_a_camera_killed_while_draining_loses_no_held_frame(  # type: ignore[no-
     held = tmp_path / "held"
     stamps = _write_bursts(held, 2, 10)
     small = probe.collect(Image, "camera/small/image_raw", SENSOR_SUB)
+    probe.collect(Image, "camera/image_raw", SENSOR_SUB)  # held frames wait for both streams
     camera = (
         "wildcam.nodes.camera_driver",
         "-p",

@@ -233,20 +233,25 @@ class CameraDriver(LifecycleNode):
             self._publish(frame, self._capture_stamp(frame), self.control.in_burst)
 
     def _publish_held(self, held: HeldBurstSource) -> bool:
-        """Publish the next held frame, stamped with its capture time, as a burst frame, then
-        remove it from the store; False once none is held (the store is read again on the
-        next activation). Decoding is CPU only: the controller's camera took the frame."""
+        """Publish the next held frame, stamped with its capture time, as a burst frame, once
+        the motion gate and the cascade listen, then remove it from the store; False once none
+        is held (the store is read again on the next activation). Decoding is CPU only: the
+        controller's camera took the frame."""
         with self.meter.measure("capture", count=0):
             frame = held.read()
-            if frame is not None and frame.captured_epoch_ns is not None:
-                self._publish(frame, Time(nanoseconds=frame.captured_epoch_ns), True)
         for problem in held.problems:
             self.health.error("held", problem)
-        if frame is None:
+        if frame is None or frame.captured_epoch_ns is None:
             self.held = None
             self.health.values["held"] = "drained"
             return False
+        if not (self.pub_small.get_subscription_count() and self.pub_raw.get_subscription_count()):
+            self.health.values["held"] = "waiting for subscribers to publish held frames"
+            return True  # nor live frames: they would overtake the held ones
+        with self.meter.measure("capture", count=0):
+            self._publish(frame, Time(nanoseconds=frame.captured_epoch_ns), True)
         held.commit()
+        self.health.values["held"] = "publishing"
         self.health.count("held_frames")
         return True
 
