@@ -8,8 +8,10 @@ import math
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from wildcam.camera import FakeController, HeldBurstSource
 from wildcam.errors import ConfigError
 from wildcam.power.durable import DurableState, load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
@@ -243,10 +245,6 @@ def test_woken_with_held_bursts_the_device_sleeps_once_they_are_drained_and_sett
     """The controller held bursts: the woken device stays up while frames are held and
     ``held_settle_s`` after the last one went out (the cascade's decision, the uploader's
     queue), then sleeps."""
-    import numpy as np
-
-    from wildcam.camera import FakeController, HeldBurstSource
-
     held = tmp_path / "held"
     asleep = {
         "power_profile": "pizero2w_mcu",

@@ -33,15 +33,10 @@ class HeldBurstSource(SourceBase):
         super().__init__()
         self.path = Path(held_dir)
         self.problems: list[str] = []
-        self.skipped: list[Path] = []  # frames that did not decode (removed: they never will)
+        self.skipped: list[Path] = []  # frames that did not decode, kept aside where they are
         self._queue: list[tuple[HeldBurst, HeldFrame]] = []
         self._current: tuple[HeldBurst, HeldFrame] | None = None
         self._index = 0
-
-    def pending(self) -> int:
-        """Frames still held (rescans the store)."""
-        bursts, self.problems = scan(self.path)
-        return sum(len(b.frames) for b in bursts)
 
     def read(self) -> Frame | None:
         """The next held frame, or ``None`` when none is held now (more may come later)."""
@@ -59,8 +54,10 @@ class HeldBurstSource(SourceBase):
             if not held.path.exists():
                 continue
             image = cv2.imread(str(held.path), cv2.IMREAD_COLOR)
-            if image is None:
-                self.skipped.append(held.path)
+            if image is None:  # kept aside for a person to look at; the burst goes on
+                aside = self.path / f".undecodable-{held.path.name}"
+                held.path.rename(aside)
+                self.skipped.append(aside)
                 remove_frame(burst, held)
                 continue
             self._current = (burst, held)

@@ -9,6 +9,7 @@ Layout of ``<held_dir>``::
                                       "trigger_ns": <int>, "frames": ["<captured_ns>.jpg", ...]}
         <captured_ns>.jpg            one frame (JPEG or PNG), named by its capture time
     .partial-<anything>/             being written: ignored
+    .undecodable-<captured_ns>.jpg   a frame the Pi could not decode, kept aside
 
 Times are integer nanoseconds since the Unix epoch (UTC) on the controller's clock. The
 controller writes a burst into a ``.partial-*`` directory (frames first, the manifest last)
