@@ -50,6 +50,12 @@ def _write_bursts(held: Path, count: int, frames: int) -> list[int]:
     return stamps
 
 
+def _camera(held: Path, *params: str) -> list[str]:
+    """The camera node on the empty scene at W x H, reading ``held``."""
+    args = ["uri:=empty", f"width:={W}", f"height:={H}", f"held_dir:={held}", *params]
+    return ["wildcam.nodes.camera_driver", *(x for p in args for x in ("-p", p))]
+
+
 def _stamp_ns(msg: object) -> int:
     stamp = msg.header.stamp  # type: ignore[attr-defined]
     return int(stamp.sec) * 10**9 + int(stamp.nanosec)
@@ -114,17 +120,7 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
         )
         assert probe.wait_matched("detections", 30.0)
         # The camera last, as a boot may bring it: the manager saw the held frames on disk.
-        procs.node(
-            "wildcam.nodes.camera_driver",
-            "-p",
-            "uri:=empty",
-            "-p",
-            f"width:={W}",
-            "-p",
-            f"height:={H}",
-            "-p",
-            f"held_dir:={held}",
-        )
+        procs.node(*_camera(held))
 
         def slept() -> bool:
             return bool(states) and states[-1].device_state == "sleep"
@@ -151,19 +147,7 @@ def test_a_camera_killed_while_draining_loses_no_held_frame(  # type: ignore[no-
     stamps = _write_bursts(held, 2, 10)
     small = probe.collect(Image, "camera/small/image_raw", SENSOR_SUB)
     probe.collect(Image, "camera/image_raw", SENSOR_SUB)  # held frames wait for both streams
-    camera = (
-        "wildcam.nodes.camera_driver",
-        "-p",
-        "uri:=empty",
-        "-p",
-        f"width:={W}",
-        "-p",
-        f"height:={H}",
-        "-p",
-        "fps:=4.0",
-        "-p",
-        f"held_dir:={held}",
-    )
+    camera = _camera(held, "fps:=4.0")
     first = procs.node(*camera)
     assert probe.spin_until(lambda: len(small) >= 5, 60.0), procs.log("camera_driver")
     first.kill()  # no clean shutdown
