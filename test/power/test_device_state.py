@@ -8,8 +8,10 @@ import math
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from wildcam.camera import FakeController, HeldBurstSource
 from wildcam.errors import ConfigError
 from wildcam.power.durable import DurableState, load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
@@ -235,3 +237,38 @@ def test_nothing_is_pushed_before_the_node_clock_runs(tmp_path: Path) -> None:
     assert all(not item.desired for item in core.plan.nodes.values())
     core.step(MIDNIGHT + 60.0, 0.0)
     assert core.plan.nodes["camera_driver"].desired["trigger_mode"] is True
+
+
+def test_woken_with_held_bursts_the_device_sleeps_once_they_are_drained_and_settled(
+    tmp_path: Path,
+) -> None:
+    """The controller held bursts: the woken device stays up while frames are held and
+    ``held_settle_s`` after the last one went out (the cascade's decision, the uploader's
+    queue), then sleeps."""
+    held = tmp_path / "held"
+    asleep = {
+        "power_profile": "pizero2w_mcu",
+        "idle_state": "sleep",
+        "outside_state": "sleep",
+        "over_budget_state": "sleep",
+        "held_dir": str(held),
+        "held_settle_s": 5.0,
+    }
+    core = _core(tmp_path, **asleep)
+    assert core.step(MIDNIGHT + HOUR, 0.0)[1].state == "sleep"
+    t0 = int((MIDNIGHT + HOUR + 60) * 1e9)
+    FakeController(held).write(t0, [(t0 + k, np.zeros((8, 8, 3), np.uint8)) for k in (1, 2)])
+    woken = _core(tmp_path, saved=core.durable(MIDNIGHT + HOUR), **asleep)
+    now = MIDNIGHT + 2 * HOUR
+    state = woken.step(now, 0.0)[1]
+    assert state.state == "watch" and "2 held frames to analyse" in state.reason
+    source = HeldBurstSource(held)
+    while source.read() is not None:  # the camera publishes them
+        source.commit()
+    state = woken.step(now + 1, 0.0)[1]
+    assert state.state == "watch" and "held frames" in state.reason  # settling
+    woken.on_upload_status(now + 5, queue_depth=2, link_up=True)  # the detections queued
+    assert woken.step(now + 7, 0.0)[1].state == "watch"
+    woken.on_upload_status(now + 8, queue_depth=0, link_up=True)  # sent
+    state = woken.step(now + 9, 0.0)[1]
+    assert state.state == "sleep" and state.changed

@@ -16,6 +16,7 @@ _EXPORTS = {
     "device": ("V4L2Source",),
     "fake": ("FakeSource",),
     "folder": ("IMAGE_SUFFIXES", "ImageFolderSource"),
+    "held": ("FakeController", "HeldBurstSource"),
     "presets": (
         "PRESETS",
         "day_scene",

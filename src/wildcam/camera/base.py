@@ -34,12 +34,15 @@ class Frame:
     a live device); ``index`` counts frames handed out by the source, starting at 0.
     ``captured_at`` is when the sensor captured the frame on the monotonic clock
     (``time.monotonic()``), where the source knows it (a live device); ``None`` otherwise.
+    ``captured_epoch_ns`` is the capture time in ns since the Unix epoch where the source
+    recorded it (a burst held by the power controller, captured while the SoC was off).
     """
 
     image: Image
     stamp: float
     index: int
     captured_at: float | None = None
+    captured_epoch_ns: int | None = None
 
     def age_s(self, now_monotonic: float) -> float:
         """Seconds between the capture and ``now_monotonic`` (0 when unknown or implausible)."""

@@ -72,6 +72,13 @@ class CameraConfig:
         "camera's serial number; '' = source:uri).",
         read_only=True,
     )
+    held_dir: str = param(
+        "",
+        "Directory where a power controller holds the PIR bursts it captured while the SoC "
+        "was off ('' = none): published first on activation, stamped with their capture "
+        "times, each removed once published.",
+        read_only=True,
+    )
     compressed: bool = param(
         False,
         "Also publish each full frame JPEG-compressed on camera/image_raw/compressed (live).",

@@ -33,6 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from wildcam.camera.base import CameraSource, Frame
 from wildcam.camera.calibration import load_calibration
 from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
+from wildcam.camera.held import HeldBurstSource
 from wildcam.camera.registry import make_source
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
@@ -58,6 +59,7 @@ class CameraDriver(LifecycleNode):
         self.full_status = self.health.topic("camera/image_raw")
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.source: CameraSource | None = None
+        self.held: HeldBurstSource | None = None  # bursts the power controller held: first
         self.finished = False
         self._retry_at = 0.0
         self.control = CaptureControl()
@@ -99,7 +101,9 @@ class CameraDriver(LifecycleNode):
         return self._entered("inactive")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Activate streams: the capture timer runs."""
+        """Activate streams: the capture timer runs, held bursts first."""
+        if self.params.config.held_dir:
+            self.held = HeldBurstSource(self.params.config.held_dir)
         self.timer.reset()
         return self._entered("active")
 
@@ -208,6 +212,8 @@ class CameraDriver(LifecycleNode):
         now = self._now()
         if cfg.enabled or self.scene_clock.started:  # the scene starts with the camera
             self.scene_clock.index(now, cfg.fps)
+        if cfg.enabled and self.held is not None and self._publish_held(self.held):
+            return
         if self.finished or not self.control.capture(cfg, now):
             self._release_if_idle()
             return
@@ -224,16 +230,40 @@ class CameraDriver(LifecycleNode):
         if frame is None:
             return
         with self.meter.measure("capture"):
-            stamp = self._capture_stamp(frame)
-            header_stamp = stamp.to_msg()
-            small = reduce_frame(frame.image, cfg.reduce_factor)
-            self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
-            self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
-            self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
-            self.health.count("frames")
-            self._publish_full(
-                self.gate.push(stamp.nanoseconds, frame, force=self.control.in_burst)
-            )
+            self._publish(frame, self._capture_stamp(frame), self.control.in_burst)
+
+    def _publish_held(self, held: HeldBurstSource) -> bool:
+        """Publish the next held frame, stamped with its capture time, as a burst frame, once
+        the motion gate and the cascade listen, then remove it from the store; False once none
+        is held (the store is read again on the next activation). Decoding is CPU only: the
+        controller's camera took the frame."""
+        with self.meter.measure("capture", count=0):
+            frame = held.read()
+        for problem in held.problems:
+            self.health.error("held", problem)
+        if frame is None or frame.captured_epoch_ns is None:
+            self.held = None
+            self.health.values["held"] = "drained"
+            return False
+        if not (self.pub_small.get_subscription_count() and self.pub_raw.get_subscription_count()):
+            self.health.values["held"] = "waiting for subscribers to publish held frames"
+            return True  # nor live frames: they would overtake the held ones
+        with self.meter.measure("capture", count=0):
+            self._publish(frame, Time(nanoseconds=frame.captured_epoch_ns), True)
+        held.commit()
+        self.health.values["held"] = "publishing"
+        self.health.count("held_frames")
+        return True
+
+    def _publish(self, frame: Frame, stamp: Time, burst: bool) -> None:
+        cfg = self.params.config
+        header_stamp = stamp.to_msg()
+        small = reduce_frame(frame.image, cfg.reduce_factor)
+        self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
+        self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
+        self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
+        self.health.count("frames")
+        self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=burst))
 
     def _capture_stamp(self, frame: Frame) -> Time:
         """The node-clock time the frame was captured: now, less its age where the source

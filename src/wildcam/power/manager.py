@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from wildcam.camera.held_store import pending_frames
 from wildcam.params import check_ranges, param, power_profile_param
 from wildcam.power.aggregate import EnergyAggregator, EnergySummary, projected_life_h
 from wildcam.power.apply import ApplyPlan
@@ -117,6 +118,20 @@ class ManagerConfig(StateConfig):
         "the power controller's burst hold).",
         read_only=True,
     )
+    held_dir: str = param(
+        "",
+        "The camera's held_dir (bursts a power controller held while the SoC was off; '' = "
+        "none): the device stays up while frames are held and held_settle_s after.",
+        read_only=True,
+    )
+    held_settle_s: float = param(
+        5.0,
+        "Seconds the device stays up after the last held frame was published, for the "
+        "cascade to decide it and the uploader to queue it (ASSUMPTION: 5 s covers the "
+        "cascade's frame-to-detection time; measure it with bench/wake.py on the device).",
+        min=0.0,
+        max=600.0,
+    )
     power_profile: str = power_profile_param()
 
     def __post_init__(self) -> None:
@@ -197,6 +212,14 @@ class ManagerCore:
         self.charging: bool | None = None
         self.remaining_wh = _Latest()
         self.uploads_pending = _Latest()  # queue depth while the link is up (0 when down)
+        self.held_seen_s = -math.inf  # when held frames were last found waiting
+
+    def held_frames(self, now_s: float) -> int:
+        """Held frames waiting (1 while ``held_settle_s`` has not passed since the last)."""
+        held = pending_frames(Path(self.config.held_dir)) if self.config.held_dir else 0
+        if held:
+            self.held_seen_s = now_s
+        return held or int(now_s - self.held_seen_s < self.config.held_settle_s)
 
     def _state_policy(self, config: ManagerConfig, now_s: float) -> StatePolicy:
         """The state policy in the current state, its lifetime budget from its first start."""
@@ -297,6 +320,7 @@ class ManagerCore:
             spent_j=self.budget_spent_j(now_s),
             capacity_j=capacity_wh * 3600.0,
             busy=self._fresh(self.uploads_pending, now_s) > 0,  # unknown or stale: not busy
+            held_frames=self.held_frames(now_s),
             **capabilities(load_profile(self.config.power_profile).states),
         )
 

@@ -25,8 +25,9 @@ Each :meth:`StatePolicy.update`, in order of precedence:
    off (``pir_wakes``), else it is ``watch``, so no event is slept through;
 4. otherwise → ``idle_state`` (default ``warm``).
 
-Sleep waits while work is pending (``busy``: uploads queued and the link up): the device rests
-in watch until they are sent, so a wake's batch goes out before the power goes off.
+Sleep waits while work is pending (``held_frames``: bursts the power controller held while the
+SoC was off, not yet analysed; ``busy``: uploads queued and the link up): the device rests in
+watch until they are analysed and sent, so a wake's batch goes out before the power goes off.
 
 Over budget is entered when the spending rate exceeds the allowed rate and left only when it is
 ``budget_hysteresis`` below it. When the state is ``sleep``, ``wake_at_s`` says when the RTC must
@@ -238,6 +239,7 @@ class StateInputs:
     can_watch: bool = False  # a trigger (PIR, timer) can call the closed camera
     pir_wakes: bool = False  # a PIR edge powers the device up from sleep
     busy: bool = False  # work pending (uploads queued, link up): stay up
+    held_frames: int = 0  # held burst frames not yet analysed: stay up
 
 
 def capabilities(states: PowerStates) -> dict[str, bool]:
@@ -394,7 +396,9 @@ class StatePolicy:
     def update(self, now_s: float, inputs: StateInputs) -> StateDecision:
         """Advance to ``now_s`` with ``inputs``; return the (possibly new) state and its reason."""
         wanted, reason = self._propose(now_s, inputs)
-        if wanted == "sleep" and inputs.busy:
+        if wanted == "sleep" and inputs.held_frames > 0:
+            wanted, reason = "watch", f"{reason}; {inputs.held_frames} held frames to analyse"
+        elif wanted == "sleep" and inputs.busy:
             wanted, reason = "watch", f"{reason}; uploads pending, staying up to send them"
         resting = self.schedule.active(now_s) and wanted != "warm"
         state = self._possible(wanted, inputs, resting)
