@@ -27,6 +27,8 @@ class NodeSpec:
     ``executable`` is what ``ros2 run wildcam <executable>`` starts; ``module`` holds the node
     class ``node_class`` and a ``main()``; ``config`` (``module:Class``) is the frozen dataclass
     its parameters are declared from. Topics are ``(name, type)`` pairs, relative names.
+    A ``managed`` node is a lifecycle node: bringup, the launch file and the power manager drive
+    its transitions (:mod:`wildcam.lifecycle`).
     An ``on_request`` node (the simulated clock, the PIR reader) is started only when asked for
     by name (``wildcam bringup --with NAME``), or with the launch argument of its name
     (``sim_clock:=true``, ``pir_trigger:=true``).
@@ -42,6 +44,7 @@ class NodeSpec:
     publishes: tuple[tuple[str, str], ...] = ()
     subscribes: tuple[tuple[str, str], ...] = ()
     on_request: bool = False
+    managed: bool = False
 
     @property
     def publishes_images(self) -> bool:
@@ -68,6 +71,7 @@ NODES: tuple[NodeSpec, ...] = (
         node_class="CameraDriver",
         config="wildcam.camera.capture:CameraConfig",
         respawn=True,
+        managed=True,
         summary="Captures frames (V4L2, video file, image folder or synthetic scene); publishes a "
         "reduced grey stream always and full frames only around motion.",
         publishes=(

@@ -5,25 +5,21 @@ Subscribes ``power/battery``, ``power/temperature``, ``energy``, ``camera/trigge
 high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uploader/status``
 (queued uploads with the link up keep the device from sleep); publishes ``power/state``
 (wildcam/PowerState, latched: mode, device state and the reason of every change),
-``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
-time and energy by device state, average power, projected battery life, lifetime budget spent,
-and the power measured from the battery's voltage x current against the modelled one; the same
-status goes into ``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The
-policy and the per-mode parameter sets come from ``config/power_policy.yaml``; they are applied
-through each node's parameter service, checked, retried, verified, and pushed again when a node
-(re)appears in the graph. The other nodes know nothing of modes or states, only their own
-parameters. A value someone sets by hand on one of
-those parameters (``ros2 param set /camera_driver fps 2.0``, seen on ``/parameter_events``) is a
-manual override: kept (pushed again after a restart) and listed in ``/diagnostics`` until
-released with the ``~/clear_overrides`` service (wildcam/srv/ClearOverrides). Entering sleep
-arms the RTC wake alarm (``rtc_backend``) with the policy's wake time and calls its sleep (a
-halt on a real board).
-Mode, state and the lifetime budget spent are saved to ``state_file`` and resumed at start.
+``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: energy by stage, node and device
+state, projected battery life, budget spent, measured against modelled power; also in
+``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The per-mode and
+per-state parameter sets come from ``config/power_policy.yaml``, applied through each node's
+parameter service, checked, retried, verified and pushed again when a node (re)appears. Sleep
+deactivates the managed camera through ``change_state`` and leaving sleep activates it
+(:mod:`wildcam.ros.lifecycle`). A value set by hand on a managed parameter (seen on
+``/parameter_events``) is a manual override, kept and listed in ``/diagnostics`` until released
+with ``~/clear_overrides`` (wildcam/srv/ClearOverrides). Entering sleep arms the RTC wake alarm
+(``rtc_backend``) and calls its sleep (a halt on a real board). Mode, state and the lifetime
+budget spent are saved to ``state_file`` and resumed at start.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from functools import partial
 from typing import Any
@@ -39,8 +35,8 @@ from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
-from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
-from wildcam.power.apply import same_value
+from wildcam.power.aggregate import MeasuredEnergy
+from wildcam.power.calls import PlanCalls, own_node, refused_of
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
 from wildcam.power.policy import MODES, load_policy
@@ -48,6 +44,7 @@ from wildcam.power.states import StateDecision
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
+from wildcam.ros.lifecycle import LifecycleClients
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.power import (
     charging_of,
@@ -82,9 +79,9 @@ class PowerManager(Node):
         )
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
         self.remote = RemoteParameters(self)
-        self._in_flight: dict[str, tuple[int, float]] = {}
-        self._tokens = itertools.count()
-        self._present: set[str] = set()
+        self.lifecycle = LifecycleClients(self)
+        self.param_calls = PlanCalls(self.core.plan)
+        self.lifecycle_calls = PlanCalls(self.core.lifecycle)
         self._last_verify = time.monotonic()
         self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
         self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
@@ -235,8 +232,8 @@ class PowerManager(Node):
 
     def parameter_event_callback(self, msg: ParameterEvent) -> None:
         """A managed parameter changed to a value this node did not push: a manual override."""
-        node = msg.node.rsplit("/", 1)[-1]
-        if msg.node != f"{self.get_namespace().rstrip('/')}/{node}":
+        node = own_node(msg.node, self.get_namespace())
+        if node is None:
             return
         managed = self.core.policy_file.managed(node)
         for param in msg.changed_parameters:
@@ -266,46 +263,49 @@ class PowerManager(Node):
 
     def push_callback(self) -> None:
         """Watch the graph, time out calls, make the calls that are due, verify now and then."""
-        wall, plan = time.monotonic(), self.core.plan
+        wall, core = time.monotonic(), self.core
         names = {n for n, ns in self.get_node_names_and_namespaces() if ns == self.get_namespace()}
-        for node in plan.nodes:
-            if node in names and node not in self._present:
-                plan.seen(node, wall)
-            elif node not in names and node in self._present:
-                plan.gone(node)
-        self._present = names & set(plan.nodes)
-        for node, (_, started) in list(self._in_flight.items()):
-            if wall - started > self.core.config.call_timeout_s:
-                del self._in_flight[node]
-                plan.result(node, wall, None)
-        for node, values in plan.due(wall, ready=self.remote.ready):
-            token = next(self._tokens)
-            self._in_flight[node] = (token, wall)
+        for calls in (self.param_calls, self.lifecycle_calls):
+            calls.watch(names, wall)
+            calls.expire(wall, core.config.call_timeout_s)
+        for node, values in core.plan.due(wall, ready=self.remote.ready):
+            token = self.param_calls.start(node, wall)
             future = self.remote.set(node, values)
             future.add_done_callback(partial(self._set_done, node, token, list(values)))
-        if wall - self._last_verify >= self.core.config.verify_period_s:
+        for node, goal in core.lifecycle.due(wall, ready=self.lifecycle.ready):
+            token = self.lifecycle_calls.start(node, wall)
+            future = self.lifecycle.drive(node, goal["lifecycle"])
+            future.add_done_callback(partial(self._drive_done, node, token))
+        if wall - self._last_verify >= core.config.verify_period_s:
             self._last_verify = wall
             self._verify()
-        for node, text in plan.report().items():
+        for node, text in core.plan.report().items():
             self.health.values[f"apply.{node}"] = text
+        for node, text in core.lifecycle.report().items():
+            goal = core.lifecycle.nodes[node].desired.get("lifecycle", "none yet")
+            self.health.values[f"lifecycle.{node}"] = f"{goal}: {text}"
 
     def _set_done(self, node: str, token: int, names: list[str], future: Future) -> None:
-        if self._in_flight.get(node, (None,))[0] != token:
-            return  # timed out already, or superseded
-        del self._in_flight[node]
+        if not self.param_calls.finish(node, token):
+            return
         response = None if future.cancelled() or future.exception() else future.result()
-        refused = (
-            None
-            if response is None
-            else {
-                name: r.reason or "refused"
-                for name, r in zip(names, response.results, strict=False)
-                if not r.successful
-            }
+        results = (
+            None if response is None else [(r.successful, r.reason) for r in response.results]
         )
+        refused = refused_of(names, results)
         self.core.plan.result(node, time.monotonic(), refused)
         if refused:
             self.health.error("apply", f"{node}: {refused}")
+
+    def _drive_done(self, node: str, token: int, future: Future) -> None:
+        if not self.lifecycle_calls.finish(node, token):
+            return
+        failure = str(future.result())
+        self.core.lifecycle.result(
+            node, time.monotonic(), {"lifecycle": failure} if failure else {}
+        )
+        if failure:
+            self.health.error("lifecycle", failure)
 
     def _verify(self) -> None:
         """Ask every node said to be ok for its values; a difference (restart) pushes again."""
@@ -319,22 +319,12 @@ class PowerManager(Node):
         if future.cancelled() or future.exception() or future.result() is None:
             return
         values = reported_values(list(desired), future.result())
-        if not all(same_value(values.get(k), d) for k, d in desired.items()):
+        if not self.core.plan.verified(node, desired, values, time.monotonic()):
             self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
-            self.core.plan.mismatch(node, time.monotonic())
 
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
-        summary, life_h = self.core.summary(self._now())
-        pairs = (
-            summary.as_pairs()
-            + self.core.ledger.as_pairs()
-            + [
-                ("projected_battery_h", f"{life_h:.2f}"),
-                ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}"),
-            ]
-        )
-        pairs += modelled_vs_measured(summary, self.measured, self._now())
+        pairs = self.core.summary_pairs(self._now(), self.measured)
         self.save()
         status = DiagnosticStatus(
             level=DiagnosticStatus.OK,
