@@ -14,9 +14,14 @@ import importlib
 import sys
 from dataclasses import dataclass
 
-__all__ = ["NODES", "PACKAGE", "NodeSpec", "node"]
+__all__ = ["DETECTIONS", "DETECTION_EVENTS", "NODES", "PACKAGE", "NodeSpec", "node"]
 
 PACKAGE = "wildcam"
+# The detections in vision_msgs' shape (wildcam/Detection2DArray), the topic vision_msgs users
+# expect; wildcam's own consumers read the events with the event id, stages and crops
+# (wildcam/DetectionArray) on their own topic.
+DETECTIONS = "detections"
+DETECTION_EVENTS = "detections/events"
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,8 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
         "only while unsure to the medium and the large model; smoothed per motion event.",
         publishes=(
-            ("detections", "wildcam/DetectionArray"),
-            ("detections/vision", "wildcam/Detection2DArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
+            (DETECTIONS, "wildcam/Detection2DArray"),
             ("detections/thumbnail", "sensor_msgs/CompressedImage"),
             ("detections/info", "wildcam/VisionInfo"),
             ("energy", "wildcam/EnergyReport"),
@@ -143,7 +148,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
         ),
         subscribes=(
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
             ("power/state", "wildcam/PowerState"),
             ("uploader/check_updates", "std_msgs/Empty"),
         ),
@@ -187,7 +192,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("power/temperature", "sensor_msgs/Temperature"),
             ("energy", "wildcam/EnergyReport"),
             ("camera/trigger", "wildcam/Trigger"),
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
             ("uploader/status", "wildcam/UploadStatus"),
         ),
     ),
@@ -237,7 +242,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("uploader/status", "wildcam/UploadStatus"),
             ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
         ),
         on_request=True,
     ),

@@ -53,7 +53,7 @@ def test_bridge_status_events_commands_through_the_graph(
     password = tmp_path / "mqtt.password"
     password.write_text(PASSWORDS["trap1"] + "\n")
     states = probe.collect(PowerState, "power/state", LATCHED)
-    detections = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+    detections = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
     procs.node("wildcam.nodes.power_manager", "-p", "verify_period_s:=1.0")
     procs.node(
         "wildcam.nodes.mqtt_bridge",

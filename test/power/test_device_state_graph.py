@@ -121,7 +121,7 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         for name, value in (("override_mode", "aggressive"), ("override_state", "sleep")):
             assert probe.set_parameters("power_manager", **{name: value})[0].successful
         assert probe.spin_until(lambda: states[-1].device_state == "sleep", 10.0)
-        pub = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+        pub = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         # The sleep set disables the uploader: what is detected now waits in the queue.
         assert probe.spin_until(

@@ -3,7 +3,7 @@ with acknowledgements, Home Assistant discovery, a last will).
 
 Subscribes ``power/state`` (mode, device state, battery), ``uploader/status`` (queue depth),
 ``power/energy_summary`` (energy, average power, projected battery life), ``/diagnostics`` (the
-uploader's last update result) and ``detections``;
+uploader's last update result) and ``detections/events``;
 publishes ``uploader/check_updates`` for the "check for updates" command and ``/diagnostics``.
 Status, events and acknowledgements go through a durable outbox (:mod:`wildcam.fleet.link`);
 commands set parameters through the nodes' parameter services. The protocol is
@@ -27,6 +27,7 @@ from wildcam.fleet.bridge import BridgeCore
 from wildcam.fleet.config import BridgeConfig
 from wildcam.fleet.link import LinkSettings, MqttLink, read_password
 from wildcam.fleet.protocol import Scalar, Topics, discovery_documents, encode, parse_allow_list
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.params import ParameterBinding
@@ -120,7 +121,7 @@ class MqttBridge(Node):
         )
         self.create_subscription(
             DetectionArray,
-            "detections",
+            DETECTION_EVENTS,
             self.health.guard("detections")(self.detections_callback),
             EVENTS,
         )

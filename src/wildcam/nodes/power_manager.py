@@ -2,9 +2,9 @@
 their parameters to the other nodes.
 
 Subscribes ``power/battery``, ``power/temperature``, ``energy``, ``camera/trigger`` (a PIR held
-high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uploader/status``
-(queued uploads with the link up keep the device from sleep); publishes ``power/state``
-(wildcam/PowerState, latched: mode, device state and the reason of every change),
+high keeps the device warm), ``detections/events`` (an animal keeps it warm) and
+``uploader/status`` (queued uploads with the link up keep the device from sleep); publishes
+``power/state`` (wildcam/PowerState, latched: mode, device state and the reason of every change),
 ``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: energy by stage, node and device
 state, projected battery life, budget spent, measured against modelled power; also in
 ``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The per-mode and
@@ -34,6 +34,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
 from wildcam.power.aggregate import MeasuredEnergy
 from wildcam.power.calls import PlanCalls, own_node, refused_of
@@ -101,7 +102,7 @@ class PowerManager(Node):
             Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
         )
         self.create_subscription(
-            DetectionArray, "detections", lambda _: self.core.on_animal(self._now()), EVENTS
+            DetectionArray, DETECTION_EVENTS, lambda _: self.core.on_animal(self._now()), EVENTS
         )
         self.create_subscription(
             UploadStatus,
