@@ -21,7 +21,6 @@ budget spent are saved to ``state_file`` and resumed at start.
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -30,32 +29,31 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 from rclpy.qos import qos_profile_parameter_events
-from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
 from wildcam.power.aggregate import MeasuredEnergy
-from wildcam.power.calls import PlanCalls, own_node, refused_of
+from wildcam.power.calls import own_node
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
-from wildcam.power.policy import MODES, load_policy
+from wildcam.power.policy import load_policy
 from wildcam.power.states import StateDecision
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
-from wildcam.ros.lifecycle import LifecycleClients
 from wildcam.ros.params import ParameterBinding
+from wildcam.ros.plan_push import PlanPusher
 from wildcam.ros.power import (
     charging_of,
     checked_battery,
     checked_temperature,
+    power_state,
     report_stages,
     stored_wh,
 )
 from wildcam.ros.qos import EVENTS, LATCHED
-from wildcam.ros.remote_params import RemoteParameters, reported_values
 from wildcam.ros.runner import main_for
 from wildcam.srv import ClearOverrides
 
@@ -79,11 +77,7 @@ class PowerManager(Node):
             RtcConfig(backend=cfg.rtc_backend, sleep_command=cfg.sleep_command), self._now
         )
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
-        self.remote = RemoteParameters(self)
-        self.lifecycle = LifecycleClients(self)
-        self.param_calls = PlanCalls(self.core.plan)
-        self.lifecycle_calls = PlanCalls(self.core.lifecycle)
-        self._last_verify = time.monotonic()
+        self.pusher = PlanPusher(self, self.core, self.health)
         self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
         self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
         self.create_subscription(
@@ -118,7 +112,7 @@ class PowerManager(Node):
         )
         self.create_timer(
             _PUSH_PERIOD_S,
-            self.health.guard("push")(self.push_callback),
+            self.health.guard("push")(self.pusher.push),
             clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self.create_subscription(
@@ -144,7 +138,7 @@ class PowerManager(Node):
             timer.reset()
         if (new.override_mode, new.override_state) != (old.override_mode, old.override_state):
             self.update_callback()
-            self.push_callback()
+            self.pusher.push()
 
     def battery_callback(self, msg: BatteryState) -> None:
         """Latest battery (NaN fields are unknown; implausible ones are made unknown)."""
@@ -210,20 +204,9 @@ class PowerManager(Node):
 
     def publish_state(self) -> None:
         """Publish the current mode and device state (latched)."""
-        policy, inputs, state = self.core.policy, self.core.inputs(self._now()), self.core.state
-        msg = PowerState(
-            mode=MODES.index(policy.mode),
-            mode_name=policy.mode,
-            reason=policy.reason,
-            battery_percentage=inputs.battery,
-            temperature=inputs.temperature_c,
-            charging=bool(inputs.charging),
-            manual_override=bool(inputs.override),
-            device_state=state.state,
-            device_state_reason=state.reason,
-        )
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_state.publish(msg)
+        policy, state = self.core.policy, self.core.state
+        inputs = self.core.inputs(self._now())
+        self.pub_state.publish(power_state(policy, state, inputs, self.get_clock().now().to_msg()))
         self.health.values.update(
             mode=policy.mode,
             reason=policy.reason,
@@ -261,67 +244,6 @@ class PowerManager(Node):
         self.health.values.update(
             {f"manual_override.{k}": repr(v) for k, v in self.core.plan.overrides().items()}
         )
-
-    def push_callback(self) -> None:
-        """Watch the graph, time out calls, make the calls that are due, verify now and then."""
-        wall, core = time.monotonic(), self.core
-        names = {n for n, ns in self.get_node_names_and_namespaces() if ns == self.get_namespace()}
-        for calls in (self.param_calls, self.lifecycle_calls):
-            calls.watch(names, wall)
-            calls.expire(wall, core.config.call_timeout_s)
-        for node, values in core.plan.due(wall, ready=self.remote.ready):
-            token = self.param_calls.start(node, wall)
-            future = self.remote.set(node, values)
-            future.add_done_callback(partial(self._set_done, node, token, list(values)))
-        for node, goal in core.lifecycle.due(wall, ready=self.lifecycle.ready):
-            token = self.lifecycle_calls.start(node, wall)
-            future = self.lifecycle.drive(node, goal["lifecycle"])
-            future.add_done_callback(partial(self._drive_done, node, token))
-        if wall - self._last_verify >= core.config.verify_period_s:
-            self._last_verify = wall
-            self._verify()
-        for node, text in core.plan.report().items():
-            self.health.values[f"apply.{node}"] = text
-        for node, text in core.lifecycle.report().items():
-            goal = core.lifecycle.nodes[node].desired.get("lifecycle", "none yet")
-            self.health.values[f"lifecycle.{node}"] = f"{goal}: {text}"
-
-    def _set_done(self, node: str, token: int, names: list[str], future: Future) -> None:
-        if not self.param_calls.finish(node, token):
-            return
-        response = None if future.cancelled() or future.exception() else future.result()
-        results = (
-            None if response is None else [(r.successful, r.reason) for r in response.results]
-        )
-        refused = refused_of(names, results)
-        self.core.plan.result(node, time.monotonic(), refused)
-        if refused:
-            self.health.error("apply", f"{node}: {refused}")
-
-    def _drive_done(self, node: str, token: int, future: Future) -> None:
-        if not self.lifecycle_calls.finish(node, token):
-            return
-        failure = str(future.result())
-        self.core.lifecycle.result(
-            node, time.monotonic(), {"lifecycle": failure} if failure else {}
-        )
-        if failure:
-            self.health.error("lifecycle", failure)
-
-    def _verify(self) -> None:
-        """Ask every node said to be ok for its values; a difference (restart) pushes again."""
-        for item in self.core.plan.nodes.values():
-            pushed = item.pushed()
-            if item.state == "ok" and pushed:
-                future = self.remote.get(item.node, list(pushed))
-                future.add_done_callback(partial(self._verify_done, item.node, pushed))
-
-    def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
-        if future.cancelled() or future.exception() or future.result() is None:
-            return
-        values = reported_values(list(desired), future.result())
-        if not self.core.plan.verified(node, desired, values, time.monotonic()):
-            self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
 
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
