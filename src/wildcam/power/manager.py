@@ -301,6 +301,19 @@ class ManagerCore:
         goal = "inactive" if self.state.state == "sleep" else "active"
         return {node: {"lifecycle": goal} for node in self.lifecycle.nodes}
 
+    def recheck_lifecycle(self, wall_s: float) -> list[str]:
+        """Asleep, send the sleep goal again to the managed nodes that took it (another
+        lifecycle manager, bringup after a respawn, may have activated one since); an active
+        goal is not enforced, so ``enabled`` set by hand keeps working. The nodes rechecked."""
+        due = [
+            item.node
+            for item in self.lifecycle.nodes.values()
+            if item.state == "ok" and item.desired.get("lifecycle") == "inactive"
+        ]
+        for node in due:
+            self.lifecycle.mismatch(node, wall_s)
+        return due
+
     def state_inputs(self, now_s: float) -> StateInputs:
         """What the state policy sees now: battery, triggers, the budget spent, capabilities."""
         battery = self._fresh(self.battery, now_s)

@@ -5,7 +5,8 @@ transitions of :func:`wildcam.lifecycle.transitions_to` (``<node>/change_state``
 other, chaining callbacks (the power manager's sleep and wake). ``python -m wildcam.ros.lifecycle``
 is the short-lived helper ``wildcam bringup`` runs (its supervisor holds no rclpy): it drives the
 node table's managed nodes to ``--goal`` and exits 0 when all got there, 1 when one did not
-within ``--timeout``.
+within ``--timeout``. A failed transition (another manager, the power manager, moved the node
+meanwhile) is tried again from the node's new state until the timeout.
 """
 
 from __future__ import annotations
@@ -109,22 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     executor.add_node(node)
     clients = LifecycleClients(node)
     deadline = time.monotonic() + args.timeout
-    pending = dict.fromkeys(targets, None)
-    failed: list[str] = []
+    pending: dict[str, Future | None] = dict.fromkeys(targets, None)
+    last = dict.fromkeys(targets, "its lifecycle services did not come up")
     try:
         while pending and time.monotonic() < deadline:
             for target, future in list(pending.items()):
                 if future is None and clients.ready(target):
                     pending[target] = clients.drive(target, args.goal)
                 elif future is not None and future.done():
-                    del pending[target]
-                    if future.result():
-                        failed.append(future.result())
+                    last[target] = str(future.result())
+                    if last[target]:
+                        pending[target] = None  # try again from where it is now
+                    else:
+                        del pending[target]
             executor.spin_once(timeout_sec=0.1)
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-    failed += [f"{t}: not {args.goal} within {args.timeout:g} s" for t in pending]
+    failed = [f"{t}: not {args.goal} within {args.timeout:g} s ({last[t]})" for t in pending]
     for reason in failed:
         print(f"wildcam lifecycle: {reason}", file=sys.stderr)
     return 1 if failed else 0

@@ -89,7 +89,9 @@ class PlanPusher:
             self.health.error("lifecycle", failure)
 
     def _verify(self) -> None:
-        """Ask every node said to be ok for its values; a difference (restart) pushes again."""
+        """Ask every node said to be ok for its values; a difference (restart) pushes again.
+        Asleep, the managed nodes get their sleep goal again."""
+        self.core.recheck_lifecycle(time.monotonic())
         for item in self.core.plan.nodes.values():
             pushed = item.pushed()
             if item.state == "ok" and pushed:
