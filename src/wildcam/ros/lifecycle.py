@@ -52,20 +52,23 @@ class LifecycleClients:
         get_state, change_state = self._pair(target)
         done: Future = Future()
 
-        def step(left: list[str], future: Future) -> None:
-            response = future.result() if not future.cancelled() else None
-            if response is None or not getattr(response, "success", True):
-                done.set_result(f"{target}: {left[0] if left else 'get_state'} failed")
-                return
+        def send(left: list[str]) -> None:
             if not left:
                 done.set_result("")
                 return
             request = ChangeState.Request()
             request.transition.id = getattr(Transition, f"TRANSITION_{left[0].upper()}")
-            change_state.call_async(request).add_done_callback(lambda f: step(left[1:], f))
+            change_state.call_async(request).add_done_callback(lambda f: answered(left, f))
+
+        def answered(left: list[str], future: Future) -> None:
+            response = None if future.cancelled() else future.result()
+            if response is None or not response.success:
+                done.set_result(f"{target}: {left[0]} failed")
+                return
+            send(left[1:])
 
         def got_state(future: Future) -> None:
-            response = future.result() if not future.cancelled() else None
+            response = None if future.cancelled() else future.result()
             if response is None:
                 done.set_result(f"{target}: no answer from get_state")
                 return
@@ -74,19 +77,10 @@ class LifecycleClients:
                 f"{target} is {response.current_state.label}: "
                 + (", ".join(path) if path else "nothing to do")
             )
-            if not path:
-                done.set_result("")
-                return
-            step(path, _resolved(True))
+            send(path)
 
         get_state.call_async(GetState.Request()).add_done_callback(got_state)
         return done
-
-
-def _resolved(value: object) -> Future:
-    future: Future = Future()
-    future.set_result(value)
-    return future
 
 
 def main(argv: Sequence[str] | None = None) -> int:
