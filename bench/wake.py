@@ -4,9 +4,9 @@ cold start of the whole bringup to the first frame and to the first cascade deci
 Each cold start runs ``wildcam bringup`` (one process per node, the default graph: camera,
 motion gate, cascade, uploader, power source and manager) on a synthetic scene in which a deer
 walks in after one second; the clock runs from the bringup's process start to the first
-``camera/small/image_raw`` message and to the first ``detections`` message (a frame the cascade
-decided "animal") at a listener in this process. The last bringup then serves the trigger
-measurements: the power manager is set to ``warm`` and then to ``watch`` (its
+``camera/small/image_raw`` message and to the first ``detections/events`` message (a frame
+the cascade decided "animal") at a listener in this process. The last bringup then serves the
+trigger measurements: the power manager is set to ``warm`` and then to ``watch`` (its
 ``override_state``, pushed to the camera like any state), and each ``camera/trigger`` is timed
 from its publication to the first full frame on ``camera/image_raw`` stamped after it. In watch
 the camera is closed between triggers (``release_after_s``), so every trigger reopens it.
@@ -93,6 +93,7 @@ class _Listener:
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
 
+        from wildcam.graph import DETECTION_EVENTS
         from wildcam.msg import DetectionArray, Trigger
         from wildcam.ros.qos import EVENTS, SENSOR_SUB
 
@@ -111,7 +112,7 @@ class _Listener:
             self.raw.append((stamp, time.monotonic()))
 
         self.node.create_subscription(Image, "camera/small/image_raw", seen("frame"), SENSOR_SUB)
-        self.node.create_subscription(DetectionArray, "detections", seen("decision"), EVENTS)
+        self.node.create_subscription(DetectionArray, DETECTION_EVENTS, seen("decision"), EVENTS)
         self.node.create_subscription(Image, "camera/image_raw", raw, SENSOR_SUB)
         self.trigger = self.node.create_publisher(Trigger, "camera/trigger", 10)
         self.Trigger = Trigger

@@ -132,6 +132,21 @@ class Probe:
         assert self.spin_until(future.done, 10.0), f"{node_name} did not answer get_parameters"
         return parameter_value_to_python(future.result().values[0])
 
+    def lifecycle_state(self, node_name: str) -> str:
+        """A managed node's state label (``get_state``), ``''`` while it does not answer."""
+        from lifecycle_msgs.srv import GetState
+
+        client = self.node.create_client(GetState, f"{node_name}/get_state")
+        try:
+            if not client.wait_for_service(timeout_sec=1.0):
+                return ""
+            future = client.call_async(GetState.Request())
+            if not self.spin_until(future.done, 5.0) or future.result() is None:
+                return ""
+            return str(future.result().current_state.label)
+        finally:
+            self.node.destroy_client(client)
+
     def collect(self, msg_type: type, topic: str, qos: object = 10) -> list[object]:
         """Subscribe ``topic`` and return the list its messages are appended to."""
         box = self.received.setdefault(topic, [])

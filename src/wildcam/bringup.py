@@ -11,6 +11,13 @@ once with its message and exits 2. A node that exits with
 :data:`~wildcam.errors.EXIT_NEEDS_OPERATOR` (damaged data set aside) is not respawned; the
 others keep running.
 
+A managed (lifecycle) node of the table starts with ``autostart`` false and bringup drives its
+transitions, as nav2's lifecycle manager does: after each start of one (first start or respawn)
+a short-lived helper process (``python -m wildcam.ros.lifecycle --goal active``; this process
+holds no rclpy) configures and activates it, and the stop deactivates it (``--goal inactive``,
+bounded by ``stop_timeout_s``) before the SIGINT. The composed mode leaves the camera's
+``autostart`` as it is.
+
 A node that publishes no images, and the composed process, get the small shared-memory
 segment (:data:`wildcam.rosenv.SMALL_SHM_PROFILE`). This process imports next to nothing: it holds
 memory on the device for as long as the trap runs.
@@ -43,6 +50,7 @@ __all__ = [
     "Supervisor",
     "clean_port_files",
     "clean_shared_memory",
+    "lifecycle_command",
     "node_command",
     "own_queue_params",
     "run_composed",
@@ -68,6 +76,23 @@ def node_command(
         cmd += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     if use_sim_time:
         cmd += ["-p", "use_sim_time:=true"]
+    if spec.managed:
+        cmd += ["-p", "autostart:=false"]  # bringup drives its transitions
+    return cmd
+
+
+def lifecycle_command(
+    goal: str, names: Sequence[str], namespace: str = "", timeout_s: float = 30.0
+) -> list[str]:
+    """The helper that drives the managed nodes ``names`` to ``goal`` and exits."""
+    cmd = [sys.executable, "-m", "wildcam.ros.lifecycle", "--goal", goal]
+    cmd += ["--timeout", f"{timeout_s:g}", *names]
+    if namespace:
+        cmd += [
+            "--ros-args",
+            "-r",
+            f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}",
+        ]
     return cmd
 
 
@@ -105,6 +130,10 @@ class Supervisor:
             Child(s, node_command(s, params_file, namespace, use_sim_time, log_level))
             for s in specs
         ]
+        self.namespace = namespace
+        self.managed = [s.name for s in specs if s.managed]
+        self._manager: subprocess.Popen[bytes] | None = None  # the lifecycle helper running
+        self._manage_again = False  # a managed node (re)started while the helper ran
         self.env = env if env is not None else ros_environment()
         self.max_restarts, self.restart_window_s = max_restarts, restart_window_s
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
@@ -119,7 +148,43 @@ class Supervisor:
         """Signal handler: ask the supervision loop to stop everything."""
         self._stop_requested = True
 
+    def _lifecycle(self, goal: str, timeout_s: float) -> subprocess.Popen[bytes]:
+        """Start the lifecycle helper for the managed nodes (its lines go where bringup's go)."""
+        cmd = lifecycle_command(goal, self.managed, self.namespace, timeout_s)
+        out = None if self.log_dir is None else (self.log_dir / "lifecycle.log").open("ab")
+        try:
+            return subprocess.Popen(
+                cmd,
+                env=small_messages_environment(self.env),
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            if out is not None:
+                out.close()
+
+    def _manage(self) -> None:
+        """Activate the managed nodes: start the helper, or rerun it once the running one ends."""
+        if self._manager is None:
+            self._manager = self._lifecycle("active", 30.0)
+            self._manage_again = False
+        else:
+            self._manage_again = True
+
+    def _poll_manager(self) -> None:
+        if self._manager is None or (code := self._manager.poll()) is None:
+            return
+        self._manager = None
+        if code != 0:
+            logger.warning(f"the managed nodes {self.managed} were not activated (exit {code})")
+        if self._manage_again:
+            self._manage()
+
     def _start(self, child: Child) -> None:
+        if child.spec.name in self.managed:
+            self._manage()
         env = self.env if child.spec.publishes_images else small_messages_environment(self.env)
         # Own session: a terminal's Ctrl-C reaches bringup only, which stops children in order.
         if self.log_dir is None:
@@ -189,6 +254,7 @@ class Supervisor:
     def poll(self) -> str | None:
         """Reap and respawn children; return a reason to give up, or None while all is well."""
         now = time.monotonic()
+        self._poll_manager()
         for child in self.children:
             if child.process is None:
                 if now >= child.next_start:
@@ -226,7 +292,9 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
-        """Stop every child: SIGINT, then SIGTERM, then SIGKILL; clean zombie SHM files."""
+        """Deactivate the managed nodes, then stop every child: SIGINT, then SIGTERM, then
+        SIGKILL; clean zombie SHM files."""
+        self._deactivate()
         running = [c.process for c in self.children if c.process is not None]
         for sig, wait_s in (
             (signal.SIGINT, self.stop_timeout_s),
@@ -243,6 +311,26 @@ class Supervisor:
         for child in self.children:
             child.process = None
         clean_shared_memory(self.env)
+
+    def _deactivate(self) -> None:
+        """Deactivate the running managed nodes (release the camera) before they are stopped."""
+        if self._manager is not None:
+            self._manager.kill()
+            self._manager.wait()
+            self._manager = None
+        alive = [
+            c
+            for c in self.children
+            if c.spec.name in self.managed and c.process and c.process.poll() is None
+        ]
+        if not alive:
+            return
+        helper = self._lifecycle("inactive", self.stop_timeout_s)
+        try:
+            helper.wait(timeout=self.stop_timeout_s + 5.0)  # its own start, then its timeout
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
 
 
 def _die_with_parent() -> None:

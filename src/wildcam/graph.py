@@ -14,9 +14,14 @@ import importlib
 import sys
 from dataclasses import dataclass
 
-__all__ = ["NODES", "PACKAGE", "NodeSpec", "node"]
+__all__ = ["DETECTIONS", "DETECTION_EVENTS", "NODES", "PACKAGE", "NodeSpec", "node"]
 
 PACKAGE = "wildcam"
+# The detections in vision_msgs' shape (wildcam/Detection2DArray), the topic vision_msgs users
+# expect; wildcam's own consumers read the events with the event id, stages and crops
+# (wildcam/DetectionArray) on their own topic.
+DETECTIONS = "detections"
+DETECTION_EVENTS = "detections/events"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class NodeSpec:
     ``executable`` is what ``ros2 run wildcam <executable>`` starts; ``module`` holds the node
     class ``node_class`` and a ``main()``; ``config`` (``module:Class``) is the frozen dataclass
     its parameters are declared from. Topics are ``(name, type)`` pairs, relative names.
+    A ``managed`` node is a lifecycle node: bringup, the launch file and the power manager drive
+    its transitions (:mod:`wildcam.lifecycle`).
     An ``on_request`` node (the simulated clock, the PIR reader) is started only when asked for
     by name (``wildcam bringup --with NAME``), or with the launch argument of its name
     (``sim_clock:=true``, ``pir_trigger:=true``).
@@ -42,6 +49,7 @@ class NodeSpec:
     publishes: tuple[tuple[str, str], ...] = ()
     subscribes: tuple[tuple[str, str], ...] = ()
     on_request: bool = False
+    managed: bool = False
 
     @property
     def publishes_images(self) -> bool:
@@ -68,6 +76,7 @@ NODES: tuple[NodeSpec, ...] = (
         node_class="CameraDriver",
         config="wildcam.camera.capture:CameraConfig",
         respawn=True,
+        managed=True,
         summary="Captures frames (V4L2, video file, image folder or synthetic scene); publishes a "
         "reduced grey stream always and full frames only around motion.",
         publishes=(
@@ -111,8 +120,8 @@ NODES: tuple[NodeSpec, ...] = (
         summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
         "only while unsure to the medium and the large model; smoothed per motion event.",
         publishes=(
-            ("detections", "wildcam/DetectionArray"),
-            ("detections/vision", "wildcam/Detection2DArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
+            (DETECTIONS, "wildcam/Detection2DArray"),
             ("detections/thumbnail", "sensor_msgs/CompressedImage"),
             ("detections/info", "wildcam/VisionInfo"),
             ("energy", "wildcam/EnergyReport"),
@@ -139,7 +148,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
         ),
         subscribes=(
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
             ("power/state", "wildcam/PowerState"),
             ("uploader/check_updates", "std_msgs/Empty"),
         ),
@@ -183,7 +192,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("power/temperature", "sensor_msgs/Temperature"),
             ("energy", "wildcam/EnergyReport"),
             ("camera/trigger", "wildcam/Trigger"),
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
             ("uploader/status", "wildcam/UploadStatus"),
         ),
     ),
@@ -233,7 +242,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("uploader/status", "wildcam/UploadStatus"),
             ("power/energy_summary", "diagnostic_msgs/DiagnosticStatus"),
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
-            ("detections", "wildcam/DetectionArray"),
+            (DETECTION_EVENTS, "wildcam/DetectionArray"),
         ),
         on_request=True,
     ),

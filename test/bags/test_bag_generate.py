@@ -204,7 +204,7 @@ def test_wildcam_types_round_trip_with_their_definitions(tmp_path: Path) -> None
     with Writer(bag, version=9) as writer:
         for topic, msg, msgtype in (
             ("/motion/events", event, "wildcam/msg/MotionEvent"),
-            ("/detections", detections, "wildcam/msg/DetectionArray"),
+            ("/detections/events", detections, "wildcam/msg/DetectionArray"),
             ("/power/state", power, "wildcam/msg/PowerState"),
         ):
             conn = writer.add_connection(topic, msgtype, typestore=store)
@@ -223,15 +223,15 @@ def test_wildcam_types_round_trip_with_their_definitions(tmp_path: Path) -> None
     )
     assert got.changed_fraction == pytest.approx(0.25)
     assert [(r.x_offset, r.y_offset, r.width, r.height) for r in got.rois] == [(10, 20, 30, 40)]
-    (det,) = decoded["/detections"].detections
+    (det,) = decoded["/detections/events"].detections
     assert (det.id, det.class_id, det.stage, det.model_id) == ("a", "fox", 2, "m2")
     assert det.score == pytest.approx(0.9)
-    assert bytes(decoded["/detections"].thumbnail.data) == b"\xff\xd8\xff"
+    assert bytes(decoded["/detections/events"].thumbnail.data) == b"\xff\xd8\xff"
     assert decoded["/power/state"].mode == 1 and decoded["/power/state"].charging
     assert np.isnan(decoded["/power/state"].battery_percentage)
     # The bag embeds complete definitions, nested types included, for tools without our code.
     assert "MSG: sensor_msgs/RegionOfInterest" in definitions["/motion/events"]
-    assert "MSG: wildcam/Detection\n" in definitions["/detections"]
+    assert "MSG: wildcam/Detection\n" in definitions["/detections/events"]
     assert "MODE_LOW_POWER=1" in definitions["/power/state"].replace(" ", "")
 
 
@@ -278,12 +278,12 @@ def test_vision_shaped_detections_round_trip_and_hash_as_rosidl_does(tmp_path: P
     writer = bag_writer(bag, "mcap")
     writer.open()
     conn = writer.add_connection(
-        "/detections/vision", "wildcam/msg/Detection2DArray", typestore=typestore()
+        "/detections", "wildcam/msg/Detection2DArray", typestore=typestore()
     )
     writer.write(conn, 1, serialize_message(detection2d_array(source)))
     writer.close()
     metadata, decoded = decode_mcap(bag)
-    assert metadata["/detections/vision"]["topic_type_hash"] == installed_type_hash(
+    assert metadata["/detections"]["topic_type_hash"] == installed_type_hash(
         "wildcam/msg/Detection2DArray"
     )
     ((got,),) = decoded.values()

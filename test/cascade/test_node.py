@@ -56,7 +56,7 @@ def _counters(diags: list) -> dict[str, int]:  # type: ignore[type-arg]
 def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     manifest = write_fake_manifest(tmp_path / "models")
     bag = generate(tmp_path / "scene.bag", SCENE, full_frames=True).path
-    detections = probe.collect(DetectionArray, "detections", EVENTS)
+    detections = probe.collect(DetectionArray, "detections/events", EVENTS)
     events = probe.collect(MotionEvent, "motion/events", EVENTS)
     energy = probe.collect(EnergyReport, "energy", ENERGY_QOS)
     diags = probe.collect(DiagnosticArray, "/diagnostics")
@@ -64,7 +64,7 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
     procs.node(
         "wildcam.nodes.cascade_detector", "-p", f"manifest:={manifest}", "-p", "pre_event_s:=0.5"
     )
-    assert probe.wait_matched("detections") and probe.wait_matched("motion/events")
+    assert probe.wait_matched("detections/events") and probe.wait_matched("motion/events")
     player = procs.start(
         [
             "-m",
@@ -170,8 +170,8 @@ class Feeder:
 
 def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     manifest = write_fake_manifest(tmp_path / "models")
-    detections = probe.collect(DetectionArray, "detections", EVENTS)
-    vision = probe.collect(Detection2DArray, "detections/vision", EVENTS)
+    detections = probe.collect(DetectionArray, "detections/events", EVENTS)
+    vision = probe.collect(Detection2DArray, "detections", EVENTS)
     thumbnails = probe.collect(CompressedImage, "detections/thumbnail", EVENTS)
     infos = probe.collect(VisionInfo, "detections/info", LATCHED)
     feeder = Feeder(probe)
@@ -188,7 +188,7 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
         "-p",
         "stage3_trust_s:=0.0",
     )
-    assert probe.wait_matched("detections")
+    assert probe.wait_matched("detections/events")
     assert probe.spin_until(
         lambda: (
             feeder.frames.get_subscription_count() > 0

@@ -95,3 +95,7 @@ class FakeActions:
     def check_updates(self) -> str:
         self.calls.append(("check_updates", {}))
         return "checking"
+
+    def clear_overrides(self, node: str, parameter: str) -> list[str]:
+        self.calls.append(("clear_overrides", {"node": node, "parameter": parameter}))
+        return [f"{node}.{parameter}"] if node else []

@@ -53,7 +53,7 @@ def test_bridge_status_events_commands_through_the_graph(
     password = tmp_path / "mqtt.password"
     password.write_text(PASSWORDS["trap1"] + "\n")
     states = probe.collect(PowerState, "power/state", LATCHED)
-    detections = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+    detections = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
     procs.node("wildcam.nodes.power_manager", "-p", "verify_period_s:=1.0")
     procs.node(
         "wildcam.nodes.mqtt_bridge",
@@ -157,6 +157,11 @@ def test_bridge_status_events_commands_through_the_graph(
         assert acks["s1"]["ok"] and acks["n1"]["ok"] and "queued" in acks["n1"]["result"]
         assert not acks["u0"]["ok"] and "no uploader listens" in acks["u0"]["result"]
         assert probe.get_parameter("power_manager", "override_state") == "warm"
+        # releasing manual overrides goes to the power manager's ~/clear_overrides service
+        watcher.publish("wildcam/trap1/cmd", b'{"id": "o1", "command": "clear_overrides"}')
+        assert wait_for(lambda: "o1" in {a["id"] for a in watcher.docs("/ack")})
+        cleared = next(a for a in watcher.docs("/ack") if a["id"] == "o1")
+        assert cleared["ok"] and cleared["result"] == "no manual override held", cleared
     finally:
         watcher.close()
 

@@ -58,6 +58,9 @@ def sent(queue: DurableQueue) -> list[tuple[str, dict[str, object]]]:
         (b'{"id": "1", "command": "set", "params": {"uploader.gateway_url": "x"}}', "allow-list"),
         (b'{"id": "1", "command": "set", "params": {"uploader.quota_mb": [1]}}', "scalars"),
         (b'{"id": "1", "command": "status", "mode": "normal"}', "unexpected field"),
+        (b'{"id": "1", "command": "clear_overrides", "param": "fps"}', "node.parameter"),
+        (b'{"id": "1", "command": "clear_overrides", "param": 3}', "node.parameter"),
+        (b'{"id": "1", "command": "clear_overrides", "params": {}}', "unexpected field"),
         (b'{"id": "1", "command": "status", "pad": "' + b"x" * 5000 + b'"}', "longer than"),
     ],
 )
@@ -92,6 +95,24 @@ def test_a_command_runs_once_per_id_and_refusals_change_nothing(
     assert split["ok"] and actions.calls[1:] == [
         ("power_manager", {"override_state": "warm"}),
         ("uploader", {"quota_mb": 64}),
+    ]
+
+
+def test_clear_overrides_releases_one_or_every_manual_override(
+    outbox: DurableQueue, commands: CommandLog
+) -> None:
+    """A remote ``set`` of a policy-managed parameter is a manual override until cleared."""
+    actions = FakeActions()
+    core = BridgeCore(Topics("wildcam", "t1"), outbox, commands, actions, ALLOWED, lambda: 1000.0)
+    one = core.handle_command(
+        b'{"id": "c1", "command": "clear_overrides", "param": "camera_driver.fps"}'
+    )
+    assert one["ok"] and one["result"] == "cleared ['camera_driver.fps']"
+    every = core.handle_command(b'{"id": "c2", "command": "clear_overrides"}')
+    assert every["ok"] and every["result"] == "no manual override held"
+    assert actions.calls == [
+        ("clear_overrides", {"node": "camera_driver", "parameter": "fps"}),
+        ("clear_overrides", {"node": "", "parameter": ""}),
     ]
 
 

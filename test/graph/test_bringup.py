@@ -108,6 +108,22 @@ def test_a_killed_node_is_respawned(probe, procs) -> None:  # type: ignore[no-un
     assert _orphan_ports(int(procs.env["ROS_DOMAIN_ID"])) == []
 
 
+def test_bringup_drives_the_managed_camera_up_and_deactivates_it_before_the_stop(  # type: ignore[no-untyped-def]
+    probe, procs
+) -> None:
+    infos = probe.collect(CameraInfo, "camera/small/camera_info", SENSOR_SUB)
+    proc = procs.start(["-m", "wildcam.cli", "bringup", "--nodes", "camera_driver"], "bringup")
+    assert probe.spin_until(lambda: probe.lifecycle_state("camera_driver") == "active", 40.0)
+    assert probe.spin_until(lambda: len(infos) >= 3, 20.0), "an active camera publishes"
+    # Not the camera's own autostart: bringup starts it with autostart false.
+    assert probe.get_parameter("camera_driver", "autostart") is False
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=40) == 0, procs.log("bringup")
+    log = procs.log("bringup")  # the lifecycle helper writes where bringup does
+    assert "camera_driver is unconfigured: configure, activate" in log, log
+    assert "camera_driver is active: deactivate" in log, log  # the stop waits for it
+
+
 def test_a_bad_parameters_file_stops_bringup_before_any_node_starts(ros_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     params = default_parameters()
     params["/**/camera_driver"]["ros__parameters"]["fps"] = 1000.0  # out of range

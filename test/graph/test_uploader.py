@@ -107,7 +107,7 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
             "-p",
             "ota_period_s:=1.0",
         )
-        pub = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+        pub = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
         power = probe.node.create_publisher(PowerState, "power/state", LATCHED)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         for i in range(5):

@@ -31,7 +31,8 @@ def test_state_sets_go_on_top_of_the_mode_and_leaving_restores_it() -> None:
     assert watch["camera_driver"]["trigger_mode"] is True
     assert watch["camera_driver"]["fps"] == warm["camera_driver"]["fps"]
     sleep = policy.params_for("critical", "sleep")
-    assert sleep["camera_driver"]["enabled"] is False and sleep["uploader"]["enabled"] is False
+    assert sleep["uploader"]["enabled"] is False
+    assert sleep["camera_driver"]["enabled"] is True  # the camera sleeps through its lifecycle
 
 
 def test_a_state_value_no_mode_sets_is_refused() -> None:
@@ -101,10 +102,16 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
     _, state = core.step(MIDNIGHT + 1 * HOUR, 0.0)
     assert state.state == "warm" and "active window" in state.reason
     assert core.desired()["camera_driver"]["trigger_mode"] is False
+    assert core.lifecycle_goals() == {"camera_driver": {"lifecycle": "active"}}
     _, state = core.step(MIDNIGHT + 7 * HOUR, 0.0)
     assert state.changed and state.state == "sleep" and "outside" in state.reason
     assert state.wake_at_s == MIDNIGHT + 11 * HOUR  # the next check, before the window opens
-    assert core.desired()["camera_driver"]["enabled"] is False
+    assert core.lifecycle.nodes["camera_driver"].desired == {"lifecycle": "inactive"}
+    core.lifecycle.seen("camera_driver", 0.0)
+    assert core.lifecycle.due(0.0) == [("camera_driver", {"lifecycle": "inactive"})]
+    core.lifecycle.result("camera_driver", 0.0, {})
+    assert core.recheck_lifecycle(1.0) == ["camera_driver"]  # asleep: the goal is sent again
+    assert core.lifecycle.due(1.0) == [("camera_driver", {"lifecycle": "inactive"})]
     assert all(
         item.desired == core.desired().get(item.node, {}) for item in core.plan.nodes.values()
     )
@@ -116,6 +123,10 @@ def test_schedule_moves_the_device_between_warm_watch_and_sleep(tmp_path: Path) 
     assert state.state == "sleep"
     _, state = core.step(MIDNIGHT + 20 * HOUR, 0.0)
     assert state.state == "warm" and "active window" in state.reason
+    assert core.lifecycle.nodes["camera_driver"].desired == {"lifecycle": "active"}
+    assert core.lifecycle.due(2.0) == [("camera_driver", {"lifecycle": "active"})]
+    core.lifecycle.result("camera_driver", 2.0, {})
+    assert core.recheck_lifecycle(3.0) == []  # awake: enabled by hand is not fought
     assert core.on_trigger(MIDNIGHT + 21 * HOUR)
     assert core.step(MIDNIGHT + 21 * HOUR + 60, 0.0)[1].reason.startswith("trigger")
 

@@ -121,7 +121,7 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         for name, value in (("override_mode", "aggressive"), ("override_state", "sleep")):
             assert probe.set_parameters("power_manager", **{name: value})[0].successful
         assert probe.spin_until(lambda: states[-1].device_state == "sleep", 10.0)
-        pub = probe.node.create_publisher(DetectionArray, "detections", EVENTS)
+        pub = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         # The sleep set disables the uploader: what is detected now waits in the queue.
         assert probe.spin_until(
@@ -162,3 +162,35 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         )
         kinds = sorted(i["kind"] for i in gw.store.items())
         assert kinds == ["metadata"] * 4 + ["thumbnail"] * 4
+
+
+def test_sleep_deactivates_the_managed_camera_and_waking_activates_it(  # type: ignore[no-untyped-def]
+    probe, procs, tmp_path: Path
+) -> None:
+    small = probe.collect(Image, "camera/small/image_raw", SENSOR_SUB)
+    states = probe.collect(PowerState, "power/state", LATCHED)
+    procs.node(*CAMERA, "-p", "fps:=10.0")
+    procs.node(
+        "wildcam.nodes.power_manager",
+        "-p",
+        "update_period_s:=0.2",
+        "-p",
+        f"state_file:={tmp_path / 'state.json'}",
+    )
+    assert probe.spin_until(lambda: probe.lifecycle_state("camera_driver") == "active", 30.0)
+    assert probe.spin_until(lambda: bool(states), 30.0)
+    assert probe.set_parameters("power_manager", override_state="sleep")[0].successful
+    assert probe.spin_until(lambda: probe.lifecycle_state("camera_driver") == "inactive", 20.0), (
+        procs.log("power_manager")
+    )
+    # Through the lifecycle, not the parameter: the camera stays enabled while asleep.
+    assert probe.get_parameter("camera_driver", "enabled") is True
+    probe.spin_for(0.5)  # frames already in flight
+    mark = len(small)
+    probe.spin_for(1.0)
+    assert len(small) == mark, "a deactivated camera captures nothing"
+    assert probe.set_parameters("power_manager", override_state="warm")[0].successful
+    assert probe.spin_until(lambda: probe.lifecycle_state("camera_driver") == "active", 20.0), (
+        procs.log("power_manager")
+    )
+    assert probe.spin_until(lambda: len(small) >= mark + 3, 20.0)

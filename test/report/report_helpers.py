@@ -141,7 +141,9 @@ def write_known_run(directory: Path) -> KnownRun:
             size_x=50.0,
             size_y=40.0,
         )
-        add(k, "/detections", "wildcam/msg/DetectionArray", event_id=event, detections=[det])
+        add(
+            k, "/detections/events", "wildcam/msg/DetectionArray", event_id=event, detections=[det]
+        )
     for k, mode, name, reason in MODES:
         add(
             k,

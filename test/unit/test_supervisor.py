@@ -23,6 +23,7 @@ def _supervisor(tmp_path: Path, code: int, said: str) -> Supervisor:
     )
     script = f"import sys; print({said!r}, file=sys.stderr); sys.exit({code})"
     sup.children[0].command = [sys.executable, "-c", script]
+    sup.managed = []  # a stand-in, no lifecycle node: no lifecycle helper either
     return sup
 
 

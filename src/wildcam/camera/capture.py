@@ -97,7 +97,7 @@ class CameraConfig:
     autostart: bool = param(
         True,
         "Configure and activate the managed node at start; false "
-        "leaves the transitions to a lifecycle manager (the launch file).",
+        "leaves the transitions to a lifecycle manager (bringup, the launch file).",
         read_only=True,
     )
     trigger_mode: bool = param(

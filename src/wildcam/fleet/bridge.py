@@ -46,6 +46,10 @@ class Actions(Protocol):
     def check_updates(self) -> str:
         """Ask the uploader to look for updates now; what happened."""
 
+    def clear_overrides(self, node: str, parameter: str) -> list[str]:
+        """Release the power manager's manual overrides (``''``: all); the released
+        ``node.parameter`` names."""
+
 
 @dataclass
 class DeviceFacts:
@@ -173,6 +177,10 @@ class BridgeCore:
             return f"set {sorted(cmd.params)}"
         if cmd.command == "check_updates":
             return self.actions.check_updates()
+        if cmd.command == "clear_overrides":
+            node, _, parameter = cmd.param.partition(".")
+            cleared = self.actions.clear_overrides(node, parameter)
+            return f"cleared {cleared}" if cleared else "no manual override held"
         return f"status {self.queue_status()} queued"
 
     def handle_command(self, payload: bytes) -> dict[str, Any]:

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 MODES = ("critical", "low_power", "normal", "aggressive")  # wildcam.power.policy.MODES
-COMMANDS = ("mode", "set", "status", "check_updates")
+COMMANDS = ("mode", "set", "status", "check_updates", "clear_overrides")
 MAX_COMMAND_BYTES = 4096
 _LEVEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,48}$")  # keys stay within the queue's 128
@@ -199,12 +199,14 @@ class CommandError(InputError):
 @dataclass(frozen=True)
 class Command:
     """A valid command: ``mode`` (``mode``: a mode or ``auto``), ``set`` (``params``:
-    ``node.name`` -> value, each on the allow-list), ``status`` or ``check_updates``."""
+    ``node.name`` -> value, each on the allow-list), ``status``, ``check_updates`` or
+    ``clear_overrides`` (``param``: ``node.name`` to release, ``''`` every manual override)."""
 
     id: str
     command: str
     mode: str = ""
     params: dict[str, Scalar] = field(default_factory=dict)
+    param: str = ""
 
 
 def parse_allow_list(text: str) -> frozenset[str]:
@@ -243,7 +245,7 @@ def parse_command(payload: bytes, allowed: frozenset[str]) -> Command:
     extra = set(doc) - {
         "id",
         "command",
-        *({"mode"} if name == "mode" else {"params"} if name == "set" else set()),
+        *{"mode": {"mode"}, "set": {"params"}, "clear_overrides": {"param"}}.get(name, set()),
     }
     if extra:
         raise CommandError(f"unexpected field(s) {sorted(extra)} for {name}", command_id, name)
@@ -263,6 +265,11 @@ def parse_command(payload: bytes, allowed: frozenset[str]) -> Command:
         if bad:
             raise CommandError(f"values must be scalars: {bad}", command_id, name)
         return Command(command_id, name, params=dict(params))
+    if name == "clear_overrides":
+        param = doc.get("param", "")
+        if not isinstance(param, str) or (param and not _PARAM.match(param)):
+            raise CommandError("param must be node.parameter", command_id, name)
+        return Command(command_id, name, param=param)
     return Command(command_id, str(name))
 
 

@@ -4,18 +4,15 @@ Topics, one stream per namespace as image_proc's outputs are: ``camera/small/ima
 reduced, every captured frame) with ``camera/small/camera_info`` (full sensor size, binning =
 reduction, REP-104); ``camera/image_raw`` (bgr8, only around motion by default) with
 ``camera/camera_info`` and, with ``compressed``, ``camera/image_raw/compressed`` (JPEG). The
-calibration of both infos comes from ``camera_info_url``. Stamps are capture times (the
-driver's buffer time for a live device); ``frame_id`` is the optical frame. Subscribes
-``camera/trigger`` (wildcam/Trigger, e.g. a PIR edge) and ``motion/events``.
-``fps``, ``width``/``height``, ``enabled`` and the trigger settings take effect immediately.
-The source is held only while it is needed (:class:`~wildcam.camera.capture.CaptureControl`):
-released between trigger bursts (watch) and reopened on the next one.
+calibration of both infos comes from ``camera_info_url``. Stamps are capture times; ``frame_id``
+is the optical frame. Subscribes ``camera/trigger`` (wildcam/Trigger) and ``motion/events``.
+The source is held only while needed (:class:`~wildcam.camera.capture.CaptureControl`).
 
 A managed (lifecycle) node, as usb_cam and camera_ros are: configure opens the device, activate
-starts the capture, deactivate stops it and releases the device. With ``autostart`` (default) it
-configures and activates itself; the launch file sets it false and drives the transitions. The
-power manager's sleep (``enabled`` false) deactivates it; waking (``enabled`` true) activates it
-again, unless a lifecycle manager deactivated it.
+starts the capture, deactivate stops it and releases the device. With ``autostart`` it
+configures and activates itself; ``wildcam bringup`` and the launch file set it false and drive
+the transitions, and the power manager deactivates it for sleep. ``enabled`` set by hand also
+works (:class:`~wildcam.camera.managed.EnabledFollow`).
 """
 
 from __future__ import annotations
@@ -34,7 +31,13 @@ from wildcam.camera.base import CameraSource, Frame
 from wildcam.camera.calibration import load_calibration
 from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
 from wildcam.camera.held import HeldBurstSource
-from wildcam.camera.registry import make_source
+from wildcam.camera.managed import (
+    EnabledFollow,
+    SourceHolder,
+    calibration_note,
+    capture_stamp_ns,
+    expected_rate,
+)
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
 from wildcam.msg import MotionEvent, Trigger
@@ -58,10 +61,8 @@ class CameraDriver(LifecycleNode):
         self.small_status = self.health.topic("camera/small/image_raw", self._expected_rate)
         self.full_status = self.health.topic("camera/image_raw")
         self.meter = EnergyMeter(self, cfg.power_profile)
-        self.source: CameraSource | None = None
+        self.holder = SourceHolder()
         self.held: HeldBurstSource | None = None  # bursts the power controller held: first
-        self.finished = False
-        self._retry_at = 0.0
         self.control = CaptureControl()
         self.scene_clock = SceneClock()
         self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
@@ -86,17 +87,15 @@ class CameraDriver(LifecycleNode):
             self.control.period_s(cfg), self.health.guard("capture")(self.capture_callback)
         )
         self.timer.cancel()  # runs while active
-        self.asleep = False  # deactivated by sleep (enabled false), activated when woken
+        self.follow = EnabledFollow()
         self._entered("unconfigured")
         if cfg.autostart:
-            self.trigger_configure()
-            self.asleep = not cfg.enabled
-            if cfg.enabled:
-                self.trigger_activate()
+            for transition in self.follow.start(cfg.enabled):
+                getattr(self, f"trigger_{transition}")()
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Configure opens the device (when enabled; a failed open is retried while active)."""
-        if self.params.config.enabled and self.source is None:
+        if self.params.config.enabled:
             self._open()
         return self._entered("inactive")
 
@@ -128,26 +127,13 @@ class CameraDriver(LifecycleNode):
         self.lifecycle = self.health.values["lifecycle"] = label
         return TransitionCallbackReturn.SUCCESS
 
-    def _follow_enabled(self, enabled: bool) -> None:
-        """Sleep (``enabled`` false) deactivates; waking activates what sleep deactivated."""
-        if not enabled and self.lifecycle == "active":
-            self.asleep = True
-            self.trigger_deactivate()
-        elif enabled and self.asleep:
-            self.asleep = False
-            if self.lifecycle == "inactive":
-                self.trigger_activate()
-
     def _publisher(self, msg_type: type[Any], topic: str) -> Publisher:
         return self.create_publisher(
             msg_type, topic, own(SENSOR_PUB), qos_overriding_options=OVERRIDABLE
         )
 
     def _expected_rate(self) -> tuple[float, float] | None:
-        """Streaming (warm): the capture rate; asleep or between trigger bursts: none."""
-        cfg = self.params.config
-        streaming = self.lifecycle == "active" and cfg.enabled and not cfg.trigger_mode
-        return (cfg.fps, cfg.fps) if streaming else None
+        return expected_rate(self.params.config, self.lifecycle)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -159,10 +145,13 @@ class CameraDriver(LifecycleNode):
             if self.lifecycle == "active":
                 self.timer.reset()
         if new.enabled != old.enabled:
-            self._follow_enabled(new.enabled)
+            transition = self.follow.changed(new.enabled, self.lifecycle)
+            if transition is not None:
+                getattr(self, f"trigger_{transition}")()
         self._release_if_idle()
-        if (new.width, new.height) != (old.width, old.height) and self.source is not None:
-            self.source.set_resolution(new.width, new.height)
+        source = self.holder.source
+        if (new.width, new.height) != (old.width, old.height) and source is not None:
+            source.set_resolution(new.width, new.height)
         self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
         self.meter.set_profile(new.power_profile)
         self.get_logger().info(
@@ -171,29 +160,17 @@ class CameraDriver(LifecycleNode):
         )
 
     def _open(self) -> CameraSource | None:
-        cfg = self.params.config
-        now = self._now()
-        if now < self._retry_at:
-            return None
         try:
-            self.source = make_source(
-                cfg.source,
-                uri=cfg.uri,
-                width=cfg.width,
-                height=cfg.height,
-                fps=cfg.fps,
-                seed=cfg.seed,
-                loop=cfg.loop,
-            )
+            source = self.holder.open(self.params.config, self._now())
         except WildcamError as err:
-            self._retry_at = now + cfg.reopen_period_s
             self.health.degraded(f"no camera: {err}")
             self.health.error("open", str(err))
             return None
-        self.health.degraded("")
-        self.health.count("opens")
-        self.health.values["device"] = "open"
-        return self.source
+        if source is not None and self.health.values.get("device") != "open":
+            self.health.degraded("")
+            self.health.count("opens")
+            self.health.values["device"] = "open"
+        return source
 
     def _release_if_idle(self) -> None:
         """Close the source when the camera no longer needs it (watch between bursts)."""
@@ -201,9 +178,7 @@ class CameraDriver(LifecycleNode):
             self._close()
 
     def _close(self) -> None:
-        if self.source is not None:
-            self.source.close()
-            self.source = None
+        if self.holder.close():
             self.health.values["device"] = "released"
 
     def capture_callback(self) -> None:
@@ -214,10 +189,10 @@ class CameraDriver(LifecycleNode):
             self.scene_clock.index(now, cfg.fps)
         if cfg.enabled and self.held is not None and self._publish_held(self.held):
             return
-        if self.finished or not self.control.capture(cfg, now):
+        if self.holder.finished or not self.control.capture(cfg, now):
             self._release_if_idle()
             return
-        source = self.source or self._open()
+        source = self._open()
         if source is None:
             return
         seek = getattr(source, "seek", None)
@@ -269,35 +244,25 @@ class CameraDriver(LifecycleNode):
         """The node-clock time the frame was captured: now, less its age where the source
         knows when the sensor took it."""
         now = self.get_clock().now()
-        age_ns = int(frame.age_s(time.monotonic()) * 1e9)
-        return Time(nanoseconds=max(0, now.nanoseconds - age_ns), clock_type=now.clock_type)
+        stamp_ns = capture_stamp_ns(now.nanoseconds, frame.age_s(time.monotonic()))
+        return Time(nanoseconds=stamp_ns, clock_type=now.clock_type)
 
     def _info(self, frame: Frame, stamp: TimeMsg, binning: int) -> CameraInfo:
         cal = self.calibration
         if cal is not None:
-            self.health.values["calibration"] = (
-                "applied"
-                if cal.matches(frame.width, frame.height)
-                else (
-                    f"{cal.width}x{cal.height} does not match "
-                    f"{frame.width}x{frame.height} frames: "
-                    "published uncalibrated"
-                )
-            )
+            self.health.values["calibration"] = calibration_note(cal, frame.width, frame.height)
         return camera_info(
             frame.width, frame.height, stamp, self.params.config.frame_id, binning, cal
         )
 
     def _read(self, source: CameraSource) -> Frame | None:
-        """One frame, or None at the end of the stream; a failing source is closed."""
+        """One frame, or None at the end of the stream (a failing source is closed)."""
         try:
-            frame = source.read()
+            frame = self.holder.read()
         except WildcamError:
-            self.source = None  # reopen after reopen_period_s
-            source.close()
+            self.health.values["device"] = "released"
             raise
         if frame is None:
-            self.finished = True
             self.health.values["state"] = "end of stream"
             self.get_logger().info(f"source {source.name!r} reached its end")
         return frame

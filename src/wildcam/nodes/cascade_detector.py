@@ -2,8 +2,9 @@
 
 Subscribes ``motion/events`` and ``camera/image_raw``; pairs each frame with its event (see
 :mod:`wildcam.cascade.pairing`), runs :class:`~wildcam.cascade.runner.Cascade` on the event's
-regions and publishes a ``detections`` array for each frame decided "animal" (after smoothing
-over the event), the same in vision_msgs' shape on ``detections/vision`` with the crop on
+regions and publishes a ``detections/events`` array (wildcam/DetectionArray) for each frame
+decided "animal" (after smoothing over the event), the same in vision_msgs' shape on
+``detections`` (wildcam/Detection2DArray) with the crop on
 ``detections/thumbnail`` (same stamp), the models on the latched ``detections/info``
 (:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``. Frames of a settled
 event are skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's
@@ -36,6 +37,7 @@ from wildcam.cascade.loader import LAZY_STAGE, RELOAD_ALL, load_stages, stages_t
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
 from wildcam.errors import ConfigError, InputError, ModelError
+from wildcam.graph import DETECTION_EVENTS, DETECTIONS
 from wildcam.msg import Detection, Detection2DArray, DetectionArray, MotionEvent, VisionInfo
 from wildcam.ros.convert import msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
@@ -75,10 +77,10 @@ class CascadeDetector(Node):
             self.get_logger().error(f"cannot load models: {err}")
         self.pairing: FramePairing[Image] = FramePairing(cfg.frame_buffer, cfg.pre_event_s)
         self.pub = self.create_publisher(
-            DetectionArray, "detections", own(EVENTS), qos_overriding_options=OVERRIDABLE
+            DetectionArray, DETECTION_EVENTS, own(EVENTS), qos_overriding_options=OVERRIDABLE
         )
         self.pub_vision = self.create_publisher(
-            Detection2DArray, "detections/vision", own(EVENTS), qos_overriding_options=OVERRIDABLE
+            Detection2DArray, DETECTIONS, own(EVENTS), qos_overriding_options=OVERRIDABLE
         )
         self.pub_thumbnail = self.create_publisher(
             CompressedImage,

@@ -3,7 +3,7 @@ with acknowledgements, Home Assistant discovery, a last will).
 
 Subscribes ``power/state`` (mode, device state, battery), ``uploader/status`` (queue depth),
 ``power/energy_summary`` (energy, average power, projected battery life), ``/diagnostics`` (the
-uploader's last update result) and ``detections``;
+uploader's last update result) and ``detections/events``;
 publishes ``uploader/check_updates`` for the "check for updates" command and ``/diagnostics``.
 Status, events and acknowledgements go through a durable outbox (:mod:`wildcam.fleet.link`);
 commands set parameters through the nodes' parameter services. The protocol is
@@ -14,9 +14,11 @@ commands set parameters through the nodes' parameter services. The protocol is
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Empty
@@ -28,12 +30,14 @@ from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.config import BridgeConfig
 from wildcam.fleet.link import LinkSettings, MqttLink, read_password
 from wildcam.fleet.protocol import Scalar, Topics, discovery_documents, encode, parse_allow_list
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
+from wildcam.srv import ClearOverrides
 from wildcam.upload.queue import DurableQueue
 
 _SUMMARY_KEYS = {
@@ -59,6 +63,9 @@ class MqttBridge(Node):
         self.topics = Topics(cfg.topic_prefix, cfg.device)
         self.applier = RosParameterApplier(self)
         self.check_pub = self.create_publisher(Empty, "uploader/check_updates", 10)
+        self.clear_client: Client = self.create_client(
+            ClearOverrides, "power_manager/clear_overrides"
+        )
         self.core = BridgeCore(
             self.topics,
             self.outbox,
@@ -123,7 +130,7 @@ class MqttBridge(Node):
         )
         self.create_subscription(
             DetectionArray,
-            "detections",
+            DETECTION_EVENTS,
             self.health.guard("detections")(self.detections_callback),
             EVENTS,
         )
@@ -152,6 +159,20 @@ class MqttBridge(Node):
     def set_params(self, node: str, values: dict[str, Scalar]) -> None:
         """Set parameters of ``node`` (UpdateError with its reason)."""
         self.applier.set(node, values)
+
+    def clear_overrides(self, node: str, parameter: str) -> list[str]:
+        """Release the power manager's manual overrides (WildcamError when it does not answer)."""
+        timeout_s = self.applier.timeout_s
+        if not self.clear_client.wait_for_service(timeout_sec=timeout_s):
+            raise WildcamError("the power manager does not answer clear_overrides")
+        done = threading.Event()
+        request = ClearOverrides.Request(node=node, parameter=parameter)
+        future = self.clear_client.call_async(request)
+        future.add_done_callback(lambda _: done.set())
+        response = future.result() if done.wait(timeout_s) else None
+        if response is None:
+            raise WildcamError(f"clear_overrides: no answer within {timeout_s} s")
+        return list(response.cleared)
 
     def check_updates(self) -> str:
         """Ask the uploader to look for updates now (WildcamError when it cannot)."""

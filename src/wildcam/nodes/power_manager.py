@@ -2,30 +2,25 @@
 their parameters to the other nodes.
 
 Subscribes ``power/battery``, ``power/temperature``, ``energy``, ``camera/trigger`` (a PIR held
-high keeps the device warm), ``detections`` (an animal keeps it warm) and ``uploader/status``
-(queued uploads with the link up keep the device from sleep); publishes ``power/state``
-(wildcam/PowerState, latched: mode, device state and the reason of every change),
-``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: J/h by stage and node,
-time and energy by device state, average power, projected battery life, lifetime budget spent,
-and the power measured from the battery's voltage x current against the modelled one; the same
-status goes into ``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The
-policy and the per-mode parameter sets come from ``config/power_policy.yaml``; they are applied
-through each node's parameter service, checked, retried, verified, and pushed again when a node
-(re)appears in the graph. The other nodes know nothing of modes or states, only their own
-parameters. A value someone sets by hand on one of
-those parameters (``ros2 param set /camera_driver fps 2.0``, seen on ``/parameter_events``) is a
-manual override: kept (pushed again after a restart) and listed in ``/diagnostics`` until
-released with the ``~/clear_overrides`` service (wildcam/srv/ClearOverrides). Entering sleep
-arms the RTC wake alarm (``rtc_backend``) with the policy's wake time and calls its sleep (a
-halt on a real board).
-Mode, state and the lifetime budget spent are saved to ``state_file`` and resumed at start.
+high keeps the device warm), ``detections/events`` (an animal keeps it warm) and
+``uploader/status`` (queued uploads with the link up keep the device from sleep); publishes
+``power/state`` (wildcam/PowerState, latched: mode, device state and the reason of every change),
+``power/energy_summary`` (diagnostic_msgs/DiagnosticStatus: energy by stage, node and device
+state, projected battery life, budget spent, measured against modelled power; also in
+``/diagnostics`` as ``/power_manager: energy``) and ``/diagnostics``. The per-mode and
+per-state parameter sets come from ``config/power_policy.yaml``, applied through each node's
+parameter service, checked, retried, verified and pushed again when a node (re)appears. Sleep
+deactivates the managed camera through ``change_state`` and leaving sleep activates it
+(:mod:`wildcam.ros.lifecycle`). A value set by hand on a managed parameter (seen on
+``/parameter_events``) is a manual override, kept and listed in ``/diagnostics`` until released
+with ``~/clear_overrides`` (wildcam/srv/ClearOverrides). Entering sleep arms the RTC wake alarm
+(``rtc_backend``) and calls its sleep (a halt on a real board). Mode, state and the lifetime
+budget spent are saved to ``state_file`` and resumed at start.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
-from functools import partial
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -34,30 +29,31 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 from rclpy.qos import qos_profile_parameter_events
-from rclpy.task import Future
 from sensor_msgs.msg import BatteryState, Temperature
 
 from wildcam.errors import WildcamError
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
-from wildcam.power.aggregate import MeasuredEnergy, modelled_vs_measured
-from wildcam.power.apply import same_value
+from wildcam.power.aggregate import MeasuredEnergy
+from wildcam.power.calls import own_node
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
-from wildcam.power.policy import MODES, load_policy
+from wildcam.power.policy import load_policy
 from wildcam.power.states import StateDecision
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
 from wildcam.ros.params import ParameterBinding
+from wildcam.ros.plan_push import PlanPusher
 from wildcam.ros.power import (
     charging_of,
     checked_battery,
     checked_temperature,
+    power_state,
     report_stages,
     stored_wh,
 )
 from wildcam.ros.qos import EVENTS, LATCHED
-from wildcam.ros.remote_params import RemoteParameters, reported_values
 from wildcam.ros.runner import main_for
 from wildcam.srv import ClearOverrides
 
@@ -81,11 +77,7 @@ class PowerManager(Node):
             RtcConfig(backend=cfg.rtc_backend, sleep_command=cfg.sleep_command), self._now
         )
         self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
-        self.remote = RemoteParameters(self)
-        self._in_flight: dict[str, tuple[int, float]] = {}
-        self._tokens = itertools.count()
-        self._present: set[str] = set()
-        self._last_verify = time.monotonic()
+        self.pusher = PlanPusher(self, self.core, self.health)
         self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
         self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
         self.create_subscription(
@@ -104,7 +96,7 @@ class PowerManager(Node):
             Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
         )
         self.create_subscription(
-            DetectionArray, "detections", lambda _: self.core.on_animal(self._now()), EVENTS
+            DetectionArray, DETECTION_EVENTS, lambda _: self.core.on_animal(self._now()), EVENTS
         )
         self.create_subscription(
             UploadStatus,
@@ -120,7 +112,7 @@ class PowerManager(Node):
         )
         self.create_timer(
             _PUSH_PERIOD_S,
-            self.health.guard("push")(self.push_callback),
+            self.health.guard("push")(self.pusher.push),
             clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self.create_subscription(
@@ -146,7 +138,7 @@ class PowerManager(Node):
             timer.reset()
         if (new.override_mode, new.override_state) != (old.override_mode, old.override_state):
             self.update_callback()
-            self.push_callback()
+            self.pusher.push()
 
     def battery_callback(self, msg: BatteryState) -> None:
         """Latest battery (NaN fields are unknown; implausible ones are made unknown)."""
@@ -212,20 +204,9 @@ class PowerManager(Node):
 
     def publish_state(self) -> None:
         """Publish the current mode and device state (latched)."""
-        policy, inputs, state = self.core.policy, self.core.inputs(self._now()), self.core.state
-        msg = PowerState(
-            mode=MODES.index(policy.mode),
-            mode_name=policy.mode,
-            reason=policy.reason,
-            battery_percentage=inputs.battery,
-            temperature=inputs.temperature_c,
-            charging=bool(inputs.charging),
-            manual_override=bool(inputs.override),
-            device_state=state.state,
-            device_state_reason=state.reason,
-        )
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_state.publish(msg)
+        policy, state = self.core.policy, self.core.state
+        inputs = self.core.inputs(self._now())
+        self.pub_state.publish(power_state(policy, state, inputs, self.get_clock().now().to_msg()))
         self.health.values.update(
             mode=policy.mode,
             reason=policy.reason,
@@ -235,8 +216,8 @@ class PowerManager(Node):
 
     def parameter_event_callback(self, msg: ParameterEvent) -> None:
         """A managed parameter changed to a value this node did not push: a manual override."""
-        node = msg.node.rsplit("/", 1)[-1]
-        if msg.node != f"{self.get_namespace().rstrip('/')}/{node}":
+        node = own_node(msg.node, self.get_namespace())
+        if node is None:
             return
         managed = self.core.policy_file.managed(node)
         for param in msg.changed_parameters:
@@ -264,77 +245,9 @@ class PowerManager(Node):
             {f"manual_override.{k}": repr(v) for k, v in self.core.plan.overrides().items()}
         )
 
-    def push_callback(self) -> None:
-        """Watch the graph, time out calls, make the calls that are due, verify now and then."""
-        wall, plan = time.monotonic(), self.core.plan
-        names = {n for n, ns in self.get_node_names_and_namespaces() if ns == self.get_namespace()}
-        for node in plan.nodes:
-            if node in names and node not in self._present:
-                plan.seen(node, wall)
-            elif node not in names and node in self._present:
-                plan.gone(node)
-        self._present = names & set(plan.nodes)
-        for node, (_, started) in list(self._in_flight.items()):
-            if wall - started > self.core.config.call_timeout_s:
-                del self._in_flight[node]
-                plan.result(node, wall, None)
-        for node, values in plan.due(wall, ready=self.remote.ready):
-            token = next(self._tokens)
-            self._in_flight[node] = (token, wall)
-            future = self.remote.set(node, values)
-            future.add_done_callback(partial(self._set_done, node, token, list(values)))
-        if wall - self._last_verify >= self.core.config.verify_period_s:
-            self._last_verify = wall
-            self._verify()
-        for node, text in plan.report().items():
-            self.health.values[f"apply.{node}"] = text
-
-    def _set_done(self, node: str, token: int, names: list[str], future: Future) -> None:
-        if self._in_flight.get(node, (None,))[0] != token:
-            return  # timed out already, or superseded
-        del self._in_flight[node]
-        response = None if future.cancelled() or future.exception() else future.result()
-        refused = (
-            None
-            if response is None
-            else {
-                name: r.reason or "refused"
-                for name, r in zip(names, response.results, strict=False)
-                if not r.successful
-            }
-        )
-        self.core.plan.result(node, time.monotonic(), refused)
-        if refused:
-            self.health.error("apply", f"{node}: {refused}")
-
-    def _verify(self) -> None:
-        """Ask every node said to be ok for its values; a difference (restart) pushes again."""
-        for item in self.core.plan.nodes.values():
-            pushed = item.pushed()
-            if item.state == "ok" and pushed:
-                future = self.remote.get(item.node, list(pushed))
-                future.add_done_callback(partial(self._verify_done, item.node, pushed))
-
-    def _verify_done(self, node: str, desired: dict[str, Any], future: Future) -> None:
-        if future.cancelled() or future.exception() or future.result() is None:
-            return
-        values = reported_values(list(desired), future.result())
-        if not all(same_value(values.get(k), d) for k, d in desired.items()):
-            self.get_logger().info(f"{node} lost its mode parameters (restart?): pushing again")
-            self.core.plan.mismatch(node, time.monotonic())
-
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
-        summary, life_h = self.core.summary(self._now())
-        pairs = (
-            summary.as_pairs()
-            + self.core.ledger.as_pairs()
-            + [
-                ("projected_battery_h", f"{life_h:.2f}"),
-                ("budget_spent_j", f"{self.core.budget_spent_j(self._now()):.1f}"),
-            ]
-        )
-        pairs += modelled_vs_measured(summary, self.measured, self._now())
+        pairs = self.core.summary_pairs(self._now(), self.measured)
         self.save()
         status = DiagnosticStatus(
             level=DiagnosticStatus.OK,

@@ -1,6 +1,6 @@
 """uploader: the store-and-forward uploader between the cascade and the gateway.
 
-Subscribes ``detections`` (wildcam/DetectionArray) and ``power/state`` (wildcam/PowerState,
+Subscribes ``detections/events`` (wildcam/DetectionArray) and ``power/state`` (wildcam/PowerState,
 latched); every analysed frame goes into the durable queue first (metadata, thumbnail, and the
 full frame when ``send_full_frames``), then a background sender posts batches to the gateway when
 the policy allows. Publishes ``uploader/status`` (wildcam/UploadStatus), ``energy`` and
@@ -19,6 +19,7 @@ from rclpy.time import Time
 from std_msgs.msg import Empty
 
 from wildcam.errors import ConfigError, UpdateError
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.params import build_config
 from wildcam.ros.diagnostics import Health
@@ -97,7 +98,7 @@ class Uploader(Node):
         self.pub = self.create_publisher(UploadStatus, "uploader/status", 10)
         self.create_subscription(
             DetectionArray,
-            "detections",
+            DETECTION_EVENTS,
             self.health.guard("detections")(self.detections_callback),
             EVENTS,
         )

@@ -118,6 +118,16 @@ class ApplyPlan:
                 calls.append((item.node, values))
         return calls
 
+    def verified(
+        self, node: str, desired: Mapping[str, Any], reported: Mapping[str, Any], now_s: float
+    ) -> bool:
+        """A verification read ``reported`` where ``desired`` was pushed: False (and pushed
+        again) when a value differs, e.g. after the node restarted."""
+        if all(same_value(reported.get(k), v) for k, v in desired.items()):
+            return True
+        self.mismatch(node, now_s)
+        return False
+
     def changed(self, node: str, name: str, value: Any, managed: bool) -> bool:
         """A parameter event: ``node``'s ``name`` is now ``value``. True when that is a new
         manual override: a parameter the policy sets on the node (``managed``) changed, after the

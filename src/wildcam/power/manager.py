@@ -5,7 +5,10 @@ device state, driven by the node with times and messages it converted.
 The mode (battery and temperature) and the device state each have a parameter set per node in
 the policy file; the plan pushes the mode's set with the state's on top
 (:meth:`~wildcam.power.policy.PolicyFile.params_for`), through the same calls, retries and
-verification. Mode, state and the lifetime budget spent survive a restart or a sleep through
+verification. The managed (lifecycle) nodes of the node table get a lifecycle goal per device
+state (:meth:`ManagerCore.lifecycle_goals`: sleep deactivates, watch and warm activate), sent
+through ``change_state`` when the goal changes or the node (re)appears. Mode, state and the
+lifetime budget spent survive a restart or a sleep through
 :mod:`wildcam.power.durable`.
 
 Times: ``now_s`` is the node clock (simulated or not) for the policy, staleness and energy; the
@@ -20,8 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.camera.held_store import pending_frames
+from wildcam.graph import NODES
 from wildcam.params import check_ranges, param, power_profile_param
-from wildcam.power.aggregate import EnergyAggregator, EnergySummary, projected_life_h
+from wildcam.power.aggregate import (
+    EnergyAggregator,
+    EnergySummary,
+    MeasuredEnergy,
+    modelled_vs_measured,
+    projected_life_h,
+)
 from wildcam.power.apply import ApplyPlan
 from wildcam.power.durable import DurableState
 from wildcam.power.energy import StageEnergy
@@ -194,6 +204,9 @@ class ManagerCore:
         # Parameter sets go out once the node clock is seen running: a graph on a paused
         # simulated clock is not reconfigured before its day starts.
         self.plan = ApplyPlan(policy_file.nodes(), max_attempts=config.max_attempts)
+        managed = tuple(spec.name for spec in NODES if spec.managed)
+        self.lifecycle = ApplyPlan(managed, max_attempts=config.max_attempts)
+        self._goals: dict[str, dict[str, Any]] = {}
         self._pushed = False
         self._last_step_s = math.nan
         slept_from = (
@@ -232,7 +245,7 @@ class ManagerCore:
         old, self.config = self.config, config
         if any(getattr(old, k) != getattr(config, k) for k in _STATE_FIELDS):
             self.state_policy = self._state_policy(config, now_s)
-        self.plan.max_attempts = config.max_attempts
+        self.plan.max_attempts = self.lifecycle.max_attempts = config.max_attempts
 
     def on_trigger(self, now_s: float, active: bool = True) -> bool:
         """A camera trigger (PIR edge) arrived: a trigger holds while the PIR output stays high
@@ -304,6 +317,26 @@ class ManagerCore:
             for n, v in self.policy_file.params_for(self.policy.mode, self.state.state).items()
         }
 
+    def lifecycle_goals(self) -> dict[str, dict[str, Any]]:
+        """Managed node -> ``{"lifecycle": goal}`` in the current device state: sleep
+        deactivates (the camera releases its device); watch and warm activate (watch releases
+        the device between trigger bursts through ``trigger_mode``, the node stays active)."""
+        goal = "inactive" if self.state.state == "sleep" else "active"
+        return {node: {"lifecycle": goal} for node in self.lifecycle.nodes}
+
+    def recheck_lifecycle(self, wall_s: float) -> list[str]:
+        """Asleep, send the sleep goal again to the managed nodes that took it (another
+        lifecycle manager, bringup after a respawn, may have activated one since); an active
+        goal is not enforced, so ``enabled`` set by hand keeps working. The nodes rechecked."""
+        due = [
+            item.node
+            for item in self.lifecycle.nodes.values()
+            if item.state == "ok" and item.desired.get("lifecycle") == "inactive"
+        ]
+        for node in due:
+            self.lifecycle.mismatch(node, wall_s)
+        return due
+
     def state_inputs(self, now_s: float) -> StateInputs:
         """What the state policy sees now: battery, triggers, the budget spent, capabilities."""
         battery = self._fresh(self.battery, now_s)
@@ -355,6 +388,10 @@ class ManagerCore:
         if running and (decision.changed or self.state.changed or not self._pushed):
             self.plan.set_mode(self.desired(), wall_s)
             self._pushed = True
+            goals = self.lifecycle_goals()
+            if goals != self._goals:  # only a new goal: ``enabled`` set by hand is left alone
+                self.lifecycle.set_mode(goals, wall_s)
+                self._goals = goals
         return decision, self.state
 
     def budget_spent_j(self, now_s: float) -> float:
@@ -387,3 +424,17 @@ class ManagerCore:
             self.policy.config.cold_loss_per_c,
         )
         return summary, projected_life_h(remaining, summary.average_power_w)
+
+    def summary_pairs(self, now_s: float, measured: MeasuredEnergy) -> list[tuple[str, str]]:
+        """The energy summary's ``(key, value)`` pairs: rates by stage and node, energy by
+        device state, projected battery life, budget spent and measured against modelled."""
+        summary, life_h = self.summary(now_s)
+        return (
+            summary.as_pairs()
+            + self.ledger.as_pairs()
+            + [
+                ("projected_battery_h", f"{life_h:.2f}"),
+                ("budget_spent_j", f"{self.budget_spent_j(now_s):.1f}"),
+            ]
+            + modelled_vs_measured(summary, measured, now_s)
+        )

@@ -18,6 +18,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import BatteryState
 
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import (
     DetectionArray,
     EnergyReport,
@@ -50,7 +51,7 @@ class RunMonitor(Node):
         best_effort = qos_profile_sensor_data
         self.create_subscription(MotionEvent, "motion/events", self.event_callback, best_effort)
         self.create_subscription(
-            DetectionArray, "detections", self.detection_callback, best_effort
+            DetectionArray, DETECTION_EVENTS, self.detection_callback, best_effort
         )
         self.create_subscription(PowerState, "power/state", self.state_callback, LATCHED)
         self.create_subscription(BatteryState, "power/battery", self.battery_callback, best_effort)

@@ -12,20 +12,23 @@ from typing import Any
 from builtin_interfaces.msg import Time as TimeMsg
 from sensor_msgs.msg import BatteryState, Temperature
 
-from wildcam.msg import EnergyReport
+from wildcam.msg import EnergyReport, PowerState
 from wildcam.power.energy import StageEnergy
+from wildcam.power.policy import MODES, ModePolicy, PolicyInputs
 from wildcam.power.sources import (
     PowerReading,
     charging_from_status,
     checked_reading,
     plausible,
 )
+from wildcam.power.states import StateDecision
 
 __all__ = [
     "battery_msg",
     "charging_of",
     "checked_battery",
     "checked_temperature",
+    "power_state",
     "report_stages",
     "stored_wh",
     "temperature_msg",
@@ -110,3 +113,22 @@ def report_stages(msg: EnergyReport) -> list[StageEnergy]:
         StageEnergy(s.stage, s.count, s.cpu_seconds, s.device_seconds, s.joules)
         for s in msg.stages
     ]
+
+
+def power_state(
+    policy: ModePolicy, state: StateDecision, inputs: PolicyInputs, stamp: TimeMsg
+) -> PowerState:
+    """The power manager's ``power/state``: mode, device state, their reasons and inputs."""
+    msg = PowerState(
+        mode=MODES.index(policy.mode),
+        mode_name=policy.mode,
+        reason=policy.reason,
+        battery_percentage=inputs.battery,
+        temperature=inputs.temperature_c,
+        charging=bool(inputs.charging),
+        manual_override=bool(inputs.override),
+        device_state=state.state,
+        device_state_reason=state.reason,
+    )
+    msg.header.stamp = stamp
+    return msg

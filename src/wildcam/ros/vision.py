@@ -3,7 +3,7 @@
 ``vision_msgs`` has no wheel on PyPI, so ``msg/`` defines the same messages with the same field
 names (``Detection2DArray``, ``Detection2D``, ``BoundingBox2D``, ``ObjectHypothesisWithPose``,
 ``VisionInfo``); a consumer written for vision_msgs reads them field for field. The cascade
-publishes ``detections/vision`` (a :func:`detection2d_array` of each ``detections`` message),
+publishes ``detections`` (a :func:`detection2d_array` of each ``detections/events`` message),
 the crop of the best box on ``detections/thumbnail`` under the same stamp, and the models on the
 latched ``detections/info`` (:func:`vision_info`).
 """
