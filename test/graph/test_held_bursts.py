@@ -16,6 +16,7 @@ from test_uploader import _onnx_fakes  # test/graph is on sys.path (pytest's pre
 from wildcam.camera import FakeController
 from wildcam.camera.held_store import pending_frames
 from wildcam.gateway import Gateway, GatewayConfig
+from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState
 from wildcam.power.durable import DurableState, save_state
 from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_SUB
@@ -74,7 +75,7 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
     token.write_text("graph-test-token-0123456789\n")
     manifest = _onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
     states = probe.collect(PowerState, "power/state", LATCHED)
-    detections = probe.collect(DetectionArray, "detections", EVENTS)
+    detections = probe.collect(DetectionArray, DETECTION_EVENTS, EVENTS)
     with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
         procs.node(
             "wildcam.nodes.uploader",
@@ -118,7 +119,7 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
             "-p",
             f"state_file:={state_file}",
         )
-        assert probe.wait_matched("detections", 30.0)
+        assert probe.wait_matched(DETECTION_EVENTS, 30.0)
         # The camera last, as a boot may bring it: the manager saw the held frames on disk.
         procs.node(*_camera(held))
 
