@@ -1,7 +1,7 @@
 """Launch test of launch/wildcam.launch.py with launch_pytest, on a ROS 2 install.
 
 launch, launch_ros and launch_pytest are not published on PyPI, so on a machine set up from the
-`ros-*` wheels this module skips; test/graph/test_bringup.py runs the same scenario through
+`ros-*` wheels this module skips; test/test_bringup_graph.py runs the same scenario through
 `wildcam bringup`, which starts the same node table with the same parameters file.
 """
 
@@ -15,7 +15,7 @@ import pytest
 launch_pytest = pytest.importorskip(
     "launch_pytest",
     reason="launch_pytest is not installable here (only from a ROS 2 install, e.g. "
-    "apt install ros-kilted-launch-pytest); test/graph/test_bringup.py covers the same "
+    "apt install ros-kilted-launch-pytest); test/test_bringup_graph.py covers the same "
     "scenario",
 )
 launch = pytest.importorskip("launch")

@@ -34,7 +34,7 @@ CAMERA = (
 def _uploader_test_helpers():  # type: ignore[no-untyped-def]
     import importlib.util
 
-    path = Path(__file__).parents[1] / "graph" / "test_uploader.py"
+    path = Path(__file__).parents[1] / "nodes" / "test_uploader.py"
     spec = importlib.util.spec_from_file_location("wildcam_test_uploader", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

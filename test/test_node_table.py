@@ -13,7 +13,7 @@ from wildcam.docs import BEGIN, END, default_parameters, node_tables
 from wildcam.graph import NODES
 from wildcam.params import param_specs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_every_node_module_and_config_class_exists() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
-from test_uploader import _onnx_fakes  # test/graph is on sys.path (pytest's prepend import)
+from test_uploader import _onnx_fakes  # test/nodes is on sys.path (pytest's prepend import)
 
 from wildcam.camera import FakeController
 from wildcam.camera.held_store import pending_frames

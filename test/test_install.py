@@ -19,7 +19,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 
 pytestmark = pytest.mark.graph
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # What a workspace's src/wildcam holds (no venv or build tree inside the source dir: CMake
 # refuses to export include paths that lie in the source dir, and a workspace has none there).
 PACKAGE_FILES = (

@@ -19,7 +19,7 @@ import pytest
 
 from wildcam.graph import NODES
 
-LAUNCH_FILE = Path(__file__).resolve().parents[2] / "launch" / "wildcam.launch.py"
+LAUNCH_FILE = Path(__file__).resolve().parents[1] / "launch" / "wildcam.launch.py"
 
 
 class Recorded:
