@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from wildcam.evaluation import score_events
+from wildcam.power.energy import STAGES
 from wildcam.report.data import Baseline, ModeSwitch, RunData, TruthVisit
 from wildcam.report.states import StateSummary, summarize_states
 from wildcam.types import DAY_S
@@ -42,17 +43,6 @@ __all__ = [
     "summarize",
     "visit_scores",
 ]
-
-STAGES = (
-    "capture",
-    "motion",
-    "cascade_stage1",
-    "cascade_stage2",
-    "cascade_stage3",
-    "encode",
-    "upload",
-)
-"""The stages every node reports under (contracts), in pipeline order."""
 
 PROCESSING_STAGES = frozenset({"motion", "cascade_stage1", "cascade_stage2", "encode"})
 """Work the always-on baseline does not do (it runs the large model on every frame instead)."""
