@@ -268,3 +268,17 @@ def test_cli_eval_with_the_shipped_models(shared_data: Path, tmp_path: Path) -> 
     cascade = next(r for r in report["rows"] if r["name"] == "cascade")
     assert cascade["images"] == 6 and cascade["energy_mj"] > 0 and cascade["latency_ms"] > 0
     assert cascade["fraction_reaching"]["1"] == 1.0
+
+
+def test_eval_uses_a_students_night_band_on_grey_images(tmp_path: Path) -> None:
+    grey, colour = tmp_path / "grey.png", tmp_path / "colour.png"
+    cv2.imwrite(str(grey), np.full((60, 80, 3), 70, np.uint8))
+    cv2.imwrite(str(colour), np.dstack([np.full((60, 80), v, np.uint8) for v in (0, 70, 200)]))
+    student = FakeModel("tiny", 1, lambda _img, _box: 0.5, 0.2, 0.8, c_high_night=0.4)
+    large = FakeModel("large", 3, lambda _img, _box: 0.1, 0.3, 0.3)
+    items = [LabelledImage(grey, True), LabelledImage(colour, True)]
+    report = evaluate(items, {1: student, 3: large}, CascadeConfig())
+    cascade = report.row("cascade")
+    # the grey image is decided at stage 1 (animal), the colour one by stage 3 (missed)
+    assert (cascade.tp, cascade.fn) == (1, 1)
+    assert cascade.fraction_reaching(3) == 0.5

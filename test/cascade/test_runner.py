@@ -233,3 +233,18 @@ def test_band_overrides_change_who_decides() -> None:
     assert region.stage == 1 and not region.animal
     assert CascadeConfig(stage2_c_low=0.3).band(2, 0.1, 0.9) == (0.3, 0.9)
     assert CascadeConfig().band(3, 0.25, 0.25) == (0.25, 0.25)
+
+
+def test_a_student_night_band_applies_on_grey_frames_only() -> None:
+    student = FakeModel("tiny", 1, lambda _img, _box: 0.5, 0.2, 0.8, c_high_night=0.4)
+    large = fixed(0.1, 3)
+    cascade = Cascade({1: student, 3: large})
+    grey = cascade.run(FRAME, [LEFT]).regions[0]  # an all-black frame is grey (IR)
+    assert grey.animal and grey.stage == 1 and large.calls == 0
+    colour = FRAME.copy()
+    colour[..., 2] = 200
+    day = cascade.run(colour, [LEFT]).regions[0]
+    assert not day.animal and day.stage == 3 and large.calls == 1
+    # a configured c_high still overrides the manifest's, day and night
+    cascade.configure(CascadeConfig(stage1_c_high=0.9))
+    assert cascade.run(FRAME, [LEFT]).regions[0].stage == 3

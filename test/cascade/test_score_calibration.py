@@ -218,3 +218,52 @@ def test_a_scaling_is_kept_only_if_it_lowers_the_error_on_frames_it_never_saw(
         assert fields["a"] > 1.0 and fields["ece_fitted"] < fields["ece_raw"]
     else:
         assert (fields["a"], fields["b"]) == (1.0, 0.0)
+
+
+def test_a_night_band_below_c_low_is_refused(tmp_path: Path) -> None:
+    record = json.loads(default_manifest_path().read_text())
+    tiny = next(m for m in record["models"] if m["id"] == "tiny_int8")
+    tiny["c_high_night"] = tiny["c_low"] / 2
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ModelError, match="c_high"):
+        Manifest.load(path)
+    tiny["c_high_night"] = 0.5
+    path.write_text(json.dumps(record))
+    assert Manifest.load(path).entry("tiny_int8").c_high_night == 0.5
+
+
+def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import cv2
+
+    from wildcam.cascade import calibrate
+    from wildcam.cascade.evaluate import LabelledImage
+    from wildcam.cascade.realdata import RealItem
+
+    grey, colour = tmp_path / "grey.png", tmp_path / "colour.png"
+    cv2.imwrite(str(grey), np.full((40, 60, 3), 90, np.uint8))
+    cv2.imwrite(str(colour), np.dstack([np.full((40, 60), v, np.uint8) for v in (0, 90, 200)]))
+    items, scores = [], {}
+    for k, group in enumerate(_groups("train", 12) + _groups("calib", 12)):
+        animal = k % 2 == 0
+        items.append(RealItem(LabelledImage(grey, animal), group))
+        scores[group] = 0.6 + k / 100 if animal else 0.1 + k / 100  # empties below 0.35
+    # frames that must not count: colour (day) frames and held-back ones, all empty and high
+    for group in _groups("train", 14)[12:] + _groups("test", 2):
+        path = colour if role(group) == "train" else grey
+        items.append(RealItem(LabelledImage(path, False), group))
+        scores[group] = 0.99
+    seen: list[str] = []
+
+    def fake(_entry: object, _dir: object, chosen: list[RealItem], raw: bool = True) -> np.ndarray:
+        seen.extend(i.group for i in chosen)
+        return np.asarray([scores[i.group] for i in chosen])
+
+    monkeypatch.setattr(calibrate, "_raw_scores", fake)
+    entry = Manifest.load(default_manifest_path()).entry("tiny_int8")
+    fields = calibrate.night_band(entry, Path("."), items)
+    assert len(seen) == 24 and all(role(g) != "test" for g in seen)
+    # every animal scores >= 0.6, every empty below 0.35: the band starts at the lowest animal
+    assert fields["c_high_night"] == min(v for v in scores.values() if v >= 0.6)

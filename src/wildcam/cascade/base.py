@@ -86,10 +86,13 @@ class FakeModel:
     score_fn: Callable[[Image, Box], float]
     c_low: float = 0.2
     c_high: float = 0.8
+    c_high_night: float | None = None
     calls: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         check_band(self.c_low, self.c_high)
+        if self.c_high_night is not None:
+            check_band(self.c_low, self.c_high_night)
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
         """Score each region with ``score_fn``; a detector-like box equal to the region."""

@@ -17,6 +17,13 @@ Frames: the large model was trained elsewhere (MegaDetector-Lite), so the camera
 the ``train`` groups fit its scaling and those of the ``calib`` groups decide whether it is kept
 (it must lower their ECE); the ``test`` groups (:mod:`wildcam.cascade.splits`) never do. See
 :data:`CALIBRATES` for the students.
+
+Night band of the students (:data:`NIGHT_BANDS`): on grey (infrared) frames the large model
+misses animals the students find (MegaDetector's own documentation: small models lose most at
+night), so each student gets a ``c_high_night`` from the whole grey frames of the ``train`` and
+``calib`` groups, by the same rule as its band (:func:`wildcam.cascade.scores.bands`: from it up
+at least 95 % are animals), with :data:`NIGHT_SUPPORT` frames at least (there are only about 30
+such frames). The runner uses it on grey frames (:func:`wildcam.cascade.light.is_night`).
 """
 
 from __future__ import annotations
@@ -32,15 +39,24 @@ from typing import Any
 import numpy as np
 
 from wildcam.cascade.evaluate import read_image
+from wildcam.cascade.light import is_night
 from wildcam.cascade.manifest import Manifest, ModelEntry
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, real_items
-from wildcam.cascade.scores import expected_calibration_error, fit_platt, platt
+from wildcam.cascade.scores import bands, expected_calibration_error, fit_platt, platt
 from wildcam.cascade.splits import HELD_BACK_SOURCES
 from wildcam.errors import InputError
 from wildcam.types import Box
 
-__all__ = ["CALIBRATES", "calibrate_manifest", "card_section", "main", "write_card_section"]
+__all__ = [
+    "CALIBRATES",
+    "NIGHT_BANDS",
+    "calibrate_manifest",
+    "card_section",
+    "main",
+    "night_band",
+    "write_card_section",
+]
 
 CALIBRATES = {3}
 FIT_ROLE, CHECK_ROLE = "train", "calib"
@@ -52,10 +68,19 @@ frames. The students' whole-frame scores carry almost no information on the 26 `
 calibration belongs in ``make models``, on the ``calib`` groups' crops (not done yet)."""
 
 
-def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> np.ndarray:
-    model = load_model(
-        dataclasses.replace(entry, calibration=(1.0, 0.0)), directory, RuntimeOptions(threads=1)
-    )
+NIGHT_BANDS = {1, 2}
+NIGHT_ROLES = ("train", "calib")
+NIGHT_SUPPORT = 10
+"""The stages given a night band, the roles whose grey frames choose it, and the fewest frames
+at or above it (the build's bands ask 20 crops; the two roles hold 28 grey frames, 14 animals)."""
+
+
+def _raw_scores(
+    entry: ModelEntry, directory: Path, items: Sequence[RealItem], raw: bool = True
+) -> np.ndarray:
+    if raw:
+        entry = dataclasses.replace(entry, calibration=(1.0, 0.0))
+    model = load_model(entry, directory, RuntimeOptions(threads=1))
     out = []
     for real in items:
         image = read_image(real.item.path)
@@ -100,6 +125,30 @@ def calibrate_entry(
         },
         "c_low": c_low,
         "c_high": c_high,
+    }
+
+
+def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> dict[str, Any]:
+    """The fields ``c_high_night`` and ``night_band`` of a student's ``entry``: its band's
+    ``c_high`` chosen on the grey (infrared) whole frames of the :data:`NIGHT_ROLES` groups, in
+    its (calibrated) scores; never below its ``c_low``."""
+    night = [
+        i
+        for i in items
+        if i.role in NIGHT_ROLES
+        and (image := read_image(i.item.path)) is not None
+        and is_night(image)
+    ]
+    truth = np.asarray([i.item.animal for i in night], bool)
+    scores = _raw_scores(entry, directory, night, raw=False)
+    _, c_high = bands(scores, truth, support=NIGHT_SUPPORT)
+    return {
+        "c_high_night": max(c_high, entry.c_low),
+        "night_band": {
+            "fitted_on": f"{'+'.join(NIGHT_ROLES)} grey frames: {len(truth)} "
+            f"frames, {int(truth.sum())} animals",
+            "support": NIGHT_SUPPORT,
+        },
     }
 
 
@@ -148,6 +197,27 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         )
     lines += [
         "",
+        (
+            "Night band of the students: on grey (infrared) frames the large model misses "
+            "animals the students find, so each student's `c_high` on grey frames "
+            "(`c_high_night`, used by the runner when the frame is grey) is chosen by the same "
+            "rule as its band (from it up at least 95 % are animals, at least "
+            f"{NIGHT_SUPPORT} frames) on the whole grey frames of the "
+            f"{' and '.join(f'`{r}`' for r in NIGHT_ROLES)} splits. These are few (mostly one "
+            "road clip at night as the empty ones), so the band is a coarse estimate."
+        ),
+        "",
+        "| id | chosen on | band by day | `c_high_night` |",
+        "|---|---|---|---|",
+    ]
+    for model in record["models"]:
+        if model["stage"] in NIGHT_BANDS and "night_band" in model:
+            lines.append(
+                f"| `{model['id']}` | {model['night_band']['fitted_on']} | "
+                f"[{model['c_low']}, {model['c_high']}) | {model['c_high_night']} |"
+            )
+    lines += [
+        "",
         f"Held back (`test` split, {len(held_back)} files or clips, never trained or "
         "tuned on; `wildcam.cascade.splits`): " + ", ".join(f"`{g}`" for g in held_back) + ".",
         CARD_END,
@@ -177,6 +247,10 @@ def calibrate_manifest(path: Path, data: Path, log: Any = print) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         items = real_items(data, Path(tmp))
         for model in record["models"]:
+            if model["stage"] in NIGHT_BANDS:
+                fields = night_band(manifest.entry(model["id"]), manifest.directory, items)
+                model.update(fields)
+                log(f"{model['id']}: {fields}")
             if model["stage"] not in CALIBRATES:
                 continue
             fields = calibrate_entry(manifest.entry(model["id"]), manifest.directory, items)

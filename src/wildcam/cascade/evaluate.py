@@ -180,6 +180,7 @@ class _Replay:
     stage: int
     c_low: float
     c_high: float
+    c_high_night: float | None = None
     answer: RegionResult | None = None
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
@@ -313,7 +314,10 @@ def evaluate(
     energy = energy or default_energy()
     stages = sorted(models)
     rows = _rows(stages, config.max_stage)
-    replays = {s: _Replay(m.model_id, s, m.c_low, m.c_high) for s, m in models.items()}
+    replays = {
+        s: _Replay(m.model_id, s, m.c_low, m.c_high, getattr(m, "c_high_night", None))
+        for s, m in models.items()
+    }
     cascades = [
         Cascade({s: replays[s] for s in row.stages}, _capped(config, row.max_stage))
         for row in rows

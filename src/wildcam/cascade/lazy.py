@@ -87,6 +87,7 @@ class LazyModel:
         self.stage = entry.stage
         self.c_low = entry.c_low
         self.c_high = entry.c_high
+        self.c_high_night = entry.c_high_night
         self._dir = Path(manifest_dir)
         self._options = options
         self._clock = clock

@@ -111,6 +111,9 @@ class ModelEntry:
     """Platt scaling ``(a, b)`` of the raw score (:func:`wildcam.cascade.scores.platt`), fitted
     on real frames by ``wildcam.cascade.calibrate``; ``(1, 0)`` leaves it raw. The band is in
     calibrated scores."""
+    c_high_night: float | None = None
+    """A student's ``c_high`` on grey (infrared night) frames, chosen on real night frames by
+    ``wildcam.cascade.calibrate``; ``None``: the same band day and night."""
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -149,6 +152,9 @@ class ModelEntry:
                 nms_iou=float(data.get("nms_iou", 0.45)),
                 min_score=float(data.get("min_score", 0.05)),
                 calibration=_platt(data.get("calibration")),
+                c_high_night=(
+                    None if data.get("c_high_night") is None else float(data["c_high_night"])
+                ),
                 info={k: v for k, v in data.items() if k not in _PARSED},
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -175,6 +181,8 @@ class ModelEntry:
             problems.append(f"file {self.file!r} must be a plain name beside the manifest")
         try:
             check_band(self.c_low, self.c_high)
+            if self.c_high_night is not None:
+                check_band(self.c_low, self.c_high_night)
         except ConfigError as err:
             problems.append(str(err))
         if problems:
@@ -196,6 +204,7 @@ _PARSED = {
     "c_high",
     "nms_iou",
     "min_score",
+    "c_high_night",
 }
 
 

@@ -9,7 +9,7 @@ camera-trap clips whose animal comes later (checked by eye), and, when that fold
 OpenCV's pedestrian (``vtest.avi``) and swaying-tree (``tree.avi``) clips. Which frames train,
 calibrate or test is :func:`wildcam.cascade.splits.role` of the group.
 
-Night frames are the infrared ones: a camera trap's IR image is grey (its colour channels agree).
+Night frames are the infrared ones (:func:`wildcam.cascade.light.is_night`, re-exported here).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from wildcam.cascade.evaluate import LabelledImage, load_coco
+from wildcam.cascade.light import is_night
 from wildcam.cascade.splits import Role, role
 from wildcam.types import Image
 
@@ -56,10 +57,6 @@ EMPTY_FIRST_FRAMES = (
 OPENCV_CLIPS = {"vtest.avi": 12, "tree.avi": 12}
 """OpenCV's sample clips (Debian ``opencv-doc``, ``examples/data``): people walking, a tree in
 the wind; no animal. Held back."""
-GREY_SPREAD = 6.0
-"""Mean absolute difference between neighbouring colour channels (0-255) below which a frame
-counts as grey (infrared night). It only splits the reported figures by day and night; the
-cascade never uses it."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +70,6 @@ class RealItem:
     def role(self) -> Role:
         """``train``, ``calib`` or ``test`` (:func:`wildcam.cascade.splits.role`)."""
         return role(self.group)
-
-
-def is_night(image: Image) -> bool:
-    """Whether ``image`` is a grey (infrared) frame."""
-    small = image[::8, ::8].astype(np.int16)
-    spread = np.abs(small[..., 0] - small[..., 1]) + np.abs(small[..., 1] - small[..., 2])
-    return float(spread.mean()) / 2 < GREY_SPREAD
 
 
 def _stills(folder: Path, group: str) -> list[RealItem]:

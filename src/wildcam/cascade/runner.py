@@ -2,7 +2,8 @@
 
 For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
 is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
-unless the config overrides it); in between the region escalates to the next enabled stage. Stage
+unless the config overrides it; on a grey, infrared night frame a student's ``c_high_night``
+where the manifest gives one); in between the region escalates to the next enabled stage. Stage
 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
 calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.light import is_night
 from wildcam.cascade.views import predict_views
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
@@ -372,6 +374,7 @@ class Cascade:
         pending = list(range(len(regions)))
         ran: set[int] = set()
         scored: dict[int, tuple[StageModel, RegionResult]] = {}
+        night: bool | None = None  # looked at once, when a model has a night band
         for position, stage in enumerate(stages):
             if stage == 3 and trust_animal:
                 for index in [i for i in pending if i in scored]:
@@ -390,7 +393,12 @@ class Cascade:
             if not pending:
                 break
             model = self._models[stage]
-            c_low, c_high = self.config.band(stage, model.c_low, model.c_high)
+            c_high = model.c_high
+            c_high_night: float | None = getattr(model, "c_high_night", None)
+            if c_high_night is not None:
+                night = is_night(image) if night is None else night
+                c_high = c_high_night if night else c_high
+            c_low, c_high = self.config.band(stage, model.c_low, c_high)
             results = self._predict(stage, model, image, [regions[i] for i in pending])
             ran.add(stage)
             last = position == len(stages) - 1
