@@ -66,23 +66,25 @@ class HeldPacer:
 
     def motion(self, stamp_ns: int, event_id: int, done: bool = True) -> None:
         """The motion stage processed (or, ``done`` false, could not take) a frame."""
-        flight = self._flight
-        if flight is None or flight.stamp_ns != stamp_ns:
-            return
-        if done:
+        flight = self._accepted(stamp_ns, done)
+        if flight is not None:
             flight.motion_event = event_id
-        else:
-            flight.refused = True
 
     def cascade(self, stamp_ns: int, done: bool = True) -> None:
         """The cascade decided (or, ``done`` false, could not decide) a frame."""
+        flight = self._accepted(stamp_ns, done)
+        if flight is not None:
+            flight.cascade_done = True
+
+    def _accepted(self, stamp_ns: int, done: bool) -> _InFlight | None:
+        """The frame in flight when the acknowledgement is its and not a refusal (noted)."""
         flight = self._flight
         if flight is None or flight.stamp_ns != stamp_ns:
-            return
-        if done:
-            flight.cascade_done = True
-        else:
+            return None
+        if not done:
             flight.refused = True
+            return None
+        return flight
 
     def step(self, now_s: float) -> Step:
         """What to do now; DECIDED and SET_ASIDE also clear the frame in flight."""

@@ -250,8 +250,9 @@ class CameraDriver(LifecycleNode):
         if not self._deciders_listen():
             self.health.values["held"] = "waiting for the motion gate and the cascade"
             return True
-        with self.meter.measure("capture", count=0):
-            self._publish(frame, Time(nanoseconds=frame.captured_epoch_ns), True, held=True)
+        with self.meter.measure("capture", count=0):  # both streams, even when sent again
+            self._publish_small(frame, Time(nanoseconds=frame.captured_epoch_ns))
+            self._publish_full([(frame.captured_epoch_ns, frame)])
         self.pacer.sent(frame.captured_epoch_ns, time.monotonic())
         self.health.values["held"] = "publishing"
         return True
@@ -279,7 +280,11 @@ class CameraDriver(LifecycleNode):
         if self.held is not None and self.lifecycle == "active" and self.params.config.enabled:
             self._publish_held(self.held)
 
-    def _publish(self, frame: Frame, stamp: Time, burst: bool, held: bool = False) -> None:
+    def _publish(self, frame: Frame, stamp: Time, burst: bool) -> None:
+        self._publish_small(frame, stamp)
+        self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=burst))
+
+    def _publish_small(self, frame: Frame, stamp: Time) -> None:
         cfg = self.params.config
         header_stamp = stamp.to_msg()
         small = reduce_frame(frame.image, cfg.reduce_factor)
@@ -287,10 +292,6 @@ class CameraDriver(LifecycleNode):
         self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
         self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
         self.health.count("frames")
-        if held:  # a held frame may be sent again, which the gate would not pass
-            self._publish_full([(stamp.nanoseconds, frame)])
-        else:
-            self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=burst))
 
     def _capture_stamp(self, frame: Frame) -> Time:
         """The node-clock time the frame was captured: now, less its age where the source
