@@ -2,7 +2,8 @@
 published first with their capture stamps, decided by the motion gate and the cascade, sent to
 the gateway, and the woken device goes back to sleep once they are drained and sent; a cascade
 slower than the camera still decides every held frame (the drain is paced by the stages'
-acknowledgements); a camera killed mid-way loses none of them."""
+acknowledgements); frames no stage can take are sent again, then set aside and kept; a camera
+killed mid-way loses none of them."""
 
 from __future__ import annotations
 
@@ -211,3 +212,29 @@ def test_a_camera_killed_while_draining_loses_no_held_frame(  # type: ignore[no-
     assert probe.spin_until(lambda: set(stamps) <= {_stamp_ns(m) for m in small}, 10.0)
     got = [_stamp_ns(m) for m in small if _stamp_ns(m) in set(stamps)]
     assert len(got) - len(stamps) <= 1, "at most the frame in flight at the kill repeats"
+
+
+def test_held_frames_refused_are_sent_again_then_set_aside_and_kept(  # type: ignore[no-untyped-def]
+    probe, procs, tmp_path: Path
+) -> None:
+    held = tmp_path / "held"
+    stamps = _write_bursts(held, 1, 4)
+    small: list[Image] = []
+    refuse = probe.node.create_publisher(FrameDone, "motion/processed", EVENTS)
+    probe.node.create_publisher(FrameDone, "detections/processed", EVENTS)
+
+    def on_small(msg: Image) -> None:  # a motion stage that can never take a frame
+        small.append(msg)
+        refuse.publish(FrameDone(header=msg.header, done=False))
+
+    probe.node.create_subscription(Image, "camera/small/image_raw", on_small, SENSOR_SUB)
+    probe.collect(Image, "camera/image_raw", SENSOR_SUB)
+    procs.node(*_camera(held, "held_max_sends:=2", "trigger_mode:=true"))
+
+    def kept() -> list[str]:
+        return sorted(p.name for p in held.iterdir())
+
+    expected = sorted(f".undecided-{s}.jpg" for s in stamps)
+    assert probe.spin_until(lambda: kept() == expected, 60.0), (kept(), procs.log("camera_driver"))
+    sends = [_stamp_ns(m) for m in small]
+    assert sorted(sends) == sorted(stamps * 2), "each frame sent twice, then set aside"
