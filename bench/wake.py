@@ -22,10 +22,10 @@ parameters and the real models, paced by their acknowledgements (README "Device 
 wall time from the first held frame out to the emptied store, and the CPU seconds of the three
 processes over it (``/proc``) less the same processes' over an equal idle window right after
 (the baseline, in the same run), each divided by the bursts: ``held_burst_drain_s``,
-``held_burst_cpu_s`` (the lifetime model's per-burst analysis CPU time, times the profile's
-slowdown), ``held_burst_cpu_s_idle`` (the baseline), ``held_frames_set_aside``,
-``held_frames_animal`` (held frames decided "animal") and ``held_bursts_animal`` (bursts with
-one at least).
+``held_burst_cpu_s`` (for the lifetime model's per-burst analysis CPU time, times the
+profile's slowdown; lifetime.py does not read it yet), ``held_burst_cpu_s_idle`` (the
+baseline), ``held_frames_set_aside``, ``held_frames_animal`` (held frames decided "animal") and
+``held_bursts_animal`` (bursts with one at least).
 
 Keys: ``trigger_to_frame_ms_warm``, ``trigger_to_frame_ms_watch``, ``cold_start_to_frame_s``,
 ``cold_start_to_decision_s`` (medians; ``*_p95`` and ``*_n`` beside them), goals and ``*_met``;
@@ -54,7 +54,9 @@ import yaml
 from _common import write_results
 
 ANIMAL_ENTERS_S = 1.0  # scene seconds after the first frame: part of every time to a decision
-HELD_FRAMES = 30  # a held burst: the controller's camera for 3 s at 10 fps (lifetime.py's burst)
+# A held burst: the controller's camera for 3 s (lifetime.py's burst camera, an ASSUMPTION there)
+# at 10 fps (camera_driver's default fps; the controller's rate is ASSUMED the same).
+HELD_FRAMES = 30
 GOALS = {
     "trigger_to_frame_ms_warm": 100.0,
     "trigger_to_frame_ms_watch": 400.0,

@@ -4,9 +4,9 @@ Subscribes ``camera/small/image_raw`` (mono8) and ``camera/small/camera_info`` (
 sensor-data QoS);
 publishes ``motion/events`` (wildcam/MotionEvent, regions in full-frame pixels) for every frame
 inside a motion event and for frames flagged as an illumination change or IR switch, and
-``motion/processed`` (wildcam/FrameDone) for every frame once it is done with it (after its event),
-which paces the camera's held bursts. The camera
-driver answers event starts with the buffered full frames, so the cascade gets what it needs.
+``motion/processed`` (wildcam/FrameDone) for every frame once it is done with it (after its
+event), which paces the camera's held bursts. The camera driver answers event starts with the
+buffered full frames, so the cascade gets what it needs.
 Every threshold is a live parameter.
 """
 
