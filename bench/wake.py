@@ -15,6 +15,18 @@ Modelled beside them: the OS boot to the first frame, ``boot_s`` of the profile 
 a device that sleeps in a halt adds it to ``cold_start_to_frame_s``. The synthetic source
 reopens from a kept scene; a V4L2 device's open time is not measured here.
 
+Held bursts (``--held-bursts``, after the bringups): bursts of a walking deer the power
+controller held (``HELD_FRAMES`` 640x480 JPEG frames each, written under the store's contract)
+drain through the camera, the motion gate and the cascade, each its own process with the default
+parameters and the real models, paced by their acknowledgements (README "Device states"). The
+wall time from the first held frame out to the emptied store, and the CPU seconds of the three
+processes over it (``/proc``) less the same processes' over an equal idle window right after
+(the baseline, in the same run), each divided by the bursts: ``held_burst_drain_s``,
+``held_burst_cpu_s`` (for the lifetime model's per-burst analysis CPU time, times the
+profile's slowdown; lifetime.py does not read it yet), ``held_burst_cpu_s_idle`` (the
+baseline), ``held_frames_set_aside``, ``held_frames_animal`` (held frames decided "animal") and
+``held_bursts_animal`` (bursts with one at least).
+
 Keys: ``trigger_to_frame_ms_warm``, ``trigger_to_frame_ms_watch``, ``cold_start_to_frame_s``,
 ``cold_start_to_decision_s`` (medians; ``*_p95`` and ``*_n`` beside them), goals and ``*_met``;
 what a cold start is made
@@ -42,11 +54,18 @@ import yaml
 from _common import write_results
 
 ANIMAL_ENTERS_S = 1.0  # scene seconds after the first frame: part of every time to a decision
+# A held burst: the controller's camera for 3 s (lifetime.py's burst camera, an ASSUMPTION there)
+# at 10 fps (camera_driver's default fps; the controller's rate is ASSUMED the same).
+HELD_FRAMES = 30
 GOALS = {
     "trigger_to_frame_ms_warm": 100.0,
     "trigger_to_frame_ms_watch": 400.0,
     "cold_start_to_decision_s": 3.0,
 }
+
+
+def _stamp_ns(msg: Any) -> int:
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
 def _p95(values: list[float]) -> float:
@@ -94,7 +113,7 @@ class _Listener:
         from sensor_msgs.msg import Image
 
         from wildcam.graph import DETECTION_EVENTS
-        from wildcam.msg import DetectionArray, Trigger
+        from wildcam.msg import DetectionArray, FrameDone, Trigger
         from wildcam.ros.qos import EVENTS, SENSOR_SUB
 
         rclpy.init(args=[])
@@ -102,17 +121,29 @@ class _Listener:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.first: dict[str, float] = {}
+        self.since_ns = 0  # "first" counts messages stamped from then on (not a stopped run's)
         self.raw: list[tuple[int, float]] = []  # (header stamp ns, received monotonic)
+        self.animal: set[int] = set()  # stamps of frames decided "animal"
 
         def seen(key: str) -> Callable[[Any], None]:
-            return lambda _msg: self.first.setdefault(key, time.monotonic())
+            def note(msg: Any) -> None:
+                stamp = _stamp_ns(msg)
+                if stamp >= self.since_ns:
+                    self.first.setdefault(key, time.monotonic())
+                    if key == "decision":
+                        self.animal.add(stamp)
+
+            return note
 
         def raw(msg: Any) -> None:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.raw.append((stamp, time.monotonic()))
+            self.raw.append((_stamp_ns(msg), time.monotonic()))
 
         self.node.create_subscription(Image, "camera/small/image_raw", seen("frame"), SENSOR_SUB)
         self.node.create_subscription(DetectionArray, DETECTION_EVENTS, seen("decision"), EVENTS)
+        self.acks = [  # held frames wait for both deciders' acknowledgements to have publishers
+            self.node.create_subscription(FrameDone, topic, lambda _msg: None, EVENTS)
+            for topic in ("motion/processed", "detections/processed")
+        ]
         self.node.create_subscription(Image, "camera/image_raw", raw, SENSOR_SUB)
         self.trigger = self.node.create_publisher(Trigger, "camera/trigger", 10)
         self.Trigger = Trigger
@@ -166,6 +197,96 @@ class _Listener:
         rclpy.try_shutdown()
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (Linux ``/proc/<pid>/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
+def _write_held(held: Path, bursts: int) -> list[set[int]]:
+    """``bursts`` held bursts of a deer walking in (a minute apart); their capture stamps."""
+    import cv2
+
+    from wildcam.camera.held_store import write_burst
+    from wildcam.camera.scene import SceneConfig, Visit
+    from wildcam.camera.synthetic import SyntheticScene
+
+    scene = SyntheticScene(
+        SceneConfig(
+            seed=5,
+            duration_s=31.0,  # the visit's; a burst is its first HELD_FRAMES frames
+            visits=(Visit(0.5, 30.0, "deer", 0.35, "left_to_right", 0.3, 0.85),),
+            illumination_drift=0.0,
+        )
+    )
+    jpegs = [cv2.imencode(".jpg", scene.render(i))[1].tobytes() for i in range(HELD_FRAMES)]
+    stamps: list[set[int]] = []
+    start = time.time_ns() - 3600 * 10**9
+    for b in range(bursts):
+        trigger = start + b * 60 * 10**9
+        frames = [(trigger + (i + 1) * 10**8, data, ".jpg") for i, data in enumerate(jpegs)]
+        write_burst(held, trigger, frames)
+        stamps.append({s for s, _, _ in frames})
+    return stamps
+
+
+def _held_drain(
+    tmp: Path, params: Path, env: dict[str, str], listener: _Listener, bursts: int
+) -> dict[str, float | int]:
+    """Drain ``bursts`` held bursts; the per-burst figures (see the module's docstring)."""
+    from wildcam.camera.held_store import pending_frames
+
+    held = tmp / "held"
+    stamps = _write_held(held, bursts)
+    listener.first.clear()
+    listener.animal.clear()
+    listener.since_ns = 0  # held frames carry their capture times, an hour ago
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, *extra: str) -> None:
+        command = [sys.executable, "-m", f"wildcam.nodes.{name}", "--ros-args"]
+        with open(tmp / f"held-{name}.log", "wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [*command, "--params-file", str(params), *extra],  # -p after: it wins
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    try:
+        start("motion_detector")
+        start("cascade_detector")
+        ok = listener.spin_until(lambda: all(s.get_publisher_count() for s in listener.acks), 120)
+        assert ok, "the motion gate or the cascade did not start"
+        start("camera_driver", "-p", f"held_dir:={held}", "-p", "trigger_mode:=true")
+        pids = [p.pid for p in procs]
+        assert listener.spin_until(lambda: "frame" in listener.first, 120.0), "no held frame"
+        cpu0, wall0 = _cpu_s(pids), listener.first["frame"]
+        assert listener.spin_until(lambda: not pending_frames(held), 600.0), "not drained"
+        cpu1, wall1 = _cpu_s(pids), time.monotonic()
+        listener.spin_until(lambda: False, wall1 - wall0)  # the idle baseline, same length
+        cpu2 = _cpu_s(pids)
+    finally:
+        for proc in procs:
+            _stop(proc)
+    return {
+        "held_bursts_n": bursts,
+        "held_burst_frames": HELD_FRAMES,
+        "held_burst_drain_s": round((wall1 - wall0) / bursts, 4),
+        "held_burst_cpu_s": round(((cpu1 - cpu0) - (cpu2 - cpu1)) / bursts, 4),
+        "held_burst_cpu_s_idle": round((cpu2 - cpu1) / bursts, 4),
+        "held_frames_set_aside": sum(1 for p in held.glob(".undecided-*")),
+        "held_frames_animal": sum(len(b & listener.animal) for b in stamps),
+        "held_bursts_animal": sum(1 for b in stamps if b & listener.animal),
+    }
+
+
 def _bringup(
     params: Path, env: dict[str, str], log: Path
 ) -> tuple[subprocess.Popen[bytes], float]:
@@ -215,6 +336,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cold-starts", type=int, default=3)
     parser.add_argument("--triggers", type=int, default=10)
+    parser.add_argument("--held-bursts", type=int, default=3, help="0: no held-burst phase")
     args = parser.parse_args()
 
     from wildcam.power.profile import load_profile
@@ -222,6 +344,7 @@ def main() -> None:
 
     cold_frame: list[float] = []
     cold_decision: list[float] = []
+    held: dict[str, float | int] = {}
     warm: list[float] = []
     watch: list[float] = []
     with tempfile.TemporaryDirectory(prefix="wildcam-wake-") as tmp_name, claim_domain() as domain:
@@ -238,6 +361,7 @@ def main() -> None:
         try:
             for i in range(args.cold_starts):
                 listener.first.clear()
+                listener.since_ns = time.time_ns()
                 proc, started = _bringup(params, env, tmp / f"bringup{i}.log")
                 ok = listener.spin_until(
                     lambda: {"frame", "decision"} <= set(listener.first), 120.0
@@ -253,6 +377,8 @@ def main() -> None:
             listener.set_state("watch", True)
             watch = [listener.trigger_latency_ms(0.8) for _ in range(args.triggers)]
             _stop(proc)
+            if args.held_bursts:
+                held = _held_drain(tmp, params, env, listener, args.held_bursts)
         finally:
             listener.close()
     profile = load_profile("rpi4b")
@@ -281,6 +407,7 @@ def main() -> None:
             "os_boot_source": f"config/power_profiles/{profile.name}.yaml states.boot_s "
             "(ASSUMPTION there, with how to measure it)",
             "note": "host x86-64, synthetic source (reopened from a kept scene); provisional",
+            **held,
         }
     )
     write_results("wake", values)

@@ -90,6 +90,8 @@ NODES: tuple[NodeSpec, ...] = (
         subscribes=(
             ("camera/trigger", "wildcam/Trigger"),
             ("motion/events", "wildcam/MotionEvent"),
+            ("motion/processed", "wildcam/FrameDone"),
+            ("detections/processed", "wildcam/FrameDone"),
         ),
     ),
     NodeSpec(
@@ -103,6 +105,7 @@ NODES: tuple[NodeSpec, ...] = (
         "with regions in full-frame pixels.",
         publishes=(
             ("motion/events", "wildcam/MotionEvent"),
+            ("motion/processed", "wildcam/FrameDone"),
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
         ),
         subscribes=(
@@ -124,6 +127,7 @@ NODES: tuple[NodeSpec, ...] = (
             (DETECTIONS, "wildcam/Detection2DArray"),
             ("detections/thumbnail", "sensor_msgs/CompressedImage"),
             ("detections/info", "wildcam/VisionInfo"),
+            ("detections/processed", "wildcam/FrameDone"),
             ("energy", "wildcam/EnergyReport"),
             ("/diagnostics", "diagnostic_msgs/DiagnosticArray"),
         ),

@@ -131,3 +131,21 @@ def test_a_burst_is_written_once(tmp_path: Path) -> None:
     FakeController(held).write(T0, [(T0 + 1, _image(10))])
     with pytest.raises(InputError, match="exists already"):
         FakeController(held).write(T0, [(T0 + 1, _image(10))])
+
+
+def test_a_frame_set_aside_is_kept_and_the_burst_goes_on(tmp_path: Path) -> None:
+    held = tmp_path / "held"
+    written = _bursts(held)
+    source = HeldBurstSource(held)
+    first = source.read()
+    assert first is not None
+    aside = source.set_aside()
+    assert aside == held / f".undecided-{first.captured_epoch_ns}.png"
+    assert aside.is_file() and source.skipped == [aside]
+    assert source.set_aside() is None  # nothing read since
+    rest = []
+    while (frame := source.read()) is not None:
+        rest.append(frame.captured_epoch_ns)
+        source.commit()
+    assert rest == written[T0][1:] + written[T0 + 60 * 10**9]
+    assert pending_frames(held) == 0 and [p.name for p in held.iterdir()] == [aside.name]

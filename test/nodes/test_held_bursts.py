@@ -1,6 +1,8 @@
 """Held bursts in a real graph: bursts the power controller captured while the SoC was off are
 published first with their capture stamps, decided by the motion gate and the cascade, sent to
-the gateway, and the woken device goes back to sleep once they are drained and sent; a camera
+the gateway, and the woken device goes back to sleep once they are drained and sent; a cascade
+slower than the camera still decides every held frame (the drain is paced by the stages'
+acknowledgements); frames no stage can take are sent again, then set aside and kept; a camera
 killed mid-way loses none of them."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from wildcam.camera import FakeController
 from wildcam.camera.held_store import pending_frames
 from wildcam.gateway import Gateway, GatewayConfig
 from wildcam.graph import DETECTION_EVENTS
-from wildcam.msg import DetectionArray, PowerState
+from wildcam.msg import DetectionArray, FrameDone, PowerState
 from wildcam.power.durable import DurableState, save_state
 from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_SUB
 
@@ -141,24 +143,98 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
         assert gw.store.counters().get("items", 0) == items, "all was sent before the sleep"
 
 
+def test_a_slow_cascade_decides_every_held_frame(  # type: ignore[no-untyped-def]
+    probe, procs, tmp_path: Path
+) -> None:
+    held = tmp_path / "held"
+    stamps = _write_bursts(held, 2, 12)
+    manifest = _onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
+    motion = probe.collect(FrameDone, "motion/processed", EVENTS)
+    decided = probe.collect(FrameDone, "detections/processed", EVENTS)
+    detections = probe.collect(DetectionArray, DETECTION_EVENTS, EVENTS)
+    slow = Path(__file__).with_name("slow_cascade.py")
+    args = ["-p", f"manifest:={manifest}", "-p", "stage1_model:=tiny_sure"]
+    procs.start([str(slow), "--ros-args", *args], "cascade_detector")
+    procs.node("wildcam.nodes.motion_detector")
+    assert probe.wait_matched("detections/processed", 30.0)
+    procs.node(*_camera(held))  # 10 fps: four frames to each of the slow cascade's
+
+    def emptied() -> bool:  # every frame removed, none set aside as undecided
+        return not any(held.iterdir())
+
+    assert probe.spin_until(emptied, 120.0), (
+        list(held.iterdir()),
+        procs.log("camera_driver"),
+        procs.log("cascade_detector"),
+    )
+    held_stamps = set(stamps)
+
+    def seen(acks: list[FrameDone], in_event: bool = False) -> set[int]:
+        return {_stamp_ns(m) for m in acks if m.done and (m.event_id or not in_event)}
+
+    # the probe hears the acknowledgements the camera acted on (it may hear them a bit later)
+    assert probe.spin_until(lambda: held_stamps <= seen(motion), 10.0), "the gate saw them all"
+    in_event = seen(motion, in_event=True) & held_stamps
+    assert in_event, "the held bursts had motion"
+    assert probe.spin_until(lambda: in_event <= seen(decided), 10.0), "the cascade decided them"
+    assert {_stamp_ns(d) for d in detections} & in_event, procs.log("cascade_detector")
+
+
 def test_a_camera_killed_while_draining_loses_no_held_frame(  # type: ignore[no-untyped-def]
     probe, procs, tmp_path: Path
 ) -> None:
     held = tmp_path / "held"
     stamps = _write_bursts(held, 2, 10)
-    small = probe.collect(Image, "camera/small/image_raw", SENSOR_SUB)
+    small: list[Image] = []
+    acked = 5  # the probe stands for the motion gate: it decides the first frames only
+    ack = probe.node.create_publisher(FrameDone, "motion/processed", EVENTS)
+    probe.node.create_publisher(FrameDone, "detections/processed", EVENTS)  # never needed here
+
+    def on_small(msg: Image) -> None:
+        small.append(msg)
+        if len(small) <= acked:
+            ack.publish(FrameDone(header=msg.header, event_id=0, done=True))
+
+    probe.node.create_subscription(Image, "camera/small/image_raw", on_small, SENSOR_SUB)
     probe.collect(Image, "camera/image_raw", SENSOR_SUB)  # held frames wait for both streams
     camera = _camera(held, "fps:=4.0")
     first = procs.node(*camera)
-    assert probe.spin_until(lambda: len(small) >= 5, 60.0), procs.log("camera_driver")
-    first.kill()  # no clean shutdown
+    assert probe.spin_until(lambda: len(small) > acked, 60.0), procs.log("camera_driver")
+    first.kill()  # no clean shutdown, a frame in flight
     first.wait(10)
     published = {_stamp_ns(m) for m in small}
     left = pending_frames(held)
-    assert 0 < left < len(stamps), "killed mid-way"
+    assert left == len(stamps) - acked, "exactly the decided frames were removed"
     assert len(published & set(stamps)) + left >= len(stamps), "a frame went missing"
+    acked = len(stamps) * 2  # the restarted camera's frames are all decided
     procs.node(*camera)
     assert probe.spin_until(lambda: pending_frames(held) == 0, 60.0)
     assert probe.spin_until(lambda: set(stamps) <= {_stamp_ns(m) for m in small}, 10.0)
     got = [_stamp_ns(m) for m in small if _stamp_ns(m) in set(stamps)]
     assert len(got) - len(stamps) <= 1, "at most the frame in flight at the kill repeats"
+
+
+def test_held_frames_refused_are_sent_again_then_set_aside_and_kept(  # type: ignore[no-untyped-def]
+    probe, procs, tmp_path: Path
+) -> None:
+    held = tmp_path / "held"
+    stamps = _write_bursts(held, 1, 4)
+    small: list[Image] = []
+    refuse = probe.node.create_publisher(FrameDone, "motion/processed", EVENTS)
+    probe.node.create_publisher(FrameDone, "detections/processed", EVENTS)
+
+    def on_small(msg: Image) -> None:  # a motion stage that can never take a frame
+        small.append(msg)
+        refuse.publish(FrameDone(header=msg.header, done=False))
+
+    probe.node.create_subscription(Image, "camera/small/image_raw", on_small, SENSOR_SUB)
+    probe.collect(Image, "camera/image_raw", SENSOR_SUB)
+    procs.node(*_camera(held, "held_max_sends:=2", "trigger_mode:=true"))
+
+    def kept() -> list[str]:
+        return sorted(p.name for p in held.iterdir())
+
+    expected = sorted(f".undecided-{s}.jpg" for s in stamps)
+    assert probe.spin_until(lambda: kept() == expected, 60.0), (kept(), procs.log("camera_driver"))
+    sends = [_stamp_ns(m) for m in small]
+    assert sorted(sends) == sorted(stamps * 2), "each frame sent twice, then set aside"

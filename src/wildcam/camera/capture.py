@@ -75,9 +75,24 @@ class CameraConfig:
     held_dir: str = param(
         "",
         "Directory where a power controller holds the PIR bursts it captured while the SoC "
-        "was off ('' = none): published first on activation, stamped with their capture "
-        "times, each removed once published.",
+        "was off ('' = none): published first on activation, one at a time, stamped with "
+        "their capture times, each removed once the motion gate and the cascade decided it.",
         read_only=True,
+    )
+    held_ack_timeout_s: float = param(
+        10.0,
+        "Seconds a held frame waits for its acknowledgements (motion/processed, "
+        "detections/processed) before it is sent again (a stage restarted or a sample was "
+        "lost); longer than the slowest frame's motion-plus-cascade time.",
+        min=0.1,
+        max=600.0,
+    )
+    held_max_sends: int = param(
+        3,
+        "Sends of a held frame without a decision before it is set aside in held_dir "
+        "(.undecided-<name>, kept) so the drain goes on.",
+        min=1,
+        max=100,
     )
     compressed: bool = param(
         False,

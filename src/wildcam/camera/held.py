@@ -3,8 +3,9 @@
 :class:`HeldBurstSource` reads the store of :mod:`wildcam.camera.held_store` behind the
 :class:`~wildcam.camera.base.CameraSource` Protocol: frames in burst order, each with its
 capture time (``Frame.captured_epoch_ns``), and ``None`` once nothing is held. The caller
-publishes a frame and then calls :meth:`HeldBurstSource.commit`, which removes it from the
-store; a frame read but not committed (a crash) is read again by the next source.
+publishes a frame and, once the graph decided it (:mod:`wildcam.camera.held_pace`), calls
+:meth:`HeldBurstSource.commit`, which removes it from the store; a frame read but not committed
+(a crash, a lost acknowledgement) is read again by the next read or the next source.
 :class:`FakeController` is the controller's side for tests: it renders a burst from a synthetic
 scene and writes it as the contract says.
 """
@@ -33,7 +34,7 @@ class HeldBurstSource(SourceBase):
         super().__init__()
         self.path = Path(held_dir)
         self.problems: list[str] = []
-        self.skipped: list[Path] = []  # frames that did not decode, kept aside where they are
+        self.skipped: list[Path] = []  # frames that did not decode or were not decided, kept
         self._queue: list[tuple[HeldBurst, HeldFrame]] = []
         self._current: tuple[HeldBurst, HeldFrame] | None = None
         self._index = 0
@@ -55,10 +56,7 @@ class HeldBurstSource(SourceBase):
                 continue
             image = cv2.imread(str(held.path), cv2.IMREAD_COLOR)
             if image is None:  # kept aside for a person to look at; the burst goes on
-                aside = self.path / f".undecodable-{held.path.name}"
-                held.path.rename(aside)
-                self.skipped.append(aside)
-                remove_frame(burst, held)
+                self._aside(burst, held, "undecodable")
                 continue
             self._current = (burst, held)
             frame = Frame(
@@ -71,10 +69,26 @@ class HeldBurstSource(SourceBase):
             return frame
 
     def commit(self) -> None:
-        """The frame last read was published: remove it from the store."""
+        """The frame last read was decided: remove it from the store."""
         if self._current is not None:
             remove_frame(*self._current)
             self._current = None
+
+    def set_aside(self) -> Path | None:
+        """The frame last read could not be decided: keep it aside (``.undecided-<name>``) for
+        a person to look at and go on with the burst; returns where it went."""
+        if self._current is None:
+            return None
+        aside = self._aside(*self._current, "undecided")
+        self._current = None
+        return aside
+
+    def _aside(self, burst: HeldBurst, held: HeldFrame, label: str) -> Path:
+        aside = self.path / f".{label}-{held.path.name}"
+        held.path.rename(aside)
+        self.skipped.append(aside)
+        remove_frame(burst, held)
+        return aside
 
 
 class FakeController:

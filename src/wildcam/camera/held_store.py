@@ -10,14 +10,16 @@ Layout of ``<held_dir>``::
         <captured_ns>.jpg            one frame (JPEG or PNG), named by its capture time
     .partial-<anything>/             being written: ignored
     .undecodable-<captured_ns>.jpg   a frame the Pi could not decode, kept aside
+    .undecided-<captured_ns>.jpg     a frame the graph did not decide after repeated sends, kept
 
 Times are integer nanoseconds since the Unix epoch (UTC) on the controller's clock. The
 controller writes a burst into a ``.partial-*`` directory (frames first, the manifest last)
 and renames it to ``burst-<trigger_ns>`` when it is complete, so the Pi never sees half a
-burst. The Pi removes each frame file once its frame was published, and the burst directory
-once its last frame is gone; a frame the manifest lists whose file is missing was published
-already. A crash between a publish and its removal publishes that frame once more on the next
-start: frames may repeat, never go missing.
+burst. The Pi removes each frame file once its frame was decided (the motion gate and, for a
+frame in a motion event, the cascade acknowledged it), and the burst directory once its last
+frame is gone; a frame the manifest lists whose file is missing was decided already. A crash
+between a publish and its removal publishes that frame once more on the next start: frames may
+repeat, never go missing.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class HeldFrame:
 
 @dataclass(frozen=True)
 class HeldBurst:
-    """A complete burst: its directory, trigger time and the frames not yet published."""
+    """A complete burst: its directory, trigger time and the frames not yet decided."""
 
     path: Path
     trigger_ns: int
@@ -87,7 +89,7 @@ def _read_manifest(burst_dir: Path, trigger_ns: int) -> HeldBurst:
         if match is None:
             raise InputError(f"held burst {burst_dir}: bad frame name {name!r}")
         path = burst_dir / name
-        if path.exists():  # missing: published already
+        if path.exists():  # missing: decided already
             frames.append(HeldFrame(path, int(match.group(1))))
     return HeldBurst(burst_dir, trigger_ns, tuple(sorted(frames, key=lambda f: f.captured_ns)))
 
@@ -111,12 +113,12 @@ def scan(held_dir: Path) -> tuple[list[HeldBurst], list[str]]:
 
 
 def pending_frames(held_dir: Path) -> int:
-    """How many held frames still wait to be published (0 when the store does not exist)."""
+    """How many held frames still wait to be decided (0 when the store does not exist)."""
     return sum(len(b.frames) for b in scan(held_dir)[0])
 
 
 def remove_frame(burst: HeldBurst, frame: HeldFrame) -> None:
-    """A frame was published: remove its file, and the burst once no frame is left."""
+    """A frame was decided: remove its file, and the burst once no frame is left."""
     frame.path.unlink(missing_ok=True)
     if not any(f.path.exists() for f in burst.frames):
         shutil.rmtree(burst.path, ignore_errors=True)

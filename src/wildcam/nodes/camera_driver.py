@@ -7,6 +7,8 @@ reduction, REP-104); ``camera/image_raw`` (bgr8, only around motion by default) 
 calibration of both infos comes from ``camera_info_url``. Stamps are capture times; ``frame_id``
 is the optical frame. Subscribes ``camera/trigger`` (wildcam/Trigger) and ``motion/events``.
 The source is held only while needed (:class:`~wildcam.camera.capture.CaptureControl`).
+Held bursts (``held_dir``) go first, one frame at a time, paced by ``motion/processed`` and
+``detections/processed`` (wildcam/FrameDone; :mod:`wildcam.camera.held_pace`).
 
 A managed (lifecycle) node, as usb_cam and camera_ros are: configure opens the device, activate
 starts the capture, deactivate stops it and releases the device. With ``autostart`` it
@@ -31,6 +33,7 @@ from wildcam.camera.base import CameraSource, Frame
 from wildcam.camera.calibration import load_calibration
 from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
 from wildcam.camera.held import HeldBurstSource
+from wildcam.camera.held_pace import HeldPacer, Step
 from wildcam.camera.managed import (
     EnabledFollow,
     SourceHolder,
@@ -40,7 +43,7 @@ from wildcam.camera.managed import (
 )
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
-from wildcam.msg import MotionEvent, Trigger
+from wildcam.msg import FrameDone, MotionEvent, Trigger
 from wildcam.ros.convert import camera_info, compressed_image, image_to_msg
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -63,6 +66,7 @@ class CameraDriver(LifecycleNode):
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.holder = SourceHolder()
         self.held: HeldBurstSource | None = None  # bursts the power controller held: first
+        self.pacer = HeldPacer(cfg.held_ack_timeout_s, cfg.held_max_sends)
         self.control = CaptureControl()
         self.scene_clock = SceneClock()
         self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
@@ -83,6 +87,15 @@ class CameraDriver(LifecycleNode):
             own(EVENTS),
             qos_overriding_options=OVERRIDABLE,
         )
+        self.acks = [
+            self.create_subscription(
+                FrameDone, topic, self.health.guard(topic)(callback), own(EVENTS)
+            )
+            for topic, callback in (
+                ("motion/processed", self.motion_done_callback),
+                ("detections/processed", self.cascade_done_callback),
+            )
+        ]
         self.timer = self.create_timer(
             self.control.period_s(cfg), self.health.guard("capture")(self.capture_callback)
         )
@@ -103,6 +116,7 @@ class CameraDriver(LifecycleNode):
         """Activate streams: the capture timer runs, held bursts first."""
         if self.params.config.held_dir:
             self.held = HeldBurstSource(self.params.config.held_dir)
+            self.pacer = HeldPacer(self.pacer.timeout_s, self.pacer.max_sends)
         self.timer.reset()
         return self._entered("active")
 
@@ -153,6 +167,7 @@ class CameraDriver(LifecycleNode):
         if (new.width, new.height) != (old.width, old.height) and source is not None:
             source.set_resolution(new.width, new.height)
         self.gate.configure(new.full_frames, new.pre_event_frames, new.post_event_frames)
+        self.pacer.timeout_s, self.pacer.max_sends = new.held_ack_timeout_s, new.held_max_sends
         self.meter.set_profile(new.power_profile)
         self.get_logger().info(
             f"parameters applied: fps={new.fps} {new.width}x{new.height} "
@@ -208,10 +223,22 @@ class CameraDriver(LifecycleNode):
             self._publish(frame, self._capture_stamp(frame), self.control.in_burst)
 
     def _publish_held(self, held: HeldBurstSource) -> bool:
-        """Publish the next held frame, stamped with its capture time, as a burst frame, once
-        the motion gate and the cascade listen, then remove it from the store; False once none
-        is held (the store is read again on the next activation). Decoding is CPU only: the
-        controller's camera took the frame."""
+        """Drain the held frames one at a time: publish one, stamped with its capture time, as a
+        burst frame once the motion gate and the cascade listen; remove it once they decided it
+        (:class:`HeldPacer`), then publish the next. False once none is held (the store is read
+        again on the next activation). Decoding is CPU only: the controller's camera took it."""
+        step = self.pacer.step(time.monotonic())
+        if step is Step.WAIT:
+            return True  # nor live frames: they would overtake the held ones
+        if step is Step.DECIDED:
+            held.commit()
+            self.health.count("held_frames")
+        elif step is Step.SET_ASIDE:
+            aside = held.set_aside()
+            self.health.count("held_set_aside")
+            self.health.error("held", f"no decision after {self.pacer.max_sends} sends: {aside}")
+        elif step is Step.RESEND:
+            self.health.count("held_resends")
         with self.meter.measure("capture", count=0):
             frame = held.read()
         for problem in held.problems:
@@ -220,17 +247,44 @@ class CameraDriver(LifecycleNode):
             self.held = None
             self.health.values["held"] = "drained"
             return False
-        if not (self.pub_small.get_subscription_count() and self.pub_raw.get_subscription_count()):
-            self.health.values["held"] = "waiting for subscribers to publish held frames"
-            return True  # nor live frames: they would overtake the held ones
-        with self.meter.measure("capture", count=0):
-            self._publish(frame, Time(nanoseconds=frame.captured_epoch_ns), True)
-        held.commit()
+        if not self._deciders_listen():
+            self.health.values["held"] = "waiting for the motion gate and the cascade"
+            return True
+        with self.meter.measure("capture", count=0):  # both streams, even when sent again
+            self._publish_small(frame, Time(nanoseconds=frame.captured_epoch_ns))
+            self._publish_full([(frame.captured_epoch_ns, frame)])
+        self.pacer.sent(frame.captured_epoch_ns, time.monotonic())
         self.health.values["held"] = "publishing"
-        self.health.count("held_frames")
         return True
 
+    def _deciders_listen(self) -> bool:
+        """Both streams have subscribers and both acknowledgements have publishers."""
+        return bool(
+            self.pub_small.get_subscription_count()
+            and self.pub_raw.get_subscription_count()
+            and all(sub.get_publisher_count() for sub in self.acks)
+        )
+
+    def motion_done_callback(self, msg: FrameDone) -> None:
+        """The motion gate is done with a small frame: a held frame may be decided."""
+        self.pacer.motion(Time.from_msg(msg.header.stamp).nanoseconds, msg.event_id, msg.done)
+        self._held_progress()
+
+    def cascade_done_callback(self, msg: FrameDone) -> None:
+        """The cascade is done with a full frame: a held frame may be decided."""
+        self.pacer.cascade(Time.from_msg(msg.header.stamp).nanoseconds, msg.done)
+        self._held_progress()
+
+    def _held_progress(self) -> None:
+        """Go on with the held frames at once rather than at the next tick."""
+        if self.held is not None and self.lifecycle == "active" and self.params.config.enabled:
+            self._publish_held(self.held)
+
     def _publish(self, frame: Frame, stamp: Time, burst: bool) -> None:
+        self._publish_small(frame, stamp)
+        self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=burst))
+
+    def _publish_small(self, frame: Frame, stamp: Time) -> None:
         cfg = self.params.config
         header_stamp = stamp.to_msg()
         small = reduce_frame(frame.image, cfg.reduce_factor)
@@ -238,7 +292,6 @@ class CameraDriver(LifecycleNode):
         self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
         self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
         self.health.count("frames")
-        self._publish_full(self.gate.push(stamp.nanoseconds, frame, force=burst))
 
     def _capture_stamp(self, frame: Frame) -> Time:
         """The node-clock time the frame was captured: now, less its age where the source

@@ -6,7 +6,9 @@ regions and publishes a ``detections/events`` array (wildcam/DetectionArray) for
 decided "animal" (after smoothing over the event), the same in vision_msgs' shape on
 ``detections`` (wildcam/Detection2DArray) with the crop on
 ``detections/thumbnail`` (same stamp), the models on the latched ``detections/info``
-(:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``. Frames of a settled
+(:mod:`wildcam.ros.vision`), ``energy`` per stage and ``/diagnostics``; each frame it is done
+with (analysed, skipped, or refused for want of a model) on ``detections/processed``
+(wildcam/FrameDone), which paces the camera's held bursts. Frames of a settled
 event are skipped undecoded (``frames_skipped``) except its re-checks, so a settled animal's
 uploads are the frames that decided it and the re-checks. Changing a model parameter loads and
 checks the new file inside the parameter call: a bad file is refused with the reason and the
@@ -38,7 +40,14 @@ from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
 from wildcam.errors import ConfigError, InputError, ModelError
 from wildcam.graph import DETECTION_EVENTS, DETECTIONS
-from wildcam.msg import Detection, Detection2DArray, DetectionArray, MotionEvent, VisionInfo
+from wildcam.msg import (
+    Detection,
+    Detection2DArray,
+    DetectionArray,
+    FrameDone,
+    MotionEvent,
+    VisionInfo,
+)
 from wildcam.ros.convert import msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -88,6 +97,7 @@ class CascadeDetector(Node):
             own(EVENTS),
             qos_overriding_options=OVERRIDABLE,
         )
+        self.pub_done = self.create_publisher(FrameDone, "detections/processed", own(EVENTS))
         self.create_subscription(
             MotionEvent,
             "motion/events",
@@ -195,6 +205,7 @@ class CascadeDetector(Node):
         for item in paired:
             if not self.cascade.models:
                 self.health.count("frames_without_model")
+                self.pub_done.publish(FrameDone(header=item.frame.header, done=False))
                 continue
             event, stamp_s = item.event, item.stamp_ns * 1e-9
             # a settled event's frame is skipped before it is even decoded
@@ -211,6 +222,9 @@ class CascadeDetector(Node):
             for name in outcome.counters():
                 self.health.count(name)
             self._event_ended(outcome.ended)
+            self.pub_done.publish(
+                FrameDone(header=item.frame.header, event_id=event.event_id, done=True)
+            )
 
     def _publish(self, msg: DetectionArray) -> None:
         """One frame's detections on each detections topic."""

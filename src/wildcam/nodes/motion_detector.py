@@ -3,8 +3,10 @@
 Subscribes ``camera/small/image_raw`` (mono8) and ``camera/small/camera_info`` (full-frame size;
 sensor-data QoS);
 publishes ``motion/events`` (wildcam/MotionEvent, regions in full-frame pixels) for every frame
-inside a motion event and for frames flagged as an illumination change or IR switch. The camera
-driver answers event starts with the buffered full frames, so the cascade gets what it needs.
+inside a motion event and for frames flagged as an illumination change or IR switch, and
+``motion/processed`` (wildcam/FrameDone) for every frame once it is done with it (after its
+event), which paces the camera's held bursts. The camera driver answers event starts with the
+buffered full frames, so the cascade gets what it needs.
 Every threshold is a live parameter.
 """
 
@@ -17,9 +19,10 @@ from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 
 from wildcam.errors import InputError
+from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
 from wildcam.motion.gate import MotionGate
-from wildcam.msg import MotionEvent
+from wildcam.msg import FrameDone, MotionEvent
 from wildcam.ros.convert import msg_to_image, rois_to_msgs
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -43,6 +46,7 @@ class MotionDetector(Node):
         self.pub = self.create_publisher(
             MotionEvent, "motion/events", own(EVENTS), qos_overriding_options=OVERRIDABLE
         )
+        self.pub_done = self.create_publisher(FrameDone, "motion/processed", own(EVENTS))
         self.create_subscription(
             CameraInfo,
             "camera/small/camera_info",
@@ -83,6 +87,7 @@ class MotionDetector(Node):
         self.frame_status.tick(stamp_s, self.get_clock().now().nanoseconds * 1e-9)
         if self.gate is None:
             self.health.count("frames_before_camera_info")
+            self.pub_done.publish(FrameDone(header=msg.header, done=False))
             return
         with self.meter.measure("motion"):
             result = self.gate.update(small, stamp_s)
@@ -93,8 +98,13 @@ class MotionDetector(Node):
             self.health.count("illumination_changes")
         if result.ir_switch:
             self.health.count("ir_switches")
-        if result.event_id is None and not (result.illumination_change or result.ir_switch):
-            return
+        if result.event_id is not None or result.illumination_change or result.ir_switch:
+            self._publish_event(msg, result, stamp_s)
+        self.pub_done.publish(
+            FrameDone(header=msg.header, event_id=result.event_id or 0, done=True)
+        )
+
+    def _publish_event(self, msg: Image, result: MotionResult, stamp_s: float) -> None:
         event = MotionEvent(
             header=msg.header,
             event_id=result.event_id or 0,

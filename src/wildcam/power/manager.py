@@ -136,9 +136,10 @@ class ManagerConfig(StateConfig):
     )
     held_settle_s: float = param(
         5.0,
-        "Seconds the device stays up after the last held frame was published, for the "
-        "cascade to decide it and the uploader to queue it (ASSUMPTION: 5 s covers the "
-        "cascade's frame-to-detection time; measure it with bench/wake.py on the device).",
+        "Seconds the device stays up after the last held frame was removed (the camera "
+        "removes a frame once the cascade decided it), for the uploader to queue its "
+        "detection (ASSUMPTION: 5 s covers the decision-to-queue time; measure it with "
+        "bench/wake.py on the device).",
         min=0.0,
         max=600.0,
     )

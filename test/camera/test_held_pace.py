@@ -1,0 +1,89 @@
+"""Flow control of held bursts: a held frame is decided by the motion gate alone when it is in no
+motion event and by the cascade too when it is; unacknowledged or refused frames are sent again,
+and set aside after ``max_sends``; acknowledgements of other frames change nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from wildcam.camera.held_pace import HeldPacer, Step
+
+S = 1_782_000_000_100_000_000
+
+
+def test_nothing_in_flight_sends() -> None:
+    pacer = HeldPacer()
+    assert pacer.in_flight is None and pacer.step(0.0) is Step.SEND
+
+
+def test_a_frame_without_motion_is_decided_by_the_motion_stage_alone() -> None:
+    pacer = HeldPacer(timeout_s=5.0)
+    pacer.sent(S, 0.0)
+    assert pacer.in_flight == S and pacer.step(1.0) is Step.WAIT
+    pacer.motion(S, event_id=0)
+    assert pacer.step(1.0) is Step.DECIDED
+    assert pacer.in_flight is None and pacer.step(1.0) is Step.SEND
+
+
+def test_a_frame_in_an_event_waits_for_the_cascade_in_either_order() -> None:
+    pacer = HeldPacer(timeout_s=5.0)
+    pacer.sent(S, 0.0)
+    pacer.motion(S, event_id=3)
+    assert pacer.step(4.0) is Step.WAIT  # the gate saw motion: the cascade must decide it
+    pacer.cascade(S)
+    assert pacer.step(4.0) is Step.DECIDED
+    pacer.sent(S + 1, 5.0)
+    pacer.cascade(S + 1)  # the cascade's acknowledgement overtook the gate's
+    assert pacer.step(5.0) is Step.WAIT
+    pacer.motion(S + 1, event_id=3)
+    assert pacer.step(5.0) is Step.DECIDED
+
+
+def test_acknowledgements_of_other_frames_change_nothing() -> None:
+    pacer = HeldPacer(timeout_s=5.0)
+    pacer.motion(S, 0)  # nothing in flight
+    pacer.cascade(S)
+    pacer.sent(S, 0.0)
+    pacer.motion(S - 1, 0)  # a live frame, or a repeat of an earlier one
+    pacer.cascade(S - 1, done=False)
+    assert pacer.step(1.0) is Step.WAIT
+
+
+def test_an_unacknowledged_frame_is_sent_again_then_set_aside() -> None:
+    pacer = HeldPacer(timeout_s=2.0, max_sends=2)
+    pacer.sent(S, 0.0)
+    assert pacer.step(1.9) is Step.WAIT
+    assert pacer.step(2.0) is Step.RESEND
+    assert pacer.step(2.5) is Step.RESEND  # until it is sent again
+    pacer.sent(S, 3.0)
+    pacer.motion(S, event_id=1)  # motion saw it, the cascade never answers
+    assert pacer.step(4.9) is Step.WAIT
+    assert pacer.step(5.0) is Step.SET_ASIDE
+    assert pacer.in_flight is None
+
+
+def test_a_resend_forgets_the_acknowledgements_of_the_earlier_send() -> None:
+    pacer = HeldPacer(timeout_s=2.0)
+    pacer.sent(S, 0.0)
+    pacer.cascade(S)
+    assert pacer.step(2.0) is Step.RESEND
+    pacer.sent(S, 2.0)
+    pacer.motion(S, event_id=4)  # the cascade must decide this send
+    assert pacer.step(2.1) is Step.WAIT
+
+
+def test_a_refusal_resends_at_once_and_counts_as_a_send() -> None:
+    pacer = HeldPacer(timeout_s=100.0, max_sends=2)
+    pacer.sent(S, 0.0)
+    pacer.motion(S, 0, done=False)  # the gate had no camera_info yet
+    assert pacer.step(0.1) is Step.RESEND
+    pacer.sent(S, 0.1)
+    pacer.motion(S, 2)
+    pacer.cascade(S, done=False)  # no model
+    assert pacer.step(0.2) is Step.SET_ASIDE
+
+
+@pytest.mark.parametrize(("timeout_s", "max_sends"), [(0.0, 3), (float("inf"), 3), (1.0, 0)])
+def test_bad_settings_are_refused(timeout_s: float, max_sends: int) -> None:
+    with pytest.raises(ValueError, match="timeout_s"):
+        HeldPacer(timeout_s, max_sends)
