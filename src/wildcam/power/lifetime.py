@@ -351,6 +351,22 @@ class MeasuredCosts:
                 "ASSUMPTION: wake.json absent; first frame to decision "
                 "~2 s on the device; measure with bench/wake.py",
             )
+        held = None if wake is None else wake.get("held_burst_cpu_s")
+        if isinstance(held, (int, float)) and not isinstance(held, bool):
+            # measured through the graph: camera decode + motion gate + cascade CPU per held
+            # burst (bench/wake.py), as one core's time on the device
+            burst = Constant(
+                float(held) * profile.slowdown,
+                f"{wsrc}: held_burst_cpu_s (camera + motion + cascade CPU per held burst)",
+            )
+        else:
+            burst = Constant(
+                analysis / visits_day * cpu / profile.active_core_w,
+                f"{src}: (cascade 1-3 + encode) J per visit{scale} / {profile.active_core_w} W "
+                "(one busy core): a held burst is read from storage as fast as the CPU goes, "
+                "so its decision takes the analysis CPU time (the live decision_s waits for "
+                "frames at the camera's rate)",
+            )
         return cls(
             warm_stage_w=Constant(
                 warm_cpu * cpu,
@@ -373,13 +389,7 @@ class MeasuredCosts:
             warm_latency_s=warm_lat,
             watch_latency_s=watch_lat,
             decision_s=decision,
-            burst_decision_s=Constant(
-                analysis / visits_day * cpu / profile.active_core_w,
-                f"{src}: (cascade 1-3 + encode) J per visit{scale} / {profile.active_core_w} W "
-                "(one busy core): a held burst is read from storage as fast as the CPU goes, "
-                "so its decision takes the analysis CPU time (the live decision_s waits for "
-                "frames at the camera's rate)",
-            ),
+            burst_decision_s=burst,
             upload_s=Constant(
                 5.0,
                 "ASSUMPTION: Wi-Fi association + batch upload ~5 s; "
