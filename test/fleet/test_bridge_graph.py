@@ -10,36 +10,13 @@ from pathlib import Path
 
 import pytest
 from mqtt_helpers import PASSWORDS, Watcher, wait_for  # test-local helpers
-from sensor_msgs.msg import CompressedImage
 
+from graph_helpers import detection_array  # test-local helpers
 from wildcam.fleet.broker import Mosquitto
-from wildcam.msg import Detection, DetectionArray, PowerState
-from wildcam.ros.convert import seconds_to_time
+from wildcam.msg import DetectionArray, PowerState
 from wildcam.ros.qos import EVENTS, LATCHED
 
 pytestmark = pytest.mark.graph
-
-
-def frame(i: int, thumbnail_bytes: int) -> DetectionArray:
-    msg = DetectionArray(
-        event_id=i,
-        detections=[
-            Detection(
-                id="0",
-                center_x=50.0,
-                center_y=60.0,
-                size_x=20.0,
-                size_y=30.0,
-                class_id="animal",
-                score=0.9,
-                stage=1,
-                model_id="tiny-v1",
-            )
-        ],
-    )
-    msg.header.stamp = seconds_to_time(100.0 + i)
-    msg.thumbnail = CompressedImage(format="jpeg", data=bytes([i]) * thumbnail_bytes)
-    return msg
 
 
 def test_bridge_status_events_commands_through_the_graph(
@@ -94,8 +71,8 @@ def test_bridge_status_events_commands_through_the_graph(
 
         # detection events, QoS 1, with the thumbnail only under the size limit
         assert probe.spin_until(lambda: detections.get_subscription_count() >= 2, 30.0)
-        detections.publish(frame(1, 3000))
-        detections.publish(frame(2, 9000))
+        detections.publish(detection_array(1, 3000, model_id="tiny-v1"))
+        detections.publish(detection_array(2, 9000, model_id="tiny-v1"))
         assert wait_for(lambda: len(watcher.docs("/events")) >= 2)
         small, large = sorted(watcher.docs("/events"), key=lambda d: d["event_id"])
         assert base64.b64decode(small["thumbnail_jpeg_b64"]) == bytes([1]) * 3000

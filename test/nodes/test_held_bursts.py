@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
-from test_uploader import _onnx_fakes  # test/nodes is on sys.path (pytest's prepend import)
 
+from graph_helpers import onnx_fakes  # test-local helpers
 from wildcam.camera import FakeController
 from wildcam.camera.held_store import pending_frames
 from wildcam.gateway import Gateway, GatewayConfig
@@ -75,7 +75,7 @@ def test_held_bursts_are_decided_sent_and_the_device_sleeps_again(  # type: igno
     save_state(state_file, DurableState("normal", "start", "sleep", "asleep", 10.0, now - 3600))
     token = tmp_path / "token"
     token.write_text("graph-test-token-0123456789\n")
-    manifest = _onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
+    manifest = onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
     states = probe.collect(PowerState, "power/state", LATCHED)
     detections = probe.collect(DetectionArray, DETECTION_EVENTS, EVENTS)
     with Gateway(GatewayConfig(store=tmp_path / "gw", token_file=token, port=0)) as gw:
@@ -148,7 +148,7 @@ def test_a_slow_cascade_decides_every_held_frame(  # type: ignore[no-untyped-def
 ) -> None:
     held = tmp_path / "held"
     stamps = _write_bursts(held, 2, 12)
-    manifest = _onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
+    manifest = onnx_fakes().write_fake_manifest(tmp_path / "models")  # tiny_sure: animal
     motion = probe.collect(FrameDone, "motion/processed", EVENTS)
     decided = probe.collect(FrameDone, "detections/processed", EVENTS)
     detections = probe.collect(DetectionArray, DETECTION_EVENTS, EVENTS)

@@ -9,11 +9,10 @@ import itertools
 from pathlib import Path
 
 import pytest
-from sensor_msgs.msg import CompressedImage
 
+from graph_helpers import detection_array, onnx_fakes  # test-local helpers
 from wildcam.gateway import Gateway, GatewayConfig
-from wildcam.msg import Detection, DetectionArray, PowerState, UploadStatus
-from wildcam.ros.convert import seconds_to_time
+from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.upload.ota import build_manifest, generate_keys, load_private_key, sign_manifest
 
@@ -31,36 +30,6 @@ def gateway_config(tmp_path: Path, token: Path) -> GatewayConfig:
     return GatewayConfig(
         store=tmp_path / "gw", token_file=token, port=0, operator_token_file=operator_token(token)
     )
-
-
-def get_param(probe, node: str, name: str):  # type: ignore[no-untyped-def]
-    """One parameter of ``node`` (test/power/test_device_state_graph.py imports this)."""
-    return probe.get_parameter(node, name)
-
-
-def detections(i: int, full: bool) -> DetectionArray:
-    msg = DetectionArray(
-        event_id=i,
-        detections=[
-            Detection(
-                id="0",
-                center_x=50.0,
-                center_y=60.0,
-                size_x=20.0,
-                size_y=30.0,
-                class_id="animal",
-                score=0.9,
-                stage=1,
-                model_id="fake",
-            )
-        ],
-    )
-    msg.header.stamp = seconds_to_time(100.0 + i)
-    msg.header.frame_id = "camera"
-    msg.thumbnail = CompressedImage(format="jpeg", data=bytes([i]) * 3000)
-    if full:
-        msg.full_frame = CompressedImage(format="jpeg", data=bytes([i + 1]) * 90000)
-    return msg
 
 
 def publish_update(
@@ -111,7 +80,7 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         power = probe.node.create_publisher(PowerState, "power/state", LATCHED)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         for i in range(5):
-            pub.publish(detections(i, full=True))
+            pub.publish(detection_array(i, full=True))
         assert probe.spin_until(lambda: gw.store.counters().get("items", 0) == 15, 30.0), (
             procs.log("uploader")
         )
@@ -134,7 +103,7 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
             PowerState(mode=2, mode_name="normal", battery_percentage=0.5, charging=False)
         )
         for i in range(5, 8):
-            pub.publish(detections(i, full=True))
+            pub.publish(detection_array(i, full=True))
         assert probe.spin_until(lambda: status and status[-1].queue_depth == 6, 10.0)
         mark = len(status)  # two more status reports: the policy keeps holding them
         assert probe.spin_until(lambda: len(status) >= mark + 2, 10.0)
@@ -193,22 +162,10 @@ def test_uploader_sends_to_the_gateway_and_applies_signed_updates(  # type: igno
         power.publish(
             PowerState(mode=2, mode_name="normal", battery_percentage=0.5, charging=True)
         )
-        pub.publish(detections(20, full=False))
+        pub.publish(detection_array(20))
         assert probe.spin_until(lambda: gw.store.counters()["items"] == 23, 15.0), procs.log(
             "uploader"
         )
-
-
-def _onnx_fakes():  # type: ignore[no-untyped-def]
-    """The cascade tests' constant ONNX models (test/cascade/onnx_fakes.py)."""
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "cascade" / "onnx_fakes.py"
-    spec = importlib.util.spec_from_file_location("wildcam_test_onnx_fakes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def publish_models(
@@ -242,7 +199,7 @@ def test_model_update_swaps_cascade_model_and_bad_one_rolls_back(  # type: ignor
     token.write_text("graph-test-token-0123456789\n")
     private, public = generate_keys(tmp_path / "keys")
     models = tmp_path / "models"
-    first = _onnx_fakes().write_fake_manifest(models)
+    first = onnx_fakes().write_fake_manifest(models)
     with Gateway(gateway_config(tmp_path, token)) as gw:
         procs.node("wildcam.nodes.cascade_detector", "-p", f"manifest:={first}")
         procs.node(

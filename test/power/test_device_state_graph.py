@@ -11,6 +11,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import BatteryState, Image
 
+from graph_helpers import detection_array  # test-local helpers
 from wildcam.gateway import Gateway, GatewayConfig
 from wildcam.msg import DetectionArray, PowerState, Trigger, UploadStatus
 from wildcam.ros.qos import EVENTS, LATCHED, SENSOR_SUB
@@ -29,17 +30,6 @@ CAMERA = (
     "-p",
     "burst_fps:=20.0",
 )
-
-
-def _uploader_test_helpers():  # type: ignore[no-untyped-def]
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "nodes" / "test_uploader.py"
-    spec = importlib.util.spec_from_file_location("wildcam_test_uploader", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type: ignore[no-untyped-def]
@@ -71,9 +61,8 @@ def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type:
     assert probe.spin_until(watching, 30.0), [s.device_state_reason for s in states]
     assert "lifetime budget" in states[-1].device_state_reason
     assert states[-1].mode_name == "normal"  # the mode goes on beside the state
-    helpers = _uploader_test_helpers()
     assert probe.spin_until(
-        lambda: helpers.get_param(probe, "camera_driver", "trigger_mode") is True, 20.0
+        lambda: probe.get_parameter("camera_driver", "trigger_mode") is True, 20.0
     ), "the watch state's camera set was not pushed"
     probe.spin_for(0.5)
     assert raw == [], "watch: no frame without a trigger"
@@ -86,7 +75,6 @@ def test_lifetime_target_puts_the_camera_in_watch_and_a_trigger_bursts(  # type:
 def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  # type: ignore[no-untyped-def]
     probe, procs, tmp_path: Path
 ) -> None:
-    helpers = _uploader_test_helpers()
     token = tmp_path / "token"
     token.write_text("graph-test-token-0123456789\n")
     manager = (
@@ -124,11 +112,9 @@ def test_sleep_and_wake_lose_no_queued_item_and_resume_mode_state_and_budget(  #
         pub = probe.node.create_publisher(DetectionArray, "detections/events", EVENTS)
         assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 30.0)
         # The sleep set disables the uploader: what is detected now waits in the queue.
-        assert probe.spin_until(
-            lambda: helpers.get_param(probe, "uploader", "enabled") is False, 20.0
-        )
+        assert probe.spin_until(lambda: probe.get_parameter("uploader", "enabled") is False, 20.0)
         for i in range(4):
-            pub.publish(helpers.detections(i, full=False))
+            pub.publish(detection_array(i))
         assert probe.spin_until(lambda: status and status[-1].queue_depth == 8, 15.0)
         assert gw.store.counters().get("items", 0) == 0
 
