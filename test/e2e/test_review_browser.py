@@ -6,7 +6,9 @@ observation."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
 import shutil
 import signal
@@ -105,6 +107,7 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path, brows
             env=ros_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its kept gateway is stopped with it, as by Ctrl-C
         )
     try:
 
@@ -173,10 +176,11 @@ def test_review_in_a_real_browser(ros_env: dict[str, str], tmp_path: Path, brows
         assert (out / "camtrap-dp" / "datapackage.json").is_file()
         assert (out / "detections.json").is_file()
     finally:
-        if run.poll() is None:
-            run.send_signal(signal.SIGINT)
+        # the whole group, as a terminal's Ctrl-C: a run killed alone would orphan its gateway
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGINT)
             try:
                 run.wait(30)
             except subprocess.TimeoutExpired:
-                run.kill()
+                os.killpg(run.pid, signal.SIGKILL)
                 run.wait()
