@@ -28,7 +28,11 @@ not met is written beside it: ``capture_ceiling_pir_woken`` (a PIR-woken trap ca
 the share the PIR sees), the energy a warm camera over the night window would cost
 (``warm_night_j_per_day``) against what the pack allows per day for 365 days
 (``allowed_j_per_day_88wh_365d``) and the harvest of the darkest month
-(``harvest_j_per_day_darkest_month_10w_52n``).
+(``harvest_j_per_day_darkest_month_10w_52n``). The shipped configuration is rerun at PIR shares
+``PIR_SHARES`` with everything else fixed (``pir_share_<share>_capture_88wh`` and
+``_lasts_365d_88wh``; ``pir_share_needed_for_capture_goal`` is the lowest share that meets the
+pack goals): the share is an ASSUMPTION until a trap measures it (``wildcam lifetime
+--pir-share-from BAG``, :mod:`wildcam.report.pir`).
 
 Usage: ``.venv/bin/python bench/lifetime.py [--seed 0]``
 """
@@ -36,6 +40,7 @@ Usage: ``.venv/bin/python bench/lifetime.py [--seed 0]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import time
 
@@ -60,6 +65,7 @@ from wildcam.power.states import parse_schedule
 
 START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TARGET_DAYS, TARGET_CAPTURE, TARGET_ALERT_S, TARGET_WALL_S = 365, 0.95, 300.0, 30.0
+PIR_SHARES = (0.8, 0.9, 0.95, 0.97, 1.0)  # the sweep of the capture goal's binding input
 
 
 def binding(
@@ -215,6 +221,21 @@ def main() -> None:
         values[f"pareto_shipped_batch_{int(batch)}s_median_alert_s"] = round(
             r.alert_percentile_s(50), 1
         )
+    # What the capture goal asks of the wake sensor: the shipped configuration at other PIR
+    # shares (the same visits; the share is the only change). The share is an ASSUMPTION until
+    # a trap measures it (wildcam lifetime --pir-share-from BAG).
+    sweep: dict[float, tuple[float, bool]] = {}
+    for share in PIR_SHARES:
+        activity = dataclasses.replace(work["activity"], pir_share=share)
+        r = simulate(scenario(days=TARGET_DAYS, **(work | {"activity": activity})))
+        sweep[share] = (r.capture_share_alive, r.days_until_empty is None)
+        key = f"pir_share_{share:g}".replace(".", "_")
+        values[f"{key}_capture_88wh"] = round(sweep[share][0], 4)
+        values[f"{key}_lasts_365d_88wh"] = sweep[share][1]
+    values["pir_share_needed_for_capture_goal"] = min(
+        (s for s, (capture, lasts) in sweep.items() if capture >= TARGET_CAPTURE and lasts),
+        default=None,
+    )
     plot_soc(runs, START, RESULTS / "lifetime_soc.png")
     plot_pareto(points, TARGET_DAYS, RESULTS / "lifetime_pareto.png")
     constants = constants_table(shipped_sc, shipped) | {

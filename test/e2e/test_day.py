@@ -63,6 +63,8 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any, tmp_pa
     from rosgraph_msgs.msg import Clock
 
     from wildcam.report import load_run, summarize
+    from wildcam.report.bag import published, read_topics
+    from wildcam.report.pir import SOURCE_PIR
     from wildcam.report.states import state_changes
     from wildcam.run.plan import START_EPOCH
     from wildcam.types import DAY_S
@@ -132,3 +134,8 @@ def test_day_through_the_whole_graph(ros_env: dict[str, str], probe: Any, tmp_pa
     assert any(state == "warm" and reason.startswith("trigger") for state, reason in changes)
     assert summary.states is not None and summary.states.hours["watch"] > 0, output
     assert data.frames < PLAY_S * 10, "the camera was closed part of the time"
+    # the PIR edges are in the bag too, for `wildcam lifetime --pir-share-from`
+    trigger = published("wildcam/Trigger")
+    edges = [m for _, m in read_topics(out / "bag", [trigger])[trigger]]
+    assert any(m.active for m in edges), output
+    assert all(m.source == SOURCE_PIR for m in edges), [m.source for m in edges]

@@ -190,6 +190,8 @@ class Activity:
     # ASSUMPTION: a PIR sees 90 % of the visits the camera's motion gate sees (it misses small
     # and cold-bodied animals). Measure: PIR triggers against motion events over a warm week.
     pir_share: float = 0.9
+    # where pir_share came from: a measurement (wildcam.report.pir) or a scenario input
+    pir_share_source: str = "ASSUMPTION (Activity)"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -1005,7 +1007,7 @@ def constants_table(sc: LifetimeScenario, result: LifetimeResult) -> dict[str, C
     )
     out["activity.visit_median_s"] = Constant(a.visit_median_s, "ASSUMPTION (Activity)")
     out["activity.visit_sigma"] = Constant(a.visit_sigma, "ASSUMPTION (Activity)")
-    out["activity.pir_share"] = Constant(a.pir_share, "ASSUMPTION (Activity)")
+    out["activity.pir_share"] = Constant(a.pir_share, a.pir_share_source)
     solar = sc.solar
     out["solar.panel_w"] = Constant(solar.panel_w, "scenario input")
     out["solar.controller_efficiency"] = Constant(

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wildcam.errors import ConfigError
 from wildcam.power.cells import BATTERIES
 from wildcam.power.lifetime import (
     DIEL_PATTERNS,
@@ -68,6 +69,20 @@ def _date(text: str) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
+def _pir_share(args: argparse.Namespace) -> dict[str, Any]:
+    """The PIR share and its source: measured from a bag, given, or the ASSUMPTION default."""
+    if args.pir_share_from:
+        if args.pir_share is not None:
+            raise ConfigError("give --pir-share or --pir-share-from, not both")
+        from wildcam.report.pir import measure_pir_share
+
+        share, source = measure_pir_share(args.pir_share_from, args.pir_slack_s)
+        return {"pir_share": share, "pir_share_source": source}
+    if args.pir_share is not None:
+        return {"pir_share": args.pir_share, "pir_share_source": "scenario input (--pir-share)"}
+    return {}
+
+
 def _run(args: argparse.Namespace, policy: str) -> tuple[Any, LifetimeResult]:
     sc = scenario(
         args.profile,
@@ -87,7 +102,7 @@ def _run(args: argparse.Namespace, policy: str) -> tuple[Any, LifetimeResult]:
             events_per_day=args.events_per_day,
             pattern=args.pattern,
             visit_median_s=args.visit_median_s,
-            pir_share=args.pir_share,
+            **_pir_share(args),
             seed=args.seed,
         ),
         solar=SolarConfig(
@@ -267,8 +282,21 @@ def register(sub: Any) -> None:
     g.add_argument(
         "--pir-share",
         type=float,
-        default=0.9,
-        help="share of visits the PIR sees (ASSUMPTION default %(default)s)",
+        help="share of the visits the camera sees that the PIR also sees (ASSUMPTION "
+        "default 0.9; it caps the capture of every PIR-woken policy)",
+    )
+    g.add_argument(
+        "--pir-share-from",
+        metavar="BAG",
+        help="measure the PIR share from a bag recorded with the camera warm and pir_trigger "
+        "on (motion, detection, power state and trigger topics; see wildcam.report.pir)",
+    )
+    g.add_argument(
+        "--pir-slack-s",
+        type=float,
+        default=5.0,
+        help="with --pir-share-from: a trigger this close to a motion event counts as the "
+        "PIR seeing it (default %(default)s s)",
     )
     g.add_argument("--seed", type=int, default=0, help="seed of activity and clouds")
     g = p.add_argument_group("solar harvest (pvlib clear sky x seeded clouds)")

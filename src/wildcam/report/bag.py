@@ -45,10 +45,10 @@ from wildcam.report.data import (
 )
 from wildcam.report.metrics import estimate_baseline
 
-__all__ = ["TOPICS", "frame_indices", "load_run"]
+__all__ = ["TOPICS", "frame_indices", "load_run", "published", "read_topics", "stamp_ns"]
 
 
-def _published(msgtype: str) -> str:
+def published(msgtype: str) -> str:
     """The bag topic name of the node table's first publisher of ``msgtype``."""
     for spec in NODES:
         for topic, kind in spec.publishes:
@@ -58,13 +58,13 @@ def _published(msgtype: str) -> str:
 
 
 TOPICS = {
-    "state": _published("wildcam/PowerState"),
-    "battery": _published("sensor_msgs/BatteryState"),
-    "motion": _published("wildcam/MotionEvent"),
-    "detections": _published("wildcam/DetectionArray"),
-    "energy": _published("wildcam/EnergyReport"),
-    "upload": _published("wildcam/UploadStatus"),
-    "info": _published("sensor_msgs/CameraInfo"),
+    "state": published("wildcam/PowerState"),
+    "battery": published("sensor_msgs/BatteryState"),
+    "motion": published("wildcam/MotionEvent"),
+    "detections": published("wildcam/DetectionArray"),
+    "energy": published("wildcam/EnergyReport"),
+    "upload": published("wildcam/UploadStatus"),
+    "info": published("sensor_msgs/CameraInfo"),
 }
 """The topics a run records (bag topic names) and the report reads."""
 
@@ -120,13 +120,14 @@ def frame_indices(stamps: Sequence[int]) -> npt.NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum(steps)])
 
 
-def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
-    """Every message of the report's topics, deserialized: topic -> [(bag time, msg)]."""
+def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, Any]]]:
+    """Every message of ``topics`` (bag topic names), deserialized and in bag-time order:
+    topic -> [(bag time, msg)]. Raises BagError for a bad bag, InputError for bad CDR."""
     from wildcam.bags.storage import messages, open_bag
     from wildcam.bags.typestore import typestore
 
     store = typestore()
-    wanted = set(TOPICS.values())
+    wanted = set(topics)
     out: dict[str, list[tuple[int, Any]]] = {t: [] for t in wanted}
     with open_bag(bag) as reader:
         conns = [c for c in reader.connections if c.topic in wanted]
@@ -142,7 +143,8 @@ def _read_bag(bag: Path) -> dict[str, list[tuple[int, Any]]]:
     return out
 
 
-def _ns(stamp: Any) -> int:
+def stamp_ns(stamp: Any) -> int:
+    """A ``builtin_interfaces/Time`` in nanoseconds."""
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
@@ -158,7 +160,7 @@ def _motion_spans(
     for bag_ns, msg in records:
         if not msg.event_id:
             continue
-        t = clock.at_stamp(_ns(msg.header.stamp), bag_ns)
+        t = clock.at_stamp(stamp_ns(msg.header.stamp), bag_ns)
         assert t is not None
         if msg.event_id not in opened:  # a recording may start inside an event
             opened[msg.event_id] = t
@@ -170,7 +172,7 @@ def _motion_spans(
 
 def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
     best = max(msg.detections, key=lambda d: d.score, default=None)
-    stamp = _ns(msg.header.stamp)
+    stamp = stamp_ns(msg.header.stamp)
     t = clock.at_stamp(stamp, bag_ns)
     assert t is not None
     return DetectionRecord(
@@ -230,11 +232,11 @@ def load_run(
     """
     scene = truth_scene(truth) if truth is not None else SceneConfig(fps=fps or 10.0)
     fps = fps or scene.fps
-    topics = _read_bag(Path(bag))
+    topics = read_topics(Path(bag), TOPICS.values())
     info = topics[TOPICS["info"]]
     all_ns = [ns for records in topics.values() for ns, _ in records]
     clock = _Clock(
-        [(_ns(m.header.stamp), ns) for ns, m in info], fps, min(all_ns) if all_ns else 0
+        [(stamp_ns(m.header.stamp), ns) for ns, m in info], fps, min(all_ns) if all_ns else 0
     )
     frames = len(info)
     duration = max((clock.at_bag(ns) for ns in all_ns), default=0.0)

@@ -22,7 +22,7 @@ from rosbags.rosbag2 import Writer
 from wildcam.bags.record import Recorder
 from wildcam.bags.storage import BAG_VERSION, STORAGES
 from wildcam.bringup import Supervisor, clean_shared_memory
-from wildcam.report.bag import TOPICS
+from wildcam.report.bag import TOPICS, published
 from wildcam.ros.monitor import RunMonitor
 from wildcam.rosenv import ros_environment
 from wildcam.run.plan import RunOptions, Timing, role
@@ -54,7 +54,10 @@ class RunSession:
         self.writer.open()
         rclpy.init(args=[])
         self.executor = SingleThreadedExecutor()
-        self.recorder = Recorder(self.writer, list(TOPICS.values()))
+        # and the PIR edges this process publishes, so the bag can measure the PIR's share
+        # (wildcam lifetime --pir-share-from)
+        topics = [*TOPICS.values(), published("wildcam/Trigger")]
+        self.recorder = Recorder(self.writer, topics)
         self.recorder.get_logger().set_level(LoggingSeverity.WARN)  # the progress line talks
         self.monitor = RunMonitor(self.fps, self.clock)
         self.executor.add_node(self.recorder)
