@@ -97,8 +97,9 @@ def _run(args: argparse.Namespace) -> int:
 
     fields = {f.name for f in dataclasses.fields(RunOptions)}
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    if "params" in given:
-        given["params"] = tuple(given["params"])
+    for name in ("params", "with_nodes"):
+        if name in given:
+            given[name] = tuple(given[name])
     return run(RunOptions(**given))
 
 
@@ -190,6 +191,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="keep the local gateway serving the review page after the run, until Ctrl-C",
+    )
+    run.add_argument(
+        "--with",
+        dest="with_nodes",
+        action="append",
+        metavar="NODE",
+        help="also start this on-request node (repeatable), e.g. mqtt_bridge with "
+        "--param mqtt_bridge.broker_host=... (the run plays the scene's PIR itself)",
     )
     run.set_defaults(func=_run)
 

@@ -106,3 +106,16 @@ def test_run_policy_leaves_the_camera_to_the_scene() -> None:
     for sets in policy["modes"].values():
         assert not set(CAMERA_HELD) & set(sets.get("camera_driver", {}))
     assert policy["modes"]["low_power"]["cascade_detector"]["max_stage"] == 2  # the rest stays
+
+
+def test_a_run_starts_on_request_nodes_only_when_asked() -> None:
+    from wildcam.run.plan import run_specs
+
+    default = {s.name for s in run_specs()}
+    assert "sim_clock" in default  # the power nodes run on the simulated day
+    assert not {"mqtt_bridge", "pir_trigger"} & default  # no broker; the run plays the PIR
+    assert default >= {"camera_driver", "cascade_detector", "uploader"}
+    bridged = {s.name for s in run_specs(("mqtt_bridge", "pir_trigger"))}
+    assert bridged == default | {"mqtt_bridge"}
+    with pytest.raises(ConfigError, match="--with: no node 'mqtt'"):
+        run_specs(("mqtt",))

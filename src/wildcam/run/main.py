@@ -107,7 +107,7 @@ def _run(options: RunOptions) -> int:
     synthetic_scene = SyntheticScene(scene) if scene is not None else None
     time_ = timing(scene)
     fps = time_.fps  # a real source's: from its parameters, below
-    specs = run_specs()
+    specs = run_specs(options.with_nodes)
     sim_time = any(role(s, "clock") for s in specs)  # the power nodes run on it
     out = options.out
     _fresh_out(out)

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from wildcam.camera.scene import SceneConfig
+from wildcam.config_check import check_node_names
 from wildcam.errors import ConfigError
 from wildcam.graph import NODES, NodeSpec
 from wildcam.params import parse_assignments
@@ -71,6 +72,7 @@ class RunOptions:
     params: tuple[str, ...] = ()  # "node.param=value" overrides, last word
     wall_limit_s: float | None = None  # stop playing after this long (default: from the scene)
     keep_gateway: bool = False  # serve the review page after the run until Ctrl-C
+    with_nodes: tuple[str, ...] = ()  # on-request nodes to start too (wildcam bringup --with)
 
     @property
     def synthetic(self) -> bool:
@@ -158,10 +160,19 @@ def role(spec: NodeSpec, topic: str, direction: str = "publishes") -> bool:
     return any(t.lstrip("/") == topic for t, _ in getattr(spec, direction))
 
 
-def run_specs() -> list[NodeSpec]:
-    """The graph of a run: the node table, without an on-request PIR node (the run plays the
-    scene's PIR itself)."""
-    return [s for s in NODES if not (s.on_request and role(s, "camera/trigger"))]
+def run_specs(extra: Sequence[str] = ()) -> list[NodeSpec]:
+    """The graph of a run: what ``wildcam bringup`` starts, the simulated clock, and the
+    ``extra`` on-request nodes (``--with``, e.g. ``mqtt_bridge`` with a broker to talk to).
+    Never the PIR reader: the run plays the scene's PIR itself. An unknown name is a
+    ConfigError."""
+    check_node_names(extra, "--with")
+    return [
+        s
+        for s in NODES
+        if not s.on_request
+        or role(s, "clock")
+        or (s.name in extra and not role(s, "camera/trigger"))
+    ]
 
 
 def held_policy() -> dict[str, Any]:
