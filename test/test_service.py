@@ -74,6 +74,7 @@ def test_dry_run_prints_and_writes_nothing(
                 "pi",
                 "--name",
                 "trap1",
+                "--composed",
                 "--dry-run",
             ]
         )
@@ -81,6 +82,7 @@ def test_dry_run_prints_and_writes_nothing(
     )
     out = capsys.readouterr().out
     assert "trap1.service (dry run: not written)" in out and "User=pi" in out
+    assert f"bringup --params-file {params} --composed\n" in out  # a Zero 2 W's one process
     assert not (tmp_path / "etc").exists()
 
 

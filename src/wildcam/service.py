@@ -39,6 +39,7 @@ class ServiceSpec:
     executable: Path
     with_nodes: tuple[str, ...] = ()
     name: str = "wildcam"
+    composed: bool = False  # all nodes in one process (the Pi Zero 2 W's 512 MB)
 
     def __post_init__(self) -> None:
         from wildcam.graph import NODES
@@ -66,6 +67,8 @@ def render_unit(spec: ServiceSpec) -> str:
     argv = [str(spec.executable), "bringup", "--params-file", str(spec.params_file)]
     for name in spec.with_nodes:
         argv += ["--with", name]
+    if spec.composed:
+        argv.append("--composed")
     return f"""\
 # Installed by `wildcam install-service`: starts the wildcam graph at boot.
 [Unit]
@@ -118,6 +121,7 @@ def _install(args: argparse.Namespace) -> int:
         executable=executable,
         with_nodes=tuple(args.with_nodes),
         name=args.name,
+        composed=args.composed,
     )
     prefix = Path(args.prefix)
     if prefix.resolve() == Path("/") and not args.dry_run:
@@ -174,6 +178,12 @@ def register(sub: Any) -> None:
         default=[],
         metavar="NODE",
         help="also start this on-request node (repeatable), e.g. pir_trigger",
+    )
+    p.add_argument(
+        "--composed",
+        action="store_true",
+        help="run all nodes in one process (wildcam bringup --composed): needed on a Pi "
+        "Zero 2 W, whose 512 MB do not hold one process per node (README: Memory)",
     )
     p.add_argument("--name", default="wildcam", help="unit name (default wildcam)")
     p.add_argument("--dry-run", action="store_true", help="print the unit, write nothing")
