@@ -432,7 +432,17 @@ LIMITS = (
     ),
     (
         "The students are not calibrated (their whole-frame scores carry little information on "
-        "the small calib split) and were not retrained for this issue: no new hard negatives."
+        "the small calib split) and were not retrained for this issue: no new hard negatives. "
+        "Their bands are chosen on the `calib` groups' crops (`make models`)."
+    ),
+    (
+        "Students on tiles do not lower the stage-3 share: the `calib` frames the grid applies "
+        "to hold no empty camera-trap still (every still in the shared data holds an animal), "
+        "only a road clip the students score as high as animals, so no tile band is confident "
+        "of an animal (`c_high` 1.0) and by day every still unsure on the whole frame goes to "
+        "stage 3; on grey frames the tile band replaces the night band, so night animals go "
+        "to the large model, which misses many. A useful tile band needs empty camera-trap "
+        "stills to be chosen on, and students trained on tiles."
     ),
     "Energy is modelled (host CPU time x the rpi4b profile), not measured on a device.",
 )

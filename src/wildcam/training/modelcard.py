@@ -70,7 +70,8 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "calibration and gives the students a night band, on real frames of the `train` and "
         '`calib` groups (see "Calibration on real frames" below).',
         "",
-        "The teacher's `test` empty frames are road traffic and the synthetic scene, on which "
+        "The teacher's empty frames with known truth are road traffic and the synthetic scene, "
+        "on which "
         "MegaDetector-Lite often fires (cars, drawn vegetation: 0.17-0.7 at 640); its precision "
         "here is therefore lower than on camera-trap footage, and the students, trained with "
         "those frames' truth (no animal), learn to reject them.",
