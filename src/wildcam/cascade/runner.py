@@ -4,7 +4,8 @@ For each motion region of a frame, stage 1 scores the crop. A score below the mo
 is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
 unless the config overrides it; on a grey, infrared night frame a student's ``c_high_night``
 where the manifest gives one; with ``student_tiles``, on a large whole frame, the best score of the
-frame and its tiles against the student's tile band, :class:`~wildcam.cascade.views.TileBand`);
+frame and its tiles against the student's tile band, :class:`~wildcam.cascade.views.TileBand`,
+which the ``stageN_c_*`` overrides and the night band do not touch);
 in between the region escalates to the next enabled stage. Stage
 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
