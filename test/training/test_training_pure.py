@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from wildcam.cascade.base import ScoredBox
+from wildcam.cascade.splits import role
 from wildcam.training.crops import (
     _label,
+    build_crops,
     illumination_jump,
     ir_look,
     rain,
@@ -55,6 +57,23 @@ def test_the_split_is_stable_per_group_and_about_the_evaluation_share() -> None:
     splits = [frame(f"group-{i}").split for i in range(2000)]
     share = splits.count("eval") / len(splits)
     assert abs(share - EVAL_PERCENT / 100) < 0.05
+
+
+def test_crops_carry_their_groups_role_so_bands_are_chosen_on_calib_only() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (120, 160, 3), np.uint8)
+    group: dict[str, str] = {}  # a group of each role
+    for i in range(200):
+        group.setdefault(role(f"group-{i}"), f"group-{i}")
+    roles = ["train", "calib", "test"]
+    frames = [Frame(key=r, group=group[r], source="misc", image=image, animal=True) for r in roles]
+    animals = [[ScoredBox(Box(40, 30, 50, 40), 0.9)] for _ in frames]
+    crops = build_crops(frames, animals, 0.25, seed=0, per_frame=2, pastes=0)
+    per_frame = len(crops.labels) // 3
+    assert per_frame > 0 and len(crops.labels) == 3 * per_frame
+    # frames in order, each frame's crops together: each crop is its frame group's role
+    assert crops.split.tolist() == [r for r in roles for _ in range(per_frame)]
+    assert set(crops.subset("calib").split) == {"calib"}
 
 
 @pytest.mark.parametrize("augment", [ir_look, illumination_jump, rain])

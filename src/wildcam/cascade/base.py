@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from wildcam.errors import ConfigError
 from wildcam.types import Box, Image
+
+if TYPE_CHECKING:
+    from wildcam.cascade.views import TileBand
 
 __all__ = ["STAGES", "FakeModel", "RegionResult", "ScoredBox", "StageModel", "check_band"]
 
@@ -87,12 +90,15 @@ class FakeModel:
     c_low: float = 0.2
     c_high: float = 0.8
     c_high_night: float | None = None
+    tiles: TileBand | None = None
     calls: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         check_band(self.c_low, self.c_high)
         if self.c_high_night is not None:
             check_band(self.c_low, self.c_high_night)
+        if self.tiles is not None:
+            check_band(self.tiles.c_low, self.tiles.c_high)
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
         """Score each region with ``score_fn``; a detector-like box equal to the region."""

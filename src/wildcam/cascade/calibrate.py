@@ -24,6 +24,15 @@ night), so each student gets a ``c_high_night`` from the whole grey frames of th
 ``calib`` groups, by the same rule as its band (:func:`wildcam.cascade.scores.bands`: from it up
 at least 95 % are animals), with :data:`NIGHT_SUPPORT` frames at least (there are only about 30
 such frames). The runner uses it on grey frames (:func:`wildcam.cascade.light.is_night`).
+
+Students on tiles (:func:`student_tiles`, the cascade's ``student_tiles``): for each grid of
+:data:`TILE_LAYOUTS`, each student's band for the best view of a whole frame and its tiles is
+chosen by the same rule on the ``calib`` frames large enough for the grid (with fewer than
+:data:`TILE_SUPPORT` frames of either class there, no band: ``[0, 1)``, always unsure); the grid
+is chosen on the ``train`` and ``calib`` frames (the cascade with it: the lowest stage-3 share
+that keeps the recall without tiles); and whether it should be on is decided on the ``calib``
+frames alone (a lower stage-3 share without losing recall). The verdict goes into the manifest
+(``student_tiles``); :class:`~wildcam.cascade.config.CascadeConfig`'s default must follow it.
 """
 
 from __future__ import annotations
@@ -38,23 +47,28 @@ from typing import Any
 
 import numpy as np
 
-from wildcam.cascade.evaluate import read_image
+from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.evaluate import evaluate, read_image
 from wildcam.cascade.light import is_night
 from wildcam.cascade.manifest import Manifest, ModelEntry
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, real_items
 from wildcam.cascade.scores import bands, expected_calibration_error, fit_platt, platt
 from wildcam.cascade.splits import HELD_BACK_SOURCES
+from wildcam.cascade.views import TileBand, predict_tiled
 from wildcam.errors import InputError
 from wildcam.types import Box
 
 __all__ = [
     "CALIBRATES",
     "NIGHT_BANDS",
+    "TILE_LAYOUTS",
     "calibrate_manifest",
     "card_section",
     "main",
     "night_band",
+    "pick_layout",
+    "student_tiles",
     "write_card_section",
 ]
 
@@ -152,6 +166,107 @@ def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) ->
     }
 
 
+TILE_LAYOUTS = ((2, 2), (3, 2), (3, 3))
+"""The tile grids (columns x rows) tried for the students on whole frames."""
+TILE_SUPPORT = NIGHT_SUPPORT
+"""The fewest ``calib`` frames of each class (animal, empty) a tile band is chosen on."""
+
+
+def tile_band(
+    entry: ModelEntry, directory: Path, items: Sequence[RealItem], layout: tuple[int, int]
+) -> tuple[TileBand, str]:
+    """``entry``'s band for the best view of ``layout``, chosen on the ``calib`` frames the grid
+    applies to (whole frames with tiles at least the input size); and what it was chosen on."""
+    model = load_model(entry, directory, RuntimeOptions(threads=1))
+    band = TileBand(*layout, 0.0, 1.0, min(entry.input.size))
+    scores, truth = [], []
+    for real in items:
+        image = read_image(real.item.path) if real.role == "calib" else None
+        if image is None:
+            continue
+        whole = Box(0, 0, image.shape[1], image.shape[0])
+        if band.applies(whole, whole.w, whole.h):
+            scores.append(predict_tiled(model, image, whole, band).score)
+            truth.append(real.item.animal)
+    t = np.asarray(truth, bool)
+    chosen_on = f"calib: {len(t)} frames, {int(t.sum())} animals"
+    if min(int(t.sum()), int((~t).sum())) < TILE_SUPPORT:
+        return band, chosen_on + f" (fewer than {TILE_SUPPORT} of a class: no band)"
+    c_low, c_high = bands(np.asarray(scores), t, support=TILE_SUPPORT)
+    return dataclasses.replace(band, c_low=c_low, c_high=c_high), chosen_on
+
+
+def _cascade_figures(
+    models: dict[int, Any], items: Sequence[RealItem], tiles: bool
+) -> dict[str, float]:
+    row = evaluate([i.item for i in items], models, CascadeConfig(student_tiles=tiles)).row(
+        "cascade"
+    )
+    return {
+        "stage3_share": round(row.fraction_reaching(3), 4),
+        "recall": round(row.recall, 4),
+        "precision": round(row.precision, 4),
+    }
+
+
+def pick_layout(baseline: dict[str, float], figures: dict[str, dict[str, float]]) -> str:
+    """The layout with the lowest stage-3 share among those keeping ``baseline``'s recall;
+    if none does, the one with the highest recall (then the lowest share)."""
+    keeping = [k for k, f in figures.items() if f["recall"] >= baseline["recall"]]
+    if keeping:
+        return min(keeping, key=lambda k: figures[k]["stage3_share"])
+    return max(figures, key=lambda k: (figures[k]["recall"], -figures[k]["stage3_share"]))
+
+
+def student_tiles(
+    manifest: Manifest, items: Sequence[RealItem], log: Any = print
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Each default student's ``tiles`` record, and the verdict (manifest ``student_tiles``)."""
+    options = RuntimeOptions(threads=1)
+    entries = {s: manifest.default_for(s) for s in (1, 2, 3)}
+    chosen_on: dict[str, dict[int, tuple[TileBand, str]]] = {}
+    for cols, rows in TILE_LAYOUTS:
+        chosen_on[f"{cols}x{rows}"] = {
+            s: tile_band(entries[s], manifest.directory, items, (cols, rows)) for s in (1, 2)
+        }
+
+    def models(layout: str | None) -> dict[int, Any]:
+        return {
+            s: load_model(
+                dataclasses.replace(
+                    e, tiles=chosen_on[layout][s][0] if layout and s < 3 else None
+                ),
+                manifest.directory,
+                options,
+            )
+            for s, e in entries.items()
+        }
+
+    fit = [i for i in items if i.role in ("train", "calib")]
+    check = [i for i in items if i.role == "calib"]
+    baseline = _cascade_figures(models(None), fit, False)
+    figures = {k: _cascade_figures(models(k), fit, True) for k in chosen_on}
+    layout = pick_layout(baseline, figures)
+    off, on = (_cascade_figures(models(layout), check, t) for t in (False, True))
+    verdict = {
+        "layout": layout,
+        "train_calib": {"off": baseline, **figures},
+        "calib": {"off": off, "on": on},
+        "on": on["stage3_share"] < off["stage3_share"] and on["recall"] >= off["recall"],
+    }
+    log(f"student tiles: {verdict}")
+    records = {
+        entries[s].model_id: {
+            "layout": [band.cols, band.rows],
+            "c_low": band.c_low,
+            "c_high": band.c_high,
+            "chosen_on": text,
+        }
+        for s, (band, text) in chosen_on[layout].items()
+    }
+    return records, verdict
+
+
 def _described(role: str, truth: np.ndarray) -> str:
     return f"{role}: {len(truth)} frames, {int(truth.sum())} animals"
 
@@ -216,6 +331,7 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
                 f"| `{model['id']}` | {model['night_band']['fitted_on']} | "
                 f"[{model['c_low']}, {model['c_high']}) | {model['c_high_night']} |"
             )
+    lines += _tiles_lines(record)
     lines += [
         "",
         f"Held back (`test` split, {len(held_back)} files or clips, never trained or "
@@ -223,6 +339,50 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         CARD_END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _tiles_lines(record: dict[str, Any]) -> list[str]:
+    verdict = record.get("student_tiles")
+    if verdict is None:
+        return []
+    lines = [
+        "",
+        (
+            "Students on tiles (the cascade's `student_tiles`): on a whole frame whose tiles "
+            "are at least a student's input size, the student scores the frame and a grid of "
+            "overlapping tiles and the best view counts against a band chosen for that rule "
+            f"(same rule as above, at least {TILE_SUPPORT} frames of each class, on the `calib` "
+            "frames the grid applies to). The grid is chosen on the `train` and `calib` frames "
+            "(the lowest stage-3 share that keeps the recall without tiles); whether it is on "
+            "by default, on the `calib` frames alone (lower stage-3 share, no recall lost). "
+            "Cascade figures (every frame one still):"
+        ),
+        "",
+        "| frames | tiles | stage-3 share | recall | precision |",
+        "|---|---|---|---|---|",
+    ]
+    for frames, figures in (
+        ("train + calib", verdict["train_calib"]),
+        ("calib", {"off": verdict["calib"]["off"], verdict["layout"]: verdict["calib"]["on"]}),
+    ):
+        lines += [
+            f"| {frames} | {name} | {f['stage3_share']} | {f['recall']} | {f['precision']} |"
+            for name, f in figures.items()
+        ]
+    lines += [
+        "",
+        f"Grid chosen: {verdict['layout']}; on by default: {'yes' if verdict['on'] else 'no'}.",
+        "",
+        "| id | grid | band of the best view | chosen on |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{m['id']}` | {m['tiles']['layout'][0]}x{m['tiles']['layout'][1]} | "
+        f"[{m['tiles']['c_low']}, {m['tiles']['c_high']}) | {m['tiles']['chosen_on']} |"
+        for m in record["models"]
+        if "tiles" in m
+    ]
+    return lines
 
 
 def write_card_section(card: Path, section: str) -> None:
@@ -258,6 +418,13 @@ def calibrate_manifest(path: Path, data: Path, log: Any = print) -> dict[str, An
             model.setdefault("build_band", [model["c_low"], model["c_high"]])
             model.update(fields)
             log(f"{model['id']}: {fields}")
+        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        # the students' tiles, with the bands and calibration just written
+        tiles, record["student_tiles"] = student_tiles(Manifest.load(path), items, log)
+        for model in record["models"]:
+            model.pop("tiles", None)
+            if model["id"] in tiles:
+                model["tiles"] = tiles[model["id"]]
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     Manifest.load(path)  # the file just written parses
     held_back = [f"{source}*" for source in HELD_BACK_SOURCES] + sorted(

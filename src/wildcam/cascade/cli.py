@@ -92,6 +92,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stage 3 also sees 2x2 overlapping tiles at native resolution (5 calls)",
     )
+    p.add_argument(
+        "--student-tiles",
+        action="store_true",
+        help="stages 1 and 2 also score a grid of tiles of each large image; the best view "
+        "counts against their tile band (the cascade's student_tiles parameter)",
+    )
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument(
         "--power-profile", default="rpi4b", help="device power profile for the energy model"
@@ -144,6 +150,7 @@ def run_eval(args: argparse.Namespace) -> int:
             stage3_input=args.stage3_input,
             stage3_flip=args.stage3_flip,
             stage3_tiles=args.stage3_tiles,
+            student_tiles=args.student_tiles,
             onnx_threads=args.threads,
             **bands,
         )

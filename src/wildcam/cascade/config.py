@@ -105,6 +105,14 @@ class CascadeConfig:
         "frame or region at native resolution (small, distant animals); the best score and "
         "the merged boxes count (five calls per view).",
     )
+    student_tiles: bool = param(
+        False,
+        "Students on tiles: on a whole frame (a still) large enough, stages 1 and 2 also score "
+        "the grid of overlapping tiles their manifest entry gives, and the best view counts "
+        "against the band chosen for that rule (every view confidently background: background; "
+        "one confidently an animal: animal; else escalate). Off: on the calib frames it did not "
+        "lower the stage-3 share without losing recall (models/README.md).",
+    )
     smoothing_alpha: float = param(
         0.4,
         "Weight of the newest frame in the exponential average of per-frame presence "

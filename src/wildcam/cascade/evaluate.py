@@ -29,7 +29,7 @@ import numpy as np
 from wildcam.cascade.base import RegionResult, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
-from wildcam.cascade.views import predict_views
+from wildcam.cascade.views import TileBand, predict_tiled, predict_views, student_tiles
 from wildcam.ecology.megadetector import MIN_CONF, MdImage, frame_detections
 from wildcam.errors import InputError, ModelError
 from wildcam.types import Box, Image
@@ -181,6 +181,7 @@ class _Replay:
     c_low: float
     c_high: float
     c_high_night: float | None = None
+    tiles: TileBand | None = None
     answer: RegionResult | None = None
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
@@ -315,7 +316,14 @@ def evaluate(
     stages = sorted(models)
     rows = _rows(stages, config.max_stage)
     replays = {
-        s: _Replay(m.model_id, s, m.c_low, m.c_high, getattr(m, "c_high_night", None))
+        s: _Replay(
+            m.model_id,
+            s,
+            m.c_low,
+            m.c_high,
+            getattr(m, "c_high_night", None),
+            getattr(m, "tiles", None),
+        )
         for s, m in models.items()
     }
     cascades = [
@@ -384,8 +392,12 @@ def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
 
 def _timed(model: StageModel, image: Image, whole: Box, config: CascadeConfig) -> _Call:
     wall, cpu = time.perf_counter(), time.thread_time()
+    tiles = student_tiles(model, config.student_tiles)
     if model.stage == 3:
         result = predict_views(model, image, [whole], config.stage3_flip, config.stage3_tiles)[0]
+    elif tiles is not None and tiles.applies(whole, whole.w, whole.h):
+        # the best view; the cascade's replay of it answers every view alike
+        result = predict_tiled(model, image, whole, tiles)
     else:
         result = model.predict(image, [whole])[0]
     return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu)
@@ -448,5 +460,12 @@ def average_precision(
 
 
 def _config_dict(config: CascadeConfig) -> dict[str, object]:
-    keys = ("max_stage", "decision_threshold", "stage3_input", "stage3_flip", "stage3_tiles")
+    keys = (
+        "max_stage",
+        "decision_threshold",
+        "stage3_input",
+        "stage3_flip",
+        "stage3_tiles",
+        "student_tiles",
+    )
     return {k: getattr(config, k) for k in keys}

@@ -88,6 +88,7 @@ class LazyModel:
         self.c_low = entry.c_low
         self.c_high = entry.c_high
         self.c_high_night = entry.c_high_night
+        self.tiles = entry.tiles
         self._dir = Path(manifest_dir)
         self._options = options
         self._clock = clock

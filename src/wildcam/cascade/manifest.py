@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wildcam.cascade.base import STAGES, check_band
+from wildcam.cascade.views import TileBand
 from wildcam.errors import ConfigError, ModelError
 from wildcam.rosenv import share_dir
 
@@ -114,6 +115,10 @@ class ModelEntry:
     c_high_night: float | None = None
     """A student's ``c_high`` on grey (infrared night) frames, chosen on real night frames by
     ``wildcam.cascade.calibrate``; ``None``: the same band day and night."""
+    tiles: TileBand | None = None
+    """A student's tile grid for whole frames and its band (the cascade's ``student_tiles``),
+    chosen on real frames by ``wildcam.cascade.calibrate``; ``None``: no tiles. The record is
+    ``"tiles": {"layout": [cols, rows], "c_low": .., "c_high": ..}``."""
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
@@ -155,6 +160,7 @@ class ModelEntry:
                 c_high_night=(
                     None if data.get("c_high_night") is None else float(data["c_high_night"])
                 ),
+                tiles=_tiles(data.get("tiles"), spec),
                 info={k: v for k, v in data.items() if k not in _PARSED},
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -183,6 +189,8 @@ class ModelEntry:
             check_band(self.c_low, self.c_high)
             if self.c_high_night is not None:
                 check_band(self.c_low, self.c_high_night)
+            if self.tiles is not None:
+                check_band(self.tiles.c_low, self.tiles.c_high)
         except ConfigError as err:
             problems.append(str(err))
         if problems:
@@ -205,7 +213,17 @@ _PARSED = {
     "nms_iou",
     "min_score",
     "c_high_night",
+    "tiles",
 }
+
+
+def _tiles(record: Any, spec: InputSpec) -> TileBand | None:
+    if record is None:
+        return None
+    cols, rows = (int(v) for v in record["layout"])
+    if not (1 <= cols <= 8 and 1 <= rows <= 8):
+        raise ValueError(f"tiles layout {cols}x{rows} out of range (1..8 each way)")
+    return TileBand(cols, rows, float(record["c_low"]), float(record["c_high"]), min(spec.size))
 
 
 def _platt(record: Any) -> tuple[float, float]:

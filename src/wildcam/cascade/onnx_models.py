@@ -190,6 +190,7 @@ class _OnnxModel:
         self.c_low = entry.c_low
         self.c_high = entry.c_high
         self.c_high_night = entry.c_high_night
+        self.tiles = entry.tiles
         self._session = session
         self._input = entry.input.name
         self._outputs = [o.name for o in entry.outputs]

@@ -3,7 +3,10 @@
 For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
 is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
 unless the config overrides it; on a grey, infrared night frame a student's ``c_high_night``
-where the manifest gives one); in between the region escalates to the next enabled stage. Stage
+where the manifest gives one; with ``student_tiles``, on a large whole frame, the best score of the
+frame and its tiles against the student's tile band, :class:`~wildcam.cascade.views.TileBand`,
+which the ``stageN_c_*`` overrides and the night band do not touch);
+in between the region escalates to the next enabled stage. Stage
 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
 calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.light import is_night
-from wildcam.cascade.views import predict_views
+from wildcam.cascade.views import TileBand, predict_tiled, predict_views, student_tiles
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
 
@@ -399,20 +402,24 @@ class Cascade:
                 night = is_night(image) if night is None else night
                 c_high = c_high_night if night else c_high
             c_low, c_high = self.config.band(stage, model.c_low, c_high)
-            results = self._predict(stage, model, image, [regions[i] for i in pending])
+            tiles = student_tiles(model, self.config.student_tiles)
+            tiled = [
+                tiles is not None and tiles.applies(regions[i], width, height) for i in pending
+            ]
+            asked = [regions[i] for i in pending]
+            results = self._predict(stage, model, image, asked, tiles, tiled)
             ran.add(stage)
             last = position == len(stages) - 1
             still = []
-            for index, result in zip(pending, results, strict=True):
+            for index, result, on_tiles in zip(pending, results, tiled, strict=True):
                 paths[index][stage] = result.score
                 scored[index] = (model, result)
-                unsure = c_low <= result.score < c_high
+                low, high = (tiles.c_low, tiles.c_high) if tiles and on_tiles else (c_low, c_high)
+                unsure = low <= result.score < high
                 if unsure and not last:
                     still.append(index)
                     continue
-                animal = decides_animal(
-                    result.score, c_low, c_high, self.config.decision_threshold
-                )
+                animal = decides_animal(result.score, low, high, self.config.decision_threshold)
                 decided[index] = RegionDecision(
                     region=regions[index],
                     animal=animal,
@@ -488,8 +495,15 @@ class Cascade:
         return self.smoother.end(event_id)
 
     def _predict(
-        self, stage: int, model: StageModel, image: Image, regions: list[Box]
+        self,
+        stage: int,
+        model: StageModel,
+        image: Image,
+        regions: list[Box],
+        tiles: TileBand | None,
+        tiled: list[bool],
     ) -> list[RegionResult]:
+        """``model``'s results for ``regions``; those ``tiled`` on ``tiles``."""
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
         asked = [whole] if full_frame else regions
@@ -498,6 +512,13 @@ class Cascade:
                 results = predict_views(
                     model, image, asked, self.config.stage3_flip, self.config.stage3_tiles
                 )
+            elif tiles is not None and any(tiled):
+                plain = [r for r, t in zip(asked, tiled, strict=True) if not t]
+                answers = iter(model.predict(image, plain) if plain else [])
+                results = [
+                    predict_tiled(model, image, r, tiles) if t else next(answers)
+                    for r, t in zip(asked, tiled, strict=True)
+                ]
             else:
                 results = model.predict(image, asked)
         if len(results) != (1 if full_frame else len(regions)):

@@ -10,31 +10,93 @@
 
 Each view is one more detector call (flip x2, tiles x5, both x10), all inside the stage's energy
 meter. Works with any :class:`~wildcam.cascade.base.StageModel`.
+
+The students (stages 1 and 2) can look at tiles too (:class:`TileBand`, the cascade's
+``student_tiles``): on a whole frame large enough that each tile of the grid holds at least the
+student's input size in pixels, the student scores the frame and every tile, and the best score
+counts (:func:`predict_tiled`), against a band chosen for that rule (below ``c_low``: every tile
+is confidently background; from ``c_high``: some tile is confidently an animal).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from wildcam.cascade.base import RegionResult, ScoredBox, StageModel
 from wildcam.types import Box, Image
 
-__all__ = ["TILE_OVERLAP", "predict_views", "tiles_of"]
+__all__ = [
+    "TILE_OVERLAP",
+    "TileBand",
+    "grid_tiles",
+    "predict_tiled",
+    "predict_views",
+    "student_tiles",
+    "tiles_of",
+]
 
 TILE_OVERLAP = 0.2
 """Each tile reaches this share of its side past the region's middle (SAHI's default overlap
 ratio is 0.2)."""
 
 
-def tiles_of(region: Box) -> list[Box]:
-    """The 2 x 2 overlapping tiles of ``region``."""
-    tw = min(round(region.w * (0.5 + TILE_OVERLAP / 2)), region.w)
-    th = min(round(region.h * (0.5 + TILE_OVERLAP / 2)), region.h)
-    xs = (region.x, region.x + region.w - tw)
-    ys = (region.y, region.y + region.h - th)
+def grid_tiles(region: Box, cols: int, rows: int) -> list[Box]:
+    """``cols`` x ``rows`` overlapping tiles covering ``region``, row by row: each
+    ``1 + TILE_OVERLAP`` times its share of the region's side, spread evenly from edge to edge."""
+    tw = min(round(region.w / cols * (1 + TILE_OVERLAP)), region.w)
+    th = min(round(region.h / rows * (1 + TILE_OVERLAP)), region.h)
+    xs = [region.x + round(i * (region.w - tw) / max(cols - 1, 1)) for i in range(cols)]
+    ys = [region.y + round(j * (region.h - th) / max(rows - 1, 1)) for j in range(rows)]
     return [Box(x, y, tw, th) for y in ys for x in xs]
+
+
+def tiles_of(region: Box) -> list[Box]:
+    """The 2 x 2 overlapping tiles of ``region`` (stage 3's tiles)."""
+    return grid_tiles(region, 2, 2)
+
+
+@dataclass(frozen=True)
+class TileBand:
+    """A student's tile grid for whole frames and the band of its best view's score.
+
+    ``min_side`` is the student's input side: the grid is used only on a whole frame whose
+    tiles are at least that large (smaller tiles would only be scaled up)."""
+
+    cols: int
+    rows: int
+    c_low: float
+    c_high: float
+    min_side: int
+
+    @property
+    def layout(self) -> str:
+        """``"COLSxROWS"``."""
+        return f"{self.cols}x{self.rows}"
+
+    def applies(self, region: Box, width: int, height: int) -> bool:
+        """Whether ``region`` is the whole ``width`` x ``height`` frame and large enough."""
+        if region != Box(0, 0, width, height):
+            return False
+        tile = grid_tiles(region, self.cols, self.rows)[0]
+        return min(tile.w, tile.h) >= self.min_side
+
+
+def student_tiles(model: StageModel, on: bool) -> TileBand | None:
+    """``model``'s tile band when ``on`` (the cascade's ``student_tiles``) and it is a student
+    that has one; else ``None``."""
+    band: TileBand | None = getattr(model, "tiles", None)
+    return band if on and model.stage < 3 else None
+
+
+def predict_tiled(model: StageModel, image: Image, region: Box, band: TileBand) -> RegionResult:
+    """``model`` on ``region`` and its tiles (one batched call): the best view's score and
+    boxes, for ``region``."""
+    views = model.predict(image, [region, *grid_tiles(region, band.cols, band.rows)])
+    best = max(views, key=lambda r: r.score)
+    return RegionResult(region, best.score, best.boxes)
 
 
 def _mirror(box: Box, width: int) -> Box:

@@ -60,6 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--topic", default="", help="bag: only this image topic")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
+    p.add_argument(
+        "--student-tiles",
+        action="store_true",
+        help="stages 1 and 2 also score a grid of tiles of each large frame (see the "
+        "cascade's student_tiles parameter)",
+    )
     p.set_defaults(func=run_detect)
 
 
@@ -76,6 +82,7 @@ def run_detect(args: argparse.Namespace) -> int:
             max_stage=args.max_stage,
             decision_threshold=args.decision_threshold,
             onnx_threads=args.threads,
+            student_tiles=args.student_tiles,
         )
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         detector = Detector(

@@ -148,12 +148,15 @@ def _student(
     stage: int,
     model: Student,
     train_set: CropSet,
-    eval_set: CropSet,
+    calib_set: CropSet,
+    test_set: CropSet,
     out: Path,
     seed: int,
     log: Any,
 ) -> list[dict[str, Any]]:
-    """Export fp32, quantise int8, measure both; return their manifest records."""
+    """Export fp32, quantise int8, measure both; return their manifest records.
+
+    Each band is chosen on the ``calib`` crops; the figures are the ``test`` crops'."""
     size = model.arch.size
     fp32 = out / f"{name}_fp32.onnx"
     int8 = out / f"{name}_int8.onnx"
@@ -166,14 +169,18 @@ def _student(
     spec = ModelEntry.from_dict(_student_record(name, fp32, stage, model, "fp32", 0, 1)).input
     calib = [_inputs(train_set.images[i : i + 1], spec) for i in np.sort(pick)]
     quantize_int8(fp32, int8, "image", calib, exclude_markers=("logit", "box"))
-    truth = eval_set.labels >= 0.5
+    calib_truth = calib_set.labels >= 0.5
+    truth = test_set.labels >= 0.5
     records = []
-    x = _inputs(eval_set.images[:1], spec)
+    x = _inputs(test_set.images[:1], spec)
     for precision, path in (("fp32", fp32), ("int8", int8)):
         rec = _student_record(f"{name}_{precision}", path, stage, model, precision, 0.0, 1.0)
-        scores = _onnx_scores(path, spec, eval_set.images)
-        c_low, c_high = bands(scores, truth)
+        c_low, c_high = bands(_onnx_scores(path, spec, calib_set.images), calib_truth)
         rec["c_low"], rec["c_high"] = c_low, c_high
+        rec["band_chosen_on"] = (
+            f"calib crops: {len(calib_truth)}, {int(calib_truth.sum())} with an animal"
+        )
+        scores = _onnx_scores(path, spec, test_set.images)
         sess = session(path, 1)
         rec["metrics"] = _metrics(scores, truth, c_low, c_high)
         rec["latency_ms"] = latency_ms(
@@ -210,28 +217,34 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     frames = load_frames(data, seed)
-    log(f"{len(frames)} frames ({sum(f.split == 'eval' for f in frames)} for evaluation)")
+    log(
+        f"{len(frames)} frames ({sum(f.role == 'calib' for f in frames)} calib, "
+        f"{sum(f.role == 'test' for f in frames)} test)"
+    )
 
     large, labeller = teach.build_teacher(wheel, frames, work, out, log)
     animals = _frame_animals(frames, labeller)
     crops = build_crops(frames, animals, teach.PRESENT, seed)
-    train_set, eval_set = crops.subset("train"), crops.subset("eval")
+    train_set, calib_set, test_set = (crops.subset(r) for r in ("train", "calib", "test"))
     log(
-        f"crops: {len(train_set.labels)} train ({int((train_set.labels >= 0.5).sum())} animal), "
-        f"{len(eval_set.labels)} eval ({int((eval_set.labels >= 0.5).sum())} animal); "
-        f"{time.monotonic() - t0:.0f} s"
+        "crops: "
+        + ", ".join(
+            f"{len(c.labels)} {r} ({int((c.labels >= 0.5).sum())} animal)"
+            for r, c in (("train", train_set), ("calib", calib_set), ("test", test_set))
+        )
+        + f"; {time.monotonic() - t0:.0f} s"
     )
 
     e_tiny, e_medium, e_tune = epochs
     seed_everything(seed)
     tiny = train(Student(TINY), train_set, e_tiny, seed, log=lambda s: log("tiny" + s))
-    tiny_records = _student("tiny", 1, tiny, train_set, eval_set, out, seed, log)
+    tiny_records = _student("tiny", 1, tiny, train_set, calib_set, test_set, out, seed, log)
     log(f"tiny done; {time.monotonic() - t0:.0f} s")
 
     seed_everything(seed)
     medium = train(Student(MEDIUM), train_set, e_medium, seed, log=lambda s: log("medium" + s))
-    truth = eval_set.labels >= 0.5
-    before = predict(medium, eval_set.images)
+    truth = test_set.labels >= 0.5
+    before = predict(medium, test_set.images)
     pruning: dict[str, Any] = {
         "keep": 0.5,
         "before": {
@@ -241,11 +254,11 @@ def run(
         },
     }
     slim = prune(medium, 0.5)
-    pruned_raw = predict(slim, eval_set.images)
+    pruned_raw = predict(slim, test_set.images)
     pruning["after_prune_no_tuning"] = _metrics(pruned_raw, truth, 0.5, 0.5)
     seed_everything(seed)
     slim = train(slim, train_set, e_tune, seed + 1, lr=1e-3, log=lambda s: log("pruned" + s))
-    after = predict(slim, eval_set.images)
+    after = predict(slim, test_set.images)
     pruning["after"] = {
         "params": count_params(slim),
         "macs": count_macs(slim, (1, 3, MEDIUM.size, MEDIUM.size)),
@@ -254,7 +267,7 @@ def run(
         **_metrics(after, truth, 0.5, 0.5),
     }
     log(f"pruning: {pruning}")
-    medium_records = _student("medium", 2, slim, train_set, eval_set, out, seed, log)
+    medium_records = _student("medium", 2, slim, train_set, calib_set, test_set, out, seed, log)
     log(f"medium done; {time.monotonic() - t0:.0f} s")
 
     large_records = _large_records(large, out)
@@ -277,9 +290,11 @@ def run(
         "calibration": {"frames": teach.CALIB_FRAMES, "crops": CALIB_CROPS},
         "crops": {
             "train": len(train_set.labels),
-            "eval": len(eval_set.labels),
+            "calib": len(calib_set.labels),
+            "test": len(test_set.labels),
             "train_animal": int((train_set.labels >= 0.5).sum()),
-            "eval_animal": int((eval_set.labels >= 0.5).sum()),
+            "calib_animal": int((calib_set.labels >= 0.5).sum()),
+            "test_animal": int((test_set.labels >= 0.5).sum()),
             "kinds": {
                 str(k): int(n)
                 for k, n in zip(*np.unique(crops.kinds, return_counts=True), strict=True)

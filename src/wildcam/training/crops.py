@@ -42,7 +42,12 @@ JITTERS = {"ena24": 8, "buow": 8, "misc": 8, "clip": 4, "synthetic": 2}
 
 @dataclass
 class CropSet:
-    """Crops (``[N, CROP, CROP, 3]`` BGR uint8), soft labels, box targets and provenance."""
+    """Crops (``[N, CROP, CROP, 3]`` BGR uint8), soft labels, box targets and provenance.
+
+    ``split`` is the role of the crop's frame group (:func:`wildcam.cascade.splits.role`):
+    ``train`` (the students learn from it), ``calib`` (their bands are chosen on it) or ``test``
+    (their figures are reported on it). Pasted crops are ``train``.
+    """
 
     images: np.ndarray
     labels: np.ndarray
@@ -210,7 +215,7 @@ def build_crops(
     patches: list[tuple[Image, float]] = []
     for frame, found in zip(frames, animals, strict=True):
         h, w = frame.image.shape[:2]
-        split = frame.split
+        split = frame.role
         for a in found:
             if a.score >= 0.5:
                 for _ in range(JITTERS.get(frame.source, 3)):
@@ -248,7 +253,7 @@ def build_crops(
             kind = "synthetic" if frame.source == "synthetic" else "background"
             add(frame.image, _random_region(rng, w, h), found, kind, frame.source, split, look)
 
-    train_bg = [f for f in backgrounds if f.split == "train"]
+    train_bg = [f for f in backgrounds if f.role == "train"]
     for _ in range(pastes if patches and train_bg else 0):
         bg = train_bg[int(rng.integers(len(train_bg)))]
         patch, score = patches[int(rng.integers(len(patches)))]

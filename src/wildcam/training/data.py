@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from wildcam.camera.synthetic import SyntheticScene, default_scene, empty_scene, nuisance_scene
-from wildcam.cascade.splits import TRAIN_HOLDOUT_PERCENT, training_split
+from wildcam.cascade.splits import TRAIN_HOLDOUT_PERCENT, Role, role, training_split
 from wildcam.types import Box, Image
 
 __all__ = ["EVAL_PERCENT", "Frame", "load_frames"]
@@ -57,6 +57,11 @@ class Frame:
     @property
     def split(self) -> str:
         return training_split(self.group)
+
+    @property
+    def role(self) -> Role:
+        """``train``, ``calib`` or ``test`` (:func:`wildcam.cascade.splits.role` of the group)."""
+        return role(self.group)
 
 
 def _shrink(image: Image) -> Image:

@@ -31,7 +31,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "machine, ONNX Runtime CPU, one thread, median of repeated single calls (batch 1).",
         "",
         "| id | stage | input | params | MACs | file | latency | precision | recall | F1 | "
-        "band on training crops [c_low, c_high) |",
+        "band on calib crops [c_low, c_high) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in models:
@@ -51,21 +51,27 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "## Evaluation set",
         "",
         "About 30 % of the frame groups (a still, a clip, a stretch of the synthetic scene), "
-        "chosen by a stable hash, are held out; no clip is on both sides. Students are scored on "
-        f"the crops of those frames ({summary['crops']['eval']} crops, "
-        f"{summary['crops']['eval_animal']} with an animal); the teacher on the held-out frames "
-        "whose truth is known (camera-trap stills and cats/dogs: animal; road clips and the "
-        "synthetic scene's empty frames: none). A crop counts as animal when its soft label is "
-        ">= 0.5; precision/recall/F1 above are at score 0.5 for the students and at the "
-        f"teacher's presence threshold {models[0]['c_low']} for the large model. The bands are "
-        "chosen on the same held-out crops: below `c_low` lie at most 3 % of the animals "
-        "(confident background), from `c_high` up at least 95 % are animals (confident animal); "
-        "the stage-3 band is a single threshold (it decides). A band of `c_high` 1.0 means the "
-        "model is never confident that an animal is there: it only rejects (and escalates the "
-        "rest). `wildcam.cascade.calibrate` replaces these bands with ones chosen on calibrated "
-        'scores of real frames (see "Calibration on real frames" below).',
+        "chosen by a stable hash, are held out of training; no clip is on both sides. Half of "
+        "those groups are `calib` (choices are made on them), half `test` (held back: figures "
+        "only; `wildcam.cascade.splits`). The students' bands are chosen on the crops of the "
+        f"`calib` frames ({summary['crops']['calib']} crops, "
+        f"{summary['crops']['calib_animal']} with an animal); every figure above and below is "
+        f"on the crops of the `test` frames ({summary['crops']['test']} crops, "
+        f"{summary['crops']['test_animal']} with an animal), and the teacher's on the `test` "
+        "frames whose truth is known (camera-trap stills and cats/dogs: animal; road clips and "
+        "the synthetic scene's empty frames: none). A crop counts as animal when its soft label "
+        "is >= 0.5; precision/recall/F1 above are at score 0.5 for the students and at the "
+        f"teacher's presence threshold {models[0]['c_low']} for the large model. Bands: below "
+        "`c_low` lie at most 3 % of the `calib` crops' animals (confident background), from "
+        "`c_high` up at least 95 % of them are animals (confident animal); the stage-3 band is a "
+        "single threshold (it decides). A band of `c_high` 1.0 means the model is never "
+        "confident that an animal is there: it only rejects (and escalates the rest). "
+        "`wildcam.cascade.calibrate` maps the large model's threshold through its score "
+        "calibration and gives the students a night band, on real frames of the `train` and "
+        '`calib` groups (see "Calibration on real frames" below).',
         "",
-        "The teacher's held-out empty frames are road traffic and the synthetic scene, on which "
+        "The teacher's empty frames with known truth are road traffic and the synthetic scene, "
+        "on which "
         "MegaDetector-Lite often fires (cars, drawn vegetation: 0.17-0.7 at 640); its precision "
         "here is therefore lower than on camera-trap footage, and the students, trained with "
         "those frames' truth (no animal), learn to reject them.",
@@ -101,7 +107,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         f"{s_chosen['parity_max_score_diff']:.2e} at {size}, "
         f"{s_other['parity_max_score_diff']:.2e} at {other}.",
         "",
-        "Input size, measured on every frame with known truth "
+        "Input size, chosen on the frames of the `train` and `calib` groups with known truth "
         f"({s_chosen['metrics_at_present']['n']} frames, "
         f"{s_chosen['metrics_at_present']['positives']} with an animal):",
         "",
@@ -129,7 +135,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         f"int8: static QDQ (onnxruntime.quantization, per-channel int8 weights, uint8 "
         f"activations, MinMax calibration on {summary['calibration']['frames']} training "
         f"frames); the prediction convolutions "
-        f"and the decoding after them stay float. int8 vs fp32 on the held-out frames: presence "
+        f"and the decoding after them stay float. int8 vs fp32 on the `test` frames: presence "
         f"agreement {t['int8_vs_fp32']['presence_agreement']}, largest score difference "
         f"{t['int8_vs_fp32']['max_score_diff']} ({t['int8_vs_fp32']['n']} frames). "
         f"Latency fp32 {t['fp32_ms']} ms, int8 {t['int8_ms']} ms "
@@ -160,7 +166,7 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "",
         "Structured channel pruning of the medium model (pointwise channels with the smallest "
         f"|BatchNorm gamma| removed, keep {summary['pruning']['keep']:.0%} in every inner block), "
-        "then fine-tuned; on the held-out crops (score 0.5):",
+        "then fine-tuned; on the `test` crops (score 0.5):",
         "",
         "| medium | params | MACs | precision | recall | F1 | average precision |",
         "|---|---|---|---|---|---|---|",
