@@ -11,7 +11,9 @@ state, projected battery life, budget spent, measured against modelled power; al
 per-state parameter sets come from ``config/power_policy.yaml``, applied through each node's
 parameter service, checked, retried, verified and pushed again when a node (re)appears. Sleep
 deactivates the managed camera through ``change_state`` and leaving sleep activates it
-(:mod:`wildcam.ros.lifecycle`). A value set by hand on a managed parameter (seen on
+(:mod:`wildcam.ros.lifecycle`); the sleep command runs once the camera answered (or after
+``sleep_wait_s``), and not at all when the device left sleep meanwhile
+(:mod:`wildcam.power.sleep`). A value set by hand on a managed parameter (seen on
 ``/parameter_events``) is a manual override, kept and listed in ``/diagnostics`` until released
 with ``~/clear_overrides`` (wildcam/srv/ClearOverrides). Entering sleep arms the RTC wake alarm
 (``rtc_backend``) and calls its sleep (a halt on a real board). Mode, state and the lifetime
@@ -112,7 +114,7 @@ class PowerManager(Node):
         )
         self.create_timer(
             _PUSH_PERIOD_S,
-            self.health.guard("push")(self.pusher.push),
+            self.health.guard("push")(self.push_callback),
             clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self.create_subscription(
@@ -176,15 +178,34 @@ class PowerManager(Node):
             self.get_logger().info(f"mode {decision.mode}: {decision.reason}")
         if state.changed:
             self.get_logger().info(f"device state {state.state}: {state.reason}")
-            if state.state == "sleep":
-                self._sleep(state)
+            self.health.values["sleep_command"] = (
+                f"waiting for the managed nodes to deactivate (up to {self.core.sleep.wait_s:g} s)"
+                if self.core.sleep.pending is not None
+                else "none: awake"
+            )
         if decision.changed or state.changed:
             self.publish_state()
             self.save()
 
+    def push_callback(self) -> None:
+        """Push the plans; sleep once the managed nodes answered their deactivation (or the
+        wait for them ran out)."""
+        self.pusher.push()
+        due = self.core.sleep.due(self.core.lifecycle, time.monotonic())
+        if due is None:
+            return
+        if due.late:
+            self.health.error(
+                "sleep",
+                f"{', '.join(due.late)} did not answer its deactivation within "
+                f"{self.core.sleep.wait_s:g} s: sleeping anyway",
+            )
+        self._sleep(due.state)
+
     def _sleep(self, state: StateDecision) -> None:
         """Arm the RTC alarm for the policy's wake time and halt (simulated: record it); the
         sleep command also gets how long a power controller may hold PIR bursts."""
+        self.health.values["sleep_command"] = "ran"
         try:
             self.rtc.arm(state.wake_at_s)
             self.save()  # the halt may come at once: the state must be on disk first

@@ -7,7 +7,8 @@ the policy file; the plan pushes the mode's set with the state's on top
 (:meth:`~wildcam.power.policy.PolicyFile.params_for`), through the same calls, retries and
 verification. The managed (lifecycle) nodes of the node table get a lifecycle goal per device
 state (:meth:`ManagerCore.lifecycle_goals`: sleep deactivates, watch and warm activate), sent
-through ``change_state`` when the goal changes or the node (re)appears. Mode, state and the
+through ``change_state`` when the goal changes or the node (re)appears; the sleep command waits
+for the deactivation (:mod:`wildcam.power.sleep`). Mode, state and the
 lifetime budget spent survive a restart or a sleep through
 :mod:`wildcam.power.durable`.
 
@@ -44,6 +45,7 @@ from wildcam.power.policy import (
     cold_usable_fraction,
 )
 from wildcam.power.profile import load_profile
+from wildcam.power.sleep import SleepGate
 from wildcam.power.state_energy import StateLedger, state_costs
 from wildcam.power.states import (
     DEVICE_STATES,
@@ -128,6 +130,14 @@ class ManagerConfig(StateConfig):
         "the power controller's burst hold).",
         read_only=True,
     )
+    sleep_wait_s: float = param(
+        10.0,
+        "Wall seconds the sleep command waits for the managed nodes (the camera) to answer "
+        "their deactivation; one that has not answered by then is reported and the device "
+        "sleeps anyway (live).",
+        min=0.0,
+        max=600.0,
+    )
     held_dir: str = param(
         "",
         "The camera's held_dir (bursts a power controller held while the SoC was off; '' = "
@@ -208,6 +218,7 @@ class ManagerCore:
         managed = tuple(spec.name for spec in NODES if spec.managed)
         self.lifecycle = ApplyPlan(managed, max_attempts=config.max_attempts)
         self._goals: dict[str, dict[str, Any]] = {}
+        self.sleep = SleepGate()  # the sleep command waits for the deactivation
         self._pushed = False
         self._last_step_s = math.nan
         slept_from = (
@@ -384,6 +395,10 @@ class ManagerCore:
         decision = self.policy.update(now_s, self.inputs(now_s))
         self.state = self._state(now_s)
         self.ledger.advance(now_s, self.state.state)
+        if self.state.changed and self.state.state == "sleep":
+            self.sleep.enter(self.state, wall_s, self.config.sleep_wait_s)
+        elif self.state.changed:
+            self.sleep.cancel()  # woke before the sleep command ran: it will not run
         running = self._pushed or now_s > self._last_step_s  # False while NaN
         self._last_step_s = now_s
         if running and (decision.changed or self.state.changed or not self._pushed):
