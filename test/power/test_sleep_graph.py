@@ -50,7 +50,8 @@ def test_sleep_waits_for_the_deactivation_and_a_wake_meanwhile_leaves_the_camera
         return _status(diags)[1]
 
     assert probe.spin_until(lambda: values().get("lifecycle.camera_driver") == "active: ok", 30.0)
-    assert probe.wait_matched("test/held") and release.get_subscription_count() == 1
+    assert probe.wait_matched("test/held")
+    assert probe.spin_until(lambda: release.get_subscription_count() == 1, 10.0)
 
     assert probe.set_parameters("power_manager", override_state="sleep")[0].successful
     assert probe.spin_until(lambda: len(held) >= 1, 20.0), procs.log("power_manager")

@@ -232,6 +232,7 @@ class ManagerCore:
         if woke:
             self.ledger.advance(now_s, "watch")  # asleep since the save, then the boot
         self.energy = EnergyAggregator(config.energy_window_s)
+        self.measured = MeasuredEnergy(config.energy_window_s)  # battery V x I (an INA sensor)
         self.battery, self.temperature = _Latest(), _Latest()
         self.battery_temperature = _Latest()
         self.charging: bool | None = None
@@ -284,8 +285,12 @@ class ManagerCore:
         charging: bool | None,
         battery_temperature_c: float,
         stored_wh: float,
+        voltage: float = math.nan,
+        current: float = math.nan,
     ) -> None:
-        """A BatteryState (NaN fields unknown); ``stored_wh`` from charge x voltage."""
+        """A BatteryState (NaN fields unknown); ``stored_wh`` from charge x voltage; voltage
+        and current integrate into the measured energy."""
+        self.measured.add(now_s, voltage, current)
         self.battery = _Latest(percentage, now_s)
         self.battery_temperature = _Latest(battery_temperature_c, now_s)
         self.charging = charging
@@ -328,6 +333,29 @@ class ManagerCore:
             n: dict(v)
             for n, v in self.policy_file.params_for(self.policy.mode, self.state.state).items()
         }
+
+    def hand_set(self, node: str, changes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """A parameter event of ``node``: the ``(name, value)`` changes that are new manual
+        overrides (a managed parameter set to a value the plan did not push)."""
+        managed = self.policy_file.managed(node)
+        return [
+            (name, value)
+            for name, value in changes
+            if self.plan.changed(node, name, value, name in managed)
+        ]
+
+    def status_values(self) -> dict[str, str]:
+        """Mode and device state with their reasons, as diagnostics values."""
+        return {
+            "mode": self.policy.mode,
+            "reason": self.policy.reason,
+            "device_state": self.state.state,
+            "device_state_reason": self.state.reason,
+        }
+
+    def override_values(self) -> dict[str, str]:
+        """The manual overrides held now, as diagnostics values."""
+        return {f"manual_override.{k}": repr(v) for k, v in self.plan.overrides().items()}
 
     def lifecycle_goals(self) -> dict[str, dict[str, Any]]:
         """Managed node -> ``{"lifecycle": goal}`` in the current device state: sleep
@@ -441,7 +469,7 @@ class ManagerCore:
         )
         return summary, projected_life_h(remaining, summary.average_power_w)
 
-    def summary_pairs(self, now_s: float, measured: MeasuredEnergy) -> list[tuple[str, str]]:
+    def summary_pairs(self, now_s: float) -> list[tuple[str, str]]:
         """The energy summary's ``(key, value)`` pairs: rates by stage and node, energy by
         device state, projected battery life, budget spent and measured against modelled."""
         summary, life_h = self.summary(now_s)
@@ -452,5 +480,5 @@ class ManagerCore:
                 ("projected_battery_h", f"{life_h:.2f}"),
                 ("budget_spent_j", f"{self.budget_spent_j(now_s):.1f}"),
             ]
-            + modelled_vs_measured(summary, measured, now_s)
+            + modelled_vs_measured(summary, self.measured, now_s)
         )

@@ -13,12 +13,14 @@ monotonic wall clock, as the plan's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wildcam.power.apply import ApplyPlan
 from wildcam.power.states import StateDecision
+from wildcam.power.wake.rtc import SimulatedRtc, SysfsRtc
 
-__all__ = ["SleepDue", "SleepGate"]
+__all__ = ["SleepDue", "SleepGate", "sleep_now"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,16 @@ class SleepDue:
 
     state: StateDecision
     late: tuple[str, ...] = ()
+    wait_s: float = 0.0
+
+    def problem(self) -> str:
+        """What to report when a node held the sleep up to the deadline ('' when none did)."""
+        if not self.late:
+            return ""
+        return (
+            f"{', '.join(self.late)} did not answer its deactivation within {self.wait_s:g} s: "
+            "sleeping anyway"
+        )
 
 
 class SleepGate:
@@ -39,6 +51,12 @@ class SleepGate:
     def enter(self, state: StateDecision, wall_s: float, wait_s: float) -> None:
         """The device state became sleep: its command waits for the deactivation."""
         self.pending, self.wait_s, self.deadline_s = state, wait_s, wall_s + wait_s
+
+    def status(self) -> str:
+        """The sleep command's state, for the diagnostics."""
+        if self.pending is None:
+            return "none: awake"
+        return f"waiting for the managed nodes to deactivate (up to {self.wait_s:g} s)"
 
     def cancel(self) -> bool:
         """The device left sleep: True when a sleep was still waiting (it will not run)."""
@@ -61,5 +79,16 @@ class SleepGate:
         waiting = self.waiting_for(lifecycle)
         if waiting and wall_s < self.deadline_s:
             return None
-        due, self.pending = SleepDue(self.pending, waiting), None
+        due, self.pending = SleepDue(self.pending, waiting, self.wait_s), None
         return due
+
+
+def sleep_now(rtc: SysfsRtc | SimulatedRtc, state: StateDecision, save: Callable[[], None]) -> str:
+    """Arm the RTC alarm for the policy's wake time, ``save`` (the halt may come at once: the
+    state must be on disk first) and halt (simulated: record it); the sleep command also gets how
+    long a power controller may hold PIR bursts. What to report; a WildcamError when it cannot."""
+    batch_s = state.batch_s or 0.0
+    rtc.arm(state.wake_at_s)
+    save()
+    rtc.sleep(batch_s=batch_s)
+    return f"sleeping until {state.wake_at_s}, bursts held up to {batch_s:.0f} s"
