@@ -10,6 +10,8 @@ from pathlib import Path
 from wildcam.power.calls import PlanCalls
 from wildcam.power.manager import ManagerConfig, ManagerCore
 from wildcam.power.policy import load_policy
+from wildcam.power.sleep import sleep_now
+from wildcam.power.wake.rtc import SimulatedRtc
 
 MIDNIGHT = 1_782_000_000.0  # 2026-06-21 00:00 UTC
 CAMERA = "camera_driver"
@@ -97,3 +99,30 @@ def test_a_wake_during_the_deactivation_cancels_the_sleep_and_activates_after_th
     _answer(core, calls, CAMERA, activate, 3.5)
     assert core.lifecycle.nodes[CAMERA].state == "ok"
     assert core.sleep.due(core.lifecycle, 100.0) is None
+
+
+def test_sleep_now_arms_saves_then_halts_and_the_manager_reports_overrides(
+    tmp_path: Path,
+) -> None:
+    core, calls = _core(tmp_path)
+    _override(core, "sleep", MIDNIGHT + 2.0, 1.0)
+    _, token, _ = _send(core, calls, 1.0)[0]
+    _answer(core, calls, CAMERA, token, 1.5)
+    due = core.sleep.due(core.lifecycle, 2.0)
+    assert due is not None and due.problem() == ""
+    rtc = SimulatedRtc(clock=lambda: MIDNIGHT + 2.0)
+    order: list[str] = []
+    text = sleep_now(rtc, due.state, lambda: order.append(f"{rtc.wake_at_s} {rtc.sleeping}"))
+    assert order == [f"{due.state.wake_at_s} False"] and rtc.sleeping  # armed, saved, asleep
+    assert text.startswith(f"sleeping until {due.state.wake_at_s}")
+    assert core.status_values()["device_state"] == "sleep"
+    late = dataclasses.replace(due, late=(CAMERA,), wait_s=10.0)
+    assert late.problem() == (
+        "camera_driver did not answer its deactivation within 10 s: sleeping anyway"
+    )
+    # Parameter events: a managed value the plan did not push is a manual override.
+    core.plan.seen(CAMERA, 2.0)
+    for n, _ in core.plan.due(2.0):
+        core.plan.result(n, 2.0, {})
+    assert core.hand_set(CAMERA, [("fps", 0.5), ("jpeg_quality", 10)]) == [("fps", 0.5)]
+    assert core.override_values() == {"manual_override.camera_driver.fps": "0.5"}
