@@ -24,8 +24,9 @@ from wildcam.fleet.protocol import (
     event_payload,
     parse_command,
 )
+from wildcam.msg import Detection
 from wildcam.params import build_config
-from wildcam.upload.items import DetectionInfo
+from wildcam.upload.items import DetectionInfo, detection_infos
 from wildcam.upload.queue import DurableQueue, QueueStats
 
 ALLOWED = frozenset({"uploader.quota_mb", "power_manager.override_state"})
@@ -233,10 +234,23 @@ def test_device_facts_take_power_summary_and_diagnostics_values() -> None:
 
 
 def test_event_detections_leave_out_non_finite_scores_and_round() -> None:
-    found = (
-        DetectionInfo("0", "animal", 0.876543, 2, "m2", (10.04, 20.06, 30.0, 40.0)),
-        DetectionInfo("1", "animal", float("nan"), 1, "m1", (1.0, 1.0, 1.0, 1.0)),
+    found = detection_infos(  # the messages both the uploader and the bridge receive
+        [
+            Detection(
+                id="0",
+                class_id="animal",
+                score=0.876543,
+                stage=2,
+                model_id="m2",
+                center_x=10.04,
+                center_y=20.06,
+                size_x=30.0,
+                size_y=40.0,
+            ),
+            Detection(id="1", class_id="animal", score=float("nan"), stage=1, model_id="m1"),
+        ]
     )
+    assert found[0] == DetectionInfo("0", "animal", 0.876543, 2, "m2", (10.04, 20.06, 30.0, 40.0))
     assert detection_dicts(found) == [
         {
             "class_id": "animal",

@@ -27,10 +27,12 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wildcam.errors import InputError
-from wildcam.upload.items import DetectionInfo
+
+if TYPE_CHECKING:
+    from wildcam.upload.items import DetectionInfo
 
 __all__ = [
     "COMMANDS",

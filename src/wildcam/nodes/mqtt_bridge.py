@@ -31,13 +31,13 @@ from wildcam.fleet.link import MqttLink, link_settings, link_values
 from wildcam.fleet.protocol import Scalar, Topics, detection_dicts, parse_allow_list
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
-from wildcam.ros.convert import detection_infos
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.srv import ClearOverrides
+from wildcam.upload.items import detection_infos
 from wildcam.upload.queue import DurableQueue
 
 

@@ -20,7 +20,6 @@ from std_msgs.msg import Empty
 
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
-from wildcam.ros.convert import detection_infos
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
@@ -29,7 +28,13 @@ from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.upload.config import SIGNED_ONLY, UploaderConfig, with_signed
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
-from wildcam.upload.items import DeviceStatus, FrameDetections, detection_problem, items_for_frame
+from wildcam.upload.items import (
+    DeviceStatus,
+    FrameDetections,
+    detection_infos,
+    detection_problem,
+    items_for_frame,
+)
 from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue

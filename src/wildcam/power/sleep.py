@@ -58,10 +58,9 @@ class SleepGate:
             return "none: awake"
         return f"waiting for the managed nodes to deactivate (up to {self.wait_s:g} s)"
 
-    def cancel(self) -> bool:
-        """The device left sleep: True when a sleep was still waiting (it will not run)."""
-        waiting, self.pending = self.pending is not None, None
-        return waiting
+    def cancel(self) -> None:
+        """The device left sleep: a sleep still waiting will not run."""
+        self.pending = None
 
     def waiting_for(self, lifecycle: ApplyPlan) -> tuple[str, ...]:
         """The managed nodes in the graph that have not taken their sleep goal yet."""

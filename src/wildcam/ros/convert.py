@@ -10,15 +10,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 
 from wildcam.camera.calibration import Calibration
 from wildcam.errors import InputError
-from wildcam.msg import Detection
-from wildcam.upload.items import DetectionInfo
 
 __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_SIDE",
     "camera_info",
     "compressed_image",
-    "detection_infos",
     "image_to_msg",
     "msg_to_image",
     "roi_to_xywh",
@@ -154,18 +151,3 @@ def rois_to_msgs(boxes: Iterable[tuple[int, int, int, int]]) -> list[RegionOfInt
 def roi_to_xywh(roi: RegionOfInterest) -> tuple[int, int, int, int]:
     """Convert a ``RegionOfInterest`` back to an ``(x, y, w, h)`` tuple."""
     return (roi.x_offset, roi.y_offset, roi.width, roi.height)
-
-
-def detection_infos(detections: Iterable[Detection]) -> tuple[DetectionInfo, ...]:
-    """``wildcam/Detection`` messages as plain values (box as centre and size in pixels)."""
-    return tuple(
-        DetectionInfo(
-            d.id,
-            d.class_id,
-            float(d.score),
-            int(d.stage),
-            d.model_id,
-            (float(d.center_x), float(d.center_y), float(d.size_x), float(d.size_y)),
-        )
-        for d in detections
-    )

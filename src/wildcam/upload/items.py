@@ -20,15 +20,17 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from wildcam.upload.queue import NewItem
 from wildcam.upload.wire import MAX_TEXT
 
 __all__ = [
+    "DetectionFields",
     "DetectionInfo",
     "DeviceStatus",
     "FrameDetections",
+    "detection_infos",
     "detection_problem",
     "items_for_frame",
 ]
@@ -44,6 +46,35 @@ class DetectionInfo:
     stage: int
     model_id: str
     box: tuple[float, float, float, float]
+
+
+class DetectionFields(Protocol):
+    """What a ``wildcam/Detection`` message carries (its box as centre and size in pixels)."""
+
+    id: str
+    class_id: str
+    score: float
+    stage: int
+    model_id: str
+    center_x: float
+    center_y: float
+    size_x: float
+    size_y: float
+
+
+def detection_infos(detections: Iterable[DetectionFields]) -> tuple[DetectionInfo, ...]:
+    """Detections (``wildcam/Detection`` messages) as plain values."""
+    return tuple(
+        DetectionInfo(
+            d.id,
+            d.class_id,
+            float(d.score),
+            int(d.stage),
+            d.model_id,
+            (float(d.center_x), float(d.center_y), float(d.size_x), float(d.size_y)),
+        )
+        for d in detections
+    )
 
 
 @dataclass
