@@ -1,12 +1,17 @@
 """Flow control of held bursts: a held frame is decided by the motion gate alone when it is in no
 motion event and by the cascade too when it is; unacknowledged or refused frames are sent again,
-and set aside after ``max_sends``; acknowledgements of other frames change nothing."""
+and set aside after ``max_sends``; acknowledgements of other frames change nothing; the player
+drains a held store by these steps."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from wildcam.camera.held_pace import HeldPacer, Step
+from wildcam.camera.held import FakeController, HeldBurstSource
+from wildcam.camera.held_pace import HeldPacer, HeldPlayer, HeldTurn, Step
 
 S = 1_782_000_000_100_000_000
 
@@ -87,3 +92,28 @@ def test_a_refusal_resends_at_once_and_counts_as_a_send() -> None:
 def test_bad_settings_are_refused(timeout_s: float, max_sends: int) -> None:
     with pytest.raises(ValueError, match="timeout_s"):
         HeldPacer(timeout_s, max_sends)
+
+
+def test_the_player_drains_the_held_frames_one_decided_frame_at_a_time(tmp_path: Path) -> None:
+    controller = FakeController(tmp_path / "held", suffix=".png")
+    grey = np.full((48, 64, 3), 90, np.uint8)
+    controller.write(S, [(S + 1, grey), (S + 2, grey)])
+    pacer = HeldPacer(timeout_s=5.0, max_sends=2)
+    player = HeldPlayer(HeldBurstSource(tmp_path / "held"), pacer)
+    deaf = player.turn(0.0, listening=lambda: False)
+    assert deaf.busy and deaf.frame is None and "waiting" in deaf.status
+    first = player.turn(0.1, listening=lambda: True)
+    assert first.frame is not None and first.frame.captured_epoch_ns == S + 1
+    assert first.status == "publishing" and pacer.in_flight == S + 1
+    assert player.turn(1.0, lambda: True) == HeldTurn(busy=True)  # undecided: nothing more
+    pacer.motion(S + 1, event_id=0)
+    second = player.turn(1.1, lambda: True)  # decided: removed, the next one goes out
+    assert second.counts == ["held_frames"] and second.frame is not None
+    assert second.frame.captured_epoch_ns == S + 2
+    resend = player.turn(6.2, lambda: True)  # unacknowledged: the same frame again
+    assert resend.counts == ["held_resends"] and resend.frame is not None
+    assert resend.frame.captured_epoch_ns == S + 2
+    aside = player.turn(11.3, lambda: True)  # two sends: kept aside for a person, then drained
+    assert aside.counts == ["held_set_aside"] and "no decision after 2 sends" in aside.problems[0]
+    assert not aside.busy and aside.frame is None and aside.status == "drained"
+    assert player.drained and len(list((tmp_path / "held").rglob(".undecided-*"))) == 1

@@ -10,7 +10,8 @@ import pytest
 
 from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
-from wildcam.cascade.runner import Cascade, EventSmoother
+from wildcam.cascade.runner import Cascade, EventSmoother, StageLatency
+from wildcam.cascade.views import thumbnail
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box
 
@@ -248,3 +249,16 @@ def test_a_student_night_band_applies_on_grey_frames_only() -> None:
     # a configured c_high still overrides the manifest's, day and night
     cascade.configure(CascadeConfig(stage1_c_high=0.9))
     assert cascade.run(FRAME, [LEFT]).regions[0].stage == 3
+
+
+def test_the_thumbnail_is_the_box_shrunk_to_its_side_and_latency_a_running_mean() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[100:300, 200:600] = 200
+    crop = thumbnail(image, Box(200, 100, 400, 200), side=256)
+    assert crop.shape == (128, 256, 3) and int(crop.min()) == 200
+    assert thumbnail(image, Box(0, 0, 64, 32), side=256).shape == (32, 64, 3)  # small: as is
+    assert thumbnail(image, side=320).shape == (240, 320, 3)
+    latency = StageLatency()
+    assert latency.add("stage1", 0.002) == pytest.approx(2.0)
+    assert latency.add("stage1", 0.004) == pytest.approx(3.0)
+    assert latency.add("stage2", 0.010) == pytest.approx(10.0)

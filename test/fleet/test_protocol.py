@@ -1,5 +1,6 @@
 """The fleet protocol and the bridge's logic without ROS or a broker: command validation,
-acknowledgements once per id, payload limits, discovery documents, the ACL text."""
+acknowledgements once per id, payload limits, discovery documents, the ACL text; device facts,
+event detections and the link settings and values the node reports."""
 
 from __future__ import annotations
 
@@ -10,19 +11,23 @@ import pytest
 from mqtt_helpers import FakeActions  # test-local helpers
 
 from wildcam.errors import ConfigError
-from wildcam.fleet.bridge import BridgeCore
+from wildcam.fleet.bridge import BridgeCore, DeviceFacts
 from wildcam.fleet.broker import acl_text, password_line
 from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.config import BridgeConfig
+from wildcam.fleet.link import LinkCounters, link_settings, link_values
 from wildcam.fleet.protocol import (
     CommandError,
     Topics,
+    detection_dicts,
     discovery_documents,
     event_payload,
     parse_command,
 )
+from wildcam.msg import Detection
 from wildcam.params import build_config
-from wildcam.upload.queue import DurableQueue
+from wildcam.upload.items import DetectionInfo, detection_infos
+from wildcam.upload.queue import DurableQueue, QueueStats
 
 ALLOWED = frozenset({"uploader.quota_mb", "power_manager.override_state"})
 
@@ -216,3 +221,71 @@ def test_the_command_log_survives_reopening_and_is_bounded_in_age_and_count(
         log.record(f"b{i}", {"i": i})
     assert len(log) == 3 and log.get("b1") is None and log.get("b4") == {"i": 4}
     log.close()
+
+
+def test_device_facts_take_power_summary_and_diagnostics_values() -> None:
+    facts = DeviceFacts()
+    facts.power(float("nan"), "low_power", "watch", False)
+    facts.summary([("stage_total_j", "12.5"), ("average_power_w", "x"), ("other", "1")])
+    facts.diagnostics([("ota_last", "applied u1" + "." * 400), ("mode", "normal")])
+    assert facts.battery_pct is None and (facts.mode, facts.state) == ("low_power", "watch")
+    assert facts.energy_j == 12.5 and facts.average_power_w is None
+    assert facts.ota_last.startswith("applied u1") and len(facts.ota_last) == 300
+
+
+def test_event_detections_leave_out_non_finite_scores_and_round() -> None:
+    found = detection_infos(  # the messages both the uploader and the bridge receive
+        [
+            Detection(
+                id="0",
+                class_id="animal",
+                score=0.876543,
+                stage=2,
+                model_id="m2",
+                center_x=10.04,
+                center_y=20.06,
+                size_x=30.0,
+                size_y=40.0,
+            ),
+            Detection(id="1", class_id="animal", score=float("nan"), stage=1, model_id="m1"),
+        ]
+    )
+    assert found[0] == DetectionInfo("0", "animal", 0.876543, 2, "m2", (10.04, 20.06, 30.0, 40.0))
+    assert detection_dicts(found) == [
+        {
+            "class_id": "animal",
+            "score": 0.8765,
+            "stage": 2,
+            "model_id": "m2",
+            "box": [10.0, 20.1, 30.0, 40.0],
+        }
+    ]
+
+
+def test_link_settings_and_values_from_the_config(tmp_path: Path) -> None:
+    password = tmp_path / "password"
+    password.write_text("s3cret\n")
+    cfg = build_config(
+        BridgeConfig,
+        {"device_id": "trap-07", "password_file": str(password), "discovery": True},
+    )
+    topics = Topics(cfg.topic_prefix, cfg.device)
+    settings = link_settings(cfg, topics, "1.0")
+    assert (settings.client_id, settings.username, settings.password) == (
+        "trap-07",
+        "trap-07",
+        "s3cret",
+    )
+    assert settings.will_topic == topics.availability and settings.command_topic == topics.cmd
+    assert settings.announce and all(
+        t.startswith(cfg.discovery_prefix) for t, _ in settings.announce
+    )
+    off = link_settings(
+        build_config(BridgeConfig, {"device_id": "trap-07", "discovery": False}), topics, "1.0"
+    )
+    assert off.announce == () and off.username == "" and off.password == ""
+    counters = LinkCounters(connects=2, connected=True, last_error="none")
+    stats = QueueStats(depth_by_priority=(1, 2, 0), bytes=10, dead_letters=1, counters={})
+    values = link_values(counters, stats)
+    assert values["connected"] == "True" and values["outbox_depth"] == "3"
+    assert values["outbox_dead_letters"] == "1" and values["connects"] == "2"

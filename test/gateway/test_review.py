@@ -115,3 +115,50 @@ def test_verdicts_are_stored(filled: Gateway, tmp_path: Path) -> None:
     assert stored[("trap-a", "e1")].verdict == "wrong"
     assert stored[("trap-a", "e2")].species == "Vulpes vulpes"
     assert stored[("trap-a", "e1")].reviewer == "Ann"
+
+
+def test_login_takes_the_operator_token_and_the_shared_one_only_while_the_api_accepts_it(
+    tmp_path: Path,
+) -> None:
+    """With ``device_tokens_only`` the shared token opens the page until a device is registered
+    (its open sessions end then too); the operator token always does, a device token never."""
+    token, operator = tmp_path / "token", tmp_path / "operator.token"
+    token.write_text(TOKEN + "\n")
+    operator.write_text("review-operator-token-9876543210\n")
+    fill_store(tmp_path / "store")
+    config = GatewayConfig(
+        store=tmp_path / "store",
+        token_file=token,
+        operator_token_file=operator,
+        device_tokens_only=True,
+        port=0,
+    )
+
+    def log_in(client: httpx.Client, given: str) -> bool:
+        answer = client.post("/review/login", data={"token": given})
+        return str(answer.headers["location"]) == "/review/"
+
+    with (
+        Gateway(config) as gw,
+        httpx.Client(base_url=gw.url, timeout=10) as shared,
+        httpx.Client(base_url=gw.url, timeout=10) as other,
+    ):
+        assert log_in(shared, TOKEN)  # no device yet: a single trap's set-up
+        assert shared.get("/review/").status_code == 200
+        device_token = gw.devices.add("trap-a")
+        assert shared.get("/review/").status_code == 303  # its session ended with it
+        assert not log_in(other, TOKEN)
+        assert not log_in(other, device_token)
+        assert other.get("/review/").status_code == 303
+        assert log_in(other, "review-operator-token-9876543210")
+        assert other.get("/review/").status_code == 200
+
+
+def test_a_device_token_never_opens_the_review_page(filled: Gateway) -> None:
+    device_token = filled.devices.add("trap-a")
+    with httpx.Client(base_url=filled.url, timeout=10) as client:
+        answer = client.post("/review/login", data={"token": device_token})
+        assert answer.headers["location"] == "/review/login?failed=1"
+        assert client.get("/review/").status_code == 303
+        api = client.get("/v1/stats", headers={"Authorization": f"Bearer {device_token}"})
+        assert api.status_code == 200  # the same token is good on the API

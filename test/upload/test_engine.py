@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -13,9 +14,11 @@ import pytest
 from fault_proxy import FaultProxy  # test-local helpers
 from upload_helpers import drain, engine, frame, item
 
+from wildcam.errors import UpdateError
 from wildcam.gateway import Gateway
+from wildcam.upload.config import UploaderConfig, with_signed
 from wildcam.upload.engine import SenderThread
-from wildcam.upload.items import items_for_frame
+from wildcam.upload.items import DeviceStatus, items_for_frame
 from wildcam.upload.queue import DurableQueue, NewItem
 
 
@@ -183,3 +186,45 @@ def test_policy_holds_the_radio(tmp_path: Path, gateway: Gateway, token_file: Pa
     eng.step()
     assert "link quality" in eng.counters.held and eng.counters.requests == 1
     assert queue.stats().depth == 4
+
+
+def test_a_new_gateway_gets_a_new_transport_other_changes_keep_it(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("engine-test-token-0123456789\n")
+    queue = DurableQueue(tmp_path / "q", 10_000_000, 86400.0)
+    try:
+        eng = engine(queue, "http://127.0.0.1:9", token)
+        first = eng.transport
+        assert eng.use(dataclasses.replace(eng.config, batch_max_items=3)) is None
+        assert eng.transport is first and eng.config.batch_max_items == 3
+        moved = dataclasses.replace(eng.config, gateway_url="http://127.0.0.1:10")
+        assert eng.use(moved) is first and eng.transport is not first
+        first.close()
+        queue.put(items_for_frame(frame(1), send_full_frames=False))
+        values = eng.report(queue.stats(), "")
+        assert values["queue_depth"] == "2" and values["items_sent"] == "0"
+        assert {"queue_depth_by_priority", "energy_today_j", "reserve_held"} <= set(values)
+    finally:
+        eng.transport.close()
+        queue.close()
+
+
+def test_signed_values_go_over_the_config_and_a_bad_one_is_refused() -> None:
+    base = UploaderConfig()
+    signed = with_signed(base, {"gateway_url": "https://gw.example:8470"})
+    assert signed.gateway_url == "https://gw.example:8470" and signed.quota_mb == base.quota_mb
+    with pytest.raises(UpdateError, match="uploader refused"):
+        with_signed(base, {"quota_mb": -1.0})
+
+
+def test_device_status_keeps_power_and_projected_life() -> None:
+    status = DeviceStatus()
+    status.power(float("inf"), "normal", "warm", True)
+    status.diagnostics([("projected_battery_h", "12.5"), ("projected_battery_h", "n/a")])
+    assert status.values == {
+        "battery": None,
+        "mode": "normal",
+        "state": "warm",
+        "charging": True,
+        "projected_battery_h": 12.5,
+    }

@@ -9,16 +9,23 @@ next, so the drain goes as fast as the slower stage. A frame not acknowledged wi
 ``timeout_s`` (a stage restarted, a best-effort sample lost), or refused (``done`` false: the
 stage could not take it), is sent again; after ``max_sends`` sends it is set aside, kept for a
 person to look at, so one bad frame cannot hold the device awake. Acknowledgements of other
-frames (live frames, repeats) are ignored. No ROS here; times are the caller's clock in seconds.
+frames (live frames, repeats) are ignored. :class:`HeldPlayer` drives a
+:class:`~wildcam.camera.held.HeldBurstSource` by these steps, one turn per camera tick or
+acknowledgement. No ROS here; times are the caller's clock in seconds.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["HeldPacer", "Step"]
+from wildcam.camera.base import Frame
+from wildcam.camera.held import HeldBurstSource
+
+__all__ = ["HeldPacer", "HeldPlayer", "HeldTurn", "Step"]
 
 
 class Step(Enum):
@@ -100,3 +107,58 @@ class HeldPacer:
             self._flight = None
             return Step.SET_ASIDE
         return Step.RESEND
+
+
+@dataclass
+class HeldTurn:
+    """What one turn of the held frames asks of the camera."""
+
+    busy: bool  # the held frames take this tick: no live frame (they would overtake them)
+    frame: Frame | None = None  # publish it now, stamped with its capture time
+    status: str = ""  # the diagnostics' ``held`` value ('' = unchanged)
+    counts: list[str] = field(default_factory=list)  # counters to add one to
+    problems: list[str] = field(default_factory=list)  # errors to report
+
+
+class HeldPlayer:
+    """Drains ``source`` one frame at a time, paced by ``pacer``: publish one, remove it once
+    the graph decided it, then the next. ``drained`` once nothing is held (the store is read
+    again by the next player, at the next activation)."""
+
+    def __init__(self, source: HeldBurstSource, pacer: HeldPacer) -> None:
+        self.source, self.pacer = source, pacer
+        self.drained = False
+
+    def turn(
+        self,
+        now_s: float,
+        listening: Callable[[], bool],
+        measure: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> HeldTurn:
+        """One turn at ``now_s``: ``listening()`` says whether the motion gate and the cascade
+        take frames and acknowledge them; ``measure`` meters the decoding. The frame it
+        returns counts as sent."""
+        step = self.pacer.step(now_s)
+        if step is Step.WAIT:
+            return HeldTurn(busy=True)
+        turn = HeldTurn(busy=True)
+        if step is Step.DECIDED:
+            self.source.commit()
+            turn.counts.append("held_frames")
+        elif step is Step.SET_ASIDE:
+            aside = self.source.set_aside()
+            turn.counts.append("held_set_aside")
+            turn.problems.append(f"no decision after {self.pacer.max_sends} sends: {aside}")
+        elif step is Step.RESEND:
+            turn.counts.append("held_resends")
+        with measure():
+            frame = self.source.read()
+        turn.problems += self.source.problems
+        if frame is None or frame.captured_epoch_ns is None:
+            self.drained, turn.busy, turn.status = True, False, "drained"
+        elif not listening():
+            turn.status = "waiting for the motion gate and the cascade"
+        else:
+            self.pacer.sent(frame.captured_epoch_ns, now_s)
+            turn.frame, turn.status = frame, "publishing"
+        return turn

@@ -33,7 +33,7 @@ Each stage call runs inside ``measure(stage_name)`` (a context-manager factory s
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ __all__ = [
     "FrameDecision",
     "FrameOutcome",
     "RegionDecision",
+    "StageLatency",
     "decides_animal",
 ]
 
@@ -529,6 +530,20 @@ class Cascade:
         if full_frame:
             return [_match(results[0], region) for region in regions]
         return results
+
+
+class StageLatency:
+    """Mean wall time per call of each stage, for the diagnostics."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+
+    def add(self, stage: str, seconds: float) -> float:
+        """One call of ``stage`` took ``seconds``: the stage's mean in milliseconds."""
+        self.calls[stage] += 1
+        self.seconds[stage] += seconds
+        return 1000 * self.seconds[stage] / self.calls[stage]
 
 
 def _match(frame_result: RegionResult, region: Box) -> RegionResult:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from wildcam.cascade.base import RegionResult, ScoredBox, StageModel
@@ -35,6 +36,7 @@ __all__ = [
     "predict_tiled",
     "predict_views",
     "student_tiles",
+    "thumbnail",
     "tiles_of",
 ]
 
@@ -155,3 +157,15 @@ def predict_views(
     if flip:
         return _flipped(model, image, regions)
     return model.predict(image, regions)
+
+
+def thumbnail(image: Image, box: Box | None = None, side: int = 0) -> Image:
+    """``image`` (cropped to ``box`` when given) shrunk to ``side`` px at most (0: as is)."""
+    if box is not None:
+        image = image[box.y : box.y + box.h, box.x : box.x + box.w]
+    h, w = image.shape[:2]
+    if side and max(h, w) > side:
+        scale = side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image

@@ -11,9 +11,10 @@ state, retained on the broker); events and acknowledgements each wait until the 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,6 +52,13 @@ class Actions(Protocol):
         ``node.parameter`` names."""
 
 
+_SUMMARY_KEYS = {
+    "stage_total_j": "energy_j",
+    "average_power_w": "average_power_w",
+    "projected_battery_h": "projected_battery_h",
+}
+
+
 @dataclass
 class DeviceFacts:
     """The latest of what the device's topics said."""
@@ -66,6 +74,28 @@ class DeviceFacts:
     projected_battery_h: float | None = None
     models: set[str] = field(default_factory=set)
     ota_last: str = ""
+
+    def power(self, battery: float, mode: str, state: str, charging: bool) -> None:
+        """``power/state``: mode, device state, battery (non-finite: unknown), charging."""
+        self.battery_pct = battery if math.isfinite(battery) else None
+        self.mode, self.state, self.charging = mode, state, charging
+
+    def summary(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """The power manager's energy summary ``(key, value)`` pairs: energy, average power,
+        projected battery life (a value that is no number is left out)."""
+        for key, value in pairs:
+            name = _SUMMARY_KEYS.get(key)
+            if name is not None:
+                try:
+                    setattr(self, name, float(value))
+                except ValueError:
+                    pass
+
+    def diagnostics(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """``/diagnostics`` pairs: the uploader's last over-the-air result."""
+        for key, value in pairs:
+            if key == "ota_last":
+                self.ota_last = value[:300]
 
 
 class BridgeCore:

@@ -35,11 +35,20 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from wildcam.errors import ConfigError
-from wildcam.fleet.protocol import encode
+from wildcam.fleet.config import BridgeConfig
+from wildcam.fleet.protocol import Topics, discovery_documents, encode
 from wildcam.upload.backoff import Backoff
-from wildcam.upload.queue import DurableQueue, NewItem
+from wildcam.upload.queue import DurableQueue, NewItem, QueueStats
 
-__all__ = ["LinkCounters", "LinkSettings", "MqttLink", "outbox_item", "session_properties"]
+__all__ = [
+    "LinkCounters",
+    "LinkSettings",
+    "MqttLink",
+    "link_settings",
+    "link_values",
+    "outbox_item",
+    "session_properties",
+]
 
 log = logging.getLogger("wildcam.fleet")
 SESSION_EXPIRY_S = 7 * 86400  # MQTT 5: the broker keeps the session (queued commands) a week
@@ -82,6 +91,54 @@ class LinkCounters:
     last_error: str = ""
     next_try_s: float = 0.0
     inflight: dict[int, str] = field(default_factory=dict)
+
+
+def link_settings(config: BridgeConfig, topics: Topics, version: str) -> LinkSettings:
+    """The broker connection ``config`` describes: client id and user from the device id
+    (the password file read now), the last will and the command topic from ``topics``, and
+    the Home Assistant discovery documents when ``discovery`` is on."""
+    password = read_password(config.password_file) if config.password_file else ""
+    documents = (
+        discovery_documents(
+            topics, config.discovery_prefix, config.device_name, "wildcam trap", version
+        )
+        if config.discovery
+        else []
+    )
+    return LinkSettings(
+        host=config.broker_host,
+        port=config.broker_port,
+        client_id=config.device,
+        will_topic=topics.availability,
+        command_topic=topics.cmd,
+        protocol=config.protocol,
+        username=config.username or (config.device if password else ""),
+        password=password,
+        tls=config.tls,
+        ca_file=config.ca_file,
+        cert_file=config.cert_file,
+        key_file=config.key_file,
+        keepalive_s=config.keepalive_s,
+        backoff_base_s=config.backoff_base_s,
+        backoff_max_s=config.backoff_max_s,
+        max_inflight=config.max_inflight,
+        poll_s=config.poll_s,
+        announce=tuple((t, encode(doc)) for t, doc in documents),
+    )
+
+
+def link_values(counters: LinkCounters, outbox: QueueStats) -> dict[str, str]:
+    """Link state and outbox depth as diagnostics values."""
+    return {
+        "connected": str(counters.connected),
+        "connects": str(counters.connects),
+        "link_failures": str(counters.failures),
+        "published": str(counters.published),
+        "commands": str(counters.commands),
+        "outbox_depth": str(outbox.depth),
+        "outbox_dead_letters": str(outbox.dead_letters),
+        "last_error": counters.last_error,
+    }
 
 
 def outbox_item(

@@ -25,10 +25,14 @@ import base64
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wildcam.errors import InputError
+
+if TYPE_CHECKING:
+    from wildcam.upload.items import DetectionInfo
 
 __all__ = [
     "COMMANDS",
@@ -156,6 +160,21 @@ def status_payload(
         "models": sorted(models),
         "ota_last": ota_last,
     }
+
+
+def detection_dicts(detections: Iterable[DetectionInfo]) -> list[dict[str, Any]]:
+    """The detections of an event as its payload lists them (non-finite scores left out)."""
+    return [
+        {
+            "class_id": d.class_id,
+            "score": round(d.score, 4),
+            "stage": d.stage,
+            "model_id": d.model_id,
+            "box": [round(v, 1) for v in d.box],
+        }
+        for d in detections
+        if math.isfinite(d.score)
+    ]
 
 
 def event_payload(

@@ -271,8 +271,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gw.add_argument(
         "--operator-token-file",
         default="",
-        help="operator's bearer token file, needed to publish updates (default: "
-        "<store>/operator.token, created if missing)",
+        help="operator's bearer token file, needed to publish updates and the review page's "
+        "login once the shared token is refused (default: <store>/operator.token, created if "
+        "missing)",
     )
     gw.add_argument(
         "--max-body-mb", type=float, default=16.0, help="largest upload request body (413 above)"
@@ -284,7 +285,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device-tokens-only",
         action="store_true",
         help="refuse the shared token (401) once any device is registered: a fleet runs on "
-        "per-device tokens only",
+        "per-device tokens only, and people log in to the review page with the operator token",
     )
     gw.set_defaults(func=_serve)
     sub = gw.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")

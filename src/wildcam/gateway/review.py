@@ -3,7 +3,7 @@
 Routes (a sub-application at ``/review``; the gateway's bearer-token middleware leaves it to
 this module's own login, and no page but the login form answers without a session)::
 
-    GET  /review/login            the login form (the gateway's token)
+    GET  /review/login            the login form
     POST /review/login            token -> session cookie (HttpOnly, SameSite=Strict, 12 h)
     POST /review/logout
     GET  /review/                 devices' last status; events newest first with their best
@@ -11,7 +11,10 @@ this module's own login, and no page but the login form answers without a sessio
     GET  /review/media/<sha256>   a stored JPEG (thumbnails, full frames)
     POST /review/verdict          device, event, verdict (correct|wrong|species), species
 
-Forms carry a per-session token against cross-site posts. Verdicts go to
+People log in with the operator token, or with the shared token only while the API still
+accepts it (with ``device_tokens_only``, until a device is registered; a session opened with it
+ends then too). A device's own token never opens the page: a stolen trap must not read the
+fleet's events. Forms carry a per-session token against cross-site posts. Verdicts go to
 :class:`~wildcam.gateway.verdicts.VerdictStore` in the gateway's store directory.
 """
 
@@ -189,21 +192,38 @@ def _matches(event: Event, query: Any) -> bool:
     )
 
 
-def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.Application:
-    """The review sub-application over ``store`` (log in with the gateway's ``token``)."""
+def review_app(
+    store: GatewayStore,
+    token: str,
+    secure: bool = False,
+    *,
+    operator_token: str = "",
+    shared_accepted: Callable[[], bool] = lambda: True,
+) -> web.Application:
+    """The review sub-application over ``store``: log in with ``operator_token`` (``''``: none)
+    or with the shared ``token`` while ``shared_accepted()`` (the API's rule for it)."""
     verdicts = VerdictStore(store.directory)
-    sessions: dict[str, tuple[float, str]] = {}  # session id -> (expiry (monotonic), name)
+    csrf_key = secrets.token_bytes(32)
+    # session id -> (expiry (monotonic), reviewer's name, opened with the shared token)
+    sessions: dict[str, tuple[float, str, bool]] = {}
+
+    def login_token(given: str) -> tuple[bool, bool]:
+        """(accepted, shared): the operator token, or the shared one while it is accepted."""
+        if operator_token and hmac.compare_digest(given.encode(), operator_token.encode()):
+            return True, False
+        shared = hmac.compare_digest(given.encode(), token.encode())
+        return shared and shared_accepted(), True
 
     def session(request: web.Request) -> str | None:
         sid = request.cookies.get(COOKIE, "")
-        expiry, _ = sessions.get(sid, (0.0, ""))
-        if expiry < time.monotonic():
+        expiry, _, shared = sessions.get(sid, (0.0, "", False))
+        if expiry < time.monotonic() or (shared and not shared_accepted()):
             sessions.pop(sid, None)
             return None
         return sid
 
     def csrf_of(sid: str) -> str:
-        return hmac.new(token.encode(), sid.encode(), "sha256").hexdigest()
+        return hmac.new(csrf_key, sid.encode(), "sha256").hexdigest()
 
     @web.middleware
     async def login_required(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -218,7 +238,8 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
         return _page(
             "wildcam review: log in",
             f"<h1>wildcam review</h1>{failed}"
-            f"<form method='post' action='{PREFIX}/login'><label>gateway token "
+            f"<form method='post' action='{PREFIX}/login'><label>operator token "
+            "(or the gateway's shared token) "
             "<input type='password' name='token' id='token' autocomplete='off'>"
             "</label> <label>your name (recorded with your verdicts) <input "
             "name='name' id='name' maxlength='100'></label> "
@@ -227,15 +248,15 @@ def review_app(store: GatewayStore, token: str, secure: bool = False) -> web.App
 
     async def login(request: web.Request) -> web.Response:
         form = await request.post()
-        given = str(form.get("token", "")).strip().encode()
-        if not hmac.compare_digest(given, token.encode()):
+        accepted, shared = login_token(str(form.get("token", "")).strip())
+        if not accepted:
             await asyncio.get_running_loop().run_in_executor(None, store.count, "unauthorized")
             raise web.HTTPSeeOther(f"{PREFIX}/login?failed=1")
         now = time.monotonic()
-        for sid in [s for s, (e, _) in sessions.items() if e < now]:
+        for sid in [s for s, (e, _, _) in sessions.items() if e < now]:
             del sessions[sid]
         sid = secrets.token_urlsafe(32)
-        sessions[sid] = (now + SESSION_S, str(form.get("name", "")).strip()[:100])
+        sessions[sid] = (now + SESSION_S, str(form.get("name", "")).strip()[:100], shared)
         response = web.HTTPSeeOther(f"{PREFIX}/")
         response.set_cookie(
             COOKIE,

@@ -19,7 +19,8 @@ updates that target it, and once revoked it is 401 at the next request. With
     GET  /v1/updates?after=N        the updates offered to this device, oldest first
     POST /v1/updates/report         {"update_id", "status": applied|failed, "reason"} (device)
     GET  /v1/devices                the registered devices, JSON                 (operator)
-    /review/...                     the review page (wildcam.gateway.review: its own login)
+    /review/...                     the review page (wildcam.gateway.review: its own login, with
+                                    the operator token or the shared one while it is accepted)
 
 Hostile clients (see :class:`ConnectionGuard`): at most ``max_connections`` connections are
 open; at the cap a new connection takes the place of the oldest one that never sent a valid
@@ -322,6 +323,9 @@ def make_app(
     slots = asyncio.Semaphore(BODY_SLOTS)
     refusals = Counter() if refusals is None else refusals
 
+    def shared_accepted() -> bool:
+        return not (device_tokens_only and devices is not None and devices.any_registered())
+
     async def blocking(func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(pool, func, *args)
 
@@ -339,7 +343,7 @@ def make_app(
                 given = request.headers.get("Authorization", "").encode()
                 is_operator = bool(operator) and hmac.compare_digest(given, operator)
                 shared = not is_operator and hmac.compare_digest(given, device)
-                if shared and device_tokens_only and devices and devices.any_registered():
+                if shared and not shared_accepted():
                     refusals["shared_token"] += 1  # a trap still on the shared token
                     shared = False
                 known = is_operator or shared
@@ -562,7 +566,12 @@ def make_app(
         ]
     )
     app.on_cleanup.append(on_cleanup)
-    app.add_subapp(REVIEW_PREFIX, review_app(store, token, secure))
+    app.add_subapp(
+        REVIEW_PREFIX,
+        review_app(
+            store, token, secure, operator_token=operator_token, shared_accepted=shared_accepted
+        ),
+    )
     return app
 
 

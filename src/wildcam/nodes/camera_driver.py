@@ -25,15 +25,14 @@ from typing import Any
 
 from builtin_interfaces.msg import Time as TimeMsg
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.publisher import Publisher
 from rclpy.time import Time
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo
 
 from wildcam.camera.base import CameraSource, Frame
 from wildcam.camera.calibration import load_calibration
 from wildcam.camera.capture import CameraConfig, CaptureControl, FullFrameGate, SceneClock
 from wildcam.camera.held import HeldBurstSource
-from wildcam.camera.held_pace import HeldPacer, Step
+from wildcam.camera.held_pace import HeldPacer, HeldPlayer
 from wildcam.camera.managed import (
     EnabledFollow,
     SourceHolder,
@@ -44,11 +43,12 @@ from wildcam.camera.managed import (
 from wildcam.errors import WildcamError
 from wildcam.motion.reduce import reduce_frame
 from wildcam.msg import FrameDone, MotionEvent, Trigger
-from wildcam.ros.convert import camera_info, compressed_image, image_to_msg
+from wildcam.ros.camera import CameraPublisher
+from wildcam.ros.convert import camera_info
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
-from wildcam.ros.qos import EVENTS, OVERRIDABLE, SENSOR_PUB, own
+from wildcam.ros.qos import EVENTS, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
 
 
@@ -65,18 +65,15 @@ class CameraDriver(LifecycleNode):
         self.full_status = self.health.topic("camera/image_raw")
         self.meter = EnergyMeter(self, cfg.power_profile)
         self.holder = SourceHolder()
-        self.held: HeldBurstSource | None = None  # bursts the power controller held: first
+        self.held: HeldPlayer | None = None  # bursts the power controller held: first
         self.pacer = HeldPacer(cfg.held_ack_timeout_s, cfg.held_max_sends)
         self.control = CaptureControl()
         self.scene_clock = SceneClock()
         self.gate = FullFrameGate(cfg.full_frames, cfg.pre_event_frames, cfg.post_event_frames)
         # Read once at start (read-only): a missing or malformed file is a configuration error.
         self.calibration = load_calibration(cfg.camera_info_url)
-        self.pub_small = self._publisher(Image, "camera/small/image_raw")
-        self.pub_small_info = self._publisher(CameraInfo, "camera/small/camera_info")
-        self.pub_raw = self._publisher(Image, "camera/image_raw")
-        self.pub_info = self._publisher(CameraInfo, "camera/camera_info")
-        self.pub_compressed = self._publisher(CompressedImage, "camera/image_raw/compressed")
+        self.small = CameraPublisher(self, "camera/small")
+        self.full = CameraPublisher(self, "camera", compressed=True)
         self.create_subscription(
             Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
         )
@@ -115,8 +112,8 @@ class CameraDriver(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Activate streams: the capture timer runs, held bursts first."""
         if self.params.config.held_dir:
-            self.held = HeldBurstSource(self.params.config.held_dir)
             self.pacer = HeldPacer(self.pacer.timeout_s, self.pacer.max_sends)
+            self.held = HeldPlayer(HeldBurstSource(self.params.config.held_dir), self.pacer)
         self.timer.reset()
         return self._entered("active")
 
@@ -140,11 +137,6 @@ class CameraDriver(LifecycleNode):
     def _entered(self, label: str) -> TransitionCallbackReturn:
         self.lifecycle = self.health.values["lifecycle"] = label
         return TransitionCallbackReturn.SUCCESS
-
-    def _publisher(self, msg_type: type[Any], topic: str) -> Publisher:
-        return self.create_publisher(
-            msg_type, topic, own(SENSOR_PUB), qos_overriding_options=OVERRIDABLE
-        )
 
     def _expected_rate(self) -> tuple[float, float] | None:
         return expected_rate(self.params.config, self.lifecycle)
@@ -222,46 +214,33 @@ class CameraDriver(LifecycleNode):
         with self.meter.measure("capture"):
             self._publish(frame, self._capture_stamp(frame), self.control.in_burst)
 
-    def _publish_held(self, held: HeldBurstSource) -> bool:
-        """Drain the held frames one at a time: publish one, stamped with its capture time, as a
-        burst frame once the motion gate and the cascade listen; remove it once they decided it
-        (:class:`HeldPacer`), then publish the next. False once none is held (the store is read
-        again on the next activation). Decoding is CPU only: the controller's camera took it."""
-        step = self.pacer.step(time.monotonic())
-        if step is Step.WAIT:
-            return True  # nor live frames: they would overtake the held ones
-        if step is Step.DECIDED:
-            held.commit()
-            self.health.count("held_frames")
-        elif step is Step.SET_ASIDE:
-            aside = held.set_aside()
-            self.health.count("held_set_aside")
-            self.health.error("held", f"no decision after {self.pacer.max_sends} sends: {aside}")
-        elif step is Step.RESEND:
-            self.health.count("held_resends")
-        with self.meter.measure("capture", count=0):
-            frame = held.read()
-        for problem in held.problems:
+    def _publish_held(self, held: HeldPlayer) -> bool:
+        """One turn of the held frames (:class:`HeldPlayer`): publish the next one, stamped with
+        its capture time, as a burst frame on both streams once the motion gate and the cascade
+        listen. False once none is held. Decoding is CPU only: the controller's camera took it."""
+        turn = held.turn(
+            time.monotonic(), self._deciders_listen, lambda: self.meter.measure("capture", count=0)
+        )
+        for name in turn.counts:
+            self.health.count(name)
+        for problem in turn.problems:
             self.health.error("held", problem)
-        if frame is None or frame.captured_epoch_ns is None:
+        if turn.status:
+            self.health.values["held"] = turn.status
+        if held.drained:
             self.held = None
-            self.health.values["held"] = "drained"
-            return False
-        if not self._deciders_listen():
-            self.health.values["held"] = "waiting for the motion gate and the cascade"
-            return True
-        with self.meter.measure("capture", count=0):  # both streams, even when sent again
-            self._publish_small(frame, Time(nanoseconds=frame.captured_epoch_ns))
-            self._publish_full([(frame.captured_epoch_ns, frame)])
-        self.pacer.sent(frame.captured_epoch_ns, time.monotonic())
-        self.health.values["held"] = "publishing"
-        return True
+        frame = turn.frame
+        if frame is not None and frame.captured_epoch_ns is not None:
+            with self.meter.measure("capture", count=0):  # both streams, even when sent again
+                self._publish_small(frame, Time(nanoseconds=frame.captured_epoch_ns))
+                self._publish_full([(frame.captured_epoch_ns, frame)])
+        return turn.busy
 
     def _deciders_listen(self) -> bool:
         """Both streams have subscribers and both acknowledgements have publishers."""
         return bool(
-            self.pub_small.get_subscription_count()
-            and self.pub_raw.get_subscription_count()
+            self.small.subscribers()
+            and self.full.subscribers()
             and all(sub.get_publisher_count() for sub in self.acks)
         )
 
@@ -288,8 +267,8 @@ class CameraDriver(LifecycleNode):
         cfg = self.params.config
         header_stamp = stamp.to_msg()
         small = reduce_frame(frame.image, cfg.reduce_factor)
-        self.pub_small.publish(image_to_msg(small, header_stamp, cfg.frame_id))
-        self.pub_small_info.publish(self._info(frame, header_stamp, cfg.reduce_factor))
+        info = self._info(frame, header_stamp, cfg.reduce_factor)
+        self.small.publish(small, header_stamp, cfg.frame_id, info)
         self.small_status.tick(stamp.nanoseconds * 1e-9, self._now())
         self.health.count("frames")
 
@@ -322,14 +301,12 @@ class CameraDriver(LifecycleNode):
 
     def _publish_full(self, items: list[tuple[int, Frame]]) -> None:
         cfg = self.params.config
+        quality = cfg.jpeg_quality if cfg.compressed else 0
         for key, frame in items:
             stamp = Time(nanoseconds=key).to_msg()
-            self.pub_raw.publish(image_to_msg(frame.image, stamp, cfg.frame_id))
-            self.pub_info.publish(self._info(frame, stamp, 1))
-            if cfg.compressed:
-                self.pub_compressed.publish(
-                    compressed_image(frame.image, stamp, cfg.frame_id, cfg.jpeg_quality)
-                )
+            self.full.publish(
+                frame.image, stamp, cfg.frame_id, self._info(frame, stamp, 1), quality
+            )
             self.full_status.tick(key * 1e-9, self._now())
             self.health.count("full_frames")
 

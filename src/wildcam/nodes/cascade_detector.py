@@ -20,24 +20,24 @@ when a region first needs it and dropped while ``max_stage`` < 3 or after
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
-from wildcam.cascade.loader import LAZY_STAGE, RELOAD_ALL, load_stages, stages_to_reload
+from wildcam.cascade.loader import LAZY_STAGE, load_stages, stages_to_reload
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
-from wildcam.cascade.runner import Cascade, EventState, FrameOutcome
+from wildcam.cascade.runner import Cascade, EventState, FrameOutcome, StageLatency
+from wildcam.cascade.views import thumbnail
 from wildcam.errors import ConfigError, InputError, ModelError
 from wildcam.graph import DETECTION_EVENTS, DETECTIONS
 from wildcam.msg import (
@@ -48,7 +48,7 @@ from wildcam.msg import (
     MotionEvent,
     VisionInfo,
 )
-from wildcam.ros.convert import msg_to_image, roi_to_xywh
+from wildcam.ros.convert import compressed_image, msg_to_image, roi_to_xywh
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
@@ -57,7 +57,6 @@ from wildcam.ros.runner import main_for
 from wildcam.ros.vision import detection2d_array, vision_info
 from wildcam.types import Box
 
-MODEL_PARAMS = {*RELOAD_ALL, "stage1_model", "stage2_model", "stage3_model", "stage3_lazy"}
 THUMBNAIL_SIDE = 256
 UNLOAD_CHECK_S = 1.0  # wall: how often an unneeded lazy stage-3 session is looked for
 Pixels = npt.NDArray[np.uint8]
@@ -74,8 +73,7 @@ class CascadeDetector(Node):
         )
         cfg = self.params.config
         self.meter = EnergyMeter(self, cfg.power_profile)
-        self.calls: Counter[str] = Counter()
-        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.latency = StageLatency()
         self.cascade = Cascade({}, cfg, self.measure)
         self.pub_info = self.create_publisher(VisionInfo, "detections/info", LATCHED)
         self.models_version = 0
@@ -120,9 +118,7 @@ class CascadeDetector(Node):
         start = time.perf_counter()
         with self.meter.measure(stage):
             yield
-        self.calls[stage] += 1
-        self.seconds[stage] += time.perf_counter() - start
-        mean_ms = 1000 * self.seconds[stage] / self.calls[stage]
+        mean_ms = self.latency.add(stage, time.perf_counter() - start)
         self.health.values[f"{stage}_mean_ms"] = f"{mean_ms:.2f}"
 
     def _install(self, models: dict[int, StageModel | None]) -> None:
@@ -146,10 +142,11 @@ class CascadeDetector(Node):
     def check_models(self, old: CascadeConfig, new: CascadeConfig) -> Callable[[], None] | None:
         """Load and verify changed models before the change is accepted (refused if bad); the
         binding installs them when the change is applied."""
-        if all(getattr(old, k) == getattr(new, k) for k in MODEL_PARAMS):
+        stages = stages_to_reload(old, new)
+        if not stages:
             return None
         try:
-            models = load_stages(new, stages_to_reload(old, new))
+            models = load_stages(new, stages)
         except (ModelError, ConfigError) as err:
             self.health.error("model_refused", str(err))
             raise ModelError(f"model refused: {err}") from err
@@ -258,30 +255,18 @@ class CascadeDetector(Node):
                     model_id=decision.model_id,
                 )
             )
+        header = item.frame.header
         with self.meter.measure("encode"):
             if found:
-                b = found[0][0].box
-                crop = image[b.y : b.y + b.h, b.x : b.x + b.w]
-                msg.thumbnail = _jpeg(crop, cfg.jpeg_quality, item.frame.header, THUMBNAIL_SIDE)
+                crop = thumbnail(image, found[0][0].box, THUMBNAIL_SIDE)
+                msg.thumbnail = self._jpeg(crop, header)
             if cfg.attach_full_frame:
-                msg.full_frame = _jpeg(image, cfg.jpeg_quality, item.frame.header)
+                msg.full_frame = self._jpeg(image, header)
         return msg
 
-
-def _jpeg(image: Pixels, quality: int, header: object, side: int = 0) -> CompressedImage:
-    """A JPEG ``CompressedImage`` of ``image``, shrunk to ``side`` px at most when given."""
-    h, w = image.shape[:2]
-    if side and max(h, w) > side:
-        scale = side / max(h, w)
-        image = cv2.resize(
-            image,
-            (max(1, round(w * scale)), max(1, round(h * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise InputError("JPEG encoding failed")
-    return CompressedImage(header=header, format="jpeg", data=data.tobytes())
+    def _jpeg(self, image: Pixels, header: Header) -> CompressedImage:
+        quality = self.params.config.jpeg_quality
+        return compressed_image(image, header.stamp, header.frame_id, quality, fmt="jpeg")
 
 
 def main() -> int:

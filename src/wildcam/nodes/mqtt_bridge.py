@@ -13,7 +13,6 @@ commands set parameters through the nodes' parameter services. The protocol is
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -28,8 +27,8 @@ from wildcam.errors import WildcamError
 from wildcam.fleet.bridge import BridgeCore
 from wildcam.fleet.commands import CommandLog
 from wildcam.fleet.config import BridgeConfig
-from wildcam.fleet.link import LinkSettings, MqttLink, read_password
-from wildcam.fleet.protocol import Scalar, Topics, discovery_documents, encode, parse_allow_list
+from wildcam.fleet.link import MqttLink, link_settings, link_values
+from wildcam.fleet.protocol import Scalar, Topics, detection_dicts, parse_allow_list
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
 from wildcam.ros.diagnostics import Health
@@ -38,13 +37,8 @@ from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
 from wildcam.srv import ClearOverrides
+from wildcam.upload.items import detection_infos
 from wildcam.upload.queue import DurableQueue
-
-_SUMMARY_KEYS = {
-    "stage_total_j": "energy_j",
-    "average_power_w": "average_power_w",
-    "projected_battery_h": "projected_battery_h",
-}
 
 
 class MqttBridge(Node):
@@ -75,38 +69,8 @@ class MqttBridge(Node):
             self.now_s,
             cfg.thumbnail_max_bytes,
         )
-        announce = (
-            tuple(
-                (t, encode(doc))
-                for t, doc in discovery_documents(
-                    self.topics, cfg.discovery_prefix, cfg.device_name, "wildcam trap", __version__
-                )
-            )
-            if cfg.discovery
-            else ()
-        )
-        password = read_password(cfg.password_file) if cfg.password_file else ""
         self.link = MqttLink(
-            LinkSettings(
-                host=cfg.broker_host,
-                port=cfg.broker_port,
-                client_id=cfg.device,
-                will_topic=self.topics.availability,
-                command_topic=self.topics.cmd,
-                protocol=cfg.protocol,
-                username=cfg.username or (cfg.device if password else ""),
-                password=password,
-                tls=cfg.tls,
-                ca_file=cfg.ca_file,
-                cert_file=cfg.cert_file,
-                key_file=cfg.key_file,
-                keepalive_s=cfg.keepalive_s,
-                backoff_base_s=cfg.backoff_base_s,
-                backoff_max_s=cfg.backoff_max_s,
-                max_inflight=cfg.max_inflight,
-                poll_s=cfg.poll_s,
-                announce=announce,
-            ),
+            link_settings(cfg, self.topics, __version__),
             self.outbox,
             self.health.guard("command")(self.core.handle_command),
         ).start()
@@ -187,10 +151,9 @@ class MqttBridge(Node):
 
     def power_callback(self, msg: PowerState) -> None:
         """Mode, device state, battery, charging."""
-        f = self.core.facts
-        battery = float(msg.battery_percentage)
-        f.battery_pct = battery if math.isfinite(battery) else None
-        f.mode, f.state, f.charging = msg.mode_name, msg.device_state, bool(msg.charging)
+        self.core.facts.power(
+            float(msg.battery_percentage), msg.mode_name, msg.device_state, bool(msg.charging)
+        )
 
     def upload_callback(self, msg: UploadStatus) -> None:
         """Queue depth."""
@@ -198,42 +161,22 @@ class MqttBridge(Node):
 
     def summary_callback(self, msg: DiagnosticStatus) -> None:
         """Energy, average power and projected battery life from the power manager."""
-        for kv in msg.values:
-            name = _SUMMARY_KEYS.get(kv.key)
-            if name is not None:
-                try:
-                    setattr(self.core.facts, name, float(kv.value))
-                except ValueError:
-                    pass
+        self.core.facts.summary((kv.key, kv.value) for kv in msg.values)
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         """The uploader's last over-the-air result."""
-        for status in msg.status:
-            for kv in status.values:
-                if kv.key == "ota_last":
-                    self.core.facts.ota_last = kv.value[:300]
+        self.core.facts.diagnostics((kv.key, kv.value) for s in msg.status for kv in s.values)
 
     def detections_callback(self, msg: DetectionArray) -> None:
         """One detection event per analysed frame with detections."""
         if not msg.detections:
             return
         stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
-        detections: list[dict[str, Any]] = [
-            {
-                "class_id": d.class_id,
-                "score": round(float(d.score), 4),
-                "stage": int(d.stage),
-                "model_id": d.model_id,
-                "box": [round(float(v), 1) for v in (d.center_x, d.center_y, d.size_x, d.size_y)],
-            }
-            for d in msg.detections
-            if math.isfinite(d.score)
-        ]
         self.core.queue_event(
             f"{stamp_ns}-{msg.event_id}",
             stamp_ns * 1e-9,
             int(msg.event_id),
-            detections,
+            detection_dicts(detection_infos(msg.detections)),
             bytes(msg.thumbnail.data),
         )
         self.health.count("events")
@@ -246,19 +189,7 @@ class MqttBridge(Node):
         """Link state and outbox depth on /diagnostics."""
         assert self.link is not None
         c = self.link.counters
-        stats = self.outbox.stats()
-        self.health.values.update(
-            {
-                "connected": str(c.connected),
-                "connects": str(c.connects),
-                "link_failures": str(c.failures),
-                "published": str(c.published),
-                "commands": str(c.commands),
-                "outbox_depth": str(stats.depth),
-                "outbox_dead_letters": str(stats.dead_letters),
-                "last_error": c.last_error,
-            }
-        )
+        self.health.values.update(link_values(c, self.outbox.stats()))
         self.health.degraded("" if c.connected else f"broker not connected: {c.last_error}")
 
     def destroy_node(self) -> None:

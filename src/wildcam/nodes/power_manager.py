@@ -11,7 +11,9 @@ state, projected battery life, budget spent, measured against modelled power; al
 per-state parameter sets come from ``config/power_policy.yaml``, applied through each node's
 parameter service, checked, retried, verified and pushed again when a node (re)appears. Sleep
 deactivates the managed camera through ``change_state`` and leaving sleep activates it
-(:mod:`wildcam.ros.lifecycle`). A value set by hand on a managed parameter (seen on
+(:mod:`wildcam.ros.lifecycle`); the sleep command runs once the camera answered (or after
+``sleep_wait_s``), and not at all when the device left sleep meanwhile
+(:mod:`wildcam.power.sleep`). A value set by hand on a managed parameter (seen on
 ``/parameter_events``) is a manual override, kept and listed in ``/diagnostics`` until released
 with ``~/clear_overrides`` (wildcam/srv/ClearOverrides). Entering sleep arms the RTC wake alarm
 (``rtc_backend``) and calls its sleep (a halt on a real board). Mode, state and the lifetime
@@ -34,12 +36,11 @@ from sensor_msgs.msg import BatteryState, Temperature
 from wildcam.errors import WildcamError
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, EnergyReport, PowerState, Trigger, UploadStatus
-from wildcam.power.aggregate import MeasuredEnergy
 from wildcam.power.calls import own_node
 from wildcam.power.durable import load_state, save_state
 from wildcam.power.manager import ManagerConfig, ManagerCore
 from wildcam.power.policy import load_policy
-from wildcam.power.states import StateDecision
+from wildcam.power.sleep import sleep_now
 from wildcam.power.wake import RtcConfig, make_wake_source
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import ENERGY_QOS
@@ -76,34 +77,25 @@ class PowerManager(Node):
         self.rtc = make_wake_source(
             RtcConfig(backend=cfg.rtc_backend, sleep_command=cfg.sleep_command), self._now
         )
-        self.measured = MeasuredEnergy(cfg.energy_window_s)  # battery V x I (an INA sensor)
         self.pusher = PlanPusher(self, self.core, self.health)
         self.pub_state = self.create_publisher(PowerState, "power/state", LATCHED)
         self.pub_summary = self.create_publisher(DiagnosticStatus, "power/energy_summary", 10)
-        self.create_subscription(
-            BatteryState, "power/battery", self.health.guard("battery")(self.battery_callback), 10
-        )
-        self.create_subscription(
-            Temperature,
-            "power/temperature",
-            self.health.guard("temperature")(self.temperature_callback),
-            10,
-        )
-        self.create_subscription(
-            EnergyReport, "energy", self.health.guard("energy")(self.energy_callback), ENERGY_QOS
-        )
-        self.create_subscription(
-            Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
-        )
-        self.create_subscription(
-            DetectionArray, DETECTION_EVENTS, lambda _: self.core.on_animal(self._now()), EVENTS
-        )
-        self.create_subscription(
-            UploadStatus,
-            "uploader/status",
-            lambda m: self.core.on_upload_status(self._now(), m.queue_depth, m.link_up),
-            10,
-        )
+        for msg_type, topic, name, callback, qos in (
+            (BatteryState, "power/battery", "battery", self.battery_callback, 10),
+            (Temperature, "power/temperature", "temperature", self.temperature_callback, 10),
+            (EnergyReport, "energy", "energy", self.energy_callback, ENERGY_QOS),
+            (Trigger, "camera/trigger", "trigger", self.trigger_callback, 10),
+            (DetectionArray, DETECTION_EVENTS, "animal", self.animal_callback, EVENTS),
+            (UploadStatus, "uploader/status", "upload", self.upload_callback, 10),
+            (
+                ParameterEvent,
+                "/parameter_events",
+                "parameter_event",
+                self.parameter_event_callback,
+                qos_profile_parameter_events,
+            ),
+        ):
+            self.create_subscription(msg_type, topic, self.health.guard(name)(callback), qos)
         self.update_timer = self.create_timer(
             cfg.update_period_s, self.health.guard("update")(self.update_callback)
         )
@@ -112,14 +104,8 @@ class PowerManager(Node):
         )
         self.create_timer(
             _PUSH_PERIOD_S,
-            self.health.guard("push")(self.pusher.push),
+            self.health.guard("push")(self.push_callback),
             clock=Clock(clock_type=ClockType.STEADY_TIME),
-        )
-        self.create_subscription(
-            ParameterEvent,
-            "/parameter_events",
-            self.health.guard("parameter_event")(self.parameter_event_callback),
-            qos_profile_parameter_events,
         )
         self.create_service(ClearOverrides, "~/clear_overrides", self.clear_overrides_callback)
         self.publish_state()
@@ -144,9 +130,14 @@ class PowerManager(Node):
         """Latest battery (NaN fields are unknown; implausible ones are made unknown)."""
         for problem in checked_battery(msg):
             self.health.error("battery_input", problem)
-        self.measured.add(self._now(), msg.voltage, msg.current)
         self.core.on_battery(
-            self._now(), msg.percentage, charging_of(msg), msg.temperature, stored_wh(msg)
+            self._now(),
+            msg.percentage,
+            charging_of(msg),
+            msg.temperature,
+            stored_wh(msg),
+            msg.voltage,
+            msg.current,
         )
 
     def temperature_callback(self, msg: Temperature) -> None:
@@ -164,6 +155,14 @@ class PowerManager(Node):
             ("triggers" if msg.active else "releases") if heard else "triggers_lost_asleep"
         )
 
+    def animal_callback(self, msg: DetectionArray) -> None:
+        """The cascade decided a frame "animal": the device stays warm."""
+        self.core.on_animal(self._now())
+
+    def upload_callback(self, msg: UploadStatus) -> None:
+        """Queued uploads with the link up keep the device from sleep."""
+        self.core.on_upload_status(self._now(), msg.queue_depth, msg.link_up)
+
     def energy_callback(self, msg: EnergyReport) -> None:
         """One node's energy report."""
         self.core.on_energy(self._now(), msg.node, msg.period_s, report_stages(msg))
@@ -176,22 +175,23 @@ class PowerManager(Node):
             self.get_logger().info(f"mode {decision.mode}: {decision.reason}")
         if state.changed:
             self.get_logger().info(f"device state {state.state}: {state.reason}")
-            if state.state == "sleep":
-                self._sleep(state)
+            self.health.values["sleep_command"] = self.core.sleep.status()
         if decision.changed or state.changed:
             self.publish_state()
             self.save()
 
-    def _sleep(self, state: StateDecision) -> None:
-        """Arm the RTC alarm for the policy's wake time and halt (simulated: record it); the
-        sleep command also gets how long a power controller may hold PIR bursts."""
+    def push_callback(self) -> None:
+        """Push the plans; sleep once the managed nodes answered their deactivation (or the
+        wait for them ran out)."""
+        self.pusher.push()
+        due = self.core.sleep.due(self.core.lifecycle, time.monotonic())
+        if due is None:
+            return
+        if due.problem():
+            self.health.error("sleep", due.problem())
+        self.health.values["sleep_command"] = "ran"
         try:
-            self.rtc.arm(state.wake_at_s)
-            self.save()  # the halt may come at once: the state must be on disk first
-            self.rtc.sleep(batch_s=state.batch_s or 0.0)
-            self.health.values["rtc"] = (
-                f"sleeping until {state.wake_at_s}, bursts held up to {state.batch_s or 0.0:.0f} s"
-            )
+            self.health.values["rtc"] = sleep_now(self.rtc, due.state, self.save)
         except WildcamError as err:
             self.health.error("sleep", f"cannot sleep: {err}")
 
@@ -207,26 +207,19 @@ class PowerManager(Node):
         policy, state = self.core.policy, self.core.state
         inputs = self.core.inputs(self._now())
         self.pub_state.publish(power_state(policy, state, inputs, self.get_clock().now().to_msg()))
-        self.health.values.update(
-            mode=policy.mode,
-            reason=policy.reason,
-            device_state=state.state,
-            device_state_reason=state.reason,
-        )
+        self.health.values.update(self.core.status_values())
 
     def parameter_event_callback(self, msg: ParameterEvent) -> None:
         """A managed parameter changed to a value this node did not push: a manual override."""
         node = own_node(msg.node, self.get_namespace())
         if node is None:
             return
-        managed = self.core.policy_file.managed(node)
-        for param in msg.changed_parameters:
-            value = parameter_value_to_python(param.value)
-            if self.core.plan.changed(node, param.name, value, param.name in managed):
-                self.get_logger().warning(
-                    f"manual override: {node}.{param.name}={value!r} is kept until cleared "
-                    f"(service {self.get_fully_qualified_name()}/clear_overrides)"
-                )
+        changes = [(p.name, parameter_value_to_python(p.value)) for p in msg.changed_parameters]
+        for name, value in self.core.hand_set(node, changes):
+            self.get_logger().warning(
+                f"manual override: {node}.{name}={value!r} is kept until cleared "
+                f"(service {self.get_fully_qualified_name()}/clear_overrides)"
+            )
         self._report_overrides()
 
     def clear_overrides_callback(
@@ -239,15 +232,14 @@ class PowerManager(Node):
         return response
 
     def _report_overrides(self) -> None:
-        for key in [k for k in self.health.values if k.startswith("manual_override.")]:
-            del self.health.values[key]
-        self.health.values.update(
-            {f"manual_override.{k}": repr(v) for k, v in self.core.plan.overrides().items()}
-        )
+        values = self.health.values
+        for key in [k for k in values if k.startswith("manual_override.")]:
+            del values[key]
+        values.update(self.core.override_values())
 
     def summary_callback(self) -> None:
         """Publish the energy aggregate and the projected battery life."""
-        pairs = self.core.summary_pairs(self._now(), self.measured)
+        pairs = self.core.summary_pairs(self._now())
         self.save()
         status = DiagnosticStatus(
             level=DiagnosticStatus.OK,

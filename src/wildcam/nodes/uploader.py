@@ -18,39 +18,26 @@ from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Empty
 
-from wildcam.errors import ConfigError, UpdateError
 from wildcam.graph import DETECTION_EVENTS
 from wildcam.msg import DetectionArray, PowerState, UploadStatus
-from wildcam.params import build_config
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, LATCHED
 from wildcam.ros.remote_params import RosParameterApplier
 from wildcam.ros.runner import main_for
-from wildcam.upload.config import UploaderConfig
+from wildcam.upload.config import SIGNED_ONLY, UploaderConfig, with_signed
 from wildcam.upload.engine import SenderThread, UploadEngine, make_link, make_transport
 from wildcam.upload.items import (
-    DetectionInfo,
+    DeviceStatus,
     FrameDetections,
+    detection_infos,
     detection_problem,
     items_for_frame,
 )
 from wildcam.upload.ota import OtaClient, Scalar, SignedOnlyParameters, load_public_key
 from wildcam.upload.policy import PowerFacts
 from wildcam.upload.queue import DurableQueue
-
-TRANSPORT_PARAMS = (
-    "gateway_url",
-    "token_file",
-    "tls_verify",
-    "ca_file",
-    "request_timeout_s",
-    "compression",
-    "link_backend",
-    "link_profile",
-)
-SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed update may set them
 
 
 class Uploader(Node):
@@ -75,13 +62,13 @@ class Uploader(Node):
             {k: getattr(cfg, k) for k in SIGNED_ONLY},
             self.apply_signed,
         )
-        self.effective = self.with_signed(cfg, self.signed.values)
-        transport = make_transport(self.effective)
+        effective = with_signed(cfg, self.signed.values)  # the live config: engine.config
+        transport = make_transport(effective)
         self.engine = UploadEngine(
             self.queue,
             transport,
-            make_link(cfg, transport),
-            cfg,
+            make_link(effective, transport),
+            effective,
             self.charge_transfer,
             policy_clock=self.now_s,
         )
@@ -113,7 +100,7 @@ class Uploader(Node):
             self.health.guard("diagnostics")(self.diagnostics_callback),
             10,
         )
-        self.device_status: dict[str, object] = {}  # sent with each frame (review page)
+        self.device_status = DeviceStatus()  # sent with each frame (review page)
         self.create_timer(1.0, self.health.guard("status")(self.status_callback))
         self.sender = SenderThread(self.engine, periodic).start()
 
@@ -125,36 +112,23 @@ class Uploader(Node):
         """Radio energy of ``nbytes`` on the upload link (through the energy meter)."""
         return self.meter.add_transfer("upload", nbytes).joules
 
-    @staticmethod
-    def with_signed(cfg: UploaderConfig, values: dict[str, Scalar]) -> UploaderConfig:
-        """``cfg`` with the values a signed update set over it (UpdateError if invalid)."""
-        try:
-            return build_config(UploaderConfig, values, base=cfg)
-        except ConfigError as err:
-            raise UpdateError(f"uploader refused {sorted(values)}: {err}") from err
-
     def apply_signed(self, values: dict[str, Scalar]) -> None:
         """A signed update sets read-only transport values (see :class:`SignedOnlyParameters`)."""
-        self.use(self.with_signed(self.params.config, values))
+        self.use(with_signed(self.params.config, values))
 
     def on_parameters(self, old: UploaderConfig, new: UploaderConfig) -> None:
         """Policy, quota, TTL and batching apply at the next step."""
-        self.use(self.with_signed(new, self.signed.values))
+        self.use(with_signed(new, self.signed.values))
         if new.power_profile != old.power_profile:
             self.meter.set_profile(new.power_profile)
 
     def use(self, effective: UploaderConfig) -> None:
-        """Make ``effective`` the live config; a new gateway or link backend gets a new
-        transport."""
-        old, self.effective = self.effective, effective
-        if any(getattr(old, k) != getattr(effective, k) for k in TRANSPORT_PARAMS):
-            transport = make_transport(effective)
-            self.engine.link = make_link(effective, transport)
-            self.engine.transport, previous = transport, self.engine.transport
+        """Make ``effective`` the live config (a new gateway or link: a new transport)."""
+        previous = self.engine.use(effective)
+        if previous is not None:
             if self.ota is not None:
-                self.ota.transport = transport
+                self.ota.transport = self.engine.transport
             previous.close()
-        self.engine.config = effective
         self.sender.wake()
 
     def ota_sync(self) -> None:
@@ -174,20 +148,13 @@ class Uploader(Node):
             stamp_ns=Time.from_msg(msg.header.stamp).nanoseconds,
             frame_id=msg.header.frame_id,
             event_id=msg.event_id,
-            detections=tuple(
-                DetectionInfo(
-                    d.id,
-                    d.class_id,
-                    d.score,
-                    d.stage,
-                    d.model_id,
-                    (d.center_x, d.center_y, d.size_x, d.size_y),
-                )
-                for d in msg.detections
-            ),
+            detections=detection_infos(msg.detections),
             thumbnail=bytes(msg.thumbnail.data),
             full_frame=bytes(msg.full_frame.data),
-            extra={"device": self.params.config.device(), "status": dict(self.device_status)},
+            extra={
+                "device": self.params.config.device(),
+                "status": dict(self.device_status.values),
+            },
         )
         for det in frame.detections:
             problem = detection_problem(det)
@@ -212,27 +179,16 @@ class Uploader(Node):
         self.engine.power = PowerFacts(
             battery if math.isfinite(battery) else math.nan, bool(msg.charging)
         )
-        self.device_status.update(
-            battery=battery if math.isfinite(battery) else None,
-            mode=msg.mode_name,
-            state=msg.device_state,
-            charging=bool(msg.charging),
-        )
+        self.device_status.power(battery, msg.mode_name, msg.device_state, bool(msg.charging))
 
     def diagnostics_callback(self, msg: DiagnosticArray) -> None:
         """The power manager's projected battery life, for the device status."""
-        for status in msg.status:
-            for kv in status.values:
-                if kv.key == "projected_battery_h":
-                    try:
-                        self.device_status["projected_battery_h"] = float(kv.value)
-                    except ValueError:
-                        pass
+        self.device_status.diagnostics((kv.key, kv.value) for s in msg.status for kv in s.values)
 
     def status_callback(self) -> None:
         """Publish uploader/status and refresh the diagnostics values."""
         stats = self.queue.stats()
-        self.device_status["queue_depth"] = stats.depth
+        self.device_status.values["queue_depth"] = stats.depth
         c = self.engine.counters
         msg = UploadStatus(
             queue_depth=stats.depth,
@@ -249,29 +205,8 @@ class Uploader(Node):
         )
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub.publish(msg)
-        values = self.health.values
-        values.update({f"queue_{k}": str(v) for k, v in stats.counters.items()})
-        values.update(
-            {
-                "queue_depth": str(stats.depth),
-                "queue_bytes": str(stats.bytes),
-                "queue_depth_by_priority": ",".join(map(str, stats.depth_by_priority)),
-                "items_sent": str(c.items_sent),
-                "bytes_sent": str(c.bytes_sent),
-                "retries": str(c.retries),
-                "requests": str(c.requests),
-                "joules_per_mb": f"{c.joules_per_mb:.3f}",
-                "held": c.held,
-                "link_quality": f"{c.link_quality:.2f}",
-                "energy_today_j": f"{self.engine.budget.spent_j:.2f}",
-                "last_upload_error": c.last_error,
-                "dead_letters": str(stats.dead_letters),
-                "last_dead_letter": next(
-                    (f"{d.key}: {d.reason}" for d in self.queue.dead_letters(1)), ""
-                ),
-                "reserve_held": str(stats.reserve_held),
-            }
-        )
+        dead = next((f"{d.key}: {d.reason}" for d in self.queue.dead_letters(1)), "")
+        self.health.values.update(self.engine.report(stats, dead))
 
     def destroy_node(self) -> None:
         """Stop the sender, close the queue (also after a start that failed half way: rclpy

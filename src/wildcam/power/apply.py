@@ -89,6 +89,13 @@ class ApplyPlan:
         if item is not None:
             item.state = "absent"
 
+    def moved(self, node: str, now_s: float) -> None:
+        """A call given up on took effect after all: the node may no longer be where the
+        plan thinks; send it its current set again (attempts are kept)."""
+        item = self.nodes.get(node)
+        if item is not None and item.state in ("in_flight", "ok"):
+            item.state, item.next_try_s = "pending", now_s
+
     def mismatch(self, node: str, now_s: float) -> None:
         """Verification found values other than the desired ones."""
         item = self.nodes.get(node)

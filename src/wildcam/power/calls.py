@@ -43,6 +43,12 @@ class PlanCalls:
             self.plan.result(node, wall_s, None)
         return late
 
+    def idle(self, node: str) -> bool:
+        """No call to ``node`` is in flight: the next may go out. A new goal waits for the
+        answer to the call before it, so an old answer (a deactivation) cannot land after the
+        new goal (an activation) and undo it."""
+        return node not in self.in_flight
+
     def start(self, node: str, wall_s: float) -> int:
         """A call to ``node`` goes out: its token."""
         token = next(self._tokens)

@@ -7,7 +7,8 @@ the policy file; the plan pushes the mode's set with the state's on top
 (:meth:`~wildcam.power.policy.PolicyFile.params_for`), through the same calls, retries and
 verification. The managed (lifecycle) nodes of the node table get a lifecycle goal per device
 state (:meth:`ManagerCore.lifecycle_goals`: sleep deactivates, watch and warm activate), sent
-through ``change_state`` when the goal changes or the node (re)appears. Mode, state and the
+through ``change_state`` when the goal changes or the node (re)appears; the sleep command waits
+for the deactivation (:mod:`wildcam.power.sleep`). Mode, state and the
 lifetime budget spent survive a restart or a sleep through
 :mod:`wildcam.power.durable`.
 
@@ -44,6 +45,7 @@ from wildcam.power.policy import (
     cold_usable_fraction,
 )
 from wildcam.power.profile import load_profile
+from wildcam.power.sleep import SleepGate
 from wildcam.power.state_energy import StateLedger, state_costs
 from wildcam.power.states import (
     DEVICE_STATES,
@@ -128,6 +130,14 @@ class ManagerConfig(StateConfig):
         "the power controller's burst hold).",
         read_only=True,
     )
+    sleep_wait_s: float = param(
+        10.0,
+        "Wall seconds the sleep command waits for the managed nodes (the camera) to answer "
+        "their deactivation; one that has not answered by then is reported and the device "
+        "sleeps anyway (live).",
+        min=0.0,
+        max=600.0,
+    )
     held_dir: str = param(
         "",
         "The camera's held_dir (bursts a power controller held while the SoC was off; '' = "
@@ -208,6 +218,7 @@ class ManagerCore:
         managed = tuple(spec.name for spec in NODES if spec.managed)
         self.lifecycle = ApplyPlan(managed, max_attempts=config.max_attempts)
         self._goals: dict[str, dict[str, Any]] = {}
+        self.sleep = SleepGate()  # the sleep command waits for the deactivation
         self._pushed = False
         self._last_step_s = math.nan
         slept_from = (
@@ -221,6 +232,7 @@ class ManagerCore:
         if woke:
             self.ledger.advance(now_s, "watch")  # asleep since the save, then the boot
         self.energy = EnergyAggregator(config.energy_window_s)
+        self.measured = MeasuredEnergy(config.energy_window_s)  # battery V x I (an INA sensor)
         self.battery, self.temperature = _Latest(), _Latest()
         self.battery_temperature = _Latest()
         self.charging: bool | None = None
@@ -273,8 +285,12 @@ class ManagerCore:
         charging: bool | None,
         battery_temperature_c: float,
         stored_wh: float,
+        voltage: float = math.nan,
+        current: float = math.nan,
     ) -> None:
-        """A BatteryState (NaN fields unknown); ``stored_wh`` from charge x voltage."""
+        """A BatteryState (NaN fields unknown); ``stored_wh`` from charge x voltage; voltage
+        and current integrate into the measured energy."""
+        self.measured.add(now_s, voltage, current)
         self.battery = _Latest(percentage, now_s)
         self.battery_temperature = _Latest(battery_temperature_c, now_s)
         self.charging = charging
@@ -317,6 +333,29 @@ class ManagerCore:
             n: dict(v)
             for n, v in self.policy_file.params_for(self.policy.mode, self.state.state).items()
         }
+
+    def hand_set(self, node: str, changes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """A parameter event of ``node``: the ``(name, value)`` changes that are new manual
+        overrides (a managed parameter set to a value the plan did not push)."""
+        managed = self.policy_file.managed(node)
+        return [
+            (name, value)
+            for name, value in changes
+            if self.plan.changed(node, name, value, name in managed)
+        ]
+
+    def status_values(self) -> dict[str, str]:
+        """Mode and device state with their reasons, as diagnostics values."""
+        return {
+            "mode": self.policy.mode,
+            "reason": self.policy.reason,
+            "device_state": self.state.state,
+            "device_state_reason": self.state.reason,
+        }
+
+    def override_values(self) -> dict[str, str]:
+        """The manual overrides held now, as diagnostics values."""
+        return {f"manual_override.{k}": repr(v) for k, v in self.plan.overrides().items()}
 
     def lifecycle_goals(self) -> dict[str, dict[str, Any]]:
         """Managed node -> ``{"lifecycle": goal}`` in the current device state: sleep
@@ -384,6 +423,10 @@ class ManagerCore:
         decision = self.policy.update(now_s, self.inputs(now_s))
         self.state = self._state(now_s)
         self.ledger.advance(now_s, self.state.state)
+        if self.state.changed and self.state.state == "sleep":
+            self.sleep.enter(self.state, wall_s, self.config.sleep_wait_s)
+        elif self.state.changed:
+            self.sleep.cancel()  # woke before the sleep command ran: it will not run
         running = self._pushed or now_s > self._last_step_s  # False while NaN
         self._last_step_s = now_s
         if running and (decision.changed or self.state.changed or not self._pushed):
@@ -426,7 +469,7 @@ class ManagerCore:
         )
         return summary, projected_life_h(remaining, summary.average_power_w)
 
-    def summary_pairs(self, now_s: float, measured: MeasuredEnergy) -> list[tuple[str, str]]:
+    def summary_pairs(self, now_s: float) -> list[tuple[str, str]]:
         """The energy summary's ``(key, value)`` pairs: rates by stage and node, energy by
         device state, projected battery life, budget spent and measured against modelled."""
         summary, life_h = self.summary(now_s)
@@ -437,5 +480,5 @@ class ManagerCore:
                 ("projected_battery_h", f"{life_h:.2f}"),
                 ("budget_spent_j", f"{self.budget_spent_j(now_s):.1f}"),
             ]
-            + modelled_vs_measured(summary, measured, now_s)
+            + modelled_vs_measured(summary, self.measured, now_s)
         )

@@ -121,16 +121,20 @@ def camera_info(
 
 
 def compressed_image(
-    image: np.ndarray, stamp: Time, frame_id: str, quality: int
+    image: np.ndarray,
+    stamp: Time,
+    frame_id: str,
+    quality: int,
+    fmt: str = "bgr8; jpeg compressed bgr8",
 ) -> CompressedImage:
-    """A BGR image as image_transport's ``compressed`` JPEG (``format`` as compressed_image_
-    transport writes it, so its subscribers decode it)."""
-    import cv2  # only the camera driver compresses; the other users of this module need no OpenCV
+    """A BGR image as a JPEG ``CompressedImage``; ``fmt`` by default as image_transport's
+    compressed_image_transport writes it, so its subscribers decode it."""
+    import cv2  # only the camera and the cascade compress: other users need no OpenCV
 
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise InputError(f"cannot JPEG-encode an image of shape {image.shape}")
-    msg = CompressedImage(format="bgr8; jpeg compressed bgr8", data=data.tobytes())
+    msg = CompressedImage(format=fmt, data=data.tobytes())
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     return msg

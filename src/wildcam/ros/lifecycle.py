@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -46,13 +46,16 @@ class LifecycleClients:
         """Whether ``target``'s lifecycle services are up."""
         return all(c.service_is_ready() for c in self._pair(target))
 
-    def drive(self, target: str, goal: Goal) -> Future:
+    def drive(self, target: str, goal: Goal, late: Callable[[], None] = lambda: None) -> Future:
         """Take ``target`` to ``goal``; the future's result is ``''`` when it got there, else
-        why not."""
+        why not. Cancelling the future stops the chain: no further transition is sent, and
+        ``late()`` is called when one sent before answers after all (the node moved)."""
         get_state, change_state = self._pair(target)
         done: Future = Future()
 
         def send(left: list[str]) -> None:
+            if done.cancelled():
+                return  # given up on (timed out): send nothing more for an old goal
             if not left:
                 done.set_result("")
                 return
@@ -62,12 +65,18 @@ class LifecycleClients:
 
         def answered(left: list[str], future: Future) -> None:
             response = None if future.cancelled() else future.result()
+            if done.cancelled():
+                if response is not None and response.success:
+                    late()
+                return
             if response is None or not response.success:
                 done.set_result(f"{target}: {left[0]} failed")
                 return
             send(left[1:])
 
         def got_state(future: Future) -> None:
+            if done.cancelled():
+                return
             response = None if future.cancelled() else future.result()
             if response is None:
                 done.set_result(f"{target}: no answer from get_state")

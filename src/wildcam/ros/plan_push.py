@@ -36,6 +36,7 @@ class PlanPusher:
         self.lifecycle = LifecycleClients(node)
         self.param_calls = PlanCalls(core.plan)
         self.lifecycle_calls = PlanCalls(core.lifecycle)
+        self._drives: dict[str, Future] = {}  # the lifecycle drive in flight per node
         self._last_verify = time.monotonic()
 
     def push(self) -> None:
@@ -48,14 +49,26 @@ class PlanPusher:
         }
         for calls in (self.param_calls, self.lifecycle_calls):
             calls.watch(names, wall)
-            calls.expire(wall, core.config.call_timeout_s)
-        for node, values in core.plan.due(wall, ready=self.remote.ready):
+        self.param_calls.expire(wall, core.config.call_timeout_s)
+        for node in self.lifecycle_calls.expire(wall, core.config.call_timeout_s):
+            drive = self._drives.pop(node, None)
+            if drive is not None:
+                drive.cancel()  # no further transition for a goal given up on
+        # One call per node at a time: a new goal waits for the answer to the one before.
+        for node, values in core.plan.due(
+            wall, ready=lambda n: self.param_calls.idle(n) and self.remote.ready(n)
+        ):
             token = self.param_calls.start(node, wall)
             future = self.remote.set(node, values)
             future.add_done_callback(partial(self._set_done, node, token, list(values)))
-        for node, goal in core.lifecycle.due(wall, ready=self.lifecycle.ready):
+        for node, goal in core.lifecycle.due(
+            wall, ready=lambda n: self.lifecycle_calls.idle(n) and self.lifecycle.ready(n)
+        ):
             token = self.lifecycle_calls.start(node, wall)
-            future = self.lifecycle.drive(node, goal["lifecycle"])
+            future = self.lifecycle.drive(
+                node, goal["lifecycle"], late=partial(self._drive_late, node)
+            )
+            self._drives[node] = future
             future.add_done_callback(partial(self._drive_done, node, token))
         if wall - self._last_verify >= core.config.verify_period_s:
             self._last_verify = wall
@@ -79,14 +92,20 @@ class PlanPusher:
             self.health.error("apply", f"{node}: {refused}")
 
     def _drive_done(self, node: str, token: int, future: Future) -> None:
-        if not self.lifecycle_calls.finish(node, token):
+        if future.cancelled() or not self.lifecycle_calls.finish(node, token):
             return
+        self._drives.pop(node, None)
         failure = str(future.result())
         self.core.lifecycle.result(
             node, time.monotonic(), {"lifecycle": failure} if failure else {}
         )
         if failure:
             self.health.error("lifecycle", failure)
+
+    def _drive_late(self, node: str) -> None:
+        """A transition of a drive given up on was made after all: drive the node again."""
+        self.node.get_logger().info(f"{node} answered a lifecycle call late: driving it again")
+        self.core.lifecycle.moved(node, time.monotonic())
 
     def _verify(self) -> None:
         """Ask every node said to be ok for its values; a difference (restart) pushes again.

@@ -11,11 +11,13 @@ Only a signed over-the-air parameter set changes them (kept in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from wildcam.errors import ConfigError
-from wildcam.params import check_ranges, param, power_profile_param
+from wildcam.errors import ConfigError, UpdateError
+from wildcam.params import build_config, check_ranges, param, power_profile_param
 from wildcam.upload.link import LINK_BACKENDS, parse_link_profile
 from wildcam.upload.policy import parse_windows
 
@@ -189,3 +191,14 @@ class UploaderConfig:
     def max_priority(self) -> int:
         """Highest priority class that may be sent (full frames only when allowed)."""
         return 2 if self.send_full_frames else 1
+
+
+SIGNED_ONLY = frozenset({"gateway_url", "token_file"})  # read-only; a signed update may set them
+
+
+def with_signed(config: UploaderConfig, values: Mapping[str, Any]) -> UploaderConfig:
+    """``config`` with the values a signed update set over it (UpdateError if invalid)."""
+    try:
+        return build_config(UploaderConfig, values, base=config)
+    except ConfigError as err:
+        raise UpdateError(f"uploader refused {sorted(values)}: {err}") from err

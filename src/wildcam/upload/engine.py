@@ -27,7 +27,7 @@ from wildcam.errors import StorageError, TransportError
 from wildcam.upload.config import UploaderConfig
 from wildcam.upload.link import GatewayProbe, LinkQuality, SimulatedLink
 from wildcam.upload.policy import EnergyBudget, PowerFacts, decide
-from wildcam.upload.queue import DurableQueue
+from wildcam.upload.queue import DurableQueue, QueueStats
 from wildcam.upload.transport import Backoff, HttpStatusError, HttpTransport
 
 __all__ = ["EngineCounters", "SenderThread", "UploadEngine", "make_link", "make_transport"]
@@ -57,6 +57,18 @@ class EngineCounters:
     def joules_per_mb(self) -> float:
         """Radio energy per megabyte sent so far (0 before anything was sent)."""
         return self.joules / (self.bytes_sent / 1e6) if self.bytes_sent else 0.0
+
+
+TRANSPORT_PARAMS = (
+    "gateway_url",
+    "token_file",
+    "tls_verify",
+    "ca_file",
+    "request_timeout_s",
+    "compression",
+    "link_backend",
+    "link_profile",
+)  # a change of any of these needs a new transport and link backend
 
 
 def make_transport(config: UploaderConfig) -> HttpTransport:
@@ -134,6 +146,39 @@ class UploadEngine:
         self._batch_cap = min(self._batch_cap, config.batch_max_items)
         self.queue.quota_bytes = int(config.quota_mb * 1024 * 1024)
         self.queue.ttl_s = config.ttl_s
+
+    def use(self, config: UploaderConfig) -> HttpTransport | None:
+        """Make ``config`` the live configuration; a new gateway or link backend gets a new
+        transport and link. Returns the transport it replaced (the caller closes it), if any."""
+        previous = None
+        if any(getattr(self._config, k) != getattr(config, k) for k in TRANSPORT_PARAMS):
+            transport = make_transport(config)
+            self.link = make_link(config, transport)
+            previous, self.transport = self.transport, transport
+        self.config = config
+        return previous
+
+    def report(self, stats: QueueStats, last_dead_letter: str) -> dict[str, str]:
+        """The diagnostics values: queue ``stats``, what was sent, link and energy."""
+        c = self.counters
+        return {
+            **{f"queue_{k}": str(v) for k, v in stats.counters.items()},
+            "queue_depth": str(stats.depth),
+            "queue_bytes": str(stats.bytes),
+            "queue_depth_by_priority": ",".join(map(str, stats.depth_by_priority)),
+            "items_sent": str(c.items_sent),
+            "bytes_sent": str(c.bytes_sent),
+            "retries": str(c.retries),
+            "requests": str(c.requests),
+            "joules_per_mb": f"{c.joules_per_mb:.3f}",
+            "held": c.held,
+            "link_quality": f"{c.link_quality:.2f}",
+            "energy_today_j": f"{self.budget.spent_j:.2f}",
+            "last_upload_error": c.last_error,
+            "dead_letters": str(stats.dead_letters),
+            "last_dead_letter": last_dead_letter,
+            "reserve_held": str(stats.reserve_held),
+        }
 
     def _hold(self, reason: str) -> float:
         self.counters.held = reason

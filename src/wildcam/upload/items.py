@@ -18,13 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from wildcam.upload.queue import NewItem
 from wildcam.upload.wire import MAX_TEXT
 
-__all__ = ["DetectionInfo", "FrameDetections", "detection_problem", "items_for_frame"]
+__all__ = [
+    "DetectionFields",
+    "DetectionInfo",
+    "DeviceStatus",
+    "FrameDetections",
+    "detection_infos",
+    "detection_problem",
+    "items_for_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,60 @@ class DetectionInfo:
     stage: int
     model_id: str
     box: tuple[float, float, float, float]
+
+
+class DetectionFields(Protocol):
+    """What a ``wildcam/Detection`` message carries (its box as centre and size in pixels)."""
+
+    id: str
+    class_id: str
+    score: float
+    stage: int
+    model_id: str
+    center_x: float
+    center_y: float
+    size_x: float
+    size_y: float
+
+
+def detection_infos(detections: Iterable[DetectionFields]) -> tuple[DetectionInfo, ...]:
+    """Detections (``wildcam/Detection`` messages) as plain values."""
+    return tuple(
+        DetectionInfo(
+            d.id,
+            d.class_id,
+            float(d.score),
+            int(d.stage),
+            d.model_id,
+            (float(d.center_x), float(d.center_y), float(d.size_x), float(d.size_y)),
+        )
+        for d in detections
+    )
+
+
+@dataclass
+class DeviceStatus:
+    """The device's last known status, sent with each frame (the review page shows it)."""
+
+    values: dict[str, object] = field(default_factory=dict)
+
+    def power(self, battery: float, mode: str, state: str, charging: bool) -> None:
+        """What the power manager's ``power/state`` says (a non-finite battery is unknown)."""
+        self.values.update(
+            battery=battery if math.isfinite(battery) else None,
+            mode=mode,
+            state=state,
+            charging=charging,
+        )
+
+    def diagnostics(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """The projected battery life among diagnostics ``(key, value)`` pairs."""
+        for key, value in pairs:
+            if key == "projected_battery_h":
+                try:
+                    self.values["projected_battery_h"] = float(value)
+                except ValueError:
+                    pass
 
 
 @dataclass(frozen=True)
