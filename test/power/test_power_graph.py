@@ -142,7 +142,10 @@ SCENARIO = Scenario(
 
 
 def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no-untyped-def]
-    """sim_clock at 7200x; simulated battery; the graph's timeline matches the pure simulation."""
+    """sim_clock at 3600x; simulated battery; the graph's timeline matches the pure simulation.
+
+    A mode change 1.5 simulated hours late is 1.5 s of wall-clock lag between the nodes.
+    """
     expected = simulate(load_policy().policy, SCENARIO)
     states = probe.collect(PowerState, "power/state", LATCHED)
     reports = probe.collect(EnergyReport, "energy", ENERGY_QOS)
@@ -176,15 +179,14 @@ def test_48_hours_on_a_simulated_clock(probe, procs) -> None:  # type: ignore[no
     # Start the clock once everyone listens to it.
     assert probe.spin_until(lambda: probe.node.count_subscribers("/clock") >= 4, 30.0)
     assert probe.spin_until(lambda: bool(states), 30.0)
-    assert probe.set_parameters("sim_clock", speed=7200.0)[0].successful
+    assert probe.set_parameters("sim_clock", speed=3600.0)[0].successful
     wall = time.monotonic()
 
     def sim_s() -> float:
         return Time.from_msg(clock[-1].clock).nanoseconds * 1e-9 if clock else 0.0
 
-    assert probe.spin_until(lambda: sim_s() >= START + 48 * 3600.0, 60.0), sim_s() - START
+    assert probe.spin_until(lambda: sim_s() >= START + 48 * 3600.0, 120.0), sim_s() - START
     elapsed = time.monotonic() - wall
-    assert elapsed < 60.0
 
     # power/state also carries device-state changes (low battery: watch); compare the modes.
     changes = [s for i, s in enumerate(states) if i == 0 or states[i - 1].mode_name != s.mode_name]
