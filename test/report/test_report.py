@@ -171,6 +171,11 @@ def test_report_command(
     assert "0.67 (2/3 visits detected at the gateway)" in printed
     # the battery line is the lifetime model's, for the run's profile and capacity
     assert f"(rpi4b, {CAPACITY_AH * VOLTAGE:.0f} Wh, 17 events/day nocturnal" in printed
+    # and, the run's device not being the shipped one, the shipped device's on the same battery
+    _, shipped = printed.split("the shipped device on the same battery: ")
+    assert (
+        f"(pizero2w_mcu, {CAPACITY_AH * VOLTAGE:.0f} Wh, 17 events/day" in shipped.split("\n")[0]
+    )
     # without ground truth (a real camera): the report, with nothing scored against visits
     assert main(["report", str(known_run.bag), "--out", str(tmp_path / "real")]) == 0
     printed = capsys.readouterr().out

@@ -1060,7 +1060,9 @@ def summary_line(
 
 def run_battery_line(profile: str | None, capacity_j: float | None) -> str:
     """The day run's battery line: :func:`summary_line` for the run's profile and a Li-ion
-    battery of the run's capacity, or why there is none."""
+    battery of the run's capacity, or why there is none. A run on another device than the
+    shipped one (:data:`SHIPPED`) also gets the shipped device's answer on the same battery, so
+    the line says what the run's device costs against what the project ships."""
     if not profile or not capacity_j:
         return "n/a (no power profile or battery capacity in the run)"
     li = battery_preset("li18650x7")
@@ -1071,6 +1073,10 @@ def run_battery_line(profile: str | None, capacity_j: float | None) -> str:
         source="the run's power/battery capacity; Li-ion behaviour as li18650x7",
     )
     try:
-        return summary_line(profile, preset)
+        line = summary_line(profile, preset)
     except ConfigError as err:
         return f"n/a ({err})"
+    shipped = str(SHIPPED["profile"])
+    if profile == shipped:
+        return line
+    return f"{line}; the shipped device on the same battery: {summary_line(shipped, preset)}"
