@@ -265,7 +265,7 @@ def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
         scores[group] = 0.99
     seen: list[str] = []
 
-    def fake(_entry: object, _dir: object, chosen: list[RealItem], raw: bool = True) -> np.ndarray:
+    def fake(_entry: object, _dir: object, chosen: list[RealItem]) -> np.ndarray:
         seen.extend(i.group for i in chosen)
         return np.asarray([scores[i.group] for i in chosen])
 
@@ -273,8 +273,10 @@ def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
     entry = Manifest.load(default_manifest_path()).entry("tiny_int8")
     fields = calibrate.night_band(entry, Path("."), items)
     assert len(seen) == 24 and all(role(g) != "test" for g in seen)
-    # every animal scores >= 0.6, every empty below 0.35: the band starts at the lowest animal
-    assert fields["c_high_night"] == min(v for v in scores.values() if v >= 0.6)
+    # every animal scores >= 0.6 (raw), every empty below 0.35: the band starts at the lowest
+    # animal, mapped through the student's calibration (calibrated scores, same decisions)
+    lowest = min(v for v in scores.values() if v >= 0.6)
+    assert fields["c_high_night"] == pytest.approx(platt([lowest], *entry.calibration)[0])
 
 
 def _overconfident(seed: int, n: int = 1200) -> tuple[np.ndarray, np.ndarray, list[str]]:
