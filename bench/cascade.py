@@ -452,7 +452,7 @@ LIMITS = (
         "the students score tiles of empty frames (road traffic, the first frames of "
         "camera-trap clips) as high as animal tiles, and the stills give few empty tiles (an "
         "animal touches most tiles of a coarse grid). As the frame keeps its own band and its "
-        "night band, turning them on loses nothing on the held-back split either, and gains "
+        "night band, turning it on loses nothing on the held-back split either, and gains "
         "nothing but costs energy. A confident tile band needs students trained on tiles, "
         "with those empty frames' tiles as hard negatives."
     ),

@@ -195,7 +195,7 @@ the teacher's boxes from the same score, ``wildcam.training.build``)."""
 
 
 def frame_boxes(
-    real: RealItem, image: Image, teacher: StageModel | None, present: float
+    real: RealItem, image: Image, teacher: StageModel, present: float
 ) -> tuple[list[Box], list[Box]] | None:
     """The animal boxes of a labelled frame and every box marked on it (animals and the
     teacher's weaker boxes): an empty frame has none; a frame with known boxes has those (and
@@ -206,13 +206,13 @@ def frame_boxes(
     if not real.item.animal:
         return [], []
     whole = Box(0, 0, image.shape[1], image.shape[0])
-    found = teacher.predict(image, [whole])[0].boxes if teacher is not None else ()
+    found = teacher.predict(image, [whole])[0].boxes
     seen = [b.box for b in found if b.score >= TEACHER_SEEN]
     if real.item.boxes:
         return list(real.item.boxes), seen
     animals = [b.box for b in found if b.score >= present]
     if not animals and seen:
-        animals = [max((b for b in found if b.score >= TEACHER_SEEN), key=lambda b: b.score).box]
+        animals = [max(found, key=lambda b: b.score).box]  # the best box is at least seen
     return (animals, seen) if animals else None
 
 
@@ -459,7 +459,7 @@ def _tiles_lines(record: dict[str, Any]) -> list[str]:
         "",
         f"Grid chosen: {verdict['layout']}; on by default: {'yes' if verdict['on'] else 'no'}.",
         "",
-        "| id | grid | band of the best view | chosen on |",
+        "| id | grid | tile band | chosen on |",
         "|---|---|---|---|",
     ]
     lines += [
