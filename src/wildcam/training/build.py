@@ -189,7 +189,7 @@ def _student(
         chosen_on = f"calib crops: {len(calib_truth)}, {int(calib_truth.sum())} with an animal"
         check = cross_validated_platt(calib_scores, calib_truth, calib_set.groups.tolist())
         a, b = (round(v, 5) for v in check.scaling)  # as written: the band is mapped by these
-        rec["band_raw"] = [c_low, c_high]
+        rec["build_band"] = [c_low, c_high]  # raw, as for the large model (calibrate)
         rec["c_low"], rec["c_high"] = map_band((c_low, c_high), a, b)
         rec["band_chosen_on"] = chosen_on
         scores = _onnx_scores(path, spec, test_set.images)

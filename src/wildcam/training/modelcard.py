@@ -21,7 +21,7 @@ def _band(r: dict[str, Any]) -> str:
 
 
 def _calibration_lines(models: list[dict[str, Any]]) -> list[str]:
-    students = [r for r in models if "band_raw" in r]
+    students = [r for r in models if r["stage"] < 3 and "calibration" in r]
     if not students:
         return []
     lines = [
@@ -44,7 +44,7 @@ def _calibration_lines(models: list[dict[str, Any]]) -> list[str]:
     ]
     for r in students:
         c = r["calibration"]
-        raw_low, raw_high = r["band_raw"]
+        raw_low, raw_high = r["build_band"]
         lines.append(
             f"| `{r['id']}` | {c['fitted_a']}, {c['fitted_b']} | {c['ece_raw']} -> "
             f"{c['ece_fitted']} | {'yes' if c['kept'] else 'no'} | [{raw_low}, {raw_high}) -> "
