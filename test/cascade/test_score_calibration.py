@@ -13,7 +13,15 @@ from wildcam.cascade.base import FakeModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.runner import Cascade
-from wildcam.cascade.scores import bands, expected_calibration_error, fit_platt, logit, platt
+from wildcam.cascade.scores import (
+    bands,
+    cross_validated_platt,
+    expected_calibration_error,
+    fit_platt,
+    logit,
+    map_band,
+    platt,
+)
 from wildcam.cascade.splits import HELD_BACK_SOURCES, role, training_split
 from wildcam.cascade.views import predict_views, tiles_of
 from wildcam.errors import ModelError
@@ -257,7 +265,7 @@ def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
         scores[group] = 0.99
     seen: list[str] = []
 
-    def fake(_entry: object, _dir: object, chosen: list[RealItem], raw: bool = True) -> np.ndarray:
+    def fake(_entry: object, _dir: object, chosen: list[RealItem]) -> np.ndarray:
         seen.extend(i.group for i in chosen)
         return np.asarray([scores[i.group] for i in chosen])
 
@@ -265,5 +273,58 @@ def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
     entry = Manifest.load(default_manifest_path()).entry("tiny_int8")
     fields = calibrate.night_band(entry, Path("."), items)
     assert len(seen) == 24 and all(role(g) != "test" for g in seen)
-    # every animal scores >= 0.6, every empty below 0.35: the band starts at the lowest animal
-    assert fields["c_high_night"] == min(v for v in scores.values() if v >= 0.6)
+    # every animal scores >= 0.6 (raw), every empty below 0.35: the band starts at the lowest
+    # animal, mapped through the student's calibration (calibrated scores, same decisions)
+    lowest = min(v for v in scores.values() if v >= 0.6)
+    assert fields["c_high_night"] == pytest.approx(platt([lowest], *entry.calibration)[0])
+
+
+def _overconfident(seed: int, n: int = 1200) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Raw scores far more extreme than the truth behind them (as a sigmoid often is), in
+    groups of 6 samples (a frame's crops)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.05, 0.95, n)
+    truth = rng.uniform(size=n) < p
+    raw = platt(p, 3.0, 0.5)  # too sure, and shifted
+    return raw, truth, [f"frame{k // 6}" for k in range(n)]
+
+
+def test_cross_validated_platt_lowers_the_ece_and_is_kept() -> None:
+    raw, truth, groups = _overconfident(0)
+    check = cross_validated_platt(raw, truth, groups)
+    assert check.kept and check.ece_fitted < check.ece_raw
+    assert check.scaling == (check.a, check.b) and 0 < check.a < 1  # it softens the scores
+    fresh, fresh_truth, _ = _overconfident(1)  # samples it never saw
+    assert expected_calibration_error(
+        platt(fresh, *check.scaling), fresh_truth
+    ) < expected_calibration_error(fresh, fresh_truth)
+
+
+def test_cross_validated_platt_is_dropped_when_it_does_not_help() -> None:
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0.0, 1.0, 600)
+    truth = rng.uniform(size=600) < p  # already calibrated (balanced classes)
+    check = cross_validated_platt(p, truth, [f"g{k // 6}" for k in range(600)])
+    assert check.kept is (check.ece_fitted < check.ece_raw)
+    noise = rng.uniform(size=600)  # no information: a fit cannot generalise
+    check = cross_validated_platt(
+        noise, rng.uniform(size=600) < 0.5, [f"g{k}" for k in range(600)]
+    )
+    if not check.kept:
+        assert check.scaling == (1.0, 0.0)
+    with pytest.raises(ValueError, match="one length"):
+        cross_validated_platt([0.2, 0.8], [False, True], ["a"])
+
+
+def test_mapped_bands_keep_every_decision() -> None:
+    raw, truth, groups = _overconfident(3)
+    a, b = cross_validated_platt(raw, truth, groups).scaling
+    c_low, c_high = bands(raw, truth, miss=0.1, precision=0.8)
+    m_low, m_high = map_band((c_low, c_high), a, b)
+    assert 0 < m_low <= m_high < 1 and (m_low, m_high) != (c_low, c_high)
+    calibrated = platt(raw, a, b)
+    assert ((raw < c_low) == (calibrated < m_low)).all()
+    assert ((raw >= c_high) == (calibrated >= m_high)).all()
+    edges = np.linspace(0.01, 0.99, 50)
+    assert (np.diff(map_band(edges, a, b)) > 0).all()  # monotone
+    assert map_band((0.0, 1.0), a, b) == [0.0, 1.0]  # never / always unsure stay so

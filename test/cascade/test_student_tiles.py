@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.cascade.base import FakeModel
-from wildcam.cascade.calibrate import pick_layout
+from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
+from wildcam.cascade.calibrate import frame_boxes, pick_layout
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import LabelledImage, evaluate
 from wildcam.cascade.manifest import Manifest, default_manifest_path
+from wildcam.cascade.realdata import RealItem
 from wildcam.cascade.runner import Cascade
-from wildcam.cascade.views import TileBand, grid_tiles, tiles_of
+from wildcam.cascade.views import TileBand, grid_tiles, tile_label, tiles_of
 from wildcam.errors import ModelError
 from wildcam.types import Box, Image
 
@@ -75,15 +76,54 @@ def test_one_confident_tile_decides_an_animal_without_stage_3() -> None:
     assert cascade.run(FRAME).regions[0].stage == 3 and models[1].calls == 1
 
 
-def test_background_only_when_every_view_is_confidently_background() -> None:
-    cascade, models = _cascade(_animal_at(10, 10, 0.25, 0.25), tiles=True)
+def test_background_only_when_the_frame_and_every_tile_are_confidently_background() -> None:
+    # the frame below its own band (0.1 < 0.2), every tile below the tile band (0.25 < 0.3)
+    cascade, models = _cascade(_animal_at(10, 10, 0.25, 0.1), tiles=True)
     decision = cascade.run(FRAME)
-    assert not decision.animal and decision.regions[0].stage == 1  # all views < 0.3
-    # one view unsure (0.5 in [0.3, 0.7)): escalate through stage 2 to stage 3
-    cascade, models = _cascade(_animal_at(10, 10, 0.5, 0.25), tiles=True)
+    assert not decision.animal and decision.regions[0].stage == 1
+    # one tile unsure (0.5 in [0.3, 0.7)): escalate through stage 2 to stage 3
+    cascade, models = _cascade(_animal_at(10, 10, 0.5, 0.1), tiles=True)
     decision = cascade.run(FRAME)
     assert decision.regions[0].stage == 3 and decision.animal
     assert models[2].calls == 7 and models[3].calls == 1
+    # the frame unsure in its own band (0.25 in [0.2, 0.8)) though every tile is low: escalate
+    cascade, models = _cascade(_animal_at(10, 10, 0.25, 0.25), tiles=True)
+    assert cascade.run(FRAME).regions[0].stage == 3
+
+
+def test_the_frame_keeps_its_own_and_its_night_band() -> None:
+    grey = np.full((400, 600, 3), 90, np.uint8)
+    # the frame confident in its band (0.85 >= 0.8), every tile low: an animal at stage 1
+    cascade, _ = _cascade(_animal_at(10, 10, 0.1, 0.85), tiles=True)
+    assert cascade.run(FRAME).animal and cascade.run(FRAME).regions[0].stage == 1
+    # a grey frame at 0.5: confident in the night band (0.4), whatever the tiles say
+    night = FakeModel("tiny", 1, _animal_at(10, 10, 0.1, 0.5), 0.2, 0.8, 0.4, BAND)  # type: ignore[arg-type]
+    large = FakeModel("large", 3, lambda _i, _r: 0.1, 0.5, 0.5)
+    decision = Cascade({1: night, 3: large}, CascadeConfig(student_tiles=True)).run(grey)
+    assert decision.animal and decision.regions[0].stage == 1 and large.calls == 0
+    colour = np.zeros((400, 600, 3), np.uint8)
+    colour[..., 2] = 200  # by day the frame's 0.5 is unsure: stage 3 decides
+    decision = Cascade({1: night, 3: large}, CascadeConfig(student_tiles=True)).run(colour)
+    assert not decision.animal and large.calls == 1
+
+
+def test_tile_verdicts() -> None:
+    assert BAND.verdict(0.5, 0.7, 0.2, 0.8) is True  # a tile at the tile band's c_high
+    assert BAND.verdict(0.8, 0.0, 0.2, 0.8) is True  # the frame at its own c_high
+    assert BAND.verdict(0.19, 0.29, 0.2, 0.8) is False
+    assert BAND.verdict(0.19, 0.3, 0.2, 0.8) is None
+    assert BAND.verdict(0.2, 0.1, 0.2, 0.8) is None
+
+
+def test_tiles_are_labelled_by_the_share_of_a_box_they_hold() -> None:
+    animal = Box(100, 100, 40, 40)
+    other = Box(500, 10, 20, 20)
+    assert tile_label(Box(80, 80, 100, 100), [animal], [other]) is True  # holds all of it
+    assert tile_label(Box(120, 100, 100, 100), [animal], [other]) is True  # exactly half
+    assert tile_label(Box(125, 100, 100, 100), [animal], [other]) is None  # a part: ambiguous
+    assert tile_label(Box(300, 300, 100, 100), [animal], [other]) is False  # touches nothing
+    assert tile_label(Box(450, 0, 100, 100), [animal], [other]) is None  # a weaker box
+    assert tile_label(Box(0, 0, 50, 50), [], []) is False
 
 
 def test_motion_regions_small_frames_and_models_without_a_grid_are_not_tiled() -> None:
@@ -142,3 +182,37 @@ def test_the_default_follows_the_calibration_verdict() -> None:
     if verdict is None:
         pytest.skip("the manifest has no student_tiles verdict (calibrate not run)")
     assert CascadeConfig().student_tiles is verdict["on"]
+
+
+class _Teacher:
+    """A detector that marks the given boxes on any frame."""
+
+    model_id, stage, c_low, c_high = "teacher", 3, 0.25, 0.25
+
+    def __init__(self, *boxes: ScoredBox) -> None:
+        self.boxes = boxes
+
+    def predict(self, image: Image, regions: list[Box]) -> list[RegionResult]:
+        return [
+            RegionResult(r, max((b.score for b in self.boxes), default=0.0), self.boxes)
+            for r in regions
+        ]
+
+
+def test_frame_boxes_from_the_truth_else_the_teacher(tmp_path: Path) -> None:
+    strong, weak = ScoredBox(Box(10, 10, 50, 50), 0.6), ScoredBox(Box(300, 200, 40, 40), 0.15)
+    teacher = _Teacher(strong, weak)
+
+    def item(animal: bool, boxes: tuple[Box, ...] | None = None) -> RealItem:
+        return RealItem(LabelledImage(tmp_path / "x.png", animal, boxes), "camera_traps/misc/x")
+
+    assert frame_boxes(item(False), FRAME, teacher, 0.25) == ([], [])  # known empty
+    truth = Box(100, 100, 80, 60)
+    assert frame_boxes(item(True, (truth,)), FRAME, teacher, 0.25) == (
+        [truth],
+        [strong.box, weak.box],
+    )
+    assert frame_boxes(item(True), FRAME, teacher, 0.25) == ([strong.box], [strong.box, weak.box])
+    # an animal is known to be there: the teacher's best box is it, even below its threshold
+    assert frame_boxes(item(True), FRAME, _Teacher(weak), 0.25) == ([weak.box], [weak.box])
+    assert frame_boxes(item(True), FRAME, _Teacher(), 0.25) is None  # cannot be labelled

@@ -74,6 +74,8 @@ def test_crops_carry_their_groups_role_so_bands_are_chosen_on_calib_only() -> No
     # frames in order, each frame's crops together: each crop is its frame group's role
     assert crops.split.tolist() == [r for r in roles for _ in range(per_frame)]
     assert set(crops.subset("calib").split) == {"calib"}
+    # and its frame's group (the calibration's cross-validation keeps a frame's crops together)
+    assert crops.groups.tolist() == [group[r] for r in roles for _ in range(per_frame)]
 
 
 @pytest.mark.parametrize("augment", [ir_look, illumination_jump, rain])

@@ -25,14 +25,22 @@ night), so each student gets a ``c_high_night`` from the whole grey frames of th
 at least 95 % are animals), with :data:`NIGHT_SUPPORT` frames at least (there are only about 30
 such frames). The runner uses it on grey frames (:func:`wildcam.cascade.light.is_night`).
 
-Students on tiles (:func:`student_tiles`, the cascade's ``student_tiles``): for each grid of
-:data:`TILE_LAYOUTS`, each student's band for the best view of a whole frame and its tiles is
-chosen by the same rule on the ``calib`` frames large enough for the grid (with fewer than
-:data:`TILE_SUPPORT` frames of either class there, no band: ``[0, 1)``, always unsure); the grid
-is chosen on the ``train`` and ``calib`` frames (the cascade with it: the lowest stage-3 share
-that keeps the recall without tiles); and whether it should be on is decided on the ``calib``
-frames alone (a lower stage-3 share without losing recall). The verdict goes into the manifest
-(``student_tiles``); :class:`~wildcam.cascade.config.CascadeConfig`'s default must follow it.
+Students on tiles (:func:`student_tiles`, the cascade's ``student_tiles``): each tile of the
+``calib`` frames large enough for a grid of :data:`TILE_LAYOUTS` is labelled by the frame's
+boxes (:func:`frame_boxes`: the known truth boxes, else the teacher's;
+:func:`wildcam.cascade.views.tile_label`: animal when it holds at least half of an animal's
+box, empty when it touches no box, else left out), so the empty parts of real camera-trap
+stills count as the empty views they are. Each student's tile band is chosen by the same rule
+on those tiles (with fewer than :data:`TILE_SUPPORT` tiles of either class, no band: ``[0, 1)``,
+always unsure); the grid is chosen on the ``train`` and ``calib`` frames (the cascade with it:
+the lowest stage-3 share that keeps the recall without tiles); and whether it should be on is
+decided on the ``calib`` frames alone (a lower stage-3 share without losing recall). The verdict
+goes into the manifest (``student_tiles``); :class:`~wildcam.cascade.config.CascadeConfig`'s
+default must follow it.
+
+The students' own score calibration is fitted in ``make models`` (on the ``calib`` crops,
+:mod:`wildcam.training.build`); the night and tile bands here are chosen on their raw scores and
+mapped through it (:func:`wildcam.cascade.scores.map_band`), so they decide as raw bands would.
 """
 
 from __future__ import annotations
@@ -47,17 +55,24 @@ from typing import Any
 
 import numpy as np
 
+from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import evaluate, read_image
 from wildcam.cascade.light import is_night
 from wildcam.cascade.manifest import Manifest, ModelEntry
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, real_items
-from wildcam.cascade.scores import bands, expected_calibration_error, fit_platt, platt
+from wildcam.cascade.scores import (
+    bands,
+    expected_calibration_error,
+    fit_platt,
+    map_band,
+    platt,
+)
 from wildcam.cascade.splits import HELD_BACK_SOURCES
-from wildcam.cascade.views import TileBand, predict_tiled
+from wildcam.cascade.views import TileBand, grid_tiles, tile_label
 from wildcam.errors import InputError
-from wildcam.types import Box
+from wildcam.types import Box, Image
 
 __all__ = [
     "CALIBRATES",
@@ -65,6 +80,7 @@ __all__ = [
     "TILE_LAYOUTS",
     "calibrate_manifest",
     "card_section",
+    "frame_boxes",
     "main",
     "night_band",
     "pick_layout",
@@ -74,12 +90,11 @@ __all__ = [
 
 CALIBRATES = {3}
 FIT_ROLE, CHECK_ROLE = "train", "calib"
-"""The stages whose models are calibrated, on the frames of ``FIT_ROLE`` and checked on those of
-``CHECK_ROLE``: only the large model's, which decides
-(its score is the confidence a user sees on most detections) and was never trained on these
-frames. The students' whole-frame scores carry almost no information on the 26 ``calib`` frames
-(fitted slopes 0.13-0.17, the medium model's negative): they work on region crops, so their
-calibration belongs in ``make models``, on the ``calib`` groups' crops (not done yet)."""
+"""The stages whose models are calibrated here, on the frames of ``FIT_ROLE`` and checked on
+those of ``CHECK_ROLE``: only the large model's, which was never trained on these frames. The
+students' whole-frame scores carry almost no information on the 26 ``calib`` frames (fitted
+slopes 0.13-0.17, the medium model's negative): they work on region crops, so they are
+calibrated in ``make models``, on the ``calib`` groups' crops."""
 
 
 NIGHT_BANDS = {1, 2}
@@ -89,12 +104,15 @@ NIGHT_SUPPORT = 10
 at or above it (the build's bands ask 20 crops; the two roles hold 28 grey frames, 14 animals)."""
 
 
-def _raw_scores(
-    entry: ModelEntry, directory: Path, items: Sequence[RealItem], raw: bool = True
-) -> np.ndarray:
-    if raw:
-        entry = dataclasses.replace(entry, calibration=(1.0, 0.0))
-    model = load_model(entry, directory, RuntimeOptions(threads=1))
+def _raw_model(entry: ModelEntry, directory: Path) -> StageModel:
+    """``entry``'s model giving raw scores (its calibration left out)."""
+    return load_model(
+        dataclasses.replace(entry, calibration=(1.0, 0.0)), directory, RuntimeOptions(threads=1)
+    )
+
+
+def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> np.ndarray:
+    model = _raw_model(entry, directory)
     out = []
     for real in items:
         image = read_image(real.item.path)
@@ -144,8 +162,8 @@ def calibrate_entry(
 
 def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> dict[str, Any]:
     """The fields ``c_high_night`` and ``night_band`` of a student's ``entry``: its band's
-    ``c_high`` chosen on the grey (infrared) whole frames of the :data:`NIGHT_ROLES` groups, in
-    its (calibrated) scores; never below its ``c_low``."""
+    ``c_high`` chosen on its raw scores of the grey (infrared) whole frames of the
+    :data:`NIGHT_ROLES` groups and mapped through its calibration; never below its ``c_low``."""
     night = [
         i
         for i in items
@@ -154,8 +172,8 @@ def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) ->
         and is_night(image)
     ]
     truth = np.asarray([i.item.animal for i in night], bool)
-    scores = _raw_scores(entry, directory, night, raw=False)
-    _, c_high = bands(scores, truth, support=NIGHT_SUPPORT)
+    _, c_high = bands(_raw_scores(entry, directory, night), truth, support=NIGHT_SUPPORT)
+    [c_high] = map_band([c_high], *entry.calibration)
     return {
         "c_high_night": max(c_high, entry.c_low),
         "night_band": {
@@ -169,30 +187,87 @@ def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) ->
 TILE_LAYOUTS = ((2, 2), (3, 2), (3, 3))
 """The tile grids (columns x rows) tried for the students on whole frames."""
 TILE_SUPPORT = NIGHT_SUPPORT
-"""The fewest ``calib`` frames of each class (animal, empty) a tile band is chosen on."""
+"""The fewest ``calib`` tiles of each class (animal, empty) a tile band is chosen on, and the
+fewest from its ``c_high`` up."""
+TEACHER_SEEN = 0.1
+"""The teacher's boxes from this raw score up mark a tile as touched (the build's crops take
+the teacher's boxes from the same score, ``wildcam.training.build``)."""
+
+
+def frame_boxes(
+    real: RealItem, image: Image, teacher: StageModel, present: float
+) -> tuple[list[Box], list[Box]] | None:
+    """The animal boxes of a labelled frame and every box marked on it (animals and the
+    teacher's weaker boxes): an empty frame has none; a frame with known boxes has those (and
+    the teacher's); otherwise the teacher's boxes from its presence threshold ``present`` (raw
+    score) are the animals, or its best box from :data:`TEACHER_SEEN` if none reaches it (an
+    animal is known to be there, as the build labels crops). ``None`` when an animal frame has
+    no box at all (its tiles cannot be labelled)."""
+    if not real.item.animal:
+        return [], []
+    whole = Box(0, 0, image.shape[1], image.shape[0])
+    found = teacher.predict(image, [whole])[0].boxes
+    seen = [b.box for b in found if b.score >= TEACHER_SEEN]
+    if real.item.boxes:
+        return list(real.item.boxes), seen
+    animals = [b.box for b in found if b.score >= present]
+    if not animals and seen:
+        animals = [max(found, key=lambda b: b.score).box]  # the best box is at least seen
+    return (animals, seen) if animals else None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Labelled:
+    """A ``calib`` frame and its boxes (:func:`frame_boxes`)."""
+
+    image: Image
+    animals: list[Box]
+    seen: list[Box]
+
+
+def _labelled_frames(manifest: Manifest, items: Sequence[RealItem]) -> list[_Labelled]:
+    """The ``calib`` frames whose tiles can be labelled (the teacher: the large fp32 model,
+    raw scores, at its build threshold)."""
+    entry = manifest.entries.get("large_fp32") or manifest.default_for(3)
+    present = float(entry.info.get("build_band", (entry.c_low, entry.c_high))[1])
+    teacher = _raw_model(entry, manifest.directory)
+    out = []
+    for real in items:
+        image = read_image(real.item.path) if real.role == "calib" else None
+        boxes = None if image is None else frame_boxes(real, image, teacher, present)
+        if image is not None and boxes is not None:
+            out.append(_Labelled(image, *boxes))
+    return out
 
 
 def tile_band(
-    entry: ModelEntry, directory: Path, items: Sequence[RealItem], layout: tuple[int, int]
+    entry: ModelEntry, directory: Path, frames: Sequence[_Labelled], layout: tuple[int, int]
 ) -> tuple[TileBand, str]:
-    """``entry``'s band for the best view of ``layout``, chosen on the ``calib`` frames the grid
-    applies to (whole frames with tiles at least the input size); and what it was chosen on."""
-    model = load_model(entry, directory, RuntimeOptions(threads=1))
+    """``entry``'s band for ``layout``'s tiles, chosen on its raw scores of the labelled tiles
+    of ``frames`` (those whose tiles are at least its input size) and mapped through its
+    calibration; and what it was chosen on."""
+    model = _raw_model(entry, directory)
     band = TileBand(*layout, 0.0, 1.0, min(entry.input.size))
-    scores, truth = [], []
-    for real in items:
-        image = read_image(real.item.path) if real.role == "calib" else None
-        if image is None:
+    scores: list[float] = []
+    truth: list[bool] = []
+    used = 0
+    for frame in frames:
+        whole = Box(0, 0, frame.image.shape[1], frame.image.shape[0])
+        if not band.applies(whole, whole.w, whole.h):
             continue
-        whole = Box(0, 0, image.shape[1], image.shape[0])
-        if band.applies(whole, whole.w, whole.h):
-            scores.append(predict_tiled(model, image, whole, band).score)
-            truth.append(real.item.animal)
+        used += 1
+        pairs = [(t, tile_label(t, frame.animals, frame.seen)) for t in grid_tiles(whole, *layout)]
+        kept = [(t, label) for t, label in pairs if label is not None]
+        if kept:
+            scores += [r.score for r in model.predict(frame.image, [t for t, _ in kept])]
+            truth += [bool(label) for _, label in kept]
     t = np.asarray(truth, bool)
-    chosen_on = f"calib: {len(t)} frames, {int(t.sum())} animals"
+    chosen_on = f"calib: {len(t)} tiles ({int(t.sum())} animal) of {used} frames"
     if min(int(t.sum()), int((~t).sum())) < TILE_SUPPORT:
         return band, chosen_on + f" (fewer than {TILE_SUPPORT} of a class: no band)"
-    c_low, c_high = bands(np.asarray(scores), t, support=TILE_SUPPORT)
+    c_low, c_high = map_band(
+        bands(np.asarray(scores), t, support=TILE_SUPPORT), *entry.calibration
+    )
     return dataclasses.replace(band, c_low=c_low, c_high=c_high), chosen_on
 
 
@@ -224,10 +299,11 @@ def student_tiles(
     """Each default student's ``tiles`` record, and the verdict (manifest ``student_tiles``)."""
     options = RuntimeOptions(threads=1)
     entries = {s: manifest.default_for(s) for s in (1, 2, 3)}
+    frames = _labelled_frames(manifest, items)
     chosen_on: dict[str, dict[int, tuple[TileBand, str]]] = {}
     for cols, rows in TILE_LAYOUTS:
         chosen_on[f"{cols}x{rows}"] = {
-            s: tile_band(entries[s], manifest.directory, items, (cols, rows)) for s in (1, 2)
+            s: tile_band(entries[s], manifest.directory, frames, (cols, rows)) for s in (1, 2)
         }
 
     def models(layout: str | None) -> dict[int, Any]:
@@ -291,11 +367,11 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
             "(a = 1, b = 0). Its threshold above (the teacher's presence threshold) is "
             "mapped through the same monotone scaling, so stage 3 decides as before; only its "
             "score now reads as a probability. Nothing is fitted on the held-back `test` split. "
-            "The students stay uncalibrated: on whole frames of the `calib` split (12 "
-            "camera-trap animals, 14 empty frames) their scores carry almost no information "
-            "(fitted slopes 0.13-0.17, the medium model's negative), as they work on region "
-            "crops; their calibration belongs in `make models`, on the `calib` groups' crops "
-            "(not done yet)."
+            "The students are calibrated in `make models` on the `calib` groups' crops (see "
+            '"Score calibration of the students" above; on whole frames their scores carry '
+            "too little information to fit); their night and tile bands below are chosen on "
+            "their raw scores and mapped through that scaling, so they decide as raw bands "
+            "would."
         ),
         "",
         "| id | fitted on | checked on | a | b | ECE on the check, raw -> fitted | kept | band |",
@@ -317,7 +393,7 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
             "animals the students find, so each student's `c_high` on grey frames "
             "(`c_high_night`, used by the runner when the frame is grey) is chosen by the same "
             "rule as its band (from it up at least 95 % are animals, at least "
-            f"{NIGHT_SUPPORT} frames) on the whole grey frames of the "
+            f"{NIGHT_SUPPORT} frames; raw scores, mapped) on the whole grey frames of the "
             f"{' and '.join(f'`{r}`' for r in NIGHT_ROLES)} splits. These are few (mostly one "
             "road clip at night as the empty ones), so the band is a coarse estimate."
         ),
@@ -329,7 +405,8 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         if model["stage"] in NIGHT_BANDS and "night_band" in model:
             lines.append(
                 f"| `{model['id']}` | {model['night_band']['fitted_on']} | "
-                f"[{model['c_low']}, {model['c_high']}) | {model['c_high_night']} |"
+                f"[{round(model['c_low'], 4)}, {round(model['c_high'], 4)}) | "
+                f"{round(model['c_high_night'], 4)} |"
             )
     lines += _tiles_lines(record)
     lines += [
@@ -350,12 +427,21 @@ def _tiles_lines(record: dict[str, Any]) -> list[str]:
         (
             "Students on tiles (the cascade's `student_tiles`): on a whole frame whose tiles "
             "are at least a student's input size, the student scores the frame and a grid of "
-            "overlapping tiles and the best view counts against a band chosen for that rule "
-            f"(same rule as above, at least {TILE_SUPPORT} frames of each class, on the `calib` "
-            "frames the grid applies to). The grid is chosen on the `train` and `calib` frames "
-            "(the lowest stage-3 share that keeps the recall without tiles); whether it is on "
-            "by default, on the `calib` frames alone (lower stage-3 share, no recall lost). "
-            "Cascade figures (every frame one still):"
+            "overlapping tiles; the frame counts against its own band (on grey frames its "
+            "night band), the best tile against a tile band: animal if the frame or a tile is "
+            "confidently an animal, background if the frame and every tile are confidently "
+            "background, else escalate. The tile band is chosen on labelled tiles of the "
+            "`calib` frames: a tile is an animal when it holds at least half of an animal's "
+            "box (the truth boxes where the data has them, else the teacher's, large fp32, "
+            f"from its threshold), empty when it touches no box (teacher boxes from "
+            f"{TEACHER_SEEN} included), else left out; the empty parts of the camera-trap "
+            "stills are real empty camera-trap views. Same rule as above (below `c_low` at "
+            "most 3 % of the animal tiles, from `c_high` up at least 95 % animals, at least "
+            f"{TILE_SUPPORT} tiles of each class and above `c_high`; raw scores, mapped "
+            "through the student's calibration). The grid is chosen on the `train` and `calib` "
+            "frames (the lowest stage-3 share that keeps the recall without tiles); whether it "
+            "is on by default, on the `calib` frames alone (lower stage-3 share, no recall "
+            "lost). Cascade figures (every frame one still):"
         ),
         "",
         "| frames | tiles | stage-3 share | recall | precision |",
@@ -373,12 +459,13 @@ def _tiles_lines(record: dict[str, Any]) -> list[str]:
         "",
         f"Grid chosen: {verdict['layout']}; on by default: {'yes' if verdict['on'] else 'no'}.",
         "",
-        "| id | grid | band of the best view | chosen on |",
+        "| id | grid | tile band | chosen on |",
         "|---|---|---|---|",
     ]
     lines += [
         f"| `{m['id']}` | {m['tiles']['layout'][0]}x{m['tiles']['layout'][1]} | "
-        f"[{m['tiles']['c_low']}, {m['tiles']['c_high']}) | {m['tiles']['chosen_on']} |"
+        f"[{round(m['tiles']['c_low'], 4)}, {round(m['tiles']['c_high'], 4)}) | "
+        f"{m['tiles']['chosen_on']} |"
         for m in record["models"]
         if "tiles" in m
     ]

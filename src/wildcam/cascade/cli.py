@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--student-tiles",
         action="store_true",
-        help="stages 1 and 2 also score a grid of tiles of each large image; the best view "
+        help="stages 1 and 2 also score a grid of tiles of each large image; the best tile "
         "counts against their tile band (the cascade's student_tiles parameter)",
     )
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")

@@ -108,10 +108,11 @@ class CascadeConfig:
     student_tiles: bool = param(
         False,
         "Students on tiles: on a whole frame (a still) large enough, stages 1 and 2 also score "
-        "the grid of overlapping tiles their manifest entry gives, and the best view counts "
-        "against the band chosen for that rule (every view confidently background: background; "
-        "one confidently an animal: animal; else escalate). Off: on the calib frames it did not "
-        "lower the stage-3 share without losing recall (models/README.md).",
+        "the grid of overlapping tiles their manifest entry gives; the frame counts against "
+        "its own band (night band on grey frames), the best tile against the tile band chosen "
+        "on labelled tiles (frame or a tile confidently an animal: animal; frame and every "
+        "tile confidently background: background; else escalate). Off: on the calib frames it "
+        "did not lower the stage-3 share without losing recall (models/README.md).",
     )
     smoothing_alpha: float = param(
         0.4,

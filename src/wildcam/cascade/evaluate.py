@@ -170,6 +170,7 @@ class _Call:
     result: RegionResult
     wall_s: float
     cpu_s: float
+    tile: RegionResult | None = None
 
 
 @dataclass
@@ -183,10 +184,12 @@ class _Replay:
     c_high_night: float | None = None
     tiles: TileBand | None = None
     answer: RegionResult | None = None
+    tile_answer: RegionResult | None = None
+    """The best tile's stored result: the answer to every view after the first (the frame)."""
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
         assert self.answer is not None
-        return [self.answer for _ in regions]
+        return [self.answer, *[self.tile_answer or self.answer] * (len(regions) - 1)]
 
 
 @dataclass
@@ -353,7 +356,7 @@ def evaluate(
         animals += item.animal
         scores.append((item.animal, {s: call.result.score for s, call in calls.items()}))
         for stage, call in calls.items():
-            replays[stage].answer = call.result
+            replays[stage].answer, replays[stage].tile_answer = call.result, call.tile
         if item.boxes is not None:
             truths.append((count - 1, item.boxes))
         for row, cascade in zip(rows, cascades, strict=True):
@@ -393,14 +396,14 @@ def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
 def _timed(model: StageModel, image: Image, whole: Box, config: CascadeConfig) -> _Call:
     wall, cpu = time.perf_counter(), time.thread_time()
     tiles = student_tiles(model, config.student_tiles)
+    tile = None
     if model.stage == 3:
         result = predict_views(model, image, [whole], config.stage3_flip, config.stage3_tiles)[0]
     elif tiles is not None and tiles.applies(whole, whole.w, whole.h):
-        # the best view; the cascade's replay of it answers every view alike
-        result = predict_tiled(model, image, whole, tiles)
+        result, tile = predict_tiled(model, image, whole, tiles)
     else:
         result = model.predict(image, [whole])[0]
-    return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu)
+    return _Call(result, time.perf_counter() - wall, time.thread_time() - cpu, tile)
 
 
 def _score(

@@ -3,9 +3,9 @@
 For each motion region of a frame, stage 1 scores the crop. A score below the model's ``c_low``
 is a confident "background", at or above ``c_high`` a confident "animal" (the manifest's band,
 unless the config overrides it; on a grey, infrared night frame a student's ``c_high_night``
-where the manifest gives one; with ``student_tiles``, on a large whole frame, the best score of the
-frame and its tiles against the student's tile band, :class:`~wildcam.cascade.views.TileBand`,
-which the ``stageN_c_*`` overrides and the night band do not touch);
+where the manifest gives one; with ``student_tiles``, on a large whole frame, also the best
+of its tiles against the student's tile band, which the ``stageN_c_*`` overrides and the night
+band do not touch: :meth:`~wildcam.cascade.views.TileBand.verdict`);
 in between the region escalates to the next enabled stage. Stage
 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.light import is_night
-from wildcam.cascade.views import TileBand, predict_tiled, predict_views, student_tiles
+from wildcam.cascade.views import (
+    TileBand,
+    overlap,
+    predict_tiled,
+    predict_views,
+    student_tiles,
+)
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
 
@@ -408,22 +414,27 @@ class Cascade:
                 tiles is not None and tiles.applies(regions[i], width, height) for i in pending
             ]
             asked = [regions[i] for i in pending]
-            results = self._predict(stage, model, image, asked, tiles, tiled)
+            results, best_tiles = self._predict(stage, model, image, asked, tiles, tiled)
             ran.add(stage)
             last = position == len(stages) - 1
             still = []
-            for index, result, on_tiles in zip(pending, results, tiled, strict=True):
+            for index, result, tile in zip(pending, results, best_tiles, strict=True):
+                if tiles is not None and tile is not None:
+                    verdict = tiles.verdict(result.score, tile.score, c_low, c_high)
+                    result = max(result, tile, key=lambda r: r.score)  # the best view
+                else:
+                    verdict = None if c_low <= result.score < c_high else result.score >= c_high
                 paths[index][stage] = result.score
                 scored[index] = (model, result)
-                low, high = (tiles.c_low, tiles.c_high) if tiles and on_tiles else (c_low, c_high)
-                unsure = low <= result.score < high
+                unsure = verdict is None
                 if unsure and not last:
                     still.append(index)
                     continue
-                animal = decides_animal(result.score, low, high, self.config.decision_threshold)
+                if verdict is None:  # nowhere left to escalate
+                    verdict = result.score >= self.config.decision_threshold
                 decided[index] = RegionDecision(
                     region=regions[index],
-                    animal=animal,
+                    animal=verdict,
                     score=result.score,
                     stage=stage,
                     model_id=model.model_id,
@@ -503,8 +514,8 @@ class Cascade:
         regions: list[Box],
         tiles: TileBand | None,
         tiled: list[bool],
-    ) -> list[RegionResult]:
-        """``model``'s results for ``regions``; those ``tiled`` on ``tiles``."""
+    ) -> tuple[list[RegionResult], list[RegionResult | None]]:
+        """``model``'s results for ``regions``, and for those ``tiled`` the best tile's."""
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
         asked = [whole] if full_frame else regions
@@ -516,10 +527,11 @@ class Cascade:
             elif tiles is not None and any(tiled):
                 plain = [r for r, t in zip(asked, tiled, strict=True) if not t]
                 answers = iter(model.predict(image, plain) if plain else [])
-                results = [
-                    predict_tiled(model, image, r, tiles) if t else next(answers)
+                pairs = [
+                    predict_tiled(model, image, r, tiles) if t else (next(answers), None)
                     for r, t in zip(asked, tiled, strict=True)
                 ]
+                return [p[0] for p in pairs], [p[1] for p in pairs]
             else:
                 results = model.predict(image, asked)
         if len(results) != (1 if full_frame else len(regions)):
@@ -528,8 +540,8 @@ class Cascade:
                 f"{1 if full_frame else len(regions)} regions"
             )
         if full_frame:
-            return [_match(results[0], region) for region in regions]
-        return results
+            results = [_match(results[0], region) for region in regions]
+        return results, [None] * len(results)
 
 
 class StageLatency:
@@ -550,7 +562,7 @@ def _match(frame_result: RegionResult, region: Box) -> RegionResult:
     """A full-frame detector result seen from one region: the boxes that overlap it."""
     if not frame_result.boxes:  # a classifier: the frame score is all there is
         return RegionResult(region, frame_result.score, ())
-    boxes = tuple(b for b in frame_result.boxes if _overlap(b.box, region) > 0)
+    boxes = tuple(b for b in frame_result.boxes if overlap(b.box, region) > 0)
     return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes)
 
 
@@ -558,9 +570,3 @@ def decides_animal(score: float, c_low: float, c_high: float, threshold: float) 
     """The last allowed stage's verdict: animal at or above ``c_high``, background below
     ``c_low``, and in between (unsure, nowhere left to escalate) ``threshold`` decides."""
     return score >= threshold if c_low <= score < c_high else score >= c_high
-
-
-def _overlap(a: Box, b: Box) -> int:
-    ix = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    iy = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(ix, 0) * max(iy, 0)

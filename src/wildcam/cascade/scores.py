@@ -6,10 +6,23 @@ temperature of temperature scaling and ``b`` moves the point where the score mea
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["bands", "expected_calibration_error", "fit_platt", "logit", "platt"]
+__all__ = [
+    "PlattCheck",
+    "bands",
+    "cross_validated_platt",
+    "expected_calibration_error",
+    "fit_platt",
+    "logit",
+    "map_band",
+    "platt",
+]
 
 Floats = npt.NDArray[np.float64]
 EPS = 1e-6
@@ -126,3 +139,64 @@ def bands(
     ok = (count >= support) & (hits >= precision * count)
     c_high = round(float(s[order][np.flatnonzero(ok)[-1]]), 3) if ok.any() else 1.0
     return min(round(c_low, 3), c_high), c_high
+
+
+def map_band(values: Sequence[float], a: float, b: float) -> list[float]:
+    """Band edges mapped through :func:`platt` (monotone, so a score's side of each edge is
+    unchanged); 0.0 and 1.0 (never / always unsure) stay as they are. Not rounded: a rounded
+    edge could move a score to its other side."""
+    return [float(platt([v], a, b)[0]) if 0.0 < v < 1.0 else float(v) for v in values]
+
+
+@dataclass(frozen=True)
+class PlattCheck:
+    """A Platt scaling fitted on all samples, and whether it generalised: ``ece_raw`` is the
+    raw scores' ECE, ``ece_fitted`` that of the out-of-fold scaled scores (each fold scaled by
+    the fit on the other folds); ``kept`` when it is lower (and the slope positive)."""
+
+    a: float
+    b: float
+    ece_raw: float
+    ece_fitted: float
+    folds: int
+
+    @property
+    def kept(self) -> bool:
+        return self.a > 0.0 and self.ece_fitted < self.ece_raw
+
+    @property
+    def scaling(self) -> tuple[float, float]:
+        """``(a, b)`` when kept, else the identity ``(1, 0)``."""
+        return (self.a, self.b) if self.kept else (1.0, 0.0)
+
+
+def _fold(group: str, folds: int) -> int:
+    return int.from_bytes(hashlib.sha256(group.encode()).digest()[:4], "big") % folds
+
+
+def cross_validated_platt(
+    scores: npt.ArrayLike, truth: npt.ArrayLike, groups: Sequence[str], folds: int = 5
+) -> PlattCheck:
+    """Platt scaling of ``scores`` checked by ``folds``-fold cross-validation over ``groups``
+    (samples of one group, e.g. the crops of one frame or clip, stay in one fold, by a stable
+    hash). Both ECEs weigh the classes equally. A fold whose training part lacks a class is
+    left unscaled."""
+    s = np.asarray(scores, np.float64)
+    y = np.asarray(truth, bool)
+    fold = np.asarray([_fold(g, folds) for g in groups])
+    if fold.shape != s.shape:
+        raise ValueError("scores and groups must be of one length")
+    out_of_fold = s.copy()
+    for k in range(folds):
+        held = fold == k
+        rest = ~held
+        if held.any() and 0 < int(y[rest].sum()) < int(rest.sum()):
+            out_of_fold[held] = platt(s[held], *fit_platt(s[rest], y[rest]))
+    a, b = fit_platt(s, y)
+    return PlattCheck(
+        a=a,
+        b=b,
+        ece_raw=expected_calibration_error(s, y),
+        ece_fitted=expected_calibration_error(out_of_fold, y),
+        folds=folds,
+    )

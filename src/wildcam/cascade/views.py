@@ -13,9 +13,11 @@ meter. Works with any :class:`~wildcam.cascade.base.StageModel`.
 
 The students (stages 1 and 2) can look at tiles too (:class:`TileBand`, the cascade's
 ``student_tiles``): on a whole frame large enough that each tile of the grid holds at least the
-student's input size in pixels, the student scores the frame and every tile, and the best score
-counts (:func:`predict_tiled`), against a band chosen for that rule (below ``c_low``: every tile
-is confidently background; from ``c_high``: some tile is confidently an animal).
+student's input size in pixels, the student scores the frame and every tile
+(:func:`predict_tiled`). The frame counts against the student's own band (by night its night
+band), the best tile against the tile band, chosen on labelled tiles (:func:`tile_label`):
+"animal" if the frame or some tile is confidently an animal, "background" if the frame and
+every tile are confidently background, else unsure (:meth:`TileBand.verdict`).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ __all__ = [
     "TILE_OVERLAP",
     "TileBand",
     "grid_tiles",
+    "overlap",
     "predict_tiled",
     "predict_views",
     "student_tiles",
     "thumbnail",
+    "tile_label",
     "tiles_of",
 ]
 
@@ -78,6 +82,16 @@ class TileBand:
         """``"COLSxROWS"``."""
         return f"{self.cols}x{self.rows}"
 
+    def verdict(self, frame: float, tile: float, c_low: float, c_high: float) -> bool | None:
+        """``True`` (animal) if the ``frame`` score is at or above its band's ``c_high`` or the
+        best ``tile`` score at or above this band's; ``False`` (background) if the frame is
+        below its ``c_low`` and the best tile below this band's; ``None`` (unsure) otherwise."""
+        if frame >= c_high or tile >= self.c_high:
+            return True
+        if frame < c_low and tile < self.c_low:
+            return False
+        return None
+
     def applies(self, region: Box, width: int, height: int) -> bool:
         """Whether ``region`` is the whole ``width`` x ``height`` frame and large enough."""
         if region != Box(0, 0, width, height):
@@ -93,12 +107,35 @@ def student_tiles(model: StageModel, on: bool) -> TileBand | None:
     return band if on and model.stage < 3 else None
 
 
-def predict_tiled(model: StageModel, image: Image, region: Box, band: TileBand) -> RegionResult:
-    """``model`` on ``region`` and its tiles (one batched call): the best view's score and
-    boxes, for ``region``."""
+def predict_tiled(
+    model: StageModel, image: Image, region: Box, band: TileBand
+) -> tuple[RegionResult, RegionResult]:
+    """``model`` on ``region`` and its tiles (one batched call): the region's own result, and
+    the best tile's score and boxes (for ``region``)."""
     views = model.predict(image, [region, *grid_tiles(region, band.cols, band.rows)])
-    best = max(views, key=lambda r: r.score)
-    return RegionResult(region, best.score, best.boxes)
+    best = max(views[1:], key=lambda r: r.score)
+    return views[0], RegionResult(region, best.score, best.boxes)
+
+
+def tile_label(
+    tile: Box, animals: Sequence[Box], seen: Sequence[Box], share: float = 0.5
+) -> bool | None:
+    """A tile's truth from the frame's boxes: ``True`` when it holds at least ``share`` of
+    the area of one of the ``animals``' boxes, ``False`` when it touches none of the ``seen``
+    boxes (the animals and anything else a detector marked), ``None`` (ambiguous) otherwise."""
+    for box in animals:
+        if box.area > 0 and overlap(tile, box) >= share * box.area:
+            return True
+    if any(overlap(tile, box) > 0 for box in (*animals, *seen)):
+        return None
+    return False
+
+
+def overlap(a: Box, b: Box) -> int:
+    """The area two boxes share, in pixels."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(w, 0) * max(h, 0)
 
 
 def _mirror(box: Box, width: int) -> Box:

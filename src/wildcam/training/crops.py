@@ -46,7 +46,8 @@ class CropSet:
 
     ``split`` is the role of the crop's frame group (:func:`wildcam.cascade.splits.role`):
     ``train`` (the students learn from it), ``calib`` (their bands are chosen on it) or ``test``
-    (their figures are reported on it). Pasted crops are ``train``.
+    (their figures are reported on it). Pasted crops are ``train``. ``groups`` is the group of
+    the crop's frame (a still, a clip; the background's for a pasted crop).
     """
 
     images: np.ndarray
@@ -55,6 +56,7 @@ class CropSet:
     kinds: np.ndarray
     sources: np.ndarray
     split: np.ndarray
+    groups: np.ndarray
 
     def subset(self, split: str) -> CropSet:
         m = self.split == split
@@ -65,6 +67,7 @@ class CropSet:
             self.kinds[m],
             self.sources[m],
             self.split[m],
+            self.groups[m],
         )
 
 
@@ -185,14 +188,14 @@ def build_crops(
 ) -> CropSet:
     """Crops of every frame (``animals[i]``: frame i's animal boxes with *targets* 0..1)."""
     rng = np.random.default_rng(seed)
-    images, labels, boxes, kinds, sources, splits = [], [], [], [], [], []
+    images, labels, boxes, kinds, sources, splits, groups = [], [], [], [], [], [], []
 
     def add(
         image: Image,
         region: Box,
         found: Sequence[ScoredBox],
         kind: str,
-        source: str,
+        frame: Frame,
         split: str,
         look: str = "",
     ) -> None:
@@ -208,8 +211,9 @@ def build_crops(
         labels.append(label)
         boxes.append(box)
         kinds.append(kind)
-        sources.append(source)
+        sources.append(frame.source)
         splits.append(split)
+        groups.append(frame.group)
 
     backgrounds: list[Frame] = []
     patches: list[tuple[Image, float]] = []
@@ -225,7 +229,7 @@ def build_crops(
                         _jitter(rng, a.box, w, h),
                         found,
                         "animal",
-                        frame.source,
+                        frame,
                         split,
                         look,
                     )
@@ -244,14 +248,14 @@ def build_crops(
             Box(0, 0, w, h),
             found,
             "frame",
-            frame.source,
+            frame,
             split,
             "ir" if rng.random() < 0.15 else "",
         )
         for _ in range(per_frame if frame.source != "cats_dogs" else 2):
             look = rng.choice(["", "", "ir", "jump", "rain"])
             kind = "synthetic" if frame.source == "synthetic" else "background"
-            add(frame.image, _random_region(rng, w, h), found, kind, frame.source, split, look)
+            add(frame.image, _random_region(rng, w, h), found, kind, frame, split, look)
 
     train_bg = [f for f in backgrounds if f.role == "train"]
     for _ in range(pastes if patches and train_bg else 0):
@@ -265,7 +269,7 @@ def build_crops(
             _jitter(rng, where, w, h),
             [ScoredBox(where, score)],
             "paste",
-            bg.source,
+            bg,
             "train",
             look,
         )
@@ -277,4 +281,5 @@ def build_crops(
         np.asarray(kinds),
         np.asarray(sources),
         np.asarray(splits),
+        np.asarray(groups),
     )
