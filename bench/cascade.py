@@ -24,7 +24,9 @@ Same run, this machine, ONNX Runtime and OpenCV on one thread:
   inside an event, beside the large int8 model alone on every one of those frames: events,
   share of event frames and of events that reached stage 3, and the share of events each calls
   "animal", apart for the camera-trap clips (zamba: each was triggered by an animal) and the
-  road clips (bgslibrary: none); ``clip_region_*`` with ``stage3_input: region`` (stage 3 on
+  road clips (bgslibrary: none), and how many clips of each the gate raised an event in at all
+  (``clip_*_clips_with_event`` of ``clip_*_clips``: a clip with none is in no event share);
+  ``clip_region_*`` with ``stage3_input: region`` (stage 3 on
   padded motion-region crops at full resolution);
 * ``synthetic_day_event_recall``: share of the day preset's visits with a frame the cascade
   published as an animal (motion gate + cascade, no ROS).
@@ -188,6 +190,7 @@ def clip_events(
         if clip.name == "demo.avi":  # a 48x48 test pattern, not a scene
             continue
         source = "road" if clip.parent.name == "bgslibrary" else "zamba"
+        add(f"{source}_clips")
         running = {name: make() for name, make in cascades.items()}
         reached: dict[str, set[int]] = {name: set() for name in running}
         cap = cv2.VideoCapture(str(clip))
@@ -220,6 +223,7 @@ def clip_events(
                 if step.ended is not None:
                     add(f"{source}_{name}_animal", step.ended.animal)
         cap.release()
+        add(f"{source}_clips_with_event", bool(ids))
         for name, cascade in running.items():
             for event in ids.values():  # events still open at the end of the clip
                 state = cascade.end_event(event)
@@ -248,6 +252,9 @@ def clip_events(
             )
             out[key] = round(counts.get(f"{source}_{name}_animal", 0) / n, 4) if n else 0.0
             out[f"clip_{source}_events"] = n
+    for source in ("zamba", "road"):
+        out[f"clip_{source}_clips"] = counts.get(f"{source}_clips", 0)
+        out[f"clip_{source}_clips_with_event"] = counts.get(f"{source}_clips_with_event", 0)
     return out
 
 
@@ -574,7 +581,11 @@ def card_section(r: Mapping[str, Value]) -> str:
         "",
         (
             f"Real clips (motion gate + cascade, all clips, trained-on ones included): "
-            f"{r['clip_events']} events; stage 3 on {r['clip_large_call_fraction']} of them "
+            f"{r['clip_events']} events (the motion gate raised one at least in "
+            f"{r['clip_zamba_clips_with_event']} of the {r['clip_zamba_clips']} zamba clips "
+            f"(all but one 80-106x60 px at 1 fps) and in {r['clip_road_clips_with_event']} of "
+            f"the {r['clip_road_clips']} road clips; a clip without one is in no share below); "
+            f"stage 3 on {r['clip_large_call_fraction']} of them "
             f"(motion-region crops, `stage3_input: region`: "
             f"{r['clip_region_large_call_fraction']}); zamba events decided animal "
             f"{r['clip_zamba_cascade_animal_share']} (region crops "
