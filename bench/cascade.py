@@ -25,7 +25,10 @@ Same run, this machine, ONNX Runtime and OpenCV on one thread:
   share of event frames and of events that reached stage 3, and the share of events each calls
   "animal", apart for the camera-trap clips (zamba: each was triggered by an animal) and the
   road clips (bgslibrary: none), and how many clips of each the gate raised an event in at all
-  (``clip_*_clips_with_event`` of ``clip_*_clips``: a clip with none is in no event share);
+  (``clip_*_clips_with_event`` of ``clip_*_clips``: a clip with none is in no event share) and
+  in how many clips an event was decided "animal" (``clip_*_cascade_clips_animal``);
+  ``lever_trigger_clip_*``: the same with motion ``trigger_frames`` 3 and each zamba clip
+  opening with a trigger (the PIR edge that started its recording);
   ``clip_region_*`` with ``stage3_input: region`` (stage 3 on
   padded motion-region crops at full resolution);
 * ``synthetic_day_event_recall``: share of the day preset's visits with a frame the cascade
@@ -175,10 +178,28 @@ def ece_keys(report: EvalReport, entries: Mapping[int, ModelEntry]) -> dict[str,
     return out
 
 
+TRIGGER_FRAMES = 3
+"""The trigger lever's setting (motion ``trigger_frames``; default 0): each zamba clip opens
+with a trigger held 3 frames (3 s at their 1 fps)."""
+TRIGGER_KEYS = (
+    "clip_events",
+    "clip_large_call_fraction",
+    "clip_zamba_events",
+    "clip_zamba_clips_with_event",
+    "clip_zamba_cascade_animal_share",
+    "clip_zamba_cascade_clips_animal",
+)
+
+
 def clip_events(
-    data: Path, cascades: Mapping[str, Callable[[], Cascade]], max_frames: int
+    data: Path,
+    cascades: Mapping[str, Callable[[], Cascade]],
+    max_frames: int,
+    trigger_frames: int = 0,
 ) -> dict[str, Value]:
-    """Motion events of the real clips: each named cascade's verdict on every event."""
+    """Motion events of the real clips: each named cascade's verdict on every event. With
+    ``trigger_frames``, each camera-trap (zamba) clip starts with a trigger, as the PIR edge
+    that started its recording (``MotionGate.trigger``)."""
     counts: dict[str, int] = {}
     frames: dict[str, int] = {}
 
@@ -193,6 +214,7 @@ def clip_events(
         add(f"{source}_clips")
         running = {name: make() for name, make in cascades.items()}
         reached: dict[str, set[int]] = {name: set() for name in running}
+        animal: dict[str, bool] = {name: False for name in running}
         cap = cv2.VideoCapture(str(clip))
         fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
         gate, ids = None, {}
@@ -201,9 +223,11 @@ def clip_events(
             if not ok:
                 break
             frame = np.asarray(raw, np.uint8)
-            motion = MotionConfig()
+            motion = MotionConfig(trigger_frames=trigger_frames)
             if gate is None:
                 gate = MotionGate(motion, (frame.shape[1], frame.shape[0]))
+                if source == "zamba":
+                    gate.trigger(0.0)
             result = gate.update(
                 reduce_frame(frame, motion.factor_for(frame.shape[1])), index / fps
             )
@@ -222,6 +246,7 @@ def clip_events(
                     reached[name].add(event)
                 if step.ended is not None:
                     add(f"{source}_{name}_animal", step.ended.animal)
+                    animal[name] |= step.ended.animal
         cap.release()
         add(f"{source}_clips_with_event", bool(ids))
         for name, cascade in running.items():
@@ -229,7 +254,9 @@ def clip_events(
                 state = cascade.end_event(event)
                 if state is not None:
                     add(f"{source}_{name}_animal", state.animal)
+                    animal[name] |= state.animal
             add(f"{source}_{name}_large_calls", len(reached[name]))
+            add(f"{source}_{name}_clips_animal", animal[name])
     events = counts.get("zamba_events", 0) + counts.get("road_events", 0)
     out: dict[str, Value] = {"clip_events": events, "clip_event_frames": frames.get("large", 0)}
     for name in cascades:
@@ -252,6 +279,9 @@ def clip_events(
             )
             out[key] = round(counts.get(f"{source}_{name}_animal", 0) / n, 4) if n else 0.0
             out[f"clip_{source}_events"] = n
+            out[f"clip_{source}_{tag or 'cascade_'}clips_animal"] = counts.get(
+                f"{source}_{name}_clips_animal", 0
+            )
     for source in ("zamba", "road"):
         out[f"clip_{source}_clips"] = counts.get(f"{source}_clips", 0)
         out[f"clip_{source}_clips_with_event"] = counts.get(f"{source}_clips_with_event", 0)
@@ -411,6 +441,10 @@ def main() -> None:
             args.clip_frames,
         )
     )
+    triggered = clip_events(
+        data, {"cascade": lambda: Cascade(models, config)}, args.clip_frames, TRIGGER_FRAMES
+    )
+    results.update({f"lever_trigger_{k}": triggered[k] for k in TRIGGER_KEYS})
     recall, events = synthetic_day(models, config)
     results.update({"synthetic_day_event_recall": recall, "synthetic_day_animal_events": events})
     results["models"] = (
@@ -592,7 +626,16 @@ def card_section(r: Mapping[str, Value]) -> str:
             f"{r['clip_region_zamba_cascade_animal_share']}, large model alone "
             f"{r['clip_zamba_large_animal_share']}); road events decided animal "
             f"{r['clip_road_cascade_animal_share']} (large alone "
-            f"{r['clip_road_large_animal_share']}). Synthetic day event recall "
+            f"{r['clip_road_large_animal_share']}); zamba clips with an event decided animal "
+            f"{r['clip_zamba_cascade_clips_animal']} of {r['clip_zamba_clips']}. With each zamba "
+            f"clip opening with a trigger (motion `trigger_frames` {TRIGGER_FRAMES}, default "
+            f"{MotionConfig().trigger_frames}): events in "
+            f"{r['lever_trigger_clip_zamba_clips_with_event']} clips, "
+            f"{r['lever_trigger_clip_zamba_events']} events, decided animal "
+            f"{r['lever_trigger_clip_zamba_cascade_animal_share']}, clips with an event "
+            f"decided animal {r['lever_trigger_clip_zamba_cascade_clips_animal']}; stage 3 on "
+            f"{r['lever_trigger_clip_large_call_fraction']} of all clip events. Synthetic day "
+            "event recall "
             f"{r['synthetic_day_event_recall']} (before: {SYNTHETIC_DAY_RECALL_BEFORE})."
         ),
         "",

@@ -111,6 +111,7 @@ NODES: tuple[NodeSpec, ...] = (
         subscribes=(
             ("camera/small/image_raw", "sensor_msgs/Image"),
             ("camera/small/camera_info", "sensor_msgs/CameraInfo"),
+            ("camera/trigger", "wildcam/Trigger"),
         ),
     ),
     NodeSpec(

@@ -37,3 +37,29 @@ def test_configure_keeps_the_open_event() -> None:
     tracker.configure(start_frames=1, end_frames=2)
     out = steps(tracker, "..")
     assert out == [(1, False, False), (1, False, True)]
+
+
+def test_a_hold_opens_an_event_at_once_and_keeps_it_for_its_frames() -> None:
+    tracker = EventTracker(start_frames=3, end_frames=2)
+    tracker.hold(3)
+    out = steps(tracker, "......")
+    # opened on the first held frame (no start_frames run needed), still frames after the hold
+    # then close it as any quiet gap does
+    assert out == [
+        (1, True, False),
+        (1, False, False),
+        (1, False, False),
+        (1, False, False),
+        (1, False, True),
+        (None, False, False),
+    ]
+
+
+def test_a_hold_during_an_event_extends_it_and_close_drops_it() -> None:
+    tracker = EventTracker(start_frames=1, end_frames=1)
+    assert steps(tracker, "x") == [(1, True, False)]
+    tracker.hold(2)
+    assert steps(tracker, "...") == [(1, False, False), (1, False, False), (1, False, True)]
+    tracker.hold(5)
+    assert tuple(tracker.close()) == (None, False, False)
+    assert steps(tracker, ".") == [(None, False, False)]  # the hold went with the close

@@ -300,3 +300,33 @@ def test_bad_frames_are_rejected(gate: MotionGate) -> None:
         gate.update(np.zeros((120, 160, 3), np.uint8), 0.0)
     with pytest.raises(InputError):
         gate.update(np.zeros((120, 160), np.float32), 0.0)  # type: ignore[arg-type]
+
+
+def test_a_trigger_opens_a_whole_frame_event_on_a_still_animal(
+    scene: SmallScene, make_gate: MakeGate
+) -> None:
+    # an animal already in view when the camera opens, standing still: the background is
+    # learnt with it, so the gate alone never sees it; the trigger that woke the camera does
+    frames = [scene.with_square(60, 50, 16) for _ in range(20)]
+    silent = make_gate(trigger_frames=3)
+    assert all(r.event_id is None for r in scene.feed(silent, frames))
+    scene.clock = 0.0
+    gate = make_gate(trigger_frames=3)
+    gate.trigger(0.05)  # between the first frame (0.0) and the second (0.1)
+    results = scene.feed(gate, frames)
+    assert results[0].event_id is None  # taken before the trigger
+    assert results[1].event_started and results[1].event_id == 1
+    assert all(r.rois == () and not r.motion for r in results)  # the cascade sees the frame
+    ended = [i for i, r in enumerate(results) if r.event_ended]
+    end_frames = MotionConfig().event_end_frames
+    assert ended == [1 + 3 - 1 + end_frames]  # held 3 frames, then the quiet gap closes it
+    assert all(r.event_id is None for r in results[ended[0] + 1 :])
+
+
+def test_a_trigger_does_nothing_while_trigger_frames_is_0(
+    scene: SmallScene, make_gate: MakeGate
+) -> None:
+    gate = make_gate()
+    assert MotionConfig().trigger_frames == 0 and gate.config.trigger_frames == 0
+    gate.trigger(0.0)
+    assert all(r.event_id is None for r in scene.feed(gate, [scene.frame()] * 5))

@@ -47,6 +47,12 @@ class Feeder:
             20.0,
         )
 
+    def image_header(self):  # type: ignore[no-untyped-def]
+        """A header stamped between the last frame and the next."""
+        from std_msgs.msg import Header
+
+        return Header(stamp=seconds_to_time(self.t + 0.05), frame_id="camera_optical_frame")
+
     def frame(self, small: np.ndarray) -> None:
         self.t += 0.1
         stamp = seconds_to_time(self.t)
@@ -113,3 +119,26 @@ def test_moving_square_makes_an_event_and_thresholds_are_live(probe, procs) -> N
     refused = probe.set_parameters("motion_detector", event_end_frames=0)[0]
     assert not refused.successful and "event_end_frames" in refused.reason
     assert probe.set_parameters("motion_detector", pixel_threshold=250)[0].successful
+
+
+def test_a_trigger_opens_an_event_on_a_still_scene(probe, procs) -> None:  # type: ignore[no-untyped-def]
+    from wildcam.msg import Trigger
+
+    events = probe.collect(MotionEvent, "motion/events", EVENTS)
+    procs.node(NODE, *RELIABLE, "-p", "trigger_frames:=2")
+    feed = Feeder(probe)
+    trigger = probe.node.create_publisher(Trigger, "camera/trigger", 10)
+    assert probe.wait_matched("motion/events")
+    assert probe.spin_until(lambda: trigger.get_subscription_count() > 0, 10.0)
+    still = _background()
+    for _ in range(5):
+        feed.frame(still)
+    assert not probe.spin_until(lambda: bool(events), 1.0)  # nothing moves: no event
+    # the gate has its frame size now (camera_info came with the frames): the trigger counts
+    trigger.publish(Trigger(header=feed.image_header(), source=Trigger.SOURCE_PIR, active=True))
+    probe.spin_for(0.5)
+    for _ in range(3):
+        feed.frame(still)
+    assert probe.spin_until(lambda: any(e.event_started for e in events), 10.0)
+    started = next(e for e in events if e.event_started)
+    assert started.rois == [] and started.header.stamp.sec >= 100  # the whole frame

@@ -209,6 +209,17 @@ class MotionConfig:
         max=1000,
         unit="frames",
     )
+    trigger_frames: int = param(
+        0,
+        "Frames after a trigger (camera/trigger: a PIR edge) counted as motion frames, the "
+        "first opening an event whatever the gate sees: an animal already in view when the "
+        "camera opens and standing still changes nothing against a background learnt with "
+        "it, so only the trigger says it is there. Those frames carry no regions, so the "
+        "cascade decides the whole frame. 0: triggers open nothing (motion alone decides).",
+        min=0,
+        max=1000,
+        unit="frames",
+    )
     event_end_frames: int = param(
         10,
         "Consecutive frames without motion that close the open event.",

@@ -3,7 +3,8 @@
 An event opens after ``start_frames`` consecutive motion frames and closes after
 ``end_frames`` consecutive frames without motion. Event ids count up from 1 for the life of
 the tracker. On the frame an event closes, ``event_id`` still names it (with ``ended`` set),
-so a consumer sees the id together with the end.
+so a consumer sees the id together with the end. :meth:`EventTracker.hold` (a trigger) counts
+the next frames as motion frames and opens an event on the first of them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class EventTracker:
     __slots__ = (
         "_current",
         "_end_frames",
+        "_held",
         "_last_id",
         "_quiet",
         "_run",
@@ -45,6 +47,7 @@ class EventTracker:
         self._current: int | None = None
         self._run = 0  # consecutive motion frames while idle
         self._quiet = 0  # consecutive still frames while an event is open
+        self._held = 0  # frames still counted as motion after a trigger
         self._state = _IDLE
 
     @property
@@ -57,9 +60,19 @@ class EventTracker:
         self._start_frames = start_frames
         self._end_frames = end_frames
 
+    def hold(self, frames: int) -> None:
+        """Count the next ``frames`` frames as motion frames whatever their flag, the first of
+        them opening an event if none is open (a trigger: something is there, moving or not)."""
+        self._held = max(self._held, frames)
+
     def step(self, motion: bool) -> EventState:
         """Advance one frame with its motion flag and return the event state."""
         current = self._current
+        if self._held:
+            self._held -= 1
+            motion = True
+            if current is None:
+                self._run = self._start_frames - 1
         if current is None:
             if not motion:
                 self._run = 0
@@ -89,6 +102,7 @@ class EventTracker:
         self._current = None
         self._run = 0
         self._quiet = 0
+        self._held = 0
         if current is None:
             return _IDLE
         return EventState(current, False, True)

@@ -39,6 +39,9 @@ A sudden change of the global mean is checked block-wise: if most of the 8x6 blo
 together it is an illumination change (an IR switch if the frame turned from colour to grey
 or back, or if the jump is large and the frame is not known to be in colour); motion is
 suppressed and the background re-learnt from the frames for ``recalibration_frames`` frames.
+
+A trigger (:meth:`MotionGate.trigger`, a PIR edge) makes the first frame taken at or after it
+open an event held for ``trigger_frames`` frames, regions or not (``EventTracker.hold``).
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ class MotionGate:
         self._means: deque[float] = deque(maxlen=_JUMP_WINDOW)
         self._grey: bool | None = None
         self._frame = 0
+        self._trigger_at: float | None = None
         self._apply_config()
 
     @property
@@ -133,6 +137,12 @@ class MotionGate:
             self._rebuild_thresholds()
             self._refresh_bounds()
 
+    def trigger(self, stamp: float) -> None:
+        """Something set off a trigger at ``stamp`` (seconds, the frames' clock): the first frame
+        taken at or after it opens an event held for ``trigger_frames`` frames (none while 0)."""
+        if self._config.trigger_frames:
+            self._trigger_at = stamp if self._trigger_at is None else min(self._trigger_at, stamp)
+
     def reset(self) -> None:
         """Forget the background; the next frame re-initialises it (events are kept)."""
         self._shape = None
@@ -151,6 +161,9 @@ class MotionGate:
         if small_gray.shape != self._shape:
             self._allocate(small_gray)
         cfg = self._config
+        if self._trigger_at is not None and stamp >= self._trigger_at:
+            self._trigger_at = None
+            self._events.hold(cfg.trigger_frames)
         self._frame += 1
         mean = cv2.mean(small_gray)[0]
         means = self._means

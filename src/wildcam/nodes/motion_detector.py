@@ -6,7 +6,9 @@ publishes ``motion/events`` (wildcam/MotionEvent, regions in full-frame pixels) 
 inside a motion event and for frames flagged as an illumination change or IR switch, and
 ``motion/processed`` (wildcam/FrameDone) for every frame once it is done with it (after its
 event), which paces the camera's held bursts. The camera driver answers event starts with the
-buffered full frames, so the cascade gets what it needs.
+buffered full frames, so the cascade gets what it needs. With ``trigger_frames``, a
+``camera/trigger`` (wildcam/Trigger, a PIR edge) opens an event on the first frame taken at
+or after it, whatever moves (:meth:`~wildcam.motion.gate.MotionGate.trigger`).
 Every threshold is a live parameter.
 """
 
@@ -22,7 +24,7 @@ from wildcam.errors import InputError
 from wildcam.motion.base import MotionResult
 from wildcam.motion.config import MotionConfig
 from wildcam.motion.gate import MotionGate
-from wildcam.msg import FrameDone, MotionEvent
+from wildcam.msg import FrameDone, MotionEvent, Trigger
 from wildcam.ros.convert import msg_to_image, rois_to_msgs
 from wildcam.ros.diagnostics import Health
 from wildcam.ros.energy import EnergyMeter
@@ -62,6 +64,10 @@ class MotionDetector(Node):
             qos_overriding_options=OVERRIDABLE,
         )
 
+        self.create_subscription(
+            Trigger, "camera/trigger", self.health.guard("trigger")(self.trigger_callback), 10
+        )
+
     def on_parameters(self, old: MotionConfig, new: MotionConfig) -> None:
         """Thresholds change live; the learnt background is kept."""
         self.meter.set_profile(new.power_profile)
@@ -77,6 +83,13 @@ class MotionDetector(Node):
             self.full_size = size
             self.gate = MotionGate(self.params.config, size)
             self.get_logger().info(f"full frame {size[0]}x{size[1]}: motion gate (re)started")
+
+    def trigger_callback(self, msg: Trigger) -> None:
+        """A trigger fired (its stamp is the edge's time): the gate opens an event on the next
+        frame taken at or after it (with ``trigger_frames`` > 0)."""
+        if msg.active and self.gate is not None:
+            self.gate.trigger(Time.from_msg(msg.header.stamp).nanoseconds * 1e-9)
+            self.health.count("triggers")
 
     def image_callback(self, msg: Image) -> None:
         """One reduced frame through the gate."""
