@@ -60,6 +60,7 @@ __all__ = [
     "FrameOutcome",
     "RegionDecision",
     "StageLatency",
+    "band_verdict",
     "decides_animal",
 ]
 
@@ -423,7 +424,7 @@ class Cascade:
                     verdict = tiles.verdict(result.score, tile.score, c_low, c_high)
                     result = max(result, tile, key=lambda r: r.score)  # the best view
                 else:
-                    verdict = None if c_low <= result.score < c_high else result.score >= c_high
+                    verdict = band_verdict(result.score, c_low, c_high)
                 paths[index][stage] = result.score
                 scored[index] = (model, result)
                 unsure = verdict is None
@@ -566,7 +567,14 @@ def _match(frame_result: RegionResult, region: Box) -> RegionResult:
     return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes)
 
 
+def band_verdict(score: float, c_low: float, c_high: float) -> bool | None:
+    """A stage's verdict from its band: animal at or above ``c_high``, background below
+    ``c_low``, ``None`` (unsure) in between."""
+    return None if c_low <= score < c_high else score >= c_high
+
+
 def decides_animal(score: float, c_low: float, c_high: float, threshold: float) -> bool:
-    """The last allowed stage's verdict: animal at or above ``c_high``, background below
-    ``c_low``, and in between (unsure, nowhere left to escalate) ``threshold`` decides."""
-    return score >= threshold if c_low <= score < c_high else score >= c_high
+    """The last allowed stage's verdict: :func:`band_verdict`, and where that is unsure
+    (nowhere left to escalate) ``threshold`` decides."""
+    verdict = band_verdict(score, c_low, c_high)
+    return score >= threshold if verdict is None else verdict

@@ -6,12 +6,13 @@ temperature of temperature scaling and ``b`` moves the point where the score mea
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from wildcam.cascade.splits import stable_bucket
 
 __all__ = [
     "PlattCheck",
@@ -170,10 +171,6 @@ class PlattCheck:
         return (self.a, self.b) if self.kept else (1.0, 0.0)
 
 
-def _fold(group: str, folds: int) -> int:
-    return int.from_bytes(hashlib.sha256(group.encode()).digest()[:4], "big") % folds
-
-
 def cross_validated_platt(
     scores: npt.ArrayLike, truth: npt.ArrayLike, groups: Sequence[str], folds: int = 5
 ) -> PlattCheck:
@@ -183,7 +180,7 @@ def cross_validated_platt(
     left unscaled."""
     s = np.asarray(scores, np.float64)
     y = np.asarray(truth, bool)
-    fold = np.asarray([_fold(g, folds) for g in groups])
+    fold = np.asarray([stable_bucket(g, folds) for g in groups])
     if fold.shape != s.shape:
         raise ValueError("scores and groups must be of one length")
     out_of_fold = s.copy()

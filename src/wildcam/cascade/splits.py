@@ -19,7 +19,14 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-__all__ = ["HELD_BACK_SOURCES", "TRAIN_HOLDOUT_PERCENT", "Role", "role", "training_split"]
+__all__ = [
+    "HELD_BACK_SOURCES",
+    "TRAIN_HOLDOUT_PERCENT",
+    "Role",
+    "role",
+    "stable_bucket",
+    "training_split",
+]
 
 Role = Literal["train", "calib", "test"]
 
@@ -35,13 +42,15 @@ HELD_BACK_SOURCES = (
 """Group prefixes that are always held back (never trained or tuned on)."""
 
 
-def _bucket(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 100
+def stable_bucket(text: str, buckets: int = 100) -> int:
+    """``text``'s bucket in ``0 .. buckets - 1`` by a stable hash (the same on every run and
+    machine, unlike ``hash``)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % buckets
 
 
 def training_split(group: str) -> Literal["train", "eval"]:
     """``eval`` for the groups training leaves out, else ``train`` (the students' split)."""
-    return "eval" if _bucket(group) < TRAIN_HOLDOUT_PERCENT else "train"
+    return "eval" if stable_bucket(group) < TRAIN_HOLDOUT_PERCENT else "train"
 
 
 def role(group: str) -> Role:
@@ -50,4 +59,4 @@ def role(group: str) -> Role:
         return "test"
     if training_split(group) == "train":
         return "train"
-    return "test" if _bucket("calib:" + group) < 50 else "calib"
+    return "test" if stable_bucket("calib:" + group) < 50 else "calib"
