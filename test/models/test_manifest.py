@@ -11,7 +11,14 @@ from pathlib import Path
 import onnx
 import pytest
 
-from wildcam.cascade.manifest import Manifest, ModelEntry, OutputSpec, default_manifest_path
+from wildcam.cascade.manifest import (
+    OBJECTS_STAGE,
+    Manifest,
+    ModelEntry,
+    OutputSpec,
+    default_manifest_path,
+)
+from wildcam.cascade.objects import load_objects
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ConfigError, ModelError
 
@@ -28,8 +35,8 @@ def test_default_manifest_path_is_the_repository_one() -> None:
 
 
 def test_every_stage_has_a_default_and_every_file_matches_its_hash(manifest: Manifest) -> None:
-    assert {manifest.default_for(s).stage for s in (1, 2, 3)} == {1, 2, 3}
-    assert len(manifest.entries) == 6
+    assert {manifest.default_for(s).stage for s in (0, 1, 2, 3)} == {0, 1, 2, 3}
+    assert len(manifest.entries) == 7
     for entry in manifest.entries.values():
         data = (manifest.directory / entry.file).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.model_id
@@ -47,8 +54,9 @@ def test_graph_inputs_and_outputs_match_the_manifest(manifest: Manifest) -> None
         inputs = [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
         assert [i.name for i in inputs] == [entry.input.name]
         assert dims(inputs[0]) == entry.input.shape
-        assert [(o.name, dims(o)) for o in graph.output] == [(o.name, o.shape)
-                                                            for o in entry.outputs]
+        assert [(o.name, dims(o)) for o in graph.output] == [
+            (o.name, o.shape) for o in entry.outputs
+        ]
 
 
 def test_bands_and_model_card_figures_are_present(manifest: Manifest) -> None:
@@ -64,7 +72,8 @@ def test_bands_and_model_card_figures_are_present(manifest: Manifest) -> None:
 
 def test_every_model_loads(manifest: Manifest) -> None:
     for entry in manifest.entries.values():
-        model = load_model(entry, manifest.directory, RuntimeOptions(threads=1))
+        load = load_objects if entry.stage == OBJECTS_STAGE else load_model
+        model = load(entry, manifest.directory, RuntimeOptions(threads=1))
         assert (model.model_id, model.stage) == (entry.model_id, entry.stage)
 
 
@@ -89,7 +98,8 @@ def test_missing_file_is_refused(tmp_path: Path, manifest: Manifest) -> None:
 
 
 def test_corrupt_file_whose_hash_is_in_the_manifest_is_refused(
-        tiny_copy: tuple[ModelEntry, Path]) -> None:
+    tiny_copy: tuple[ModelEntry, Path],
+) -> None:
     entry, folder = tiny_copy
     path = folder / entry.file
     data = bytearray(path.read_bytes()[:4000]) + b"\x00garbage" * 50
@@ -100,13 +110,15 @@ def test_corrupt_file_whose_hash_is_in_the_manifest_is_refused(
 
 
 def test_inputs_or_outputs_unlike_the_manifest_are_refused(
-        tiny_copy: tuple[ModelEntry, Path]) -> None:
+    tiny_copy: tuple[ModelEntry, Path],
+) -> None:
     entry, folder = tiny_copy
     renamed = dataclasses.replace(entry, input=dataclasses.replace(entry.input, name="pixels"))
     with pytest.raises(ModelError, match="inputs"):
         load_model(renamed, folder)
-    resized = dataclasses.replace(entry, input=dataclasses.replace(entry.input,
-                                                                   shape=("N", 3, 64, 64)))
+    resized = dataclasses.replace(
+        entry, input=dataclasses.replace(entry.input, shape=("N", 3, 64, 64))
+    )
     with pytest.raises(ModelError, match="input shape"):
         load_model(resized, folder)
     extra = dataclasses.replace(entry, outputs=(*entry.outputs, OutputSpec("box", ("N", 4))))

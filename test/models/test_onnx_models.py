@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.types import Box
-from wildcam.cascade.base import StageModel
+from wildcam.cascade.base import STAGES, StageModel
 from wildcam.cascade.manifest import Manifest
 from wildcam.cascade.onnx_models import crop_square, letterbox, load_model
+from wildcam.types import Box
 
 MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 ENA24 = ("2480.jpg", "2573.jpg", "3084.jpg", "8831.jpg")
@@ -24,7 +24,11 @@ def manifest() -> Manifest:
 
 @pytest.fixture(scope="module")
 def models(manifest: Manifest) -> dict[str, StageModel]:
-    return {mid: load_model(e, manifest.directory) for mid, e in manifest.entries.items()}
+    return {
+        mid: load_model(e, manifest.directory)
+        for mid, e in manifest.entries.items()
+        if e.stage in STAGES
+    }
 
 
 @pytest.fixture
@@ -37,7 +41,7 @@ def ena24(shared_data: Path, models: dict) -> list[tuple[np.ndarray, Box]]:
     for name in ENA24:
         image = cv2.imread(str(shared_data / "camera_traps" / "ena24" / name))
         h, w = image.shape[:2]
-        whole, = models["large_fp32"].predict(image, [Box(0, 0, w, h)])
+        (whole,) = models["large_fp32"].predict(image, [Box(0, 0, w, h)])
         assert whole.score >= models["large_fp32"].c_high and whole.boxes
         box = whole.boxes[0].box
         assert 0 < box.area < w * h / 2
@@ -68,18 +72,18 @@ def test_preprocessing_pads_outside_the_frame_and_keeps_aspect() -> None:
     assert boxed[:32].min() == 200 and boxed[33:].max() == 0
 
 
-def test_detector_boxes_are_in_frame_pixels_for_regions_too(ena24: list,
-                                                             models: dict) -> None:
+def test_detector_boxes_are_in_frame_pixels_for_regions_too(ena24: list, models: dict) -> None:
     for mid in ("large_fp32", "large_int8"):
         large = models[mid]
         for image, animal in ena24:
             h, w = image.shape[:2]
-            whole, = large.predict(image, [Box(0, 0, w, h)])
+            (whole,) = large.predict(image, [Box(0, 0, w, h)])
             assert whole.score >= large.c_high and whole.boxes[0].box.iou(animal) > 0.7
             # a region around the animal: its boxes come back in full-frame pixels too
-            region = Box(animal.x - animal.w // 2, animal.y - animal.h // 2, 2 * animal.w,
-                         2 * animal.h).clipped(w, h)
-            part, = large.predict(image, [region])
+            region = Box(
+                animal.x - animal.w // 2, animal.y - animal.h // 2, 2 * animal.w, 2 * animal.h
+            ).clipped(w, h)
+            (part,) = large.predict(image, [region])
             assert part.region == region
             assert part.boxes and part.boxes[0].box.iou(animal) > 0.5, mid
 
@@ -90,18 +94,22 @@ def test_students_score_animal_regions_above_empty_ones(ena24: list, models: dic
         model = models[mid]
         for image, truth in frames:
             h, w = image.shape[:2]
-            corner = Box(0, 0, truth.w, truth.h) if truth.x > w // 2 else Box(
-                w - truth.w, 0, truth.w, truth.h)
+            corner = (
+                Box(0, 0, truth.w, truth.h)
+                if truth.x > w // 2
+                else Box(w - truth.w, 0, truth.w, truth.h)
+            )
             animal, empty = model.predict(image, [truth, corner])
             assert (animal.region, empty.region) == (truth, corner)
             assert animal.score > empty.score, mid
         assert model.predict(frames[0][0], []) == []
-    animal, = models["medium_int8"].predict(frames[0][0], [frames[0][1]])
+    (animal,) = models["medium_int8"].predict(frames[0][0], [frames[0][1]])
     assert animal.boxes[0].box.iou(frames[0][1]) > 0.3
 
 
-def test_fp32_and_int8_agree_on_presence_on_real_frames(shared_data: Path, ena24: list,
-                                                        models: dict) -> None:
+def test_fp32_and_int8_agree_on_presence_on_real_frames(
+    shared_data: Path, ena24: list, models: dict
+) -> None:
     images = [(im, Box(0, 0, im.shape[1], im.shape[0])) for im, _ in ena24]
     images += [(im, Box(0, 0, im.shape[1], im.shape[0])) for im in _empty_frames(shared_data)]
     animal_regions = list(ena24)
@@ -111,8 +119,8 @@ def test_fp32_and_int8_agree_on_presence_on_real_frames(shared_data: Path, ena24
         threshold = fp32.c_low if name == "large" else 0.5
         agree = []
         for image, region in cases:
-            a, = fp32.predict(image, [region])
-            b, = int8.predict(image, [region])
+            (a,) = fp32.predict(image, [region])
+            (b,) = int8.predict(image, [region])
             agree.append((a.score >= threshold) == (b.score >= threshold))
             assert abs(a.score - b.score) < 0.25, (name, a.score, b.score)
         assert np.mean(agree) >= 0.85, (name, agree)

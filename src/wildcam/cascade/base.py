@@ -23,7 +23,15 @@ from wildcam.types import Box, Image
 if TYPE_CHECKING:
     from wildcam.cascade.views import TileBand
 
-__all__ = ["STAGES", "FakeModel", "RegionResult", "ScoredBox", "StageModel", "check_band"]
+__all__ = [
+    "STAGES",
+    "FakeModel",
+    "LabelledBox",
+    "RegionResult",
+    "ScoredBox",
+    "StageModel",
+    "check_band",
+]
 
 STAGES = (1, 2, 3)
 """Stage numbers: 1 tiny, 2 medium, 3 large."""
@@ -38,16 +46,28 @@ class ScoredBox:
 
 
 @dataclass(frozen=True)
+class LabelledBox:
+    """A box of something other than an animal (``label``: "person" or "vehicle"), in
+    full-frame pixels, with its detector's score."""
+
+    box: Box
+    score: float
+    label: str
+
+
+@dataclass(frozen=True)
 class RegionResult:
     """A model's answer for one region: the presence score and the boxes it found there.
 
     ``score`` is the calibrated probability that an animal is in the region. Classifiers return
     no ``boxes`` (the region itself is the box); detectors return their boxes, best first.
+    ``others``: people and vehicles found there (:mod:`wildcam.cascade.objects`), not animals.
     """
 
     region: Box
     score: float
     boxes: tuple[ScoredBox, ...] = ()
+    others: tuple[LabelledBox, ...] = ()
 
 
 @runtime_checkable

@@ -98,6 +98,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stages 1 and 2 also score a grid of tiles of each large image; the best tile "
         "counts against their tile band (the cascade's student_tiles parameter)",
     )
+    p.add_argument(
+        "--no-people-vehicles",
+        dest="people_vehicles",
+        action="store_false",
+        help="skip the people-and-vehicles check of stage 3's animals (the cascade's "
+        "people_vehicles parameter)",
+    )
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per model")
     p.add_argument(
         "--power-profile", default="rpi4b", help="device power profile for the energy model"
@@ -151,6 +158,7 @@ def run_eval(args: argparse.Namespace) -> int:
             stage3_flip=args.stage3_flip,
             stage3_tiles=args.stage3_tiles,
             student_tiles=args.student_tiles,
+            people_vehicles=args.people_vehicles,
             onnx_threads=args.threads,
             **bands,
         )

@@ -105,6 +105,13 @@ class CascadeConfig:
         "frame or region at native resolution (small, distant animals); the best score and "
         "the merged boxes count (five calls per view).",
     )
+    people_vehicles: bool = param(
+        True,
+        "People and vehicles: when the large model finds an animal, the manifest's stage-0 "
+        "detector (COCO classes) looks at the frame; an animal box that a person or vehicle "
+        "box covers is that person or vehicle, not an animal (people are pixelated in the "
+        "images sent: blur_people). No effect when the manifest has no stage-0 detector.",
+    )
     student_tiles: bool = param(
         False,
         "Students on tiles: on a whole frame (a still) large enough, stages 1 and 2 also score "
@@ -154,6 +161,11 @@ class CascadeConfig:
     )
     attach_full_frame: bool = param(
         False, "Put a JPEG of the whole frame in DetectionArray.full_frame (live)."
+    )
+    blur_people: bool = param(
+        True,
+        "Pixelate the people the people-and-vehicles check found in the thumbnail and full "
+        "frame before they are published (and so uploaded); false sends them as taken.",
     )
     jpeg_quality: int = param(
         85, "JPEG quality of thumbnails and attached full frames.", min=10, max=100

@@ -29,6 +29,7 @@ from wildcam.cascade.onnx_models import (
     OnnxDetector,
     RuntimeOptions,
     load_model,
+    open_session,
     read_checked,
 )
 from wildcam.types import Box, Image
@@ -64,7 +65,7 @@ def check_model(
     cheap = dataclasses.replace(
         options, graph_optimization="disable", mem_arena=False, mem_pattern=False
     )
-    load_model(entry, manifest_dir, cheap)
+    open_session(entry, manifest_dir, cheap)
     release_memory()
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wildcam.cascade.base import STAGES, StageModel
+from wildcam.cascade.base import STAGES, LabelledBox, StageModel
 from wildcam.cascade.config import DEFAULT_MODEL, CascadeConfig
 from wildcam.cascade.lazy import LazyModel, check_model
-from wildcam.cascade.manifest import Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, PeopleVehicles, load_objects
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
+from wildcam.types import Image
 
 __all__ = [
     "LAZY_STAGE",
@@ -25,6 +27,7 @@ __all__ = [
     "resolve",
     "runtime_options",
     "stages_to_reload",
+    "with_people_vehicles",
 ]
 
 RELOAD_ALL = (
@@ -77,7 +80,11 @@ def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
     """The stages whose model must be (re)loaded when ``old`` becomes ``new``."""
     if any(getattr(old, k) != getattr(new, k) for k in RELOAD_ALL):
         return set(STAGES)
-    lazy = {LAZY_STAGE} if old.stage3_lazy != new.stage3_lazy else set()
+    lazy = (
+        {LAZY_STAGE}
+        if (old.stage3_lazy, old.people_vehicles) != (new.stage3_lazy, new.people_vehicles)
+        else set()
+    )
     return lazy | {s for s in STAGES if old.model_id(s) != new.model_id(s)}
 
 
@@ -105,4 +112,28 @@ def load_stages(
             out[stage] = LazyModel(entry, manifest.directory, options)
         else:
             out[stage] = load_model(entry, manifest.directory, options)
+    large = out.get(3)
+    if large is not None and config.people_vehicles:
+        out[3] = with_people_vehicles(large, manifest, options)
     return out
+
+
+def with_people_vehicles(
+    model: StageModel, manifest: Manifest, options: RuntimeOptions | None = None
+) -> StageModel:
+    """Stage 3 ``model`` with the manifest's people-and-vehicles check
+    (:class:`~wildcam.cascade.objects.PeopleVehicles`); ``model`` itself when the manifest has
+    no stage-0 detector. The detector's session is created on the first frame that needs it."""
+    if OBJECTS_STAGE not in manifest.defaults:
+        return model
+    entry = manifest.default_for(OBJECTS_STAGE)
+    check_model(entry, manifest.directory, options or RuntimeOptions())
+    loaded: list[ObjectDetector] = []
+
+    def detect(image: Image) -> list[LabelledBox]:
+        if not loaded:
+            loaded.append(load_objects(entry, manifest.directory, options))
+        return loaded[0].detect(image)
+
+    match = float(entry.info.get("match_iou", MATCH_IOU))
+    return PeopleVehicles(model, detect, entry.c_high, match)

@@ -35,6 +35,7 @@ from wildcam.rosenv import share_dir
 __all__ = [
     "DECODINGS",
     "FORMAT",
+    "OBJECTS_STAGE",
     "RESIZES",
     "InputSpec",
     "Manifest",
@@ -45,9 +46,13 @@ __all__ = [
 
 FORMAT = "wildcam-models"
 VERSION = 1
-DECODINGS = ("sigmoid_logit", "sigmoid_logit_box", "yolox")
+DECODINGS = ("sigmoid_logit", "sigmoid_logit_box", "yolox", "nanodet")
 """How outputs become scores: a presence logit; a logit plus a box ``cx,cy,w,h`` (0..1 of the
-crop); YOLOX rows ``cx,cy,w,h,obj,cls`` in input pixels."""
+crop); YOLOX rows ``cx,cy,w,h,obj,cls`` in input pixels; NanoDet heads (class scores and side
+distance distributions per grid point, :func:`wildcam.cascade.objects.decode_nanodet`)."""
+OBJECTS_STAGE = 0
+"""The stage number of the people-and-vehicles detector (:mod:`wildcam.cascade.objects`): not a
+cascade stage; it checks stage 3's animals. Its ``c_high`` is its person/vehicle threshold."""
 RESIZES = ("square_crop", "letterbox")
 """How a region becomes the input: a square crop around it (plus context) resized to the input;
 the region (plus context) letterboxed to the input, padded right/bottom."""
@@ -171,8 +176,10 @@ class ModelEntry:
     def validate(self) -> None:
         """Raise :class:`ModelError` when the entry is inconsistent."""
         problems = []
-        if self.stage not in STAGES:
-            problems.append(f"stage {self.stage} not in {STAGES}")
+        if self.stage not in STAGES and self.stage != OBJECTS_STAGE:
+            problems.append(f"stage {self.stage} not in {STAGES} or {OBJECTS_STAGE}")
+        if (self.stage == OBJECTS_STAGE) != (self.decoding == "nanodet"):
+            problems.append(f"stage {OBJECTS_STAGE} and only it uses the nanodet decoding")
         if self.decoding not in DECODINGS:
             problems.append(f"decoding {self.decoding!r} not in {DECODINGS}")
         if self.input.resize not in RESIZES:
@@ -294,7 +301,7 @@ class Manifest:
             ) from None
 
     def default_for(self, stage: int) -> ModelEntry:
-        """The default model of ``stage`` (1, 2 or 3)."""
+        """The default model of ``stage`` (1, 2 or 3; 0 the people-and-vehicles detector)."""
         if stage not in self.defaults:
             raise ModelError(f"{self.path} names no default model for stage {stage}")
         return self.entries[self.defaults[stage]]

@@ -375,7 +375,22 @@ def read_checked(entry: ModelEntry, manifest_dir: Path) -> bytes:
 def load_model(
     entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions | None = None
 ) -> OnnxClassifier | OnnxDetector:
-    """Load ``entry``'s file from ``manifest_dir`` after checking it; :class:`ModelError` if bad.
+    """Load stage model ``entry`` from ``manifest_dir`` after checking it; :class:`ModelError`
+    if bad (the stage-0 detector loads with :func:`wildcam.cascade.objects.load_objects`)."""
+    if entry.decoding == "nanodet":
+        raise ModelError(
+            f"{entry.model_id}: the people-and-vehicles detector is not a stage model"
+        )
+    session = open_session(entry, manifest_dir, options)
+    if entry.decoding == "yolox":
+        return OnnxDetector(entry, session)
+    return OnnxClassifier(entry, session)
+
+
+def open_session(
+    entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions | None = None
+) -> ort.InferenceSession:
+    """An ONNX Runtime session of ``entry``'s file, after checking it; :class:`ModelError` if bad.
 
     The bytes read are the bytes hashed and the bytes given to ONNX Runtime, so a file swapped
     between check and load cannot slip through.
@@ -390,6 +405,4 @@ def load_model(
     except Exception as err:  # onnxruntime's Fail/InvalidGraph/... are not importable types
         raise ModelError(f"{path}: ONNX Runtime cannot load it: {err}") from err
     _check_io(entry, session, path)
-    if entry.decoding == "yolox":
-        return OnnxDetector(entry, session)
-    return OnnxClassifier(entry, session)
+    return session

@@ -38,7 +38,14 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from wildcam.cascade.base import STAGES, RegionResult, ScoredBox, StageModel, check_band
+from wildcam.cascade.base import (
+    STAGES,
+    LabelledBox,
+    RegionResult,
+    ScoredBox,
+    StageModel,
+    check_band,
+)
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.light import is_night
 from wildcam.cascade.views import (
@@ -95,6 +102,8 @@ class RegionDecision:
     trusted: bool = False
     """Unsure below stage 3, decided an animal by its event's recent stage-3 animal (stage 3
     was not called)."""
+    others: tuple[LabelledBox, ...] = ()
+    """People and vehicles the deciding model found in the region (not animals)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,11 @@ class FrameDecision:
     def trusted(self) -> bool:
         """Whether a region was decided by its event's stage-3 animal instead of stage 3."""
         return any(r.trusted for r in self.regions)
+
+    @property
+    def others(self) -> tuple[LabelledBox, ...]:
+        """The people and vehicles found in the frame's regions, each once."""
+        return tuple(dict.fromkeys(o for r in self.regions for o in r.others))
 
     @property
     def highest_stage(self) -> int:
@@ -442,6 +456,7 @@ class Cascade:
                     boxes=result.boxes,
                     path=paths[index],
                     capped=unsure,
+                    others=result.others,
                 )
             pending = still
         return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
@@ -560,11 +575,13 @@ class StageLatency:
 
 
 def _match(frame_result: RegionResult, region: Box) -> RegionResult:
-    """A full-frame detector result seen from one region: the boxes that overlap it."""
-    if not frame_result.boxes:  # a classifier: the frame score is all there is
-        return RegionResult(region, frame_result.score, ())
+    """A full-frame detector result seen from one region: the boxes (animals, people and
+    vehicles) that overlap it."""
+    others = tuple(o for o in frame_result.others if overlap(o.box, region) > 0)
+    if not frame_result.boxes:  # a classifier, or only people: the frame score is all there is
+        return RegionResult(region, frame_result.score, (), others)
     boxes = tuple(b for b in frame_result.boxes if overlap(b.box, region) > 0)
-    return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes)
+    return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes, others)
 
 
 def band_verdict(score: float, c_low: float, c_high: float) -> bool | None:

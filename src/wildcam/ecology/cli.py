@@ -66,6 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stages 1 and 2 also score a grid of tiles of each large frame (see the "
         "cascade's student_tiles parameter)",
     )
+    p.add_argument(
+        "--no-people-vehicles",
+        dest="people_vehicles",
+        action="store_false",
+        help="skip the people-and-vehicles check (the boxes stay 'animal' and no 'person' or "
+        "'vehicle' detection is written; the cascade's people_vehicles parameter)",
+    )
     p.set_defaults(func=run_detect)
 
 
@@ -83,6 +90,7 @@ def run_detect(args: argparse.Namespace) -> int:
             decision_threshold=args.decision_threshold,
             onnx_threads=args.threads,
             student_tiles=args.student_tiles,
+            people_vehicles=args.people_vehicles,
         )
         models = {s: m for s, m in load_stages(config).items() if m is not None}
         detector = Detector(

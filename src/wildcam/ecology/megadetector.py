@@ -254,7 +254,8 @@ def frame_detections(
     min_conf: float,
     frame_number: int | None = None,
 ) -> list[MdDetection]:
-    """Every box the deciding stages scored at or above ``min_conf``, normalised."""
+    """Every box the deciding stages scored at or above ``min_conf``, normalised: animals, then
+    the people and vehicles the people-and-vehicles check found (MegaDetector's categories)."""
     out = []
     for region in decision.regions:
         boxes = region.boxes or ()
@@ -269,6 +270,10 @@ def frame_detections(
                         frame_number,
                     )
                 )
+    for other in decision.others:
+        if other.score >= min_conf:
+            bbox = normalised_box(other.box, width, height)
+            out.append(MdDetection(other.label, float(other.score), bbox, frame_number))
     return out
 
 

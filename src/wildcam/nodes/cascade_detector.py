@@ -35,6 +35,7 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import LazyModel
 from wildcam.cascade.loader import LAZY_STAGE, load_stages, stages_to_reload
+from wildcam.cascade.objects import blur_people
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome, StageLatency
 from wildcam.cascade.views import thumbnail
@@ -257,6 +258,8 @@ class CascadeDetector(Node):
             )
         header = item.frame.header
         with self.meter.measure("encode"):
+            if cfg.blur_people:
+                image = blur_people(image, outcome.decision.others)
             if found:
                 crop = thumbnail(image, found[0][0].box, THUMBNAIL_SIDE)
                 msg.thumbnail = self._jpeg(crop, header)

@@ -6,21 +6,13 @@ import hashlib
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
-from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 
 from wildcam.cascade.onnx_models import RuntimeOptions
@@ -30,15 +22,11 @@ __all__ = [
     "count_params",
     "export_onnx",
     "latency_ms",
-    "quantize_int8",
     "seed_everything",
     "session",
     "sha256_file",
-    "tail_nodes",
 ]
 
-CALIB_CHUNK = 8
-"""Calibration batches whose activations are held at once (bounds memory on the 640 input)."""
 TRAIN_THREADS = 2
 """Fixed torch thread count: float reductions depend on it, and the builds must repeat."""
 
@@ -117,78 +105,6 @@ def export_onnx(
     proto.producer_name = "wildcam"
     proto.producer_version = "1"
     onnx.save(proto, str(path))
-
-
-class _Reader(CalibrationDataReader):
-    def __init__(self, name: str, batches: Sequence[np.ndarray]) -> None:
-        self._name = name
-        self._batches = list(batches)
-        self._it: Iterator[np.ndarray] = iter(self._batches)
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        batch = next(self._it, None)
-        return None if batch is None else {self._name: batch}
-
-    def rewind(self) -> None:
-        self._it = iter(self._batches)
-
-
-def tail_nodes(path: Path, markers: Sequence[str]) -> list[str]:
-    """Names of the nodes whose name contains a marker, and of every node downstream of them.
-
-    Used to keep a model's decoding tail in float: e.g. YOLOX concatenates pixel coordinates and
-    0..1 scores into one tensor, which a single uint8 scale cannot hold.
-    """
-    graph = onnx.load(str(path)).graph
-    tainted: set[str] = set()
-    names = []
-    for node in graph.node:  # nodes are stored in topological order
-        if any(m in node.name for m in markers) or tainted.intersection(node.input):
-            names.append(node.name)
-            tainted.update(node.output)
-    return names
-
-
-def quantize_int8(
-    fp32: Path,
-    int8: Path,
-    input_name: str,
-    batches: Sequence[np.ndarray],
-    exclude_markers: Sequence[str] = (),
-    method: CalibrationMethod = CalibrationMethod.MinMax,
-) -> None:
-    """Static QDQ int8 (per-channel weights, uint8 activations) calibrated on ``batches``.
-
-    Nodes named with one of ``exclude_markers``, and everything after them, stay float.
-    """
-    batches = list(batches)
-    if len(batches) % CALIB_CHUNK == 0:  # onnxruntime fails on an empty last chunk
-        batches = batches[:-1]
-    pre = int8.with_suffix(".pre.onnx")
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    try:
-        quantize_static(
-            str(pre),
-            str(int8),
-            _Reader(input_name, batches),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=method,
-            nodes_to_exclude=tail_nodes(pre, exclude_markers),
-            extra_options={
-                "ActivationSymmetric": False,
-                "WeightSymmetric": True,
-                "CalibMaxIntermediateOutputs": CALIB_CHUNK,
-            },
-        )
-    finally:
-        pre.unlink(missing_ok=True)
-    proto = onnx.load(str(int8))
-    proto.producer_name = "wildcam"
-    proto.producer_version = "1"
-    onnx.save(proto, str(int8))
 
 
 def session(path: Path, threads: int = 1) -> ort.InferenceSession:

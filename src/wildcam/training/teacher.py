@@ -28,11 +28,11 @@ from wildcam.training.common import (
     count_params,
     export_onnx,
     latency_ms,
-    quantize_int8,
     session,
     sha256_file,
 )
 from wildcam.training.data import Frame
+from wildcam.training.quantize import quantize_int8
 from wildcam.training.yolox import load_megadetector_lite
 from wildcam.types import Box
 

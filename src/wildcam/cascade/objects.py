@@ -1,0 +1,239 @@
+"""People and vehicles: keep them from being counted as animals, and keep people out of images.
+
+MegaDetector-Lite, the large model, has one class ("animal") and fires on people and cars. The
+manifest's people-and-vehicles detector (stage 0: NanoDet, COCO's 80 classes, converted at build
+time by :mod:`wildcam.training.objects`) looks at a frame the large model called an animal;
+each of the large model's boxes at or above its threshold that a person or vehicle box covers
+(IoU at least the entry's ``match_iou``, that box's score at least the entry's ``c_high``) is
+that person or vehicle, not an animal (:func:`relabel`). A region whose animal boxes are all
+relabelled scores its best remaining box (0 when none is left), so the cascade's band decides it
+as usual. The relabelled boxes travel on as :attr:`RegionResult.others`, so a node can blur the
+people in any image it sends (:func:`blur_people`).
+
+:class:`PeopleVehicles` wraps the stage-3 model (the cascade's ``people_vehicles``); the check
+runs only when the large model found an animal, inside stage 3's energy meter. Pure numpy and
+ONNX Runtime; no rclpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from wildcam.cascade.base import LabelledBox, RegionResult, ScoredBox, StageModel
+from wildcam.cascade.manifest import ModelEntry
+from wildcam.cascade.onnx_models import (
+    RuntimeOptions,
+    _OnnxModel,
+    letterbox,
+    normalise,
+    open_session,
+)
+from wildcam.errors import ModelError
+from wildcam.types import Box, Image
+
+__all__ = [
+    "LABELS",
+    "ObjectDetector",
+    "PeopleVehicles",
+    "blur_people",
+    "decode_nanodet",
+    "load_objects",
+    "relabel",
+]
+
+LABELS = {
+    "person": "person",
+    "bicycle": "vehicle",
+    "car": "vehicle",
+    "motorcycle": "vehicle",
+    "bus": "vehicle",
+    "train": "vehicle",
+    "truck": "vehicle",
+}
+"""COCO class -> what wildcam reports (MegaDetector's categories: animal, person, vehicle)."""
+
+MATCH_IOU = 0.3
+"""Default overlap of a large-model box and a person/vehicle box that makes them one object
+(the manifest entry's ``match_iou`` overrides it)."""
+
+
+def decode_nanodet(
+    heads: Sequence[tuple[np.ndarray, np.ndarray]],
+    strides: Sequence[int],
+    side: int,
+    min_score: float,
+) -> list[tuple[float, int, tuple[float, float, float, float]]]:
+    """NanoDet (generalised focal loss) head outputs -> ``(score, class, (x0, y0, x1, y1))`` in
+    input pixels, for every point whose best class scores at least ``min_score``.
+
+    Each head is ``(scores [N, classes], distances [N, 4 * (reg_max + 1)])`` on a square grid of
+    ``side / stride`` points, row by row; a point's box is its position minus/plus the
+    expected value of each side's distance distribution (softmax over ``reg_max + 1`` bins)
+    times the stride.
+    """
+    out = []
+    for (scores, dist), stride in zip(heads, strides, strict=True):
+        cells = side // stride
+        if scores.shape[0] != cells * cells:
+            raise ModelError(f"head of stride {stride}: {scores.shape[0]} points, not {cells}^2")
+        best = scores.max(axis=1)
+        keep = np.nonzero(best >= min_score)[0]
+        if keep.size == 0:
+            continue
+        bins = dist[keep].reshape(len(keep), 4, -1)
+        e = np.exp(bins - bins.max(axis=2, keepdims=True))
+        d = (e / e.sum(axis=2, keepdims=True) * np.arange(bins.shape[2])).sum(axis=2) * stride
+        cx, cy = (keep % cells) * stride, (keep // cells) * stride
+        for k, i in enumerate(keep):
+            c = int(scores[i].argmax())
+            box = (
+                float(cx[k] - d[k, 0]),
+                float(cy[k] - d[k, 1]),
+                float(cx[k] + d[k, 2]),
+                float(cy[k] + d[k, 3]),
+            )
+            out.append((float(scores[i, c]), c, box))
+    return out
+
+
+class ObjectDetector(_OnnxModel):
+    """The manifest's stage-0 detector: people and vehicles in a whole frame."""
+
+    def __init__(self, entry: ModelEntry, session: ort.InferenceSession) -> None:
+        super().__init__(entry, session)
+        info = entry.info
+        self.strides = tuple(int(s) for s in info.get("strides", (8, 16, 32)))
+        self.heads = [tuple(str(n) for n in pair) for pair in info["heads"]]
+        self.match_iou = float(info.get("match_iou", MATCH_IOU))
+        self._outputs = [n for pair in self.heads for n in pair]
+
+    def detect(self, image: Image) -> list[LabelledBox]:
+        """People and vehicles in ``image`` (BGR), full-frame pixels, best first, after NMS."""
+        spec = self.entry.input
+        boxed, ratio = letterbox(image, self._width, spec.pad_value)
+        arrays = self._run(normalise([boxed], spec))
+        heads = [(arrays[2 * k][0], arrays[2 * k + 1][0]) for k in range(len(self.heads))]
+        found = decode_nanodet(heads, self.strides, self._width, self.entry.min_score)
+        h, w = image.shape[:2]
+        boxes, scores, labels = [], [], []
+        for score, cls, (x0, y0, x1, y1) in found:
+            label = LABELS.get(self.entry.classes[cls]) if cls < len(self.entry.classes) else None
+            if label is None:
+                continue
+            boxes.append([x0 / ratio, y0 / ratio, (x1 - x0) / ratio, (y1 - y0) / ratio])
+            scores.append(score)
+            labels.append(label)
+        if not boxes:
+            return []
+        keep = cv2.dnn.NMSBoxes(boxes, scores, self.entry.min_score, self.entry.nms_iou)
+        out = []
+        for i in np.asarray(keep).reshape(-1).tolist():
+            x, y, bw, bh = boxes[i]
+            box = Box(round(x), round(y), round(bw), round(bh)).clipped(w, h)
+            if box.area:
+                out.append(LabelledBox(box, scores[i], labels[i]))
+        return sorted(out, key=lambda b: -b.score)
+
+
+def load_objects(
+    entry: ModelEntry, manifest_dir: Path, options: RuntimeOptions | None = None
+) -> ObjectDetector:
+    """The stage-0 detector of ``entry``, its file checked like a stage model's."""
+    if entry.decoding != "nanodet" or "heads" not in entry.info:
+        raise ModelError(f"{entry.model_id}: not a people-and-vehicles detector (nanodet, heads)")
+    return ObjectDetector(entry, open_session(entry, manifest_dir, options))
+
+
+def relabel(
+    boxes: Sequence[ScoredBox],
+    objects: Sequence[LabelledBox],
+    animal_threshold: float,
+    object_threshold: float,
+    match_iou: float = MATCH_IOU,
+) -> tuple[tuple[ScoredBox, ...], tuple[LabelledBox, ...]]:
+    """Split the large model's ``boxes`` into the animals and the people/vehicles.
+
+    A box at or above ``animal_threshold`` that one of ``objects`` scoring at least
+    ``object_threshold`` overlaps by ``match_iou`` (IoU) or more is that object; it is dropped
+    and the object listed. Boxes below the threshold stay (they decide nothing)."""
+    animals: list[ScoredBox] = []
+    matched: dict[LabelledBox, None] = {}
+    strong = [o for o in objects if o.score >= object_threshold]
+    for scored in boxes:
+        hit = None
+        if scored.score >= animal_threshold:
+            hit = max(
+                (o for o in strong if o.box.iou(scored.box) >= match_iou),
+                key=lambda o: o.score,
+                default=None,
+            )
+        if hit is None:
+            animals.append(scored)
+        else:
+            matched[hit] = None
+    return tuple(animals), tuple(matched)
+
+
+@dataclass
+class PeopleVehicles:
+    """Stage 3 with the people-and-vehicles check (a :class:`StageModel` like the one it wraps).
+
+    ``detector`` is called only for a frame where the large model found an animal box, once per
+    frame however many regions were asked."""
+
+    model: StageModel
+    detector: Callable[[Image], list[LabelledBox]]
+    object_threshold: float
+    match_iou: float = MATCH_IOU
+
+    def __post_init__(self) -> None:
+        self.model_id = self.model.model_id
+        self.stage = self.model.stage
+        self.c_low = self.model.c_low
+        self.c_high = self.model.c_high
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        """The wrapped model's results, people and vehicles taken out of the animals."""
+        results = self.model.predict(image, regions)
+        if not any(b.score >= self.c_high for r in results for b in r.boxes):
+            return results
+        objects = self.detector(image)
+        out = []
+        for result in results:
+            animals, others = relabel(
+                result.boxes, objects, self.c_high, self.object_threshold, self.match_iou
+            )
+            if not others:
+                out.append(result)
+                continue
+            score = max((b.score for b in animals), default=0.0)
+            out.append(replace(result, score=score, boxes=animals, others=others))
+        return out
+
+
+def blur_people(image: Image, others: Sequence[LabelledBox]) -> Image:
+    """A copy of ``image`` with every person box pixelated beyond recognition (``image`` itself
+    when there is none)."""
+    people = [o.box for o in others if o.label == "person"]
+    if not people:
+        return image
+    out = image.copy()
+    h, w = out.shape[:2]
+    for box in people:
+        b = box.clipped(w, h)
+        if b.area == 0:
+            continue
+        patch = out[b.y : b.y + b.h, b.x : b.x + b.w]
+        small = cv2.resize(
+            patch, (max(1, b.w // 16), max(1, b.h // 16)), interpolation=cv2.INTER_AREA
+        )
+        out[b.y : b.y + b.h, b.x : b.x + b.w] = cv2.resize(
+            small, (b.w, b.h), interpolation=cv2.INTER_NEAREST
+        )
+    return out

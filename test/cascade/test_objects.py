@@ -1,0 +1,190 @@
+"""People and vehicles (wildcam.cascade.objects): decoding, relabelling, the stage-3 wrapper,
+pixelating people, the manifest's stage 0 and, on real data, the packaged detector."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from wildcam.cascade.base import LabelledBox, RegionResult, ScoredBox
+from wildcam.cascade.config import CascadeConfig
+from wildcam.cascade.loader import load_stages, stages_to_reload
+from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.objects import (
+    PeopleVehicles,
+    blur_people,
+    decode_nanodet,
+    load_objects,
+    relabel,
+)
+from wildcam.cascade.onnx_models import load_model
+from wildcam.cascade.runner import Cascade
+from wildcam.errors import ModelError
+from wildcam.types import Box, Image
+
+FRAME = np.zeros((100, 200, 3), np.uint8)
+WHOLE = Box(0, 0, 200, 100)
+
+
+def _peak(bins: int, value: int) -> np.ndarray:
+    """Logits whose softmax is (almost) all on bin ``value``."""
+    out = np.full(bins, -50.0, np.float32)
+    out[value] = 50.0
+    return out
+
+
+def test_nanodet_heads_decode_to_boxes_around_grid_points() -> None:
+    side, stride, bins = 32, 8, 11
+    cells = side // stride
+    scores = np.zeros((cells * cells, 3), np.float32)
+    dist = np.zeros((cells * cells, 4 * bins), np.float32)
+    point = 1 * cells + 2  # row 1, column 2: position (16, 8)
+    scores[point, 2] = 0.9
+    scores[0, 1] = 0.1  # below min_score: not decoded
+    dist[point] = np.concatenate([_peak(bins, k) for k in (1, 0, 2, 3)])
+    found = decode_nanodet([(scores, dist)], [stride], side, min_score=0.2)
+    assert len(found) == 1
+    score, cls, box = found[0]
+    assert cls == 2 and score == pytest.approx(0.9)
+    assert box == pytest.approx((16 - 8, 8 - 0, 16 + 16, 8 + 24))
+    with pytest.raises(ModelError, match="stride 16"):
+        decode_nanodet([(scores, dist)], [16], side, 0.2)
+
+
+def test_animal_boxes_a_person_or_vehicle_covers_are_relabelled() -> None:
+    deer = ScoredBox(Box(0, 0, 40, 40), 0.9)
+    walker = ScoredBox(Box(100, 10, 30, 80), 0.8)
+    faint = ScoredBox(Box(150, 0, 20, 20), 0.1)  # below the animal threshold: decides nothing
+    person = LabelledBox(Box(102, 12, 28, 76), 0.7, "person")
+    weak_car = LabelledBox(Box(0, 0, 40, 40), 0.3, "vehicle")  # below the object threshold
+    faint_car = LabelledBox(Box(150, 0, 20, 20), 0.9, "vehicle")
+    animals, others = relabel(
+        [deer, walker, faint], [person, weak_car, faint_car], 0.5, 0.5, match_iou=0.3
+    )
+    assert animals == (deer, faint)
+    assert others == (person,)
+    far = LabelledBox(Box(160, 60, 30, 30), 0.9, "person")  # overlaps nothing
+    assert relabel([walker], [far], 0.5, 0.5) == ((walker,), ())
+
+
+class _Boxes:
+    """A stage-3 stand-in answering fixed boxes for every region."""
+
+    def __init__(self, boxes: Sequence[ScoredBox]) -> None:
+        self.model_id, self.stage, self.c_low, self.c_high = "large", 3, 0.5, 0.5
+        self.boxes = tuple(boxes)
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        best = max((b.score for b in self.boxes), default=0.0)
+        return [RegionResult(r, best, self.boxes) for r in regions]
+
+
+def test_the_wrapper_checks_only_frames_with_an_animal_and_the_cascade_follows_it() -> None:
+    calls: list[int] = []
+    person = LabelledBox(Box(10, 10, 40, 80), 0.8, "person")
+
+    def detect(image: Image) -> list[LabelledBox]:
+        calls.append(1)
+        return [person]
+
+    quiet = PeopleVehicles(_Boxes([ScoredBox(Box(10, 10, 40, 80), 0.3)]), detect, 0.5)
+    assert quiet.predict(FRAME, [WHOLE])[0].others == () and calls == []
+
+    walker = PeopleVehicles(_Boxes([ScoredBox(Box(12, 12, 38, 76), 0.9)]), detect, 0.5)
+    assert (walker.model_id, walker.stage, walker.c_high) == ("large", 3, 0.5)
+    [result] = walker.predict(FRAME, [WHOLE])
+    assert result.score == 0.0 and result.boxes == () and result.others == (person,)
+    decision = Cascade({3: walker}).run(FRAME)
+    assert not decision.animal and decision.others == (person,)
+
+    both = PeopleVehicles(
+        _Boxes([ScoredBox(Box(12, 12, 38, 76), 0.9), ScoredBox(Box(120, 20, 50, 50), 0.7)]),
+        detect,
+        0.5,
+    )
+    decision = Cascade({3: both}).run(FRAME, [Box(0, 0, 100, 100), Box(100, 0, 100, 100)])
+    assert decision.animal and decision.others == (person,)  # listed once for two regions
+    assert [s.box for s, _ in decision.detections()] == [Box(120, 20, 50, 50)]
+    assert len(calls) == 3  # once per frame, however many regions
+
+
+def test_people_are_pixelated_and_nothing_else_changes() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (120, 160, 3), np.uint8)
+    person = LabelledBox(Box(32, 16, 64, 64), 0.9, "person")
+    car = LabelledBox(Box(100, 60, 40, 40), 0.9, "vehicle")
+    out = blur_people(image, [person, car])
+    inside = out[16:80, 32:96]
+    assert not np.array_equal(inside, image[16:80, 32:96])
+    assert len(np.unique(inside[:16, :16].reshape(-1, 3), axis=0)) == 1  # one 16 px block
+    mask = np.ones(image.shape[:2], bool)
+    mask[16:80, 32:96] = False
+    assert np.array_equal(out[mask], image[mask])  # the vehicle and the rest untouched
+    assert blur_people(image, [car]) is image
+
+
+def _objects_record(**changes: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "id": "objects_fp32",
+        "file": "objects_fp32.onnx",
+        "sha256": "0" * 64,
+        "stage": OBJECTS_STAGE,
+        "kind": "detector",
+        "input": {"name": "input_1", "shape": [1, 3, 416, 416], "resize": "letterbox"},
+        "outputs": [{"name": "Identity", "shape": [1, 2704, 80]}],
+        "decoding": "nanodet",
+        "classes": ["person"],
+        "c_low": 0.4,
+        "c_high": 0.4,
+        "heads": [["Identity", "Identity_3"]],
+    }
+    record.update(changes)
+    return record
+
+
+def test_stage_zero_is_the_nanodet_detector_and_no_stage_model() -> None:
+    entry = ModelEntry.from_dict(_objects_record())
+    assert entry.stage == OBJECTS_STAGE and entry.info["heads"] == [["Identity", "Identity_3"]]
+    with pytest.raises(ModelError, match="nanodet"):
+        ModelEntry.from_dict(_objects_record(decoding="yolox"))
+    with pytest.raises(ModelError, match="nanodet"):
+        ModelEntry.from_dict(_objects_record(stage=3))
+    with pytest.raises(ModelError, match="not a stage model"):
+        load_model(entry, Path("."))
+
+
+def _package_manifest() -> Manifest:
+    manifest = Manifest.load(default_manifest_path())
+    if OBJECTS_STAGE not in manifest.defaults:
+        pytest.skip("the package's manifest has no people-and-vehicles detector (make models)")
+    return manifest
+
+
+def test_the_loader_wraps_stage_three_unless_turned_off() -> None:
+    _package_manifest()
+    on = load_stages(CascadeConfig(), {3})[3]
+    assert isinstance(on, PeopleVehicles)
+    off = load_stages(CascadeConfig(people_vehicles=False), {3})[3]
+    assert off is not None and not isinstance(off, PeopleVehicles)
+    assert 3 in stages_to_reload(CascadeConfig(), CascadeConfig(people_vehicles=False))
+
+
+def test_the_packaged_detector_finds_the_cars_of_a_real_highway_clip(shared_data: Path) -> None:
+    manifest = _package_manifest()
+    detector = load_objects(manifest.default_for(OBJECTS_STAGE), manifest.directory)
+    cap = cv2.VideoCapture(str(shared_data / "videos" / "bgslibrary" / "video02.avi"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    found = detector.detect(frame)
+    assert found and all(o.label in ("person", "vehicle") for o in found)
+    assert max(o.score for o in found if o.label == "vehicle") >= 0.4
+    h, w = frame.shape[:2]
+    assert all(o.box.x >= 0 and o.box.x + o.box.w <= w and o.box.y + o.box.h <= h for o in found)
+    empty = np.full((480, 640, 3), 90, np.uint8)  # a grey wall: nobody there
+    assert detector.detect(empty) == []
