@@ -611,23 +611,13 @@ def card_section(r: Mapping[str, Value]) -> str:
         (
             "| people_vehicles | cascade recall | cascade precision | empty false alarms | "
             "large alone recall | large alone precision | large alone empty false alarms | "
-            "cascade mJ per image | road clip events decided animal |"
+            "stage-3 share | cascade mJ per image | road clip events decided animal |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {label} | "
             + " | ".join(
-                str(r.get(prefix + k))
-                for k in (
-                    "cascade_recall",
-                    "cascade_precision",
-                    "cascade_empty_false_alarm_rate",
-                    "large_only_recall",
-                    "large_only_precision",
-                    "large_only_empty_false_alarm_rate",
-                    "cascade_mj_per_image_rpi4b",
-                    "clip_road_cascade_animal_share",
-                )
+                str(r.get(prefix + k)) for k in (*PEOPLE_KEYS, "clip_road_cascade_animal_share")
             )
             + " |"
             for label, prefix in (("on", ""), ("off", "lever_people_vehicles_off_"))

@@ -11,9 +11,10 @@ import pytest
 from onnx_fakes import write_fake_manifest  # test-local helper
 
 from wildcam.cascade.config import CascadeConfig
-from wildcam.cascade.lazy import LazyModel
+from wildcam.cascade.lazy import LazyModel, lazy_of
 from wildcam.cascade.loader import load_stages, stages_to_reload
 from wildcam.cascade.manifest import Manifest
+from wildcam.cascade.objects import PeopleVehicles
 from wildcam.cascade.onnx_models import RuntimeOptions
 from wildcam.cascade.runner import Cascade
 from wildcam.errors import ModelError
@@ -103,3 +104,11 @@ def test_changing_the_memory_settings_reloads() -> None:
     assert stages_to_reload(base, CascadeConfig(stage3_lazy=False)) == {3}
     assert stages_to_reload(base, CascadeConfig(onnx_mem_arena=True)) == {1, 2, 3}
     assert stages_to_reload(base, CascadeConfig(stage3_idle_unload_s=5.0)) == set()
+
+
+def test_the_lazy_model_is_found_inside_the_people_and_vehicles_check(manifest: Path) -> None:
+    _, model = _lazy(manifest)
+    wrapped = PeopleVehicles(model, lambda image: [], 0.5)
+    assert lazy_of(model) is model and lazy_of(wrapped) is model
+    eager = load_stages(CascadeConfig(manifest=str(manifest), stage3_lazy=False))[3]
+    assert lazy_of(eager) is None and lazy_of(None) is None

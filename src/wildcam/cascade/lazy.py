@@ -34,7 +34,7 @@ from wildcam.cascade.onnx_models import (
 )
 from wildcam.types import Box, Image
 
-__all__ = ["LazyModel", "check_model", "release_memory"]
+__all__ = ["LazyModel", "check_model", "lazy_of", "release_memory"]
 
 
 def release_memory() -> None:
@@ -131,3 +131,10 @@ class LazyModel:
         if max_stage < self.stage or 0 < idle_unload_s <= self.idle_for():
             return self.unload()
         return False
+
+
+def lazy_of(model: object) -> LazyModel | None:
+    """The :class:`LazyModel` that serves ``model`` (itself, or the large model a wrapper such
+    as the people-and-vehicles check holds in ``model``); ``None`` when it is eager."""
+    inner = getattr(model, "model", model)
+    return inner if isinstance(inner, LazyModel) else None

@@ -33,7 +33,7 @@ from std_msgs.msg import Header
 
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
-from wildcam.cascade.lazy import LazyModel
+from wildcam.cascade.lazy import lazy_of
 from wildcam.cascade.loader import LAZY_STAGE, load_stages, stages_to_reload
 from wildcam.cascade.objects import blur_people
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
@@ -170,8 +170,8 @@ class CascadeDetector(Node):
 
     def unload_unneeded(self) -> None:
         """Drop a lazy stage-3 session the cascade may not call now or has not used lately."""
-        model = self.cascade.models.get(LAZY_STAGE)
-        if not isinstance(model, LazyModel):
+        model = lazy_of(self.cascade.models.get(LAZY_STAGE))
+        if model is None:
             return
         cfg = self.params.config
         if model.unload_unneeded(cfg.max_stage, cfg.stage3_idle_unload_s):
