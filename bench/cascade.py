@@ -27,7 +27,7 @@ Same run, this machine, ONNX Runtime and OpenCV on one thread:
   road clips (bgslibrary: none), and how many clips of each the gate raised an event in at all
   (``clip_*_clips_with_event`` of ``clip_*_clips``: a clip with none is in no event share) and
   in how many clips an event was decided "animal" (``clip_*_cascade_clips_animal``);
-  ``lever_trigger_clip_*``: the same with motion ``trigger_frames`` 3 and each zamba clip
+  ``lever_trigger_clip_*``: the same with motion ``trigger_frames`` (default 3) and each zamba clip
   opening with a trigger (the PIR edge that started its recording);
   ``clip_region_*`` with ``stage3_input: region`` (stage 3 on
   padded motion-region crops at full resolution);
@@ -184,9 +184,9 @@ def ece_keys(report: EvalReport, entries: Mapping[int, ModelEntry]) -> dict[str,
     return out
 
 
-TRIGGER_FRAMES = 3
-"""The trigger lever's setting (motion ``trigger_frames``; default 0): each zamba clip opens
-with a trigger held 3 frames (3 s at their 1 fps)."""
+TRIGGER_FRAMES = MotionConfig().trigger_frames
+"""Motion ``trigger_frames`` of the ``lever_trigger_*`` run (the default): each zamba clip opens
+with a trigger held that many frames (3 s at their 1 fps); the ``clip_*`` run has none."""
 TRIGGER_KEYS = (
     "clip_events",
     "clip_large_call_fraction",

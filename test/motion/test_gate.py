@@ -326,7 +326,6 @@ def test_a_trigger_opens_a_whole_frame_event_on_a_still_animal(
 def test_a_trigger_does_nothing_while_trigger_frames_is_0(
     scene: SmallScene, make_gate: MakeGate
 ) -> None:
-    gate = make_gate()
-    assert MotionConfig().trigger_frames == 0 and gate.config.trigger_frames == 0
+    gate = make_gate(trigger_frames=0)
     gate.trigger(0.0)
     assert all(r.event_id is None for r in scene.feed(gate, [scene.frame()] * 5))

@@ -210,7 +210,7 @@ class MotionConfig:
         unit="frames",
     )
     trigger_frames: int = param(
-        0,
+        3,
         "Frames after a trigger (camera/trigger: a PIR edge) counted as motion frames, the "
         "first opening an event whatever the gate sees: an animal already in view when the "
         "camera opens and standing still changes nothing against a background learnt with "
