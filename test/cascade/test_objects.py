@@ -19,6 +19,7 @@ from wildcam.cascade.objects import (
     blur_people,
     decode_nanodet,
     load_objects,
+    model_ids,
     relabel,
 )
 from wildcam.cascade.onnx_models import load_model
@@ -188,3 +189,12 @@ def test_the_packaged_detector_finds_the_cars_of_a_real_highway_clip(shared_data
     assert all(o.box.x >= 0 and o.box.x + o.box.w <= w and o.box.y + o.box.h <= h for o in found)
     empty = np.full((480, 640, 3), 90, np.uint8)  # a grey wall: nobody there
     assert detector.detect(empty) == []
+
+
+def test_model_ids_name_the_check_after_the_stages() -> None:
+    large = _Boxes([])
+    tiny = _Boxes([])
+    tiny.model_id, tiny.stage = "tiny", 1
+    checked = PeopleVehicles(large, lambda image: [], 0.5, detector_id="objects_int8")
+    assert model_ids({3: checked, 1: tiny}) == ["tiny", "large", "objects_int8"]
+    assert model_ids({3: large, 1: tiny}) == ["tiny", "large"]

@@ -133,6 +133,7 @@ def _energy(args: argparse.Namespace) -> tuple[EnergyFn, str]:
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation the arguments describe; 0 on success, 2 on bad input."""
     from wildcam.cascade.loader import load_stages
+    from wildcam.cascade.objects import model_ids
 
     if args.labels is None and args.coco is None:
         raise InputError("give --labels CSV and/or --coco JSON")
@@ -175,12 +176,14 @@ def run_eval(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     if args.md_json is not None:
-        _write_md(args, report, config)
+        _write_md(args, report, config, model_ids(models))
         print(f"wrote {args.md_json}")
     return 0
 
 
-def _write_md(args: argparse.Namespace, report: EvalReport, config: CascadeConfig) -> None:
+def _write_md(
+    args: argparse.Namespace, report: EvalReport, config: CascadeConfig, ids: list[str]
+) -> None:
     """The per-image results as MegaDetector batch output, files relative to the images."""
     import dataclasses
     import os
@@ -199,7 +202,7 @@ def _write_md(args: argparse.Namespace, report: EvalReport, config: CascadeConfi
         for i in report.per_image
     ]
     name, metadata = cascade_detector_info(
-        [report.models[s] for s in sorted(report.models)],
+        ids,
         manifest_digest(manifest_path(config)),
         config.decision_threshold,
     )

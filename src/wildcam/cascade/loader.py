@@ -136,4 +136,4 @@ def with_people_vehicles(
         return loaded[0].detect(image)
 
     match = float(entry.info.get("match_iou", MATCH_IOU))
-    return PeopleVehicles(model, detect, entry.c_high, match)
+    return PeopleVehicles(model, detect, entry.c_high, match, entry.model_id)

@@ -17,7 +17,7 @@ ONNX Runtime; no rclpy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +44,7 @@ __all__ = [
     "blur_people",
     "decode_nanodet",
     "load_objects",
+    "model_ids",
     "relabel",
 ]
 
@@ -191,6 +192,8 @@ class PeopleVehicles:
     detector: Callable[[Image], list[LabelledBox]]
     object_threshold: float
     match_iou: float = MATCH_IOU
+    detector_id: str = ""
+    """The manifest id of the people-and-vehicles detector (for provenance)."""
 
     def __post_init__(self) -> None:
         self.model_id = self.model.model_id
@@ -215,6 +218,14 @@ class PeopleVehicles:
             score = max((b.score for b in animals), default=0.0)
             out.append(replace(result, score=score, boxes=animals, others=others))
         return out
+
+
+def model_ids(models: Mapping[int, StageModel]) -> list[str]:
+    """The manifest ids of the stage models, cheapest first, then of the people-and-vehicles
+    detector when a stage carries the check: what decided a result (output provenance)."""
+    ids = [models[s].model_id for s in sorted(models)]
+    checks = [m.detector_id for m in models.values() if isinstance(m, PeopleVehicles)]
+    return ids + [c for c in checks if c]
 
 
 def blur_people(image: Image, others: Sequence[LabelledBox]) -> Image:

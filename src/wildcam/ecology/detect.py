@@ -21,6 +21,7 @@ from wildcam.camera.folder import IMAGE_SUFFIXES
 from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import read_image
+from wildcam.cascade.objects import model_ids
 from wildcam.cascade.runner import Cascade
 from wildcam.ecology.megadetector import (
     MIN_CONF,
@@ -175,7 +176,7 @@ class Detector:
         else:
             images = [self._one(path, path.name)]
         name, metadata = cascade_detector_info(
-            [self.models[s].model_id for s in sorted(self.models)],
+            model_ids(self.models),
             self.manifest_sha,
             self.config.decision_threshold,
             self.min_conf,
