@@ -111,7 +111,6 @@ class ObjectDetector(_OnnxModel):
         info = entry.info
         self.strides = tuple(int(s) for s in info.get("strides", (8, 16, 32)))
         self.heads = [tuple(str(n) for n in pair) for pair in info["heads"]]
-        self.match_iou = float(info.get("match_iou", MATCH_IOU))
         self._outputs = [n for pair in self.heads for n in pair]
 
     def detect(self, image: Image) -> list[LabelledBox]:

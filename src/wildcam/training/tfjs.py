@@ -81,7 +81,6 @@ def _sparse_to_dense(
 _FOLD: dict[str, Callable[..., np.ndarray]] = {
     "AddV2": np.add,
     "Add": np.add,
-    "Cast": lambda x: x,
     "SparseToDense": _sparse_to_dense,
 }
 """Integer ops evaluated at conversion time when every input is a constant (shape arithmetic)."""
