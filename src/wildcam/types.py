@@ -51,11 +51,15 @@ class Box(NamedTuple):
         """Area in pixels (0 for an empty box)."""
         return max(self.w, 0) * max(self.h, 0)
 
-    def iou(self, other: Box) -> float:
-        """Intersection over union with ``other`` (0.0 when both are empty)."""
+    def intersection(self, other: Box) -> int:
+        """The area, in pixels, this box shares with ``other``."""
         ix = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
         iy = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
-        inter = max(ix, 0) * max(iy, 0)
+        return max(ix, 0) * max(iy, 0)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with ``other`` (0.0 when both are empty)."""
+        inter = self.intersection(other)
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 

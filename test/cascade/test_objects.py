@@ -169,6 +169,8 @@ def test_the_loader_wraps_stage_three_unless_turned_off() -> None:
     _package_manifest()
     on = load_stages(CascadeConfig(), {3})[3]
     assert isinstance(on, PeopleVehicles)
+    eager = load_stages(CascadeConfig(stage3_lazy=False), {3})[3]
+    assert isinstance(eager, PeopleVehicles) and eager.detector_id == on.detector_id
     off = load_stages(CascadeConfig(people_vehicles=False), {3})[3]
     assert off is not None and not isinstance(off, PeopleVehicles)
     assert 3 in stages_to_reload(CascadeConfig(), CascadeConfig(people_vehicles=False))

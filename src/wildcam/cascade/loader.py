@@ -114,20 +114,31 @@ def load_stages(
             out[stage] = load_model(entry, manifest.directory, options)
     large = out.get(3)
     if large is not None and config.people_vehicles:
-        out[3] = with_people_vehicles(large, manifest, options)
+        lazy = config.stage3_lazy
+        out[3] = with_people_vehicles(large, manifest, options, lazy, check_lazy_io)
     return out
 
 
 def with_people_vehicles(
-    model: StageModel, manifest: Manifest, options: RuntimeOptions | None = None
+    model: StageModel,
+    manifest: Manifest,
+    options: RuntimeOptions | None = None,
+    lazy: bool = False,
+    check_lazy_io: bool = True,
 ) -> StageModel:
     """Stage 3 ``model`` with the manifest's people-and-vehicles check
     (:class:`~wildcam.cascade.objects.PeopleVehicles`); ``model`` itself when the manifest has
-    no stage-0 detector. The detector's session is created on the first frame that needs it."""
+    no stage-0 detector. With ``lazy`` the detector's file is checked now (as the lazy stage
+    3's, ``check_lazy_io``) and its session created on the first frame that needs it."""
     if OBJECTS_STAGE not in manifest.defaults:
         return model
     entry = manifest.default_for(OBJECTS_STAGE)
-    check_model(entry, manifest.directory, options or RuntimeOptions())
+    options = options or RuntimeOptions()
+    match = float(entry.info.get("match_iou", MATCH_IOU))
+    if not lazy:
+        detector = load_objects(entry, manifest.directory, options)
+        return PeopleVehicles(model, detector.detect, entry.c_high, match, entry.model_id)
+    check_model(entry, manifest.directory, options, io=check_lazy_io)
     loaded: list[ObjectDetector] = []
 
     def detect(image: Image) -> list[LabelledBox]:
@@ -135,5 +146,4 @@ def with_people_vehicles(
             loaded.append(load_objects(entry, manifest.directory, options))
         return loaded[0].detect(image)
 
-    match = float(entry.info.get("match_iou", MATCH_IOU))
     return PeopleVehicles(model, detect, entry.c_high, match, entry.model_id)

@@ -39,8 +39,10 @@ from wildcam.types import Box, Image
 
 __all__ = [
     "LABELS",
+    "MATCH_IOU",
     "ObjectDetector",
     "PeopleVehicles",
+    "best_match",
     "blur_people",
     "decode_nanodet",
     "load_objects",
@@ -150,6 +152,15 @@ def load_objects(
     return ObjectDetector(entry, open_session(entry, manifest_dir, options))
 
 
+def best_match(
+    box: Box, objects: Sequence[LabelledBox], match_iou: float = MATCH_IOU
+) -> LabelledBox | None:
+    """The best-scoring of ``objects`` that overlaps ``box`` by ``match_iou`` (IoU) or more."""
+    return max(
+        (o for o in objects if o.box.iou(box) >= match_iou), key=lambda o: o.score, default=None
+    )
+
+
 def relabel(
     boxes: Sequence[ScoredBox],
     objects: Sequence[LabelledBox],
@@ -166,13 +177,9 @@ def relabel(
     matched: dict[LabelledBox, None] = {}
     strong = [o for o in objects if o.score >= object_threshold]
     for scored in boxes:
-        hit = None
-        if scored.score >= animal_threshold:
-            hit = max(
-                (o for o in strong if o.box.iou(scored.box) >= match_iou),
-                key=lambda o: o.score,
-                default=None,
-            )
+        hit = (
+            best_match(scored.box, strong, match_iou) if scored.score >= animal_threshold else None
+        )
         if hit is None:
             animals.append(scored)
         else:

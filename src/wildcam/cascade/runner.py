@@ -48,13 +48,7 @@ from wildcam.cascade.base import (
 )
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.light import is_night
-from wildcam.cascade.views import (
-    TileBand,
-    overlap,
-    predict_tiled,
-    predict_views,
-    student_tiles,
-)
+from wildcam.cascade.views import TileBand, predict_tiled, predict_views, student_tiles
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
 
@@ -577,10 +571,10 @@ class StageLatency:
 def _match(frame_result: RegionResult, region: Box) -> RegionResult:
     """A full-frame detector result seen from one region: the boxes (animals, people and
     vehicles) that overlap it."""
-    others = tuple(o for o in frame_result.others if overlap(o.box, region) > 0)
+    others = tuple(o for o in frame_result.others if o.box.intersection(region) > 0)
     if not frame_result.boxes:  # a classifier, or only people: the frame score is all there is
         return RegionResult(region, frame_result.score, (), others)
-    boxes = tuple(b for b in frame_result.boxes if overlap(b.box, region) > 0)
+    boxes = tuple(b for b in frame_result.boxes if b.box.intersection(region) > 0)
     return RegionResult(region, max((b.score for b in boxes), default=0.0), boxes, others)
 
 

@@ -35,7 +35,6 @@ __all__ = [
     "TILE_OVERLAP",
     "TileBand",
     "grid_tiles",
-    "overlap",
     "predict_tiled",
     "predict_views",
     "student_tiles",
@@ -124,18 +123,11 @@ def tile_label(
     the area of one of the ``animals``' boxes, ``False`` when it touches none of the ``seen``
     boxes (the animals and anything else a detector marked), ``None`` (ambiguous) otherwise."""
     for box in animals:
-        if box.area > 0 and overlap(tile, box) >= share * box.area:
+        if box.area > 0 and tile.intersection(box) >= share * box.area:
             return True
-    if any(overlap(tile, box) > 0 for box in (*animals, *seen)):
+    if any(tile.intersection(box) > 0 for box in (*animals, *seen)):
         return None
     return False
-
-
-def overlap(a: Box, b: Box) -> int:
-    """The area two boxes share, in pixels."""
-    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(w, 0) * max(h, 0)
 
 
 def _mirror(box: Box, width: int) -> Box:

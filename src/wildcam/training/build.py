@@ -35,15 +35,13 @@ from wildcam.training.common import (
     count_macs,
     count_params,
     export_onnx,
-    latency_ms,
     seed_everything,
-    session,
     sha256_file,
 )
 from wildcam.training.crops import CONTEXT, CropSet, build_crops, teacher_to_target
 from wildcam.training.data import Frame, load_frames
 from wildcam.training.modelcard import write_model_card
-from wildcam.training.quantize import quantize_int8
+from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
 from wildcam.training.students import MEAN, MEDIUM, STD, TINY, Student, predict, prune, train
 
 __all__ = ["main"]

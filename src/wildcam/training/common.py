@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import random
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
-
-from wildcam.cascade.onnx_models import RuntimeOptions
 
 __all__ = [
     "count_macs",
     "count_params",
     "export_onnx",
-    "latency_ms",
     "seed_everything",
-    "session",
     "sha256_file",
 ]
 
@@ -105,23 +98,3 @@ def export_onnx(
     proto.producer_name = "wildcam"
     proto.producer_version = "1"
     onnx.save(proto, str(path))
-
-
-def session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    """A CPU session with the runtime's settings (:class:`RuntimeOptions`)."""
-    options = RuntimeOptions(threads=threads)
-    return ort.InferenceSession(
-        str(path), sess_options=options.session_options(), providers=[options.execution_provider]
-    )
-
-
-def latency_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``run()`` in milliseconds."""
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return round(statistics.median(times), 3)

@@ -18,15 +18,15 @@ of the same groups, where the large model fires, show what it catches.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import hashlib
 import json
 import math
 import shutil
-import statistics
 import subprocess
 import tarfile
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,11 @@ import onnxruntime as ort
 from wildcam.cascade.base import LabelledBox, RegionResult
 from wildcam.cascade.calibrate import write_card_section
 from wildcam.cascade.evaluate import read_image
-from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry
-from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, load_objects
+from wildcam.cascade.manifest import OBJECTS_STAGE, InputSpec, Manifest
+from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, best_match, load_objects
 from wildcam.cascade.onnx_models import letterbox, load_model, normalise
 from wildcam.cascade.realdata import real_items
-from wildcam.training.quantize import quantize_int8
+from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
 from wildcam.training.tfjs import convert
 from wildcam.types import Box
 
@@ -171,10 +171,8 @@ def frame_veto(result: RegionResult, threshold: float, objects: Sequence[Labelle
     strong = [b for b in result.boxes if b.score >= threshold]
     if not strong:
         return 0.0
-    return min(
-        max((o.score for o in objects if o.box.iou(b.box) >= MATCH_IOU), default=0.0)
-        for b in strong
-    )
+    matches = [best_match(b.box, objects) for b in strong]
+    return min(0.0 if m is None else m.score for m in matches)
 
 
 def choose_threshold(vetoes: Sequence[float], max_lost: float = MAX_LOST) -> float:
@@ -202,7 +200,26 @@ def count_macs(model: onnx.ModelProto) -> int:
     )
 
 
-def _entry(onnx_file: Path, model: onnx.ModelProto) -> dict[str, Any]:
+def input_spec(model: onnx.ModelProto) -> InputSpec:
+    """The converted NanoDet's input and its preprocessing."""
+    side = model.graph.input[0].type.tensor_type.shape.dim[2].dim_value
+    return InputSpec(
+        name=model.graph.input[0].name,
+        shape=(1, 3, side, side),
+        layout="NCHW",
+        color="BGR",
+        scale=1.0,
+        # NanoDet's preprocessing (its configs' img_norm): BGR mean and std
+        mean=(103.53, 116.28, 123.675),
+        std=(57.375, 57.12, 58.395),
+        resize="letterbox",
+        context=0.0,
+        pad_value=0,
+    )
+
+
+def _entry(model: onnx.ModelProto) -> dict[str, Any]:
+    """The manifest record of the converted ``model`` (the file's fields come with the file)."""
     outputs = [
         {"name": o.name, "shape": [d.dim_value for d in o.type.tensor_type.shape.dim]}
         for o in model.graph.output
@@ -214,36 +231,21 @@ def _entry(onnx_file: Path, model: onnx.ModelProto) -> dict[str, Any]:
         [pair[len(COCO)], next(n for k, n in pair.items() if k != len(COCO))]
         for _, pair in sorted(by_points.items(), reverse=True)
     ]
-    side = model.graph.input[0].type.tensor_type.shape.dim[2].dim_value
+    spec = input_spec(model)
     return {
         "id": MODEL_ID,
-        "file": onnx_file.name,
-        "sha256": hashlib.sha256(onnx_file.read_bytes()).hexdigest(),
         "stage": OBJECTS_STAGE,
         "kind": "detector",
-        "precision": "fp32",
-        "input": {
-            "name": model.graph.input[0].name,
-            "shape": [1, 3, side, side],
-            "layout": "NCHW",
-            "color": "BGR",
-            "scale": 1.0,
-            # NanoDet's preprocessing (its configs' img_norm): BGR mean and std
-            "mean": [103.53, 116.28, 123.675],
-            "std": [57.375, 57.12, 58.395],
-            "resize": "letterbox",
-            "context": 0.0,
-            "pad_value": 0,
-        },
+        "precision": "int8",
+        "input": dataclasses.asdict(spec),
         "outputs": outputs,
         "decoding": "nanodet",
         "classes": list(COCO),
         "heads": heads,
-        "strides": [side // round(math.sqrt(p)) for p in sorted(by_points, reverse=True)],
+        "strides": [spec.size[0] // round(math.sqrt(p)) for p in sorted(by_points, reverse=True)],
         "nms_iou": 0.5,
         "min_score": MIN_SCORE,
         "match_iou": MATCH_IOU,
-        "file_bytes": onnx_file.stat().st_size,
         "params": sum(math.prod(i.dims) for i in model.graph.initializer if len(i.dims) > 1),
         "macs": count_macs(model),
         "provenance": f"npm {PACKAGE} models/{MODEL}.json: NanoDet trained on COCO",
@@ -262,7 +264,8 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
     with tempfile.TemporaryDirectory() as tmp:
         items = [i for i in real_items(data, Path(tmp)) if i.role != "test"]
         frames = [(i, read_image(i.item.path)) for i in items]
-        spec = ModelEntry.from_dict({**_entry(fp32, model), "c_low": 0.5, "c_high": 0.5}).input
+        entry = _entry(model)
+        spec = input_spec(model)
         train = [f for i, f in frames if i.role == "train" and f is not None]
         step = max(len(train) // CALIBRATION_FRAMES, 1)
         batches = [
@@ -272,8 +275,14 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
         # the NanoDet heads (split into scores and distances) and the stem's max-pool, padded
         # with minus infinity, stay float
         quantize_int8(fp32, out, spec.name, batches, ("Split",), exclude_ops=("Pad", "MaxPool"))
-        entry = {**_entry(out, model), "precision": "int8"}
-        entry["latency_ms"] = _latency_ms(out, spec.name, batches[0])
+        entry.update(
+            file=out.name,
+            sha256=hashlib.sha256(out.read_bytes()).hexdigest(),
+            file_bytes=out.stat().st_size,
+            latency_ms=latency_ms(
+                functools.partial(session(out).run, None, {spec.name: batches[0]}), 20
+            ),
+        )
         entry["c_low"] = entry["c_high"] = MIN_SCORE  # replaced once the threshold is chosen
         record = json.loads(manifest_path.read_text(encoding="utf-8"))
         record["models"] = [m for m in record["models"] if m["stage"] != OBJECTS_STAGE]
@@ -283,7 +292,7 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
         manifest = Manifest.load(manifest_path)
         large = load_model(manifest.default_for(3), manifest.directory)
         detector = load_objects(manifest.entry(MODEL_ID), manifest.directory)
-        reference = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+        reference = session(fp32)
         animals: list[tuple[str, float]] = []
         empties: list[tuple[float, bool]] = []
         drift = 0.0
@@ -314,20 +323,6 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
     log(f"{MODEL_ID}: threshold {threshold}, {entry['metrics']}")
     write_card_section(manifest_path.parent / "README.md", card_section(entry))
     return entry
-
-
-def _latency_ms(path: Path, name: str, x: Any, repeats: int = 20) -> float:
-    """Median time of one call on one thread (after a warm-up), milliseconds."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    run = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run
-    times = []
-    for k in range(repeats + 3):
-        start = time.perf_counter()
-        run(None, {name: x})
-        if k >= 3:
-            times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 3)
 
 
 def _score_drift(reference: ort.InferenceSession, detector: ObjectDetector, x: Any) -> float:

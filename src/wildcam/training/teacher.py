@@ -27,12 +27,10 @@ from wildcam.training.common import (
     count_macs,
     count_params,
     export_onnx,
-    latency_ms,
-    session,
     sha256_file,
 )
 from wildcam.training.data import Frame
-from wildcam.training.quantize import quantize_int8
+from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
 from wildcam.training.yolox import load_megadetector_lite
 from wildcam.types import Box
 

@@ -1,13 +1,17 @@
-"""Static int8 quantisation of ONNX models (ONNX Runtime's quantiser; no torch), shared by the
+"""ONNX tools of the model builds that need no torch: static int8 quantisation (ONNX Runtime's
+quantiser), a session with the runtime's settings and a latency measurement; shared by the
 builds of the teacher, the students and the people-and-vehicles detector."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -17,7 +21,9 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-__all__ = ["CALIB_CHUNK", "nodes_of", "quantize_int8", "tail_nodes"]
+from wildcam.cascade.onnx_models import RuntimeOptions
+
+__all__ = ["CALIB_CHUNK", "latency_ms", "nodes_of", "quantize_int8", "session", "tail_nodes"]
 
 CALIB_CHUNK = 8
 """Calibration batches whose activations are held at once (bounds memory on the 640 input)."""
@@ -101,3 +107,23 @@ def quantize_int8(
 def nodes_of(path: Path, ops: Sequence[str]) -> list[str]:
     """Names of the nodes of the ``ops`` types."""
     return [n.name for n in onnx.load(str(path)).graph.node if n.op_type in ops]
+
+
+def session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    """A CPU session with the runtime's settings (:class:`RuntimeOptions`)."""
+    options = RuntimeOptions(threads=threads)
+    return ort.InferenceSession(
+        str(path), sess_options=options.session_options(), providers=[options.execution_provider]
+    )
+
+
+def latency_ms(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``run()`` in milliseconds."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return round(statistics.median(times), 3)
