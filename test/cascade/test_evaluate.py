@@ -264,7 +264,7 @@ def test_cli_eval_with_the_shipped_models(shared_data: Path, tmp_path: Path) -> 
     assert cli.main(["eval", "--labels", str(tmp_path / "labels.csv"), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 6 and report["unreadable"] == 1
-    assert report["models"] == {"1": "tiny_int8", "2": "medium_int8", "3": "large_int8"}
+    assert report["models"] == {"1": "tiny_int8", "2": "coarse_int8", "3": "large_int8"}
     cascade = next(r for r in report["rows"] if r["name"] == "cascade")
     assert cascade["images"] == 6 and cascade["energy_mj"] > 0 and cascade["latency_ms"] > 0
     assert cascade["fraction_reaching"]["1"] == 1.0

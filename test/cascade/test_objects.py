@@ -12,7 +12,7 @@ import pytest
 
 from wildcam.cascade.base import LabelledBox, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
-from wildcam.cascade.loader import load_stages, stages_to_reload
+from wildcam.cascade.loader import last_frame, load_stages, stages_to_reload
 from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.objects import (
     PeopleVehicles,
@@ -165,15 +165,19 @@ def _package_manifest() -> Manifest:
     return manifest
 
 
-def test_the_loader_wraps_stage_three_unless_turned_off() -> None:
-    _package_manifest()
-    on = load_stages(CascadeConfig(), {3})[3]
-    assert isinstance(on, PeopleVehicles)
+def test_the_loader_wraps_every_detector_stage_unless_turned_off() -> None:
+    manifest = _package_manifest()
+    detectors = {s for s in (1, 2, 3) if manifest.default_for(s).decoding == "yolox"}
+    assert 3 in detectors
+    on = load_stages(CascadeConfig())
+    assert {s for s, m in on.items() if isinstance(m, PeopleVehicles)} == detectors
+    checks = [m for m in on.values() if isinstance(m, PeopleVehicles)]
+    assert len({id(m.detector) for m in checks}) == 1  # one stage-0 detector for them all
     eager = load_stages(CascadeConfig(stage3_lazy=False), {3})[3]
-    assert isinstance(eager, PeopleVehicles) and eager.detector_id == on.detector_id
-    off = load_stages(CascadeConfig(people_vehicles=False), {3})[3]
-    assert off is not None and not isinstance(off, PeopleVehicles)
-    assert 3 in stages_to_reload(CascadeConfig(), CascadeConfig(people_vehicles=False))
+    assert isinstance(eager, PeopleVehicles) and eager.detector_id == checks[0].detector_id
+    off = load_stages(CascadeConfig(people_vehicles=False))
+    assert all(m is not None and not isinstance(m, PeopleVehicles) for m in off.values())
+    assert stages_to_reload(CascadeConfig(), CascadeConfig(people_vehicles=False)) == {1, 2, 3}
 
 
 def test_the_packaged_detector_finds_the_cars_of_a_real_highway_clip(shared_data: Path) -> None:
@@ -199,4 +203,32 @@ def test_model_ids_name_the_check_after_the_stages() -> None:
     tiny.model_id, tiny.stage = "tiny", 1
     checked = PeopleVehicles(large, lambda image: [], 0.5, detector_id="objects_int8")
     assert model_ids({3: checked, 1: tiny}) == ["tiny", "large", "objects_int8"]
+    look = _Boxes([])
+    look.model_id, look.stage = "coarse", 2
+    coarse = PeopleVehicles(look, lambda image: [], 0.5, detector_id="objects_int8")
+    assert model_ids({3: checked, 2: coarse, 1: tiny}) == [
+        "tiny",
+        "coarse",
+        "large",
+        "objects_int8",
+    ]
     assert model_ids({3: large, 1: tiny}) == ["tiny", "large"]
+
+
+def test_one_frame_is_checked_once_however_many_stages_ask() -> None:
+    calls: list[int] = []
+
+    def detect(image: Image) -> list[LabelledBox]:
+        calls.append(1)
+        return [LabelledBox(Box(1, 1, 4, 4), 0.9, "person")]
+
+    once = last_frame(detect)
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    first = once(frame)
+    first.clear()  # a caller's change to the list does not reach the memory
+    assert once(frame.copy()) == [LabelledBox(Box(1, 1, 4, 4), 0.9, "person")]
+    assert len(calls) == 1
+    frame[::4, ::4] = 200  # the next frame, written into the same buffer
+    once(frame)
+    once(np.full((48, 65, 3), 90, np.uint8))  # another shape
+    assert len(calls) == 3

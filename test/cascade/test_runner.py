@@ -54,6 +54,27 @@ def test_unsure_escalates_until_confident() -> None:
     assert not region.animal and region.stage == 2 and models[2].calls == 0
 
 
+class _Coarse:
+    """A stage-2 detector sure of one box of ``side`` pixels at 0.9, sure only from 16 px."""
+
+    model_id, stage, c_low, c_high = "coarse", 2, 0.2, 0.8
+
+    def __init__(self, side: int) -> None:
+        self.side = side
+
+    def predict(self, image: np.ndarray, regions: list[Box]) -> list[RegionResult]:
+        box = ScoredBox(Box(5, 5, self.side, self.side), 0.9)
+        return [RegionResult(r, 0.9, (box,), sure_side=16.0) for r in regions]
+
+
+@pytest.mark.parametrize(("side", "stage"), [(40, 2), (16, 2), (10, 3)])
+def test_a_detector_is_sure_only_of_a_box_large_enough(side: int, stage: int) -> None:
+    models = {1: fixed(0.5, 1), 2: _Coarse(side), 3: fixed(0.95, 3)}
+    region = Cascade(models, CascadeConfig()).run(FRAME, [LEFT]).regions[0]  # type: ignore[arg-type]
+    assert region.animal and region.stage == stage  # a small object goes on to stage 3
+    assert RegionResult(LEFT, 0.9).sure_of(0.8)  # a classifier has no boxes: always sure
+
+
 def test_band_edges() -> None:
     # c_low is unsure (escalates), c_high is a confident animal.
     cascade, _models = three(0.2, 0.1, 0.5)

@@ -328,3 +328,17 @@ def test_mapped_bands_keep_every_decision() -> None:
     edges = np.linspace(0.01, 0.99, 50)
     assert (np.diff(map_band(edges, a, b)) > 0).all()  # monotone
     assert map_band((0.0, 1.0), a, b) == [0.0, 1.0]  # never / always unsure stay so
+
+
+def test_the_detectors_are_calibrated_on_real_frames_and_only_the_students_get_a_night_band() -> (
+    None
+):
+    from wildcam.cascade.calibrate import calibrated, has_night_band
+
+    record = json.loads(default_manifest_path().read_text())
+    kinds = {m["id"]: (calibrated(m), has_night_band(m)) for m in record["models"]}
+    assert kinds["large_int8"] == (True, False)
+    assert kinds["coarse_int8"] == (True, False)  # a stage-2 detector, not a student
+    assert kinds["tiny_int8"] == kinds["medium_int8"] == (False, True)
+    if "objects_int8" in kinds:  # the people-and-vehicles detector is neither
+        assert kinds["objects_int8"] == (False, False)

@@ -36,7 +36,8 @@ def test_default_manifest_path_is_the_repository_one() -> None:
 
 def test_every_stage_has_a_default_and_every_file_matches_its_hash(manifest: Manifest) -> None:
     assert {manifest.default_for(s).stage for s in (0, 1, 2, 3)} == {0, 1, 2, 3}
-    assert len(manifest.entries) == 7
+    assert len(manifest.entries) == 8  # int8 + fp32 of the students and the large model,
+    # the coarse look (int8) and stage 0
     for entry in manifest.entries.values():
         data = (manifest.directory / entry.file).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.model_id
@@ -68,6 +69,19 @@ def test_bands_and_model_card_figures_are_present(manifest: Manifest) -> None:
     assert manifest.entry("medium_int8").info["params"] <= 1_000_000
     card = (manifest.directory / "README.md").read_text()
     assert "zamba" in card and "MIT" in card
+
+
+def test_stage_two_is_the_coarse_look_with_a_band_and_a_quarter_of_the_cost(
+    manifest: Manifest,
+) -> None:
+    coarse, large = manifest.default_for(2), manifest.default_for(3)
+    assert coarse.decoding == large.decoding == "yolox"
+    assert coarse.input.size == (320, 320) and large.input.size == (640, 640)
+    assert coarse.c_low < coarse.c_high < 1.0  # it decides both ways and escalates the rest
+    assert coarse.info["macs"] * 4 == large.info["macs"]  # same network, a quarter the pixels
+    assert manifest.entry("medium_int8").stage == 2  # the student stays selectable
+    card = (manifest.directory / "README.md").read_text()
+    assert "<!-- coarse:start -->" in card and "`coarse_int8`" in card
 
 
 def test_every_model_loads(manifest: Manifest) -> None:

@@ -62,12 +62,25 @@ class RegionResult:
     ``score`` is the calibrated probability that an animal is in the region. Classifiers return
     no ``boxes`` (the region itself is the box); detectors return their boxes, best first.
     ``others``: people and vehicles found there (:mod:`wildcam.cascade.objects`), not animals.
+    ``sure_side``: the shortest side (frame pixels) a box needs before a detector is sure of
+    it (0: any box; the coarse look sees a small object too coarsely to be sure,
+    :meth:`sure_of`).
     """
 
     region: Box
     score: float
     boxes: tuple[ScoredBox, ...] = ()
     others: tuple[LabelledBox, ...] = ()
+    sure_side: float = 0.0
+
+    def sure_of(self, c_high: float) -> bool:
+        """Whether a score at or above ``c_high`` may decide "animal": always for a classifier,
+        for a detector only when a box scoring that much is large enough (``sure_side``)."""
+        if self.sure_side <= 0.0 or not self.boxes:
+            return True
+        return any(
+            b.score >= c_high and min(b.box.w, b.box.h) >= self.sure_side for b in self.boxes
+        )
 
 
 @runtime_checkable

@@ -16,9 +16,9 @@ manifest (``calibration``, ``c_low``, ``c_high``); the model files are not touch
 Frames: the large model was trained elsewhere (MegaDetector-Lite), so the camera-trap frames of
 the ``train`` groups fit its scaling and those of the ``calib`` groups decide whether it is kept
 (it must lower their ECE); the ``test`` groups (:mod:`wildcam.cascade.splits`) never do. See
-:data:`CALIBRATES` for the students.
+:data:`DETECTOR` for the coarse look and the students.
 
-Night band of the students (:data:`NIGHT_BANDS`): on grey (infrared) frames the large model
+Night band of the students (:func:`has_night_band`): on grey (infrared) frames the large model
 misses animals the students find (MegaDetector's own documentation: small models lose most at
 night), so each student gets a ``c_high_night`` from the whole grey frames of the ``train`` and
 ``calib`` groups, by the same rule as its band (:func:`wildcam.cascade.scores.bands`: from it up
@@ -75,12 +75,14 @@ from wildcam.errors import InputError
 from wildcam.types import Box, Image
 
 __all__ = [
-    "CALIBRATES",
-    "NIGHT_BANDS",
+    "DETECTOR",
+    "NIGHT_STAGES",
     "TILE_LAYOUTS",
     "calibrate_manifest",
+    "calibrated",
     "card_section",
     "frame_boxes",
+    "has_night_band",
     "main",
     "night_band",
     "pick_layout",
@@ -88,20 +90,32 @@ __all__ = [
     "write_card_section",
 ]
 
-CALIBRATES = {3}
+DETECTOR = "yolox"
+"""The decoding of the models calibrated here (:func:`calibrated`): the detectors, the large
+model and the coarse look (stage 2's default, :mod:`wildcam.training.coarse`), which never
+trained on these frames. The students' whole-frame scores carry almost no information on the
+26 ``calib`` frames (fitted slopes 0.13-0.17, the medium model's negative): they work on region
+crops, so they are calibrated in ``make models``, on the ``calib`` groups' crops."""
 FIT_ROLE, CHECK_ROLE = "train", "calib"
-"""The stages whose models are calibrated here, on the frames of ``FIT_ROLE`` and checked on
-those of ``CHECK_ROLE``: only the large model's, which was never trained on these frames. The
-students' whole-frame scores carry almost no information on the 26 ``calib`` frames (fitted
-slopes 0.13-0.17, the medium model's negative): they work on region crops, so they are
-calibrated in ``make models``, on the ``calib`` groups' crops."""
+"""The frames that fit a detector's scaling and those that check it."""
 
 
-NIGHT_BANDS = {1, 2}
+def calibrated(model: dict[str, Any]) -> bool:
+    """Whether the manifest record ``model`` is calibrated here (a detector)."""
+    return bool(model["decoding"] == DETECTOR)
+
+
+def has_night_band(model: dict[str, Any]) -> bool:
+    """Whether the manifest record ``model`` gets a night band here (a student)."""
+    return model["stage"] in NIGHT_STAGES and not calibrated(model)
+
+
+NIGHT_STAGES = {1, 2}
 NIGHT_ROLES = ("train", "calib")
 NIGHT_SUPPORT = 10
-"""The stages given a night band, the roles whose grey frames choose it, and the fewest frames
-at or above it (the build's bands ask 20 crops; the two roles hold 28 grey frames, 14 animals)."""
+"""The stages whose students are given a night band, the roles whose grey frames choose it, and
+the fewest frames at or above it (the build's bands ask 20 crops; the two roles hold 28 grey
+frames, 14 animals)."""
 
 
 def _raw_model(entry: ModelEntry, directory: Path) -> StageModel:
@@ -299,18 +313,19 @@ def student_tiles(
     """Each default student's ``tiles`` record, and the verdict (manifest ``student_tiles``)."""
     options = RuntimeOptions(threads=1)
     entries = {s: manifest.default_for(s) for s in (1, 2, 3)}
+    students = [s for s in (1, 2) if entries[s].decoding != DETECTOR]
     frames = _labelled_frames(manifest, items)
     chosen_on: dict[str, dict[int, tuple[TileBand, str]]] = {}
     for cols, rows in TILE_LAYOUTS:
         chosen_on[f"{cols}x{rows}"] = {
-            s: tile_band(entries[s], manifest.directory, frames, (cols, rows)) for s in (1, 2)
+            s: tile_band(entries[s], manifest.directory, frames, (cols, rows)) for s in students
         }
 
     def models(layout: str | None) -> dict[int, Any]:
         return {
             s: load_model(
                 dataclasses.replace(
-                    e, tiles=chosen_on[layout][s][0] if layout and s < 3 else None
+                    e, tiles=chosen_on[layout][s][0] if layout and s in students else None
                 ),
                 manifest.directory,
                 options,
@@ -358,14 +373,16 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         "",
         (
             "Written by `python -m wildcam.cascade.calibrate` (the last step of "
-            "`make models`). The large model's raw score on whole real camera-trap frames it "
-            "never trained on is Platt-scaled, `p = sigmoid(a * logit(raw) + b)` (temperature "
+            "`make models`). The detectors' (the large model's and the coarse look's) raw "
+            "score on whole real camera-trap frames they never trained on is Platt-scaled, "
+            "`p = sigmoid(a * logit(raw) + b)` (temperature "
             "`1/a`), both classes weighted equally, so `p` is the probability of an animal for "
             "a 50 % prior. The scaling is fitted on the `train` split's frames and kept only if "
             "it lowers the ECE (expected calibration error, 10 bins, classes weighted equally) "
             "on the `calib` split's frames, which it never saw; otherwise the raw score stays "
-            "(a = 1, b = 0). Its threshold above (the teacher's presence threshold) is "
-            "mapped through the same monotone scaling, so stage 3 decides as before; only its "
+            "(a = 1, b = 0). The band chosen on raw scores (the large model's threshold, the "
+            "teacher's presence threshold; the coarse look's band, see its section) is "
+            "mapped through the same monotone scaling, so the model decides as before; only its "
             "score now reads as a probability. Nothing is fitted on the held-back `test` split. "
             "The students are calibrated in `make models` on the `calib` groups' crops (see "
             '"Score calibration of the students" above; on whole frames their scores carry '
@@ -378,7 +395,7 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for model in record["models"]:
-        if model["stage"] not in CALIBRATES:
+        if not calibrated(model):
             continue
         c = model["calibration"]
         lines.append(
@@ -402,7 +419,7 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
         "|---|---|---|---|",
     ]
     for model in record["models"]:
-        if model["stage"] in NIGHT_BANDS and "night_band" in model:
+        if has_night_band(model) and "night_band" in model:
             lines.append(
                 f"| `{model['id']}` | {model['night_band']['fitted_on']} | "
                 f"[{round(model['c_low'], 4)}, {round(model['c_high'], 4)}) | "
@@ -494,11 +511,11 @@ def calibrate_manifest(path: Path, data: Path, log: Any = print) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         items = real_items(data, Path(tmp))
         for model in record["models"]:
-            if model["stage"] in NIGHT_BANDS:
+            if has_night_band(model):
                 fields = night_band(manifest.entry(model["id"]), manifest.directory, items)
                 model.update(fields)
                 log(f"{model['id']}: {fields}")
-            if model["stage"] not in CALIBRATES:
+            if not calibrated(model):
                 continue
             fields = calibrate_entry(manifest.entry(model["id"]), manifest.directory, items)
             # the band make models chose on training crops, kept for comparison (bench)

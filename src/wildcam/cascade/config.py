@@ -43,7 +43,9 @@ class CascadeConfig:
         "stage (live; a file that fails its manifest check is refused).",
     )
     stage2_model: str = param(
-        DEFAULT_MODEL, "Stage 2 (medium) model id; 'default' or '' as for stage1_model (live)."
+        DEFAULT_MODEL,
+        "Stage 2 model id (default: the coarse look, the large model at 320; medium_int8: the "
+        "medium student); 'default' or '' as for stage1_model (live).",
     )
     stage3_model: str = param(
         DEFAULT_MODEL,

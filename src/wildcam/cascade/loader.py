@@ -8,7 +8,11 @@ a bad file raises :class:`ModelError` and whoever holds the previous model keeps
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from wildcam.cascade.base import STAGES, LabelledBox, StageModel
 from wildcam.cascade.config import DEFAULT_MODEL, CascadeConfig
@@ -22,8 +26,10 @@ from wildcam.types import Image
 __all__ = [
     "LAZY_STAGE",
     "RELOAD_ALL",
+    "last_frame",
     "load_stages",
     "manifest_path",
+    "people_vehicles_check",
     "resolve",
     "runtime_options",
     "stages_to_reload",
@@ -41,6 +47,11 @@ RELOAD_ALL = (
 """Settings whose change reloads every stage."""
 LAZY_STAGE = 3
 """The stage ``stage3_lazy`` loads on first need (the large detector)."""
+
+
+DETECTOR_DECODING = "yolox"
+"""The stage models the people-and-vehicles check wraps: the animal detectors (the large model,
+the coarse look), which fire on people and cars."""
 
 
 def manifest_path(config: CascadeConfig) -> Path:
@@ -80,11 +91,9 @@ def stages_to_reload(old: CascadeConfig, new: CascadeConfig) -> set[int]:
     """The stages whose model must be (re)loaded when ``old`` becomes ``new``."""
     if any(getattr(old, k) != getattr(new, k) for k in RELOAD_ALL):
         return set(STAGES)
-    lazy = (
-        {LAZY_STAGE}
-        if (old.stage3_lazy, old.people_vehicles) != (new.stage3_lazy, new.people_vehicles)
-        else set()
-    )
+    if old.people_vehicles != new.people_vehicles:  # it wraps every detector stage
+        return set(STAGES)
+    lazy = {LAZY_STAGE} if old.stage3_lazy != new.stage3_lazy else set()
     return lazy | {s for s in STAGES if old.model_id(s) != new.model_id(s)}
 
 
@@ -102,21 +111,76 @@ def load_stages(
     wanted = set(STAGES) if stages is None else stages
     manifest = Manifest.load(manifest_path(config))
     options = runtime_options(config)
+    checked: Callable[[StageModel], StageModel] | None = None  # one detector for all
     out: dict[int, StageModel | None] = {}
     for stage in sorted(wanted):
         entry = resolve(manifest, stage, config.model_id(stage))
+        model: StageModel | None
         if entry is None:
-            out[stage] = None
+            model = None
         elif stage == LAZY_STAGE and config.stage3_lazy:
             check_model(entry, manifest.directory, options, io=check_lazy_io)
-            out[stage] = LazyModel(entry, manifest.directory, options)
+            model = LazyModel(entry, manifest.directory, options)
         else:
-            out[stage] = load_model(entry, manifest.directory, options)
-    large = out.get(3)
-    if large is not None and config.people_vehicles:
-        lazy = config.stage3_lazy
-        out[3] = with_people_vehicles(large, manifest, options, lazy, check_lazy_io)
+            model = load_model(entry, manifest.directory, options)
+        wrap = entry is not None and entry.decoding == DETECTOR_DECODING
+        if model is not None and wrap and config.people_vehicles:
+            checked = checked or people_vehicles_check(
+                manifest, options, config.stage3_lazy, check_lazy_io
+            )
+            model = checked(model)
+        out[stage] = model
     return out
+
+
+def people_vehicles_check(
+    manifest: Manifest,
+    options: RuntimeOptions | None = None,
+    lazy: bool = False,
+    check_lazy_io: bool = True,
+) -> Callable[[StageModel], StageModel]:
+    """A function that gives a detector stage model the manifest's people-and-vehicles check
+    (:class:`~wildcam.cascade.objects.PeopleVehicles`), one stage-0 detector shared by every
+    model it wraps; it returns the model itself when the manifest has no stage-0 detector.
+    With ``lazy`` the detector's file is checked now (as the lazy stage 3's,
+    ``check_lazy_io``) and its session created on the first frame that needs it."""
+    if OBJECTS_STAGE not in manifest.defaults:
+        return lambda model: model
+    entry = manifest.default_for(OBJECTS_STAGE)
+    options = options or RuntimeOptions()
+    match = float(entry.info.get("match_iou", MATCH_IOU))
+    if lazy:
+        check_model(entry, manifest.directory, options, io=check_lazy_io)
+        loaded: list[ObjectDetector] = []
+
+        def detect(image: Image) -> list[LabelledBox]:
+            if not loaded:
+                loaded.append(load_objects(entry, manifest.directory, options))
+            return loaded[0].detect(image)
+
+    else:
+        detect = load_objects(entry, manifest.directory, options).detect
+    once = last_frame(detect)
+    return lambda model: PeopleVehicles(model, once, entry.c_high, match, entry.model_id)
+
+
+def last_frame(
+    detect: Callable[[Image], list[LabelledBox]],
+) -> Callable[[Image], list[LabelledBox]]:
+    """``detect`` answering again from memory for the frame it saw last: a frame the coarse
+    look checked and sent on to the large model is not checked twice. A frame is the same
+    when it has the same shape and the same bytes at every 4th pixel of every 4th row."""
+    last: list[tuple[bytes, list[LabelledBox]]] = []
+
+    def detect_once(image: Image) -> list[LabelledBox]:
+        key = hashlib.blake2b(repr(image.shape).encode())
+        key.update(np.ascontiguousarray(image[::4, ::4]).data)
+        digest = key.digest()
+        if not last or last[0][0] != digest:
+            last[:] = [(digest, detect(image))]
+        return list(last[0][1])
+
+    return detect_once
 
 
 def with_people_vehicles(
@@ -126,24 +190,5 @@ def with_people_vehicles(
     lazy: bool = False,
     check_lazy_io: bool = True,
 ) -> StageModel:
-    """Stage 3 ``model`` with the manifest's people-and-vehicles check
-    (:class:`~wildcam.cascade.objects.PeopleVehicles`); ``model`` itself when the manifest has
-    no stage-0 detector. With ``lazy`` the detector's file is checked now (as the lazy stage
-    3's, ``check_lazy_io``) and its session created on the first frame that needs it."""
-    if OBJECTS_STAGE not in manifest.defaults:
-        return model
-    entry = manifest.default_for(OBJECTS_STAGE)
-    options = options or RuntimeOptions()
-    match = float(entry.info.get("match_iou", MATCH_IOU))
-    if not lazy:
-        detector = load_objects(entry, manifest.directory, options)
-        return PeopleVehicles(model, detector.detect, entry.c_high, match, entry.model_id)
-    check_model(entry, manifest.directory, options, io=check_lazy_io)
-    loaded: list[ObjectDetector] = []
-
-    def detect(image: Image) -> list[LabelledBox]:
-        if not loaded:
-            loaded.append(load_objects(entry, manifest.directory, options))
-        return loaded[0].detect(image)
-
-    return PeopleVehicles(model, detect, entry.c_high, match, entry.model_id)
+    """``model`` with the manifest's people-and-vehicles check (:func:`people_vehicles_check`)."""
+    return people_vehicles_check(manifest, options, lazy, check_lazy_io)(model)

@@ -228,10 +228,11 @@ class PeopleVehicles:
 
 def model_ids(models: Mapping[int, StageModel]) -> list[str]:
     """The manifest ids of the stage models, cheapest first, then of the people-and-vehicles
-    detector when a stage carries the check: what decided a result (output provenance)."""
-    ids = [models[s].model_id for s in sorted(models)]
-    checks = [m.detector_id for m in models.values() if isinstance(m, PeopleVehicles)]
-    return ids + [c for c in checks if c]
+    detector (once) when a stage carries the check: what decided a result (output provenance)."""
+    stages = [models[s] for s in sorted(models)]
+    ids = [m.model_id for m in stages]
+    checks = [m.detector_id for m in stages if isinstance(m, PeopleVehicles)]
+    return ids + list(dict.fromkeys(c for c in checks if c))  # one detector checks them all
 
 
 def blur_people(image: Image, others: Sequence[LabelledBox]) -> Image:

@@ -279,7 +279,8 @@ class OnnxDetector(_OnnxModel):
                 if boxes
                 else float(self._calibrated((rows[:, 4] * rows[:, 5]).max(initial=0.0)))
             )
-            results.append(RegionResult(region, best, tuple(boxes)))
+            sure = float(self.entry.info.get("sure_side_px", 0)) / ratio
+            results.append(RegionResult(region, best, tuple(boxes), sure_side=sure))
         return results
 
     def _decode(

@@ -433,6 +433,8 @@ class Cascade:
                     result = max(result, tile, key=lambda r: r.score)  # the best view
                 else:
                     verdict = band_verdict(result.score, c_low, c_high)
+                if verdict and not result.sure_of(c_high):
+                    verdict = None  # sure only of an object too small to see at this input
                 paths[index][stage] = result.score
                 scored[index] = (model, result)
                 unsure = verdict is None

@@ -104,9 +104,9 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         )
     lines += [
         "",
-        "Default per stage: "
+        "Default per stage after this build: "
         + ", ".join(f"stage {k} `{v}`" for k, v in manifest["defaults"].items())
-        + ".",
+        + '; the next step makes stage 2\'s `coarse_int8` (see "Stage 2: the coarse look").',
         "",
         "## Evaluation set",
         "",

@@ -42,6 +42,7 @@ __all__ = [
     "build_teacher",
     "detector_record",
     "extract_weights",
+    "model_input",
     "presence_metrics",
 ]
 
@@ -72,14 +73,21 @@ def extract_weights(wheel: Path, out: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def detector_record(
-    model_id: str, file: str, sha: str, size: int, precision: str, c_low: float, c_high: float
+    model_id: str,
+    file: str,
+    sha: str,
+    size: int,
+    precision: str,
+    c_low: float,
+    c_high: float,
+    stage: int = 3,
 ) -> dict[str, Any]:
     """The manifest fields the runtime needs for a YOLOX detector of input ``size``."""
     return {
         "id": model_id,
         "file": file,
         "sha256": sha,
-        "stage": 3,
+        "stage": stage,
         "kind": "detector",
         "precision": precision,
         "input": {
@@ -159,7 +167,8 @@ def average_precision(scores: Sequence[float], truth: Sequence[bool]) -> float:
     return round(float(np.sum(precision[t]) / t.sum()), 4)
 
 
-def _input(frame: Frame, size: int) -> np.ndarray:
+def model_input(frame: Frame, size: int) -> np.ndarray:
+    """``frame`` as the detector's input tensor at ``size`` (letterboxed)."""
     boxed, _ = letterbox(frame.image, size, PAD)
     return normalise([boxed], detector_spec(size))
 
@@ -194,7 +203,7 @@ def build_teacher(
         # parity: torch vs ONNX on real frames (scores; boxes where something is found)
         worst = worst_box = 0.0
         for f in known[:: max(len(known) // 6, 1)][:6]:
-            x = _input(f, size)
+            x = model_input(f, size)
             with torch.no_grad():
                 ref = net(torch.from_numpy(x)).numpy()[0]
             got = sess.run(None, {"images": x})[0][0]
@@ -210,7 +219,7 @@ def build_teacher(
         teachers[size] = teacher = Teacher.open(path, size, threads=2)
         scores = [teacher.label(f).score for f in choosing]
         truth = [bool(f.animal) for f in choosing]
-        x = _input(known[0], size)
+        x = model_input(known[0], size)
         ms = latency_ms(functools.partial(sess.run, None, {"images": x}), repeats=15)
         report["sizes"][size] = {
             "parity_max_score_diff": worst,
@@ -246,10 +255,10 @@ def build_teacher(
     calib = calib[:: max(len(calib) // CALIB_FRAMES, 1)][:CALIB_FRAMES]
     int8 = out / "large_int8.onnx"
     quantize_int8(
-        fp32, int8, "images", [_input(f, size) for f in calib], exclude_markers=("_preds",)
+        fp32, int8, "images", [model_input(f, size) for f in calib], exclude_markers=("_preds",)
     )
     s32, s8 = session(fp32, 1), session(int8, 1)
-    x = _input(known[0], size)
+    x = model_input(known[0], size)
     report["fp32_ms"] = latency_ms(lambda: s32.run(None, {"images": x}), repeats=15)
     report["int8_ms"] = latency_ms(lambda: s8.run(None, {"images": x}), repeats=15)
     t32, t8 = teachers[size], Teacher.open(int8, size)
