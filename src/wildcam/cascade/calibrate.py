@@ -87,6 +87,7 @@ __all__ = [
     "night_band",
     "pick_layout",
     "student_tiles",
+    "whole_frame_scores",
     "write_card_section",
 ]
 
@@ -126,7 +127,11 @@ def _raw_model(entry: ModelEntry, directory: Path) -> StageModel:
 
 
 def _raw_scores(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> np.ndarray:
-    model = _raw_model(entry, directory)
+    return whole_frame_scores(_raw_model(entry, directory), items)
+
+
+def whole_frame_scores(model: StageModel, items: Sequence[RealItem]) -> np.ndarray:
+    """``model``'s score of each item's whole frame; :class:`InputError` if one is unreadable."""
     out = []
     for real in items:
         image = read_image(real.item.path)

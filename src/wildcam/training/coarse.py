@@ -30,18 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from wildcam.cascade.calibrate import write_card_section
-from wildcam.cascade.evaluate import read_image
+from wildcam.cascade.calibrate import whole_frame_scores, write_card_section
 from wildcam.cascade.manifest import Manifest, ModelEntry
 from wildcam.cascade.onnx_models import OnnxDetector
-from wildcam.cascade.realdata import RealItem, real_items
+from wildcam.cascade.realdata import real_items
 from wildcam.cascade.scores import bands
 from wildcam.training import teacher as teach
 from wildcam.training.common import count_macs, count_params, export_onnx, sha256_file
 from wildcam.training.data import load_frames
 from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
 from wildcam.training.yolox import load_megadetector_lite
-from wildcam.types import Box
 
 __all__ = [
     "COARSE_SIZE",
@@ -67,16 +65,6 @@ SUPPORT = 20
 BAND_ROLES = ("train", "calib")
 
 
-def _scores(model: OnnxDetector, items: Sequence[RealItem]) -> np.ndarray:
-    out = []
-    for item in items:
-        image = read_image(item.item.path)
-        if image is None:
-            raise RuntimeError(f"band frame {item.item.path} is unreadable")
-        out.append(model.predict(image, [Box(0, 0, image.shape[1], image.shape[0])])[0].score)
-    return np.asarray(out, np.float64)
-
-
 def build_coarse(
     manifest_path: Path, data: Path, wheel: Path, work: Path, log: Any = print
 ) -> dict[str, Any]:
@@ -100,7 +88,8 @@ def build_coarse(
     with tempfile.TemporaryDirectory() as tmp:
         items = [i for i in real_items(data, Path(tmp)) if i.role in BAND_ROLES]
         truth = np.asarray([i.item.animal for i in items], bool)
-        scores = _scores(OnnxDetector(ModelEntry.from_dict(rec), session(int8, 1)), items)
+        detector = OnnxDetector(ModelEntry.from_dict(rec), session(int8, 1))  # raw scores
+        scores = whole_frame_scores(detector, items)
     c_low, c_high = bands(scores, truth, support=SUPPORT)
     sure = (scores < c_low) | (scores >= c_high)
     run = functools.partial(session(int8, 1).run, None, {"images": inputs[0]})
