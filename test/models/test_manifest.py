@@ -78,6 +78,7 @@ def test_stage_two_is_the_coarse_look_with_a_band_and_a_quarter_of_the_cost(
     assert coarse.decoding == large.decoding == "yolox"
     assert coarse.input.size == (320, 320) and large.input.size == (640, 640)
     assert coarse.c_low < coarse.c_high < 1.0  # it decides both ways and escalates the rest
+    assert coarse.info["sure_side_px"] >= 8  # not sure of what its finest grid cannot resolve
     assert coarse.info["macs"] * 4 == large.info["macs"]  # same network, a quarter the pixels
     assert manifest.entry("medium_int8").stage == 2  # the student stays selectable
     card = (manifest.directory / "README.md").read_text()
