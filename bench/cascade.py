@@ -65,8 +65,14 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.calibrate import write_card_section
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import EvalReport, evaluate, load_coco, read_image
-from wildcam.cascade.loader import DETECTOR_DECODING, people_vehicles_check
-from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.loader import people_vehicles_check
+from wildcam.cascade.manifest import (
+    ANIMAL_DETECTOR,
+    OBJECTS_STAGE,
+    Manifest,
+    ModelEntry,
+    default_manifest_path,
+)
 from wildcam.cascade.objects import load_objects
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, is_night, real_items
@@ -394,7 +400,7 @@ def main() -> None:
     check = people_vehicles_check(manifest, options)
 
     models = {
-        s: check(m) if entries[s].decoding == DETECTOR_DECODING else m for s, m in plain.items()
+        s: check(m) if entries[s].decoding == ANIMAL_DETECTOR else m for s, m in plain.items()
     }
     # the lever: stage 2 the medium student (the default before the coarse look)
     medium = load(manifest.entry(MEDIUM_ID))

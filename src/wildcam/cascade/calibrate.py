@@ -16,7 +16,7 @@ manifest (``calibration``, ``c_low``, ``c_high``); the model files are not touch
 Frames: the large model was trained elsewhere (MegaDetector-Lite), so the camera-trap frames of
 the ``train`` groups fit its scaling and those of the ``calib`` groups decide whether it is kept
 (it must lower their ECE); the ``test`` groups (:mod:`wildcam.cascade.splits`) never do. See
-:data:`DETECTOR` for the coarse look and the students.
+:data:`FIT_ROLE` for the coarse look and the students.
 
 Night band of the students (:func:`has_night_band`): on grey (infrared) frames the large model
 misses animals the students find (MegaDetector's own documentation: small models lose most at
@@ -59,7 +59,7 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import evaluate, read_image
 from wildcam.cascade.light import is_night
-from wildcam.cascade.manifest import Manifest, ModelEntry
+from wildcam.cascade.manifest import ANIMAL_DETECTOR, Manifest, ModelEntry
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, real_items
 from wildcam.cascade.scores import (
@@ -75,7 +75,6 @@ from wildcam.errors import InputError
 from wildcam.types import Box, Image
 
 __all__ = [
-    "DETECTOR",
     "NIGHT_STAGES",
     "TILE_LAYOUTS",
     "calibrate_manifest",
@@ -91,19 +90,18 @@ __all__ = [
     "write_card_section",
 ]
 
-DETECTOR = "yolox"
-"""The decoding of the models calibrated here (:func:`calibrated`): the detectors, the large
-model and the coarse look (stage 2's default, :mod:`wildcam.training.coarse`), which never
-trained on these frames. The students' whole-frame scores carry almost no information on the
-26 ``calib`` frames (fitted slopes 0.13-0.17, the medium model's negative): they work on region
-crops, so they are calibrated in ``make models``, on the ``calib`` groups' crops."""
 FIT_ROLE, CHECK_ROLE = "train", "calib"
-"""The frames that fit a detector's scaling and those that check it."""
+"""The frames that fit a detector's scaling and those that check it. The models calibrated here
+(:func:`calibrated`) are the animal detectors, the large model and the coarse look (stage 2's
+default, :mod:`wildcam.training.coarse`), which never trained on these frames. The students'
+whole-frame scores carry almost no information on the 26 ``calib`` frames (fitted slopes
+0.13-0.17, the medium model's negative): they work on region crops, so they are calibrated in
+``make models``, on the ``calib`` groups' crops."""
 
 
 def calibrated(model: dict[str, Any]) -> bool:
     """Whether the manifest record ``model`` is calibrated here (a detector)."""
-    return bool(model["decoding"] == DETECTOR)
+    return bool(model["decoding"] == ANIMAL_DETECTOR)
 
 
 def has_night_band(model: dict[str, Any]) -> bool:
@@ -318,7 +316,7 @@ def student_tiles(
     """Each default student's ``tiles`` record, and the verdict (manifest ``student_tiles``)."""
     options = RuntimeOptions(threads=1)
     entries = {s: manifest.default_for(s) for s in (1, 2, 3)}
-    students = [s for s in (1, 2) if entries[s].decoding != DETECTOR]
+    students = [s for s in (1, 2) if entries[s].decoding != ANIMAL_DETECTOR]
     frames = _labelled_frames(manifest, items)
     chosen_on: dict[str, dict[int, tuple[TileBand, str]]] = {}
     for cols, rows in TILE_LAYOUTS:

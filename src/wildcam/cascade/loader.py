@@ -17,7 +17,13 @@ import numpy as np
 from wildcam.cascade.base import STAGES, LabelledBox, StageModel
 from wildcam.cascade.config import DEFAULT_MODEL, CascadeConfig
 from wildcam.cascade.lazy import LazyModel, check_model
-from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
+from wildcam.cascade.manifest import (
+    ANIMAL_DETECTOR,
+    OBJECTS_STAGE,
+    Manifest,
+    ModelEntry,
+    default_manifest_path,
+)
 from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, PeopleVehicles, load_objects
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
@@ -47,11 +53,6 @@ RELOAD_ALL = (
 """Settings whose change reloads every stage."""
 LAZY_STAGE = 3
 """The stage ``stage3_lazy`` loads on first need (the large detector)."""
-
-
-DETECTOR_DECODING = "yolox"
-"""The stage models the people-and-vehicles check wraps: the animal detectors (the large model,
-the coarse look), which fire on people and cars."""
 
 
 def manifest_path(config: CascadeConfig) -> Path:
@@ -123,7 +124,7 @@ def load_stages(
             model = LazyModel(entry, manifest.directory, options)
         else:
             model = load_model(entry, manifest.directory, options)
-        wrap = entry is not None and entry.decoding == DETECTOR_DECODING
+        wrap = entry is not None and entry.decoding == ANIMAL_DETECTOR  # fires on people, cars
         if model is not None and wrap and config.people_vehicles:
             checked = checked or people_vehicles_check(
                 manifest, options, config.stage3_lazy, check_lazy_io

@@ -33,6 +33,7 @@ from wildcam.errors import ConfigError, ModelError
 from wildcam.rosenv import share_dir
 
 __all__ = [
+    "ANIMAL_DETECTOR",
     "DECODINGS",
     "FORMAT",
     "OBJECTS_STAGE",
@@ -46,7 +47,9 @@ __all__ = [
 
 FORMAT = "wildcam-models"
 VERSION = 1
-DECODINGS = ("sigmoid_logit", "sigmoid_logit_box", "yolox", "nanodet")
+ANIMAL_DETECTOR = "yolox"
+"""The decoding of the animal detectors (the large model and the coarse look): YOLOX rows."""
+DECODINGS = ("sigmoid_logit", "sigmoid_logit_box", ANIMAL_DETECTOR, "nanodet")
 """How outputs become scores: a presence logit; a logit plus a box ``cx,cy,w,h`` (0..1 of the
 crop); YOLOX rows ``cx,cy,w,h,obj,cls`` in input pixels; NanoDet heads (class scores and side
 distance distributions per grid point, :func:`wildcam.cascade.objects.decode_nanodet`)."""

@@ -26,7 +26,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from wildcam.cascade.base import RegionResult, ScoredBox
-from wildcam.cascade.manifest import Dim, InputSpec, ModelEntry
+from wildcam.cascade.manifest import ANIMAL_DETECTOR, Dim, InputSpec, ModelEntry
 from wildcam.cascade.scores import platt
 from wildcam.errors import ConfigError, ModelError
 from wildcam.types import Box, Image
@@ -383,7 +383,7 @@ def load_model(
             f"{entry.model_id}: the people-and-vehicles detector is not a stage model"
         )
     session = open_session(entry, manifest_dir, options)
-    if entry.decoding == "yolox":
+    if entry.decoding == ANIMAL_DETECTOR:
         return OnnxDetector(entry, session)
     return OnnxClassifier(entry, session)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from wildcam.cascade.base import RegionResult
-from wildcam.cascade.manifest import InputSpec, ModelEntry
+from wildcam.cascade.manifest import ANIMAL_DETECTOR, InputSpec, ModelEntry
 from wildcam.cascade.onnx_models import OnnxDetector, letterbox, normalise
 from wildcam.training.common import (
     count_macs,
@@ -103,7 +103,7 @@ def detector_record(
             "pad_value": PAD,
         },
         "outputs": [{"name": "output", "shape": [1, n_anchors(size), 6]}],
-        "decoding": "yolox",
+        "decoding": ANIMAL_DETECTOR,
         "classes": ["animal"],
         "c_low": c_low,
         "c_high": c_high,
