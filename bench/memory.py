@@ -23,9 +23,10 @@ Baselines in the same run: ``eager_*`` is this code with stage 3 loaded at start
 Runtime's memory arena and pattern on (``stage3_lazy: false``, ``onnx_mem_arena: true``,
 ``onnx_mem_pattern: true``); ``before_*`` is the source tree of ``--baseline-ref`` (default:
 the commit before the memory work), run from a ``git archive`` of its ``src`` and ``config``
-with the same parameters file. ``*_stage3_dropped_*`` are this code's figures once the idle
-stage 3 was dropped (``stage3_idle_unload_s`` shortened for the run). ``composed_node_<node>_mb``
-is the RSS each node adds when one process imports and creates it, in node-table order (shared
+with the same parameters file and its own ``models`` (its code cannot parse a newer
+manifest). ``*_stage3_dropped_*`` are this code's figures once the idle stage 3 was dropped
+(``stage3_idle_unload_s`` shortened for the run). ``composed_node_<node>_mb`` is the RSS each
+node adds when one process imports and creates it, in node-table order (shared
 libraries count for the first node that loads them); ``stage3_load_ms`` is the wall time of
 the lazy stage 3's first call, session creation included.
 
@@ -97,9 +98,11 @@ def _clip(path: Path) -> Path:
     return path
 
 
-def _params(folder: Path, cascade: dict[str, Value], clip: Path | None) -> Path:
+def _params(
+    folder: Path, cascade: dict[str, Value], clip: Path | None, models: Path = REPO / "models"
+) -> Path:
     """The default parameters playing ``clip`` (None: the synthetic scene itself), looping,
-    with state in ``folder`` and the ``cascade`` settings."""
+    with state in ``folder``, the ``cascade`` settings and the manifest in ``models``."""
     folder.mkdir(parents=True)
     if clip is None:
         scene = folder / "scene.yaml"
@@ -109,7 +112,7 @@ def _params(folder: Path, cascade: dict[str, Value], clip: Path | None) -> Path:
         source="file" if clip else "synthetic", uri=str(clip or scene), loop=True
     )
     params["/**/cascade_detector"]["ros__parameters"].update(
-        manifest=str(REPO / "models" / "manifest.json"),
+        manifest=str(models / "manifest.json"),
         stage1_c_low=0.0,
         stage1_c_high=1.0,
         stage2_c_low=0.0,
@@ -298,14 +301,17 @@ def _stage3_load_ms() -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _baseline_src(ref: str, folder: Path) -> Path:
-    """``ref``'s ``src`` (and the ``config`` it reads), unpacked into ``folder``."""
+def _baseline_tree(ref: str, folder: Path) -> Path:
+    """``ref``'s ``src``, the ``config`` it reads and the ``models`` its code can parse,
+    unpacked into ``folder``."""
     data = subprocess.run(
-        ["git", "-C", str(REPO), "archive", ref, "src", "config"], check=True, capture_output=True
+        ["git", "-C", str(REPO), "archive", ref, "src", "config", "models"],
+        check=True,
+        capture_output=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(folder, filter="data")
-    return folder / "src"
+    return folder
 
 
 def _record(out: dict[str, Value], prefix: str, composed: Run, bringup: Run) -> None:
@@ -358,16 +364,18 @@ def main() -> None:
         watch = Watch()
         try:
             clip = _clip(folder / "deer.avi")
+            ours = REPO / "models"
             variants = [
-                ("", {"stage3_idle_unload_s": IDLE_UNLOAD_S}, env, clip),
-                ("eager_", EAGER, env, clip),
-                ("synthetic_", {}, env, None),
+                ("", {"stage3_idle_unload_s": IDLE_UNLOAD_S}, env, clip, ours),
+                ("eager_", EAGER, env, clip, ours),
+                ("synthetic_", {}, env, None, ours),
             ]
             if args.baseline_ref:
-                src = _baseline_src(args.baseline_ref, folder / "before")
-                variants.append(("before_", {}, {**env, "PYTHONPATH": str(src)}, clip))
-            for prefix, cascade, run_env, source in variants:
-                params = _params(folder / (prefix or "ours"), cascade, source)
+                tree = _baseline_tree(args.baseline_ref, folder / "before")
+                before_env = {**env, "PYTHONPATH": str(tree / "src")}
+                variants.append(("before_", {}, before_env, clip, tree / "models"))
+            for prefix, cascade, run_env, source, models in variants:
+                params = _params(folder / (prefix or "ours"), cascade, source, models)
                 runs = [
                     _run(
                         watch,
