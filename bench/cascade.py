@@ -49,9 +49,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -65,14 +63,8 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.calibrate import write_card_section
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import EvalReport, evaluate, load_coco, read_image
-from wildcam.cascade.loader import people_vehicles_check
-from wildcam.cascade.manifest import (
-    ANIMAL_DETECTOR,
-    OBJECTS_STAGE,
-    Manifest,
-    ModelEntry,
-    default_manifest_path,
-)
+from wildcam.cascade.loader import people_vehicles_check, takes_people_vehicles_check
+from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
 from wildcam.cascade.objects import load_objects
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.cascade.realdata import RealItem, is_night, real_items
@@ -80,6 +72,7 @@ from wildcam.cascade.runner import Cascade
 from wildcam.cascade.scores import expected_calibration_error, logit
 from wildcam.motion import MotionConfig, MotionGate, reduce_frame
 from wildcam.power.profile import load_profile
+from wildcam.training.onnx_tools import latency_ms
 from wildcam.types import Box
 
 Value = float | int | str | bool | None
@@ -97,32 +90,23 @@ TARGETS = {
     "clip_road_animal_share": 0.10,
     "clip_zamba_animal_share": 0.90,
 }
-STUDENT_TILE_KEYS = (
+LEVER_KEYS = (
     "cascade_recall",
     "cascade_precision",
     "cascade_empty_false_alarm_rate",
     "large_call_fraction",
     "cascade_mj_per_image_rpi4b",
 )
-"""The figures of the cascade with ``student_tiles`` flipped from its default (the lever row)."""
+"""The figures of a cascade lever's row (``lever_student_tiles_*``: ``student_tiles`` flipped
+from its default; ``lever_medium_student_*``: stage 2 the medium student)."""
 SYNTHETIC_DAY_RECALL_BEFORE = 1.0
 """The day preset's cascade event recall before the real-data calibration (bench/energy.py's
 ``cascade_event_recall`` on main, 2026-12-07)."""
+WARMUP = 3
+"""Untimed calls before each model's timed ones."""
 SLACK_S = 1.0
 """A visit counts as found when a published frame lies inside it, with this slack at both ends
 (as :func:`wildcam.report.metrics.recalled`)."""
-
-
-def median_ms(call: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Median wall time of ``call`` in milliseconds."""
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def pick(manifest: Manifest, stage: int, precision: str) -> ModelEntry:
@@ -214,13 +198,6 @@ PEOPLE_KEYS = (
 """The cascade without the people-and-vehicles check (``lever_people_vehicles_off_*``)."""
 MEDIUM_ID = "medium_int8"
 """The medium student, stage 2's default before the coarse look (``lever_medium_student_*``)."""
-MEDIUM_KEYS = (
-    "cascade_recall",
-    "cascade_precision",
-    "cascade_empty_false_alarm_rate",
-    "large_call_fraction",
-    "cascade_mj_per_image_rpi4b",
-)
 PEOPLE_CLIP_KEYS = (
     "clip_road_cascade_animal_share",
     "clip_zamba_cascade_animal_share",
@@ -400,7 +377,7 @@ def main() -> None:
     check = people_vehicles_check(manifest, options)
 
     models = {
-        s: check(m) if entries[s].decoding == ANIMAL_DETECTOR else m for s, m in plain.items()
+        s: check(m) if takes_people_vehicles_check(entries[s]) else m for s, m in plain.items()
     }
     # the lever: stage 2 the medium student (the default before the coarse look)
     medium = load(manifest.entry(MEDIUM_ID))
@@ -414,15 +391,19 @@ def main() -> None:
     whole, roi = Box(0, 0, image.shape[1], image.shape[0]), photo.boxes[0]
     big = max(args.repeats // 3, 5)
     speed = {
-        "large_fp32_ms": median_ms(lambda: large_fp32.predict(image, [whole]), big),
-        "large_int8_ms": median_ms(lambda: plain[3].predict(image, [whole]), big),
-        "coarse_int8_ms": median_ms(lambda: plain[2].predict(image, [whole]), big),
-        "medium_int8_ms": median_ms(lambda: medium.predict(image, [roi]), args.repeats * 3),
-        "tiny_int8_ms": median_ms(lambda: models[1].predict(image, [roi]), args.repeats * 3),
+        "large_fp32_ms": latency_ms(lambda: large_fp32.predict(image, [whole]), big, WARMUP),
+        "large_int8_ms": latency_ms(lambda: plain[3].predict(image, [whole]), big, WARMUP),
+        "coarse_int8_ms": latency_ms(lambda: plain[2].predict(image, [whole]), big, WARMUP),
+        "medium_int8_ms": latency_ms(
+            lambda: medium.predict(image, [roi]), args.repeats * 3, WARMUP
+        ),
+        "tiny_int8_ms": latency_ms(
+            lambda: models[1].predict(image, [roi]), args.repeats * 3, WARMUP
+        ),
     }
     if OBJECTS_STAGE in manifest.defaults:
         objects = load_objects(manifest.default_for(OBJECTS_STAGE), manifest.directory, options)
-        speed["objects_ms"] = median_ms(lambda: objects.detect(image), big)
+        speed["objects_ms"] = latency_ms(lambda: objects.detect(image), big, WARMUP)
     profile = load_profile("rpi4b")
 
     def energy(_stage: str, cpu_s: float) -> float:
@@ -451,7 +432,7 @@ def main() -> None:
             results.update(
                 {
                     f"lever_student_tiles_{k}": keys[k]
-                    for k in (f"{light}{name}" for name in STUDENT_TILE_KEYS)
+                    for k in (f"{light}{name}" for name in LEVER_KEYS)
                 }
             )
         for name, flip, tiles in (
@@ -480,7 +461,7 @@ def main() -> None:
         for light, subset in lights:
             keys = row_keys(evaluate([i.item for i in subset], with_medium, config, energy), light)
             results.update(
-                {f"lever_medium_student_{light}{k}": keys[f"{light}{k}"] for k in MEDIUM_KEYS}
+                {f"lever_medium_student_{light}{k}": keys[f"{light}{k}"] for k in LEVER_KEYS}
             )
         results.update(row_keys(evaluate([i.item for i in items], models, config, energy), "all_"))
         results["test_files"] = " ".join(sorted({i.group for i in test}))
@@ -682,7 +663,7 @@ def card_section(r: Mapping[str, Value]) -> str:
         "|---|---|---|---|---|---|---|",
         *(
             f"| {label} | {title} | "
-            + " | ".join(str(r.get(f"{prefix}{light}{k}")) for k in MEDIUM_KEYS)
+            + " | ".join(str(r.get(f"{prefix}{light}{k}")) for k in LEVER_KEYS)
             + " |"
             for title, light in (("all", ""), ("day", "day_"), ("night", "night_"))
             for label, prefix in (("coarse look", ""), ("medium student", "lever_medium_student_"))
@@ -740,7 +721,7 @@ def card_section(r: Mapping[str, Value]) -> str:
         ):
             lines.append(
                 f"| {title} | {'on' if setting else 'off'} | "
-                + " | ".join(str(r.get(prefix + k)) for k in STUDENT_TILE_KEYS)
+                + " | ".join(str(r.get(prefix + k)) for k in LEVER_KEYS)
                 + " |"
             )
     lines += [

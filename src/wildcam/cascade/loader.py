@@ -39,7 +39,7 @@ __all__ = [
     "resolve",
     "runtime_options",
     "stages_to_reload",
-    "with_people_vehicles",
+    "takes_people_vehicles_check",
 ]
 
 RELOAD_ALL = (
@@ -124,7 +124,7 @@ def load_stages(
             model = LazyModel(entry, manifest.directory, options)
         else:
             model = load_model(entry, manifest.directory, options)
-        wrap = entry is not None and entry.decoding == ANIMAL_DETECTOR  # fires on people, cars
+        wrap = entry is not None and takes_people_vehicles_check(entry)
         if model is not None and wrap and config.people_vehicles:
             checked = checked or people_vehicles_check(
                 manifest, options, config.stage3_lazy, check_lazy_io
@@ -132,6 +132,12 @@ def load_stages(
             model = checked(model)
         out[stage] = model
     return out
+
+
+def takes_people_vehicles_check(entry: ModelEntry) -> bool:
+    """Whether stage model ``entry`` gets the people-and-vehicles check: the animal detectors
+    (the large model, the coarse look) fire on people and cars."""
+    return entry.decoding == ANIMAL_DETECTOR
 
 
 def people_vehicles_check(
@@ -182,14 +188,3 @@ def last_frame(
         return list(last[0][1])
 
     return detect_once
-
-
-def with_people_vehicles(
-    model: StageModel,
-    manifest: Manifest,
-    options: RuntimeOptions | None = None,
-    lazy: bool = False,
-    check_lazy_io: bool = True,
-) -> StageModel:
-    """``model`` with the manifest's people-and-vehicles check (:func:`people_vehicles_check`)."""
-    return people_vehicles_check(manifest, options, lazy, check_lazy_io)(model)

@@ -76,10 +76,9 @@ def build_coarse(
     shape = (1, 3, COARSE_SIZE, COARSE_SIZE)
     fp32 = work / "coarse_fp32.onnx"  # only the int8 model ships
     export_onnx(net, shape, fp32, "images", ["output"], dynamic_batch=False)
-    # the large model's int8 calibration frames (teacher.build_teacher), at this size
-    train = [f for f in load_frames(data) if f.split == "train"]
-    train = train[:: max(len(train) // teach.CALIB_FRAMES, 1)][: teach.CALIB_FRAMES]
-    inputs = [teach.model_input(f, COARSE_SIZE) for f in train]
+    # the large model's int8 calibration frames, at this size
+    calib = teach.calibration_frames(load_frames(data))
+    inputs = [teach.model_input(f, COARSE_SIZE) for f in calib]
     int8 = out / f"{MODEL_ID}.onnx"
     quantize_int8(fp32, int8, "images", inputs, exclude_markers=("_preds",))
     rec = teach.detector_record(

@@ -40,6 +40,7 @@ __all__ = [
     "Teacher",
     "average_precision",
     "build_teacher",
+    "calibration_frames",
     "detector_record",
     "extract_weights",
     "model_input",
@@ -167,6 +168,12 @@ def average_precision(scores: Sequence[float], truth: Sequence[bool]) -> float:
     return round(float(np.sum(precision[t]) / t.sum()), 4)
 
 
+def calibration_frames(frames: Sequence[Frame]) -> list[Frame]:
+    """The ``train`` frames, evenly spread, that calibrate a detector's int8 activations."""
+    train = [f for f in frames if f.split == "train"]
+    return train[:: max(len(train) // CALIB_FRAMES, 1)][:CALIB_FRAMES]
+
+
 def model_input(frame: Frame, size: int) -> np.ndarray:
     """``frame`` as the detector's input tensor at ``size`` (letterboxed)."""
     boxed, _ = letterbox(frame.image, size, PAD)
@@ -251,8 +258,7 @@ def build_teacher(
     fp32 = out / "large_fp32.onnx"
     fp32.write_bytes((work / f"large_{size}_fp32.onnx").read_bytes())
 
-    calib = [f for f in frames if f.split == "train"]
-    calib = calib[:: max(len(calib) // CALIB_FRAMES, 1)][:CALIB_FRAMES]
+    calib = calibration_frames(frames)
     int8 = out / "large_int8.onnx"
     quantize_int8(
         fp32, int8, "images", [model_input(f, size) for f in calib], exclude_markers=("_preds",)
