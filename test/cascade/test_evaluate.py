@@ -11,7 +11,7 @@ import pytest
 
 from wildcam import cli
 from wildcam.cascade import loader
-from wildcam.cascade.base import FakeModel, RegionResult, ScoredBox
+from wildcam.cascade.base import FakeModel, LabelledBox, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.evaluate import (
     CoreWatts,
@@ -22,8 +22,9 @@ from wildcam.cascade.evaluate import (
     load_csv,
     read_image,
 )
+from wildcam.cascade.objects import PeopleVehicles
 from wildcam.errors import InputError, ModelError
-from wildcam.types import Box
+from wildcam.types import Box, Image
 
 ANIMAL = Box(40, 30, 50, 40)
 
@@ -282,3 +283,26 @@ def test_eval_uses_a_students_night_band_on_grey_images(tmp_path: Path) -> None:
     # the grey image is decided at stage 1 (animal), the colour one by stage 3 (missed)
     assert (cascade.tp, cascade.fn) == (1, 1)
     assert cascade.fraction_reaching(3) == 0.5
+
+
+def test_eval_lends_the_people_and_vehicles_check_to_the_students(tmp_path: Path) -> None:
+    walker, deer = tmp_path / "walker.png", tmp_path / "deer.png"
+    cv2.imwrite(str(walker), np.full((60, 80, 3), 200, np.uint8))
+    cv2.imwrite(str(deer), np.full((60, 80, 3), 20, np.uint8))
+    looked: list[int] = []
+
+    def look(image: Image, region: Box) -> list[LabelledBox]:
+        looked.append(1)
+        bright = image.mean() > 100  # the walker's frame: a person fills it
+        return [LabelledBox(Box(0, 0, 80, 60), 0.9, "person")] if bright else []
+
+    student = FakeModel("tiny", 1, lambda _img, _box: 0.95, 0.2, 0.8)
+    stage3 = FakeModel("large", 3, lambda _i, _b: 0.1, 0.3, 0.3)
+    large = PeopleVehicles(stage3, lambda image: [], 0.5, look=look)
+    items = [LabelledImage(walker, False), LabelledImage(deer, True)]
+    report = evaluate(items, {1: student, 3: large}, CascadeConfig())
+    for name in ("stage1 alone", "cascade"):
+        row = report.row(name)
+        assert (row.tp, row.fp, row.tn, row.fn) == (1, 0, 1, 0), name
+    assert report.row("cascade").fraction_reaching(3) == 0.0  # the student decided both
+    assert len(looked) == 2  # once per image, however many rows asked

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from wildcam.cascade.base import LabelledBox, RegionResult, ScoredBox
+from wildcam.cascade.base import FakeModel, LabelledBox, RegionResult, ScoredBox
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.loader import last_frame, load_stages, stages_to_reload
 from wildcam.cascade.manifest import OBJECTS_STAGE, Manifest, ModelEntry, default_manifest_path
@@ -19,6 +19,7 @@ from wildcam.cascade.objects import (
     blur_people,
     decode_nanodet,
     load_objects,
+    looking_at,
     model_ids,
     relabel,
 )
@@ -113,6 +114,76 @@ def test_the_wrapper_checks_only_frames_with_an_animal_and_the_cascade_follows_i
     assert len(calls) == 3  # once per frame, however many regions
 
 
+def test_people_near_an_animal_are_listed_to_be_pixelated() -> None:
+    person = LabelledBox(Box(10, 10, 40, 80), 0.8, "person")
+    weak = LabelledBox(Box(60, 10, 40, 80), 0.3, "person")  # below the object threshold
+    deer = ScoredBox(Box(120, 20, 50, 50), 0.9)
+    near = PeopleVehicles(_Boxes([deer]), lambda image: [person, weak], 0.5)
+    [result] = near.predict(FRAME, [WHOLE])
+    assert (result.score, result.boxes, result.others) == (0.9, (deer,), (person,))
+    [elsewhere] = near.predict(FRAME, [Box(100, 0, 100, 100)])
+    assert elsewhere.others == ()  # not in the region
+
+
+def test_the_detector_looks_at_a_regions_area_and_answers_in_frame_pixels() -> None:
+    crops: list[tuple[int, ...]] = []
+
+    def detect(image: Image) -> list[LabelledBox]:
+        crops.append(image.shape[:2])
+        return [LabelledBox(Box(5, 5, 10, 10), 0.9, "person")]
+
+    look = looking_at(detect, 0.0)
+    # 20 px region: the area grows to half the frame's longer side (MAX_ZOOM 2), in the frame
+    assert look(FRAME, Box(100, 20, 20, 20)) == [LabelledBox(Box(65, 5, 10, 10), 0.9, "person")]
+    assert look(FRAME, WHOLE) == [LabelledBox(Box(5, 5, 10, 10), 0.9, "person")]
+    assert crops == [(100, 100), (100, 200)]
+
+
+class _Sure:
+    """A stage-1 classifier stand-in (no boxes), sure of an animal everywhere."""
+
+    model_id, stage, c_low, c_high = "tiny", 1, 0.2, 0.8
+
+    def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
+        return [RegionResult(r, 0.95) for r in regions]
+
+
+def test_a_students_animal_gets_the_check_the_detector_stages_carry() -> None:
+    person = LabelledBox(Box(48, 18, 34, 64), 0.8, "person")
+    asked: list[Box] = []
+
+    def look(image: Image, region: Box) -> list[LabelledBox]:
+        asked.append(region)
+        return [person]
+
+    large = PeopleVehicles(_Boxes([]), lambda image: [], 0.5, look=look)
+    sure = FakeModel("tiny", 1, lambda image, region: 0.95, c_low=0.2, c_high=0.8)
+    walker, deer = (
+        Cascade({1: sure, 3: large})
+        .run(FRAME, [Box(50, 20, 30, 60), Box(120, 10, 40, 40)])
+        .regions
+    )
+    assert not walker.animal and walker.stage == 1 and walker.others == (person,)
+    assert walker.score == 0.0 and walker.boxes == ()
+    assert deer.animal and deer.stage == 1 and deer.others == ()  # the person is elsewhere
+    assert asked == [Box(50, 20, 30, 60), Box(120, 10, 40, 40)]
+    # a classifier's whole frame (a still) locates nothing: it stays an animal, people listed
+    crowd = LabelledBox(Box(0, 0, 180, 100), 0.8, "person")
+    seen = PeopleVehicles(_Boxes([]), lambda image: [], 0.5, look=lambda image, region: [crowd])
+    [still] = Cascade({1: _Sure(), 3: seen}).run(FRAME).regions
+    assert still.animal and still.others == (crowd,)
+    [moving] = Cascade({1: _Sure(), 3: seen}).run(FRAME, [Box(0, 0, 150, 100)]).regions
+    assert not moving.animal and moving.others == (crowd,)  # a motion region is its box
+    # capped at stage 1, an unsure region that the decision threshold calls an animal too
+    unsure = FakeModel("tiny", 1, lambda image, region: 0.6, c_low=0.2, c_high=0.8)
+    capped = Cascade({1: unsure, 3: large}, CascadeConfig(max_stage=1, decision_threshold=0.5))
+    [region] = capped.run(FRAME, [Box(50, 20, 30, 60)]).regions
+    assert not region.animal and region.others == (person,)  # 0 is confidently background
+    # no detector stage with the check: the student's animal stands, nothing is looked at
+    assert Cascade({1: sure, 3: _Boxes([])}).run(FRAME, [Box(50, 20, 30, 60)]).animal
+    assert len(asked) == 3
+
+
 def test_people_are_pixelated_and_nothing_else_changes() -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (120, 160, 3), np.uint8)
@@ -173,6 +244,7 @@ def test_the_loader_wraps_every_detector_stage_unless_turned_off() -> None:
     assert {s for s, m in on.items() if isinstance(m, PeopleVehicles)} == detectors
     checks = [m for m in on.values() if isinstance(m, PeopleVehicles)]
     assert len({id(m.detector) for m in checks}) == 1  # one stage-0 detector for them all
+    assert all(m.look is not None for m in checks)  # which looks at the students' regions too
     eager = load_stages(CascadeConfig(stage3_lazy=False), {3})[3]
     assert isinstance(eager, PeopleVehicles) and eager.detector_id == checks[0].detector_id
     off = load_stages(CascadeConfig(people_vehicles=False))

@@ -28,6 +28,7 @@ __all__ = [
     "FakeModel",
     "LabelledBox",
     "RegionResult",
+    "ResultCheck",
     "ScoredBox",
     "StageModel",
     "check_band",
@@ -99,6 +100,17 @@ class StageModel(Protocol):
 
     def predict(self, image: Image, regions: Sequence[Box]) -> list[RegionResult]:
         """Score each region of ``image``."""
+        ...
+
+
+@runtime_checkable
+class ResultCheck(Protocol):
+    """A stage model that also checks another model's animal for people and vehicles (the
+    detector stages the loader wraps: :class:`~wildcam.cascade.objects.PeopleVehicles`); the
+    runner lends it to the stages without a check of their own."""
+
+    def check_result(self, image: Image, result: RegionResult, threshold: float) -> RegionResult:
+        """``result`` (an animal at ``threshold``) with the people and vehicles taken out."""
         ...
 
 

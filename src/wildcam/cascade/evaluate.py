@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wildcam.cascade.base import RegionResult, StageModel
+from wildcam.cascade.base import RegionResult, ResultCheck, StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.runner import STAGE_NAMES, Cascade, FrameDecision
 from wildcam.cascade.views import TileBand, predict_tiled, predict_views, student_tiles
@@ -193,6 +193,29 @@ class _Replay:
 
 
 @dataclass
+class _CheckReplay:
+    """The people-and-vehicles check a detector stage carries, lent to every row's students:
+    each answer is worked out once per image (the rows ask about the same whole frame), and
+    each row that asks pays its time (:attr:`asked`)."""
+
+    check: ResultCheck
+    answers: dict[tuple[RegionResult, float], _Call] = field(default_factory=dict)
+    asked: list[_Call] = field(default_factory=list)
+    """The answers the current row asked for."""
+
+    def check_result(self, image: Image, result: RegionResult, threshold: float) -> RegionResult:
+        key = (result, threshold)
+        if key not in self.answers:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            checked = self.check.check_result(image, result, threshold)
+            self.answers[key] = _Call(
+                checked, time.perf_counter() - wall, time.thread_time() - cpu
+            )
+        self.asked.append(self.answers[key])
+        return self.answers[key].result
+
+
+@dataclass
 class Row:
     """Figures of one way of deciding (a stage alone or the cascade up to a stage)."""
 
@@ -329,8 +352,10 @@ def evaluate(
         )
         for s, m in models.items()
     }
+    check = next((m for m in models.values() if isinstance(m, ResultCheck)), None)
+    lent = _CheckReplay(check) if check is not None else None
     cascades = [
-        Cascade({s: replays[s] for s in row.stages}, _capped(config, row.max_stage))
+        Cascade({s: replays[s] for s in row.stages}, _capped(config, row.max_stage), check=lent)
         for row in rows
     ]
     predictions: dict[str, dict[int, list[tuple[float, Box]]]] = {r.name: {} for r in rows}
@@ -359,9 +384,13 @@ def evaluate(
             replays[stage].answer, replays[stage].tile_answer = call.result, call.tile
         if item.boxes is not None:
             truths.append((count - 1, item.boxes))
+        if lent is not None:
+            lent.answers.clear()
         for row, cascade in zip(rows, cascades, strict=True):
             decision = cascade.run(image, [whole])
-            _score(row, decision, item.animal, calls, energy)
+            _score(row, decision, item.animal, calls, energy, lent.asked if lent else [])
+            if lent is not None:
+                lent.asked.clear()
             if row is rows[-1]:  # the whole cascade
                 per_image.append(
                     MdImage(
@@ -407,8 +436,15 @@ def _timed(model: StageModel, image: Image, whole: Box, config: CascadeConfig) -
 
 
 def _score(
-    row: Row, decision: FrameDecision, truth: bool, calls: Mapping[int, _Call], energy: EnergyFn
+    row: Row,
+    decision: FrameDecision,
+    truth: bool,
+    calls: Mapping[int, _Call],
+    energy: EnergyFn,
+    checks: Sequence[_Call] = (),
 ) -> None:
+    """Count ``decision`` in ``row`` and charge it the stage calls it ran and the
+    people-and-vehicles ``checks`` its students asked for (in the deciding stage's meter)."""
     said = decision.animal
     row.tp += said and truth
     row.fp += said and not truth
@@ -416,9 +452,12 @@ def _score(
     row.tn += not said and not truth
     for stage in decision.stages_run:
         row.reached[stage] = row.reached.get(stage, 0) + 1
-        row.wall_s += calls[stage].wall_s
-        row.cpu_s += calls[stage].cpu_s
-        row.joules += energy(STAGE_NAMES[stage], calls[stage].cpu_s)
+    deciding = max((r.stage for r in decision.regions), default=1)
+    charged = [(s, calls[s]) for s in decision.stages_run] + [(deciding, c) for c in checks]
+    for stage, call in charged:
+        row.wall_s += call.wall_s
+        row.cpu_s += call.cpu_s
+        row.joules += energy(STAGE_NAMES[stage], call.cpu_s)
 
 
 def average_precision(

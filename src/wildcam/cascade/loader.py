@@ -24,7 +24,13 @@ from wildcam.cascade.manifest import (
     ModelEntry,
     default_manifest_path,
 )
-from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, PeopleVehicles, load_objects
+from wildcam.cascade.objects import (
+    MATCH_IOU,
+    ObjectDetector,
+    PeopleVehicles,
+    load_objects,
+    looking_at,
+)
 from wildcam.cascade.onnx_models import RuntimeOptions, load_model
 from wildcam.errors import ModelError
 from wildcam.types import Image
@@ -147,8 +153,9 @@ def people_vehicles_check(
     check_lazy_io: bool = True,
 ) -> Callable[[StageModel], StageModel]:
     """A function that gives a detector stage model the manifest's people-and-vehicles check
-    (:class:`~wildcam.cascade.objects.PeopleVehicles`), one stage-0 detector shared by every
-    model it wraps; it returns the model itself when the manifest has no stage-0 detector.
+    (:class:`~wildcam.cascade.objects.PeopleVehicles`, which the runner also lends to the
+    students' animals), one stage-0 detector shared by every model it wraps; it returns the
+    model itself when the manifest has no stage-0 detector.
     With ``lazy`` the detector's file is checked now (as the lazy stage 3's,
     ``check_lazy_io``) and its session created on the first frame that needs it."""
     if OBJECTS_STAGE not in manifest.defaults:
@@ -168,7 +175,8 @@ def people_vehicles_check(
     else:
         detect = load_objects(entry, manifest.directory, options).detect
     once = last_frame(detect)
-    return lambda model: PeopleVehicles(model, once, entry.c_high, match, entry.model_id)
+    look = looking_at(detect, entry.input.context)
+    return lambda model: PeopleVehicles(model, once, entry.c_high, match, entry.model_id, look)
 
 
 def last_frame(

