@@ -286,23 +286,29 @@ def test_eval_uses_a_students_night_band_on_grey_images(tmp_path: Path) -> None:
 
 
 def test_eval_lends_the_people_and_vehicles_check_to_the_students(tmp_path: Path) -> None:
-    walker, deer = tmp_path / "walker.png", tmp_path / "deer.png"
-    cv2.imwrite(str(walker), np.full((60, 80, 3), 200, np.uint8))
-    cv2.imwrite(str(deer), np.full((60, 80, 3), 20, np.uint8))
+    walker, deer, fox = tmp_path / "walker.png", tmp_path / "deer.png", tmp_path / "fox.png"
+    for path, grey in ((walker, 200), (deer, 20), (fox, 120)):
+        cv2.imwrite(str(path), np.full((60, 80, 3), grey, np.uint8))
     looked: list[int] = []
 
     def look(image: Image, region: Box) -> list[LabelledBox]:
         looked.append(1)
-        bright = image.mean() > 100  # the walker's frame: a person fills it
+        bright = image.mean() > 150  # the walker's frame: a person fills it
         return [LabelledBox(Box(0, 0, 80, 60), 0.9, "person")] if bright else []
 
-    student = FakeModel("tiny", 1, lambda _img, _box: 0.95, 0.2, 0.8)
-    stage3 = FakeModel("large", 3, lambda _i, _b: 0.1, 0.3, 0.3)
+    def unsure_of_the_fox(image: Image, _box: Box) -> float:
+        return 0.5 if 100 < image.mean() < 150 else 0.95
+
+    student = FakeModel("tiny", 1, unsure_of_the_fox, 0.2, 0.8)
+    stage3 = FakeModel("large", 3, lambda image, _b: 0.9 if 100 < image.mean() < 150 else 0.1)
     large = PeopleVehicles(stage3, lambda image: [], 0.5, look=look)
-    items = [LabelledImage(walker, False), LabelledImage(deer, True)]
+    items = [LabelledImage(walker, False), LabelledImage(deer, True), LabelledImage(fox, True)]
     report = evaluate(items, {1: student, 3: large}, CascadeConfig())
-    for name in ("stage1 alone", "cascade"):
-        row = report.row(name)
-        assert (row.tp, row.fp, row.tn, row.fn) == (1, 0, 1, 0), name
-    assert report.row("cascade").fraction_reaching(3) == 0.0  # the student decided both
-    assert len(looked) == 2  # once per image, however many rows asked
+    row = report.row("cascade")
+    assert (row.tp, row.fp, row.tn, row.fn) == (2, 0, 1, 0)
+    assert row.fraction_reaching(3) == pytest.approx(1 / 3)  # the fox, decided by stage 3
+    alone = report.row("stage1 alone")  # the fox is unsure: the decision threshold says animal
+    assert (alone.tp, alone.fp, alone.tn, alone.fn) == (2, 0, 1, 0)
+    # the students' animals are looked at once per image however many rows ask; the fox, an
+    # animal of stage 3 (checked by its own wrapper), is not looked at again
+    assert len(looked) == 3

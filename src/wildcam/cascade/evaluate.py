@@ -193,6 +193,18 @@ class _Replay:
 
 
 @dataclass
+class _CheckedReplay(_Replay):
+    """A stored stage that carries the people-and-vehicles check itself (a detector stage the
+    loader wrapped: its stored answers are checked), so the runner lends it none."""
+
+    check: ResultCheck | None = None
+
+    def check_result(self, image: Image, result: RegionResult, threshold: float) -> RegionResult:
+        assert self.check is not None
+        return self.check.check_result(image, result, threshold)
+
+
+@dataclass
 class _CheckReplay:
     """The people-and-vehicles check a detector stage carries, lent to every row's students:
     each answer is worked out once per image (the rows ask about the same whole frame), and
@@ -341,17 +353,7 @@ def evaluate(
     energy = energy or default_energy()
     stages = sorted(models)
     rows = _rows(stages, config.max_stage)
-    replays = {
-        s: _Replay(
-            m.model_id,
-            s,
-            m.c_low,
-            m.c_high,
-            getattr(m, "c_high_night", None),
-            getattr(m, "tiles", None),
-        )
-        for s, m in models.items()
-    }
+    replays = {s: _replay_of(s, m) for s, m in models.items()}
     check = next((m for m in models.values() if isinstance(m, ResultCheck)), None)
     lent = _CheckReplay(check) if check is not None else None
     cascades = [
@@ -415,6 +417,15 @@ def evaluate(
         per_image,
         scores,
     )
+
+
+def _replay_of(stage: int, model: StageModel) -> _Replay:
+    """The stored stand-in of ``model`` (one that carries the check when it does)."""
+    args = (model.model_id, stage, model.c_low, model.c_high)
+    views = (getattr(model, "c_high_night", None), getattr(model, "tiles", None))
+    if isinstance(model, ResultCheck):
+        return _CheckedReplay(*args, *views, check=model)
+    return _Replay(*args, *views)
 
 
 def _capped(config: CascadeConfig, cap: int) -> CascadeConfig:
