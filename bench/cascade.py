@@ -244,6 +244,7 @@ def clip_events(
     number = 0
     for source, clip in sources:
         add(f"{source}_clips")
+        goal = source in GOAL_SOURCES
         running = {name: make() for name, make in cascades.items()}
         reached: dict[str, set[int]] = {name: set() for name in running}
         animal: dict[str, bool] = {name: False for name in running}
@@ -275,7 +276,6 @@ def clip_events(
                 if not step.skipped:
                     add(f"{source}_{name}_analysed")
                     add(f"{source}_{name}_analysed_animal", step.decision.animal)
-                goal = source in GOAL_SOURCES
                 frames[name] = frames.get(name, 0) + goal
                 if 3 in step.decision.stages_run:
                     frames[f"{name}_large"] = frames.get(f"{name}_large", 0) + goal
@@ -508,8 +508,11 @@ def main() -> None:
             args.clip_frames,
         )
     )
-    triggered = clip_events(
-        videos, {"cascade": lambda: Cascade(models, config)}, args.clip_frames, TRIGGER_FRAMES
+    triggered = clip_events(  # TRIGGER_KEYS: the goal clips only
+        [v for v in videos if v[0] in GOAL_SOURCES],
+        {"cascade": lambda: Cascade(models, config)},
+        args.clip_frames,
+        TRIGGER_FRAMES,
     )
     results.update({f"lever_trigger_{k}": triggered[k] for k in TRIGGER_KEYS})
     off = clip_events(videos, {"cascade": lambda: Cascade(plain, config)}, args.clip_frames)
