@@ -541,12 +541,15 @@ LIMITS = (
         "People and vehicles: MegaDetector-Lite has one class and fires on people and cars; the "
         "stage-0 detector (NanoDet, COCO) takes back its boxes that a person or vehicle covers, "
         "so OpenCV's pedestrians are mostly no longer animals, and people are pixelated in the "
-        "images sent. On the highway clips it takes back almost nothing: there the large "
+        "images sent. A distant walker, a speck to NanoDet on the whole frame, is looked at "
+        "closer (an animal box under 32 x 32 of its input pixels, COCO's small objects); a sign "
+        "post (in two frames) and a traffic cone, which the large model weakly calls animals, "
+        "are no people. On the highway clips it takes back almost nothing: there the large "
         "model's box covers the whole road rather than one car, so no car box matches it. "
         "Primates look like people to a COCO detector (the chimpanzee still of the training "
         "split is taken for one). The check costs one more detector call on every frame a "
         "detector stage calls an animal and on every region a student calls one "
-        "(`objects_ms`)."
+        "(`objects_ms`), and one more on each small animal box the first matched to nothing."
     ),
     (
         "Night (grey IR) animals: the large model finds fewer of them than by day, so a student "
@@ -667,8 +670,9 @@ def card_section(r: Mapping[str, Value]) -> str:
         (
             "People and vehicles (parameter `people_vehicles`, default "
             f"{'on' if CascadeConfig().people_vehicles else 'off'}: the stage-0 detector "
-            "checks every animal the cascade decides, the detectors' on the frame and the "
-            'students\' on the area around their region; see "People and vehicles (stage 0)"), '
+            "checks every animal the cascade decides, the detectors' on the frame (and closer "
+            "around a small box) and the students' on the area around their region; see "
+            '"People and vehicles (stage 0)"), '
             "held-back split, "
             f"{r.get('objects_ms')} ms per check on this machine (the large int8 model: "
             f"{r['large_int8_ms']} ms):"

@@ -139,6 +139,36 @@ def test_the_detector_looks_at_a_regions_area_and_answers_in_frame_pixels() -> N
     assert crops == [(100, 100), (100, 200)]
 
 
+def test_a_small_animal_box_the_frame_check_misses_is_looked_at_closer() -> None:
+    # FRAME is 200 px wide: a 416 px detector sees it at 2.08x, so COCO's small objects
+    # (32 x 32 input px) are boxes of under about 237 frame px
+    far = Box(20, 20, 10, 20)  # 200 px: small; a walker the whole frame hides
+    near = Box(100, 10, 60, 60)  # 3600 px: large enough for the whole-frame check
+    walker = LabelledBox(Box(19, 21, 11, 19), 0.9, "person")
+    frame_said = LabelledBox(Box(19, 20, 12, 20), 0.4, "person")  # the same, weaker
+    asked: list[Box] = []
+
+    def look(image: Image, region: Box) -> list[LabelledBox]:
+        asked.append(region)
+        return [walker] if region == far else []
+
+    boxes = _Boxes([ScoredBox(far, 0.9), ScoredBox(near, 0.8)])
+    check = PeopleVehicles(boxes, lambda image: [frame_said], 0.5, look=look, detector_side=416)
+    [result] = check.predict(FRAME, [WHOLE])
+    assert asked == [far]  # only the small box is looked at again
+    assert result.boxes == (ScoredBox(near, 0.8),) and result.score == 0.8
+    assert result.others == (walker,)  # seen twice, listed once with its better score
+    # a small box the whole frame's check already matched is not looked at again
+    strong = LabelledBox(Box(19, 21, 11, 19), 0.7, "person")
+    PeopleVehicles(boxes, lambda image: [strong], 0.5, look=look, detector_side=416).predict(
+        FRAME, [WHOLE]
+    )
+    assert asked == [far]
+    # without the detector's input side (or a look), nothing is looked at closer
+    [plain] = PeopleVehicles(boxes, lambda image: [], 0.5, look=look).predict(FRAME, [WHOLE])
+    assert asked == [far] and plain.score == 0.9 and plain.others == ()
+
+
 class _Sure:
     """A stage-1 classifier stand-in (no boxes), sure of an animal everywhere."""
 

@@ -110,8 +110,9 @@ class CascadeConfig:
     people_vehicles: bool = param(
         True,
         "People and vehicles: when a stage decides an animal, the manifest's stage-0 "
-        "detector (COCO classes) looks at the frame (a detector's animal) or at the area "
-        "around the region (a student's); an animal box that a person or vehicle box covers "
+        "detector (COCO classes) looks at the frame (a detector's animal; and closer around "
+        "a box too small there to tell) or at the area around the region (a student's); an "
+        "animal box that a person or vehicle box covers "
         "is that person or vehicle, not an animal, and people seen in the region are "
         "pixelated in the images sent (blur_people). No effect when the manifest has no "
         "stage-0 detector.",

@@ -176,7 +176,10 @@ def people_vehicles_check(
         detect = load_objects(entry, manifest.directory, options).detect
     once = last_frame(detect)
     look = looking_at(detect, entry.input.context)
-    return lambda model: PeopleVehicles(model, once, entry.c_high, match, entry.model_id, look)
+    side = entry.input.size[1]
+    return lambda model: PeopleVehicles(
+        model, once, entry.c_high, match, entry.model_id, look, side
+    )
 
 
 def last_frame(

@@ -6,7 +6,9 @@ people-and-vehicles detector (stage 0: NanoDet, COCO's 80 classes, converted at 
 :mod:`wildcam.training.objects`) looks at every animal the cascade decides:
 
 * a detector stage's (:class:`PeopleVehicles` wraps it): the detector looks at the frame the
-  detector stage called an animal;
+  detector stage called an animal, and again closer (as at a student's region, below) around
+  each animal box it saw there as a small object and matched to nothing (:func:`look_closer`:
+  a distant walker is a speck on the whole frame);
 * a student's (:meth:`PeopleVehicles.check_result`, called by the runner): the detector looks at
   the area around the region, as the large model would see it (the region plus the entry's
   context, at least 1 / ``MAX_ZOOM`` of the frame: a walker of a motion region is up to twice
@@ -51,12 +53,14 @@ from wildcam.types import Box, Image
 __all__ = [
     "LABELS",
     "MATCH_IOU",
+    "SMALL_AREA",
     "ObjectDetector",
     "PeopleVehicles",
     "best_match",
     "blur_people",
     "decode_nanodet",
     "load_objects",
+    "look_closer",
     "looking_at",
     "model_ids",
     "relabel",
@@ -73,6 +77,9 @@ LABELS = {
 }
 """COCO class -> what wildcam reports (MegaDetector's categories: animal, person, vehicle)."""
 
+SMALL_AREA = 32 * 32
+"""A small object for a detector, in its input pixels: COCO's definition (area below 32 x 32),
+where COCO detectors such as NanoDet score far lower (their small-object AP)."""
 MATCH_IOU = 0.3
 """Default overlap of a large-model box and a person/vehicle box that makes them one object
 (the manifest entry's ``match_iou`` overrides it)."""
@@ -221,6 +228,30 @@ def looking_at(detect: Detect, context: float) -> Look:
     return look
 
 
+def look_closer(
+    image: Image,
+    boxes: Sequence[Box],
+    objects: Sequence[LabelledBox],
+    look: Look,
+    detector_side: int,
+    match_iou: float = MATCH_IOU,
+) -> list[LabelledBox]:
+    """``objects`` (the detector's on the whole frame) and what ``look`` sees around each of
+    ``boxes`` that the detector, its input ``detector_side`` px square, saw as a small object
+    (:data:`SMALL_AREA`) there: a distant walker is a speck on the whole frame. An object seen
+    twice (IoU ``match_iou`` with one of the same label) is listed once, with its better score."""
+    scale = detector_side / max(image.shape[:2])
+    found = list(objects)
+    for box in dict.fromkeys(boxes):
+        if box.area * scale * scale >= SMALL_AREA:
+            continue
+        for o in look(image, box):
+            same = [f for f in found if f.label == o.label and f.box.iou(o.box) >= match_iou]
+            if all(f.score < o.score for f in same):
+                found = [f for f in found if f not in same] + [o]
+    return found
+
+
 @dataclass
 class PeopleVehicles:
     """A detector stage with the people-and-vehicles check (a :class:`StageModel` like the one
@@ -237,6 +268,9 @@ class PeopleVehicles:
     """The manifest id of the people-and-vehicles detector (for provenance)."""
     look: Look | None = None
     """The detector on the area around a region (:func:`looking_at`); None: on the frame."""
+    detector_side: int = 0
+    """The detector's (square) input side, px: a detector stage's animal box smaller than
+    :data:`SMALL_AREA` at that scale is looked at closer; 0: never."""
 
     def __post_init__(self) -> None:
         self.model_id = self.model.model_id
@@ -249,8 +283,24 @@ class PeopleVehicles:
         results = self.model.predict(image, regions)
         if not any(b.score >= self.c_high for r in results for b in r.boxes):
             return results
-        objects = self.detector(image)
+        objects = self._closer(image, results, self.detector(image))
         return [self._checked(r, r.boxes, objects, self.c_high) for r in results]
+
+    def _closer(
+        self, image: Image, results: Sequence[RegionResult], objects: list[LabelledBox]
+    ) -> list[LabelledBox]:
+        """``objects`` (seen in the whole frame) and what the look sees closer around the
+        animal boxes that no strong object matches (:func:`look_closer`)."""
+        if self.look is None or self.detector_side <= 0:
+            return objects
+        strong = [o for o in objects if o.score >= self.object_threshold]
+        boxes = [
+            b.box
+            for r in results
+            for b in r.boxes
+            if b.score >= self.c_high and best_match(b.box, strong, self.match_iou) is None
+        ]
+        return look_closer(image, boxes, objects, self.look, self.detector_side, self.match_iou)
 
     def check_result(self, image: Image, result: RegionResult, threshold: float) -> RegionResult:
         """``result``, an animal (at ``threshold``) of a model without the check, checked: the

