@@ -174,6 +174,10 @@ def test_bad_manifests_are_refused(tmp_path: Path, manifest: Manifest) -> None:
     escaping["models"][0]["file"] = "../outside.onnx"
     with pytest.raises(ModelError, match="plain name"):
         Manifest.load(_write(tmp_path, escaping))
+    shrinking = json.loads(json.dumps(good))
+    shrinking["models"][0]["input"]["max_upscale"] = -1.0
+    with pytest.raises(ModelError, match="max_upscale"):
+        Manifest.load(_write(tmp_path, shrinking))
     wrong_default = json.loads(json.dumps(good))
     wrong_default["defaults"]["1"] = "large_int8"
     with pytest.raises(ModelError, match="default for stage 1"):

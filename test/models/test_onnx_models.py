@@ -70,6 +70,13 @@ def test_preprocessing_pads_outside_the_frame_and_keeps_aspect() -> None:
     boxed, ratio = letterbox(image, 64)
     assert ratio == pytest.approx(0.32)
     assert boxed[:32].min() == 200 and boxed[33:].max() == 0
+    # a small image is enlarged no more than max_upscale: it fills the top-left of the input
+    small = np.full((20, 30, 3), 200, np.uint8)
+    assert letterbox(small, 64)[1] == pytest.approx(64 / 30)
+    boxed, ratio = letterbox(small, 64, max_upscale=1.5)
+    assert ratio == 1.5
+    assert boxed[:30, :45].min() == 200 and boxed[30:].max() == 0 and boxed[:, 45:].max() == 0
+    assert letterbox(image, 64, max_upscale=1.5)[1] == pytest.approx(0.32)  # shrinking: as is
 
 
 def test_detector_boxes_are_in_frame_pixels_for_regions_too(ena24: list, models: dict) -> None:
@@ -86,6 +93,12 @@ def test_detector_boxes_are_in_frame_pixels_for_regions_too(ena24: list, models:
             (part,) = large.predict(image, [region])
             assert part.region == region
             assert part.boxes and part.boxes[0].box.iou(animal) > 0.5, mid
+            # the frame shrunk to 160 px wide (enlarged at most max_upscale): in its pixels too
+            f = 160 / w
+            small = cv2.resize(image, (160, round(h * f)), interpolation=cv2.INTER_AREA)
+            (shrunk,) = large.predict(small, [Box(0, 0, 160, small.shape[0])])
+            scaled = Box(*(round(v * f) for v in animal))
+            assert shrunk.boxes and shrunk.boxes[0].box.iou(scaled) > 0.5, mid
 
 
 def test_students_score_animal_regions_above_empty_ones(ena24: list, models: dict) -> None:

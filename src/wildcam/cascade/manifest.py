@@ -78,6 +78,9 @@ class InputSpec:
     resize: str = "square_crop"
     context: float = 0.0
     pad_value: int = 0
+    max_upscale: float = 0.0
+    """A letterboxing detector never enlarges the image more than this (its training's
+    largest scale: blur beyond it is outside what it learnt); 0: no limit."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -146,6 +149,7 @@ class ModelEntry:
                 resize=str(inp.get("resize", "square_crop")),
                 context=float(inp.get("context", 0.0)),
                 pad_value=int(inp.get("pad_value", 0)),
+                max_upscale=float(inp.get("max_upscale", 0.0)),
             )
             entry = cls(
                 model_id=str(data["id"]),
@@ -189,6 +193,8 @@ class ModelEntry:
             problems.append(f"input resize {self.input.resize!r} not in {RESIZES}")
         if self.input.layout != "NCHW" or self.input.color not in ("RGB", "BGR"):
             problems.append("input must be NCHW, RGB or BGR")
+        if not self.input.max_upscale >= 0.0:
+            problems.append(f"input max_upscale {self.input.max_upscale} is below 0")
         if len(self.input.shape) != 4 or self.input.shape[1] != 3:
             problems.append(f"input shape {self.input.shape} is not [N, 3, H, W]")
         if len(self.sha256) != 64:

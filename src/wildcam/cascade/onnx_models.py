@@ -6,9 +6,10 @@ input and output names and shapes) and wraps it as a :class:`~wildcam.cascade.ba
 * classifiers (stage 1 and 2) take a square crop around each region, with some context, resized
   to the input; stage 2 also answers a box (``cx, cy, w, h`` as fractions of the crop);
 * the detector (stage 3) letterboxes the region (with context, and never zoomed in more than
-  :data:`MAX_ZOOM` times the whole frame's scale) or the whole frame to its square input, pads
-  right/bottom, decodes YOLOX rows, keeps the best boxes after NMS in full-frame pixels; the
-  region's score is its best box score.
+  :data:`MAX_ZOOM` times the whole frame's scale) or the whole frame to its square input, never
+  enlarging the pixels more than its entry's ``max_upscale`` (a small frame, a 90 x 60 clip,
+  then fills only part of the input), pads right/bottom, decodes YOLOX rows, keeps the best
+  boxes after NMS in full-frame pixels; the region's score is its best box score.
 
 The preprocessing functions here are the ones training uses, so crops match at run time.
 """
@@ -151,10 +152,15 @@ def crop_square(
     return out, sq
 
 
-def letterbox(image: Image, size: int, pad_value: int = 0) -> tuple[Image, float]:
-    """``image`` scaled to fit ``size`` x ``size``, padded right/bottom; and the scale used."""
+def letterbox(
+    image: Image, size: int, pad_value: int = 0, max_upscale: float = 0.0
+) -> tuple[Image, float]:
+    """``image`` scaled to fit ``size`` x ``size`` (enlarged at most ``max_upscale`` times when
+    that is above 0), padded right/bottom; and the scale used."""
     h, w = image.shape[:2]
     ratio = min(size / h, size / w)
+    if max_upscale > 0.0:
+        ratio = min(ratio, max_upscale)
     nw, nh = max(round(w * ratio), 1), max(round(h * ratio), 1)
     out = np.full((size, size, 3), pad_value, np.uint8)
     out[:nh, :nw] = _resize(image, nw, nh)
@@ -272,7 +278,7 @@ class OnnxDetector(_OnnxModel):
                 results.append(RegionResult(region, 0.0))
                 continue
             patch = image[area.y : area.y + area.h, area.x : area.x + area.w]
-            boxed, ratio = letterbox(patch, self._width, spec.pad_value)
+            boxed, ratio = letterbox(patch, self._width, spec.pad_value, spec.max_upscale)
             rows = self._run(normalise([boxed], spec))[0][0]
             boxes = self._decode(rows, ratio, area, w, h)
             best = (

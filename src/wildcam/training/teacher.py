@@ -36,6 +36,7 @@ from wildcam.types import Box
 
 __all__ = [
     "CHECKPOINT",
+    "MAX_UPSCALE",
     "PRESENT",
     "Teacher",
     "average_precision",
@@ -57,6 +58,14 @@ CALIB_FRAMES = 30
 """Training frames that calibrate the int8 activations."""
 PAD = 0
 """Letterbox padding (zamba pads with black)."""
+MAX_UPSCALE = 1.5
+"""The most the detector's letterbox enlarges an image: the largest scale of YOLOX-tiny's
+training augmentation (``scale = (0.5, 1.5)`` in the tiny experiment of zamba 2.7.2's YOLOX
+training harness, ``zamba/object_detection/yolox/yolox_model.py``, copied from Megvii's
+``exps/default/yolox_tiny.py``). MegaDetector-Lite never saw an image blown up further, and it
+scores an animal of a 90 x 60 clip enlarged 7x to 640 far lower than the same frame at 1.5x.
+ASSUMPTION: the MegaDetector-Lite weights were trained with that harness's defaults (the wheel
+ships the harness and the weights, not the training run's settings)."""
 PROVENANCE = (
     "MegaDetector-Lite (YOLOX-tiny, one class 'animal') weights from the PyPI wheel "
     "zamba==2.7.2, " + CHECKPOINT + " (drivendataorg/zamba, MIT licence); network "
@@ -102,6 +111,7 @@ def detector_record(
             "resize": "letterbox",
             "context": 0.1,
             "pad_value": PAD,
+            "max_upscale": MAX_UPSCALE,
         },
         "outputs": [{"name": "output", "shape": [1, n_anchors(size), 6]}],
         "decoding": ANIMAL_DETECTOR,
@@ -176,8 +186,9 @@ def calibration_frames(frames: Sequence[Frame]) -> list[Frame]:
 
 def model_input(frame: Frame, size: int) -> np.ndarray:
     """``frame`` as the detector's input tensor at ``size`` (letterboxed)."""
-    boxed, _ = letterbox(frame.image, size, PAD)
-    return normalise([boxed], detector_spec(size))
+    spec = detector_spec(size)
+    boxed, _ = letterbox(frame.image, size, PAD, spec.max_upscale)
+    return normalise([boxed], spec)
 
 
 def detector_spec(size: int) -> InputSpec:
