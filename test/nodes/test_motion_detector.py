@@ -5,22 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from wildcam.msg import MotionEvent
 from wildcam.ros.convert import camera_info, image_to_msg, seconds_to_time
-from wildcam.ros.qos import EVENTS, SENSOR_PUB
+from wildcam.ros.qos import EVENTS
 
 pytestmark = pytest.mark.graph
 NODE = "wildcam.nodes.motion_detector"
 # The node's image subscriptions are best effort (sensor-data QoS): frames published before it
 # matched the test's publisher would be lost. These tests count every frame, so they make them
-# reliable through the QoS override parameters, as a deployment would.
+# reliable through the QoS override parameters, as a deployment would, and deep enough for all
+# the frames a test sends (a keep-last queue drops the oldest when the node lags under load).
+DEPTH = 20
 RELIABLE = [
     arg
     for topic in ("image_raw", "camera_info")
-    for arg in ("-p", f"qos_overrides./camera/small/{topic}.subscription.reliability:=reliable")
+    for override in ("reliability:=reliable", f"depth:={DEPTH}")
+    for arg in ("-p", f"qos_overrides./camera/small/{topic}.subscription.{override}")
 ]
+FEED = QoSProfile(depth=DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+"""The test's publishers: reliable like the camera driver's (``SENSOR_PUB``), keeping every
+frame a test sends until the node has it."""
 
 
 def _counters(diags: list) -> dict[str, str]:
@@ -37,8 +44,8 @@ class Feeder:
 
     def __init__(self, probe) -> None:  # type: ignore[no-untyped-def]
         self.probe = probe
-        self.image = probe.node.create_publisher(Image, "camera/small/image_raw", SENSOR_PUB)
-        self.info = probe.node.create_publisher(CameraInfo, "camera/small/camera_info", SENSOR_PUB)
+        self.image = probe.node.create_publisher(Image, "camera/small/image_raw", FEED)
+        self.info = probe.node.create_publisher(CameraInfo, "camera/small/camera_info", FEED)
         self.t = 100.0
         assert probe.spin_until(
             lambda: (
