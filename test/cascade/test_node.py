@@ -18,7 +18,7 @@ from onnx_fakes import write_fake_manifest  # test-local helper
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
-from wildcam.bags.generate import EPOCH_NS, generate
+from wildcam.bags.generate import EPOCH_NS, TOPICS, generate
 from wildcam.camera.scene import SceneConfig, Visit
 from wildcam.camera.synthetic import SyntheticScene
 from wildcam.cascade.config import CascadeConfig
@@ -74,6 +74,11 @@ def test_replayed_bag_gives_detections_inside_the_visit(probe, procs, tmp_path: 
             str(bag),
             "--rate",
             "2",
+            # what the two nodes take (nobody here listens to the full frames' camera info)
+            "--topics",
+            TOPICS["small"],
+            TOPICS["info"],
+            TOPICS["raw"],
             "--wait-for-subscribers",
             "30",
         ],
