@@ -11,7 +11,8 @@ Same run, this machine, ONNX Runtime and OpenCV on one thread:
   (:mod:`wildcam.cascade.splits`: never trained or tuned on; ``test_files`` lists it): per-stage
   and cascade recall, precision and F1, ``large_call_fraction`` (share reaching stage 3),
   energy per image, ``cascade_empty_false_alarm_rate``, the same by ``day_`` / ``night_``
-  (IR frames are grey), the expected calibration error of each stage's score (``ece_*``), and
+  (IR frames, one colour all over: :func:`wildcam.cascade.light.is_night`), the expected
+  calibration error of each stage's score (``ece_*``), and
   the stage-3 levers (``lever_flip_*``, ``lever_tiles_*``, ``lever_flip_tiles_*``: the cascade
   with test-time flip, 2x2 tiles, both; recall, precision, stage-3 energy per image), and the
   students' lever (``lever_student_tiles_*``: the cascade with ``student_tiles`` flipped from
@@ -554,13 +555,15 @@ LIMITS = (
         "(`objects_ms`), and one more on each small animal box the first matched to nothing."
     ),
     (
-        "Night (grey IR) animals: the large model finds fewer of them than by day, so a student "
-        "confident on a grey frame decides without it (`c_high_night`, see the calibration "
-        "section). That band rests on 28 grey train + calib frames whose empty ones come mostly "
-        "from one road clip. The tiny model's rose from 0.41 to 0.65 (calibrated) when the "
-        "students were retrained on the labels of a large model that no longer blows up small "
-        "frames; the one held-back empty night frame (a zamba clip's first frame) scores 0.65 "
-        "and now falls just under it: a margin of a few thousandths, not a robust fix."
+        "Night (IR) animals: the large model finds fewer of them than by day, so a student "
+        "confident on an infrared frame (one colour all over: grey, or an infrared camera's "
+        "tint) decides without it (`c_high_night`, see the calibration section). That band "
+        "rests on 26 infrared train + calib frames whose empty ones come mostly from one grey "
+        "road clip seen from above by day. The tiny model's rose from 0.41 to 0.65 "
+        "(calibrated) when the students were retrained on the labels of a large model that no "
+        "longer blows up small frames; the one held-back empty night frame (a zamba clip's "
+        "first frame) scores 0.65 and now falls just under it: a margin of a few thousandths, "
+        "not a robust fix."
     ),
     (
         "The held-back split is small (tens of frames; the Camtrap DP example is one sequence of "
@@ -595,12 +598,15 @@ LIMITS = (
         "The `low_power` mode keeps the medium student as stage 2 (`config/power_policy.yaml`)."
     ),
     (
-        "Road and pedestrian clips: the tiny student calls the motion regions of cars and "
-        "walkers animals. The people-and-vehicles check now looks at the area around each "
-        "such region and takes back the ones a car or person box covers, but NanoDet misses "
-        "the cars seen from above (`video.avi`) and the far ones, and an event is an animal "
-        "once two of its frames are: every road event still is one. On the pedestrian clip "
-        "the coarse look's boxes span groups of walkers, which no one person box matches."
+        "Road and pedestrian clips: on the grey road seen from above (`video.avi`, one colour "
+        "all over, so infrared to the cascade) the tiny student's night band calls the cars' "
+        "motion regions animals; on the highway the coarse look and the large model do, with "
+        "boxes that fill most of their view. The people-and-vehicles check looks at the area "
+        "around each such region and takes back the ones a car or person box covers, but "
+        "NanoDet misses the cars seen from above and the far ones, no car box matches a box "
+        "that fills the view, and an event is an animal once two of its frames are: every "
+        "road event still is one. On the pedestrian clip the coarse look's boxes span groups "
+        "of walkers, which no one person box matches."
     ),
     (
         "Small frames: MegaDetector-Lite (stage 3 and the coarse look) never enlarges a frame "

@@ -274,7 +274,9 @@ def test_cli_eval_with_the_shipped_models(shared_data: Path, tmp_path: Path) -> 
 def test_eval_uses_a_students_night_band_on_grey_images(tmp_path: Path) -> None:
     grey, colour = tmp_path / "grey.png", tmp_path / "colour.png"
     cv2.imwrite(str(grey), np.full((60, 80, 3), 70, np.uint8))
-    cv2.imwrite(str(colour), np.dstack([np.full((60, 80), v, np.uint8) for v in (0, 70, 200)]))
+    day = np.dstack([np.full((60, 80), v, np.uint8) for v in (0, 70, 200)])
+    day[:, 40:] = day[:, 40:, ::-1]  # an orange half and a blue one: a day frame's colours vary
+    cv2.imwrite(str(colour), day)
     student = FakeModel("tiny", 1, lambda _img, _box: 0.5, 0.2, 0.8, c_high_night=0.4)
     large = FakeModel("large", 3, lambda _img, _box: 0.1, 0.3, 0.3)
     items = [LabelledImage(grey, True), LabelledImage(colour, True)]

@@ -265,6 +265,7 @@ def test_a_student_night_band_applies_on_grey_frames_only() -> None:
     assert grey.animal and grey.stage == 1 and large.calls == 0
     colour = FRAME.copy()
     colour[..., 2] = 200
+    colour[:, 320:, 0] = 200  # a red half and a magenta one: a day frame's colours vary
     day = cascade.run(colour, [LEFT]).regions[0]
     assert not day.animal and day.stage == 3 and large.calls == 1
     # a configured c_high still overrides the manifest's, day and night

@@ -158,13 +158,24 @@ def test_the_cascade_uses_the_views_for_stage_3_only() -> None:
     assert tiny.calls == 2 and large.calls == 1 + 5
 
 
-def test_grey_frames_count_as_night() -> None:
+def test_one_colour_frames_count_as_night() -> None:
     from wildcam.cascade.realdata import is_night
 
-    grey = np.repeat(np.random.default_rng(2).integers(0, 255, (60, 80, 1), np.uint8), 3, 2)
+    rng = np.random.default_rng(2)
+    grey = np.repeat(rng.integers(0, 200, (60, 80, 1), np.uint8), 3, 2)
     colour = grey.copy()
     colour[..., 2] = 255 - colour[..., 2]
-    assert is_night(grey) and not is_night(colour)
+    assert is_night(grey) and is_night(grey[..., 0]) and not is_night(colour)
+    # an infrared camera's purple cast, with a red time stamp over the bottom tenth: night
+    tinted = grey.copy()
+    tinted[..., 0] += 20
+    tinted[..., 2] += 12
+    tinted[54:, :, 2] = 255
+    assert is_night(tinted)
+    # a dull day scene: little colour anywhere, but not the same colour everywhere
+    dull = grey.copy()
+    dull[..., 1] += rng.integers(0, 16, (60, 80), np.uint8)
+    assert not is_night(dull)
 
 
 def test_real_items_keep_the_held_back_sources_in_test(shared_data: Path, tmp_path: Path) -> None:
@@ -241,7 +252,7 @@ def test_a_night_band_below_c_low_is_refused(tmp_path: Path) -> None:
     assert Manifest.load(path).entry("tiny_int8").c_high_night == 0.5
 
 
-def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
+def test_the_night_band_is_chosen_on_infrared_train_and_calib_frames_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import cv2
@@ -252,7 +263,9 @@ def test_the_night_band_is_chosen_on_grey_train_and_calib_frames_only(
 
     grey, colour = tmp_path / "grey.png", tmp_path / "colour.png"
     cv2.imwrite(str(grey), np.full((40, 60, 3), 90, np.uint8))
-    cv2.imwrite(str(colour), np.dstack([np.full((40, 60), v, np.uint8) for v in (0, 90, 200)]))
+    day = np.dstack([np.full((40, 60), v, np.uint8) for v in (0, 90, 200)])
+    day[:, 30:] = day[:, 30:, ::-1]  # an orange half and a blue one: a day frame's colours vary
+    cv2.imwrite(str(colour), day)
     items, scores = [], {}
     for k, group in enumerate(_groups("train", 12) + _groups("calib", 12)):
         animal = k % 2 == 0

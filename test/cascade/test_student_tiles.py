@@ -102,7 +102,8 @@ def test_the_frame_keeps_its_own_and_its_night_band() -> None:
     decision = Cascade({1: night, 3: large}, CascadeConfig(student_tiles=True)).run(grey)
     assert decision.animal and decision.regions[0].stage == 1 and large.calls == 0
     colour = np.zeros((400, 600, 3), np.uint8)
-    colour[..., 2] = 200  # by day the frame's 0.5 is unsure: stage 3 decides
+    colour[..., 2] = 200
+    colour[:, 300:, 0] = 200  # by day (red and magenta halves) the 0.5 is unsure: stage 3 decides
     decision = Cascade({1: night, 3: large}, CascadeConfig(student_tiles=True)).run(colour)
     assert not decision.animal and large.calls == 1
 

@@ -18,12 +18,13 @@ the ``train`` groups fit its scaling and those of the ``calib`` groups decide wh
 (it must lower their ECE); the ``test`` groups (:mod:`wildcam.cascade.splits`) never do. See
 :data:`FIT_ROLE` for the coarse look and the students.
 
-Night band of the students (:func:`has_night_band`): on grey (infrared) frames the large model
+Night band of the students (:func:`has_night_band`): on infrared frames the large model
 misses animals the students find (MegaDetector's own documentation: small models lose most at
-night), so each student gets a ``c_high_night`` from the whole grey frames of the ``train`` and
-``calib`` groups, by the same rule as its band (:func:`wildcam.cascade.scores.bands`: from it up
-at least 95 % are animals), with :data:`NIGHT_SUPPORT` frames at least (there are only about 30
-such frames). The runner uses it on grey frames (:func:`wildcam.cascade.light.is_night`).
+night), so each student gets a ``c_high_night`` from the whole infrared frames of the ``train``
+and ``calib`` groups, by the same rule as its band (:func:`wildcam.cascade.scores.bands`: from it
+up at least 95 % are animals), with :data:`NIGHT_SUPPORT` frames at least (there are only about 30
+such frames). The runner uses it on infrared frames, grey or tinted but one colour all over
+(:func:`wildcam.cascade.light.is_night`).
 
 Students on tiles (:func:`student_tiles`, the cascade's ``student_tiles``): each tile of the
 ``calib`` frames large enough for a grid of :data:`TILE_LAYOUTS` is labelled by the frame's
@@ -179,7 +180,7 @@ def calibrate_entry(
 
 def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) -> dict[str, Any]:
     """The fields ``c_high_night`` and ``night_band`` of a student's ``entry``: its band's
-    ``c_high`` chosen on its raw scores of the grey (infrared) whole frames of the
+    ``c_high`` chosen on its raw scores of the infrared (:func:`is_night`) whole frames of the
     :data:`NIGHT_ROLES` groups and mapped through its calibration; never below its ``c_low``."""
     night = [
         i
@@ -194,7 +195,7 @@ def night_band(entry: ModelEntry, directory: Path, items: Sequence[RealItem]) ->
     return {
         "c_high_night": max(c_high, entry.c_low),
         "night_band": {
-            "fitted_on": f"{'+'.join(NIGHT_ROLES)} grey frames: {len(truth)} "
+            "fitted_on": f"{'+'.join(NIGHT_ROLES)} infrared frames: {len(truth)} "
             f"frames, {int(truth.sum())} animals",
             "support": NIGHT_SUPPORT,
         },
@@ -409,13 +410,15 @@ def card_section(record: dict[str, Any], held_back: Sequence[str]) -> str:
     lines += [
         "",
         (
-            "Night band of the students: on grey (infrared) frames the large model misses "
-            "animals the students find, so each student's `c_high` on grey frames "
-            "(`c_high_night`, used by the runner when the frame is grey) is chosen by the same "
+            "Night band of the students: on infrared frames the large model misses "
+            "animals the students find, so each student's `c_high` on infrared frames "
+            "(`c_high_night`, used by the runner when the frame is one colour all over: grey, or "
+            "an infrared camera's tint) is chosen by the same "
             "rule as its band (from it up at least 95 % are animals, at least "
-            f"{NIGHT_SUPPORT} frames; raw scores, mapped) on the whole grey frames of the "
-            f"{' and '.join(f'`{r}`' for r in NIGHT_ROLES)} splits. These are few (mostly one "
-            "road clip at night as the empty ones), so the band is a coarse estimate."
+            f"{NIGHT_SUPPORT} frames; raw scores, mapped) on the whole infrared frames of the "
+            f"{' and '.join(f'`{r}`' for r in NIGHT_ROLES)} splits. These are few (most empty "
+            "ones are from a road seen from above by day, grey asphalt that is one colour all "
+            "over), so the band is a coarse estimate."
         ),
         "",
         "| id | chosen on | band by day | `c_high_night` |",

@@ -257,7 +257,11 @@ def write_model_card(path: Path, manifest: dict[str, Any], summary: dict[str, An
         "`make models` creates `.venv-train` (torch 2.13.0 CPU, see `requirements-train.txt`), "
         "downloads the zamba wheel with `pip download --no-deps`, and runs the build on "
         "`../shared/data` (or `WILDCAM_DATA`). Everything is seeded and torch runs on a fixed "
-        "2 threads with deterministic kernels. Build time here: "
+        "2 threads with deterministic kernels, so a second build on the same machine gives "
+        "byte-identical files. On another CPU the floating-point results differ in their last "
+        "bits (other vector instructions: the teacher's exported weights by up to 1e-6), and "
+        "the students, trained from there, come out with other weights and bands; the "
+        "committed files and this card's figures are one build's. Build time here: "
         f"{summary['build_seconds']} s.",
         "",
         "## Licences and credit",
