@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["DAY_S", "PRESET_NAMES", "SOURCE_KINDS", "Box", "Image"]
+__all__ = ["ANIMAL", "DAY_S", "NOT_ANIMALS", "PRESET_NAMES", "SOURCE_KINDS", "Box", "Image"]
+
+ANIMAL = "animal"
+"""The cascade's class of an animal detection (MegaDetector's first category)."""
+NOT_ANIMALS = ("person", "vehicle")
+"""The classes of the people and vehicles the people-and-vehicles check finds beside a frame's
+animals (MegaDetector's other two categories); every other class is an animal's."""
 
 DAY_S = 86400.0
 """Seconds in a day."""

@@ -174,6 +174,10 @@ def test_status_and_events_go_to_the_outbox_with_keys(
         "event_id": 1,
     }
     assert "thumbnail_jpeg_b64" not in event_payload("t1", "k", 1.0, 1, [], b"x" * 11, 10)
+    # the event is its best animal's, not the person's beside it
+    beside = [{"class_id": "animal", "score": 0.4}, {"class_id": "person", "score": 0.9}]
+    doc = event_payload("t1", "k", 1.0, 1, beside)
+    assert (doc["class_id"], doc["score"], len(doc["detections"])) == ("animal", 0.4, 2)
 
 
 def test_discovery_documents_cover_battery_mode_detections_queue() -> None:

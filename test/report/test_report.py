@@ -191,3 +191,24 @@ def test_a_baseline_file_replaces_the_estimate(known_run: KnownRun, tmp_path: Pa
     run = load_run(known_run.bag, SCENE, baseline=path)
     assert run.baseline == baseline
     assert summarize(run).baseline_total_j == pytest.approx(306.0)
+
+
+def test_a_detection_record_counts_and_scores_the_animals_not_the_people_beside_them() -> None:
+    from wildcam.msg import Detection, DetectionArray
+    from wildcam.report.bag import _Clock, _detection
+
+    msg = DetectionArray(
+        event_id=7,
+        detections=[
+            Detection(id="0", class_id="animal", score=0.4, stage=2, model_id="coarse_int8"),
+            Detection(id="1", class_id="person", score=0.9, stage=0, model_id="objects_int8"),
+        ],
+    )
+    record = _detection(2_000_000_000, msg, _Clock([], 10.0, 0))
+    assert (record.count, record.best_score, record.stage, record.model_id) == (
+        1,
+        0.4,
+        2,
+        "coarse_int8",
+    )
+    assert record.t_s == 2.0 and record.event_id == 7

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from upload_helpers import frame, item  # test-local helpers
 
 from wildcam.errors import StorageError
-from wildcam.upload.items import items_for_frame
+from wildcam.upload.items import DetectionInfo, items_for_frame
 from wildcam.upload.queue import BlobFiles, DurableQueue
 
 
@@ -162,3 +163,14 @@ def test_unopenable_queue_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError):
         DurableQueue(bad, 10**6, 3600)
     assert sqlite3.sqlite_version_info >= (3, 24)
+
+
+def test_a_frame_is_its_best_animals_not_the_person_beside_it() -> None:
+    base = frame(4)
+    walker = DetectionInfo("1", "person", 0.95, 0, "objects_int8", (5.0, 6.0, 7.0, 8.0))
+    with_person = replace(base, detections=(*base.detections, walker))
+    items = items_for_frame(with_person, False)
+    assert {(i.class_id, i.score) for i in items} == {("deer", 0.8)}
+    # a frame of people alone (none published today) would still be classed by them
+    alone = items_for_frame(replace(base, detections=(walker,)), False)
+    assert {i.class_id for i in alone} == {"person"}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wildcam.errors import InputError
+from wildcam.types import NOT_ANIMALS
 
 if TYPE_CHECKING:
     from wildcam.upload.items import DetectionInfo
@@ -188,8 +189,10 @@ def event_payload(
 ) -> dict[str, Any]:
     """A detection event; the JPEG thumbnail (base64) only when it is at most
     ``thumbnail_max_bytes`` (0: never). ``key`` is ``<device>-e-<frame_key>`` (the frame's
-    upload key: the same frame is the same event, whichever path it took)."""
-    best = max(detections, key=lambda d: float(d.get("score", 0.0)), default=None)
+    upload key: the same frame is the same event, whichever path it took). Its ``class_id`` and
+    ``score`` are its best animal's (not a person's or vehicle's beside it)."""
+    animals = [d for d in detections if d.get("class_id") not in NOT_ANIMALS] or detections
+    best = max(animals, key=lambda d: float(d.get("score", 0.0)), default=None)
     doc: dict[str, Any] = {
         "key": f"{device}-e-{frame_key}",
         "device": device,

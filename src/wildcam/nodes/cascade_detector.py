@@ -35,14 +35,13 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import lazy_of
 from wildcam.cascade.loader import LAZY_STAGE, load_stages, stages_to_reload
-from wildcam.cascade.objects import blur_people
+from wildcam.cascade.objects import PeopleVehicles, blur_people
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome, StageLatency
 from wildcam.cascade.views import thumbnail
 from wildcam.errors import ConfigError, InputError, ModelError
 from wildcam.graph import DETECTION_EVENTS, DETECTIONS
 from wildcam.msg import (
-    Detection,
     Detection2DArray,
     DetectionArray,
     FrameDone,
@@ -55,7 +54,7 @@ from wildcam.ros.energy import EnergyMeter
 from wildcam.ros.params import ParameterBinding
 from wildcam.ros.qos import EVENTS, IMAGE_SUB, LATCHED, OVERRIDABLE, own
 from wildcam.ros.runner import main_for
-from wildcam.ros.vision import detection2d_array, vision_info
+from wildcam.ros.vision import detection2d_array, detections, vision_info
 from wildcam.types import Box
 
 THUMBNAIL_SIDE = 256
@@ -78,6 +77,7 @@ class CascadeDetector(Node):
         self.cascade = Cascade({}, cfg, self.measure)
         self.pub_info = self.create_publisher(VisionInfo, "detections/info", LATCHED)
         self.models_version = 0
+        self.detector_id = ""  # the people-and-vehicles detector's, once the models are in
         try:
             self._install(load_stages(cfg, check_lazy_io=False))  # a cold start skips it
         except (ModelError, ConfigError) as err:
@@ -126,6 +126,10 @@ class CascadeDetector(Node):
         for stage, model in sorted(models.items()):
             self.cascade.set_model(stage, model)
             self.health.values[f"stage{stage}_model"] = model.model_id if model else "(disabled)"
+        self.detector_id = next(  # one checks every stage
+            (m.detector_id for m in self.cascade.models.values() if isinstance(m, PeopleVehicles)),
+            "",
+        )
         self.health.degraded("" if self.cascade.models else "every stage is disabled")
         self._publish_info()
 
@@ -239,23 +243,12 @@ class CascadeDetector(Node):
         self, item: Paired[Image], image: Pixels, outcome: FrameOutcome
     ) -> DetectionArray:
         cfg = self.params.config
-        msg = DetectionArray(header=item.frame.header, event_id=item.event.event_id)
+        msg = DetectionArray(
+            header=item.frame.header,
+            event_id=item.event.event_id,
+            detections=detections(outcome.decision, self.detector_id),
+        )
         found = outcome.decision.detections()
-        for n, (scored, decision) in enumerate(found):
-            b = scored.box
-            msg.detections.append(
-                Detection(
-                    id=str(n),
-                    center_x=b.x + b.w / 2,
-                    center_y=b.y + b.h / 2,
-                    size_x=float(b.w),
-                    size_y=float(b.h),
-                    class_id="animal",
-                    score=float(scored.score),
-                    stage=decision.stage,
-                    model_id=decision.model_id,
-                )
-            )
         header = item.frame.header
         with self.meter.measure("encode"):
             if cfg.blur_people:

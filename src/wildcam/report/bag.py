@@ -44,6 +44,7 @@ from wildcam.report.data import (
     truth_scene,
 )
 from wildcam.report.metrics import estimate_baseline
+from wildcam.types import NOT_ANIMALS
 
 __all__ = ["TOPICS", "frame_indices", "load_run", "published", "read_topics", "stamp_ns"]
 
@@ -171,7 +172,8 @@ def _motion_spans(
 
 
 def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
-    best = max(msg.detections, key=lambda d: d.score, default=None)
+    animals = [d for d in msg.detections if d.class_id not in NOT_ANIMALS]
+    best = max(animals, key=lambda d: d.score, default=None)
     stamp = stamp_ns(msg.header.stamp)
     t = clock.at_stamp(stamp, bag_ns)
     assert t is not None
@@ -179,7 +181,7 @@ def _detection(bag_ns: int, msg: Any, clock: _Clock) -> DetectionRecord:
         t,
         stamp,
         int(msg.event_id),
-        len(msg.detections),
+        len(animals),
         float(best.score) if best else math.nan,
         int(best.stage) if best else 0,
         str(best.model_id) if best else "",

@@ -134,9 +134,9 @@ class DetectionRecord:
     t_s: float
     stamp_ns: int
     event_id: int
-    count: int
+    count: int  # animal boxes (the people and vehicles beside them are not counted)
     best_score: float
-    stage: int  # stage that decided the best detection
+    stage: int  # stage that decided the best animal
     model_id: str
 
 

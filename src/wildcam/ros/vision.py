@@ -3,17 +3,21 @@
 ``vision_msgs`` has no wheel on PyPI, so ``msg/`` defines the same messages with the same field
 names (``Detection2DArray``, ``Detection2D``, ``BoundingBox2D``, ``ObjectHypothesisWithPose``,
 ``VisionInfo``); a consumer written for vision_msgs reads them field for field. The cascade
-publishes ``detections`` (a :func:`detection2d_array` of each ``detections/events`` message),
-the crop of the best box on ``detections/thumbnail`` under the same stamp, and the models on the
-latched ``detections/info`` (:func:`vision_info`).
+publishes ``detections/events`` (:func:`detections`: a frame's animals, then the people and
+vehicles it found there), ``detections`` (a :func:`detection2d_array` of each), the crop of the
+best animal box on ``detections/thumbnail`` under the same stamp, and the models on the latched
+``detections/info`` (:func:`vision_info`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from wildcam.cascade.manifest import OBJECTS_STAGE
+from wildcam.cascade.runner import FrameDecision
 from wildcam.msg import (
     BoundingBox2D,
+    Detection,
     Detection2D,
     Detection2DArray,
     DetectionArray,
@@ -21,8 +25,33 @@ from wildcam.msg import (
     ObjectHypothesisWithPose,
     VisionInfo,
 )
+from wildcam.types import ANIMAL
 
-__all__ = ["detection2d_array", "vision_info"]
+__all__ = ["detection2d_array", "detections", "vision_info"]
+
+
+def detections(decision: FrameDecision, detector_id: str) -> list[Detection]:
+    """A frame's detections: its animal boxes, best first, each with the stage and model that
+    decided it, then the people and vehicles the people-and-vehicles check found in its regions
+    (stage 0, the manifest's people-and-vehicles detector: ``detector_id``)."""
+    found = [
+        (scored.box, ANIMAL, scored.score, region.stage, region.model_id)
+        for scored, region in decision.detections()
+    ] + [(o.box, o.label, o.score, OBJECTS_STAGE, detector_id) for o in decision.others]
+    return [
+        Detection(
+            id=str(n),
+            center_x=box.x + box.w / 2,
+            center_y=box.y + box.h / 2,
+            size_x=float(box.w),
+            size_y=float(box.h),
+            class_id=label,
+            score=float(score),
+            stage=stage,
+            model_id=model_id,
+        )
+        for n, (box, label, score, stage, model_id) in enumerate(found)
+    ]
 
 
 def detection2d_array(msg: DetectionArray) -> Detection2DArray:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wildcam.types import NOT_ANIMALS
 from wildcam.upload.queue import NewItem
 from wildcam.upload.wire import MAX_TEXT
 
@@ -133,7 +134,9 @@ def items_for_frame(frame: FrameDetections, send_full_frames: bool) -> list[NewI
     full frame only with ``send_full_frames``); detections with a :func:`detection_problem` are
     left out."""
     detections = tuple(d for d in frame.detections if not detection_problem(d))
-    best = max(detections, key=lambda d: d.score, default=None)
+    # the frame is its best animal's (its people and vehicles travel along in the metadata)
+    animals = [d for d in detections if d.class_id not in NOT_ANIMALS] or detections
+    best = max(animals, key=lambda d: d.score, default=None)
     score = best.score if best else 0.0
     class_id = best.class_id if best else ""
     digest = hashlib.sha256()
