@@ -30,7 +30,7 @@ def test_animals_first_then_people_and_vehicles_from_the_detector() -> None:
         ),
         frozenset({1, 3}),
     )
-    got = detections(decision, "objects_int8")
+    got = detections(decision.detections(), decision.others, "objects_int8")
     assert [(d.id, d.class_id, d.score, d.stage, d.model_id) for d in got] == [
         ("0", "animal", 0.7, 3, "large_int8"),
         ("1", "animal", 0.4, 3, "large_int8"),
@@ -54,4 +54,6 @@ def test_a_frame_without_people_lists_its_animals_only() -> None:
     decision = FrameDecision(
         (_region(Box(0, 0, 64, 48), True, (ScoredBox(Box(1, 2, 3, 4), 0.8),)),), frozenset({3})
     )
-    assert [d.class_id for d in detections(decision, "")] == ["animal"]
+    assert [d.class_id for d in detections(decision.detections(), decision.others, "")] == [
+        "animal"
+    ]

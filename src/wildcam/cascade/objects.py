@@ -59,6 +59,7 @@ __all__ = [
     "best_match",
     "blur_people",
     "decode_nanodet",
+    "detector_ids",
     "load_objects",
     "look_closer",
     "looking_at",
@@ -337,13 +338,18 @@ class PeopleVehicles:
         return replace(result, score=score, boxes=kept, others=matched + people)
 
 
+def detector_ids(models: Mapping[int, StageModel]) -> list[str]:
+    """The manifest ids of the people-and-vehicles detectors the stage models carry, each once
+    (one detector checks them all, so at most one)."""
+    stages = [models[s] for s in sorted(models)]
+    checks = [m.detector_id for m in stages if isinstance(m, PeopleVehicles)]
+    return list(dict.fromkeys(c for c in checks if c))
+
+
 def model_ids(models: Mapping[int, StageModel]) -> list[str]:
     """The manifest ids of the stage models, cheapest first, then of the people-and-vehicles
     detector (once) when a stage carries the check: what decided a result (output provenance)."""
-    stages = [models[s] for s in sorted(models)]
-    ids = [m.model_id for m in stages]
-    checks = [m.detector_id for m in stages if isinstance(m, PeopleVehicles)]
-    return ids + list(dict.fromkeys(c for c in checks if c))  # one detector checks them all
+    return [models[s].model_id for s in sorted(models)] + detector_ids(models)
 
 
 def blur_people(image: Image, others: Sequence[LabelledBox]) -> Image:

@@ -35,7 +35,7 @@ from wildcam.cascade.base import StageModel
 from wildcam.cascade.config import CascadeConfig
 from wildcam.cascade.lazy import lazy_of
 from wildcam.cascade.loader import LAZY_STAGE, load_stages, stages_to_reload
-from wildcam.cascade.objects import PeopleVehicles, blur_people
+from wildcam.cascade.objects import blur_people, detector_ids
 from wildcam.cascade.pairing import FramePairing, MotionInfo, Paired
 from wildcam.cascade.runner import Cascade, EventState, FrameOutcome, StageLatency
 from wildcam.cascade.views import thumbnail
@@ -126,10 +126,7 @@ class CascadeDetector(Node):
         for stage, model in sorted(models.items()):
             self.cascade.set_model(stage, model)
             self.health.values[f"stage{stage}_model"] = model.model_id if model else "(disabled)"
-        self.detector_id = next(  # one checks every stage
-            (m.detector_id for m in self.cascade.models.values() if isinstance(m, PeopleVehicles)),
-            "",
-        )
+        self.detector_id = next(iter(detector_ids(self.cascade.models)), "")
         self.health.degraded("" if self.cascade.models else "every stage is disabled")
         self._publish_info()
 
@@ -243,12 +240,12 @@ class CascadeDetector(Node):
         self, item: Paired[Image], image: Pixels, outcome: FrameOutcome
     ) -> DetectionArray:
         cfg = self.params.config
+        found = outcome.decision.detections()
         msg = DetectionArray(
             header=item.frame.header,
             event_id=item.event.event_id,
-            detections=detections(outcome.decision, self.detector_id),
+            detections=detections(found, outcome.decision.others, self.detector_id),
         )
-        found = outcome.decision.detections()
         header = item.frame.header
         with self.meter.measure("encode"):
             if cfg.blur_people:

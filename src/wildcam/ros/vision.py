@@ -11,10 +11,11 @@ best animal box on ``detections/thumbnail`` under the same stamp, and the models
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from wildcam.cascade.base import LabelledBox, ScoredBox
 from wildcam.cascade.manifest import OBJECTS_STAGE
-from wildcam.cascade.runner import FrameDecision
+from wildcam.cascade.runner import RegionDecision
 from wildcam.msg import (
     BoundingBox2D,
     Detection,
@@ -30,14 +31,20 @@ from wildcam.types import ANIMAL
 __all__ = ["detection2d_array", "detections", "vision_info"]
 
 
-def detections(decision: FrameDecision, detector_id: str) -> list[Detection]:
-    """A frame's detections: its animal boxes, best first, each with the stage and model that
-    decided it, then the people and vehicles the people-and-vehicles check found in its regions
-    (stage 0, the manifest's people-and-vehicles detector: ``detector_id``)."""
+def detections(
+    animals: Sequence[tuple[ScoredBox, RegionDecision]],
+    others: Sequence[LabelledBox],
+    detector_id: str,
+) -> list[Detection]:
+    """A frame's detections: its ``animals`` (``FrameDecision.detections``: best first, each
+    with the region decision that gave it, whose stage and model decided it), then ``others``,
+    the people and vehicles the people-and-vehicles check found in its regions
+    (``FrameDecision.others``; stage 0, the manifest's people-and-vehicles detector:
+    ``detector_id``)."""
     found = [
         (scored.box, ANIMAL, scored.score, region.stage, region.model_id)
-        for scored, region in decision.detections()
-    ] + [(o.box, o.label, o.score, OBJECTS_STAGE, detector_id) for o in decision.others]
+        for scored, region in animals
+    ] + [(o.box, o.label, o.score, OBJECTS_STAGE, detector_id) for o in others]
     return [
         Detection(
             id=str(n),
