@@ -10,6 +10,7 @@ the library modules' :mod:`logging` records go to the (first) node's ROS logger
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,23 @@ def _apply_environment() -> None:
             os.environ.setdefault(key, value)
 
 
+def _note_interrupts() -> list[int]:
+    """Have SIGINT raise :class:`KeyboardInterrupt` as Python's own handler does, and note it.
+
+    Installed before ``rclpy.init``, whose signal handler calls it after its own work. The note
+    tells the shutdown apart from a fault when the interrupt lands inside rclpy's native code:
+    there it surfaces as a ``RuntimeError`` while the context may still be up.
+    """
+    seen: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    return seen
+
+
 def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None) -> int:
     """Create one instance of each class, spin them on one executor until shutdown.
 
@@ -60,6 +78,7 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
     except ConfigError as err:
         print(f"wildcam: configuration error: {err}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
+    interrupts = _note_interrupts()
     rclpy.init(args=args)
     executor = SingleThreadedExecutor()
     nodes: list[Node] = []
@@ -98,9 +117,9 @@ def spin_nodes(classes: Sequence[type[Node]], args: Sequence[str] | None = None)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except RuntimeError:
-        # SIGINT shuts the context down under the executor; a take in flight can then fail
-        # inside rclpy ("Unable to convert call argument"). That is the shutdown, not a fault.
-        if rclpy.ok():
+        # An interrupt raised while rclpy converts a taken message, or a shutdown under a take
+        # in flight, fails inside rclpy ("Unable to convert call argument"): not a fault.
+        if rclpy.ok() and not interrupts:
             raise
     finally:
         for node in nodes:
