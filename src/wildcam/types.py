@@ -69,6 +69,11 @@ class Box(NamedTuple):
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def holds_centre_of(self, other: Box) -> bool:
+        """Whether ``other``'s centre lies inside this box."""
+        cx, cy = other.x + other.w / 2, other.y + other.h / 2
+        return self.x <= cx < self.x + self.w and self.y <= cy < self.y + self.h
+
     def scaled(self, sx: float, sy: float) -> Box:
         """The box in a frame scaled by ``sx`` horizontally and ``sy`` vertically."""
         x0, y0 = round(self.x * sx), round(self.y * sy)

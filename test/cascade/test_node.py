@@ -226,6 +226,9 @@ def test_models_swap_live_and_bad_files_are_refused(probe, procs, tmp_path: Path
         for d in shaped.detections
     ] == [(d.center_x, d.size_x, d.class_id, d.score) for d in det.detections]
     assert bytes(thumbnails[-1].data) == bytes(det.thumbnail.data)
+    # latched: delivered once this subscription and the node's publisher have matched, which
+    # may come after the first frames' detections
+    assert probe.spin_until(lambda: bool(infos), 10.0)
     assert "stage 1 tiny_unsure" in infos[-1].method and infos[-1].database_location
 
     [ok] = probe.set_parameters("cascade_detector", stage1_model="tiny_sure")

@@ -73,6 +73,17 @@ def test_animal_boxes_a_person_or_vehicle_covers_are_relabelled() -> None:
     assert relabel([walker], [far], 0.5, 0.5) == ((walker,), ())
 
 
+def test_an_animal_box_around_a_group_of_people_or_vehicles_is_that_group() -> None:
+    road = ScoredBox(Box(0, 0, 200, 100), 0.6)  # one "animal" box around a road and its cars
+    cars = [LabelledBox(Box(x, 40, 20, 15), 0.8, "vehicle") for x in (20, 90, 150)]
+    weak = LabelledBox(Box(60, 70, 20, 15), 0.2, "vehicle")  # below the object threshold
+    animals, others = relabel([road], [*cars, weak], 0.5, 0.5)
+    assert animals == () and others == tuple(cars)
+    rider = LabelledBox(Box(80, 10, 20, 40), 0.9, "person")  # one person on a horse
+    horse = ScoredBox(Box(60, 0, 80, 100), 0.9)
+    assert relabel([horse], [rider, weak], 0.5, 0.5) == ((horse,), ())
+
+
 class _Boxes:
     """A stage-3 stand-in answering fixed boxes for every region."""
 

