@@ -45,6 +45,7 @@ from wildcam.cascade.objects import (
     MATCH_IOU,
     ObjectDetector,
     best_match,
+    group_in,
     load_objects,
     look_closer,
     looking_at,
@@ -195,9 +196,8 @@ def box_veto(box: Box, objects: Sequence[LabelledBox]) -> float:
     takes the animal ``box`` away: its best match's score, or the score of the weakest of the
     best :data:`~wildcam.cascade.objects.GROUP` objects centred inside it; 0 when neither."""
     match = best_match(box, objects)
-    inside = sorted((o.score for o in objects if box.holds_centre_of(o.box)), reverse=True)
-    group = inside[GROUP - 1] if len(inside) >= GROUP else 0.0
-    return max(0.0 if match is None else match.score, group)
+    group = sorted((o.score for o in group_in(box, objects)), reverse=True)
+    return max(0.0 if match is None else match.score, group[GROUP - 1] if group else 0.0)
 
 
 def choose_threshold(vetoes: Sequence[float], max_lost: float = MAX_LOST) -> float:
